@@ -1,0 +1,77 @@
+// Package consensus is the ordered log through which every input to the
+// replicated machine passes. Engines live in sub-packages (etcd raft for
+// crash faults, a BFT engine, the 1995 primary/backup baseline); the replica
+// runtime sees only the Log interface. Nothing here knows about the machine.
+package consensus
+
+import (
+	"context"
+	"errors"
+)
+
+// Entry is one committed log entry. Index is the engine's log index; it
+// increases strictly but need not be dense (engines commit internal entries
+// such as configuration changes and leader no-ops that are not delivered).
+type Entry struct {
+	Index uint64
+	Data  []byte
+}
+
+// Snapshot is application state as of a log index: the user of the log
+// produced Data after applying every entry up to and including Index.
+type Snapshot struct {
+	Index uint64
+	Data  []byte
+}
+
+// Apply is one step of the committed sequence. Either Snapshot is set (the
+// node fell behind a compacted log: replace all state with it, then continue
+// with later entries), or Entries holds the next committed entries in order.
+type Apply struct {
+	Snapshot *Snapshot
+	Entries  []Entry
+}
+
+var (
+	// ErrNoQuorum means this node cannot currently reach a quorum (no known
+	// leader, or it is partitioned away), so a proposal would not commit.
+	ErrNoQuorum = errors.New("consensus: no quorum reachable from this node")
+	// ErrStopped means the log has been stopped.
+	ErrStopped = errors.New("consensus: log stopped")
+)
+
+// Status is what an operator and the replica runtime need to know about the
+// local node's view of the log.
+type Status struct {
+	ID       NodeID
+	Leader   NodeID // 0 when no leader is known
+	Term     uint64
+	Commit   uint64 // highest index known committed
+	Applied  uint64 // highest index delivered through Applies
+	Members  []NodeID
+	IsLeader bool
+}
+
+// Log is the replicated, ordered log.
+type Log interface {
+	// Propose submits data for ordering. It returns once the engine has
+	// accepted the proposal, not when it commits: the caller learns of the
+	// commit through Applies. It blocks while too many proposals are in
+	// flight (back-pressure) until ctx ends, and fails fast with
+	// ErrNoQuorum when this node knows it cannot reach a quorum.
+	Propose(ctx context.Context, data []byte) error
+	// Applies delivers the committed sequence in order, each entry exactly
+	// once per process lifetime, starting after the snapshot the log was
+	// opened with. The channel is closed by Stop.
+	Applies() <-chan Apply
+	// Status reports the local node's view.
+	Status() Status
+	// Stop shuts the engine down; durable state stays on disk.
+	Stop() error
+}
+
+// SnapshotSource is supplied by the user of the log. The engine calls it
+// when its log has grown past the compaction threshold; the returned
+// snapshot must cover exactly the entries applied so far (Index is the last
+// applied index), so that the log below it can be discarded.
+type SnapshotSource func() (Snapshot, error)

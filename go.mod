@@ -1,0 +1,3 @@
+module github.com/synodvm/synod
+
+go 1.26.8

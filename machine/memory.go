@@ -1,0 +1,183 @@
+package machine
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// PageSize is the unit of mapping and protection, as on hppa Linux.
+const (
+	PageShift = 12
+	PageSize  = 1 << PageShift
+	pageMask  = PageSize - 1
+	numPages  = 1 << (32 - PageShift)
+)
+
+// Prot is a page's access rights.
+type Prot uint8
+
+const (
+	ProtRead Prot = 1 << iota
+	ProtWrite
+	ProtExec
+)
+
+// Fault describes a memory access the page table refused.
+type Fault struct {
+	Addr     uint32
+	Write    bool
+	Unmapped bool // no page at Addr (SIGSEGV SEGV_MAPERR), else protection (SEGV_ACCERR)
+}
+
+func (f *Fault) Error() string {
+	kind := "protection"
+	if f.Unmapped {
+		kind = "unmapped"
+	}
+	op := "read"
+	if f.Write {
+		op = "write"
+	}
+	return fmt.Sprintf("%s fault on %s at %#08x", kind, op, f.Addr)
+}
+
+type page struct {
+	data [PageSize]byte
+	prot Prot
+}
+
+// Memory is a flat 32-bit big-endian address space made of 4 KiB pages.
+// The page table is a dense array so that a lookup is one index and so that
+// walking it (for hashing and snapshots) visits pages in address order.
+type Memory struct {
+	pages [numPages]*page
+}
+
+// NewMemory returns an empty address space.
+func NewMemory() *Memory { return &Memory{} }
+
+func pageRange(addr, length uint32) (first, last uint32, err error) {
+	if addr&pageMask != 0 {
+		return 0, 0, fmt.Errorf("address %#x not page aligned", addr)
+	}
+	if length == 0 {
+		return 0, 0, fmt.Errorf("zero length at %#x", addr)
+	}
+	end := uint64(addr) + uint64(length) - 1
+	if end > 0xffffffff {
+		return 0, 0, fmt.Errorf("range %#x+%#x wraps the address space", addr, length)
+	}
+	return addr >> PageShift, uint32(end) >> PageShift, nil
+}
+
+// Map creates zero-filled pages covering [addr, addr+length), replacing any
+// pages already there (like mmap with MAP_FIXED).
+func (m *Memory) Map(addr, length uint32, prot Prot) error {
+	first, last, err := pageRange(addr, length)
+	if err != nil {
+		return fmt.Errorf("map: %w", err)
+	}
+	for i := first; ; i++ {
+		m.pages[i] = &page{prot: prot}
+		if i == last {
+			return nil
+		}
+	}
+}
+
+// Unmap removes the pages covering [addr, addr+length); holes are ignored.
+func (m *Memory) Unmap(addr, length uint32) error {
+	first, last, err := pageRange(addr, length)
+	if err != nil {
+		return fmt.Errorf("unmap: %w", err)
+	}
+	for i := first; ; i++ {
+		m.pages[i] = nil
+		if i == last {
+			return nil
+		}
+	}
+}
+
+// Protect changes the rights of every page in [addr, addr+length). It fails
+// without changing anything if part of the range is unmapped.
+func (m *Memory) Protect(addr, length uint32, prot Prot) error {
+	first, last, err := pageRange(addr, length)
+	if err != nil {
+		return fmt.Errorf("protect: %w", err)
+	}
+	for i := first; ; i++ {
+		if m.pages[i] == nil {
+			return &Fault{Addr: i << PageShift, Unmapped: true}
+		}
+		if i == last {
+			break
+		}
+	}
+	for i := first; ; i++ {
+		m.pages[i].prot = prot
+		if i == last {
+			return nil
+		}
+	}
+}
+
+// Mapped reports whether addr lies in a mapped page, and its rights.
+func (m *Memory) Mapped(addr uint32) (Prot, bool) {
+	p := m.pages[addr>>PageShift]
+	if p == nil {
+		return 0, false
+	}
+	return p.prot, true
+}
+
+// ReadBytes copies len(dst) bytes starting at addr, checking read rights the
+// way the kernel's copy_from_user does.
+func (m *Memory) ReadBytes(addr uint32, dst []byte) error {
+	for len(dst) > 0 {
+		p := m.pages[addr>>PageShift]
+		if p == nil {
+			return &Fault{Addr: addr, Unmapped: true}
+		}
+		if p.prot&ProtRead == 0 {
+			return &Fault{Addr: addr}
+		}
+		n := copy(dst, p.data[addr&pageMask:])
+		dst = dst[n:]
+		addr += uint32(n)
+	}
+	return nil
+}
+
+// WriteBytes copies src to addr, checking write rights like copy_to_user.
+func (m *Memory) WriteBytes(addr uint32, src []byte) error {
+	for len(src) > 0 {
+		p := m.pages[addr>>PageShift]
+		if p == nil {
+			return &Fault{Addr: addr, Write: true, Unmapped: true}
+		}
+		if p.prot&ProtWrite == 0 {
+			return &Fault{Addr: addr, Write: true}
+		}
+		n := copy(p.data[addr&pageMask:], src)
+		src = src[n:]
+		addr += uint32(n)
+	}
+	return nil
+}
+
+// LoadWord reads an aligned big-endian word with read rights checked.
+func (m *Memory) LoadWord(addr uint32) (uint32, error) {
+	var b [4]byte
+	if err := m.ReadBytes(addr, b[:]); err != nil {
+		return 0, err
+	}
+	return binary.BigEndian.Uint32(b[:]), nil
+}
+
+// StoreWord writes a big-endian word with write rights checked.
+func (m *Memory) StoreWord(addr, v uint32) error {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], v)
+	return m.WriteBytes(addr, b[:])
+}
