@@ -1,0 +1,235 @@
+package entry
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/synodvm/synod/consensus"
+)
+
+// Limits on decoded sizes, so that a corrupt or hostile entry cannot make a
+// replica allocate without bound.
+const (
+	MaxDataLen   = 1 << 20 // bytes in one ConnData or Random
+	maxStrings   = 4096    // argv + envp entries
+	maxStringLen = 1 << 16
+	maxMembers   = 64
+)
+
+// Encode returns the wire form of e: its kind byte, then its fields as
+// unsigned varints and length-prefixed byte strings.
+func Encode(e Entry) []byte {
+	w := writer{buf: []byte{byte(e.Kind())}}
+	switch e := e.(type) {
+	case Boot:
+		w.bytes(e.GuestDigest[:])
+		w.strings(e.Argv)
+		w.strings(e.Envp)
+		w.bytes(e.AuxRandom[:])
+		w.int(e.Time)
+		w.uint(e.EpochInstructions)
+		w.uint(e.NanosPerInstruction)
+		w.uint(e.HashEvery)
+		w.uint(uint64(len(e.Members)))
+		for _, m := range e.Members {
+			w.uint(uint64(m))
+		}
+	case Seal:
+		w.uint(e.Through)
+		w.int(e.Time)
+	case ConnOpen:
+		w.conn(e.Conn)
+		w.uint(uint64(e.Port))
+		w.bytes(e.PeerIP[:])
+		w.uint(uint64(e.PeerPort))
+	case ConnData:
+		w.conn(e.Conn)
+		w.bytes(e.Data)
+	case ConnClose:
+		w.conn(e.Conn)
+	case Random:
+		w.uint(uint64(e.Node))
+		w.bytes(e.Data)
+	case NodeDown:
+		w.uint(uint64(e.Node))
+	case NodeUp:
+		w.uint(uint64(e.Node))
+	case StateHash:
+		w.uint(uint64(e.Node))
+		w.uint(e.Epoch)
+		w.bytes(e.Hash[:])
+	}
+	return w.buf
+}
+
+// ErrMalformed is wrapped by every decoding error.
+var ErrMalformed = errors.New("malformed log entry")
+
+// Decode parses one entry. Trailing bytes, unknown kinds, oversized fields
+// and truncation are errors.
+func Decode(b []byte) (Entry, error) {
+	if len(b) == 0 {
+		return nil, fmt.Errorf("%w: empty", ErrMalformed)
+	}
+	r := reader{buf: b[1:]}
+	var e Entry
+	switch Kind(b[0]) {
+	case KindBoot:
+		var v Boot
+		r.fixed(v.GuestDigest[:])
+		v.Argv = r.strings()
+		v.Envp = r.strings()
+		r.fixed(v.AuxRandom[:])
+		v.Time = r.int()
+		v.EpochInstructions = r.uint()
+		v.NanosPerInstruction = r.uint()
+		v.HashEvery = r.uint()
+		n := r.count(maxMembers)
+		for i := 0; i < n; i++ {
+			v.Members = append(v.Members, consensus.NodeID(r.uint()))
+		}
+		e = v
+	case KindSeal:
+		e = Seal{Through: r.uint(), Time: r.int()}
+	case KindConnOpen:
+		var v ConnOpen
+		v.Conn = r.conn()
+		v.Port = r.uint16()
+		r.fixed(v.PeerIP[:])
+		v.PeerPort = r.uint16()
+		e = v
+	case KindConnData:
+		e = ConnData{Conn: r.conn(), Data: r.bytes(MaxDataLen)}
+	case KindConnClose:
+		e = ConnClose{Conn: r.conn()}
+	case KindRandom:
+		e = Random{Node: consensus.NodeID(r.uint()), Data: r.bytes(MaxDataLen)}
+	case KindNodeDown:
+		e = NodeDown{Node: consensus.NodeID(r.uint())}
+	case KindNodeUp:
+		e = NodeUp{Node: consensus.NodeID(r.uint())}
+	case KindStateHash:
+		var v StateHash
+		v.Node = consensus.NodeID(r.uint())
+		v.Epoch = r.uint()
+		r.fixed(v.Hash[:])
+		e = v
+	default:
+		return nil, fmt.Errorf("%w: unknown kind %d", ErrMalformed, b[0])
+	}
+	if r.err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, Kind(b[0]), r.err)
+	}
+	if len(r.buf) != 0 {
+		return nil, fmt.Errorf("%w: %s: %d trailing bytes", ErrMalformed, Kind(b[0]), len(r.buf))
+	}
+	return e, nil
+}
+
+type writer struct{ buf []byte }
+
+func (w *writer) uint(v uint64) { w.buf = binary.AppendUvarint(w.buf, v) }
+func (w *writer) int(v int64)   { w.buf = binary.AppendVarint(w.buf, v) }
+
+func (w *writer) bytes(b []byte) {
+	w.uint(uint64(len(b)))
+	w.buf = append(w.buf, b...)
+}
+
+func (w *writer) strings(ss []string) {
+	w.uint(uint64(len(ss)))
+	for _, s := range ss {
+		w.bytes([]byte(s))
+	}
+}
+
+func (w *writer) conn(c ConnID) {
+	w.uint(uint64(c.Node))
+	w.uint(c.Serial)
+}
+
+// reader decodes fields in order; after the first error every read returns
+// zero values and err keeps that first error.
+type reader struct {
+	buf []byte
+	err error
+}
+
+func (r *reader) fail(format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf(format, args...)
+	}
+	r.buf = nil
+}
+
+func (r *reader) uint() uint64 {
+	v, n := binary.Uvarint(r.buf)
+	if n <= 0 {
+		r.fail("bad unsigned varint")
+		return 0
+	}
+	r.buf = r.buf[n:]
+	return v
+}
+
+func (r *reader) int() int64 {
+	v, n := binary.Varint(r.buf)
+	if n <= 0 {
+		r.fail("bad signed varint")
+		return 0
+	}
+	r.buf = r.buf[n:]
+	return v
+}
+
+func (r *reader) uint16() uint16 {
+	v := r.uint()
+	if v > 0xffff {
+		r.fail("port %d out of range", v)
+	}
+	return uint16(v)
+}
+
+func (r *reader) count(limit int) int {
+	v := r.uint()
+	if v > uint64(limit) {
+		r.fail("count %d over limit %d", v, limit)
+		return 0
+	}
+	return int(v)
+}
+
+func (r *reader) bytes(limit int) []byte {
+	n := r.count(limit)
+	if n > len(r.buf) {
+		r.fail("field of %d bytes truncated", n)
+		return nil
+	}
+	b := make([]byte, n)
+	copy(b, r.buf)
+	r.buf = r.buf[n:]
+	return b
+}
+
+// fixed reads a length-prefixed field that must have exactly len(dst) bytes.
+func (r *reader) fixed(dst []byte) {
+	b := r.bytes(len(dst))
+	if r.err == nil && len(b) != len(dst) {
+		r.fail("field has %d bytes, want %d", len(b), len(dst))
+	}
+	copy(dst, b)
+}
+
+func (r *reader) strings() []string {
+	n := r.count(maxStrings)
+	var ss []string
+	for i := 0; i < n && r.err == nil; i++ {
+		ss = append(ss, string(r.bytes(maxStringLen)))
+	}
+	return ss
+}
+
+func (r *reader) conn() ConnID {
+	return ConnID{Node: consensus.NodeID(r.uint()), Serial: r.uint()}
+}

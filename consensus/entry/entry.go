@@ -1,0 +1,149 @@
+// Package entry defines what the replicated log carries: every input that
+// could differ between nodes, as typed records with a compact binary codec.
+// Peripherals propose them, the replica runtime consumes them; neither side
+// needs the other to agree on the bytes.
+package entry
+
+import "github.com/synodvm/synod/consensus"
+
+// Kind is the first byte of every encoded entry.
+type Kind uint8
+
+const (
+	KindBoot Kind = iota + 1
+	KindSeal
+	KindConnOpen
+	KindConnData
+	KindConnClose
+	KindRandom
+	KindNodeDown
+	KindNodeUp
+	KindStateHash
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindBoot:
+		return "boot"
+	case KindSeal:
+		return "seal"
+	case KindConnOpen:
+		return "conn-open"
+	case KindConnData:
+		return "conn-data"
+	case KindConnClose:
+		return "conn-close"
+	case KindRandom:
+		return "random"
+	case KindNodeDown:
+		return "node-down"
+	case KindNodeUp:
+		return "node-up"
+	case KindStateHash:
+		return "state-hash"
+	}
+	return "unknown"
+}
+
+// Entry is one typed log record.
+type Entry interface {
+	Kind() Kind
+}
+
+// Boot starts the replicated machine. Only the first Boot in the log counts;
+// every node checks GuestDigest against the guest binary it was given, so a
+// node started with another guest stops instead of diverging.
+type Boot struct {
+	GuestDigest [32]byte
+	Argv        []string
+	Envp        []string
+	// AuxRandom becomes the guest's AT_RANDOM bytes (glibc seeds its stack
+	// protector and pointer guard from them).
+	AuxRandom [16]byte
+	// Time is the wall clock of the proposer, in Unix nanoseconds: the
+	// guest's clock starts here.
+	Time int64
+	// EpochInstructions is E, the longest epoch. Fixed at boot because
+	// delivery points depend on it.
+	EpochInstructions uint64
+	// NanosPerInstruction is how far guest time advances per instruction
+	// between seals.
+	NanosPerInstruction uint64
+	// HashEvery is K: a state hash is exchanged every K non-empty epochs.
+	HashEvery uint64
+	// Members are the nodes alive at boot, in id order.
+	Members []consensus.NodeID
+}
+
+// Seal closes the set of entries before it: they are delivered at the end
+// of epoch Through+1 at the latest (see package replica). Seals that do not
+// raise Through are ignored, so any node may propose one.
+type Seal struct {
+	Through uint64
+	// Time is the proposer's wall clock in Unix nanoseconds. Guest time
+	// never decreases: a smaller value than the guest has seen is ignored.
+	Time int64
+}
+
+// ConnID names one client connection for its whole life. Node is the node
+// the client is connected to; Serial is unique on that node across restarts.
+type ConnID struct {
+	Node   consensus.NodeID
+	Serial uint64
+}
+
+// ConnOpen is a client that connected to Node's service port for the
+// guest's port Port.
+type ConnOpen struct {
+	Conn ConnID
+	Port uint16
+	// Peer is the client's address as the guest's accept() reports it.
+	PeerIP   [4]byte
+	PeerPort uint16
+}
+
+// ConnData is bytes a client sent.
+type ConnData struct {
+	Conn ConnID
+	Data []byte
+}
+
+// ConnClose is the client closing its side (or the connection breaking).
+type ConnClose struct {
+	Conn ConnID
+}
+
+// Random is a batch of random bytes for the guest's pool, proposed by the
+// node an earlier refill output named.
+type Random struct {
+	Node consensus.NodeID
+	Data []byte
+}
+
+// NodeDown declares a node failed: its outstanding outputs complete as
+// uncertain and its client connections close in the guest.
+type NodeDown struct {
+	Node consensus.NodeID
+}
+
+// NodeUp declares a node caught up and able to action outputs again.
+type NodeUp struct {
+	Node consensus.NodeID
+}
+
+// StateHash is one replica's state hash at the end of a checkpoint epoch.
+type StateHash struct {
+	Node  consensus.NodeID
+	Epoch uint64
+	Hash  [32]byte
+}
+
+func (Boot) Kind() Kind      { return KindBoot }
+func (Seal) Kind() Kind      { return KindSeal }
+func (ConnOpen) Kind() Kind  { return KindConnOpen }
+func (ConnData) Kind() Kind  { return KindConnData }
+func (ConnClose) Kind() Kind { return KindConnClose }
+func (Random) Kind() Kind    { return KindRandom }
+func (NodeDown) Kind() Kind  { return KindNodeDown }
+func (NodeUp) Kind() Kind    { return KindNodeUp }
+func (StateHash) Kind() Kind { return KindStateHash }

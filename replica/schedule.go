@@ -1,0 +1,89 @@
+package replica
+
+import "github.com/synodvm/synod/consensus/entry"
+
+// committed is a log entry that has committed but not yet been delivered
+// to the guest. A nil e marks an entry that carries nothing for the guest
+// (a seal that did not raise Through, or one that failed to decode) but
+// still occupies its place in the delivered prefix.
+type committed struct {
+	index uint64
+	e     entry.Entry
+}
+
+// schedule implements the seal rule: at the end of epoch e the replica
+// delivers every committed entry that precedes the first effective seal
+// with Through >= e, and waits if no such seal has committed yet. Entries
+// after that seal can only land in a later epoch, so the delivered set is
+// the same on every replica however far behind or ahead its log is.
+type schedule struct {
+	queue []committed
+	// highest is the largest Through of any seal seen in log order,
+	// delivered or queued. A seal is effective only if it raises it.
+	highest uint64
+}
+
+// add appends the next committed entry in log order.
+func (s *schedule) add(index uint64, e entry.Entry) {
+	if seal, ok := e.(entry.Seal); ok {
+		if seal.Through <= s.highest {
+			e = nil
+		} else {
+			s.highest = seal.Through
+		}
+	}
+	s.queue = append(s.queue, committed{index: index, e: e})
+}
+
+// sealAt returns the position of the first effective seal with Through >= epoch.
+func (s *schedule) sealAt(epoch uint64) (int, bool) {
+	for i, c := range s.queue {
+		if seal, ok := c.e.(entry.Seal); ok && seal.Through >= epoch {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// cut returns the entries to deliver at the end of epoch, removing them
+// from the queue, or false if the seal that decides it has not committed.
+func (s *schedule) cut(epoch uint64) ([]committed, bool) {
+	i, ok := s.sealAt(epoch)
+	if !ok {
+		return nil, false
+	}
+	batch := s.queue[:i:i]
+	s.queue = s.queue[i:]
+	return batch, true
+}
+
+// skip returns the first epoch >= epoch at whose end something would be
+// delivered, for a guest that is idle: the epochs in between execute no
+// instructions and deliver nothing, so jumping over them changes nothing
+// the guest can observe. It only looks at the queue's head, which every
+// replica has in the same position in the log.
+func (s *schedule) skip(epoch uint64) uint64 {
+	if len(s.queue) == 0 {
+		return epoch
+	}
+	if seal, ok := s.queue[0].e.(entry.Seal); ok && seal.Through >= epoch {
+		return seal.Through + 1
+	}
+	return epoch
+}
+
+// unsealed reports whether some queued entry is not yet covered by a seal:
+// the leader then proposes one so that it gets delivered.
+func (s *schedule) unsealed() bool {
+	for i := len(s.queue) - 1; i >= 0; i-- {
+		switch s.queue[i].e.(type) {
+		case entry.Seal:
+			return false
+		case nil:
+			continue
+		default:
+			return true
+		}
+	}
+	return false
+}
