@@ -1,0 +1,66 @@
+// Package outputs is what the replicated machine asks the world to do.
+// Every replica computes the same outputs with the same sequence numbers;
+// each output names the one node that performs it, and the others only
+// note that it was done elsewhere.
+package outputs
+
+import (
+	"fmt"
+
+	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/consensus/entry"
+)
+
+// Output is "execute Action on node Node". Seq is assigned by the replica
+// in execution order, so all replicas name the same output the same way and
+// a peripheral can drop a duplicate by its number.
+type Output struct {
+	Seq    uint64
+	Node   consensus.NodeID
+	Action Action
+}
+
+func (o Output) String() string {
+	return fmt.Sprintf("#%d on node %d: %s", o.Seq, o.Node, o.Action)
+}
+
+// Action is one thing a peripheral can do.
+type Action interface {
+	String() string
+}
+
+// Send writes guest bytes to a client connection.
+type Send struct {
+	Conn entry.ConnID
+	Data []byte
+}
+
+// CloseConn closes a client connection (the guest closed or shut down its
+// socket, or the connection's node failed).
+type CloseConn struct {
+	Conn entry.ConnID
+}
+
+// Console writes guest bytes to the console: Stream 1 is stdout, 2 stderr.
+type Console struct {
+	Stream int
+	Data   []byte
+}
+
+// Listen opens the node's service port for the guest's port Port. It is
+// emitted once per member, since every node serves every guest port.
+type Listen struct {
+	Port uint16
+}
+
+// Refill asks the node to propose Bytes fresh random bytes for the guest's
+// pool.
+type Refill struct {
+	Bytes int
+}
+
+func (a Send) String() string      { return fmt.Sprintf("send %d bytes on conn %d/%d", len(a.Data), a.Conn.Node, a.Conn.Serial) }
+func (a CloseConn) String() string { return fmt.Sprintf("close conn %d/%d", a.Conn.Node, a.Conn.Serial) }
+func (a Console) String() string   { return fmt.Sprintf("console %d: %d bytes", a.Stream, len(a.Data)) }
+func (a Listen) String() string    { return fmt.Sprintf("listen on guest port %d", a.Port) }
+func (a Refill) String() string    { return fmt.Sprintf("refill %d random bytes", a.Bytes) }
