@@ -45,6 +45,7 @@ func Encode(e Entry) []byte {
 		w.uint(uint64(e.PeerPort))
 	case ConnData:
 		w.conn(e.Conn)
+		w.uint(e.Offset)
 		w.bytes(e.Data)
 	case ConnClose:
 		w.conn(e.Conn)
@@ -100,7 +101,7 @@ func Decode(b []byte) (Entry, error) {
 		v.PeerPort = r.uint16()
 		e = v
 	case KindConnData:
-		e = ConnData{Conn: r.conn(), Data: r.bytes(MaxDataLen)}
+		e = ConnData{Conn: r.conn(), Offset: r.uint(), Data: r.bytes(MaxDataLen)}
 	case KindConnClose:
 		e = ConnClose{Conn: r.conn()}
 	case KindRandom:

@@ -25,7 +25,7 @@ func sampleEntries() []Entry {
 		Boot{},
 		Seal{Through: 12, Time: -5},
 		ConnOpen{Conn: conn, Port: 6379, PeerIP: [4]byte{127, 0, 0, 1}, PeerPort: 51000},
-		ConnData{Conn: conn, Data: []byte("*1\r\n$4\r\nPING\r\n")},
+		ConnData{Conn: conn, Offset: 1 << 33, Data: []byte("*1\r\n$4\r\nPING\r\n")},
 		ConnData{Conn: conn, Data: []byte{}},
 		ConnClose{Conn: conn},
 		Random{Node: 2, Data: make([]byte, 256)},

@@ -102,10 +102,14 @@ type ConnOpen struct {
 	PeerPort uint16
 }
 
-// ConnData is bytes a client sent.
+// ConnData is bytes a client sent. Offset is the position of Data in the
+// client's byte stream: a proposal can be lost when the leader changes, and
+// a replica that sees a gap closes the connection instead of handing the
+// guest a stream with a hole in it; a duplicate is dropped.
 type ConnData struct {
-	Conn ConnID
-	Data []byte
+	Conn   ConnID
+	Offset uint64
+	Data   []byte
 }
 
 // ConnClose is the client closing its side (or the connection breaking).
