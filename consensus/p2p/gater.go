@@ -21,6 +21,7 @@ import (
 type gater struct {
 	members map[peer.ID]consensus.NodeID
 	log     *slog.Logger
+	limit   *logLimiter
 	refused func(reason string)
 }
 
@@ -28,7 +29,9 @@ func (g *gater) InterceptPeerDial(p peer.ID) bool {
 	if _, ok := g.members[p]; ok {
 		return true
 	}
-	g.log.Warn("p2p: refused to dial a peer not in the cluster config", "peer", p)
+	if g.limit.allow(p.String()) {
+		g.log.Warn("p2p: refused to dial a peer not in the cluster config", "peer", p)
+	}
 	g.refused(refusedUnknownPeer)
 	return false
 }
@@ -44,8 +47,10 @@ func (g *gater) InterceptSecured(dir network.Direction, p peer.ID, addrs network
 	if _, ok := g.members[p]; ok {
 		return true
 	}
-	g.log.Warn("p2p: refused a peer not in the cluster config",
-		"peer", p, "remote", addrs.RemoteMultiaddr(), "direction", dir)
+	if g.limit.allow(p.String()) {
+		g.log.Warn("p2p: refused a peer not in the cluster config",
+			"peer", p, "remote", addrs.RemoteMultiaddr(), "direction", dir)
+	}
 	g.refused(refusedUnknownPeer)
 	return false
 }

@@ -30,7 +30,7 @@ func rawPeer(t *testing.T, c *cluster.Config, id consensus.NodeID) *rawHost {
 	for _, n := range c.Nodes {
 		members[n.PeerID] = n.ID
 	}
-	g := &gater{members: members, log: slog.New(slog.DiscardHandler), refused: func(string) {}}
+	g := &gater{members: members, log: slog.New(slog.DiscardHandler), limit: newLogLimiter(0), refused: func(string) {}}
 	h, err := newHost(key, self.Listen, c.PreSharedKey(), g, func(ma.Multiaddr) {})
 	require.NoError(t, err)
 	r := &rawHost{h}

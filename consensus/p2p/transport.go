@@ -87,6 +87,9 @@ type Options struct {
 	// is back within a raft election timeout, long enough not to spin on a
 	// node that is down.
 	MinBackoff, MaxBackoff time.Duration
+	// RefusalLogInterval is how often the same refused peer id or address
+	// is logged again (default 1 minute); metrics count every refusal.
+	RefusalLogInterval time.Duration
 }
 
 func (o *Options) setDefaults() {
@@ -108,6 +111,9 @@ func (o *Options) setDefaults() {
 	if o.MaxBackoff < o.MinBackoff {
 		o.MaxBackoff = max(2*time.Second, o.MinBackoff)
 	}
+	if o.RefusalLogInterval <= 0 {
+		o.RefusalLogInterval = time.Minute
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -118,11 +124,13 @@ type Transport struct {
 	opts    Options
 	log     *slog.Logger
 	metrics *metrics
-	host    host.Host
-	members map[peer.ID]consensus.NodeID // every peer but self
-	links   map[consensus.NodeID]*link
-	recv    map[consensus.NodeID]*receiver
-	inbound chan consensus.Inbound
+	// refusalLogs keeps refused strangers from flooding the log.
+	refusalLogs *logLimiter
+	host        host.Host
+	members     map[peer.ID]consensus.NodeID // every peer but self
+	links       map[consensus.NodeID]*link
+	recv        map[consensus.NodeID]*receiver
+	inbound     chan consensus.Inbound
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -173,9 +181,11 @@ func New(opts Options) (*Transport, error) {
 			t.members[n.PeerID] = n.ID
 		}
 	}
+	t.refusalLogs = newLogLimiter(opts.RefusalLogInterval)
 	t.host, err = newHost(key, self.Listen, opts.Cluster.PreSharedKey(), &gater{
 		members: t.members,
 		log:     t.log,
+		limit:   t.refusalLogs,
 		refused: func(reason string) { m.refused.WithLabelValues(reason).Inc() },
 	}, t.handshakeFailed)
 	if err != nil {
@@ -259,9 +269,20 @@ func (t *Transport) Addrs() []ma.Multiaddr { return t.host.Addrs() }
 // handshakeFailed logs an inbound connection that never became a secure
 // one: a peer with the wrong pre-shared key, or junk.
 func (t *Transport) handshakeFailed(remote ma.Multiaddr) {
-	t.log.Warn("p2p: refused an inbound connection that failed the handshake (wrong pre-shared key, or not a synod node)",
-		"remote", remote)
+	if t.refusalLogs.allow(hostOf(remote)) {
+		t.log.Warn("p2p: refused an inbound connection that failed the handshake (wrong pre-shared key, or not a synod node)",
+			"remote", remote)
+	}
 	t.metrics.refused.WithLabelValues(refusedHandshake).Inc()
+}
+
+// hostOf is the address part of a remote multiaddr (ports change with
+// every connection; the refusal log is limited per host).
+func hostOf(a ma.Multiaddr) string {
+	if len(a) == 0 {
+		return ""
+	}
+	return a[0].String()
 }
 
 func nodeLabel(id consensus.NodeID) string { return strconv.FormatUint(uint64(id), 10) }
