@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/synodvm/synod/consensus/cluster"
+)
+
+const initUsage = `usage: synod init [--nodes N] [--dir DIR] [--base-port P] [--addrs host:port,...] [--engine raft] [--name NAME] [--force]
+
+Writes DIR/cluster.toml, the pre-shared key DIR/psk and one private key
+DIR/nodeI/node.key per node. Without --addrs the nodes run on this machine
+on 127.0.0.1, on free ports or from --base-port (node i: libp2p port
+P+10(i-1), status port one above). With --addrs each node listens on the
+host:port given (status on port+1) for a cluster that spans hosts: copy
+DIR/cluster.toml, DIR/psk and that node's key to each host.
+`
+
+// runInit is "synod init": it creates a cluster config and its keys.
+func runInit(_ context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("init", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	nodes := fs.Int("nodes", 3, "number of nodes on this machine")
+	dir := fs.String("dir", "synod-cluster", "directory to write the config and keys into")
+	basePort := fs.Int("base-port", 0, "first libp2p port on this machine (0: free ports)")
+	addrs := fs.String("addrs", "", "comma-separated host:port of each node's libp2p listener, for a multi-host cluster")
+	engine := fs.String("engine", string(cluster.EngineRaft), "ordering protocol: raft, bft or primary-backup")
+	name := fs.String("name", "synod", "cluster name, for logs and status pages")
+	force := fs.Bool("force", false, "replace an existing config and its keys (data directories are kept)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, initUsage)
+			return nil
+		}
+		return fmt.Errorf("init: %w\n%s", err, initUsage)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("init: unexpected arguments %q\n%s", fs.Args(), initUsage)
+	}
+	spec := cluster.Spec{
+		Name:     *name,
+		Engine:   cluster.Engine(*engine),
+		Nodes:    *nodes,
+		BasePort: *basePort,
+		Force:    *force,
+	}
+	if *addrs != "" {
+		spec.Addrs = strings.Split(*addrs, ",")
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if set["nodes"] && *nodes != len(spec.Addrs) {
+			return fmt.Errorf("init: --nodes %d but --addrs lists %d addresses", *nodes, len(spec.Addrs))
+		}
+		if set["base-port"] {
+			return errors.New("init: --base-port applies to a cluster on this machine; with --addrs give each port")
+		}
+	}
+	c, err := cluster.Create(*dir, spec)
+	if err != nil {
+		return fmt.Errorf("init: %w", err)
+	}
+	path := filepath.Join(c.Dir(), cluster.FileName)
+	fmt.Fprintf(stdout, "wrote %s: %s cluster %q, %d nodes\n", path, c.Engine, c.Name, len(c.Nodes))
+	for _, n := range c.Nodes {
+		fmt.Fprintf(stdout, "  node %d  listen %s  status %s  service %s+%d  peer %s\n",
+			n.ID, n.Listen, n.StatusAddr, n.ServiceHost, n.ServicePortOffset, n.PeerID)
+	}
+	fmt.Fprintf(stdout, "run one node with: synod node --config %s --id N\n", path)
+	return nil
+}
