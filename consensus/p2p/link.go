@@ -106,26 +106,30 @@ func (l *link) setConnected(up bool) {
 }
 
 // run connects, writes until the stream fails, and reconnects, until ctx
-// ends. Failures to connect are logged once per outage (then at debug
-// level) so that a node that is down does not flood the log.
+// ends. A stream that fails within MaxBackoff of opening counts as a failed
+// attempt, so a peer that accepts and then drops us is not redialled at
+// full speed. Failed attempts are logged once per outage, then at debug
+// level, so that a node that is down does not flood the log.
 func (l *link) run(ctx context.Context) {
 	log := l.t.log.With("peer_node", l.id, "peer", l.peer)
 	b := backoff{min: l.t.opts.MinBackoff, max: l.t.opts.MaxBackoff}
 	failures := 0
 	for {
 		s, err := l.open(ctx)
+		lived := false // the stream was up long enough to count as a success
+		if err == nil {
+			log.Info("p2p: connected")
+			opened := time.Now()
+			err = l.pump(ctx, s) // returns at once if ctx has ended
+			lived = time.Since(opened) >= l.t.opts.MaxBackoff
+		}
 		switch {
 		case ctx.Err() != nil:
 			return
-		case err == nil:
+		case lived:
+			log.Warn("p2p: lost the stream to a peer; reconnecting", "err", err)
 			b.reset()
 			failures = 0
-			log.Info("p2p: connected")
-			err = l.pump(ctx, s)
-			if ctx.Err() != nil {
-				return
-			}
-			log.Warn("p2p: lost the stream to a peer; reconnecting", "err", err)
 		default:
 			failures++
 			lvl := slog.LevelDebug
