@@ -59,8 +59,12 @@ type Refill struct {
 	Bytes int
 }
 
-func (a Send) String() string      { return fmt.Sprintf("send %d bytes on conn %d/%d", len(a.Data), a.Conn.Node, a.Conn.Serial) }
-func (a CloseConn) String() string { return fmt.Sprintf("close conn %d/%d", a.Conn.Node, a.Conn.Serial) }
-func (a Console) String() string   { return fmt.Sprintf("console %d: %d bytes", a.Stream, len(a.Data)) }
-func (a Listen) String() string    { return fmt.Sprintf("listen on guest port %d", a.Port) }
-func (a Refill) String() string    { return fmt.Sprintf("refill %d random bytes", a.Bytes) }
+func (a Send) String() string {
+	return fmt.Sprintf("send %d bytes on conn %d/%d", len(a.Data), a.Conn.Node, a.Conn.Serial)
+}
+func (a CloseConn) String() string {
+	return fmt.Sprintf("close conn %d/%d", a.Conn.Node, a.Conn.Serial)
+}
+func (a Console) String() string { return fmt.Sprintf("console %d: %d bytes", a.Stream, len(a.Data)) }
+func (a Listen) String() string  { return fmt.Sprintf("listen on guest port %d", a.Port) }
+func (a Refill) String() string  { return fmt.Sprintf("refill %d random bytes", a.Bytes) }
