@@ -1,0 +1,140 @@
+package linux
+
+import "net/netip"
+
+// Env is the one door through which anything non-deterministic enters the
+// guest: clocks, random bytes, the file system, the network and the console.
+// The kernel never touches the host itself.
+//
+// Rules every implementation follows, because the replica runtime answers
+// these calls from a consensus log and a recorder must be able to log and
+// replay every answer:
+//   - No method blocks. A call that cannot complete now answers EAGAIN; the
+//     kernel then parks the guest thread and asks Poll again later.
+//   - Arguments and results are plain data. Handles are the Env's own names
+//     for open objects (the kernel maps guest file descriptors to them); no
+//     host file descriptor or pointer ever reaches guest state.
+//   - Numbers with a guest meaning use the guest ABI (hppa Linux): Errno
+//     values, open flags, socket option levels and names, poll bits. The
+//     constants exported by this package name them.
+//   - Handles Stdin, Stdout and Stderr are open from the start: they are the
+//     guest's console (file descriptors 0, 1 and 2).
+//   - Two Envs that give the same answers to the same sequence of calls are
+//     indistinguishable to the guest; the kernel makes the sequence of calls
+//     a function of the answers (see Recorder and Replayer).
+type Env interface {
+	// Clock reads the guest clocks. instructions is the number of guest
+	// instructions the process has executed so far, so that a replicated
+	// Env can derive time from the log and the instruction count.
+	Clock(instructions uint64) Clock
+	// Random returns up to n random bytes; fewer (even none) when the
+	// Env's pool is dry, in which case getrandom waits for WaitSet.Random.
+	Random(n int) []byte
+
+	// Open opens path (relative paths are relative to the Env's working
+	// directory). flags are the guest's O_* bits without O_NONBLOCK and
+	// O_CLOEXEC, which the kernel keeps for itself.
+	Open(path string, flags uint32, mode uint32) (Handle, Errno)
+	Close(h Handle) Errno
+	// Read returns up to n bytes. An empty result with errno 0 is end of
+	// file; EAGAIN means no data now (the kernel polls for PollIn).
+	Read(h Handle, n int) ([]byte, Errno)
+	// Write writes data and says how much it took; EAGAIN means none now.
+	Write(h Handle, data []byte) (int, Errno)
+	Pread(h Handle, n int, offset int64) ([]byte, Errno)
+	Pwrite(h Handle, data []byte, offset int64) (int, Errno)
+	Seek(h Handle, offset int64, whence int) (int64, Errno)
+	Truncate(h Handle, size int64) Errno
+	Stat(h Handle) (Stat, Errno)
+	// StatPath stats a path; follow says whether a final symlink is followed.
+	StatPath(path string, follow bool) (Stat, Errno)
+	Readlink(path string) (string, Errno)
+	// ReadDir lists the directory open as h, "." and ".." included.
+	ReadDir(h Handle) ([]DirEntry, Errno)
+	Unlink(path string, dir bool) Errno
+	Mkdir(path string, mode uint32) Errno
+	Rename(from, to string) Errno
+	Getcwd() (string, Errno)
+	// IsTerminal reports whether h is a terminal (isatty), which decides
+	// how the guest's stdio buffers its output.
+	IsTerminal(h Handle) bool
+
+	// Socket creates a socket: domain AF_INET or AF_INET6, typ SOCK_STREAM
+	// or SOCK_DGRAM (without SOCK_NONBLOCK/SOCK_CLOEXEC).
+	Socket(domain, typ, protocol int) (Handle, Errno)
+	Bind(h Handle, addr netip.AddrPort) Errno
+	Listen(h Handle, backlog int) Errno
+	// Accept takes a pending connection, or answers EAGAIN.
+	Accept(h Handle) (Handle, netip.AddrPort, Errno)
+	// Connect starts a connection. EINPROGRESS means it completes later:
+	// the handle then polls PollOut and SockError tells the outcome.
+	Connect(h Handle, addr netip.AddrPort) Errno
+	Shutdown(h Handle, how int) Errno
+	// SetSockOpt and GetSockOpt take guest option levels and names; values
+	// are in guest byte order (big-endian).
+	SetSockOpt(h Handle, level, name int, value []byte) Errno
+	GetSockOpt(h Handle, level, name int, size int) ([]byte, Errno)
+	SockName(h Handle) (netip.AddrPort, Errno)
+	PeerName(h Handle) (netip.AddrPort, Errno)
+
+	// Poll reports which of the requested events are ready now, one entry
+	// per request in the same order. It never waits.
+	Poll(requests []PollRequest) []PollEvents
+}
+
+// Handle names an object the Env has open.
+type Handle uint32
+
+// The console handles every Env has open from the start.
+const (
+	Stdin  Handle = 0
+	Stdout Handle = 1
+	Stderr Handle = 2
+)
+
+// Clock is a reading of the guest clocks, in nanoseconds.
+type Clock struct {
+	Realtime  int64 // since the Unix epoch (CLOCK_REALTIME)
+	Monotonic int64 // from an arbitrary origin, never decreasing (CLOCK_MONOTONIC)
+}
+
+// Stat describes a file, independently of any struct layout.
+type Stat struct {
+	Dev, Ino uint64
+	Mode     uint32 // file type and permission bits, as in st_mode
+	Nlink    uint32
+	UID, GID uint32
+	Rdev     uint64
+	Size     int64
+	Blksize  int32
+	Blocks   int64
+	Atime    int64 // nanoseconds since the Unix epoch
+	Mtime    int64
+	Ctime    int64
+}
+
+// DirEntry is one name in a directory listing.
+type DirEntry struct {
+	Ino  uint64
+	Type uint8 // DT_* value
+	Name string
+}
+
+// PollEvents is a set of POLL* bits (guest values).
+type PollEvents uint16
+
+// Poll bits, as hppa Linux numbers them.
+const (
+	PollIn   PollEvents = 0x1
+	PollPri  PollEvents = 0x2
+	PollOut  PollEvents = 0x4
+	PollErr  PollEvents = 0x8
+	PollHup  PollEvents = 0x10
+	PollNval PollEvents = 0x20
+)
+
+// PollRequest asks whether Events are ready on Handle.
+type PollRequest struct {
+	Handle Handle
+	Events PollEvents
+}

@@ -1,0 +1,202 @@
+package linux
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/synodvm/synod/machine"
+)
+
+// Config is the deterministic part of a process's start: everything here is
+// the same on every replica (it belongs in a cluster's boot entry).
+type Config struct {
+	Argv []string // argv[0] is also AT_EXECFN
+	Envp []string
+	// ExePath is what readlink("/proc/self/exe") answers.
+	ExePath string
+	// PID is the process id the guest sees (and the main thread's tid).
+	// Zero means 1000.
+	PID uint32
+	// UID and GID are the identity the guest sees (getuid, AT_UID, ...).
+	UID, GID uint32
+	// Hostname is uname's nodename. Empty means "synod".
+	Hostname string
+	// Quantum is how many instructions a thread runs before the scheduler
+	// moves to the next runnable one. Smaller interleaves threads more
+	// finely; larger runs longer stretches without scheduling work. Zero
+	// means DefaultQuantum. Part of the deterministic state: replicas must
+	// agree on it.
+	Quantum uint64
+	// Log receives diagnostics (unknown system calls, illegal
+	// instructions). Nil means slog.Default().
+	Log *slog.Logger
+}
+
+// DefaultQuantum is the scheduling quantum when Config.Quantum is zero.
+const DefaultQuantum = 100_000
+
+func (c *Config) execfn() string {
+	if len(c.Argv) > 0 {
+		return c.Argv[0]
+	}
+	return c.ExePath
+}
+
+// Process is one guest program: its memory, threads and kernel state. It is
+// deterministic: the same binary, Config and Env answers give the same
+// instructions and the same state hash.
+type Process struct {
+	cfg Config
+	env Env
+	log *slog.Logger
+	mem *machine.Memory
+
+	threads []*thread // in creation order
+	current int       // index in threads of the thread holding the CPU
+	nextTID uint32
+
+	instructions uint64 // executed by all threads so far
+
+	brkStart, brk uint32
+	umask         uint32
+	files         fileTable
+	sig           processSignals
+	futexes       []futexWaiter // in the order the threads started waiting
+
+	exit   *ExitStatus
+	warned map[uint32]bool // unknown syscalls already logged (diagnostics only)
+}
+
+// ExitStatus is how a process ended.
+type ExitStatus struct {
+	Code   int  // exit code, when Signal is zero
+	Signal int  // the guest signal that killed it, or zero
+	Core   bool // the signal's default action dumps core
+}
+
+// RunReason says why Run returned.
+type RunReason uint8
+
+const (
+	RunBudget RunReason = iota // the instruction budget is spent
+	RunIdle                    // every thread waits; Wait says for what
+	RunExited                  // the process has ended; see Exit
+)
+
+func (r RunReason) String() string {
+	return [...]string{"budget", "idle", "exited"}[r]
+}
+
+// RunResult reports one call of Run.
+type RunResult struct {
+	Reason   RunReason
+	Executed uint64  // instructions executed by this call
+	Wait     WaitSet // for RunIdle
+}
+
+// WaitSet is what an idle process waits for. Whoever drives the process
+// waits for one of these (or for new input it knows of) and calls Run again;
+// the kernel then re-checks its waiting threads against the Env.
+type WaitSet struct {
+	// Deadline is the earliest CLOCK_MONOTONIC time (ns) at which a
+	// sleeping thread wakes; HasDeadline says whether there is one.
+	Deadline    int64
+	HasDeadline bool
+	// Handles lists the Env handles and events threads wait on.
+	Handles []PollRequest
+	// Random is set when a thread waits for random bytes.
+	Random bool
+}
+
+// Load maps a static hppa executable and prepares its main thread to start
+// as the Linux kernel (and qemu-hppa) would start it.
+func Load(binary []byte, cfg Config, env Env) (*Process, error) {
+	if cfg.PID == 0 {
+		cfg.PID = 1000
+	}
+	if cfg.Hostname == "" {
+		cfg.Hostname = "synod"
+	}
+	if cfg.Quantum == 0 {
+		cfg.Quantum = DefaultQuantum
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	p := &Process{cfg: cfg, env: env, log: log, mem: machine.NewMemory(), nextTID: cfg.PID, warned: map[uint32]bool{}}
+	img, err := loadELF(binary, p.mem)
+	if err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	var random [16]byte
+	copy(random[:], env.Random(len(random)))
+	start, err := setupStack(p.mem, img, &cfg, random)
+	if err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	if err := mapSigreturnPage(p.mem); err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	p.brkStart, p.brk = img.brk, img.brk
+	p.umask = 0o022
+	p.files = newFileTable()
+
+	cpu := &machine.CPU{Mem: p.mem}
+	cpu.IAOQFront = img.entry | privUser
+	cpu.IAOQBack = (img.entry + 4) | privUser
+	cpu.GR[24] = start.argv
+	cpu.GR[25] = start.argc
+	cpu.GR[30] = start.sp
+	cpu.GR[31] = img.entry
+	p.addThread(cpu)
+	return p, nil
+}
+
+// privUser is the privilege level of user code, kept in the low two bits of
+// the instruction address queue.
+const privUser = 3
+
+func (p *Process) addThread(cpu *machine.CPU) *thread {
+	t := &thread{tid: p.nextTID, cpu: cpu, quantumLeft: p.cfg.Quantum}
+	p.nextTID++
+	p.threads = append(p.threads, t)
+	return t
+}
+
+// Instructions is the number of instructions all threads have executed.
+func (p *Process) Instructions() uint64 { return p.instructions }
+
+// Exit reports how the process ended, or nil while it runs.
+func (p *Process) Exit() *ExitStatus { return p.exit }
+
+// Memory is the process's address space (for tracing and tests).
+func (p *Process) Memory() *machine.Memory { return p.mem }
+
+// Run executes guest instructions, switching threads every quantum, until
+// budget instructions have run, every thread waits, or the process ends.
+// It stops after exactly budget instructions when it does not stop earlier.
+func (p *Process) Run(budget uint64) RunResult {
+	start := p.instructions
+	for p.exit == nil {
+		done := p.instructions - start
+		if done >= budget {
+			return RunResult{Reason: RunBudget, Executed: done}
+		}
+		t := p.schedule()
+		if t == nil {
+			return RunResult{Reason: RunIdle, Executed: done, Wait: p.waitSet()}
+		}
+		if p.deliverSignals(t); p.exit != nil || t.wait != nil || t.exited {
+			continue
+		}
+		n := min(t.quantumLeft, budget-done)
+		before := t.cpu.Instructions
+		stop := t.cpu.Run(n)
+		ran := t.cpu.Instructions - before
+		p.instructions += ran
+		t.quantumLeft -= min(ran, t.quantumLeft)
+		p.handleStop(t, stop)
+	}
+	return RunResult{Reason: RunExited, Executed: p.instructions - start}
+}

@@ -1,0 +1,194 @@
+package linux
+
+import "github.com/synodvm/synod/machine"
+
+// thread is one guest thread: a CPU context sharing the process's memory.
+type thread struct {
+	tid         uint32
+	cpu         *machine.CPU
+	quantumLeft uint64
+	exited      bool
+
+	// clearTID is the CLONE_CHILD_CLEARTID address: zeroed and woken
+	// (futex) when the thread exits, which is how pthread_join waits.
+	clearTID uint32
+
+	sig threadSignals
+
+	// wait is non-nil while the thread is blocked in a system call. Its
+	// CPU then still points at the gateway entry, so retrying the call is
+	// re-dispatching it.
+	wait *waitState
+}
+
+// waitKind says what a blocked thread waits for and what waking means.
+type waitKind uint8
+
+const (
+	// waitRetry: the call could not complete now (no data, no connection,
+	// no random bytes); when one of fds is ready, the call runs again.
+	waitRetry waitKind = iota
+	// waitFutex: FUTEX_WAIT; ends with 0 when woken, ETIMEDOUT at the deadline.
+	waitFutex
+	// waitSleep: nanosleep and friends; ends with 0 at the deadline.
+	waitSleep
+	// waitSignal: pause/sigsuspend; ends when a signal is delivered.
+	waitSignal
+)
+
+// waitState describes why a thread is blocked.
+type waitState struct {
+	kind waitKind
+	// deadline is a CLOCK_MONOTONIC time in ns; hasDeadline says whether
+	// the wait has one. For waitRetry calls with a timeout (poll), the call
+	// reads it back when it runs again so the timeout does not restart.
+	deadline    int64
+	hasDeadline bool
+	fds         []waitFD // waitRetry: descriptors and the events wanted
+	random      bool     // waitRetry: getrandom with an empty pool
+	connecting  bool     // waitRetry: a blocking connect in progress
+	futexAddr   uint32
+	futexBitset uint32
+}
+
+type waitFD struct {
+	fd     int32
+	events PollEvents
+}
+
+// schedule picks the thread to run next: the current one while it has
+// quantum left and can run, else the next runnable thread in round-robin
+// order (re-checking blocked threads against the Env first). It returns nil
+// when every thread is blocked.
+func (p *Process) schedule() *thread {
+	if p.current >= 0 && p.current < len(p.threads) {
+		if t := p.threads[p.current]; t.wait == nil && t.quantumLeft > 0 {
+			return t
+		}
+	}
+	p.recheckWaits()
+	n := len(p.threads)
+	for i := 1; i <= n; i++ {
+		idx := (p.current + i) % n
+		if t := p.threads[idx]; t.wait == nil {
+			p.current = idx
+			t.quantumLeft = p.cfg.Quantum
+			return t
+		}
+	}
+	return nil
+}
+
+// recheckWaits wakes blocked threads whose condition now holds. It asks the
+// Env at most once for the time and once for readiness, for all threads
+// together, and decides for each thread in creation order.
+func (p *Process) recheckWaits() {
+	var needClock, waiting bool
+	var requests []PollRequest
+	envIndex := make([][]int, len(p.threads)) // per thread and fd: index in requests, or -1
+	for i, t := range p.threads {
+		w := t.wait
+		if w == nil {
+			continue
+		}
+		waiting = true
+		needClock = needClock || w.hasDeadline
+		for _, f := range w.fds {
+			idx := -1
+			if h, ok := p.files.envHandle(f.fd); ok {
+				idx = len(requests)
+				requests = append(requests, PollRequest{Handle: h, Events: f.events})
+			}
+			envIndex[i] = append(envIndex[i], idx)
+		}
+	}
+	if !waiting {
+		return
+	}
+	var now int64
+	if needClock {
+		now = p.env.Clock(p.instructions).Monotonic
+	}
+	var ready []PollEvents
+	if len(requests) > 0 {
+		ready = p.env.Poll(requests)
+	}
+	for i, t := range p.threads[:len(envIndex)] {
+		w := t.wait
+		if w == nil {
+			continue
+		}
+		fired := w.random
+		for j, f := range w.fds {
+			var ev PollEvents
+			if idx := envIndex[i][j]; idx >= 0 {
+				if idx < len(ready) {
+					ev = ready[idx]
+				}
+			} else {
+				ev = p.files.internalReadiness(f.fd)
+			}
+			fired = fired || ev&(f.events|PollErr|PollHup|PollNval) != 0
+		}
+		p.wakeIf(t, fired, w.hasDeadline && now >= w.deadline)
+	}
+}
+
+// wakeIf ends t's wait when its condition holds: a waitRetry call runs again,
+// a sleep or futex wait returns.
+func (p *Process) wakeIf(t *thread, ready, timedOut bool) {
+	w := t.wait
+	switch w.kind {
+	case waitRetry:
+		if ready || timedOut {
+			p.retry(t)
+		}
+	case waitFutex:
+		// FUTEX_WAKE completes the wait itself; only the timeout is left.
+		if timedOut {
+			p.removeFutexWaiter(t)
+			p.finishWait(t, ETIMEDOUT.ret())
+		}
+	case waitSleep:
+		if timedOut {
+			p.finishWait(t, 0)
+		}
+	case waitSignal:
+	}
+}
+
+// retry runs a blocked system call again; it may block again.
+func (p *Process) retry(t *thread) { p.syscall(t) }
+
+// finishWait completes the blocked system call of t with result r28.
+func (p *Process) finishWait(t *thread, r28 uint32) {
+	t.wait = nil
+	p.returnFromSyscall(t, r28)
+}
+
+// block parks t in its current system call.
+func (p *Process) block(t *thread, w *waitState) sysResult {
+	t.wait = w
+	return sysResult{action: actBlocked}
+}
+
+// waitSet summarises what the blocked threads wait for.
+func (p *Process) waitSet() WaitSet {
+	var ws WaitSet
+	for _, t := range p.threads {
+		w := t.wait
+		if w == nil {
+			continue
+		}
+		if w.hasDeadline && (!ws.HasDeadline || w.deadline < ws.Deadline) {
+			ws.Deadline, ws.HasDeadline = w.deadline, true
+		}
+		ws.Random = ws.Random || w.random
+		for _, f := range w.fds {
+			if h, ok := p.files.envHandle(f.fd); ok {
+				ws.Handles = append(ws.Handles, PollRequest{Handle: h, Events: f.events})
+			}
+		}
+	}
+	return ws
+}

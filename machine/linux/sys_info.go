@@ -1,0 +1,107 @@
+package linux
+
+// Identity and limits: answers from the Config, the same on every replica.
+
+const (
+	utsFieldBytes = 65
+	utsRelease    = "6.1.0"
+	utsVersion    = "#1 SMP synod"
+	utsMachine    = "parisc"
+	clockTicks    = 100
+
+	rlimitStack    = 3
+	rlimitNofile   = 7
+	rlimitNlimits  = 16
+	rlimInfinity32 = 0xffffffff
+	rlimInfinity64 = ^uint64(0)
+)
+
+func sysGetpid(p *Process, t *thread, _ sysArgs) sysResult  { return ok(p.cfg.PID) }
+func sysGetppid(p *Process, t *thread, _ sysArgs) sysResult { return ok(1) }
+func sysGetuid(p *Process, t *thread, _ sysArgs) sysResult  { return ok(p.cfg.UID) }
+func sysGetgid(p *Process, t *thread, _ sysArgs) sysResult  { return ok(p.cfg.GID) }
+
+func (p *Process) writeIDs(a sysArgs, id uint32) sysResult {
+	for _, addr := range a[:3] {
+		if e := p.writeU32(addr, id); e != 0 {
+			return fail(e)
+		}
+	}
+	return ok(0)
+}
+
+// getresuid(ruid, euid, suid)
+func sysGetresuid(p *Process, t *thread, a sysArgs) sysResult { return p.writeIDs(a, p.cfg.UID) }
+
+// getresgid(rgid, egid, sgid)
+func sysGetresgid(p *Process, t *thread, a sysArgs) sysResult { return p.writeIDs(a, p.cfg.GID) }
+
+// uname(buf)
+func sysUname(p *Process, t *thread, a sysArgs) sysResult {
+	b := make([]byte, 6*utsFieldBytes)
+	for i, s := range []string{"Linux", p.cfg.Hostname, utsRelease, utsVersion, utsMachine, "(none)"} {
+		copy(b[i*utsFieldBytes:(i+1)*utsFieldBytes-1], s)
+	}
+	return result(0, p.writeUser(a[0], b))
+}
+
+// rlimit returns the soft and hard limit of a resource.
+func rlimit(resource uint32) (cur, max uint64, e Errno) {
+	switch {
+	case resource >= rlimitNlimits:
+		return 0, 0, EINVAL
+	case resource == rlimitStack:
+		return stackSize, rlimInfinity64, 0
+	case resource == rlimitNofile:
+		return maxFDs, maxFDs, 0
+	}
+	return rlimInfinity64, rlimInfinity64, 0
+}
+
+func clamp32(v uint64) uint32 {
+	if v > rlimInfinity32 {
+		return rlimInfinity32
+	}
+	return uint32(v)
+}
+
+// getrlimit(resource, rlim)
+func sysGetrlimit(p *Process, t *thread, a sysArgs) sysResult {
+	cur, max, e := rlimit(a[0])
+	if e != 0 {
+		return fail(e)
+	}
+	b := make(be, 8)
+	b.u32(0, clamp32(cur))
+	b.u32(4, clamp32(max))
+	return result(0, p.writeUser(a[1], b))
+}
+
+// setrlimit(resource, rlim): accepted and not enforced.
+func sysSetrlimit(p *Process, t *thread, a sysArgs) sysResult {
+	_, _, e := rlimit(a[0])
+	return result(0, e)
+}
+
+// prlimit64(pid, resource, new, old)
+func sysPrlimit64(p *Process, t *thread, a sysArgs) sysResult {
+	if a[0] != 0 && a[0] != p.cfg.PID {
+		return fail(ESRCH)
+	}
+	cur, max, e := rlimit(a[1])
+	if e != 0 {
+		return fail(e)
+	}
+	if a[3] != 0 {
+		b := make(be, 16)
+		b.u64(0, cur)
+		b.u64(8, max)
+		if e := p.writeUser(a[3], b); e != 0 {
+			return fail(e)
+		}
+	}
+	return ok(0)
+}
+
+// wait4: there are no child processes.
+func sysWait4(p *Process, t *thread, _ sysArgs) sysResult { return fail(ECHILD) }

@@ -1,0 +1,116 @@
+package linux
+
+// poll and ppoll: readiness of Env descriptors comes from one Env.Poll call,
+// pipes answer for themselves. A call that finds nothing ready waits with
+// all its descriptors; when it runs again it keeps its original deadline.
+
+const (
+	pollfdBytes = 8
+	maxPollFDs  = maxFDs
+)
+
+// pollReadiness returns revents for each pollfd (fd < 0 is skipped).
+func (p *Process) pollReadiness(fds []waitFD) []PollEvents {
+	var requests []PollRequest
+	for _, f := range fds {
+		if h, ok := p.files.envHandle(f.fd); ok {
+			requests = append(requests, PollRequest{Handle: h, Events: f.events})
+		}
+	}
+	var ready []PollEvents
+	if len(requests) > 0 {
+		ready = p.env.Poll(requests)
+	}
+	out := make([]PollEvents, len(fds))
+	next := 0
+	for i, f := range fds {
+		if f.fd < 0 {
+			continue
+		}
+		var ev PollEvents
+		if _, ok := p.files.envHandle(f.fd); ok {
+			if next < len(ready) {
+				ev = ready[next]
+			}
+			next++
+		} else {
+			ev = p.files.internalReadiness(f.fd)
+		}
+		out[i] = ev & (f.events | PollErr | PollHup | PollNval)
+	}
+	return out
+}
+
+// poll waits for events on the pollfd array at addr. timeout < 0 waits
+// forever; otherwise it is in nanoseconds.
+func (p *Process) poll(t *thread, addr, nfds uint32, timeout int64) sysResult {
+	if nfds > maxPollFDs {
+		return fail(EINVAL)
+	}
+	b, e := p.readUser(addr, int(nfds)*pollfdBytes)
+	if e != 0 {
+		return fail(e)
+	}
+	fds := make([]waitFD, nfds)
+	for i := range fds {
+		fds[i] = waitFD{fd: int32(getU32(b, i*pollfdBytes)), events: PollEvents(getU32(b, i*pollfdBytes+4) >> 16)}
+	}
+	revents := p.pollReadiness(fds)
+	count := 0
+	for i, ev := range revents {
+		be(b).u16(i*pollfdBytes+6, uint16(ev))
+		if ev != 0 {
+			count++
+		}
+	}
+	if e := p.writeUser(addr, b); e != 0 {
+		return fail(e)
+	}
+	if count > 0 || timeout == 0 {
+		return ok(uint32(count))
+	}
+	w := &waitState{kind: waitRetry}
+	if prev := t.wait; prev != nil {
+		w.deadline, w.hasDeadline = prev.deadline, prev.hasDeadline
+	} else if timeout > 0 {
+		w.deadline, w.hasDeadline = p.env.Clock(p.instructions).Monotonic+timeout, true
+	}
+	if w.hasDeadline && t.wait != nil && p.env.Clock(p.instructions).Monotonic >= w.deadline {
+		return ok(0)
+	}
+	for _, f := range fds {
+		if f.fd >= 0 {
+			w.fds = append(w.fds, f)
+		}
+	}
+	return p.block(t, w)
+}
+
+// poll(fds, nfds, timeout_ms)
+func sysPoll(p *Process, t *thread, a sysArgs) sysResult {
+	timeout := int64(int32(a[2]))
+	if timeout > 0 {
+		timeout *= 1_000_000
+	}
+	return p.poll(t, a[0], a[1], timeout)
+}
+
+func (p *Process) ppoll(t *thread, a sysArgs, time64 bool) sysResult {
+	timeout := int64(-1)
+	if a[2] != 0 {
+		ts, e := p.readTimespec(a[2], time64)
+		if e != 0 {
+			return fail(e)
+		}
+		if !ts.valid() {
+			return fail(EINVAL)
+		}
+		timeout = ts.nanos()
+	}
+	return p.poll(t, a[0], a[1], timeout)
+}
+
+// ppoll(fds, nfds, timeout, sigmask, sigsetsize)
+func sysPpoll(p *Process, t *thread, a sysArgs) sysResult { return p.ppoll(t, a, false) }
+
+func sysPpoll64(p *Process, t *thread, a sysArgs) sysResult { return p.ppoll(t, a, true) }
