@@ -1,0 +1,334 @@
+// Package memenv is a deterministic, in-memory linux.Env: a console backed
+// by buffers, a read-only file tree from a map, a clock that advances with
+// the instruction count, and seeded random bytes. Tests and simulations use
+// it where the host must not leak in.
+package memenv
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"net/netip"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/synodvm/synod/machine/linux"
+)
+
+// Env is an in-memory environment. Fill its exported fields before Load.
+type Env struct {
+	// Stdin is what the guest reads from descriptor 0, then end of file.
+	Stdin []byte
+	// Stdout and Stderr collect what the guest writes to 1 and 2.
+	Stdout, Stderr bytes.Buffer
+	// Files are the readable files, by absolute path. Directories exist
+	// implicitly as the parents of files.
+	Files map[string][]byte
+	// Start is the wall-clock time at instruction zero (ns since the
+	// epoch); NanosPerInstruction advances both clocks.
+	Start               int64
+	NanosPerInstruction int64
+	// Cwd is the working directory; empty means "/".
+	Cwd string
+
+	rng     *rand.ChaCha8
+	open    map[linux.Handle]*openFile
+	next    linux.Handle
+	stdinAt int
+}
+
+type openFile struct {
+	path string
+	data []byte
+	pos  int64
+	dir  bool
+}
+
+// New returns an Env whose random bytes come from seed.
+func New(seed uint64) *Env {
+	var s [32]byte
+	for i := range 8 {
+		s[i] = byte(seed >> (8 * i))
+	}
+	return &Env{
+		Files:               map[string][]byte{},
+		Start:               1_700_000_000_000_000_000,
+		NanosPerInstruction: 1,
+		rng:                 rand.NewChaCha8(s),
+		open:                map[linux.Handle]*openFile{},
+		next:                linux.Stderr + 1,
+	}
+}
+
+func (e *Env) Clock(instructions uint64) linux.Clock {
+	d := int64(instructions) * e.NanosPerInstruction
+	return linux.Clock{Realtime: e.Start + d, Monotonic: d}
+}
+
+func (e *Env) Random(n int) []byte {
+	b := make([]byte, n)
+	_, _ = e.rng.Read(b)
+	return b
+}
+
+func (e *Env) abs(p string) string {
+	if !strings.HasPrefix(p, "/") {
+		cwd := e.Cwd
+		if cwd == "" {
+			cwd = "/"
+		}
+		p = cwd + "/" + p
+	}
+	return path.Clean(p)
+}
+
+// isDir reports whether some file lies below p.
+func (e *Env) isDir(p string) bool {
+	if p == "/" {
+		return true
+	}
+	for name := range e.Files {
+		if strings.HasPrefix(name, p+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Env) Open(p string, flags uint32, mode uint32) (linux.Handle, linux.Errno) {
+	p = e.abs(p)
+	if flags&linux.O_ACCMODE != linux.O_RDONLY || flags&(linux.O_CREAT|linux.O_TRUNC) != 0 {
+		return 0, linux.EROFS
+	}
+	f := &openFile{path: p}
+	if data, found := e.Files[p]; found {
+		f.data = data
+	} else if e.isDir(p) {
+		f.dir = true
+	} else {
+		return 0, linux.ENOENT
+	}
+	h := e.next
+	e.next++
+	e.open[h] = f
+	return h, 0
+}
+
+func (e *Env) Close(h linux.Handle) linux.Errno {
+	if h <= linux.Stderr {
+		return 0
+	}
+	if e.open[h] == nil {
+		return linux.EBADF
+	}
+	delete(e.open, h)
+	return 0
+}
+
+func (e *Env) Read(h linux.Handle, n int) ([]byte, linux.Errno) {
+	switch h {
+	case linux.Stdin:
+		k := min(n, len(e.Stdin)-e.stdinAt)
+		b := e.Stdin[e.stdinAt : e.stdinAt+k]
+		e.stdinAt += k
+		return b, 0
+	case linux.Stdout, linux.Stderr:
+		return nil, linux.EBADF
+	}
+	f := e.open[h]
+	if f == nil {
+		return nil, linux.EBADF
+	}
+	if f.dir {
+		return nil, linux.EISDIR
+	}
+	b, _ := e.Pread(h, n, f.pos)
+	f.pos += int64(len(b))
+	return b, 0
+}
+
+func (e *Env) Write(h linux.Handle, data []byte) (int, linux.Errno) {
+	switch h {
+	case linux.Stdout:
+		e.Stdout.Write(data)
+		return len(data), 0
+	case linux.Stderr:
+		e.Stderr.Write(data)
+		return len(data), 0
+	}
+	return 0, linux.EBADF // files are read-only
+}
+
+func (e *Env) Pread(h linux.Handle, n int, offset int64) ([]byte, linux.Errno) {
+	f := e.open[h]
+	if f == nil {
+		return nil, linux.ESPIPE
+	}
+	if offset < 0 {
+		return nil, linux.EINVAL
+	}
+	if offset >= int64(len(f.data)) {
+		return nil, 0
+	}
+	return f.data[offset:min(int64(len(f.data)), offset+int64(n))], 0
+}
+
+func (e *Env) Pwrite(h linux.Handle, data []byte, offset int64) (int, linux.Errno) {
+	return 0, linux.EBADF
+}
+
+func (e *Env) Seek(h linux.Handle, offset int64, whence int) (int64, linux.Errno) {
+	f := e.open[h]
+	if f == nil {
+		return 0, linux.ESPIPE
+	}
+	var base int64
+	switch whence {
+	case 0:
+	case 1:
+		base = f.pos
+	case 2:
+		base = int64(len(f.data))
+	default:
+		return 0, linux.EINVAL
+	}
+	if base+offset < 0 {
+		return 0, linux.EINVAL
+	}
+	f.pos = base + offset
+	return f.pos, 0
+}
+
+func (e *Env) Truncate(h linux.Handle, size int64) linux.Errno { return linux.EROFS }
+
+func (e *Env) statOf(p string, size int64, dir bool) linux.Stat {
+	st := linux.Stat{Dev: 1, Ino: inode(p), Mode: linux.S_IFREG | 0o444, Nlink: 1, Size: size, Blksize: 4096,
+		Blocks: (size + 511) / 512, Atime: e.Start, Mtime: e.Start, Ctime: e.Start}
+	if dir {
+		st.Mode, st.Nlink = linux.S_IFDIR|0o555, 2
+	}
+	return st
+}
+
+// inode derives a stable inode number from a path.
+func inode(p string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(p); i++ {
+		h = (h ^ uint64(p[i])) * 1099511628211
+	}
+	return h
+}
+
+func (e *Env) Stat(h linux.Handle) (linux.Stat, linux.Errno) {
+	if h <= linux.Stderr {
+		return linux.Stat{Dev: 2, Ino: uint64(h) + 1, Mode: linux.S_IFIFO | 0o600, Nlink: 1, Blksize: 4096}, 0
+	}
+	f := e.open[h]
+	if f == nil {
+		return linux.Stat{}, linux.EBADF
+	}
+	return e.statOf(f.path, int64(len(f.data)), f.dir), 0
+}
+
+func (e *Env) StatPath(p string, follow bool) (linux.Stat, linux.Errno) {
+	p = e.abs(p)
+	if data, found := e.Files[p]; found {
+		return e.statOf(p, int64(len(data)), false), 0
+	}
+	if e.isDir(p) {
+		return e.statOf(p, 0, true), 0
+	}
+	return linux.Stat{}, linux.ENOENT
+}
+
+func (e *Env) Readlink(p string) (string, linux.Errno) {
+	if _, err := e.StatPath(p, false); err != 0 {
+		return "", err
+	}
+	return "", linux.EINVAL
+}
+
+func (e *Env) ReadDir(h linux.Handle) ([]linux.DirEntry, linux.Errno) {
+	f := e.open[h]
+	if f == nil {
+		return nil, linux.EBADF
+	}
+	if !f.dir {
+		return nil, linux.ENOTDIR
+	}
+	prefix := strings.TrimSuffix(f.path, "/") + "/"
+	kinds := map[string]uint8{}
+	for name := range e.Files {
+		if rest, found := strings.CutPrefix(name, prefix); found {
+			first, _, sub := strings.Cut(rest, "/")
+			kinds[first] = linux.DT_REG
+			if sub {
+				kinds[first] = linux.DT_DIR
+			}
+		}
+	}
+	out := []linux.DirEntry{{Ino: inode(f.path), Type: linux.DT_DIR, Name: "."}, {Ino: inode(path.Dir(f.path)), Type: linux.DT_DIR, Name: ".."}}
+	names := make([]string, 0, len(kinds))
+	for n := range kinds {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		out = append(out, linux.DirEntry{Ino: inode(prefix + n), Type: kinds[n], Name: n})
+	}
+	return out, 0
+}
+
+func (e *Env) Unlink(p string, dir bool) linux.Errno   { return linux.EROFS }
+func (e *Env) Mkdir(p string, mode uint32) linux.Errno { return linux.EROFS }
+func (e *Env) Rename(from, to string) linux.Errno      { return linux.EROFS }
+
+func (e *Env) Getcwd() (string, linux.Errno) {
+	if e.Cwd == "" {
+		return "/", 0
+	}
+	return e.Cwd, 0
+}
+
+func (e *Env) IsTerminal(h linux.Handle) bool { return false }
+
+// The in-memory environment has no network.
+
+func (e *Env) Socket(domain, typ, protocol int) (linux.Handle, linux.Errno) {
+	return 0, linux.EAFNOSUPPORT
+}
+func (e *Env) Bind(h linux.Handle, addr netip.AddrPort) linux.Errno { return linux.EBADF }
+func (e *Env) Listen(h linux.Handle, backlog int) linux.Errno       { return linux.EBADF }
+func (e *Env) Accept(h linux.Handle) (linux.Handle, netip.AddrPort, linux.Errno) {
+	return 0, netip.AddrPort{}, linux.EBADF
+}
+func (e *Env) Connect(h linux.Handle, addr netip.AddrPort) linux.Errno { return linux.EBADF }
+func (e *Env) Shutdown(h linux.Handle, how int) linux.Errno            { return linux.EBADF }
+func (e *Env) SetSockOpt(h linux.Handle, level, name int, value []byte) linux.Errno {
+	return linux.EBADF
+}
+func (e *Env) GetSockOpt(h linux.Handle, level, name, size int) ([]byte, linux.Errno) {
+	return nil, linux.EBADF
+}
+func (e *Env) SockName(h linux.Handle) (netip.AddrPort, linux.Errno) {
+	return netip.AddrPort{}, linux.EBADF
+}
+func (e *Env) PeerName(h linux.Handle) (netip.AddrPort, linux.Errno) {
+	return netip.AddrPort{}, linux.EBADF
+}
+
+// Poll: the console and files are always ready; stdin reports end of file
+// as readable.
+func (e *Env) Poll(requests []linux.PollRequest) []linux.PollEvents {
+	out := make([]linux.PollEvents, len(requests))
+	for i, r := range requests {
+		if r.Handle > linux.Stderr && e.open[r.Handle] == nil {
+			out[i] = linux.PollNval
+			continue
+		}
+		out[i] = r.Events & (linux.PollIn | linux.PollOut)
+	}
+	return out
+}
+
+var _ linux.Env = (*Env)(nil)

@@ -1,0 +1,350 @@
+package linux
+
+import (
+	"bytes"
+	"cmp"
+	"crypto/sha256"
+	"encoding/gob"
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"github.com/synodvm/synod/machine"
+	"github.com/synodvm/synod/machine/fpu"
+)
+
+// The whole process as plain data, in a canonical order: threads by
+// creation, descriptors by number, open files by id, pages by address. It
+// is both the snapshot format and what the state hash covers, so anything
+// that can influence the guest's future is in it. (What the Env holds, such
+// as host connections, is the Env's to snapshot.)
+type processState struct {
+	Config       configState
+	Instructions uint64
+	Threads      []threadState
+	Current      int
+	NextTID      uint32
+	Brk          uint32
+	BrkStart     uint32
+	Umask        uint32
+	Files        []fileState
+	FDs          []fdState
+	NextFileID   uint32
+	Actions      []sigActionState
+	Pending      []sigInfoState
+	Futexes      []futexWaiterState
+	Exit         *ExitStatus
+	Pages        []pageState
+}
+
+type configState struct {
+	Argv, Envp []string
+	ExePath    string
+	PID        uint32
+	UID, GID   uint32
+	Hostname   string
+	Quantum    uint64
+}
+
+type cpuState struct {
+	GR           [32]uint32
+	SR           [8]uint32
+	CR           [32]uint32
+	IAOQFront    uint32
+	IAOQBack     uint32
+	PSW          uint32
+	FP           [32]uint64
+	Instructions uint64
+}
+
+type threadState struct {
+	TID          uint32
+	CPU          cpuState
+	QuantumLeft  uint64
+	ClearTID     uint32
+	Mask         uint64
+	Pending      []sigInfoState
+	SavedMask    uint64
+	HasSavedMask bool
+	AltSP        uint32
+	AltSize      uint32
+	AltFlags     uint32
+	Wait         *waitStateData
+}
+
+type waitStateData struct {
+	Kind        uint8
+	Deadline    int64
+	HasDeadline bool
+	FDs         []waitFDState
+	Random      bool
+	Connecting  bool
+	FutexAddr   uint32
+	FutexBitset uint32
+}
+
+type waitFDState struct {
+	FD     int32
+	Events uint16
+}
+
+type fileState struct {
+	ID      uint32
+	Kind    uint8
+	Handle  uint32
+	PipeID  uint32 // the read end's id; both ends name the same pipe
+	Pipe    []byte // pipe contents, on the read end's record
+	Readers int
+	Writers int
+	Flags   uint32
+	Socket  bool
+	Refs    int
+	Dir     []DirEntry
+	DirRead bool
+	DirPos  int
+}
+
+type fdState struct {
+	FD      int32
+	FileID  uint32
+	Cloexec bool
+}
+
+type sigActionState struct {
+	Handler, Flags uint32
+	Mask           uint64
+}
+
+type sigInfoState struct {
+	Signo, Code int32
+	PID, UID    uint32
+	Addr        uint32
+	Fault       bool
+}
+
+type futexWaiterState struct {
+	Addr, TID, Bitset uint32
+}
+
+type pageState struct {
+	Addr uint32
+	Prot uint8
+	Data []byte
+}
+
+func sigInfosState(q []sigInfo) []sigInfoState {
+	out := make([]sigInfoState, len(q))
+	for i, s := range q {
+		out[i] = sigInfoState{s.signo, s.code, s.pid, s.uid, s.addr, s.fault}
+	}
+	return out
+}
+
+func sigInfosFrom(q []sigInfoState) []sigInfo {
+	out := make([]sigInfo, len(q))
+	for i, s := range q {
+		out[i] = sigInfo{s.Signo, s.Code, s.PID, s.UID, s.Addr, s.Fault}
+	}
+	return out
+}
+
+func cpuStateOf(c *machine.CPU) cpuState {
+	return cpuState{GR: c.GR, SR: c.SR, CR: c.CR, IAOQFront: c.IAOQFront, IAOQBack: c.IAOQBack, PSW: c.PSW(), FP: c.FP.R, Instructions: c.Instructions}
+}
+
+func (s cpuState) restore(mem *machine.Memory) *machine.CPU {
+	c := &machine.CPU{GR: s.GR, SR: s.SR, CR: s.CR, IAOQFront: s.IAOQFront, IAOQBack: s.IAOQBack, FP: fpu.State{R: s.FP}, Mem: mem, Instructions: s.Instructions}
+	c.SetPSW(s.PSW)
+	return c
+}
+
+// pages lists every mapped page with its rights and contents. A page the
+// guest cannot read is opened for reading for the copy and closed again.
+func pages(mem *machine.Memory) ([]pageState, error) {
+	var out []pageState
+	for n := uint32(1); n < 1<<(32-machine.PageShift); n++ {
+		addr := n << machine.PageShift
+		prot, mapped := mem.Mapped(addr)
+		if !mapped {
+			continue
+		}
+		data := make([]byte, machine.PageSize)
+		if prot&machine.ProtRead == 0 {
+			if err := mem.Protect(addr, machine.PageSize, prot|machine.ProtRead); err != nil {
+				return nil, err
+			}
+		}
+		err := mem.ReadBytes(addr, data)
+		if prot&machine.ProtRead == 0 {
+			if perr := mem.Protect(addr, machine.PageSize, prot); perr != nil {
+				return nil, perr
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pageState{Addr: addr, Prot: uint8(prot), Data: data})
+	}
+	return out, nil
+}
+
+func (p *Process) state() (*processState, error) {
+	s := &processState{
+		Config:       configState{p.cfg.Argv, p.cfg.Envp, p.cfg.ExePath, p.cfg.PID, p.cfg.UID, p.cfg.GID, p.cfg.Hostname, p.cfg.Quantum},
+		Instructions: p.instructions, Current: p.current, NextTID: p.nextTID,
+		Brk: p.brk, BrkStart: p.brkStart, Umask: p.umask, NextFileID: p.files.nextID,
+		Pending: sigInfosState(p.sig.pending), Exit: p.exit,
+	}
+	for _, t := range p.threads {
+		ts := threadState{
+			TID: t.tid, CPU: cpuStateOf(t.cpu), QuantumLeft: t.quantumLeft, ClearTID: t.clearTID,
+			Mask: t.sig.mask, Pending: sigInfosState(t.sig.pending), SavedMask: t.sig.savedMask, HasSavedMask: t.sig.hasSavedMask,
+			AltSP: t.sig.altSP, AltSize: t.sig.altSize, AltFlags: t.sig.altFlags,
+		}
+		if w := t.wait; w != nil {
+			wd := &waitStateData{Kind: uint8(w.kind), Deadline: w.deadline, HasDeadline: w.hasDeadline, Random: w.random, Connecting: w.connecting, FutexAddr: w.futexAddr, FutexBitset: w.futexBitset}
+			for _, f := range w.fds {
+				wd.FDs = append(wd.FDs, waitFDState{f.fd, uint16(f.events)})
+			}
+			ts.Wait = wd
+		}
+		s.Threads = append(s.Threads, ts)
+	}
+	seen := map[uint32]bool{}
+	for fd, ent := range p.files.fds {
+		f := ent.file
+		if f == nil {
+			continue
+		}
+		s.FDs = append(s.FDs, fdState{FD: int32(fd), FileID: f.id, Cloexec: ent.cloexec})
+		if seen[f.id] {
+			continue
+		}
+		seen[f.id] = true
+		fs := fileState{ID: f.id, Kind: uint8(f.kind), Handle: uint32(f.handle), Flags: f.flags, Socket: f.socket, Refs: f.refs, Dir: f.dir, DirRead: f.dirRead, DirPos: f.dirPos}
+		if f.pipe != nil {
+			fs.PipeID, fs.Pipe, fs.Readers, fs.Writers = f.pipe.id, f.pipe.buf, f.pipe.readers, f.pipe.writers
+		}
+		s.Files = append(s.Files, fs)
+	}
+	slices.SortFunc(s.Files, func(a, b fileState) int { return cmp.Compare(a.ID, b.ID) })
+	for sig := 1; sig <= numSignals; sig++ {
+		a := p.sig.actions[sig]
+		s.Actions = append(s.Actions, sigActionState{a.handler, a.flags, a.mask})
+	}
+	for _, w := range p.futexes {
+		s.Futexes = append(s.Futexes, futexWaiterState{w.addr, w.tid, w.bitset})
+	}
+	pg, err := pages(p.mem)
+	if err != nil {
+		return nil, fmt.Errorf("read memory: %w", err)
+	}
+	s.Pages = pg
+	return s, nil
+}
+
+// Snapshot serializes the whole process: CPU states, memory and kernel state.
+func (p *Process) Snapshot() ([]byte, error) {
+	s, err := p.state()
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(s); err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// StateHash is a SHA-256 over the process's complete state in a canonical
+// order. Two processes that will behave the same have the same hash.
+func (p *Process) StateHash() ([32]byte, error) {
+	b, err := p.Snapshot()
+	if err != nil {
+		return [32]byte{}, err
+	}
+	return sha256.Sum256(b), nil
+}
+
+// Restore rebuilds a process from a Snapshot. env must be in the state the
+// snapshot's Env was in (same handles open); log receives diagnostics (nil
+// means slog.Default()).
+func Restore(snapshot []byte, env Env, log *slog.Logger) (*Process, error) {
+	var s processState
+	if err := gob.NewDecoder(bytes.NewReader(snapshot)).Decode(&s); err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	c := s.Config
+	p := &Process{
+		cfg: Config{Argv: c.Argv, Envp: c.Envp, ExePath: c.ExePath, PID: c.PID, UID: c.UID, GID: c.GID, Hostname: c.Hostname, Quantum: c.Quantum, Log: log},
+		env: env, log: log, mem: machine.NewMemory(), current: s.Current, nextTID: s.NextTID,
+		instructions: s.Instructions, brkStart: s.BrkStart, brk: s.Brk, umask: s.Umask,
+		exit: s.Exit, warned: map[uint32]bool{},
+	}
+	for _, pg := range s.Pages {
+		if len(pg.Data) != machine.PageSize {
+			return nil, fmt.Errorf("restore: page %#x has %d bytes", pg.Addr, len(pg.Data))
+		}
+		if err := p.mem.Map(pg.Addr, machine.PageSize, machine.ProtRead|machine.ProtWrite); err != nil {
+			return nil, fmt.Errorf("restore: %w", err)
+		}
+		if err := p.mem.WriteBytes(pg.Addr, pg.Data); err != nil {
+			return nil, fmt.Errorf("restore: %w", err)
+		}
+		if err := p.mem.Protect(pg.Addr, machine.PageSize, machine.Prot(pg.Prot)); err != nil {
+			return nil, fmt.Errorf("restore: %w", err)
+		}
+	}
+	for _, ts := range s.Threads {
+		t := &thread{tid: ts.TID, cpu: ts.CPU.restore(p.mem), quantumLeft: ts.QuantumLeft, clearTID: ts.ClearTID,
+			sig: threadSignals{mask: ts.Mask, pending: sigInfosFrom(ts.Pending), savedMask: ts.SavedMask, hasSavedMask: ts.HasSavedMask,
+				altSP: ts.AltSP, altSize: ts.AltSize, altFlags: ts.AltFlags}}
+		if wd := ts.Wait; wd != nil {
+			w := &waitState{kind: waitKind(wd.Kind), deadline: wd.Deadline, hasDeadline: wd.HasDeadline, random: wd.Random, connecting: wd.Connecting, futexAddr: wd.FutexAddr, futexBitset: wd.FutexBitset}
+			for _, f := range wd.FDs {
+				w.fds = append(w.fds, waitFD{f.FD, PollEvents(f.Events)})
+			}
+			t.wait = w
+		}
+		p.threads = append(p.threads, t)
+	}
+	files := map[uint32]*openFile{}
+	pipes := map[uint32]*pipe{}
+	for _, fs := range s.Files {
+		f := &openFile{id: fs.ID, kind: fileKind(fs.Kind), handle: Handle(fs.Handle), flags: fs.Flags, socket: fs.Socket, refs: fs.Refs, dir: fs.Dir, dirRead: fs.DirRead, dirPos: fs.DirPos}
+		if f.kind != fileEnv {
+			pp := pipes[fs.PipeID]
+			if pp == nil {
+				pp = &pipe{id: fs.PipeID, buf: fs.Pipe, readers: fs.Readers, writers: fs.Writers}
+				pipes[fs.PipeID] = pp
+			}
+			f.pipe = pp
+		}
+		files[f.id] = f
+	}
+	p.files.nextID = s.NextFileID
+	for _, fd := range s.FDs {
+		f := files[fd.FileID]
+		if f == nil || fd.FD < 0 || fd.FD >= maxFDs {
+			return nil, fmt.Errorf("restore: descriptor %d names unknown file %d", fd.FD, fd.FileID)
+		}
+		for int(fd.FD) >= len(p.files.fds) {
+			p.files.fds = append(p.files.fds, fdEntry{})
+		}
+		p.files.fds[fd.FD] = fdEntry{file: f, cloexec: fd.Cloexec}
+	}
+	if len(s.Actions) != numSignals {
+		return nil, fmt.Errorf("restore: %d signal actions", len(s.Actions))
+	}
+	for i, a := range s.Actions {
+		p.sig.actions[i+1] = sigAction{a.Handler, a.Flags, a.Mask}
+	}
+	p.sig.pending = sigInfosFrom(s.Pending)
+	for _, w := range s.Futexes {
+		p.futexes = append(p.futexes, futexWaiter{w.Addr, w.TID, w.Bitset})
+	}
+	return p, nil
+}
