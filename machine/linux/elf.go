@@ -11,7 +11,7 @@ import (
 
 // maxImageBytes bounds the memory an executable's segments may ask for, so
 // that a corrupt header cannot make the loader allocate gigabytes.
-const maxImageBytes = 1 << 30
+const maxImageBytes = 256 << 20
 
 // imageLimit is where the executable's segments must end: above it lie the
 // mmap area and the stack.
