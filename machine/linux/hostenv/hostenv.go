@@ -1,0 +1,365 @@
+// Package hostenv is the linux.Env of `synod run`: the guest's clocks,
+// random bytes, files, sockets and console are the host's. Sockets are
+// non-blocking host sockets; when the guest process is idle, Wait blocks in
+// one host poll on everything it waits for.
+//
+// It is the one package under machine that touches the host, by design: it
+// is the outside of the Env boundary, and nothing in machine imports it.
+// It uses the standard library only.
+package hostenv
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/synodvm/synod/machine/linux"
+)
+
+// Env answers the guest from the host. It is not safe for concurrent use;
+// one goroutine drives the process and the Env.
+type Env struct {
+	objects map[linux.Handle]*object
+	next    linux.Handle
+	start   time.Time // origin of the guest's CLOCK_MONOTONIC
+}
+
+// object is a host file descriptor the guest holds through a handle.
+type object struct {
+	fd      int
+	path    string // for files and directories
+	console bool   // stdin/stdout/stderr: never closed by the guest
+}
+
+// New returns an Env whose console is this process's stdin, stdout and stderr.
+func New() *Env {
+	e := &Env{objects: map[linux.Handle]*object{}, next: linux.Stderr + 1, start: time.Now()}
+	for _, h := range []linux.Handle{linux.Stdin, linux.Stdout, linux.Stderr} {
+		e.objects[h] = &object{fd: int(h), console: true}
+	}
+	return e
+}
+
+func (e *Env) add(o *object) linux.Handle {
+	h := e.next
+	e.next++
+	e.objects[h] = o
+	return h
+}
+
+func (e *Env) get(h linux.Handle) (*object, linux.Errno) {
+	o := e.objects[h]
+	if o == nil {
+		return nil, linux.EBADF
+	}
+	return o, 0
+}
+
+// Clock reads the host clocks; the instruction count plays no part here.
+// The monotonic clock counts from New.
+func (e *Env) Clock(uint64) linux.Clock {
+	now := time.Now()
+	return linux.Clock{Realtime: now.UnixNano(), Monotonic: int64(now.Sub(e.start))}
+}
+
+func (e *Env) Random(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
+}
+
+func (e *Env) Open(path string, flags, mode uint32) (linux.Handle, linux.Errno) {
+	fd, err := syscall.Open(path, hostOpenFlags(flags)|syscall.O_CLOEXEC, mode)
+	if err != nil {
+		return 0, errno(err)
+	}
+	return e.add(&object{fd: fd, path: path}), 0
+}
+
+func (e *Env) Close(h linux.Handle) linux.Errno {
+	o, en := e.get(h)
+	if en != 0 {
+		return en
+	}
+	delete(e.objects, h)
+	if o.console {
+		return 0
+	}
+	return errno(syscall.Close(o.fd))
+}
+
+// readable reports whether a read on fd would not block.
+func readable(fd int) bool {
+	n, err := poll([]pollFD{{fd: int32(fd), events: int16(linux.PollIn)}}, 0)
+	return err == nil && n > 0
+}
+
+func (e *Env) Read(h linux.Handle, n int) ([]byte, linux.Errno) {
+	o, en := e.get(h)
+	if en != 0 {
+		return nil, en
+	}
+	// The console is shared with whoever started synod, so it stays in
+	// blocking mode; ask first whether a read would wait.
+	if o.console && !readable(o.fd) {
+		return nil, linux.EAGAIN
+	}
+	b := make([]byte, n)
+	got, err := syscall.Read(o.fd, b)
+	if err != nil {
+		return nil, errno(err)
+	}
+	return b[:got], 0
+}
+
+func (e *Env) Write(h linux.Handle, data []byte) (int, linux.Errno) {
+	o, en := e.get(h)
+	if en != 0 {
+		return 0, en
+	}
+	if o.console {
+		// Console output is written out in full, as a terminal would take it.
+		done := 0
+		for done < len(data) {
+			n, err := syscall.Write(o.fd, data[done:])
+			if err != nil && !errors.Is(err, syscall.EINTR) {
+				return done, errno(err)
+			}
+			done += max(n, 0)
+		}
+		return done, 0
+	}
+	n, err := syscall.Write(o.fd, data)
+	if err != nil {
+		return 0, errno(err)
+	}
+	return n, 0
+}
+
+func (e *Env) Pread(h linux.Handle, n int, offset int64) ([]byte, linux.Errno) {
+	o, en := e.get(h)
+	if en != 0 {
+		return nil, en
+	}
+	b := make([]byte, n)
+	got, err := syscall.Pread(o.fd, b, offset)
+	if err != nil {
+		return nil, errno(err)
+	}
+	return b[:got], 0
+}
+
+func (e *Env) Pwrite(h linux.Handle, data []byte, offset int64) (int, linux.Errno) {
+	o, en := e.get(h)
+	if en != 0 {
+		return 0, en
+	}
+	n, err := syscall.Pwrite(o.fd, data, offset)
+	if err != nil {
+		return 0, errno(err)
+	}
+	return n, 0
+}
+
+func (e *Env) Seek(h linux.Handle, offset int64, whence int) (int64, linux.Errno) {
+	o, en := e.get(h)
+	if en != 0 {
+		return 0, en
+	}
+	off, err := syscall.Seek(o.fd, offset, whence)
+	if err != nil {
+		return 0, errno(err)
+	}
+	return off, 0
+}
+
+func (e *Env) Truncate(h linux.Handle, size int64) linux.Errno {
+	o, en := e.get(h)
+	if en != 0 {
+		return en
+	}
+	return errno(syscall.Ftruncate(o.fd, size))
+}
+
+func (e *Env) Stat(h linux.Handle) (linux.Stat, linux.Errno) {
+	o, en := e.get(h)
+	if en != 0 {
+		return linux.Stat{}, en
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(o.fd, &st); err != nil {
+		return linux.Stat{}, errno(err)
+	}
+	return guestStat(&st), 0
+}
+
+func (e *Env) StatPath(path string, follow bool) (linux.Stat, linux.Errno) {
+	var st syscall.Stat_t
+	var err error
+	if follow {
+		err = syscall.Stat(path, &st)
+	} else {
+		err = syscall.Lstat(path, &st)
+	}
+	if err != nil {
+		return linux.Stat{}, errno(err)
+	}
+	return guestStat(&st), 0
+}
+
+func guestStat(st *syscall.Stat_t) linux.Stat {
+	return linux.Stat{
+		Dev: st.Dev, Ino: st.Ino, Mode: st.Mode, Nlink: uint32(st.Nlink), UID: st.Uid, GID: st.Gid,
+		Rdev: st.Rdev, Size: st.Size, Blksize: int32(st.Blksize), Blocks: st.Blocks,
+		Atime: st.Atim.Nano(), Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano(),
+	}
+}
+
+func (e *Env) Readlink(path string) (string, linux.Errno) {
+	s, err := os.Readlink(path)
+	if err != nil {
+		return "", errno(err)
+	}
+	return s, 0
+}
+
+func (e *Env) ReadDir(h linux.Handle) ([]linux.DirEntry, linux.Errno) {
+	o, en := e.get(h)
+	if en != 0 {
+		return nil, en
+	}
+	if o.path == "" {
+		return nil, linux.ENOTDIR
+	}
+	list, err := os.ReadDir(o.path)
+	if err != nil {
+		return nil, errno(err)
+	}
+	out := make([]linux.DirEntry, 0, len(list)+2)
+	for _, name := range []string{".", ".."} {
+		var st syscall.Stat_t
+		_ = syscall.Stat(o.path+"/"+name, &st)
+		out = append(out, linux.DirEntry{Ino: st.Ino, Type: linux.DT_DIR, Name: name})
+	}
+	for _, d := range list {
+		var st syscall.Stat_t
+		_ = syscall.Lstat(o.path+"/"+d.Name(), &st)
+		out = append(out, linux.DirEntry{Ino: st.Ino, Type: direntType(d.Type()), Name: d.Name()})
+	}
+	return out, 0
+}
+
+func direntType(m os.FileMode) uint8 {
+	switch {
+	case m.IsDir():
+		return linux.DT_DIR
+	case m&os.ModeSymlink != 0:
+		return linux.DT_LNK
+	case m&os.ModeNamedPipe != 0:
+		return linux.DT_FIFO
+	case m&os.ModeSocket != 0:
+		return linux.DT_SOCK
+	case m&os.ModeCharDevice != 0:
+		return linux.DT_CHR
+	case m.IsRegular():
+		return linux.DT_REG
+	}
+	return linux.DT_UNKNOWN
+}
+
+func (e *Env) Unlink(path string, dir bool) linux.Errno {
+	if dir {
+		return errno(syscall.Rmdir(path))
+	}
+	return errno(syscall.Unlink(path))
+}
+
+func (e *Env) Mkdir(path string, mode uint32) linux.Errno { return errno(syscall.Mkdir(path, mode)) }
+
+func (e *Env) Rename(from, to string) linux.Errno { return errno(syscall.Rename(from, to)) }
+
+func (e *Env) Getcwd() (string, linux.Errno) {
+	s, err := os.Getwd()
+	if err != nil {
+		return "", errno(err)
+	}
+	return s, 0
+}
+
+func (e *Env) IsTerminal(h linux.Handle) bool {
+	o, en := e.get(h)
+	if en != 0 {
+		return false
+	}
+	return isTerminal(o.fd)
+}
+
+// Poll asks the host, without waiting, which events are ready.
+func (e *Env) Poll(requests []linux.PollRequest) []linux.PollEvents {
+	out := make([]linux.PollEvents, len(requests))
+	fds, index := e.pollFDs(requests, out)
+	if len(fds) > 0 {
+		if _, err := poll(fds, 0); err == nil {
+			for i, f := range fds {
+				out[index[i]] = linux.PollEvents(f.revents)
+			}
+		}
+	}
+	return out
+}
+
+// pollFDs builds the host poll set for requests; handles the Env does not
+// know are marked POLLNVAL in out. index maps poll entries to requests.
+func (e *Env) pollFDs(requests []linux.PollRequest, out []linux.PollEvents) ([]pollFD, []int) {
+	var fds []pollFD
+	var index []int
+	for i, r := range requests {
+		o := e.objects[r.Handle]
+		if o == nil {
+			out[i] = linux.PollNval
+			continue
+		}
+		// hppa's poll bits are the generic Linux ones the host uses.
+		fds = append(fds, pollFD{fd: int32(o.fd), events: int16(r.Events)})
+		index = append(index, i)
+	}
+	return fds, index
+}
+
+// waitSlice bounds one host poll so that cancellation is noticed promptly.
+const waitSlice = 200 * time.Millisecond
+
+// Wait blocks until something an idle process waits for may have happened:
+// a handle became ready, the earliest deadline passed, or ctx ended.
+// Returns ctx.Err() when cancelled.
+func (e *Env) Wait(ctx context.Context, ws linux.WaitSet) error {
+	out := make([]linux.PollEvents, len(ws.Handles))
+	fds, _ := e.pollFDs(ws.Handles, out)
+	for _, ev := range out {
+		if ev != 0 {
+			return nil // a closed handle is an event the guest must see
+		}
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		timeout := waitSlice
+		if ws.HasDeadline {
+			left := time.Duration(ws.Deadline - e.Clock(0).Monotonic)
+			if left <= 0 {
+				return nil
+			}
+			timeout = min(timeout, left)
+		}
+		n, err := poll(fds, timeout)
+		if n > 0 || (err != nil && !errors.Is(err, syscall.EINTR)) {
+			return nil
+		}
+	}
+}
+
+var _ linux.Env = (*Env)(nil)
