@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,12 +19,35 @@ type command func(ctx context.Context, args []string, stdout io.Writer) error
 
 var commands = map[string]command{
 	"init": runInit,
+	"run":  runRun,
 }
+
+const usage = `synod runs PA-RISC (hppa) Linux programs, alone or replicated across nodes.
+
+usage: synod <command> [flags] [args]
+
+commands: %s
+
+Run "synod <command> --help" for a command's flags.
+`
+
+// exitStatus is an error that carries the exit status a command wants
+// synod to end with (a guest's status, for synod run); main exits with it
+// without printing anything.
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := dispatch(ctx, os.Args[1:], os.Stdout); err != nil {
+	err := dispatch(ctx, os.Args[1:], os.Stdout)
+	var status exitStatus
+	switch {
+	case err == nil:
+	case errors.As(err, &status):
+		os.Exit(int(status))
+	default:
 		fmt.Fprintln(os.Stderr, "synod:", err)
 		os.Exit(1)
 	}
@@ -32,6 +56,11 @@ func main() {
 func dispatch(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
 		return fmt.Errorf("no command given (commands: %s)", commandNames())
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		fmt.Fprintf(stdout, usage, commandNames())
+		return nil
 	}
 	run, ok := commands[args[0]]
 	if !ok {

@@ -19,10 +19,11 @@ const (
 
 // handleStop emulates what the kernel does when a CPU stops.
 func (p *Process) handleStop(t *thread, stop machine.Stop) {
+	stop.PC &^= 3 // the privilege level is not part of the address
 	switch stop.Reason {
 	case machine.StopBudget:
 	case machine.StopGateway:
-		p.gateway(t, stop.PC&^3)
+		p.gateway(t, stop.PC)
 	case machine.StopBreak:
 		p.forceSignal(t, sigInfo{signo: SIGTRAP, code: trapBrkpt, addr: stop.PC, fault: true})
 	case machine.StopIllegal, machine.StopPrivileged:

@@ -65,6 +65,10 @@ type Process struct {
 
 	exit   *ExitStatus
 	warned map[uint32]bool // unknown syscalls already logged (diagnostics only)
+
+	// step, when set, is called before every instruction (tracing); the
+	// CPU then runs one instruction at a time.
+	step func(tid uint32, cpu *machine.CPU)
 }
 
 // ExitStatus is how a process ended.
@@ -164,6 +168,22 @@ func (p *Process) addThread(cpu *machine.CPU) *thread {
 	return t
 }
 
+// Kill sends a process-directed signal from outside, as kill(1) would: the
+// first thread that does not block it takes it. For a replicated process it
+// must be called at the same point of execution on every replica.
+func (p *Process) Kill(sig int) error {
+	if sig < 1 || sig > numSignals {
+		return fmt.Errorf("kill: no signal %d", sig)
+	}
+	p.sendToProcess(sigInfo{signo: int32(sig), code: siUser})
+	return nil
+}
+
+// SetStepHook makes Run call hook before every instruction, with the
+// executing thread's id and CPU (for instruction traces). It slows
+// execution; nil turns it off.
+func (p *Process) SetStepHook(hook func(tid uint32, cpu *machine.CPU)) { p.step = hook }
+
 // Instructions is the number of instructions all threads have executed.
 func (p *Process) Instructions() uint64 { return p.instructions }
 
@@ -191,6 +211,10 @@ func (p *Process) Run(budget uint64) RunResult {
 			continue
 		}
 		n := min(t.quantumLeft, budget-done)
+		if p.step != nil {
+			p.step(t.tid, t.cpu)
+			n = 1
+		}
 		before := t.cpu.Instructions
 		stop := t.cpu.Run(n)
 		ran := t.cpu.Instructions - before

@@ -9,9 +9,9 @@
 package hostenv
 
 import (
-	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"os"
 	"syscall"
 	"time"
@@ -329,13 +329,11 @@ func (e *Env) pollFDs(requests []linux.PollRequest, out []linux.PollEvents) ([]p
 	return fds, index
 }
 
-// waitSlice bounds one host poll so that cancellation is noticed promptly.
-const waitSlice = 200 * time.Millisecond
-
-// Wait blocks until something an idle process waits for may have happened:
-// a handle became ready, the earliest deadline passed, or ctx ended.
-// Returns ctx.Err() when cancelled.
-func (e *Env) Wait(ctx context.Context, ws linux.WaitSet) error {
+// Wait blocks until something an idle process waits for may have happened
+// (a handle became ready, the earliest deadline passed) or at most max,
+// whichever comes first. The caller then runs the process again, which
+// re-checks every waiting thread.
+func (e *Env) Wait(ws linux.WaitSet, max time.Duration) error {
 	out := make([]linux.PollEvents, len(ws.Handles))
 	fds, _ := e.pollFDs(ws.Handles, out)
 	for _, ev := range out {
@@ -343,23 +341,18 @@ func (e *Env) Wait(ctx context.Context, ws linux.WaitSet) error {
 			return nil // a closed handle is an event the guest must see
 		}
 	}
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		timeout := waitSlice
-		if ws.HasDeadline {
-			left := time.Duration(ws.Deadline - e.Clock(0).Monotonic)
-			if left <= 0 {
-				return nil
-			}
-			timeout = min(timeout, left)
-		}
-		n, err := poll(fds, timeout)
-		if n > 0 || (err != nil && !errors.Is(err, syscall.EINTR)) {
+	timeout := max
+	if ws.HasDeadline {
+		left := time.Duration(ws.Deadline - e.Clock(0).Monotonic)
+		if left <= 0 {
 			return nil
 		}
+		timeout = min(timeout, left)
 	}
+	if _, err := poll(fds, timeout); err != nil && !errors.Is(err, syscall.EINTR) {
+		return fmt.Errorf("poll: %w", err)
+	}
+	return nil
 }
 
 var _ linux.Env = (*Env)(nil)
