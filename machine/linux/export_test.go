@@ -2,5 +2,64 @@ package linux
 
 import "github.com/synodvm/synod/machine"
 
-// MainCPU exposes the first thread's CPU to the external tests.
+// Hooks for the external tests: they drive the kernel directly, without
+// executing guest instructions.
+
+// MainCPU is the first thread's CPU.
 func MainCPU(p *Process) *machine.CPU { return p.threads[0].cpu }
+
+// TestReturnAddress is where system calls made through Syscall return.
+const TestReturnAddress = 0x10000
+
+// CPUOf returns the CPU of thread tid, or nil.
+func CPUOf(p *Process, tid uint32) *machine.CPU {
+	if t := p.threadByTID(tid); t != nil {
+		return t.cpu
+	}
+	return nil
+}
+
+// Syscall makes thread tid enter the gateway page for system call nr with
+// args in r26, r25, ... and reports r28 afterwards and whether the thread
+// is now blocked in the call.
+func Syscall(p *Process, tid, nr uint32, args ...uint32) (r28 uint32, blocked bool) {
+	t := p.threadByTID(tid)
+	c := t.cpu
+	c.GR[20] = nr
+	for i, r := range []int{26, 25, 24, 23, 22, 21} {
+		c.GR[r] = 0
+		if i < len(args) {
+			c.GR[r] = args[i]
+		}
+	}
+	c.GR[31] = TestReturnAddress | privUser
+	c.GR[28] = 0xdeadbeef
+	c.IAOQFront, c.IAOQBack = gatewaySyscall|privUser, gatewaySyscall+4|privUser
+	p.gateway(t, gatewaySyscall)
+	return c.GR[28], t.wait != nil
+}
+
+// Blocked reports whether thread tid waits in a system call.
+func Blocked(p *Process, tid uint32) bool { return p.threadByTID(tid).wait != nil }
+
+// Recheck re-examines every waiting thread, as the scheduler does.
+func Recheck(p *Process) { p.recheckWaits() }
+
+// DeliverSignals acts on thread tid's pending signals, as before it runs.
+func DeliverSignals(p *Process, tid uint32) { p.deliverSignals(p.threadByTID(tid)) }
+
+// LightweightCAS enters the gateway's compare-and-swap entry with r20=op,
+// r26..r23 = args, and returns r28 and r21.
+func LightweightCAS(p *Process, op uint32, args ...uint32) (r28, r21 uint32) {
+	t := p.threads[0]
+	c := t.cpu
+	c.GR[20] = op
+	for i, r := range []int{26, 25, 24, 23} {
+		if i < len(args) {
+			c.GR[r] = args[i]
+		}
+	}
+	c.GR[31] = TestReturnAddress | privUser
+	p.gateway(t, gatewayLWS)
+	return c.GR[28], c.GR[21]
+}

@@ -1,0 +1,178 @@
+package linux_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"log/slog"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/synodvm/synod/machine/linux"
+	"github.com/synodvm/synod/machine/linux/memenv"
+)
+
+const mainTID = 1000 // Config.PID defaults to 1000
+
+// System call numbers used below (arch/parisc syscall.tbl).
+const (
+	nrExit          = 1
+	nrRead          = 3
+	nrWrite         = 4
+	nrClose         = 6
+	nrGetpid        = 20
+	nrBrk           = 45
+	nrMmap2         = 89
+	nrMunmap        = 91
+	nrMprotect      = 125
+	nrClone         = 120
+	nrRtSigreturn   = 173
+	nrRtSigaction   = 174
+	nrRtSigprocmask = 175
+	nrGettid        = 206
+	nrFutex         = 210
+	nrTgkill        = 259
+	nrOpenat        = 275
+	nrPipe2         = 313
+	nrGetrandom     = 339
+	nrStatx         = 349
+	nrClockGettime  = 403
+	nrFork          = 2
+)
+
+func neg(e linux.Errno) uint32 { return uint32(-int32(e)) }
+
+// newKernel loads the startregs image: a process whose kernel the tests
+// drive through system calls without running guest code.
+func newKernel(t *testing.T) (*linux.Process, *memenv.Env) {
+	t.Helper()
+	return loadTestdata(t, "startregs", linux.Config{Argv: []string{"k"}, ExePath: "/guest/k"})
+}
+
+// scratch maps a page of guest memory for a test to use.
+func scratch(t *testing.T, p *linux.Process) uint32 {
+	t.Helper()
+	addr, blocked := linux.Syscall(p, mainTID, nrMmap2, 0, 4096, 3, 0x12, ^uint32(0), 0)
+	require.False(t, blocked)
+	require.Less(t, addr, uint32(0xfffff000), "mmap failed: %d", int32(addr))
+	return addr
+}
+
+func poke(t *testing.T, p *linux.Process, addr uint32, b []byte) {
+	t.Helper()
+	require.NoError(t, p.Memory().WriteBytes(addr, b))
+}
+
+func peek(t *testing.T, p *linux.Process, addr uint32, n int) []byte {
+	t.Helper()
+	b := make([]byte, n)
+	require.NoError(t, p.Memory().ReadBytes(addr, b))
+	return b
+}
+
+func word(t *testing.T, p *linux.Process, addr uint32) uint32 {
+	t.Helper()
+	v, err := p.Memory().LoadWord(addr)
+	require.NoError(t, err)
+	return v
+}
+
+func TestWriteReachesTheConsoleThroughTheEnv(t *testing.T) {
+	p, env := newKernel(t)
+	buf := scratch(t, p)
+	poke(t, p, buf, []byte("hello, world\n"))
+	r, _ := linux.Syscall(p, mainTID, nrWrite, 1, buf, 13)
+	require.Equal(t, uint32(13), r)
+	r, _ = linux.Syscall(p, mainTID, nrWrite, 2, buf, 5)
+	require.Equal(t, uint32(5), r)
+	require.Equal(t, "hello, world\n", env.Stdout.String())
+	require.Equal(t, "hello", env.Stderr.String())
+	r, _ = linux.Syscall(p, mainTID, nrWrite, 9, buf, 5)
+	require.Equal(t, neg(linux.EBADF), r)
+	r, _ = linux.Syscall(p, mainTID, nrWrite, 1, 0x10, 5)
+	require.Equal(t, neg(linux.EFAULT), r)
+	require.Equal(t, uint32(linux.TestReturnAddress|3), linux.MainCPU(p).IAOQFront, "returns to r31")
+}
+
+func TestReadFileFromTheEnv(t *testing.T) {
+	p, env := newKernel(t)
+	env.Files["/etc/motd"] = []byte("welcome")
+	buf := scratch(t, p)
+	poke(t, p, buf, []byte("/etc/motd\x00"))
+	fd, _ := linux.Syscall(p, mainTID, nrOpenat, 0xffffff9c, buf, 0, 0)
+	require.Equal(t, uint32(3), fd)
+	r, _ := linux.Syscall(p, mainTID, nrRead, fd, buf+64, 100)
+	require.Equal(t, uint32(7), r)
+	require.Equal(t, "welcome", string(peek(t, p, buf+64, 7)))
+	r, _ = linux.Syscall(p, mainTID, nrRead, fd, buf+64, 100)
+	require.Equal(t, uint32(0), r, "end of file")
+	r, _ = linux.Syscall(p, mainTID, nrStatx, fd, buf+9, 0x1000, 0x7ff, buf+256)
+	require.Equal(t, uint32(0), r)
+	require.Equal(t, uint64(7), binary.BigEndian.Uint64(peek(t, p, buf+256+40, 8)), "stx_size")
+	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrClose, fd)))
+	require.Equal(t, neg(linux.EBADF), first(linux.Syscall(p, mainTID, nrClose, fd)))
+	poke(t, p, buf, []byte("/nope\x00"))
+	require.Equal(t, neg(linux.ENOENT), first(linux.Syscall(p, mainTID, nrOpenat, 0xffffff9c, buf, 0, 0)))
+}
+
+func first(r uint32, _ bool) uint32 { return r }
+
+func TestUnknownSyscallAnswersENOSYSAndLogsOnce(t *testing.T) {
+	var log bytes.Buffer
+	bin := readTestdata(t, "startregs")
+	p, err := linux.Load(bin, linux.Config{Argv: []string{"k"}, Log: slog.New(slog.NewTextHandler(&log, nil))}, memenv.New(1))
+	require.NoError(t, err)
+	for range 3 {
+		require.Equal(t, neg(linux.ENOSYS), first(linux.Syscall(p, mainTID, 9999)))
+		require.Equal(t, neg(linux.ENOSYS), first(linux.Syscall(p, mainTID, 11))) // execve
+	}
+	require.Equal(t, 2, bytes.Count(log.Bytes(), []byte("\n")), log.String())
+	require.Contains(t, log.String(), "name=execve")
+	require.Contains(t, log.String(), "name=unknown")
+}
+
+// TestMemoryLayoutMatchesQemu: brk starts after the image and mappings go
+// top-down from below the sigreturn page, at the addresses qemu-hppa gives
+// (a static glibc program's first mmaps land at 0xf9efe000, 0xf9efc000).
+func TestMemoryLayoutMatchesQemu(t *testing.T) {
+	p, _ := newKernel(t)
+	brk0 := first(linux.Syscall(p, mainTID, nrBrk, 0))
+	require.Equal(t, uint32(0x12000), brk0)
+	require.Equal(t, brk0+0x858, first(linux.Syscall(p, mainTID, nrBrk, brk0+0x858)))
+	require.NoError(t, p.Memory().WriteBytes(brk0+0x800, []byte{1}), "break pages are mapped")
+	const anon, rw = 0x12, 3 // MAP_PRIVATE|MAP_ANONYMOUS (0x10 on hppa)
+	require.Equal(t, uint32(0xf9efe000), first(linux.Syscall(p, mainTID, nrMmap2, 0, 1052672, rw, anon, ^uint32(0), 0)))
+	require.Equal(t, uint32(0xf9efc000), first(linux.Syscall(p, mainTID, nrMmap2, 0, 8192, rw, anon, ^uint32(0), 0)))
+	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrMunmap, 0xf9efc000, 8192)))
+	require.Equal(t, uint32(0xf9efd000), first(linux.Syscall(p, mainTID, nrMmap2, 0, 4096, rw, anon, ^uint32(0), 0)), "the top of a hole is reused")
+	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrMprotect, 0xf9efd000, 4096, 1)))
+	require.Error(t, p.Memory().WriteBytes(0xf9efd000, []byte{1}), "read-only after mprotect")
+	require.Equal(t, neg(linux.ENOMEM), first(linux.Syscall(p, mainTID, nrMprotect, 0x80000000, 4096, 1)))
+	require.Equal(t, neg(linux.EINVAL), first(linux.Syscall(p, mainTID, nrMmap2, 0, 0, rw, anon, ^uint32(0), 0)))
+}
+
+func TestLightweightCompareAndSwap(t *testing.T) {
+	p, _ := newKernel(t)
+	buf := scratch(t, p)
+	poke(t, p, buf, []byte{0, 0, 0, 5})
+	r28, r21 := linux.LightweightCAS(p, 0, buf, 5, 9)
+	require.Equal(t, [2]uint32{5, 0}, [2]uint32{r28, r21}, "swapped; r28 holds the old value")
+	require.Equal(t, uint32(9), word(t, p, buf))
+	r28, r21 = linux.LightweightCAS(p, 0, buf, 5, 7)
+	require.Equal(t, [2]uint32{9, 0}, [2]uint32{r28, r21}, "no swap; r28 shows why")
+	require.Equal(t, uint32(9), word(t, p, buf))
+	_, r21 = linux.LightweightCAS(p, 0, buf+2, 5, 7)
+	require.Equal(t, neg(linux.EFAULT), r21, "misaligned")
+
+	// Operation 2: sizes 1, 2, 4, 8 bytes through pointers to old and new.
+	poke(t, p, buf+16, []byte{0, 0, 0, 0, 0, 0, 0, 9}) // old (8 bytes)
+	poke(t, p, buf+24, []byte{1, 2, 3, 4, 5, 6, 7, 8}) // new
+	poke(t, p, buf+32, []byte{0, 0, 0, 0, 0, 0, 0, 9}) // target
+	r28, r21 = linux.LightweightCAS(p, 2, buf+32, buf+16, buf+24, 3)
+	require.Equal(t, [2]uint32{0, 0}, [2]uint32{r28, r21})
+	require.Equal(t, []byte{1, 2, 3, 4, 5, 6, 7, 8}, peek(t, p, buf+32, 8))
+	r28, _ = linux.LightweightCAS(p, 2, buf+32, buf+16, buf+24, 0)
+	require.Equal(t, uint32(1), r28, "byte compare fails: 0 != 1")
+	_, r21 = linux.LightweightCAS(p, 2, buf+32, buf+16, buf+24, 4)
+	require.Equal(t, neg(linux.ENOSYS), r21)
+}
