@@ -176,3 +176,5 @@ func TestLightweightCompareAndSwap(t *testing.T) {
 	_, r21 = linux.LightweightCAS(p, 2, buf+32, buf+16, buf+24, 4)
 	require.Equal(t, neg(linux.ENOSYS), r21)
 }
+
+func newKernelEnv() *memenv.Env { return memenv.New(7) }

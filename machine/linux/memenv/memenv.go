@@ -31,6 +31,7 @@ type Env struct {
 	// Cwd is the working directory; empty means "/".
 	Cwd string
 
+	elapsed int64 // time passed without instructions (Elapse)
 	rng     *rand.ChaCha8
 	open    map[linux.Handle]*openFile
 	next    linux.Handle
@@ -61,9 +62,13 @@ func New(seed uint64) *Env {
 }
 
 func (e *Env) Clock(instructions uint64) linux.Clock {
-	d := int64(instructions) * e.NanosPerInstruction
+	d := int64(instructions)*e.NanosPerInstruction + e.elapsed
 	return linux.Clock{Realtime: e.Start + d, Monotonic: d}
 }
+
+// Elapse moves both clocks forward by ns, as time passing while the guest
+// is idle.
+func (e *Env) Elapse(ns int64) { e.elapsed += ns }
 
 func (e *Env) Random(n int) []byte {
 	b := make([]byte, n)

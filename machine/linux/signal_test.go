@@ -1,0 +1,115 @@
+package linux_test
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/synodvm/synod/machine/linux"
+)
+
+// installHandler registers a SA_SIGINFO handler for sig through a function
+// descriptor (plabel) at desc: entry 0x10100, global pointer 0x12345.
+func installHandler(t *testing.T, p *linux.Process, sig, desc uint32) {
+	t.Helper()
+	act := make([]byte, 16+8)
+	binary.BigEndian.PutUint32(act[0:], desc|2) // a plabel
+	binary.BigEndian.PutUint32(act[4:], 0x10)   // SA_SIGINFO
+	binary.BigEndian.PutUint32(act[16:], 0x10100)
+	binary.BigEndian.PutUint32(act[20:], 0x12345)
+	poke(t, p, desc-16, act)
+	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrRtSigaction, sig, desc-16, 0, 8)))
+}
+
+// TestSignalFrameAsQemuLaysItOut checks the handler's entry registers and
+// frame against what qemu-hppa 7.2 gives a SA_SIGINFO handler, then that
+// rt_sigreturn restores the interrupted context.
+func TestSignalFrameAsQemuLaysItOut(t *testing.T) {
+	p, _ := newKernel(t)
+	buf := scratch(t, p)
+	const sigusr1 = 16
+	installHandler(t, p, sigusr1, buf+0x20)
+	c := linux.MainCPU(p)
+	sp := c.GR[30]
+	c.GR[7] = 0x77777777
+	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrTgkill, mainTID, mainTID, sigusr1)))
+	before := *c
+	linux.DeliverSignals(p, mainTID)
+
+	frame := (sp + 63) &^ 63
+	require.Equal(t, uint32(0x10100|3), c.IAOQFront, "the handler from the descriptor")
+	require.Equal(t, uint32(0x12345), c.GR[19], "the descriptor's global pointer")
+	require.Equal(t, uint32(sigusr1), c.GR[26])
+	require.Equal(t, frame+8, c.GR[25], "siginfo")
+	require.Equal(t, frame+136, c.GR[24], "ucontext")
+	require.Equal(t, frame+640, c.GR[30])
+	require.Equal(t, uint32(0xf9fff008|3), c.GR[2], "returns to the sigreturn trampoline")
+	require.Equal(t, []uint32{0xfffffe20, 0x08000240, 0x34190000, 0x3414015a, 0xe4008200, 0x08000240},
+		[]uint32{word(t, p, 0xf9fff000), word(t, p, 0xf9fff004), word(t, p, 0xf9fff008), word(t, p, 0xf9fff00c), word(t, p, 0xf9fff010), word(t, p, 0xf9fff014)},
+		"the trampoline page libgcc's unwinder recognises")
+	require.Equal(t, uint32(sigusr1), word(t, p, frame+8), "si_signo")
+	require.Equal(t, uint32(0xfffffffa), word(t, p, frame+16), "si_code SI_TKILL")
+	require.Equal(t, uint32(mainTID), word(t, p, frame+20), "si_pid")
+	mc := frame + 136 + 24
+	require.Equal(t, uint32(0x77777777), word(t, p, mc+4+7*4), "sc_gr[7]")
+	require.Equal(t, uint32(linux.TestReturnAddress|3), word(t, p, mc+400), "sc_iaoq[0]: after the syscall")
+	require.Equal(t, uint32(0), word(t, p, mc+4+28*4), "sc_gr[28]: the syscall's result")
+	require.Equal(t, uint32(2), word(t, p, frame+136+12), "uc_stack.ss_flags = SS_DISABLE")
+
+	// The handler runs with SIGUSR1 blocked; rt_sigreturn undoes everything.
+	c.GR[7] = 0
+	linux.Syscall(p, mainTID, nrRtSigreturn)
+	require.Equal(t, before.GR, c.GR)
+	require.Equal(t, before.IAOQFront, c.IAOQFront)
+	require.Equal(t, before.IAOQBack, c.IAOQBack)
+	require.Equal(t, sp, c.GR[30])
+}
+
+func TestBlockedSignalWaitsUntilUnblocked(t *testing.T) {
+	p, _ := newKernel(t)
+	buf := scratch(t, p)
+	const sigusr2 = 17
+	installHandler(t, p, sigusr2, buf+0x20)
+	poke(t, p, buf+0x100, []byte{0, 1, 0, 0, 0, 0, 0, 0}) // bit 16 = signal 17
+	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrRtSigprocmask, 0, buf+0x100, 0, 8)))
+	linux.Syscall(p, mainTID, nrTgkill, mainTID, mainTID, sigusr2)
+	linux.DeliverSignals(p, mainTID)
+	require.Equal(t, uint32(linux.TestReturnAddress|3), linux.MainCPU(p).IAOQFront, "still blocked")
+	linux.Syscall(p, mainTID, nrRtSigprocmask, 1, buf+0x100, 0, 8)
+	linux.DeliverSignals(p, mainTID)
+	require.Equal(t, uint32(0x10100|3), linux.MainCPU(p).IAOQFront, "delivered once unblocked")
+}
+
+func TestDefaultActions(t *testing.T) {
+	cases := []struct {
+		sig  uint32
+		want *linux.ExitStatus
+	}{
+		{11, &linux.ExitStatus{Signal: 11, Core: true}}, // SIGSEGV
+		{6, &linux.ExitStatus{Signal: 6, Core: true}},   // SIGABRT
+		{15, &linux.ExitStatus{Signal: 15}},             // SIGTERM
+		{17, &linux.ExitStatus{Signal: 17}},             // SIGUSR2
+		{18, nil},                                       // SIGCHLD is ignored
+		{23, nil},                                       // SIGWINCH is ignored
+	}
+	for _, c := range cases {
+		p, _ := newKernel(t)
+		require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrTgkill, mainTID, mainTID, c.sig)))
+		linux.DeliverSignals(p, mainTID)
+		require.Equal(t, c.want, p.Exit(), "signal %d", c.sig)
+	}
+}
+
+func TestKillInterruptsABlockedThread(t *testing.T) {
+	p, _ := newKernel(t)
+	buf := scratch(t, p)
+	installHandler(t, p, 16, buf+0x20)
+	poke(t, p, buf+0x100, []byte{0, 0, 0, 0})
+	_, blocked := linux.Syscall(p, mainTID, nrFutex, buf+0x100, 0, 0)
+	require.True(t, blocked)
+	require.NoError(t, p.Kill(16))
+	require.False(t, linux.Blocked(p, mainTID))
+	require.Equal(t, neg(linux.EINTR), linux.MainCPU(p).GR[28])
+	require.Error(t, p.Kill(65))
+}
