@@ -142,6 +142,11 @@ func Load(binary []byte, cfg Config, env Env) (*Process, error) {
 	if err := mapSigreturnPage(p.mem); err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
+	// The gateway page is mapped execute-only, so that a NULL pointer
+	// access faults with SEGV_ACCERR as on hppa Linux and qemu-hppa.
+	if err := p.mem.Map(0, machine.PageSize, machine.ProtExec); err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
 	p.brkStart, p.brk = img.brk, img.brk
 	p.umask = 0o022
 	p.files = newFileTable()

@@ -162,7 +162,7 @@ func (s cpuState) restore(mem *machine.Memory) *machine.CPU {
 // guest cannot read is opened for reading for the copy and closed again.
 func pages(mem *machine.Memory) ([]pageState, error) {
 	var out []pageState
-	for n := uint32(1); n < 1<<(32-machine.PageShift); n++ {
+	for n := uint32(0); n < 1<<(32-machine.PageShift); n++ {
 		addr := n << machine.PageShift
 		prot, mapped := mem.Mapped(addr)
 		if !mapped {

@@ -1,0 +1,131 @@
+package linux_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/synodvm/synod/machine/linux"
+	"github.com/synodvm/synod/machine/linux/memenv"
+)
+
+// These tests run real guests (testdata/*.c, outputs recorded from
+// qemu-hppa), so they need the instruction interpreter.
+
+// maxGuestInstructions bounds every guest run in the tests.
+const maxGuestInstructions = 2_000_000_000
+
+// requireInterpreter skips until package machine executes instructions.
+func requireInterpreter(t *testing.T) {
+	t.Helper()
+	p, _ := loadTestdata(t, "startregs", linux.Config{Argv: []string{"x"}})
+	p.Run(1)
+	if p.Exit() != nil && p.Exit().Signal == linux.SIGILL {
+		t.Skip("package machine cannot execute instructions yet")
+	}
+}
+
+// finish runs p to its end in budget-sized steps. When every thread waits,
+// the in-memory clock jumps to the earliest deadline (nothing else can wake
+// a guest whose Env is memenv).
+func finish(t *testing.T, p *linux.Process, env *memenv.Env, budget uint64) {
+	t.Helper()
+	for p.Exit() == nil {
+		require.Less(t, p.Instructions(), uint64(maxGuestInstructions), "the guest does not end")
+		res := p.Run(budget)
+		if res.Reason == linux.RunIdle {
+			require.True(t, res.Wait.HasDeadline, "deadlock: every thread waits with no deadline: %+v", res.Wait)
+			now := env.Clock(p.Instructions()).Monotonic
+			env.Elapse(max(res.Wait.Deadline-now, 0))
+		}
+	}
+}
+
+func guestConfig(name string) linux.Config {
+	return linux.Config{Argv: []string{"./" + name, "/etc/hostname"}, Envp: []string{"HOME=/"}, ExePath: "/guest/" + name}
+}
+
+func newGuest(t *testing.T, name string, env linux.Env) *linux.Process {
+	t.Helper()
+	p, err := linux.Load(readTestdata(t, name), guestConfig(name), env)
+	require.NoError(t, err)
+	return p
+}
+
+func guestEnv(seed uint64) *memenv.Env {
+	env := memenv.New(seed)
+	env.Files["/etc/hostname"] = []byte("synod\n")
+	return env
+}
+
+func TestGuestsMatchQemu(t *testing.T) {
+	requireInterpreter(t)
+	cases := []struct {
+		name string
+		exit linux.ExitStatus
+	}{
+		{"threads", linux.ExitStatus{}},
+		{"signals", linux.ExitStatus{Signal: linux.SIGUSR2}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			env := guestEnv(1)
+			p := newGuest(t, c.name, env)
+			finish(t, p, env, 1_000_000)
+			require.Equal(t, string(readTestdata(t, c.name+".golden")), env.Stdout.String())
+			require.Equal(t, c.exit, *p.Exit())
+		})
+	}
+}
+
+// TestSameAnswersSameExecution: two runs given the same Env answers execute
+// the same number of instructions and end in the same state, whatever the
+// budgets the caller runs them with.
+func TestSameAnswersSameExecution(t *testing.T) {
+	requireInterpreter(t)
+	env := guestEnv(3)
+	rec := linux.NewRecorder(env)
+	p := newGuest(t, "threads", rec)
+	finish(t, p, env, 1_000_000)
+	want, err := p.StateHash()
+	require.NoError(t, err)
+
+	replay := linux.NewReplayer(rec.Calls)
+	q := newGuest(t, "threads", replay)
+	for q.Exit() == nil && q.Instructions() < maxGuestInstructions {
+		q.Run(77_777) // budgets that cut quanta at other points
+	}
+	require.NoError(t, replay.Err())
+	require.Equal(t, p.Instructions(), q.Instructions())
+	got, err := q.StateHash()
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+}
+
+// TestSnapshotRestoreContinue: stopping, snapshotting, restoring and
+// continuing ends exactly where an uninterrupted run ends.
+func TestSnapshotRestoreContinue(t *testing.T) {
+	requireInterpreter(t)
+	env := guestEnv(5)
+	rec := linux.NewRecorder(env)
+	p := newGuest(t, "threads", rec)
+	finish(t, p, env, 1_000_000)
+	want, err := p.StateHash()
+	require.NoError(t, err)
+
+	replay := linux.NewReplayer(rec.Calls)
+	q := newGuest(t, "threads", replay)
+	q.Run(p.Instructions() / 2)
+	snap, err := q.Snapshot()
+	require.NoError(t, err)
+	r, err := linux.Restore(snap, replay, nil)
+	require.NoError(t, err)
+	for r.Exit() == nil && r.Instructions() < maxGuestInstructions {
+		r.Run(1_000_000)
+	}
+	require.NoError(t, replay.Err())
+	require.Equal(t, p.Instructions(), r.Instructions())
+	got, err := r.StateHash()
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+}
