@@ -1,0 +1,178 @@
+package hostenv_test
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/synodvm/synod/machine/linux"
+	"github.com/synodvm/synod/machine/linux/hostenv"
+)
+
+func TestFiles(t *testing.T) {
+	env := hostenv.New()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f")
+	h, e := env.Open(path, linux.O_RDWR|linux.O_CREAT|linux.O_EXCL, 0o600)
+	require.Zero(t, e)
+	n, e := env.Write(h, []byte("hello world"))
+	require.Equal(t, 11, n)
+	require.Zero(t, e)
+	b, e := env.Pread(h, 5, 6)
+	require.Zero(t, e)
+	require.Equal(t, "world", string(b))
+	off, e := env.Seek(h, 0, 0)
+	require.Equal(t, int64(0), off)
+	require.Zero(t, e)
+	b, _ = env.Read(h, 100)
+	require.Equal(t, "hello world", string(b))
+	st, e := env.Stat(h)
+	require.Zero(t, e)
+	require.Equal(t, int64(11), st.Size)
+	require.Equal(t, uint32(linux.S_IFREG|0o600), st.Mode)
+	require.Zero(t, env.Close(h))
+	require.Equal(t, linux.EBADF, env.Close(h))
+
+	_, e = env.Open(path, linux.O_RDWR|linux.O_CREAT|linux.O_EXCL, 0o600)
+	require.Equal(t, linux.EEXIST, e)
+	_, e = env.Open(filepath.Join(dir, "missing"), linux.O_RDONLY, 0)
+	require.Equal(t, linux.ENOENT, e)
+
+	require.Zero(t, env.Mkdir(filepath.Join(dir, "sub"), 0o755))
+	require.Zero(t, env.Rename(path, filepath.Join(dir, "sub", "g")))
+	d, e := env.Open(filepath.Join(dir, "sub"), linux.O_RDONLY|linux.O_DIRECTORY, 0)
+	require.Zero(t, e)
+	entries, e := env.ReadDir(d)
+	require.Zero(t, e)
+	var names []string
+	for _, ent := range entries {
+		names = append(names, ent.Name)
+	}
+	require.Equal(t, []string{".", "..", "g"}, names)
+	require.Equal(t, linux.ENOTEMPTY, env.Unlink(filepath.Join(dir, "sub"), true), "hppa's ENOTEMPTY is 247")
+	require.Zero(t, env.Unlink(filepath.Join(dir, "sub", "g"), false))
+	_, e = env.StatPath(filepath.Join(dir, "sub", "g"), true)
+	require.Equal(t, linux.ENOENT, e)
+}
+
+// waitFor polls until ready says so, waiting on the host in between.
+func waitFor(t *testing.T, env *hostenv.Env, h linux.Handle, ev linux.PollEvents) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if env.Poll([]linux.PollRequest{{Handle: h, Events: ev}})[0]&ev != 0 {
+			return
+		}
+		require.NoError(t, env.Wait(linux.WaitSet{Handles: []linux.PollRequest{{Handle: h, Events: ev}}}, 100*time.Millisecond))
+	}
+	t.Fatalf("handle %d never became ready for %#x", h, ev)
+}
+
+func be32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
+
+func TestLoopbackTCP(t *testing.T) {
+	env := hostenv.New()
+	loopback := netip.MustParseAddrPort("127.0.0.1:0")
+
+	srv, e := env.Socket(linux.AF_INET, linux.SOCK_STREAM, 0)
+	require.Zero(t, e)
+	require.Zero(t, env.SetSockOpt(srv, linux.SOL_SOCKET, linux.SO_REUSEADDR, be32(1)))
+	require.Zero(t, env.Bind(srv, loopback))
+	require.Zero(t, env.Listen(srv, 8))
+	addr, e := env.SockName(srv)
+	require.Zero(t, e)
+	require.NotZero(t, addr.Port())
+	_, _, e = env.Accept(srv)
+	require.Equal(t, linux.EAGAIN, e, "nobody connected yet")
+
+	cli, _ := env.Socket(linux.AF_INET, linux.SOCK_STREAM, 0)
+	if e := env.Connect(cli, addr); e != 0 {
+		require.Equal(t, linux.EINPROGRESS, e)
+	}
+	waitFor(t, env, srv, linux.PollIn)
+	conn, peer, e := env.Accept(srv)
+	require.Zero(t, e)
+	require.Equal(t, "127.0.0.1", peer.Addr().String())
+	waitFor(t, env, cli, linux.PollOut)
+	soErr, e := env.GetSockOpt(cli, linux.SOL_SOCKET, linux.SO_ERROR, 4)
+	require.Zero(t, e)
+	require.Equal(t, be32(0), soErr)
+
+	_, e = env.Read(conn, 10)
+	require.Equal(t, linux.EAGAIN, e, "no data yet")
+	n, e := env.Write(cli, []byte("ping"))
+	require.Equal(t, 4, n)
+	require.Zero(t, e)
+	waitFor(t, env, conn, linux.PollIn)
+	b, e := env.Read(conn, 10)
+	require.Zero(t, e)
+	require.Equal(t, "ping", string(b))
+	require.Zero(t, env.Shutdown(cli, 1))
+	waitFor(t, env, conn, linux.PollIn)
+	b, e = env.Read(conn, 10)
+	require.Zero(t, e)
+	require.Empty(t, b, "end of stream after the peer's shutdown")
+	for _, h := range []linux.Handle{conn, cli, srv} {
+		require.Zero(t, env.Close(h))
+	}
+}
+
+func TestConnectionRefusedUsesHppaErrno(t *testing.T) {
+	env := hostenv.New()
+	srv, _ := env.Socket(linux.AF_INET, linux.SOCK_STREAM, 0)
+	require.Zero(t, env.Bind(srv, netip.MustParseAddrPort("127.0.0.1:0")))
+	addr, _ := env.SockName(srv)
+	require.Zero(t, env.Close(srv)) // nobody listens on addr any more
+
+	cli, _ := env.Socket(linux.AF_INET, linux.SOCK_STREAM, 0)
+	e := env.Connect(cli, addr)
+	if e == linux.EINPROGRESS {
+		waitFor(t, env, cli, linux.PollOut)
+		b, ge := env.GetSockOpt(cli, linux.SOL_SOCKET, linux.SO_ERROR, 4)
+		require.Zero(t, ge)
+		e = linux.Errno(binary.BigEndian.Uint32(b))
+	}
+	require.Equal(t, linux.ECONNREFUSED, e)
+	require.Equal(t, linux.Errno(239), e)
+}
+
+func TestWaitHonoursTheDeadline(t *testing.T) {
+	env := hostenv.New()
+	start := time.Now()
+	deadline := env.Clock(0).Monotonic + int64(20*time.Millisecond)
+	require.NoError(t, env.Wait(linux.WaitSet{Deadline: deadline, HasDeadline: true}, time.Minute))
+	require.GreaterOrEqual(t, env.Clock(0).Monotonic, deadline)
+	require.Less(t, time.Since(start), 30*time.Second, "bounded by the deadline, not the minute")
+}
+
+func TestExitCodeIsQemus(t *testing.T) {
+	cases := []struct {
+		st   linux.ExitStatus
+		want int
+	}{
+		{linux.ExitStatus{Code: 3}, 3},
+		{linux.ExitStatus{Signal: linux.SIGSEGV, Core: true}, 139},
+		{linux.ExitStatus{Signal: linux.SIGUSR2}, 140}, // hppa 17 is the host's 12
+		{linux.ExitStatus{Signal: linux.SIGBUS, Core: true}, 135},
+		{linux.ExitStatus{Signal: linux.SIGABRT, Core: true}, 134},
+		{linux.ExitStatus{Signal: 40}, 168}, // real-time signals keep their number
+	}
+	for _, c := range cases {
+		require.Equal(t, c.want, hostenv.ExitCode(c.st), "%+v", c.st)
+	}
+	g, ok := hostenv.GuestSignal(hostenv.HostSignal(linux.SIGUSR1))
+	require.True(t, ok)
+	require.Equal(t, linux.SIGUSR1, g)
+}
+
+func TestConsoleIsNeverClosed(t *testing.T) {
+	env := hostenv.New()
+	require.Zero(t, env.Close(linux.Stderr))
+	_, err := os.Stderr.Stat()
+	require.NoError(t, err, "closing the guest's stderr leaves synod's open")
+}
