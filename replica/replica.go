@@ -1,0 +1,307 @@
+// Package replica is the hypervisor of one node: it runs the guest machine
+// in epochs, delivers committed log entries at the deterministic points the
+// seal rule fixes, answers the guest's environment requests from replicated
+// state, emits outputs, and hashes and snapshots the whole.
+//
+// Replica is a pure state machine driven by one goroutine: feed it committed
+// entries with Commit, advance it with Step, collect its outputs and the
+// entries it wants proposed. It starts no goroutines and reads no clock, so
+// the production node (node.go) and a deterministic simulator drive it the
+// same way.
+package replica
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/consensus/entry"
+	"github.com/synodvm/synod/machine/linux"
+	"github.com/synodvm/synod/outputs"
+)
+
+// Config is what one node's replica needs to know that is not in the log.
+type Config struct {
+	// Self is this node's id, used to name its state hashes.
+	Self consensus.NodeID
+	// Guest is the static hppa executable every node must run. The Boot
+	// entry carries its digest; a node given a different binary refuses to
+	// start the machine.
+	Guest []byte
+	// ExePath is what the guest's readlink("/proc/self/exe") answers.
+	ExePath string
+	Logger  *slog.Logger
+}
+
+// Replica is one node's copy of the replicated machine.
+type Replica struct {
+	cfg Config
+	log *slog.Logger
+
+	boot  *entry.Boot // nil until the first Boot is committed
+	proc  *linux.Process
+	world *world
+	sched schedule
+
+	// epoch is the epoch executing now, or whose end waits for its seal.
+	epoch uint64
+	// ran is how many instructions the current epoch has executed, and
+	// ended whether it has finished executing (budget spent or idle).
+	ran   uint64
+	ended bool
+	// wait is what the guest waits for when the epoch ended idle.
+	wait linux.WaitSet
+	// delivered is the log index of the last entry delivered to the guest;
+	// snapshots are taken at it.
+	delivered uint64
+	// sealedThrough is the highest Through among delivered seals. The
+	// schedule restarts from it after a restore.
+	sealedThrough uint64
+
+	checks checkpoints
+
+	proposals []entry.Entry // for the node to propose
+	stopped   error         // set when the replica stopped itself
+}
+
+// ErrDiverged is wrapped by the error a replica stops with when its state
+// hash disagrees with a quorum of the others.
+var ErrDiverged = errors.New("replica diverged from the quorum")
+
+// New returns a replica that waits for the Boot entry.
+func New(cfg Config) *Replica {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Replica{cfg: cfg, log: cfg.Logger, epoch: 1}
+}
+
+// GuestDigest is the digest a Boot entry must carry for this replica's guest.
+func GuestDigest(guest []byte) [32]byte { return sha256.Sum256(guest) }
+
+// Commit hands the replica the next committed log entry, in log order.
+// Undecodable entries are kept as no-ops so the delivered index stays exact.
+func (r *Replica) Commit(index uint64, data []byte) {
+	e, err := entry.Decode(data)
+	if err != nil {
+		r.log.Warn("ignoring undecodable log entry", "index", index, "err", err)
+		e = nil
+	}
+	if r.boot == nil {
+		if b, ok := e.(entry.Boot); ok {
+			r.start(index, b)
+		}
+		r.delivered = index
+		return
+	}
+	r.sched.add(index, e)
+}
+
+// start boots the machine from the first Boot entry.
+func (r *Replica) start(index uint64, b entry.Boot) {
+	if b.GuestDigest != GuestDigest(r.cfg.Guest) {
+		r.stop(fmt.Errorf("boot entry %d names guest %x, but this node was given a guest with digest %x",
+			index, b.GuestDigest[:8], GuestDigest(r.cfg.Guest)))
+		return
+	}
+	if b.EpochInstructions == 0 {
+		r.stop(fmt.Errorf("boot entry %d: zero epoch length", index))
+		return
+	}
+	r.boot = &b
+	r.world = newWorld(b)
+	proc, err := linux.Load(r.cfg.Guest, r.processConfig(), r.world)
+	if err != nil {
+		r.stop(fmt.Errorf("boot entry %d: %w", index, err))
+		return
+	}
+	r.proc = proc
+	r.log.Info("machine booted", "index", index, "argv", b.Argv, "members", b.Members)
+}
+
+func (r *Replica) processConfig() linux.Config {
+	return linux.Config{
+		Argv:    r.boot.Argv,
+		Envp:    r.boot.Envp,
+		ExePath: r.cfg.ExePath,
+		Log:     r.log,
+	}
+}
+
+func (r *Replica) stop(err error) {
+	if r.stopped == nil {
+		r.stopped = err
+		r.log.Error("replica stopped", "err", err)
+	}
+}
+
+// Status is a snapshot of the replica's progress for operators.
+type Status struct {
+	Booted       bool
+	Epoch        uint64
+	Delivered    uint64
+	Instructions uint64
+	Exited       *linux.ExitStatus
+	Stopped      error
+	LastHash     [32]byte
+	LastHashAt   uint64 // epoch of LastHash
+}
+
+// Status reports where the replica is.
+func (r *Replica) Status() Status {
+	s := Status{
+		Booted:    r.proc != nil,
+		Epoch:     r.epoch,
+		Delivered: r.delivered,
+		Stopped:   r.stopped,
+	}
+	if r.proc != nil {
+		s.Instructions = r.proc.Instructions()
+		s.Exited = r.proc.Exit()
+	}
+	s.LastHashAt, s.LastHash = r.checks.last()
+	return s
+}
+
+// Progress says what Step did.
+type Progress uint8
+
+const (
+	// Ran means the replica executed instructions or delivered entries:
+	// call Step again.
+	Ran Progress = iota
+	// WaitingForLog means the current epoch has ended and its seal has not
+	// committed yet (or the machine has not booted): wait for Commit.
+	WaitingForLog
+	// Exited means the guest has ended; see Status.
+	Exited
+	// Stopped means the replica stopped itself; see Status.Stopped.
+	Stopped
+)
+
+// Step advances the replica by at most one epoch: it executes the rest of
+// the current epoch, then, if the seal that decides the epoch's end has
+// committed, delivers the entries it closes and moves to the next epoch.
+func (r *Replica) Step() Progress {
+	switch {
+	case r.stopped != nil:
+		return Stopped
+	case r.proc == nil:
+		return WaitingForLog
+	case r.proc.Exit() != nil:
+		return Exited
+	}
+	if !r.ended {
+		res := r.proc.Run(r.boot.EpochInstructions - r.ran)
+		r.ran += res.Executed
+		r.ended = true
+		r.wait = res.Wait
+		if res.Reason == linux.RunExited {
+			r.log.Info("guest exited", "status", *r.proc.Exit(), "epoch", r.epoch)
+			return Exited
+		}
+	}
+	if r.ran == 0 {
+		r.epoch = r.sched.skip(r.epoch)
+	}
+	batch, ok := r.sched.cut(r.epoch)
+	if !ok {
+		return WaitingForLog
+	}
+	for _, c := range batch {
+		r.deliver(c)
+	}
+	if r.ran > 0 || len(batch) > 0 {
+		r.checkpoint()
+	}
+	r.epoch++
+	r.ran = 0
+	r.ended = false
+	if r.stopped != nil {
+		return Stopped
+	}
+	return Ran
+}
+
+func (r *Replica) deliver(c committed) {
+	r.delivered = c.index
+	switch e := c.e.(type) {
+	case nil:
+	case entry.Seal:
+		r.sealedThrough = e.Through
+		r.world.deliver(r.proc.Instructions(), e)
+	case entry.StateHash:
+		r.checks.vote(e)
+		r.judge(e.Epoch)
+	default:
+		r.world.deliver(r.proc.Instructions(), e)
+	}
+}
+
+// Outputs returns the outputs the guest produced since the last call.
+func (r *Replica) Outputs() []outputs.Output {
+	if r.world == nil {
+		return nil
+	}
+	return r.world.drain()
+}
+
+// Proposals returns the entries the replica wants proposed to the log (its
+// state hashes) since the last call.
+func (r *Replica) Proposals() []entry.Entry {
+	p := r.proposals
+	r.proposals = nil
+	return p
+}
+
+// SealInfo tells the node's seal proposer where this replica stands.
+type SealInfo struct {
+	Epoch uint64
+	// Highest is the highest seal committed so far (delivered or not).
+	Highest uint64
+	// Idle is true when the current epoch ended without running to its
+	// budget: every guest thread waits.
+	Idle bool
+	// Unsealed is true when a committed entry waits for a seal.
+	Unsealed bool
+	// Deadline is the guest realtime (Unix ns) a sleeping thread waits
+	// for; zero when none.
+	Deadline int64
+}
+
+// SealInfo reports what the seal proposer needs.
+func (r *Replica) SealInfo() SealInfo {
+	si := SealInfo{Epoch: r.epoch, Highest: r.sched.highest, Unsealed: r.sched.unsealed()}
+	if r.proc == nil {
+		return si
+	}
+	si.Idle = r.ended && r.ran < r.boot.EpochInstructions
+	if si.Idle && r.wait.HasDeadline {
+		si.Deadline = r.wait.Deadline - monotonicOrigin + r.world.bootTime
+	}
+	return si
+}
+
+// Down reports whether the replicated state has node declared down.
+func (r *Replica) Down(node consensus.NodeID) bool {
+	return r.world != nil && r.world.down[node]
+}
+
+// Members are the nodes the machine booted with, in id order.
+func (r *Replica) Members() []consensus.NodeID {
+	if r.boot == nil {
+		return nil
+	}
+	return r.world.members
+}
+
+// ListenPorts are the guest ports the guest listens on now; a node restored
+// from a snapshot serves them again.
+func (r *Replica) ListenPorts() []uint16 {
+	if r.world == nil {
+		return nil
+	}
+	return r.world.listenPorts()
+}

@@ -1,0 +1,96 @@
+package replica
+
+import (
+	"io"
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/consensus/entry"
+	"github.com/synodvm/synod/outputs"
+)
+
+// Devices are the peripherals of this node that perform outputs.
+type Devices struct {
+	// Net serves guest ports and client connections.
+	Net interface {
+		Listen(guestPort uint16) error
+		Send(conn entry.ConnID, data []byte)
+		Close(conn entry.ConnID)
+	}
+	// Stdout and Stderr receive the guest's console when this node is the
+	// console node.
+	Stdout, Stderr io.Writer
+	// Refill proposes n fresh random bytes for the guest's pool.
+	Refill func(n int)
+}
+
+// Router performs the outputs addressed to this node and counts the rest
+// as done elsewhere. Sequence numbers only grow; a replayed output (after a
+// restore) is never performed twice by the same router.
+type Router struct {
+	Self    consensus.NodeID
+	Devices Devices
+	Logger  *slog.Logger
+	// Quiet is set while a restarted node replays history it may already
+	// have acted on before it crashed: it then performs only what restores
+	// its own devices (listening ports) or cannot do harm twice (random
+	// refills), and records the rest as done.
+	Quiet atomic.Bool
+
+	lastSeq   uint64
+	actioned  atomic.Uint64
+	elsewhere atomic.Uint64
+}
+
+// Route performs or records each output, in sequence order.
+func (r *Router) Route(outs []outputs.Output) {
+	for _, o := range outs {
+		if o.Seq <= r.lastSeq {
+			continue
+		}
+		r.lastSeq = o.Seq
+		if o.Node != r.Self {
+			r.elsewhere.Add(1)
+			continue
+		}
+		if r.Quiet.Load() {
+			switch o.Action.(type) {
+			case outputs.Listen, outputs.Refill:
+			default:
+				r.elsewhere.Add(1)
+				continue
+			}
+		}
+		r.actioned.Add(1)
+		r.perform(o)
+	}
+}
+
+func (r *Router) perform(o outputs.Output) {
+	switch a := o.Action.(type) {
+	case outputs.Send:
+		r.Devices.Net.Send(a.Conn, a.Data)
+	case outputs.CloseConn:
+		r.Devices.Net.Close(a.Conn)
+	case outputs.Listen:
+		if err := r.Devices.Net.Listen(a.Port); err != nil {
+			r.Logger.Error("cannot serve a guest port on this node", "seq", o.Seq, "err", err)
+		}
+	case outputs.Console:
+		w := r.Devices.Stdout
+		if a.Stream == 2 {
+			w = r.Devices.Stderr
+		}
+		if _, err := w.Write(a.Data); err != nil {
+			r.Logger.Warn("console output lost", "seq", o.Seq, "err", err)
+		}
+	case outputs.Refill:
+		r.Devices.Refill(a.Bytes)
+	}
+}
+
+// Counts reports outputs performed here and outputs performed elsewhere.
+func (r *Router) Counts() (actioned, elsewhere uint64) {
+	return r.actioned.Load(), r.elsewhere.Load()
+}

@@ -1,0 +1,268 @@
+package replica
+
+import (
+	"net/netip"
+	"slices"
+
+	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/consensus/entry"
+	"github.com/synodvm/synod/machine/linux"
+	"github.com/synodvm/synod/outputs"
+)
+
+// Bounds on the replicated world, so that no client can make every replica
+// grow without limit. Crossing one is decided identically everywhere,
+// because it depends only on delivered entries.
+const (
+	maxConns       = 4096
+	maxConnBuffer  = 4 << 20 // undelivered client bytes per connection
+	maxBacklog     = 1024
+	randomLowWater = 4096
+	randomBatch    = 16384
+	maxRandomPool  = 1 << 20
+	firstEphemeral = 32768
+)
+
+// world is the replicated machine's environment (a linux.Env): everything
+// the guest can learn from outside, answered from state that changes only
+// when the log delivers an entry. It is replicated state itself: snapshots
+// and state hashes include it (see worldstate.go).
+type world struct {
+	nanosPerInstruction uint64
+	bootTime            int64  // guest realtime at boot
+	timeBase            int64  // guest realtime at instruction timeInstr
+	timeInstr           uint64 // process instruction count at timeBase
+
+	members []consensus.NodeID // in id order
+	down    map[consensus.NodeID]bool
+
+	pool        []byte
+	refillNode  consensus.NodeID // zero when no refill is outstanding
+	refillCount uint64
+
+	nextHandle    linux.Handle
+	objects       map[linux.Handle]*object
+	listeners     map[uint16]linux.Handle
+	conns         map[entry.ConnID]*vconn
+	nextEphemeral uint16
+
+	seq uint64
+	out []outputs.Output // produced since the runtime last drained them
+}
+
+type objectKind uint8
+
+const (
+	kindConsole  objectKind = iota + 1
+	kindSocket              // created, maybe bound, neither listening nor connected
+	kindListener            // listening on port
+	kindConn                // an accepted client connection
+)
+
+type object struct {
+	kind    objectKind
+	port    uint16         // bound port (socket, listener)
+	backlog []entry.ConnID // listener: connections not yet accepted
+	limit   int            // listener: backlog bound
+	conn    entry.ConnID   // conn: which one
+}
+
+// vconn is a client connection as the guest sees it.
+type vconn struct {
+	port       uint16 // the guest port the client connected to
+	peer       netip.AddrPort
+	in         []byte // delivered, not yet read by the guest
+	nextOffset uint64 // stream offset of the next byte expected
+	peerClosed bool   // the client is gone: reads drain in, then see EOF
+	guestShut  bool   // the guest shut down or closed its side
+}
+
+func newWorld(boot entry.Boot) *world {
+	w := &world{
+		nanosPerInstruction: boot.NanosPerInstruction,
+		bootTime:            boot.Time,
+		timeBase:            boot.Time,
+		members:             slices.Sorted(slices.Values(boot.Members)),
+		down:                map[consensus.NodeID]bool{},
+		objects:             map[linux.Handle]*object{},
+		listeners:           map[uint16]linux.Handle{},
+		conns:               map[entry.ConnID]*vconn{},
+		nextEphemeral:       firstEphemeral,
+		nextHandle:          linux.Stderr + 1,
+	}
+	for _, h := range []linux.Handle{linux.Stdin, linux.Stdout, linux.Stderr} {
+		w.objects[h] = &object{kind: kindConsole}
+	}
+	// The kernel takes the guest's AT_RANDOM bytes from the pool at load.
+	w.pool = append(w.pool, boot.AuxRandom[:]...)
+	w.refill()
+	return w
+}
+
+// emit queues an output for the node that must perform it.
+func (w *world) emit(node consensus.NodeID, a outputs.Action) {
+	w.seq++
+	w.out = append(w.out, outputs.Output{Seq: w.seq, Node: node, Action: a})
+}
+
+// drain returns the outputs produced since the last call.
+func (w *world) drain() []outputs.Output {
+	out := w.out
+	w.out = nil
+	return out
+}
+
+func (w *world) live() []consensus.NodeID {
+	var l []consensus.NodeID
+	for _, m := range w.members {
+		if !w.down[m] {
+			l = append(l, m)
+		}
+	}
+	return l
+}
+
+// consoleNode performs console output: the live node with the lowest id,
+// so it moves deterministically when that node is declared down.
+func (w *world) consoleNode() consensus.NodeID {
+	if l := w.live(); len(l) > 0 {
+		return l[0]
+	}
+	return 0
+}
+
+// refill asks a live node, chosen round-robin, for a random batch.
+func (w *world) refill() {
+	l := w.live()
+	if len(l) == 0 || w.refillNode != 0 {
+		return
+	}
+	w.refillNode = l[w.refillCount%uint64(len(l))]
+	w.refillCount++
+	w.emit(w.refillNode, outputs.Refill{Bytes: randomBatch})
+}
+
+// setTime applies a delivered seal's clock at the current instruction
+// count. Guest time never goes backwards, whatever the proposer's clock.
+func (w *world) setTime(instructions uint64, t int64) {
+	now := w.Clock(instructions).Realtime
+	w.timeBase = max(now, t)
+	w.timeInstr = instructions
+}
+
+// deliver applies one committed entry to the world.
+func (w *world) deliver(instructions uint64, e entry.Entry) {
+	switch e := e.(type) {
+	case entry.Seal:
+		w.setTime(instructions, e.Time)
+	case entry.ConnOpen:
+		w.connOpen(e)
+	case entry.ConnData:
+		w.connData(e)
+	case entry.ConnClose:
+		if c := w.conns[e.Conn]; c != nil {
+			c.peerClosed = true
+		}
+	case entry.Random:
+		if len(w.pool)+len(e.Data) <= maxRandomPool {
+			w.pool = append(w.pool, e.Data...)
+		}
+		if e.Node == w.refillNode {
+			w.refillNode = 0
+		}
+		if len(w.pool) < randomLowWater {
+			w.refill()
+		}
+	case entry.NodeDown:
+		w.nodeDown(e.Node)
+	case entry.NodeUp:
+		if w.down[e.Node] {
+			delete(w.down, e.Node)
+			for _, port := range w.listenPorts() {
+				w.emit(e.Node, outputs.Listen{Port: port})
+			}
+		}
+	}
+}
+
+func (w *world) connOpen(e entry.ConnOpen) {
+	refuse := func() { w.emit(e.Conn.Node, outputs.CloseConn{Conn: e.Conn}) }
+	if _, dup := w.conns[e.Conn]; dup || w.down[e.Conn.Node] {
+		return
+	}
+	h, ok := w.listeners[e.Port]
+	if !ok || len(w.conns) >= maxConns {
+		refuse()
+		return
+	}
+	l := w.objects[h]
+	if len(l.backlog) >= l.limit {
+		refuse()
+		return
+	}
+	w.conns[e.Conn] = &vconn{
+		port: e.Port,
+		peer: netip.AddrPortFrom(netip.AddrFrom4(e.PeerIP), e.PeerPort),
+	}
+	l.backlog = append(l.backlog, e.Conn)
+}
+
+func (w *world) connData(e entry.ConnData) {
+	c := w.conns[e.Conn]
+	if c == nil || c.peerClosed {
+		return
+	}
+	end := e.Offset + uint64(len(e.Data))
+	switch {
+	case end <= c.nextOffset:
+		return // a duplicate
+	case e.Offset > c.nextOffset:
+		// A proposal before this one was lost: the stream has a hole the
+		// guest must never see. Hang up on the client instead.
+		w.hangUp(e.Conn, c)
+		return
+	}
+	data := e.Data[c.nextOffset-e.Offset:]
+	if len(c.in)+len(data) > maxConnBuffer {
+		w.hangUp(e.Conn, c)
+		return
+	}
+	c.in = append(c.in, data...)
+	c.nextOffset = end
+}
+
+// hangUp ends a client connection from the world's side: the guest reads
+// what it has and then end of file; the client's node closes the socket.
+func (w *world) hangUp(id entry.ConnID, c *vconn) {
+	c.peerClosed = true
+	if !c.guestShut {
+		c.guestShut = true
+		w.emit(id.Node, outputs.CloseConn{Conn: id})
+	}
+}
+
+func (w *world) nodeDown(n consensus.NodeID) {
+	if w.down[n] || !slices.Contains(w.members, n) {
+		return
+	}
+	w.down[n] = true
+	for id, c := range w.conns {
+		if id.Node == n {
+			c.peerClosed = true
+			c.guestShut = true // nobody is left to perform a close
+		}
+	}
+	if w.refillNode == n {
+		w.refillNode = 0
+		w.refill()
+	}
+}
+
+func (w *world) listenPorts() []uint16 {
+	var ports []uint16
+	for p := range w.listeners {
+		ports = append(ports, p)
+	}
+	slices.Sort(ports)
+	return ports
+}

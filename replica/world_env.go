@@ -1,0 +1,335 @@
+package replica
+
+import (
+	"encoding/binary"
+	"net/netip"
+
+	"github.com/synodvm/synod/machine/linux"
+	"github.com/synodvm/synod/outputs"
+)
+
+// This file is the linux.Env face of the world: the guest's system calls
+// answered from replicated state. The replicated machine has no host file
+// system (every replica would see a different one) and no outbound network
+// (a connection would have to be actioned by one node and its replies
+// ordered; not supported yet): those calls fail the way a sandbox would.
+
+var _ linux.Env = (*world)(nil)
+
+// monotonicOrigin keeps CLOCK_MONOTONIC far from zero, as on a real machine
+// that has been up for a while; programs that treat zero as "unset" work.
+const monotonicOrigin = 1_000_000_000_000
+
+func (w *world) Clock(instructions uint64) linux.Clock {
+	rt := w.timeBase + int64((instructions-w.timeInstr)*w.nanosPerInstruction)
+	return linux.Clock{Realtime: rt, Monotonic: rt - w.bootTime + monotonicOrigin}
+}
+
+func (w *world) Random(n int) []byte {
+	n = min(n, len(w.pool))
+	b := append([]byte(nil), w.pool[:n]...)
+	w.pool = w.pool[n:]
+	if len(w.pool) < randomLowWater {
+		w.refill()
+	}
+	return b
+}
+
+func (w *world) Open(string, uint32, uint32) (linux.Handle, linux.Errno) {
+	return 0, linux.ENOENT
+}
+
+func (w *world) Close(h linux.Handle) linux.Errno {
+	o := w.objects[h]
+	if o == nil {
+		return linux.EBADF
+	}
+	delete(w.objects, h)
+	switch o.kind {
+	case kindListener:
+		delete(w.listeners, o.port)
+		for _, id := range o.backlog {
+			w.hangUp(id, w.conns[id])
+			delete(w.conns, id)
+		}
+	case kindConn:
+		if c := w.conns[o.conn]; c != nil {
+			w.hangUp(o.conn, c)
+			delete(w.conns, o.conn)
+		}
+	}
+	return 0
+}
+
+func (w *world) conn(h linux.Handle) (*vconn, *object, linux.Errno) {
+	o := w.objects[h]
+	switch {
+	case o == nil:
+		return nil, nil, linux.EBADF
+	case o.kind != kindConn:
+		return nil, o, linux.ENOTCONN
+	}
+	return w.conns[o.conn], o, 0
+}
+
+func (w *world) Read(h linux.Handle, n int) ([]byte, linux.Errno) {
+	if o := w.objects[h]; o != nil && o.kind == kindConsole {
+		return nil, 0 // the replicated machine's stdin is empty
+	}
+	c, _, errno := w.conn(h)
+	if errno != 0 {
+		return nil, errno
+	}
+	if len(c.in) == 0 {
+		if c.peerClosed {
+			return nil, 0
+		}
+		return nil, linux.EAGAIN
+	}
+	n = min(n, len(c.in))
+	b := append([]byte(nil), c.in[:n]...)
+	c.in = c.in[n:]
+	return b, 0
+}
+
+func (w *world) Write(h linux.Handle, data []byte) (int, linux.Errno) {
+	if o := w.objects[h]; o != nil && o.kind == kindConsole {
+		if h == linux.Stdin {
+			return 0, linux.EBADF
+		}
+		if node := w.consoleNode(); node != 0 && len(data) > 0 {
+			w.emit(node, outputs.Console{Stream: int(h), Data: append([]byte(nil), data...)})
+		}
+		return len(data), 0
+	}
+	c, o, errno := w.conn(h)
+	if errno != 0 {
+		return 0, errno
+	}
+	if c.guestShut || (c.peerClosed && w.down[o.conn.Node]) {
+		return 0, linux.EPIPE
+	}
+	if len(data) > 0 {
+		w.emit(o.conn.Node, outputs.Send{Conn: o.conn, Data: append([]byte(nil), data...)})
+	}
+	return len(data), 0
+}
+
+func (w *world) Pread(linux.Handle, int, int64) ([]byte, linux.Errno)  { return nil, linux.ESPIPE }
+func (w *world) Pwrite(linux.Handle, []byte, int64) (int, linux.Errno) { return 0, linux.ESPIPE }
+func (w *world) Seek(linux.Handle, int64, int) (int64, linux.Errno)    { return 0, linux.ESPIPE }
+func (w *world) Truncate(linux.Handle, int64) linux.Errno              { return linux.EINVAL }
+
+func (w *world) Stat(h linux.Handle) (linux.Stat, linux.Errno) {
+	o := w.objects[h]
+	if o == nil {
+		return linux.Stat{}, linux.EBADF
+	}
+	if o.kind == kindConsole {
+		// A pipe: the guest's stdio buffers fully, as under a supervisor.
+		return linux.Stat{Mode: linux.S_IFIFO | 0o600, Nlink: 1, Blksize: 4096}, 0
+	}
+	return linux.Stat{Mode: linux.S_IFSOCK | 0o777, Nlink: 1, Blksize: 4096}, 0
+}
+
+func (w *world) StatPath(string, bool) (linux.Stat, linux.Errno)      { return linux.Stat{}, linux.ENOENT }
+func (w *world) Readlink(string) (string, linux.Errno)                { return "", linux.ENOENT }
+func (w *world) ReadDir(linux.Handle) ([]linux.DirEntry, linux.Errno) { return nil, linux.ENOTDIR }
+func (w *world) Unlink(string, bool) linux.Errno                      { return linux.EROFS }
+func (w *world) Mkdir(string, uint32) linux.Errno                     { return linux.EROFS }
+func (w *world) Rename(string, string) linux.Errno                    { return linux.EROFS }
+func (w *world) Getcwd() (string, linux.Errno)                        { return "/", 0 }
+
+func (w *world) Socket(domain, typ, _ int) (linux.Handle, linux.Errno) {
+	if domain != linux.AF_INET && domain != linux.AF_INET6 {
+		return 0, linux.EAFNOSUPPORT
+	}
+	if typ != linux.SOCK_STREAM {
+		return 0, linux.ESOCKTNOSUPPORT
+	}
+	return w.newHandle(&object{kind: kindSocket}), 0
+}
+
+func (w *world) newHandle(o *object) linux.Handle {
+	h := w.nextHandle
+	w.nextHandle++
+	w.objects[h] = o
+	return h
+}
+
+func (w *world) Bind(h linux.Handle, addr netip.AddrPort) linux.Errno {
+	o := w.objects[h]
+	switch {
+	case o == nil:
+		return linux.EBADF
+	case o.kind != kindSocket || o.port != 0:
+		return linux.EINVAL
+	}
+	port := addr.Port()
+	if port == 0 {
+		port = w.ephemeralPort()
+		if port == 0 {
+			return linux.EADDRINUSE
+		}
+	} else if w.portInUse(port) {
+		return linux.EADDRINUSE
+	}
+	o.port = port
+	return 0
+}
+
+func (w *world) portInUse(port uint16) bool {
+	for _, o := range w.objects {
+		if (o.kind == kindSocket || o.kind == kindListener) && o.port == port {
+			return true
+		}
+	}
+	return false
+}
+
+// ephemeralPort picks the next free port from the ephemeral range, or 0.
+func (w *world) ephemeralPort() uint16 {
+	for range 0x10000 - firstEphemeral {
+		p := w.nextEphemeral
+		w.nextEphemeral++
+		if w.nextEphemeral == 0 {
+			w.nextEphemeral = firstEphemeral
+		}
+		if !w.portInUse(p) {
+			return p
+		}
+	}
+	return 0
+}
+
+func (w *world) Listen(h linux.Handle, backlog int) linux.Errno {
+	o := w.objects[h]
+	switch {
+	case o == nil:
+		return linux.EBADF
+	case o.kind == kindListener:
+		return 0
+	case o.kind != kindSocket:
+		return linux.EINVAL
+	}
+	if o.port == 0 {
+		if o.port = w.ephemeralPort(); o.port == 0 {
+			return linux.EADDRINUSE
+		}
+	}
+	o.kind = kindListener
+	o.limit = min(max(backlog, 1), maxBacklog)
+	w.listeners[o.port] = h
+	for _, n := range w.live() {
+		w.emit(n, outputs.Listen{Port: o.port})
+	}
+	return 0
+}
+
+func (w *world) Accept(h linux.Handle) (linux.Handle, netip.AddrPort, linux.Errno) {
+	o := w.objects[h]
+	switch {
+	case o == nil:
+		return 0, netip.AddrPort{}, linux.EBADF
+	case o.kind != kindListener:
+		return 0, netip.AddrPort{}, linux.EINVAL
+	case len(o.backlog) == 0:
+		return 0, netip.AddrPort{}, linux.EAGAIN
+	}
+	id := o.backlog[0]
+	o.backlog = o.backlog[1:]
+	return w.newHandle(&object{kind: kindConn, conn: id}), w.conns[id].peer, 0
+}
+
+func (w *world) Connect(linux.Handle, netip.AddrPort) linux.Errno { return linux.ENETUNREACH }
+
+func (w *world) Shutdown(h linux.Handle, how int) linux.Errno {
+	c, o, errno := w.conn(h)
+	if errno != 0 {
+		return errno
+	}
+	const shutRD = 0
+	if how != shutRD {
+		w.hangUp(o.conn, c)
+	}
+	return 0
+}
+
+func (w *world) SetSockOpt(h linux.Handle, _, _ int, _ []byte) linux.Errno {
+	if w.objects[h] == nil {
+		return linux.EBADF
+	}
+	return 0
+}
+
+func (w *world) GetSockOpt(h linux.Handle, level, name int, size int) ([]byte, linux.Errno) {
+	o := w.objects[h]
+	if o == nil {
+		return nil, linux.EBADF
+	}
+	v := make([]byte, max(size, 0))
+	if level == linux.SOL_SOCKET && name == linux.SO_TYPE && size >= 4 {
+		binary.BigEndian.PutUint32(v, linux.SOCK_STREAM)
+	}
+	return v, 0
+}
+
+func (w *world) SockName(h linux.Handle) (netip.AddrPort, linux.Errno) {
+	o := w.objects[h]
+	switch {
+	case o == nil:
+		return netip.AddrPort{}, linux.EBADF
+	case o.kind == kindConn:
+		return netip.AddrPortFrom(netip.IPv4Unspecified(), w.conns[o.conn].port), 0
+	}
+	return netip.AddrPortFrom(netip.IPv4Unspecified(), o.port), 0
+}
+
+func (w *world) PeerName(h linux.Handle) (netip.AddrPort, linux.Errno) {
+	c, _, errno := w.conn(h)
+	if errno != 0 {
+		return netip.AddrPort{}, errno
+	}
+	return c.peer, 0
+}
+
+func (w *world) Poll(reqs []linux.PollRequest) []linux.PollEvents {
+	ready := make([]linux.PollEvents, len(reqs))
+	for i, r := range reqs {
+		ready[i] = w.poll(r.Handle) & (r.Events | linux.PollErr | linux.PollHup | linux.PollNval)
+	}
+	return ready
+}
+
+func (w *world) poll(h linux.Handle) linux.PollEvents {
+	o := w.objects[h]
+	if o == nil {
+		return linux.PollNval
+	}
+	switch o.kind {
+	case kindConsole:
+		return linux.PollIn | linux.PollOut
+	case kindListener:
+		if len(o.backlog) > 0 {
+			return linux.PollIn
+		}
+		return 0
+	case kindConn:
+		c := w.conns[o.conn]
+		var ev linux.PollEvents
+		if len(c.in) > 0 || c.peerClosed {
+			ev |= linux.PollIn
+		}
+		if c.peerClosed {
+			ev |= linux.PollHup
+		} else if !c.guestShut {
+			ev |= linux.PollOut
+		}
+		return ev
+	}
+	return linux.PollOut
+}
+
+// IsTerminal is false: the console is a log shared by the cluster, so the
+// guest's stdio buffers it like a pipe.
+func (w *world) IsTerminal(linux.Handle) bool { return false }
