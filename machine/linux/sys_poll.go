@@ -69,14 +69,21 @@ func (p *Process) poll(t *thread, addr, nfds uint32, timeout int64) sysResult {
 	if count > 0 || timeout == 0 {
 		return ok(uint32(count))
 	}
+	return p.waitReady(t, fds, timeout)
+}
+
+// waitReady blocks a poll-like call that found nothing ready until one of
+// fds is, or until its timeout (ns; negative: none) counted from the first
+// attempt has passed, which answers 0.
+func (p *Process) waitReady(t *thread, fds []waitFD, timeout int64) sysResult {
 	w := &waitState{kind: waitRetry}
 	if prev := t.wait; prev != nil {
 		w.deadline, w.hasDeadline = prev.deadline, prev.hasDeadline
+		if w.hasDeadline && p.env.Clock(p.instructions).Monotonic >= w.deadline {
+			return ok(0)
+		}
 	} else if timeout > 0 {
 		w.deadline, w.hasDeadline = p.env.Clock(p.instructions).Monotonic+timeout, true
-	}
-	if w.hasDeadline && t.wait != nil && p.env.Clock(p.instructions).Monotonic >= w.deadline {
-		return ok(0)
 	}
 	for _, f := range fds {
 		if f.fd >= 0 {

@@ -140,8 +140,8 @@ func sysTime(p *Process, t *thread, a sysArgs) sysResult {
 	return ok(sec)
 }
 
-// sleep blocks t until the timeout passes. On a retry after the deadline
-// the wait is over; the remaining time is not reported on EINTR.
+// sleep blocks t until the timeout passes; the scheduler ends the wait at
+// the deadline. The remaining time is not reported on EINTR.
 func (p *Process) sleep(t *thread, clk, flags, req uint32, time64 bool) sysResult {
 	ts, e := p.readTimespec(req, time64)
 	if e != 0 {
@@ -192,4 +192,41 @@ func sysGetrandom(p *Process, t *thread, a sysArgs) sysResult {
 	}
 	b = b[:min(len(b), n)]
 	return result(uint32(len(b)), p.writeUser(a[0], b))
+}
+
+// rusageBytes is sizeof(struct rusage) for 32-bit hppa: two timevals and
+// fourteen longs.
+const rusageBytes = 72
+
+// getrusage(who, usage): user time is the instruction count at one
+// nanosecond per instruction, like the CPU-time clocks; the rest is zero.
+func sysGetrusage(p *Process, t *thread, a sysArgs) sysResult {
+	var ns int64
+	switch int32(a[0]) {
+	case 0: // RUSAGE_SELF
+		ns = int64(p.instructions)
+	case 1: // RUSAGE_THREAD
+		ns = int64(t.cpu.Instructions)
+	case -1: // RUSAGE_CHILDREN
+	default:
+		return fail(EINVAL)
+	}
+	b := make(be, rusageBytes)
+	b.u32(0, uint32(ns/nanosPerSecond))
+	b.u32(4, uint32(ns%nanosPerSecond/nanosPerMicrosecond))
+	return result(0, p.writeUser(a[1], b))
+}
+
+// times(buf): process times in clock ticks, from the same instruction
+// count; the result is the monotonic clock in ticks.
+func sysTimes(p *Process, t *thread, a sysArgs) sysResult {
+	const nsPerTick = nanosPerSecond / clockTicks
+	if a[0] != 0 {
+		b := make(be, 16)
+		b.u32(0, uint32(int64(p.instructions)/nsPerTick))
+		if e := p.writeUser(a[0], b); e != 0 {
+			return fail(e)
+		}
+	}
+	return ok(uint32(p.env.Clock(p.instructions).Monotonic / nsPerTick))
 }

@@ -76,7 +76,7 @@ func TestFutexTimeoutUsesTheEnvClock(t *testing.T) {
 	buf := scratch(t, p)
 	poke(t, p, buf, []byte{0, 0, 0, 0})
 	poke(t, p, buf+8, []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x03, 0xe8}) // 1000 ns, 64-bit timespec
-	_, blocked := linux.Syscall(p, mainTID, 422, buf, 0, 0, buf+8)                    // futex_time64
+	_, blocked := linux.Syscall(p, mainTID, 422, buf, 0, 0, buf+8)                  // futex_time64
 	require.True(t, blocked)
 	env.Elapse(999)
 	linux.Recheck(p)
