@@ -92,14 +92,21 @@ func TestSameAnswersSameExecution(t *testing.T) {
 
 	replay := linux.NewReplayer(rec.Calls)
 	q := newGuest(t, "threads", replay)
+	requireSameEnd(t, p.Instructions(), want, q, replay, 77_777) // budgets that cut quanta elsewhere
+}
+
+// requireSameEnd runs q to its end on replayed answers, in steps of budget,
+// and checks it ends after the same instructions in the same state.
+func requireSameEnd(t *testing.T, instructions uint64, hash [32]byte, q *linux.Process, replay *linux.Replayer, budget uint64) {
+	t.Helper()
 	for q.Exit() == nil && q.Instructions() < maxGuestInstructions {
-		q.Run(77_777) // budgets that cut quanta at other points
+		q.Run(budget)
 	}
 	require.NoError(t, replay.Err())
-	require.Equal(t, p.Instructions(), q.Instructions())
+	require.Equal(t, instructions, q.Instructions())
 	got, err := q.StateHash()
 	require.NoError(t, err)
-	require.Equal(t, want, got)
+	require.Equal(t, hash, got)
 }
 
 // TestSnapshotRestoreContinue: stopping, snapshotting, restoring and
@@ -120,12 +127,5 @@ func TestSnapshotRestoreContinue(t *testing.T) {
 	require.NoError(t, err)
 	r, err := linux.Restore(snap, replay, nil)
 	require.NoError(t, err)
-	for r.Exit() == nil && r.Instructions() < maxGuestInstructions {
-		r.Run(1_000_000)
-	}
-	require.NoError(t, replay.Err())
-	require.Equal(t, p.Instructions(), r.Instructions())
-	got, err := r.StateHash()
-	require.NoError(t, err)
-	require.Equal(t, want, got)
+	requireSameEnd(t, p.Instructions(), want, r, replay, 1_000_000)
 }

@@ -307,20 +307,12 @@ func (p *Process) open(path string, flags, mode uint32) sysResult {
 
 // open(path, flags, mode)
 func sysOpen(p *Process, t *thread, a sysArgs) sysResult {
-	path, e := p.readPath(a[0])
-	if e != 0 {
-		return fail(e)
-	}
-	return p.open(path, a[1], a[2])
+	return p.withPath(a[0], func(path string) sysResult { return p.open(path, a[1], a[2]) })
 }
 
 // openat(dirfd, path, flags, mode)
 func sysOpenat(p *Process, t *thread, a sysArgs) sysResult {
-	path, e := p.pathAt(a[0], a[1])
-	if e != 0 {
-		return fail(e)
-	}
-	return p.open(path, a[2], a[3])
+	return p.withPathAt(a[0], a[1], func(path string) sysResult { return p.open(path, a[2], a[3]) })
 }
 
 // close(fd)
@@ -568,20 +560,12 @@ func (p *Process) readlink(path string, buf, size uint32) sysResult {
 
 // readlink(path, buf, size)
 func sysReadlink(p *Process, t *thread, a sysArgs) sysResult {
-	path, e := p.readPath(a[0])
-	if e != 0 {
-		return fail(e)
-	}
-	return p.readlink(path, a[1], a[2])
+	return p.withPath(a[0], func(path string) sysResult { return p.readlink(path, a[1], a[2]) })
 }
 
 // readlinkat(dirfd, path, buf, size)
 func sysReadlinkat(p *Process, t *thread, a sysArgs) sysResult {
-	path, e := p.pathAt(a[0], a[1])
-	if e != 0 {
-		return fail(e)
-	}
-	return p.readlink(path, a[2], a[3])
+	return p.withPathAt(a[0], a[1], func(path string) sysResult { return p.readlink(path, a[2], a[3]) })
 }
 
 // getdents64(fd, dirp, count): linux_dirent64 records from the listing the
@@ -626,62 +610,59 @@ func (p *Process) access(path string) sysResult {
 }
 
 // access(path, mode)
-func sysAccess(p *Process, t *thread, a sysArgs) sysResult {
-	path, e := p.readPath(a[0])
-	if e != 0 {
-		return fail(e)
-	}
-	return p.access(path)
-}
+func sysAccess(p *Process, t *thread, a sysArgs) sysResult { return p.withPath(a[0], p.access) }
 
 // faccessat(dirfd, path, mode[, flags])
 func sysFaccessat(p *Process, t *thread, a sysArgs) sysResult {
-	path, e := p.pathAt(a[0], a[1])
-	if e != 0 {
-		return fail(e)
-	}
-	return p.access(path)
+	return p.withPathAt(a[0], a[1], p.access)
 }
 
-func (p *Process) pathCall(addr uint32, do func(string) Errno) sysResult {
+// withPath reads the path at addr and hands it to do.
+func (p *Process) withPath(addr uint32, do func(string) sysResult) sysResult {
 	path, e := p.readPath(addr)
 	if e != 0 {
 		return fail(e)
 	}
-	return result(0, do(path))
+	return do(path)
 }
 
-func (p *Process) pathAtCall(dirfd, addr uint32, do func(string) Errno) sysResult {
+// withPathAt reads the path at addr, relative to dirfd, and hands it to do.
+func (p *Process) withPathAt(dirfd, addr uint32, do func(string) sysResult) sysResult {
 	path, e := p.pathAt(dirfd, addr)
 	if e != 0 {
 		return fail(e)
 	}
-	return result(0, do(path))
+	return do(path)
+}
+
+// errnoOnly adapts an Env call that returns only an errno.
+func errnoOnly(do func(string) Errno) func(string) sysResult {
+	return func(path string) sysResult { return result(0, do(path)) }
 }
 
 // unlink(path)
 func sysUnlink(p *Process, t *thread, a sysArgs) sysResult {
-	return p.pathCall(a[0], func(path string) Errno { return p.env.Unlink(path, false) })
+	return p.withPath(a[0], errnoOnly(func(path string) Errno { return p.env.Unlink(path, false) }))
 }
 
 // rmdir(path)
 func sysRmdir(p *Process, t *thread, a sysArgs) sysResult {
-	return p.pathCall(a[0], func(path string) Errno { return p.env.Unlink(path, true) })
+	return p.withPath(a[0], errnoOnly(func(path string) Errno { return p.env.Unlink(path, true) }))
 }
 
 // unlinkat(dirfd, path, flags)
 func sysUnlinkat(p *Process, t *thread, a sysArgs) sysResult {
-	return p.pathAtCall(a[0], a[1], func(path string) Errno { return p.env.Unlink(path, a[2]&atRemovedir != 0) })
+	return p.withPathAt(a[0], a[1], errnoOnly(func(path string) Errno { return p.env.Unlink(path, a[2]&atRemovedir != 0) }))
 }
 
 // mkdir(path, mode)
 func sysMkdir(p *Process, t *thread, a sysArgs) sysResult {
-	return p.pathCall(a[0], func(path string) Errno { return p.env.Mkdir(path, a[1]&^p.umask) })
+	return p.withPath(a[0], errnoOnly(func(path string) Errno { return p.env.Mkdir(path, a[1]&^p.umask) }))
 }
 
 // mkdirat(dirfd, path, mode)
 func sysMkdirat(p *Process, t *thread, a sysArgs) sysResult {
-	return p.pathAtCall(a[0], a[1], func(path string) Errno { return p.env.Mkdir(path, a[2]&^p.umask) })
+	return p.withPathAt(a[0], a[1], errnoOnly(func(path string) Errno { return p.env.Mkdir(path, a[2]&^p.umask) }))
 }
 
 // rename(from, to)
@@ -690,7 +671,7 @@ func sysRename(p *Process, t *thread, a sysArgs) sysResult {
 	if e != 0 {
 		return fail(e)
 	}
-	return p.pathCall(a[0], func(from string) Errno { return p.env.Rename(from, to) })
+	return p.withPath(a[0], errnoOnly(func(from string) Errno { return p.env.Rename(from, to) }))
 }
 
 // renameat(fromdirfd, from, todirfd, to)
@@ -699,5 +680,5 @@ func sysRenameat(p *Process, t *thread, a sysArgs) sysResult {
 	if e != 0 {
 		return fail(e)
 	}
-	return p.pathAtCall(a[0], a[1], func(from string) Errno { return p.env.Rename(from, to) })
+	return p.withPathAt(a[0], a[1], errnoOnly(func(from string) Errno { return p.env.Rename(from, to) }))
 }
