@@ -223,6 +223,12 @@ func (p *Process) Run(budget uint64) RunResult {
 		before := t.cpu.Instructions
 		stop := t.cpu.Run(n)
 		ran := t.cpu.Instructions - before
+		if ran == 0 && stop.Reason != machine.StopBudget {
+			// A trap before any instruction retired (a handler that
+			// faults at once) still costs one instruction, so that every
+			// turn of this loop spends budget and Run always returns.
+			ran = 1
+		}
 		p.instructions += ran
 		t.quantumLeft -= min(ran, t.quantumLeft)
 		p.handleStop(t, stop)
