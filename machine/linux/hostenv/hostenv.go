@@ -91,10 +91,13 @@ func (e *Env) Close(h linux.Handle) linux.Errno {
 	return errno(syscall.Close(o.fd))
 }
 
-// readable reports whether a read on fd would not block.
-func readable(fd int) bool {
-	n, err := poll([]pollFD{{fd: int32(fd), events: int16(linux.PollIn)}}, 0)
-	return err == nil && n > 0
+// readiness returns the poll events of fd now.
+func readiness(fd int) linux.PollEvents {
+	fds := []pollFD{{fd: int32(fd), events: int16(linux.PollIn)}}
+	if _, err := poll(fds, 0); err != nil {
+		return linux.PollErr
+	}
+	return linux.PollEvents(fds[0].revents)
 }
 
 func (e *Env) Read(h linux.Handle, n int) ([]byte, linux.Errno) {
@@ -104,8 +107,13 @@ func (e *Env) Read(h linux.Handle, n int) ([]byte, linux.Errno) {
 	}
 	// The console is shared with whoever started synod, so it stays in
 	// blocking mode; ask first whether a read would wait.
-	if o.console && !readable(o.fd) {
-		return nil, linux.EAGAIN
+	if o.console {
+		switch ev := readiness(o.fd); {
+		case ev&linux.PollNval != 0:
+			return nil, linux.EBADF
+		case ev == 0:
+			return nil, linux.EAGAIN
+		}
 	}
 	b := make([]byte, n)
 	got, err := syscall.Read(o.fd, b)
