@@ -13,6 +13,8 @@ const (
 	fileEnv       fileKind = iota // an Env handle: host file, socket or console
 	filePipeRead                  // the read end of a kernel pipe
 	filePipeWrite                 // the write end of a kernel pipe
+	fileEpoll                     // an epoll instance
+	fileEventfd                   // an eventfd counter
 )
 
 // openFile is an open file description, shared by descriptors that dup it.
@@ -30,6 +32,10 @@ type openFile struct {
 	dir     []DirEntry
 	dirRead bool
 	dirPos  int
+
+	interests []epollInterest // fileEpoll: in the order they were added
+	counter   uint64          // fileEventfd
+	semaphore bool            // fileEventfd: EFD_SEMAPHORE
 }
 
 // pipe is a kernel pipe: a byte queue between two descriptions.
@@ -138,6 +144,8 @@ func (ft *fileTable) internalReadiness(fd int32) PollEvents {
 		if len(f.pipe.buf) < pipeCapacity {
 			return PollOut
 		}
+	case fileEventfd:
+		return f.eventfdReadiness()
 	}
 	return 0
 }

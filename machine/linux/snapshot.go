@@ -89,19 +89,30 @@ type waitFDState struct {
 }
 
 type fileState struct {
-	ID      uint32
-	Kind    uint8
-	Handle  uint32
-	PipeID  uint32 // the read end's id; both ends name the same pipe
-	Pipe    []byte // pipe contents, on the read end's record
-	Readers int
-	Writers int
-	Flags   uint32
-	Socket  bool
-	Refs    int
-	Dir     []DirEntry
-	DirRead bool
-	DirPos  int
+	ID        uint32
+	Kind      uint8
+	Handle    uint32
+	PipeID    uint32 // the read end's id; both ends name the same pipe
+	Pipe      []byte // pipe contents, on the read end's record
+	Readers   int
+	Writers   int
+	Flags     uint32
+	Socket    bool
+	Refs      int
+	Dir       []DirEntry
+	DirRead   bool
+	DirPos    int
+	Interests []epollInterestState
+	Counter   uint64
+	Semaphore bool
+}
+
+type epollInterestState struct {
+	FD       int32
+	FileID   uint32
+	Events   uint32
+	Data     uint64
+	Disabled bool
 }
 
 type fdState struct {
@@ -221,7 +232,10 @@ func (p *Process) state() (*processState, error) {
 			continue
 		}
 		seen[f.id] = true
-		fs := fileState{ID: f.id, Kind: uint8(f.kind), Handle: uint32(f.handle), Flags: f.flags, Socket: f.socket, Refs: f.refs, Dir: f.dir, DirRead: f.dirRead, DirPos: f.dirPos}
+		fs := fileState{ID: f.id, Kind: uint8(f.kind), Handle: uint32(f.handle), Flags: f.flags, Socket: f.socket, Refs: f.refs, Dir: f.dir, DirRead: f.dirRead, DirPos: f.dirPos, Counter: f.counter, Semaphore: f.semaphore}
+		for _, in := range f.interests {
+			fs.Interests = append(fs.Interests, epollInterestState{in.fd, in.fileID, in.events, in.data, in.disabled})
+		}
 		if f.pipe != nil {
 			fs.PipeID, fs.Pipe, fs.Readers, fs.Writers = f.pipe.id, f.pipe.buf, f.pipe.readers, f.pipe.writers
 		}
@@ -314,8 +328,11 @@ func Restore(snapshot []byte, env Env, log *slog.Logger) (*Process, error) {
 	files := map[uint32]*openFile{}
 	pipes := map[uint32]*pipe{}
 	for _, fs := range s.Files {
-		f := &openFile{id: fs.ID, kind: fileKind(fs.Kind), handle: Handle(fs.Handle), flags: fs.Flags, socket: fs.Socket, refs: fs.Refs, dir: fs.Dir, dirRead: fs.DirRead, dirPos: fs.DirPos}
-		if f.kind != fileEnv {
+		f := &openFile{id: fs.ID, kind: fileKind(fs.Kind), handle: Handle(fs.Handle), flags: fs.Flags, socket: fs.Socket, refs: fs.Refs, dir: fs.Dir, dirRead: fs.DirRead, dirPos: fs.DirPos, counter: fs.Counter, semaphore: fs.Semaphore}
+		for _, in := range fs.Interests {
+			f.interests = append(f.interests, epollInterest{in.FD, in.FileID, in.Events, in.Data, in.Disabled})
+		}
+		if f.kind == filePipeRead || f.kind == filePipeWrite {
 			pp := pipes[fs.PipeID]
 			if pp == nil {
 				pp = &pipe{id: fs.PipeID, buf: fs.Pipe, readers: fs.Readers, writers: fs.Writers}

@@ -64,6 +64,8 @@ func (p *Process) readFile(f *openFile, n int) ([]byte, Errno) {
 		out := append([]byte(nil), pp.buf[:n]...)
 		pp.buf = append(pp.buf[:0], pp.buf[n:]...)
 		return out, 0
+	case fileEventfd:
+		return f.eventfdRead(n)
 	}
 	return nil, EBADF
 }
@@ -89,6 +91,8 @@ func (p *Process) writeFile(t *thread, f *openFile, data []byte, noSigpipe bool)
 			n = min(len(data), pipeCapacity-len(pp.buf))
 			pp.buf = append(pp.buf, data[:n]...)
 		}
+	case fileEventfd:
+		n, e = f.eventfdWrite(data)
 	default:
 		e = EBADF
 	}

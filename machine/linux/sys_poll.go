@@ -95,11 +95,7 @@ func (p *Process) waitReady(t *thread, fds []waitFD, timeout int64) sysResult {
 
 // poll(fds, nfds, timeout_ms)
 func sysPoll(p *Process, t *thread, a sysArgs) sysResult {
-	timeout := int64(int32(a[2]))
-	if timeout > 0 {
-		timeout *= 1_000_000
-	}
-	return p.poll(t, a[0], a[1], timeout)
+	return p.poll(t, a[0], a[1], msTimeout(a[2]))
 }
 
 func (p *Process) ppoll(t *thread, a sysArgs, time64 bool) sysResult {
