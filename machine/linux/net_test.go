@@ -82,4 +82,3 @@ func TestTCPServerOnTheHost(t *testing.T) {
 	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrClose, conn)))
 	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrClose, fd)))
 }
-
