@@ -1,0 +1,518 @@
+package raftlog
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/synodvm/synod/consensus"
+)
+
+// ErrBusy is Core.Propose's back-pressure: MaxInflightProposals of this
+// node's proposals are still uncommitted, or the leader holds too many
+// uncommitted bytes. Retry after the next Ready delivers entries.
+var ErrBusy = errors.New("raftlog: too many proposals in flight")
+
+// ErrFailed wraps the error that stopped a Core for good: a failed durable
+// write (a full disk) or raft finding its state inconsistent. Nothing is
+// acknowledged after it; restart the node from its store.
+var ErrFailed = errors.New("raftlog: node failed")
+
+// Core is the deterministic engine: one raft RawNode, its store and its
+// transport, with no goroutines and no clock of its own. Whoever drives it
+// calls Tick at a steady rate, Step for each inbound message and
+// HandleReady after every batch of calls, all from one goroutine. Node
+// wraps it in a goroutine for production; the simulator drives it directly.
+type Core struct {
+	cfg   Config
+	rn    *raft.RawNode
+	store Store
+	net   consensus.Transport
+	log   *slog.Logger
+	m     *metrics
+
+	// delivered is the last index handed to the user.
+	delivered uint64
+	// snapIndex is the index of the newest snapshot in the store.
+	snapIndex uint64
+	// confs are the configurations after each configuration change
+	// delivered since the snapshot, oldest first, after the snapshot's own;
+	// a new snapshot records the one in force at its index.
+	confs []confAt
+	// startSnapshot is the stored snapshot, delivered by the first
+	// HandleReady so that the user rebuilds its state from the log alone.
+	startSnapshot *consensus.Snapshot
+
+	lead  uint64
+	ticks uint64
+	// nextSeq numbers this node's proposals; inflight holds the ones not
+	// yet seen committed, with when they were accepted.
+	nextSeq  uint64
+	inflight map[uint64]inflightProposal
+
+	failed error
+}
+
+type confAt struct {
+	index uint64
+	conf  *pb.ConfState
+}
+
+type inflightProposal struct {
+	accepted    time.Time
+	expiresTick uint64
+}
+
+// NewCore starts the engine on an open store. A store that holds no
+// state is bootstrapped with cfg.Peers, unless cfg.Join.
+func NewCore(cfg Config, store Store, net consensus.Transport) (*Core, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(cfg.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	c := &Core{
+		cfg: cfg, store: store, net: net, m: m,
+		log:      cfg.Logger.With("node", cfg.ID),
+		inflight: map[uint64]inflightProposal{},
+	}
+	snap, err := store.Snapshot()
+	if err != nil {
+		return nil, fmt.Errorf("raftlog: node %d: %w", cfg.ID, err)
+	}
+	meta := snap.GetMetadata()
+	c.snapIndex, c.delivered = meta.GetIndex(), meta.GetIndex()
+	c.confs = []confAt{{meta.GetIndex(), meta.GetConfState()}}
+	if c.snapIndex > 0 {
+		c.startSnapshot = &consensus.Snapshot{Index: c.snapIndex, Data: snap.GetData()}
+	}
+	c.rn, err = raft.NewRawNode(&raft.Config{
+		ID:                        uint64(cfg.ID),
+		ElectionTick:              cfg.ElectionTicks,
+		HeartbeatTick:             cfg.HeartbeatTicks,
+		Storage:                   store,
+		Applied:                   c.snapIndex,
+		MaxSizePerMsg:             cfg.MaxSizePerMsg,
+		MaxCommittedSizePerReady:  cfg.MaxCommittedSizePerReady,
+		MaxUncommittedEntriesSize: cfg.MaxUncommittedBytes,
+		MaxInflightMsgs:           cfg.MaxInflightMsgs,
+		CheckQuorum:               true,
+		PreVote:                   true,
+		StepDownOnRemoval:         true,
+		Logger:                    raftLogger{c.log},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("raftlog: node %d: %w", cfg.ID, err)
+	}
+	if err := c.bootstrapIfEmpty(); err != nil {
+		return nil, fmt.Errorf("raftlog: node %d: %w", cfg.ID, err)
+	}
+	return c, nil
+}
+
+func (c *Core) bootstrapIfEmpty() error {
+	last, err := c.store.LastIndex()
+	if err != nil || last > 0 || c.cfg.Join {
+		return err
+	}
+	if !slices.Contains(c.cfg.Peers, c.cfg.ID) {
+		return fmt.Errorf("an empty store needs Peers that include this node (%d), or Join; peers %v", c.cfg.ID, c.cfg.Peers)
+	}
+	peers := make([]raft.Peer, len(c.cfg.Peers))
+	for i, p := range c.cfg.Peers {
+		peers[i] = raft.Peer{ID: uint64(p)}
+	}
+	return c.rn.Bootstrap(peers)
+}
+
+// guard runs f and turns a raft panic (raised through its logger when it
+// finds its state inconsistent) into the Core's terminal error.
+func (c *Core) guard(what string, f func() error) (err error) {
+	if c.failed != nil {
+		return c.failed
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			c.fail(fmt.Errorf("%s: raft: %v", what, r))
+			err = c.failed
+		}
+	}()
+	return f()
+}
+
+func (c *Core) fail(err error) {
+	c.failed = fmt.Errorf("%w: node %d: %w", ErrFailed, c.cfg.ID, err)
+	c.log.Error("raftlog: node stopped", "err", err)
+}
+
+// Err is the error that stopped the Core, or nil while it runs.
+func (c *Core) Err() error { return c.failed }
+
+// Tick advances raft's logical clock by one tick and expires proposals
+// that have waited too long.
+func (c *Core) Tick() error {
+	return c.guard("tick", func() error {
+		c.ticks++
+		c.rn.Tick()
+		for seq, p := range c.inflight {
+			if p.expiresTick <= c.ticks {
+				delete(c.inflight, seq)
+				c.m.proposalsExpired.Inc()
+			}
+		}
+		return nil
+	})
+}
+
+// Step hands raft one message from a peer. An error means the message was
+// refused (garbage, a forged sender, a stranger); it is not fatal unless
+// it wraps ErrFailed.
+func (c *Core) Step(in consensus.Inbound) error {
+	return c.guard("step", func() error {
+		m := &pb.Message{}
+		if err := proto.Unmarshal(in.Data, m); err != nil {
+			c.m.invalidMessages.Inc()
+			return fmt.Errorf("raftlog: message from node %d: %w", in.From, err)
+		}
+		if m.GetFrom() != uint64(in.From) || m.GetTo() != uint64(c.cfg.ID) || raft.IsLocalMsg(m.GetType()) {
+			c.m.invalidMessages.Inc()
+			return fmt.Errorf("raftlog: node %d sent %v claiming to be from %d to %d", in.From, m.GetType(), m.GetFrom(), m.GetTo())
+		}
+		if err := c.rn.Step(m); err != nil {
+			c.m.invalidMessages.Inc()
+			return fmt.Errorf("raftlog: message %v from node %d: %w", m.GetType(), in.From, err)
+		}
+		return nil
+	})
+}
+
+// Propose submits data. It fails fast with consensus.ErrNoQuorum when no
+// leader is known and with ErrBusy when the in-flight bound is reached.
+func (c *Core) Propose(data []byte) error {
+	return c.guard("propose", func() error {
+		if c.rn.BasicStatus().Lead == raft.None {
+			c.m.proposalsRejected.Inc()
+			return consensus.ErrNoQuorum
+		}
+		if len(c.inflight) >= c.cfg.MaxInflightProposals {
+			return ErrBusy
+		}
+		c.nextSeq++
+		err := c.rn.Propose(envelope{c.cfg.ID, c.nextSeq, data}.marshal())
+		if errors.Is(err, raft.ErrProposalDropped) {
+			c.m.proposalsRejected.Inc()
+			if c.rn.BasicStatus().Lead == raft.None {
+				return consensus.ErrNoQuorum
+			}
+			return ErrBusy // leadership transfer or uncommitted bytes: transient
+		}
+		if err != nil {
+			return fmt.Errorf("raftlog: propose: %w", err)
+		}
+		c.inflight[c.nextSeq] = inflightProposal{
+			accepted:    c.cfg.Clock(),
+			expiresTick: c.ticks + uint64(c.cfg.ProposalTimeoutTicks),
+		}
+		return nil
+	})
+}
+
+// InflightProposals is how many of this node's proposals are accepted but
+// not yet delivered.
+func (c *Core) InflightProposals() int { return len(c.inflight) }
+
+// AddNode proposes adding node id as a voter. It returns once proposed;
+// the change is in force when Status lists the node. Raft ignores a
+// change proposed while another is still pending.
+func (c *Core) AddNode(id consensus.NodeID) error {
+	return c.proposeConfChange(pb.ConfChangeAddNode, id)
+}
+
+// RemoveNode proposes removing node id, which may be this node or the
+// leader; a removed leader steps down.
+func (c *Core) RemoveNode(id consensus.NodeID) error {
+	return c.proposeConfChange(pb.ConfChangeRemoveNode, id)
+}
+
+func (c *Core) proposeConfChange(t pb.ConfChangeType, id consensus.NodeID) error {
+	if id == 0 {
+		return errors.New("raftlog: configuration change: node id 0 is reserved")
+	}
+	return c.guard("configuration change", func() error {
+		if c.rn.BasicStatus().Lead == raft.None {
+			return consensus.ErrNoQuorum
+		}
+		err := c.rn.ProposeConfChange(&pb.ConfChange{Type: t.Enum(), NodeId: new(uint64(id))})
+		if errors.Is(err, raft.ErrProposalDropped) {
+			return consensus.ErrNoQuorum
+		}
+		return err
+	})
+}
+
+// TransferLeadership asks the leader to hand over to node to once it is
+// up to date. Call it on the leader; elsewhere it does nothing.
+func (c *Core) TransferLeadership(to consensus.NodeID) error {
+	return c.guard("transfer leadership", func() error {
+		c.rn.TransferLeader(uint64(to))
+		return nil
+	})
+}
+
+// Campaign makes this node start an election now instead of waiting for
+// its election timeout (an operator's lever, and a shortcut for tests).
+func (c *Core) Campaign() error {
+	return c.guard("campaign", c.rn.Campaign)
+}
+
+// HasReady reports whether HandleReady has work to do.
+func (c *Core) HasReady() bool {
+	return c.failed == nil && (c.startSnapshot != nil || c.rn.HasReady())
+}
+
+// maxReadiesPerCall bounds one HandleReady, so a backlog cannot starve
+// the caller's ticks and inbound messages.
+const maxReadiesPerCall = 64
+
+// HandleReady does everything raft asks for after the calls since the
+// last one, in the order raft requires: persist the entries, hard state
+// and any snapshot in one durable write; only then send the messages;
+// then deliver the committed entries, which it returns for the user in
+// order. It also takes a snapshot and compacts when enough entries have
+// been delivered. An error wrapping ErrFailed stops the Core for good.
+func (c *Core) HandleReady() ([]consensus.Apply, error) {
+	var applies []consensus.Apply
+	err := c.guard("ready", func() error {
+		if c.startSnapshot != nil {
+			applies = append(applies, consensus.Apply{Snapshot: c.startSnapshot})
+			c.startSnapshot = nil
+		}
+		c.maybeSnapshot()
+		for i := 0; i < maxReadiesPerCall && c.rn.HasReady(); i++ {
+			rd := c.rn.Ready()
+			if err := c.persist(rd); err != nil {
+				c.fail(err)
+				return c.failed
+			}
+			c.send(rd.Messages)
+			var err error
+			if applies, err = c.deliver(rd, applies); err != nil {
+				c.fail(err)
+				return c.failed
+			}
+			c.rn.Advance(rd)
+		}
+		c.updateGauges()
+		return nil
+	})
+	return applies, err
+}
+
+func (c *Core) persist(rd raft.Ready) error {
+	if rd.SoftState != nil && rd.SoftState.Lead != c.lead {
+		c.log.Info("raftlog: leader changed", "from", c.lead, "to", rd.SoftState.Lead, "term", c.rn.BasicStatus().HardState.GetTerm())
+		c.lead = rd.SoftState.Lead
+		c.m.leaderChanges.Inc()
+	}
+	if rd.HardState == nil && len(rd.Entries) == 0 && raft.IsEmptySnap(rd.Snapshot) {
+		return nil
+	}
+	start := c.cfg.Clock()
+	if err := c.store.Save(rd.HardState, rd.Entries, rd.Snapshot); err != nil {
+		return err
+	}
+	c.m.fsync.Observe(c.cfg.Clock().Sub(start).Seconds())
+	return nil
+}
+
+// send hands every message to the transport. A message the transport
+// cannot queue is reported to raft, which slows down to probing that peer
+// and, for a snapshot, sends it again later.
+func (c *Core) send(msgs []*pb.Message) {
+	for _, m := range msgs {
+		to := m.GetTo()
+		b, err := proto.Marshal(m)
+		if err == nil {
+			err = c.net.Send(consensus.NodeID(to), b)
+		}
+		isSnap := m.GetType() == pb.MsgSnap
+		if err != nil {
+			c.m.sendFailures.Inc()
+			c.log.Debug("raftlog: send failed", "to", to, "type", m.GetType(), "err", err)
+			c.rn.ReportUnreachable(to)
+			if isSnap {
+				c.rn.ReportSnapshot(to, raft.SnapshotFailure)
+			}
+			continue
+		}
+		if isSnap {
+			// Queued is as good as sent: if it is lost, the follower
+			// keeps rejecting appends and raft sends a snapshot again.
+			c.m.snapshotsSent.Inc()
+			c.log.Info("raftlog: sent snapshot", "to", to, "index", m.GetSnapshot().GetMetadata().GetIndex())
+			c.rn.ReportSnapshot(to, raft.SnapshotFinish)
+		}
+	}
+}
+
+// deliver appends to applies the snapshot and committed entries of rd,
+// applying configuration changes to raft as they pass.
+func (c *Core) deliver(rd raft.Ready, applies []consensus.Apply) ([]consensus.Apply, error) {
+	if !raft.IsEmptySnap(rd.Snapshot) {
+		meta := rd.Snapshot.GetMetadata()
+		applies = append(applies, consensus.Apply{Snapshot: &consensus.Snapshot{Index: meta.GetIndex(), Data: rd.Snapshot.GetData()}})
+		c.delivered, c.snapIndex = meta.GetIndex(), meta.GetIndex()
+		c.confs = []confAt{{meta.GetIndex(), meta.GetConfState()}}
+		c.m.snapshotsInstalled.Inc()
+		c.log.Info("raftlog: installed snapshot from leader", "index", meta.GetIndex())
+	}
+	now := c.cfg.Clock()
+	var batch []consensus.Entry
+	for _, e := range rd.CommittedEntries {
+		if e.GetIndex() <= c.delivered {
+			continue
+		}
+		switch e.GetType() {
+		case pb.EntryNormal:
+			if len(e.GetData()) == 0 {
+				break // a new leader's empty entry
+			}
+			env, err := unmarshalEnvelope(e.GetData())
+			if err != nil {
+				return applies, fmt.Errorf("committed entry %d: %w", e.GetIndex(), err)
+			}
+			if p, ok := c.inflight[env.seq]; ok && env.proposer == c.cfg.ID {
+				delete(c.inflight, env.seq)
+				c.m.proposal.Observe(now.Sub(p.accepted).Seconds())
+			}
+			batch = append(batch, consensus.Entry{Index: e.GetIndex(), Data: env.data})
+		case pb.EntryConfChange, pb.EntryConfChangeV2:
+			if err := c.applyConfChange(e); err != nil {
+				return applies, fmt.Errorf("committed entry %d: %w", e.GetIndex(), err)
+			}
+		}
+		c.delivered = e.GetIndex()
+	}
+	if len(batch) > 0 {
+		applies = append(applies, consensus.Apply{Entries: batch})
+	}
+	return applies, nil
+}
+
+func (c *Core) applyConfChange(e *pb.Entry) error {
+	var cc pb.ConfChangeI
+	if e.GetType() == pb.EntryConfChange {
+		v1 := &pb.ConfChange{}
+		if err := proto.Unmarshal(e.GetData(), v1); err != nil {
+			return err
+		}
+		cc = v1
+	} else {
+		v2 := &pb.ConfChangeV2{}
+		if err := proto.Unmarshal(e.GetData(), v2); err != nil {
+			return err
+		}
+		cc = v2
+	}
+	cs := c.rn.ApplyConfChange(cc)
+	c.confs = append(c.confs, confAt{e.GetIndex(), proto.Clone(cs).(*pb.ConfState)})
+	c.log.Info("raftlog: configuration changed", "index", e.GetIndex(), "voters", cs.GetVoters())
+	return nil
+}
+
+// maybeSnapshot asks the user for a snapshot once SnapshotEntries have
+// been delivered since the last one, stores it and compacts the log. The
+// user's snapshot may trail the delivered index (it has not applied
+// everything yet); it is used if it is newer than the stored one. A
+// failure here is logged, not fatal: the log merely grows until the next
+// attempt.
+func (c *Core) maybeSnapshot() {
+	if c.cfg.SnapshotSource == nil || c.delivered-c.snapIndex < c.cfg.SnapshotEntries {
+		return
+	}
+	snap, err := c.cfg.SnapshotSource()
+	if err != nil {
+		c.log.Warn("raftlog: snapshot source failed; will retry", "err", err)
+		return
+	}
+	if snap.Index <= c.snapIndex {
+		return // the user has not applied past the last snapshot yet
+	}
+	if snap.Index > c.delivered {
+		c.log.Error("raftlog: snapshot source returned an index never delivered; ignored", "index", snap.Index, "delivered", c.delivered)
+		return
+	}
+	term, err := c.store.Term(snap.Index)
+	if err != nil {
+		c.log.Warn("raftlog: snapshot: term lookup failed", "index", snap.Index, "err", err)
+		return
+	}
+	conf := c.confs[0].conf
+	for _, ca := range c.confs {
+		if ca.index <= snap.Index {
+			conf = ca.conf
+		}
+	}
+	compactTo := snap.Index - min(c.cfg.CompactKeepEntries, snap.Index)
+	ps := &pb.Snapshot{Data: snap.Data, Metadata: &pb.SnapshotMetadata{
+		Index: new(snap.Index), Term: new(term), ConfState: conf,
+	}}
+	start := c.cfg.Clock()
+	if err := c.store.SaveSnapshot(ps, compactTo); err != nil {
+		c.log.Warn("raftlog: snapshot: store failed", "index", snap.Index, "err", err)
+		return
+	}
+	c.m.fsync.Observe(c.cfg.Clock().Sub(start).Seconds())
+	c.snapIndex = snap.Index
+	i := 0
+	for i+1 < len(c.confs) && c.confs[i+1].index <= snap.Index {
+		i++
+	}
+	c.confs = slices.Clone(c.confs[i:])
+	c.m.snapshotsCreated.Inc()
+	c.log.Info("raftlog: snapshot taken, log compacted", "index", snap.Index, "compacted_to", compactTo, "bytes", len(snap.Data))
+}
+
+func (c *Core) updateGauges() {
+	st := c.rn.BasicStatus()
+	c.m.commitIndex.Set(float64(st.HardState.GetCommit()))
+	c.m.appliedIndex.Set(float64(c.delivered))
+	c.m.term.Set(float64(st.HardState.GetTerm()))
+	c.m.isLeader.Set(boolGauge(st.RaftState == raft.StateLeader))
+	c.m.members.Set(float64(len(c.confs[len(c.confs)-1].conf.GetVoters())))
+}
+
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Status reports this node's view of the log.
+func (c *Core) Status() consensus.Status {
+	st := c.rn.BasicStatus()
+	voters := c.confs[len(c.confs)-1].conf.GetVoters()
+	members := make([]consensus.NodeID, len(voters))
+	for i, v := range voters {
+		members[i] = consensus.NodeID(v)
+	}
+	slices.Sort(members)
+	return consensus.Status{
+		ID:       c.cfg.ID,
+		Leader:   consensus.NodeID(st.Lead),
+		Term:     st.HardState.GetTerm(),
+		Commit:   st.HardState.GetCommit(),
+		Applied:  c.delivered,
+		Members:  members,
+		IsLeader: st.RaftState == raft.StateLeader,
+	}
+}

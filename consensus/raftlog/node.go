@@ -1,0 +1,322 @@
+package raftlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/synodvm/synod/consensus"
+)
+
+// Node is the production form of the engine: a Core driven by one
+// goroutine with a wall-clock ticker, fed by the transport's Inbound
+// channel and by Propose from any goroutine. It implements consensus.Log.
+type Node struct {
+	core    *Core
+	net     consensus.Transport
+	applies chan consensus.Apply
+
+	proposals chan *proposal
+	commands  chan func(*Core) error
+	stop      chan struct{}
+	done      chan struct{}
+	stopOnce  sync.Once
+
+	status atomic.Pointer[consensus.Status]
+	// err is the error that ended the loop, set before done closes.
+	err error
+}
+
+var _ consensus.Log = (*Node)(nil)
+
+// proposal is one Propose call waiting for the event loop. mu makes
+// "the loop proposed it" and "the caller gave up" mutually exclusive, so a
+// caller whose context ends never returns an error for a proposal that
+// was in fact made.
+type proposal struct {
+	data      []byte
+	mu        sync.Mutex
+	cancelled bool
+	reply     chan error // buffered; sent to under mu
+}
+
+// cancel gives up on p unless the loop has already answered; it returns
+// the answer when there is one.
+func (p *proposal) cancel(why error) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case err := <-p.reply:
+		return err
+	default:
+		p.cancelled = true
+		return why
+	}
+}
+
+// appliesBuffer is the capacity of the Applies channel in batches. When
+// the user falls this far behind, the loop waits for it (still ticking
+// and stepping messages) instead of accepting more committed entries.
+const appliesBuffer = 64
+
+// maxEventsPerBatch bounds how many proposals and messages the loop takes
+// before handling a Ready: enough that a burst of proposals becomes one
+// durable write and one append message, few enough that ticks stay timely.
+const maxEventsPerBatch = 512
+
+// StartNode starts the engine on store and net and runs it until Stop.
+// The node owns both afterwards: Stop closes them.
+func StartNode(cfg Config, store Store, net consensus.Transport) (*Node, error) {
+	core, err := NewCore(cfg, store, net)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{
+		core:      core,
+		net:       net,
+		applies:   make(chan consensus.Apply, appliesBuffer),
+		proposals: make(chan *proposal, maxEventsPerBatch),
+		commands:  make(chan func(*Core) error),
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
+	}
+	n.publishStatus()
+	go n.run(core.cfg.TickInterval)
+	return n, nil
+}
+
+// Propose implements consensus.Log.
+func (n *Node) Propose(ctx context.Context, data []byte) error {
+	p := &proposal{data: data, reply: make(chan error, 1)}
+	select {
+	case n.proposals <- p:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.done:
+		return n.stoppedErr()
+	}
+	select {
+	case err := <-p.reply:
+		return err
+	case <-ctx.Done():
+		return p.cancel(ctx.Err())
+	case <-n.done:
+		return p.cancel(n.stoppedErr())
+	}
+}
+
+// Applies implements consensus.Log. When the store holds a snapshot, the
+// first Apply is that snapshot: the user's state comes from the log alone.
+func (n *Node) Applies() <-chan consensus.Apply { return n.applies }
+
+// Status implements consensus.Log.
+func (n *Node) Status() consensus.Status { return *n.status.Load() }
+
+// AddNode proposes adding node id as a voter (see Core.AddNode).
+func (n *Node) AddNode(ctx context.Context, id consensus.NodeID) error {
+	return n.do(ctx, func(c *Core) error { return c.AddNode(id) })
+}
+
+// RemoveNode proposes removing node id (see Core.RemoveNode).
+func (n *Node) RemoveNode(ctx context.Context, id consensus.NodeID) error {
+	return n.do(ctx, func(c *Core) error { return c.RemoveNode(id) })
+}
+
+// TransferLeadership asks this node, if leader, to hand over to node to.
+func (n *Node) TransferLeadership(ctx context.Context, to consensus.NodeID) error {
+	return n.do(ctx, func(c *Core) error { return c.TransferLeadership(to) })
+}
+
+// Campaign starts an election on this node now.
+func (n *Node) Campaign(ctx context.Context) error {
+	return n.do(ctx, func(c *Core) error { return c.Campaign() })
+}
+
+// do runs f on the event loop and returns its error.
+func (n *Node) do(ctx context.Context, f func(*Core) error) error {
+	reply := make(chan error, 1)
+	select {
+	case n.commands <- func(c *Core) error { err := f(c); reply <- err; return err }:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.done:
+		return n.stoppedErr()
+	}
+	return <-reply
+}
+
+// Stop implements consensus.Log: it ends the loop, closes Applies, the
+// transport and the store, and returns the error that had stopped the
+// node, if any.
+func (n *Node) Stop() error {
+	n.stopOnce.Do(func() { close(n.stop) })
+	<-n.done
+	if errors.Is(n.err, consensus.ErrStopped) {
+		return nil
+	}
+	return n.err
+}
+
+// Done is closed when the node stops, by Stop or by a fatal error.
+func (n *Node) Done() <-chan struct{} { return n.done }
+
+// Err is the fatal error that stopped the node, or nil.
+func (n *Node) Err() error {
+	select {
+	case <-n.done:
+		if errors.Is(n.err, consensus.ErrStopped) {
+			return nil
+		}
+		return n.err
+	default:
+		return nil
+	}
+}
+
+func (n *Node) stoppedErr() error {
+	if err := n.Err(); err != nil {
+		return fmt.Errorf("%w: %w", consensus.ErrStopped, err)
+	}
+	return consensus.ErrStopped
+}
+
+func (n *Node) publishStatus() {
+	st := n.core.Status()
+	n.status.Store(&st)
+}
+
+// run is the event loop: it is the only goroutine that touches the Core.
+func (n *Node) run(tick time.Duration) {
+	ticker := time.NewTicker(tick)
+	var waiting []*proposal // blocked by back-pressure, oldest first
+	var pending []consensus.Apply
+	var pendingSince time.Time
+	defer func() {
+		ticker.Stop()
+		for _, p := range waiting {
+			p.answer(n.stopReason())
+		}
+		close(n.applies)
+		n.err = errors.Join(n.err, n.net.Close(), n.core.store.Close())
+		close(n.done)
+	}()
+	inbound := n.net.Inbound()
+	for {
+		// Stop taking committed entries while the user is far behind.
+		var out chan consensus.Apply
+		var head consensus.Apply
+		if len(pending) > 0 {
+			out, head = n.applies, pending[0]
+		}
+		select {
+		case <-n.stop:
+			n.err = consensus.ErrStopped
+			return
+		case <-ticker.C:
+			_ = n.core.Tick() // a fatal error is checked below
+		case in, ok := <-inbound:
+			if !ok {
+				n.err = errors.New("raftlog: transport closed its inbound channel")
+				return
+			}
+			n.step(in)
+		case p := <-n.proposals:
+			waiting = n.propose(p, waiting)
+		case f := <-n.commands:
+			_ = f(n.core)
+		case out <- head:
+			n.core.m.apply.Observe(n.core.cfg.Clock().Sub(pendingSince).Seconds())
+			pending = pending[1:]
+		}
+		// Batch what else has arrived into the same Ready.
+	batch:
+		for range maxEventsPerBatch {
+			select {
+			case in, ok := <-inbound:
+				if !ok {
+					break batch
+				}
+				n.step(in)
+			case p := <-n.proposals:
+				waiting = n.propose(p, waiting)
+			default:
+				break batch
+			}
+		}
+		if len(pending) < appliesBuffer && n.core.HasReady() {
+			applies, _ := n.core.HandleReady() // a fatal error is checked below
+			if len(applies) > 0 && len(pending) == 0 {
+				pendingSince = n.core.cfg.Clock()
+			}
+			pending = append(pending, applies...)
+			waiting = n.retry(waiting)
+		}
+		if err := n.core.Err(); err != nil {
+			n.err = err
+			return
+		}
+		n.publishStatus()
+	}
+}
+
+// stopReason is what waiting proposers learn when the loop ends.
+func (n *Node) stopReason() error {
+	if errors.Is(n.err, consensus.ErrStopped) || n.err == nil {
+		return consensus.ErrStopped
+	}
+	return fmt.Errorf("%w: %w", consensus.ErrStopped, n.err)
+}
+
+func (n *Node) step(in consensus.Inbound) {
+	if err := n.core.Step(in); err != nil {
+		n.core.log.Debug("raftlog: message refused", "from", in.From, "err", err)
+	}
+}
+
+// propose offers p to the Core, or queues it behind earlier waiters.
+func (n *Node) propose(p *proposal, waiting []*proposal) []*proposal {
+	if len(waiting) > 0 {
+		return append(waiting, p)
+	}
+	if n.offer(p) {
+		return waiting
+	}
+	return append(waiting, p)
+}
+
+// retry offers the waiting proposals again, in order, until one is still
+// refused by back-pressure.
+func (n *Node) retry(waiting []*proposal) []*proposal {
+	for len(waiting) > 0 && n.offer(waiting[0]) {
+		waiting = waiting[1:]
+	}
+	return waiting
+}
+
+// offer proposes p unless its caller gave up; it reports false when p
+// must keep waiting for back-pressure to ease.
+func (n *Node) offer(p *proposal) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cancelled {
+		return true
+	}
+	err := n.core.Propose(p.data)
+	if errors.Is(err, ErrBusy) {
+		return false
+	}
+	p.reply <- err
+	return true
+}
+
+// answer replies to p unless its caller gave up.
+func (p *proposal) answer(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.cancelled {
+		p.reply <- err
+	}
+}

@@ -1,0 +1,299 @@
+package raftlog
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/consensus/memnet"
+)
+
+// This file drives whole clusters of Cores from the test goroutine, the way
+// the deterministic simulator will: a memnet network on virtual time,
+// bbolt stores in temporary directories, and a tiny replicated
+// application (a list of strings) on every node.
+
+const testCluster = "0123456789abcdef0123456789abcdef"
+
+// testTick is the virtual duration of one tick.
+const testTick = 10 * time.Millisecond
+
+// history is the test application: every delivered entry in order. Its
+// snapshot is the whole list, so a node restored from a snapshot still
+// knows every entry ever committed.
+type history struct {
+	index   uint64
+	entries []string
+	// snapshots counts snapshots delivered (from the store or the leader).
+	snapshots int
+}
+
+func (h *history) apply(t testing.TB, applies []consensus.Apply) {
+	for _, a := range applies {
+		if a.Snapshot != nil {
+			var entries []string
+			require.NoError(t, json.Unmarshal(a.Snapshot.Data, &entries))
+			h.entries, h.index = entries, a.Snapshot.Index
+			h.snapshots++
+			continue
+		}
+		for _, e := range a.Entries {
+			require.Greater(t, e.Index, h.index, "entries arrive in increasing index order")
+			h.entries = append(h.entries, string(e.Data))
+			h.index = e.Index
+		}
+	}
+}
+
+func (h *history) snapshot() (consensus.Snapshot, error) {
+	b, err := json.Marshal(h.entries)
+	return consensus.Snapshot{Index: h.index, Data: b}, err
+}
+
+type simNode struct {
+	id    consensus.NodeID
+	dir   string
+	core  *Core
+	store *BoltStore
+	ep    *memnet.Endpoint
+	app   *history
+}
+
+func (n *simNode) up() bool { return n.core != nil }
+
+type simCluster struct {
+	t     testing.TB
+	net   *memnet.Network
+	nodes map[consensus.NodeID]*simNode
+	ids   []consensus.NodeID // in order
+	// tune adjusts every node's config.
+	tune func(*Config)
+	// now is the virtual wall clock given to the Cores' metrics.
+	now time.Time
+}
+
+func quietLogger() *slog.Logger {
+	if os.Getenv("RAFTLOG_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+func newSimCluster(t testing.TB, n int, tune func(*Config)) *simCluster {
+	c := &simCluster{t: t, net: memnet.New(1), nodes: map[consensus.NodeID]*simNode{}, tune: tune, now: time.Unix(0, 0)}
+	var peers []consensus.NodeID
+	for i := 1; i <= n; i++ {
+		peers = append(peers, consensus.NodeID(i))
+	}
+	for _, id := range peers {
+		c.add(id, Config{Peers: peers})
+	}
+	t.Cleanup(func() {
+		for _, id := range c.ids {
+			if c.nodes[id].up() {
+				c.crash(id)
+			}
+		}
+	})
+	return c
+}
+
+// add creates node id with an empty data directory and starts it.
+func (c *simCluster) add(id consensus.NodeID, cfg Config) *simNode {
+	n := &simNode{id: id, dir: c.t.TempDir()}
+	c.nodes[id] = n
+	c.ids = append(c.ids, id)
+	c.start(n, cfg)
+	return n
+}
+
+func (c *simCluster) start(n *simNode, cfg Config) {
+	t := c.t
+	store, err := OpenBoltStore(n.dir, Identity{ClusterID: testCluster, Node: n.id})
+	require.NoError(t, err)
+	ep, err := c.net.Join(n.id)
+	require.NoError(t, err)
+	app := &history{}
+	cfg.ID = n.id
+	cfg.Logger = quietLogger()
+	cfg.SnapshotSource = app.snapshot
+	cfg.Clock = func() time.Time { return c.now }
+	if c.tune != nil {
+		c.tune(&cfg)
+	}
+	core, err := NewCore(cfg, store, ep)
+	require.NoError(t, err)
+	n.core, n.store, n.ep, n.app = core, store, ep, app
+}
+
+// crash stops node id abruptly: its memory is gone, its store keeps what
+// it synced (every Save is synced before it returns).
+func (c *simCluster) crash(id consensus.NodeID) {
+	n := c.nodes[id]
+	require.NoError(c.t, n.ep.Close())
+	require.NoError(c.t, n.store.Close())
+	n.core, n.store, n.ep = nil, nil, nil
+}
+
+// restart starts a crashed node again from its data directory.
+func (c *simCluster) restart(id consensus.NodeID) {
+	c.start(c.nodes[id], Config{})
+}
+
+// settle lets every live node process its messages and Readies until
+// nothing moves (bounded).
+func (c *simCluster) settle() {
+	for range 1000 {
+		busy := false
+		for _, id := range c.ids {
+			n := c.nodes[id]
+			if !n.up() {
+				continue
+			}
+		drain:
+			for {
+				select {
+				case in, ok := <-n.ep.Inbound():
+					if !ok {
+						break drain
+					}
+					_ = n.core.Step(in) // refusals are counted in metrics
+					busy = true
+				default:
+					break drain
+				}
+			}
+			if n.core.HasReady() {
+				applies, err := n.core.HandleReady()
+				require.NoError(c.t, err)
+				n.app.apply(c.t, applies)
+				busy = true
+			}
+		}
+		if !busy {
+			return
+		}
+	}
+	c.t.Fatal("cluster did not settle")
+}
+
+// tick advances virtual time by one tick on the network and every node.
+func (c *simCluster) tick() {
+	c.now = c.now.Add(testTick)
+	c.net.Advance(testTick)
+	for _, id := range c.ids {
+		if n := c.nodes[id]; n.up() {
+			require.NoError(c.t, n.core.Tick())
+		}
+	}
+	c.settle()
+}
+
+// waitFor ticks until cond holds, failing after maxTicks.
+func (c *simCluster) waitFor(what string, maxTicks int, cond func() bool) {
+	c.t.Helper()
+	for range maxTicks {
+		c.settle()
+		if cond() {
+			return
+		}
+		c.tick()
+	}
+	c.t.Fatalf("after %d ticks: %s", maxTicks, what)
+}
+
+// leader is the node every live member agrees leads, or 0.
+func (c *simCluster) leader() consensus.NodeID {
+	var lead consensus.NodeID
+	for _, id := range c.ids {
+		n := c.nodes[id]
+		if !n.up() || !slices.Contains(n.core.Status().Members, id) {
+			continue
+		}
+		st := n.core.Status()
+		if st.Leader == 0 || (lead != 0 && st.Leader != lead) {
+			return 0
+		}
+		lead = st.Leader
+	}
+	if lead == 0 || !c.nodes[lead].up() || !c.nodes[lead].core.Status().IsLeader {
+		return 0
+	}
+	return lead
+}
+
+func (c *simCluster) waitLeader() consensus.NodeID {
+	c.t.Helper()
+	c.waitFor("a leader everyone agrees on", 500, func() bool { return c.leader() != 0 })
+	return c.leader()
+}
+
+// proposeAll proposes values from the given nodes in turn, ticking when
+// back-pressure or an election gets in the way, and waits until every
+// value is delivered on all of those nodes. A proposal lost in the network
+// (raft does not retransmit them) is proposed again once its slot
+// expires, as a real client would retry.
+func (c *simCluster) proposeAll(from []consensus.NodeID, values []string) {
+	c.t.Helper()
+	proposer := func(i int) *simNode { return c.nodes[from[i%len(from)]] }
+	for i, v := range values {
+		n := proposer(i)
+		c.waitFor("proposal "+v+" accepted", 500, func() bool { return n.core.Propose([]byte(v)) == nil })
+	}
+	for i, v := range values {
+		n := proposer(i)
+		c.waitFor("value "+v+" delivered", 1000, func() bool {
+			if n.core.InflightProposals() == 0 && !slices.Contains(n.app.entries, v) {
+				_ = n.core.Propose([]byte(v))
+			}
+			return c.deliveredOn(from, v)
+		})
+	}
+}
+
+func (c *simCluster) deliveredOn(ids []consensus.NodeID, v string) bool {
+	for _, id := range ids {
+		if !slices.Contains(c.nodes[id].app.entries, v) {
+			return false
+		}
+	}
+	return true
+}
+
+// converged waits until every live member has delivered the same history.
+func (c *simCluster) converged() []string {
+	c.t.Helper()
+	var want []string
+	c.waitFor("every node delivers the same history", 1000, func() bool {
+		first := true
+		for _, id := range c.ids {
+			n := c.nodes[id]
+			if !n.up() || !slices.Contains(n.core.Status().Members, id) {
+				continue
+			}
+			if first {
+				want, first = n.app.entries, false
+			} else if !slices.Equal(want, n.app.entries) {
+				return false
+			}
+		}
+		return true
+	})
+	return want
+}
+
+func values(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s-%d", prefix, i)
+	}
+	return out
+}
