@@ -293,3 +293,38 @@ func mustMarshalMsg(t *testing.T, from, to consensus.NodeID) []byte {
 	require.NoError(t, err)
 	return b
 }
+
+// TestFullDiskStopsTheNode: a leader whose disk fails stops with
+// ErrFailed before sending anything about the entry it could not persist,
+// so the entry commits nowhere, and the others elect a new leader.
+func TestFullDiskStopsTheNode(t *testing.T) {
+	c := newSimCluster(t, 3, nil)
+	lead := c.waitLeader()
+	c.proposeAll(c.ids, values("ok", 3))
+	n := c.nodes[lead]
+	n.disk.fail.Store(true)
+	require.NoError(t, n.core.Propose([]byte("unsynced")))
+	_, err := n.core.HandleReady()
+	require.ErrorIs(t, err, ErrFailed)
+	require.ErrorIs(t, err, errDiskFull, "the error names the disk failure")
+	assert.ErrorIs(t, n.core.Propose([]byte("more")), ErrFailed, "a failed node accepts nothing")
+	assert.ErrorIs(t, n.core.Tick(), ErrFailed)
+	assert.False(t, n.core.HasReady())
+
+	c.crash(lead)
+	var rest []consensus.NodeID
+	for _, id := range c.ids {
+		if id != lead {
+			rest = append(rest, id)
+		}
+	}
+	c.waitLeader()
+	c.proposeAll(rest, values("after", 2))
+	for _, id := range rest {
+		assert.NotContains(t, c.nodes[id].app.entries, "unsynced")
+	}
+	c.restart(lead)
+	got := c.converged()
+	assert.NotContains(t, got, "unsynced")
+	assert.Equal(t, values("ok", 3), got[:3])
+}

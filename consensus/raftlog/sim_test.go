@@ -2,11 +2,14 @@ package raftlog
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	pb "go.etcd.io/raft/v3/raftpb"
 	"io"
 	"log/slog"
 	"os"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,21 +39,26 @@ type history struct {
 	snapshots int
 }
 
-func (h *history) apply(t testing.TB, applies []consensus.Apply) {
+func (h *history) apply(applies []consensus.Apply) error {
 	for _, a := range applies {
 		if a.Snapshot != nil {
 			var entries []string
-			require.NoError(t, json.Unmarshal(a.Snapshot.Data, &entries))
+			if err := json.Unmarshal(a.Snapshot.Data, &entries); err != nil {
+				return fmt.Errorf("snapshot %d: %w", a.Snapshot.Index, err)
+			}
 			h.entries, h.index = entries, a.Snapshot.Index
 			h.snapshots++
 			continue
 		}
 		for _, e := range a.Entries {
-			require.Greater(t, e.Index, h.index, "entries arrive in increasing index order")
+			if e.Index <= h.index {
+				return fmt.Errorf("entry %d delivered after entry %d", e.Index, h.index)
+			}
 			h.entries = append(h.entries, string(e.Data))
 			h.index = e.Index
 		}
 	}
+	return nil
 }
 
 func (h *history) snapshot() (consensus.Snapshot, error) {
@@ -63,6 +71,7 @@ type simNode struct {
 	dir   string
 	core  *Core
 	store *BoltStore
+	disk  *failingStore // the store as the Core sees it
 	ep    *memnet.Endpoint
 	app   *history
 }
@@ -129,9 +138,10 @@ func (c *simCluster) start(n *simNode, cfg Config) {
 	if c.tune != nil {
 		c.tune(&cfg)
 	}
-	core, err := NewCore(cfg, store, ep)
+	disk := &failingStore{Store: store}
+	core, err := NewCore(cfg, disk, ep)
 	require.NoError(t, err)
-	n.core, n.store, n.ep, n.app = core, store, ep, app
+	n.core, n.store, n.disk, n.ep, n.app = core, store, disk, ep, app
 }
 
 // crash stops node id abruptly: its memory is gone, its store keeps what
@@ -140,7 +150,7 @@ func (c *simCluster) crash(id consensus.NodeID) {
 	n := c.nodes[id]
 	require.NoError(c.t, n.ep.Close())
 	require.NoError(c.t, n.store.Close())
-	n.core, n.store, n.ep = nil, nil, nil
+	n.core, n.store, n.disk, n.ep = nil, nil, nil, nil
 }
 
 // restart starts a crashed node again from its data directory.
@@ -174,7 +184,7 @@ func (c *simCluster) settle() {
 			if n.core.HasReady() {
 				applies, err := n.core.HandleReady()
 				require.NoError(c.t, err)
-				n.app.apply(c.t, applies)
+				require.NoError(c.t, n.app.apply(applies))
 				busy = true
 			}
 		}
@@ -296,4 +306,27 @@ func values(prefix string, n int) []string {
 		out[i] = fmt.Sprintf("%s-%d", prefix, i)
 	}
 	return out
+}
+
+// failingStore is a Store whose writes fail once fail is set, like a disk
+// that filled up.
+type failingStore struct {
+	Store
+	fail atomic.Bool
+}
+
+var errDiskFull = errors.New("write: no space left on device (simulated)")
+
+func (s *failingStore) Save(hs *pb.HardState, entries []*pb.Entry, snap *pb.Snapshot) error {
+	if s.fail.Load() {
+		return errDiskFull
+	}
+	return s.Store.Save(hs, entries, snap)
+}
+
+func (s *failingStore) SaveSnapshot(snap *pb.Snapshot, compactTo uint64) error {
+	if s.fail.Load() {
+		return errDiskFull
+	}
+	return s.Store.SaveSnapshot(snap, compactTo)
 }
