@@ -9,8 +9,10 @@ import (
 	"github.com/synodvm/synod/machine"
 )
 
-// maxImageBytes bounds the memory an executable's segments may ask for, so
-// that a corrupt header cannot make the loader allocate gigabytes.
+// maxImageBytes bounds the memory an executable's segments (code, data and
+// bss together) may ask for. Pages are allocated when mapped, so a corrupt
+// header must not make the loader allocate gigabytes; programs that need
+// more memory get it from malloc at run time.
 const maxImageBytes = 256 << 20
 
 // imageLimit is where the executable's segments must end: above it lie the
