@@ -62,6 +62,7 @@ type Process struct {
 	files         fileTable
 	sig           processSignals
 	futexes       []futexWaiter // in the order the threads started waiting
+	timer         realTimer     // alarm/setitimer
 
 	exit   *ExitStatus
 	warned map[uint32]bool // unknown syscalls already logged (diagnostics only)

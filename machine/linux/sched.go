@@ -102,12 +102,13 @@ func (p *Process) recheckWaits() {
 			envIndex[i] = append(envIndex[i], idx)
 		}
 	}
-	if !waiting {
+	if !waiting && !p.timer.armed {
 		return
 	}
 	var now int64
-	if needClock {
+	if needClock || p.timer.armed {
 		now = p.env.Clock(p.instructions).Monotonic
+		p.fireTimer(now)
 	}
 	var ready []PollEvents
 	if len(requests) > 0 {
@@ -172,9 +173,13 @@ func (p *Process) block(t *thread, w *waitState) sysResult {
 	return sysResult{action: actBlocked}
 }
 
-// waitSet summarises what the blocked threads wait for.
+// waitSet summarises what the blocked threads (and the interval timer)
+// wait for.
 func (p *Process) waitSet() WaitSet {
 	var ws WaitSet
+	if p.timer.armed {
+		ws.Deadline, ws.HasDeadline = p.timer.deadline, true
+	}
 	for _, t := range p.threads {
 		w := t.wait
 		if w == nil {

@@ -56,6 +56,7 @@ const (
 // si_code values.
 const (
 	siUser     = 0
+	siKernel   = 0x80
 	siTkill    = -6
 	segvMaperr = 1
 	segvAccerr = 2

@@ -113,3 +113,34 @@ func TestKillInterruptsABlockedThread(t *testing.T) {
 	require.Equal(t, neg(linux.EINTR), linux.MainCPU(p).GR[28])
 	require.Error(t, p.Kill(65))
 }
+
+const (
+	nrAlarm = 27
+	nrPause = 29
+)
+
+func TestAlarmInterruptsPauseAndKillsByDefault(t *testing.T) {
+	p, env := newKernel(t)
+	buf := scratch(t, p)
+	installHandler(t, p, linux.SIGALRM, buf+0x20)
+	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrAlarm, 2)))
+	env.Elapse(500_000_000)
+	require.Equal(t, uint32(2), first(linux.Syscall(p, mainTID, nrAlarm, 2)), "1.5 s left rounds up")
+	_, blocked := linux.Syscall(p, mainTID, nrPause)
+	require.True(t, blocked)
+	env.Elapse(1_999_999_999)
+	linux.Recheck(p)
+	require.True(t, linux.Blocked(p, mainTID), "not yet")
+	env.Elapse(1)
+	linux.Recheck(p)
+	require.False(t, linux.Blocked(p, mainTID))
+	require.Equal(t, neg(linux.EINTR), linux.MainCPU(p).GR[28])
+	linux.DeliverSignals(p, mainTID)
+	require.Equal(t, uint32(0x10100|3), linux.MainCPU(p).IAOQFront, "the SIGALRM handler runs")
+
+	q, qenv := newKernel(t)
+	linux.Syscall(q, mainTID, nrAlarm, 1)
+	qenv.Elapse(1_000_000_000)
+	linux.Recheck(q)
+	require.Equal(t, &linux.ExitStatus{Signal: linux.SIGALRM}, q.Exit(), "SIGALRM's default action")
+}

@@ -33,6 +33,7 @@ type processState struct {
 	Actions      []sigActionState
 	Pending      []sigInfoState
 	Futexes      []futexWaiterState
+	Timer        timerState
 	Exit         *ExitStatus
 	Pages        []pageState
 }
@@ -133,6 +134,11 @@ type sigInfoState struct {
 	Fault       bool
 }
 
+type timerState struct {
+	Armed              bool
+	Deadline, Interval int64
+}
+
 type futexWaiterState struct {
 	Addr, TID, Bitset uint32
 }
@@ -205,6 +211,7 @@ func (p *Process) state() (*processState, error) {
 		Instructions: p.instructions, Current: p.current, NextTID: p.nextTID,
 		Brk: p.brk, BrkStart: p.brkStart, Umask: p.umask, NextFileID: p.files.nextID,
 		Pending: sigInfosState(p.sig.pending), Exit: p.exit,
+		Timer: timerState{p.timer.armed, p.timer.deadline, p.timer.interval},
 	}
 	for _, t := range p.threads {
 		ts := threadState{
@@ -297,6 +304,7 @@ func Restore(snapshot []byte, env Env, log *slog.Logger) (*Process, error) {
 		env: env, log: log, mem: machine.NewMemory(), current: s.Current, nextTID: s.NextTID,
 		instructions: s.Instructions, brkStart: s.BrkStart, brk: s.Brk, umask: s.Umask,
 		exit: s.Exit, warned: map[uint32]bool{},
+		timer: realTimer{s.Timer.Armed, s.Timer.Deadline, s.Timer.Interval},
 	}
 	for _, pg := range s.Pages {
 		if len(pg.Data) != machine.PageSize {
