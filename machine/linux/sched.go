@@ -47,6 +47,7 @@ type waitState struct {
 	fds         []waitFD // waitRetry: descriptors and the events wanted
 	random      bool     // waitRetry: getrandom with an empty pool
 	connecting  bool     // waitRetry: a blocking connect in progress
+	sigwait     uint64   // waitRetry: rt_sigtimedwait's set; a signal in it retries the call
 	futexAddr   uint32
 	futexBitset uint32
 }

@@ -81,15 +81,7 @@ func (p *Process) setupFrame(t *thread, info sigInfo, act sigAction) {
 	frame := (sp + sigFrameAlign - 1) &^ (sigFrameAlign - 1)
 	b := make(be, frameBytes)
 
-	si := b[frameInfo:]
-	si.u32(0, uint32(info.signo))
-	si.u32(8, uint32(info.code))
-	if info.fault {
-		si.u32(12, info.addr)
-	} else {
-		si.u32(12, info.pid)
-		si.u32(16, info.uid)
-	}
+	copy(b[frameInfo:], encodeSiginfo(info))
 
 	uc := b[frameUC:]
 	uc.u32(ucStack, t.sig.altSP)
@@ -149,6 +141,21 @@ func (p *Process) setupFrame(t *thread, info sigInfo, act sigAction) {
 	c.IAOQFront = handler&^3 | privUser
 	c.IAOQBack = (handler&^3 + 4) | privUser
 	c.SetPSW(c.PSW() &^ pswNullify)
+}
+
+// encodeSiginfo lays out a siginfo_t: signo, errno, code, then the fault
+// address or the sender's pid and uid.
+func encodeSiginfo(info sigInfo) []byte {
+	si := make(be, siginfoBytes)
+	si.u32(0, uint32(info.signo))
+	si.u32(8, uint32(info.code))
+	if info.fault {
+		si.u32(12, info.addr)
+	} else {
+		si.u32(12, info.pid)
+		si.u32(16, info.uid)
+	}
+	return si
 }
 
 func (t *thread) onAltStack(sp uint32) bool {

@@ -170,7 +170,10 @@ func (p *Process) sendToThread(t *thread, info sigInfo) {
 		return
 	}
 	t.sig.pending = append(t.sig.pending, info)
-	if t.sig.mask&sigBit(info.signo) == 0 {
+	switch {
+	case t.wait != nil && t.wait.sigwait&sigBit(info.signo) != 0:
+		p.retry(t) // rt_sigtimedwait takes it
+	case t.sig.mask&sigBit(info.signo) == 0:
 		p.interrupt(t, info.signo)
 	}
 }
@@ -182,7 +185,7 @@ func (p *Process) sendToProcess(info sigInfo) {
 		return
 	}
 	for _, t := range p.threads {
-		if t.sig.mask&sigBit(info.signo) == 0 {
+		if t.sig.mask&sigBit(info.signo) == 0 || (t.wait != nil && t.wait.sigwait&sigBit(info.signo) != 0) {
 			p.sendToThread(t, info)
 			return
 		}
@@ -222,12 +225,12 @@ func (p *Process) interrupt(t *thread, sig int32) {
 	p.returnFromSyscall(t, EINTR.ret())
 }
 
-// takePending removes and returns the first deliverable signal for t:
+// takePending removes and returns the first pending signal for t in set:
 // the thread's own first, then the process's, each in arrival order.
-func (p *Process) takePending(t *thread) (sigInfo, bool) {
+func (p *Process) takePending(t *thread, set uint64) (sigInfo, bool) {
 	for _, q := range []*[]sigInfo{&t.sig.pending, &p.sig.pending} {
 		for i, info := range *q {
-			if t.sig.mask&sigBit(info.signo) == 0 {
+			if set&sigBit(info.signo) != 0 {
 				*q = append((*q)[:i:i], (*q)[i+1:]...)
 				return info, true
 			}
@@ -252,7 +255,7 @@ func (p *Process) hasDeliverable(t *thread) bool {
 // it discards, terminates, or builds a handler frame.
 func (p *Process) deliverSignals(t *thread) {
 	for p.exit == nil {
-		info, found := p.takePending(t)
+		info, found := p.takePending(t, ^t.sig.mask)
 		if !found {
 			return
 		}

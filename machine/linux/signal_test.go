@@ -144,3 +144,30 @@ func TestAlarmInterruptsPauseAndKillsByDefault(t *testing.T) {
 	linux.Recheck(q)
 	require.Equal(t, &linux.ExitStatus{Signal: linux.SIGALRM}, q.Exit(), "SIGALRM's default action")
 }
+
+const nrRtSigtimedwait = 177
+
+func TestSigtimedwaitTakesABlockedSignal(t *testing.T) {
+	p, env := newKernel(t)
+	buf := scratch(t, p)
+	set := buf + 0x100
+	poke(t, p, set, []byte{0, 0, 0x80, 0, 0, 0, 0, 0}) // bit 15 = SIGUSR1
+	linux.Syscall(p, mainTID, nrRtSigprocmask, 0, set, 0, 8)
+	sender, _ := spawn(t, p, buf+0x400)
+
+	_, blocked := linux.Syscall(p, mainTID, nrRtSigtimedwait, set, buf+0x200, 0, 8)
+	require.True(t, blocked)
+	require.Equal(t, uint32(0), first(linux.Syscall(p, sender, nrTgkill, mainTID, mainTID, linux.SIGUSR1)))
+	require.False(t, linux.Blocked(p, mainTID))
+	require.Equal(t, uint32(linux.SIGUSR1), linux.MainCPU(p).GR[28])
+	require.Equal(t, uint32(linux.SIGUSR1), word(t, p, buf+0x200), "si_signo")
+	linux.DeliverSignals(p, mainTID)
+	require.Equal(t, uint32(linux.TestReturnAddress|3), linux.MainCPU(p).IAOQFront, "taken, not delivered")
+
+	poke(t, p, buf+0x300, []byte{0, 0, 0, 0, 0, 0, 0x03, 0xe8}) // 1000 ns, 32-bit timespec
+	_, blocked = linux.Syscall(p, mainTID, nrRtSigtimedwait, set, 0, buf+0x300, 8)
+	require.True(t, blocked)
+	env.Elapse(1000)
+	linux.Recheck(p)
+	require.Equal(t, neg(linux.EAGAIN), linux.MainCPU(p).GR[28], "timed out")
+}

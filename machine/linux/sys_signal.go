@@ -239,3 +239,50 @@ func sysTgkill(p *Process, t *thread, a sysArgs) sysResult {
 	}
 	return p.sendTkill(a[1], a[2])
 }
+
+// rt_sigtimedwait(set, info, timeout, sigsetsize): takes a pending signal
+// of set (normally blocked) without running its handler, waiting for one
+// until the timeout.
+func (p *Process) sigtimedwait(t *thread, a sysArgs, time64 bool) sysResult {
+	if a[3] != sigsetBytes {
+		return fail(EINVAL)
+	}
+	set, e := p.readSigset(a[0])
+	if e != 0 {
+		return fail(e)
+	}
+	set &^= unblockable
+	if info, found := p.takePending(t, set); found {
+		if a[1] != 0 {
+			if e := p.writeUser(a[1], encodeSiginfo(info)); e != 0 {
+				return fail(e)
+			}
+		}
+		return ok(uint32(info.signo))
+	}
+	w := &waitState{kind: waitRetry, sigwait: set}
+	if prev := t.wait; prev != nil {
+		w.deadline, w.hasDeadline = prev.deadline, prev.hasDeadline
+		if w.hasDeadline && p.env.Clock(p.instructions).Monotonic >= w.deadline {
+			return fail(EAGAIN)
+		}
+	} else if a[2] != 0 {
+		ts, e := p.readTimespec(a[2], time64)
+		if e != 0 {
+			return fail(e)
+		}
+		if !ts.valid() {
+			return fail(EINVAL)
+		}
+		w.deadline, w.hasDeadline = p.env.Clock(p.instructions).Monotonic+ts.nanos(), true
+	}
+	return p.block(t, w)
+}
+
+func sysRtSigtimedwait(p *Process, t *thread, a sysArgs) sysResult {
+	return p.sigtimedwait(t, a, false)
+}
+
+func sysRtSigtimedwait64(p *Process, t *thread, a sysArgs) sysResult {
+	return p.sigtimedwait(t, a, true)
+}
