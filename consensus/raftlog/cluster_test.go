@@ -328,3 +328,19 @@ func TestFullDiskStopsTheNode(t *testing.T) {
 	assert.NotContains(t, got, "unsynced")
 	assert.Equal(t, values("ok", 3), got[:3])
 }
+
+// TestRaftPanicStopsTheNode: when raft finds its state inconsistent it
+// panics through its logger; the Core turns that into ErrFailed for this
+// node instead of crashing the process.
+func TestRaftPanicStopsTheNode(t *testing.T) {
+	c := newSimCluster(t, 3, nil)
+	core := c.nodes[1].core
+	err := core.guard("test", func() error {
+		raftLogger{quietLogger()}.Panicf("tocommit(%d) is out of range", 9)
+		return nil
+	})
+	require.ErrorIs(t, err, ErrFailed)
+	assert.Contains(t, err.Error(), "tocommit(9) is out of range")
+	assert.ErrorIs(t, core.Tick(), ErrFailed, "the node stays stopped")
+	assert.Equal(t, err, core.Err())
+}

@@ -192,8 +192,7 @@ func (n *Node) publishStatus() {
 func (n *Node) run(tick time.Duration) {
 	ticker := time.NewTicker(tick)
 	var waiting []*proposal // blocked by back-pressure, oldest first
-	var pending []consensus.Apply
-	var pendingSince time.Time
+	var pending []pendingApply // committed, not yet taken by the user
 	defer func() {
 		ticker.Stop()
 		for _, p := range waiting {
@@ -209,7 +208,7 @@ func (n *Node) run(tick time.Duration) {
 		var out chan consensus.Apply
 		var head consensus.Apply
 		if len(pending) > 0 {
-			out, head = n.applies, pending[0]
+			out, head = n.applies, pending[0].apply
 		}
 		select {
 		case <-n.stop:
@@ -228,7 +227,7 @@ func (n *Node) run(tick time.Duration) {
 		case f := <-n.commands:
 			_ = f(n.core)
 		case out <- head:
-			n.core.m.apply.Observe(n.core.cfg.Clock().Sub(pendingSince).Seconds())
+			n.core.m.apply.Observe(n.core.cfg.Clock().Sub(pending[0].since).Seconds())
 			pending = pending[1:]
 		}
 		// Batch what else has arrived into the same Ready.
@@ -248,18 +247,26 @@ func (n *Node) run(tick time.Duration) {
 		}
 		if len(pending) < appliesBuffer && n.core.HasReady() {
 			applies, _ := n.core.HandleReady() // a fatal error is checked below
-			if len(applies) > 0 && len(pending) == 0 {
-				pendingSince = n.core.cfg.Clock()
+			now := n.core.cfg.Clock()
+			for _, a := range applies {
+				pending = append(pending, pendingApply{a, now})
 			}
-			pending = append(pending, applies...)
-			waiting = n.retry(waiting)
 		}
+		// Deliveries and expiries free slots; offer the waiters again.
+		waiting = n.retry(waiting)
 		if err := n.core.Err(); err != nil {
 			n.err = err
 			return
 		}
 		n.publishStatus()
 	}
+}
+
+// pendingApply is a committed batch waiting for the user, with when it
+// was committed, for the apply latency metric.
+type pendingApply struct {
+	apply consensus.Apply
+	since time.Time
 }
 
 // stopReason is what waiting proposers learn when the loop ends.
