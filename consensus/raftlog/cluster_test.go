@@ -111,8 +111,20 @@ func TestMinorityCommitsNothing(t *testing.T) {
 	assert.ElementsMatch(t, values("major", 10), got[5:])
 }
 
-func TestRestartAllFromDisk(t *testing.T) {
-	c := newSimCluster(t, 3, nil)
+// storeKinds runs a scenario on bbolt and on the simulator's MemStore.
+func storeKinds(t *testing.T, f func(t *testing.T, inMemory bool)) {
+	for _, kind := range []struct {
+		name     string
+		inMemory bool
+	}{{"bbolt", false}, {"memory", true}} {
+		t.Run(kind.name, func(t *testing.T) { f(t, kind.inMemory) })
+	}
+}
+
+func TestRestartAllFromDisk(t *testing.T) { storeKinds(t, testRestartAllFromDisk) }
+
+func testRestartAllFromDisk(t *testing.T, inMemory bool) {
+	c := newSimClusterOn(t, 3, inMemory, nil)
 	c.waitLeader()
 	c.proposeAll(c.ids, values("x", 30))
 	want := c.converged()
@@ -133,8 +145,10 @@ func TestRestartAllFromDisk(t *testing.T) {
 	assert.Equal(t, want, got[:len(want)])
 }
 
-func TestSnapshotCatchUp(t *testing.T) {
-	c := newSimCluster(t, 3, func(cfg *Config) {
+func TestSnapshotCatchUp(t *testing.T) { storeKinds(t, testSnapshotCatchUp) }
+
+func testSnapshotCatchUp(t *testing.T, inMemory bool) {
+	c := newSimClusterOn(t, 3, inMemory, func(cfg *Config) {
 		cfg.SnapshotEntries = 20
 		cfg.CompactKeepEntries = 2
 	})
@@ -274,7 +288,7 @@ func TestGarbageMessagesAreRefused(t *testing.T) {
 func TestDeterministicRun(t *testing.T) {
 	run := func() []string {
 		cryptotest.SetGlobalRandom(t, 42)
-		c := newSimCluster(t, 5, nil)
+		c := newSimClusterOn(t, 5, true, nil)
 		require.NoError(t, c.net.SetFaults(memnet.Faults{Drop: 0.05, MaxDelay: 2 * testTick}))
 		var trace []string
 		lead := c.waitLeader()

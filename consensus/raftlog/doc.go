@@ -19,6 +19,8 @@
 //		core.Propose(data)                // ErrBusy: retry after a HandleReady; consensus.ErrNoQuorum: no leader
 //		applies, err := core.HandleReady() // errors.Is(err, ErrFailed): the node is dead
 //
+// A simulator may use NewMemStore instead of bbolt: it keeps exactly what
+// was saved across a simulated crash (drop the Core, keep the MemStore).
 // Raft draws its randomised election timeouts from crypto/rand; a
 // simulation test makes them reproducible with testing/cryptotest's
 // SetGlobalRandom (see TestDeterministicRun).

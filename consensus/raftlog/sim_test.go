@@ -70,8 +70,10 @@ type simNode struct {
 	id    consensus.NodeID
 	dir   string
 	core  *Core
-	store *BoltStore
+	store Store
 	disk  *failingStore // the store as the Core sees it
+	// mem survives crashes when the cluster runs on memory stores.
+	mem *MemStore
 	ep    *memnet.Endpoint
 	app   *history
 }
@@ -87,6 +89,8 @@ type simCluster struct {
 	tune func(*Config)
 	// now is the virtual wall clock given to the Cores' metrics.
 	now time.Time
+	// inMemory puts every node on a MemStore instead of bbolt.
+	inMemory bool
 }
 
 func quietLogger() *slog.Logger {
@@ -97,7 +101,11 @@ func quietLogger() *slog.Logger {
 }
 
 func newSimCluster(t testing.TB, n int, tune func(*Config)) *simCluster {
-	c := &simCluster{t: t, net: memnet.New(1), nodes: map[consensus.NodeID]*simNode{}, tune: tune, now: time.Unix(0, 0)}
+	return newSimClusterOn(t, n, false, tune)
+}
+
+func newSimClusterOn(t testing.TB, n int, inMemory bool, tune func(*Config)) *simCluster {
+	c := &simCluster{t: t, net: memnet.New(1), nodes: map[consensus.NodeID]*simNode{}, tune: tune, now: time.Unix(0, 0), inMemory: inMemory}
 	var peers []consensus.NodeID
 	for i := 1; i <= n; i++ {
 		peers = append(peers, consensus.NodeID(i))
@@ -126,8 +134,15 @@ func (c *simCluster) add(id consensus.NodeID, cfg Config) *simNode {
 
 func (c *simCluster) start(n *simNode, cfg Config) {
 	t := c.t
-	store, err := OpenBoltStore(n.dir, Identity{ClusterID: testCluster, Node: n.id})
-	require.NoError(t, err)
+	var store Store = n.mem
+	if !c.inMemory {
+		var err error
+		store, err = OpenBoltStore(n.dir, Identity{ClusterID: testCluster, Node: n.id})
+		require.NoError(t, err)
+	} else if n.mem == nil {
+		n.mem = NewMemStore()
+		store = n.mem
+	}
 	ep, err := c.net.Join(n.id)
 	require.NoError(t, err)
 	app := &history{}
