@@ -191,7 +191,7 @@ func (n *Node) publishStatus() {
 // run is the event loop: it is the only goroutine that touches the Core.
 func (n *Node) run(tick time.Duration) {
 	ticker := time.NewTicker(tick)
-	var waiting []*proposal // blocked by back-pressure, oldest first
+	var waiting []*proposal    // blocked by back-pressure, oldest first
 	var pending []pendingApply // committed, not yet taken by the user
 	defer func() {
 		ticker.Stop()

@@ -74,8 +74,8 @@ type simNode struct {
 	disk  *failingStore // the store as the Core sees it
 	// mem survives crashes when the cluster runs on memory stores.
 	mem *MemStore
-	ep    *memnet.Endpoint
-	app   *history
+	ep  *memnet.Endpoint
+	app *history
 }
 
 func (n *simNode) up() bool { return n.core != nil }
