@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/consensus/logtest"
 	"github.com/synodvm/synod/consensus/memnet"
 )
 
@@ -21,7 +22,7 @@ func TestSameOrderEverywhere(t *testing.T) {
 		t.Run(fmt.Sprintf("%d nodes", size), func(t *testing.T) {
 			c := newSimCluster(t, size, nil)
 			c.waitLeader()
-			want := values("v", 60)
+			want := logtest.Values("v", 60)
 			c.proposeAll(c.ids, want)
 			got := c.converged()
 			assert.ElementsMatch(t, want, got, "every proposal committed exactly once")
@@ -34,7 +35,7 @@ func TestFaultyNetwork(t *testing.T) {
 	c := newSimCluster(t, 5, nil)
 	require.NoError(t, c.net.SetFaults(memnet.Faults{Drop: 0.1, Duplicate: 0.1, MaxDelay: 3 * testTick}))
 	c.waitLeader()
-	want := values("f", 40)
+	want := logtest.Values("f", 40)
 	c.proposeAll(c.ids, want)
 	got := c.converged()
 	for _, v := range want {
@@ -48,7 +49,7 @@ func TestFaultyNetwork(t *testing.T) {
 func TestLeaderLossElectsAnother(t *testing.T) {
 	c := newSimCluster(t, 3, nil)
 	old := c.waitLeader()
-	c.proposeAll(c.ids, values("before", 10))
+	c.proposeAll(c.ids, logtest.Values("before", 10))
 	c.crash(old)
 	lead := c.waitLeader()
 	require.NotEqual(t, old, lead)
@@ -58,17 +59,17 @@ func TestLeaderLossElectsAnother(t *testing.T) {
 			live = append(live, id)
 		}
 	}
-	c.proposeAll(live, values("after", 10))
+	c.proposeAll(live, logtest.Values("after", 10))
 	c.restart(old)
 	got := c.converged()
-	assert.Equal(t, append(values("before", 10), got[10:]...), got, "nothing committed before the crash was lost")
-	assert.ElementsMatch(t, values("after", 10), got[10:])
+	assert.Equal(t, append(logtest.Values("before", 10), got[10:]...), got, "nothing committed before the crash was lost")
+	assert.ElementsMatch(t, logtest.Values("after", 10), got[10:])
 }
 
 func TestMinorityCommitsNothing(t *testing.T) {
 	c := newSimCluster(t, 5, nil)
 	lead := c.waitLeader()
-	c.proposeAll(c.ids, values("pre", 5))
+	c.proposeAll(c.ids, logtest.Values("pre", 5))
 	// Cut the leader and one follower off from the other three.
 	other := c.ids[0]
 	if other == lead {
@@ -93,13 +94,13 @@ func TestMinorityCommitsNothing(t *testing.T) {
 	err := c.nodes[lead].core.Propose([]byte("refused"))
 	assert.ErrorIs(t, err, consensus.ErrNoQuorum, "a minority node knows it has no quorum")
 
-	c.proposeAll(majority, values("major", 10))
+	c.proposeAll(majority, logtest.Values("major", 10))
 	for range 50 {
 		c.tick()
 	}
 	for _, id := range minority {
 		assert.Equal(t, commitBefore, c.nodes[id].core.Status().Commit, "node %d in the minority committed", id)
-		assert.Equal(t, values("pre", 5), c.nodes[id].app.entries)
+		assert.Equal(t, logtest.Values("pre", 5), c.nodes[id].app.Entries)
 	}
 
 	c.net.Heal()
@@ -107,8 +108,8 @@ func TestMinorityCommitsNothing(t *testing.T) {
 	for _, v := range got {
 		assert.NotContains(t, v, "lost", "a proposal made in the minority committed")
 	}
-	assert.Equal(t, values("pre", 5), got[:5])
-	assert.ElementsMatch(t, values("major", 10), got[5:])
+	assert.Equal(t, logtest.Values("pre", 5), got[:5])
+	assert.ElementsMatch(t, logtest.Values("major", 10), got[5:])
 }
 
 // storeKinds runs a scenario on bbolt and on the simulator's MemStore.
@@ -126,7 +127,7 @@ func TestRestartAllFromDisk(t *testing.T) { storeKinds(t, testRestartAllFromDisk
 func testRestartAllFromDisk(t *testing.T, inMemory bool) {
 	c := newSimClusterOn(t, 3, inMemory, nil)
 	c.waitLeader()
-	c.proposeAll(c.ids, values("x", 30))
+	c.proposeAll(c.ids, logtest.Values("x", 30))
 	want := c.converged()
 	for _, id := range c.ids {
 		c.crash(id)
@@ -136,11 +137,11 @@ func testRestartAllFromDisk(t *testing.T, inMemory bool) {
 	}
 	c.settle()
 	for _, id := range c.ids {
-		assert.Equal(t, want[:len(c.nodes[id].app.entries)], c.nodes[id].app.entries,
-			"node %d replays a prefix of the history from its own disk before any election", id)
+		assert.Equal(t, want[:len(c.nodes[id].app.Entries)], c.nodes[id].app.Entries,
+			"node %d replays a prefix of the logtest.History from its own disk before any election", id)
 	}
 	c.waitLeader()
-	c.proposeAll(c.ids, values("y", 3))
+	c.proposeAll(c.ids, logtest.Values("y", 3))
 	got := c.converged()
 	assert.Equal(t, want, got[:len(want)])
 }
@@ -164,29 +165,29 @@ func testSnapshotCatchUp(t *testing.T, inMemory bool) {
 			live = append(live, id)
 		}
 	}
-	c.proposeAll(live, values("s", 100))
+	c.proposeAll(live, logtest.Values("s", 100))
 	first, err := c.nodes[lead].store.FirstIndex()
 	require.NoError(t, err)
 	require.Greater(t, first, uint64(50), "the leader compacted its log")
 
 	c.restart(lagging)
 	got := c.converged()
-	assert.Equal(t, values("s", 100), got)
-	assert.Equal(t, 1, c.nodes[lagging].app.snapshots, "the lagging node caught up through a snapshot")
+	assert.Equal(t, logtest.Values("s", 100), got)
+	assert.Equal(t, 1, c.nodes[lagging].app.Snapshots, "the lagging node caught up through a snapshot")
 
 	// Restarting it again starts from its own stored snapshot.
 	c.crash(lagging)
 	c.restart(lagging)
 	c.settle()
-	assert.Equal(t, 1, c.nodes[lagging].app.snapshots)
-	assert.Equal(t, got[:len(c.nodes[lagging].app.entries)], c.nodes[lagging].app.entries)
-	assert.Greater(t, len(c.nodes[lagging].app.entries), 50)
+	assert.Equal(t, 1, c.nodes[lagging].app.Snapshots)
+	assert.Equal(t, got[:len(c.nodes[lagging].app.Entries)], c.nodes[lagging].app.Entries)
+	assert.Greater(t, len(c.nodes[lagging].app.Entries), 50)
 }
 
 func TestMembershipChanges(t *testing.T) {
 	c := newSimCluster(t, 3, nil)
 	lead := c.waitLeader()
-	c.proposeAll(c.ids, values("a", 5))
+	c.proposeAll(c.ids, logtest.Values("a", 5))
 
 	require.NoError(t, c.nodes[lead].core.AddNode(4))
 	c.add(4, Config{Join: true})
@@ -198,8 +199,8 @@ func TestMembershipChanges(t *testing.T) {
 		}
 		return true
 	})
-	c.proposeAll([]consensus.NodeID{4, lead}, values("b", 4))
-	assert.Equal(t, c.nodes[lead].app.entries, c.nodes[4].app.entries, "the new node has the whole history")
+	c.proposeAll([]consensus.NodeID{4, lead}, logtest.Values("b", 4))
+	assert.Equal(t, c.nodes[lead].app.Entries, c.nodes[4].app.Entries, "the new node has the whole logtest.History")
 
 	// Remove the leader itself; the rest elect another and go on.
 	require.NoError(t, c.nodes[lead].core.RemoveNode(lead))
@@ -215,7 +216,7 @@ func TestMembershipChanges(t *testing.T) {
 	newLead := c.waitLeader()
 	assert.NotEqual(t, lead, newLead)
 	assert.Len(t, c.nodes[newLead].core.Status().Members, 3)
-	c.proposeAll(rest, values("c", 3))
+	c.proposeAll(rest, logtest.Values("c", 3))
 }
 
 func TestLeadershipTransfer(t *testing.T) {
@@ -227,7 +228,7 @@ func TestLeadershipTransfer(t *testing.T) {
 	}
 	require.NoError(t, c.nodes[lead].core.TransferLeadership(to))
 	c.waitFor("leadership moves", 200, func() bool { return c.leader() == to })
-	c.proposeAll(c.ids, values("t", 3))
+	c.proposeAll(c.ids, logtest.Values("t", 3))
 }
 
 func TestProposeBackPressure(t *testing.T) {
@@ -278,13 +279,13 @@ func TestGarbageMessagesAreRefused(t *testing.T) {
 			assert.False(t, errors.Is(err, ErrFailed), "garbage does not stop the node")
 		})
 	}
-	c.proposeAll(c.ids, values("ok", 2))
+	c.proposeAll(c.ids, logtest.Values("ok", 2))
 }
 
 // TestDeterministicRun shows the single-goroutine form is reproducible:
 // with crypto/rand seeded (raft draws its election timeouts from it) two
 // runs of the same scenario elect the same leaders in the same terms and
-// commit the same history.
+// commit the same logtest.History.
 func TestDeterministicRun(t *testing.T) {
 	run := func() []string {
 		cryptotest.SetGlobalRandom(t, 42)
@@ -293,11 +294,11 @@ func TestDeterministicRun(t *testing.T) {
 		var trace []string
 		lead := c.waitLeader()
 		trace = append(trace, fmt.Sprintf("leader %d term %d", lead, c.nodes[lead].core.Status().Term))
-		c.proposeAll(c.ids, values("d", 10))
+		c.proposeAll(c.ids, logtest.Values("d", 10))
 		c.crash(lead)
 		lead2 := c.waitLeader()
 		trace = append(trace, fmt.Sprintf("leader %d term %d", lead2, c.nodes[lead2].core.Status().Term))
-		return append(trace, c.nodes[lead2].app.entries...)
+		return append(trace, c.nodes[lead2].app.Entries...)
 	}
 	assert.Equal(t, run(), run())
 }
@@ -314,7 +315,7 @@ func mustMarshalMsg(t *testing.T, from, to consensus.NodeID) []byte {
 func TestFullDiskStopsTheNode(t *testing.T) {
 	c := newSimCluster(t, 3, nil)
 	lead := c.waitLeader()
-	c.proposeAll(c.ids, values("ok", 3))
+	c.proposeAll(c.ids, logtest.Values("ok", 3))
 	n := c.nodes[lead]
 	n.disk.fail.Store(true)
 	require.NoError(t, n.core.Propose([]byte("unsynced")))
@@ -333,14 +334,14 @@ func TestFullDiskStopsTheNode(t *testing.T) {
 		}
 	}
 	c.waitLeader()
-	c.proposeAll(rest, values("after", 2))
+	c.proposeAll(rest, logtest.Values("after", 2))
 	for _, id := range rest {
-		assert.NotContains(t, c.nodes[id].app.entries, "unsynced")
+		assert.NotContains(t, c.nodes[id].app.Entries, "unsynced")
 	}
 	c.restart(lead)
 	got := c.converged()
 	assert.NotContains(t, got, "unsynced")
-	assert.Equal(t, values("ok", 3), got[:3])
+	assert.Equal(t, logtest.Values("ok", 3), got[:3])
 }
 
 // TestRaftPanicStopsTheNode: when raft finds its state inconsistent it

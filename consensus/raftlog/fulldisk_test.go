@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/consensus/logtest"
 	"github.com/synodvm/synod/consensus/memnet"
 )
 
@@ -47,10 +48,10 @@ func TestRealFullDisk(t *testing.T) {
 	applied := make(chan struct{})
 	go func() {
 		defer close(applied)
-		var h history
+		var h logtest.History
 		for a := range node.Applies() {
-			assert.NoError(t, h.apply([]consensus.Apply{a}))
-			delivered = h.entries
+			assert.NoError(t, h.Apply(a))
+			delivered = h.Entries
 		}
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), patience)
@@ -83,13 +84,13 @@ func TestRealFullDisk(t *testing.T) {
 	require.NoError(t, err)
 	core, err := NewCore(Config{ID: 1, Logger: quietLogger()}, reopened, ep2)
 	require.NoError(t, err)
-	var replay history
+	var replay logtest.History
 	for core.HasReady() {
 		applies, err := core.HandleReady()
 		require.NoError(t, err)
-		require.NoError(t, replay.apply(applies))
+		require.NoError(t, replay.Apply(applies...))
 	}
-	assert.Equal(t, delivered, replay.entries[:len(delivered)])
+	assert.Equal(t, delivered, replay.Entries[:len(delivered)])
 }
 
 func copyFile(t *testing.T, from, to string) {

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/consensus/logtest"
 )
 
 // TestMetrics checks that what an operator watches moves with the cluster:
@@ -24,7 +25,7 @@ func TestMetrics(t *testing.T) {
 		c.start(c.nodes[id], Config{Metrics: regs[id], SnapshotEntries: 10, CompactKeepEntries: 1})
 	}
 	lead := c.waitLeader()
-	c.proposeAll(c.ids, values("m", 25))
+	c.proposeAll(c.ids, logtest.Values("m", 25))
 	c.converged()
 
 	reg := regs[lead]

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/consensus/logtest"
 	"github.com/synodvm/synod/consensus/memnet"
 )
 
@@ -23,14 +24,14 @@ const patience = 60 * time.Second
 type liveNode struct {
 	*Node
 	mu   sync.Mutex
-	hist history
+	hist logtest.History
 	done chan struct{}
 }
 
 func (n *liveNode) entries() []string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return slices.Clone(n.hist.entries)
+	return slices.Clone(n.hist.Entries)
 }
 
 func startLiveNode(t *testing.T, net *memnet.Network, dir string, cfg Config) *liveNode {
@@ -45,7 +46,7 @@ func startLiveNode(t *testing.T, net *memnet.Network, dir string, cfg Config) *l
 	cfg.SnapshotSource = func() (consensus.Snapshot, error) {
 		ln.mu.Lock()
 		defer ln.mu.Unlock()
-		return ln.hist.snapshot()
+		return ln.hist.Snapshot()
 	}
 	node, err := StartNode(cfg, &failingStore{Store: store}, ep)
 	require.NoError(t, err)
@@ -54,7 +55,7 @@ func startLiveNode(t *testing.T, net *memnet.Network, dir string, cfg Config) *l
 		defer close(ln.done)
 		for a := range node.Applies() {
 			ln.mu.Lock()
-			err := ln.hist.apply([]consensus.Apply{a})
+			err := ln.hist.Apply(a)
 			ln.mu.Unlock()
 			assert.NoError(t, err)
 		}
@@ -111,7 +112,7 @@ func TestNodeConcurrentProposers(t *testing.T) {
 	var want []string
 	for _, n := range nodes {
 		for p := range 4 {
-			vals := values(fmt.Sprintf("n%d-p%d", n.core.cfg.ID, p), 25)
+			vals := logtest.Values(fmt.Sprintf("n%d-p%d", n.core.cfg.ID, p), 25)
 			want = append(want, vals...)
 			wg.Go(func() {
 				for _, v := range vals {

@@ -1,9 +1,7 @@
 package raftlog
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"io"
 	"log/slog"
@@ -16,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/consensus/logtest"
 	"github.com/synodvm/synod/consensus/memnet"
 )
 
@@ -29,43 +28,6 @@ const testCluster = "0123456789abcdef0123456789abcdef"
 // testTick is the virtual duration of one tick.
 const testTick = 10 * time.Millisecond
 
-// history is the test application: every delivered entry in order. Its
-// snapshot is the whole list, so a node restored from a snapshot still
-// knows every entry ever committed.
-type history struct {
-	index   uint64
-	entries []string
-	// snapshots counts snapshots delivered (from the store or the leader).
-	snapshots int
-}
-
-func (h *history) apply(applies []consensus.Apply) error {
-	for _, a := range applies {
-		if a.Snapshot != nil {
-			var entries []string
-			if err := json.Unmarshal(a.Snapshot.Data, &entries); err != nil {
-				return fmt.Errorf("snapshot %d: %w", a.Snapshot.Index, err)
-			}
-			h.entries, h.index = entries, a.Snapshot.Index
-			h.snapshots++
-			continue
-		}
-		for _, e := range a.Entries {
-			if e.Index <= h.index {
-				return fmt.Errorf("entry %d delivered after entry %d", e.Index, h.index)
-			}
-			h.entries = append(h.entries, string(e.Data))
-			h.index = e.Index
-		}
-	}
-	return nil
-}
-
-func (h *history) snapshot() (consensus.Snapshot, error) {
-	b, err := json.Marshal(h.entries)
-	return consensus.Snapshot{Index: h.index, Data: b}, err
-}
-
 type simNode struct {
 	id    consensus.NodeID
 	dir   string
@@ -75,7 +37,7 @@ type simNode struct {
 	// mem survives crashes when the cluster runs on memory stores.
 	mem *MemStore
 	ep  *memnet.Endpoint
-	app *history
+	app *logtest.History
 }
 
 func (n *simNode) up() bool { return n.core != nil }
@@ -145,10 +107,10 @@ func (c *simCluster) start(n *simNode, cfg Config) {
 	}
 	ep, err := c.net.Join(n.id)
 	require.NoError(t, err)
-	app := &history{}
+	app := &logtest.History{}
 	cfg.ID = n.id
 	cfg.Logger = quietLogger()
-	cfg.SnapshotSource = app.snapshot
+	cfg.SnapshotSource = app.Snapshot
 	cfg.Clock = func() time.Time { return c.now }
 	if c.tune != nil {
 		c.tune(&cfg)
@@ -199,7 +161,7 @@ func (c *simCluster) settle() {
 			if n.core.HasReady() {
 				applies, err := n.core.HandleReady()
 				require.NoError(c.t, err)
-				require.NoError(c.t, n.app.apply(applies))
+				require.NoError(c.t, n.app.Apply(applies...))
 				busy = true
 			}
 		}
@@ -276,7 +238,7 @@ func (c *simCluster) proposeAll(from []consensus.NodeID, values []string) {
 	for i, v := range values {
 		n := proposer(i)
 		c.waitFor("value "+v+" delivered", 1000, func() bool {
-			if n.core.InflightProposals() == 0 && !slices.Contains(n.app.entries, v) {
+			if n.core.InflightProposals() == 0 && !slices.Contains(n.app.Entries, v) {
 				_ = n.core.Propose([]byte(v))
 			}
 			return c.deliveredOn(from, v)
@@ -286,18 +248,18 @@ func (c *simCluster) proposeAll(from []consensus.NodeID, values []string) {
 
 func (c *simCluster) deliveredOn(ids []consensus.NodeID, v string) bool {
 	for _, id := range ids {
-		if !slices.Contains(c.nodes[id].app.entries, v) {
+		if !slices.Contains(c.nodes[id].app.Entries, v) {
 			return false
 		}
 	}
 	return true
 }
 
-// converged waits until every live member has delivered the same history.
+// converged waits until every live member has delivered the same logtest.History.
 func (c *simCluster) converged() []string {
 	c.t.Helper()
 	var want []string
-	c.waitFor("every node delivers the same history", 1000, func() bool {
+	c.waitFor("every node delivers the same logtest.History", 1000, func() bool {
 		first := true
 		for _, id := range c.ids {
 			n := c.nodes[id]
@@ -305,22 +267,14 @@ func (c *simCluster) converged() []string {
 				continue
 			}
 			if first {
-				want, first = n.app.entries, false
-			} else if !slices.Equal(want, n.app.entries) {
+				want, first = n.app.Entries, false
+			} else if !slices.Equal(want, n.app.Entries) {
 				return false
 			}
 		}
 		return true
 	})
 	return want
-}
-
-func values(prefix string, n int) []string {
-	out := make([]string, n)
-	for i := range out {
-		out[i] = fmt.Sprintf("%s-%d", prefix, i)
-	}
-	return out
 }
 
 // failingStore is a Store whose writes fail once fail is set, like a disk

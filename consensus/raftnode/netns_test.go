@@ -1,4 +1,4 @@
-package raftlog
+package raftnode
 
 import (
 	"fmt"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/cluster"
+	"github.com/synodvm/synod/consensus/logtest"
 )
 
 // netnsLab is a private network the test builds: one namespace per node,
@@ -92,7 +93,7 @@ func (l *netnsLab) remove() {
 
 // TestProcessNetnsPartition cuts a minority that holds the leader off at
 // the network layer: it commits nothing while the majority goes on, and
-// after healing every node converges on the majority's history.
+// after healing every node converges on the majority's logtest.History.
 func TestProcessNetnsPartition(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process test")
@@ -108,7 +109,7 @@ func TestProcessNetnsPartition(t *testing.T) {
 	c.startAll()
 	all := c.live()
 	lead := c.leaderAmong(all)
-	c.commit(all, values("pre", 5))
+	c.commit(all, logtest.Values("pre", 5))
 
 	minorityIDs := []consensus.NodeID{lead, all[0].id}
 	if all[0].id == lead {
@@ -127,14 +128,14 @@ func TestProcessNetnsPartition(t *testing.T) {
 		_, _ = p.call(fmt.Sprintf("propose minor-%d", i)) // may be accepted; must never commit
 	}
 	c.leaderAmong(majority)
-	c.commit(majority, values("major", 10))
+	c.commit(majority, logtest.Values("major", 10))
 	majorityHistory := c.converged(majority)
 	c.waitFor("the cut-off leader steps down (CheckQuorum) and its partner stops following it", func() bool {
 		return !slices.ContainsFunc(minority, func(p *proc) bool { return p.mustCall("status").Status.Leader != 0 })
 	})
 	for _, p := range minority {
 		r := p.mustCall("entries")
-		assert.ElementsMatch(t, values("pre", 5), r.Entries, "node %d in the minority committed something", p.id)
+		assert.ElementsMatch(t, logtest.Values("pre", 5), r.Entries, "node %d in the minority committed something", p.id)
 		assert.Contains(t, p.mustCall("propose refused").Err, consensus.ErrNoQuorum.Error())
 	}
 

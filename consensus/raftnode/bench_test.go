@@ -1,9 +1,10 @@
-package raftlog
+package raftnode
 
 import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -14,14 +15,14 @@ import (
 
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/cluster"
-	"github.com/synodvm/synod/consensus/p2p"
+	"github.com/synodvm/synod/consensus/raftlog"
 )
 
 // benchCluster is three Nodes in this process, each with its own libp2p
 // transport on loopback and its own bbolt store with fsync on: everything
 // a real cluster does except the process boundaries.
 type benchCluster struct {
-	nodes []*Node
+	nodes []*raftlog.Node
 	// waiters maps a proposal id (the first 8 bytes of its data) to the
 	// channel closed when the leader delivers it.
 	mu      sync.Mutex
@@ -34,16 +35,8 @@ func startBenchCluster(b *testing.B) *benchCluster {
 	cfg, err := cluster.Create(dir, cluster.Spec{Nodes: 3})
 	require.NoError(b, err)
 	c := &benchCluster{waiters: map[uint64]chan struct{}{}}
-	var peers []consensus.NodeID
 	for _, n := range cfg.Nodes {
-		peers = append(peers, n.ID)
-	}
-	for _, n := range cfg.Nodes {
-		net, err := p2p.New(p2p.Options{Cluster: cfg, Self: n.ID, Logger: quietLogger()})
-		require.NoError(b, err)
-		store, err := OpenBoltStore(cfg.Path(n.DataDir), Identity{ClusterID: cfg.ClusterID, Node: n.ID})
-		require.NoError(b, err)
-		node, err := StartNode(Config{ID: n.ID, Peers: peers, Logger: quietLogger()}, store, net)
+		node, err := Start(cfg, n.ID, Options{Logger: slog.New(slog.DiscardHandler)})
 		require.NoError(b, err)
 		c.nodes = append(c.nodes, node)
 		c.drained.Go(func() {
@@ -79,7 +72,7 @@ func (c *benchCluster) delivered(a consensus.Apply) {
 	}
 }
 
-func (c *benchCluster) leader(b *testing.B) *Node {
+func (c *benchCluster) leader(b *testing.B) *raftlog.Node {
 	deadline := time.Now().Add(patience)
 	for time.Now().Before(deadline) {
 		for _, n := range c.nodes {

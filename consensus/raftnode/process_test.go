@@ -1,4 +1,4 @@
-package raftlog
+package raftnode
 
 import (
 	"bufio"
@@ -24,7 +24,8 @@ import (
 
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/cluster"
-	"github.com/synodvm/synod/consensus/p2p"
+	"github.com/synodvm/synod/consensus/logtest"
+	"github.com/synodvm/synod/consensus/raftlog"
 )
 
 // The multi-process tests run real nodes: the test binary re-executes
@@ -38,6 +39,11 @@ const (
 	childEnv         = "SYNOD_RAFTLOG_TEST_NODE" // "config-path:node-id"
 	childSnapshotEnv = "SYNOD_RAFTLOG_TEST_SNAPSHOT_ENTRIES"
 )
+
+// patience bounds every wait on a node process. It is generous because
+// the machine is shared and slow; waits end as soon as their condition
+// holds.
+const patience = 60 * time.Second
 
 func TestMain(m *testing.M) {
 	if spec := os.Getenv(childEnv); spec != "" {
@@ -73,47 +79,30 @@ func runChildNode(spec string, in io.Reader, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	self, err := cfg.Node(consensus.NodeID(id))
-	if err != nil {
-		return err
-	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	net, err := p2p.New(p2p.Options{Cluster: cfg, Self: self.ID, Logger: logger})
-	if err != nil {
-		return err
-	}
-	store, err := OpenBoltStore(cfg.Path(self.DataDir), Identity{ClusterID: cfg.ClusterID, Node: self.ID})
-	if err != nil {
-		return errors.Join(err, net.Close())
-	}
-	var peers []consensus.NodeID
-	for _, n := range cfg.Nodes {
-		peers = append(peers, n.ID)
-	}
 	var mu sync.Mutex
-	var hist history
+	var hist logtest.History
 	snapEntries, _ := strconv.ParseUint(os.Getenv(childSnapshotEnv), 10, 64)
-	node, err := StartNode(Config{
-		ID:                 self.ID,
-		Peers:              peers,
-		TickInterval:       50 * time.Millisecond,
-		SnapshotEntries:    snapEntries,
-		CompactKeepEntries: 5,
-		SnapshotSource: func() (consensus.Snapshot, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			return hist.snapshot()
+	node, err := Start(cfg, consensus.NodeID(id), Options{
+		Engine: raftlog.Config{
+			TickInterval:       50 * time.Millisecond,
+			SnapshotEntries:    snapEntries,
+			CompactKeepEntries: 5,
+			SnapshotSource: func() (consensus.Snapshot, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				return hist.Snapshot()
+			},
 		},
-		Logger: logger,
-	}, store, net)
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
+	})
 	if err != nil {
-		return errors.Join(err, store.Close(), net.Close())
+		return err
 	}
 	applyErr := make(chan error, 1)
 	go func() {
 		for a := range node.Applies() {
 			mu.Lock()
-			err := hist.apply([]consensus.Apply{a})
+			err := hist.Apply(a)
 			mu.Unlock()
 			if err != nil {
 				applyErr <- err
@@ -140,9 +129,9 @@ func runChildNode(spec string, in io.Reader, out io.Writer) error {
 			cancel()
 		case "status", "entries":
 			mu.Lock()
-			r.Snapshots = hist.snapshots
+			r.Snapshots = hist.Snapshots
 			if cmd == "entries" {
-				r.Entries = slices.Clone(hist.entries)
+				r.Entries = slices.Clone(hist.Entries)
 			}
 			mu.Unlock()
 		default:
@@ -350,12 +339,12 @@ func (c *procCluster) commit(ps []*proc, vals []string) {
 	}
 }
 
-// converged waits until the given processes deliver the same history and
+// converged waits until the given processes deliver the same logtest.History and
 // returns it.
 func (c *procCluster) converged(ps []*proc) []string {
 	c.t.Helper()
 	var want []string
-	c.waitFor("every node delivers the same history", func() bool {
+	c.waitFor("every node delivers the same logtest.History", func() bool {
 		for i, p := range ps {
 			r, err := p.call("entries")
 			if err != nil {

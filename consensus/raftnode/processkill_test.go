@@ -1,4 +1,4 @@
-package raftlog
+package raftnode
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/synodvm/synod/consensus/cluster"
+	"github.com/synodvm/synod/consensus/logtest"
 )
 
 // TestProcessKillLeader runs real node processes over libp2p on loopback:
@@ -25,15 +26,15 @@ func TestProcessKillLeader(t *testing.T) {
 			c.startAll()
 			all := c.live()
 			lead := c.leaderAmong(all)
-			c.commit(all, values("before", 10))
+			c.commit(all, logtest.Values("before", 10))
 
 			c.procs[lead].kill()
 			rest := without(all, lead)
 			newLead := c.leaderAmong(rest)
 			require.NotEqual(t, lead, newLead)
-			c.commit(rest, values("during", 60)) // enough for the others to snapshot and compact
+			c.commit(rest, logtest.Values("during", 60)) // enough for the others to snapshot and compact
 			history := c.converged(rest)
-			assert.ElementsMatch(t, values("before", 10), history[:10], "nothing committed before the kill was lost")
+			assert.ElementsMatch(t, logtest.Values("before", 10), history[:10], "nothing committed before the kill was lost")
 
 			c.start(lead)
 			all = c.live()
@@ -48,7 +49,7 @@ func TestProcessKillLeader(t *testing.T) {
 			c.startAll()
 			all = c.live()
 			c.leaderAmong(all)
-			c.commit(all, values("after-restart", 3))
+			c.commit(all, logtest.Values("after-restart", 3))
 			final := c.converged(all)
 			assert.Equal(t, got, final[:len(got)], "every committed entry survived a full restart")
 		})
