@@ -217,3 +217,26 @@ func TestNodeStopIsClean(t *testing.T) {
 		assert.ErrorIs(t, n.AddNode(context.Background(), 9), consensus.ErrStopped)
 	}
 }
+
+func TestNodeMembershipAndTransfer(t *testing.T) {
+	net, nodes := startLiveCluster(t, 3, nil)
+	lead := waitLiveLeader(t, nodes)
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	leader := nodes[lead-1]
+	require.NoError(t, leader.AddNode(ctx, 4))
+	joined := startLiveNode(t, net, t.TempDir(), Config{ID: 4, Join: true})
+	nodes = append(nodes, joined)
+	eventually(t, "node 4 is a member on every node", func() bool {
+		for _, n := range nodes {
+			if !slices.Equal(n.Status().Members, []consensus.NodeID{1, 2, 3, 4}) {
+				return false
+			}
+		}
+		return true
+	})
+	require.NoError(t, leader.TransferLeadership(ctx, 4))
+	eventually(t, "node 4 leads", func() bool { return joined.Status().IsLeader })
+	require.NoError(t, joined.Propose(ctx, []byte("from the new leader")))
+	eventually(t, "committed on the old leader", func() bool { return slices.Contains(leader.entries(), "from the new leader") })
+}
