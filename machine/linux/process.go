@@ -224,11 +224,13 @@ func (p *Process) Run(budget uint64) RunResult {
 		before := t.cpu.Instructions
 		stop := t.cpu.Run(n)
 		ran := t.cpu.Instructions - before
-		if ran == 0 && stop.Reason != machine.StopBudget {
-			// A trap before any instruction retired (a handler that
-			// faults at once) still costs one instruction, so that every
-			// turn of this loop spends budget and Run always returns.
-			ran = 1
+		if stop.Reason != machine.StopBudget {
+			// Entering the kernel (a system call, a fault) costs one
+			// instruction. So every turn of this loop spends budget, even
+			// for a thread that traps at once, and the count does not
+			// depend on where budgets cut the run: the CPU stops for a
+			// trap only before its budget is spent.
+			ran++
 		}
 		p.instructions += ran
 		t.quantumLeft -= min(ran, t.quantumLeft)
