@@ -160,3 +160,23 @@ func TestFullInboxDrops(t *testing.T) {
 	assert.Len(t, drain(eps[1]), DefaultInboundBuffer)
 	assert.Equal(t, uint64(10), net.Stats().Overflowed)
 }
+
+// TestRunAdvancesWithWallTime: for tests whose nodes run on goroutines,
+// Run delivers delayed messages as wall time passes.
+func TestRunAdvancesWithWallTime(t *testing.T) {
+	net := New(1)
+	eps := join(t, net, 2)
+	require.NoError(t, net.SetFaults(Faults{MinDelay: 20 * time.Millisecond, MaxDelay: 20 * time.Millisecond}))
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { net.Run(5*time.Millisecond, stop); close(done) }()
+	defer func() { close(stop); <-done }()
+	require.NoError(t, eps[0].Send(2, []byte("late")))
+	select {
+	case in := <-eps[1].Inbound():
+		assert.Equal(t, "late", string(in.Data))
+		assert.GreaterOrEqual(t, net.Now(), 20*time.Millisecond)
+	case <-time.After(time.Minute):
+		t.Fatal("the delayed message never arrived")
+	}
+}
