@@ -20,7 +20,36 @@ type CPU struct {
 	// Instructions counts instructions retired by this CPU, nullified ones
 	// included. It is the basis of guest-visible time.
 	Instructions uint64
+
+	// Trace, when non-nil, is called before every instruction with its
+	// address (privilege bits included), its word, and whether it is
+	// nullified. Run takes a separate, slower path while it is set.
+	Trace func(pc, word uint32, nullified bool)
+
+	// PSW state, kept in the form the interpreter uses; PSW and SetPSW
+	// convert. nullify is PSW[N]: the next instruction is skipped.
+	nullify bool
+	// divStep is PSW[V], which only the divide step (ds) sets and uses.
+	divStep bool
+	// The carry/borrow bits of the last instruction that set them: carryIn
+	// holds, in bit i, the carry into bit i; carryOut the carry out of
+	// bit 31. The PSW's eight nibble carries are derived from them.
+	carryIn, carryOut uint32
+
+	stop Stop // filled by a handler that stops the CPU
+
+	// The page instructions were last fetched from, so that the next
+	// fetch from it is one comparison. Reset on entry to Run, since the
+	// caller may have changed the mappings.
+	fetchBase uint32
+	fetchCode *codePage
 }
+
+// Control register numbers user code may use.
+const (
+	crIntervalTimer = 16
+	crSAR           = 11
+)
 
 // StopReason says why Run returned.
 type StopReason uint8
@@ -45,4 +74,8 @@ type Stop struct {
 	PC     uint32 // address of the instruction concerned
 	Word   uint32 // its instruction word (zero for StopBudget and StopGateway)
 	Fault  *Fault // for StopFault and StopUnaligned
+	// Overflow, for StopTrap, tells a signed-overflow trap (the ,tsv
+	// forms: SIGFPE with FPE_INTOVF) from a conditional trap (the ,tc
+	// forms: FPE_CONDTRAP).
+	Overflow bool
 }

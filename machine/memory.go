@@ -44,6 +44,10 @@ func (f *Fault) Error() string {
 type page struct {
 	data [PageSize]byte
 	prot Prot
+	// code holds the decoded instructions of the page once it has been
+	// executed from. Every write to the page re-decodes the words it
+	// touches, so the decoded copy never goes stale.
+	code *codePage
 }
 
 // Memory is a flat 32-bit big-endian address space made of 4 KiB pages.
@@ -160,6 +164,9 @@ func (m *Memory) WriteBytes(addr uint32, src []byte) error {
 			return &Fault{Addr: addr, Write: true}
 		}
 		n := copy(p.data[addr&pageMask:], src)
+		if p.code != nil {
+			p.redecode(addr&pageMask, uint32(n))
+		}
 		src = src[n:]
 		addr += uint32(n)
 	}

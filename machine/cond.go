@@ -1,0 +1,122 @@
+package machine
+
+// Conditions. Arithmetic, logical and unit conditions are encoded as cf =
+// c<<1 | f: c selects the test, f negates it. Shift, extract, deposit and
+// move-and-branch use a compressed 3-bit form (sedCond).
+
+// needsOverflow reports whether arithmetic condition cf looks at signed
+// overflow (<, <=, SV), so handlers compute it only then.
+func needsOverflow(cf uint8) bool {
+	c := cf >> 1
+	return c == 2 || c == 3 || c == 6
+}
+
+// arithCond evaluates condition cf after an addition (or a subtraction
+// with borrow) giving res, where carry is the carry out (the unsigned
+// overflow) and overflow the signed overflow.
+func arithCond(cf uint8, res uint32, carry, overflow bool) bool {
+	var r bool
+	switch cf >> 1 {
+	case 1: // =
+		r = res == 0
+	case 2: // <
+		r = int32(res) < 0 != overflow
+	case 3: // <=
+		r = int32(res) < 0 != overflow || res == 0
+	case 4: // NUV
+		r = !carry
+	case 5: // ZNV
+		r = !carry || res == 0
+	case 6: // SV
+		r = overflow
+	case 7: // OD
+		r = res&1 != 0
+	}
+	return r != (cf&1 != 0)
+}
+
+// subCond evaluates condition cf of the subtraction a-b (compare and
+// clear, compare and branch, sub).
+func subCond(cf uint8, a, b uint32) bool {
+	var r bool
+	switch cf >> 1 {
+	case 1: // =
+		r = a == b
+	case 2: // <
+		r = int32(a) < int32(b)
+	case 3: // <=
+		r = int32(a) <= int32(b)
+	case 4: // <<
+		r = a < b
+	case 5: // <<=
+		r = a <= b
+	case 6: // SV
+		r = subOverflow(a, b, a-b)
+	case 7: // OD
+		r = (a-b)&1 != 0
+	}
+	return r != (cf&1 != 0)
+}
+
+// addOverflow reports signed overflow of a+b(+carry) = res.
+func addOverflow(a, b, res uint32) bool { return int32((res^a)&^(a^b)) < 0 }
+
+// subOverflow reports signed overflow of a-b(-borrow) = res.
+func subOverflow(a, b, res uint32) bool { return int32((res^a)&(a^b)) < 0 }
+
+// logicCond evaluates condition cf on the result of a logical operation.
+// The carry and overflow tests read as false there.
+func logicCond(cf uint8, res uint32) bool {
+	var r bool
+	switch cf >> 1 {
+	case 1: // =
+		r = res == 0
+	case 2: // <
+		r = int32(res) < 0
+	case 3: // <=
+		r = int32(res) <= 0
+	case 7: // OD
+		r = res&1 != 0
+	}
+	return r != (cf&1 != 0)
+}
+
+// sedCond evaluates the 3-bit condition of shift, extract, deposit and
+// move-and-branch: never, =, <, OD, and their negations.
+func sedCond(c uint8, res uint32) bool {
+	var r bool
+	switch c & 3 {
+	case 1:
+		r = res == 0
+	case 2:
+		r = int32(res) < 0
+	case 3:
+		r = res&1 != 0
+	}
+	return r != (c&4 != 0)
+}
+
+// unitCond evaluates unit condition cf (uxor, uaddcm, dcor) on res, where
+// carries holds in bit i the carry out of bit i of the operation.
+func unitCond(cf uint8, res, carries uint32) bool {
+	var r bool
+	switch cf >> 1 {
+	case 2: // SBZ: some byte zero
+		r = (res-0x01010101)&^res&0x80808080 != 0
+	case 3: // SHZ: some halfword zero
+		r = (res-0x00010001)&^res&0x80008000 != 0
+	case 4: // SDC: some digit carry
+		r = carries&0x88888888 != 0
+	case 6: // SBC: some byte carry
+		r = carries&0x80808080 != 0
+	case 7: // SHC: some halfword carry
+		r = carries&0x80008000 != 0
+	}
+	return r != (cf&1 != 0)
+}
+
+// carriesOf returns, in bit i, the carry out of bit i of the 33-bit sum s
+// of a and b (b already complemented for a subtraction).
+func carriesOf(a, b uint32, s uint64) uint32 {
+	return uint32((uint64(a) ^ uint64(b) ^ s) >> 1)
+}

@@ -1,0 +1,273 @@
+package machine
+
+// Arithmetic and logical instructions. Each family has a general handler
+// that honours every completer, and the most frequent forms (no
+// condition, no carry) have their own short handlers.
+
+// trap stops the CPU for a conditional (overflow=false) or overflow trap.
+func (c *CPU) trap(overflow bool) bool {
+	c.stop = Stop{Reason: StopTrap, Overflow: overflow}
+	return true
+}
+
+func execAddL(c *CPU, in *inst) bool {
+	c.GR[in.t&31] = c.GR[in.r1&31] + c.GR[in.r2&31]
+	return false
+}
+
+func execShAddL(c *CPU, in *inst) bool {
+	c.GR[in.t&31] = c.GR[in.r1&31]<<(in.aux&3) + c.GR[in.r2&31]
+	return false
+}
+
+func execAdd(c *CPU, in *inst) bool { return c.add(in, c.GR[in.r1&31], c.GR[in.r2&31]) }
+
+func execAddi(c *CPU, in *inst) bool { return c.add(in, in.imm, c.GR[in.r1&31]) }
+
+// add is the add family: (a << in.aux) + b, with carry in, carry/borrow
+// update, overflow and conditional traps and nullification as in.fl and
+// in.cf say.
+func (c *CPU) add(in *inst, a, b uint32) bool {
+	sh := in.aux & 3
+	x := a << sh
+	s := uint64(x) + uint64(b)
+	if in.fl&flCarryIn != 0 {
+		s += uint64(c.carryOut)
+	}
+	res := uint32(s)
+	overflow := false
+	if in.fl&flTrapOverflow != 0 || needsOverflow(in.cf) {
+		// A shift overflows when the bits shifted out differ from the sign.
+		lost := int32(a) >> 31 >> (32 - sh) // sign copies of the bits shifted out
+		overflow = addOverflow(x, b, res) || sh != 0 && uint32(lost) != a>>(32-sh)
+		if overflow && in.fl&flTrapOverflow != 0 {
+			return c.trap(true)
+		}
+	}
+	cond := false
+	if in.cf != 0 {
+		carry := s>>32 != 0 || sh != 0 && a>>(32-sh) != 0
+		cond = arithCond(in.cf, res, carry, overflow)
+		if in.fl&flTrapCond != 0 {
+			if cond {
+				return c.trap(false)
+			}
+			cond = false
+		}
+	}
+	if in.fl&flLogical == 0 {
+		c.carryIn, c.carryOut = x^b^res, uint32(s>>32)
+	}
+	c.GR[in.t&31] = res
+	c.nullify = cond
+	return false
+}
+
+// execSubFast is sub without condition or trap: it still sets the carry.
+func execSubFast(c *CPU, in *inst) bool {
+	a, b := c.GR[in.r1&31], c.GR[in.r2&31]
+	res := a - b
+	c.carryIn, c.carryOut = a^^b^res, b2u(a >= b)
+	c.GR[in.t&31] = res
+	return false
+}
+
+func execSub(c *CPU, in *inst) bool { return c.sub(in, c.GR[in.r1&31], c.GR[in.r2&31]) }
+
+func execSubi(c *CPU, in *inst) bool { return c.sub(in, in.imm, c.GR[in.r1&31]) }
+
+// sub is the sub family: a - b (- borrow), i.e. a + ^b + (carry or 1).
+func (c *CPU) sub(in *inst, a, b uint32) bool {
+	cin := uint64(1)
+	if in.fl&flCarryIn != 0 {
+		cin = uint64(c.carryOut)
+	}
+	s := uint64(a) + uint64(^b) + cin
+	res := uint32(s)
+	overflow := subOverflow(a, b, res)
+	if overflow && in.fl&flTrapOverflow != 0 {
+		return c.trap(true)
+	}
+	cond := false
+	if in.cf != 0 {
+		if in.fl&flCarryIn != 0 {
+			cond = arithCond(in.cf, res, s>>32 != 0, overflow)
+		} else {
+			cond = subCond(in.cf, a, b)
+		}
+		if in.fl&flTrapCond != 0 {
+			if cond {
+				return c.trap(false)
+			}
+			cond = false
+		}
+	}
+	c.carryIn, c.carryOut = a^^b^res, uint32(s>>32)
+	c.GR[in.t&31] = res
+	c.nullify = cond
+	return false
+}
+
+func b2u(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// execCmpclr is cmpclr (comclr): clear the target, nullify on the
+// condition of GR[r1]-GR[r2].
+func execCmpclr(c *CPU, in *inst) bool {
+	cond := subCond(in.cf, c.GR[in.r1&31], c.GR[in.r2&31])
+	c.GR[in.t&31] = 0
+	c.nullify = cond
+	return false
+}
+
+func execCmpiclr(c *CPU, in *inst) bool {
+	cond := subCond(in.cf, in.imm, c.GR[in.r1&31])
+	c.GR[in.t&31] = 0
+	c.nullify = cond
+	return false
+}
+
+// logicFast returns the handler of a logical operation without condition.
+func logicFast(ext uint32) handler {
+	switch ext {
+	case 0x00:
+		return execAndcm
+	case 0x08:
+		return execAnd
+	case 0x09:
+		return execOr
+	}
+	return execXor
+}
+
+func execAndcm(c *CPU, in *inst) bool {
+	c.GR[in.t&31] = c.GR[in.r1&31] &^ c.GR[in.r2&31]
+	return false
+}
+
+func execAnd(c *CPU, in *inst) bool {
+	c.GR[in.t&31] = c.GR[in.r1&31] & c.GR[in.r2&31]
+	return false
+}
+
+func execOr(c *CPU, in *inst) bool {
+	c.GR[in.t&31] = c.GR[in.r1&31] | c.GR[in.r2&31]
+	return false
+}
+
+func execXor(c *CPU, in *inst) bool {
+	c.GR[in.t&31] = c.GR[in.r1&31] ^ c.GR[in.r2&31]
+	return false
+}
+
+// execLogicCond is and, andcm, or, xor with a condition (in.aux holds the
+// operation's ext6 code).
+func execLogicCond(c *CPU, in *inst) bool {
+	a, b := c.GR[in.r1&31], c.GR[in.r2&31]
+	var res uint32
+	switch in.aux {
+	case 0x00:
+		res = a &^ b
+	case 0x08:
+		res = a & b
+	case 0x09:
+		res = a | b
+	default:
+		res = a ^ b
+	}
+	c.GR[in.t&31] = res
+	c.nullify = logicCond(in.cf, res)
+	return false
+}
+
+func execUxor(c *CPU, in *inst) bool {
+	res := c.GR[in.r1&31] ^ c.GR[in.r2&31]
+	c.GR[in.t&31] = res
+	c.nullify = unitCond(in.cf, res, 0) // the carry tests read as false
+
+	return false
+}
+
+// execUaddcm is uaddcm (GR[r1] + ^GR[r2]) and uaddcm,tc.
+func execUaddcm(c *CPU, in *inst) bool {
+	a, b := c.GR[in.r1&31], ^c.GR[in.r2&31]
+	return c.unitAdd(in, a, b, uint64(a)+uint64(b))
+}
+
+// unitAdd finishes a unit operation a+b = s: the unit condition, its
+// trap for the ,tc form, the result.
+func (c *CPU) unitAdd(in *inst, a, b uint32, s uint64) bool {
+	res := uint32(s)
+	cond := unitCond(in.cf, res, carriesOf(a, b, s))
+	if in.fl&flTrapCond != 0 {
+		if cond {
+			return c.trap(false)
+		}
+		cond = false
+	}
+	c.GR[in.t&31] = res
+	c.nullify = cond
+	return false
+}
+
+// nibbleCarries returns 1 in the lowest bit of every nibble whose carry
+// bit is set in the PSW.
+func (c *CPU) nibbleCarries() uint32 { return c.carryIn>>4&0x01111111 | c.carryOut<<28 }
+
+// execDcor is decimal correct: subtract 6 from every digit that did not
+// carry in the preceding addition.
+func execDcor(c *CPU, in *inst) bool {
+	a, b := c.GR[in.r1&31], ^(^c.nibbleCarries() & 0x11111111 * 6)
+	return c.unitAdd(in, a, b, uint64(a)+uint64(b)+1)
+}
+
+// execDcorI is intermediate decimal correct: add 6 to every digit that
+// carried.
+func execDcorI(c *CPU, in *inst) bool {
+	a, b := c.GR[in.r1&31], c.nibbleCarries()*6
+	return c.unitAdd(in, a, b, uint64(a)+uint64(b))
+}
+
+// execDs is the divide step: shift GR[r1] left one bit, bringing in the
+// carry, then subtract GR[r2] when PSW[V] is set and add it when not. V
+// becomes the carry out XOR the sign of GR[r2], which tells the next step
+// whether the partial remainder went negative.
+func execDs(c *CPU, in *inst) bool {
+	r1, r2 := c.GR[in.r1&31], c.GR[in.r2&31]
+	x := r1<<1 | c.carryOut
+	y, cin := r2, uint64(0)
+	if c.divStep {
+		y, cin = ^r2, 1
+	}
+	s := uint64(x) + uint64(y) + cin
+	res := uint32(s)
+	cond := false
+	if in.cf != 0 {
+		overflow := addOverflow(x, y, res) || int32(r1^r1<<1) < 0
+		cond = arithCond(in.cf, res, s>>32 != 0 || r1>>31 != 0, overflow)
+	}
+	c.carryIn, c.carryOut = x^y^res, uint32(s>>32)
+	c.divStep = c.carryOut != r2>>31
+	c.GR[in.t&31] = res
+	c.nullify = cond
+	return false
+}
+
+func execLdo(c *CPU, in *inst) bool {
+	c.GR[in.t&31] = c.GR[in.r1&31] + in.imm
+	return false
+}
+
+func execLdil(c *CPU, in *inst) bool {
+	c.GR[in.t&31] = in.imm
+	return false
+}
+
+func execAddil(c *CPU, in *inst) bool {
+	c.GR[1] = c.GR[in.r1&31] + in.imm
+	return false
+}

@@ -1,0 +1,128 @@
+package machine
+
+// Floating-point loads and stores, and the hook for the coprocessor's
+// arithmetic. fldw/fstw name a single-precision half: register numbers 32
+// and up (the instruction's extra bit) are the right halves.
+
+// decodeFPMem decodes fldw/fstw (opcode 0x09) and fldd/fstd (0x0B), in
+// their indexed and short-displacement forms.
+func decodeFPMem(in *inst, w uint32) {
+	double := w>>26 == 0x0B
+	if field(w, 7, 2) != 0 || double && w>>6&1 != 0 {
+		return // another coprocessor's unit identifier
+	}
+	in.r1, in.t = reg(w, 21), reg(w, 0)|uint8(w>>6&1)<<5
+	a, m := w>>13&1 != 0, w>>5&1 != 0
+	if w>>12&1 != 0 {
+		in.imm = lowSign(field(w, 16, 5), 5)
+		if m {
+			in.aux = modPost
+			if a {
+				in.aux = modPre
+			}
+		}
+	} else {
+		in.r2 = reg(w, 16)
+		in.fl |= flIndexed
+		if a {
+			in.pos = 2
+			if double {
+				in.pos = 3
+			}
+		}
+		if m {
+			in.aux = modPost
+		}
+	}
+	store := w>>9&1 != 0
+	switch {
+	case double && store:
+		in.exec = execFstd
+	case double:
+		in.exec = execFldd
+	case store:
+		in.exec = execFstw
+	default:
+		in.exec = execFldw
+	}
+}
+
+// fpWord returns single-precision register r (0-63: left halves, then
+// right halves).
+func (c *CPU) fpWord(r uint8) uint32 {
+	if r&32 != 0 {
+		return uint32(c.FP.R[r&31])
+	}
+	return uint32(c.FP.R[r&31] >> 32)
+}
+
+func (c *CPU) setFPWord(r uint8, v uint32) {
+	d := &c.FP.R[r&31]
+	if r&32 != 0 {
+		*d = *d&^0xffffffff | uint64(v)
+	} else {
+		*d = *d&0xffffffff | uint64(v)<<32
+	}
+}
+
+func execFldw(c *CPU, in *inst) bool {
+	addr, base := c.address(in)
+	v, ok := c.Mem.read32(addr)
+	if !ok {
+		return c.accessFault(addr, 4, false)
+	}
+	c.GR[in.r1&31] = base
+	c.setFPWord(in.t, v)
+	return false
+}
+
+func execFstw(c *CPU, in *inst) bool {
+	addr, base := c.address(in)
+	b := in.r1 & 31
+	if !c.Mem.write32(addr, c.fpWord(in.t)) {
+		return c.accessFault(addr, 4, true)
+	}
+	c.GR[b] = base
+	return false
+}
+
+func execFldd(c *CPU, in *inst) bool {
+	addr, base := c.address(in)
+	v, ok := c.Mem.read64(addr)
+	if !ok {
+		return c.accessFault(addr, 8, false)
+	}
+	c.GR[in.r1&31] = base
+	c.FP.R[in.t&31] = v
+	return false
+}
+
+func execFstd(c *CPU, in *inst) bool {
+	addr, base := c.address(in)
+	b := in.r1 & 31
+	if !c.Mem.write64(addr, c.FP.R[in.t&31]) {
+		return c.accessFault(addr, 8, true)
+	}
+	c.GR[b] = base
+	return false
+}
+
+// decodeFPOp decodes the coprocessor's arithmetic, comparison and
+// conversion instructions (opcodes 0x06, 0x0C, 0x0E, 0x26). Until package
+// fpu provides them, only xmpyu (which GCC uses for integer multiply) is
+// executed; the rest are illegal instructions.
+func decodeFPOp(in *inst, w uint32) {
+	if w>>26 == 0x0E && field(w, 13, 3) == 2 && field(w, 8, 4) == 7 && field(w, 5, 2) == 0 {
+		in.r1 = reg(w, 21) | uint8(w>>7&1)<<5
+		in.r2 = reg(w, 16) | uint8(w>>12&1)<<5
+		in.t = reg(w, 0)
+		in.exec = execXmpyu
+	}
+}
+
+// execXmpyu multiplies two unsigned single-precision register halves into
+// a double register.
+func execXmpyu(c *CPU, in *inst) bool {
+	c.FP.R[in.t&31] = uint64(c.fpWord(in.r1)) * uint64(c.fpWord(in.r2))
+	return false
+}

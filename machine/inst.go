@@ -1,0 +1,86 @@
+package machine
+
+// inst is one decoded instruction: the handler that executes it and the
+// fields it needs, extracted once when its page is first executed from.
+// Records live in the page's codePage, one per word, so a record always
+// knows its own address and pc-relative targets are stored absolute.
+type inst struct {
+	exec handler
+	word uint32 // the instruction word as fetched
+	// imm is the immediate, the displacement, or the absolute target
+	// (without privilege bits) of a pc-relative branch.
+	imm uint32
+	r1  uint8 // first source: base register of loads and stores
+	r2  uint8 // second source, or the index register of a load or store
+	t   uint8 // target register, or the register a store writes to memory
+	// cf is the condition: c<<1|f for arithmetic, logical and unit
+	// conditions, the 3-bit c field for shift/extract/deposit.
+	cf  uint8
+	aux uint8 // shift amount, field length, modify mode, … (per handler)
+	pos uint8 // bit position of shift/extract/deposit; scale of indexed access
+	fl  flags
+}
+
+// handler executes one instruction. It returns true when the CPU must
+// stop before the instruction retires (c.stop says why); it must then
+// leave every register as it found it.
+type handler func(c *CPU, in *inst) bool
+
+// flags are per-instruction options of the generic handlers.
+type flags uint16
+
+const (
+	flNullifyTaken   flags = 1 << iota // ,n on a conditional branch that goes forward: nullify when taken
+	flNullifyUntaken                   // ,n on a conditional branch that goes backward: nullify when not taken
+	flNullify                          // ,n on an unconditional branch
+	flCarryIn                          // add/sub with carry/borrow (addc, subb)
+	flLogical                          // add,l: PSW carry bits untouched
+	flTrapOverflow                     // …o forms: trap on signed overflow
+	flTrapCond                         // …t forms: trap when the condition holds
+	flIndexed                          // the offset is GR[r2] << pos, not imm
+	flKeep                             // dep, depi: keep the target's bits around the field
+)
+
+// im5 is the signed 5-bit immediate that compare-, add- and move-and-branch
+// instructions keep in pos.
+func (in *inst) im5() uint32 { return uint32(int8(in.pos)) }
+
+// Modify modes of loads and stores (inst.aux).
+const (
+	modNone = iota
+	modPost // the access uses GR[b]; then GR[b] += displacement
+	modPre  // GR[b] += displacement; the access uses the new GR[b]
+)
+
+// wordsPerPage is the number of instruction slots in a page.
+const wordsPerPage = PageSize / 4
+
+// codePage is the decoded form of an executed page.
+type codePage struct {
+	base  uint32 // address of the page
+	insts [wordsPerPage]inst
+}
+
+// decodeAll decodes every word of p, which lies at base.
+func (p *page) decodeAll(base uint32) *codePage {
+	cp := &codePage{base: base}
+	for i := range cp.insts {
+		a := uint32(i) * 4
+		cp.insts[i] = decode(be32(p.data[a:a+4]), base+a)
+	}
+	return cp
+}
+
+// redecode refreshes the decoded words overlapping [off, off+n) after a
+// write to the page.
+func (p *page) redecode(off, n uint32) {
+	cp := p.code
+	for a := off &^ 3; a < off+n; a += 4 {
+		cp.insts[a/4] = decode(be32(p.data[a:a+4]), cp.base+a)
+	}
+}
+
+func be32(b []byte) uint32 {
+	_ = b[3]
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
