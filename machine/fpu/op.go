@@ -1,0 +1,64 @@
+package fpu
+
+// Op is a decoded floating-point instruction. The CPU decodes each word
+// once and keeps the Op with its decoded-instruction cache.
+type Op struct {
+	kind   kind
+	sf, df format // source and destination formats
+	// Register selectors: for 32-bit operands bit 5 picks the right half
+	// of double register sel&31; for 64-bit operands sel is the register.
+	r1, r2, t uint8
+	ra, ta    uint8 // the addend and accumulator of fmpyadd/fmpysub
+	cond      uint8 // fcmp condition, ftest test
+	y         uint8 // fcmp target bit, ftest selector
+}
+
+type kind uint8
+
+const (
+	kindInvalid kind = iota
+	kindCopy
+	kindAbs
+	kindSqrt
+	kindRound
+	kindNeg
+	kindNegAbs
+	kindConvert
+	kindCompare
+	kindTest
+	kindAdd
+	kindSub
+	kindMul
+	kindDiv
+	kindXmpyu
+	kindMpyAdd
+	kindMpySub
+)
+
+// format is the representation of an operand or result.
+type format uint8
+
+const (
+	fmtSingle format = iota
+	fmtDouble
+	fmtWord   // int32
+	fmtDword  // int64
+	fmtUWord  // uint32
+	fmtUDword // uint64
+)
+
+func (f format) wide() bool { return f == fmtDouble || f == fmtDword || f == fmtUDword }
+
+func (f format) float() bool { return f == fmtSingle || f == fmtDouble }
+
+// Result tells the CPU what to do after an operation.
+type Result uint8
+
+const (
+	// Done: the operation completed.
+	Done Result = iota
+	// NullifyNext: FTEST found its condition true; skip the next instruction.
+	NullifyNext
+	// Trap: an enabled IEEE exception occurred (SIGFPE); nothing was written.
+	Trap
+)

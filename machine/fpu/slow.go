@@ -1,0 +1,175 @@
+package fpu
+
+import (
+	"math"
+	"math/big"
+)
+
+// The exact slow path: compute the exact result (or, for division and
+// square root, a "round to odd" approximation with two spare bits, which
+// rounds to the same value as the exact one in every mode), then round it
+// once to the destination format with IEEE semantics: subnormals,
+// overflow to infinity or the largest finite number by mode, underflow
+// (tiny after rounding and inexact) and inexact.
+
+type ieee struct {
+	mant       int // significand bits, hidden bit included
+	emin, emax int // exponent range of normal numbers
+}
+
+var (
+	ieeeSingle = ieee{24, -126, 127}
+	ieeeDouble = ieee{53, -1022, 1023}
+)
+
+func layout(f format) ieee {
+	if f == fmtSingle {
+		return ieeeSingle
+	}
+	return ieeeDouble
+}
+
+func bigMode(rm roundingMode) big.RoundingMode {
+	return [...]big.RoundingMode{big.ToNearestEven, big.ToZero, big.ToPositiveInf, big.ToNegativeInf}[rm]
+}
+
+// exactPrec holds any sum of two doubles exactly: their exponents differ by
+// at most 2098, plus the significand.
+const exactPrec = 2200
+
+func slowBinary(k kind, f format, x, y float64, rm roundingMode) (uint64, uint32) {
+	bx, by := big.NewFloat(x), big.NewFloat(y)
+	z := new(big.Float)
+	switch k {
+	case kindAdd, kindSub: // y is already negated for a subtraction
+		z.SetPrec(exactPrec).Add(bx, by)
+	case kindMul:
+		z.SetPrec(128).Mul(bx, by)
+	default:
+		p := uint(layout(f).mant + 3)
+		z.SetPrec(p).SetMode(big.ToZero).Quo(bx, by)
+		if z.Acc() != big.Exact {
+			sticky(z, p)
+		}
+	}
+	return roundTo(z, f, rm)
+}
+
+func slowSqrt(f format, x float64, rm roundingMode) (uint64, uint32) {
+	bx := big.NewFloat(x)
+	p := uint(layout(f).mant + 3)
+	z := new(big.Float).SetPrec(p).SetMode(big.ToZero).Sqrt(bx)
+	sq := new(big.Float).SetPrec(2*p+2).Mul(z, z)
+	if sq.Cmp(bx) != 0 {
+		sticky(z, p)
+	}
+	return roundTo(z, f, rm)
+}
+
+// sticky marks a value truncated to p bits as inexact by adding a quarter
+// of its last place: it then lies strictly inside the interval the exact
+// value lies in, with no rounding boundary in between.
+func sticky(z *big.Float, p uint) {
+	e := z.MantExp(nil)
+	quarter := new(big.Float).SetMantExp(big.NewFloat(0.5), e-int(p)-1)
+	if z.Signbit() {
+		quarter.Neg(quarter)
+	}
+	z.SetPrec(p+4).Add(z, quarter)
+}
+
+// roundTo rounds an exact value to format f.
+func roundTo(z *big.Float, f format, rm roundingMode) (uint64, uint32) {
+	l := layout(f)
+	neg := z.Signbit()
+	if z.Sign() == 0 {
+		return signedZero(f, neg), 0
+	}
+	e := z.MantExp(nil) - 1 // z = m * 2^e with 1 <= |m| < 2
+	prec := l.mant
+	if e < l.emin {
+		prec -= l.emin - e
+	}
+	if prec < 1 {
+		return belowSubnormals(z, f, l, rm, neg)
+	}
+	r := new(big.Float).SetPrec(uint(prec)).SetMode(bigMode(rm)).Set(z)
+	var exc uint32
+	if r.Acc() != big.Exact {
+		exc = excInexact
+	}
+	if r.MantExp(nil)-1 > l.emax {
+		return overflow(f, rm, neg), excOverflow | excInexact
+	}
+	v, _ := r.Float64()
+	if exc != 0 && math.Abs(v) < math.Ldexp(1, l.emin) {
+		exc |= excUnderflow
+	}
+	if f == fmtSingle {
+		return uint64(math.Float32bits(float32(v))), exc
+	}
+	return math.Float64bits(v), exc
+}
+
+// belowSubnormals rounds a value smaller than the smallest subnormal's
+// last place: the result is zero or the smallest subnormal.
+func belowSubnormals(z *big.Float, f format, l ieee, rm roundingMode, neg bool) (uint64, uint32) {
+	minSub := new(big.Float).SetMantExp(big.NewFloat(1), l.emin-l.mant+1)
+	half := new(big.Float).SetMantExp(big.NewFloat(1), l.emin-l.mant)
+	abs := new(big.Float).Abs(z)
+	var up bool
+	switch rm {
+	case roundNearest:
+		up = abs.Cmp(half) > 0
+	case roundUp:
+		up = !neg
+	case roundDown:
+		up = neg
+	}
+	exc := uint32(excInexact | excUnderflow)
+	if !up {
+		return signedZero(f, neg), exc
+	}
+	v, _ := minSub.Float64()
+	if neg {
+		v = -v
+	}
+	if f == fmtSingle {
+		return uint64(math.Float32bits(float32(v))), exc
+	}
+	return math.Float64bits(v), exc
+}
+
+func signedZero(f format, neg bool) uint64 {
+	if !neg {
+		return 0
+	}
+	if f == fmtSingle {
+		return 1 << 31
+	}
+	return 1 << 63
+}
+
+// overflow is the result of an overflow: infinity when rounding away from
+// zero, else the largest finite number.
+func overflow(f format, rm roundingMode, neg bool) uint64 {
+	toInf := rm == roundNearest || rm == roundUp && !neg || rm == roundDown && neg
+	if f == fmtSingle {
+		v := float32(math.MaxFloat32)
+		if toInf {
+			v = float32(math.Inf(1))
+		}
+		if neg {
+			v = -v
+		}
+		return uint64(math.Float32bits(v))
+	}
+	v := math.MaxFloat64
+	if toInf {
+		v = math.Inf(1)
+	}
+	if neg {
+		v = -v
+	}
+	return math.Float64bits(v)
+}
