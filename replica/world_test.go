@@ -1,0 +1,208 @@
+package replica
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/consensus/entry"
+	"github.com/synodvm/synod/machine/linux"
+	"github.com/synodvm/synod/outputs"
+)
+
+func testWorld(t *testing.T) *world {
+	t.Helper()
+	w := newWorld(entry.Boot{
+		Time:                1_000_000,
+		NanosPerInstruction: 10,
+		Members:             []consensus.NodeID{3, 1, 2},
+		AuxRandom:           [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
+	})
+	require.Equal(t, []outputs.Output{{Seq: 1, Node: 1, Action: outputs.Refill{Bytes: randomBatch}}}, w.drain(),
+		"the pool starts below the low-water mark: the first live node refills it")
+	return w
+}
+
+// listenOn makes the guest listen on port and returns the listener handle.
+func listenOn(t *testing.T, w *world, port uint16) linux.Handle {
+	t.Helper()
+	h, errno := w.Socket(linux.AF_INET, linux.SOCK_STREAM, 0)
+	require.Zero(t, errno)
+	require.Zero(t, w.Bind(h, netip.AddrPortFrom(netip.IPv4Unspecified(), port)))
+	require.Zero(t, w.Listen(h, 16))
+	return h
+}
+
+func kinds(outs []outputs.Output) []string {
+	var s []string
+	for _, o := range outs {
+		s = append(s, o.Action.String())
+	}
+	return s
+}
+
+func TestWorldClientConversation(t *testing.T) {
+	w := testWorld(t)
+	l := listenOn(t, w, 6379)
+	listens := w.drain()
+	require.Len(t, listens, 3, "every live node serves the port")
+	for i, o := range listens {
+		require.Equal(t, consensus.NodeID(i+1), o.Node)
+		require.Equal(t, outputs.Listen{Port: 6379}, o.Action)
+	}
+
+	_, _, errno := w.Accept(l)
+	require.Equal(t, linux.EAGAIN, errno)
+	require.Zero(t, w.Poll([]linux.PollRequest{{Handle: l, Events: linux.PollIn}})[0])
+
+	conn := entry.ConnID{Node: 2, Serial: 77}
+	w.deliver(0, entry.ConnOpen{Conn: conn, Port: 6379, PeerIP: [4]byte{127, 0, 0, 1}, PeerPort: 4000})
+	require.Equal(t, linux.PollIn, w.Poll([]linux.PollRequest{{Handle: l, Events: linux.PollIn}})[0])
+	c, peer, errno := w.Accept(l)
+	require.Zero(t, errno)
+	require.Equal(t, "127.0.0.1:4000", peer.String())
+
+	_, errno = w.Read(c, 100)
+	require.Equal(t, linux.EAGAIN, errno)
+	w.deliver(0, entry.ConnData{Conn: conn, Offset: 0, Data: []byte("PING\r\n")})
+	got, errno := w.Read(c, 100)
+	require.Zero(t, errno)
+	require.Equal(t, "PING\r\n", string(got))
+
+	n, errno := w.Write(c, []byte("+PONG\r\n"))
+	require.Zero(t, errno)
+	require.Equal(t, 7, n)
+	require.Equal(t, []outputs.Output{{Seq: 5, Node: 2, Action: outputs.Send{Conn: conn, Data: []byte("+PONG\r\n")}}}, w.drain(),
+		"the reply is performed by the node the client is connected to")
+
+	w.deliver(0, entry.ConnClose{Conn: conn})
+	got, errno = w.Read(c, 100)
+	require.Zero(t, errno)
+	require.Empty(t, got, "end of file after the client closed")
+	require.Zero(t, w.Close(c))
+	require.Equal(t, []string{"close conn 2/77"}, kinds(w.drain()))
+	require.Empty(t, w.conns)
+}
+
+func TestWorldStreamIntegrity(t *testing.T) {
+	w := testWorld(t)
+	l := listenOn(t, w, 80)
+	w.drain()
+	conn := entry.ConnID{Node: 1, Serial: 1}
+	w.deliver(0, entry.ConnOpen{Conn: conn, Port: 80})
+	c, _, _ := w.Accept(l)
+
+	w.deliver(0, entry.ConnData{Conn: conn, Offset: 0, Data: []byte("abc")})
+	w.deliver(0, entry.ConnData{Conn: conn, Offset: 0, Data: []byte("abc")}) // duplicate
+	w.deliver(0, entry.ConnData{Conn: conn, Offset: 2, Data: []byte("cde")}) // overlaps by one
+	got, _ := w.Read(c, 100)
+	require.Equal(t, "abcde", string(got), "duplicates and overlaps are trimmed")
+	require.Empty(t, w.drain())
+
+	w.deliver(0, entry.ConnData{Conn: conn, Offset: 9, Data: []byte("zz")}) // bytes 5..8 lost
+	got, errno := w.Read(c, 100)
+	require.Zero(t, errno)
+	require.Empty(t, got, "a gap ends the stream rather than corrupting it")
+	require.Equal(t, []string{"close conn 1/1"}, kinds(w.drain()))
+	_, errno = w.Write(c, []byte("x"))
+	require.Equal(t, linux.EPIPE, errno)
+}
+
+func TestWorldRefusesConnectionsItCannotTake(t *testing.T) {
+	w := testWorld(t)
+	w.deliver(0, entry.ConnOpen{Conn: entry.ConnID{Node: 3, Serial: 9}, Port: 8080})
+	require.Equal(t, []outputs.Output{{Seq: 2, Node: 3, Action: outputs.CloseConn{Conn: entry.ConnID{Node: 3, Serial: 9}}}},
+		w.drain(), "nobody listens on 8080")
+
+	h, _ := w.Socket(linux.AF_INET, linux.SOCK_STREAM, 0)
+	require.Zero(t, w.Bind(h, netip.AddrPortFrom(netip.IPv4Unspecified(), 8080)))
+	require.Zero(t, w.Listen(h, 1))
+	w.drain()
+	w.deliver(0, entry.ConnOpen{Conn: entry.ConnID{Node: 3, Serial: 10}, Port: 8080})
+	w.deliver(0, entry.ConnOpen{Conn: entry.ConnID{Node: 3, Serial: 11}, Port: 8080})
+	require.Equal(t, []string{"close conn 3/11"}, kinds(w.drain()), "backlog of one is full")
+}
+
+func TestWorldNodeDown(t *testing.T) {
+	w := testWorld(t)
+	l := listenOn(t, w, 6379)
+	w.drain()
+	on1 := entry.ConnID{Node: 1, Serial: 1}
+	on2 := entry.ConnID{Node: 2, Serial: 1}
+	w.deliver(0, entry.ConnOpen{Conn: on1, Port: 6379})
+	w.deliver(0, entry.ConnOpen{Conn: on2, Port: 6379})
+	c1, _, _ := w.Accept(l)
+	c2, _, _ := w.Accept(l)
+
+	w.deliver(0, entry.NodeDown{Node: 1})
+	require.Equal(t, []outputs.Output{{Seq: 5, Node: 3, Action: outputs.Refill{Bytes: randomBatch}}}, w.drain(),
+		"node 1's outstanding refill moves on, round robin over the live nodes 2 and 3")
+	got, errno := w.Read(c1, 10)
+	require.Zero(t, errno)
+	require.Empty(t, got, "connections through the dead node end")
+	_, errno = w.Read(c2, 10)
+	require.Equal(t, linux.EAGAIN, errno, "other connections carry on")
+
+	_, errno = w.Write(linux.Stdout, []byte("hello\n"))
+	require.Zero(t, errno)
+	require.Equal(t, []outputs.Output{{Seq: 6, Node: 2, Action: outputs.Console{Stream: 1, Data: []byte("hello\n")}}}, w.drain(),
+		"the console moves to the lowest live node")
+
+	w.deliver(0, entry.NodeUp{Node: 1})
+	require.Equal(t, []outputs.Output{{Seq: 7, Node: 1, Action: outputs.Listen{Port: 6379}}}, w.drain(),
+		"a node back up serves the guest's ports again")
+}
+
+func TestWorldRandomPool(t *testing.T) {
+	w := testWorld(t)
+	require.Equal(t, []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, w.Random(100),
+		"the boot entry's bytes come first (AT_RANDOM)")
+	require.Empty(t, w.Random(8), "dry until the refill lands")
+	require.Empty(t, w.drain(), "one refill outstanding at a time")
+
+	w.deliver(0, entry.Random{Node: 1, Data: make([]byte, randomBatch)})
+	require.Len(t, w.Random(randomBatch-randomLowWater+1), randomBatch-randomLowWater+1)
+	require.Equal(t, []outputs.Output{{Seq: 2, Node: 2, Action: outputs.Refill{Bytes: randomBatch}}}, w.drain(),
+		"below the low-water mark the next node, round robin, refills")
+}
+
+func TestWorldClock(t *testing.T) {
+	w := testWorld(t)
+	require.Equal(t, int64(1_000_000), w.Clock(0).Realtime)
+	require.Equal(t, int64(1_000_500), w.Clock(50).Realtime, "time runs with instructions")
+
+	w.deliver(100, entry.Seal{Time: 5_000_000})
+	require.Equal(t, int64(5_000_000), w.Clock(100).Realtime, "a seal carries the clock forward")
+	w.deliver(200, entry.Seal{Time: 10})
+	require.Equal(t, int64(5_001_000), w.Clock(200).Realtime, "and never backwards")
+	require.Equal(t, int64(5_001_000-1_000_000+monotonicOrigin), w.Clock(200).Monotonic)
+}
+
+func TestWorldStateRoundTrip(t *testing.T) {
+	w := testWorld(t)
+	l := listenOn(t, w, 6379)
+	conn := entry.ConnID{Node: 2, Serial: 5}
+	w.deliver(0, entry.ConnOpen{Conn: conn, Port: 6379, PeerIP: [4]byte{10, 0, 0, 1}, PeerPort: 9})
+	c, _, _ := w.Accept(l)
+	w.deliver(0, entry.ConnData{Conn: conn, Data: []byte("GET k\r\n")})
+	w.deliver(0, entry.ConnOpen{Conn: entry.ConnID{Node: 3, Serial: 1}, Port: 6379})
+	w.deliver(0, entry.NodeDown{Node: 1})
+	w.deliver(30, entry.Seal{Time: 7_000_000})
+	w.drain()
+
+	enc := w.encode()
+	again, err := decodeWorld(enc)
+	require.NoError(t, err)
+	require.Equal(t, enc, again.encode(), "the encoding is canonical")
+
+	got, errno := again.Read(c, 100)
+	require.Zero(t, errno)
+	require.Equal(t, "GET k\r\n", string(got), "the restored world carries on")
+	_, _, errno = again.Accept(l)
+	require.Zero(t, errno)
+
+	_, err = decodeWorld([]byte("{"))
+	require.Error(t, err)
+}
