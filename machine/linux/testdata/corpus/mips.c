@@ -4,7 +4,7 @@
  * and FNV/djb2 hashing of generated strings. It prints one checksum per
  * kernel, so a wrong instruction anywhere shows.
  *
- * Usage: mips [rounds]   (default 40: a second or two under qemu-hppa)
+ * Usage: mips [rounds]   (default 400: a second or two under qemu-hppa)
  *
  * Rebuild: ./build.sh
  */
@@ -84,7 +84,7 @@ static uint32_t djb2(const char *s) {
 }
 
 int main(int argc, char **argv) {
-	long rounds = argc > 1 ? atol(argv[1]) : 40;
+	long rounds = argc > 1 ? atol(argv[1]) : 400;
 	if (rounds < 1 || rounds > 100000) {
 		fprintf(stderr, "mips: rounds must be between 1 and 100000\n");
 		return 2;
