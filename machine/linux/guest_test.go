@@ -83,16 +83,23 @@ func TestGuestsMatchQemu(t *testing.T) {
 // budgets the caller runs them with.
 func TestSameAnswersSameExecution(t *testing.T) {
 	requireInterpreter(t)
-	env := guestEnv(3)
+	instructions, want, calls := recordedRun(t, 3)
+	replay := linux.NewReplayer(calls)
+	q := newGuest(t, "threads", replay)
+	requireSameEnd(t, instructions, want, q, replay, 77_777) // budgets that cut quanta elsewhere
+}
+
+// recordedRun runs the threads guest to its end on a recorded in-memory
+// Env and returns its instruction count, final state hash and recording.
+func recordedRun(t *testing.T, seed uint64) (uint64, [32]byte, []linux.Call) {
+	t.Helper()
+	env := guestEnv(seed)
 	rec := linux.NewRecorder(env)
 	p := newGuest(t, "threads", rec)
 	finish(t, p, env, 1_000_000)
-	want, err := p.StateHash()
+	hash, err := p.StateHash()
 	require.NoError(t, err)
-
-	replay := linux.NewReplayer(rec.Calls)
-	q := newGuest(t, "threads", replay)
-	requireSameEnd(t, p.Instructions(), want, q, replay, 77_777) // budgets that cut quanta elsewhere
+	return p.Instructions(), hash, rec.Calls
 }
 
 // requireSameEnd runs q to its end on replayed answers, in steps of budget,
@@ -113,19 +120,13 @@ func requireSameEnd(t *testing.T, instructions uint64, hash [32]byte, q *linux.P
 // continuing ends exactly where an uninterrupted run ends.
 func TestSnapshotRestoreContinue(t *testing.T) {
 	requireInterpreter(t)
-	env := guestEnv(5)
-	rec := linux.NewRecorder(env)
-	p := newGuest(t, "threads", rec)
-	finish(t, p, env, 1_000_000)
-	want, err := p.StateHash()
-	require.NoError(t, err)
-
-	replay := linux.NewReplayer(rec.Calls)
+	instructions, want, calls := recordedRun(t, 5)
+	replay := linux.NewReplayer(calls)
 	q := newGuest(t, "threads", replay)
-	q.Run(p.Instructions() / 2)
+	q.Run(instructions / 2)
 	snap, err := q.Snapshot()
 	require.NoError(t, err)
 	r, err := linux.Restore(snap, replay, nil)
 	require.NoError(t, err)
-	requireSameEnd(t, p.Instructions(), want, r, replay, 1_000_000)
+	requireSameEnd(t, instructions, want, r, replay, 1_000_000)
 }

@@ -43,14 +43,7 @@ func sysEpollCreate(p *Process, t *thread, a sysArgs) sysResult {
 }
 
 func (p *Process) epollFile(fd uint32) (*openFile, Errno) {
-	f, e := p.files.get(int32(fd))
-	if e != 0 {
-		return nil, e
-	}
-	if f.kind != fileEpoll {
-		return nil, EINVAL
-	}
-	return f, 0
+	return p.fileWhere(fd, func(f *openFile) bool { return f.kind == fileEpoll }, EINVAL)
 }
 
 // epoll_ctl(epfd, op, fd, event)

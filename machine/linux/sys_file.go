@@ -220,15 +220,22 @@ func sysWritev(p *Process, t *thread, a sysArgs) sysResult {
 	return p.write(t, int32(a[0]), data, false, false)
 }
 
-func (p *Process) envFile(fd uint32) (*openFile, Errno) {
+// fileWhere returns fd's description if it is what is asks for, else the
+// errno wrong.
+func (p *Process) fileWhere(fd uint32, is func(*openFile) bool, wrong Errno) (*openFile, Errno) {
 	f, e := p.files.get(int32(fd))
 	if e != 0 {
 		return nil, e
 	}
-	if f.kind != fileEnv {
-		return nil, ESPIPE
+	if !is(f) {
+		return nil, wrong
 	}
 	return f, 0
+}
+
+// envFile returns a descriptor backed by the Env (seekable, statable).
+func (p *Process) envFile(fd uint32) (*openFile, Errno) {
+	return p.fileWhere(fd, func(f *openFile) bool { return f.kind == fileEnv }, ESPIPE)
 }
 
 // pread64(fd, buf, count, offset_high, offset_low)

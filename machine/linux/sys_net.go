@@ -78,14 +78,7 @@ func (p *Process) writeSockaddr(ap netip.AddrPort, addr, lenAddr uint32) Errno {
 
 // socketFile returns the description of a socket descriptor.
 func (p *Process) socketFile(fd uint32) (*openFile, Errno) {
-	f, e := p.files.get(int32(fd))
-	if e != 0 {
-		return nil, e
-	}
-	if !f.socket {
-		return nil, ENOTSOCK
-	}
-	return f, 0
+	return p.fileWhere(fd, func(f *openFile) bool { return f.socket }, ENOTSOCK)
 }
 
 func (p *Process) installSocket(h Handle, flags uint32) sysResult {
