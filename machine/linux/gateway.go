@@ -26,9 +26,12 @@ func (p *Process) handleStop(t *thread, stop machine.Stop) {
 		p.gateway(t, stop.PC)
 	case machine.StopBreak:
 		p.forceSignal(t, sigInfo{signo: SIGTRAP, code: trapBrkpt, addr: stop.PC, fault: true})
-	case machine.StopIllegal, machine.StopPrivileged:
+	case machine.StopIllegal:
 		p.log.Warn("illegal instruction", "pc", hex32(stop.PC), "word", hex32(stop.Word), "tid", t.tid)
-		p.forceSignal(t, sigInfo{signo: SIGILL, code: illIllopn, addr: stop.PC, fault: true})
+		p.forceSignal(t, sigInfo{signo: SIGILL, code: illIllopc, addr: stop.PC, fault: true})
+	case machine.StopPrivileged:
+		p.log.Warn("privileged instruction", "pc", hex32(stop.PC), "word", hex32(stop.Word), "tid", t.tid)
+		p.forceSignal(t, sigInfo{signo: SIGILL, code: illPrvopc, addr: stop.PC, fault: true})
 	case machine.StopFault:
 		info := sigInfo{signo: SIGSEGV, code: segvAccerr, fault: true}
 		if stop.Fault != nil {
@@ -48,7 +51,7 @@ func (p *Process) handleStop(t *thread, stop machine.Stop) {
 		p.forceSignal(t, sigInfo{signo: SIGFPE, addr: stop.PC, fault: true})
 	default:
 		p.log.Error("unknown CPU stop", "reason", stop.Reason, "pc", hex32(stop.PC))
-		p.forceSignal(t, sigInfo{signo: SIGILL, code: illIllopn, addr: stop.PC, fault: true})
+		p.forceSignal(t, sigInfo{signo: SIGILL, code: illIllopc, addr: stop.PC, fault: true})
 	}
 }
 

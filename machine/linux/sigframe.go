@@ -154,6 +154,7 @@ func encodeSiginfo(info sigInfo) []byte {
 	} else {
 		si.u32(12, info.pid)
 		si.u32(16, info.uid)
+		si.u32(20, info.value)
 	}
 	return si
 }

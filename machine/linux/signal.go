@@ -58,19 +58,39 @@ const (
 	siUser     = 0
 	siKernel   = 0x80
 	siTkill    = -6
+	siQueue    = -1
 	segvMaperr = 1
 	segvAccerr = 2
 	busAdraln  = 1
-	illIllopn  = 2
+	illIllopc  = 1
+	illPrvopc  = 5
 	trapBrkpt  = 1
+
+	// sigRTMin is the first real-time signal: those queue every instance,
+	// the standard ones below it are pending at most once.
+	sigRTMin = 32
 )
 
 // sigInfo is the content of a siginfo_t the kernel delivers.
 type sigInfo struct {
 	signo, code int32
-	pid, uid    uint32 // sent by kill, tkill, tgkill
+	pid, uid    uint32 // sent by kill, tkill, tgkill, sigqueue
+	value       uint32 // sigqueue's si_value
 	addr        uint32 // the faulting address, when fault is set
 	fault       bool   // synchronous: raised by an instruction
+}
+
+// queue adds info to q, unless it is a standard signal already pending
+// there (standard signals do not queue; real-time ones do).
+func queue(q []sigInfo, info sigInfo) []sigInfo {
+	if info.signo < sigRTMin {
+		for _, pending := range q {
+			if pending.signo == info.signo {
+				return q
+			}
+		}
+	}
+	return append(q, info)
 }
 
 // sigAction is one entry of the process's signal disposition table.
@@ -169,7 +189,7 @@ func (p *Process) sendToThread(t *thread, info sigInfo) {
 		p.terminate(info.signo)
 		return
 	}
-	t.sig.pending = append(t.sig.pending, info)
+	t.sig.pending = queue(t.sig.pending, info)
 	switch {
 	case t.wait != nil && t.wait.sigwait&sigBit(info.signo) != 0:
 		p.retry(t) // rt_sigtimedwait takes it
@@ -190,7 +210,7 @@ func (p *Process) sendToProcess(info sigInfo) {
 			return
 		}
 	}
-	p.sig.pending = append(p.sig.pending, info)
+	p.sig.pending = queue(p.sig.pending, info)
 }
 
 // forceSignal delivers a synchronous fault signal to t: a blocked or

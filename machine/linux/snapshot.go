@@ -130,6 +130,7 @@ type sigActionState struct {
 type sigInfoState struct {
 	Signo, Code int32
 	PID, UID    uint32
+	Value       uint32
 	Addr        uint32
 	Fault       bool
 }
@@ -152,7 +153,7 @@ type pageState struct {
 func sigInfosState(q []sigInfo) []sigInfoState {
 	out := make([]sigInfoState, len(q))
 	for i, s := range q {
-		out[i] = sigInfoState{s.signo, s.code, s.pid, s.uid, s.addr, s.fault}
+		out[i] = sigInfoState{s.signo, s.code, s.pid, s.uid, s.value, s.addr, s.fault}
 	}
 	return out
 }
@@ -160,7 +161,7 @@ func sigInfosState(q []sigInfo) []sigInfoState {
 func sigInfosFrom(q []sigInfoState) []sigInfo {
 	out := make([]sigInfo, len(q))
 	for i, s := range q {
-		out[i] = sigInfo{s.Signo, s.Code, s.PID, s.UID, s.Addr, s.Fault}
+		out[i] = sigInfo{s.Signo, s.Code, s.PID, s.UID, s.Value, s.Addr, s.Fault}
 	}
 	return out
 }

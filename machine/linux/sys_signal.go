@@ -286,3 +286,43 @@ func sysRtSigtimedwait(p *Process, t *thread, a sysArgs) sysResult {
 func sysRtSigtimedwait64(p *Process, t *thread, a sysArgs) sysResult {
 	return p.sigtimedwait(t, a, true)
 }
+
+// sigqueueinfo sends the siginfo at addr (as sigqueue builds it) to target,
+// or to the process when target is nil. Only negative si_codes may come
+// from user space, as on Linux.
+func (p *Process) sigqueueinfo(target *thread, sig, addr uint32) sysResult {
+	if !validSignal(sig) {
+		return fail(EINVAL)
+	}
+	b, e := p.readUser(addr, siginfoBytes)
+	if e != 0 {
+		return fail(e)
+	}
+	info := sigInfo{signo: int32(sig), code: int32(getU32(b, 8)), pid: getU32(b, 12), uid: getU32(b, 16), value: getU32(b, 20)}
+	if info.code >= 0 {
+		return fail(EPERM)
+	}
+	if target != nil {
+		p.sendToThread(target, info)
+	} else {
+		p.sendToProcess(info)
+	}
+	return ok(0)
+}
+
+// rt_sigqueueinfo(tgid, sig, info)
+func sysRtSigqueueinfo(p *Process, t *thread, a sysArgs) sysResult {
+	if a[0] != p.cfg.PID {
+		return fail(ESRCH)
+	}
+	return p.sigqueueinfo(nil, a[1], a[2])
+}
+
+// rt_tgsigqueueinfo(tgid, tid, sig, info)
+func sysRtTgsigqueueinfo(p *Process, t *thread, a sysArgs) sysResult {
+	target := p.threadByTID(a[1])
+	if a[0] != p.cfg.PID || target == nil {
+		return fail(ESRCH)
+	}
+	return p.sigqueueinfo(target, a[2], a[3])
+}

@@ -13,6 +13,7 @@ const (
 	clockBoottime        = 7
 	timerAbstime         = 1
 	grndNonblock         = 1
+	grndFlags            = 0x7 // GRND_NONBLOCK, GRND_RANDOM, GRND_INSECURE
 	nanosPerSecond       = 1_000_000_000
 	nanosPerMicrosecond  = 1_000
 	maxGetrandomBytes    = 1 << 25
@@ -179,6 +180,9 @@ func sysClockNanosleep64(p *Process, t *thread, a sysArgs) sysResult {
 
 // getrandom(buf, len, flags): waits while the Env has no random bytes.
 func sysGetrandom(p *Process, t *thread, a sysArgs) sysResult {
+	if a[2]&^grndFlags != 0 {
+		return fail(EINVAL)
+	}
 	n := min(int(a[1]), maxGetrandomBytes)
 	if n == 0 {
 		return ok(0)
