@@ -112,7 +112,7 @@ func binary64(k kind, a, b uint64, rm roundingMode) (uint64, uint32) {
 		switch {
 		case x == 0 && y == 0, math.IsInf(x, 0) && math.IsInf(y, 0):
 			return defaultNaN64, excInvalid
-		case y == 0:
+		case y == 0 && !math.IsInf(x, 0):
 			return math.Float64bits(math.Copysign(math.Inf(1), x) * math.Copysign(1, y)), excDivZero
 		}
 		r := x / y
@@ -164,7 +164,7 @@ func binary32(k kind, a, b uint32, rm roundingMode) (uint32, uint32) {
 		switch {
 		case x == 0 && y == 0, math.IsInf(dx, 0) && math.IsInf(dy, 0):
 			return defaultNaN32, excInvalid
-		case y == 0:
+		case y == 0 && !math.IsInf(dx, 0):
 			return math.Float32bits(float32(math.Copysign(math.Inf(1), dx) * math.Copysign(1, dy))), excDivZero
 		}
 		r = x / y

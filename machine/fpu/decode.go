@@ -194,7 +194,10 @@ func decodeMultiple(w uint32) (Op, bool) {
 		kind = kindMpySub
 	}
 	rm1, rm2, ta, ra, tm := field(w, 21, 5), field(w, 16, 5), field(w, 11, 5), field(w, 6, 5), w&31
-	if field(w, 5, 1) == 1 {
+	// The format bit is 0 for double, as binutils encodes it and the
+	// architecture defines it. (QEMU 7.2 reads it the other way round, so
+	// qemu-hppa computes these two instructions wrongly.)
+	if field(w, 5, 1) == 0 {
 		return Op{kind: kind, sf: fmtDouble, df: fmtDouble, r1: uint8(rm1), r2: uint8(rm2), t: uint8(tm), ta: uint8(ta), ra: uint8(ra)}, true
 	}
 	return Op{kind: kind, sf: fmtSingle, df: fmtSingle, r1: fmpyRegister(rm1), r2: fmpyRegister(rm2), t: fmpyRegister(tm),

@@ -6,11 +6,11 @@ import (
 )
 
 // The exact slow path: compute the exact result (or, for division and
-// square root, a "round to odd" approximation with two spare bits, which
-// rounds to the same value as the exact one in every mode), then round it
-// once to the destination format with IEEE semantics: subnormals,
-// overflow to infinity or the largest finite number by mode, underflow
-// (tiny after rounding and inexact) and inexact.
+// square root, an approximation with spare bits that rounds to the same
+// value as the exact one in every mode), then round it once to the
+// destination format with IEEE semantics: subnormals, overflow to infinity
+// or the largest finite number by mode, underflow (tiny after rounding,
+// and inexact) and inexact.
 
 type ieee struct {
 	mant       int // significand bits, hidden bit included
@@ -46,33 +46,44 @@ func slowBinary(k kind, f format, x, y float64, rm roundingMode) (uint64, uint32
 	case kindMul:
 		z.SetPrec(128).Mul(bx, by)
 	default:
-		p := uint(layout(f).mant + 3)
-		z.SetPrec(p).SetMode(big.ToZero).Quo(bx, by)
-		if z.Acc() != big.Exact {
-			sticky(z, p)
-		}
+		p := spare(f)
+		z.SetPrec(p).Quo(bx, by)
+		nudge(z, p, z.Acc())
 	}
 	return roundTo(z, f, rm)
 }
 
 func slowSqrt(f format, x float64, rm roundingMode) (uint64, uint32) {
 	bx := big.NewFloat(x)
-	p := uint(layout(f).mant + 3)
-	z := new(big.Float).SetPrec(p).SetMode(big.ToZero).Sqrt(bx)
-	sq := new(big.Float).SetPrec(2*p+2).Mul(z, z)
-	if sq.Cmp(bx) != 0 {
-		sticky(z, p)
+	p := spare(f)
+	z := new(big.Float).SetPrec(p).Sqrt(bx)
+	square := new(big.Float).SetPrec(2*p+2).Mul(z, z)
+	acc := big.Exact // z is below the exact root if its square is below x
+	switch square.Cmp(bx) {
+	case -1:
+		acc = big.Below
+	case 1:
+		acc = big.Above
 	}
+	nudge(z, p, acc)
 	return roundTo(z, f, rm)
 }
 
-// sticky marks a value truncated to p bits as inexact by adding a quarter
-// of its last place: it then lies strictly inside the interval the exact
-// value lies in, with no rounding boundary in between.
-func sticky(z *big.Float, p uint) {
-	e := z.MantExp(nil)
-	quarter := new(big.Float).SetMantExp(big.NewFloat(0.5), e-int(p)-1)
-	if z.Signbit() {
+// spare is the working precision of division and square root: more than
+// two bits beyond the format's, so no rounding boundary of the format lies
+// strictly between two neighbours at this precision.
+func spare(f format) uint { return uint(layout(f).mant + 8) }
+
+// nudge moves an inexact z (computed with p bits) a quarter of its last
+// place towards the exact value, whose side acc gives: z then lies in the
+// same gap between p-bit neighbours as the exact value, so both round the
+// same way to the format in every mode.
+func nudge(z *big.Float, p uint, acc big.Accuracy) {
+	if acc == big.Exact {
+		return
+	}
+	quarter := new(big.Float).SetMantExp(big.NewFloat(0.5), z.MantExp(nil)-int(p)-1)
+	if acc == big.Above {
 		quarter.Neg(quarter)
 	}
 	z.SetPrec(p+4).Add(z, quarter)
@@ -102,13 +113,21 @@ func roundTo(z *big.Float, f format, rm roundingMode) (uint64, uint32) {
 		return overflow(f, rm, neg), excOverflow | excInexact
 	}
 	v, _ := r.Float64()
-	if exc != 0 && math.Abs(v) < math.Ldexp(1, l.emin) {
+	if exc != 0 && tinyAfterRounding(z, l, rm) {
 		exc |= excUnderflow
 	}
 	if f == fmtSingle {
 		return uint64(math.Float32bits(float32(v))), exc
 	}
 	return math.Float64bits(v), exc
+}
+
+// tinyAfterRounding reports whether z, rounded to the format's precision
+// as if the exponent range were unbounded, is below the smallest normal
+// number: the tininess rule QEMU (and so this package) uses.
+func tinyAfterRounding(z *big.Float, l ieee, rm roundingMode) bool {
+	r := new(big.Float).SetPrec(uint(l.mant)).SetMode(bigMode(rm)).Set(z)
+	return r.MantExp(nil)-1 < l.emin
 }
 
 // belowSubnormals rounds a value smaller than the smallest subnormal's
