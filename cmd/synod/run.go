@@ -16,7 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/synodvm/synod/machine"
 	"github.com/synodvm/synod/machine/linux"
 	"github.com/synodvm/synod/machine/linux/hostenv"
 )
@@ -168,23 +167,20 @@ func forwardSignals(p *linux.Process, sigs <-chan os.Signal) {
 	}
 }
 
-// traceTo writes one line per executed instruction: thread id, address and
-// instruction word.
+// traceTo writes one line per executed instruction: thread id, address,
+// instruction word, and "nullified" for an instruction that is skipped.
 func traceTo(p *linux.Process, path string) (func(), error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("run: trace: %w", err)
 	}
 	w := bufio.NewWriterSize(f, 1<<16)
-	mem := p.Memory()
-	p.SetStepHook(func(tid uint32, cpu *machine.CPU) {
-		pc := cpu.IAOQFront &^ 3
-		word, err := mem.LoadWord(pc)
-		if err != nil {
-			fmt.Fprintf(w, "%d %08x <unreadable>\n", tid, pc)
-			return
+	p.SetTrace(func(tid, pc, word uint32, nullified bool) {
+		mark := ""
+		if nullified {
+			mark = " nullified"
 		}
-		fmt.Fprintf(w, "%d %08x %08x\n", tid, pc, word)
+		fmt.Fprintf(w, "%d %08x %08x%s\n", tid, pc&^3, word, mark)
 	})
 	return func() {
 		if err := w.Flush(); err != nil {

@@ -9,21 +9,11 @@ import (
 	"github.com/synodvm/synod/machine/linux/memenv"
 )
 
-// These tests run real guests (testdata/*.c, outputs recorded from
-// qemu-hppa), so they need the instruction interpreter.
+// These tests run real guests: testdata/*.c, with outputs recorded from
+// qemu-hppa.
 
 // maxGuestInstructions bounds every guest run in the tests.
 const maxGuestInstructions = 2_000_000_000
-
-// requireInterpreter skips until package machine executes instructions.
-func requireInterpreter(t *testing.T) {
-	t.Helper()
-	p, _ := loadTestdata(t, "startregs", linux.Config{Argv: []string{"x"}})
-	p.Run(1)
-	if p.Exit() != nil && p.Exit().Signal == linux.SIGILL {
-		t.Skip("package machine cannot execute instructions yet")
-	}
-}
 
 // finish runs p to its end in budget-sized steps. When every thread waits,
 // the in-memory clock jumps to the earliest deadline (nothing else can wake
@@ -59,7 +49,6 @@ func guestEnv(seed uint64) *memenv.Env {
 }
 
 func TestGuestsMatchQemu(t *testing.T) {
-	requireInterpreter(t)
 	cases := []struct {
 		name string
 		exit linux.ExitStatus
@@ -82,7 +71,6 @@ func TestGuestsMatchQemu(t *testing.T) {
 // the same number of instructions and end in the same state, whatever the
 // budgets the caller runs them with.
 func TestSameAnswersSameExecution(t *testing.T) {
-	requireInterpreter(t)
 	instructions, want, calls := recordedRun(t, 3)
 	replay := linux.NewReplayer(calls)
 	q := newGuest(t, "threads", replay)
@@ -119,7 +107,6 @@ func requireSameEnd(t *testing.T, instructions uint64, hash [32]byte, q *linux.P
 // TestSnapshotRestoreContinue: stopping, snapshotting, restoring and
 // continuing ends exactly where an uninterrupted run ends.
 func TestSnapshotRestoreContinue(t *testing.T) {
-	requireInterpreter(t)
 	instructions, want, calls := recordedRun(t, 5)
 	replay := linux.NewReplayer(calls)
 	q := newGuest(t, "threads", replay)

@@ -67,10 +67,13 @@ type Process struct {
 	exit   *ExitStatus
 	warned map[uint32]bool // unknown syscalls already logged (diagnostics only)
 
-	// step, when set, is called before every instruction (tracing); the
-	// CPU then runs one instruction at a time.
-	step func(tid uint32, cpu *machine.CPU)
+	// trace, when set, sees every instruction any thread executes.
+	trace TraceFunc
 }
+
+// TraceFunc receives each instruction before it executes: the thread, its
+// address (privilege bits included), its word, and whether it is nullified.
+type TraceFunc func(tid, pc, word uint32, nullified bool)
 
 // ExitStatus is how a process ended.
 type ExitStatus struct {
@@ -171,6 +174,7 @@ func (p *Process) addThread(cpu *machine.CPU) *thread {
 	t := &thread{tid: p.nextTID, cpu: cpu, quantumLeft: p.cfg.Quantum}
 	p.nextTID++
 	p.threads = append(p.threads, t)
+	p.traceThread(t)
 	return t
 }
 
@@ -185,10 +189,22 @@ func (p *Process) Kill(sig int) error {
 	return nil
 }
 
-// SetStepHook makes Run call hook before every instruction, with the
-// executing thread's id and CPU (for instruction traces). It slows
-// execution; nil turns it off.
-func (p *Process) SetStepHook(hook func(tid uint32, cpu *machine.CPU)) { p.step = hook }
+// SetTrace makes every thread, present and future, report each instruction
+// to trace before executing it. It slows execution; nil turns it off.
+func (p *Process) SetTrace(trace TraceFunc) {
+	p.trace = trace
+	for _, t := range p.threads {
+		p.traceThread(t)
+	}
+}
+
+func (p *Process) traceThread(t *thread) {
+	t.cpu.Trace = nil
+	if trace := p.trace; trace != nil {
+		tid := t.tid
+		t.cpu.Trace = func(pc, word uint32, nullified bool) { trace(tid, pc, word, nullified) }
+	}
+}
 
 // Instructions is the number of instructions all threads have executed.
 func (p *Process) Instructions() uint64 { return p.instructions }
@@ -217,10 +233,6 @@ func (p *Process) Run(budget uint64) RunResult {
 			continue
 		}
 		n := min(t.quantumLeft, budget-done)
-		if p.step != nil {
-			p.step(t.tid, t.cpu)
-			n = 1
-		}
 		before := t.cpu.Instructions
 		stop := t.cpu.Run(n)
 		ran := t.cpu.Instructions - before
