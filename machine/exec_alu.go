@@ -37,9 +37,10 @@ func (c *CPU) add(in *inst, a, b uint32) bool {
 	res := uint32(s)
 	overflow := false
 	if in.fl&flTrapOverflow != 0 || needsOverflow(in.cf) {
-		// A shift overflows when the bits shifted out differ from the sign.
-		lost := int32(a) >> 31 >> (32 - sh) // sign copies of the bits shifted out
-		overflow = addOverflow(x, b, res) || sh != 0 && uint32(lost) != a>>(32-sh)
+		// The shift overflows unless the bits shifted out and the new
+		// sign bit all equal the old sign.
+		top := int32(a) >> (31 - sh)
+		overflow = addOverflow(x, b, res) || top != 0 && top != -1
 		if overflow && in.fl&flTrapOverflow != 0 {
 			return c.trap(true)
 		}

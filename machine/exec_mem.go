@@ -183,13 +183,13 @@ func execLdcw(c *CPU, in *inst) bool {
 // of its word (the right-hand bytes of the register).
 func execStbyBegin(c *CPU, in *inst) bool {
 	addr, base := c.address(in)
-	b, v := in.r1&31, c.GR[in.t&31]
+	b, v, modify := in.r1&31, c.GR[in.t&31], in.aux == modPost
 	n := 4 - addr&3
 	word := [4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}
 	if !c.Mem.writeInWord(addr, word[4-n:]) {
 		return c.accessFault(addr, 1, true)
 	}
-	c.GR[b] = base &^ 3
+	c.setStbyBase(modify, b, base)
 	return false
 }
 
@@ -198,14 +198,22 @@ func execStbyBegin(c *CPU, in *inst) bool {
 // the rights are still checked.
 func execStbyEnd(c *CPU, in *inst) bool {
 	addr, base := c.address(in)
-	b, v := in.r1&31, c.GR[in.t&31]
+	b, v, modify := in.r1&31, c.GR[in.t&31], in.aux == modPost
 	n := addr & 3
 	word := [4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}
 	if !c.Mem.writeInWord(addr-n, word[:n]) {
 		return c.accessFault(addr, 1, true)
 	}
-	c.GR[b] = base &^ 3
+	c.setStbyBase(modify, b, base)
 	return false
+}
+
+// setStbyBase applies stby's ,m completer: the base moves to the word
+// boundary at or below base+displacement.
+func (c *CPU) setStbyBase(modify bool, b uint8, base uint32) {
+	if modify {
+		c.GR[b] = base &^ 3
+	}
 }
 
 // writeInWord writes src (at most the rest of one aligned word) at addr,

@@ -24,6 +24,11 @@ import (
 //	end
 //	want stop=break pc=+0x8 r3=7 n=1 cb=0x80 mem:0x40000=5 insns=4
 //
+// State names: r0-r31, sr0-sr7, cr0-cr31, sar, fr0-fr31 (64-bit),
+// fr0L-fr31R (halves), psw, n (PSW[N]), v (PSW[V]), cb (the eight carry
+// bits, nibble 7 at the top), front and back (the IAOQ, privilege bits
+// included).
+//
 // The code runs with two data pages at dataBase and a stack page, until a
 // stop (default budget: maxScriptSteps). Expectations name a register, a
 // PSW part, a word of memory, or a property of the stop; pc is the stop
@@ -140,6 +145,10 @@ func stateItem(c *CPU, name string) (get func() uint64, set func(uint64), ok boo
 		return i, strings.HasPrefix(name, prefix) && err == nil && i >= 0 && i < n
 	}
 	switch {
+	case name == "front":
+		return func() uint64 { return uint64(c.IAOQFront) }, func(v uint64) { c.IAOQFront = uint32(v) }, true
+	case name == "back":
+		return func() uint64 { return uint64(c.IAOQBack) }, func(v uint64) { c.IAOQBack = uint32(v) }, true
 	case name == "sar":
 		return func() uint64 { return uint64(c.CR[crSAR]) }, func(v uint64) { c.CR[crSAR] = uint32(v) }, true
 	case name == "psw":
