@@ -1,0 +1,120 @@
+package machine
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Words used by the Go-level tests (assembled by hand; the scripts in
+// testdata/insn cover the instruction set itself).
+const (
+	wordBreak     = 0x00000000 // break 0,0
+	wordLdi1R3    = 0x34030002 // ldi 1,%r3
+	wordLdi2R3    = 0x34030004 // ldi 2,%r3
+	wordStwR4R5   = 0x68a40000 // stw %r4,0(%r5)
+	wordBvR0R2    = 0xe840c000 // bv %r0(%r2)
+	wordNop       = 0x08000240 // nop (or %r0,%r0,%r0)
+	wordAddiR3One = 0xb4630002 // addi 1,%r3,%r3
+)
+
+// newWordsCPU maps words at codeBase in a page with the given rights.
+func newWordsCPU(t *testing.T, prot Prot, words ...uint32) *CPU {
+	t.Helper()
+	mem := NewMemory()
+	require.NoError(t, mem.Map(codeBase, PageSize, ProtRead|ProtWrite))
+	for i, w := range words {
+		require.NoError(t, mem.StoreWord(codeBase+uint32(i)*4, w))
+	}
+	require.NoError(t, mem.Protect(codeBase, PageSize, prot))
+	c := &CPU{Mem: mem}
+	c.IAOQFront, c.IAOQBack = codeBase|3, codeBase+4|3
+	return c
+}
+
+func TestStoreRedecodesCode(t *testing.T) {
+	// The program overwrites its own next instruction (ldi 1) with ldi 2.
+	c := newWordsCPU(t, ProtRead|ProtWrite|ProtExec, wordStwR4R5, wordLdi1R3, wordBreak)
+	c.GR[4], c.GR[5] = wordLdi2R3, codeBase+4
+	// Decode the page first, so the store has a decoded copy to refresh.
+	require.Equal(t, StopBudget, c.Run(0).Reason)
+	stop := c.Run(10)
+	require.Equal(t, StopBreak, stop.Reason)
+	assert.Equal(t, uint32(2), c.GR[3])
+}
+
+func TestWriteBytesRedecodesCode(t *testing.T) {
+	c := newWordsCPU(t, ProtRead|ProtWrite|ProtExec, wordLdi1R3, wordBreak)
+	require.Equal(t, StopBreak, c.Run(10).Reason)
+	require.Equal(t, uint32(1), c.GR[3])
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], wordLdi2R3)
+	require.NoError(t, c.Mem.WriteBytes(codeBase, b[:]))
+	c.IAOQFront, c.IAOQBack = codeBase|3, codeBase+4|3
+	require.Equal(t, StopBreak, c.Run(10).Reason)
+	assert.Equal(t, uint32(2), c.GR[3])
+}
+
+func TestRemapDropsDecodedCode(t *testing.T) {
+	c := newWordsCPU(t, ProtRead|ProtExec, wordLdi1R3, wordBreak)
+	require.Equal(t, StopBreak, c.Run(10).Reason)
+	require.NoError(t, c.Mem.Map(codeBase, PageSize, ProtRead|ProtWrite))
+	require.NoError(t, c.Mem.StoreWord(codeBase, wordLdi2R3))
+	require.NoError(t, c.Mem.Protect(codeBase, PageSize, ProtRead|ProtExec))
+	c.IAOQFront, c.IAOQBack = codeBase|3, codeBase+4|3
+	require.Equal(t, StopBreak, c.Run(10).Reason)
+	assert.Equal(t, uint32(2), c.GR[3])
+}
+
+func TestFetchNeedsExecuteRight(t *testing.T) {
+	c := newWordsCPU(t, ProtRead, wordLdi1R3)
+	stop := c.Run(10)
+	require.Equal(t, StopFault, stop.Reason)
+	require.NotNil(t, stop.Fault)
+	assert.Equal(t, uint32(codeBase), stop.Fault.Addr)
+	assert.False(t, stop.Fault.Unmapped)
+
+	c.IAOQFront, c.IAOQBack = 0x50000|3, 0x50004|3
+	stop = c.Run(10)
+	require.Equal(t, StopFault, stop.Reason)
+	assert.True(t, stop.Fault.Unmapped)
+	assert.Equal(t, uint64(0), c.Instructions)
+}
+
+func TestRunSpendsExactBudget(t *testing.T) {
+	// An endless loop: addi 1,%r3,%r3 ; bv %r0(%r2) with the branch in
+	// its own delay slot pattern replaced by a plain backward jump.
+	c := newWordsCPU(t, ProtRead|ProtExec, wordAddiR3One, wordBvR0R2, wordNop)
+	c.GR[2] = codeBase
+	for _, budget := range []uint64{1, 2, 3, 1000, 12345} {
+		before := c.Instructions
+		stop := c.Run(budget)
+		require.Equal(t, StopBudget, stop.Reason)
+		require.Equal(t, budget, c.Instructions-before)
+	}
+	// 1+2+3+1000+12345 instructions, a third of them the addi.
+	assert.Equal(t, uint32((1+2+3+1000+12345+2)/3), c.GR[3])
+}
+
+func TestTraceSeesEveryInstruction(t *testing.T) {
+	c := newWordsCPU(t, ProtRead|ProtExec, wordLdi1R3, wordLdi2R3, wordBreak)
+	var seen []uint32
+	c.Trace = func(pc, word uint32, nullified bool) {
+		seen = append(seen, pc, word)
+		assert.False(t, nullified)
+	}
+	stop := c.Run(10)
+	require.Equal(t, StopBreak, stop.Reason)
+	assert.Equal(t, []uint32{codeBase | 3, wordLdi1R3, codeBase + 4 | 3, wordLdi2R3, codeBase + 8 | 3, wordBreak}, seen)
+	assert.Equal(t, uint64(2), c.Instructions)
+}
+
+func TestPSWRoundTrip(t *testing.T) {
+	for _, psw := range []uint32{0, pswN, pswV, 0xff << pswCarryBits, pswN | pswV | 0xa5<<pswCarryBits} {
+		var c CPU
+		c.SetPSW(psw)
+		assert.Equal(t, hex(psw), hex(c.PSW()))
+	}
+}
