@@ -53,9 +53,18 @@ func buildImage(name, src, entry string) (image, error) {
 		return image{}, err
 	}
 	defer os.RemoveAll(dir)
-	srcPath, obj, out := filepath.Join(dir, name), filepath.Join(dir, "x.o"), filepath.Join(dir, "x.elf")
-	if err := os.WriteFile(srcPath, []byte(src), 0o644); err != nil {
+	exe, err := linkImage(dir, name, src, entry)
+	if err != nil {
 		return image{}, err
+	}
+	return readImage(exe)
+}
+
+// linkImage builds src in dir and returns the path of the linked program.
+func linkImage(dir, name, src, entry string) (string, error) {
+	srcPath, obj, out := filepath.Join(dir, name), filepath.Join(dir, name+".o"), filepath.Join(dir, name+".elf")
+	if err := os.WriteFile(srcPath, []byte(src), 0o644); err != nil {
+		return "", err
 	}
 	compile := []string{"hppa-linux-gnu-as", "-o", obj, srcPath}
 	if strings.HasSuffix(name, ".c") {
@@ -63,10 +72,15 @@ func buildImage(name, src, entry string) (image, error) {
 	}
 	for _, cmd := range [][]string{compile, {"hppa-linux-gnu-ld", "-N", "-Ttext=" + hex(codeBase), "-e", entry, "-o", out, obj}} {
 		if msg, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput(); err != nil {
-			return image{}, fmt.Errorf("%s: %v\n%s", cmd[0], err, msg)
+			return "", fmt.Errorf("%s: %v\n%s", cmd[0], err, msg)
 		}
 	}
-	f, err := elf.Open(out)
+	return out, nil
+}
+
+// readImage flattens the loadable segments of a program linked by linkImage.
+func readImage(path string) (image, error) {
+	f, err := elf.Open(path)
 	if err != nil {
 		return image{}, err
 	}
