@@ -2,8 +2,8 @@ package machine
 
 import (
 	"bufio"
-	"debug/elf"
 	"bytes"
+	"debug/elf"
 	"os"
 	"os/exec"
 	"path/filepath"
