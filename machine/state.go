@@ -1,0 +1,181 @@
+package machine
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Architectural state in a fixed binary form, for snapshots and for the
+// state hashes replicas compare. Everything is big-endian. The decode
+// cache and the fetch cache are not state: they are rebuilt on demand.
+//
+// CPU:    version byte, GR[32], SR[8], CR[32], IAOQFront, IAOQBack, PSW
+//         (carry bits, V, N) as uint32; FP R[32] as uint64; Instructions.
+// Memory: version byte, page count (uint32), then per mapped page in
+//         address order: page number (uint32), rights (byte), and either
+//         0 (all zero) or 1 followed by its 4096 bytes.
+
+const (
+	cpuStateVersion    = 1
+	memoryStateVersion = 1
+	cpuStateSize       = 1 + (32+8+32+3)*4 + 32*8 + 8
+)
+
+var errStateTruncated = errors.New("state truncated")
+
+// AppendState appends the CPU's architectural state to b.
+func (c *CPU) AppendState(b []byte) []byte {
+	b = append(b, cpuStateVersion)
+	for _, regs := range [][]uint32{c.GR[:], c.SR[:], c.CR[:], {c.IAOQFront, c.IAOQBack, c.PSW()}} {
+		for _, v := range regs {
+			b = binary.BigEndian.AppendUint32(b, v)
+		}
+	}
+	for _, v := range c.FP.R {
+		b = binary.BigEndian.AppendUint64(b, v)
+	}
+	return binary.BigEndian.AppendUint64(b, c.Instructions)
+}
+
+// RestoreState sets the CPU's architectural state from the front of b (as
+// AppendState wrote it) and returns the rest of b. Mem and Trace are left
+// as they are.
+func (c *CPU) RestoreState(b []byte) ([]byte, error) {
+	if len(b) < cpuStateSize {
+		return nil, fmt.Errorf("restore cpu: %w", errStateTruncated)
+	}
+	if b[0] != cpuStateVersion {
+		return nil, fmt.Errorf("restore cpu: unknown state version %d", b[0])
+	}
+	r := b[1:]
+	u32 := func() uint32 { v := binary.BigEndian.Uint32(r); r = r[4:]; return v }
+	for _, regs := range [][]uint32{c.GR[:], c.SR[:], c.CR[:]} {
+		for i := range regs {
+			regs[i] = u32()
+		}
+	}
+	c.IAOQFront, c.IAOQBack = u32(), u32()
+	c.SetPSW(u32())
+	for i := range c.FP.R {
+		c.FP.R[i] = binary.BigEndian.Uint64(r)
+		r = r[8:]
+	}
+	c.Instructions = binary.BigEndian.Uint64(r)
+	c.fetchBase, c.fetchCode = noPage, nil
+	return r[8:], nil
+}
+
+// Hash is the SHA-256 of the CPU's state (without memory).
+func (c *CPU) Hash() [32]byte {
+	var buf [cpuStateSize]byte
+	return sha256.Sum256(c.AppendState(buf[:0]))
+}
+
+// encodeState hands the memory state to emit piece by piece; a piece is
+// only valid during the call.
+func (m *Memory) encodeState(emit func([]byte)) {
+	var count uint32
+	for _, p := range m.pages {
+		if p != nil {
+			count++
+		}
+	}
+	var head [9]byte
+	head[0] = memoryStateVersion
+	binary.BigEndian.PutUint32(head[1:], count)
+	emit(head[:5])
+	for n, p := range m.pages {
+		if p == nil {
+			continue
+		}
+		binary.BigEndian.PutUint32(head[:], uint32(n))
+		head[4] = byte(p.prot)
+		if p.isZero() {
+			head[5] = 0
+			emit(head[:6])
+			continue
+		}
+		head[5] = 1
+		emit(head[:6])
+		emit(p.data[:])
+	}
+}
+
+func (p *page) isZero() bool {
+	for _, b := range p.data {
+		if b != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// AppendState appends every mapped page, with its rights, to b.
+func (m *Memory) AppendState(b []byte) []byte {
+	m.encodeState(func(piece []byte) { b = append(b, piece...) })
+	return b
+}
+
+// WriteState writes the same bytes as AppendState to w, without holding
+// them all in memory.
+func (m *Memory) WriteState(w io.Writer) error {
+	var err error
+	m.encodeState(func(piece []byte) {
+		if err == nil {
+			_, err = w.Write(piece)
+		}
+	})
+	return err
+}
+
+// Hash is the SHA-256 of the memory state.
+func (m *Memory) Hash() [32]byte {
+	h := sha256.New()
+	_ = m.WriteState(h) // a hash never fails to write
+	var sum [32]byte
+	h.Sum(sum[:0])
+	return sum
+}
+
+// RestoreMemory rebuilds a Memory from the front of b (as AppendState
+// wrote it) and returns the rest of b.
+func RestoreMemory(b []byte) (*Memory, []byte, error) {
+	if len(b) < 5 {
+		return nil, nil, fmt.Errorf("restore memory: %w", errStateTruncated)
+	}
+	if b[0] != memoryStateVersion {
+		return nil, nil, fmt.Errorf("restore memory: unknown state version %d", b[0])
+	}
+	count := binary.BigEndian.Uint32(b[1:])
+	r := b[5:]
+	m := NewMemory()
+	last := -1
+	for range count {
+		if len(r) < 6 {
+			return nil, nil, fmt.Errorf("restore memory: %w", errStateTruncated)
+		}
+		n := binary.BigEndian.Uint32(r)
+		prot, kind := Prot(r[4]), r[5]
+		r = r[6:]
+		if int(n) <= last || n >= numPages {
+			return nil, nil, fmt.Errorf("restore memory: page %#x out of order", n)
+		}
+		if prot&^(ProtRead|ProtWrite|ProtExec) != 0 || kind > 1 {
+			return nil, nil, fmt.Errorf("restore memory: bad page header at %#x", n<<PageShift)
+		}
+		last = int(n)
+		p := &page{prot: prot}
+		if kind == 1 {
+			if len(r) < PageSize {
+				return nil, nil, fmt.Errorf("restore memory: %w", errStateTruncated)
+			}
+			copy(p.data[:], r)
+			r = r[PageSize:]
+		}
+		m.pages[n] = p
+	}
+	return m, r, nil
+}
