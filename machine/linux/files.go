@@ -15,6 +15,7 @@ const (
 	filePipeWrite                 // the write end of a kernel pipe
 	fileEpoll                     // an epoll instance
 	fileEventfd                   // an eventfd counter
+	fileBuffer                    // read-only contents the kernel made (/proc/self/maps)
 )
 
 // openFile is an open file description, shared by descriptors that dup it.
@@ -36,6 +37,8 @@ type openFile struct {
 	interests []epollInterest // fileEpoll: in the order they were added
 	counter   uint64          // fileEventfd
 	semaphore bool            // fileEventfd: EFD_SEMAPHORE
+	contents  []byte          // fileBuffer
+	offset    int64           // fileBuffer: the read position
 }
 
 // pipe is a kernel pipe: a byte queue between two descriptions.
@@ -146,6 +149,8 @@ func (ft *fileTable) internalReadiness(fd int32) PollEvents {
 		}
 	case fileEventfd:
 		return f.eventfdReadiness()
+	case fileBuffer:
+		return PollIn | PollOut
 	}
 	return 0
 }

@@ -178,3 +178,22 @@ func TestLightweightCompareAndSwap(t *testing.T) {
 }
 
 func newKernelEnv() *memenv.Env { return memenv.New(7) }
+
+// TestProcSelfMapsDescribesTheGuest: /proc/self/maps is the kernel's own
+// account of guest memory, never the host's file.
+func TestProcSelfMapsDescribesTheGuest(t *testing.T) {
+	p, _ := newKernel(t)
+	buf := scratch(t, p)
+	poke(t, p, buf, []byte("/proc/self/maps\x00"))
+	fd := first(linux.Syscall(p, mainTID, nrOpenat, 0xffffff9c, buf, 0, 0))
+	require.Equal(t, uint32(3), fd)
+	n := first(linux.Syscall(p, mainTID, nrRead, fd, buf+0x100, 3000))
+	require.Less(t, n, uint32(3000))
+	maps := string(peek(t, p, buf+0x100, int(n)))
+	require.Contains(t, maps, "0-1000 --xp 00000000 00:00 0\n", "the gateway page")
+	require.Contains(t, maps, "10000-11000 r-xp 00000000 00:00 0")
+	require.Contains(t, maps, "/guest/k\n")
+	require.Contains(t, maps, "f9ffe000-f9fff000 rw-p 00000000 00:00 0\n", "the scratch mapping")
+	require.Contains(t, maps, "fa000000-fa800000 rwxp 00000000 00:00 0                                  [stack]\n")
+	require.Equal(t, neg(linux.EACCES), first(linux.Syscall(p, mainTID, nrOpenat, 0xffffff9c, buf, linux.O_RDWR, 0)))
+}

@@ -106,6 +106,8 @@ type fileState struct {
 	Interests []epollInterestState
 	Counter   uint64
 	Semaphore bool
+	Contents  []byte
+	Offset    int64
 }
 
 type epollInterestState struct {
@@ -240,7 +242,7 @@ func (p *Process) state() (*processState, error) {
 			continue
 		}
 		seen[f.id] = true
-		fs := fileState{ID: f.id, Kind: uint8(f.kind), Handle: uint32(f.handle), Flags: f.flags, Socket: f.socket, Refs: f.refs, Dir: f.dir, DirRead: f.dirRead, DirPos: f.dirPos, Counter: f.counter, Semaphore: f.semaphore}
+		fs := fileState{ID: f.id, Kind: uint8(f.kind), Handle: uint32(f.handle), Flags: f.flags, Socket: f.socket, Refs: f.refs, Dir: f.dir, DirRead: f.dirRead, DirPos: f.dirPos, Counter: f.counter, Semaphore: f.semaphore, Contents: f.contents, Offset: f.offset}
 		for _, in := range f.interests {
 			fs.Interests = append(fs.Interests, epollInterestState{in.fd, in.fileID, in.events, in.data, in.disabled})
 		}
@@ -337,7 +339,7 @@ func Restore(snapshot []byte, env Env, log *slog.Logger) (*Process, error) {
 	files := map[uint32]*openFile{}
 	pipes := map[uint32]*pipe{}
 	for _, fs := range s.Files {
-		f := &openFile{id: fs.ID, kind: fileKind(fs.Kind), handle: Handle(fs.Handle), flags: fs.Flags, socket: fs.Socket, refs: fs.Refs, dir: fs.Dir, dirRead: fs.DirRead, dirPos: fs.DirPos, counter: fs.Counter, semaphore: fs.Semaphore}
+		f := &openFile{id: fs.ID, kind: fileKind(fs.Kind), handle: Handle(fs.Handle), flags: fs.Flags, socket: fs.Socket, refs: fs.Refs, dir: fs.Dir, dirRead: fs.DirRead, dirPos: fs.DirPos, counter: fs.Counter, semaphore: fs.Semaphore, contents: fs.Contents, offset: fs.Offset}
 		for _, in := range fs.Interests {
 			f.interests = append(f.interests, epollInterest{in.FD, in.FileID, in.Events, in.Data, in.Disabled})
 		}

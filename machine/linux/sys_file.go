@@ -66,6 +66,8 @@ func (p *Process) readFile(f *openFile, n int) ([]byte, Errno) {
 		return out, 0
 	case fileEventfd:
 		return f.eventfdRead(n)
+	case fileBuffer:
+		return f.bufferRead(n), 0
 	}
 	return nil, EBADF
 }
@@ -303,6 +305,15 @@ func sysLlseek(p *Process, t *thread, a sysArgs) sysResult {
 }
 
 func (p *Process) open(path string, flags, mode uint32) sysResult {
+	if contents, found := p.procSelf(path); found {
+		if flags&O_ACCMODE != O_RDONLY {
+			return fail(EACCES)
+		}
+		f := p.files.newFile(fileBuffer, 0, nil, O_RDONLY)
+		f.contents = contents
+		fd, e := p.files.install(f, 0, flags&O_CLOEXEC != 0)
+		return result(uint32(fd), e)
+	}
 	h, e := p.env.Open(path, flags&^(O_NONBLOCK|O_CLOEXEC), mode&^p.umask)
 	if e != 0 {
 		return fail(e)

@@ -10,10 +10,16 @@ const (
 
 // statOf stats an open description; pipes are the kernel's own.
 func (p *Process) statOf(f *openFile) (Stat, Errno) {
-	if f.kind != fileEnv {
-		return Stat{Mode: S_IFIFO | 0o600, Nlink: 1, UID: p.cfg.UID, GID: p.cfg.GID, Blksize: 4096, Ino: uint64(f.pipe.id)}, 0
+	st := Stat{Nlink: 1, UID: p.cfg.UID, GID: p.cfg.GID, Blksize: 4096, Ino: uint64(f.id)}
+	switch f.kind {
+	case fileEnv:
+		return p.env.Stat(f.handle)
+	case fileBuffer:
+		st.Mode = S_IFREG | 0o444 // size 0, as /proc files report
+	default:
+		st.Mode = S_IFIFO | 0o600
 	}
-	return p.env.Stat(f.handle)
+	return st, 0
 }
 
 // encodeStat64 lays st out as hppa's struct stat64.

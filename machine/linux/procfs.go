@@ -1,0 +1,79 @@
+package linux
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/synodvm/synod/machine"
+)
+
+// Files under /proc that describe the guest itself are the kernel's to
+// answer: asking the Env would show the host process instead.
+
+// procSelf returns the contents of a /proc file about the guest, or false
+// when path is not one the kernel makes.
+func (p *Process) procSelf(path string) ([]byte, bool) {
+	for _, self := range []string{"/proc/self/", "/proc/thread-self/", fmt.Sprintf("/proc/%d/", p.cfg.PID)} {
+		if name, found := strings.CutPrefix(path, self); found && name == "maps" {
+			return p.maps(), true
+		}
+	}
+	return nil, false
+}
+
+// maps lists the address space the way /proc/self/maps does: one line per
+// run of pages with the same rights, the image named by its path and the
+// main stack marked.
+func (p *Process) maps() []byte {
+	var b strings.Builder
+	var start uint32
+	var prot machine.Prot
+	open := false
+	flush := func(end uint32) {
+		if !open {
+			return
+		}
+		name := ""
+		switch {
+		case start >= stackBase && start < stackBase+stackSize:
+			name = "[stack]"
+		case start < p.brkStart && start >= machine.PageSize:
+			name = p.cfg.ExePath
+		}
+		perm := []byte("---p")
+		for i, bit := range []machine.Prot{machine.ProtRead, machine.ProtWrite, machine.ProtExec} {
+			if prot&bit != 0 {
+				perm[i] = "rwx"[i]
+			}
+		}
+		line := fmt.Sprintf("%x-%x %s 00000000 00:00 0", start, end, perm)
+		if name != "" {
+			line = fmt.Sprintf("%-73s%s", line+" ", name)
+		}
+		b.WriteString(line + "\n")
+		open = false
+	}
+	for n := uint64(0); n < 1<<(32-machine.PageShift); n++ {
+		addr := uint32(n << machine.PageShift)
+		pr, mapped := p.mem.Mapped(addr)
+		if open && (!mapped || pr != prot || addr == stackBase || addr == p.brkStart) {
+			flush(addr)
+		}
+		if mapped && !open {
+			start, prot, open = addr, pr, true
+		}
+	}
+	flush(0xffffffff)
+	return []byte(b.String())
+}
+
+// bufferRead reads from a kernel-made file.
+func (f *openFile) bufferRead(n int) []byte {
+	if f.offset >= int64(len(f.contents)) {
+		return nil
+	}
+	end := min(int64(len(f.contents)), f.offset+int64(n))
+	out := f.contents[f.offset:end]
+	f.offset = end
+	return out
+}
