@@ -1,5 +1,7 @@
 package machine
 
+import "github.com/synodvm/synod/machine/fpu"
+
 // Floating-point loads and stores, and the hook for the coprocessor's
 // arithmetic. fldw/fstw name a single-precision half: register numbers 32
 // and up (the instruction's extra bit) are the right halves.
@@ -108,21 +110,23 @@ func execFstd(c *CPU, in *inst) bool {
 }
 
 // decodeFPOp decodes the coprocessor's arithmetic, comparison and
-// conversion instructions (opcodes 0x06, 0x0C, 0x0E, 0x26). Until package
-// fpu provides them, only xmpyu (which GCC uses for integer multiply) is
-// executed; the rest are illegal instructions.
+// conversion instructions (opcodes 0x06, 0x0C, 0x0E, 0x26) with package
+// fpu; words it does not know stay illegal.
 func decodeFPOp(in *inst, w uint32) {
-	if w>>26 == 0x0E && field(w, 13, 3) == 2 && field(w, 8, 4) == 7 && field(w, 5, 2) == 0 {
-		in.r1 = reg(w, 21) | uint8(w>>7&1)<<5
-		in.r2 = reg(w, 16) | uint8(w>>12&1)<<5
-		in.t = reg(w, 0)
-		in.exec = execXmpyu
+	if op, ok := fpu.Decode(w); ok {
+		in.fp, in.exec = &op, execFP
 	}
 }
 
-// execXmpyu multiplies two unsigned single-precision register halves into
-// a double register.
-func execXmpyu(c *CPU, in *inst) bool {
-	c.FP.R[in.t&31] = uint64(c.fpWord(in.r1)) * uint64(c.fpWord(in.r2))
+// execFP runs a coprocessor operation. An enabled IEEE exception stops
+// the CPU (SIGFPE) with the operation not retired.
+func execFP(c *CPU, in *inst) bool {
+	switch c.FP.Exec(in.fp) {
+	case fpu.NullifyNext:
+		c.nullify = true
+	case fpu.Trap:
+		c.stop = Stop{Reason: StopFPE}
+		return true
+	}
 	return false
 }

@@ -1,5 +1,7 @@
 package machine
 
+import "github.com/synodvm/synod/machine/fpu"
+
 // inst is one decoded instruction: the handler that executes it and the
 // fields it needs, extracted once when its page is first executed from.
 // Records live in the page's codePage, one per word, so a record always
@@ -19,6 +21,7 @@ type inst struct {
 	aux uint8 // shift amount, field length, modify mode, … (per handler)
 	pos uint8 // bit position of shift/extract/deposit; scale of indexed access
 	fl  flags
+	fp  *fpu.Op // the decoded coprocessor operation of execFP
 }
 
 // handler executes one instruction. It returns true when the CPU must
