@@ -58,6 +58,15 @@ func (e *Env) get(h linux.Handle) (*object, linux.Errno) {
 	return o, 0
 }
 
+// do runs op on h's host descriptor and converts its error.
+func (e *Env) do(h linux.Handle, op func(fd int) error) linux.Errno {
+	o, en := e.get(h)
+	if en != 0 {
+		return en
+	}
+	return errno(op(o.fd))
+}
+
 // Clock reads the host clocks; the instruction count plays no part here.
 // The monotonic clock counts from New.
 func (e *Env) Clock(uint64) linux.Clock {
@@ -185,11 +194,7 @@ func (e *Env) Seek(h linux.Handle, offset int64, whence int) (int64, linux.Errno
 }
 
 func (e *Env) Truncate(h linux.Handle, size int64) linux.Errno {
-	o, en := e.get(h)
-	if en != 0 {
-		return en
-	}
-	return errno(syscall.Ftruncate(o.fd, size))
+	return e.do(h, func(fd int) error { return syscall.Ftruncate(fd, size) })
 }
 
 func (e *Env) Stat(h linux.Handle) (linux.Stat, linux.Errno) {

@@ -46,19 +46,11 @@ func addrPort(sa syscall.Sockaddr) netip.AddrPort {
 }
 
 func (e *Env) Bind(h linux.Handle, addr netip.AddrPort) linux.Errno {
-	o, en := e.get(h)
-	if en != 0 {
-		return en
-	}
-	return errno(syscall.Bind(o.fd, sockaddr(addr)))
+	return e.do(h, func(fd int) error { return syscall.Bind(fd, sockaddr(addr)) })
 }
 
 func (e *Env) Listen(h linux.Handle, backlog int) linux.Errno {
-	o, en := e.get(h)
-	if en != 0 {
-		return en
-	}
-	return errno(syscall.Listen(o.fd, backlog))
+	return e.do(h, func(fd int) error { return syscall.Listen(fd, backlog) })
 }
 
 func (e *Env) Accept(h linux.Handle) (linux.Handle, netip.AddrPort, linux.Errno) {
@@ -74,19 +66,11 @@ func (e *Env) Accept(h linux.Handle) (linux.Handle, netip.AddrPort, linux.Errno)
 }
 
 func (e *Env) Connect(h linux.Handle, addr netip.AddrPort) linux.Errno {
-	o, en := e.get(h)
-	if en != 0 {
-		return en
-	}
-	return errno(syscall.Connect(o.fd, sockaddr(addr)))
+	return e.do(h, func(fd int) error { return syscall.Connect(fd, sockaddr(addr)) })
 }
 
 func (e *Env) Shutdown(h linux.Handle, how int) linux.Errno {
-	o, en := e.get(h)
-	if en != 0 {
-		return en
-	}
-	return errno(syscall.Shutdown(o.fd, how))
+	return e.do(h, func(fd int) error { return syscall.Shutdown(fd, how) })
 }
 
 // sockopt is a guest socket option the host knows, with its host names.
