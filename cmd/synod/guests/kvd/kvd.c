@@ -571,6 +571,15 @@ static enum parsed parse_number(const char **p, const char *end, long long *out)
 	return PARSED;
 }
 
+/* incomplete_or_error is parse_request's result for a header that is not
+ * PARSED: 0 while more bytes may complete it, else -1 after the error. */
+static long incomplete_or_error(struct client *c, enum parsed st, const char *what) {
+	if (st == NEED_MORE)
+		return 0;
+	reply_error(c, "Protocol error: %s", what);
+	return -1;
+}
+
 /* parse_request reads one request from [start, end) into argv. It returns
  * the bytes it used (0 while the request is incomplete), or -1 after
  * replying to c with a protocol error. */
@@ -608,19 +617,11 @@ static long parse_request(struct client *c, const char *start, const char *end, 
 	}
 	p++;
 	long long n;
-	switch (parse_number(&p, end, &n)) {
-	case NEED_MORE:
-		return 0;
-	case BAD:
-		reply_error(c, "Protocol error: invalid multibulk length");
-		return -1;
-	case PARSED:
-		break;
-	}
-	if (n > MAX_ARGS) {
-		reply_error(c, "Protocol error: invalid multibulk length");
-		return -1;
-	}
+	enum parsed st = parse_number(&p, end, &n);
+	if (st == PARSED && n > MAX_ARGS)
+		st = BAD;
+	if (st != PARSED)
+		return incomplete_or_error(c, st, "invalid multibulk length");
 	for (long long i = 0; i < n; i++) {
 		if (p == end)
 			return 0;
@@ -630,19 +631,11 @@ static long parse_request(struct client *c, const char *start, const char *end, 
 		}
 		p++;
 		long long len;
-		switch (parse_number(&p, end, &len)) {
-		case NEED_MORE:
-			return 0;
-		case BAD:
-			reply_error(c, "Protocol error: invalid bulk length");
-			return -1;
-		case PARSED:
-			break;
-		}
-		if (len < 0 || len > MAX_REQUEST) {
-			reply_error(c, "Protocol error: invalid bulk length");
-			return -1;
-		}
+		st = parse_number(&p, end, &len);
+		if (st == PARSED && (len < 0 || len > MAX_REQUEST))
+			st = BAD;
+		if (st != PARSED)
+			return incomplete_or_error(c, st, "invalid bulk length");
 		if (end - p < len + 2)
 			return 0;
 		if (p[len] != '\r' || p[len + 1] != '\n') {
