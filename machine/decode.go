@@ -220,11 +220,16 @@ func decodeAdd(in *inst, ext uint32) {
 			in.fl |= flTrapOverflow
 		}
 	}
-	if in.fl == flLogical && in.cf == 0 {
+	switch {
+	case in.cf != 0:
+	case in.fl == flLogical && in.aux == 0:
 		in.exec = execAddL
-		if in.aux != 0 {
-			in.exec = execShAddL
-		}
+	case in.fl == flLogical:
+		in.exec = execShAddL
+	case in.fl == 0 && in.aux == 0:
+		in.exec = execAddFast
+	case in.fl == flCarryIn:
+		in.exec = execAddcFast
 	}
 }
 

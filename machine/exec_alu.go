@@ -20,6 +20,26 @@ func execShAddL(c *CPU, in *inst) bool {
 	return false
 }
 
+// execAddFast is add without condition: the sum and the carry bits.
+func execAddFast(c *CPU, in *inst) bool {
+	a, b := c.GR[in.r1&31], c.GR[in.r2&31]
+	s := uint64(a) + uint64(b)
+	res := uint32(s)
+	c.carryIn, c.carryOut = a^b^res, uint32(s>>32)
+	c.GR[in.t&31] = res
+	return false
+}
+
+// execAddcFast is add,c without condition.
+func execAddcFast(c *CPU, in *inst) bool {
+	a, b := c.GR[in.r1&31], c.GR[in.r2&31]
+	s := uint64(a) + uint64(b) + uint64(c.carryOut)
+	res := uint32(s)
+	c.carryIn, c.carryOut = a^b^res, uint32(s>>32)
+	c.GR[in.t&31] = res
+	return false
+}
+
 func execAdd(c *CPU, in *inst) bool { return c.add(in, c.GR[in.r1&31], c.GR[in.r2&31]) }
 
 func execAddi(c *CPU, in *inst) bool { return c.add(in, in.imm, c.GR[in.r1&31]) }
