@@ -68,7 +68,10 @@ const (
 
 // Stop reports the event that ended Run. IAOQFront/IAOQBack point at the
 // instruction concerned (for StopGateway: the gateway entry address), so the
-// caller can emulate the kernel and resume by calling Run again.
+// caller can emulate the kernel and resume by calling Run again. The
+// instruction concerned has not retired and is not counted in
+// Instructions; reaching the gateway page retires nothing either (the
+// branch that got there and its delay slot are counted).
 type Stop struct {
 	Reason StopReason
 	PC     uint32 // address of the instruction concerned
