@@ -273,12 +273,15 @@ func decodeLongDispMem(in *inst, w uint32) {
 	}
 }
 
-func decodeIndexedMem(in *inst, w uint32) {
-	in.r1, in.t = reg(w, 21), reg(w, 0)
-	short := w>>12&1 != 0
+// decodeAccess decodes the addressing of the opcode 0x03, 0x09 and 0x0B
+// loads and stores: base GR[b] plus either a 5-bit displacement (bit 12
+// set; bit 5 modifies the base, after the access or, with bit 13, before)
+// or an index register (bit 5 modifies the base after the access; bit 13
+// scales the index by 1<<scale). It reports whether the form is short.
+func decodeAccess(in *inst, w uint32, scale uint8) (short bool) {
+	in.r1 = reg(w, 21)
 	a, m := w>>13&1 != 0, w>>5&1 != 0
-	ext := field(w, 6, 4)
-	if short {
+	if w>>12&1 != 0 {
 		in.imm = lowSign(field(w, 16, 5), 5)
 		if m {
 			in.aux = modPost
@@ -286,24 +289,31 @@ func decodeIndexedMem(in *inst, w uint32) {
 				in.aux = modPre
 			}
 		}
-	} else {
-		in.r2 = reg(w, 16)
-		in.fl |= flIndexed
-		if m {
-			in.aux = modPost
-		}
+		return true
 	}
+	in.r2 = reg(w, 16)
+	in.fl |= flIndexed
+	if a {
+		in.pos = scale
+	}
+	if m {
+		in.aux = modPost
+	}
+	return false
+}
+
+func decodeIndexedMem(in *inst, w uint32) {
+	ext := field(w, 6, 4)
+	scale := uint8(ext & 3)
+	if ext == 7 { // ldcw
+		scale = 2
+	}
+	short := decodeAccess(in, w, scale)
+	in.t = reg(w, 0)
 	switch {
 	case ext <= 2: // ldb, ldh, ldw
-		size := uint8(1) << ext
-		if !short && a {
-			in.pos = uint8(ext)
-		}
-		in.exec = loadHandler(size, in)
-	case ext == 7: // ldcw
-		if !short && a {
-			in.pos = 2
-		}
+		in.exec = loadHandler(1<<ext, in)
+	case ext == 7:
 		in.exec = execLdcw
 	case ext == 6, ext == 14, ext == 15: // ldwa, stwa, stda
 		in.exec = execPrivileged
@@ -311,14 +321,14 @@ func decodeIndexedMem(in *inst, w uint32) {
 	case ext >= 8 && ext <= 10: // stb, sth, stw
 		in.t, in.imm = reg(w, 16), lowSign(field(w, 0, 5), 5)
 		in.exec = storeHandler(1<<(ext-8), in)
-	case ext == 12: // stby
+	case ext == 12: // stby: ,m always moves the base after the store
 		in.t, in.imm = reg(w, 16), lowSign(field(w, 0, 5), 5)
 		in.aux = modNone
-		if m {
+		if w>>5&1 != 0 {
 			in.aux = modPost
 		}
 		in.exec = execStbyBegin
-		if a {
+		if w>>13&1 != 0 {
 			in.exec = execStbyEnd
 		}
 	}

@@ -157,6 +157,13 @@ func space2(w uint32) string {
 	return ""
 }
 
+// Cache and TLB operations on an indexed address, by their 8-bit
+// extension (with a 2-bit space field) or 7-bit extension (3-bit space).
+var (
+	cacheOps2 = map[uint32]string{0x4A: "fdc", 0x4B: "fdce", 0x4E: "pdc", 0x48: "pdtlb", 0x49: "pdtlbe"}
+	cacheOps3 = map[uint32]string{0x0A: "fic", 0x0B: "fice", 0x08: "pitlb", 0x09: "pitlbe"}
+)
+
 func disMemMgmt(w uint32) string {
 	b, x := grName(reg(w, 21)), grName(reg(w, 16))
 	m := ""
@@ -177,28 +184,14 @@ func disMemMgmt(w uint32) string {
 		return fmt.Sprintf("%s%s (%s%s),%s,%s", name, rw, space2(w), b, x, grName(reg(w, 0)))
 	case ext8 == 0xCA && m == "":
 		return fmt.Sprintf("fdc %s(%s%s)", hexConst(int32(lowSign(field(w, 16, 5), 5))), space2(w), b)
-	case ext8 == 0x4A:
-		return fmt.Sprintf("fdc%s %s(%s%s)", m, x, space2(w), b)
-	case ext8 == 0x4B:
-		return fmt.Sprintf("fdce%s %s(%s%s)", m, x, space2(w), b)
-	case ext8 == 0x4E:
-		return fmt.Sprintf("pdc%s %s(%s%s)", m, x, space2(w), b)
-	case ext7 == 0x0A:
-		return fmt.Sprintf("fic%s %s(sr%d,%s)", m, x, spaceReg3(w), b)
-	case ext7 == 0x0B:
-		return fmt.Sprintf("fice%s %s(sr%d,%s)", m, x, spaceReg3(w), b)
-	case ext8 == 0x48:
-		return fmt.Sprintf("pdtlb%s %s(%s%s)", m, x, space2(w), b)
-	case ext8 == 0x49:
-		return fmt.Sprintf("pdtlbe%s %s(%s%s)", m, x, space2(w), b)
+	case cacheOps2[ext8] != "":
+		return fmt.Sprintf("%s%s %s(%s%s)", cacheOps2[ext8], m, x, space2(w), b)
+	case cacheOps3[ext7] != "":
+		return fmt.Sprintf("%s%s %s(sr%d,%s)", cacheOps3[ext7], m, x, spaceReg3(w), b)
 	case ext8 == 0x4D:
 		return fmt.Sprintf("lpa%s %s(%s%s),%s", m, x, space2(w), b, grName(reg(w, 0)))
 	case ext8 == 0x4C:
 		return fmt.Sprintf("lci %s(%s%s),%s", x, space2(w), b, grName(reg(w, 0)))
-	case ext7 == 0x08:
-		return fmt.Sprintf("pitlb%s %s(sr%d,%s)", m, x, spaceReg3(w), b)
-	case ext7 == 0x09:
-		return fmt.Sprintf("pitlbe%s %s(sr%d,%s)", m, x, spaceReg3(w), b)
 	case ext8 == 0x40, ext8 == 0x41:
 		return fmt.Sprintf("idtlb%c %s,(%s%s)", "pa"[ext8&1], x, space2(w), b)
 	case ext7 == 0x00, ext7 == 0x01:
@@ -207,63 +200,47 @@ func disMemMgmt(w uint32) string {
 	return ""
 }
 
+// arithOps names the opcode 0x02 operations by their ext6 field, with
+// the condition names they use (the add and shladd family is apart).
+var arithOps = map[uint32]struct {
+	name  string
+	conds *[16]string
+}{
+	0x00: {"andcm", &logicConds}, 0x08: {"and", &logicConds}, 0x09: {"or", &logicConds},
+	0x0A: {"xor", &logicConds}, 0x0E: {"uxor", &unitConds}, 0x11: {"ds", &addConds},
+	0x22: {"cmpclr", &compareConds}, 0x26: {"uaddcm", &unitConds}, 0x27: {"uaddcm,tc", &unitConds},
+	0x10: {"sub", &compareConds}, 0x30: {"sub,tsv", &compareConds}, 0x13: {"sub,tc", &compareConds},
+	0x33: {"sub,tc,tsv", &compareConds}, 0x14: {"sub,b", &compareConds}, 0x34: {"sub,b,tsv", &compareConds},
+	0x1C: {"add,c", &addConds}, 0x3C: {"add,c,tsv", &addConds},
+}
+
 func disArith(w uint32) string {
 	if w>>5&1 != 0 {
 		return ""
 	}
 	r1, r2, t := reg(w, 16), reg(w, 21), reg(w, 0)
-	ops := grName(r1) + "," + grName(r2) + "," + grName(t)
 	cf := cfIndex(w)
 	ext := field(w, 6, 6)
-	switch ext {
-	case 0x09:
-		switch {
-		case cf == 0 && r1 == 0 && r2 == 0 && t == 0:
-			return "nop"
-		case cf == 0 && r2 == 0:
-			return fmt.Sprintf("copy %s,%s", grName(r1), grName(t))
-		}
-		return "or" + logicConds[cf] + " " + ops
-	case 0x00:
-		return "andcm" + logicConds[cf] + " " + ops
-	case 0x08:
-		return "and" + logicConds[cf] + " " + ops
-	case 0x0A:
-		return "xor" + logicConds[cf] + " " + ops
-	case 0x0E:
-		return "uxor" + unitConds[cf] + " " + ops
-	case 0x11:
-		return "ds" + addConds[cf] + " " + ops
-	case 0x22:
-		return "cmpclr" + compareConds[cf] + " " + ops
-	case 0x26:
-		return "uaddcm" + unitConds[cf] + " " + ops
-	case 0x27:
-		return "uaddcm,tc" + unitConds[cf] + " " + ops
-	case 0x2E, 0x2F:
+	switch {
+	case ext == 0x09 && cf == 0 && r1 == 0 && r2 == 0 && t == 0:
+		return "nop"
+	case ext == 0x09 && cf == 0 && r2 == 0:
+		return fmt.Sprintf("copy %s,%s", grName(r1), grName(t))
+	case ext == 0x2E || ext == 0x2F:
 		if r1 != 0 {
 			return ""
 		}
-		i := ""
-		if ext == 0x2F {
-			i = ",i"
-		}
+		i := [2]string{"", ",i"}[ext&1]
 		return fmt.Sprintf("dcor%s%s %s,%s", i, unitConds[cf], grName(r2), grName(t))
-	case 0x10, 0x30, 0x13, 0x33, 0x14, 0x34:
-		name := map[uint32]string{0x10: "sub", 0x30: "sub,tsv", 0x13: "sub,tc", 0x33: "sub,tc,tsv",
-			0x14: "sub,b", 0x34: "sub,b,tsv"}[ext]
-		return name + compareConds[cf] + " " + ops
-	case 0x1C:
-		return "add,c" + addConds[cf] + " " + ops
-	case 0x3C:
-		return "add,c,tsv" + addConds[cf] + " " + ops
-	}
-	if ext&0x0C == 0x08 && ext&0x30 != 0x00 && ext&0x30 != 0x10 || ext&0x3C == 0x18 {
+	case ext&0x3C == 0x18 || ext&0x3C == 0x28 || ext&0x3C == 0x38: // add, add,l, add,tsv
 		kind := map[uint32]string{0x10: "", 0x20: ",l", 0x30: ",tsv"}[ext&0x30]
 		if sh := ext & 3; sh != 0 {
 			return fmt.Sprintf("shladd%s%s %s,%d,%s,%s", kind, addConds[cf], grName(r1), sh, grName(r2), grName(t))
 		}
-		return "add" + kind + addConds[cf] + " " + ops
+		return fmt.Sprintf("add%s%s %s,%s,%s", kind, addConds[cf], grName(r1), grName(r2), grName(t))
+	}
+	if op, ok := arithOps[ext]; ok {
+		return fmt.Sprintf("%s%s %s,%s,%s", op.name, op.conds[cf], grName(r1), grName(r2), grName(t))
 	}
 	return ""
 }

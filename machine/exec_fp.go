@@ -13,29 +13,12 @@ func decodeFPMem(in *inst, w uint32) {
 	if field(w, 7, 2) != 0 || double && w>>6&1 != 0 {
 		return // another coprocessor's unit identifier
 	}
-	in.r1, in.t = reg(w, 21), reg(w, 0)|uint8(w>>6&1)<<5
-	a, m := w>>13&1 != 0, w>>5&1 != 0
-	if w>>12&1 != 0 {
-		in.imm = lowSign(field(w, 16, 5), 5)
-		if m {
-			in.aux = modPost
-			if a {
-				in.aux = modPre
-			}
-		}
-	} else {
-		in.r2 = reg(w, 16)
-		in.fl |= flIndexed
-		if a {
-			in.pos = 2
-			if double {
-				in.pos = 3
-			}
-		}
-		if m {
-			in.aux = modPost
-		}
+	scale := uint8(2)
+	if double {
+		scale = 3
 	}
+	decodeAccess(in, w, scale)
+	in.t = reg(w, 0) | uint8(w>>6&1)<<5
 	store := w>>9&1 != 0
 	switch {
 	case double && store:
