@@ -50,6 +50,10 @@ type Status struct {
 	Applied  uint64 // highest index delivered through Applies
 	Members  []NodeID
 	IsLeader bool
+	// Reachable, on the leader, lists the members it has heard from
+	// within the last election timeout (itself included); empty on other
+	// nodes. The replica runtime declares a member down from it.
+	Reachable []NodeID
 }
 
 // Log is the replicated, ordered log.

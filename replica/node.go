@@ -30,12 +30,10 @@ type NodeConfig struct {
 	Boot    BootParams
 	Log     consensus.Log
 	Devices Devices
-	// Connected lists the peers this node can reach now (the transport's
-	// view); the leader declares a member down when it has been missing
-	// longer than DownAfter.
-	Connected func() []consensus.NodeID
-	// DownAfter trades false alarms (a node declared down closes its
-	// clients' connections) against how long clients of a dead node wait.
+	// DownAfter is how long the leader must miss a member (consensus
+	// Status.Reachable) before it declares it down. It trades false
+	// alarms (a node declared down has its clients' connections closed)
+	// against how long a dead node's outputs wait to move elsewhere.
 	DownAfter time.Duration
 	Sealer    Sealer
 	// Tick bounds how long the loop sleeps while waiting for the log, so
@@ -303,7 +301,7 @@ func (n *Node) housekeeping() {
 		n.log.Info("caught up; performing outputs", "applied", ls.Applied)
 	}
 	if ls.IsLeader {
-		n.detectFailures(now)
+		n.detectFailures(now, ls.Reachable)
 	}
 	self := n.cfg.Replica.Self
 	if n.rep.Down(self) && !n.router.Quiet.Load() && now.Sub(n.upProposedAt) > n.cfg.DownAfter {
@@ -335,9 +333,9 @@ func (n *Node) proposeBoot() {
 // detectFailures declares down a member the leader has not reached for
 // DownAfter. Declaring is idempotent in the replicated state, so a repeat
 // after a lost proposal does no harm.
-func (n *Node) detectFailures(now time.Time) {
+func (n *Node) detectFailures(now time.Time, reachable []consensus.NodeID) {
 	connected := map[consensus.NodeID]bool{n.cfg.Replica.Self: true}
-	for _, p := range n.cfg.Connected() {
+	for _, p := range reachable {
 		connected[p] = true
 	}
 	for _, m := range n.rep.Members() {

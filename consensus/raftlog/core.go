@@ -506,7 +506,7 @@ func (c *Core) Status() consensus.Status {
 		members[i] = consensus.NodeID(v)
 	}
 	slices.Sort(members)
-	return consensus.Status{
+	status := consensus.Status{
 		ID:       c.cfg.ID,
 		Leader:   consensus.NodeID(st.Lead),
 		Term:     st.HardState.GetTerm(),
@@ -515,4 +515,13 @@ func (c *Core) Status() consensus.Status {
 		Members:  members,
 		IsLeader: st.RaftState == raft.StateLeader,
 	}
+	if status.IsLeader {
+		for id, pr := range c.rn.Status().Progress {
+			if pr.RecentActive || id == uint64(c.cfg.ID) {
+				status.Reachable = append(status.Reachable, consensus.NodeID(id))
+			}
+		}
+		slices.Sort(status.Reachable)
+	}
+	return status
 }
