@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"slices"
 	"strings"
+	"syscall"
 )
 
 // A command parses its own flags from args, writes its normal output to
@@ -18,8 +19,11 @@ import (
 type command func(ctx context.Context, args []string, stdout io.Writer) error
 
 var commands = map[string]command{
-	"init": runInit,
-	"run":  runRun,
+	"init":   runInit,
+	"node":   runNode,
+	"run":    runRun,
+	"status": runStatus,
+	"up":     runUp,
 }
 
 const usage = `synod runs PA-RISC (hppa) Linux programs, alone or replicated across nodes.
@@ -39,7 +43,7 @@ type exitStatus int
 func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := dispatch(ctx, os.Args[1:], os.Stdout)
 	var status exitStatus

@@ -1,0 +1,285 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/consensus/cluster"
+)
+
+const upUsage = `usage: synod up [flags] [-- guest args...]
+
+Starts a local cluster: N node processes on loopback, each a replica of
+one PA-RISC machine running the guest (by default the bundled Redis-protocol
+key-value service). It prints every node's service address, status address
+and pid, writes the same to <dir>/cluster.json, shows the guest's console
+output, and stops the nodes on Ctrl-C. When the guest exits on every live
+node, synod up exits with the guest's status.
+
+Kill a node (kill -9 <pid>) and the service goes on through the others;
+start it again with the command in cluster.json and it catches up.
+
+flags:
+`
+
+// upCluster is <dir>/cluster.json: what synod up started.
+type upCluster struct {
+	Dir    string   `json:"dir"`
+	Config string   `json:"config"`
+	Nodes  []upNode `json:"nodes"`
+}
+
+type upNode struct {
+	ID consensus.NodeID `json:"id"`
+	// Service is where clients reach the bundled service's port through
+	// this node; ServiceHost and ServicePortOffset place any other guest
+	// port P at host:P+offset.
+	Service           string   `json:"service,omitempty"`
+	ServiceHost       string   `json:"service_host"`
+	ServicePortOffset int      `json:"service_port_offset"`
+	Status            string   `json:"status"`
+	PID               int      `json:"pid"`
+	Log               string   `json:"log"`
+	DataDir           string   `json:"data_dir"`
+	Command           []string `json:"command"`
+}
+
+func runUp(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("up", flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), upUsage)
+		fs.PrintDefaults()
+	}
+	nodes := fs.Int("nodes", 3, "how many `nodes` (3 tolerates one failure, 5 two)")
+	dir := fs.String("dir", "", "`directory` for the config, keys, data and logs (default: a new one under the temp dir)")
+	basePort := fs.Int("base-port", 0, "first loopback `port` for the nodes' libp2p and status endpoints (0: any free)")
+	var m machineFlags
+	m.register(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if *dir == "" {
+		d, err := os.MkdirTemp("", "synod-up-")
+		if err != nil {
+			return fmt.Errorf("up: %w", err)
+		}
+		*dir = d
+	}
+	if m.guest != "" {
+		abs, err := filepath.Abs(m.guest)
+		if err != nil {
+			return fmt.Errorf("up: %w", err)
+		}
+		m.guest = abs
+	}
+	if _, _, err := m.binary(); err != nil {
+		return fmt.Errorf("up: %w", err)
+	}
+	cfg, err := cluster.Create(*dir, cluster.Spec{Nodes: *nodes, BasePort: *basePort})
+	if err != nil {
+		return fmt.Errorf("up: %w", err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("up: %w", err)
+	}
+	configPath := filepath.Join(cfg.Dir(), cluster.FileName)
+
+	up := upCluster{Dir: cfg.Dir(), Config: configPath}
+	var procs []*nodeProc
+	defer func() { stopNodes(procs) }()
+	for _, n := range cfg.Nodes {
+		node, proc, err := startNode(cfg, n, exe, configPath, m, fs.Args())
+		if err != nil {
+			return err
+		}
+		procs = append(procs, proc)
+		up.Nodes = append(up.Nodes, node)
+	}
+	if err := writeJSON(filepath.Join(cfg.Dir(), "cluster.json"), up); err != nil {
+		return err
+	}
+	printNodes(stdout, up)
+	return watch(ctx, up, procs)
+}
+
+// nodeProc is a node process; done closes when it has ended.
+type nodeProc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func (p *nodeProc) running() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+func startNode(cfg *cluster.Config, n cluster.Node, exe, configPath string, m machineFlags, guestArgs []string) (upNode, *nodeProc, error) {
+	node := upNode{
+		ID:                n.ID,
+		ServiceHost:       n.ServiceHost,
+		ServicePortOffset: n.ServicePortOffset,
+		Status:            n.StatusAddr,
+		Log:               filepath.Join(cfg.Dir(), fmt.Sprintf("node%d.log", n.ID)),
+		DataDir:           cfg.Path(n.DataDir),
+		Command:           append([]string{exe}, nodeArgs(configPath, n.ID, m, guestArgs)...),
+	}
+	if m.guest == "" {
+		addr, err := n.ServiceAddr(serviceGuestPort)
+		if err != nil {
+			return node, nil, err
+		}
+		node.Service = addr
+	}
+	logFile, err := os.OpenFile(node.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return node, nil, fmt.Errorf("up: %w", err)
+	}
+	defer logFile.Close()
+	cmd := exec.Command(node.Command[0], node.Command[1:]...)
+	cmd.Stdout = os.Stdout // the guest's console, from whichever node performs it
+	cmd.Stderr = logFile
+	if err := cmd.Start(); err != nil {
+		return node, nil, fmt.Errorf("up: start node %d: %w", n.ID, err)
+	}
+	node.PID = cmd.Process.Pid
+	proc := &nodeProc{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		cmd.Wait()
+		close(proc.done)
+	}()
+	return node, proc, nil
+}
+
+func printNodes(w io.Writer, up upCluster) {
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tSERVICE\tSTATUS\tPID\tLOG")
+	for _, n := range up.Nodes {
+		service := n.Service
+		if service == "" {
+			service = fmt.Sprintf("%s:<guest port>+%d", n.ServiceHost, n.ServicePortOffset)
+		}
+		fmt.Fprintf(tw, "%d\t%s\thttp://%s/status\t%d\t%s\n", n.ID, service, n.Status, n.PID, n.Log)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "cluster: %s (synod status --dir %s)\n", filepath.Join(up.Dir, "cluster.json"), up.Dir)
+}
+
+// watch waits for Ctrl-C, or for the guest to have exited on every node
+// still running; then it returns the guest's exit status.
+func watch(ctx context.Context, up upCluster, procs []*nodeProc) error {
+	reported := make([]bool, len(procs))
+	tick := time.NewTicker(300 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		alive := 0
+		for i, p := range procs {
+			if p.running() {
+				alive++
+			} else if !reported[i] {
+				reported[i] = true
+				fmt.Fprintf(os.Stderr, "synod up: node %d (pid %d) ended: %s\n", up.Nodes[i].ID, up.Nodes[i].PID, p.cmd.ProcessState)
+			}
+		}
+		if alive == 0 {
+			return errors.New("up: every node has ended; see the node logs")
+		}
+		if code, ok := guestExited(up, procs); ok {
+			return exitStatus(code)
+		}
+	}
+}
+
+// guestExited reports the guest's exit status once every running node
+// reports that the guest has exited.
+func guestExited(up upCluster, procs []*nodeProc) (int, bool) {
+	code, seen := 0, 0
+	for i, n := range up.Nodes {
+		if !procs[i].running() {
+			continue
+		}
+		r, err := fetchReport(n.Status)
+		if err != nil || !r.Exited {
+			return 0, false
+		}
+		code = r.exitCode()
+		seen++
+	}
+	return code, seen > 0
+}
+
+var statusClient = &http.Client{Timeout: 2 * time.Second}
+
+func fetchReport(addr string) (nodeReport, error) {
+	var r nodeReport
+	resp, err := statusClient.Get("http://" + addr + "/status")
+	if err != nil {
+		return r, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return r, fmt.Errorf("status %s: %s", addr, resp.Status)
+	}
+	return r, json.NewDecoder(resp.Body).Decode(&r)
+}
+
+// stopNodes asks every node to stop, and kills those that do not.
+func stopNodes(procs []*nodeProc) {
+	for _, p := range procs {
+		if p.running() {
+			p.cmd.Process.Signal(syscall.SIGTERM)
+		}
+	}
+	timer := time.NewTimer(10 * time.Second)
+	defer timer.Stop()
+	for _, p := range procs {
+		select {
+		case <-p.done:
+			continue
+		case <-timer.C:
+		}
+		for _, q := range procs {
+			if q.running() {
+				q.cmd.Process.Kill()
+			}
+			<-q.done
+		}
+		return
+	}
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
