@@ -200,6 +200,7 @@ func (r *Replica) Step() Progress {
 		r.wait = res.Wait
 		if res.Reason == linux.RunExited {
 			r.log.Info("guest exited", "status", *r.proc.Exit(), "epoch", r.epoch)
+			r.finalCheckpoint()
 			return Exited
 		}
 	}

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+	"github.com/stretchr/testify/require"
+
+	"github.com/synodvm/synod/consensus"
+)
+
+func TestClusterIsOneMachine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-node cluster")
+	}
+	c := startCluster(t, 3, testMachine(""))
+	c.waitServing()
+
+	kv1, err := dialKV(c.serviceAddr(1))
+	require.NoError(t, err)
+	defer kv1.Close()
+	kv3, err := dialKV(c.serviceAddr(3))
+	require.NoError(t, err)
+	defer kv3.Close()
+
+	r, err := kv1.do("SET", "greeting", "hello")
+	require.NoError(t, err)
+	require.Equal(t, "OK", r)
+	r, err = kv3.do("GET", "greeting")
+	require.NoError(t, err)
+	require.Equal(t, "hello", r, "written through node 1, read through node 3")
+	r, err = kv3.do("INCR", "n")
+	require.NoError(t, err)
+	require.Equal(t, "1", r)
+	r, err = kv1.do("INCR", "n")
+	require.NoError(t, err)
+	require.Equal(t, "2", r)
+	c.converged()
+}
+
+// kvInput and kvOutput are the operations of the porcupine model: a
+// register per key.
+type kvInput struct {
+	set        bool
+	key, value string
+}
+
+type kvOutput struct {
+	value   string // for a get; "(nil)" when absent
+	unknown bool   // the client never learned the outcome
+}
+
+var kvModel = porcupine.Model{
+	Partition: func(history []porcupine.Operation) [][]porcupine.Operation {
+		byKey := map[string][]porcupine.Operation{}
+		var keys []string
+		for _, op := range history {
+			k := op.Input.(kvInput).key
+			if _, ok := byKey[k]; !ok {
+				keys = append(keys, k)
+			}
+			byKey[k] = append(byKey[k], op)
+		}
+		var parts [][]porcupine.Operation
+		for _, k := range keys {
+			parts = append(parts, byKey[k])
+		}
+		return parts
+	},
+	Init: func() any { return "(nil)" },
+	Step: func(state, input, output any) (bool, any) {
+		in, out := input.(kvInput), output.(kvOutput)
+		if in.set {
+			return true, in.value
+		}
+		return out.value == state.(string), state
+	},
+	Equal: func(a, b any) bool { return a == b },
+	DescribeOperation: func(input, output any) string {
+		in, out := input.(kvInput), output.(kvOutput)
+		if in.set {
+			return fmt.Sprintf("set %s=%s", in.key, in.value)
+		}
+		return fmt.Sprintf("get %s -> %s", in.key, out.value)
+	},
+}
+
+// history collects the operations of concurrent clients.
+type history struct {
+	mu    sync.Mutex
+	start time.Time
+	ops   []porcupine.Operation
+	acked int
+}
+
+func (h *history) now() int64 { return int64(time.Since(h.start)) }
+
+func (h *history) add(op porcupine.Operation) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.ops = append(h.ops, op)
+	if !op.Output.(kvOutput).unknown {
+		h.acked++
+	}
+}
+
+// client runs random sets and gets through one node until stop closes,
+// moving to the next node whenever its connection fails (the node died).
+// An operation whose reply never came has an unknown outcome: a set may
+// or may not have happened, so it stays open until the end of the
+// history; a get constrains nothing and is dropped.
+func client(c *testCluster, id int, h *history, stop <-chan struct{}) {
+	rng := rand.New(rand.NewPCG(uint64(id), 7))
+	nodes := c.cfg.Nodes
+	target := id % len(nodes)
+	var kv *kvClient
+	for seq := 0; ; seq++ {
+		select {
+		case <-stop:
+			if kv != nil {
+				kv.Close()
+			}
+			return
+		default:
+		}
+		if kv == nil {
+			var err error
+			if kv, err = dialKV(c.serviceAddr(nodes[target].ID)); err != nil {
+				target = (target + 1) % len(nodes)
+				time.Sleep(20 * time.Millisecond)
+				continue
+			}
+		}
+		in := kvInput{key: fmt.Sprintf("k%d", rng.IntN(4))}
+		args := []string{"GET", in.key}
+		if rng.IntN(2) == 0 {
+			in.set, in.value = true, fmt.Sprintf("c%d-%d", id, seq)
+			args = []string{"SET", in.key, in.value}
+		}
+		call := h.now()
+		reply, err := kv.do(args...)
+		if err != nil {
+			kv.Close()
+			kv = nil
+			target = (target + 1) % len(nodes)
+			if in.set {
+				h.add(porcupine.Operation{ClientId: id, Input: in, Call: call, Output: kvOutput{unknown: true}, Return: 1 << 62})
+			}
+			continue
+		}
+		h.add(porcupine.Operation{ClientId: id, Input: in, Call: call, Output: kvOutput{value: reply}, Return: h.now()})
+	}
+}
+
+// The central promise: concurrent clients writing through
+// different nodes see one linearizable key-value store, while the leader
+// and then another node (each with clients connected) are killed with
+// SIGKILL and restarted; no acknowledged write is lost, and the restarted
+// nodes end with the same state as the others.
+func TestClusterLinearizableThroughFailures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-node cluster")
+	}
+	c := startCluster(t, 3, testMachine(""))
+	c.waitServing()
+
+	h := &history{start: time.Now()}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range 6 {
+		wg.Go(func() { client(c, i, h, stop) })
+	}
+	progress := func(what string) {
+		h.mu.Lock()
+		before := h.acked
+		h.mu.Unlock()
+		c.eventually(what, func() bool {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			return h.acked >= before+50
+		})
+	}
+	progress("acknowledged operations before the first crash")
+
+	leader := c.leader()
+	c.kill(leader)
+	progress("acknowledged operations after killing the leader")
+	c.start(leader)
+
+	other := consensus.NodeID(1 + int(leader)%3)
+	c.kill(other)
+	progress("acknowledged operations after killing a second node")
+	c.start(other)
+	c.waitServing()
+	progress("acknowledged operations after both restarts")
+	close(stop)
+	wg.Wait()
+
+	t.Logf("%d operations, %d acknowledged", len(h.ops), h.acked)
+	res, info := porcupine.CheckOperationsVerbose(kvModel, h.ops, time.Minute)
+	if res != porcupine.Ok {
+		path := t.TempDir() + "/history.html"
+		porcupine.VisualizePath(kvModel, info, path)
+		t.Fatalf("history is %s (visualization: %s)", res, path)
+	}
+	c.converged()
+}
+
+// A CPU-bound guest on three nodes prints its output exactly once (the
+// console node performs it) and every replica ends in the same state.
+func TestClusterCPUBoundGuest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-node cluster")
+	}
+	c := startCluster(t, 3, testMachine("guests/primes"))
+	exitCodes := map[consensus.NodeID]nodeReport{}
+	c.eventually("the guest to exit on every node", func() bool {
+		for _, n := range c.cfg.Nodes {
+			r, err := c.report(n.ID)
+			if err != nil || !r.Exited {
+				return false
+			}
+			exitCodes[n.ID] = r
+		}
+		return true
+	})
+	run := exec.Command(os.Args[0], "run", "guests/primes")
+	run.Env = append(os.Environ(), runAsSynodEnv+"=1")
+	want, err := run.Output()
+	require.NoError(t, err)
+	var console strings.Builder
+	for _, n := range c.cfg.Nodes {
+		console.WriteString(c.console[n.ID].String())
+	}
+	require.Equal(t, string(want), console.String(), "the output appears once, as synod run prints it")
+	for _, r := range exitCodes {
+		require.Equal(t, 0, r.exitCode())
+		require.Equal(t, exitCodes[1].StateHash, r.StateHash, "final state of node %d", r.ID)
+	}
+}

@@ -1,0 +1,305 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/consensus/cluster"
+)
+
+// patience bounds every wait of the cluster tests: generous, because the
+// machine is shared and a replicated guest runs three times over.
+const patience = 60 * time.Second
+
+// testCluster is a real cluster: one `synod node` process per node (this
+// test binary re-executed as synod), talking libp2p on loopback, each with
+// its own data directory.
+type testCluster struct {
+	t          *testing.T
+	cfg        *cluster.Config
+	configPath string
+	m          machineFlags
+	guestArgs  []string
+
+	mu      sync.Mutex
+	procs   map[consensus.NodeID]*nodeProc
+	console map[consensus.NodeID]*syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer safe for a process's output copier and the
+// test reading it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// testMachine is the machine configuration of the cluster tests: frequent
+// state hashes, so that replicas compare notes often, and a quick raft.
+func testMachine(guest string) machineFlags {
+	return machineFlags{
+		guest:             guest,
+		epochInstructions: 200_000,
+		sealWindow:        32,
+		hashEvery:         4,
+		nanosPerInstr:     10,
+		downAfter:         2 * time.Second,
+		tick:              50 * time.Millisecond,
+	}
+}
+
+func startCluster(t *testing.T, nodes int, m machineFlags, guestArgs ...string) *testCluster {
+	t.Helper()
+	cfg, err := cluster.Create(t.TempDir(), cluster.Spec{Nodes: nodes})
+	require.NoError(t, err)
+	c := &testCluster{
+		t: t, cfg: cfg, configPath: filepath.Join(cfg.Dir(), cluster.FileName), m: m, guestArgs: guestArgs,
+		procs: map[consensus.NodeID]*nodeProc{}, console: map[consensus.NodeID]*syncBuffer{},
+	}
+	t.Cleanup(c.stopAll)
+	for _, n := range cfg.Nodes {
+		c.start(n.ID)
+	}
+	return c
+}
+
+func (c *testCluster) start(id consensus.NodeID) {
+	c.t.Helper()
+	logPath := filepath.Join(c.cfg.Dir(), fmt.Sprintf("node%d.log", id))
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	require.NoError(c.t, err)
+	defer logFile.Close()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.console[id] == nil {
+		c.console[id] = &syncBuffer{}
+	}
+	cmd := exec.Command(os.Args[0], nodeArgs(c.configPath, id, c.m, c.guestArgs)...)
+	cmd.Env = append(os.Environ(), runAsSynodEnv+"=1")
+	cmd.Stdout = c.console[id]
+	cmd.Stderr = logFile
+	require.NoError(c.t, cmd.Start())
+	proc := &nodeProc{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		cmd.Wait()
+		close(proc.done)
+	}()
+	c.procs[id] = proc
+}
+
+// kill ends a node the hard way, as a crash would.
+func (c *testCluster) kill(id consensus.NodeID) {
+	c.t.Helper()
+	c.mu.Lock()
+	p := c.procs[id]
+	c.mu.Unlock()
+	require.NoError(c.t, p.cmd.Process.Signal(syscall.SIGKILL))
+	<-p.done
+}
+
+func (c *testCluster) stopAll() {
+	c.mu.Lock()
+	var procs []*nodeProc
+	for _, p := range c.procs {
+		procs = append(procs, p)
+	}
+	c.mu.Unlock()
+	stopNodes(procs)
+	if c.t.Failed() {
+		for _, n := range c.cfg.Nodes {
+			b, _ := os.ReadFile(filepath.Join(c.cfg.Dir(), fmt.Sprintf("node%d.log", n.ID)))
+			lines := strings.Split(string(b), "\n")
+			c.t.Logf("node %d log (last lines):\n%s", n.ID, strings.Join(lines[max(0, len(lines)-25):], "\n"))
+		}
+	}
+}
+
+func (c *testCluster) running(id consensus.NodeID) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.procs[id].running()
+}
+
+func (c *testCluster) node(id consensus.NodeID) cluster.Node {
+	n, err := c.cfg.Node(id)
+	require.NoError(c.t, err)
+	return n
+}
+
+func (c *testCluster) serviceAddr(id consensus.NodeID) string {
+	addr, err := c.node(id).ServiceAddr(serviceGuestPort)
+	require.NoError(c.t, err)
+	return addr
+}
+
+func (c *testCluster) report(id consensus.NodeID) (nodeReport, error) {
+	return fetchReport(c.node(id).StatusAddr)
+}
+
+// eventually polls cond until it holds, failing the test after patience.
+func (c *testCluster) eventually(what string, cond func() bool) {
+	c.t.Helper()
+	deadline := time.Now().Add(patience)
+	for !cond() {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// leader returns the node that currently leads the log.
+func (c *testCluster) leader() consensus.NodeID {
+	c.t.Helper()
+	var leader consensus.NodeID
+	c.eventually("a leader", func() bool {
+		for _, n := range c.cfg.Nodes {
+			if r, err := c.report(n.ID); err == nil && r.Role == "leader" {
+				leader = n.ID
+				return true
+			}
+		}
+		return false
+	})
+	return leader
+}
+
+// waitServing waits until every running node answers PING.
+func (c *testCluster) waitServing() {
+	c.t.Helper()
+	for _, n := range c.cfg.Nodes {
+		if !c.running(n.ID) {
+			continue
+		}
+		c.eventually(fmt.Sprintf("node %d serving", n.ID), func() bool {
+			kv, err := dialKV(c.serviceAddr(n.ID))
+			if err != nil {
+				return false
+			}
+			defer kv.Close()
+			r, err := kv.do("PING")
+			return err == nil && r == "PONG"
+		})
+	}
+}
+
+// converged waits until every running node has reached the same
+// checkpoint, and returns its state hash: equal hashes mean the replicas
+// hold the same registers, memory, kernel and world state.
+func (c *testCluster) converged() string {
+	c.t.Helper()
+	var hash string
+	c.eventually("identical state hashes on every node", func() bool {
+		var reports []nodeReport
+		for _, n := range c.cfg.Nodes {
+			if !c.running(n.ID) {
+				continue
+			}
+			r, err := c.report(n.ID)
+			if err != nil || r.StateHash == "" {
+				return false
+			}
+			reports = append(reports, r)
+		}
+		for _, r := range reports[1:] {
+			if r.HashEpoch != reports[0].HashEpoch || r.Delivered != reports[0].Delivered {
+				return false
+			}
+			require.Equal(c.t, reports[0].StateHash, r.StateHash, "nodes %d and %d at epoch %d", reports[0].ID, r.ID, r.HashEpoch)
+		}
+		hash = reports[0].StateHash
+		return true
+	})
+	return hash
+}
+
+// kvClient speaks the Redis protocol (RESP) to the bundled service.
+type kvClient struct {
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+func dialKV(addr string) (*kvClient, error) {
+	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	return &kvClient{conn: conn, r: bufio.NewReader(conn)}, nil
+}
+
+func (k *kvClient) Close() error { return k.conn.Close() }
+
+// do sends one command and returns its reply: the status or bulk string,
+// "(nil)" for a missing value, the integer as text, or an error for -ERR.
+func (k *kvClient) do(args ...string) (string, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if err := k.conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		return "", err
+	}
+	if _, err := k.conn.Write([]byte(b.String())); err != nil {
+		return "", err
+	}
+	return k.reply()
+}
+
+func (k *kvClient) reply() (string, error) {
+	line, err := k.r.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	line = strings.TrimSuffix(line, "\r\n")
+	if line == "" {
+		return "", errors.New("empty reply line")
+	}
+	switch line[0] {
+	case '+', ':':
+		return line[1:], nil
+	case '-':
+		return "", fmt.Errorf("server error: %s", line[1:])
+	case '$':
+		n, err := strconv.Atoi(line[1:])
+		if err != nil {
+			return "", fmt.Errorf("bad bulk length %q", line)
+		}
+		if n < 0 {
+			return "(nil)", nil
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(k.r, buf); err != nil {
+			return "", err
+		}
+		return string(buf[:n]), nil
+	}
+	return "", fmt.Errorf("unexpected reply %q", line)
+}
