@@ -3,7 +3,8 @@
  * (fetch_add, compare-exchange loops, exchange), GCC __sync builtins, a
  * spinlock built on atomic_flag, a producer/consumer queue on condition
  * variables, a barrier, a read-write lock, pthread_once, thread-local
- * storage, join return values and a detached thread.
+ * storage, join return values, a detached thread, and 200 short-lived
+ * threads (stacks reused, exit wakes the joiner through the tid futex).
  *
  * Rebuild: ./build.sh
  */
@@ -147,6 +148,24 @@ static void *once_worker(void *arg) {
 	return NULL;
 }
 
+static void *square(void *arg) { return (void *)((long)arg * (long)arg); }
+
+/* churn creates and joins short-lived threads in batches. */
+static long churn(void) {
+	long total = 0;
+	for (long batch = 0; batch < 25; batch++) {
+		pthread_t t[8];
+		for (long i = 0; i < 8; i++)
+			pthread_create(&t[i], NULL, square, (void *)(batch * 8 + i));
+		for (int i = 0; i < 8; i++) {
+			void *r;
+			pthread_join(t[i], &r);
+			total += (long)r;
+		}
+	}
+	return total;
+}
+
 static atomic_int detached_done;
 static void *detached(void *arg) {
 	(void)arg;
@@ -220,6 +239,10 @@ int main(void) {
 	for (int i = 0; i < THREADS; i++)
 		pthread_join(t[i], NULL);
 	printf("once ran %d time(s)\n", atomic_load(&once_runs));
+
+	long squares = churn();
+	printf("200 threads came and went: sum of squares %ld\n", squares);
+	CHECK(squares == 199L * 200 * 399 / 6);
 
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
