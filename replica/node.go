@@ -140,9 +140,13 @@ func (n *Node) Status() NodeStatus { return *n.status.Load() }
 // Run drives the node until ctx ends. It returns the guest's exit status if
 // the guest exited, and an error if the replica stopped itself.
 func (n *Node) Run(ctx context.Context) (*linux.ExitStatus, error) {
+	ctx, cancel := context.WithCancel(ctx)
 	proposerDone := make(chan struct{})
 	go n.proposer(ctx, proposerDone)
-	defer func() { <-proposerDone }()
+	defer func() {
+		cancel()
+		<-proposerDone
+	}()
 	n.catchUpTo = n.cfg.Log.Status().Commit
 
 	tick := time.NewTicker(n.cfg.Tick)
@@ -151,6 +155,7 @@ func (n *Node) Run(ctx context.Context) (*linux.ExitStatus, error) {
 		if err := n.absorb(); err != nil {
 			return nil, err
 		}
+		n.leaveQuietWhenCaughtUp()
 		progress := n.rep.Step()
 		n.router.Route(n.rep.Outputs())
 		for _, e := range n.rep.Proposals() {
@@ -281,6 +286,19 @@ func (n *Node) sealAfterInput() {
 	}
 }
 
+// leaveQuietWhenCaughtUp starts performing outputs once the node has
+// applied everything that was committed when it started: before that it
+// replays history whose outputs it may already have performed.
+func (n *Node) leaveQuietWhenCaughtUp() {
+	if !n.router.Quiet.Load() {
+		return
+	}
+	if applied := n.cfg.Log.Status().Applied; applied >= n.catchUpTo {
+		n.router.Quiet.Store(false)
+		n.log.Info("caught up; performing outputs", "applied", applied)
+	}
+}
+
 // housekeeping makes the time-driven decisions: seals, the boot entry,
 // failure detection and rejoining.
 func (n *Node) housekeeping() {
@@ -295,10 +313,6 @@ func (n *Node) housekeeping() {
 			n.proposeBoot()
 		}
 		return
-	}
-	if n.router.Quiet.Load() && ls.Applied >= n.catchUpTo {
-		n.router.Quiet.Store(false)
-		n.log.Info("caught up; performing outputs", "applied", ls.Applied)
 	}
 	if ls.IsLeader {
 		n.detectFailures(now, ls.Reachable)

@@ -102,8 +102,9 @@ func (r *Replica) Commit(index uint64, data []byte) {
 // start boots the machine from the first Boot entry.
 func (r *Replica) start(index uint64, b entry.Boot) {
 	if b.GuestDigest != GuestDigest(r.cfg.Guest) {
-		r.stop(fmt.Errorf("boot entry %d names guest %x, but this node was given a guest with digest %x",
-			index, b.GuestDigest[:8], GuestDigest(r.cfg.Guest)))
+		mine := GuestDigest(r.cfg.Guest)
+		r.stop(fmt.Errorf("boot entry %d names guest %x, but this node was given guest %x: every node must run the same program",
+			index, b.GuestDigest[:8], mine[:8]))
 		return
 	}
 	if b.EpochInstructions == 0 {
