@@ -79,6 +79,13 @@ func startCluster(t *testing.T, nodes int, m machineFlags, guestArgs ...string) 
 	t.Helper()
 	cfg, err := cluster.Create(t.TempDir(), cluster.Spec{Nodes: nodes})
 	require.NoError(t, err)
+	// synod init gives nodes on one host fixed service offsets (1000, 2000,
+	// ...); tests move each node's service to a port free right now, so
+	// that concurrent test runs on the machine do not collide.
+	for i := range cfg.Nodes {
+		cfg.Nodes[i].ServicePortOffset = freeTCPPort(t) - serviceGuestPort
+	}
+	require.NoError(t, cluster.Write(filepath.Join(cfg.Dir(), cluster.FileName), cfg))
 	c := &testCluster{
 		t: t, cfg: cfg, configPath: filepath.Join(cfg.Dir(), cluster.FileName), m: m, guestArgs: guestArgs,
 		procs: map[consensus.NodeID]*nodeProc{}, console: map[consensus.NodeID]*syncBuffer{},
@@ -238,6 +245,15 @@ func (c *testCluster) converged() string {
 		return true
 	})
 	return hash
+}
+
+// freeTCPPort returns a loopback port nothing listens on right now.
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // kvClient speaks the Redis protocol (RESP) to the bundled service.
