@@ -31,9 +31,7 @@ const corpusRunTimeout = 2 * time.Minute
 // with what differs. Under synod, such a case is skipped with its
 // difference while it still differs, and passes as soon as it matches; a
 // case not listed here fails on any difference.
-var knownMismatches = map[string]string{
-	"qsort": "sysinfo (nr 116) is unsupported: synod logs it on stderr; glibc's qsort calls it through sysconf(_SC_PHYS_PAGES)",
-}
+var knownMismatches = map[string]string{}
 
 // A corpusCase is one line of the manifest: a program and how to run it.
 type corpusCase struct {

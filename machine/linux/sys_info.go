@@ -1,5 +1,11 @@
 package linux
 
+import (
+	"encoding/binary"
+
+	"github.com/synodvm/synod/machine"
+)
+
 // Identity and limits: answers from the Config, the same on every replica.
 
 const (
@@ -105,3 +111,25 @@ func sysPrlimit64(p *Process, t *thread, a sysArgs) sysResult {
 
 // wait4: there are no child processes.
 func sysWait4(p *Process, t *thread, _ sysArgs) sysResult { return fail(ECHILD) }
+
+// The memory figures sysinfo reports. A replicated guest must see the same
+// numbers on every node, so they describe the emulated machine, not the
+// host: glibc reads them for sysconf(_SC_PHYS_PAGES), which qsort uses to
+// choose its algorithm.
+const (
+	sysinfoTotalPages = 1 << 18 // 1 GiB in 4 KiB units
+	sysinfoFreePages  = 1 << 17
+)
+
+// sysinfo(info): uptime from the guest's monotonic clock, no load, the
+// fixed memory figures, no swap, and the process's threads as procs.
+func sysSysinfo(p *Process, t *thread, a sysArgs) sysResult {
+	b := make([]byte, 64)
+	put := func(off int, v uint32) { binary.BigEndian.PutUint32(b[off:], v) }
+	put(0, uint32(p.env.Clock(p.instructions).Monotonic/1e9))
+	put(16, sysinfoTotalPages)
+	put(20, sysinfoFreePages)
+	binary.BigEndian.PutUint16(b[40:], uint16(len(p.threads)))
+	put(52, machine.PageSize)
+	return result(0, p.writeUser(a[0], b))
+}

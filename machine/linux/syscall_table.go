@@ -126,7 +126,7 @@ func init() {
 		113: {name: "vfork"},
 		114: {name: "wait4", fn: sysWait4, partial: "there are never child processes (ECHILD)"},
 		115: {name: "swapoff"},
-		116: {name: "sysinfo"},
+		116: {name: "sysinfo", fn: sysSysinfo, partial: "fixed memory figures of the emulated machine, no load average"},
 		117: {name: "shutdown", fn: sysShutdown},
 		118: {name: "fsync", fn: sysFsync, partial: "durability is up to the Env"},
 		119: {name: "madvise", fn: sysMadvise},
