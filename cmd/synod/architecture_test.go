@@ -1,0 +1,87 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+const module = "github.com/synodvm/synod/"
+
+// goPackage is what `go list -json` says about a package.
+type goPackage struct {
+	ImportPath string
+	Deps       []string
+	Standard   bool
+}
+
+func listPackages(t *testing.T, args ...string) []goPackage {
+	t.Helper()
+	cmd := exec.Command("go", append([]string{"list", "-json"}, args...)...)
+	out, err := cmd.Output()
+	require.NoError(t, err)
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	var pkgs []goPackage
+	for {
+		var p goPackage
+		if err := dec.Decode(&p); err == io.EOF {
+			return pkgs
+		} else {
+			require.NoError(t, err)
+		}
+		pkgs = append(pkgs, p)
+	}
+}
+
+// TestArchitecture guards the layering of docs/architecture.md: the
+// machine is pure (standard library only, so it can be reasoned about and
+// fuzzed alone), consensus knows nothing of the machine, and only the
+// transport package (and the config and wiring that name its key types)
+// may pull in libp2p.
+func TestArchitecture(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	std := map[string]bool{}
+	for _, p := range listPackages(t, "std") {
+		std[p.ImportPath] = true
+	}
+	inside := func(pkg, prefix string) bool {
+		return pkg == module+prefix || strings.HasPrefix(pkg, module+prefix+"/")
+	}
+	libp2pAllowed := []string{"consensus/p2p", "consensus/cluster", "consensus/raftnode", "cmd"}
+
+	checked := 0
+	for _, p := range listPackages(t, "../../...") {
+		checked++
+		for _, dep := range p.Deps {
+			switch {
+			case inside(p.ImportPath, "machine"):
+				require.True(t, std[dep] || inside(dep, "machine"),
+					"%s is pure: standard library and machine/... only, but imports %s", p.ImportPath, dep)
+			case inside(p.ImportPath, "consensus"):
+				for _, banned := range []string{"machine", "replica", "outputs", "peripherals"} {
+					require.False(t, inside(dep, banned), "%s must not depend on %s", p.ImportPath, dep)
+				}
+			case inside(p.ImportPath, "outputs"), inside(p.ImportPath, "peripherals"):
+				for _, banned := range []string{"machine", "replica"} {
+					require.False(t, inside(dep, banned), "%s must not depend on %s", p.ImportPath, dep)
+				}
+			case inside(p.ImportPath, "replica"):
+				require.False(t, inside(dep, "peripherals"), "%s must not depend on %s", p.ImportPath, dep)
+			}
+			if strings.HasPrefix(dep, "github.com/libp2p/") {
+				allowed := false
+				for _, a := range libp2pAllowed {
+					allowed = allowed || inside(p.ImportPath, a)
+				}
+				require.True(t, allowed, "%s pulls in libp2p (%s); only the transport may", p.ImportPath, dep)
+			}
+		}
+	}
+	require.Greater(t, checked, 10)
+}
