@@ -44,11 +44,14 @@ func (m *Memory) read64(addr uint32) (uint64, bool) {
 }
 
 // writable returns the page holding addr if it may be written.
+// writable returns the page a store to addr may write, marking its
+// contents changed, or nil.
 func (m *Memory) writable(addr uint32) *page {
 	p := m.pages[addr>>PageShift]
 	if p == nil || p.prot&ProtWrite == 0 {
 		return nil
 	}
+	p.hashed = false
 	return p
 }
 

@@ -48,6 +48,11 @@ type page struct {
 	// executed from. Every write to the page re-decodes the words it
 	// touches, so the decoded copy never goes stale.
 	code *codePage
+	// sum caches the SHA-256 of data while hashed is set; every write
+	// clears hashed, so a state hash rehashes only the pages written
+	// since the last one.
+	sum    [32]byte
+	hashed bool
 }
 
 // Memory is a flat 32-bit big-endian address space made of 4 KiB pages.
@@ -164,6 +169,7 @@ func (m *Memory) WriteBytes(addr uint32, src []byte) error {
 			return &Fault{Addr: addr, Write: true}
 		}
 		n := copy(p.data[addr&pageMask:], src)
+		p.hashed = false
 		if p.code != nil {
 			p.redecode(addr&pageMask, uint32(n))
 		}

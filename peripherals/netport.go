@@ -37,11 +37,27 @@ type NetPortConfig struct {
 	// node cuts it off; the guest cannot be made to wait for one client.
 	// Default 1024.
 	SendQueue int
+	// RetryAfter is how long a proposed input may stay uncommitted before
+	// it is proposed again: the log drops proposals when its leader
+	// changes. Shorter recovers faster after a failover; longer proposes
+	// fewer duplicates (which the replicas discard) under load. Default
+	// 300 ms.
+	RetryAfter time.Duration
+	// GiveUpAfter is how long a client's input may go unordered (the log
+	// has no quorum) before the node hangs up on the client. Default 30 s.
+	GiveUpAfter time.Duration
+	// MaxUnacked bounds a client's input proposed but not yet committed;
+	// beyond it the node stops reading from the client. Default 1 MiB.
+	MaxUnacked int
 }
 
 // NetPort serves the guest's listening ports on one node: every accepted
 // client becomes a connection in the guest whose bytes this node proposes,
 // and the guest's writes to it come back as outputs this node performs.
+//
+// Proposals are reliable: each connection keeps the inputs it proposed
+// until it sees them committed (Committed), and proposes them again when
+// the log lost them. Replicas drop the duplicates by stream offset.
 type NetPort struct {
 	cfg    NetPortConfig
 	ctx    context.Context
@@ -60,6 +76,15 @@ type clientConn struct {
 	id   entry.ConnID
 	conn net.Conn
 	out  chan []byte // nil element: close after writing what precedes it
+
+	// Guarded by NetPort.mu: the inputs proposed and not yet seen
+	// committed, in proposal order.
+	unacked      []entry.Entry
+	unackedBytes int
+	oldest       time.Time // when the oldest unacked input was first proposed
+	lastProposed time.Time
+	hungUp       bool          // the client is gone; forget it once its close commits
+	space        chan struct{} // signalled when unacked inputs commit
 }
 
 // NewNetPort returns a NetPort that serves nothing until Listen.
@@ -73,11 +98,20 @@ func NewNetPort(cfg NetPortConfig) *NetPort {
 	if cfg.SendQueue <= 0 {
 		cfg.SendQueue = 1024
 	}
+	if cfg.RetryAfter <= 0 {
+		cfg.RetryAfter = 300 * time.Millisecond
+	}
+	if cfg.GiveUpAfter <= 0 {
+		cfg.GiveUpAfter = 30 * time.Second
+	}
+	if cfg.MaxUnacked <= 0 {
+		cfg.MaxUnacked = 1 << 20
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &NetPort{
+	n := &NetPort{
 		cfg:       cfg,
 		ctx:       ctx,
 		cancel:    cancel,
@@ -85,6 +119,9 @@ func NewNetPort(cfg NetPortConfig) *NetPort {
 		conns:     map[uint64]*clientConn{},
 		serial:    uint64(time.Now().UnixNano()),
 	}
+	n.wg.Add(1)
+	go n.retryLoop()
+	return n
 }
 
 // Listen starts serving the guest's port; serving it already is not an error.
@@ -133,7 +170,13 @@ func (n *NetPort) Addrs() []string {
 func (n *NetPort) Conns() int {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return len(n.conns)
+	live := 0
+	for _, cc := range n.conns {
+		if !cc.hungUp {
+			live++
+		}
+	}
+	return live
 }
 
 func (n *NetPort) acceptLoop(guestPort uint16, l net.Listener) {
@@ -150,14 +193,16 @@ func (n *NetPort) acceptLoop(guestPort uint16, l net.Listener) {
 	}
 }
 
-// open proposes the new connection; only once the log has it do bytes flow.
+// open registers a new client and proposes its connection; only once the
+// log has it do its bytes reach the guest.
 func (n *NetPort) open(guestPort uint16, c net.Conn) {
 	n.mu.Lock()
 	n.serial++
 	cc := &clientConn{
-		id:   entry.ConnID{Node: n.cfg.Node, Serial: n.serial},
-		conn: c,
-		out:  make(chan []byte, n.cfg.SendQueue),
+		id:    entry.ConnID{Node: n.cfg.Node, Serial: n.serial},
+		conn:  c,
+		out:   make(chan []byte, n.cfg.SendQueue),
+		space: make(chan struct{}, 1),
 	}
 	n.conns[cc.id.Serial] = cc
 	n.mu.Unlock()
@@ -167,71 +212,201 @@ func (n *NetPort) open(guestPort uint16, c net.Conn) {
 		open.PeerIP = ap.Addr().Unmap().As4()
 		open.PeerPort = ap.Port()
 	}
-	if err := n.propose(open); err != nil {
-		n.cfg.Logger.Warn("client refused: cannot order its connection", "conn", cc.id.Serial, "err", err)
-		n.drop(cc)
-		return
-	}
+	n.submit(cc, open)
 	n.wg.Add(2)
 	go n.readLoop(cc)
 	go n.writeLoop(cc)
 }
 
-func (n *NetPort) propose(e entry.Entry) error {
+// submit records an input as unacknowledged and proposes it. A failed
+// proposal is not an error here: the retry loop proposes it again.
+func (n *NetPort) submit(cc *clientConn, e entry.Entry) {
+	now := time.Now()
+	n.mu.Lock()
+	if len(cc.unacked) == 0 {
+		cc.oldest = now
+	}
+	cc.unacked = append(cc.unacked, e)
+	cc.unackedBytes += inputBytes(e)
+	cc.lastProposed = now
+	n.mu.Unlock()
+	n.propose(e)
+}
+
+func inputBytes(e entry.Entry) int {
+	if d, ok := e.(entry.ConnData); ok {
+		return len(d.Data)
+	}
+	return 0
+}
+
+func (n *NetPort) propose(e entry.Entry) {
 	if err := n.cfg.Log.Propose(n.ctx, entry.Encode(e)); err != nil {
-		return fmt.Errorf("propose %s: %w", e.Kind(), err)
+		if n.ctx.Err() == nil {
+			n.cfg.Logger.Debug("proposal not accepted; will retry", "kind", e.Kind(), "err", err)
+		}
+		return
 	}
 	if n.cfg.OnInput != nil {
 		n.cfg.OnInput()
 	}
-	return nil
 }
 
-// readLoop proposes what the client sends, numbering every byte so that a
-// replica notices a lost proposal.
+// readLoop proposes what the client sends, numbering every byte so that
+// replicas put retried and duplicate proposals in their place.
 func (n *NetPort) readLoop(cc *clientConn) {
 	defer n.wg.Done()
 	buf := make([]byte, n.cfg.ReadSize)
 	var offset uint64
 	for {
+		if !n.waitForSpace(cc) {
+			return
+		}
 		k, err := cc.conn.Read(buf)
 		if k > 0 {
-			data := append([]byte(nil), buf[:k]...)
-			if perr := n.propose(entry.ConnData{Conn: cc.id, Offset: offset, Data: data}); perr != nil {
-				n.cfg.Logger.Warn("client cut off: cannot order its bytes", "conn", cc.id.Serial, "err", perr)
-				n.hangUp(cc)
-				return
-			}
+			n.submit(cc, entry.ConnData{Conn: cc.id, Offset: offset, Data: append([]byte(nil), buf[:k]...)})
 			offset += uint64(k)
 		}
 		if err != nil {
-			if n.ctx.Err() == nil {
-				n.hangUp(cc)
-			}
+			n.hangUp(cc)
 			return
 		}
 	}
 }
 
-// hangUp tells the guest the client is gone and forgets the connection.
-func (n *NetPort) hangUp(cc *clientConn) {
-	if !n.drop(cc) {
-		return
-	}
-	if err := n.propose(entry.ConnClose{Conn: cc.id}); err != nil {
-		n.cfg.Logger.Warn("could not order a client's close", "conn", cc.id.Serial, "err", err)
+// waitForSpace holds the reader while too much of the client's input is
+// unordered: the client is throttled instead of the node buffering.
+func (n *NetPort) waitForSpace(cc *clientConn) bool {
+	for {
+		n.mu.Lock()
+		full := cc.unackedBytes >= n.cfg.MaxUnacked
+		gone := cc.hungUp
+		n.mu.Unlock()
+		switch {
+		case gone || n.ctx.Err() != nil:
+			return false
+		case !full:
+			return true
+		}
+		select {
+		case <-cc.space:
+		case <-n.ctx.Done():
+			return false
+		}
 	}
 }
 
-// drop closes the client socket and removes the connection; it reports
-// whether the connection was still there.
-func (n *NetPort) drop(cc *clientConn) bool {
+// hangUp tells the guest the client is gone: it closes the socket and
+// proposes the close; the connection is forgotten once that commits.
+func (n *NetPort) hangUp(cc *clientConn) {
 	n.mu.Lock()
-	_, ok := n.conns[cc.id.Serial]
+	already := cc.hungUp
+	cc.hungUp = true
+	n.mu.Unlock()
+	cc.conn.Close()
+	if !already && n.ctx.Err() == nil {
+		n.submit(cc, entry.ConnClose{Conn: cc.id})
+	}
+}
+
+// forget drops a connection the guest is done with.
+func (n *NetPort) forget(cc *clientConn) {
+	n.mu.Lock()
+	cc.hungUp = true
 	delete(n.conns, cc.id.Serial)
 	n.mu.Unlock()
 	cc.conn.Close()
-	return ok
+}
+
+// Committed tells the NetPort that e has committed in the log. Inputs of
+// this node's connections are acknowledged in order: an entry counts only
+// when it is the oldest unacknowledged one, since the replicas ignore
+// bytes that arrive before their connection or after a hole.
+func (n *NetPort) Committed(e entry.Entry) {
+	var id entry.ConnID
+	switch v := e.(type) {
+	case entry.ConnOpen:
+		id = v.Conn
+	case entry.ConnData:
+		id = v.Conn
+	case entry.ConnClose:
+		id = v.Conn
+	default:
+		return
+	}
+	if id.Node != n.cfg.Node {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	cc := n.conns[id.Serial]
+	if cc == nil || len(cc.unacked) == 0 || !covers(e, cc.unacked[0]) {
+		return
+	}
+	cc.unackedBytes -= inputBytes(cc.unacked[0])
+	cc.unacked = cc.unacked[1:]
+	cc.oldest = time.Now()
+	select {
+	case cc.space <- struct{}{}:
+	default:
+	}
+	if _, closed := e.(entry.ConnClose); closed {
+		delete(n.conns, id.Serial)
+	}
+}
+
+// covers reports whether committed entry c acknowledges pending input p.
+func covers(c, p entry.Entry) bool {
+	switch p := p.(type) {
+	case entry.ConnData:
+		d, ok := c.(entry.ConnData)
+		return ok && d.Offset <= p.Offset && d.Offset+uint64(len(d.Data)) >= p.Offset+uint64(len(p.Data))
+	default:
+		return c.Kind() == p.Kind()
+	}
+}
+
+// retryLoop proposes again the inputs the log has not committed after
+// RetryAfter, and hangs up on clients whose input could not be ordered for
+// GiveUpAfter.
+func (n *NetPort) retryLoop() {
+	defer n.wg.Done()
+	tick := time.NewTicker(n.cfg.RetryAfter / 2)
+	defer tick.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case now := <-tick.C:
+			n.retry(now)
+		}
+	}
+}
+
+func (n *NetPort) retry(now time.Time) {
+	var again [][]entry.Entry
+	var abandon []*clientConn
+	n.mu.Lock()
+	for _, cc := range n.conns {
+		switch {
+		case len(cc.unacked) == 0 || now.Sub(cc.lastProposed) < n.cfg.RetryAfter:
+		case now.Sub(cc.oldest) > n.cfg.GiveUpAfter:
+			abandon = append(abandon, cc)
+		default:
+			cc.lastProposed = now
+			again = append(again, append([]entry.Entry(nil), cc.unacked...))
+		}
+	}
+	n.mu.Unlock()
+	for _, cc := range abandon {
+		n.cfg.Logger.Warn("client cut off: its input could not be ordered", "conn", cc.id.Serial, "for", n.cfg.GiveUpAfter)
+		n.forget(cc)
+	}
+	for _, entries := range again {
+		for _, e := range entries {
+			n.propose(e)
+		}
+	}
 }
 
 func (n *NetPort) writeLoop(cc *clientConn) {
@@ -240,7 +415,7 @@ func (n *NetPort) writeLoop(cc *clientConn) {
 		select {
 		case b := <-cc.out:
 			if b == nil {
-				n.drop(cc)
+				n.forget(cc)
 				return
 			}
 			if _, err := cc.conn.Write(b); err != nil {
@@ -286,7 +461,7 @@ func (n *NetPort) Close(id entry.ConnID) {
 	select {
 	case cc.out <- nil:
 	default:
-		n.drop(cc)
+		n.forget(cc)
 	}
 }
 

@@ -16,11 +16,14 @@ import (
 )
 
 // recordingLog stands in for the consensus log: it decodes and keeps what
-// is proposed, or refuses everything when failing is set.
+// is proposed and commits it at once (telling commit), loses the first
+// `lose` proposals of client bytes, or refuses everything when failing.
 type recordingLog struct {
 	mu      sync.Mutex
 	got     []entry.Entry
 	failing bool
+	lose    int
+	commit  func(entry.Entry)
 	changed chan struct{}
 }
 
@@ -32,11 +35,21 @@ func (l *recordingLog) Propose(_ context.Context, data []byte) error {
 		return err
 	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.failing {
+		l.mu.Unlock()
 		return consensus.ErrNoQuorum
 	}
 	l.got = append(l.got, e)
+	lost := false
+	if _, data := e.(entry.ConnData); data && l.lose > 0 {
+		l.lose--
+		lost = true
+	}
+	commit := l.commit
+	l.mu.Unlock()
+	if commit != nil && !lost {
+		commit(e)
+	}
 	l.changed <- struct{}{}
 	return nil
 }
@@ -63,7 +76,11 @@ func (l *recordingLog) waitFor(t *testing.T, cond func([]entry.Entry) bool) []en
 
 func startNetPort(t *testing.T, log *recordingLog) (*NetPort, string) {
 	t.Helper()
-	n := NewNetPort(NetPortConfig{Node: 2, Host: "127.0.0.1", PortOffset: 0, Log: log})
+	n := NewNetPort(NetPortConfig{Node: 2, Host: "127.0.0.1", PortOffset: 0, Log: log,
+		RetryAfter: 50 * time.Millisecond, GiveUpAfter: 500 * time.Millisecond})
+	log.mu.Lock()
+	log.commit = n.Committed
+	log.mu.Unlock()
 	t.Cleanup(n.Stop)
 	require.NoError(t, n.Listen(freePort(t)))
 	require.Len(t, n.Addrs(), 1)
@@ -120,7 +137,7 @@ func TestNetPortPerformsSendAndClose(t *testing.T) {
 	require.Eventually(t, func() bool { return n.Conns() == 0 }, 10*time.Second, 10*time.Millisecond)
 }
 
-func TestNetPortRefusesClientWithoutQuorum(t *testing.T) {
+func TestNetPortHangsUpWhenNothingCanBeOrdered(t *testing.T) {
 	log := newRecordingLog()
 	log.failing = true
 	_, addr := startNetPort(t, log)
@@ -129,7 +146,36 @@ func TestNetPortRefusesClientWithoutQuorum(t *testing.T) {
 	defer c.Close()
 	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
 	_, err = c.Read(make([]byte, 1))
-	require.ErrorIs(t, err, io.EOF, "a connection the log cannot order is closed at once")
+	require.ErrorIs(t, err, io.EOF, "after GiveUpAfter without a quorum the client is cut off")
+}
+
+// A proposal the log loses (as raft does when its leader changes) is
+// proposed again until it commits; the client notices nothing.
+func TestNetPortRetriesLostProposals(t *testing.T) {
+	log := newRecordingLog()
+	log.lose = 1
+	_, addr := startNetPort(t, log)
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Write([]byte("SET k v"))
+	require.NoError(t, err)
+	got := log.waitFor(t, func(es []entry.Entry) bool {
+		n := 0
+		for _, e := range es {
+			if _, ok := e.(entry.ConnData); ok {
+				n++
+			}
+		}
+		return n >= 2
+	})
+	var data []entry.ConnData
+	for _, e := range got {
+		if d, ok := e.(entry.ConnData); ok {
+			data = append(data, d)
+		}
+	}
+	require.Equal(t, data[0], data[1], "the same bytes at the same offset, proposed again")
 }
 
 // freePort finds a loopback port nothing listens on right now.

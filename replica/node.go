@@ -30,6 +30,10 @@ type NodeConfig struct {
 	Boot    BootParams
 	Log     consensus.Log
 	Devices Devices
+	// OnCommit sees every committed entry, in log order, before the
+	// replica delivers it: the network port acknowledges its proposals
+	// from it. May be nil.
+	OnCommit func(entry.Entry)
 	// DownAfter is how long the leader must miss a member (consensus
 	// Status.Reachable) before it declares it down. It trades false
 	// alarms (a node declared down has its clients' connections closed)
@@ -229,8 +233,16 @@ func (n *Node) apply(a consensus.Apply) error {
 			}
 		}
 	}
-	for _, e := range a.Entries {
-		n.rep.Commit(e.Index, e.Data)
+	for _, c := range a.Entries {
+		e, err := entry.Decode(c.Data)
+		if err != nil {
+			n.log.Warn("ignoring undecodable log entry", "index", c.Index, "err", err)
+			e = nil
+		}
+		if n.cfg.OnCommit != nil && e != nil {
+			n.cfg.OnCommit(e)
+		}
+		n.rep.CommitEntry(c.Index, e)
 	}
 	return nil
 }

@@ -89,6 +89,12 @@ func (r *Replica) Commit(index uint64, data []byte) {
 		r.log.Warn("ignoring undecodable log entry", "index", index, "err", err)
 		e = nil
 	}
+	r.CommitEntry(index, e)
+}
+
+// CommitEntry is Commit for an entry the caller has decoded (nil for one
+// that did not decode).
+func (r *Replica) CommitEntry(index uint64, e entry.Entry) {
 	if r.boot == nil {
 		if b, ok := e.(entry.Boot); ok {
 			r.start(index, b)

@@ -217,9 +217,9 @@ func (w *world) connData(e entry.ConnData) {
 	case end <= c.nextOffset:
 		return // a duplicate
 	case e.Offset > c.nextOffset:
-		// A proposal before this one was lost: the stream has a hole the
-		// guest must never see. Hang up on the client instead.
-		w.hangUp(e.Conn, c)
+		// A proposal before this one was lost. The guest must never see a
+		// stream with a hole: drop this one too; the client's node
+		// proposes everything from the hole on again.
 		return
 	}
 	data := e.Data[c.nextOffset-e.Offset:]

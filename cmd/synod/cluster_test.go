@@ -31,7 +31,7 @@ const patience = 60 * time.Second
 // test binary re-executed as synod), talking libp2p on loopback, each with
 // its own data directory.
 type testCluster struct {
-	t          *testing.T
+	t          testing.TB
 	cfg        *cluster.Config
 	configPath string
 	m          machineFlags
@@ -75,7 +75,7 @@ func testMachine(guest string) machineFlags {
 	}
 }
 
-func startCluster(t *testing.T, nodes int, m machineFlags, guestArgs ...string) *testCluster {
+func startCluster(t testing.TB, nodes int, m machineFlags, guestArgs ...string) *testCluster {
 	t.Helper()
 	cfg, err := cluster.Create(t.TempDir(), cluster.Spec{Nodes: nodes})
 	require.NoError(t, err)
@@ -248,7 +248,7 @@ func (c *testCluster) converged() string {
 }
 
 // freeTCPPort returns a loopback port nothing listens on right now.
-func freeTCPPort(t *testing.T) int {
+func freeTCPPort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

@@ -208,7 +208,7 @@ func pages(mem *machine.Memory) ([]pageState, error) {
 	return out, nil
 }
 
-func (p *Process) state() (*processState, error) {
+func (p *Process) state(withPages bool) (*processState, error) {
 	s := &processState{
 		Config:       configState{p.cfg.Argv, p.cfg.Envp, p.cfg.ExePath, p.cfg.PID, p.cfg.UID, p.cfg.GID, p.cfg.Hostname, p.cfg.Quantum},
 		Instructions: p.instructions, Current: p.current, NextTID: p.nextTID,
@@ -259,6 +259,9 @@ func (p *Process) state() (*processState, error) {
 	for _, w := range p.futexes {
 		s.Futexes = append(s.Futexes, futexWaiterState{w.addr, w.tid, w.bitset})
 	}
+	if !withPages {
+		return s, nil
+	}
 	pg, err := pages(p.mem)
 	if err != nil {
 		return nil, fmt.Errorf("read memory: %w", err)
@@ -269,7 +272,7 @@ func (p *Process) state() (*processState, error) {
 
 // Snapshot serializes the whole process: CPU states, memory and kernel state.
 func (p *Process) Snapshot() ([]byte, error) {
-	s, err := p.state()
+	s, err := p.state(true)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
@@ -283,11 +286,19 @@ func (p *Process) Snapshot() ([]byte, error) {
 // StateHash is a SHA-256 over the process's complete state in a canonical
 // order. Two processes that will behave the same have the same hash.
 func (p *Process) StateHash() ([32]byte, error) {
-	b, err := p.Snapshot()
+	s, err := p.state(false)
 	if err != nil {
-		return [32]byte{}, err
+		return [32]byte{}, fmt.Errorf("state hash: %w", err)
 	}
-	return sha256.Sum256(b), nil
+	h := sha256.New()
+	if err := gob.NewEncoder(h).Encode(s); err != nil {
+		return [32]byte{}, fmt.Errorf("state hash: %w", err)
+	}
+	mem := p.mem.Hash()
+	h.Write(mem[:])
+	var sum [32]byte
+	h.Sum(sum[:0])
+	return sum, nil
 }
 
 // Restore rebuilds a process from a Snapshot. env must be in the state the

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/synodvm/synod/consensus"
+)
+
+// The replication benchmarks, each printing the replicated figure and the
+// single-machine one from the same run. They start real node processes;
+// run them one at a time:
+//
+//	go test ./cmd/synod -run '^$' -bench 'Replicated|Failover' -benchtime 1x
+
+// replicatedRounds sizes the CPU-bound guest (corpus mips.c): about 1.2 G
+// instructions, some seconds under synod run.
+const replicatedRounds = "100"
+
+// BenchmarkReplicatedCPU runs a CPU-bound guest on three replicated nodes
+// and under synod run. It reports the time from boot to exit of both and
+// their ratio, and each node's CPU time against synod run's: on a machine
+// with fewer cores than nodes, wall time mostly measures the sharing of
+// cores, while CPU time shows what replication itself costs.
+func BenchmarkReplicatedCPU(b *testing.B) {
+	guest := filepath.Join(corpusDir, benchGuest)
+	var single, singleCPU, replicated, replicatedCPU float64
+	runs := 0
+	for b.Loop() {
+		b.StopTimer()
+		cmd := synodCommand("run", guest, replicatedRounds)
+		start := time.Now()
+		want, err := cmd.Output()
+		require.NoError(b, err)
+		single += time.Since(start).Seconds()
+		singleCPU += cpuSeconds(cmd)
+
+		c := startCluster(b, 3, testMachine(guest), replicatedRounds)
+		booted := c.waitFor(b, "boot", func(r nodeReport) bool { return r.Booted })
+		exited := c.waitFor(b, "the guest's exit on every node", func(r nodeReport) bool { return r.Exited })
+		replicated += exited.Sub(booted).Seconds()
+		var console strings.Builder
+		for _, n := range c.cfg.Nodes {
+			console.WriteString(c.console[n.ID].String())
+		}
+		require.Equal(b, string(want), console.String())
+		c.stopAll()
+		for _, n := range c.cfg.Nodes {
+			replicatedCPU += cpuSeconds(c.procs[n.ID].cmd) / 3
+		}
+		runs++
+		b.StartTimer()
+	}
+	r := float64(runs)
+	b.ReportMetric(single/r, "run-s")
+	b.ReportMetric(replicated/r, "3node-s")
+	b.ReportMetric(replicated/single, "wall-ratio")
+	b.ReportMetric(singleCPU/r, "run-cpu-s")
+	b.ReportMetric(replicatedCPU/r, "node-cpu-s")
+	b.ReportMetric(replicatedCPU/singleCPU, "cpu-ratio")
+}
+
+func cpuSeconds(cmd *exec.Cmd) float64 {
+	if cmd.ProcessState == nil {
+		return 0
+	}
+	return (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+}
+
+// waitFor polls every node until cond holds for all of them (any one, for
+// "boot") and returns when that happened.
+func (c *testCluster) waitFor(b *testing.B, what string, cond func(nodeReport) bool) time.Time {
+	deadline := time.Now().Add(10 * time.Minute)
+	for time.Now().Before(deadline) {
+		ok := 0
+		for _, n := range c.cfg.Nodes {
+			if r, err := c.report(n.ID); err == nil && cond(r) {
+				ok++
+			}
+		}
+		if ok == len(c.cfg.Nodes) || what == "boot" && ok > 0 {
+			return time.Now()
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	b.Fatalf("timed out waiting for %s", what)
+	return time.Time{}
+}
+
+// kvLoad is the load generator: clients each doing SET then GET of their
+// own keys over one connection, recording every request's latency.
+func kvLoad(b *testing.B, addrs []string, clients, requests int) (perSecond float64, latencies []time.Duration) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range clients {
+		wg.Go(func() {
+			kv, err := dialKV(addrs[i%len(addrs)])
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			defer kv.Close()
+			var mine []time.Duration
+			for j := range requests / clients / 2 {
+				key := fmt.Sprintf("c%d-k%d", i, j%64)
+				for _, args := range [][]string{{"SET", key, strconv.Itoa(j)}, {"GET", key}} {
+					t0 := time.Now()
+					if _, err := kv.do(args...); err != nil {
+						b.Error(err)
+						return
+					}
+					mine = append(mine, time.Since(t0))
+				}
+			}
+			mu.Lock()
+			latencies = append(latencies, mine...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	slices.Sort(latencies)
+	return float64(len(latencies)) / time.Since(start).Seconds(), latencies
+}
+
+func percentile(sorted []time.Duration, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return float64(sorted[int(float64(len(sorted)-1)*p)].Microseconds()) / 1000
+}
+
+// BenchmarkReplicatedKV measures the bundled key-value service under
+// concurrent clients, replicated on three nodes (clients spread over all
+// of them) and under synod run: requests per second, and p50/p99 latency
+// in milliseconds.
+func BenchmarkReplicatedKV(b *testing.B) {
+	const clients, requests = 16, 8000
+	var repRate, soloRate float64
+	var repLat, soloLat []time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		port := freeTCPPort(b)
+		solo := synodCommand("run", "guests/kvd/kvd", strconv.Itoa(port), "127.0.0.1")
+		require.NoError(b, solo.Start())
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		waitDial(b, addr)
+		rate, lat := kvLoad(b, []string{addr}, clients, requests)
+		soloRate, soloLat = soloRate+rate, append(soloLat, lat...)
+		solo.Process.Signal(syscall.SIGTERM)
+		solo.Wait()
+
+		c := startCluster(b, 3, testMachine(""))
+		var addrs []string
+		for _, n := range c.cfg.Nodes {
+			addrs = append(addrs, c.serviceAddr(n.ID))
+			waitDial(b, c.serviceAddr(n.ID))
+		}
+		rate, lat = kvLoad(b, addrs, clients, requests)
+		repRate, repLat = repRate+rate, append(repLat, lat...)
+		c.stopAll()
+		b.StartTimer()
+	}
+	slices.Sort(repLat)
+	slices.Sort(soloLat)
+	n := float64(b.N)
+	b.ReportMetric(repRate/n, "3node-req/s")
+	b.ReportMetric(percentile(repLat, .5), "3node-p50-ms")
+	b.ReportMetric(percentile(repLat, .99), "3node-p99-ms")
+	b.ReportMetric(soloRate/n, "run-req/s")
+	b.ReportMetric(percentile(soloLat, .5), "run-p50-ms")
+	b.ReportMetric(percentile(soloLat, .99), "run-p99-ms")
+}
+
+// waitDial waits until the service answers PING at addr.
+func waitDial(b *testing.B, addr string) {
+	deadline := time.Now().Add(patience)
+	for time.Now().Before(deadline) {
+		if kv, err := dialKV(addr); err == nil {
+			r, err := kv.do("PING")
+			kv.Close()
+			if err == nil && r == "PONG" {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.Fatalf("no service at %s", addr)
+}
+
+// BenchmarkFailover kills the leader with SIGKILL and measures the time
+// until the next successful request, for a client connected to a
+// surviving node (it only waits for a new leader) and for a client that
+// was connected to the killed node (it must also reconnect elsewhere).
+func BenchmarkFailover(b *testing.B) {
+	var survivor, moved float64
+	for b.Loop() {
+		b.StopTimer()
+		c := startCluster(b, 3, testMachine(""))
+		for _, n := range c.cfg.Nodes {
+			waitDial(b, c.serviceAddr(n.ID))
+		}
+		leader := c.leader()
+		other := consensus.NodeID(1 + int(leader)%3)
+		onOther, err := dialKV(c.serviceAddr(other))
+		require.NoError(b, err)
+		onLeader, err := dialKV(c.serviceAddr(leader))
+		require.NoError(b, err)
+
+		killed := time.Now()
+		require.NoError(b, c.procs[leader].cmd.Process.Signal(syscall.SIGKILL))
+		<-c.procs[leader].done
+		_, err = onOther.do("SET", "after", "failover")
+		require.NoError(b, err)
+		survivor += time.Since(killed).Seconds()
+
+		for {
+			if _, err := onLeader.do("GET", "after"); err == nil {
+				break
+			}
+			onLeader.Close()
+			if onLeader, err = dialKV(c.serviceAddr(other)); err != nil {
+				require.NoError(b, err)
+			}
+		}
+		moved += time.Since(killed).Seconds()
+		onOther.Close()
+		onLeader.Close()
+		c.stopAll()
+		b.StartTimer()
+	}
+	b.ReportMetric(survivor/float64(b.N)*1000, "survivor-ms")
+	b.ReportMetric(moved/float64(b.N)*1000, "reconnect-ms")
+}
