@@ -72,6 +72,7 @@ func testMachine(guest string) machineFlags {
 		nanosPerInstr:     10,
 		downAfter:         2 * time.Second,
 		tick:              50 * time.Millisecond,
+		snapshotEvery:     10_000,
 	}
 }
 

@@ -60,6 +60,7 @@ type machineFlags struct {
 	nanosPerInstr     uint64
 	downAfter         time.Duration
 	tick              time.Duration
+	snapshotEvery     uint64
 }
 
 func (m *machineFlags) register(fs *flag.FlagSet) {
@@ -70,6 +71,7 @@ func (m *machineFlags) register(fs *flag.FlagSet) {
 	fs.Uint64Var(&m.nanosPerInstr, "ns-per-instruction", 10, "how far guest time advances per instruction between seals, in `ns`")
 	fs.DurationVar(&m.downAfter, "down-after", 3*time.Second, "declare a node down when the leader has not heard from it for this `long`")
 	fs.DurationVar(&m.tick, "raft-tick", 50*time.Millisecond, "raft's tick; elections take about 10-20 ticks")
+	fs.Uint64Var(&m.snapshotEvery, "snapshot-every", 10_000, "snapshot the machine and compact the log every this many log `entries` (fewer: faster restarts, more snapshot work)")
 }
 
 // binary reads the guest to run and names it for its argv[0].
@@ -136,8 +138,9 @@ func serveNode(ctx context.Context, cfg *cluster.Config, self consensus.NodeID, 
 	// The log asks the replica for snapshots; the replica needs the log.
 	var node *replica.Node
 	engine := raftlog.Config{
-		TickInterval:   m.tick,
-		SnapshotSource: func() (consensus.Snapshot, error) { return node.Snapshot() },
+		TickInterval:    m.tick,
+		SnapshotSource:  func() (consensus.Snapshot, error) { return node.Snapshot() },
+		SnapshotEntries: m.snapshotEvery,
 	}
 	log, err := raftnode.Start(cfg, self, raftnode.Options{Engine: engine, Logger: logger, Metrics: registry})
 	if err != nil {
@@ -292,6 +295,7 @@ func nodeArgs(configPath string, id consensus.NodeID, m machineFlags, guestArgs 
 		"--ns-per-instruction", strconv.FormatUint(m.nanosPerInstr, 10),
 		"--down-after", m.downAfter.String(),
 		"--raft-tick", m.tick.String(),
+		"--snapshot-every", strconv.FormatUint(m.snapshotEvery, 10),
 	}
 	if m.guest != "" {
 		args = append(args, "--guest", m.guest)
