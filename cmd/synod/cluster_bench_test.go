@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -154,7 +155,7 @@ func percentile(sorted []time.Duration, p float64) float64 {
 // in milliseconds.
 func BenchmarkReplicatedKV(b *testing.B) {
 	const clients, requests = 16, 8000
-	var repRate, soloRate float64
+	var repRate, soloRate, repRB, soloRB float64
 	var repLat, soloLat []time.Duration
 	for b.Loop() {
 		b.StopTimer()
@@ -165,10 +166,11 @@ func BenchmarkReplicatedKV(b *testing.B) {
 		waitDial(b, addr)
 		rate, lat := kvLoad(b, []string{addr}, clients, requests)
 		soloRate, soloLat = soloRate+rate, append(soloLat, lat...)
+		soloRB += redisBenchmark(b, addr)
 		solo.Process.Signal(syscall.SIGTERM)
 		solo.Wait()
 
-		c := startCluster(b, 3, testMachine(""))
+		c := startCluster(b, 3, benchMachine(""))
 		var addrs []string
 		for _, n := range c.cfg.Nodes {
 			addrs = append(addrs, c.serviceAddr(n.ID))
@@ -176,6 +178,7 @@ func BenchmarkReplicatedKV(b *testing.B) {
 		}
 		rate, lat = kvLoad(b, addrs, clients, requests)
 		repRate, repLat = repRate+rate, append(repLat, lat...)
+		repRB += redisBenchmark(b, addrs[0])
 		c.stopAll()
 		b.StartTimer()
 	}
@@ -188,6 +191,38 @@ func BenchmarkReplicatedKV(b *testing.B) {
 	b.ReportMetric(soloRate/n, "run-req/s")
 	b.ReportMetric(percentile(soloLat, .5), "run-p50-ms")
 	b.ReportMetric(percentile(soloLat, .99), "run-p99-ms")
+	if repRB > 0 {
+		b.ReportMetric(repRB/n, "3node-redis-benchmark-req/s")
+		b.ReportMetric(soloRB/n, "run-redis-benchmark-req/s")
+	}
+}
+
+// redisBenchmark runs redis-benchmark's SET and GET tests against addr with
+// 16 clients, when it is installed, and returns the mean of their requests
+// per second (0 without redis-benchmark).
+func redisBenchmark(b *testing.B, addr string) float64 {
+	path, err := exec.LookPath("redis-benchmark")
+	if err != nil {
+		return 0
+	}
+	host, port, err := net.SplitHostPort(addr)
+	require.NoError(b, err)
+	out, err := exec.Command(path, "-h", host, "-p", port, "-t", "set,get", "-n", "4000", "-c", "16", "--csv").Output()
+	require.NoError(b, err)
+	var sum float64
+	var tests int
+	for _, line := range strings.Split(string(out), "\n") {
+		fields := strings.Split(line, ",")
+		if len(fields) < 2 || !strings.HasPrefix(fields[0], `"SET"`) && !strings.HasPrefix(fields[0], `"GET"`) {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.Trim(fields[1], `"`), 64)
+		require.NoError(b, err)
+		sum += v
+		tests++
+	}
+	require.Equal(b, 2, tests, "redis-benchmark output:\n%s", out)
+	return sum / 2
 }
 
 // waitDial waits until the service answers PING at addr.
@@ -214,7 +249,7 @@ func BenchmarkFailover(b *testing.B) {
 	var survivor, moved float64
 	for b.Loop() {
 		b.StopTimer()
-		c := startCluster(b, 3, testMachine(""))
+		c := startCluster(b, 3, benchMachine(""))
 		for _, n := range c.cfg.Nodes {
 			waitDial(b, c.serviceAddr(n.ID))
 		}
