@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/synodvm/synod/machine"
 	"github.com/synodvm/synod/machine/linux"
 	"github.com/synodvm/synod/machine/linux/hostenv"
 )
@@ -178,9 +179,9 @@ func traceTo(p *linux.Process, path string) (func(), error) {
 	p.SetTrace(func(tid, pc, word uint32, nullified bool) {
 		mark := ""
 		if nullified {
-			mark = " nullified"
+			mark = "  (nullified)"
 		}
-		fmt.Fprintf(w, "%d %08x %08x%s\n", tid, pc&^3, word, mark)
+		fmt.Fprintf(w, "%d %08x %08x  %s%s\n", tid, pc&^3, word, machine.Disassemble(pc&^3, word), mark)
 	})
 	return func() {
 		if err := w.Flush(); err != nil {
