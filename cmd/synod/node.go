@@ -87,20 +87,12 @@ func (m *machineFlags) binary() ([]byte, string, error) {
 }
 
 func runNode(ctx context.Context, args []string, _ io.Writer) error {
-	fs := flag.NewFlagSet("node", flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), nodeUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlags("node", nodeUsage)
 	configPath := fs.String("config", "", "the cluster config `file` (from synod init)")
 	id := fs.Uint64("id", 0, "this node's `id` in the config")
 	var m machineFlags
 	m.register(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	if *configPath == "" || *id == 0 {

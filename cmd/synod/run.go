@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"context"
 	_ "embed"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -50,20 +48,12 @@ const runSlice = 1 << 24
 const idleWait = 100 * time.Millisecond
 
 func runRun(_ context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), runUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlags("run", runUsage)
 	tracePath := fs.String("trace", "", "write a trace of every executed instruction to `file` (slow)")
 	maxInstructions := fs.Uint64("max-instructions", 0, "stop the program after `n` instructions (0: no limit)")
 	stats := fs.Bool("stats", false, "print instructions executed and guest MIPS to stderr at the end")
 	quantum := fs.Uint64("quantum", linux.DefaultQuantum, "instructions a guest thread runs before the next one gets the CPU")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
 

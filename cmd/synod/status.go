@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"text/tabwriter"
 
@@ -24,19 +22,11 @@ flags:
 `
 
 func runStatus(_ context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), statusUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlags("status", statusUsage)
 	dir := fs.String("dir", "", "a `directory` made by synod up or synod init")
 	configPath := fs.String("config", "", "the cluster config `file`")
 	asJSON := fs.Bool("json", false, "print the nodes' reports as JSON")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	if *configPath == "" {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -57,21 +56,13 @@ type upNode struct {
 }
 
 func runUp(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("up", flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), upUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlags("up", upUsage)
 	nodes := fs.Int("nodes", 3, "how many `nodes` (3 tolerates one failure, 5 two)")
 	dir := fs.String("dir", "", "`directory` for the config, keys, data and logs (default: a new one under the temp dir)")
 	basePort := fs.Int("base-port", 0, "first loopback `port` for the nodes' libp2p and status endpoints (0: any free)")
 	var m machineFlags
 	m.register(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	if *dir == "" {
