@@ -84,9 +84,13 @@ func (r *Replica) stateHash() ([32]byte, error) {
 	if err != nil {
 		return [32]byte{}, fmt.Errorf("state hash: %w", err)
 	}
+	w, err := r.world.encode()
+	if err != nil {
+		return [32]byte{}, fmt.Errorf("state hash: %w", err)
+	}
 	h := sha256.New()
 	h.Write(p[:])
-	h.Write(r.world.encode())
+	h.Write(w)
 	var sum [32]byte
 	h.Sum(sum[:0])
 	return sum, nil

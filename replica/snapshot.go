@@ -53,9 +53,13 @@ func (r *Replica) Snapshot() ([]byte, uint64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("snapshot process: %w", err)
 	}
+	wb, err := r.world.encode()
+	if err != nil {
+		return nil, 0, fmt.Errorf("snapshot: %w", err)
+	}
 	var buf bytes.Buffer
 	buf.WriteString(snapshotMagic)
-	for _, section := range [][]byte{hb, r.world.encode(), pb} {
+	for _, section := range [][]byte{hb, wb, pb} {
 		buf.Write(binary.BigEndian.AppendUint64(nil, uint64(len(section))))
 		buf.Write(section)
 	}

@@ -57,7 +57,7 @@ func compareConnID(a, b entry.ConnID) int {
 
 // encode returns the world's canonical encoding. Outputs not yet drained are
 // not state: the runtime drains them before it snapshots or hashes.
-func (w *world) encode() []byte {
+func (w *world) encode() ([]byte, error) {
 	s := worldState{
 		NanosPerInstruction: w.nanosPerInstruction,
 		BootTime:            w.bootTime,
@@ -90,11 +90,9 @@ func (w *world) encode() []byte {
 	slices.SortFunc(s.Conns, func(a, b connState) int { return compareConnID(a.ID, b.ID) })
 	b, err := json.Marshal(s)
 	if err != nil {
-		// Every field is a plain value that JSON encodes; failing here is
-		// a programming error, not bad input.
-		panic(fmt.Sprintf("encode world: %v", err))
+		return nil, fmt.Errorf("encode world: %w", err)
 	}
-	return b
+	return b, nil
 }
 
 // decodeWorld rebuilds a world from its canonical encoding.

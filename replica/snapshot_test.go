@@ -1,0 +1,41 @@
+package replica
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// A snapshot restores into a fresh replica that has exactly the state of
+// the original; bad snapshots are refused with an error.
+func TestSnapshotRoundTrip(t *testing.T) {
+	guest := readGuest(t, kvdGuest)
+	s := newSim(t, 3, guest)
+	s.listening(6379)
+	s.request(s.nodes[0], 6379, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n", "+OK")
+
+	orig := s.nodes[1].rep
+	orig.Outputs()
+	snap, index, err := orig.Snapshot()
+	require.NoError(t, err)
+	require.Equal(t, orig.Status().Delivered, index)
+
+	restored := New(Config{Self: 2, Guest: guest, ExePath: "/kvd"})
+	require.NoError(t, restored.Restore(snap))
+	want, err := orig.stateHash()
+	require.NoError(t, err)
+	got, err := restored.stateHash()
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	require.Equal(t, orig.Status().Epoch, restored.Status().Epoch)
+	require.Equal(t, orig.ListenPorts(), restored.ListenPorts())
+
+	for name, bad := range map[string][]byte{
+		"empty":     nil,
+		"garbage":   []byte("not a snapshot at all"),
+		"truncated": snap[:len(snap)/2],
+	} {
+		require.Error(t, New(Config{Self: 2, Guest: guest}).Restore(bad), name)
+	}
+	require.ErrorContains(t, New(Config{Self: 2, Guest: []byte("another guest")}).Restore(snap), "guest")
+}
