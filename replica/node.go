@@ -315,9 +315,6 @@ func (n *Node) leaveQuietWhenCaughtUp() {
 // failure detection and rejoining.
 func (n *Node) housekeeping() {
 	ls := n.cfg.Log.Status()
-	if seal, ok := n.cfg.Sealer.Next(n.rep.SealInfo(), ls.IsLeader, n.now()); ok && n.rep.Status().Booted {
-		n.propose(seal)
-	}
 	now := n.cfg.Now()
 	if !n.rep.Status().Booted {
 		if ls.IsLeader && now.Sub(n.bootProposedAt) > 2*time.Second {
@@ -325,6 +322,9 @@ func (n *Node) housekeeping() {
 			n.proposeBoot()
 		}
 		return
+	}
+	if seal, ok := n.cfg.Sealer.Next(n.rep.SealInfo(), ls.IsLeader, now.UnixNano()); ok {
+		n.propose(seal)
 	}
 	if ls.IsLeader {
 		n.detectFailures(now, ls.Reachable)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -147,5 +148,32 @@ func TestNodeRefusesWrongStart(t *testing.T) {
 	case <-time.After(patience):
 		wrong.Process.Kill()
 		t.Fatalf("a node with the wrong guest kept running; stderr:\n%s", stderr.String())
+	}
+}
+
+// A replicated guest that sleeps wakes on time: its clock advances with
+// the seals the leader proposes when the sleeper is due, not only with
+// the instructions it runs.
+func TestClusterSleepersWakeOnTime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-node cluster")
+	}
+	c := startCluster(t, 3, testMachine("testdata/sleeps"))
+	c.eventually("the guest's exit", func() bool {
+		r, err := c.report(1)
+		return err == nil && r.Exited
+	})
+	var console strings.Builder
+	for _, n := range c.cfg.Nodes {
+		console.WriteString(c.console[n.ID].String())
+	}
+	lines := strings.Split(strings.TrimSpace(console.String()), "\n")
+	require.Len(t, lines, 5, "console:\n%s", console.String())
+	for _, l := range lines {
+		var i int
+		var took float64
+		_, err := fmt.Sscanf(l, "sleep %d took %f s", &i, &took)
+		require.NoError(t, err, l)
+		require.GreaterOrEqual(t, took, 0.1, "never early: %s", l)
 	}
 }
