@@ -77,31 +77,22 @@ func (c *CPU) Hash() [32]byte {
 // encodeState hands the memory state to emit piece by piece; a piece is
 // only valid during the call.
 func (m *Memory) encodeState(emit func([]byte)) {
-	var count uint32
-	for _, p := range m.pages {
-		if p != nil {
-			count++
-		}
-	}
 	var head [9]byte
 	head[0] = memoryStateVersion
-	binary.BigEndian.PutUint32(head[1:], count)
+	binary.BigEndian.PutUint32(head[1:], m.pageCount())
 	emit(head[:5])
-	for n, p := range m.pages {
-		if p == nil {
-			continue
-		}
-		binary.BigEndian.PutUint32(head[:], uint32(n))
+	m.eachPage(func(n uint32, p *page) {
+		binary.BigEndian.PutUint32(head[:], n)
 		head[4] = byte(p.prot)
 		if p.isZero() {
 			head[5] = 0
 			emit(head[:6])
-			continue
+			return
 		}
 		head[5] = 1
 		emit(head[:6])
 		emit(p.data[:])
-	}
+	})
 }
 
 func (p *page) isZero() bool {
@@ -138,19 +129,16 @@ func (m *Memory) WriteState(w io.Writer) error {
 func (m *Memory) Hash() [32]byte {
 	h := sha256.New()
 	var head [5]byte
-	for n, p := range m.pages {
-		if p == nil {
-			continue
-		}
+	m.eachPage(func(n uint32, p *page) {
 		if !p.hashed {
 			p.sum = sha256.Sum256(p.data[:])
 			p.hashed = true
 		}
-		binary.BigEndian.PutUint32(head[:], uint32(n))
+		binary.BigEndian.PutUint32(head[:], n)
 		head[4] = byte(p.prot)
 		h.Write(head[:])
 		h.Write(p.sum[:])
-	}
+	})
 	var sum [32]byte
 	h.Sum(sum[:0])
 	return sum
@@ -191,7 +179,7 @@ func RestoreMemory(b []byte) (*Memory, []byte, error) {
 			copy(p.data[:], r)
 			r = r[PageSize:]
 		}
-		m.pages[n] = p
+		m.setPage(n, p)
 	}
 	return m, r, nil
 }

@@ -75,7 +75,7 @@ func BenchmarkReplicatedCPU(b *testing.B) {
 // benchmarks measure.
 func benchMachine(guest string) machineFlags {
 	m := testMachine(guest)
-	m.hashEvery = 64
+	m.hashEvery = 256
 	return m
 }
 

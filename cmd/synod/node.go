@@ -67,7 +67,7 @@ func (m *machineFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.guest, "guest", "", "static hppa-linux `program` to run (default: the bundled key-value service)")
 	fs.Uint64Var(&m.epochInstructions, "epoch", 200_000, "E: the most guest `instructions` in one epoch; inputs are delivered between epochs")
 	fs.Uint64Var(&m.sealWindow, "window", 32, "W: how many `epochs` ahead the leader seals for a busy guest (larger: fewer stalls; smaller: faster input)")
-	fs.Uint64Var(&m.hashEvery, "hash-every", 64, "K: exchange state hashes every K non-empty `epochs` (0: never)")
+	fs.Uint64Var(&m.hashEvery, "hash-every", 256, "K: exchange state hashes every K non-empty `epochs` (0: never); fewer catch a diverged replica sooner but hash more")
 	fs.Uint64Var(&m.nanosPerInstr, "ns-per-instruction", 10, "how far guest time advances per instruction between seals, in `ns`")
 	fs.DurationVar(&m.downAfter, "down-after", 3*time.Second, "declare a node down when the leader has not heard from it for this `long`")
 	fs.DurationVar(&m.tick, "raft-tick", 50*time.Millisecond, "raft's tick; elections take about 10-20 ticks")
