@@ -25,10 +25,12 @@ func right(r uint8) loc { return loc{sel: r | 32} }
 // vectorOps are the instructions testdata/vectors.c executes, as
 // hppa-linux-gnu-as encodes them with these registers (see the comments),
 // so that the golden results recorded under qemu-hppa check Decode too.
-var vectorOps = map[string]struct {
+type vectorOp struct {
 	word    uint32
 	a, b, t loc
-}{
+}
+
+var vectorOps = map[string]vectorOp{
 	"fadd,dbl":        {0x30850e06, dbl(4), dbl(5), dbl(6)},      // fadd,dbl fr4,fr5,fr6
 	"fsub,dbl":        {0x30852e06, dbl(4), dbl(5), dbl(6)},      // fsub,dbl fr4,fr5,fr6
 	"fmpy,dbl":        {0x30854e06, dbl(4), dbl(5), dbl(6)},      // fmpy,dbl fr4,fr5,fr6
@@ -53,12 +55,47 @@ var vectorOps = map[string]struct {
 	"fcnvfxt,sgl,sgl": {0x38818286, right(4), loc{}, left(6)},
 	"fcnvfxt,dbl,sgl": {0x38818a46, dbl(4), loc{}, right(6)},
 	"fcnvfxt,sgl,dbl": {0x3881a286, right(4), loc{}, dbl(6)},
-	"fcmp,dbl,<":      {0x30850c09, dbl(4), dbl(5), loc{}}, // fcmp,dbl,< fr4,fr5
-	"fcmp,dbl,!<":     {0x30850c17, dbl(4), dbl(5), loc{}},
-	"fcmp,dbl,=":      {0x30850c04, dbl(4), dbl(5), loc{}},
-	"fcmp,dbl,?=":     {0x30850c06, dbl(4), dbl(5), loc{}},
-	"fcmp,sgl,<=":     {0x3885140d, left(4), right(5), loc{}}, // fcmp,sgl,<= fr4L,fr5R
-	"fcmp,sgl,?":      {0x38851402, left(4), right(5), loc{}},
+	"fcnvfx,sgl,dbl":  {0x38812286, right(4), loc{}, dbl(6)},
+	"fcnvfxt,dbl,dbl": {0x3081aa06, dbl(4), loc{}, dbl(6)},
+	// The unsigned conversions: fcnv,uw,sgl and so on in PA-RISC 2.0 syntax.
+	"fcnvuf,sgl,sgl":  {0x38828286, right(4), loc{}, left(6)},
+	"fcnvuf,sgl,dbl":  {0x3882a286, right(4), loc{}, dbl(6)},
+	"fcnvuf,dbl,sgl":  {0x38828a46, dbl(4), loc{}, right(6)},
+	"fcnvuf,dbl,dbl":  {0x3082aa06, dbl(4), loc{}, dbl(6)},
+	"fcnvfu,sgl,sgl":  {0x38830286, right(4), loc{}, left(6)},
+	"fcnvfu,sgl,dbl":  {0x38832286, right(4), loc{}, dbl(6)},
+	"fcnvfu,dbl,sgl":  {0x38830a46, dbl(4), loc{}, right(6)},
+	"fcnvfu,dbl,dbl":  {0x30832a06, dbl(4), loc{}, dbl(6)},
+	"fcnvfut,sgl,sgl": {0x38838286, right(4), loc{}, left(6)},
+	"fcnvfut,sgl,dbl": {0x3883a286, right(4), loc{}, dbl(6)},
+	"fcnvfut,dbl,sgl": {0x38838a46, dbl(4), loc{}, right(6)},
+	"fcnvfut,dbl,dbl": {0x3083aa06, dbl(4), loc{}, dbl(6)},
+	"fcpy,dbl":        {0x30804806, dbl(4), loc{}, dbl(6)},
+	"fcpy,sgl":        {0x38804086, right(4), loc{}, left(6)},
+	"fabs,dbl":        {0x30806806, dbl(4), loc{}, dbl(6)},
+	"fabs,sgl":        {0x38806086, right(4), loc{}, left(6)},
+	"fneg,dbl":        {0x3080c806, dbl(4), loc{}, dbl(6)},
+	"fneg,sgl":        {0x3880c086, right(4), loc{}, left(6)},
+	"fnegabs,dbl":     {0x3080e806, dbl(4), loc{}, dbl(6)},
+	"fnegabs,sgl":     {0x3880e086, right(4), loc{}, left(6)},
+	"xmpyu":           {0x38855706, left(4), right(5), dbl(6)}, // xmpyu fr4L,fr5R,fr6
+}
+
+// compareConditions are FCMP's conditions in the order of its c field,
+// spelled as in the mnemonics of testdata/vectors.c.
+var compareConditions = [32]string{
+	"false?", "false", "?", "!<=>", "=", "=t", "?=", "!<>",
+	"!?>=", "<", "?<", "!>=", "!?>", "<=", "?<=", "!>",
+	"!?<=", ">", "?>", "!<=", "!?<", ">=", "?>=", "!<",
+	"!?=", "<>", "!=", "!=t", "!?", "<=>", "true?", "true",
+}
+
+func init() {
+	for c, cond := range compareConditions {
+		// fcmp,dbl,<cond> fr4,fr5 and fcmp,sgl,<cond> fr4L,fr5R
+		vectorOps["fcmp,dbl,"+cond] = vectorOp{0x30850c00 | uint32(c), dbl(4), dbl(5), loc{}}
+		vectorOps["fcmp,sgl,"+cond] = vectorOp{0x38851400 | uint32(c), left(4), right(5), loc{}}
+	}
 }
 
 func (s *State) put(l loc, v uint64) {

@@ -5,7 +5,7 @@
  *
  * Rebuild (from this directory):
  *   hppa-linux-gnu-gcc -O1 -static -s -o vectors vectors.c
- *   qemu-hppa ./vectors > vectors.golden
+ *   qemu-hppa ./vectors | gzip -9n > vectors.golden.gz
  *
  * Each line: <mnemonic> <rm> <a> <b> <result> <status>, hex, where the
  * status is the upper half of fr0 after the operation (flags, C bit). A
@@ -113,18 +113,70 @@ UN(fcnvfx_dd, "fcnvfx,dbl,dbl", double, double)
 UN(fcnvfxt_ss, "fcnvfxt,sgl,sgl", float, float)
 UN(fcnvfxt_ds, "fcnvfxt,dbl,sgl", double, float)
 UN(fcnvfxt_sd, "fcnvfxt,sgl,dbl", float, double)
-CMP(fcmp_lt_d, "fcmp,dbl,<", double)
-CMP(fcmp_nlt_d, "fcmp,dbl,!<", double)
-CMP(fcmp_eq_d, "fcmp,dbl,=", double)
-CMP(fcmp_qeq_d, "fcmp,dbl,?=", double)
-CMP(fcmp_le_s, "fcmp,sgl,<=", float)
-CMP(fcmp_un_s, "fcmp,sgl,?", float)
+/* The unsigned conversions, fneg and fnegabs only have PA-RISC 2.0
+ * mnemonics, but QEMU executes them for PA-RISC 1.1 too. */
+#define PA20 ".level 2.0\n\t"
+UN(fcnvfx_sd, "fcnvfx,sgl,dbl", float, double)
+UN(fcnvfxt_dd, "fcnvfxt,dbl,dbl", double, double)
+UN(fcnvuf_ss, PA20 "fcnv,uw,sgl", float, float)
+UN(fcnvuf_sd, PA20 "fcnv,uw,dbl", float, double)
+UN(fcnvuf_ds, PA20 "fcnv,udw,sgl", double, float)
+UN(fcnvuf_dd, PA20 "fcnv,udw,dbl", double, double)
+UN(fcnvfu_ss, PA20 "fcnv,sgl,uw", float, float)
+UN(fcnvfu_sd, PA20 "fcnv,sgl,udw", float, double)
+UN(fcnvfu_ds, PA20 "fcnv,dbl,uw", double, float)
+UN(fcnvfu_dd, PA20 "fcnv,dbl,udw", double, double)
+UN(fcnvfut_ss, PA20 "fcnv,t,sgl,uw", float, float)
+UN(fcnvfut_sd, PA20 "fcnv,t,sgl,udw", float, double)
+UN(fcnvfut_ds, PA20 "fcnv,t,dbl,uw", double, float)
+UN(fcnvfut_dd, PA20 "fcnv,t,dbl,udw", double, double)
+UN(fcpy_d, "fcpy,dbl", double, double)
+UN(fcpy_s, "fcpy,sgl", float, float)
+UN(fabs_d, "fabs,dbl", double, double)
+UN(fabs_s, "fabs,sgl", float, float)
+UN(fneg_d, PA20 "fneg,dbl", double, double)
+UN(fneg_s, PA20 "fneg,sgl", float, float)
+UN(fnegabs_d, PA20 "fnegabs,dbl", double, double)
+UN(fnegabs_s, PA20 "fnegabs,sgl", float, float)
+
+/* xmpyu: the unsigned product of two single words, in a double register. */
+static uint64_t xmpyu(uint64_t a, uint64_t b)
+{
+	float x, y;
+	double r;
+	uint32_t a32 = a, b32 = b;
+	uint64_t out;
+	memcpy(&x, &a32, 4);
+	memcpy(&y, &b32, 4);
+	__asm__ volatile("xmpyu %1,%2,%0" : "=f"(r) : "f"(x), "f"(y));
+	memcpy(&out, &r, 8);
+	return out;
+}
+
+/* Every compare condition, numbered as the instruction's c field. */
+#define CONDITIONS(X)                                                        \
+	X(0, "false?") X(1, "false") X(2, "?") X(3, "!<=>") X(4, "=")        \
+	X(5, "=t") X(6, "?=") X(7, "!<>") X(8, "!?>=") X(9, "<") X(10, "?<") \
+	X(11, "!>=") X(12, "!?>") X(13, "<=") X(14, "?<=") X(15, "!>")       \
+	X(16, "!?<=") X(17, ">") X(18, "?>") X(19, "!<=") X(20, "!?<")       \
+	X(21, ">=") X(22, "?>=") X(23, "!<") X(24, "!?=") X(25, "<>")        \
+	X(26, "!=") X(27, "!=t") X(28, "!?") X(29, "<=>") X(30, "true?")     \
+	X(31, "true")
+#define CMP_D(n, c) CMP(fcmp_d##n, "fcmp,dbl," c, double)
+#define CMP_S(n, c) CMP(fcmp_s##n, "fcmp,sgl," c, float)
+CONDITIONS(CMP_D)
+CONDITIONS(CMP_S)
 
 struct op {
 	const char *name;
 	uint64_t (*fn)(uint64_t, uint64_t);
 	int wide_a, wide_b; /* operand widths: 0 none, 4 or 8 bytes */
+	/* A comparison does not round: it runs in one rounding mode, over
+	 * the operands up to the NaNs (the rest add no new relation). */
+	int compare;
 };
+#define OP_CMP_D(n, c) {"fcmp,dbl," c, fcmp_d##n, 8, 8, 1},
+#define OP_CMP_S(n, c) {"fcmp,sgl," c, fcmp_s##n, 4, 4, 1},
 
 static const struct op ops[] = {
 	{"fadd,dbl", fadd_d, 8, 8}, {"fsub,dbl", fsub_d, 8, 8},
@@ -140,9 +192,20 @@ static const struct op ops[] = {
 	{"fcnvfx,dbl,dbl", fcnvfx_dd, 8, 0},
 	{"fcnvfxt,sgl,sgl", fcnvfxt_ss, 4, 0}, {"fcnvfxt,dbl,sgl", fcnvfxt_ds, 8, 0},
 	{"fcnvfxt,sgl,dbl", fcnvfxt_sd, 4, 0},
-	{"fcmp,dbl,<", fcmp_lt_d, 8, 8}, {"fcmp,dbl,!<", fcmp_nlt_d, 8, 8},
-	{"fcmp,dbl,=", fcmp_eq_d, 8, 8}, {"fcmp,dbl,?=", fcmp_qeq_d, 8, 8},
-	{"fcmp,sgl,<=", fcmp_le_s, 4, 4}, {"fcmp,sgl,?", fcmp_un_s, 4, 4},
+	{"fcnvfx,sgl,dbl", fcnvfx_sd, 4, 0}, {"fcnvfxt,dbl,dbl", fcnvfxt_dd, 8, 0},
+	{"fcnvuf,sgl,sgl", fcnvuf_ss, 4, 0}, {"fcnvuf,sgl,dbl", fcnvuf_sd, 4, 0},
+	{"fcnvuf,dbl,sgl", fcnvuf_ds, 8, 0}, {"fcnvuf,dbl,dbl", fcnvuf_dd, 8, 0},
+	{"fcnvfu,sgl,sgl", fcnvfu_ss, 4, 0}, {"fcnvfu,sgl,dbl", fcnvfu_sd, 4, 0},
+	{"fcnvfu,dbl,sgl", fcnvfu_ds, 8, 0}, {"fcnvfu,dbl,dbl", fcnvfu_dd, 8, 0},
+	{"fcnvfut,sgl,sgl", fcnvfut_ss, 4, 0}, {"fcnvfut,sgl,dbl", fcnvfut_sd, 4, 0},
+	{"fcnvfut,dbl,sgl", fcnvfut_ds, 8, 0}, {"fcnvfut,dbl,dbl", fcnvfut_dd, 8, 0},
+	{"fcpy,dbl", fcpy_d, 8, 0}, {"fcpy,sgl", fcpy_s, 4, 0},
+	{"fabs,dbl", fabs_d, 8, 0}, {"fabs,sgl", fabs_s, 4, 0},
+	{"fneg,dbl", fneg_d, 8, 0}, {"fneg,sgl", fneg_s, 4, 0},
+	{"fnegabs,dbl", fnegabs_d, 8, 0}, {"fnegabs,sgl", fnegabs_s, 4, 0},
+	{"xmpyu", xmpyu, 4, 4},
+	CONDITIONS(OP_CMP_D)
+	CONDITIONS(OP_CMP_S)
 };
 
 /* Doubles: zeros, ones, halfway and ulp neighbours, extremes, subnormals,
@@ -172,8 +235,13 @@ static uint64_t operand(int width, unsigned i)
 	return width == 8 ? d[i] : s[i];
 }
 
-static unsigned count(int width)
+/* The first compareOperands of both tables end with the signaling NaN. */
+enum { compareOperands = 19 };
+
+static unsigned count(int width, int compare)
 {
+	if (compare)
+		return compareOperands;
 	return width == 8 ? sizeof d / sizeof d[0] : sizeof s / sizeof s[0];
 }
 
@@ -186,9 +254,9 @@ int main(void)
 			wr = 4;
 		if (!strncmp(o->name, "fcnvfx", 6) && strstr(o->name, ",dbl,sgl"))
 			wr = 4;
-		for (int rm = 0; rm < 4; rm++) {
-			for (unsigned i = 0; i < count(o->wide_a); i++) {
-				unsigned nb = o->wide_b ? count(o->wide_b) : 1;
+		for (int rm = 0; rm < (o->compare ? 1 : 4); rm++) {
+			for (unsigned i = 0; i < count(o->wide_a, o->compare); i++) {
+				unsigned nb = o->wide_b ? count(o->wide_b, o->compare) : 1;
 				for (unsigned j = 0; j < nb; j++) {
 					uint64_t a = operand(o->wide_a, i);
 					uint64_t b = o->wide_b ? operand(o->wide_b, j) : 0;
