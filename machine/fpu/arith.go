@@ -176,7 +176,9 @@ func binary32(k kind, a, b uint32, rm roundingMode) (uint32, uint32) {
 	if !inexact {
 		return math.Float32bits(r), 0
 	}
-	if rm != roundNearest || math.IsInf(float64(r), 0) || math.Abs(float64(r)) < 0x1p-126 {
+	// A result that rounded to the smallest normal magnitude may still be
+	// tiny after rounding (underflow): the slow path decides.
+	if rm != roundNearest || math.IsInf(float64(r), 0) || math.Abs(float64(r)) <= 0x1p-126 {
 		bits, exc := slowBinary(k, fmtSingle, dx, dy, rm)
 		return uint32(bits), exc
 	}

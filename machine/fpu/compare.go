@@ -13,8 +13,8 @@ const (
 // the old C onto the compare queue) or, for a targeted compare, in
 // CA[y-1]. Condition bit 0 asks for a signaling comparison, invalid on
 // any NaN; otherwise only signaling NaNs are invalid. It reports a trap.
-func (s *State) compare(op *Op) bool {
-	a, b := s.read(op.sf, op.r1), s.read(op.sf, op.r2)
+func (s *State) compare(op *Op, flush bool) bool {
+	a, b := s.operands(op.sf, op.r1, op.r2, flush)
 	x, xNaN := decodeFloat(op.sf, a)
 	y, yNaN := decodeFloat(op.sf, b)
 	var rel uint8
@@ -64,32 +64,35 @@ func (s *State) test(op *Op) bool {
 		cbit := uint32(op.y^1) - 1
 		return st>>(caShift-cbit)&1 != 0
 	}
-	var mask uint32
-	reject := false
-	switch op.cond {
-	case 0:
+	if op.cond == 0 {
 		return st&statusC != 0
-	case 2:
-		reject = true
-		fallthrough
-	case 1:
-		mask = statusC | statusCQ
-	case 6:
-		reject = true
-		fallthrough
-	case 5:
-		mask = statusC | 0x7f<<15
-	case 9:
-		mask = statusC | 0x1f<<17
-	case 13:
-		mask = statusC | 0x7<<19
-	case 17:
-		mask = statusC | statusCQ0
-	default:
-		return false
 	}
+	mask, reject, _ := queueTest(op.cond)
 	if reject {
 		return st|mask == mask
 	}
 	return st&mask == 0
+}
+
+// queueTest gives the status bits an acc or rej form of FTEST (its c
+// field) examines. ok is false for a c that names no form: QEMU treats
+// those as illegal instructions.
+func queueTest(c uint8) (mask uint32, reject, ok bool) {
+	switch c {
+	case 1:
+		return statusC | statusCQ, false, true
+	case 2:
+		return statusC | statusCQ, true, true
+	case 5:
+		return statusC | 0x7f<<15, false, true
+	case 6:
+		return statusC | 0x7f<<15, true, true
+	case 9:
+		return statusC | 0x1f<<17, false, true
+	case 13:
+		return statusC | 0x7<<19, false, true
+	case 17:
+		return statusC | statusCQ0, false, true
+	}
+	return 0, false, false
 }

@@ -112,7 +112,7 @@ func convertFloat(sf, df format, v uint64, rm roundingMode) (uint64, uint32) {
 	switch {
 	case float64(r) == x:
 		return uint64(math.Float32bits(r)), 0
-	case rm == roundNearest && !math.IsInf(float64(r), 0) && math.Abs(float64(r)) >= 0x1p-126:
+	case rm == roundNearest && !math.IsInf(float64(r), 0) && math.Abs(float64(r)) > 0x1p-126: // see binary32
 		return uint64(math.Float32bits(r)), excInexact
 	}
 	return roundTo(big.NewFloat(x), fmtSingle, rm)

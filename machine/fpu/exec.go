@@ -49,8 +49,9 @@ func (s *State) write(f format, sel uint8, v uint64) {
 
 // Exec executes op with PA-RISC semantics.
 func (s *State) Exec(op *Op) Result {
-	rm := s.roundingMode()
 	switch op.kind {
+	case kindIdentify:
+		return Done
 	case kindCopy, kindAbs, kindNeg, kindNegAbs:
 		s.write(op.df, op.t, signOp(op.kind, op.sf, s.read(op.sf, op.r1)))
 		return Done
@@ -62,21 +63,37 @@ func (s *State) Exec(op *Op) Result {
 			return NullifyNext
 		}
 		return Done
+	}
+	// QEMU 7.2 rewrites fr0 from the status word alone for every operation
+	// that can signal (all but those above), so exception register 1, the
+	// lower half of fr0, reads as zero afterwards.
+	st := s.status()
+	s.R[0] = uint64(st) << 32
+	rm, flush := roundingMode(st>>rmShift&3), st&statusD != 0
+	switch op.kind {
 	case kindCompare:
-		if s.compare(op) {
+		if s.compare(op, flush) {
 			return Trap
 		}
 		return Done
 	case kindMpyAdd, kindMpySub:
-		return s.multiple(op, rm)
+		return s.multiple(op, rm, flush)
+	}
+	// s.operands, by hand: it is too large to inline on this hot path.
+	a, b := s.read(op.sf, op.r1), s.read(op.sf, op.r2)
+	if flush {
+		a, b = flushOperand(op.sf, a), flushOperand(op.sf, b)
 	}
 	var v uint64
 	var exc uint32
 	switch op.kind {
 	case kindSqrt, kindRound, kindConvert:
-		v, exc = unary(op, s.read(op.sf, op.r1), rm)
+		v, exc = unary(op, a, rm)
 	default:
-		v, exc = binary(op.kind, op.sf, s.read(op.sf, op.r1), s.read(op.sf, op.r2), rm)
+		v, exc = binary(op.kind, op.sf, a, b, rm)
+	}
+	if flush {
+		v, exc = flushResult(op.kind, op.df, a, b, v, exc)
 	}
 	if s.raise(exc) {
 		return Trap
@@ -105,13 +122,19 @@ func signOp(k kind, f format, v uint64) uint64 {
 
 // multiple executes FMPYADD/FMPYSUB: a multiply and an independent add or
 // subtract, both from the original register values.
-func (s *State) multiple(op *Op, rm roundingMode) Result {
+func (s *State) multiple(op *Op, rm roundingMode, flush bool) Result {
 	addKind := kindAdd
 	if op.kind == kindMpySub {
 		addKind = kindSub
 	}
-	prod, exc1 := binary(kindMul, op.sf, s.read(op.sf, op.r1), s.read(op.sf, op.r2), rm)
-	sum, exc2 := binary(addKind, op.sf, s.read(op.sf, op.ta), s.read(op.sf, op.ra), rm)
+	m1, m2 := s.operands(op.sf, op.r1, op.r2, flush)
+	a1, a2 := s.operands(op.sf, op.ta, op.ra, flush)
+	prod, exc1 := binary(kindMul, op.sf, m1, m2, rm)
+	sum, exc2 := binary(addKind, op.sf, a1, a2, rm)
+	if flush {
+		prod, exc1 = flushResult(kindMul, op.df, m1, m2, prod, exc1)
+		sum, exc2 = flushResult(addKind, op.df, a1, a2, sum, exc2)
+	}
 	if s.raise(exc1 | exc2) {
 		return Trap
 	}

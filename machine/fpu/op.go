@@ -17,6 +17,7 @@ type kind uint8
 
 const (
 	kindInvalid kind = iota
+	kindIdentify
 	kindCopy
 	kindAbs
 	kindSqrt
@@ -59,6 +60,7 @@ const (
 	Done Result = iota
 	// NullifyNext: FTEST found its condition true; skip the next instruction.
 	NullifyNext
-	// Trap: an enabled IEEE exception occurred (SIGFPE); nothing was written.
+	// Trap: an enabled IEEE exception occurred (SIGFPE); only the sticky
+	// flags in the status register changed.
 	Trap
 )

@@ -1,14 +1,15 @@
 /* vectors: runs PA-RISC floating-point instructions over interesting
- * operands in every rounding mode and prints each result with the status
- * register afterwards. Run under qemu-hppa it records the reference that
- * vectors_test.go checks package fpu against.
+ * operands in every rounding mode, and with denormals as zero, and prints
+ * each result with the status register afterwards. Run under qemu-hppa it
+ * records the reference that vectors_test.go checks package fpu against.
  *
  * Rebuild (from this directory):
  *   hppa-linux-gnu-gcc -O1 -static -s -o vectors vectors.c
  *   qemu-hppa ./vectors | gzip -9n > vectors.golden.gz
  *
- * Each line: <mnemonic> <rm> <a> <b> <result> <status>, hex, where the
- * status is the upper half of fr0 after the operation (flags, C bit). A
+ * Each line: <mnemonic> <mode> <a> <b> <result> <status>, hex, where mode
+ * is the status register before the operation (a rounding mode, and the D
+ * bit: denormals as zero) and status the one after it (flags, C bit). A
  * 32-bit operand is printed as 8 digits, a 64-bit one as 16.
  */
 #include <stdint.h>
@@ -171,7 +172,7 @@ struct op {
 	const char *name;
 	uint64_t (*fn)(uint64_t, uint64_t);
 	int wide_a, wide_b; /* operand widths: 0 none, 4 or 8 bytes */
-	/* A comparison does not round: it runs in one rounding mode, over
+	/* A comparison does not round: it runs in compare_modes only, over
 	 * the operands up to the NaNs (the rest add no new relation). */
 	int compare;
 };
@@ -221,6 +222,9 @@ static const uint64_t d[] = {
 	0x7ff8000000000002ull, 0x41dfffffffc00000ull, 0xc1e0000000000000ull,
 	0x41e0000000000000ull, 0x4330000000000001ull, 0x3fe8000000000000ull,
 	0xc004000000000000ull, 0x47efffffe0000000ull, 0x36a0000000000000ull,
+	/* Below 1 and below the single normal range by an ulp: results that
+	 * round up to the smallest normal number. */
+	0x3fefffffffffffffull, 0x380fffffe0000000ull,
 };
 /* Singles likewise. */
 static const uint32_t s[] = {
@@ -228,6 +232,7 @@ static const uint32_t s[] = {
 	0x3dcccccd, 0x3f800001, 0x33800000, 0x7f7fffff, 0xff7fffff, 0x00800000,
 	0x007fffff, 0x00000001, 0x80000003, 0x7f800000, 0xff800000, 0x7f800001,
 	0x7fc00002, 0x4effffff, 0xcf000000, 0x4f000000, 0x3f400000, 0xc0200000,
+	0x3f7fffff,
 };
 
 static uint64_t operand(int width, unsigned i)
@@ -245,6 +250,12 @@ static unsigned count(int width, int compare)
 	return width == 8 ? sizeof d / sizeof d[0] : sizeof s / sizeof s[0];
 }
 
+/* The status registers the operations start from: each rounding mode
+ * (bits 9-10), then the D bit (5) with round to nearest and round up. */
+static const uint32_t modes[] = {0, 1 << 9, 2 << 9, 3 << 9, 1 << 5, 1 << 5 | 2 << 9};
+/* A comparison does not round: only the D bit matters. */
+static const uint32_t compare_modes[] = {0, 1 << 5};
+
 int main(void)
 {
 	for (unsigned k = 0; k < sizeof ops / sizeof ops[0]; k++) {
@@ -254,17 +265,20 @@ int main(void)
 			wr = 4;
 		if (!strncmp(o->name, "fcnvfx", 6) && strstr(o->name, ",dbl,sgl"))
 			wr = 4;
-		for (int rm = 0; rm < (o->compare ? 1 : 4); rm++) {
+		const uint32_t *ms = o->compare ? compare_modes : modes;
+		unsigned nm = o->compare ? sizeof compare_modes / sizeof compare_modes[0]
+					 : sizeof modes / sizeof modes[0];
+		for (unsigned m = 0; m < nm; m++) {
 			for (unsigned i = 0; i < count(o->wide_a, o->compare); i++) {
 				unsigned nb = o->wide_b ? count(o->wide_b, o->compare) : 1;
 				for (unsigned j = 0; j < nb; j++) {
 					uint64_t a = operand(o->wide_a, i);
 					uint64_t b = o->wide_b ? operand(o->wide_b, j) : 0;
-					set_status((uint32_t)rm << 9);
+					set_status(ms[m]);
 					uint64_t r = o->fn(a, b);
 					uint32_t st = get_status();
 					set_status(0);
-					printf("%s %d %0*llx %0*llx %0*llx %08x\n", o->name, rm,
+					printf("%s %x %0*llx %0*llx %0*llx %08x\n", o->name, ms[m],
 					       o->wide_a * 2, (unsigned long long)a,
 					       o->wide_b ? o->wide_b * 2 : 1, (unsigned long long)b,
 					       o->name[1] == 'c' && o->name[2] == 'm' ? 1 : wr * 2,
