@@ -310,8 +310,10 @@ func mustMarshalMsg(t *testing.T, from, to consensus.NodeID) []byte {
 }
 
 // TestFullDiskStopsTheNode: a leader whose disk fails stops with
-// ErrFailed before sending anything about the entry it could not persist,
-// so the entry commits nowhere, and the others elect a new leader.
+// ErrFailed and acknowledges nothing it could not persist; the others
+// elect a new leader and go on. The entry it failed to write had already
+// been sent to the followers (the leader writes in parallel with them), so
+// it may commit through them; either way every node ends with one log.
 func TestFullDiskStopsTheNode(t *testing.T) {
 	c := newSimCluster(t, 3, nil)
 	lead := c.waitLeader()
@@ -335,13 +337,17 @@ func TestFullDiskStopsTheNode(t *testing.T) {
 	}
 	c.waitLeader()
 	c.proposeAll(rest, logtest.Values("after", 2))
-	for _, id := range rest {
-		assert.NotContains(t, c.nodes[id].app.Entries, "unsynced")
-	}
 	c.restart(lead)
 	got := c.converged()
-	assert.NotContains(t, got, "unsynced")
 	assert.Equal(t, logtest.Values("ok", 3), got[:3])
+	assert.NotContains(t, got, "more", "nothing the failed node refused is in the log")
+	unsynced := 0
+	for _, v := range got {
+		if v == "unsynced" {
+			unsynced++
+		}
+	}
+	assert.LessOrEqual(t, unsynced, 1, "the entry the leader failed to write commits at most once")
 }
 
 // TestRaftPanicStopsTheNode: when raft finds its state inconsistent it

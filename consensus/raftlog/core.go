@@ -49,6 +49,12 @@ type Core struct {
 	// HandleReady so that the user rebuilds its state from the log alone.
 	startSnapshot *consensus.Snapshot
 
+	// unsavedHardState is a hard state that differs from the stored one
+	// only in its commit index. It is written with the next durable write
+	// instead of costing an fsync of its own: raft needs the commit index
+	// only as a lower bound after a restart.
+	unsavedHardState *pb.HardState
+
 	lead  uint64
 	ticks uint64
 	// nextSeq numbers this node's proposals; inflight holds the ones not
@@ -284,10 +290,14 @@ const maxReadiesPerCall = 64
 
 // HandleReady does everything raft asks for after the calls since the
 // last one, in the order raft requires: persist the entries, hard state
-// and any snapshot in one durable write; only then send the messages;
-// then deliver the committed entries, which it returns for the user in
-// order. It also takes a snapshot and compacts when enough entries have
-// been delivered. An error wrapping ErrFailed stops the Core for good.
+// and any snapshot in one durable write; only then send the messages that
+// acknowledge that state (votes and append responses); then deliver the
+// committed entries, which it returns for the user in order. Every other
+// message goes out before the write: a leader's appends reach the
+// followers while it writes the same entries itself (raft thesis 10.2.1;
+// raft counts the leader's own copy only once it is durable). It also
+// takes a snapshot and compacts when enough entries have been delivered.
+// An error wrapping ErrFailed stops the Core for good.
 func (c *Core) HandleReady() ([]consensus.Apply, error) {
 	var applies []consensus.Apply
 	err := c.guard("ready", func() error {
@@ -298,11 +308,13 @@ func (c *Core) HandleReady() ([]consensus.Apply, error) {
 		c.maybeSnapshot()
 		for i := 0; i < maxReadiesPerCall && c.rn.HasReady(); i++ {
 			rd := c.rn.Ready()
+			early, durable := splitMessages(rd.Messages)
+			c.send(early)
 			if err := c.persist(rd); err != nil {
 				c.fail(err)
 				return c.failed
 			}
-			c.send(rd.Messages)
+			c.send(durable)
 			var err error
 			if applies, err = c.deliver(rd, applies); err != nil {
 				c.fail(err)
@@ -322,15 +334,52 @@ func (c *Core) persist(rd raft.Ready) error {
 		c.lead = rd.SoftState.Lead
 		c.m.leaderChanges.Inc()
 	}
-	if rd.HardState == nil && len(rd.Entries) == 0 && raft.IsEmptySnap(rd.Snapshot) {
+	hs := rd.HardState
+	if len(rd.Entries) == 0 && raft.IsEmptySnap(rd.Snapshot) && !rd.MustSync {
+		if hs != nil {
+			c.unsavedHardState = hs
+		}
 		return nil
 	}
+	if hs == nil {
+		hs = c.unsavedHardState
+	}
+	c.unsavedHardState = nil
 	start := c.cfg.Clock()
-	if err := c.store.Save(rd.HardState, rd.Entries, rd.Snapshot); err != nil {
+	if err := c.store.Save(hs, rd.Entries, rd.Snapshot); err != nil {
 		return err
 	}
 	c.m.fsync.Observe(c.cfg.Clock().Sub(start).Seconds())
 	return nil
+}
+
+// saveHardState writes a hard state persist put off, if any: before a
+// snapshot (raft refuses to restart from a snapshot beyond the stored
+// commit index) and when the node stops.
+func (c *Core) saveHardState() error {
+	if c.unsavedHardState == nil {
+		return nil
+	}
+	if err := c.store.Save(c.unsavedHardState, nil, nil); err != nil {
+		return err
+	}
+	c.unsavedHardState = nil
+	return nil
+}
+
+// splitMessages separates the messages that vouch for this node's
+// unstable state (its votes and its acknowledgements of appended entries,
+// which must not leave before that state is durable) from the others.
+func splitMessages(msgs []*pb.Message) (early, durable []*pb.Message) {
+	for _, m := range msgs {
+		switch m.GetType() {
+		case pb.MsgAppResp, pb.MsgVoteResp, pb.MsgPreVoteResp:
+			durable = append(durable, m)
+		default:
+			early = append(early, m)
+		}
+	}
+	return early, durable
 }
 
 // send hands every message to the transport. A message the transport
@@ -465,6 +514,10 @@ func (c *Core) maybeSnapshot() {
 	ps := &pb.Snapshot{Data: snap.Data, Metadata: &pb.SnapshotMetadata{
 		Index: new(snap.Index), Term: new(term), ConfState: conf,
 	}}
+	if err := c.saveHardState(); err != nil {
+		c.log.Warn("raftlog: snapshot: saving the hard state failed", "err", err)
+		return
+	}
 	start := c.cfg.Clock()
 	if err := c.store.SaveSnapshot(ps, compactTo); err != nil {
 		c.log.Warn("raftlog: snapshot: store failed", "index", snap.Index, "err", err)

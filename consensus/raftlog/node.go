@@ -199,6 +199,9 @@ func (n *Node) run(tick time.Duration) {
 			p.answer(n.stopReason())
 		}
 		close(n.applies)
+		if n.core.Err() == nil {
+			n.err = errors.Join(n.err, n.core.saveHardState())
+		}
 		n.err = errors.Join(n.err, n.net.Close(), n.core.store.Close())
 		close(n.done)
 	}()
