@@ -24,11 +24,7 @@ type NetPortConfig struct {
 	Host       string
 	PortOffset int
 	Log        Proposer
-	// OnInput is called after every proposed input, so the node can put a
-	// seal right behind it when the guest is idle (one round trip instead
-	// of two). May be nil.
-	OnInput func()
-	Logger  *slog.Logger
+	Logger     *slog.Logger
 	// ReadSize is the most client bytes one ConnData entry carries. Larger
 	// entries amortize consensus overhead; smaller ones cut latency for
 	// bulk transfers. Default 64 KiB.
@@ -55,6 +51,12 @@ type NetPortConfig struct {
 // client becomes a connection in the guest whose bytes this node proposes,
 // and the guest's writes to it come back as outputs this node performs.
 //
+// Inputs are proposed in batches (entry.Inputs): whatever every client
+// sent while the previous batch was being accepted by the log goes out as
+// one log entry, sealed by itself, so a burst of requests costs one
+// consensus round and an idle guest sees them one round after they
+// arrived.
+//
 // Proposals are reliable: each connection keeps the inputs it proposed
 // until it sees them committed (Committed), and proposes them again when
 // the log lost them. Replicas drop the duplicates by stream offset.
@@ -70,6 +72,10 @@ type NetPort struct {
 	// serial numbers conns; it starts at the process start time in
 	// nanoseconds so serials stay unique across restarts of the node.
 	serial uint64
+	// queued lists the connections with inputs not yet in a batch, in
+	// the order they got them; batchReady is signalled when it grows.
+	queued     []*clientConn
+	batchReady chan struct{}
 }
 
 type clientConn struct {
@@ -81,6 +87,10 @@ type clientConn struct {
 	// committed, in proposal order.
 	unacked      []entry.Entry
 	unackedBytes int
+	// proposed is how many of unacked have gone out in a batch; the rest
+	// wait for the next one. queued is true while cc is in NetPort.queued.
+	proposed     int
+	queued       bool
 	oldest       time.Time // when the oldest unacked input was first proposed
 	lastProposed time.Time
 	hungUp       bool          // the client is gone; forget it once its close commits
@@ -112,15 +122,17 @@ func NewNetPort(cfg NetPortConfig) *NetPort {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &NetPort{
-		cfg:       cfg,
-		ctx:       ctx,
-		cancel:    cancel,
-		listeners: map[uint16]net.Listener{},
-		conns:     map[uint64]*clientConn{},
-		serial:    uint64(time.Now().UnixNano()),
+		cfg:        cfg,
+		ctx:        ctx,
+		cancel:     cancel,
+		listeners:  map[uint16]net.Listener{},
+		conns:      map[uint64]*clientConn{},
+		serial:     uint64(time.Now().UnixNano()),
+		batchReady: make(chan struct{}, 1),
 	}
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go n.retryLoop()
+	go n.proposeLoop()
 	return n
 }
 
@@ -218,8 +230,9 @@ func (n *NetPort) open(guestPort uint16, c net.Conn) {
 	go n.writeLoop(cc)
 }
 
-// submit records an input as unacknowledged and proposes it. A failed
-// proposal is not an error here: the retry loop proposes it again.
+// submit records an input as unacknowledged and queues it for the next
+// batch. A failed proposal is not an error here: the retry loop proposes
+// it again.
 func (n *NetPort) submit(cc *clientConn, e entry.Entry) {
 	now := time.Now()
 	n.mu.Lock()
@@ -229,8 +242,8 @@ func (n *NetPort) submit(cc *clientConn, e entry.Entry) {
 	cc.unacked = append(cc.unacked, e)
 	cc.unackedBytes += inputBytes(e)
 	cc.lastProposed = now
+	n.enqueueLocked(cc)
 	n.mu.Unlock()
-	n.propose(e)
 }
 
 func inputBytes(e entry.Entry) int {
@@ -240,16 +253,74 @@ func inputBytes(e entry.Entry) int {
 	return 0
 }
 
-func (n *NetPort) propose(e entry.Entry) {
-	if err := n.cfg.Log.Propose(n.ctx, entry.Encode(e)); err != nil {
-		if n.ctx.Err() == nil {
-			n.cfg.Logger.Debug("proposal not accepted; will retry", "kind", e.Kind(), "err", err)
-		}
+// enqueueLocked puts cc's unproposed inputs into the next batch; n.mu is
+// held.
+func (n *NetPort) enqueueLocked(cc *clientConn) {
+	if cc.queued {
 		return
 	}
-	if n.cfg.OnInput != nil {
-		n.cfg.OnInput()
+	cc.queued = true
+	n.queued = append(n.queued, cc)
+	select {
+	case n.batchReady <- struct{}{}:
+	default:
 	}
+}
+
+// proposeLoop proposes the pending inputs as batches, one at a time: while
+// the log is busy accepting one, the next one grows.
+func (n *NetPort) proposeLoop() {
+	defer n.wg.Done()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-n.batchReady:
+		}
+		for {
+			batch := n.takeBatch()
+			if len(batch.Entries) == 0 {
+				break
+			}
+			if err := n.cfg.Log.Propose(n.ctx, entry.Encode(batch)); err != nil {
+				if n.ctx.Err() != nil {
+					return
+				}
+				n.cfg.Logger.Debug("inputs not accepted; will retry", "inputs", len(batch.Entries), "err", err)
+			}
+		}
+	}
+}
+
+// takeBatch collects the unproposed inputs of the queued connections,
+// oldest connection first, as far as they fit in one batch. A connection
+// whose inputs did not all fit stays queued, at the head.
+func (n *NetPort) takeBatch() entry.Inputs {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	batch := entry.Inputs{Time: time.Now().UnixNano()}
+	data := 0
+	for len(n.queued) > 0 {
+		cc := n.queued[0]
+		for cc.proposed < len(cc.unacked) && len(batch.Entries) < entry.MaxInputs {
+			e := cc.unacked[cc.proposed]
+			if data+inputBytes(e) > entry.MaxInputsData {
+				break
+			}
+			data += inputBytes(e)
+			batch.Entries = append(batch.Entries, e)
+			cc.proposed++
+		}
+		if cc.proposed < len(cc.unacked) {
+			break // the batch is full
+		}
+		cc.queued = false
+		n.queued = n.queued[1:]
+	}
+	if len(n.queued) == 0 {
+		n.queued = nil
+	}
+	return batch
 }
 
 // readLoop proposes what the client sends, numbering every byte so that
@@ -323,6 +394,12 @@ func (n *NetPort) forget(cc *clientConn) {
 // when it is the oldest unacknowledged one, since the replicas ignore
 // bytes that arrive before their connection or after a hole.
 func (n *NetPort) Committed(e entry.Entry) {
+	if batch, ok := e.(entry.Inputs); ok {
+		for _, in := range batch.Entries {
+			n.Committed(in)
+		}
+		return
+	}
 	var id entry.ConnID
 	switch v := e.(type) {
 	case entry.ConnOpen:
@@ -345,6 +422,7 @@ func (n *NetPort) Committed(e entry.Entry) {
 	}
 	cc.unackedBytes -= inputBytes(cc.unacked[0])
 	cc.unacked = cc.unacked[1:]
+	cc.proposed = max(cc.proposed-1, 0)
 	cc.oldest = time.Now()
 	select {
 	case cc.space <- struct{}{}:
@@ -384,7 +462,6 @@ func (n *NetPort) retryLoop() {
 }
 
 func (n *NetPort) retry(now time.Time) {
-	var again [][]entry.Entry
 	var abandon []*clientConn
 	n.mu.Lock()
 	for _, cc := range n.conns {
@@ -394,18 +471,14 @@ func (n *NetPort) retry(now time.Time) {
 			abandon = append(abandon, cc)
 		default:
 			cc.lastProposed = now
-			again = append(again, append([]entry.Entry(nil), cc.unacked...))
+			cc.proposed = 0
+			n.enqueueLocked(cc)
 		}
 	}
 	n.mu.Unlock()
 	for _, cc := range abandon {
 		n.cfg.Logger.Warn("client cut off: its input could not be ordered", "conn", cc.id.Serial, "for", n.cfg.GiveUpAfter)
 		n.forget(cc)
-	}
-	for _, entries := range again {
-		for _, e := range entries {
-			n.propose(e)
-		}
 	}
 }
 

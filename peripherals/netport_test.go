@@ -3,8 +3,10 @@ package peripherals
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -15,33 +17,56 @@ import (
 	"github.com/synodvm/synod/consensus/entry"
 )
 
-// recordingLog stands in for the consensus log: it decodes and keeps what
-// is proposed and commits it at once (telling commit), loses the first
-// `lose` proposals of client bytes, or refuses everything when failing.
+// recordingLog stands in for the consensus log: it decodes what is
+// proposed, keeps the inputs of every batch in order and the batches
+// themselves, and commits each batch at once (telling commit). It loses the
+// first `lose` batches that carry client bytes, refuses everything when
+// failing, and holds every proposal while gate is set and open.
 type recordingLog struct {
 	mu      sync.Mutex
 	got     []entry.Entry
+	batches []entry.Inputs
 	failing bool
 	lose    int
+	gate    chan struct{}
+	atGate  int // proposals that reached the gate
 	commit  func(entry.Entry)
 	changed chan struct{}
 }
 
 func newRecordingLog() *recordingLog { return &recordingLog{changed: make(chan struct{}, 1024)} }
 
-func (l *recordingLog) Propose(_ context.Context, data []byte) error {
+func (l *recordingLog) Propose(ctx context.Context, data []byte) error {
 	e, err := entry.Decode(data)
 	if err != nil {
 		return err
+	}
+	batch, ok := e.(entry.Inputs)
+	if !ok {
+		return fmt.Errorf("the netport proposed a %s, not inputs", e.Kind())
+	}
+	l.mu.Lock()
+	gate := l.gate
+	if gate != nil {
+		l.atGate++
+	}
+	l.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	l.mu.Lock()
 	if l.failing {
 		l.mu.Unlock()
 		return consensus.ErrNoQuorum
 	}
-	l.got = append(l.got, e)
+	l.got = append(l.got, batch.Entries...)
+	l.batches = append(l.batches, batch)
 	lost := false
-	if _, data := e.(entry.ConnData); data && l.lose > 0 {
+	if l.lose > 0 && slices.ContainsFunc(batch.Entries, func(e entry.Entry) bool { return e.Kind() == entry.KindConnData }) {
 		l.lose--
 		lost = true
 	}
@@ -176,6 +201,61 @@ func TestNetPortRetriesLostProposals(t *testing.T) {
 		}
 	}
 	require.Equal(t, data[0], data[1], "the same bytes at the same offset, proposed again")
+}
+
+// Inputs that arrive while the log is busy with a batch go out together in
+// the next one, whichever client sent them.
+func TestNetPortBatchesInputsWhileTheLogIsBusy(t *testing.T) {
+	log := newRecordingLog()
+	log.gate = make(chan struct{})
+	n, addr := startNetPort(t, log)
+	const clients = 8
+	conns := make([]net.Conn, clients)
+	for i := range clients {
+		c, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		defer c.Close()
+		conns[i] = c
+		if i == 0 {
+			// The first connection's open is held at the gate...
+			require.Eventually(t, func() bool {
+				log.mu.Lock()
+				defer log.mu.Unlock()
+				return log.atGate == 1
+			}, 10*time.Second, time.Millisecond)
+		}
+	}
+	for i, c := range conns {
+		_, err := fmt.Fprintf(c, "request %d", i)
+		require.NoError(t, err)
+	}
+	// ...and everything else waits for the next batch.
+	require.Eventually(t, func() bool { return n.unproposed() == 2*clients-1 }, 10*time.Second, time.Millisecond)
+	close(log.gate)
+
+	got := log.waitFor(t, func(es []entry.Entry) bool { return len(es) == 2*clients })
+	log.mu.Lock()
+	batches := len(log.batches)
+	log.mu.Unlock()
+	require.Equal(t, 2, batches, "one batch at the gate, one with everything that arrived meanwhile")
+	streams := map[entry.ConnID]string{}
+	for _, e := range got {
+		if d, ok := e.(entry.ConnData); ok {
+			streams[d.Conn] += string(d.Data)
+		}
+	}
+	require.Len(t, streams, clients)
+}
+
+// unproposed counts the inputs waiting for a batch.
+func (n *NetPort) unproposed() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	k := 0
+	for _, cc := range n.queued {
+		k += len(cc.unacked) - cc.proposed
+	}
+	return k
 }
 
 // freePort finds a loopback port nothing listens on right now.

@@ -68,7 +68,6 @@ type Node struct {
 	router *Router
 
 	proposals chan []byte
-	inputs    chan struct{}
 	snapshots chan chan snapshotReply
 	status    atomic.Pointer[NodeStatus]
 
@@ -104,7 +103,6 @@ func NewNode(cfg NodeConfig) *Node {
 		log:            cfg.Logger,
 		rep:            New(cfg.Replica),
 		proposals:      make(chan []byte, 4096),
-		inputs:         make(chan struct{}, 1),
 		snapshots:      make(chan chan snapshotReply),
 		missingSince:   map[consensus.NodeID]time.Time{},
 		downProposedAt: map[consensus.NodeID]time.Time{},
@@ -114,15 +112,6 @@ func NewNode(cfg NodeConfig) *Node {
 	n.router.Quiet.Store(true)
 	n.status.Store(&NodeStatus{ID: cfg.Replica.Self, Quiet: true})
 	return n
-}
-
-// InputProposed tells the node that a peripheral proposed an input, so it
-// can put a seal behind it. Safe from any goroutine.
-func (n *Node) InputProposed() {
-	select {
-	case n.inputs <- struct{}{}:
-	default:
-	}
 }
 
 // Snapshot is the consensus.SnapshotSource of this node: it asks the loop
@@ -177,8 +166,6 @@ func (n *Node) Run(ctx context.Context) (*linux.ExitStatus, error) {
 				return n.rep.Status().Exited, nil
 			case reply := <-n.snapshots:
 				n.serveSnapshot(reply)
-			case <-n.inputs:
-				n.sealAfterInput()
 			default:
 			}
 			continue
@@ -197,8 +184,6 @@ func (n *Node) Run(ctx context.Context) (*linux.ExitStatus, error) {
 			}
 		case reply := <-n.snapshots:
 			n.serveSnapshot(reply)
-		case <-n.inputs:
-			n.sealAfterInput()
 		case <-tick.C:
 		}
 	}
@@ -291,12 +276,6 @@ func (n *Node) refill(size int) {
 }
 
 func (n *Node) now() int64 { return n.cfg.Now().UnixNano() }
-
-func (n *Node) sealAfterInput() {
-	if seal, ok := n.cfg.Sealer.AfterInput(n.rep.SealInfo(), n.now()); ok {
-		n.propose(seal)
-	}
-}
 
 // leaveQuietWhenCaughtUp starts performing outputs once the node has
 // applied everything that was committed when it started: before that it

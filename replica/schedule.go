@@ -9,6 +9,11 @@ import "github.com/synodvm/synod/consensus/entry"
 type committed struct {
 	index uint64
 	e     entry.Entry
+	// closesBatch marks the seal that closes an Inputs batch. Unlike a
+	// seal entry of its own, it is delivered together with the inputs
+	// before it, so that a log entry is never split across two epochs and
+	// the delivered index stays exact.
+	closesBatch bool
 }
 
 // schedule implements the seal rule: at the end of epoch e the replica
@@ -23,8 +28,18 @@ type schedule struct {
 	highest uint64
 }
 
-// add appends the next committed entry in log order.
+// add appends the next committed entry in log order. An Inputs batch
+// becomes its inputs followed by its closing seal, whose Through is one
+// more than the highest so far: relative, so always effective.
 func (s *schedule) add(index uint64, e entry.Entry) {
+	if in, ok := e.(entry.Inputs); ok {
+		for _, c := range in.Entries {
+			s.queue = append(s.queue, committed{index: index, e: c})
+		}
+		s.highest++
+		s.queue = append(s.queue, committed{index: index, e: entry.Seal{Through: s.highest, Time: in.Time}, closesBatch: true})
+		return
+	}
 	if seal, ok := e.(entry.Seal); ok {
 		if seal.Through <= s.highest {
 			e = nil
@@ -51,6 +66,9 @@ func (s *schedule) cut(epoch uint64) ([]committed, bool) {
 	i, ok := s.sealAt(epoch)
 	if !ok {
 		return nil, false
+	}
+	if s.queue[i].closesBatch {
+		i++
 	}
 	batch := s.queue[:i:i]
 	s.queue = s.queue[i:]

@@ -66,7 +66,7 @@ func TestScheduleIgnoresSealsThatDoNotRaiseThrough(t *testing.T) {
 // A replica that receives the log in different chunks, and waits at
 // different moments, must deliver the same entries at the same epochs.
 func TestScheduleIndependentOfArrival(t *testing.T) {
-	log := []entry.Entry{seal(2), data("A"), seal(4), data("B"), data("C"), seal(5), seal(9), data("D"), seal(10)}
+	log := []entry.Entry{seal(2), data("A"), seal(4), data("B"), data("C"), seal(5), seal(9), data("D"), seal(10), inputs("E", "F")}
 	deliveries := func(chunk int) map[uint64][]uint64 {
 		var s schedule
 		got := map[uint64][]uint64{}
@@ -91,7 +91,7 @@ func TestScheduleIndependentOfArrival(t *testing.T) {
 		return got
 	}
 	want := deliveries(len(log))
-	require.Equal(t, map[uint64][]uint64{3: {1, 2}, 5: {3, 4, 5}, 6: {6}, 10: {7, 8}}, want)
+	require.Equal(t, map[uint64][]uint64{3: {1, 2}, 5: {3, 4, 5}, 6: {6}, 10: {7, 8}, 11: {9, 10, 10, 10}}, want)
 	for chunk := 1; chunk < len(log); chunk++ {
 		require.Equal(t, want, deliveries(chunk), "chunk %d", chunk)
 	}
@@ -109,6 +109,39 @@ func TestScheduleSkip(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, []uint64{1, 2}, indexes(batch))
 	require.Equal(t, uint64(9), s.skip(8), "nothing precedes seal(8): epoch 8 delivers nothing")
+}
+
+func inputs(ss ...string) entry.Entry {
+	var in entry.Inputs
+	for _, s := range ss {
+		in.Entries = append(in.Entries, data(s))
+	}
+	return in
+}
+
+// An Inputs batch seals itself one epoch past the highest seal, whatever
+// its proposer believed, and is delivered whole, closing seal included.
+func TestScheduleInputsSealThemselves(t *testing.T) {
+	var s schedule
+	s.add(1, seal(4))
+	s.add(2, inputs("A", "B"))
+	s.add(3, inputs("C"))
+	s.add(4, seal(5)) // ignored: the batches raised the highest seal to 6
+	require.Equal(t, uint64(6), s.highest)
+	require.False(t, s.unsealed())
+
+	batch, ok := s.cut(4)
+	require.True(t, ok)
+	require.Empty(t, batch, "seal(4) decides epochs up to 4")
+	batch, ok = s.cut(5)
+	require.True(t, ok)
+	require.Equal(t, []uint64{1, 2, 2, 2}, indexes(batch), "seal(4), A, B and the batch's own seal(5)")
+	require.Equal(t, entry.Seal{Through: 5}, batch[3].e)
+	batch, ok = s.cut(6)
+	require.True(t, ok)
+	require.Equal(t, []uint64{3, 3}, indexes(batch))
+	_, ok = s.cut(7)
+	require.False(t, ok, "the ignored seal(5) decides nothing")
 }
 
 func TestScheduleUnsealed(t *testing.T) {

@@ -46,16 +46,6 @@ func (s *Sealer) Next(info SealInfo, leader bool, now int64) (entry.Seal, bool) 
 	return s.propose(through, now)
 }
 
-// AfterInput returns the seal a node proposes right behind an input it
-// proposed, so that an idle guest gets the input after one round trip
-// instead of waiting for the leader to notice it.
-func (s *Sealer) AfterInput(info SealInfo, now int64) (entry.Seal, bool) {
-	if !info.Idle {
-		return entry.Seal{}, false
-	}
-	return s.propose(info.Highest+1, now)
-}
-
 // inFlight is the Through of a recently proposed seal, which may not have
 // committed yet; zero once it is old enough to be presumed lost.
 func (s *Sealer) inFlight(now int64) uint64 {

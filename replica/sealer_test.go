@@ -57,12 +57,3 @@ func TestSealerWakesSleepers(t *testing.T) {
 	require.Equal(t, SealInfo{}.Epoch+5, seal.Through)
 	require.Equal(t, int64(1000), seal.Time)
 }
-
-func TestSealerAfterInput(t *testing.T) {
-	s := Sealer{Window: 16, Retry: 100}
-	_, ok := s.AfterInput(SealInfo{Epoch: 3, Highest: 20}, 0)
-	require.False(t, ok, "a busy guest gets the input with the leader's window")
-	seal, ok := s.AfterInput(SealInfo{Epoch: 21, Highest: 20, Idle: true}, 0)
-	require.True(t, ok)
-	require.Equal(t, uint64(21), seal.Through)
-}

@@ -159,17 +159,16 @@ func (s *sim) run(what string, cond func() bool) {
 }
 
 // request sends a client's bytes through node n as its netport would (a
-// new connection, its data, and a seal behind it) and returns what the
-// node sent back once it contains want.
+// batch with a new connection and its data) and returns what the node sent
+// back once it contains want.
 func (s *sim) request(n *simNode, port uint16, data, want string) string {
 	s.t.Helper()
 	n.serial++
 	conn := entry.ConnID{Node: n.id, Serial: n.serial}
-	s.propose(n, entry.ConnOpen{Conn: conn, Port: port})
-	s.propose(n, entry.ConnData{Conn: conn, Data: []byte(data)})
-	if seal, ok := n.sealer.AfterInput(n.rep.SealInfo(), int64(s.now)); ok {
-		s.propose(n, seal)
-	}
+	s.propose(n, entry.Inputs{Time: int64(s.now), Entries: []entry.Entry{
+		entry.ConnOpen{Conn: conn, Port: port},
+		entry.ConnData{Conn: conn, Data: []byte(data)},
+	}})
 	s.run(fmt.Sprintf("reply %q through node %d", want, n.id), func() bool {
 		return n.sent[conn] != nil && bytes.Contains(n.sent[conn].Bytes(), []byte(want))
 	})

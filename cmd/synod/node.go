@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -146,7 +147,6 @@ func serveNode(ctx context.Context, cfg *cluster.Config, self consensus.NodeID, 
 		Host:       me.ServiceHost,
 		PortOffset: me.ServicePortOffset,
 		Log:        log,
-		OnInput:    func() { node.InputProposed() },
 		Logger:     logger,
 	})
 	defer netport.Stop()
@@ -260,6 +260,10 @@ func serveStatus(addr string, node *replica.Node, netport *peripherals.NetPort, 
 		}
 	})
 	mux.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
+	// Profiles of a running node: the status address is an operator's
+	// endpoint, like /metrics.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -11,10 +11,14 @@ import (
 // Limits on decoded sizes, so that a corrupt or hostile entry cannot make a
 // replica allocate without bound.
 const (
-	MaxDataLen   = 1 << 20 // bytes in one ConnData or Random
-	maxStrings   = 4096    // argv + envp entries
-	maxStringLen = 1 << 16
-	maxMembers   = 64
+	MaxDataLen = 1 << 20 // bytes in one ConnData or Random
+	// MaxInputs and MaxInputsData bound one Inputs batch: its entries, and
+	// the client bytes of all its ConnData together.
+	MaxInputs     = 4096
+	MaxInputsData = MaxDataLen
+	maxStrings    = 4096 // argv + envp entries
+	maxStringLen  = 1 << 16
+	maxMembers    = 64
 )
 
 // Encode returns the wire form of e: its kind byte, then its fields as
@@ -60,6 +64,12 @@ func Encode(e Entry) []byte {
 		w.uint(uint64(e.Node))
 		w.uint(e.Epoch)
 		w.bytes(e.Hash[:])
+	case Inputs:
+		w.int(e.Time)
+		w.uint(uint64(len(e.Entries)))
+		for _, in := range e.Entries {
+			w.bytes(Encode(in))
+		}
 	}
 	return w.buf
 }
@@ -116,6 +126,8 @@ func Decode(b []byte) (Entry, error) {
 		v.Epoch = r.uint()
 		r.fixed(v.Hash[:])
 		e = v
+	case KindInputs:
+		e = r.inputs()
 	default:
 		return nil, fmt.Errorf("%w: unknown kind %d", ErrMalformed, b[0])
 	}
@@ -229,6 +241,38 @@ func (r *reader) strings() []string {
 		ss = append(ss, string(r.bytes(maxStringLen)))
 	}
 	return ss
+}
+
+// inputsEntryOverhead bounds the encoding of a client input beyond its
+// data: kind, connection id, offset and length prefix.
+const inputsEntryOverhead = 64
+
+func (r *reader) inputs() Inputs {
+	v := Inputs{Time: r.int()}
+	n := r.count(MaxInputs)
+	data := 0
+	for i := 0; i < n && r.err == nil; i++ {
+		b := r.bytes(MaxDataLen + inputsEntryOverhead)
+		if r.err != nil {
+			break
+		}
+		in, err := Decode(b)
+		switch {
+		case err != nil:
+			r.fail("input %d: %v", i, err)
+		case !IsClientInput(in):
+			r.fail("input %d is a %s, not a client input", i, in.Kind())
+		default:
+			if d, ok := in.(ConnData); ok {
+				data += len(d.Data)
+			}
+			if data > MaxInputsData {
+				r.fail("more than %d bytes of client data", MaxInputsData)
+			}
+			v.Entries = append(v.Entries, in)
+		}
+	}
+	return v
 }
 
 func (r *reader) conn() ConnID {

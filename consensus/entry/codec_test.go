@@ -32,6 +32,12 @@ func sampleEntries() []Entry {
 		NodeDown{Node: 1},
 		NodeUp{Node: 1},
 		StateHash{Node: 2, Epoch: 640, Hash: [32]byte{0xff}},
+		Inputs{Time: 1_700_000_000_000_000_001, Entries: []Entry{
+			ConnOpen{Conn: conn, Port: 6379},
+			ConnData{Conn: conn, Offset: 3, Data: []byte("GET k\r\n")},
+			ConnClose{Conn: conn},
+		}},
+		Inputs{},
 	}
 }
 
@@ -59,6 +65,13 @@ func normalize(e Entry) Entry {
 			v.Data = nil
 		}
 		return v
+	case Inputs:
+		var entries []Entry
+		for _, in := range v.Entries {
+			entries = append(entries, normalize(in))
+		}
+		v.Entries = entries
+		return v
 	}
 	return e
 }
@@ -77,6 +90,13 @@ func TestDecodeRejects(t *testing.T) {
 		{"oversized data", append([]byte{byte(KindConnData), 1, 2}, 0xff, 0xff, 0xff, 0xff, 0x0f)},
 		{"seal without fields", Encode(Seal{})[:1]},
 		{"digest too short", []byte{byte(KindBoot), 1, 0}},
+		{"seal inside inputs", Encode(Inputs{Entries: []Entry{Seal{Through: 1}}})},
+		{"inputs inside inputs", Encode(Inputs{Entries: []Entry{Inputs{}}})},
+		{"malformed input", append(Encode(Inputs{})[:2], 1, 1, 0xee)},
+		{"too many inputs", append([]byte{byte(KindInputs), 0}, 0x81, 0x40)},
+		{"too much client data", Encode(Inputs{Entries: []Entry{
+			ConnData{Data: make([]byte, MaxDataLen)}, ConnData{Data: []byte{1}},
+		}})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -19,6 +19,7 @@ const (
 	KindNodeDown
 	KindNodeUp
 	KindStateHash
+	KindInputs
 )
 
 func (k Kind) String() string {
@@ -41,6 +42,8 @@ func (k Kind) String() string {
 		return "node-up"
 	case KindStateHash:
 		return "state-hash"
+	case KindInputs:
+		return "inputs"
 	}
 	return "unknown"
 }
@@ -142,6 +145,20 @@ type StateHash struct {
 	Hash  [32]byte
 }
 
+// Inputs is a batch of client inputs (ConnOpen, ConnData, ConnClose) that
+// one node proposes as a single log entry, closed by a seal. A burst of
+// requests thus costs one consensus round instead of one per request, and
+// the closing seal lets an idle guest have them after that round. The
+// closing seal is relative: its Through is one more than the highest seal
+// before it in log order, so it is always effective, whoever proposed it
+// and however stale the proposer's view was (see package replica).
+type Inputs struct {
+	Entries []Entry
+	// Time is the proposer's wall clock in Unix nanoseconds: the closing
+	// seal's time.
+	Time int64
+}
+
 func (Boot) Kind() Kind      { return KindBoot }
 func (Seal) Kind() Kind      { return KindSeal }
 func (ConnOpen) Kind() Kind  { return KindConnOpen }
@@ -151,3 +168,13 @@ func (Random) Kind() Kind    { return KindRandom }
 func (NodeDown) Kind() Kind  { return KindNodeDown }
 func (NodeUp) Kind() Kind    { return KindNodeUp }
 func (StateHash) Kind() Kind { return KindStateHash }
+func (Inputs) Kind() Kind    { return KindInputs }
+
+// IsClientInput reports whether e may travel in an Inputs batch.
+func IsClientInput(e Entry) bool {
+	switch e.(type) {
+	case ConnOpen, ConnData, ConnClose:
+		return true
+	}
+	return false
+}
