@@ -3,6 +3,7 @@ package replica
 import (
 	"crypto/sha256"
 	"fmt"
+	"strings"
 
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/entry"
@@ -17,8 +18,8 @@ const keepCheckpoints = 64
 // everywhere, so every correct replica judges a checkpoint at the same
 // epoch; only the replica whose own hash differs stops.
 type checkpoints struct {
-	own   map[uint64][32]byte // epoch → this replica's hash
-	votes map[uint64]map[consensus.NodeID][32]byte
+	own   map[uint64]entry.StateHash // epoch → this replica's hash
+	votes map[uint64]map[consensus.NodeID]entry.StateHash
 	// lastEpoch and lastHash are the most recent own checkpoint, for status.
 	lastEpoch uint64
 	lastHash  [32]byte
@@ -26,12 +27,12 @@ type checkpoints struct {
 
 func (c *checkpoints) last() (uint64, [32]byte) { return c.lastEpoch, c.lastHash }
 
-func (c *checkpoints) record(epoch uint64, h [32]byte) {
+func (c *checkpoints) record(h entry.StateHash) {
 	if c.own == nil {
-		c.own = map[uint64][32]byte{}
+		c.own = map[uint64]entry.StateHash{}
 	}
-	c.own[epoch] = h
-	c.lastEpoch, c.lastHash = epoch, h
+	c.own[h.Epoch] = h
+	c.lastEpoch, c.lastHash = h.Epoch, h.Hash
 	dropOldest(c.own)
 }
 
@@ -50,25 +51,26 @@ func dropOldest[V any](m map[uint64]V) {
 
 func (c *checkpoints) vote(v entry.StateHash) {
 	if c.votes == nil {
-		c.votes = map[uint64]map[consensus.NodeID][32]byte{}
+		c.votes = map[uint64]map[consensus.NodeID]entry.StateHash{}
 	}
 	if c.votes[v.Epoch] == nil {
-		c.votes[v.Epoch] = map[consensus.NodeID][32]byte{}
+		c.votes[v.Epoch] = map[consensus.NodeID]entry.StateHash{}
 	}
-	c.votes[v.Epoch][v.Node] = v.Hash
+	c.votes[v.Epoch][v.Node] = v
 	dropOldest(c.votes)
 }
 
-// verdict returns the hash a quorum of members agrees on for epoch, if any.
-func (c *checkpoints) verdict(epoch uint64, members int) ([32]byte, bool) {
+// verdict returns a vote whose hash a quorum of members agrees on for
+// epoch, if any.
+func (c *checkpoints) verdict(epoch uint64, members int) (entry.StateHash, bool) {
 	count := map[[32]byte]int{}
-	for _, h := range c.votes[epoch] {
-		count[h]++
-		if count[h] > members/2 {
-			return h, true
+	for _, v := range c.votes[epoch] {
+		count[v.Hash]++
+		if count[v.Hash] > members/2 {
+			return v, true
 		}
 	}
-	return [32]byte{}, false
+	return entry.StateHash{}, false
 }
 
 // forget drops everything about a judged epoch.
@@ -77,23 +79,41 @@ func (c *checkpoints) forget(epoch uint64) {
 	delete(c.own, epoch)
 }
 
-// stateHash is the digest of all replicated state: the guest process
-// (registers, memory, kernel) and the world around it.
-func (r *Replica) stateHash() ([32]byte, error) {
-	p, err := r.proc.StateHash()
+// stateParts names the parts of a state hash, in the order of
+// entry.StateHash.Parts.
+var stateParts = [...]string{"threads and kernel", "memory", "world"}
+
+// stateHash is the digest of all replicated state, made of the hashes of
+// its parts: the guest process (registers and kernel state; memory) and
+// the world around it.
+func (r *Replica) stateHash() (entry.StateHash, error) {
+	threads, memory, err := r.proc.StateHashParts()
 	if err != nil {
-		return [32]byte{}, fmt.Errorf("state hash: %w", err)
+		return entry.StateHash{}, fmt.Errorf("state hash: %w", err)
 	}
 	w, err := r.world.encode()
 	if err != nil {
-		return [32]byte{}, fmt.Errorf("state hash: %w", err)
+		return entry.StateHash{}, fmt.Errorf("state hash: %w", err)
 	}
+	parts := [][32]byte{threads, memory, sha256.Sum256(w)}
 	h := sha256.New()
-	h.Write(p[:])
-	h.Write(w)
-	var sum [32]byte
-	h.Sum(sum[:0])
-	return sum, nil
+	for _, p := range parts {
+		h.Write(p[:])
+	}
+	sh := entry.StateHash{Node: r.cfg.Self, Epoch: r.epoch, Parts: parts}
+	h.Sum(sh.Hash[:0])
+	return sh, nil
+}
+
+// differingParts names the parts of own that are not those of quorum.
+func differingParts(own, quorum entry.StateHash) []string {
+	var names []string
+	for i, name := range stateParts {
+		if i >= len(own.Parts) || i >= len(quorum.Parts) || own.Parts[i] != quorum.Parts[i] {
+			names = append(names, name)
+		}
+	}
+	return names
 }
 
 // checkpoint hashes the state at the end of every K-th epoch and proposes
@@ -108,13 +128,14 @@ func (r *Replica) checkpoint() {
 		r.stop(err)
 		return
 	}
-	r.checks.record(r.epoch, h)
-	r.proposals = append(r.proposals, entry.StateHash{Node: r.cfg.Self, Epoch: r.epoch, Hash: h})
+	r.checks.record(h)
+	r.proposals = append(r.proposals, h)
 }
 
 // judge compares the votes delivered for an epoch with this replica's own
 // hash, once a quorum agrees. A replica outvoted by a quorum has diverged:
-// it stops, turning a silent fault into a crash the others mask.
+// it stops, turning a silent fault into a crash the others mask, and says
+// which part of its state differs.
 func (r *Replica) judge(epoch uint64) {
 	quorum, ok := r.checks.verdict(epoch, len(r.boot.Members))
 	if !ok {
@@ -122,9 +143,9 @@ func (r *Replica) judge(epoch uint64) {
 	}
 	own, known := r.checks.own[epoch]
 	r.checks.forget(epoch)
-	if known && own != quorum {
-		r.stop(fmt.Errorf("%w at epoch %d: this replica's state hash is %x, a quorum has %x",
-			ErrDiverged, epoch, own[:8], quorum[:8]))
+	if known && own.Hash != quorum.Hash {
+		r.stop(fmt.Errorf("%w at epoch %d: this replica's state hash is %x, a quorum has %x; differing: %s",
+			ErrDiverged, epoch, own.Hash[:8], quorum.Hash[:8], strings.Join(differingParts(own, quorum), ", ")))
 	}
 }
 
@@ -137,5 +158,5 @@ func (r *Replica) finalCheckpoint() {
 		r.stop(err)
 		return
 	}
-	r.checks.record(r.epoch, h)
+	r.checks.record(h)
 }

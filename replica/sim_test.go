@@ -236,6 +236,7 @@ func TestSimulatedDivergenceStopsTheReplica(t *testing.T) {
 	}
 	require.True(t, errors.Is(bad.rep.Status().Stopped, ErrDiverged), "%v", bad.rep.Status().Stopped)
 	require.Contains(t, bad.rep.Status().Stopped.Error(), "epoch")
+	require.Contains(t, bad.rep.Status().Stopped.Error(), "differing: memory", "the report names the part of the state that differs")
 	for _, n := range s.nodes[:2] {
 		require.Nil(t, n.rep.Status().Stopped, "node %d", n.id)
 	}

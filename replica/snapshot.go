@@ -15,7 +15,7 @@ import (
 
 // snapshotMagic starts every replica snapshot; the digit is the format
 // version, bumped on any incompatible change.
-const snapshotMagic = "synod-replica-1\n"
+const snapshotMagic = "synod-replica-2\n"
 
 // header is the replica's own bookkeeping in a snapshot.
 type header struct {
@@ -26,8 +26,8 @@ type header struct {
 	Wait          linux.WaitSet
 	Delivered     uint64
 	SealedThrough uint64
-	Own           map[uint64][32]byte
-	Votes         map[uint64]map[consensus.NodeID][32]byte
+	Own           map[uint64]entry.StateHash
+	Votes         map[uint64]map[consensus.NodeID]entry.StateHash
 	LastEpoch     uint64
 	LastHash      [32]byte
 }

@@ -19,6 +19,7 @@ const (
 	maxStrings    = 4096 // argv + envp entries
 	maxStringLen  = 1 << 16
 	maxMembers    = 64
+	maxHashParts  = 8
 )
 
 // Encode returns the wire form of e: its kind byte, then its fields as
@@ -64,6 +65,10 @@ func Encode(e Entry) []byte {
 		w.uint(uint64(e.Node))
 		w.uint(e.Epoch)
 		w.bytes(e.Hash[:])
+		w.uint(uint64(len(e.Parts)))
+		for _, p := range e.Parts {
+			w.bytes(p[:])
+		}
 	case Inputs:
 		w.int(e.Time)
 		w.uint(uint64(len(e.Entries)))
@@ -125,6 +130,12 @@ func Decode(b []byte) (Entry, error) {
 		v.Node = consensus.NodeID(r.uint())
 		v.Epoch = r.uint()
 		r.fixed(v.Hash[:])
+		n := r.count(maxHashParts)
+		for i := 0; i < n && r.err == nil; i++ {
+			var p [32]byte
+			r.fixed(p[:])
+			v.Parts = append(v.Parts, p)
+		}
 		e = v
 	case KindInputs:
 		e = r.inputs()

@@ -31,7 +31,8 @@ func sampleEntries() []Entry {
 		Random{Node: 2, Data: make([]byte, 256)},
 		NodeDown{Node: 1},
 		NodeUp{Node: 1},
-		StateHash{Node: 2, Epoch: 640, Hash: [32]byte{0xff}},
+		StateHash{Node: 2, Epoch: 640, Hash: [32]byte{0xff}, Parts: [][32]byte{{1}, {2}, {3}}},
+		StateHash{Node: 2, Epoch: 641},
 		Inputs{Time: 1_700_000_000_000_000_001, Entries: []Entry{
 			ConnOpen{Conn: conn, Port: 6379},
 			ConnData{Conn: conn, Offset: 3, Data: []byte("GET k\r\n")},

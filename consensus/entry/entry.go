@@ -139,10 +139,14 @@ type NodeUp struct {
 }
 
 // StateHash is one replica's state hash at the end of a checkpoint epoch.
+// Hash is what replicas vote on; Parts are the hashes it is made of (their
+// meaning is the replica's business), so that a replica outvoted on Hash
+// can report which part of its state differs.
 type StateHash struct {
 	Node  consensus.NodeID
 	Epoch uint64
 	Hash  [32]byte
+	Parts [][32]byte
 }
 
 // Inputs is a batch of client inputs (ConnOpen, ConnData, ConnClose) that

@@ -286,19 +286,27 @@ func (p *Process) Snapshot() ([]byte, error) {
 // StateHash is a SHA-256 over the process's complete state in a canonical
 // order. Two processes that will behave the same have the same hash.
 func (p *Process) StateHash() ([32]byte, error) {
+	threads, memory, err := p.StateHashParts()
+	if err != nil {
+		return [32]byte{}, err
+	}
+	return sha256.Sum256(append(threads[:], memory[:]...)), nil
+}
+
+// StateHashParts are the two hashes StateHash combines: the threads'
+// registers with the kernel state (files, signals, futexes, timers), and
+// the memory. Comparing them tells which of the two differs.
+func (p *Process) StateHashParts() (threads, memory [32]byte, err error) {
 	s, err := p.state(false)
 	if err != nil {
-		return [32]byte{}, fmt.Errorf("state hash: %w", err)
+		return threads, memory, fmt.Errorf("state hash: %w", err)
 	}
 	h := sha256.New()
 	if err := gob.NewEncoder(h).Encode(s); err != nil {
-		return [32]byte{}, fmt.Errorf("state hash: %w", err)
+		return threads, memory, fmt.Errorf("state hash: %w", err)
 	}
-	mem := p.mem.Hash()
-	h.Write(mem[:])
-	var sum [32]byte
-	h.Sum(sum[:0])
-	return sum, nil
+	h.Sum(threads[:0])
+	return threads, p.mem.Hash(), nil
 }
 
 // Restore rebuilds a process from a Snapshot. env must be in the state the
