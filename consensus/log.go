@@ -43,11 +43,14 @@ var (
 // Status is what an operator and the replica runtime need to know about the
 // local node's view of the log.
 type Status struct {
-	ID       NodeID
-	Leader   NodeID // 0 when no leader is known
-	Term     uint64
-	Commit   uint64 // highest index known committed
-	Applied  uint64 // highest index delivered through Applies
+	ID      NodeID
+	Leader  NodeID // 0 when no leader is known
+	Term    uint64
+	Commit  uint64 // highest index known committed
+	Applied uint64 // highest index delivered through Applies
+	// Snapshot is the index of the newest stored snapshot: the log before
+	// it may have been discarded.
+	Snapshot uint64
 	Members  []NodeID
 	IsLeader bool
 	// Reachable, on the leader, lists the members it has heard from

@@ -69,7 +69,9 @@ type Node struct {
 
 	proposals chan []byte
 	snapshots chan chan snapshotReply
-	status    atomic.Pointer[NodeStatus]
+	// done is closed when Run returns: nobody serves snapshots any more.
+	done   chan struct{}
+	status atomic.Pointer[NodeStatus]
 
 	bootProposedAt time.Time
 	missingSince   map[consensus.NodeID]time.Time
@@ -104,6 +106,7 @@ func NewNode(cfg NodeConfig) *Node {
 		rep:            New(cfg.Replica),
 		proposals:      make(chan []byte, 4096),
 		snapshots:      make(chan chan snapshotReply),
+		done:           make(chan struct{}),
 		missingSince:   map[consensus.NodeID]time.Time{},
 		downProposedAt: map[consensus.NodeID]time.Time{},
 	}
@@ -120,6 +123,8 @@ func (n *Node) Snapshot() (consensus.Snapshot, error) {
 	reply := make(chan snapshotReply, 1)
 	select {
 	case n.snapshots <- reply:
+	case <-n.done:
+		return consensus.Snapshot{}, errors.New("snapshot: the replica has stopped")
 	case <-time.After(30 * time.Second):
 		return consensus.Snapshot{}, errors.New("snapshot: the replica loop did not answer")
 	}
@@ -139,6 +144,7 @@ func (n *Node) Run(ctx context.Context) (*linux.ExitStatus, error) {
 	defer func() {
 		cancel()
 		<-proposerDone
+		close(n.done)
 	}()
 	n.catchUpTo = n.cfg.Log.Status().Commit
 

@@ -14,11 +14,13 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	raftpb "go.etcd.io/raft/v3/raftpb"
 
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/cluster"
@@ -112,15 +114,65 @@ func runNode(ctx context.Context, args []string, _ io.Writer) error {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	return serveNode(ctx, cfg, consensus.NodeID(*id), guest, append([]string{name}, fs.Args()...), m, logger)
+	return serveNode(ctx, nodeSetup{cfg: cfg, self: consensus.NodeID(*id), guest: guest,
+		argv: append([]string{name}, fs.Args()...), m: m, logger: logger})
 }
 
-// serveNode runs the node until ctx ends.
-func serveNode(ctx context.Context, cfg *cluster.Config, self consensus.NodeID, guest []byte, argv []string,
-	m machineFlags, logger *slog.Logger) error {
+// resyncLimit and resyncWindow bound how often a node replaces a diverged
+// replica with a peer's state: a fault that strikes once in a while (a
+// flipped bit) is repaired, but a node that diverges again and again (a
+// different binary, a broken host) gives up and exits with the report.
+const (
+	resyncLimit  = 3
+	resyncWindow = 10 * time.Minute
+)
+
+// fetchPatience bounds how long a diverged node waits for a peer whose
+// state is recent enough to replace its own.
+const fetchPatience = time.Minute
+
+// nodeSetup is everything one node process runs with.
+type nodeSetup struct {
+	cfg    *cluster.Config
+	self   consensus.NodeID
+	guest  []byte
+	argv   []string
+	m      machineFlags
+	logger *slog.Logger
+}
+
+// serveNode runs the node until ctx ends. When its replica diverges from
+// the quorum (a state hash outvoted at a checkpoint), the node fetches a
+// snapshot of a healthy peer's state, installs it in its own store and
+// starts again from it: the fault that made it diverge is gone with the
+// state it corrupted.
+func serveNode(ctx context.Context, s nodeSetup) error {
+	var resyncs []time.Time
+	for {
+		snap, err := s.run(ctx, len(resyncs))
+		if snap == nil {
+			return err
+		}
+		now := time.Now()
+		resyncs = append(slices.DeleteFunc(resyncs, func(t time.Time) bool { return now.Sub(t) > resyncWindow }), now)
+		if len(resyncs) > resyncLimit {
+			return fmt.Errorf("%w (%d times within %v: giving up)", err, len(resyncs), resyncWindow)
+		}
+		if err := raftnode.InstallSnapshot(s.cfg, s.self, snap); err != nil {
+			return fmt.Errorf("node %d: install a peer's state after divergence: %w", s.self, err)
+		}
+		s.logger.Warn("installed a healthy peer's state; starting again", "node", s.self,
+			"index", snap.GetMetadata().GetIndex(), "resyncs", len(resyncs))
+	}
+}
+
+// run runs the node once, until ctx ends or the replica stops. For a
+// replica that diverged it returns a peer's snapshot to start again from.
+func (s nodeSetup) run(ctx context.Context, resyncs int) (*raftpb.Snapshot, error) {
+	cfg, self, m, logger := s.cfg, s.self, s.m, s.logger
 	me, err := cfg.Node(self)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var members []consensus.NodeID
 	for _, n := range cfg.Nodes {
@@ -137,7 +189,7 @@ func serveNode(ctx context.Context, cfg *cluster.Config, self consensus.NodeID, 
 	}
 	log, err := raftnode.Start(cfg, self, raftnode.Options{Engine: engine, Logger: logger, Metrics: registry})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer log.Stop()
 	logger = logger.With("node", self) // the engine and transport name the node themselves
@@ -152,9 +204,9 @@ func serveNode(ctx context.Context, cfg *cluster.Config, self consensus.NodeID, 
 	defer netport.Stop()
 
 	node = replica.NewNode(replica.NodeConfig{
-		Replica: replica.Config{Self: self, Guest: guest, ExePath: "/" + argv[0]},
+		Replica: replica.Config{Self: self, Guest: s.guest, ExePath: "/" + s.argv[0]},
 		Boot: replica.BootParams{
-			Argv:                argv,
+			Argv:                s.argv,
 			Envp:                []string{"PATH=/bin:/usr/bin", "HOME=/"},
 			EpochInstructions:   m.epochInstructions,
 			NanosPerInstruction: m.nanosPerInstr,
@@ -169,22 +221,49 @@ func serveNode(ctx context.Context, cfg *cluster.Config, self consensus.NodeID, 
 		Logger:    logger,
 	})
 
-	status, err := serveStatus(me.StatusAddr, node, netport, registry, logger)
+	status, err := serveStatus(me.StatusAddr, node, netport, resyncs, registry, logger)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer status.Close()
 
 	logger.Info("node running", "status", me.StatusAddr, "service_host", me.ServiceHost,
-		"service_port_offset", me.ServicePortOffset, "guest", argv[0])
+		"service_port_offset", me.ServicePortOffset, "guest", s.argv[0])
 	exit, err := node.Run(ctx)
-	if err != nil && !errors.Is(err, context.Canceled) {
-		return fmt.Errorf("node %d: %w", self, err)
+	switch {
+	case errors.Is(err, replica.ErrDiverged):
+		logger.Error("replica diverged from the quorum; fetching a healthy node's state", "err", err)
+		snap, ferr := fetchHealthyState(ctx, log)
+		if ferr != nil {
+			return nil, fmt.Errorf("node %d: %w; no state to start again from: %w", self, err, ferr)
+		}
+		return snap, fmt.Errorf("node %d: %w", self, err)
+	case err != nil && !errors.Is(err, context.Canceled):
+		return nil, fmt.Errorf("node %d: %w", self, err)
 	}
 	if exit != nil {
 		logger.Info("stopped after the guest exited", "status", exit.Code, "signal", exit.Signal)
 	}
-	return nil
+	return nil, nil
+}
+
+// fetchHealthyState asks the other nodes for a snapshot no older than this
+// node's own, until one has it or fetchPatience runs out: a peer may first
+// have to deliver as far.
+func fetchHealthyState(ctx context.Context, log *raftnode.Node) (*raftpb.Snapshot, error) {
+	ctx, cancel := context.WithTimeout(ctx, fetchPatience)
+	defer cancel()
+	for {
+		snap, err := log.FetchSnapshot(ctx, log.Status().Snapshot)
+		if err == nil {
+			return snap, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // nodeReport is the /status document: what `synod status` prints.
@@ -209,6 +288,9 @@ type nodeReport struct {
 	ExitCode     int              `json:"exit_code"`
 	ExitSignal   int              `json:"exit_signal"`
 	Stopped      string           `json:"stopped,omitempty"`
+	// Resyncs counts the times this process replaced a diverged replica
+	// with a peer's state.
+	Resyncs int `json:"resyncs"`
 }
 
 func report(node *replica.Node, netport *peripherals.NetPort) nodeReport {
@@ -246,7 +328,7 @@ func report(node *replica.Node, netport *peripherals.NetPort) nodeReport {
 }
 
 // serveStatus starts the node's HTTP endpoint.
-func serveStatus(addr string, node *replica.Node, netport *peripherals.NetPort, registry *prometheus.Registry,
+func serveStatus(addr string, node *replica.Node, netport *peripherals.NetPort, resyncs int, registry *prometheus.Registry,
 	logger *slog.Logger) (io.Closer, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -255,7 +337,9 @@ func serveStatus(addr string, node *replica.Node, netport *peripherals.NetPort, 
 	mux := http.NewServeMux()
 	mux.HandleFunc("/status", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		if err := json.NewEncoder(w).Encode(report(node, netport)); err != nil {
+		r := report(node, netport)
+		r.Resyncs = resyncs
+		if err := json.NewEncoder(w).Encode(r); err != nil {
 			logger.Debug("status request", "err", err)
 		}
 	})

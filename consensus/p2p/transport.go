@@ -241,6 +241,7 @@ func (t *Transport) Close() error {
 
 	t.cancel()
 	t.host.RemoveStreamHandler(ProtocolID)
+	t.host.RemoveStreamHandler(RequestProtocolID)
 	err := t.host.Close()
 	t.senders.Wait()
 	t.readers.Wait()

@@ -438,6 +438,57 @@ func (s *BoltStore) SaveSnapshot(snap *pb.Snapshot, compactTo uint64) error {
 	return nil
 }
 
+// InstallSnapshot replaces the user's state in a stopped node's store with
+// snap, a snapshot another node made at an index committed in this
+// cluster, as raft does when a leader sends one: the log after snap's index
+// stays if this store agrees with snap at that index, and is dropped
+// otherwise. The hard state's commit index moves up to snap's index, and
+// its term up to snap's term (dropping a vote cast in an older term), so
+// that no entry in the store is newer than the node's term. A node whose
+// replica diverged takes a healthy peer's state this way.
+func (s *BoltStore) InstallSnapshot(snap *pb.Snapshot) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := snap.GetMetadata()
+	idx, term := m.GetIndex(), m.GetTerm()
+	if idx == 0 || idx < s.snapMeta.GetIndex() || len(m.GetConfState().GetVoters()) == 0 {
+		return fmt.Errorf("raft store %s: cannot install a snapshot at index %d (term %d, voters %v): the store's snapshot is at %d",
+			s.path, idx, term, m.GetConfState().GetVoters(), s.snapMeta.GetIndex())
+	}
+	last := s.last
+	hs := proto.Clone(s.hardState).(*pb.HardState)
+	hs.Commit = new(max(hs.GetCommit(), idx))
+	if term > hs.GetTerm() {
+		hs.Term, hs.Vote = new(term), new(uint64(0))
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		meta, ents := tx.Bucket(metaBucket), tx.Bucket(entriesBucket)
+		keep := false
+		switch v := ents.Get(u64(idx)); {
+		case idx == s.compacted.index:
+			keep = term == s.compacted.term
+		case len(v) >= 8:
+			keep = binary.BigEndian.Uint64(v) == term
+		}
+		var err error
+		if keep {
+			err = deleteThrough(ents, idx)
+		} else {
+			err = deleteFrom(ents, 0)
+			last = idx
+		}
+		hb, merr := proto.Marshal(hs)
+		return errors.Join(err, merr, putSnapshot(meta, snap),
+			meta.Put(keyCompacted, append(u64(idx), u64(term)...)),
+			meta.Put(keyHardState, hb))
+	})
+	if err != nil {
+		return fmt.Errorf("raft store %s: install snapshot: %w", s.path, err)
+	}
+	s.compacted, s.last, s.snapMeta, s.hardState = entryID{idx, term}, last, m, hs
+	return nil
+}
+
 func putSnapshot(meta *bolt.Bucket, snap *pb.Snapshot) error {
 	b, err := proto.Marshal(snap.GetMetadata())
 	if err != nil {

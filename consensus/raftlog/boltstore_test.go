@@ -104,6 +104,56 @@ func TestStoreSnapshotAndCompaction(t *testing.T) {
 	require.Error(t, s.Save(nil, ents(3, 30, 30), nil), "a gap in the log is refused")
 }
 
+// A stopped node takes a peer's snapshot as raft would take the leader's:
+// the log after it stays where the store agrees with it, and goes where it
+// does not; the hard state never falls behind the snapshot.
+func TestStoreInstallSnapshot(t *testing.T) {
+	cs := &pb.ConfState{Voters: []uint64{1, 2, 3}}
+	snapAt := func(index, term uint64) *pb.Snapshot {
+		return &pb.Snapshot{Data: []byte("peer state"), Metadata: &pb.SnapshotMetadata{Index: new(index), Term: new(term), ConfState: cs}}
+	}
+	tests := []struct {
+		name        string
+		snap        *pb.Snapshot
+		first, last uint64
+		hard        *pb.HardState
+	}{
+		{"agrees at its index: the rest of the log stays", snapAt(6, 1), 7, 10, hardState(2, 1, 6)},
+		{"beyond the log: the log goes", snapAt(15, 3), 16, 15, hardState(3, 0, 15)},
+		{"disagrees at its index: the log goes", snapAt(9, 2), 10, 9, hardState(2, 1, 9)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := openTestStore(t, dir)
+			require.NoError(t, s.Save(hardState(2, 1, 4), ents(1, 1, 10), nil))
+			require.NoError(t, s.InstallSnapshot(tt.snap))
+			require.NoError(t, s.Close())
+
+			s = openTestStore(t, dir)
+			first, _ := s.FirstIndex()
+			last, _ := s.LastIndex()
+			assert.Equal(t, []uint64{tt.first, tt.last}, []uint64{first, last})
+			hs, gotCS, err := s.InitialState()
+			require.NoError(t, err)
+			assert.Equal(t, tt.hard.String(), hs.String())
+			assert.Equal(t, cs.GetVoters(), gotCS.GetVoters())
+			got, err := s.Snapshot()
+			require.NoError(t, err)
+			assert.Equal(t, "peer state", string(got.GetData()))
+			term, err := s.Term(tt.snap.GetMetadata().GetIndex())
+			require.NoError(t, err)
+			assert.Equal(t, tt.snap.GetMetadata().GetTerm(), term)
+		})
+	}
+
+	s := openTestStore(t, t.TempDir())
+	require.NoError(t, s.Save(hardState(1, 1, 10), ents(1, 1, 10), nil))
+	require.NoError(t, s.SaveSnapshot(snapAt(8, 1), 6))
+	assert.Error(t, s.InstallSnapshot(snapAt(7, 1)), "older than the store's own snapshot")
+	assert.Error(t, s.InstallSnapshot(&pb.Snapshot{Metadata: &pb.SnapshotMetadata{Index: new(uint64(9)), Term: new(uint64(1))}}), "no configuration")
+}
+
 func TestStoreRefusesForeignOrDamagedData(t *testing.T) {
 	tests := []struct {
 		name    string

@@ -487,22 +487,53 @@ func (c *Core) maybeSnapshot() {
 	if c.cfg.SnapshotSource == nil || c.delivered-c.snapIndex < c.cfg.SnapshotEntries {
 		return
 	}
-	snap, err := c.cfg.SnapshotSource()
+	ps, err := c.userSnapshot()
 	if err != nil {
-		c.log.Warn("raftlog: snapshot source failed; will retry", "err", err)
+		c.log.Warn("raftlog: snapshot failed; will retry", "err", err)
 		return
 	}
-	if snap.Index <= c.snapIndex {
+	index := ps.GetMetadata().GetIndex()
+	if index <= c.snapIndex {
 		return // the user has not applied past the last snapshot yet
 	}
-	if snap.Index > c.delivered {
-		c.log.Error("raftlog: snapshot source returned an index never delivered; ignored", "index", snap.Index, "delivered", c.delivered)
+	compactTo := index - min(c.cfg.CompactKeepEntries, index)
+	if err := c.saveHardState(); err != nil {
+		c.log.Warn("raftlog: snapshot: saving the hard state failed", "err", err)
 		return
+	}
+	start := c.cfg.Clock()
+	if err := c.store.SaveSnapshot(ps, compactTo); err != nil {
+		c.log.Warn("raftlog: snapshot: store failed", "index", index, "err", err)
+		return
+	}
+	c.m.fsync.Observe(c.cfg.Clock().Sub(start).Seconds())
+	c.snapIndex = index
+	i := 0
+	for i+1 < len(c.confs) && c.confs[i+1].index <= index {
+		i++
+	}
+	c.confs = slices.Clone(c.confs[i:])
+	c.m.snapshotsCreated.Inc()
+	c.log.Info("raftlog: snapshot taken, log compacted", "index", index, "compacted_to", compactTo, "bytes", len(ps.GetData()))
+}
+
+// userSnapshot asks the user for a snapshot of its state and adds what
+// raft needs to restore it anywhere: the term of its index and the
+// configuration in force there.
+func (c *Core) userSnapshot() (*pb.Snapshot, error) {
+	if c.cfg.SnapshotSource == nil {
+		return nil, errors.New("raftlog: no snapshot source configured")
+	}
+	snap, err := c.cfg.SnapshotSource()
+	if err != nil {
+		return nil, fmt.Errorf("raftlog: snapshot source: %w", err)
+	}
+	if snap.Index > c.delivered || snap.Index < c.snapIndex {
+		return nil, fmt.Errorf("raftlog: snapshot source returned index %d, outside the delivered range [%d, %d]", snap.Index, c.snapIndex, c.delivered)
 	}
 	term, err := c.store.Term(snap.Index)
 	if err != nil {
-		c.log.Warn("raftlog: snapshot: term lookup failed", "index", snap.Index, "err", err)
-		return
+		return nil, fmt.Errorf("raftlog: snapshot: term of %d: %w", snap.Index, err)
 	}
 	conf := c.confs[0].conf
 	for _, ca := range c.confs {
@@ -510,28 +541,22 @@ func (c *Core) maybeSnapshot() {
 			conf = ca.conf
 		}
 	}
-	compactTo := snap.Index - min(c.cfg.CompactKeepEntries, snap.Index)
-	ps := &pb.Snapshot{Data: snap.Data, Metadata: &pb.SnapshotMetadata{
+	return &pb.Snapshot{Data: snap.Data, Metadata: &pb.SnapshotMetadata{
 		Index: new(snap.Index), Term: new(term), ConfState: conf,
-	}}
-	if err := c.saveHardState(); err != nil {
-		c.log.Warn("raftlog: snapshot: saving the hard state failed", "err", err)
-		return
-	}
-	start := c.cfg.Clock()
-	if err := c.store.SaveSnapshot(ps, compactTo); err != nil {
-		c.log.Warn("raftlog: snapshot: store failed", "index", snap.Index, "err", err)
-		return
-	}
-	c.m.fsync.Observe(c.cfg.Clock().Sub(start).Seconds())
-	c.snapIndex = snap.Index
-	i := 0
-	for i+1 < len(c.confs) && c.confs[i+1].index <= snap.Index {
-		i++
-	}
-	c.confs = slices.Clone(c.confs[i:])
-	c.m.snapshotsCreated.Inc()
-	c.log.Info("raftlog: snapshot taken, log compacted", "index", snap.Index, "compacted_to", compactTo, "bytes", len(snap.Data))
+	}}, nil
+}
+
+// SnapshotNow returns a snapshot of the user's state now, with the
+// metadata another node of the cluster needs to install it
+// (BoltStore.InstallSnapshot). Nothing is stored or compacted.
+func (c *Core) SnapshotNow() (*pb.Snapshot, error) {
+	var snap *pb.Snapshot
+	err := c.guard("snapshot", func() error {
+		var err error
+		snap, err = c.userSnapshot()
+		return err
+	})
+	return snap, err
 }
 
 func (c *Core) updateGauges() {
@@ -565,6 +590,7 @@ func (c *Core) Status() consensus.Status {
 		Term:     st.HardState.GetTerm(),
 		Commit:   st.HardState.GetCommit(),
 		Applied:  c.delivered,
+		Snapshot: c.snapIndex,
 		Members:  members,
 		IsLeader: st.RaftState == raft.StateLeader,
 	}

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	pb "go.etcd.io/raft/v3/raftpb"
+
 	"github.com/synodvm/synod/consensus"
 )
 
@@ -128,6 +130,18 @@ func (n *Node) RemoveNode(ctx context.Context, id consensus.NodeID) error {
 // TransferLeadership asks this node, if leader, to hand over to node to.
 func (n *Node) TransferLeadership(ctx context.Context, to consensus.NodeID) error {
 	return n.do(ctx, func(c *Core) error { return c.TransferLeadership(to) })
+}
+
+// SnapshotNow returns a snapshot of the user's state, taken on the event
+// loop (see Core.SnapshotNow).
+func (n *Node) SnapshotNow(ctx context.Context) (*pb.Snapshot, error) {
+	var snap *pb.Snapshot
+	err := n.do(ctx, func(c *Core) error {
+		var err error
+		snap, err = c.SnapshotNow()
+		return err
+	})
+	return snap, err
 }
 
 // Campaign starts an election on this node now.

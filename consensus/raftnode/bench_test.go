@@ -15,14 +15,13 @@ import (
 
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/cluster"
-	"github.com/synodvm/synod/consensus/raftlog"
 )
 
 // benchCluster is three Nodes in this process, each with its own libp2p
 // transport on loopback and its own bbolt store with fsync on: everything
 // a real cluster does except the process boundaries.
 type benchCluster struct {
-	nodes []*raftlog.Node
+	nodes []*Node
 	// waiters maps a proposal id (the first 8 bytes of its data) to the
 	// channel closed when the leader delivers it.
 	mu      sync.Mutex
@@ -72,7 +71,7 @@ func (c *benchCluster) delivered(a consensus.Apply) {
 	}
 }
 
-func (c *benchCluster) leader(b *testing.B) *raftlog.Node {
+func (c *benchCluster) leader(b *testing.B) *Node {
 	deadline := time.Now().Add(patience)
 	for time.Now().Before(deadline) {
 		for _, n := range c.nodes {

@@ -6,11 +6,17 @@
 package raftnode
 
 import (
+	"bytes"
+	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/cluster"
@@ -31,9 +37,19 @@ type Options struct {
 	Metrics prometheus.Registerer
 }
 
+// Node is a running raft node of a real cluster.
+type Node struct {
+	*raftlog.Node
+	net  *p2p.Transport
+	cfg  *cluster.Config
+	self consensus.NodeID
+	log  *slog.Logger
+}
+
 // Start opens node self's store, starts its transport and its engine.
-// The returned node owns both; its Stop closes them.
-func Start(cfg *cluster.Config, self consensus.NodeID, opts Options) (*raftlog.Node, error) {
+// The returned node owns both; its Stop closes them. The node answers the
+// other nodes' requests for a snapshot of its state (FetchSnapshot).
+func Start(cfg *cluster.Config, self consensus.NodeID, opts Options) (*Node, error) {
 	if cfg.Engine != cluster.EngineRaft {
 		return nil, fmt.Errorf("raftnode: the cluster runs engine %q, not %q", cfg.Engine, cluster.EngineRaft)
 	}
@@ -44,9 +60,9 @@ func Start(cfg *cluster.Config, self consensus.NodeID, opts Options) (*raftlog.N
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	store, err := raftlog.OpenBoltStore(cfg.Path(me.DataDir), raftlog.Identity{ClusterID: cfg.ClusterID, Node: self})
+	store, err := openStore(cfg, self, me)
 	if err != nil {
-		return nil, fmt.Errorf("raftnode: node %d: %w", self, err)
+		return nil, err
 	}
 	net, err := p2p.New(p2p.Options{Cluster: cfg, Self: self, Logger: opts.Logger, Metrics: opts.Metrics})
 	if err != nil {
@@ -60,9 +76,94 @@ func Start(cfg *cluster.Config, self consensus.NodeID, opts Options) (*raftlog.N
 	}
 	ecfg.Logger = opts.Logger
 	ecfg.Metrics = opts.Metrics
-	node, err := raftlog.StartNode(ecfg, store, net)
+	engine, err := raftlog.StartNode(ecfg, store, net)
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("raftnode: node %d: %w", self, err), net.Close(), store.Close())
 	}
-	return node, nil
+	n := &Node{Node: engine, net: net, cfg: cfg, self: self, log: opts.Logger.With("node", self)}
+	net.HandleRequests(n.answer)
+	return n, nil
+}
+
+func openStore(cfg *cluster.Config, self consensus.NodeID, me cluster.Node) (*raftlog.BoltStore, error) {
+	store, err := raftlog.OpenBoltStore(cfg.Path(me.DataDir), raftlog.Identity{ClusterID: cfg.ClusterID, Node: self})
+	if err != nil {
+		return nil, fmt.Errorf("raftnode: node %d: %w", self, err)
+	}
+	return store, nil
+}
+
+// snapshotRequest asks a node for a snapshot of its state; an 8-byte
+// big-endian index follows, below which the snapshot must not be.
+const snapshotRequest = "snapshot\n"
+
+// answer serves the other nodes' requests.
+func (n *Node) answer(ctx context.Context, from consensus.NodeID, req []byte) ([]byte, error) {
+	rest, ok := bytes.CutPrefix(req, []byte(snapshotRequest))
+	if !ok || len(rest) != 8 {
+		return nil, fmt.Errorf("unknown request of %d bytes", len(req))
+	}
+	atLeast := binary.BigEndian.Uint64(rest)
+	snap, err := n.SnapshotNow(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if index := snap.GetMetadata().GetIndex(); index < atLeast {
+		return nil, fmt.Errorf("this node's state is at index %d, behind the %d asked for", index, atLeast)
+	}
+	n.log.Info("raftnode: sending a snapshot of this node's state", "to", from, "index", snap.GetMetadata().GetIndex())
+	return proto.Marshal(snap)
+}
+
+// FetchSnapshot asks the other nodes, the leader first, for a snapshot of
+// their state at an index no lower than atLeast, and returns the first
+// one given. Install it with InstallSnapshot once the node is stopped.
+func (n *Node) FetchSnapshot(ctx context.Context, atLeast uint64) (*pb.Snapshot, error) {
+	req := binary.BigEndian.AppendUint64([]byte(snapshotRequest), atLeast)
+	var errs []error
+	for _, peer := range n.peersLeaderFirst() {
+		b, err := n.net.Request(ctx, peer, req)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		snap := &pb.Snapshot{}
+		if err := proto.Unmarshal(b, snap); err != nil {
+			errs = append(errs, fmt.Errorf("snapshot from node %d: %w", peer, err))
+			continue
+		}
+		if snap.GetMetadata().GetIndex() < atLeast {
+			errs = append(errs, fmt.Errorf("snapshot from node %d is at index %d, below %d", peer, snap.GetMetadata().GetIndex(), atLeast))
+			continue
+		}
+		return snap, nil
+	}
+	return nil, fmt.Errorf("raftnode: no node gave a snapshot: %w", errors.Join(errs...))
+}
+
+func (n *Node) peersLeaderFirst() []consensus.NodeID {
+	var peers []consensus.NodeID
+	if lead := n.Status().Leader; lead != 0 && lead != n.self {
+		peers = append(peers, lead)
+	}
+	for _, m := range n.cfg.Nodes {
+		if m.ID != n.self && !slices.Contains(peers, m.ID) {
+			peers = append(peers, m.ID)
+		}
+	}
+	return peers
+}
+
+// InstallSnapshot puts snap, fetched from another node, into the store of
+// node self, which must not be running (see raftlog.BoltStore.InstallSnapshot).
+func InstallSnapshot(cfg *cluster.Config, self consensus.NodeID, snap *pb.Snapshot) error {
+	me, err := cfg.Node(self)
+	if err != nil {
+		return fmt.Errorf("raftnode: %w", err)
+	}
+	store, err := openStore(cfg, self, me)
+	if err != nil {
+		return err
+	}
+	return errors.Join(store.InstallSnapshot(snap), store.Close())
 }
