@@ -51,6 +51,9 @@ type Replica struct {
 	// ended whether it has finished executing (budget spent or idle).
 	ran   uint64
 	ended bool
+	// lastEpochFull is whether the last epoch that ended ran its whole
+	// budget. It only guides this node's seal proposals.
+	lastEpochFull bool
 	// wait is what the guest waits for when the epoch ended idle.
 	wait linux.WaitSet
 	// delivered is the log index of the last entry delivered to the guest;
@@ -204,6 +207,7 @@ func (r *Replica) Step() Progress {
 		res := r.proc.Run(r.boot.EpochInstructions - r.ran)
 		r.ran += res.Executed
 		r.ended = true
+		r.lastEpochFull = r.ran >= r.boot.EpochInstructions
 		r.wait = res.Wait
 		if res.Reason == linux.RunExited {
 			r.log.Info("guest exited", "status", *r.proc.Exit(), "epoch", r.epoch)
@@ -269,9 +273,10 @@ type SealInfo struct {
 	Epoch uint64
 	// Highest is the highest seal committed so far (delivered or not).
 	Highest uint64
-	// Idle is true when the current epoch ended without running to its
-	// budget: every guest thread waits.
-	Idle bool
+	// Busy is true when the last epoch that ended ran its whole budget:
+	// the guest computes, and replicas need seals ahead of it. A guest
+	// that ran less waited for input, which brings its own seal.
+	Busy bool
 	// Unsealed is true when a committed entry waits for a seal.
 	Unsealed bool
 	// Deadline is the guest realtime (Unix ns) a sleeping thread waits
@@ -285,8 +290,8 @@ func (r *Replica) SealInfo() SealInfo {
 	if r.proc == nil {
 		return si
 	}
-	si.Idle = r.ended && r.ran < r.boot.EpochInstructions
-	if si.Idle && r.wait.HasDeadline {
+	si.Busy = r.lastEpochFull
+	if idle := r.ended && r.ran < r.boot.EpochInstructions; idle && r.wait.HasDeadline {
 		si.Deadline = r.wait.Deadline - monotonicOrigin + r.world.bootTime
 	}
 	return si

@@ -27,7 +27,7 @@ type Sealer struct {
 func (s *Sealer) Next(info SealInfo, leader bool, now int64) (entry.Seal, bool) {
 	var through uint64
 	switch {
-	case !info.Idle:
+	case info.Busy:
 		// A busy guest: keep seals a window ahead, topping up at half.
 		// A seal still in flight counts as ahead already.
 		if !leader || max(info.Highest, s.inFlight(now)) >= info.Epoch+s.Window/2 {

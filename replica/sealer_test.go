@@ -8,7 +8,7 @@ import (
 
 func TestSealerKeepsBusyGuestAhead(t *testing.T) {
 	s := Sealer{Window: 16, Retry: 100}
-	busy := SealInfo{Epoch: 10, Highest: 12}
+	busy := SealInfo{Epoch: 10, Highest: 12, Busy: true}
 
 	_, ok := s.Next(busy, false, 0)
 	require.False(t, ok, "only the leader keeps the window")
@@ -32,7 +32,7 @@ func TestSealerKeepsBusyGuestAhead(t *testing.T) {
 
 func TestSealerSealsIdleInput(t *testing.T) {
 	s := Sealer{Window: 16, Retry: 100}
-	idle := SealInfo{Epoch: 31, Highest: 30, Idle: true}
+	idle := SealInfo{Epoch: 31, Highest: 30}
 
 	_, ok := s.Next(idle, true, 0)
 	require.False(t, ok, "idle with nothing waiting: no seal")
@@ -49,7 +49,7 @@ func TestSealerSealsIdleInput(t *testing.T) {
 
 func TestSealerWakesSleepers(t *testing.T) {
 	s := Sealer{Window: 16, Retry: 100}
-	idle := SealInfo{Epoch: 5, Highest: 4, Idle: true, Deadline: 1000}
+	idle := SealInfo{Epoch: 5, Highest: 4, Deadline: 1000}
 	_, ok := s.Next(idle, true, 999)
 	require.False(t, ok)
 	seal, ok := s.Next(idle, true, 1000)
