@@ -49,6 +49,11 @@ type NodeConfig struct {
 	Logger *slog.Logger
 }
 
+// consoleAckInterval is the least time between two acknowledgements of
+// console output: a chatty guest costs the log at most ten entries a
+// second, and a failover repeats at most this much of its output.
+const consoleAckInterval = 100 * time.Millisecond
+
 // NodeStatus is what `synod status` shows for a node.
 type NodeStatus struct {
 	ID        consensus.NodeID
@@ -72,6 +77,11 @@ type Node struct {
 	// done is closed when Run returns: nobody serves snapshots any more.
 	done   chan struct{}
 	status atomic.Pointer[NodeStatus]
+
+	// consoleAcked is the console output this node last acknowledged,
+	// and when.
+	consoleAcked   uint64
+	consoleAckedAt time.Time
 
 	bootProposedAt time.Time
 	missingSince   map[consensus.NodeID]time.Time
@@ -313,6 +323,10 @@ func (n *Node) housekeeping() {
 	}
 	if ls.IsLeader {
 		n.detectFailures(now, ls.Reachable)
+	}
+	if done := n.router.ConsoleThrough(); done > n.consoleAcked && now.Sub(n.consoleAckedAt) >= consoleAckInterval {
+		n.consoleAcked, n.consoleAckedAt = done, now
+		n.propose(entry.ConsoleDone{Node: n.cfg.Replica.Self, Seq: done})
 	}
 	self := n.cfg.Replica.Self
 	if n.rep.Down(self) && !n.router.Quiet.Load() && now.Sub(n.upProposedAt) > n.cfg.DownAfter {

@@ -201,6 +201,7 @@ func (r *Replica) Step() Progress {
 	case r.proc == nil:
 		return WaitingForLog
 	case r.proc.Exit() != nil:
+		r.deliverAfterExit()
 		return Exited
 	}
 	if !r.ended {
@@ -235,6 +236,16 @@ func (r *Replica) Step() Progress {
 		return Stopped
 	}
 	return Ran
+}
+
+// deliverAfterExit delivers every committed entry at once: with no guest
+// left to run, when an entry lands cannot matter, but what it does to the
+// world still does (a node declared down hands its unacknowledged console
+// output to the next one).
+func (r *Replica) deliverAfterExit() {
+	for _, c := range r.sched.takeAll() {
+		r.deliver(c)
+	}
 }
 
 func (r *Replica) deliver(c committed) {

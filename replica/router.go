@@ -41,6 +41,9 @@ type Router struct {
 	lastSeq   uint64
 	actioned  atomic.Uint64
 	elsewhere atomic.Uint64
+	// consoleThrough is the sequence number of the last console output
+	// performed here, for the node to acknowledge.
+	consoleThrough atomic.Uint64
 }
 
 // Route performs or records each output, in sequence order.
@@ -85,10 +88,15 @@ func (r *Router) perform(o outputs.Output) {
 		if _, err := w.Write(a.Data); err != nil {
 			r.Logger.Warn("console output lost", "seq", o.Seq, "err", err)
 		}
+		r.consoleThrough.Store(o.Seq)
 	case outputs.Refill:
 		r.Devices.Refill(a.Bytes)
 	}
 }
+
+// ConsoleThrough is the sequence number of the last console output this
+// node performed.
+func (r *Router) ConsoleThrough() uint64 { return r.consoleThrough.Load() }
 
 // Counts reports outputs performed here and outputs performed elsewhere.
 func (r *Router) Counts() (actioned, elsewhere uint64) {

@@ -75,6 +75,13 @@ func (s *schedule) cut(epoch uint64) ([]committed, bool) {
 	return batch, true
 }
 
+// takeAll removes and returns every queued entry.
+func (s *schedule) takeAll() []committed {
+	q := s.queue
+	s.queue = nil
+	return q
+}
+
 // skip returns the first epoch >= epoch at whose end something would be
 // delivered, for a guest that is idle: the epochs in between execute no
 // instructions and deliver nothing, so jumping over them changes nothing

@@ -21,6 +21,10 @@ const (
 	randomBatch    = 16384
 	maxRandomPool  = 1 << 20
 	firstEphemeral = 32768
+	// maxUnackedConsole bounds the console output kept until its node
+	// acknowledges it; beyond it the oldest is forgotten, and would be
+	// lost if that node failed before acknowledging.
+	maxUnackedConsole = 1 << 20
 )
 
 // world is the replicated machine's environment (a linux.Env): everything
@@ -46,8 +50,23 @@ type world struct {
 	conns         map[entry.ConnID]*vconn
 	nextEphemeral uint16
 
+	// console is the console output its node has not acknowledged yet
+	// (entry.ConsoleDone), oldest first, and consoleBytes its size.
+	console      []consoleRecord
+	consoleBytes int
+
 	seq uint64
 	out []outputs.Output // produced since the runtime last drained them
+}
+
+// consoleRecord is one console output awaiting its node's acknowledgement.
+// If that node is declared down first, the next console node performs it
+// again: across a failover console output may repeat, but is not lost.
+type consoleRecord struct {
+	Seq    uint64
+	Node   consensus.NodeID
+	Stream int
+	Data   []byte
 }
 
 type objectKind uint8
@@ -103,6 +122,33 @@ func newWorld(boot entry.Boot) *world {
 func (w *world) emit(node consensus.NodeID, a outputs.Action) {
 	w.seq++
 	w.out = append(w.out, outputs.Output{Seq: w.seq, Node: node, Action: a})
+}
+
+// emitConsole sends console output to the console node and keeps it until
+// that node acknowledges it.
+func (w *world) emitConsole(stream int, data []byte) {
+	node := w.consoleNode()
+	if node == 0 {
+		return
+	}
+	w.emit(node, outputs.Console{Stream: stream, Data: data})
+	w.console = append(w.console, consoleRecord{Seq: w.seq, Node: node, Stream: stream, Data: data})
+	w.consoleBytes += len(data)
+	for w.consoleBytes > maxUnackedConsole {
+		w.consoleBytes -= len(w.console[0].Data)
+		w.console = w.console[1:]
+	}
+}
+
+// consoleDone forgets the console output node has performed.
+func (w *world) consoleDone(e entry.ConsoleDone) {
+	w.console = slices.DeleteFunc(w.console, func(r consoleRecord) bool {
+		if r.Node == e.Node && r.Seq <= e.Seq {
+			w.consoleBytes -= len(r.Data)
+			return true
+		}
+		return false
+	})
 }
 
 // drain returns the outputs produced since the last call.
@@ -175,6 +221,8 @@ func (w *world) deliver(instructions uint64, e entry.Entry) {
 		}
 	case entry.NodeDown:
 		w.nodeDown(e.Node)
+	case entry.ConsoleDone:
+		w.consoleDone(e)
 	case entry.NodeUp:
 		if w.down[e.Node] {
 			delete(w.down, e.Node)
@@ -255,6 +303,16 @@ func (w *world) nodeDown(n consensus.NodeID) {
 	if w.refillNode == n {
 		w.refillNode = 0
 		w.refill()
+	}
+	// Console output n may not have performed goes to the next console
+	// node, in its original order.
+	if to := w.consoleNode(); to != 0 {
+		for i, r := range w.console {
+			if r.Node == n {
+				w.emit(to, outputs.Console{Stream: r.Stream, Data: r.Data})
+				w.console[i].Node, w.console[i].Seq = to, w.seq
+			}
+		}
 	}
 }
 

@@ -97,8 +97,8 @@ func (w *world) Write(h linux.Handle, data []byte) (int, linux.Errno) {
 		if h == linux.Stdin {
 			return 0, linux.EBADF
 		}
-		if node := w.consoleNode(); node != 0 && len(data) > 0 {
-			w.emit(node, outputs.Console{Stream: int(h), Data: append([]byte(nil), data...)})
+		if len(data) > 0 {
+			w.emitConsole(int(h), append([]byte(nil), data...))
 		}
 		return len(data), 0
 	}

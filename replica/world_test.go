@@ -157,6 +157,46 @@ func TestWorldNodeDown(t *testing.T) {
 		"a node back up serves the guest's ports again")
 }
 
+// Console output its node has not acknowledged is performed again by the
+// next console node when that node fails; acknowledged output is not.
+func TestWorldConsoleSurvivesItsNode(t *testing.T) {
+	w := testWorld(t)
+	console := func(s string) {
+		t.Helper()
+		_, errno := w.Write(linux.Stdout, []byte(s))
+		require.Zero(t, errno)
+	}
+	console("one\n")
+	console("two\n")
+	console("three\n")
+	require.Equal(t, []outputs.Output{
+		{Seq: 2, Node: 1, Action: outputs.Console{Stream: 1, Data: []byte("one\n")}},
+		{Seq: 3, Node: 1, Action: outputs.Console{Stream: 1, Data: []byte("two\n")}},
+		{Seq: 4, Node: 1, Action: outputs.Console{Stream: 1, Data: []byte("three\n")}},
+	}, w.drain())
+	w.deliver(0, entry.ConsoleDone{Node: 1, Seq: 3})
+	w.deliver(0, entry.ConsoleDone{Node: 2, Seq: 4}) // not node 2's output: no effect
+	require.Empty(t, w.drain())
+
+	w.deliver(0, entry.NodeDown{Node: 1})
+	require.Equal(t, []outputs.Output{
+		{Seq: 5, Node: 3, Action: outputs.Refill{Bytes: randomBatch}},
+		{Seq: 6, Node: 2, Action: outputs.Console{Stream: 1, Data: []byte("three\n")}},
+	}, w.drain(), "what node 1 had not acknowledged, node 2 performs")
+	console("four\n")
+	require.Equal(t, []string{"console 1: 5 bytes"}, kinds(w.drain()))
+
+	enc, err := w.encode()
+	require.NoError(t, err)
+	again, err := decodeWorld(enc)
+	require.NoError(t, err)
+	again.deliver(0, entry.NodeDown{Node: 2})
+	require.Equal(t, []outputs.Output{
+		{Seq: 8, Node: 3, Action: outputs.Console{Stream: 1, Data: []byte("three\n")}},
+		{Seq: 9, Node: 3, Action: outputs.Console{Stream: 1, Data: []byte("four\n")}},
+	}, again.drain(), "a snapshot keeps the unacknowledged output")
+}
+
 func TestWorldRandomPool(t *testing.T) {
 	w := testWorld(t)
 	require.Equal(t, []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, w.Random(100),

@@ -29,6 +29,7 @@ type worldState struct {
 	Objects             []objectState
 	Conns               []connState
 	NextEphemeral       uint16
+	Console             []consoleRecord
 	Seq                 uint64
 }
 
@@ -69,6 +70,7 @@ func (w *world) encode() ([]byte, error) {
 		RefillCount:         w.refillCount,
 		NextHandle:          w.nextHandle,
 		NextEphemeral:       w.nextEphemeral,
+		Console:             w.console,
 		Seq:                 w.seq,
 	}
 	for n := range w.down {
@@ -116,7 +118,11 @@ func decodeWorld(b []byte) (*world, error) {
 		listeners:           map[uint16]linux.Handle{},
 		conns:               map[entry.ConnID]*vconn{},
 		nextEphemeral:       s.NextEphemeral,
+		console:             s.Console,
 		seq:                 s.Seq,
+	}
+	for _, r := range s.Console {
+		w.consoleBytes += len(r.Data)
 	}
 	for _, n := range s.Down {
 		w.down[n] = true

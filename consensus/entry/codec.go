@@ -69,6 +69,9 @@ func Encode(e Entry) []byte {
 		for _, p := range e.Parts {
 			w.bytes(p[:])
 		}
+	case ConsoleDone:
+		w.uint(uint64(e.Node))
+		w.uint(e.Seq)
 	case Inputs:
 		w.int(e.Time)
 		w.uint(uint64(len(e.Entries)))
@@ -139,6 +142,8 @@ func Decode(b []byte) (Entry, error) {
 		e = v
 	case KindInputs:
 		e = r.inputs()
+	case KindConsoleDone:
+		e = ConsoleDone{Node: consensus.NodeID(r.uint()), Seq: r.uint()}
 	default:
 		return nil, fmt.Errorf("%w: unknown kind %d", ErrMalformed, b[0])
 	}

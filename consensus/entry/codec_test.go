@@ -39,6 +39,7 @@ func sampleEntries() []Entry {
 			ConnClose{Conn: conn},
 		}},
 		Inputs{},
+		ConsoleDone{Node: 3, Seq: 1 << 40},
 	}
 }
 

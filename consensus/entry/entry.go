@@ -20,6 +20,7 @@ const (
 	KindNodeUp
 	KindStateHash
 	KindInputs
+	KindConsoleDone
 )
 
 func (k Kind) String() string {
@@ -44,6 +45,8 @@ func (k Kind) String() string {
 		return "state-hash"
 	case KindInputs:
 		return "inputs"
+	case KindConsoleDone:
+		return "console-done"
 	}
 	return "unknown"
 }
@@ -163,16 +166,26 @@ type Inputs struct {
 	Time int64
 }
 
-func (Boot) Kind() Kind      { return KindBoot }
-func (Seal) Kind() Kind      { return KindSeal }
-func (ConnOpen) Kind() Kind  { return KindConnOpen }
-func (ConnData) Kind() Kind  { return KindConnData }
-func (ConnClose) Kind() Kind { return KindConnClose }
-func (Random) Kind() Kind    { return KindRandom }
-func (NodeDown) Kind() Kind  { return KindNodeDown }
-func (NodeUp) Kind() Kind    { return KindNodeUp }
-func (StateHash) Kind() Kind { return KindStateHash }
-func (Inputs) Kind() Kind    { return KindInputs }
+// ConsoleDone is a node's acknowledgement that it has performed every
+// console output addressed to it up to output sequence number Seq. Until
+// then the replicas keep the output, and perform it again on the next
+// console node if this one fails.
+type ConsoleDone struct {
+	Node consensus.NodeID
+	Seq  uint64
+}
+
+func (Boot) Kind() Kind        { return KindBoot }
+func (Seal) Kind() Kind        { return KindSeal }
+func (ConnOpen) Kind() Kind    { return KindConnOpen }
+func (ConnData) Kind() Kind    { return KindConnData }
+func (ConnClose) Kind() Kind   { return KindConnClose }
+func (Random) Kind() Kind      { return KindRandom }
+func (NodeDown) Kind() Kind    { return KindNodeDown }
+func (NodeUp) Kind() Kind      { return KindNodeUp }
+func (StateHash) Kind() Kind   { return KindStateHash }
+func (Inputs) Kind() Kind      { return KindInputs }
+func (ConsoleDone) Kind() Kind { return KindConsoleDone }
 
 // IsClientInput reports whether e may travel in an Inputs batch.
 func IsClientInput(e Entry) bool {
