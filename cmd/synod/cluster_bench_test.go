@@ -109,12 +109,26 @@ func (c *testCluster) waitFor(b *testing.B, what string, cond func(nodeReport) b
 // kvLoad is the load generator: clients each doing SET then GET of their
 // own keys over one connection, recording every request's latency.
 func kvLoad(b *testing.B, addrs []string, clients, requests int) (perSecond float64, latencies []time.Duration) {
+	return load(b, clients, requests, func(i int) (kvRequester, error) { return dialKV(addrs[i%len(addrs)]) })
+}
+
+// kvRequester is one client of a key-value service: the example guest's
+// RESP client, or etcd's.
+type kvRequester interface {
+	do(args ...string) (string, error)
+	Close() error
+}
+
+// load runs clients concurrent clients, each doing its share of requests
+// as SET/GET pairs on keys of its own, and returns the requests per second
+// and every request's latency, sorted.
+func load(b *testing.B, clients, requests int, dial func(client int) (kvRequester, error)) (perSecond float64, latencies []time.Duration) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i := range clients {
 		wg.Go(func() {
-			kv, err := dialKV(addrs[i%len(addrs)])
+			kv, err := dial(i)
 			if err != nil {
 				b.Error(err)
 				return
@@ -152,11 +166,12 @@ func percentile(sorted []time.Duration, p float64) float64 {
 // BenchmarkReplicatedKV measures the bundled key-value service under
 // concurrent clients, replicated on three nodes (clients spread over all
 // of them) and under synod run: requests per second, and p50/p99 latency
-// in milliseconds.
+// in milliseconds. When etcd is installed (Debian etcd-server), a 3-member
+// etcd cluster on loopback serves the same load for comparison.
 func BenchmarkReplicatedKV(b *testing.B) {
 	const clients, requests = 16, 8000
-	var repRate, soloRate, repRB, soloRB float64
-	var repLat, soloLat []time.Duration
+	var repRate, soloRate, repRB, soloRB, etcdRate float64
+	var repLat, soloLat, etcdLat []time.Duration
 	for b.Loop() {
 		b.StopTimer()
 		port := freeTCPPort(b)
@@ -180,6 +195,13 @@ func BenchmarkReplicatedKV(b *testing.B) {
 		repRate, repLat = repRate+rate, append(repLat, lat...)
 		repRB += redisBenchmark(b, addrs[0])
 		c.stopAll()
+
+		if endpoints, ok := startEtcd(b); ok {
+			rate, lat = load(b, clients, requests, func(i int) (kvRequester, error) {
+				return newEtcdClient(endpoints[i%len(endpoints)]), nil
+			})
+			etcdRate, etcdLat = etcdRate+rate, append(etcdLat, lat...)
+		}
 		b.StartTimer()
 	}
 	slices.Sort(repLat)
@@ -194,6 +216,12 @@ func BenchmarkReplicatedKV(b *testing.B) {
 	if repRB > 0 {
 		b.ReportMetric(repRB/n, "3node-redis-benchmark-req/s")
 		b.ReportMetric(soloRB/n, "run-redis-benchmark-req/s")
+	}
+	if len(etcdLat) > 0 {
+		slices.Sort(etcdLat)
+		b.ReportMetric(etcdRate/n, "etcd-req/s")
+		b.ReportMetric(percentile(etcdLat, .5), "etcd-p50-ms")
+		b.ReportMetric(percentile(etcdLat, .99), "etcd-p99-ms")
 	}
 }
 
