@@ -254,7 +254,7 @@ func redisBenchmark(b *testing.B, addr string) float64 {
 }
 
 // waitDial waits until the service answers PING at addr.
-func waitDial(b *testing.B, addr string) {
+func waitDial(b testing.TB, addr string) {
 	deadline := time.Now().Add(patience)
 	for time.Now().Before(deadline) {
 		if kv, err := dialKV(addr); err == nil {

@@ -28,7 +28,7 @@ output, and stops the nodes on Ctrl-C. When the guest exits on every live
 node, synod up exits with the guest's status.
 
 Kill a node (kill -9 <pid>) and the service goes on through the others;
-start it again with the command in cluster.json and it catches up.
+start it again with synod start --dir <dir> <id> and it catches up.
 
 flags:
 `
@@ -194,7 +194,8 @@ func watch(ctx context.Context, up upCluster, procs []*nodeProc) error {
 				alive++
 			} else if !reported[i] {
 				reported[i] = true
-				fmt.Fprintf(os.Stderr, "synod up: node %d (pid %d) ended: %s\n", up.Nodes[i].ID, up.Nodes[i].PID, p.cmd.ProcessState)
+				fmt.Fprintf(os.Stderr, "synod up: node %d (pid %d) ended: %s; start it again with: synod start --dir %s %d\n",
+					up.Nodes[i].ID, up.Nodes[i].PID, p.cmd.ProcessState, up.Dir, up.Nodes[i].ID)
 			}
 		}
 		if alive == 0 {

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+
+	"github.com/synodvm/synod/consensus"
+)
+
+const startUsage = `usage: synod start --dir DIR N
+
+Starts node N of the cluster synod up made in DIR again, with the flags
+synod up gave it: the node recovers from its own data directory, catches
+up from the others (through a snapshot of the machine if their logs have
+moved on) and serves again. Its share of the guest's console appears here,
+its log goes on in its log file. Ctrl-C stops it.
+
+flags:
+`
+
+func runStart(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("start", startUsage)
+	dir := fs.String("dir", "", "the cluster's `directory` (the one synod up printed)")
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return err
+	}
+	id, err := strconv.ParseUint(fs.Arg(0), 10, 64)
+	if *dir == "" || fs.NArg() != 1 || err != nil || id == 0 {
+		fs.Usage()
+		return errors.New("start: --dir and one node id are required")
+	}
+	path := filepath.Join(*dir, "cluster.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	var up upCluster
+	if err := json.Unmarshal(b, &up); err != nil {
+		return fmt.Errorf("start: %s: %w", path, err)
+	}
+	i := -1
+	for j, n := range up.Nodes {
+		if n.ID == consensus.NodeID(id) {
+			i = j
+		}
+	}
+	if i < 0 {
+		return fmt.Errorf("start: %s has no node %d", path, id)
+	}
+	n := &up.Nodes[i]
+	if _, err := fetchReport(n.Status); err == nil {
+		return fmt.Errorf("start: node %d is running (its status answers at http://%s/status)", id, n.Status)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	logFile, err := os.OpenFile(n.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	defer logFile.Close()
+	// The recorded command names the binary that ran synod up, which may
+	// be gone (go run deletes it); this one takes the same arguments.
+	cmd := exec.Command(exe, n.Command[1:]...)
+	cmd.Stdout, cmd.Stderr = stdout, logFile
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start: node %d: %w", id, err)
+	}
+	n.PID, n.Command[0] = cmd.Process.Pid, exe
+	if err := writeJSON(path, up); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "synod start: node %d running, pid %d, log %s\n", id, n.PID, n.Log)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("start: node %d ended: %w", id, err)
+		}
+		return nil
+	case <-ctx.Done():
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		<-done
+		return nil
+	}
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// A node of synod up killed with SIGKILL comes back with synod start and
+// serves what was written while it was gone.
+func TestStartBringsBackANodeOfUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-node cluster")
+	}
+	dir := t.TempDir()
+	var upOut, upErr syncBuffer
+	up := synodCommand("up", "--dir", dir)
+	up.Stdout, up.Stderr = &upOut, &upErr
+	require.NoError(t, up.Start())
+	defer func() {
+		_ = up.Process.Signal(syscall.SIGTERM)
+		_ = up.Wait()
+	}()
+	var cj upCluster
+	require.Eventually(t, func() bool {
+		b, err := os.ReadFile(filepath.Join(dir, "cluster.json"))
+		return err == nil && json.Unmarshal(b, &cj) == nil && len(cj.Nodes) == 3
+	}, patience, 50*time.Millisecond)
+	for _, n := range cj.Nodes {
+		waitDial(t, n.Service)
+	}
+
+	node2 := cj.Nodes[1]
+	require.NoError(t, syscall.Kill(node2.PID, syscall.SIGKILL))
+	require.Eventually(t, func() bool { return strings.Contains(upErr.String(), "synod start --dir "+dir+" 2") },
+		patience, 50*time.Millisecond, "synod up says how to start the node again")
+	kv1, err := dialKV(cj.Nodes[0].Service)
+	require.NoError(t, err)
+	defer kv1.Close()
+	r, err := kv1.do("SET", "while-down", "yes")
+	require.NoError(t, err)
+	require.Equal(t, "OK", r)
+
+	var startErr bytes.Buffer
+	start := synodCommand("start", "--dir", dir, "2")
+	start.Stderr = &startErr
+	require.NoError(t, start.Start())
+	defer func() {
+		_ = start.Process.Signal(syscall.SIGTERM)
+		_ = start.Wait()
+	}()
+	waitDial(t, node2.Service)
+	kv2, err := dialKV(node2.Service)
+	require.NoError(t, err)
+	defer kv2.Close()
+	r, err = kv2.do("GET", "while-down")
+	require.NoError(t, err)
+	require.Equal(t, "yes", r, "node 2 caught up")
+
+	again := synodCommand("start", "--dir", dir, "2")
+	out, err := again.CombinedOutput()
+	require.Error(t, err)
+	require.Contains(t, string(out), "node 2 is running", "a running node is not started twice")
+}
