@@ -61,7 +61,7 @@ const (
 	StopIllegal                      // an instruction that is undefined or not implemented (SIGILL)
 	StopPrivileged                   // a privileged instruction or register in user mode (SIGILL)
 	StopFault                        // a memory access the page table refused (SIGSEGV; Stop.Fault says which)
-	StopUnaligned                    // a misaligned load or store (SIGBUS)
+	StopUnaligned                    // a misaligned ldcw (SIGBUS); other misaligned accesses are performed
 	StopTrap                         // a conditional or overflow trap (SIGFPE)
 	StopFPE                          // an enabled floating-point exception (SIGFPE)
 )

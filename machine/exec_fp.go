@@ -54,7 +54,11 @@ func execFldw(c *CPU, in *inst) bool {
 	addr, base := c.address(in)
 	v, ok := c.Mem.read32(addr)
 	if !ok {
-		return c.accessFault(addr, 4, false)
+		slow, ok := c.readSlow(addr, 4)
+		if !ok {
+			return true
+		}
+		v = uint32(slow)
 	}
 	c.GR[in.r1&31] = base
 	c.setFPWord(in.t, v)
@@ -64,8 +68,8 @@ func execFldw(c *CPU, in *inst) bool {
 func execFstw(c *CPU, in *inst) bool {
 	addr, base := c.address(in)
 	b := in.r1 & 31
-	if !c.Mem.write32(addr, c.fpWord(in.t)) {
-		return c.accessFault(addr, 4, true)
+	if v := c.fpWord(in.t); !c.Mem.write32(addr, v) && !c.writeSlow(addr, 4, uint64(v)) {
+		return true
 	}
 	c.GR[b] = base
 	return false
@@ -75,7 +79,9 @@ func execFldd(c *CPU, in *inst) bool {
 	addr, base := c.address(in)
 	v, ok := c.Mem.read64(addr)
 	if !ok {
-		return c.accessFault(addr, 8, false)
+		if v, ok = c.readSlow(addr, 8); !ok {
+			return true
+		}
 	}
 	c.GR[in.r1&31] = base
 	c.FP.R[in.t&31] = v
@@ -85,8 +91,8 @@ func execFldd(c *CPU, in *inst) bool {
 func execFstd(c *CPU, in *inst) bool {
 	addr, base := c.address(in)
 	b := in.r1 & 31
-	if !c.Mem.write64(addr, c.FP.R[in.t&31]) {
-		return c.accessFault(addr, 8, true)
+	if v := c.FP.R[in.t&31]; !c.Mem.write64(addr, v) && !c.writeSlow(addr, 8, v) {
+		return true
 	}
 	c.GR[b] = base
 	return false

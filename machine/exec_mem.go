@@ -72,7 +72,11 @@ func execLdhDisp(c *CPU, in *inst) bool {
 	addr := c.GR[in.r1&31] + in.imm
 	v, ok := c.Mem.read16(addr)
 	if !ok {
-		return c.accessFault(addr, 2, false)
+		slow, ok := c.readSlow(addr, 2)
+		if !ok {
+			return true
+		}
+		v = uint32(slow)
 	}
 	c.GR[in.t&31] = v
 	return false
@@ -82,7 +86,11 @@ func execLdwDisp(c *CPU, in *inst) bool {
 	addr := c.GR[in.r1&31] + in.imm
 	v, ok := c.Mem.read32(addr)
 	if !ok {
-		return c.accessFault(addr, 4, false)
+		slow, ok := c.readSlow(addr, 4)
+		if !ok {
+			return true
+		}
+		v = uint32(slow)
 	}
 	c.GR[in.t&31] = v
 	return false
@@ -107,7 +115,11 @@ func (c *CPU) load(in *inst, size uint32) bool {
 		v, ok = c.Mem.read32(addr)
 	}
 	if !ok {
-		return c.accessFault(addr, size, false)
+		slow, ok := c.readSlow(addr, size)
+		if !ok {
+			return true
+		}
+		v = uint32(slow)
 	}
 	c.GR[in.r1&31] = base
 	c.GR[in.t&31] = v
@@ -124,16 +136,16 @@ func execStbDisp(c *CPU, in *inst) bool {
 
 func execSthDisp(c *CPU, in *inst) bool {
 	addr := c.GR[in.r1&31] + in.imm
-	if !c.Mem.write16(addr, c.GR[in.t&31]) {
-		return c.accessFault(addr, 2, true)
+	if v := c.GR[in.t&31]; !c.Mem.write16(addr, v) && !c.writeSlow(addr, 2, uint64(v)) {
+		return true
 	}
 	return false
 }
 
 func execStwDisp(c *CPU, in *inst) bool {
 	addr := c.GR[in.r1&31] + in.imm
-	if !c.Mem.write32(addr, c.GR[in.t&31]) {
-		return c.accessFault(addr, 4, true)
+	if v := c.GR[in.t&31]; !c.Mem.write32(addr, v) && !c.writeSlow(addr, 4, uint64(v)) {
+		return true
 	}
 	return false
 }
@@ -156,17 +168,23 @@ func (c *CPU) store(in *inst, size uint32) bool {
 	default:
 		ok = c.Mem.write32(addr, v)
 	}
-	if !ok {
-		return c.accessFault(addr, size, true)
+	if !ok && !c.writeSlow(addr, size, uint64(v)) {
+		return true
 	}
 	c.GR[b] = base
 	return false
 }
 
-// execLdcw is load and clear word, the PA-RISC semaphore primitive.
+// execLdcw is load and clear word, the PA-RISC semaphore primitive. It
+// is the one access that must be aligned: the kernel does not complete a
+// misaligned ldcw (nor does qemu-hppa), the program gets SIGBUS.
 func execLdcw(c *CPU, in *inst) bool {
 	addr, base := c.address(in)
 	b, t := in.r1&31, in.t&31
+	if addr&3 != 0 {
+		c.stop = Stop{Reason: StopUnaligned, Fault: &Fault{Addr: addr}}
+		return true
+	}
 	v, ok := c.Mem.read32(addr)
 	if !ok {
 		return c.accessFault(addr, 4, false)
