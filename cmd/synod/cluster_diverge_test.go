@@ -1,10 +1,8 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -29,15 +27,7 @@ func TestClusterDivergedNodeTakesAPeersState(t *testing.T) {
 	kv, err := dialKV(c.serviceAddr(1))
 	require.NoError(t, err)
 	defer kv.Close()
-	set := func(from, to int) {
-		t.Helper()
-		for i := from; i < to; i++ {
-			r, err := kv.do("SET", fmt.Sprintf("k%d", i%10), strconv.Itoa(i))
-			require.NoError(t, err)
-			require.Equal(t, "OK", r)
-		}
-	}
-	set(0, 150)
+	setKeys(t, kv, 0, 150)
 	c.eventually("node 3 has a snapshot of its own", func() bool {
 		r, err := c.report(3)
 		return err == nil && r.Delivered > 2*m.snapshotEvery
@@ -47,12 +37,12 @@ func TestClusterDivergedNodeTakesAPeersState(t *testing.T) {
 
 	c.start(3)
 	c.eventually("node 3 detects its divergence and takes a peer's state", func() bool {
-		set(150, 160) // checkpoints come with activity
+		setKeys(t, kv, 150, 160) // checkpoints come with activity
 		r, err := c.report(3)
 		return err == nil && r.Resyncs == 1
 	})
 	c.waitServing()
-	set(160, 200)
+	setKeys(t, kv, 160, 200)
 	c.converged()
 	kv3, err := dialKV(c.serviceAddr(3))
 	require.NoError(t, err)

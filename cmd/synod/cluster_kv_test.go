@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -264,11 +263,7 @@ func TestClusterRejoinThroughSnapshot(t *testing.T) {
 	kv, err := dialKV(c.serviceAddr(1))
 	require.NoError(t, err)
 	defer kv.Close()
-	for i := range 150 {
-		r, err := kv.do("SET", fmt.Sprintf("k%d", i%10), strconv.Itoa(i))
-		require.NoError(t, err)
-		require.Equal(t, "OK", r)
-	}
+	setKeys(t, kv, 0, 150)
 	c.start(3)
 	c.waitServing()
 	kv3, err := dialKV(c.serviceAddr(3))

@@ -248,6 +248,16 @@ func (c *testCluster) converged() string {
 	return hash
 }
 
+// setKeys sets k0..k9 to the numbers from..to-1 in turn, through kv.
+func setKeys(t testing.TB, kv *kvClient, from, to int) {
+	t.Helper()
+	for i := from; i < to; i++ {
+		r, err := kv.do("SET", fmt.Sprintf("k%d", i%10), strconv.Itoa(i))
+		require.NoError(t, err)
+		require.Equal(t, "OK", r)
+	}
+}
+
 // freeTCPPort returns a loopback port nothing listens on right now.
 func freeTCPPort(t testing.TB) int {
 	t.Helper()
