@@ -2,10 +2,10 @@ package machine
 
 // The decoder turns an instruction word at an address into an inst. It
 // follows the PA-RISC 1.1 encodings (major opcode in the top six bits);
-// every word it does not recognise decodes to execIllegal, and the
-// privileged instructions to execPrivileged. Field names follow the
-// architecture manual; bit positions here count from the least
-// significant bit.
+// every word it does not recognise decodes to execIllegal, privileged
+// instructions to execPrivileged and moves to or from privileged registers
+// to execPrivilegedRegister. Field names follow the architecture manual;
+// bit positions here count from the least significant bit.
 
 // field extracts n bits of w starting at bit lo.
 func field(w uint32, lo, n uint) uint32 { return w >> lo & (1<<n - 1) }
@@ -96,7 +96,7 @@ func decodeSystem(in *inst, w uint32) {
 	case 0xC1: // mtsp
 		in.r1, in.t, in.exec = reg(w, 16), spaceReg3(w), execMtsp
 		if in.t >= 5 {
-			in.exec = execPrivileged
+			in.exec = execPrivilegedRegister
 		}
 	case 0x45: // mfctl
 		if field(w, 16, 5) == 0 {
@@ -109,11 +109,11 @@ func decodeSystem(in *inst, w uint32) {
 			case 26, 27:
 				in.exec = execMfctl
 			default:
-				in.exec = execPrivileged
+				in.exec = execPrivilegedRegister
 			}
 		}
 	case 0xC2: // mtctl
-		in.r1, in.t, in.exec = reg(w, 16), reg(w, 21), execPrivileged
+		in.r1, in.t, in.exec = reg(w, 16), reg(w, 21), execPrivilegedRegister
 		if in.t == crSAR {
 			in.exec = execMtsar
 		}

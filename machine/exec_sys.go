@@ -13,6 +13,13 @@ func execPrivileged(c *CPU, in *inst) bool {
 	return true
 }
 
+// execPrivilegedRegister is a move to or from a space or control register
+// user code may not touch: a trap of its own (privileged register).
+func execPrivilegedRegister(c *CPU, in *inst) bool {
+	c.stop = Stop{Reason: StopPrivilegedRegister}
+	return true
+}
+
 func execBreak(c *CPU, in *inst) bool {
 	c.stop = Stop{Reason: StopBreak}
 	return true

@@ -107,7 +107,8 @@ func parseScript(path string) ([]scriptCase, error) {
 
 var stopNames = map[string]StopReason{
 	"budget": StopBudget, "gateway": StopGateway, "break": StopBreak, "illegal": StopIllegal,
-	"privileged": StopPrivileged, "fault": StopFault, "unaligned": StopUnaligned, "trap": StopTrap, "fpe": StopFPE,
+	"privileged": StopPrivileged, "privileged-register": StopPrivilegedRegister, "fault": StopFault,
+	"unaligned": StopUnaligned, "trap": StopTrap, "fpe": StopFPE,
 }
 
 // newTestCPU maps img, the data pages and the stack, and points the CPU

@@ -63,3 +63,7 @@ func LightweightCAS(p *Process, op uint32, args ...uint32) (r28, r21 uint32) {
 	p.gateway(t, gatewayLWS)
 	return c.GR[28], c.GR[21]
 }
+
+// HandleStop makes the kernel act on a CPU stop of thread tid, as after
+// the thread ran.
+func HandleStop(p *Process, tid uint32, stop machine.Stop) { p.handleStop(p.threadByTID(tid), stop) }

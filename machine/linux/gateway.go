@@ -32,6 +32,9 @@ func (p *Process) handleStop(t *thread, stop machine.Stop) {
 	case machine.StopPrivileged:
 		p.log.Warn("privileged instruction", "pc", hex32(stop.PC), "word", hex32(stop.Word), "tid", t.tid)
 		p.forceSignal(t, sigInfo{signo: SIGILL, code: illPrvopc, addr: stop.PC, fault: true})
+	case machine.StopPrivilegedRegister:
+		p.log.Warn("privileged register", "pc", hex32(stop.PC), "word", hex32(stop.Word), "tid", t.tid)
+		p.forceSignal(t, sigInfo{signo: SIGILL, code: illPrvreg, addr: stop.PC, fault: true})
 	case machine.StopFault:
 		info := sigInfo{signo: SIGSEGV, code: segvAccerr, fault: true}
 		if stop.Fault != nil {
@@ -47,7 +50,14 @@ func (p *Process) handleStop(t *thread, stop machine.Stop) {
 			info.addr = stop.Fault.Addr
 		}
 		p.forceSignal(t, info)
-	case machine.StopTrap, machine.StopFPE:
+	case machine.StopTrap:
+		info := sigInfo{signo: SIGFPE, code: fpeCondtrap, addr: stop.PC, fault: true}
+		if stop.Overflow {
+			info.code = fpeIntovf
+		}
+		p.forceSignal(t, info)
+	case machine.StopFPE:
+		// qemu-hppa 7.2 does not say which IEEE exception trapped.
 		p.forceSignal(t, sigInfo{signo: SIGFPE, addr: stop.PC, fault: true})
 	default:
 		p.log.Error("unknown CPU stop", "reason", stop.Reason, "pc", hex32(stop.PC))
@@ -67,8 +77,12 @@ func (p *Process) gateway(t *thread, entry uint32) {
 	case gatewaySetTP:
 		c.CR[controlRegThread] = c.GR[26]
 		p.returnToCaller(t)
-	default:
+	case 0: // a call through a null function pointer
 		p.forceSignal(t, sigInfo{signo: SIGSEGV, code: segvMaperr, addr: entry, fault: true})
+	default:
+		// Not an entry point. The kernel's page holds break instructions
+		// there; qemu-hppa raises SIGILL, which is what we match.
+		p.forceSignal(t, sigInfo{signo: SIGILL, code: illIllopc, addr: entry, fault: true})
 	}
 }
 

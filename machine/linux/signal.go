@@ -64,7 +64,12 @@ const (
 	busAdraln  = 1
 	illIllopc  = 1
 	illPrvopc  = 5
+	illPrvreg  = 6
 	trapBrkpt  = 1
+	fpeIntovf  = 2
+	// fpeCondtrap is parisc's own code for a conditional trap (the
+	// millicode's division by zero).
+	fpeCondtrap = 15
 
 	// sigRTMin is the first real-time signal: those queue every instance,
 	// the standard ones below it are pending at most once.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/synodvm/synod/machine"
 	"github.com/synodvm/synod/machine/linux"
 )
 
@@ -170,4 +171,41 @@ func TestSigtimedwaitTakesABlockedSignal(t *testing.T) {
 	env.Elapse(1000)
 	linux.Recheck(p)
 	require.Equal(t, neg(linux.EAGAIN), linux.MainCPU(p).GR[28], "timed out")
+}
+
+// TestTrapSignalCodes: what a SA_SIGINFO handler learns of each trap: the
+// signal and si_code qemu-hppa reports.
+func TestTrapSignalCodes(t *testing.T) {
+	cases := []struct {
+		name        string
+		stop        machine.Stop
+		signo, code uint32
+	}{
+		{"overflow trap", machine.Stop{Reason: machine.StopTrap, Overflow: true}, linux.SIGFPE, 2}, // FPE_INTOVF
+		{"conditional trap", machine.Stop{Reason: machine.StopTrap}, linux.SIGFPE, 15},             // FPE_CONDTRAP
+		{"floating-point exception", machine.Stop{Reason: machine.StopFPE}, linux.SIGFPE, 0},       // as qemu-hppa 7.2
+		{"privileged instruction", machine.Stop{Reason: machine.StopPrivileged}, linux.SIGILL, 5},  // ILL_PRVOPC
+		{"privileged register", machine.Stop{Reason: machine.StopPrivilegedRegister}, linux.SIGILL, 6},
+		{"misaligned ldcw", machine.Stop{Reason: machine.StopUnaligned, Fault: &machine.Fault{Addr: 0x40002}}, linux.SIGBUS, 1},
+		{"null function pointer", machine.Stop{Reason: machine.StopGateway, PC: 0}, linux.SIGSEGV, 1},
+		{"gateway page off its entries", machine.Stop{Reason: machine.StopGateway, PC: 0x800}, linux.SIGILL, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p, _ := newKernel(t)
+			buf := scratch(t, p)
+			installHandler(t, p, c.signo, buf+0x20)
+			sp := linux.MainCPU(p).GR[30]
+			if c.stop.Reason != machine.StopGateway {
+				c.stop.PC = linux.TestReturnAddress
+			}
+			linux.HandleStop(p, mainTID, c.stop)
+			linux.DeliverSignals(p, mainTID)
+			require.Nil(t, p.Exit())
+			frame := (sp + 63) &^ 63
+			require.Equal(t, uint32(0x10100|3), linux.MainCPU(p).IAOQFront, "the handler runs")
+			require.Equal(t, c.signo, word(t, p, frame+8), "si_signo")
+			require.Equal(t, c.code, word(t, p, frame+16), "si_code")
+		})
+	}
 }
