@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"encoding/binary"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/synodvm/synod/machine/linux"
+	"github.com/synodvm/synod/machine/linux/hostenv"
 	"github.com/synodvm/synod/machine/linux/memenv"
 )
 
@@ -116,6 +119,46 @@ func TestReadFileFromTheEnv(t *testing.T) {
 }
 
 func first(r uint32, _ bool) uint32 { return r }
+
+// TestTruncateSetsTheLength: truncate and ftruncate, in their 32- and
+// 64-bit forms, reach a host file.
+func TestTruncateSetsTheLength(t *testing.T) {
+	const (
+		nrTruncate    = 92
+		nrFtruncate   = 93
+		nrTruncate64  = 199
+		nrFtruncate64 = 200
+		oRdwr         = 2
+	)
+	p, err := linux.Load(readTestdata(t, "startregs"), linux.Config{Argv: []string{"k"}}, hostenv.New())
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(path, []byte("0123456789"), 0o644))
+	length := func() int64 {
+		st, err := os.Stat(path)
+		require.NoError(t, err)
+		return st.Size()
+	}
+	buf := scratch(t, p)
+	poke(t, p, buf, append([]byte(path), 0))
+	fd := first(linux.Syscall(p, mainTID, nrOpenat, 0xffffff9c, buf, oRdwr, 0))
+	require.Less(t, fd, uint32(100), "openat: %d", int32(fd))
+
+	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrFtruncate, fd, 8)))
+	require.EqualValues(t, 8, length())
+	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrFtruncate64, fd, 0, 6)))
+	require.EqualValues(t, 6, length())
+	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrTruncate, buf, 4)))
+	require.EqualValues(t, 4, length())
+	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrTruncate64, buf, 0, 2)))
+	require.EqualValues(t, 2, length())
+
+	require.Equal(t, neg(linux.EINVAL), first(linux.Syscall(p, mainTID, nrFtruncate, fd, 0xffffffff)), "negative")
+	require.Equal(t, neg(linux.EINVAL), first(linux.Syscall(p, mainTID, nrTruncate, buf, 0xffffffff)), "negative")
+	require.Equal(t, neg(linux.EBADF), first(linux.Syscall(p, mainTID, nrFtruncate, 99, 0)))
+	poke(t, p, buf, append([]byte(path+".missing"), 0))
+	require.Equal(t, neg(linux.ENOENT), first(linux.Syscall(p, mainTID, nrTruncate, buf, 0)))
+}
 
 func TestUnknownSyscallAnswersENOSYSAndLogsOnce(t *testing.T) {
 	var log bytes.Buffer

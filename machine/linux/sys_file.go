@@ -542,13 +542,49 @@ func sysFsync(p *Process, t *thread, a sysArgs) sysResult {
 	return result(0, e)
 }
 
-// ftruncate64(fd, length_high, length_low)
-func sysFtruncate64(p *Process, t *thread, a sysArgs) sysResult {
-	f, e := p.envFile(a[0])
+func (p *Process) ftruncate(fd uint32, length int64) sysResult {
+	if length < 0 {
+		return fail(EINVAL)
+	}
+	f, e := p.envFile(fd)
 	if e != 0 {
 		return fail(e)
 	}
-	return result(0, p.env.Truncate(f.handle, int64(a[1])<<32|int64(a[2])))
+	return result(0, p.env.Truncate(f.handle, length))
+}
+
+// truncate sets the length of the file at path through a handle of its
+// own, since the Env truncates open files only.
+func (p *Process) truncate(path string, length int64) sysResult {
+	if length < 0 {
+		return fail(EINVAL)
+	}
+	h, e := p.env.Open(path, O_WRONLY, 0)
+	if e != 0 {
+		return fail(e)
+	}
+	defer p.env.Close(h)
+	return result(0, p.env.Truncate(h, length))
+}
+
+// ftruncate(fd, length): the length is a signed 32-bit value.
+func sysFtruncate(p *Process, t *thread, a sysArgs) sysResult {
+	return p.ftruncate(a[0], int64(int32(a[1])))
+}
+
+// ftruncate64(fd, length_high, length_low)
+func sysFtruncate64(p *Process, t *thread, a sysArgs) sysResult {
+	return p.ftruncate(a[0], int64(a[1])<<32|int64(a[2]))
+}
+
+// truncate(path, length)
+func sysTruncate(p *Process, t *thread, a sysArgs) sysResult {
+	return p.withPath(a[0], func(path string) sysResult { return p.truncate(path, int64(int32(a[1]))) })
+}
+
+// truncate64(path, length_high, length_low)
+func sysTruncate64(p *Process, t *thread, a sysArgs) sysResult {
+	return p.withPath(a[0], func(path string) sysResult { return p.truncate(path, int64(a[1])<<32|int64(a[2])) })
 }
 
 // getcwd(buf, size): returns the length including the NUL.
