@@ -55,16 +55,16 @@ const (
 type StopReason uint8
 
 const (
-	StopBudget     StopReason = iota // the instruction budget is spent
-	StopGateway                      // IAOQFront is in the gateway page (page 0): a system call or light-weight syscall
-	StopBreak                        // a BREAK instruction (Stop.Word holds it)
-	StopIllegal                      // an instruction that is undefined or not implemented (SIGILL)
-	StopPrivileged                   // a privileged instruction in user mode (SIGILL ILL_PRVOPC)
-	StopFault                        // a memory access the page table refused (SIGSEGV; Stop.Fault says which)
-	StopUnaligned                    // a misaligned ldcw (SIGBUS); other misaligned accesses are performed
-	StopTrap                         // a conditional or overflow trap (SIGFPE)
-	StopFPE                          // an enabled floating-point exception (SIGFPE)
-	StopPrivilegedRegister           // a privileged space or control register in user mode (SIGILL ILL_PRVREG)
+	StopBudget             StopReason = iota // the instruction budget is spent
+	StopGateway                              // IAOQFront is in the gateway page (page 0): a system call or light-weight syscall
+	StopBreak                                // a BREAK instruction (Stop.Word holds it)
+	StopIllegal                              // an instruction that is undefined or not implemented (SIGILL)
+	StopPrivileged                           // a privileged instruction in user mode (SIGILL ILL_PRVOPC)
+	StopFault                                // a memory access the page table refused (SIGSEGV; Stop.Fault says which)
+	StopUnaligned                            // a misaligned ldcw (SIGBUS); other misaligned accesses are performed
+	StopTrap                                 // a conditional or overflow trap (SIGFPE)
+	StopFPE                                  // an enabled floating-point exception (SIGFPE)
+	StopPrivilegedRegister                   // a privileged space or control register in user mode (SIGILL ILL_PRVREG)
 )
 
 // Stop reports the event that ended Run. IAOQFront/IAOQBack point at the
