@@ -63,6 +63,7 @@ type Process struct {
 	sig           processSignals
 	futexes       []futexWaiter // in the order the threads started waiting
 	timer         realTimer     // alarm/setitimer
+	undumpable    bool          // prctl(PR_SET_DUMPABLE, 0)
 
 	exit   *ExitStatus
 	warned map[uint32]bool // unknown syscalls already logged (diagnostics only)
@@ -162,7 +163,7 @@ func Load(binary []byte, cfg Config, env Env) (*Process, error) {
 	cpu.GR[25] = start.argc
 	cpu.GR[30] = start.sp
 	cpu.GR[31] = img.entry
-	p.addThread(cpu)
+	p.addThread(cpu).comm = initialComm(&cfg)
 	return p, nil
 }
 

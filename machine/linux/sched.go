@@ -13,6 +13,13 @@ type thread struct {
 	// (futex) when the thread exits, which is how pthread_join waits.
 	clearTID uint32
 
+	// What prctl sets: the thread's name (at most 15 bytes), the signal
+	// asked for when the parent dies (it never does here) and the
+	// no_new_privs bit.
+	comm       string
+	pdeathsig  uint32
+	noNewPrivs bool
+
 	sig threadSignals
 
 	// wait is non-nil while the thread is blocked in a system call. Its

@@ -27,6 +27,7 @@ type processState struct {
 	Brk          uint32
 	BrkStart     uint32
 	Umask        uint32
+	Undumpable   bool
 	Files        []fileState
 	FDs          []fdState
 	NextFileID   uint32
@@ -63,6 +64,9 @@ type threadState struct {
 	CPU          cpuState
 	QuantumLeft  uint64
 	ClearTID     uint32
+	Comm         string
+	Pdeathsig    uint32
+	NoNewPrivs   bool
 	Mask         uint64
 	Pending      []sigInfoState
 	SavedMask    uint64
@@ -212,13 +216,14 @@ func (p *Process) state(withPages bool) (*processState, error) {
 	s := &processState{
 		Config:       configState{p.cfg.Argv, p.cfg.Envp, p.cfg.ExePath, p.cfg.PID, p.cfg.UID, p.cfg.GID, p.cfg.Hostname, p.cfg.Quantum},
 		Instructions: p.instructions, Current: p.current, NextTID: p.nextTID,
-		Brk: p.brk, BrkStart: p.brkStart, Umask: p.umask, NextFileID: p.files.nextID,
+		Brk: p.brk, BrkStart: p.brkStart, Umask: p.umask, Undumpable: p.undumpable, NextFileID: p.files.nextID,
 		Pending: sigInfosState(p.sig.pending), Exit: p.exit,
 		Timer: timerState{p.timer.armed, p.timer.deadline, p.timer.interval},
 	}
 	for _, t := range p.threads {
 		ts := threadState{
 			TID: t.tid, CPU: cpuStateOf(t.cpu), QuantumLeft: t.quantumLeft, ClearTID: t.clearTID,
+			Comm: t.comm, Pdeathsig: t.pdeathsig, NoNewPrivs: t.noNewPrivs,
 			Mask: t.sig.mask, Pending: sigInfosState(t.sig.pending), SavedMask: t.sig.savedMask, HasSavedMask: t.sig.hasSavedMask,
 			AltSP: t.sig.altSP, AltSize: t.sig.altSize, AltFlags: t.sig.altFlags,
 		}
@@ -324,7 +329,7 @@ func Restore(snapshot []byte, env Env, log *slog.Logger) (*Process, error) {
 	p := &Process{
 		cfg: Config{Argv: c.Argv, Envp: c.Envp, ExePath: c.ExePath, PID: c.PID, UID: c.UID, GID: c.GID, Hostname: c.Hostname, Quantum: c.Quantum, Log: log},
 		env: env, log: log, mem: machine.NewMemory(), current: s.Current, nextTID: s.NextTID,
-		instructions: s.Instructions, brkStart: s.BrkStart, brk: s.Brk, umask: s.Umask,
+		instructions: s.Instructions, brkStart: s.BrkStart, brk: s.Brk, umask: s.Umask, undumpable: s.Undumpable,
 		exit: s.Exit, warned: map[uint32]bool{},
 		timer: realTimer{s.Timer.Armed, s.Timer.Deadline, s.Timer.Interval},
 	}
@@ -344,6 +349,7 @@ func Restore(snapshot []byte, env Env, log *slog.Logger) (*Process, error) {
 	}
 	for _, ts := range s.Threads {
 		t := &thread{tid: ts.TID, cpu: ts.CPU.restore(p.mem), quantumLeft: ts.QuantumLeft, clearTID: ts.ClearTID,
+			comm: ts.Comm, pdeathsig: ts.Pdeathsig, noNewPrivs: ts.NoNewPrivs,
 			sig: threadSignals{mask: ts.Mask, pending: sigInfosFrom(ts.Pending), savedMask: ts.SavedMask, hasSavedMask: ts.HasSavedMask,
 				altSP: ts.AltSP, altSize: ts.AltSize, altFlags: ts.AltFlags}}
 		if wd := ts.Wait; wd != nil {

@@ -28,6 +28,7 @@ func sysClone(p *Process, t *thread, a sysArgs) sysResult {
 	cpu.Instructions = 0
 	child := p.addThread(&cpu)
 	child.sig.mask = t.sig.mask
+	child.comm, child.noNewPrivs = t.comm, t.noNewPrivs
 	if stack != 0 {
 		cpu.GR[30] = stack
 	}

@@ -177,7 +177,7 @@ func init() {
 		168: {name: "poll", fn: sysPoll},
 		170: {name: "setresgid"},
 		171: {name: "getresgid", fn: sysGetresgid},
-		172: {name: "prctl"},
+		172: {name: "prctl", fn: sysPrctl, partial: "thread names, dumpable, pdeathsig, no_new_privs and unalign (no SIGBUS) only"},
 		173: {name: "rt_sigreturn", fn: sysRtSigreturn},
 		174: {name: "rt_sigaction", fn: sysRtSigaction},
 		175: {name: "rt_sigprocmask", fn: sysRtSigprocmask},

@@ -1,11 +1,13 @@
 package linux_test
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/synodvm/synod/machine/linux"
+	"github.com/synodvm/synod/machine/linux/memenv"
 )
 
 // glibc's pthread_create flags: CLONE_VM|FS|FILES|SIGHAND|THREAD|SYSVSEM|
@@ -122,4 +124,66 @@ func TestGetrandomWaitsForTheEnv(t *testing.T) {
 	_, blocked := linux.Syscall(p, mainTID, nrGetrandom, buf, 8, 0)
 	require.True(t, blocked)
 	require.Equal(t, neg(linux.EAGAIN), first(linux.Syscall(p, mainTID+0, nrGetrandom, buf, 8, 1)), "GRND_NONBLOCK")
+}
+
+// TestPrctlThreadNames: a thread starts with the program's base name,
+// PR_SET_NAME keeps 15 bytes, a new thread inherits its creator's name,
+// and a snapshot keeps every name.
+func TestPrctlThreadNames(t *testing.T) {
+	const (
+		nrPrctl   = 172
+		prSetName = 15
+		prGetName = 16
+	)
+	p, _ := newKernel(t) // ExePath /guest/k, argv[0] "k"
+	buf := scratch(t, p)
+	name := func(p *linux.Process, tid uint32) string {
+		require.Equal(t, uint32(0), first(linux.Syscall(p, tid, nrPrctl, prGetName, buf+0x200)))
+		return string(bytes.TrimRight(peek(t, p, buf+0x200, 16), "\x00"))
+	}
+	require.Equal(t, "k", name(p, mainTID))
+	poke(t, p, buf+0x300, []byte("a-name-longer-than-fifteen\x00"))
+	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrPrctl, prSetName, buf+0x300)))
+	require.Equal(t, "a-name-longer-t", name(p, mainTID))
+	child, _ := spawn(t, p, buf)
+	require.Equal(t, "a-name-longer-t", name(p, child), "inherited")
+	poke(t, p, buf+0x300, []byte("worker\x00"))
+	linux.Syscall(p, child, nrPrctl, prSetName, buf+0x300)
+	require.Equal(t, "worker", name(p, child))
+	require.Equal(t, "a-name-longer-t", name(p, mainTID), "per thread")
+
+	snap, err := p.Snapshot()
+	require.NoError(t, err)
+	q, err := linux.Restore(snap, memenv.New(1), nil)
+	require.NoError(t, err)
+	require.Equal(t, "worker", name(q, child))
+	require.Equal(t, "a-name-longer-t", name(q, mainTID))
+}
+
+// TestPrctlFlags: dumpable, no_new_privs and the misaligned-access policy
+// read back what was set; anything else is EINVAL.
+func TestPrctlFlags(t *testing.T) {
+	const (
+		nrPrctl         = 172
+		prGetDumpable   = 3
+		prSetDumpable   = 4
+		prGetUnalign    = 5
+		prSetUnalign    = 6
+		prSetNoNewPrivs = 38
+		prGetNoNewPrivs = 39
+	)
+	p, _ := newKernel(t)
+	buf := scratch(t, p)
+	prctl := func(args ...uint32) uint32 { return first(linux.Syscall(p, mainTID, nrPrctl, args...)) }
+	require.Equal(t, uint32(1), prctl(prGetDumpable))
+	require.Equal(t, uint32(0), prctl(prSetDumpable, 0))
+	require.Equal(t, uint32(0), prctl(prGetDumpable))
+	require.Equal(t, neg(linux.EINVAL), prctl(prSetDumpable, 2))
+	require.Equal(t, uint32(0), prctl(prGetNoNewPrivs))
+	require.Equal(t, uint32(0), prctl(prSetNoNewPrivs, 1))
+	require.Equal(t, uint32(1), prctl(prGetNoNewPrivs))
+	require.Equal(t, uint32(0), prctl(prGetUnalign, buf))
+	require.Equal(t, uint32(1), word(t, p, buf), "PR_UNALIGN_NOPRINT")
+	require.Equal(t, neg(linux.EINVAL), prctl(prSetUnalign, 2), "no SIGBUS")
+	require.Equal(t, neg(linux.EINVAL), prctl(12345))
 }

@@ -60,6 +60,24 @@ func (p *Process) readString(addr uint32, max int) (string, Errno) {
 	return "", ENAMETOOLONG
 }
 
+// readStringPrefix reads a string up to its NUL or its first max bytes,
+// whichever comes first, as strncpy_from_user does.
+func (p *Process) readStringPrefix(addr uint32, max int) (string, Errno) {
+	var out []byte
+	for range max {
+		var c [1]byte
+		if p.mem.ReadBytes(addr, c[:]) != nil {
+			return "", EFAULT
+		}
+		if c[0] == 0 {
+			break
+		}
+		out = append(out, c[0])
+		addr++
+	}
+	return string(out), 0
+}
+
 func (p *Process) readPath(addr uint32) (string, Errno) {
 	s, e := p.readString(addr, maxPath)
 	if e == 0 && s == "" {
