@@ -240,3 +240,34 @@ func TestProcSelfMapsDescribesTheGuest(t *testing.T) {
 	require.Contains(t, maps, "fa000000-fa800000 rwxp 00000000 00:00 0                                  [stack]\n")
 	require.Equal(t, neg(linux.EACCES), first(linux.Syscall(p, mainTID, nrOpenat, 0xffffff9c, buf, linux.O_RDWR, 0)))
 }
+
+// TestNiceMlockGetgroups: niceness reads back what was set (as 20 - nice,
+// the kernel's encoding), locking checks the range is mapped, and there
+// are no supplementary groups.
+func TestNiceMlockGetgroups(t *testing.T) {
+	const (
+		nrGetgroups   = 80
+		nrGetpriority = 96
+		nrSetpriority = 97
+		nrMlock       = 150
+		nrMlockall    = 152
+		prioProcess   = 0
+	)
+	p, _ := newKernel(t)
+	buf := scratch(t, p)
+	require.Equal(t, uint32(20), first(linux.Syscall(p, mainTID, nrGetpriority, prioProcess, 0)))
+	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrSetpriority, prioProcess, mainTID, 5)))
+	require.Equal(t, uint32(15), first(linux.Syscall(p, mainTID, nrGetpriority, prioProcess, 0)))
+	linux.Syscall(p, mainTID, nrSetpriority, prioProcess, 0, 99)
+	require.Equal(t, uint32(1), first(linux.Syscall(p, mainTID, nrGetpriority, prioProcess, 0)), "clamped to 19")
+	require.Equal(t, neg(linux.ESRCH), first(linux.Syscall(p, mainTID, nrGetpriority, prioProcess, 4242)))
+	require.Equal(t, neg(linux.EINVAL), first(linux.Syscall(p, mainTID, nrGetpriority, 7, 0)))
+
+	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrMlock, buf+5, 4000)))
+	gone := scratch(t, p)
+	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrMunmap, gone, 4096)))
+	require.Equal(t, neg(linux.ENOMEM), first(linux.Syscall(p, mainTID, nrMlock, gone, 100)), "unmapped")
+	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrMlockall, 1)))
+	require.Equal(t, neg(linux.EINVAL), first(linux.Syscall(p, mainTID, nrMlockall, 0)))
+	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrGetgroups, 4, buf)))
+}

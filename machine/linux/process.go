@@ -64,6 +64,7 @@ type Process struct {
 	futexes       []futexWaiter // in the order the threads started waiting
 	timer         realTimer     // alarm/setitimer
 	undumpable    bool          // prctl(PR_SET_DUMPABLE, 0)
+	nice          int32         // setpriority, for getpriority
 
 	exit   *ExitStatus
 	warned map[uint32]bool // unknown syscalls already logged (diagnostics only)

@@ -28,6 +28,7 @@ type processState struct {
 	BrkStart     uint32
 	Umask        uint32
 	Undumpable   bool
+	Nice         int32
 	Files        []fileState
 	FDs          []fdState
 	NextFileID   uint32
@@ -216,7 +217,7 @@ func (p *Process) state(withPages bool) (*processState, error) {
 	s := &processState{
 		Config:       configState{p.cfg.Argv, p.cfg.Envp, p.cfg.ExePath, p.cfg.PID, p.cfg.UID, p.cfg.GID, p.cfg.Hostname, p.cfg.Quantum},
 		Instructions: p.instructions, Current: p.current, NextTID: p.nextTID,
-		Brk: p.brk, BrkStart: p.brkStart, Umask: p.umask, Undumpable: p.undumpable, NextFileID: p.files.nextID,
+		Brk: p.brk, BrkStart: p.brkStart, Umask: p.umask, Undumpable: p.undumpable, Nice: p.nice, NextFileID: p.files.nextID,
 		Pending: sigInfosState(p.sig.pending), Exit: p.exit,
 		Timer: timerState{p.timer.armed, p.timer.deadline, p.timer.interval},
 	}
@@ -329,7 +330,7 @@ func Restore(snapshot []byte, env Env, log *slog.Logger) (*Process, error) {
 	p := &Process{
 		cfg: Config{Argv: c.Argv, Envp: c.Envp, ExePath: c.ExePath, PID: c.PID, UID: c.UID, GID: c.GID, Hostname: c.Hostname, Quantum: c.Quantum, Log: log},
 		env: env, log: log, mem: machine.NewMemory(), current: s.Current, nextTID: s.NextTID,
-		instructions: s.Instructions, brkStart: s.BrkStart, brk: s.Brk, umask: s.Umask, undumpable: s.Undumpable,
+		instructions: s.Instructions, brkStart: s.BrkStart, brk: s.Brk, umask: s.Umask, undumpable: s.Undumpable, nice: s.Nice,
 		exit: s.Exit, warned: map[uint32]bool{},
 		timer: realTimer{s.Timer.Armed, s.Timer.Deadline, s.Timer.Interval},
 	}

@@ -109,6 +109,47 @@ func sysPrlimit64(p *Process, t *thread, a sysArgs) sysResult {
 	return ok(0)
 }
 
+// getgroups(size, list): the guest belongs to no supplementary group.
+func sysGetgroups(p *Process, t *thread, a sysArgs) sysResult { return ok(0) }
+
+const (
+	prioProcess = 0
+	prioUser    = 2
+	niceMin     = -20
+	niceMax     = 19
+)
+
+// priorityTarget checks that which and who name the guest itself: the
+// process (or one of its threads), its process group, or its user.
+func (p *Process) priorityTarget(which, who uint32) Errno {
+	switch {
+	case which > prioUser:
+		return EINVAL
+	case who == 0, which == prioUser && who == p.cfg.UID, which == prioProcess && p.threadByTID(who) != nil:
+		return 0
+	}
+	return ESRCH
+}
+
+// getpriority(which, who): the kernel answers 20 - nice, so that the
+// result is never negative; glibc converts it back.
+func sysGetpriority(p *Process, t *thread, a sysArgs) sysResult {
+	if e := p.priorityTarget(a[0], a[1]); e != 0 {
+		return fail(e)
+	}
+	return ok(uint32(20 - p.nice))
+}
+
+// setpriority(which, who, nice): remembered for getpriority; the
+// scheduler gives every thread the same share whatever its niceness.
+func sysSetpriority(p *Process, t *thread, a sysArgs) sysResult {
+	if e := p.priorityTarget(a[0], a[1]); e != 0 {
+		return fail(e)
+	}
+	p.nice = min(max(int32(a[2]), niceMin), niceMax)
+	return ok(0)
+}
+
 // wait4: there are no child processes.
 func sysWait4(p *Process, t *thread, _ sysArgs) sysResult { return fail(ECHILD) }
 

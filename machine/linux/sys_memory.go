@@ -174,6 +174,44 @@ func sysMprotect(p *Process, t *thread, a sysArgs) sysResult {
 	return ok(0)
 }
 
+// mlock(addr, length), munlock(addr, length): guest memory is never paged
+// out, so locking only checks that the range is mapped.
+func sysMlock(p *Process, t *thread, a sysArgs) sysResult {
+	end := uint64(a[0]) + uint64(a[1])
+	for addr := uint64(a[0] &^ (machine.PageSize - 1)); addr < end; addr += machine.PageSize {
+		if _, mapped := p.mem.Mapped(uint32(addr)); !mapped {
+			return fail(ENOMEM)
+		}
+	}
+	return ok(0)
+}
+
+const (
+	mlockOnfault = 1
+	mclCurrent   = 1
+	mclFuture    = 2
+	mclOnfault   = 4
+)
+
+// mlock2(addr, length, flags)
+func sysMlock2(p *Process, t *thread, a sysArgs) sysResult {
+	if a[2]&^mlockOnfault != 0 {
+		return fail(EINVAL)
+	}
+	return sysMlock(p, t, a)
+}
+
+// mlockall(flags)
+func sysMlockall(p *Process, t *thread, a sysArgs) sysResult {
+	if a[0] == 0 || a[0]&^(mclCurrent|mclFuture|mclOnfault) != 0 {
+		return fail(EINVAL)
+	}
+	return ok(0)
+}
+
+// munlockall()
+func sysMunlockall(p *Process, t *thread, a sysArgs) sysResult { return ok(0) }
+
 // madvise(addr, length, advice): MADV_DONTNEED zeroes private pages, as on
 // Linux; every other advice is a hint and is ignored.
 func sysMadvise(p *Process, t *thread, a sysArgs) sysResult {
