@@ -36,6 +36,9 @@ func (p *Process) handleStop(t *thread, stop machine.Stop) {
 		p.log.Warn("privileged register", "pc", hex32(stop.PC), "word", hex32(stop.Word), "tid", t.tid)
 		p.forceSignal(t, sigInfo{signo: SIGILL, code: illPrvreg, addr: stop.PC, fault: true})
 	case machine.StopFault:
+		if stop.Fault != nil && p.growStack(stop.Fault.Addr) {
+			return // the instruction runs again
+		}
 		info := sigInfo{signo: SIGSEGV, code: segvAccerr, fault: true}
 		if stop.Fault != nil {
 			info.addr = stop.Fault.Addr

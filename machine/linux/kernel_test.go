@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/synodvm/synod/machine"
 	"github.com/synodvm/synod/machine/linux"
 	"github.com/synodvm/synod/machine/linux/hostenv"
 	"github.com/synodvm/synod/machine/linux/memenv"
@@ -270,4 +271,35 @@ func TestNiceMlockGetgroups(t *testing.T) {
 	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrMlockall, 1)))
 	require.Equal(t, neg(linux.EINVAL), first(linux.Syscall(p, mainTID, nrMlockall, 0)))
 	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrGetgroups, 4, buf)))
+}
+
+// TestMainStackGrowsToItsReserve: the main stack is mapped 8 MiB deep and
+// grows, up to 80 MiB as under qemu-hppa, when the guest or a system call
+// reaches above it; past the reserve is a fault.
+func TestMainStackGrowsToItsReserve(t *testing.T) {
+	const (
+		stackBase = 0xfa000000
+		mib       = 1 << 20
+	)
+	p, env := newKernel(t)
+	mapped := func(addr uint32) bool {
+		_, ok := p.Memory().Mapped(addr)
+		return ok
+	}
+	require.True(t, mapped(stackBase+8*mib-1))
+	require.False(t, mapped(stackBase+8*mib))
+
+	linux.HandleStop(p, mainTID, machine.Stop{Reason: machine.StopFault, Fault: &machine.Fault{Addr: stackBase + 9*mib, Write: true, Unmapped: true}})
+	require.Nil(t, p.Exit(), "no signal")
+	require.True(t, mapped(stackBase+8*mib), "mapped from the old end")
+	require.True(t, mapped(stackBase+9*mib))
+	require.False(t, mapped(stackBase+9*mib+4096))
+
+	require.Equal(t, uint32(4), first(linux.Syscall(p, mainTID, nrWrite, 1, stackBase+20*mib, 4)), "a system call reads above the stack")
+	require.Equal(t, "\x00\x00\x00\x00", env.Stdout.String())
+	require.Equal(t, neg(linux.EFAULT), first(linux.Syscall(p, mainTID, nrWrite, 1, stackBase+80*mib, 4)), "past the reserve")
+
+	linux.HandleStop(p, mainTID, machine.Stop{Reason: machine.StopFault, Fault: &machine.Fault{Addr: stackBase + 80*mib, Unmapped: true}})
+	linux.DeliverSignals(p, mainTID)
+	require.Equal(t, &linux.ExitStatus{Signal: linux.SIGSEGV, Core: true}, p.Exit())
 }

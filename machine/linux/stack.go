@@ -10,10 +10,40 @@ import (
 // The main thread's stack. On hppa it grows up, so the kernel writes the
 // strings at its low end and the argument block above them. The base is
 // where qemu-hppa puts it, so addresses printed by a guest match.
+//
+// qemu-hppa gives the stack 80 MiB, whatever the 8 MiB limit getrlimit
+// reports, so a guest may recurse that deep. The first stackSize bytes
+// are mapped at start and the rest of stackReserve when the guest reaches
+// it, as the kernel grows a stack on a fault above its end.
 const (
-	stackBase = 0xfa000000
-	stackSize = 8 << 20 // also what getrlimit(RLIMIT_STACK) reports
+	stackBase    = 0xfa000000
+	stackSize    = 8 << 20 // also what getrlimit(RLIMIT_STACK) reports
+	stackReserve = 80 << 20
+	stackProt    = machine.ProtRead | machine.ProtWrite | machine.ProtExec
 )
+
+// growStack maps the stack's reserve up to the page of addr, from where
+// the mapped stack ends, when addr lies in the reserve and is not mapped.
+// It reports whether it mapped anything (the access that needed it can
+// then be done again).
+func (p *Process) growStack(addr uint32) bool {
+	top := addr &^ (machine.PageSize - 1)
+	if addr < stackBase+stackSize || addr >= stackBase+stackReserve {
+		return false
+	}
+	if _, mapped := p.mem.Mapped(top); mapped {
+		return false
+	}
+	for page := top; page >= stackBase+stackSize; page -= machine.PageSize {
+		if _, mapped := p.mem.Mapped(page); mapped {
+			break
+		}
+		if p.mem.Map(page, machine.PageSize, stackProt) != nil {
+			return false // cannot happen: one aligned page
+		}
+	}
+	return true
+}
 
 // Auxiliary vector tags.
 const (
@@ -81,7 +111,7 @@ func (w *stackWriter) align(n uint32) { w.at = (w.at + n - 1) &^ (n - 1) }
 // platform strings, 16 random bytes, argc, the argv and envp arrays and the
 // auxv pairs; the stack pointer starts one 64-byte frame above them.
 func setupStack(mem *machine.Memory, img image, cfg *Config, random [16]byte) (startInfo, error) {
-	if err := mem.Map(stackBase, stackSize, machine.ProtRead|machine.ProtWrite|machine.ProtExec); err != nil {
+	if err := mem.Map(stackBase, stackSize, stackProt); err != nil {
 		return startInfo{}, fmt.Errorf("map stack: %w", err)
 	}
 	w := &stackWriter{mem: mem, at: stackBase}

@@ -3,27 +3,40 @@ package linux
 import "encoding/binary"
 
 // Copies between guest memory and the kernel. A refused access is EFAULT,
-// as copy_from_user/copy_to_user make it.
+// as copy_from_user/copy_to_user make it; one that reaches into the main
+// stack's reserve grows the stack first, as their page fault would.
 
 // maxPath bounds path strings read from the guest (PATH_MAX).
 const maxPath = 4096
 
+// reach grows the stack for an access of n > 0 bytes at addr.
+func (p *Process) reach(addr uint32, n int) { p.growStack(addr + uint32(n) - 1) }
+
 func (p *Process) readUser(addr uint32, n int) ([]byte, Errno) {
 	b := make([]byte, n)
-	if n > 0 && p.mem.ReadBytes(addr, b) != nil {
+	if n == 0 {
+		return b, 0
+	}
+	p.reach(addr, n)
+	if p.mem.ReadBytes(addr, b) != nil {
 		return nil, EFAULT
 	}
 	return b, 0
 }
 
 func (p *Process) writeUser(addr uint32, b []byte) Errno {
-	if len(b) > 0 && p.mem.WriteBytes(addr, b) != nil {
+	if len(b) == 0 {
+		return 0
+	}
+	p.reach(addr, len(b))
+	if p.mem.WriteBytes(addr, b) != nil {
 		return EFAULT
 	}
 	return 0
 }
 
 func (p *Process) readU32(addr uint32) (uint32, Errno) {
+	p.reach(addr, 4)
 	v, err := p.mem.LoadWord(addr)
 	if err != nil {
 		return 0, EFAULT
@@ -32,6 +45,7 @@ func (p *Process) readU32(addr uint32) (uint32, Errno) {
 }
 
 func (p *Process) writeU32(addr, v uint32) Errno {
+	p.reach(addr, 4)
 	if p.mem.StoreWord(addr, v) != nil {
 		return EFAULT
 	}
@@ -46,6 +60,7 @@ func (p *Process) readString(addr uint32, max int) (string, Errno) {
 		// Stop each chunk at a page boundary so that a string ending just
 		// before an unmapped page reads fine.
 		n := min(len(chunk), int(0x1000-addr&0xfff))
+		p.reach(addr, n)
 		if p.mem.ReadBytes(addr, chunk[:n]) != nil {
 			return "", EFAULT
 		}
@@ -66,6 +81,7 @@ func (p *Process) readStringPrefix(addr uint32, max int) (string, Errno) {
 	var out []byte
 	for range max {
 		var c [1]byte
+		p.reach(addr, 1)
 		if p.mem.ReadBytes(addr, c[:]) != nil {
 			return "", EFAULT
 		}
