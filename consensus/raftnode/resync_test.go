@@ -74,19 +74,35 @@ func TestFetchAndInstallSnapshot(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
+	// commitAll commits values in order through node 1 and waits until
+	// every node has them. A proposal raft drops with a leader change is
+	// proposed again.
 	commitAll := func(values []string) {
 		t.Helper()
 		for _, v := range values {
-			require.Eventually(t, func() bool { return nodes[1].Propose(ctx, []byte(v)) == nil }, patience, 10*time.Millisecond)
+			require.Eventually(t, func() bool {
+				if nodes[1].Propose(ctx, []byte(v)) != nil {
+					return false
+				}
+				deadline := time.Now().Add(2 * time.Second)
+				for time.Now().Before(deadline) {
+					if slices.Contains(nodes[1].history().Entries, v) {
+						return true
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+				return false
+			}, patience, 10*time.Millisecond, "%s never committed", v)
 		}
+		last := values[len(values)-1]
 		require.Eventually(t, func() bool {
 			for _, n := range nodes {
-				if h := n.history(); len(h.Entries) == 0 || h.Entries[len(h.Entries)-1] != values[len(values)-1] {
+				if !slices.Contains(n.history().Entries, last) {
 					return false
 				}
 			}
 			return true
-		}, patience, 10*time.Millisecond)
+		}, patience, 10*time.Millisecond, "%s not on every node", last)
 	}
 	commitAll(logtest.Values("before", 5))
 
@@ -101,8 +117,8 @@ func TestFetchAndInstallSnapshot(t *testing.T) {
 	require.NoError(t, InstallSnapshot(cfg, 3, snap))
 	nodes[3] = startHistoryNode(t, cfg, 3)
 	commitAll(logtest.Values("after", 5))
-	want := nodes[1].history()
-	got := nodes[3].history()
-	require.Equal(t, 1, got.Snapshots, "the restarted node began from the fetched snapshot")
-	require.Equal(t, want.Entries, got.Entries)
+	require.Equal(t, 1, nodes[3].history().Snapshots, "the restarted node began from the fetched snapshot")
+	require.Eventually(t, func() bool {
+		return slices.Equal(nodes[1].history().Entries, nodes[3].history().Entries)
+	}, patience, 10*time.Millisecond, "node 3 holds what node 1 holds")
 }
