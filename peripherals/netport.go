@@ -45,6 +45,9 @@ type NetPortConfig struct {
 	// MaxUnacked bounds a client's input proposed but not yet committed;
 	// beyond it the node stops reading from the client. Default 1 MiB.
 	MaxUnacked int
+	// ListenRetry is how often a host port that could not be bound is
+	// tried again. Default 1 s.
+	ListenRetry time.Duration
 }
 
 // NetPort serves the guest's listening ports on one node: every accepted
@@ -68,6 +71,7 @@ type NetPort struct {
 
 	mu        sync.Mutex
 	listeners map[uint16]net.Listener
+	retrying  map[uint16]bool // guest ports waiting for their host port
 	conns     map[uint64]*clientConn
 	// serial numbers conns; it starts at the process start time in
 	// nanoseconds so serials stay unique across restarts of the node.
@@ -117,6 +121,9 @@ func NewNetPort(cfg NetPortConfig) *NetPort {
 	if cfg.MaxUnacked <= 0 {
 		cfg.MaxUnacked = 1 << 20
 	}
+	if cfg.ListenRetry <= 0 {
+		cfg.ListenRetry = time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -126,6 +133,7 @@ func NewNetPort(cfg NetPortConfig) *NetPort {
 		ctx:        ctx,
 		cancel:     cancel,
 		listeners:  map[uint16]net.Listener{},
+		retrying:   map[uint16]bool{},
 		conns:      map[uint64]*clientConn{},
 		serial:     uint64(time.Now().UnixNano()),
 		batchReady: make(chan struct{}, 1),
@@ -136,7 +144,11 @@ func NewNetPort(cfg NetPortConfig) *NetPort {
 	return n
 }
 
-// Listen starts serving the guest's port; serving it already is not an error.
+// Listen starts serving the guest's port; serving it already is not an
+// error. When the host port cannot be bound (another program holds it),
+// Listen reports why and keeps trying every ListenRetry in the background:
+// the guest listens on every node, and this node should serve as soon as
+// it can.
 func (n *NetPort) Listen(guestPort uint16) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -150,6 +162,43 @@ func (n *NetPort) Listen(guestPort uint16) error {
 	if hostPort <= 0 || hostPort > 0xffff {
 		return fmt.Errorf("serve guest port %d: host port %d out of range (offset %d)", guestPort, hostPort, n.cfg.PortOffset)
 	}
+	err := n.listenLocked(guestPort, hostPort)
+	if err != nil && !n.retrying[guestPort] {
+		n.retrying[guestPort] = true
+		n.wg.Add(1)
+		go n.retryListen(guestPort, hostPort)
+	}
+	return err
+}
+
+// retryListen binds the host port for guestPort once it is free.
+func (n *NetPort) retryListen(guestPort uint16, hostPort int) {
+	defer n.wg.Done()
+	tick := time.NewTicker(n.cfg.ListenRetry)
+	defer tick.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		n.mu.Lock()
+		_, served := n.listeners[guestPort]
+		err := n.ctx.Err()
+		if !served && err == nil {
+			err = n.listenLocked(guestPort, hostPort)
+		}
+		if served || err == nil {
+			delete(n.retrying, guestPort)
+			n.mu.Unlock()
+			return
+		}
+		n.mu.Unlock()
+	}
+}
+
+// listenLocked binds hostPort and serves guestPort on it; n.mu is held.
+func (n *NetPort) listenLocked(guestPort uint16, hostPort int) error {
 	addr := net.JoinHostPort(n.cfg.Host, strconv.Itoa(hostPort))
 	l, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -266,3 +266,22 @@ func freePort(t *testing.T) uint16 {
 	defer l.Close()
 	return uint16(l.Addr().(*net.TCPAddr).Port)
 }
+
+// A guest port whose host port another program holds is served as soon as
+// that program lets go of it.
+func TestNetPortListensOnceThePortIsFree(t *testing.T) {
+	log := newRecordingLog()
+	n := NewNetPort(NetPortConfig{Node: 2, Host: "127.0.0.1", Log: log, ListenRetry: 20 * time.Millisecond})
+	t.Cleanup(n.Stop)
+	squatter, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := uint16(squatter.Addr().(*net.TCPAddr).Port)
+	require.Error(t, n.Listen(port), "the port is taken")
+	require.Empty(t, n.Addrs())
+	require.NoError(t, squatter.Close())
+	require.Eventually(t, func() bool { return len(n.Addrs()) == 1 }, 10*time.Second, 10*time.Millisecond)
+	c, err := net.Dial("tcp", n.Addrs()[0])
+	require.NoError(t, err)
+	defer c.Close()
+	log.waitFor(t, func(es []entry.Entry) bool { return len(es) == 1 && es[0].Kind() == entry.KindConnOpen })
+}

@@ -230,7 +230,7 @@ func (n *Node) apply(a consensus.Apply) error {
 		n.log.Info("installed snapshot", "index", a.Snapshot.Index, "epoch", n.rep.Status().Epoch)
 		for _, p := range n.rep.ListenPorts() {
 			if err := n.cfg.Devices.Net.Listen(p); err != nil {
-				n.log.Error("cannot serve a guest port after restore", "port", p, "err", err)
+				n.log.Warn("cannot serve a guest port after restore yet; retrying", "port", p, "err", err)
 			}
 		}
 	}

@@ -78,7 +78,7 @@ func (r *Router) perform(o outputs.Output) {
 		r.Devices.Net.Close(a.Conn)
 	case outputs.Listen:
 		if err := r.Devices.Net.Listen(a.Port); err != nil {
-			r.Logger.Error("cannot serve a guest port on this node", "seq", o.Seq, "err", err)
+			r.Logger.Warn("cannot serve a guest port on this node yet; retrying", "seq", o.Seq, "err", err)
 		}
 	case outputs.Console:
 		w := r.Devices.Stdout

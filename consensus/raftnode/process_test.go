@@ -177,8 +177,20 @@ func newProcCluster(t testing.TB, spec cluster.Spec, env ...string) *procCluster
 		for _, p := range c.procs {
 			p.kill()
 		}
+		if t.Failed() {
+			c.logTails()
+		}
 	})
 	return c
+}
+
+// logTails shows the end of every node's log, to tell why a test failed.
+func (c *procCluster) logTails() {
+	for _, id := range c.ids() {
+		b, _ := os.ReadFile(filepath.Join(c.logDir, fmt.Sprintf("node%d.log", id)))
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		c.t.Logf("node %d log (last lines):\n%s", id, strings.Join(lines[max(0, len(lines)-15):], "\n"))
+	}
 }
 
 func (c *procCluster) ids() []consensus.NodeID {
