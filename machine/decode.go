@@ -48,7 +48,7 @@ func decode(w, pc uint32) inst {
 	in := inst{word: w, exec: execIllegal}
 	switch w >> 26 {
 	case 0x00:
-		decodeSystem(&in, w)
+		decodeSystem(&in, w, pc)
 	case 0x01:
 		decodeMemMgmt(&in, w)
 	case 0x02:
@@ -57,7 +57,7 @@ func decode(w, pc uint32) inst {
 		decodeIndexedMem(&in, w)
 	case 0x05:
 		in.exec = execPrivileged // diag
-	case 0x06, 0x0C, 0x0E, 0x26:
+	case 0x06, 0x0C, 0x0E, 0x26, 0x2E:
 		decodeFPOp(&in, w)
 	case 0x08: // ldil
 		in.t, in.imm, in.exec = reg(w, 21), assemble21(w), execLdil
@@ -83,7 +83,7 @@ func decode(w, pc uint32) inst {
 	return in
 }
 
-func decodeSystem(in *inst, w uint32) {
+func decodeSystem(in *inst, w, pc uint32) {
 	switch field(w, 5, 8) {
 	case 0x00:
 		in.exec = execBreak
@@ -116,6 +116,14 @@ func decodeSystem(in *inst, w uint32) {
 		in.r1, in.t, in.exec = reg(w, 16), reg(w, 21), execPrivilegedRegister
 		if in.t == crSAR {
 			in.exec = execMtsar
+		}
+	case 0xC6: // mtsarcm (PA-RISC 2.0)
+		if reg(w, 21) == crSAR {
+			in.r1, in.exec = reg(w, 16), execMtsarcm
+		}
+	case 0xA5: // mfia (PA-RISC 2.0)
+		if field(w, 5, 21) == 0xA5 {
+			in.t, in.imm, in.exec = reg(w, 0), pc, execMfia
 		}
 	case 0x85: // ldsid
 		in.t, in.exec = reg(w, 0), execLdsid
@@ -464,9 +472,19 @@ func decodeBranch(in *inst, w, pc uint32) {
 		if field(w, 2, 11) == 0 && w&1 == 0 {
 			in.r2, in.imm, in.exec = reg(w, 16), pc+8, execBlr
 		}
-	case 6: // bv
-		if field(w, 2, 11) == 0 && w&1 == 0 {
+	case 6: // bv, and PA-RISC 2.0's bve (bit 0 is a return-stack hint)
+		switch {
+		case field(w, 2, 11) == 0 && w&1 == 0:
 			in.r1, in.r2, in.t, in.exec = reg(w, 21), reg(w, 16), 0, execBv
+		case isBve(w):
+			in.r1, in.t, in.exec = reg(w, 21), 0, execBve
+		}
+	case 7: // bve,l (PA-RISC 2.0), linking to r2
+		if isBve(w) {
+			in.r1, in.t, in.exec = reg(w, 21), 2, execBve
 		}
 	}
 }
+
+// isBve tells bve and bve,l from the other words of their sub-opcodes.
+func isBve(w uint32) bool { return field(w, 2, 10) == 0 && w>>12&1 != 0 && field(w, 16, 5) == 0 }

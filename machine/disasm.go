@@ -27,6 +27,8 @@ func Disassemble(pc, word uint32) string {
 		s = "diag " + hexConst(int32(field(w, 0, 26)))
 	case 0x06, 0x26:
 		s = disFPMulAdd(w)
+	case 0x2E:
+		s = disFPFused(w)
 	case 0x08:
 		s = fmt.Sprintf("ldil L%%%s,%s", hexConst(int32(assemble21(w))), grName(reg(w, 21)))
 	case 0x09, 0x0B:
@@ -132,6 +134,14 @@ func disSystem(w uint32) string {
 			return "mtsar " + grName(reg(w, 16))
 		}
 		return fmt.Sprintf("mtctl %s,%s", grName(reg(w, 16)), crNames[reg(w, 21)])
+	case 0xA5:
+		if field(w, 5, 21) == 0xA5 {
+			return "mfia " + t
+		}
+	case 0xC6:
+		if reg(w, 21) == crSAR {
+			return "mtsarcm " + grName(reg(w, 16))
+		}
 	case 0x85:
 		return fmt.Sprintf("ldsid (%s%s),%s", space2(w), grName(reg(w, 21)), t)
 	case 0xC3:
@@ -471,6 +481,21 @@ func disBranch(w, pc uint32) string {
 		if field(w, 2, 11) == 0 && w&1 == 0 {
 			return fmt.Sprintf("bv%s %s(%s)", n, grName(reg(w, 16)), t)
 		}
+		if isBve(w) {
+			return fmt.Sprintf("bve%s%s (%s)", returnStackHint(w, ",pop"), n, t)
+		}
+	case 7:
+		if isBve(w) {
+			return fmt.Sprintf("bve,l%s%s (%s),rp", returnStackHint(w, ",push"), n, t)
+		}
+	}
+	return ""
+}
+
+// returnStackHint is bve's completer for bit 0, the return-stack hint.
+func returnStackHint(w uint32, hint string) string {
+	if w&1 != 0 {
+		return hint
 	}
 	return ""
 }
@@ -539,6 +564,23 @@ func disFPOp(w uint32) string {
 		return ""
 	}
 	return fmt.Sprintf("%s%s %s,%s,%s", names[sub], fpFormats[format], frName(r1, single), frName(r2, single), frName(t, single))
+}
+
+// disFPFused disassembles PA-RISC 2.0's fmpyfadd and fmpynfadd (0x2E).
+// In single format bits 7, 12, 8 and 6 pick the right halves.
+func disFPFused(w uint32) string {
+	name := "fmpyfadd"
+	if w>>5&1 != 0 {
+		name = "fmpynfadd"
+	}
+	ra := uint8(field(w, 13, 3)<<2 | field(w, 9, 2))
+	r1, r2, t := uint8(field(w, 21, 5)), uint8(field(w, 16, 5)), uint8(w&31)
+	if w>>11&1 != 0 {
+		return fmt.Sprintf("%s,dbl %s,%s,%s,%s", name, frName(r1, false), frName(r2, false), frName(ra, false), frName(t, false))
+	}
+	half := func(r uint8, bit uint) uint8 { return r | uint8(w>>bit&1)<<5 }
+	return fmt.Sprintf("%s,sgl %s,%s,%s,%s", name, frName(half(r1, 7), true), frName(half(r2, 12), true),
+		frName(half(ra, 8), true), frName(half(t, 6), true))
 }
 
 // disFPMulAdd disassembles fmpyadd (0x06) and fmpysub (0x26). The single

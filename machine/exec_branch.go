@@ -64,6 +64,16 @@ func execBv(c *CPU, in *inst) bool {
 	return false
 }
 
+// execBve is bve, and bve,l linking to GR[t] = r2 (for bve, t is r0,
+// which the loop clears again): an indirect branch to GR[b].
+func execBve(c *CPU, in *inst) bool {
+	target := c.indirect(c.GR[in.r1&31])
+	c.GR[in.t&31] = c.IAOQBack
+	c.IAOQBack = target
+	c.nullify = in.fl&flNullify != 0
+	return false
+}
+
 // execBe is be and be,l (ble). Space registers have no effect on the flat
 // address space; be,l links to r31.
 func execBe(c *CPU, in *inst) bool {

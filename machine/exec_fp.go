@@ -99,8 +99,8 @@ func execFstd(c *CPU, in *inst) bool {
 }
 
 // decodeFPOp decodes the coprocessor's arithmetic, comparison and
-// conversion instructions (opcodes 0x06, 0x0C, 0x0E, 0x26) with package
-// fpu; words it does not know stay illegal.
+// conversion instructions (opcodes 0x06, 0x0C, 0x0E, 0x26, and 0x2E from
+// PA-RISC 2.0) with package fpu; words it does not know stay illegal.
 func decodeFPOp(in *inst, w uint32) {
 	if op, ok := fpu.Decode(w); ok {
 		in.fp, in.exec = &op, execFP

@@ -54,6 +54,22 @@ func execMtsar(c *CPU, in *inst) bool {
 	return false
 }
 
+// execMfia reads the address of the mfia itself (PA-RISC 2.0), without
+// the privilege level. (QEMU 7.2 leaves the privilege bits in, so GCC's
+// PA-RISC 2.0 trampolines for nested functions crash under qemu-hppa;
+// later QEMU clears them too.)
+func execMfia(c *CPU, in *inst) bool {
+	c.GR[in.t&31] = in.imm
+	return false
+}
+
+// execMtsarcm sets SAR to the complement of GR[r] (PA-RISC 2.0), which
+// turns a left shift amount into the right one for shrpw.
+func execMtsarcm(c *CPU, in *inst) bool {
+	c.CR[crSAR] = ^c.GR[in.r1&31] & 31
+	return false
+}
+
 // execMfIntervalTimer reads cr16. Its value is the count of instructions
 // retired, so that guest timing loops are deterministic.
 func execMfIntervalTimer(c *CPU, in *inst) bool {

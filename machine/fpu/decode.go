@@ -4,8 +4,9 @@ func field(w uint32, lsb, n uint) uint32 { return w >> lsb & (1<<n - 1) }
 
 // Decode decodes a floating-point operation: major opcode 0x0C (double
 // registers or left halves), 0x0E (either half of a register, and XMPYU),
-// 0x06 (FMPYADD) and 0x26 (FMPYSUB). It reports false for any word that is
-// not an implemented PA-RISC 1.1 floating-point operation; it never panics.
+// 0x06 (FMPYADD), 0x26 (FMPYSUB) and PA-RISC 2.0's 0x2E (FMPYFADD and
+// FMPYNFADD, which qemu-hppa also executes). It reports false for any word
+// that is not an implemented floating-point operation; it never panics.
 func Decode(w uint32) (Op, bool) {
 	switch w >> 26 {
 	case 0x0c:
@@ -14,6 +15,8 @@ func Decode(w uint32) (Op, bool) {
 		return decode0E(w)
 	case 0x06, 0x26:
 		return decodeMultiple(w)
+	case 0x2e:
+		return decodeFused(w), true
 	}
 	return Op{}, false
 }
@@ -195,6 +198,23 @@ func decode0E(w uint32) (Op, bool) {
 		}
 		return Op{kind: class3Kinds[sub], sf: f, df: f, r1: r1, r2: r2, t: t}, true
 	}
+}
+
+// decodeFused decodes FMPYFADD and FMPYNFADD (bit 5). Bit 11 picks the
+// format; in single format bits 7, 12, 8 and 6 pick the right halves of
+// r1, r2, ra and t. The addend's register number is split: bits 13-15
+// are its top three bits, bits 9-10 the rest.
+func decodeFused(w uint32) Op {
+	kind := kindMpyFAdd
+	if field(w, 5, 1) == 1 {
+		kind = kindMpyNFAdd
+	}
+	r1, r2, ra, t := field(w, 21, 5), field(w, 16, 5), field(w, 13, 3)<<2|field(w, 9, 2), w&31
+	if field(w, 11, 1) == 1 {
+		return Op{kind: kind, sf: fmtDouble, df: fmtDouble, r1: uint8(r1), r2: uint8(r2), ra: uint8(ra), t: uint8(t)}
+	}
+	return Op{kind: kind, sf: fmtSingle, df: fmtSingle, r1: sel(r1, field(w, 7, 1)), r2: sel(r2, field(w, 12, 1)),
+		ra: sel(ra, field(w, 8, 1)), t: sel(t, field(w, 6, 1))}
 }
 
 // fmpyRegister maps the 5-bit single-precision register fields of the

@@ -78,6 +78,8 @@ func (s *State) Exec(op *Op) Result {
 		return Done
 	case kindMpyAdd, kindMpySub:
 		return s.multiple(op, rm, flush)
+	case kindMpyFAdd, kindMpyNFAdd:
+		return s.fused(op, rm, flush)
 	}
 	// s.operands, by hand: it is too large to inline on this hot path.
 	a, b := s.read(op.sf, op.r1), s.read(op.sf, op.r2)

@@ -8,7 +8,7 @@ type Op struct {
 	// Register selectors: for 32-bit operands bit 5 picks the right half
 	// of double register sel&31; for 64-bit operands sel is the register.
 	r1, r2, t uint8
-	ra, ta    uint8 // the addend and accumulator of fmpyadd/fmpysub
+	ra, ta    uint8 // the addends of fmpyadd/fmpysub (ta is also a target) and fmpyfadd
 	cond      uint8 // fcmp condition, ftest test
 	y         uint8 // fcmp target bit, ftest selector
 }
@@ -34,6 +34,8 @@ const (
 	kindXmpyu
 	kindMpyAdd
 	kindMpySub
+	kindMpyFAdd  // fused: t = r1*r2 + ra, rounded once
+	kindMpyNFAdd // fused: t = -(r1*r2) + ra
 )
 
 // format is the representation of an operand or result.
