@@ -258,13 +258,13 @@ func setKeys(t testing.TB, kv *kvClient, from, to int) {
 	}
 }
 
-// freeTCPPort returns a loopback port nothing listens on right now.
+// freeTCPPort returns a loopback port nothing listens on right now (see
+// cluster.FreePorts).
 func freeTCPPort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := cluster.FreePorts(1)
 	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return ports[0]
 }
 
 // kvClient speaks the Redis protocol (RESP) to the bundled service.

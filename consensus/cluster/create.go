@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/BurntSushi/toml"
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -172,7 +174,7 @@ func placeNodes(spec Spec) ([]Node, error) {
 			eps = append(eps, endpoint{"127.0.0.1", strconv.Itoa(p), strconv.Itoa(p + 1)})
 		}
 	default:
-		ports, err := freePorts(2 * spec.Nodes)
+		ports, err := FreePorts(2 * spec.Nodes)
 		if err != nil {
 			return nil, err
 		}
@@ -226,26 +228,56 @@ func listenAddr(host, port string) (ma.Multiaddr, error) {
 	return a, nil
 }
 
-// freePorts asks the kernel for n distinct free loopback ports. They are
-// free when asked; another process could take one before the node starts,
-// which the node then reports as a listen error.
-func freePorts(n int) ([]int, error) {
+// FreePorts finds n distinct loopback ports nothing listens on, below the
+// kernel's range of ephemeral ports: a node that restarts must bind its
+// port again, and a port from that range may meanwhile be the local end
+// of some outbound connection. They are free when asked; another process
+// could take one before the node starts, which the node then reports as a
+// listen error.
+func FreePorts(n int) ([]int, error) {
 	listeners := make([]net.Listener, 0, n)
 	defer func() {
 		for _, l := range listeners {
 			l.Close()
 		}
 	}()
+	low := firstEphemeralPort()
 	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for attempts := 0; len(ports) < n; attempts++ {
+		if attempts == 100*n {
+			return nil, fmt.Errorf("find %d free ports between %d and %d: only %d found", n, minFreePort, low, len(ports))
+		}
+		p := minFreePort + mrand.IntN(low-minFreePort)
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
 		if err != nil {
-			return nil, fmt.Errorf("find a free port: %w", err)
+			continue
 		}
 		listeners = append(listeners, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		ports = append(ports, p)
 	}
 	return ports, nil
+}
+
+// minFreePort is the lowest port FreePorts hands out: well clear of the
+// ports services register below it.
+const minFreePort = 10000
+
+// firstEphemeralPort is the bottom of the kernel's ephemeral port range
+// (Linux's default when it cannot be read).
+func firstEphemeralPort() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	fields := strings.Fields(string(b))
+	if len(fields) == 0 {
+		return 32768
+	}
+	p, err := strconv.Atoi(fields[0])
+	if err != nil || p <= minFreePort+1000 {
+		return 32768
+	}
+	return p
 }
 
 // configHeader opens every written config: the file is meant to be read.
