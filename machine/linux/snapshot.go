@@ -87,6 +87,9 @@ type waitStateData struct {
 	Connecting  bool
 	FutexAddr   uint32
 	FutexBitset uint32
+	Sigwait     uint64
+	Remaining   uint32
+	Remaining64 bool
 }
 
 type waitFDState struct {
@@ -183,8 +186,10 @@ func (s cpuState) restore(mem *machine.Memory) *machine.CPU {
 	return c
 }
 
-// pages lists every mapped page with its rights and contents. A page the
-// guest cannot read is opened for reading for the copy and closed again.
+// pages lists every mapped page with its rights and contents; a page of
+// zeros has no contents (most of a program's bss and heap, until used). A
+// page the guest cannot read is opened for reading for the copy and closed
+// again.
 func pages(mem *machine.Memory) ([]pageState, error) {
 	var out []pageState
 	for n := uint32(0); n < 1<<(32-machine.PageShift); n++ {
@@ -208,6 +213,9 @@ func pages(mem *machine.Memory) ([]pageState, error) {
 		if err != nil {
 			return nil, err
 		}
+		if !slices.ContainsFunc(data, func(b byte) bool { return b != 0 }) {
+			data = nil
+		}
 		out = append(out, pageState{Addr: addr, Prot: uint8(prot), Data: data})
 	}
 	return out, nil
@@ -229,7 +237,8 @@ func (p *Process) state(withPages bool) (*processState, error) {
 			AltSP: t.sig.altSP, AltSize: t.sig.altSize, AltFlags: t.sig.altFlags,
 		}
 		if w := t.wait; w != nil {
-			wd := &waitStateData{Kind: uint8(w.kind), Deadline: w.deadline, HasDeadline: w.hasDeadline, Random: w.random, Connecting: w.connecting, FutexAddr: w.futexAddr, FutexBitset: w.futexBitset}
+			wd := &waitStateData{Kind: uint8(w.kind), Deadline: w.deadline, HasDeadline: w.hasDeadline, Random: w.random, Connecting: w.connecting, FutexAddr: w.futexAddr, FutexBitset: w.futexBitset,
+				Sigwait: w.sigwait, Remaining: w.remaining, Remaining64: w.remaining64}
 			for _, f := range w.fds {
 				wd.FDs = append(wd.FDs, waitFDState{f.fd, uint16(f.events)})
 			}
@@ -335,7 +344,7 @@ func Restore(snapshot []byte, env Env, log *slog.Logger) (*Process, error) {
 		timer: realTimer{s.Timer.Armed, s.Timer.Deadline, s.Timer.Interval},
 	}
 	for _, pg := range s.Pages {
-		if len(pg.Data) != machine.PageSize {
+		if len(pg.Data) != machine.PageSize && len(pg.Data) != 0 {
 			return nil, fmt.Errorf("restore: page %#x has %d bytes", pg.Addr, len(pg.Data))
 		}
 		if err := p.mem.Map(pg.Addr, machine.PageSize, machine.ProtRead|machine.ProtWrite); err != nil {
@@ -354,7 +363,8 @@ func Restore(snapshot []byte, env Env, log *slog.Logger) (*Process, error) {
 			sig: threadSignals{mask: ts.Mask, pending: sigInfosFrom(ts.Pending), savedMask: ts.SavedMask, hasSavedMask: ts.HasSavedMask,
 				altSP: ts.AltSP, altSize: ts.AltSize, altFlags: ts.AltFlags}}
 		if wd := ts.Wait; wd != nil {
-			w := &waitState{kind: waitKind(wd.Kind), deadline: wd.Deadline, hasDeadline: wd.HasDeadline, random: wd.Random, connecting: wd.Connecting, futexAddr: wd.FutexAddr, futexBitset: wd.FutexBitset}
+			w := &waitState{kind: waitKind(wd.Kind), deadline: wd.Deadline, hasDeadline: wd.HasDeadline, random: wd.Random, connecting: wd.Connecting, futexAddr: wd.FutexAddr, futexBitset: wd.FutexBitset,
+				sigwait: wd.Sigwait, remaining: wd.Remaining, remaining64: wd.Remaining64}
 			for _, f := range wd.FDs {
 				w.fds = append(w.fds, waitFD{f.FD, PollEvents(f.Events)})
 			}

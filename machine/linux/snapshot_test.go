@@ -63,6 +63,33 @@ func TestSnapshotRestoreKeepsEverything(t *testing.T) {
 	require.Error(t, err)
 }
 
+// A snapshot stores a page of zeros as nothing: a mapped but untouched
+// megabyte costs next to nothing, and comes back mapped and zero.
+func TestSnapshotLeavesZeroPagesOut(t *testing.T) {
+	p, env := newKernel(t)
+	before, err := p.Snapshot()
+	require.NoError(t, err)
+	const size = 1 << 20
+	addr, _ := linux.Syscall(p, mainTID, nrMmap2, 0, size, 3, 0x12, ^uint32(0), 0) // MAP_PRIVATE|MAP_ANONYMOUS
+	poke(t, p, addr+size-1, []byte{0x5a})
+	snap, err := p.Snapshot()
+	require.NoError(t, err)
+	require.Less(t, len(snap)-len(before), 3*4096, "one page of data, and a few bytes for each of the 255 zero pages")
+
+	q, err := linux.Restore(snap, env, nil)
+	require.NoError(t, err)
+	got := make([]byte, size)
+	require.NoError(t, q.Memory().ReadBytes(addr, got))
+	want := make([]byte, size)
+	want[size-1] = 0x5a
+	require.Equal(t, want, got)
+	h1, err := p.StateHash()
+	require.NoError(t, err)
+	h2, err := q.StateHash()
+	require.NoError(t, err)
+	require.Equal(t, h1, h2)
+}
+
 // TestRecordedAnswersReplayToTheSameState runs the same calls against a
 // recording Env and then against its replay: same results, same hash.
 func TestRecordedAnswersReplayToTheSameState(t *testing.T) {
@@ -90,4 +117,37 @@ func TestRecordedAnswersReplayToTheSameState(t *testing.T) {
 	// Asking for something that was not recorded is reported.
 	linux.Syscall(q, mainTID, nrClockGettime, 0, 0xf9ffe080)
 	require.ErrorContains(t, rep.Err(), "past the end")
+}
+
+// TestSnapshotKeepsWhatAWaitNeedsToEnd: a thread restored while it sleeps
+// still reports the time left when interrupted, and one restored inside
+// rt_sigtimedwait still takes the signal it waits for.
+func TestSnapshotKeepsWhatAWaitNeedsToEnd(t *testing.T) {
+	const nrNanosleep = 162
+	p, env := newKernel(t)
+	buf := scratch(t, p)
+	installHandler(t, p, linux.SIGUSR1, buf+0x20)
+	poke(t, p, buf+0x100, []byte{0, 0, 0, 2, 0, 0, 0, 0}) // 2 s
+	_, blocked := linux.Syscall(p, mainTID, nrNanosleep, buf+0x100, buf+0x200)
+	require.True(t, blocked)
+	snap, err := p.Snapshot()
+	require.NoError(t, err)
+	q, err := linux.Restore(snap, env, nil)
+	require.NoError(t, err)
+	require.NoError(t, q.Kill(linux.SIGUSR1))
+	require.Equal(t, neg(linux.EINTR), linux.MainCPU(q).GR[28])
+	require.Equal(t, []byte{0, 0, 0, 2}, peek(t, q, buf+0x200, 4), "rem written after the restore")
+
+	p, _ = newKernel(t)
+	buf = scratch(t, p)
+	poke(t, p, buf+0x100, []byte{0, 0, 0x80, 0, 0, 0, 0, 0}) // SIGUSR1
+	linux.Syscall(p, mainTID, nrRtSigprocmask, 0, buf+0x100, 0, 8)
+	_, blocked = linux.Syscall(p, mainTID, nrRtSigtimedwait, buf+0x100, 0, 0, 8)
+	require.True(t, blocked)
+	snap, err = p.Snapshot()
+	require.NoError(t, err)
+	q, err = linux.Restore(snap, memenv.New(1), nil)
+	require.NoError(t, err)
+	require.NoError(t, q.Kill(linux.SIGUSR1))
+	require.Equal(t, uint32(linux.SIGUSR1), linux.MainCPU(q).GR[28], "rt_sigtimedwait takes it")
 }
