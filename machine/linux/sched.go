@@ -55,6 +55,10 @@ type waitState struct {
 	random      bool     // waitRetry: getrandom with an empty pool
 	connecting  bool     // waitRetry: a blocking connect in progress
 	sigwait     uint64   // waitRetry: rt_sigtimedwait's set; a signal in it retries the call
+	// remaining is where a relative sleep interrupted by a signal writes
+	// the time left (0: nowhere); remaining64 says it is a 64-bit timespec.
+	remaining   uint32
+	remaining64 bool
 	futexAddr   uint32
 	futexBitset uint32
 }

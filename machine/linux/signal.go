@@ -231,8 +231,9 @@ func (p *Process) forceSignal(t *thread, info sigInfo) {
 }
 
 // interrupt ends t's blocking system call because sig arrived for it:
-// EINTR, or a restart of the call after the handler when the call can be
-// restarted and the handler was installed with SA_RESTART.
+// EINTR (an interrupted sleep reports the time left, or EFAULT if it
+// cannot), or a restart of the call after the handler when the call can
+// be restarted and the handler was installed with SA_RESTART.
 func (p *Process) interrupt(t *thread, sig int32) {
 	w := t.wait
 	if w == nil {
@@ -247,7 +248,14 @@ func (p *Process) interrupt(t *thread, sig int32) {
 		t.cpu.IAOQFront, t.cpu.IAOQBack = ble, ble+4
 		return
 	}
-	p.returnFromSyscall(t, EINTR.ret())
+	e := EINTR
+	if w.kind == waitSleep && w.remaining != 0 {
+		left := max(w.deadline-p.env.Clock(p.instructions).Monotonic, 0)
+		if p.writeTimespec(w.remaining, timespecOf(left), w.remaining64) != 0 {
+			e = EFAULT
+		}
+	}
+	p.returnFromSyscall(t, e.ret())
 }
 
 // takePending removes and returns the first pending signal for t in set:

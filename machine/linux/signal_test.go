@@ -209,3 +209,51 @@ func TestTrapSignalCodes(t *testing.T) {
 		})
 	}
 }
+
+// TestInterruptedSleepReportsTheTimeLeft: nanosleep and clock_nanosleep
+// interrupted by a signal write the time left to rem (glibc's sleep
+// returns it), except for an absolute sleep; a rem the kernel cannot
+// write turns EINTR into EFAULT.
+func TestInterruptedSleepReportsTheTimeLeft(t *testing.T) {
+	const (
+		nrNanosleep            = 162
+		nrClockNanosleepTime64 = 407
+		clockMonotonic         = 1
+		timerAbstime           = 1
+	)
+	p, env := newKernel(t)
+	buf := scratch(t, p)
+	installHandler(t, p, linux.SIGUSR1, buf+0x20)
+	req, rem := buf+0x100, buf+0x200
+	interrupted := func(nr uint32, args ...uint32) uint32 {
+		_, blocked := linux.Syscall(p, mainTID, nr, args...)
+		require.True(t, blocked)
+		env.Elapse(500_000_000)
+		linux.Recheck(p)
+		require.NoError(t, p.Kill(linux.SIGUSR1))
+		r28 := linux.MainCPU(p).GR[28]
+		linux.DeliverSignals(p, mainTID)
+		linux.Syscall(p, mainTID, nrRtSigreturn) // the handler returns
+		return r28
+	}
+
+	poke(t, p, req, []byte{0, 0, 0, 2, 0, 0, 0, 0}) // 2 s, 32-bit timespec
+	require.Equal(t, neg(linux.EINTR), interrupted(nrNanosleep, req, rem))
+	require.Equal(t, []byte{0, 0, 0, 1, 0x1d, 0xcd, 0x65, 0}, peek(t, p, rem, 8), "1.5 s left")
+
+	poke(t, p, req, []byte{0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0}) // 3 s, 64-bit timespec
+	require.Equal(t, neg(linux.EINTR), interrupted(nrClockNanosleepTime64, clockMonotonic, 0, req, rem))
+	require.Equal(t, []byte{0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0x1d, 0xcd, 0x65, 0}, peek(t, p, rem, 16), "2.5 s left")
+
+	poke(t, p, rem, make([]byte, 16))
+	now := env.Clock(p.Instructions()).Monotonic + 5_000_000_000
+	abs := make([]byte, 16)
+	binary.BigEndian.PutUint64(abs, uint64(now/1_000_000_000))
+	binary.BigEndian.PutUint32(abs[12:], uint32(now%1_000_000_000))
+	poke(t, p, req, abs)
+	require.Equal(t, neg(linux.EINTR), interrupted(nrClockNanosleepTime64, clockMonotonic, timerAbstime, req, rem))
+	require.Equal(t, make([]byte, 16), peek(t, p, rem, 16), "an absolute sleep leaves rem alone")
+
+	poke(t, p, req, []byte{0, 0, 0, 2, 0, 0, 0, 0})
+	require.Equal(t, neg(linux.EFAULT), interrupted(nrNanosleep, req, 0x10))
+}

@@ -142,8 +142,9 @@ func sysTime(p *Process, t *thread, a sysArgs) sysResult {
 }
 
 // sleep blocks t until the timeout passes; the scheduler ends the wait at
-// the deadline. The remaining time is not reported on EINTR.
-func (p *Process) sleep(t *thread, clk, flags, req uint32, time64 bool) sysResult {
+// the deadline. A relative sleep interrupted by a signal writes the time
+// left to rem (see interrupt).
+func (p *Process) sleep(t *thread, clk, flags, req, rem uint32, time64 bool) sysResult {
 	ts, e := p.readTimespec(req, time64)
 	if e != 0 {
 		return fail(e)
@@ -161,21 +162,25 @@ func (p *Process) sleep(t *thread, clk, flags, req uint32, time64 bool) sysResul
 	if deadline <= now.Monotonic {
 		return ok(0)
 	}
-	return p.block(t, &waitState{kind: waitSleep, deadline: deadline, hasDeadline: true})
+	w := &waitState{kind: waitSleep, deadline: deadline, hasDeadline: true, remaining64: time64}
+	if flags&timerAbstime == 0 {
+		w.remaining = rem
+	}
+	return p.block(t, w)
 }
 
 // nanosleep(req, rem)
 func sysNanosleep(p *Process, t *thread, a sysArgs) sysResult {
-	return p.sleep(t, clockMonotonic, 0, a[0], false)
+	return p.sleep(t, clockMonotonic, 0, a[0], a[1], false)
 }
 
 // clock_nanosleep(clk, flags, req, rem)
 func sysClockNanosleep(p *Process, t *thread, a sysArgs) sysResult {
-	return p.sleep(t, a[0], a[1], a[2], false)
+	return p.sleep(t, a[0], a[1], a[2], a[3], false)
 }
 
 func sysClockNanosleep64(p *Process, t *thread, a sysArgs) sysResult {
-	return p.sleep(t, a[0], a[1], a[2], true)
+	return p.sleep(t, a[0], a[1], a[2], a[3], true)
 }
 
 // getrandom(buf, len, flags): waits while the Env has no random bytes.
