@@ -8,8 +8,9 @@
  * seeks, readv/writev, pread/pwrite, and ftruncate and truncate in their
  * 32-bit forms; thread names (prctl PR_SET_NAME/PR_GET_NAME and
  * pthread_setname_np, inherited by new threads), PR_SET_DUMPABLE,
- * niceness (nice, getpriority, setpriority), memory locking and the
- * supplementary groups. Prints what it computes, never paths, times of
+ * niceness (nice, getpriority, setpriority), memory locking, the
+ * supplementary groups, and sleeps a timer interrupts (nanosleep reports
+ * the time left, which sleep() returns). Prints what it computes, never paths, times of
  * day or what qemu-hppa answers about itself: the initial thread name,
  * the niceness it started with, its groups.
  *
@@ -20,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -234,6 +237,23 @@ static void process(void) {
 	printf("page size %ld %d\n", sysconf(_SC_PAGESIZE), getpagesize());
 }
 
+static void on_alarm(int sig) { (void)sig; }
+
+static void interrupted_sleeps(void) {
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_alarm; /* no SA_RESTART */
+	sigaction(SIGALRM, &sa, NULL);
+	struct itimerval soon = {{0, 0}, {0, 20000}};
+	setitimer(ITIMER_REAL, &soon, NULL);
+	struct timespec req = {3, 0}, rem = {0, 0};
+	errno = 0;
+	int r = nanosleep(&req, &rem);
+	printf("nanosleep(3 s) interrupted: %d errno %d, %ld s and a fraction left\n", r, errno, (long)rem.tv_sec);
+	setitimer(ITIMER_REAL, &soon, NULL);
+	printf("sleep(3) interrupted returns %u\n", sleep(3));
+}
+
 int main(void) {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	umask(022);
@@ -241,5 +261,6 @@ int main(void) {
 	environment();
 	files();
 	process();
+	interrupted_sleeps();
 	return 0;
 }
