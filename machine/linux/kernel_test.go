@@ -303,3 +303,63 @@ func TestMainStackGrowsToItsReserve(t *testing.T) {
 	linux.DeliverSignals(p, mainTID)
 	require.Equal(t, &linux.ExitStatus{Signal: linux.SIGSEGV, Core: true}, p.Exit())
 }
+
+// TestLocksAndAllocation: record locks and flock succeed once their
+// arguments check out (the guest is the only process) and F_GETLK finds
+// the range free; fallocate grows a file; fadvise is accepted.
+func TestLocksAndAllocation(t *testing.T) {
+	const (
+		nrFcntl64      = 202
+		nrFlock        = 143
+		nrFadvise64    = 236
+		nrFallocate    = 305
+		fGetlk64       = 8
+		fSetlk64       = 9
+		fOfdSetlk      = 37
+		oRdonly, oRdwr = 0, 2
+	)
+	p, err := linux.Load(readTestdata(t, "startregs"), linux.Config{Argv: []string{"k"}}, hostenv.New())
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(path, []byte("0123456789"), 0o644))
+	buf := scratch(t, p)
+	poke(t, p, buf, append([]byte(path), 0))
+	rw := first(linux.Syscall(p, mainTID, nrOpenat, 0xffffff9c, buf, oRdwr, 0))
+	ro := first(linux.Syscall(p, mainTID, nrOpenat, 0xffffff9c, buf, oRdonly, 0))
+	lock := buf + 0x200
+	flock64 := func(kind uint16, pid uint32) {
+		b := make([]byte, 32)
+		binary.BigEndian.PutUint16(b, kind)
+		binary.BigEndian.PutUint64(b[16:], 10) // l_len
+		binary.BigEndian.PutUint32(b[24:], pid)
+		poke(t, p, lock, b)
+	}
+	fcntl := func(fd, cmd uint32) uint32 { return first(linux.Syscall(p, mainTID, nrFcntl64, fd, cmd, lock)) }
+
+	flock64(2, 0) // F_WRLCK
+	require.Equal(t, uint32(0), fcntl(rw, fSetlk64))
+	require.Equal(t, uint32(0), fcntl(rw, fGetlk64))
+	require.Equal(t, []byte{0, 3}, peek(t, p, lock, 2), "F_UNLCK: nobody else holds it")
+	flock64(2, 0)
+	require.Equal(t, neg(linux.EBADF), fcntl(ro, fSetlk64), "a write lock on a read-only descriptor")
+	flock64(7, 0)
+	require.Equal(t, neg(linux.EINVAL), fcntl(rw, fSetlk64))
+	flock64(1, 1234)
+	require.Equal(t, neg(linux.EINVAL), fcntl(rw, fOfdSetlk), "an OFD lock with a pid")
+	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrFlock, rw, 2|4))) // LOCK_EX|LOCK_NB
+	require.Equal(t, neg(linux.EINVAL), first(linux.Syscall(p, mainTID, nrFlock, rw, 99)))
+
+	size := func() int64 {
+		st, err := os.Stat(path)
+		require.NoError(t, err)
+		return st.Size()
+	}
+	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrFallocate, rw, 0, 0, 8, 0, 100)))
+	require.EqualValues(t, 108, size())
+	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrFallocate, rw, 1, 0, 0, 0, 500)), "FALLOC_FL_KEEP_SIZE")
+	require.EqualValues(t, 108, size())
+	require.Equal(t, neg(linux.EOPNOTSUPP), first(linux.Syscall(p, mainTID, nrFallocate, rw, 3, 0, 0, 0, 5)), "punching a hole")
+	require.Equal(t, neg(linux.EBADF), first(linux.Syscall(p, mainTID, nrFallocate, ro, 0, 0, 0, 0, 5)))
+	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrFadvise64, ro, 0, 0, 0, 0, 2)))
+	require.Equal(t, neg(linux.EINVAL), first(linux.Syscall(p, mainTID, nrFadvise64, ro, 0, 0, 0, 0, 9)))
+}

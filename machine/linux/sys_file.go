@@ -466,6 +466,8 @@ func sysFcntl(p *Process, t *thread, a sysArgs) sysResult {
 		const changeable = O_APPEND | O_NONBLOCK
 		f.flags = f.flags&^changeable | a[2]&changeable
 		return ok(0)
+	case fGetlk, fSetlk, fSetlkw, fGetlk64, fSetlk64, fSetlkw64, fOfdGetlk, fOfdSetlk, fOfdSetlkw:
+		return p.recordLock(f, a[1], a[2])
 	}
 	return fail(EINVAL)
 }

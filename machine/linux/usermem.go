@@ -109,5 +109,6 @@ func (b be) u16(off int, v uint16) { binary.BigEndian.PutUint16(b[off:], v) }
 func (b be) u32(off int, v uint32) { binary.BigEndian.PutUint32(b[off:], v) }
 func (b be) u64(off int, v uint64) { binary.BigEndian.PutUint64(b[off:], v) }
 
+func getU16(b []byte, off int) uint16 { return binary.BigEndian.Uint16(b[off:]) }
 func getU32(b []byte, off int) uint32 { return binary.BigEndian.Uint32(b[off:]) }
 func getU64(b []byte, off int) uint64 { return binary.BigEndian.Uint64(b[off:]) }
