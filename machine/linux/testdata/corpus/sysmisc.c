@@ -5,8 +5,9 @@
  * the environment (setenv with and without overwrite, putenv, unsetenv,
  * clearenv); a directory tree in $TMPDIR (mkdir, files of several sizes,
  * readdir64 sorted, stat, rename, unlink, rmdir and their errors), stdio
- * seeks, readv/writev, pread/pwrite, and ftruncate and truncate in their
- * 32-bit forms; thread names (prctl PR_SET_NAME/PR_GET_NAME and
+ * seeks, readv/writev, pread/pwrite, ftruncate and truncate in their
+ * 32-bit forms, record locks (F_SETLK, F_GETLK, lockf), flock,
+ * posix_fallocate and posix_fadvise; thread names (prctl PR_SET_NAME/PR_GET_NAME and
  * pthread_setname_np, inherited by new threads), PR_SET_DUMPABLE,
  * niceness (nice, getpriority, setpriority), memory locking, the
  * supplementary groups, and sleeps a timer interrupts (nanosleep reports
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -177,6 +179,17 @@ static void files(void) {
 	printf("pwrite %zd\n", pwrite(fd, "PW", 2, 4));
 	char back[20] = {0};
 	printf("pread %zd [%s]\n", pread(fd, back, sizeof back - 1, 0), back);
+	struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10};
+	printf("F_SETLK %d\n", fcntl(fd, F_SETLK, &lock));
+	lock.l_type = F_RDLCK;
+	printf("F_GETLK %d: %s\n", fcntl(fd, F_GETLK, &lock), lock.l_type == F_UNLCK ? "unlocked" : "locked");
+	lock.l_type = 99;
+	errno = 0;
+	printf("F_SETLK with a bad type %d errno %d\n", fcntl(fd, F_SETLK, &lock), errno);
+	printf("lockf %d %d flock %d %d\n", lockf(fd, F_LOCK, 0), lockf(fd, F_ULOCK, 0), flock(fd, LOCK_EX | LOCK_NB), flock(fd, LOCK_UN));
+	printf("posix_fallocate %d", posix_fallocate(fd, 100, 4000));
+	fstat(fd, &st);
+	printf(" size %lld, posix_fadvise %d\n", (long long)st.st_size, posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL));
 	close(fd);
 	printf("truncate to 3: %d\n", truncate(path, 3));
 	stat(path, &st);
