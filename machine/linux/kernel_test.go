@@ -363,3 +363,31 @@ func TestLocksAndAllocation(t *testing.T) {
 	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrFadvise64, ro, 0, 0, 0, 0, 2)))
 	require.Equal(t, neg(linux.EINVAL), first(linux.Syscall(p, mainTID, nrFadvise64, ro, 0, 0, 0, 0, 9)))
 }
+
+// TestProcFilesDescribeTheGuest: the command line, the main thread's name
+// and the processor come from the guest, as qemu-hppa makes them, never
+// from the host's files.
+func TestProcFilesDescribeTheGuest(t *testing.T) {
+	const (
+		nrPrctl   = 172
+		prSetName = 15
+	)
+	p, err := linux.Load(readTestdata(t, "startregs"), linux.Config{Argv: []string{"./k", "one", ""}, ExePath: "/guest/k"}, memenv.New(1))
+	require.NoError(t, err)
+	buf := scratch(t, p)
+	read := func(path string) string {
+		poke(t, p, buf, append([]byte(path), 0))
+		fd := first(linux.Syscall(p, mainTID, nrOpenat, 0xffffff9c, buf, 0, 0))
+		require.Less(t, fd, uint32(100), "open %s: %d", path, int32(fd))
+		n := first(linux.Syscall(p, mainTID, nrRead, fd, buf+0x100, 3000))
+		require.Less(t, n, uint32(3000))
+		linux.Syscall(p, mainTID, nrClose, fd)
+		return string(peek(t, p, buf+0x100, int(n)))
+	}
+	require.Equal(t, "./k\x00one\x00\x00", read("/proc/self/cmdline"))
+	require.Equal(t, "k\n", read("/proc/self/comm"))
+	poke(t, p, buf+0x80, []byte("renamed\x00"))
+	linux.Syscall(p, mainTID, nrPrctl, prSetName, buf+0x80)
+	require.Equal(t, "renamed\n", read("/proc/1000/comm"))
+	require.Contains(t, read("/proc/cpuinfo"), "cpu\t\t: PA7300LC (PCX-L2)\n")
+}

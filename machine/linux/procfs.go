@@ -13,12 +13,47 @@ import (
 // procSelf returns the contents of a /proc file about the guest, or false
 // when path is not one the kernel makes.
 func (p *Process) procSelf(path string) ([]byte, bool) {
+	if path == "/proc/cpuinfo" {
+		return []byte(cpuinfo), true
+	}
 	for _, self := range []string{"/proc/self/", "/proc/thread-self/", fmt.Sprintf("/proc/%d/", p.cfg.PID)} {
-		if name, found := strings.CutPrefix(path, self); found && name == "maps" {
+		switch name, found := strings.CutPrefix(path, self); {
+		case !found:
+		case name == "maps":
 			return p.maps(), true
+		case name == "cmdline":
+			return p.cmdline(), true
+		case name == "comm":
+			return []byte(p.leaderComm() + "\n"), true
 		}
 	}
 	return nil, false
+}
+
+// cpuinfo describes the processor as qemu-hppa's user mode does.
+const cpuinfo = "cpu family\t: PA-RISC 1.1e\n" +
+	"cpu\t\t: PA7300LC (PCX-L2)\n" +
+	"capabilities\t: os32\n" +
+	"model\t\t: 9000/778/B160L\n" +
+	"model name\t: Merlin L2 160 QEMU (9000/778/B160L)\n"
+
+// cmdline is the arguments, each ended by a NUL.
+func (p *Process) cmdline() []byte {
+	var b []byte
+	for _, arg := range p.cfg.Argv {
+		b = append(append(b, arg...), 0)
+	}
+	return b
+}
+
+// leaderComm is the name of the main thread, which /proc/self/comm shows
+// (for /proc/thread-self too: the file is not told which thread asks).
+// Once the main thread has exited, its name at start stands in for it.
+func (p *Process) leaderComm() string {
+	if t := p.threadByTID(p.cfg.PID); t != nil {
+		return t.comm
+	}
+	return initialComm(&p.cfg)
 }
 
 // maps lists the address space the way /proc/self/maps does: one line per
