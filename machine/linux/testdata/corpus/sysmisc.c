@@ -10,8 +10,9 @@
  * posix_fallocate and posix_fadvise; thread names (prctl PR_SET_NAME/PR_GET_NAME and
  * pthread_setname_np, inherited by new threads), PR_SET_DUMPABLE,
  * niceness (nice, getpriority, setpriority), memory locking, the
- * supplementary groups, and sleeps a timer interrupts (nanosleep reports
- * the time left, which sleep() returns). Prints what it computes, never paths, times of
+ * supplementary groups, sleeps a timer interrupts (nanosleep reports
+ * the time left, which sleep() returns), and the /proc files about the
+ * program (cmdline, comm) and the processor (cpuinfo). Prints what it computes, never paths, times of
  * day or what qemu-hppa answers about itself: the initial thread name,
  * the niceness it started with, its groups.
  *
@@ -250,6 +251,30 @@ static void process(void) {
 	printf("page size %ld %d\n", sysconf(_SC_PAGESIZE), getpagesize());
 }
 
+/* slurp reads a whole (small) file. */
+static ssize_t slurp(const char *path, char *buf, size_t size) {
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, size);
+	close(fd);
+	return n;
+}
+
+static void proc_files(const char *argv0) {
+	char buf[1024];
+	ssize_t n = slurp("/proc/self/cmdline", buf, sizeof buf);
+	int entries = 0;
+	for (ssize_t i = 0; i < n; i++)
+		entries += buf[i] == 0;
+	printf("/proc/self/cmdline: %d entries, the first argv[0]: %d\n", entries, n > 0 && strcmp(buf, argv0) == 0);
+	prctl(PR_SET_NAME, "renamed");
+	n = slurp("/proc/self/comm", buf, sizeof buf);
+	printf("/proc/self/comm after PR_SET_NAME: %.*s", (int)(n > 0 ? n : 0), buf);
+	n = slurp("/proc/cpuinfo", buf, sizeof buf);
+	printf("/proc/cpuinfo:\n%.*s", (int)(n > 0 ? n : 0), buf);
+}
+
 static void on_alarm(int sig) { (void)sig; }
 
 static void interrupted_sleeps(void) {
@@ -267,7 +292,7 @@ static void interrupted_sleeps(void) {
 	printf("sleep(3) interrupted returns %u\n", sleep(3));
 }
 
-int main(void) {
+int main(int argc, char **argv) {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	umask(022);
 	times();
@@ -275,5 +300,6 @@ int main(void) {
 	files();
 	process();
 	interrupted_sleeps();
+	proc_files(argv[0]);
 	return 0;
 }
