@@ -225,7 +225,7 @@ func (n *Node) absorb() error {
 func (n *Node) apply(a consensus.Apply) error {
 	if a.Snapshot != nil {
 		if err := n.rep.Restore(a.Snapshot.Data); err != nil {
-			return fmt.Errorf("install snapshot at index %d: %w", a.Snapshot.Index, err)
+			return fmt.Errorf("%w: index %d: %w", ErrBadSnapshot, a.Snapshot.Index, err)
 		}
 		n.log.Info("installed snapshot", "index", a.Snapshot.Index, "epoch", n.rep.Status().Epoch)
 		for _, p := range n.rep.ListenPorts() {

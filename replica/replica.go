@@ -73,6 +73,10 @@ type Replica struct {
 // hash disagrees with a quorum of the others.
 var ErrDiverged = errors.New("replica diverged from the quorum")
 
+// ErrBadSnapshot is wrapped by the error a node stops with when a snapshot
+// of the replica (its own stored one, or the leader's) does not restore.
+var ErrBadSnapshot = errors.New("replica snapshot does not restore")
+
 // New returns a replica that waits for the Boot entry.
 func New(cfg Config) *Replica {
 	if cfg.Logger == nil {

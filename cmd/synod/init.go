@@ -12,7 +12,7 @@ import (
 	"github.com/synodvm/synod/consensus/cluster"
 )
 
-const initUsage = `usage: synod init [--nodes N] [--dir DIR] [--base-port P] [--addrs host:port,...] [--engine raft] [--name NAME] [--force]
+const initUsage = `usage: synod init [--nodes N] [--dir DIR] [--base-port P] [--service-offset O] [--addrs host:port,...] [--engine raft] [--name NAME] [--force]
 
 Writes DIR/cluster.toml, the pre-shared key DIR/psk and one private key
 DIR/nodeI/node.key per node. Without --addrs the nodes run on this machine
@@ -30,6 +30,7 @@ func runInit(_ context.Context, args []string, stdout io.Writer) error {
 	nodes := fs.Int("nodes", 3, "number of nodes on this machine")
 	dir := fs.String("dir", "synod-cluster", "directory to write the config and keys into")
 	basePort := fs.Int("base-port", 0, "first libp2p port on this machine (0: free ports)")
+	serviceOffset := fs.Int("service-offset", 1000, "on this machine, node i serves guest port P at P+offset+1000(i-1)")
 	addrs := fs.String("addrs", "", "comma-separated host:port of each node's libp2p listener, for a multi-host cluster")
 	engine := fs.String("engine", string(cluster.EngineRaft), "ordering protocol: raft, bft or primary-backup")
 	name := fs.String("name", "synod", "cluster name, for logs and status pages")
@@ -45,11 +46,12 @@ func runInit(_ context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("init: unexpected arguments %q\n%s", fs.Args(), initUsage)
 	}
 	spec := cluster.Spec{
-		Name:     *name,
-		Engine:   cluster.Engine(*engine),
-		Nodes:    *nodes,
-		BasePort: *basePort,
-		Force:    *force,
+		Name:          *name,
+		Engine:        cluster.Engine(*engine),
+		Nodes:         *nodes,
+		BasePort:      *basePort,
+		ServiceOffset: *serviceOffset,
+		Force:         *force,
 	}
 	if *addrs != "" {
 		spec.Addrs = strings.Split(*addrs, ",")

@@ -141,11 +141,11 @@ type nodeSetup struct {
 	logger *slog.Logger
 }
 
-// serveNode runs the node until ctx ends. When its replica diverges from
-// the quorum (a state hash outvoted at a checkpoint), the node fetches a
-// snapshot of a healthy peer's state, installs it in its own store and
-// starts again from it: the fault that made it diverge is gone with the
-// state it corrupted.
+// serveNode runs the node until ctx ends. When its replica's state is lost
+// (a state hash outvoted at a checkpoint, or a stored snapshot that no
+// longer restores), the node fetches a snapshot of a healthy peer's state,
+// installs it in its own store and starts again from it: the fault is gone
+// with the state it corrupted.
 func serveNode(ctx context.Context, s nodeSetup) error {
 	var resyncs []time.Time
 	for {
@@ -231,8 +231,8 @@ func (s nodeSetup) run(ctx context.Context, resyncs int) (*raftpb.Snapshot, erro
 		"service_port_offset", me.ServicePortOffset, "guest", s.argv[0])
 	exit, err := node.Run(ctx)
 	switch {
-	case errors.Is(err, replica.ErrDiverged):
-		logger.Error("replica diverged from the quorum; fetching a healthy node's state", "err", err)
+	case errors.Is(err, replica.ErrDiverged), errors.Is(err, replica.ErrBadSnapshot):
+		logger.Error("replica state lost; fetching a healthy node's state", "err", err)
 		snap, ferr := fetchHealthyState(ctx, log)
 		if ferr != nil {
 			return nil, fmt.Errorf("node %d: %w; no state to start again from: %w", self, err, ferr)

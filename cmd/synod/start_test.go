@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,7 +23,7 @@ func TestStartBringsBackANodeOfUp(t *testing.T) {
 	}
 	dir := t.TempDir()
 	var upOut, upErr syncBuffer
-	up := synodCommand("up", "--dir", dir)
+	up := synodCommand("up", "--dir", dir, "--service-offset", strconv.Itoa(freeServiceOffset(t, 3)))
 	up.Stdout, up.Stderr = &upOut, &upErr
 	require.NoError(t, up.Start())
 	defer func() {
@@ -68,4 +70,27 @@ func TestStartBringsBackANodeOfUp(t *testing.T) {
 	out, err := again.CombinedOutput()
 	require.Error(t, err)
 	require.Contains(t, string(out), "node 2 is running", "a running node is not started twice")
+}
+
+// freeServiceOffset finds a service offset for a cluster of synod up on
+// this machine whose nodes' service ports are free right now: the bundled
+// service's port plus it, plus 1000, 2000, …
+func freeServiceOffset(t *testing.T, nodes int) int {
+	t.Helper()
+	for range 100 {
+		first := freeTCPPort(t)
+		free := true
+		for i := 1; i < nodes && free; i++ {
+			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(first+1000*i)))
+			if err == nil {
+				l.Close()
+			}
+			free = err == nil
+		}
+		if free {
+			return first - serviceGuestPort
+		}
+	}
+	t.Fatal("no free service ports")
+	return 0
 }

@@ -60,6 +60,7 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	nodes := fs.Int("nodes", 3, "how many `nodes` (3 tolerates one failure, 5 two)")
 	dir := fs.String("dir", "", "`directory` for the config, keys, data and logs (default: a new one under the temp dir)")
 	basePort := fs.Int("base-port", 0, "first loopback `port` for the nodes' libp2p and status endpoints (0: any free)")
+	serviceOffset := fs.Int("service-offset", 1000, "node i serves guest port P at 127.0.0.1:P+`offset`+1000(i-1); another cluster on this machine needs another")
 	var m machineFlags
 	m.register(fs)
 	if help, err := parseFlags(fs, args); help || err != nil {
@@ -82,7 +83,7 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	if _, _, err := m.binary(); err != nil {
 		return fmt.Errorf("up: %w", err)
 	}
-	cfg, err := cluster.Create(*dir, cluster.Spec{Nodes: *nodes, BasePort: *basePort})
+	cfg, err := cluster.Create(*dir, cluster.Spec{Nodes: *nodes, BasePort: *basePort, ServiceOffset: *serviceOffset})
 	if err != nil {
 		return fmt.Errorf("up: %w", err)
 	}

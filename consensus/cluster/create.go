@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -39,6 +40,11 @@ type Spec struct {
 	// libp2p port BasePort+10(i-1) and status port one above; 0 picks
 	// free ports.
 	BasePort int
+	// ServiceOffset is the service port offset of the first of several
+	// nodes on one host; the next ones are serviceOffsetStep apart. Zero
+	// means serviceOffsetStep. A second cluster on the same machine needs
+	// another.
+	ServiceOffset int
 	// Force replaces an existing config and its key files. Data
 	// directories are never touched: a node refuses a data directory from
 	// another cluster id, which is what an old one now is.
@@ -49,9 +55,16 @@ type Spec struct {
 // host: node k on a host serves guest port P at P + k·1000.
 const serviceOffsetStep = 1000
 
+// maxServiceOffset keeps the first node's service ports below 65536 for
+// the usual guest ports.
+const maxServiceOffset = 60000
+
 // Create writes dir/cluster.toml, dir/psk and dir/nodeI/node.key for every
 // node, and returns the config as Load reads it back.
 func Create(dir string, spec Spec) (*Config, error) {
+	if spec.ServiceOffset < 0 || spec.ServiceOffset > maxServiceOffset {
+		return nil, fmt.Errorf("service offset %d: must be 0..%d", spec.ServiceOffset, maxServiceOffset)
+	}
 	nodes, err := placeNodes(spec)
 	if err != nil {
 		return nil, err
@@ -196,8 +209,9 @@ func placeNodes(spec Spec) ([]Node, error) {
 		}
 		offset := 0
 		if perHost[e.host] > 1 {
+			first := cmp.Or(spec.ServiceOffset, serviceOffsetStep)
+			offset = first + rank[e.host]*serviceOffsetStep
 			rank[e.host]++
-			offset = rank[e.host] * serviceOffsetStep
 		}
 		nodes[i] = Node{
 			ID:                id,

@@ -59,6 +59,13 @@ func TestCreatePlacesNodes(t *testing.T) {
 			statuses: []string{"127.0.0.1:30001", "127.0.0.1:30011"},
 			offsets:  []int{1000, 2000},
 		},
+		{
+			name:     "service offset",
+			spec:     Spec{Nodes: 3, BasePort: 30000, ServiceOffset: 20000},
+			listens:  []string{"/ip4/127.0.0.1/tcp/30000", "/ip4/127.0.0.1/tcp/30010", "/ip4/127.0.0.1/tcp/30020"},
+			statuses: []string{"127.0.0.1:30001", "127.0.0.1:30011", "127.0.0.1:30021"},
+			offsets:  []int{20000, 21000, 22000},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,6 +110,8 @@ func TestCreateRejects(t *testing.T) {
 		{"address port too high", Spec{Addrs: []string{"10.0.0.1:65535"}}, "status endpoint takes port+1"},
 		{"status clashes with a listener", Spec{Addrs: []string{"h:7000", "h:7001"}}, "both use h:7001"},
 		{"unknown engine", Spec{Nodes: 1, Engine: "paxos"}, "unknown engine"},
+		{"negative service offset", Spec{Nodes: 2, ServiceOffset: -1}, "service offset -1"},
+		{"service offset too high", Spec{Nodes: 2, ServiceOffset: 65000}, "service offset 65000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
