@@ -120,6 +120,10 @@ func (w *world) Pwrite(linux.Handle, []byte, int64) (int, linux.Errno) { return 
 func (w *world) Seek(linux.Handle, int64, int) (int64, linux.Errno)    { return 0, linux.ESPIPE }
 func (w *world) Truncate(linux.Handle, int64) linux.Errno              { return linux.EINVAL }
 
+// WriteBack has nothing to write to: no file opens here, so the guest has
+// no shared file mapping.
+func (w *world) WriteBack(linux.Handle, []byte, int64) (int, linux.Errno) { return 0, linux.ESPIPE }
+
 func (w *world) Stat(h linux.Handle) (linux.Stat, linux.Errno) {
 	o := w.objects[h]
 	if o == nil {

@@ -43,6 +43,10 @@ type Env interface {
 	Write(h Handle, data []byte) (int, Errno)
 	Pread(h Handle, n int, offset int64) ([]byte, Errno)
 	Pwrite(h Handle, data []byte, offset int64) (int, Errno)
+	// WriteBack writes data at offset of the file open as h, even when h
+	// was opened O_APPEND (where Pwrite appends, as on Linux): it is how
+	// the pages of a shared mapping reach their file.
+	WriteBack(h Handle, data []byte, offset int64) (int, Errno)
 	Seek(h Handle, offset int64, whence int) (int64, Errno)
 	Truncate(h Handle, size int64) Errno
 	Stat(h Handle) (Stat, Errno)

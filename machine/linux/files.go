@@ -26,7 +26,7 @@ type openFile struct {
 	pipe   *pipe  // filePipeRead, filePipeWrite
 	flags  uint32 // O_* status flags: access mode, O_APPEND, O_NONBLOCK
 	socket bool
-	refs   int
+	refs   int // the descriptors and shared mappings that refer to it
 
 	// dir holds a directory listing being read with getdents64, from the
 	// first call on; dirPos is the next entry.

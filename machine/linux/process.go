@@ -58,6 +58,7 @@ type Process struct {
 	instructions uint64 // executed by all threads so far
 
 	brkStart, brk uint32
+	shared        []*sharedMapping // MAP_SHARED mappings, in address order
 	umask         uint32
 	files         fileTable
 	sig           processSignals

@@ -104,6 +104,12 @@ func (r *Recorder) Pwrite(h Handle, data []byte, offset int64) (int, Errno) {
 	return n, e
 }
 
+func (r *Recorder) WriteBack(h Handle, data []byte, offset int64) (int, Errno) {
+	n, e := r.Env.WriteBack(h, data, offset)
+	r.log("WriteBack", []any{h, data, offset}, Reply{N: int64(n), Errno: e})
+	return n, e
+}
+
 func (r *Recorder) Seek(h Handle, offset int64, whence int) (int64, Errno) {
 	n, e := r.Env.Seek(h, offset, whence)
 	r.log("Seek", []any{h, offset, whence}, Reply{N: n, Errno: e})
@@ -308,6 +314,11 @@ func (r *Replayer) Pread(h Handle, n int, offset int64) ([]byte, Errno) {
 
 func (r *Replayer) Pwrite(h Handle, data []byte, offset int64) (int, Errno) {
 	a := r.take("Pwrite", h, data, offset)
+	return int(a.N), a.Errno
+}
+
+func (r *Replayer) WriteBack(h Handle, data []byte, offset int64) (int, Errno) {
+	a := r.take("WriteBack", h, data, offset)
 	return int(a.N), a.Errno
 }
 

@@ -180,9 +180,7 @@ func (p *Process) fatalNow(sig int32) bool {
 
 // terminate ends the process because of sig.
 func (p *Process) terminate(sig int32) {
-	if p.exit == nil {
-		p.exit = &ExitStatus{Signal: int(sig), Core: defaultActionOf(sig) == actCore}
-	}
+	p.end(ExitStatus{Signal: int(sig), Core: defaultActionOf(sig) == actCore})
 }
 
 // sendToThread queues a thread-directed signal (tkill, tgkill, faults).

@@ -26,6 +26,7 @@ type processState struct {
 	NextTID      uint32
 	Brk          uint32
 	BrkStart     uint32
+	Shared       []sharedMappingState
 	Umask        uint32
 	Undumpable   bool
 	Nice         int32
@@ -154,6 +155,13 @@ type futexWaiterState struct {
 	Addr, TID, Bitset uint32
 }
 
+type sharedMappingState struct {
+	Addr, Length uint32
+	FileID       uint32 // 0 for an anonymous mapping
+	Offset       int64
+	Synced       [][32]byte
+}
+
 type pageState struct {
 	Addr uint32
 	Prot uint8
@@ -187,9 +195,7 @@ func (s cpuState) restore(mem *machine.Memory) *machine.CPU {
 }
 
 // pages lists every mapped page with its rights and contents; a page of
-// zeros has no contents (most of a program's bss and heap, until used). A
-// page the guest cannot read is opened for reading for the copy and closed
-// again.
+// zeros has no contents (most of a program's bss and heap, until used).
 func pages(mem *machine.Memory) ([]pageState, error) {
 	var out []pageState
 	for n := uint32(0); n < 1<<(32-machine.PageShift); n++ {
@@ -199,18 +205,7 @@ func pages(mem *machine.Memory) ([]pageState, error) {
 			continue
 		}
 		data := make([]byte, machine.PageSize)
-		if prot&machine.ProtRead == 0 {
-			if err := mem.Protect(addr, machine.PageSize, prot|machine.ProtRead); err != nil {
-				return nil, err
-			}
-		}
-		err := mem.ReadBytes(addr, data)
-		if prot&machine.ProtRead == 0 {
-			if perr := mem.Protect(addr, machine.PageSize, prot); perr != nil {
-				return nil, perr
-			}
-		}
-		if err != nil {
+		if err := readPage(mem, addr, data); err != nil {
 			return nil, err
 		}
 		if !slices.ContainsFunc(data, func(b byte) bool { return b != 0 }) {
@@ -219,6 +214,36 @@ func pages(mem *machine.Memory) ([]pageState, error) {
 		out = append(out, pageState{Addr: addr, Prot: uint8(prot), Data: data})
 	}
 	return out, nil
+}
+
+// readPage copies the mapped page at addr into buf, whatever the guest's
+// rights on it: a page the guest cannot read is opened for reading for the
+// copy and closed again.
+func readPage(mem *machine.Memory, addr uint32, buf []byte) error {
+	prot, _ := mem.Mapped(addr)
+	if prot&machine.ProtRead == 0 {
+		if err := mem.Protect(addr, machine.PageSize, prot|machine.ProtRead); err != nil {
+			return err
+		}
+	}
+	err := mem.ReadBytes(addr, buf)
+	if prot&machine.ProtRead == 0 {
+		if perr := mem.Protect(addr, machine.PageSize, prot); perr != nil {
+			return perr
+		}
+	}
+	return err
+}
+
+func fileStateOf(f *openFile) fileState {
+	fs := fileState{ID: f.id, Kind: uint8(f.kind), Handle: uint32(f.handle), Flags: f.flags, Socket: f.socket, Refs: f.refs, Dir: f.dir, DirRead: f.dirRead, DirPos: f.dirPos, Counter: f.counter, Semaphore: f.semaphore, Contents: f.contents, Offset: f.offset}
+	for _, in := range f.interests {
+		fs.Interests = append(fs.Interests, epollInterestState{in.fd, in.fileID, in.events, in.data, in.disabled})
+	}
+	if f.pipe != nil {
+		fs.PipeID, fs.Pipe, fs.Readers, fs.Writers = f.pipe.id, f.pipe.buf, f.pipe.readers, f.pipe.writers
+	}
+	return fs
 }
 
 func (p *Process) state(withPages bool) (*processState, error) {
@@ -247,24 +272,25 @@ func (p *Process) state(withPages bool) (*processState, error) {
 		s.Threads = append(s.Threads, ts)
 	}
 	seen := map[uint32]bool{}
+	addFile := func(f *openFile) {
+		if !seen[f.id] {
+			seen[f.id] = true
+			s.Files = append(s.Files, fileStateOf(f))
+		}
+	}
 	for fd, ent := range p.files.fds {
-		f := ent.file
-		if f == nil {
-			continue
+		if f := ent.file; f != nil {
+			s.FDs = append(s.FDs, fdState{FD: int32(fd), FileID: f.id, Cloexec: ent.cloexec})
+			addFile(f)
 		}
-		s.FDs = append(s.FDs, fdState{FD: int32(fd), FileID: f.id, Cloexec: ent.cloexec})
-		if seen[f.id] {
-			continue
+	}
+	for _, m := range p.shared {
+		ms := sharedMappingState{Addr: m.addr, Length: m.length, Offset: m.offset, Synced: m.synced}
+		if m.file != nil {
+			ms.FileID = m.file.id
+			addFile(m.file) // a mapping keeps its file after close(fd)
 		}
-		seen[f.id] = true
-		fs := fileState{ID: f.id, Kind: uint8(f.kind), Handle: uint32(f.handle), Flags: f.flags, Socket: f.socket, Refs: f.refs, Dir: f.dir, DirRead: f.dirRead, DirPos: f.dirPos, Counter: f.counter, Semaphore: f.semaphore, Contents: f.contents, Offset: f.offset}
-		for _, in := range f.interests {
-			fs.Interests = append(fs.Interests, epollInterestState{in.fd, in.fileID, in.events, in.data, in.disabled})
-		}
-		if f.pipe != nil {
-			fs.PipeID, fs.Pipe, fs.Readers, fs.Writers = f.pipe.id, f.pipe.buf, f.pipe.readers, f.pipe.writers
-		}
-		s.Files = append(s.Files, fs)
+		s.Shared = append(s.Shared, ms)
 	}
 	slices.SortFunc(s.Files, func(a, b fileState) int { return cmp.Compare(a.ID, b.ID) })
 	for sig := 1; sig <= numSignals; sig++ {
@@ -399,6 +425,18 @@ func Restore(snapshot []byte, env Env, log *slog.Logger) (*Process, error) {
 			p.files.fds = append(p.files.fds, fdEntry{})
 		}
 		p.files.fds[fd.FD] = fdEntry{file: f, cloexec: fd.Cloexec}
+	}
+	for _, ms := range s.Shared {
+		m := &sharedMapping{addr: ms.Addr, length: ms.Length, offset: ms.Offset, synced: ms.Synced}
+		if ms.FileID != 0 {
+			if m.file = files[ms.FileID]; m.file == nil {
+				return nil, fmt.Errorf("restore: shared mapping at %#x names unknown file %d", ms.Addr, ms.FileID)
+			}
+			if len(m.synced) != int(ms.Length/machine.PageSize) {
+				return nil, fmt.Errorf("restore: shared mapping at %#x has %d page sums for %d bytes", ms.Addr, len(m.synced), ms.Length)
+			}
+		}
+		p.shared = append(p.shared, m)
 	}
 	if len(s.Actions) != numSignals {
 		return nil, fmt.Errorf("restore: %d signal actions", len(s.Actions))

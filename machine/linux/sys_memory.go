@@ -1,10 +1,16 @@
 package linux
 
-import "github.com/synodvm/synod/machine"
+import (
+	"cmp"
+	"slices"
+
+	"github.com/synodvm/synod/machine"
+)
 
 // Memory system calls. The address space itself is the map of pages; new
 // mappings are placed top-down below the sigreturn page, first fit, as
-// qemu-hppa places them, so a guest sees the same addresses.
+// qemu-hppa places them, so a guest sees the same addresses. A file mapping
+// is a copy of the file's pages; shared.go writes a shared one back.
 
 const (
 	protRead  = 0x1
@@ -19,6 +25,10 @@ const (
 
 	madvDontneed  = 4
 	mremapMaymove = 1
+
+	msSync       = 1 // hppa numbers these differently from other ports
+	msAsync      = 2
+	msInvalidate = 4
 
 	mmapTop = sigreturnPage // mappings go below this address
 	// maxMapBytes bounds one mapping: pages are allocated when mapped.
@@ -105,6 +115,7 @@ func (p *Process) mmap(addr, length, prot, flags, fd uint32, offset int64) sysRe
 		}
 		addr = a
 	}
+	var file *openFile
 	var data []byte
 	if flags&mapAnonymous == 0 {
 		f, e := p.files.get(int32(fd))
@@ -114,22 +125,40 @@ func (p *Process) mmap(addr, length, prot, flags, fd uint32, offset int64) sysRe
 		if f.kind != fileEnv {
 			return fail(ENODEV)
 		}
-		d, e := p.env.Pread(f.handle, int(length), offset)
-		if e != 0 {
+		if !f.readable() || flags&mapShared != 0 && prot&protWrite != 0 && !f.writable() {
+			return fail(EACCES)
+		}
+		// Whole pages: the bytes of the file past length up to the end
+		// of the last page are mapped too.
+		if data, e = p.readFileAt(f.handle, int(n), offset); e != 0 {
 			return fail(e)
 		}
-		data = d
+		file = f
 	}
-	if err := p.mem.Map(addr, n, machine.ProtRead|machine.ProtWrite); err != nil {
+	p.dropShared(addr, n)
+	if err := p.mapPages(addr, n, protOf(prot), data); err != nil {
 		return fail(ENOMEM)
 	}
-	if len(data) > 0 && p.mem.WriteBytes(addr, data) != nil {
-		return fail(EFAULT)
-	}
-	if err := p.mem.Protect(addr, n, protOf(prot)); err != nil {
-		return fail(ENOMEM)
+	if flags&mapShared != 0 {
+		m := &sharedMapping{addr: addr, length: n}
+		if file != nil {
+			m.file, m.offset, m.synced = file, offset, pageSums(data, n)
+		}
+		p.addShared(m)
 	}
 	return ok(addr)
+}
+
+// mapPages maps n bytes at addr, replacing what was there, with rights
+// prot; they hold data, then zeros.
+func (p *Process) mapPages(addr, n uint32, prot machine.Prot, data []byte) error {
+	if err := p.mem.Map(addr, n, machine.ProtRead|machine.ProtWrite); err != nil {
+		return err
+	}
+	if err := p.mem.WriteBytes(addr, data); err != nil {
+		return err
+	}
+	return p.mem.Protect(addr, n, prot)
 }
 
 // mmap2(addr, length, prot, flags, fd, pgoffset): offset in 4096-byte units.
@@ -157,8 +186,35 @@ func sysMunmap(p *Process, t *thread, a sysArgs) sysResult {
 	if e := checkRange(a[0], a[1]); e != 0 {
 		return fail(e)
 	}
+	p.dropShared(a[0], pageAlign(a[1]))
 	if err := p.mem.Unmap(a[0], pageAlign(a[1])); err != nil {
 		return fail(EINVAL)
+	}
+	return ok(0)
+}
+
+// msync(addr, length, flags): the shared file mappings in the range are
+// written back whatever the flags. MS_ASYNC asks for no more than that the
+// file sees the writes, which on Linux it always does.
+func sysMsync(p *Process, t *thread, a sysArgs) sysResult {
+	addr, flags := a[0], a[2]
+	if addr&(machine.PageSize-1) != 0 || flags&^(msSync|msAsync|msInvalidate) != 0 || flags&(msSync|msAsync) == msSync|msAsync {
+		return fail(EINVAL)
+	}
+	n := (uint64(a[1]) + machine.PageSize - 1) &^ (machine.PageSize - 1)
+	if uint64(addr)+n > 1<<32 {
+		return fail(ENOMEM)
+	}
+	if n == 0 {
+		return ok(0)
+	}
+	if e := p.syncShared(addr, uint32(n)); e != 0 {
+		return fail(e)
+	}
+	for page := uint64(addr); page < uint64(addr)+n; page += machine.PageSize {
+		if _, mapped := p.mem.Mapped(uint32(page)); !mapped {
+			return fail(ENOMEM)
+		}
 	}
 	return ok(0)
 }
@@ -168,10 +224,21 @@ func sysMprotect(p *Process, t *thread, a sysArgs) sysResult {
 	if e := checkRange(a[0], a[1]); e != 0 {
 		return fail(e)
 	}
+	if a[2]&protWrite != 0 && p.sharesReadOnlyFile(a[0], pageAlign(a[1])) {
+		return fail(EACCES)
+	}
 	if err := p.mem.Protect(a[0], pageAlign(a[1]), protOf(a[2])); err != nil {
 		return fail(ENOMEM)
 	}
 	return ok(0)
+}
+
+// sharesReadOnlyFile reports whether part of [addr, addr+n) is a shared
+// mapping of a file not open for writing, which must not become writable.
+func (p *Process) sharesReadOnlyFile(addr, n uint32) bool {
+	return slices.ContainsFunc(p.shared, func(m *sharedMapping) bool {
+		return m.file != nil && !m.file.writable() && uint64(m.addr) < uint64(addr)+uint64(n) && m.end() > uint64(addr)
+	})
 }
 
 // mlock(addr, length), munlock(addr, length): guest memory is never paged
@@ -213,7 +280,8 @@ func sysMlockall(p *Process, t *thread, a sysArgs) sysResult {
 func sysMunlockall(p *Process, t *thread, a sysArgs) sysResult { return ok(0) }
 
 // madvise(addr, length, advice): MADV_DONTNEED zeroes private pages, as on
-// Linux; every other advice is a hint and is ignored.
+// Linux; shared ones keep their contents, which live on in the file or the
+// shared memory object. Every other advice is a hint and is ignored.
 func sysMadvise(p *Process, t *thread, a sysArgs) sysResult {
 	if e := checkRange(a[0], a[1]); e != 0 {
 		return fail(e)
@@ -223,7 +291,7 @@ func sysMadvise(p *Process, t *thread, a sysArgs) sysResult {
 	}
 	end := a[0] + pageAlign(a[1])
 	for addr := a[0]; addr != end; addr += machine.PageSize {
-		if prot, mapped := p.mem.Mapped(addr); mapped {
+		if prot, mapped := p.mem.Mapped(addr); mapped && p.sharedAt(addr) == nil {
 			if err := p.mem.Map(addr, machine.PageSize, prot); err != nil {
 				return fail(ENOMEM)
 			}
@@ -233,7 +301,9 @@ func sysMadvise(p *Process, t *thread, a sysArgs) sysResult {
 }
 
 // mremap(old, oldsize, newsize, flags, newaddr): shrink, grow in place, or
-// move (MREMAP_MAYMOVE) by copying.
+// move (MREMAP_MAYMOVE) by copying. A shared mapping is remapped whole (a
+// range mixing it with other memory is EFAULT, as a range spanning several
+// mappings is on Linux); it grows with the file's next pages.
 func sysMremap(p *Process, t *thread, a sysArgs) sysResult {
 	old, oldSize, newSize, flags := a[0], pageAlign(a[1]), pageAlign(a[2]), a[3]
 	if e := checkRange(old, a[1]); e != 0 || newSize == 0 || newSize > maxMapBytes || flags&^mremapMaymove != 0 {
@@ -243,32 +313,56 @@ func sysMremap(p *Process, t *thread, a sysArgs) sysResult {
 	if !mapped {
 		return fail(EFAULT)
 	}
-	switch {
-	case newSize <= oldSize:
+	var shared *sharedMapping
+	switch first, end := p.sharedRange(old, oldSize); {
+	case end-first == 1 && p.shared[first].addr == old && p.shared[first].length == oldSize:
+		shared = p.shared[first]
+	case end != first:
+		return fail(EFAULT)
+	}
+	if newSize <= oldSize {
 		if newSize < oldSize {
+			p.dropShared(old+newSize, oldSize-newSize)
 			_ = p.mem.Unmap(old+newSize, oldSize-newSize)
 		}
 		return ok(old)
-	case p.free(old+oldSize, newSize-oldSize):
-		if err := p.mem.Map(old+oldSize, newSize-oldSize, prot); err != nil {
+	}
+	if !p.free(old+oldSize, newSize-oldSize) && flags&mremapMaymove == 0 {
+		return fail(ENOMEM)
+	}
+	var grown []byte // what the new pages hold: the file's next bytes, or zeros
+	if shared != nil && shared.file != nil {
+		var e Errno
+		if grown, e = p.readFileAt(shared.file.handle, int(newSize-oldSize), shared.offset+int64(oldSize)); e != 0 {
+			return fail(e)
+		}
+	}
+	dst := old
+	if p.free(old+oldSize, newSize-oldSize) {
+		if p.mapPages(old+oldSize, newSize-oldSize, prot, grown) != nil {
 			return fail(ENOMEM)
 		}
-		return ok(old)
-	case flags&mremapMaymove == 0:
-		return fail(ENOMEM)
+	} else {
+		data, e := p.readUser(old, int(oldSize))
+		if e != 0 {
+			return fail(e)
+		}
+		var found bool
+		if dst, found = p.findFree(newSize); !found {
+			return fail(ENOMEM)
+		}
+		if p.mapPages(dst, newSize, prot, append(data, grown...)) != nil {
+			return fail(ENOMEM)
+		}
+		_ = p.mem.Unmap(old, oldSize)
 	}
-	data, e := p.readUser(old, int(oldSize))
-	if e != 0 {
-		return fail(e)
+	if shared != nil {
+		shared.addr, shared.length = dst, newSize
+		if shared.file != nil {
+			shared.synced = append(shared.synced, pageSums(grown, newSize-oldSize)...)
+		}
+		slices.SortFunc(p.shared, func(a, b *sharedMapping) int { return cmp.Compare(a.addr, b.addr) })
 	}
-	dst, found := p.findFree(newSize)
-	if !found {
-		return fail(ENOMEM)
-	}
-	if p.mem.Map(dst, newSize, machine.ProtRead|machine.ProtWrite) != nil || p.mem.WriteBytes(dst, data) != nil || p.mem.Protect(dst, newSize, prot) != nil {
-		return fail(ENOMEM)
-	}
-	_ = p.mem.Unmap(old, oldSize)
 	return ok(dst)
 }
 

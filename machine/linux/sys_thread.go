@@ -63,7 +63,7 @@ func sysExit(p *Process, t *thread, a sysArgs) sysResult {
 
 // exit_group(code) ends the process.
 func sysExitGroup(p *Process, t *thread, a sysArgs) sysResult {
-	p.exit = &ExitStatus{Code: int(a[0] & 0xff)}
+	p.end(ExitStatus{Code: int(a[0] & 0xff)})
 	return done()
 }
 
@@ -82,9 +82,20 @@ func (p *Process) exitThread(t *thread, code int) {
 			break
 		}
 	}
-	if len(p.threads) == 0 && p.exit == nil {
-		p.exit = &ExitStatus{Code: code}
+	if len(p.threads) == 0 {
+		p.end(ExitStatus{Code: code})
 	}
+}
+
+// end ends the process with status, unless it has ended already. What the
+// guest wrote into shared file mappings reaches the files first, as when
+// Linux tears down the address space.
+func (p *Process) end(status ExitStatus) {
+	if p.exit != nil {
+		return
+	}
+	p.writeBackAll()
+	p.exit = &status
 }
 
 // set_tid_address(tidptr)

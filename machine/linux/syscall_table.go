@@ -10,6 +10,9 @@ package linux
 // reads the table (a blocked call runs again through it).
 var syscallTable []syscallInfo
 
+// mmapPartial is the note on mmap and mmap2.
+const mmapPartial = "file mappings are copies: shared ones are written back on msync, munmap and exit, but do not see later write()s to the file; pages past its end read as zeros instead of raising SIGBUS"
+
 func init() {
 	syscallTable = []syscallInfo{
 		0:   {name: "restart_syscall"},
@@ -100,8 +103,8 @@ func init() {
 		85:  {name: "readlink", fn: sysReadlink},
 		87:  {name: "swapon"},
 		88:  {name: "reboot"},
-		89:  {name: "mmap2", fn: sysMmap2, partial: "anonymous and private file mappings (copied, never written back)"},
-		90:  {name: "mmap", fn: sysMmap, partial: "anonymous and private file mappings (copied, never written back)"},
+		89:  {name: "mmap2", fn: sysMmap2, partial: mmapPartial},
+		90:  {name: "mmap", fn: sysMmap, partial: mmapPartial},
 		91:  {name: "munmap", fn: sysMunmap},
 		92:  {name: "truncate", fn: sysTruncate},
 		93:  {name: "ftruncate", fn: sysFtruncate},
@@ -151,7 +154,7 @@ func init() {
 		141: {name: "getdents"},
 		142: {name: "_newselect"},
 		143: {name: "flock", fn: sysFlock, partial: "locks never conflict (see sys_lock.go)"},
-		144: {name: "msync"},
+		144: {name: "msync", fn: sysMsync},
 		145: {name: "readv", fn: sysReadv},
 		146: {name: "writev", fn: sysWritev},
 		147: {name: "getsid"},

@@ -32,6 +32,7 @@ type object struct {
 	fd      int
 	path    string // for files and directories
 	console bool   // stdin/stdout/stderr: never closed by the guest
+	appends bool   // opened O_APPEND
 }
 
 // New returns an Env whose console is this process's stdin, stdout and stderr.
@@ -85,7 +86,7 @@ func (e *Env) Open(path string, flags, mode uint32) (linux.Handle, linux.Errno) 
 	if err != nil {
 		return 0, errno(err)
 	}
-	return e.add(&object{fd: fd, path: path}), 0
+	return e.add(&object{fd: fd, path: path, appends: flags&linux.O_APPEND != 0}), 0
 }
 
 func (e *Env) Close(h linux.Handle) linux.Errno {
@@ -179,6 +180,45 @@ func (e *Env) Pwrite(h linux.Handle, data []byte, offset int64) (int, linux.Errn
 		return 0, errno(err)
 	}
 	return n, 0
+}
+
+func (e *Env) WriteBack(h linux.Handle, data []byte, offset int64) (int, linux.Errno) {
+	o, en := e.get(h)
+	if en != 0 {
+		return 0, en
+	}
+	if !o.appends {
+		return e.Pwrite(h, data, offset)
+	}
+	// Linux's pwrite appends on an O_APPEND descriptor; its page
+	// write-back does not. Write with the flag cleared for a moment.
+	if err := setAppend(o.fd, false); err != nil {
+		return 0, errno(err)
+	}
+	n, err := syscall.Pwrite(o.fd, data, offset)
+	if restoreErr := setAppend(o.fd, true); err == nil {
+		err = restoreErr
+	}
+	if err != nil {
+		return 0, errno(err)
+	}
+	return n, 0
+}
+
+// setAppend sets or clears O_APPEND on a host descriptor.
+func setAppend(fd int, on bool) error {
+	flags, _, en := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_GETFL, 0)
+	if en != 0 {
+		return fmt.Errorf("fcntl F_GETFL: %w", en)
+	}
+	flags &^= syscall.O_APPEND
+	if on {
+		flags |= syscall.O_APPEND
+	}
+	if _, _, en := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_SETFL, flags); en != 0 {
+		return fmt.Errorf("fcntl F_SETFL: %w", en)
+	}
+	return nil
 }
 
 func (e *Env) Seek(h linux.Handle, offset int64, whence int) (int64, linux.Errno) {

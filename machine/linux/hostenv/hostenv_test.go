@@ -75,6 +75,25 @@ func waitFor(t *testing.T, env *hostenv.Env, h linux.Handle, ev linux.PollEvents
 
 func be32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
 
+// TestWriteBackIgnoresAppend: a shared mapping's pages land where they
+// belong in a file opened O_APPEND, and the guest's writes still append.
+func TestWriteBackIgnoresAppend(t *testing.T) {
+	env := hostenv.New()
+	path := filepath.Join(t.TempDir(), "f")
+	require.NoError(t, os.WriteFile(path, []byte("hello world"), 0o600))
+	h, e := env.Open(path, linux.O_RDWR|linux.O_APPEND, 0)
+	require.Zero(t, e)
+	n, e := env.WriteBack(h, []byte("HELLO"), 0)
+	require.Zero(t, e)
+	require.Equal(t, 5, n)
+	_, e = env.Write(h, []byte("!"))
+	require.Zero(t, e)
+	require.Zero(t, env.Close(h))
+	got, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, "HELLO world!", string(got))
+}
+
 func TestLoopbackTCP(t *testing.T) {
 	env := hostenv.New()
 	loopback := netip.MustParseAddrPort("127.0.0.1:0")

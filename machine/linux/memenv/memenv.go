@@ -1,6 +1,7 @@
 // Package memenv is a deterministic, in-memory linux.Env: a console backed
-// by buffers, a read-only file tree from a map, a clock that advances with
-// the instruction count, and seeded random bytes. Tests and simulations use
+// by buffers, a file tree from a map (its files can be written, its names
+// are fixed), a clock that advances with the instruction count, and seeded
+// random bytes. Tests and simulations use
 // it where the host must not leak in.
 package memenv
 
@@ -21,8 +22,10 @@ type Env struct {
 	Stdin []byte
 	// Stdout and Stderr collect what the guest writes to 1 and 2.
 	Stdout, Stderr bytes.Buffer
-	// Files are the readable files, by absolute path. Directories exist
-	// implicitly as the parents of files.
+	// Files are the regular files, by absolute path; writes through the
+	// guest land here. Directories exist implicitly as the parents of
+	// files. The names are fixed: creating, removing or renaming a file
+	// answers EROFS.
 	Files map[string][]byte
 	// Start is the wall-clock time at instruction zero (ns since the
 	// epoch); NanosPerInstruction advances both clocks.
@@ -39,11 +42,13 @@ type Env struct {
 }
 
 type openFile struct {
-	path string
-	data []byte
-	pos  int64
-	dir  bool
+	path  string
+	flags uint32 // the access mode and O_APPEND
+	pos   int64
+	dir   bool
 }
+
+func (f *openFile) writable() bool { return f.flags&linux.O_ACCMODE != linux.O_RDONLY }
 
 // New returns an Env whose random bytes come from seed.
 func New(seed uint64) *Env {
@@ -102,15 +107,23 @@ func (e *Env) isDir(p string) bool {
 
 func (e *Env) Open(p string, flags uint32, mode uint32) (linux.Handle, linux.Errno) {
 	p = e.abs(p)
-	if flags&linux.O_ACCMODE != linux.O_RDONLY || flags&(linux.O_CREAT|linux.O_TRUNC) != 0 {
-		return 0, linux.EROFS
-	}
-	f := &openFile{path: p}
-	if data, found := e.Files[p]; found {
-		f.data = data
-	} else if e.isDir(p) {
+	f := &openFile{path: p, flags: flags & (linux.O_ACCMODE | linux.O_APPEND)}
+	_, isFile := e.Files[p]
+	switch {
+	case isFile && flags&(linux.O_CREAT|linux.O_EXCL) == linux.O_CREAT|linux.O_EXCL:
+		return 0, linux.EEXIST
+	case isFile:
+		if flags&linux.O_TRUNC != 0 && f.writable() {
+			e.Files[p] = nil
+		}
+	case e.isDir(p):
+		if f.writable() {
+			return 0, linux.EISDIR
+		}
 		f.dir = true
-	} else {
+	case flags&linux.O_CREAT != 0:
+		return 0, linux.EROFS
+	default:
 		return 0, linux.ENOENT
 	}
 	h := e.next
@@ -161,7 +174,16 @@ func (e *Env) Write(h linux.Handle, data []byte) (int, linux.Errno) {
 		e.Stderr.Write(data)
 		return len(data), 0
 	}
-	return 0, linux.EBADF // files are read-only
+	f := e.open[h]
+	if f == nil {
+		return 0, linux.EBADF
+	}
+	if f.flags&linux.O_APPEND != 0 {
+		f.pos = int64(len(e.Files[f.path]))
+	}
+	n, errno := e.writeAt(f, data, f.pos)
+	f.pos += int64(n)
+	return n, errno
 }
 
 func (e *Env) Pread(h linux.Handle, n int, offset int64) ([]byte, linux.Errno) {
@@ -169,17 +191,54 @@ func (e *Env) Pread(h linux.Handle, n int, offset int64) ([]byte, linux.Errno) {
 	if f == nil {
 		return nil, linux.ESPIPE
 	}
+	data := e.Files[f.path]
 	if offset < 0 {
 		return nil, linux.EINVAL
 	}
-	if offset >= int64(len(f.data)) {
+	if offset >= int64(len(data)) {
 		return nil, 0
 	}
-	return f.data[offset:min(int64(len(f.data)), offset+int64(n))], 0
+	return bytes.Clone(data[offset:min(int64(len(data)), offset+int64(n))]), 0
 }
 
+// Pwrite appends on an O_APPEND handle, as Linux's pwrite does.
 func (e *Env) Pwrite(h linux.Handle, data []byte, offset int64) (int, linux.Errno) {
-	return 0, linux.EBADF
+	f := e.open[h]
+	if f == nil {
+		return 0, linux.ESPIPE
+	}
+	if f.flags&linux.O_APPEND != 0 {
+		offset = int64(len(e.Files[f.path]))
+	}
+	return e.writeAt(f, data, offset)
+}
+
+func (e *Env) WriteBack(h linux.Handle, data []byte, offset int64) (int, linux.Errno) {
+	f := e.open[h]
+	if f == nil {
+		return 0, linux.ESPIPE
+	}
+	return e.writeAt(f, data, offset)
+}
+
+// writeAt writes data into f's file at offset; a gap past the end reads as
+// zeros.
+func (e *Env) writeAt(f *openFile, data []byte, offset int64) (int, linux.Errno) {
+	switch {
+	case f.dir:
+		return 0, linux.EISDIR
+	case !f.writable():
+		return 0, linux.EBADF
+	case offset < 0:
+		return 0, linux.EINVAL
+	}
+	file := e.Files[f.path]
+	if end := offset + int64(len(data)); end > int64(len(file)) {
+		file = append(file, make([]byte, end-int64(len(file)))...)
+	}
+	copy(file[offset:], data)
+	e.Files[f.path] = file
+	return len(data), 0
 }
 
 func (e *Env) Seek(h linux.Handle, offset int64, whence int) (int64, linux.Errno) {
@@ -193,7 +252,7 @@ func (e *Env) Seek(h linux.Handle, offset int64, whence int) (int64, linux.Errno
 	case 1:
 		base = f.pos
 	case 2:
-		base = int64(len(f.data))
+		base = int64(len(e.Files[f.path]))
 	default:
 		return 0, linux.EINVAL
 	}
@@ -204,10 +263,29 @@ func (e *Env) Seek(h linux.Handle, offset int64, whence int) (int64, linux.Errno
 	return f.pos, 0
 }
 
-func (e *Env) Truncate(h linux.Handle, size int64) linux.Errno { return linux.EROFS }
+func (e *Env) Truncate(h linux.Handle, size int64) linux.Errno {
+	f := e.open[h]
+	switch {
+	case f == nil:
+		return linux.EBADF
+	case f.dir:
+		return linux.EISDIR
+	case !f.writable():
+		return linux.EINVAL
+	case size < 0:
+		return linux.EINVAL
+	}
+	file := e.Files[f.path]
+	if size <= int64(len(file)) {
+		e.Files[f.path] = file[:size]
+	} else {
+		e.Files[f.path] = append(file, make([]byte, size-int64(len(file)))...)
+	}
+	return 0
+}
 
 func (e *Env) statOf(p string, size int64, dir bool) linux.Stat {
-	st := linux.Stat{Dev: 1, Ino: inode(p), Mode: linux.S_IFREG | 0o444, Nlink: 1, Size: size, Blksize: 4096,
+	st := linux.Stat{Dev: 1, Ino: inode(p), Mode: linux.S_IFREG | 0o644, Nlink: 1, Size: size, Blksize: 4096,
 		Blocks: (size + 511) / 512, Atime: e.Start, Mtime: e.Start, Ctime: e.Start}
 	if dir {
 		st.Mode, st.Nlink = linux.S_IFDIR|0o555, 2
@@ -232,7 +310,7 @@ func (e *Env) Stat(h linux.Handle) (linux.Stat, linux.Errno) {
 	if f == nil {
 		return linux.Stat{}, linux.EBADF
 	}
-	return e.statOf(f.path, int64(len(f.data)), f.dir), 0
+	return e.statOf(f.path, int64(len(e.Files[f.path])), f.dir), 0
 }
 
 func (e *Env) StatPath(p string, follow bool) (linux.Stat, linux.Errno) {
@@ -283,6 +361,8 @@ func (e *Env) ReadDir(h linux.Handle) ([]linux.DirEntry, linux.Errno) {
 	}
 	return out, 0
 }
+
+// The tree's names are fixed.
 
 func (e *Env) Unlink(p string, dir bool) linux.Errno   { return linux.EROFS }
 func (e *Env) Mkdir(p string, mode uint32) linux.Errno { return linux.EROFS }
