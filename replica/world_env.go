@@ -144,6 +144,21 @@ func (w *world) Mkdir(string, uint32) linux.Errno                     { return l
 func (w *world) Rename(string, string) linux.Errno                    { return linux.EROFS }
 func (w *world) Getcwd() (string, linux.Errno)                        { return "/", 0 }
 
+// Statfs answers fixed figures: the console is a pipe and every other
+// handle a socket; no path exists.
+func (w *world) Statfs(f linux.FileRef) (linux.Statfs, linux.Errno) {
+	o := w.objects[f.Handle]
+	switch {
+	case f.Path != "":
+		return linux.Statfs{}, linux.ENOENT
+	case o == nil:
+		return linux.Statfs{}, linux.EBADF
+	case o.kind == kindConsole:
+		return linux.PipeFS, 0
+	}
+	return linux.SockFS, 0
+}
+
 func (w *world) Socket(domain, typ, _ int) (linux.Handle, linux.Errno) {
 	if domain != linux.AF_INET && domain != linux.AF_INET6 {
 		return 0, linux.EAFNOSUPPORT

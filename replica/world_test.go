@@ -251,3 +251,21 @@ func TestWorldStateRoundTrip(t *testing.T) {
 	_, err = decodeWorld([]byte("{"))
 	require.Error(t, err)
 }
+
+// TestWorldHasNoFileSystem: file calls fail as in a sandbox without files,
+// and statfs answers fixed figures.
+func TestWorldHasNoFileSystem(t *testing.T) {
+	w := testWorld(t)
+	_, errno := w.Open("/etc/passwd", linux.O_RDONLY, 0)
+	require.Equal(t, linux.ENOENT, errno)
+	_, errno = w.Statfs(linux.FileRef{Path: "/", Follow: true})
+	require.Equal(t, linux.ENOENT, errno)
+	st, errno := w.Statfs(linux.FileRef{Handle: linux.Stdout})
+	require.Zero(t, errno)
+	require.Equal(t, linux.PipeFS, st)
+	st, errno = w.Statfs(linux.FileRef{Handle: listenOn(t, w, 80)})
+	require.Zero(t, errno)
+	require.Equal(t, linux.SockFS, st)
+	_, errno = w.Statfs(linux.FileRef{Handle: 999})
+	require.Equal(t, linux.EBADF, errno)
+}

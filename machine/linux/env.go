@@ -59,6 +59,8 @@ type Env interface {
 	Mkdir(path string, mode uint32) Errno
 	Rename(from, to string) Errno
 	Getcwd() (string, Errno)
+	// Statfs describes the file system that holds f (statfs, fstatfs).
+	Statfs(f FileRef) (Statfs, Errno)
 	// IsTerminal reports whether h is a terminal (isatty), which decides
 	// how the guest's stdio buffers its output.
 	IsTerminal(h Handle) bool
@@ -116,6 +118,43 @@ type Stat struct {
 	Mtime    int64
 	Ctime    int64
 }
+
+// FileRef names the file a call acts on: the one open as Handle when Path
+// is empty, else the file at Path, whose final symlink is followed when
+// Follow is set.
+type FileRef struct {
+	Handle Handle
+	Path   string
+	Follow bool
+}
+
+// Statfs describes a file system, as struct statfs does.
+type Statfs struct {
+	Type          uint32 // the file system's magic number (f_type)
+	Bsize, Frsize uint32 // block size, fragment size
+	Blocks, Bfree uint64 // in Frsize units
+	Bavail        uint64 // free to unprivileged users
+	Files, Ffree  uint64 // inodes
+	Fsid          [2]uint32
+	Namelen       uint32 // longest file name
+	Flags         uint32 // ST_* mount flags
+}
+
+// File system magic numbers and mount flags the Envs and the kernel use.
+const (
+	PIPEFS_MAGIC = 0x50495045
+	SOCKFS_MAGIC = 0x534f434b
+	TMPFS_MAGIC  = 0x01021994
+
+	ST_RDONLY = 0x1
+	ST_VALID  = 0x20 // the flags are valid (Linux sets it always)
+)
+
+// PipeFS is what statfs reports for a pipe, SockFS for a socket.
+var (
+	PipeFS = Statfs{Type: PIPEFS_MAGIC, Bsize: 4096, Frsize: 4096, Namelen: 255, Flags: ST_VALID}
+	SockFS = Statfs{Type: SOCKFS_MAGIC, Bsize: 4096, Frsize: 4096, Namelen: 255, Flags: ST_VALID}
+)
 
 // DirEntry is one name in a directory listing.
 type DirEntry struct {

@@ -27,6 +27,7 @@ type Reply struct {
 	Text    string         `json:",omitempty"`
 	Bool    bool           `json:",omitempty"`
 	Stat    *Stat          `json:",omitempty"`
+	Statfs  *Statfs        `json:",omitempty"`
 	Addr    netip.AddrPort `json:",omitzero"`
 	Clock   Clock          `json:",omitzero"`
 	Entries []DirEntry     `json:",omitempty"`
@@ -168,6 +169,12 @@ func (r *Recorder) Getcwd() (string, Errno) {
 	s, e := r.Env.Getcwd()
 	r.log("Getcwd", nil, Reply{Text: s, Errno: e})
 	return s, e
+}
+
+func (r *Recorder) Statfs(f FileRef) (Statfs, Errno) {
+	st, e := r.Env.Statfs(f)
+	r.log("Statfs", []any{f}, Reply{Statfs: &st, Errno: e})
+	return st, e
 }
 
 func (r *Recorder) IsTerminal(h Handle) bool {
@@ -358,6 +365,14 @@ func (r *Replayer) Rename(from, to string) Errno { return r.take("Rename", from,
 func (r *Replayer) Getcwd() (string, Errno) {
 	a := r.take("Getcwd")
 	return a.Text, a.Errno
+}
+
+func (r *Replayer) Statfs(f FileRef) (Statfs, Errno) {
+	a := r.take("Statfs", f)
+	if a.Statfs == nil {
+		return Statfs{}, a.Errno
+	}
+	return *a.Statfs, a.Errno
 }
 
 func (r *Replayer) IsTerminal(h Handle) bool { return r.take("IsTerminal", h).Bool }

@@ -342,6 +342,22 @@ func (e *Env) Getcwd() (string, linux.Errno) {
 	return s, 0
 }
 
+func (e *Env) Statfs(f linux.FileRef) (linux.Statfs, linux.Errno) {
+	var st syscall.Statfs_t
+	if f.Path != "" {
+		if err := syscall.Statfs(f.Path, &st); err != nil {
+			return linux.Statfs{}, errno(err)
+		}
+	} else if en := e.do(f.Handle, func(fd int) error { return syscall.Fstatfs(fd, &st) }); en != 0 {
+		return linux.Statfs{}, en
+	}
+	return linux.Statfs{
+		Type: uint32(st.Type), Bsize: uint32(st.Bsize), Frsize: uint32(st.Frsize),
+		Blocks: st.Blocks, Bfree: st.Bfree, Bavail: st.Bavail, Files: st.Files, Ffree: st.Ffree,
+		Fsid: [2]uint32{uint32(st.Fsid.X__val[0]), uint32(st.Fsid.X__val[1])}, Namelen: uint32(st.Namelen), Flags: uint32(st.Flags),
+	}, 0
+}
+
 func (e *Env) IsTerminal(h linux.Handle) bool {
 	o, en := e.get(h)
 	if en != 0 {

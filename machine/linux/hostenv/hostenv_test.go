@@ -94,6 +94,25 @@ func TestWriteBackIgnoresAppend(t *testing.T) {
 	require.Equal(t, "HELLO world!", string(got))
 }
 
+// TestStatfsIsTheHosts: a directory and a file open in it are on one file
+// system, described alike by path and by handle.
+func TestStatfsIsTheHosts(t *testing.T) {
+	env := hostenv.New()
+	dir := t.TempDir()
+	byPath, e := env.Statfs(linux.FileRef{Path: dir, Follow: true})
+	require.Zero(t, e)
+	h, e := env.Open(dir, linux.O_RDONLY|linux.O_DIRECTORY, 0)
+	require.Zero(t, e)
+	byHandle, e := env.Statfs(linux.FileRef{Handle: h})
+	require.Zero(t, e)
+	require.NotZero(t, byPath.Bsize)
+	require.Equal(t, [3]any{byPath.Type, byPath.Bsize, byPath.Fsid}, [3]any{byHandle.Type, byHandle.Bsize, byHandle.Fsid})
+	_, e = env.Statfs(linux.FileRef{Path: filepath.Join(dir, "missing")})
+	require.Equal(t, linux.ENOENT, e)
+	_, e = env.Statfs(linux.FileRef{Handle: 999})
+	require.Equal(t, linux.EBADF, e)
+}
+
 func TestLoopbackTCP(t *testing.T) {
 	env := hostenv.New()
 	loopback := netip.MustParseAddrPort("127.0.0.1:0")

@@ -375,6 +375,29 @@ func (e *Env) Getcwd() (string, linux.Errno) {
 	return e.Cwd, 0
 }
 
+// Statfs describes the tree as a tmpfs of 1 GiB with room for 65536 files,
+// and the console as pipes.
+func (e *Env) Statfs(f linux.FileRef) (linux.Statfs, linux.Errno) {
+	switch {
+	case f.Path != "":
+		if _, errno := e.StatPath(f.Path, f.Follow); errno != 0 {
+			return linux.Statfs{}, errno
+		}
+	case f.Handle <= linux.Stderr:
+		return linux.PipeFS, 0
+	case e.open[f.Handle] == nil:
+		return linux.Statfs{}, linux.EBADF
+	}
+	const blocks, inodes = 1 << 18, 1 << 16
+	used := uint64(0)
+	for _, data := range e.Files {
+		used += uint64(len(data)+4095) / 4096
+	}
+	free := blocks - min(used, blocks)
+	return linux.Statfs{Type: linux.TMPFS_MAGIC, Bsize: 4096, Frsize: 4096, Blocks: blocks, Bfree: free, Bavail: free,
+		Files: inodes, Ffree: inodes - min(uint64(len(e.Files)), inodes), Namelen: 255, Flags: linux.ST_VALID}, 0
+}
+
 func (e *Env) IsTerminal(h linux.Handle) bool { return false }
 
 // The in-memory environment has no network.
