@@ -144,6 +144,35 @@ func (w *world) Mkdir(string, uint32) linux.Errno                     { return l
 func (w *world) Rename(string, string) linux.Errno                    { return linux.EROFS }
 func (w *world) Getcwd() (string, linux.Errno)                        { return "/", 0 }
 
+// The path calls: no path exists, and a name cannot be made (EROFS, as
+// for mkdir); the console and sockets keep their fixed metadata (EPERM).
+
+func (w *world) Chdir(dir linux.FileRef) linux.Errno { return w.refuse(dir, linux.ENOTDIR) }
+
+func (w *world) Link(from linux.FileRef, _ string) linux.Errno { return w.refuse(from, linux.EROFS) }
+
+func (w *world) Symlink(string, string) linux.Errno { return linux.EROFS }
+
+func (w *world) Chmod(f linux.FileRef, _ uint32) linux.Errno { return w.refuse(f, linux.EPERM) }
+
+func (w *world) Chown(f linux.FileRef, _, _ uint32) linux.Errno { return w.refuse(f, linux.EPERM) }
+
+func (w *world) SetTimes(f linux.FileRef, _, _ linux.Timespec) linux.Errno {
+	return w.refuse(f, linux.EPERM)
+}
+
+// refuse answers a call on f: ENOENT for a path, EBADF for a handle that
+// is not open, errno for one that is.
+func (w *world) refuse(f linux.FileRef, errno linux.Errno) linux.Errno {
+	switch {
+	case f.Path != "":
+		return linux.ENOENT
+	case w.objects[f.Handle] == nil:
+		return linux.EBADF
+	}
+	return errno
+}
+
 // Statfs answers fixed figures: the console is a pipe and every other
 // handle a socket; no path exists.
 func (w *world) Statfs(f linux.FileRef) (linux.Statfs, linux.Errno) {

@@ -252,8 +252,9 @@ func TestWorldStateRoundTrip(t *testing.T) {
 	require.Error(t, err)
 }
 
-// TestWorldHasNoFileSystem: file calls fail as in a sandbox without files,
-// and statfs answers fixed figures.
+// TestWorldHasNoFileSystem: file calls fail as in a sandbox without files
+// (no path exists, no name can be made, nothing held can change), and
+// statfs answers fixed figures.
 func TestWorldHasNoFileSystem(t *testing.T) {
 	w := testWorld(t)
 	_, errno := w.Open("/etc/passwd", linux.O_RDONLY, 0)
@@ -268,4 +269,16 @@ func TestWorldHasNoFileSystem(t *testing.T) {
 	require.Equal(t, linux.SockFS, st)
 	_, errno = w.Statfs(linux.FileRef{Handle: 999})
 	require.Equal(t, linux.EBADF, errno)
+
+	root := linux.FileRef{Path: "/", Follow: true}
+	require.Equal(t, linux.ENOENT, w.Chdir(root))
+	require.Equal(t, linux.ENOTDIR, w.Chdir(linux.FileRef{Handle: linux.Stdin}))
+	require.Equal(t, linux.ENOENT, w.Link(root, "/x"))
+	require.Equal(t, linux.EROFS, w.Symlink("/", "/x"))
+	require.Equal(t, linux.ENOENT, w.Chmod(root, 0o755))
+	require.Equal(t, linux.EPERM, w.Chown(linux.FileRef{Handle: linux.Stdout}, 0, 0))
+	require.Equal(t, linux.EBADF, w.SetTimes(linux.FileRef{Handle: 999}, linux.Timespec{}, linux.Timespec{}))
+	cwd, errno := w.Getcwd()
+	require.Equal(t, "/", cwd)
+	require.Zero(t, errno)
 }

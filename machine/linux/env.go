@@ -59,6 +59,19 @@ type Env interface {
 	Mkdir(path string, mode uint32) Errno
 	Rename(from, to string) Errno
 	Getcwd() (string, Errno)
+	// Chdir makes dir the working directory (chdir, fchdir): relative
+	// paths and Getcwd answer from it from then on.
+	Chdir(dir FileRef) Errno
+	// Link gives the file from a second name, to (link, linkat).
+	Link(from FileRef, to string) Errno
+	// Symlink creates path as a symbolic link to target.
+	Symlink(target, path string) Errno
+	// Chmod sets f's permission bits (mode&07777).
+	Chmod(f FileRef, mode uint32) Errno
+	// Chown sets f's owner and group; KeepID leaves one as it is.
+	Chown(f FileRef, uid, gid uint32) Errno
+	// SetTimes sets f's access and modification times (utimensat).
+	SetTimes(f FileRef, atime, mtime Timespec) Errno
 	// Statfs describes the file system that holds f (statfs, fstatfs).
 	Statfs(f FileRef) (Statfs, Errno)
 	// IsTerminal reports whether h is a terminal (isatty), which decides
@@ -127,6 +140,19 @@ type FileRef struct {
 	Path   string
 	Follow bool
 }
+
+// KeepID is the uid or gid that Chown leaves unchanged (chown's -1).
+const KeepID = ^uint32(0)
+
+// Timespec is a time as utimensat takes it: since the Unix epoch, or with
+// Nsec UtimeNow for the current time or UtimeOmit for no change.
+type Timespec struct{ Sec, Nsec int64 }
+
+// The special Nsec values of Timespec, as Linux numbers them.
+const (
+	UtimeNow  = 1<<30 - 1
+	UtimeOmit = 1<<30 - 2
+)
 
 // Statfs describes a file system, as struct statfs does.
 type Statfs struct {

@@ -171,6 +171,42 @@ func (r *Recorder) Getcwd() (string, Errno) {
 	return s, e
 }
 
+func (r *Recorder) Chdir(dir FileRef) Errno {
+	e := r.Env.Chdir(dir)
+	r.log("Chdir", []any{dir}, Reply{Errno: e})
+	return e
+}
+
+func (r *Recorder) Link(from FileRef, to string) Errno {
+	e := r.Env.Link(from, to)
+	r.log("Link", []any{from, to}, Reply{Errno: e})
+	return e
+}
+
+func (r *Recorder) Symlink(target, path string) Errno {
+	e := r.Env.Symlink(target, path)
+	r.log("Symlink", []any{target, path}, Reply{Errno: e})
+	return e
+}
+
+func (r *Recorder) Chmod(f FileRef, mode uint32) Errno {
+	e := r.Env.Chmod(f, mode)
+	r.log("Chmod", []any{f, mode}, Reply{Errno: e})
+	return e
+}
+
+func (r *Recorder) Chown(f FileRef, uid, gid uint32) Errno {
+	e := r.Env.Chown(f, uid, gid)
+	r.log("Chown", []any{f, uid, gid}, Reply{Errno: e})
+	return e
+}
+
+func (r *Recorder) SetTimes(f FileRef, atime, mtime Timespec) Errno {
+	e := r.Env.SetTimes(f, atime, mtime)
+	r.log("SetTimes", []any{f, atime, mtime}, Reply{Errno: e})
+	return e
+}
+
 func (r *Recorder) Statfs(f FileRef) (Statfs, Errno) {
 	st, e := r.Env.Statfs(f)
 	r.log("Statfs", []any{f}, Reply{Statfs: &st, Errno: e})
@@ -365,6 +401,22 @@ func (r *Replayer) Rename(from, to string) Errno { return r.take("Rename", from,
 func (r *Replayer) Getcwd() (string, Errno) {
 	a := r.take("Getcwd")
 	return a.Text, a.Errno
+}
+
+func (r *Replayer) Chdir(dir FileRef) Errno { return r.take("Chdir", dir).Errno }
+
+func (r *Replayer) Link(from FileRef, to string) Errno { return r.take("Link", from, to).Errno }
+
+func (r *Replayer) Symlink(target, path string) Errno { return r.take("Symlink", target, path).Errno }
+
+func (r *Replayer) Chmod(f FileRef, mode uint32) Errno { return r.take("Chmod", f, mode).Errno }
+
+func (r *Replayer) Chown(f FileRef, uid, gid uint32) Errno {
+	return r.take("Chown", f, uid, gid).Errno
+}
+
+func (r *Replayer) SetTimes(f FileRef, atime, mtime Timespec) Errno {
+	return r.take("SetTimes", f, atime, mtime).Errno
 }
 
 func (r *Replayer) Statfs(f FileRef) (Statfs, Errno) {

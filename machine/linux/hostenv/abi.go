@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"syscall"
+	"unsafe"
 
 	"github.com/synodvm/synod/machine/linux"
 )
@@ -119,4 +120,42 @@ func ExitCode(st linux.ExitStatus) int {
 		return 128 + int(HostSignal(st.Signal))
 	}
 	return st.Code
+}
+
+// The *at calls the syscall package lacks, and their flags.
+const (
+	_AT_FDCWD            = -100
+	_AT_SYMLINK_NOFOLLOW = 0x100
+	_AT_SYMLINK_FOLLOW   = 0x400
+	_AT_EMPTY_PATH       = 0x1000
+)
+
+// linkat links oldpath, relative to olddirfd, as newpath.
+func linkat(olddirfd int, oldpath, newpath string, flags int) error {
+	oldp, err := syscall.BytePtrFromString(oldpath)
+	if err != nil {
+		return err
+	}
+	newp, err := syscall.BytePtrFromString(newpath)
+	if err != nil {
+		return err
+	}
+	newdirfd := _AT_FDCWD
+	_, _, en := syscall.Syscall6(syscall.SYS_LINKAT, uintptr(olddirfd), uintptr(unsafe.Pointer(oldp)),
+		uintptr(newdirfd), uintptr(unsafe.Pointer(newp)), uintptr(flags), 0)
+	if en != 0 {
+		return en
+	}
+	return nil
+}
+
+// utimensat sets the times of path relative to dirfd, or of dirfd itself
+// when path is nil (futimens).
+func utimensat(dirfd int, path *byte, ts *[2]syscall.Timespec, flags int) error {
+	_, _, en := syscall.Syscall6(syscall.SYS_UTIMENSAT, uintptr(dirfd), uintptr(unsafe.Pointer(path)),
+		uintptr(unsafe.Pointer(ts)), uintptr(flags), 0, 0)
+	if en != 0 {
+		return en
+	}
+	return nil
 }

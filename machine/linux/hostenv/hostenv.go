@@ -6,6 +6,9 @@
 // It is the one package under machine that touches the host, by design: it
 // is the outside of the Env boundary, and nothing in machine imports it.
 // It uses the standard library only.
+//
+// The guest's working directory is this host process's: chdir moves it.
+// That is what qemu-hppa does too, and synod run has one guest a process.
 package hostenv
 
 import (
@@ -334,12 +337,74 @@ func (e *Env) Mkdir(path string, mode uint32) linux.Errno { return errno(syscall
 
 func (e *Env) Rename(from, to string) linux.Errno { return errno(syscall.Rename(from, to)) }
 
+// Getcwd asks the host kernel, as qemu-hppa does: the path it answers has
+// no symlinks in it, unlike $PWD.
 func (e *Env) Getcwd() (string, linux.Errno) {
-	s, err := os.Getwd()
+	buf := make([]byte, syscall.PathMax)
+	n, err := syscall.Getcwd(buf)
 	if err != nil {
 		return "", errno(err)
 	}
-	return s, 0
+	return string(buf[:max(n-1, 0)]), 0 // n counts the NUL
+}
+
+func (e *Env) Chdir(dir linux.FileRef) linux.Errno {
+	if dir.Path != "" {
+		return errno(syscall.Chdir(dir.Path))
+	}
+	return e.do(dir.Handle, syscall.Fchdir)
+}
+
+// Link uses linkat, the one call that can follow a symlink or name the
+// file by a descriptor.
+func (e *Env) Link(from linux.FileRef, to string) linux.Errno {
+	if from.Path == "" {
+		return e.do(from.Handle, func(fd int) error { return linkat(fd, "", to, _AT_EMPTY_PATH) })
+	}
+	flags := 0
+	if from.Follow {
+		flags = _AT_SYMLINK_FOLLOW
+	}
+	return errno(linkat(_AT_FDCWD, from.Path, to, flags))
+}
+
+func (e *Env) Symlink(target, path string) linux.Errno { return errno(syscall.Symlink(target, path)) }
+
+// Chmod follows a final symlink whatever f says: Linux cannot change a
+// symlink's mode.
+func (e *Env) Chmod(f linux.FileRef, mode uint32) linux.Errno {
+	if f.Path != "" {
+		return errno(syscall.Chmod(f.Path, mode))
+	}
+	return e.do(f.Handle, func(fd int) error { return syscall.Fchmod(fd, mode) })
+}
+
+func (e *Env) Chown(f linux.FileRef, uid, gid uint32) linux.Errno {
+	u, g := int(int32(uid)), int(int32(gid)) // KeepID is the host's -1 too
+	switch {
+	case f.Path == "":
+		return e.do(f.Handle, func(fd int) error { return syscall.Fchown(fd, u, g) })
+	case f.Follow:
+		return errno(syscall.Chown(f.Path, u, g))
+	}
+	return errno(syscall.Lchown(f.Path, u, g))
+}
+
+// SetTimes passes UtimeNow and UtimeOmit on: the host numbers them alike.
+func (e *Env) SetTimes(f linux.FileRef, atime, mtime linux.Timespec) linux.Errno {
+	ts := [2]syscall.Timespec{{Sec: atime.Sec, Nsec: atime.Nsec}, {Sec: mtime.Sec, Nsec: mtime.Nsec}}
+	if f.Path == "" {
+		return e.do(f.Handle, func(fd int) error { return utimensat(fd, nil, &ts, 0) })
+	}
+	flags := 0
+	if !f.Follow {
+		flags = _AT_SYMLINK_NOFOLLOW
+	}
+	path, err := syscall.BytePtrFromString(f.Path)
+	if err != nil {
+		return linux.EINVAL
+	}
+	return errno(utimensat(_AT_FDCWD, path, &ts, flags))
 }
 
 func (e *Env) Statfs(f linux.FileRef) (linux.Statfs, linux.Errno) {

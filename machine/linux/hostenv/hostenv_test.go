@@ -113,6 +113,54 @@ func TestStatfsIsTheHosts(t *testing.T) {
 	require.Equal(t, linux.EBADF, e)
 }
 
+// TestPathCallsAreTheHosts: chdir moves this process's working directory
+// (getcwd follows), and links, symlinks, modes, owners and times are the
+// host file system's.
+func TestPathCallsAreTheHosts(t *testing.T) {
+	env := hostenv.New()
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	require.NoError(t, err)
+	t.Chdir(dir) // and back at the end
+	require.NoError(t, os.Mkdir("sub", 0o755))
+	require.Zero(t, env.Chdir(linux.FileRef{Path: "sub", Follow: true}))
+	cwd, e := env.Getcwd()
+	require.Zero(t, e)
+	require.Equal(t, filepath.Join(dir, "sub"), cwd)
+	h, e := env.Open(dir, linux.O_RDONLY|linux.O_DIRECTORY, 0)
+	require.Zero(t, e)
+	require.Zero(t, env.Chdir(linux.FileRef{Handle: h}))
+	cwd, _ = env.Getcwd()
+	require.Equal(t, dir, cwd)
+
+	require.NoError(t, os.WriteFile("f", []byte("data"), 0o600))
+	require.Zero(t, env.Symlink("f", "sym"))
+	require.Zero(t, env.Link(linux.FileRef{Path: "sym", Follow: true}, "hard"))
+	require.Zero(t, env.Link(linux.FileRef{Path: "sym"}, "hardsym"))
+	for name, isLink := range map[string]bool{"hard": false, "hardsym": true} {
+		fi, err := os.Lstat(name)
+		require.NoError(t, err)
+		require.Equal(t, isLink, fi.Mode()&os.ModeSymlink != 0, name)
+	}
+	require.Equal(t, linux.EEXIST, env.Symlink("f", "hard"))
+
+	require.Zero(t, env.Chmod(linux.FileRef{Path: "sym", Follow: true}, 0o640))
+	f, e := env.Open("f", linux.O_RDWR, 0)
+	require.Zero(t, e)
+	require.Zero(t, env.Chown(linux.FileRef{Handle: f}, linux.KeepID, linux.KeepID))
+	require.Zero(t, env.SetTimes(linux.FileRef{Path: "f", Follow: true}, linux.Timespec{Sec: 10}, linux.Timespec{Sec: 20, Nsec: 5}))
+	require.Zero(t, env.SetTimes(linux.FileRef{Handle: f}, linux.Timespec{Sec: 30}, linux.Timespec{Nsec: linux.UtimeOmit}))
+	st, e := env.Stat(f)
+	require.Zero(t, e)
+	require.Equal(t, uint32(linux.S_IFREG|0o640), st.Mode)
+	require.Equal(t, uint32(os.Getuid()), st.UID)
+	require.Equal(t, []int64{30_000_000_000, 20_000_000_005}, []int64{st.Atime, st.Mtime})
+	require.Zero(t, env.SetTimes(linux.FileRef{Path: "sym"}, linux.Timespec{Nsec: linux.UtimeNow}, linux.Timespec{Sec: 1}))
+	lst, e := env.StatPath("sym", false)
+	require.Zero(t, e)
+	require.Equal(t, int64(1_000_000_000), lst.Mtime, "the link itself")
+	require.Equal(t, linux.ENOENT, env.Chmod(linux.FileRef{Path: "missing", Follow: true}, 0o600))
+}
+
 func TestLoopbackTCP(t *testing.T) {
 	env := hostenv.New()
 	loopback := netip.MustParseAddrPort("127.0.0.1:0")

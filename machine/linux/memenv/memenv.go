@@ -34,11 +34,19 @@ type Env struct {
 	// Cwd is the working directory; empty means "/".
 	Cwd string
 
-	elapsed int64 // time passed without instructions (Elapse)
+	elapsed int64               // time passed without instructions (Elapse)
+	changed map[string]fileMeta // metadata set by Chmod, Chown and SetTimes
 	rng     *rand.ChaCha8
 	open    map[linux.Handle]*openFile
 	next    linux.Handle
 	stdinAt int
+}
+
+// fileMeta is what a file's stat says besides its type and size.
+type fileMeta struct {
+	perm         uint32
+	uid, gid     uint32
+	atime, mtime int64
 }
 
 type openFile struct {
@@ -60,6 +68,7 @@ func New(seed uint64) *Env {
 		Files:               map[string][]byte{},
 		Start:               1_700_000_000_000_000_000,
 		NanosPerInstruction: 1,
+		changed:             map[string]fileMeta{},
 		rng:                 rand.NewChaCha8(s),
 		open:                map[linux.Handle]*openFile{},
 		next:                linux.Stderr + 1,
@@ -285,12 +294,24 @@ func (e *Env) Truncate(h linux.Handle, size int64) linux.Errno {
 }
 
 func (e *Env) statOf(p string, size int64, dir bool) linux.Stat {
-	st := linux.Stat{Dev: 1, Ino: inode(p), Mode: linux.S_IFREG | 0o644, Nlink: 1, Size: size, Blksize: 4096,
-		Blocks: (size + 511) / 512, Atime: e.Start, Mtime: e.Start, Ctime: e.Start}
+	m := e.meta(p, dir)
+	st := linux.Stat{Dev: 1, Ino: inode(p), Mode: linux.S_IFREG | m.perm, Nlink: 1, UID: m.uid, GID: m.gid, Size: size, Blksize: 4096,
+		Blocks: (size + 511) / 512, Atime: m.atime, Mtime: m.mtime, Ctime: e.Start}
 	if dir {
-		st.Mode, st.Nlink = linux.S_IFDIR|0o555, 2
+		st.Mode, st.Nlink = linux.S_IFDIR|m.perm, 2
 	}
 	return st
+}
+
+// meta is p's metadata: as last changed, or what every file starts with.
+func (e *Env) meta(p string, dir bool) fileMeta {
+	if m, found := e.changed[p]; found {
+		return m
+	}
+	if dir {
+		return fileMeta{perm: 0o755, atime: e.Start, mtime: e.Start}
+	}
+	return fileMeta{perm: 0o644, atime: e.Start, mtime: e.Start}
 }
 
 // inode derives a stable inode number from a path.
@@ -373,6 +394,92 @@ func (e *Env) Getcwd() (string, linux.Errno) {
 		return "/", 0
 	}
 	return e.Cwd, 0
+}
+
+// target resolves f to an absolute path and whether it is a directory.
+// The console has no path: its metadata cannot change (EPERM).
+func (e *Env) target(f linux.FileRef) (string, bool, linux.Errno) {
+	if f.Path == "" {
+		if f.Handle <= linux.Stderr {
+			return "", false, linux.EPERM
+		}
+		o := e.open[f.Handle]
+		if o == nil {
+			return "", false, linux.EBADF
+		}
+		return o.path, o.dir, 0
+	}
+	p := e.abs(f.Path)
+	if _, isFile := e.Files[p]; isFile {
+		return p, false, 0
+	}
+	if e.isDir(p) {
+		return p, true, 0
+	}
+	return "", false, linux.ENOENT
+}
+
+func (e *Env) Chdir(dir linux.FileRef) linux.Errno {
+	p, isDir, errno := e.target(dir)
+	switch {
+	case errno == linux.EPERM:
+		return linux.ENOTDIR // the console
+	case errno != 0:
+		return errno
+	case !isDir:
+		return linux.ENOTDIR
+	}
+	e.Cwd = p
+	return 0
+}
+
+// Link and Symlink would add names, which are fixed.
+func (e *Env) Link(from linux.FileRef, to string) linux.Errno { return linux.EROFS }
+func (e *Env) Symlink(target, path string) linux.Errno        { return linux.EROFS }
+
+// change applies edit to the metadata of f.
+func (e *Env) change(f linux.FileRef, edit func(*fileMeta)) linux.Errno {
+	p, isDir, errno := e.target(f)
+	if errno != 0 {
+		return errno
+	}
+	m := e.meta(p, isDir)
+	edit(&m)
+	e.changed[p] = m
+	return 0
+}
+
+func (e *Env) Chmod(f linux.FileRef, mode uint32) linux.Errno {
+	return e.change(f, func(m *fileMeta) { m.perm = mode & 0o7777 })
+}
+
+func (e *Env) Chown(f linux.FileRef, uid, gid uint32) linux.Errno {
+	return e.change(f, func(m *fileMeta) {
+		if uid != linux.KeepID {
+			m.uid = uid
+		}
+		if gid != linux.KeepID {
+			m.gid = gid
+		}
+	})
+}
+
+// SetTimes takes UtimeNow as the clock at instruction zero plus the time
+// elapsed idle: the Env does not see the instruction count here.
+func (e *Env) SetTimes(f linux.FileRef, atime, mtime linux.Timespec) linux.Errno {
+	set := func(field *int64, ts linux.Timespec) {
+		switch ts.Nsec {
+		case linux.UtimeOmit:
+		case linux.UtimeNow:
+			*field = e.Start + e.elapsed
+		default:
+			*field = ts.Sec*1_000_000_000 + ts.Nsec
+		}
+	}
+	return e.change(f, func(m *fileMeta) {
+		set(&m.atime, atime)
+		set(&m.mtime, mtime)
+	})
 }
 
 // Statfs describes the tree as a tmpfs of 1 GiB with room for 65536 files,
