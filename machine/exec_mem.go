@@ -237,14 +237,14 @@ func (c *CPU) setStbyBase(modify bool, b uint8, base uint32) {
 // writeInWord writes src (at most the rest of one aligned word) at addr,
 // all or nothing; an empty src only checks the write right.
 func (m *Memory) writeInWord(addr uint32, src []byte) bool {
-	p := m.writable(addr)
-	if p == nil {
+	d, code := m.storable(addr, 1)
+	if d == nil {
 		return false
 	}
 	off := addr & pageMask
-	copy(p.data[off:], src)
-	if p.code != nil && len(src) > 0 {
-		p.redecode(off, uint32(len(src)))
+	copy(d[off:], src)
+	if code != nil && len(src) > 0 {
+		code.redecode(d, off, uint32(len(src)))
 	}
 	return true
 }

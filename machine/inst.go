@@ -64,22 +64,21 @@ type codePage struct {
 	insts [wordsPerPage]inst
 }
 
-// decodeAll decodes every word of p, which lies at base.
-func (p *page) decodeAll(base uint32) *codePage {
+// decodeAll decodes every word of data, the contents of the page at base.
+func decodeAll(data *pageData, base uint32) *codePage {
 	cp := &codePage{base: base}
 	for i := range cp.insts {
 		a := uint32(i) * 4
-		cp.insts[i] = decode(be32(p.data[a:a+4]), base+a)
+		cp.insts[i] = decode(be32(data[a:a+4]), base+a)
 	}
 	return cp
 }
 
 // redecode refreshes the decoded words overlapping [off, off+n) after a
-// write to the page.
-func (p *page) redecode(off, n uint32) {
-	cp := p.code
+// write to data, the contents of the page.
+func (cp *codePage) redecode(data *pageData, off, n uint32) {
 	for a := off &^ 3; a < off+n; a += 4 {
-		cp.insts[a/4] = decode(be32(p.data[a:a+4]), cp.base+a)
+		cp.insts[a/4] = decode(be32(data[a:a+4]), cp.base+a)
 	}
 }
 

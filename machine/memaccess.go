@@ -1,9 +1,13 @@
 package machine
 
-// The interpreter's loads and stores. Each checks mapping, rights and
-// natural alignment in one test on its fast path and reports failure
-// with false; the handler then takes the slow path (readSlow, writeSlow),
-// which performs a misaligned access or stops the CPU with the fault.
+import "encoding/binary"
+
+// The interpreter's loads and stores. Their fast path is one comparison
+// against an access cache, which checks mapping, rights and natural
+// alignment at once; on a miss the page table is walked and the cache
+// filled. An access that still fails takes the handler's slow path
+// (readSlow, writeSlow), which performs a misaligned access or stops the
+// CPU with the fault.
 //
 // The processor traps misaligned accesses, but PA-RISC Linux's handler
 // (arch/parisc/kernel/unaligned.c) completes them for user programs, and
@@ -11,108 +15,180 @@ package machine
 // writes its bytes one at a time, all or none, and faults at the first
 // byte whose page refuses the access. Only ldcw must be aligned.
 
+// accessCacheSize is the number of pages an accessCache translates.
+const accessCacheSize = 64
+
+// accessCache is a direct-mapped cache of page translations, indexed by
+// the low bits of the page number. Memory keeps one for loads, holding
+// only readable pages, and one for stores, holding only writable pages
+// whose contents exist and that hold no decoded code (so a cached store
+// needs neither to allocate nor to re-decode). Entering the store cache
+// counts as writing the page for the state hash. Whatever changes a
+// mapping or its rights empties both caches; a page's first write and its
+// first execution drop it from the cache that would then be wrong.
+type accessCache [accessCacheSize]cachedPage
+
+type cachedPage struct {
+	addr uint32 // the page's address, or notAPage
+	data *pageData
+}
+
+// notAPage is an address no page has: its low bits are set, and no access
+// compares its address with them set (see lookup).
+const notAPage = pageMask
+
+func (a *accessCache) clear() {
+	for i := range a {
+		a[i] = cachedPage{addr: notAPage}
+	}
+}
+
+func (a *accessCache) slot(addr uint32) *cachedPage {
+	return &a[addr>>PageShift%accessCacheSize]
+}
+
+// drop removes the page at pageAddr.
+func (a *accessCache) drop(pageAddr uint32) {
+	if e := a.slot(pageAddr); e.addr == pageAddr {
+		*e = cachedPage{addr: notAPage}
+	}
+}
+
+// lookup returns the contents of addr's page if the cache holds it and
+// addr is a multiple of size (1, 2, 4 or 8), or nil. Both tests are one
+// comparison: the address with its in-page bits cleared, but for those
+// that must be zero for alignment, against the cached page address.
+func (a *accessCache) lookup(addr, size uint32) *pageData {
+	if e := a.slot(addr); e.addr == addr&^(pageMask&^(size-1)) {
+		return e.data
+	}
+	return nil
+}
+
+// loadable returns the contents of addr's page for an aligned load of
+// size bytes, or nil when the page refuses reads or addr is misaligned.
+func (m *Memory) loadable(addr, size uint32) *pageData {
+	if d := m.loads.lookup(addr, size); d != nil {
+		return d
+	}
+	return m.fillLoads(addr, size)
+}
+
+// fillLoads is loadable for a page the load cache does not hold.
+func (m *Memory) fillLoads(addr, size uint32) *pageData {
+	p := m.pageAt(addr)
+	if p == nil || p.prot&ProtRead == 0 || addr&(size-1) != 0 {
+		return nil
+	}
+	d := p.contents()
+	*m.loads.slot(addr) = cachedPage{addr &^ pageMask, d}
+	return d
+}
+
+// storable returns the contents of addr's page for an aligned store of
+// size bytes, creating them if need be, and the page's decoded code (nil
+// when there is none), which the caller must refresh; or nil when the page
+// refuses writes or addr is misaligned.
+func (m *Memory) storable(addr, size uint32) (*pageData, *codePage) {
+	if d := m.stores.lookup(addr, size); d != nil {
+		return d, nil
+	}
+	return m.fillStores(addr, size)
+}
+
+// fillStores is storable for a page the store cache does not hold.
+func (m *Memory) fillStores(addr, size uint32) (*pageData, *codePage) {
+	p := m.pageAt(addr)
+	if p == nil || p.prot&ProtWrite == 0 || addr&(size-1) != 0 {
+		return nil, nil
+	}
+	d := m.write(addr>>PageShift, p)
+	if p.code == nil {
+		*m.stores.slot(addr) = cachedPage{addr &^ pageMask, d}
+	}
+	return d, p.code
+}
+
 func (m *Memory) read8(addr uint32) (uint32, bool) {
-	p := m.pages[addr>>PageShift]
-	if p == nil || p.prot&ProtRead == 0 {
+	d := m.loadable(addr, 1)
+	if d == nil {
 		return 0, false
 	}
-	return uint32(p.data[addr&pageMask]), true
+	return uint32(d[addr&pageMask]), true
 }
 
 func (m *Memory) read16(addr uint32) (uint32, bool) {
-	p := m.pages[addr>>PageShift]
-	if p == nil || p.prot&ProtRead == 0 || addr&1 != 0 {
+	d := m.loadable(addr, 2)
+	if d == nil {
 		return 0, false
 	}
-	off := addr & (pageMask &^ 1)
-	b := p.data[off : off+2]
-	return uint32(b[0])<<8 | uint32(b[1]), true
+	return uint32(binary.BigEndian.Uint16(d[addr&(pageMask&^1):])), true
 }
 
 func (m *Memory) read32(addr uint32) (uint32, bool) {
-	p := m.pages[addr>>PageShift]
-	if p == nil || p.prot&ProtRead == 0 || addr&3 != 0 {
+	d := m.loadable(addr, 4)
+	if d == nil {
 		return 0, false
 	}
-	off := addr & (pageMask &^ 3)
-	b := p.data[off : off+4]
-	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]), true
+	return binary.BigEndian.Uint32(d[addr&(pageMask&^3):]), true
 }
 
 func (m *Memory) read64(addr uint32) (uint64, bool) {
-	p := m.pages[addr>>PageShift]
-	if p == nil || p.prot&ProtRead == 0 || addr&7 != 0 {
+	d := m.loadable(addr, 8)
+	if d == nil {
 		return 0, false
 	}
-	off := addr & (pageMask &^ 7)
-	b := p.data[off : off+8]
-	return uint64(b[0])<<56 | uint64(b[1])<<48 | uint64(b[2])<<40 | uint64(b[3])<<32 |
-		uint64(b[4])<<24 | uint64(b[5])<<16 | uint64(b[6])<<8 | uint64(b[7]), true
-}
-
-// writable returns the page a store to addr may write, marking its
-// contents changed, or nil.
-func (m *Memory) writable(addr uint32) *page {
-	p := m.pages[addr>>PageShift]
-	if p == nil || p.prot&ProtWrite == 0 {
-		return nil
-	}
-	p.hashed = false
-	return p
+	return binary.BigEndian.Uint64(d[addr&(pageMask&^7):]), true
 }
 
 func (m *Memory) write8(addr, v uint32) bool {
-	p := m.writable(addr)
-	if p == nil {
+	d, code := m.storable(addr, 1)
+	if d == nil {
 		return false
 	}
 	off := addr & pageMask
-	p.data[off] = byte(v)
-	if p.code != nil {
-		p.redecode(off, 1)
+	d[off] = byte(v)
+	if code != nil {
+		code.redecode(d, off, 1)
 	}
 	return true
 }
 
 func (m *Memory) write16(addr, v uint32) bool {
-	p := m.writable(addr)
-	if p == nil || addr&1 != 0 {
+	d, code := m.storable(addr, 2)
+	if d == nil {
 		return false
 	}
 	off := addr & (pageMask &^ 1)
-	b := p.data[off : off+2]
-	b[0], b[1] = byte(v>>8), byte(v)
-	if p.code != nil {
-		p.redecode(off, 2)
+	binary.BigEndian.PutUint16(d[off:], uint16(v))
+	if code != nil {
+		code.redecode(d, off, 2)
 	}
 	return true
 }
 
 func (m *Memory) write32(addr, v uint32) bool {
-	p := m.writable(addr)
-	if p == nil || addr&3 != 0 {
+	d, code := m.storable(addr, 4)
+	if d == nil {
 		return false
 	}
 	off := addr & (pageMask &^ 3)
-	b := p.data[off : off+4]
-	b[0], b[1], b[2], b[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
-	if p.code != nil {
-		p.redecode(off, 4)
+	binary.BigEndian.PutUint32(d[off:], v)
+	if code != nil {
+		code.redecode(d, off, 4)
 	}
 	return true
 }
 
 func (m *Memory) write64(addr uint32, v uint64) bool {
-	p := m.writable(addr)
-	if p == nil || addr&7 != 0 {
+	d, code := m.storable(addr, 8)
+	if d == nil {
 		return false
 	}
 	off := addr & (pageMask &^ 7)
-	b := p.data[off : off+8]
-	b[0], b[1], b[2], b[3] = byte(v>>56), byte(v>>48), byte(v>>40), byte(v>>32)
-	b[4], b[5], b[6], b[7] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
-	if p.code != nil {
-		p.redecode(off, 8)
+	binary.BigEndian.PutUint64(d[off:], v)
+	if code != nil {
+		code.redecode(d, off, 8)
 	}
 	return true
 }
@@ -150,11 +226,11 @@ func (c *CPU) writeSlow(addr, size uint32, v uint64) bool {
 // does not grant right, if there is one. An access of up to 8 bytes
 // touches at most two pages: addr's and the one of its last byte.
 func (m *Memory) firstRefused(addr, size uint32, right Prot) (uint32, bool) {
-	if p := m.pages[addr>>PageShift]; p == nil || p.prot&right == 0 {
+	if p := m.pageAt(addr); p == nil || p.prot&right == 0 {
 		return addr, true
 	}
 	lastPage := (addr + size - 1) &^ pageMask
-	if p := m.pages[lastPage>>PageShift]; p == nil || p.prot&right == 0 {
+	if p := m.pageAt(lastPage); p == nil || p.prot&right == 0 {
 		return lastPage, true
 	}
 	return 0, false
@@ -169,7 +245,7 @@ func (c *CPU) accessFault(addr, size uint32, write bool) bool {
 		right = ProtWrite
 	}
 	at, _ := c.Mem.firstRefused(addr, size, right)
-	f := &Fault{Addr: at, Write: write, Unmapped: c.Mem.pages[at>>PageShift] == nil}
+	f := &Fault{Addr: at, Write: write, Unmapped: c.Mem.pageAt(at) == nil}
 	c.stop = Stop{Reason: StopFault, Fault: f}
 	return true
 }

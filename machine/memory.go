@@ -14,6 +14,14 @@ const (
 	numPages  = 1 << (32 - PageShift)
 )
 
+// The page table has two levels: a directory of numTables entries, each
+// nil or a table of the pages of one 4 MiB stretch.
+const (
+	tableShift    = 10
+	pagesPerTable = 1 << tableShift
+	numTables     = numPages / pagesPerTable
+)
+
 // Prot is a page's access rights.
 type Prot uint8
 
@@ -42,64 +50,155 @@ func (f *Fault) Error() string {
 	return fmt.Sprintf("%s fault on %s at %#08x", kind, op, f.Addr)
 }
 
+// pageData is the contents of a page.
+type pageData [PageSize]byte
+
+// zeroData is what a page that was never written holds. It is only ever
+// read.
+var zeroData pageData
+
 type page struct {
-	data [PageSize]byte
+	// data is nil until the page is first written: most of a stack, a
+	// heap or a bss is mapped but never touched. Reads see zeroData.
+	data *pageData
 	prot Prot
 	// code holds the decoded instructions of the page once it has been
 	// executed from. Every write to the page re-decodes the words it
 	// touches, so the decoded copy never goes stale.
 	code *codePage
-	// sum caches the SHA-256 of data while hashed is set; every write
-	// clears hashed, so a state hash rehashes only the pages written
-	// since the last one.
+	// sum caches the SHA-256 of the contents while hashed is set; every
+	// write clears hashed (a page in the store cache counts as written),
+	// so a state hash rehashes only the pages written since the last one.
 	sum    [32]byte
 	hashed bool
 }
 
-// Memory is a flat 32-bit big-endian address space made of 4 KiB pages.
-// The page table is a dense array so that a lookup is one index and so that
-// walking it (for hashing and snapshots) visits pages in address order.
-type Memory struct {
-	pages [numPages]*page
-	// mapped has a bit set for every non-nil entry of pages, so that
-	// walks over a sparse address space (state hashes, snapshots) visit
-	// 16 Ki words instead of a million pointers.
-	mapped [numPages / 64]uint64
+// contents returns the page's bytes, for reading only.
+func (p *page) contents() *pageData {
+	if p.data == nil {
+		return &zeroData
+	}
+	return p.data
 }
 
-// setPage installs p (or nil) as page number i, keeping mapped in step.
-func (m *Memory) setPage(i uint32, p *page) {
-	m.pages[i] = p
+// pageTable holds the pages of one 4 MiB stretch of the address space.
+type pageTable struct {
+	pages [pagesPerTable]*page
+	// mapped has a bit set for every non-nil entry of pages, so that
+	// walks (state hashes, snapshots) visit 16 words instead of 1024
+	// pointers.
+	mapped [pagesPerTable / 64]uint64
+}
+
+func (t *pageTable) empty() bool {
+	for _, set := range t.mapped {
+		if set != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// Memory is a flat 32-bit big-endian address space made of 4 KiB pages.
+// Only the parts of the page table that hold pages exist, and a page's
+// contents only once it is written, so a process costs what it touches
+// rather than what it maps.
+type Memory struct {
+	tables [numTables]*pageTable
+	// loads and stores cache the translation of recently used pages for
+	// the interpreter's accesses (see memaccess.go).
+	loads, stores accessCache
+}
+
+// page returns page number n, or nil.
+func (m *Memory) page(n uint32) *page {
+	t := m.tables[n>>tableShift]
+	if t == nil {
+		return nil
+	}
+	return t.pages[n%pagesPerTable]
+}
+
+// pageAt returns the page holding addr, or nil.
+func (m *Memory) pageAt(addr uint32) *page { return m.page(addr >> PageShift) }
+
+// setPage installs p (or nil) as page number n. A table is created for
+// its first page and dropped with its last.
+func (m *Memory) setPage(n uint32, p *page) {
+	t := m.tables[n>>tableShift]
+	if t == nil {
+		if p == nil {
+			return
+		}
+		t = new(pageTable)
+		m.tables[n>>tableShift] = t
+	}
+	i := n % pagesPerTable
+	t.pages[i] = p
 	if p != nil {
-		m.mapped[i/64] |= 1 << (i % 64)
-	} else {
-		m.mapped[i/64] &^= 1 << (i % 64)
+		t.mapped[i/64] |= 1 << (i % 64)
+		return
+	}
+	t.mapped[i/64] &^= 1 << (i % 64)
+	if t.empty() {
+		m.tables[n>>tableShift] = nil
 	}
 }
 
 // pageCount is the number of mapped pages.
 func (m *Memory) pageCount() uint32 {
 	var count int
-	for _, set := range m.mapped {
-		count += bits.OnesCount64(set)
+	for _, t := range m.tables {
+		if t != nil {
+			for _, set := range t.mapped {
+				count += bits.OnesCount64(set)
+			}
+		}
 	}
 	return uint32(count)
 }
 
 // eachPage calls f for every mapped page in address order.
 func (m *Memory) eachPage(f func(n uint32, p *page)) {
-	for w, set := range m.mapped {
-		for set != 0 {
-			b := uint32(bits.TrailingZeros64(set))
-			set &^= 1 << b
-			n := uint32(w)*64 + b
-			f(n, m.pages[n])
+	for ti, t := range m.tables {
+		if t == nil {
+			continue
+		}
+		for w, set := range t.mapped {
+			for set != 0 {
+				b := uint32(bits.TrailingZeros64(set))
+				set &^= 1 << b
+				i := uint32(w)*64 + b
+				f(uint32(ti)<<tableShift|i, t.pages[i])
+			}
 		}
 	}
 }
 
 // NewMemory returns an empty address space.
-func NewMemory() *Memory { return &Memory{} }
+func NewMemory() *Memory {
+	m := &Memory{}
+	m.forget()
+	return m
+}
+
+// forget empties the access caches, after mappings or rights change.
+func (m *Memory) forget() {
+	m.loads.clear()
+	m.stores.clear()
+}
+
+// write makes p's contents writable, creating them on the first write,
+// and marks them changed.
+func (m *Memory) write(n uint32, p *page) *pageData {
+	if p.data == nil {
+		p.data = new(pageData)
+		// The load cache may still translate the page to zeroData.
+		m.loads.drop(n << PageShift)
+	}
+	p.hashed = false
+	return p.data
+}
 
 func pageRange(addr, length uint32) (first, last uint32, err error) {
 	if addr&pageMask != 0 {
@@ -122,9 +221,10 @@ func (m *Memory) Map(addr, length uint32, prot Prot) error {
 	if err != nil {
 		return fmt.Errorf("map: %w", err)
 	}
-	for i := first; ; i++ {
-		m.setPage(i, &page{prot: prot})
-		if i == last {
+	m.forget()
+	for n := first; ; n++ {
+		m.setPage(n, &page{prot: prot})
+		if n == last {
 			return nil
 		}
 	}
@@ -136,9 +236,10 @@ func (m *Memory) Unmap(addr, length uint32) error {
 	if err != nil {
 		return fmt.Errorf("unmap: %w", err)
 	}
-	for i := first; ; i++ {
-		m.setPage(i, nil)
-		if i == last {
+	m.forget()
+	for n := first; ; n++ {
+		m.setPage(n, nil)
+		if n == last {
 			return nil
 		}
 	}
@@ -151,17 +252,18 @@ func (m *Memory) Protect(addr, length uint32, prot Prot) error {
 	if err != nil {
 		return fmt.Errorf("protect: %w", err)
 	}
-	for i := first; ; i++ {
-		if m.pages[i] == nil {
-			return &Fault{Addr: i << PageShift, Unmapped: true}
+	for n := first; ; n++ {
+		if m.page(n) == nil {
+			return &Fault{Addr: n << PageShift, Unmapped: true}
 		}
-		if i == last {
+		if n == last {
 			break
 		}
 	}
-	for i := first; ; i++ {
-		m.pages[i].prot = prot
-		if i == last {
+	m.forget()
+	for n := first; ; n++ {
+		m.page(n).prot = prot
+		if n == last {
 			return nil
 		}
 	}
@@ -169,7 +271,7 @@ func (m *Memory) Protect(addr, length uint32, prot Prot) error {
 
 // Mapped reports whether addr lies in a mapped page, and its rights.
 func (m *Memory) Mapped(addr uint32) (Prot, bool) {
-	p := m.pages[addr>>PageShift]
+	p := m.pageAt(addr)
 	if p == nil {
 		return 0, false
 	}
@@ -180,14 +282,14 @@ func (m *Memory) Mapped(addr uint32) (Prot, bool) {
 // way the kernel's copy_from_user does.
 func (m *Memory) ReadBytes(addr uint32, dst []byte) error {
 	for len(dst) > 0 {
-		p := m.pages[addr>>PageShift]
+		p := m.pageAt(addr)
 		if p == nil {
 			return &Fault{Addr: addr, Unmapped: true}
 		}
 		if p.prot&ProtRead == 0 {
 			return &Fault{Addr: addr}
 		}
-		n := copy(dst, p.data[addr&pageMask:])
+		n := copy(dst, p.contents()[addr&pageMask:])
 		dst = dst[n:]
 		addr += uint32(n)
 	}
@@ -195,24 +297,38 @@ func (m *Memory) ReadBytes(addr uint32, dst []byte) error {
 }
 
 // WriteBytes copies src to addr, checking write rights like copy_to_user.
+// Zeros written to a page that was never written leave it that way.
 func (m *Memory) WriteBytes(addr uint32, src []byte) error {
 	for len(src) > 0 {
-		p := m.pages[addr>>PageShift]
+		p := m.pageAt(addr)
 		if p == nil {
 			return &Fault{Addr: addr, Write: true, Unmapped: true}
 		}
 		if p.prot&ProtWrite == 0 {
 			return &Fault{Addr: addr, Write: true}
 		}
-		n := copy(p.data[addr&pageMask:], src)
-		p.hashed = false
-		if p.code != nil {
-			p.redecode(addr&pageMask, uint32(n))
+		off := addr & pageMask
+		n := min(uint32(len(src)), PageSize-off)
+		if p.data != nil || !allZero(src[:n]) {
+			d := m.write(addr>>PageShift, p)
+			copy(d[off:], src[:n])
+			if p.code != nil {
+				p.code.redecode(d, off, n)
+			}
 		}
 		src = src[n:]
-		addr += uint32(n)
+		addr += n
 	}
 	return nil
+}
+
+func allZero(b []byte) bool {
+	for _, v := range b {
+		if v != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // LoadWord reads an aligned big-endian word with read rights checked.
@@ -229,4 +345,20 @@ func (m *Memory) StoreWord(addr, v uint32) error {
 	var b [4]byte
 	binary.BigEndian.PutUint32(b[:], v)
 	return m.WriteBytes(addr, b[:])
+}
+
+// code returns the decoded instructions of addr's page, decoding it on
+// its first use, or nil when the page is missing or not executable.
+func (m *Memory) code(addr uint32) *codePage {
+	p := m.pageAt(addr)
+	if p == nil || p.prot&ProtExec == 0 {
+		return nil
+	}
+	if p.code == nil {
+		base := addr &^ pageMask
+		p.code = decodeAll(p.contents(), base)
+		// Stores to the page must re-decode from now on.
+		m.stores.drop(base)
+	}
+	return p.code
 }

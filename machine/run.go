@@ -51,15 +51,12 @@ func (c *CPU) fetchSlow(pc uint32) bool {
 		}
 		return true
 	}
-	p := c.Mem.pages[addr>>PageShift]
-	if p == nil || p.prot&ProtExec == 0 {
-		c.stop = Stop{Reason: StopFault, PC: pc, Fault: &Fault{Addr: addr, Unmapped: p == nil}}
+	code := c.Mem.code(addr)
+	if code == nil {
+		c.stop = Stop{Reason: StopFault, PC: pc, Fault: &Fault{Addr: addr, Unmapped: c.Mem.pageAt(addr) == nil}}
 		return true
 	}
-	if p.code == nil {
-		p.code = p.decodeAll(addr &^ pageMask)
-	}
-	c.fetchBase, c.fetchCode = addr&^pageMask, p.code
+	c.fetchBase, c.fetchCode = addr&^pageMask, code
 	return false
 }
 

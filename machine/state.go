@@ -95,14 +95,7 @@ func (m *Memory) encodeState(emit func([]byte)) {
 	})
 }
 
-func (p *page) isZero() bool {
-	for _, b := range p.data {
-		if b != 0 {
-			return false
-		}
-	}
-	return true
-}
+func (p *page) isZero() bool { return p.data == nil || allZero(p.data[:]) }
 
 // AppendState appends every mapped page, with its rights, to b.
 func (m *Memory) AppendState(b []byte) []byte {
@@ -122,16 +115,27 @@ func (m *Memory) WriteState(w io.Writer) error {
 	return err
 }
 
+// zeroSum is the content hash of a page of zeros.
+var zeroSum = sha256.Sum256(zeroData[:])
+
 // Hash is a SHA-256 over the memory state: every mapped page's number,
 // rights and content hash, in address order. Content hashes are cached per
 // page until the page is written, so hashing a large, mostly unchanged
-// address space costs little more than walking its page table.
+// address space costs little more than walking its page table. Only
+// contents count: a page never written hashes like one written with
+// zeros, so neither a page's history nor a snapshot changes the hash.
 func (m *Memory) Hash() [32]byte {
+	// Stores through the cache do not mark pages changed; pages enter
+	// it anew, marked, after the hash.
+	m.stores.clear()
 	h := sha256.New()
 	var head [5]byte
 	m.eachPage(func(n uint32, p *page) {
 		if !p.hashed {
-			p.sum = sha256.Sum256(p.data[:])
+			p.sum = zeroSum
+			if p.data != nil {
+				p.sum = sha256.Sum256(p.data[:])
+			}
 			p.hashed = true
 		}
 		binary.BigEndian.PutUint32(head[:], n)
@@ -176,6 +180,7 @@ func RestoreMemory(b []byte) (*Memory, []byte, error) {
 			if len(r) < PageSize {
 				return nil, nil, fmt.Errorf("restore memory: %w", errStateTruncated)
 			}
+			p.data = new(pageData)
 			copy(p.data[:], r)
 			r = r[PageSize:]
 		}
