@@ -24,8 +24,6 @@ const (
 	nrUtimensat   = 301
 	nrUtimensat64 = 412
 	atFDCWD       = 0xffffff9c
-	utimeNow      = 1<<30 - 1
-	utimeOmit     = 1<<30 - 2
 	stat64ModeAt  = 16
 	stat64UIDAt   = 24
 	stat64MtimeAt = 80

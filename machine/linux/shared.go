@@ -37,8 +37,8 @@ type sharedMapping struct {
 // end is where m ends; 1<<32 for a mapping at the top of the address space.
 func (m *sharedMapping) end() uint64 { return uint64(m.addr) + uint64(m.length) }
 
-// pageSums returns the SHA-256 of each page of mapped, n bytes that start
-// with data and are zero after it.
+// pageSums returns the SHA-256 of each page of n mapped bytes that hold
+// data and then zeros.
 func pageSums(data []byte, n uint32) [][32]byte {
 	sums := make([][32]byte, n/machine.PageSize)
 	var page [machine.PageSize]byte

@@ -32,20 +32,27 @@ func exercise(t *testing.T, p *linux.Process) []uint32 {
 	return out
 }
 
-func TestSnapshotRestoreKeepsEverything(t *testing.T) {
-	p, env := newKernel(t)
-	env.Files["/etc/motd"] = []byte("welcome")
-	exercise(t, p)
+// restored snapshots p, restores the snapshot on env and checks that the
+// copy has p's state hash, which it returns.
+func restored(t *testing.T, p *linux.Process, env linux.Env) (*linux.Process, [32]byte) {
+	t.Helper()
 	snap, err := p.Snapshot()
 	require.NoError(t, err)
 	want, err := p.StateHash()
 	require.NoError(t, err)
-
 	q, err := linux.Restore(snap, env, nil)
 	require.NoError(t, err)
 	got, err := q.StateHash()
 	require.NoError(t, err)
 	require.Equal(t, want, got)
+	return q, want
+}
+
+func TestSnapshotRestoreKeepsEverything(t *testing.T) {
+	p, env := newKernel(t)
+	env.Files["/etc/motd"] = []byte("welcome")
+	exercise(t, p)
+	q, want := restored(t, p, env)
 
 	// Both continue identically: the futex waiter is woken in each.
 	buf := uint32(0xf9ffe000)

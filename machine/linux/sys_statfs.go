@@ -39,12 +39,15 @@ func encodeStatfs(st Statfs) []byte {
 	for i, v := range []uint64{uint64(st.Type), uint64(st.Bsize), st.Blocks, st.Bfree, st.Bavail, st.Files, st.Ffree} {
 		b.u32(4*i, uint32(v))
 	}
-	b.u32(28, st.Fsid[0])
-	b.u32(32, st.Fsid[1])
-	b.u32(36, st.Namelen)
-	b.u32(40, st.Frsize)
-	b.u32(44, st.Flags)
+	putStatfsTail(b, 28, st)
 	return b
+}
+
+// putStatfsTail lays out the fields both layouts end with, from off.
+func putStatfsTail(b be, off int, st Statfs) {
+	for i, v := range []uint32{st.Fsid[0], st.Fsid[1], st.Namelen, st.Frsize, st.Flags} {
+		b.u32(off+4*i, v)
+	}
 }
 
 // encodeStatfs64 lays st out as hppa's struct statfs64.
@@ -55,11 +58,7 @@ func encodeStatfs64(st Statfs) []byte {
 	for i, v := range []uint64{st.Blocks, st.Bfree, st.Bavail, st.Files, st.Ffree} {
 		b.u64(8+8*i, v)
 	}
-	b.u32(48, st.Fsid[0])
-	b.u32(52, st.Fsid[1])
-	b.u32(56, st.Namelen)
-	b.u32(60, st.Frsize)
-	b.u32(64, st.Flags)
+	putStatfsTail(b, 48, st)
 	return b
 }
 

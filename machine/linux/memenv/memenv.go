@@ -420,10 +420,11 @@ func (e *Env) target(f linux.FileRef) (string, bool, linux.Errno) {
 }
 
 func (e *Env) Chdir(dir linux.FileRef) linux.Errno {
+	if dir.Path == "" && dir.Handle <= linux.Stderr {
+		return linux.ENOTDIR // the console
+	}
 	p, isDir, errno := e.target(dir)
 	switch {
-	case errno == linux.EPERM:
-		return linux.ENOTDIR // the console
 	case errno != 0:
 		return errno
 	case !isDir:
