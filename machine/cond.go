@@ -11,51 +11,41 @@ func needsOverflow(cf uint8) bool {
 	return c == 2 || c == 3 || c == 6
 }
 
-// arithCond evaluates condition cf after an addition (or a subtraction
-// with borrow) giving res, where carry is the carry out (the unsigned
-// overflow) and overflow the signed overflow.
-func arithCond(cf uint8, res uint32, carry, overflow bool) bool {
-	var r bool
-	switch cf >> 1 {
-	case 1: // =
-		r = res == 0
-	case 2: // <
-		r = int32(res) < 0 != overflow
-	case 3: // <=
-		r = int32(res) < 0 != overflow || res == 0
-	case 4: // NUV
-		r = !carry
-	case 5: // ZNV
-		r = !carry || res == 0
-	case 6: // SV
-		r = overflow
-	case 7: // OD
-		r = res&1 != 0
-	}
-	return r != (cf&1 != 0)
+// An outcome is what the arithmetic conditions can see of an addition or
+// subtraction, one bit per test. Each condition is the union of some of
+// these tests, so evaluating one is a table lookup and a mask, without
+// branches: guest branches are as unpredictable to the host as the data
+// they test.
+const (
+	outZero     = 1 << iota // the result is zero
+	outLess                 // the result is negative, or positive with signed overflow (N xor V)
+	outNoCarry              // no carry out of bit 31; for a subtraction a-b, a borrow: a < b unsigned
+	outOverflow             // signed overflow
+	outOdd                  // the result is odd
+)
+
+// condTests holds, for each 3-bit c, the tests condition c is the union
+// of: never, =, <, <=, NUV (or << after a subtraction), ZNV (<<=), SV, OD.
+var condTests = [8]uint32{0, outZero, outLess, outLess | outZero, outNoCarry, outNoCarry | outZero, outOverflow, outOdd}
+
+// holds evaluates arithmetic condition cf = c<<1|f, where f negates c, for
+// an outcome.
+func holds(cf uint8, outcome uint32) bool {
+	return outcome&condTests[cf>>1&7] != 0 != (cf&1 != 0)
 }
 
-// subCond evaluates condition cf of the subtraction a-b (compare and
-// clear, compare and branch, sub).
-func subCond(cf uint8, a, b uint32) bool {
-	var r bool
-	switch cf >> 1 {
-	case 1: // =
-		r = a == b
-	case 2: // <
-		r = int32(a) < int32(b)
-	case 3: // <=
-		r = int32(a) <= int32(b)
-	case 4: // <<
-		r = a < b
-	case 5: // <<=
-		r = a <= b
-	case 6: // SV
-		r = subOverflow(a, b, a-b)
-	case 7: // OD
-		r = (a-b)&1 != 0
-	}
-	return r != (cf&1 != 0)
+// sumOutcome is the outcome of an addition (or a subtraction with borrow)
+// giving res, where carry is the carry out and overflow the signed
+// overflow.
+func sumOutcome(res uint32, carry, overflow bool) uint32 {
+	return b2u(res == 0) | b2u(int32(res) < 0 != overflow)<<1 | b2u(!carry)<<2 | b2u(overflow)<<3 | res&1<<4
+}
+
+// subOutcome is the outcome of the subtraction a-b (compare and clear,
+// compare and branch, sub).
+func subOutcome(a, b uint32) uint32 {
+	d := a - b
+	return b2u(d == 0) | b2u(int32(a) < int32(b))<<1 | b2u(a < b)<<2 | (a^b)&(a^d)>>31<<3 | d&1<<4
 }
 
 // addOverflow reports signed overflow of a+b(+carry) = res.

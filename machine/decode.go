@@ -2,9 +2,9 @@ package machine
 
 // The decoder turns an instruction word at an address into an inst. It
 // follows the PA-RISC 1.1 encodings (major opcode in the top six bits);
-// every word it does not recognise decodes to execIllegal, privileged
-// instructions to execPrivileged and moves to or from privileged registers
-// to execPrivilegedRegister. Field names follow the architecture manual;
+// every word it does not recognise decodes to opIllegal, privileged
+// instructions to opPrivileged and moves to or from privileged registers
+// to opPrivilegedRegister. Field names follow the architecture manual;
 // bit positions here count from the least significant bit.
 
 // field extracts n bits of w starting at bit lo.
@@ -45,7 +45,7 @@ func im5(w uint32, lo uint) uint8 { return uint8(int8(int32(lowSign(field(w, lo,
 func spaceReg3(w uint32) uint8 { return uint8(w>>13&1<<2 | w>>14&3) }
 
 func decode(w, pc uint32) inst {
-	in := inst{word: w, exec: execIllegal}
+	in := inst{word: w, op: opIllegal}
 	switch w >> 26 {
 	case 0x00:
 		decodeSystem(&in, w, pc)
@@ -56,17 +56,17 @@ func decode(w, pc uint32) inst {
 	case 0x03:
 		decodeIndexedMem(&in, w)
 	case 0x05:
-		in.exec = execPrivileged // diag
+		in.op = opPrivileged // diag
 	case 0x06, 0x0C, 0x0E, 0x26, 0x2E:
 		decodeFPOp(&in, w)
 	case 0x08: // ldil
-		in.t, in.imm, in.exec = reg(w, 21), assemble21(w), execLdil
+		in.t, in.imm, in.op = reg(w, 21), assemble21(w), opLdil
 	case 0x0A: // addil
-		in.r1, in.imm, in.exec = reg(w, 21), assemble21(w), execAddil
+		in.r1, in.imm, in.op = reg(w, 21), assemble21(w), opAddil
 	case 0x09, 0x0B:
 		decodeFPMem(&in, w)
 	case 0x0D: // ldo
-		in.r1, in.t, in.imm, in.exec = reg(w, 21), reg(w, 16), lowSign(w&0x3fff, 14), execLdo
+		in.r1, in.t, in.imm, in.op = reg(w, 21), reg(w, 16), lowSign(w&0x3fff, 14), opLdo
 	case 0x10, 0x11, 0x12, 0x13, 0x18, 0x19, 0x1A, 0x1B:
 		decodeLongDispMem(&in, w)
 	case 0x20, 0x21, 0x22, 0x23, 0x28, 0x29, 0x2A, 0x2B, 0x30, 0x31, 0x32, 0x33:
@@ -86,49 +86,49 @@ func decode(w, pc uint32) inst {
 func decodeSystem(in *inst, w, pc uint32) {
 	switch field(w, 5, 8) {
 	case 0x00:
-		in.exec = execBreak
+		in.op = opBreak
 	case 0x20: // sync, syncdma: memory is always coherent here
-		in.exec = execNop
+		in.op = opNop
 	case 0x25: // mfsp
 		if field(w, 16, 5) == 0 {
-			in.r1, in.t, in.exec = spaceReg3(w), reg(w, 0), execMfsp
+			in.r1, in.t, in.op = spaceReg3(w), reg(w, 0), opMfsp
 		}
 	case 0xC1: // mtsp
-		in.r1, in.t, in.exec = reg(w, 16), spaceReg3(w), execMtsp
+		in.r1, in.t, in.op = reg(w, 16), spaceReg3(w), opMtsp
 		if in.t >= 5 {
-			in.exec = execPrivilegedRegister
+			in.op = opPrivilegedRegister
 		}
 	case 0x45: // mfctl
 		if field(w, 16, 5) == 0 {
 			in.r1, in.t = reg(w, 21), reg(w, 0)
 			switch in.r1 {
 			case crSAR:
-				in.exec = execMfsar
+				in.op = opMfsar
 			case crIntervalTimer:
-				in.exec = execMfIntervalTimer
+				in.op = opMfIntervalTimer
 			case 26, 27:
-				in.exec = execMfctl
+				in.op = opMfctl
 			default:
-				in.exec = execPrivilegedRegister
+				in.op = opPrivilegedRegister
 			}
 		}
 	case 0xC2: // mtctl
-		in.r1, in.t, in.exec = reg(w, 16), reg(w, 21), execPrivilegedRegister
+		in.r1, in.t, in.op = reg(w, 16), reg(w, 21), opPrivilegedRegister
 		if in.t == crSAR {
-			in.exec = execMtsar
+			in.op = opMtsar
 		}
 	case 0xC6: // mtsarcm (PA-RISC 2.0)
 		if reg(w, 21) == crSAR {
-			in.r1, in.exec = reg(w, 16), execMtsarcm
+			in.r1, in.op = reg(w, 16), opMtsarcm
 		}
 	case 0xA5: // mfia (PA-RISC 2.0)
 		if field(w, 5, 21) == 0xA5 {
-			in.t, in.imm, in.exec = reg(w, 0), pc, execMfia
+			in.t, in.imm, in.op = reg(w, 0), pc, opMfia
 		}
 	case 0x85: // ldsid
-		in.t, in.exec = reg(w, 0), execLdsid
+		in.t, in.op = reg(w, 0), opLdsid
 	case 0xC3, 0x73, 0x6B, 0x60, 0x65: // mtsm, rsm, ssm, rfi, rfi,r
-		in.exec = execPrivileged
+		in.op = opPrivileged
 	}
 }
 
@@ -137,25 +137,25 @@ func decodeMemMgmt(in *inst, w uint32) {
 	m := w>>5&1 != 0
 	switch ext8, ext7 := field(w, 6, 8), field(w, 6, 7); {
 	case field(w, 7, 6) == 0x23 && !m: // probe, probei
-		in.t, in.exec = reg(w, 0), execProbe
+		in.t, in.op = reg(w, 0), opProbe
 		if w>>6&1 != 0 {
 			in.aux = uint8(ProtWrite)
 		} else {
 			in.aux = uint8(ProtRead)
 		}
 	case ext8 == 0xCA && !m: // fdc with displacement
-		in.exec = execNop
+		in.op = opNop
 	case ext8 == 0x4A, ext8 == 0x4B, ext8 == 0x4E, ext8 == 0x4F, ext7 == 0x0A, ext7 == 0x0B:
 		// fdc, fdce, pdc, fic (both encodings), fice: caches are
 		// invisible here, only the base register modification is done.
-		in.exec = execNop
+		in.op = opNop
 		if m {
-			in.exec = execCacheModify
+			in.op = opCacheModify
 		}
 	case ext8 == 0x48, ext8 == 0x49, ext8 == 0x4C, ext8 == 0x4D, ext8 == 0x40, ext8 == 0x41,
 		ext7 == 0x08, ext7 == 0x09, ext7 == 0x00, ext7 == 0x01:
 		// pdtlb, pdtlbe, lci, lpa, idtlba, idtlbp, pitlb, pitlbe, iitlba, iitlbp
-		in.exec = execPrivileged
+		in.op = opPrivileged
 	}
 }
 
@@ -168,18 +168,18 @@ func decodeArith(in *inst, w uint32) {
 	switch ext {
 	case 0x00, 0x08, 0x09, 0x0A: // andcm, and, or, xor
 		in.aux = uint8(ext)
-		in.exec = execLogicCond
+		in.op = opLogicCond
 		if in.cf == 0 {
-			in.exec = logicFast(ext)
+			in.op = logicOp(ext)
 		}
 	case 0x0E:
-		in.exec = execUxor
+		in.op = opUxor
 	case 0x11:
-		in.exec = execDs
+		in.op = opDs
 	case 0x22:
-		in.exec = execCmpclr
+		in.op = opCmpclr
 	case 0x26, 0x27: // uaddcm, uaddcm,tc
-		in.exec = execUaddcm
+		in.op = opUaddcm
 		if ext == 0x27 {
 			in.fl |= flTrapCond
 		}
@@ -188,14 +188,14 @@ func decodeArith(in *inst, w uint32) {
 			return
 		}
 		in.r1 = in.r2
-		in.exec = execDcor
+		in.op = opDcor
 		if ext == 0x2F {
-			in.exec = execDcorI
+			in.op = opDcorI
 		}
 	case 0x18, 0x19, 0x1A, 0x1B, 0x28, 0x29, 0x2A, 0x2B, 0x38, 0x39, 0x3A, 0x3B, 0x1C, 0x3C:
 		decodeAdd(in, ext)
 	case 0x10, 0x30, 0x13, 0x33, 0x14, 0x34:
-		in.exec = execSub
+		in.op = opSub
 		if ext&0x20 != 0 {
 			in.fl |= flTrapOverflow
 		}
@@ -206,14 +206,14 @@ func decodeArith(in *inst, w uint32) {
 			in.fl |= flCarryIn
 		}
 		if in.fl == 0 && in.cf == 0 {
-			in.exec = execSubFast
+			in.op = opSubFast
 		}
 	}
 }
 
 // decodeAdd handles add, add,l, add,tsv, add,c, add,c,tsv and shladd.
 func decodeAdd(in *inst, ext uint32) {
-	in.exec = execAdd
+	in.op = opAdd
 	switch ext & 0x3C {
 	case 0x1C:
 		in.fl |= flCarryIn
@@ -231,13 +231,13 @@ func decodeAdd(in *inst, ext uint32) {
 	switch {
 	case in.cf != 0:
 	case in.fl == flLogical && in.aux == 0:
-		in.exec = execAddL
+		in.op = opAddL
 	case in.fl == flLogical:
-		in.exec = execShAddL
+		in.op = opShAddL
 	case in.fl == 0 && in.aux == 0:
-		in.exec = execAddFast
+		in.op = opAddFast
 	case in.fl == flCarryIn:
-		in.exec = execAddcFast
+		in.op = opAddcFast
 	}
 }
 
@@ -246,14 +246,14 @@ func decodeArithImm(in *inst, w uint32) {
 	o := w>>11&1 != 0
 	switch w >> 26 {
 	case 0x24: // cmpiclr (bit 11 is the PA 2.0 doubleword flag)
-		in.exec = execCmpiclr
+		in.op = opCmpiclr
 	case 0x25: // subi, subi,tsv
-		in.exec = execSubi
+		in.op = opSubi
 		if o {
 			in.fl |= flTrapOverflow
 		}
 	case 0x2C, 0x2D: // addi,tc / addi
-		in.exec = execAddi
+		in.op = opAddi
 		if o {
 			in.fl |= flTrapOverflow
 		}
@@ -275,9 +275,9 @@ func decodeLongDispMem(in *inst, w uint32) {
 		}
 	}
 	if op < 0x18 {
-		in.exec = loadHandler(size, in)
+		in.op = loadOp(size, in)
 	} else {
-		in.exec = storeHandler(size, in)
+		in.op = storeOp(size, in)
 	}
 }
 
@@ -320,24 +320,24 @@ func decodeIndexedMem(in *inst, w uint32) {
 	in.t = reg(w, 0)
 	switch {
 	case ext <= 2: // ldb, ldh, ldw
-		in.exec = loadHandler(1<<ext, in)
+		in.op = loadOp(1<<ext, in)
 	case ext == 7:
-		in.exec = execLdcw
+		in.op = opLdcw
 	case ext == 6, ext == 14, ext == 15: // ldwa, stwa, stda
-		in.exec = execPrivileged
+		in.op = opPrivileged
 	case !short:
 	case ext >= 8 && ext <= 10: // stb, sth, stw
 		in.t, in.imm = reg(w, 16), lowSign(field(w, 0, 5), 5)
-		in.exec = storeHandler(1<<(ext-8), in)
+		in.op = storeOp(1<<(ext-8), in)
 	case ext == 12: // stby: ,m always moves the base after the store
 		in.t, in.imm = reg(w, 16), lowSign(field(w, 0, 5), 5)
 		in.aux = modNone
 		if w>>5&1 != 0 {
 			in.aux = modPost
 		}
-		in.exec = execStbyBegin
+		in.op = opStbyBegin
 		if w>>13&1 != 0 {
-			in.exec = execStbyEnd
+			in.op = opStbyEnd
 		}
 	}
 }
@@ -358,26 +358,26 @@ func decodeCondBranch(in *inst, w, pc uint32) {
 	in.r1, in.r2 = reg(w, 16), reg(w, 21)
 	switch op {
 	case 0x20, 0x22:
-		in.cf, in.exec = c<<1|f, execCmpb
+		in.cf, in.op = c<<1|f, opCmpb
 	case 0x21, 0x23:
-		in.cf, in.exec, in.pos = c<<1|f, execCmpib, im5(w, 16)
+		in.cf, in.op, in.pos = c<<1|f, opCmpib, im5(w, 16)
 	case 0x28, 0x2A:
-		in.cf, in.exec = c<<1|f, execAddb
+		in.cf, in.op = c<<1|f, opAddb
 	case 0x29, 0x2B:
-		in.cf, in.exec, in.pos = c<<1|f, execAddib, im5(w, 16)
+		in.cf, in.op, in.pos = c<<1|f, opAddib, im5(w, 16)
 	case 0x32:
-		in.cf, in.exec = c, execMovb
+		in.cf, in.op = c, opMovb
 	case 0x33:
-		in.cf, in.exec, in.pos = c, execMovib, im5(w, 16)
+		in.cf, in.op, in.pos = c, opMovib, im5(w, 16)
 	case 0x30, 0x31: // bb with SAR or immediate position; bit 14 must be set
 		if w>>14&1 == 0 || op == 0x30 && in.r2 != 0 {
 			return
 		}
 		in.r1 = reg(w, 16)
 		in.cf = uint8(w >> 15 & 1)
-		in.exec = execBb
+		in.op = opBb
 		if op == 0x30 {
-			in.exec = execBvb
+			in.op = opBvb
 		} else {
 			in.pos = uint8(31 - field(w, 21, 5))
 		}
@@ -391,15 +391,15 @@ func decodeShiftExtract(in *inst, w uint32) {
 	switch field(w, 10, 3) {
 	case 0: // shrpw with SAR (vshd)
 		if pos == 0 {
-			in.r1, in.r2, in.t, in.exec = reg(w, 16), reg(w, 21), reg(w, 0), execVshd
+			in.r1, in.r2, in.t, in.op = reg(w, 16), reg(w, 21), reg(w, 0), opVshd
 		}
 	case 2: // shrpw with a fixed amount (shd)
-		in.r1, in.r2, in.t, in.aux, in.exec = reg(w, 16), reg(w, 21), reg(w, 0), uint8(31-pos), execShd
+		in.r1, in.r2, in.t, in.aux, in.op = reg(w, 16), reg(w, 21), reg(w, 0), uint8(31-pos), opShd
 	case 4, 5: // extrw with SAR (vextru, vextrs)
 		if pos == 0 {
-			in.r1, in.t, in.aux, in.exec = reg(w, 21), reg(w, 16), length, execVextru
+			in.r1, in.t, in.aux, in.op = reg(w, 21), reg(w, 16), length, opVextru
 			if w>>10&1 != 0 {
-				in.exec = execVextrs
+				in.op = opVextrs
 			}
 		}
 	case 6, 7: // extrw (extru, extrs)
@@ -410,9 +410,9 @@ func decodeShiftExtract(in *inst, w uint32) {
 		}
 		// The field is isolated by shifting it to the top, then down.
 		in.pos, in.aux = uint8(32-cpos-uint32(length)), 32-length
-		in.exec = execExtru
+		in.op = opExtru
 		if w>>10&1 != 0 {
-			in.exec = execExtrs
+			in.op = opExtrs
 		}
 	}
 }
@@ -434,15 +434,15 @@ func decodeDeposit(in *inst, w uint32) {
 		if cpos != 0 {
 			return
 		}
-		in.exec = execVdep
+		in.op = opVdep
 		if sub >= 4 {
-			in.exec = execVdepi
+			in.op = opVdepi
 		}
 	case 1, 3: // deposit at a fixed position
 		in.pos = uint8(cpos)
-		in.exec = execDep
+		in.op = opDep
 		if sub >= 4 {
-			in.exec = execDepi
+			in.op = opDepi
 		}
 	}
 }
@@ -454,7 +454,7 @@ func decodeBranch(in *inst, w, pc uint32) {
 	switch w >> 26 {
 	case 0x38, 0x39: // be, be,l
 		in.r1, in.imm, in.aux = reg(w, 21), assemble17(w), spaceReg3(w)
-		in.exec = execBe
+		in.op = opBe
 		if w>>26 == 0x39 {
 			in.t = 31
 		}
@@ -463,25 +463,25 @@ func decodeBranch(in *inst, w, pc uint32) {
 	in.t = reg(w, 21)
 	switch field(w, 13, 3) {
 	case 0: // b,l
-		in.imm, in.exec = pc+8+assemble17(w), execBl
+		in.imm, in.op = pc+8+assemble17(w), opBl
 	case 1: // b,gate
-		in.imm, in.exec = pc+8+assemble17(w), execGate
+		in.imm, in.op = pc+8+assemble17(w), opGate
 	case 5: // b,l with 22-bit displacement, linking to r2
-		in.imm, in.t, in.exec = pc+8+assemble22(w), 2, execBl
+		in.imm, in.t, in.op = pc+8+assemble22(w), 2, opBl
 	case 2: // blr
 		if field(w, 2, 11) == 0 && w&1 == 0 {
-			in.r2, in.imm, in.exec = reg(w, 16), pc+8, execBlr
+			in.r2, in.imm, in.op = reg(w, 16), pc+8, opBlr
 		}
 	case 6: // bv, and PA-RISC 2.0's bve (bit 0 is a return-stack hint)
 		switch {
 		case field(w, 2, 11) == 0 && w&1 == 0:
-			in.r1, in.r2, in.t, in.exec = reg(w, 21), reg(w, 16), 0, execBv
+			in.r1, in.r2, in.t, in.op = reg(w, 21), reg(w, 16), 0, opBv
 		case isBve(w):
-			in.r1, in.t, in.exec = reg(w, 21), 0, execBve
+			in.r1, in.t, in.op = reg(w, 21), 0, opBve
 		}
 	case 7: // bve,l (PA-RISC 2.0), linking to r2
 		if isBve(w) {
-			in.r1, in.t, in.exec = reg(w, 21), 2, execBve
+			in.r1, in.t, in.op = reg(w, 21), 2, opBve
 		}
 	}
 }

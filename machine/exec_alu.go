@@ -68,7 +68,7 @@ func (c *CPU) add(in *inst, a, b uint32) bool {
 	cond := false
 	if in.cf != 0 {
 		carry := s>>32 != 0 || sh != 0 && a>>(32-sh) != 0
-		cond = arithCond(in.cf, res, carry, overflow)
+		cond = holds(in.cf, sumOutcome(res, carry, overflow))
 		if in.fl&flTrapCond != 0 {
 			if cond {
 				return c.trap(false)
@@ -112,9 +112,9 @@ func (c *CPU) sub(in *inst, a, b uint32) bool {
 	cond := false
 	if in.cf != 0 {
 		if in.fl&flCarryIn != 0 {
-			cond = arithCond(in.cf, res, s>>32 != 0, overflow)
+			cond = holds(in.cf, sumOutcome(res, s>>32 != 0, overflow))
 		} else {
-			cond = subCond(in.cf, a, b)
+			cond = holds(in.cf, subOutcome(a, b))
 		}
 		if in.fl&flTrapCond != 0 {
 			if cond {
@@ -139,30 +139,33 @@ func b2u(b bool) uint32 {
 // execCmpclr is cmpclr (comclr): clear the target, nullify on the
 // condition of GR[r1]-GR[r2].
 func execCmpclr(c *CPU, in *inst) bool {
-	cond := subCond(in.cf, c.GR[in.r1&31], c.GR[in.r2&31])
-	c.GR[in.t&31] = 0
-	c.nullify = cond
+	c.clearIf(in, holds(in.cf, subOutcome(c.GR[in.r1&31], c.GR[in.r2&31])))
 	return false
 }
 
 func execCmpiclr(c *CPU, in *inst) bool {
-	cond := subCond(in.cf, in.imm, c.GR[in.r1&31])
-	c.GR[in.t&31] = 0
-	c.nullify = cond
+	c.clearIf(in, holds(in.cf, subOutcome(in.imm, c.GR[in.r1&31])))
 	return false
 }
 
-// logicFast returns the handler of a logical operation without condition.
-func logicFast(ext uint32) handler {
+// clearIf finishes compare and clear: GR[t] is cleared, and the next
+// instruction nullified when the condition holds.
+func (c *CPU) clearIf(in *inst, cond bool) {
+	c.GR[in.t&31] = 0
+	c.nullify = cond
+}
+
+// logicOp returns the operation of a logical instruction without condition.
+func logicOp(ext uint32) opcode {
 	switch ext {
 	case 0x00:
-		return execAndcm
+		return opAndcm
 	case 0x08:
-		return execAnd
+		return opAnd
 	case 0x09:
-		return execOr
+		return opOr
 	}
-	return execXor
+	return opXor
 }
 
 func execAndcm(c *CPU, in *inst) bool {
@@ -269,7 +272,7 @@ func execDs(c *CPU, in *inst) bool {
 	cond := false
 	if in.cf != 0 {
 		overflow := addOverflow(x, y, res) || int32(r1^r1<<1) < 0
-		cond = arithCond(in.cf, res, s>>32 != 0 || r1>>31 != 0, overflow)
+		cond = holds(in.cf, sumOutcome(res, s>>32 != 0 || r1>>31 != 0, overflow))
 	}
 	c.carryIn, c.carryOut = x^y^res, uint32(s>>32)
 	c.divStep = c.carryOut != r2>>31

@@ -1,132 +1,141 @@
 package machine
 
-// Branches. When a handler runs, the loop has already advanced the queue:
-// IAOQFront is the delay slot and IAOQBack the instruction after it, which
-// is also the return address a branch-and-link saves. A taken branch
-// replaces IAOQBack. Targets keep the privilege level in their low two
-// bits; direct branches inherit it, indirect ones can lower it but never
-// raise it.
+// Branches. Targets keep the privilege level in their low two bits;
+// direct branches inherit it, indirect ones can lower it but never raise
+// it.
 
-// privilege returns the current privilege level (3 for user code).
-func (c *CPU) privilege() uint32 { return c.IAOQFront & 3 }
-
-// indirect returns target with a privilege level no higher than the
+// indirect returns target with a privilege level no higher than pl, the
 // current one.
-func (c *CPU) indirect(target uint32) uint32 {
-	if pl := c.privilege(); target&3 < pl {
+func indirect(target, pl uint32) uint32 {
+	if target&3 < pl {
 		return target&^3 | pl
 	}
 	return target
 }
 
+// branch is the form of the branch instructions. It runs with the queue
+// already advanced: slot is the address of the delay slot (IAOQFront) and
+// next that of the instruction after it (IAOQBack), which is also the
+// return address a branch-and-link saves. It returns where the queue goes
+// after the delay slot: next, or the target of a taken branch. The current
+// privilege level is slot&3.
+type branch func(c *CPU, in *inst, slot, next uint32) uint32
+
+// branchHandler adapts a branch to the handler form.
+func branchHandler(b branch) handler {
+	return func(c *CPU, in *inst) bool {
+		c.IAOQBack = b(c, in, c.IAOQFront, c.IAOQBack)
+		return false
+	}
+}
+
 // branchIf takes a conditional branch to in.imm and applies the ,n rule:
 // a taken forward branch and an untaken backward branch nullify the delay
 // slot.
-func (c *CPU) branchIf(in *inst, taken bool) bool {
+func (c *CPU) branchIf(in *inst, taken bool, slot, next uint32) uint32 {
 	if taken {
-		c.IAOQBack = in.imm | c.privilege()
 		c.nullify = in.fl&flNullifyTaken != 0
-	} else {
-		c.nullify = in.fl&flNullifyUntaken != 0
+		return in.imm | slot&3
 	}
-	return false
+	c.nullify = in.fl&flNullifyUntaken != 0
+	return next
 }
 
-func execBl(c *CPU, in *inst) bool {
-	c.GR[in.t&31] = c.IAOQBack
-	c.IAOQBack = in.imm | c.privilege()
+func (c *CPU) bl(in *inst, slot, next uint32) uint32 {
+	c.GR[in.t&31] = next
 	c.nullify = in.fl&flNullify != 0
-	return false
+	return in.imm | slot&3
 }
 
-// execGate is b,gate: a branch that would raise the privilege level on a
+// gate is b,gate: a branch that would raise the privilege level on a
 // gateway page. User pages are never gateways, so it only records the
 // current level in the low bits of GR[t].
-func execGate(c *CPU, in *inst) bool {
-	c.GR[in.t&31] = c.GR[in.t&31]&^3 | c.privilege()
-	c.IAOQBack = in.imm | c.privilege()
+func (c *CPU) gate(in *inst, slot, next uint32) uint32 {
+	c.GR[in.t&31] = c.GR[in.t&31]&^3 | slot&3
 	c.nullify = in.fl&flNullify != 0
-	return false
+	return in.imm | slot&3
 }
 
-// execBlr branches to the instruction 8 bytes after the blr plus GR[x]*8.
-func execBlr(c *CPU, in *inst) bool {
-	target := (in.imm | c.privilege()) + c.GR[in.r2&31]<<3
-	c.GR[in.t&31] = c.IAOQBack
-	c.IAOQBack = target
+// blr branches to the instruction 8 bytes after the blr plus GR[x]*8.
+func (c *CPU) blr(in *inst, slot, next uint32) uint32 {
+	target := (in.imm | slot&3) + c.GR[in.r2&31]<<3
+	c.GR[in.t&31] = next
 	c.nullify = in.fl&flNullify != 0
-	return false
+	return target
 }
 
-func execBv(c *CPU, in *inst) bool {
-	c.IAOQBack = c.indirect(c.GR[in.r1&31] + c.GR[in.r2&31]<<3)
+func (c *CPU) bv(in *inst, slot, next uint32) uint32 {
 	c.nullify = in.fl&flNullify != 0
-	return false
+	return indirect(c.GR[in.r1&31]+c.GR[in.r2&31]<<3, slot&3)
 }
 
-// execBve is bve, and bve,l linking to GR[t] = r2 (for bve, t is r0,
-// which the loop clears again): an indirect branch to GR[b].
-func execBve(c *CPU, in *inst) bool {
-	target := c.indirect(c.GR[in.r1&31])
-	c.GR[in.t&31] = c.IAOQBack
-	c.IAOQBack = target
+// bve is bve, and bve,l linking to GR[t] = r2 (for bve, t is r0, which
+// the loop clears again): an indirect branch to GR[b].
+func (c *CPU) bve(in *inst, slot, next uint32) uint32 {
+	target := indirect(c.GR[in.r1&31], slot&3)
+	c.GR[in.t&31] = next
 	c.nullify = in.fl&flNullify != 0
-	return false
+	return target
 }
 
-// execBe is be and be,l (ble). Space registers have no effect on the flat
+// be is be and be,l (ble). Space registers have no effect on the flat
 // address space; be,l links to r31.
-func execBe(c *CPU, in *inst) bool {
-	target := c.indirect(c.GR[in.r1&31] + in.imm)
-	c.GR[in.t&31] = c.IAOQBack
-	c.IAOQBack = target
+func (c *CPU) be(in *inst, slot, next uint32) uint32 {
+	target := indirect(c.GR[in.r1&31]+in.imm, slot&3)
+	c.GR[in.t&31] = next
 	c.nullify = in.fl&flNullify != 0
-	return false
+	return target
 }
 
-func execCmpb(c *CPU, in *inst) bool {
-	return c.branchIf(in, subCond(in.cf, c.GR[in.r1&31], c.GR[in.r2&31]))
+func (c *CPU) cmpb(in *inst, slot, next uint32) uint32 {
+	return c.branchIf(in, holds(in.cf, subOutcome(c.GR[in.r1&31], c.GR[in.r2&31])), slot, next)
 }
 
-func execCmpib(c *CPU, in *inst) bool {
-	return c.branchIf(in, subCond(in.cf, in.im5(), c.GR[in.r2&31]))
+func (c *CPU) cmpib(in *inst, slot, next uint32) uint32 {
+	return c.branchIf(in, holds(in.cf, subOutcome(in.im5(), c.GR[in.r2&31])), slot, next)
 }
 
-func execAddb(c *CPU, in *inst) bool { return c.addBranch(in, c.GR[in.r1&31]) }
+func (c *CPU) addb(in *inst, slot, next uint32) uint32 {
+	return c.branchIf(in, holds(in.cf, c.addTo(in, c.GR[in.r1&31])), slot, next)
+}
 
-func execAddib(c *CPU, in *inst) bool { return c.addBranch(in, in.im5()) }
+func (c *CPU) addib(in *inst, slot, next uint32) uint32 {
+	return c.branchIf(in, holds(in.cf, c.addTo(in, in.im5())), slot, next)
+}
 
-// addBranch adds a to GR[r2] and branches on the condition of the sum.
-// The PSW carry bits are left alone.
-func (c *CPU) addBranch(in *inst, a uint32) bool {
+// addTo adds a to GR[r2] for add-and-branch and returns the outcome of
+// the sum. The PSW carry bits are left alone.
+func (c *CPU) addTo(in *inst, a uint32) uint32 {
 	b := c.GR[in.r2&31]
 	s := uint64(a) + uint64(b)
 	res := uint32(s)
 	c.GR[in.r2&31] = res
-	return c.branchIf(in, arithCond(in.cf, res, s>>32 != 0, addOverflow(a, b, res)))
+	return sumOutcome(res, s>>32 != 0, addOverflow(a, b, res))
 }
 
-func execMovb(c *CPU, in *inst) bool {
-	v := c.GR[in.r1&31]
+func (c *CPU) movb(in *inst, slot, next uint32) uint32 {
+	return c.branchIf(in, sedCond(in.cf, c.moveTo(in, c.GR[in.r1&31])), slot, next)
+}
+
+func (c *CPU) movib(in *inst, slot, next uint32) uint32 {
+	return c.branchIf(in, sedCond(in.cf, c.moveTo(in, in.im5())), slot, next)
+}
+
+// moveTo sets GR[r2] to v for move-and-branch and returns it.
+func (c *CPU) moveTo(in *inst, v uint32) uint32 {
 	c.GR[in.r2&31] = v
-	return c.branchIf(in, sedCond(in.cf, v))
+	return v
 }
 
-func execMovib(c *CPU, in *inst) bool {
-	v := in.im5()
-	c.GR[in.r2&31] = v
-	return c.branchIf(in, sedCond(in.cf, v))
-}
-
-// execBb branches on bit in.pos (counted from the least significant
-// end) of GR[r1]: when it is 1 for bb,< (cf 0), when it is 0 for bb,>=.
-func execBb(c *CPU, in *inst) bool {
+// bb branches on bit in.pos (counted from the least significant end) of
+// GR[r1]: when it is 1 for bb,< (cf 0), when it is 0 for bb,>=.
+func (c *CPU) bb(in *inst, slot, next uint32) uint32 {
 	set := c.GR[in.r1&31]>>(in.pos&31)&1 != 0
-	return c.branchIf(in, set != (in.cf != 0))
+	return c.branchIf(in, set != (in.cf != 0), slot, next)
 }
 
-// execBvb is bb with the bit number (from the most significant end) in SAR.
-func execBvb(c *CPU, in *inst) bool {
+// bvb is bb with the bit number (from the most significant end) in SAR.
+func (c *CPU) bvb(in *inst, slot, next uint32) uint32 {
 	set := c.GR[in.r1&31]<<(c.CR[crSAR]&31)>>31 != 0
-	return c.branchIf(in, set != (in.cf != 0))
+	return c.branchIf(in, set != (in.cf != 0), slot, next)
 }

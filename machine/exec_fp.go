@@ -22,13 +22,13 @@ func decodeFPMem(in *inst, w uint32) {
 	store := w>>9&1 != 0
 	switch {
 	case double && store:
-		in.exec = execFstd
+		in.op = opFstd
 	case double:
-		in.exec = execFldd
+		in.op = opFldd
 	case store:
-		in.exec = execFstw
+		in.op = opFstw
 	default:
-		in.exec = execFldw
+		in.op = opFldw
 	}
 }
 
@@ -103,14 +103,14 @@ func execFstd(c *CPU, in *inst) bool {
 // PA-RISC 2.0) with package fpu; words it does not know stay illegal.
 func decodeFPOp(in *inst, w uint32) {
 	if op, ok := fpu.Decode(w); ok {
-		in.fp, in.exec = &op, execFP
+		in.fp, in.op = op, opFP
 	}
 }
 
 // execFP runs a coprocessor operation. An enabled IEEE exception stops
 // the CPU (SIGFPE) with the operation not retired.
 func execFP(c *CPU, in *inst) bool {
-	switch c.FP.Exec(in.fp) {
+	switch c.FP.Exec(&in.fp) {
 	case fpu.NullifyNext:
 		c.nullify = true
 	case fpu.Trap:

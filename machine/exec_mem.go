@@ -1,8 +1,9 @@
 package machine
 
 // Loads and stores. Base-plus-displacement accesses without base
-// modification (the bulk of all memory traffic) have their own handlers;
-// indexed, scaled and modifying forms go through address().
+// modification (the bulk of all memory traffic) have their own operations,
+// so that runInline computes their address in one addition; their handlers
+// are those of the other forms, which go through address().
 
 // address returns the effective address of a load or store and the value
 // GR[b] holds afterwards: for ,ma (modPost) the access uses GR[b] and the
@@ -22,78 +23,40 @@ func (c *CPU) address(in *inst) (addr, base uint32) {
 	return base + off, base
 }
 
-// loadHandler chooses the handler of a load of size bytes.
-func loadHandler(size uint8, in *inst) handler {
+// loadOp chooses the operation of a load of size bytes.
+func loadOp(size uint8, in *inst) opcode {
 	simple := in.aux == modNone && in.fl&flIndexed == 0
 	switch {
 	case size == 1 && simple:
-		return execLdbDisp
+		return opLdbDisp
 	case size == 2 && simple:
-		return execLdhDisp
+		return opLdhDisp
 	case size == 4 && simple:
-		return execLdwDisp
+		return opLdwDisp
 	case size == 1:
-		return execLdb
+		return opLdb
 	case size == 2:
-		return execLdh
+		return opLdh
 	}
-	return execLdw
+	return opLdw
 }
 
-// storeHandler chooses the handler of a store of size bytes.
-func storeHandler(size uint8, in *inst) handler {
+// storeOp chooses the operation of a store of size bytes.
+func storeOp(size uint8, in *inst) opcode {
 	simple := in.aux == modNone
 	switch {
 	case size == 1 && simple:
-		return execStbDisp
+		return opStbDisp
 	case size == 2 && simple:
-		return execSthDisp
+		return opSthDisp
 	case size == 4 && simple:
-		return execStwDisp
+		return opStwDisp
 	case size == 1:
-		return execStb
+		return opStb
 	case size == 2:
-		return execSth
+		return opSth
 	}
-	return execStw
-}
-
-func execLdbDisp(c *CPU, in *inst) bool {
-	addr := c.GR[in.r1&31] + in.imm
-	v, ok := c.Mem.read8(addr)
-	if !ok {
-		return c.accessFault(addr, 1, false)
-	}
-	c.GR[in.t&31] = v
-	return false
-}
-
-func execLdhDisp(c *CPU, in *inst) bool {
-	addr := c.GR[in.r1&31] + in.imm
-	v, ok := c.Mem.read16(addr)
-	if !ok {
-		slow, ok := c.readSlow(addr, 2)
-		if !ok {
-			return true
-		}
-		v = uint32(slow)
-	}
-	c.GR[in.t&31] = v
-	return false
-}
-
-func execLdwDisp(c *CPU, in *inst) bool {
-	addr := c.GR[in.r1&31] + in.imm
-	v, ok := c.Mem.read32(addr)
-	if !ok {
-		slow, ok := c.readSlow(addr, 4)
-		if !ok {
-			return true
-		}
-		v = uint32(slow)
-	}
-	c.GR[in.t&31] = v
-	return false
+	return opStw
 }
 
 func execLdb(c *CPU, in *inst) bool { return c.load(in, 1) }
@@ -123,30 +86,6 @@ func (c *CPU) load(in *inst, size uint32) bool {
 	}
 	c.GR[in.r1&31] = base
 	c.GR[in.t&31] = v
-	return false
-}
-
-func execStbDisp(c *CPU, in *inst) bool {
-	addr := c.GR[in.r1&31] + in.imm
-	if !c.Mem.write8(addr, c.GR[in.t&31]) {
-		return c.accessFault(addr, 1, true)
-	}
-	return false
-}
-
-func execSthDisp(c *CPU, in *inst) bool {
-	addr := c.GR[in.r1&31] + in.imm
-	if v := c.GR[in.t&31]; !c.Mem.write16(addr, v) && !c.writeSlow(addr, 2, uint64(v)) {
-		return true
-	}
-	return false
-}
-
-func execStwDisp(c *CPU, in *inst) bool {
-	addr := c.GR[in.r1&31] + in.imm
-	if v := c.GR[in.t&31]; !c.Mem.write32(addr, v) && !c.writeSlow(addr, 4, uint64(v)) {
-		return true
-	}
 	return false
 }
 
@@ -237,16 +176,11 @@ func (c *CPU) setStbyBase(modify bool, b uint8, base uint32) {
 // writeInWord writes src (at most the rest of one aligned word) at addr,
 // all or nothing; an empty src only checks the write right.
 func (m *Memory) writeInWord(addr uint32, src []byte) bool {
-	d, code := m.storable(addr, 1)
-	if d == nil {
-		return false
+	if len(src) == 0 {
+		p := m.pageAt(addr)
+		return p != nil && p.prot&ProtWrite != 0
 	}
-	off := addr & pageMask
-	copy(d[off:], src)
-	if code != nil && len(src) > 0 {
-		code.redecode(d, off, uint32(len(src)))
-	}
-	return true
+	return m.writeUncached(addr, src)
 }
 
 // execProbe sets GR[t] to 1 when the page at GR[b] grants the right in

@@ -195,8 +195,13 @@ func splitAssign(s string) (string, string, error) {
 	return k, v, nil
 }
 
-func runScriptCase(t *testing.T, tc scriptCase, img image) {
+// runScriptCase runs a case; traced runs it with a Trace hook, which makes
+// Run use only the handlers, never runInline.
+func runScriptCase(t *testing.T, tc scriptCase, img image, traced bool) {
 	c := newTestCPU(t, img)
+	if traced {
+		c.Trace = func(pc, word uint32, nullified bool) {}
+	}
 	for _, item := range tc.init {
 		k, v, err := splitAssign(item)
 		require.NoError(t, err)
@@ -275,11 +280,10 @@ func TestInstructionScripts(t *testing.T) {
 		images, err := readWords(strings.TrimSuffix(path, ".txt") + ".words")
 		require.NoError(t, err, "run go generate ./machine")
 		for _, tc := range cases {
-			t.Run(filepath.Base(path)+"/"+tc.name, func(t *testing.T) {
-				img, ok := images[tc.name]
-				require.True(t, ok, "%s:%d: no assembled words for %s: run go generate ./machine", path, tc.line, tc.name)
-				runScriptCase(t, tc, img)
-			})
+			img, ok := images[tc.name]
+			require.True(t, ok, "%s:%d: no assembled words for %s: run go generate ./machine", path, tc.line, tc.name)
+			t.Run(filepath.Base(path)+"/"+tc.name, func(t *testing.T) { runScriptCase(t, tc, img, false) })
+			t.Run(filepath.Base(path)+"/"+tc.name+"/traced", func(t *testing.T) { runScriptCase(t, tc, img, true) })
 		}
 	}
 }

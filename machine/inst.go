@@ -2,16 +2,17 @@ package machine
 
 import "github.com/synodvm/synod/machine/fpu"
 
-// inst is one decoded instruction: the handler that executes it and the
-// fields it needs, extracted once when its page is first executed from.
-// Records live in the page's codePage, one per word, so a record always
-// knows its own address and pc-relative targets are stored absolute.
+// inst is one decoded instruction: what it does and the fields it needs,
+// extracted once when its page is first executed from. Records live in the
+// page's codePage, one per word, so a record always knows its own address
+// and pc-relative targets are stored absolute. A record holds no pointers,
+// so the collector does not scan code pages.
 type inst struct {
-	exec handler
 	word uint32 // the instruction word as fetched
 	// imm is the immediate, the displacement, or the absolute target
 	// (without privilege bits) of a pc-relative branch.
 	imm uint32
+	op  opcode
 	r1  uint8 // first source: base register of loads and stores
 	r2  uint8 // second source, or the index register of a load or store
 	t   uint8 // target register, or the register a store writes to memory
@@ -21,7 +22,7 @@ type inst struct {
 	aux uint8 // shift amount, field length, modify mode, … (per handler)
 	pos uint8 // bit position of shift/extract/deposit; scale of indexed access
 	fl  flags
-	fp  *fpu.Op // the decoded coprocessor operation of execFP
+	fp  fpu.Op // the decoded coprocessor operation of opFP
 }
 
 // handler executes one instruction. It returns true when the CPU must

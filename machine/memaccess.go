@@ -4,10 +4,10 @@ import "encoding/binary"
 
 // The interpreter's loads and stores. Their fast path is one comparison
 // against an access cache, which checks mapping, rights and natural
-// alignment at once; on a miss the page table is walked and the cache
-// filled. An access that still fails takes the handler's slow path
-// (readSlow, writeSlow), which performs a misaligned access or stops the
-// CPU with the fault.
+// alignment at once; runInline does only that. The handlers' accesses
+// walk the page table on a miss and fill the cache; an access that still
+// fails takes the handler's slow path (readSlow, writeSlow), which
+// performs a misaligned access or stops the CPU with the fault.
 //
 // The processor traps misaligned accesses, but PA-RISC Linux's handler
 // (arch/parisc/kernel/unaligned.c) completes them for user programs, and
@@ -16,16 +16,18 @@ import "encoding/binary"
 // byte whose page refuses the access. Only ldcw must be aligned.
 
 // accessCacheSize is the number of pages an accessCache translates.
-const accessCacheSize = 64
+const accessCacheSize = 256
 
 // accessCache is a direct-mapped cache of page translations, indexed by
-// the low bits of the page number. Memory keeps one for loads, holding
-// only readable pages, and one for stores, holding only writable pages
-// whose contents exist and that hold no decoded code (so a cached store
-// needs neither to allocate nor to re-decode). Entering the store cache
-// counts as writing the page for the state hash. Whatever changes a
-// mapping or its rights empties both caches; a page's first write and its
-// first execution drop it from the cache that would then be wrong.
+// the low bits of the page number folded with the next ones (so that
+// regions at round distances, such as a stack and a heap, do not share
+// entries). Memory keeps one for loads, holding only readable pages, and
+// one for stores, holding only writable pages whose contents exist and
+// that hold no decoded code (so a cached store needs neither to allocate
+// nor to re-decode). Entering the store cache counts as writing the page
+// for the state hash. Whatever changes a mapping or its rights empties
+// both caches; a page's first write and its first execution drop it from
+// the cache that would then be wrong.
 type accessCache [accessCacheSize]cachedPage
 
 type cachedPage struct {
@@ -44,7 +46,7 @@ func (a *accessCache) clear() {
 }
 
 func (a *accessCache) slot(addr uint32) *cachedPage {
-	return &a[addr>>PageShift%accessCacheSize]
+	return &a[(addr>>PageShift^addr>>(PageShift+8))%accessCacheSize]
 }
 
 // drop removes the page at pageAddr.
@@ -65,130 +67,145 @@ func (a *accessCache) lookup(addr, size uint32) *pageData {
 	return nil
 }
 
-// loadable returns the contents of addr's page for an aligned load of
-// size bytes, or nil when the page refuses reads or addr is misaligned.
-func (m *Memory) loadable(addr, size uint32) *pageData {
-	if d := m.loads.lookup(addr, size); d != nil {
-		return d
+// The cached accesses of each size: they fail, changing nothing, when the
+// cache does not hold addr's page or addr is misaligned.
+
+func (a *accessCache) load8(addr uint32) (uint32, bool) {
+	if d := a.lookup(addr, 1); d != nil {
+		return uint32(d[addr&pageMask]), true
 	}
-	return m.fillLoads(addr, size)
+	return 0, false
 }
 
-// fillLoads is loadable for a page the load cache does not hold.
-func (m *Memory) fillLoads(addr, size uint32) *pageData {
-	p := m.pageAt(addr)
-	if p == nil || p.prot&ProtRead == 0 || addr&(size-1) != 0 {
-		return nil
+func (a *accessCache) load16(addr uint32) (uint32, bool) {
+	if d := a.lookup(addr, 2); d != nil {
+		return uint32(binary.BigEndian.Uint16(d[addr&(pageMask&^1):])), true
 	}
-	d := p.contents()
-	*m.loads.slot(addr) = cachedPage{addr &^ pageMask, d}
-	return d
+	return 0, false
 }
 
-// storable returns the contents of addr's page for an aligned store of
-// size bytes, creating them if need be, and the page's decoded code (nil
-// when there is none), which the caller must refresh; or nil when the page
-// refuses writes or addr is misaligned.
-func (m *Memory) storable(addr, size uint32) (*pageData, *codePage) {
-	if d := m.stores.lookup(addr, size); d != nil {
-		return d, nil
+func (a *accessCache) load32(addr uint32) (uint32, bool) {
+	if d := a.lookup(addr, 4); d != nil {
+		return binary.BigEndian.Uint32(d[addr&(pageMask&^3):]), true
 	}
-	return m.fillStores(addr, size)
+	return 0, false
 }
 
-// fillStores is storable for a page the store cache does not hold.
-func (m *Memory) fillStores(addr, size uint32) (*pageData, *codePage) {
-	p := m.pageAt(addr)
-	if p == nil || p.prot&ProtWrite == 0 || addr&(size-1) != 0 {
-		return nil, nil
+func (a *accessCache) load64(addr uint32) (uint64, bool) {
+	if d := a.lookup(addr, 8); d != nil {
+		return binary.BigEndian.Uint64(d[addr&(pageMask&^7):]), true
 	}
-	d := m.write(addr>>PageShift, p)
-	if p.code == nil {
-		*m.stores.slot(addr) = cachedPage{addr &^ pageMask, d}
-	}
-	return d, p.code
+	return 0, false
 }
+
+func (a *accessCache) store8(addr, v uint32) bool {
+	d := a.lookup(addr, 1)
+	if d != nil {
+		d[addr&pageMask] = byte(v)
+	}
+	return d != nil
+}
+
+func (a *accessCache) store16(addr, v uint32) bool {
+	d := a.lookup(addr, 2)
+	if d != nil {
+		binary.BigEndian.PutUint16(d[addr&(pageMask&^1):], uint16(v))
+	}
+	return d != nil
+}
+
+func (a *accessCache) store32(addr, v uint32) bool {
+	d := a.lookup(addr, 4)
+	if d != nil {
+		binary.BigEndian.PutUint32(d[addr&(pageMask&^3):], v)
+	}
+	return d != nil
+}
+
+func (a *accessCache) store64(addr uint32, v uint64) bool {
+	d := a.lookup(addr, 8)
+	if d != nil {
+		binary.BigEndian.PutUint64(d[addr&(pageMask&^7):], v)
+	}
+	return d != nil
+}
+
+// The handlers' accesses of each size: through the cache, else by the
+// page table (filling the cache). They fail when the page refuses the
+// access or addr is misaligned.
 
 func (m *Memory) read8(addr uint32) (uint32, bool) {
-	d := m.loadable(addr, 1)
-	if d == nil {
-		return 0, false
+	if v, ok := m.loads.load8(addr); ok || !m.cacheLoads(addr, 1) {
+		return v, ok
 	}
-	return uint32(d[addr&pageMask]), true
+	return m.loads.load8(addr)
 }
 
 func (m *Memory) read16(addr uint32) (uint32, bool) {
-	d := m.loadable(addr, 2)
-	if d == nil {
-		return 0, false
+	if v, ok := m.loads.load16(addr); ok || !m.cacheLoads(addr, 2) {
+		return v, ok
 	}
-	return uint32(binary.BigEndian.Uint16(d[addr&(pageMask&^1):])), true
+	return m.loads.load16(addr)
 }
 
 func (m *Memory) read32(addr uint32) (uint32, bool) {
-	d := m.loadable(addr, 4)
-	if d == nil {
-		return 0, false
+	if v, ok := m.loads.load32(addr); ok || !m.cacheLoads(addr, 4) {
+		return v, ok
 	}
-	return binary.BigEndian.Uint32(d[addr&(pageMask&^3):]), true
+	return m.loads.load32(addr)
 }
 
 func (m *Memory) read64(addr uint32) (uint64, bool) {
-	d := m.loadable(addr, 8)
-	if d == nil {
-		return 0, false
+	if v, ok := m.loads.load64(addr); ok || !m.cacheLoads(addr, 8) {
+		return v, ok
 	}
-	return binary.BigEndian.Uint64(d[addr&(pageMask&^7):]), true
+	return m.loads.load64(addr)
 }
 
 func (m *Memory) write8(addr, v uint32) bool {
-	d, code := m.storable(addr, 1)
-	if d == nil {
-		return false
-	}
-	off := addr & pageMask
-	d[off] = byte(v)
-	if code != nil {
-		code.redecode(d, off, 1)
-	}
-	return true
+	return m.stores.store8(addr, v) || m.writeUncached(addr, []byte{byte(v)})
 }
 
 func (m *Memory) write16(addr, v uint32) bool {
-	d, code := m.storable(addr, 2)
-	if d == nil {
-		return false
-	}
-	off := addr & (pageMask &^ 1)
-	binary.BigEndian.PutUint16(d[off:], uint16(v))
-	if code != nil {
-		code.redecode(d, off, 2)
-	}
-	return true
+	return m.stores.store16(addr, v) || addr&1 == 0 && m.writeUncached(addr, binary.BigEndian.AppendUint16(make([]byte, 0, 2), uint16(v)))
 }
 
 func (m *Memory) write32(addr, v uint32) bool {
-	d, code := m.storable(addr, 4)
-	if d == nil {
-		return false
-	}
-	off := addr & (pageMask &^ 3)
-	binary.BigEndian.PutUint32(d[off:], v)
-	if code != nil {
-		code.redecode(d, off, 4)
-	}
-	return true
+	return m.stores.store32(addr, v) || addr&3 == 0 && m.writeUncached(addr, binary.BigEndian.AppendUint32(make([]byte, 0, 4), v))
 }
 
 func (m *Memory) write64(addr uint32, v uint64) bool {
-	d, code := m.storable(addr, 8)
-	if d == nil {
+	return m.stores.store64(addr, v) || addr&7 == 0 && m.writeUncached(addr, binary.BigEndian.AppendUint64(make([]byte, 0, 8), v))
+}
+
+// cacheLoads enters the page of an aligned load of size bytes at addr in
+// the load cache. It reports false when the page refuses reads or addr is
+// misaligned.
+func (m *Memory) cacheLoads(addr, size uint32) bool {
+	p := m.pageAt(addr)
+	if p == nil || p.prot&ProtRead == 0 || addr&(size-1) != 0 {
 		return false
 	}
-	off := addr & (pageMask &^ 7)
-	binary.BigEndian.PutUint64(d[off:], v)
-	if code != nil {
-		code.redecode(d, off, 8)
+	*m.loads.slot(addr) = cachedPage{addr &^ pageMask, p.contents()}
+	return true
+}
+
+// writeUncached is a store of b, within one page, at addr that missed the
+// store cache: it fills the cache for the next one, unless the page holds
+// decoded code, which it then refreshes. It reports false when the page
+// refuses writes.
+func (m *Memory) writeUncached(addr uint32, b []byte) bool {
+	p := m.pageAt(addr)
+	if p == nil || p.prot&ProtWrite == 0 {
+		return false
+	}
+	d := m.write(addr>>PageShift, p)
+	off := addr & pageMask
+	copy(d[off:], b)
+	if p.code != nil {
+		p.code.redecode(d, off, uint32(len(b)))
+	} else {
+		*m.stores.slot(addr) = cachedPage{addr &^ pageMask, d}
 	}
 	return true
 }

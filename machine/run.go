@@ -3,38 +3,251 @@ package machine
 // Run executes instructions until budget instructions have retired or an
 // event stops the CPU. Nullified instructions count as retired; the
 // instruction that stops the CPU does not.
+//
+// Most instructions run in runInline, which keeps the queue and the count
+// in registers; step runs the others, one at a time, with their handlers.
 func (c *CPU) Run(budget uint64) Stop {
+	c.fetchBase, c.fetchCode = noPage, nil
 	if c.Trace != nil {
 		return c.runTraced(budget)
 	}
-	return c.run(budget)
+	end := c.Instructions + budget
+	for c.Instructions != end {
+		if c.runInline(end - c.Instructions); c.Instructions == end {
+			break
+		}
+		if c.step() {
+			return c.stop
+		}
+	}
+	return Stop{Reason: StopBudget, PC: c.IAOQFront}
 }
 
 // noPage is a fetchBase no page address equals (pages are aligned).
 const noPage = 1
 
-func (c *CPU) run(budget uint64) Stop {
-	c.fetchBase, c.fetchCode = noPage, nil
-	end := c.Instructions + budget
-	for c.Instructions != end {
-		pc := c.IAOQFront
-		if pc&^pageMask != c.fetchBase && c.fetchSlow(pc) {
-			return c.stop
-		}
-		in := &c.fetchCode.insts[pc>>2&(wordsPerPage-1)]
-		back := c.IAOQBack
-		c.IAOQFront, c.IAOQBack = back, back+4
+// step executes the instruction at IAOQFront with its handler, or stops
+// the CPU (c.stop says why) and returns true.
+func (c *CPU) step() bool {
+	pc := c.IAOQFront
+	if pc&^pageMask != c.fetchBase && c.fetchSlow(pc) {
+		return true
+	}
+	in := &c.fetchCode.insts[pc>>2%wordsPerPage]
+	back := c.IAOQBack
+	c.IAOQFront, c.IAOQBack = back, back+4
+	if c.nullify {
+		c.nullify = false
+	} else if handlers[in.op](c, in) {
+		c.IAOQFront, c.IAOQBack = pc, back
+		c.stop.PC, c.stop.Word = pc, in.word
+		return true
+	}
+	c.GR[0] = 0
+	c.Instructions++
+	return false
+}
+
+// runInline executes instructions of the fetch page for as long as they
+// are ones it implements itself. It makes no calls, so that the queue and
+// the count stay in registers: Go keeps no register across a call, and a
+// call in any case here makes the compiler keep them in memory for all.
+// Its cases call the instructions' own functions, which the compiler
+// inlines, or, where those are too big for the inliner (the conditional
+// branches and compare and clear), compose the same inlinable parts. It
+// returns, with the state up to date, when budget instructions have
+// retired, execution leaves the page, or the next instruction needs its
+// handler: an operation it does not implement, or a load or store the
+// access caches cannot do.
+func (c *CPU) runInline(budget uint64) {
+	front, back := c.IAOQFront, c.IAOQBack
+	page, code, mem := c.fetchBase, c.fetchCode, c.Mem
+	var n uint64
+run:
+	for ; n != budget && front&^pageMask == page; n++ {
+		in := &code.insts[front>>2%wordsPerPage]
+		// A branch runs with the queue advanced (see branch) and
+		// replaces next.
+		next := back + 4
 		if c.nullify {
 			c.nullify = false
-		} else if in.exec(c, in) {
-			c.IAOQFront, c.IAOQBack = pc, back
-			c.stop.PC, c.stop.Word = pc, in.word
-			return c.stop
+		} else {
+			switch in.op {
+			case opLdo:
+				execLdo(c, in)
+			case opLdil:
+				execLdil(c, in)
+			case opAddil:
+				execAddil(c, in)
+			case opAddL:
+				execAddL(c, in)
+			case opShAddL:
+				execShAddL(c, in)
+			case opAddFast:
+				execAddFast(c, in)
+			case opAddcFast:
+				execAddcFast(c, in)
+			case opSubFast:
+				execSubFast(c, in)
+			case opAndcm:
+				execAndcm(c, in)
+			case opAnd:
+				execAnd(c, in)
+			case opOr:
+				execOr(c, in)
+			case opXor:
+				execXor(c, in)
+			case opCmpclr:
+				c.clearIf(in, holds(in.cf, subOutcome(c.GR[in.r1&31], c.GR[in.r2&31])))
+			case opCmpiclr:
+				c.clearIf(in, holds(in.cf, subOutcome(in.imm, c.GR[in.r1&31])))
+			case opShd:
+				c.setSed(in, c.shd(in))
+			case opVshd:
+				c.setSed(in, c.vshd(in))
+			case opExtru:
+				c.setSed(in, c.extru(in))
+			case opExtrs:
+				c.setSed(in, c.extrs(in))
+			case opVextru:
+				c.setSed(in, c.vextru(in))
+			case opVextrs:
+				c.setSed(in, c.vextrs(in))
+			case opDep:
+				c.setSed(in, c.dep(in))
+			case opDepi:
+				c.setSed(in, c.depi(in))
+			case opVdep:
+				c.setSed(in, c.vdep(in))
+			case opVdepi:
+				c.setSed(in, c.vdepi(in))
+			case opBl:
+				next = c.bl(in, back, next)
+			case opBlr:
+				next = c.blr(in, back, next)
+			case opBv:
+				next = c.bv(in, back, next)
+			case opBve:
+				next = c.bve(in, back, next)
+			case opBe:
+				next = c.be(in, back, next)
+			case opCmpb:
+				next = c.branchIf(in, holds(in.cf, subOutcome(c.GR[in.r1&31], c.GR[in.r2&31])), back, next)
+			case opCmpib:
+				next = c.branchIf(in, holds(in.cf, subOutcome(in.im5(), c.GR[in.r2&31])), back, next)
+			case opMovb:
+				next = c.branchIf(in, sedCond(in.cf, c.moveTo(in, c.GR[in.r1&31])), back, next)
+			case opMovib:
+				next = c.branchIf(in, sedCond(in.cf, c.moveTo(in, in.im5())), back, next)
+			case opBb:
+				next = c.bb(in, back, next)
+			case opBvb:
+				next = c.bvb(in, back, next)
+			case opLdbDisp:
+				v, ok := mem.loads.load8(c.GR[in.r1&31] + in.imm)
+				if !ok {
+					break run
+				}
+				c.GR[in.t&31] = v
+			case opLdhDisp:
+				v, ok := mem.loads.load16(c.GR[in.r1&31] + in.imm)
+				if !ok {
+					break run
+				}
+				c.GR[in.t&31] = v
+			case opLdwDisp:
+				v, ok := mem.loads.load32(c.GR[in.r1&31] + in.imm)
+				if !ok {
+					break run
+				}
+				c.GR[in.t&31] = v
+			case opLdb, opLdh, opLdw:
+				addr, base := c.address(in)
+				var v uint32
+				var ok bool
+				switch in.op {
+				case opLdb:
+					v, ok = mem.loads.load8(addr)
+				case opLdh:
+					v, ok = mem.loads.load16(addr)
+				default:
+					v, ok = mem.loads.load32(addr)
+				}
+				if !ok {
+					break run
+				}
+				c.GR[in.r1&31] = base
+				c.GR[in.t&31] = v
+			case opStbDisp:
+				if !mem.stores.store8(c.GR[in.r1&31]+in.imm, c.GR[in.t&31]) {
+					break run
+				}
+			case opSthDisp:
+				if !mem.stores.store16(c.GR[in.r1&31]+in.imm, c.GR[in.t&31]) {
+					break run
+				}
+			case opStwDisp:
+				if !mem.stores.store32(c.GR[in.r1&31]+in.imm, c.GR[in.t&31]) {
+					break run
+				}
+			case opStb, opSth, opStw:
+				addr, base := c.address(in)
+				v := c.GR[in.t&31]
+				var ok bool
+				switch in.op {
+				case opStb:
+					ok = mem.stores.store8(addr, v)
+				case opSth:
+					ok = mem.stores.store16(addr, v)
+				default:
+					ok = mem.stores.store32(addr, v)
+				}
+				if !ok {
+					break run
+				}
+				c.GR[in.r1&31] = base
+			case opFldw:
+				addr, base := c.address(in)
+				v, ok := mem.loads.load32(addr)
+				if !ok {
+					break run
+				}
+				c.GR[in.r1&31] = base
+				c.setFPWord(in.t, v)
+			case opFldd:
+				addr, base := c.address(in)
+				v, ok := mem.loads.load64(addr)
+				if !ok {
+					break run
+				}
+				c.GR[in.r1&31] = base
+				c.FP.R[in.t&31] = v
+			case opFstw:
+				addr, base := c.address(in)
+				if !mem.stores.store32(addr, c.fpWord(in.t)) {
+					break run
+				}
+				c.GR[in.r1&31] = base
+			case opFstd:
+				addr, base := c.address(in)
+				if !mem.stores.store64(addr, c.FP.R[in.t&31]) {
+					break run
+				}
+				c.GR[in.r1&31] = base
+			case opNop:
+			case opMfsar:
+				execMfsar(c, in)
+			case opMtsar:
+				execMtsar(c, in)
+			default:
+				break run
+			}
 		}
 		c.GR[0] = 0
-		c.Instructions++
+		front, back = back, next
 	}
-	return Stop{Reason: StopBudget, PC: c.IAOQFront}
+	c.IAOQFront, c.IAOQBack = front, back
+	c.Instructions += n
 }
 
 // fetchSlow makes the page of pc the current fetch page, decoding it on
@@ -61,6 +274,8 @@ func (c *CPU) fetchSlow(pc uint32) bool {
 }
 
 // runTraced runs one instruction at a time, reporting each to c.Trace.
+// It uses only the handlers, so comparing a traced run with an untraced
+// one tests runInline.
 func (c *CPU) runTraced(budget uint64) Stop {
 	for range budget {
 		pc := c.IAOQFront
@@ -68,8 +283,8 @@ func (c *CPU) runTraced(budget uint64) Stop {
 		if err == nil && pc >= PageSize {
 			c.Trace(pc, word, c.nullify)
 		}
-		if stop := c.run(1); stop.Reason != StopBudget {
-			return stop
+		if c.step() {
+			return c.stop
 		}
 	}
 	return Stop{Reason: StopBudget, PC: c.IAOQFront}

@@ -118,3 +118,11 @@ func TestPSWRoundTrip(t *testing.T) {
 		assert.Equal(t, hex(psw), hex(c.PSW()))
 	}
 }
+
+func TestEveryOperationHasAHandler(t *testing.T) {
+	for op := range numOps {
+		if handlers[op] == nil {
+			t.Errorf("operation %d has no handler", op)
+		}
+	}
+}
