@@ -41,6 +41,17 @@ func sumOutcome(res uint32, carry, overflow bool) uint32 {
 	return b2u(res == 0) | b2u(int32(res) < 0 != overflow)<<1 | b2u(!carry)<<2 | b2u(overflow)<<3 | res&1<<4
 }
 
+// addOutcome is the outcome of a+b, as sumOutcome would give it, in fewer
+// operations (few enough for runInline to have it inlined): the sum is
+// done in 64 bits, unsigned for the carry and signed for the sign the
+// result should have.
+func addOutcome(a, b uint32) uint32 {
+	s := uint64(a) + uint64(b)
+	exact := uint64(int64(int32(a)) + int64(int32(b)))
+	res := uint32(s)
+	return b2u(res == 0) | uint32(exact>>63<<1|(s>>32^1)<<2|(uint64(res>>31)^exact>>63)<<3|s&1<<4)
+}
+
 // subOutcome is the outcome of the subtraction a-b (compare and clear,
 // compare and branch, sub).
 func subOutcome(a, b uint32) uint32 {

@@ -66,6 +66,9 @@ func TestConditionsMatchTheManual(t *testing.T) {
 				if got, want := holds(cf, sumOutcome(res, carry, overflow)), sumReference(c, res, carry, overflow) != negate; got != want {
 					t.Fatalf("cf %d: %#x + %#x gives %v, want %v", cf, a, b, got, want)
 				}
+				if got, want := addOutcome(a, b), sumOutcome(res, carry, overflow); got != want {
+					t.Fatalf("%#x + %#x: outcome %#x, want %#x", a, b, got, want)
+				}
 			}
 		}
 	}

@@ -176,12 +176,18 @@ func decodeArith(in *inst, w uint32) {
 		in.op = opUxor
 	case 0x11:
 		in.op = opDs
+		if in.cf == 0 {
+			in.op = opDsFast
+		}
 	case 0x22:
 		in.op = opCmpclr
 	case 0x26, 0x27: // uaddcm, uaddcm,tc
 		in.op = opUaddcm
 		if ext == 0x27 {
 			in.fl |= flTrapCond
+		}
+		if in.cf == 0 {
+			in.op = opUaddcmFast
 		}
 	case 0x2E, 0x2F: // dcor, dcor,i
 		if in.r1 != 0 {
@@ -252,6 +258,9 @@ func decodeArithImm(in *inst, w uint32) {
 		if o {
 			in.fl |= flTrapOverflow
 		}
+		if in.fl == 0 && in.cf == 0 {
+			in.op = opSubiFast
+		}
 	case 0x2C, 0x2D: // addi,tc / addi
 		in.op = opAddi
 		if o {
@@ -259,6 +268,9 @@ func decodeArithImm(in *inst, w uint32) {
 		}
 		if w>>26 == 0x2C {
 			in.fl |= flTrapCond
+		}
+		if !o && in.cf == 0 { // a trap on condition "never" never happens
+			in.op = opAddiFast
 		}
 	}
 }

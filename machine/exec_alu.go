@@ -22,12 +22,22 @@ func execShAddL(c *CPU, in *inst) bool {
 
 // execAddFast is add without condition: the sum and the carry bits.
 func execAddFast(c *CPU, in *inst) bool {
-	a, b := c.GR[in.r1&31], c.GR[in.r2&31]
+	c.setSum(in, c.GR[in.r1&31], c.GR[in.r2&31])
+	return false
+}
+
+// execAddiFast is addi without condition or trap.
+func execAddiFast(c *CPU, in *inst) bool {
+	c.setSum(in, in.imm, c.GR[in.r1&31])
+	return false
+}
+
+// setSum sets GR[t] to a+b and the carry bits to those of the sum.
+func (c *CPU) setSum(in *inst, a, b uint32) {
 	s := uint64(a) + uint64(b)
 	res := uint32(s)
 	c.carryIn, c.carryOut = a^b^res, uint32(s>>32)
 	c.GR[in.t&31] = res
-	return false
 }
 
 // execAddcFast is add,c without condition.
@@ -86,11 +96,22 @@ func (c *CPU) add(in *inst, a, b uint32) bool {
 
 // execSubFast is sub without condition or trap: it still sets the carry.
 func execSubFast(c *CPU, in *inst) bool {
-	a, b := c.GR[in.r1&31], c.GR[in.r2&31]
+	c.setDifference(in, c.GR[in.r1&31], c.GR[in.r2&31])
+	return false
+}
+
+// execSubiFast is subi without trap.
+func execSubiFast(c *CPU, in *inst) bool {
+	c.setDifference(in, in.imm, c.GR[in.r1&31])
+	return false
+}
+
+// setDifference sets GR[t] to a-b and the carry bits to those of the
+// difference.
+func (c *CPU) setDifference(in *inst, a, b uint32) {
 	res := a - b
 	c.carryIn, c.carryOut = a^^b^res, b2u(a >= b)
 	c.GR[in.t&31] = res
-	return false
 }
 
 func execSub(c *CPU, in *inst) bool { return c.sub(in, c.GR[in.r1&31], c.GR[in.r2&31]) }
@@ -222,6 +243,13 @@ func execUaddcm(c *CPU, in *inst) bool {
 	return c.unitAdd(in, a, b, uint64(a)+uint64(b))
 }
 
+// execUaddcmFast is uaddcm without condition or trap; with r0 as the
+// first operand, it is how compilers complement a register.
+func execUaddcmFast(c *CPU, in *inst) bool {
+	c.GR[in.t&31] = c.GR[in.r1&31] + ^c.GR[in.r2&31]
+	return false
+}
+
 // unitAdd finishes a unit operation a+b = s: the unit condition, its
 // trap for the ,tc form, the result.
 func (c *CPU) unitAdd(in *inst, a, b uint32, s uint64) bool {
@@ -262,23 +290,27 @@ func execDcorI(c *CPU, in *inst) bool {
 // whether the partial remainder went negative.
 func execDs(c *CPU, in *inst) bool {
 	r1, r2 := c.GR[in.r1&31], c.GR[in.r2&31]
-	x := r1<<1 | c.carryOut
-	y, cin := r2, uint64(0)
-	if c.divStep {
-		y, cin = ^r2, 1
-	}
-	s := uint64(x) + uint64(y) + cin
+	x, y, s := c.divideStep(r1, r2)
 	res := uint32(s)
 	cond := false
 	if in.cf != 0 {
 		overflow := addOverflow(x, y, res) || int32(r1^r1<<1) < 0
 		cond = holds(in.cf, sumOutcome(res, s>>32 != 0 || r1>>31 != 0, overflow))
 	}
-	c.carryIn, c.carryOut = x^y^res, uint32(s>>32)
-	c.divStep = c.carryOut != r2>>31
 	c.GR[in.t&31] = res
 	c.nullify = cond
 	return false
+}
+
+// divideStep is the arithmetic of ds: the sum s of the operands x and y
+// it adds, with the carry bits and V updated.
+func (c *CPU) divideStep(r1, r2 uint32) (x, y uint32, s uint64) {
+	v := b2u(c.divStep)
+	x, y = r1<<1|c.carryOut, r2^-v // -v: all ones when V is set
+	s = uint64(x) + uint64(y) + uint64(v)
+	c.carryIn, c.carryOut = x^y^uint32(s), uint32(s>>32)
+	c.divStep = c.carryOut != r2>>31
+	return x, y, s
 }
 
 func execLdo(c *CPU, in *inst) bool {

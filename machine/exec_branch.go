@@ -96,21 +96,19 @@ func (c *CPU) cmpib(in *inst, slot, next uint32) uint32 {
 }
 
 func (c *CPU) addb(in *inst, slot, next uint32) uint32 {
-	return c.branchIf(in, holds(in.cf, c.addTo(in, c.GR[in.r1&31])), slot, next)
+	return c.branchIf(in, holds(in.cf, addOutcome(c.addTo(in, c.GR[in.r1&31]))), slot, next)
 }
 
 func (c *CPU) addib(in *inst, slot, next uint32) uint32 {
-	return c.branchIf(in, holds(in.cf, c.addTo(in, in.im5())), slot, next)
+	return c.branchIf(in, holds(in.cf, addOutcome(c.addTo(in, in.im5()))), slot, next)
 }
 
-// addTo adds a to GR[r2] for add-and-branch and returns the outcome of
-// the sum. The PSW carry bits are left alone.
-func (c *CPU) addTo(in *inst, a uint32) uint32 {
+// addTo adds a to GR[r2] for add-and-branch, and returns the operands.
+// The PSW carry bits are left alone.
+func (c *CPU) addTo(in *inst, a uint32) (uint32, uint32) {
 	b := c.GR[in.r2&31]
-	s := uint64(a) + uint64(b)
-	res := uint32(s)
-	c.GR[in.r2&31] = res
-	return sumOutcome(res, s>>32 != 0, addOverflow(a, b, res))
+	c.GR[in.r2&31] = a + b
+	return a, b
 }
 
 func (c *CPU) movb(in *inst, slot, next uint32) uint32 {

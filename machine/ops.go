@@ -16,8 +16,12 @@ const (
 	opAddL
 	opShAddL
 	opAddFast
+	opAddiFast
 	opAddcFast
 	opSubFast
+	opSubiFast
+	opDsFast
+	opUaddcmFast
 	opAndcm
 	opAnd
 	opOr
@@ -41,6 +45,8 @@ const (
 	opBe
 	opCmpb
 	opCmpib
+	opAddb
+	opAddib
 	opMovb
 	opMovib
 	opBb
@@ -76,8 +82,6 @@ const (
 	opDcor
 	opDcorI
 	opDs
-	opAddb
-	opAddib
 	opGate
 	opLdcw
 	opStbyBegin
@@ -110,8 +114,12 @@ var handlers = [numOps]handler{
 	opAddL:               execAddL,
 	opShAddL:             execShAddL,
 	opAddFast:            execAddFast,
+	opAddiFast:           execAddiFast,
 	opAddcFast:           execAddcFast,
 	opSubFast:            execSubFast,
+	opSubiFast:           execSubiFast,
+	opUaddcmFast:         execUaddcmFast,
+	opDsFast:             execDs,
 	opAndcm:              execAndcm,
 	opAnd:                execAnd,
 	opOr:                 execOr,

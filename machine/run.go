@@ -54,7 +54,7 @@ func (c *CPU) step() bool {
 // call in any case here makes the compiler keep them in memory for all.
 // Its cases call the instructions' own functions, which the compiler
 // inlines, or, where those are too big for the inliner (the conditional
-// branches and compare and clear), compose the same inlinable parts. It
+// branches, compare and clear, ds), compose the same inlinable parts. It
 // returns, with the state up to date, when budget instructions have
 // retired, execution leaves the page, or the next instruction needs its
 // handler: an operation it does not implement, or a load or store the
@@ -85,10 +85,19 @@ run:
 				execShAddL(c, in)
 			case opAddFast:
 				execAddFast(c, in)
+			case opAddiFast:
+				execAddiFast(c, in)
 			case opAddcFast:
 				execAddcFast(c, in)
 			case opSubFast:
 				execSubFast(c, in)
+			case opSubiFast:
+				execSubiFast(c, in)
+			case opUaddcmFast:
+				execUaddcmFast(c, in)
+			case opDsFast:
+				_, _, s := c.divideStep(c.GR[in.r1&31], c.GR[in.r2&31])
+				c.GR[in.t&31] = uint32(s)
 			case opAndcm:
 				execAndcm(c, in)
 			case opAnd:
@@ -135,6 +144,10 @@ run:
 				next = c.branchIf(in, holds(in.cf, subOutcome(c.GR[in.r1&31], c.GR[in.r2&31])), back, next)
 			case opCmpib:
 				next = c.branchIf(in, holds(in.cf, subOutcome(in.im5(), c.GR[in.r2&31])), back, next)
+			case opAddb:
+				next = c.branchIf(in, holds(in.cf, addOutcome(c.addTo(in, c.GR[in.r1&31]))), back, next)
+			case opAddib:
+				next = c.branchIf(in, holds(in.cf, addOutcome(c.addTo(in, in.im5()))), back, next)
 			case opMovb:
 				next = c.branchIf(in, sedCond(in.cf, c.moveTo(in, c.GR[in.r1&31])), back, next)
 			case opMovib:

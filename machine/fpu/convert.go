@@ -119,21 +119,42 @@ func convertFloat(sf, df format, v uint64, rm roundingMode) (uint64, uint32) {
 }
 
 func fromInteger(sf, df format, v uint64, rm roundingMode) (uint64, uint32) {
-	z := new(big.Float).SetPrec(64)
-	switch sf {
-	case fmtWord:
-		z.SetInt64(int64(int32(v)))
-	case fmtDword:
-		z.SetInt64(int64(v))
-	case fmtUWord:
-		z.SetUint64(uint64(uint32(v)))
-	default:
-		z.SetUint64(v)
+	n, neg := integerValue(sf, v)
+	// Integers of up to 53 bits, 32-bit ones among them, are exact
+	// doubles: then only a single-precision result may need rounding.
+	if n <= 1<<53 {
+		x := float64(n)
+		if neg {
+			x = -x
+		}
+		if df == fmtDouble || float64(float32(x)) == x {
+			return encodeFloat(df, x), 0
+		}
 	}
-	if x, acc := z.Float64(); acc == big.Exact && (df == fmtDouble || float64(float32(x)) == x) {
-		return encodeFloat(df, x), 0
+	z := new(big.Float).SetPrec(64).SetUint64(n)
+	if neg {
+		z.Neg(z)
 	}
 	return roundTo(z, df, rm)
+}
+
+// integerValue reads v in integer format f as a magnitude and a sign.
+func integerValue(f format, v uint64) (n uint64, neg bool) {
+	var i int64
+	switch f {
+	case fmtUWord:
+		return uint64(uint32(v)), false
+	case fmtUDword:
+		return v, false
+	case fmtWord:
+		i = int64(int32(v))
+	default:
+		i = int64(v)
+	}
+	if i < 0 {
+		return uint64(-i), true
+	}
+	return uint64(i), false
 }
 
 // toInteger converts to an integer format. NaN and out-of-range values
