@@ -160,20 +160,20 @@ func b2u(b bool) uint32 {
 // execCmpclr is cmpclr (comclr): clear the target, nullify on the
 // condition of GR[r1]-GR[r2].
 func execCmpclr(c *CPU, in *inst) bool {
-	c.clearIf(in, holds(in.cf, subOutcome(c.GR[in.r1&31], c.GR[in.r2&31])))
+	c.nullify = c.clearIf(in, holds(in.cf, subOutcome(c.GR[in.r1&31], c.GR[in.r2&31])))
 	return false
 }
 
 func execCmpiclr(c *CPU, in *inst) bool {
-	c.clearIf(in, holds(in.cf, subOutcome(in.imm, c.GR[in.r1&31])))
+	c.nullify = c.clearIf(in, holds(in.cf, subOutcome(in.imm, c.GR[in.r1&31])))
 	return false
 }
 
 // clearIf finishes compare and clear: GR[t] is cleared, and the next
-// instruction nullified when the condition holds.
-func (c *CPU) clearIf(in *inst, cond bool) {
+// instruction is nullified when the condition holds.
+func (c *CPU) clearIf(in *inst, cond bool) bool {
 	c.GR[in.t&31] = 0
-	c.nullify = cond
+	return cond
 }
 
 // logicOp returns the operation of a logical instruction without condition.

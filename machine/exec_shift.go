@@ -11,15 +11,16 @@ type shiftOp func(c *CPU, in *inst) uint32
 // shiftHandler adapts a shiftOp to the handler form.
 func shiftHandler(f shiftOp) handler {
 	return func(c *CPU, in *inst) bool {
-		c.setSed(in, f(c, in))
+		c.nullify = c.setSed(in, f(c, in))
 		return false
 	}
 }
 
-// setSed writes a shift/extract/deposit result and its nullification.
-func (c *CPU) setSed(in *inst, res uint32) {
+// setSed writes a shift/extract/deposit result and reports whether it
+// nullifies the next instruction.
+func (c *CPU) setSed(in *inst, res uint32) bool {
 	c.GR[in.t&31] = res
-	c.nullify = in.cf != 0 && sedCond(in.cf, res)
+	return in.cf != 0 && sedCond(in.cf, res)
 }
 
 // shiftPair returns the low word of the 64-bit GR[r1]:GR[r2] shifted right.

@@ -62,6 +62,7 @@ func (c *CPU) step() bool {
 func (c *CPU) runInline(budget uint64) {
 	front, back := c.IAOQFront, c.IAOQBack
 	page, code, mem := c.fetchBase, c.fetchCode, c.Mem
+	nullify := c.nullify
 	var n uint64
 run:
 	for ; n != budget && front&^pageMask == page; n++ {
@@ -69,8 +70,8 @@ run:
 		// A branch runs with the queue advanced (see branch) and
 		// replaces next.
 		next := back + 4
-		if c.nullify {
-			c.nullify = false
+		if nullify {
+			nullify = false
 		} else {
 			switch in.op {
 			case opLdo:
@@ -107,55 +108,55 @@ run:
 			case opXor:
 				execXor(c, in)
 			case opCmpclr:
-				c.clearIf(in, holds(in.cf, subOutcome(c.GR[in.r1&31], c.GR[in.r2&31])))
+				nullify = c.clearIf(in, holds(in.cf, subOutcome(c.GR[in.r1&31], c.GR[in.r2&31])))
 			case opCmpiclr:
-				c.clearIf(in, holds(in.cf, subOutcome(in.imm, c.GR[in.r1&31])))
+				nullify = c.clearIf(in, holds(in.cf, subOutcome(in.imm, c.GR[in.r1&31])))
 			case opShd:
-				c.setSed(in, c.shd(in))
+				nullify = c.setSed(in, c.shd(in))
 			case opVshd:
-				c.setSed(in, c.vshd(in))
+				nullify = c.setSed(in, c.vshd(in))
 			case opExtru:
-				c.setSed(in, c.extru(in))
+				nullify = c.setSed(in, c.extru(in))
 			case opExtrs:
-				c.setSed(in, c.extrs(in))
+				nullify = c.setSed(in, c.extrs(in))
 			case opVextru:
-				c.setSed(in, c.vextru(in))
+				nullify = c.setSed(in, c.vextru(in))
 			case opVextrs:
-				c.setSed(in, c.vextrs(in))
+				nullify = c.setSed(in, c.vextrs(in))
 			case opDep:
-				c.setSed(in, c.dep(in))
+				nullify = c.setSed(in, c.dep(in))
 			case opDepi:
-				c.setSed(in, c.depi(in))
+				nullify = c.setSed(in, c.depi(in))
 			case opVdep:
-				c.setSed(in, c.vdep(in))
+				nullify = c.setSed(in, c.vdep(in))
 			case opVdepi:
-				c.setSed(in, c.vdepi(in))
+				nullify = c.setSed(in, c.vdepi(in))
 			case opBl:
-				next = c.bl(in, back, next)
+				next, nullify = c.bl(in, back, next)
 			case opBlr:
-				next = c.blr(in, back, next)
+				next, nullify = c.blr(in, back, next)
 			case opBv:
-				next = c.bv(in, back, next)
+				next, nullify = c.bv(in, back, next)
 			case opBve:
-				next = c.bve(in, back, next)
+				next, nullify = c.bve(in, back, next)
 			case opBe:
-				next = c.be(in, back, next)
+				next, nullify = c.be(in, back, next)
 			case opCmpb:
-				next = c.branchIf(in, holds(in.cf, subOutcome(c.GR[in.r1&31], c.GR[in.r2&31])), back, next)
+				next, nullify = branchIf(in, holds(in.cf, subOutcome(c.GR[in.r1&31], c.GR[in.r2&31])), back, next)
 			case opCmpib:
-				next = c.branchIf(in, holds(in.cf, subOutcome(in.im5(), c.GR[in.r2&31])), back, next)
+				next, nullify = branchIf(in, holds(in.cf, subOutcome(in.im5(), c.GR[in.r2&31])), back, next)
 			case opAddb:
-				next = c.branchIf(in, holds(in.cf, addOutcome(c.addTo(in, c.GR[in.r1&31]))), back, next)
+				next, nullify = branchIf(in, holds(in.cf, addOutcome(c.addTo(in, c.GR[in.r1&31]))), back, next)
 			case opAddib:
-				next = c.branchIf(in, holds(in.cf, addOutcome(c.addTo(in, in.im5()))), back, next)
+				next, nullify = branchIf(in, holds(in.cf, addOutcome(c.addTo(in, in.im5()))), back, next)
 			case opMovb:
-				next = c.branchIf(in, sedCond(in.cf, c.moveTo(in, c.GR[in.r1&31])), back, next)
+				next, nullify = branchIf(in, sedCond(in.cf, c.moveTo(in, c.GR[in.r1&31])), back, next)
 			case opMovib:
-				next = c.branchIf(in, sedCond(in.cf, c.moveTo(in, in.im5())), back, next)
+				next, nullify = branchIf(in, sedCond(in.cf, c.moveTo(in, in.im5())), back, next)
 			case opBb:
-				next = c.bb(in, back, next)
+				next, nullify = c.bb(in, back, next)
 			case opBvb:
-				next = c.bvb(in, back, next)
+				next, nullify = c.bvb(in, back, next)
 			case opLdbDisp:
 				v, ok := mem.loads.load8(c.GR[in.r1&31] + in.imm)
 				if !ok {
@@ -259,7 +260,7 @@ run:
 		c.GR[0] = 0
 		front, back = back, next
 	}
-	c.IAOQFront, c.IAOQBack = front, back
+	c.IAOQFront, c.IAOQBack, c.nullify = front, back, nullify
 	c.Instructions += n
 }
 
