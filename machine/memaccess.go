@@ -25,9 +25,9 @@ const accessCacheSize = 256
 // one for stores, holding only writable pages whose contents exist and
 // that hold no decoded code (so a cached store needs neither to allocate
 // nor to re-decode). Entering the store cache counts as writing the page
-// for the state hash. Whatever changes a mapping or its rights empties
-// both caches; a page's first write and its first execution drop it from
-// the cache that would then be wrong.
+// for the state hash. A page leaves both caches when its mapping or its
+// rights change, and the one that would then be wrong when it is first
+// written (the load cache) or executed (the store cache).
 type accessCache [accessCacheSize]cachedPage
 
 type cachedPage struct {

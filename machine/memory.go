@@ -178,14 +178,26 @@ func (m *Memory) eachPage(f func(n uint32, p *page)) {
 // NewMemory returns an empty address space.
 func NewMemory() *Memory {
 	m := &Memory{}
-	m.forget()
+	m.loads.clear()
+	m.stores.clear()
 	return m
 }
 
-// forget empties the access caches, after mappings or rights change.
-func (m *Memory) forget() {
-	m.loads.clear()
-	m.stores.clear()
+// forget drops pages first to last from the access caches, after their
+// mapping or rights change.
+func (m *Memory) forget(first, last uint32) {
+	if last-first >= accessCacheSize {
+		m.loads.clear()
+		m.stores.clear()
+		return
+	}
+	for n := first; ; n++ {
+		m.loads.drop(n << PageShift)
+		m.stores.drop(n << PageShift)
+		if n == last {
+			return
+		}
+	}
 }
 
 // write makes p's contents writable, creating them on the first write,
@@ -221,9 +233,12 @@ func (m *Memory) Map(addr, length uint32, prot Prot) error {
 	if err != nil {
 		return fmt.Errorf("map: %w", err)
 	}
-	m.forget()
+	m.forget(first, last)
+	pages := make([]page, last-first+1) // one allocation for the whole mapping
 	for n := first; ; n++ {
-		m.setPage(n, &page{prot: prot})
+		p := &pages[n-first]
+		p.prot = prot
+		m.setPage(n, p)
 		if n == last {
 			return nil
 		}
@@ -236,7 +251,7 @@ func (m *Memory) Unmap(addr, length uint32) error {
 	if err != nil {
 		return fmt.Errorf("unmap: %w", err)
 	}
-	m.forget()
+	m.forget(first, last)
 	for n := first; ; n++ {
 		m.setPage(n, nil)
 		if n == last {
@@ -260,7 +275,7 @@ func (m *Memory) Protect(addr, length uint32, prot Prot) error {
 			break
 		}
 	}
-	m.forget()
+	m.forget(first, last)
 	for n := first; ; n++ {
 		m.page(n).prot = prot
 		if n == last {

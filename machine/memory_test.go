@@ -91,3 +91,15 @@ func TestStoreCacheDropsDecodedPage(t *testing.T) {
 	assert.Equal(t, uint32(codePage2+8|3), stop.PC)
 	assert.Equal(t, uint32(2), c.GR[3])
 }
+
+func TestUnmapStopsCachedLoads(t *testing.T) {
+	const wordLdwR5R6 = 0x48a60000 // ldw 0(%r5),%r6
+	c := newWordsCPU(t, ProtRead|ProtExec, wordLdwR5R6, wordLdwR5R6, wordBreak)
+	require.NoError(t, c.Mem.Map(dataBase, 2*PageSize, ProtRead|ProtWrite))
+	c.GR[5] = dataBase + PageSize
+	require.Equal(t, StopBudget, c.Run(1).Reason)
+	require.NoError(t, c.Mem.Unmap(dataBase+PageSize, PageSize))
+	stop := c.Run(10)
+	require.Equal(t, StopFault, stop.Reason)
+	assert.Equal(t, &Fault{Addr: dataBase + PageSize, Unmapped: true}, stop.Fault)
+}
