@@ -63,6 +63,9 @@ func (c *CPU) runInline(budget uint64) {
 	front, back := c.IAOQFront, c.IAOQBack
 	page, code, mem := c.fetchBase, c.fetchCode, c.Mem
 	nullify := c.nullify
+	if code == nil { // no fetch page yet (this test also spares the loop a nil check)
+		return
+	}
 	var n uint64
 run:
 	for ; n != budget && front&^pageMask == page; n++ {
