@@ -26,13 +26,8 @@ func execAddFast(c *CPU, in *inst) bool {
 	return false
 }
 
-// execAddiFast is addi without condition or trap.
-func execAddiFast(c *CPU, in *inst) bool {
-	c.setSum(in, in.imm, c.GR[in.r1&31])
-	return false
-}
-
-// setSum sets GR[t] to a+b and the carry bits to those of the sum.
+// setSum sets GR[t] to a+b and the carry bits to those of the sum: add
+// and addi without condition or trap.
 func (c *CPU) setSum(in *inst, a, b uint32) {
 	s := uint64(a) + uint64(b)
 	res := uint32(s)
@@ -100,14 +95,8 @@ func execSubFast(c *CPU, in *inst) bool {
 	return false
 }
 
-// execSubiFast is subi without trap.
-func execSubiFast(c *CPU, in *inst) bool {
-	c.setDifference(in, in.imm, c.GR[in.r1&31])
-	return false
-}
-
 // setDifference sets GR[t] to a-b and the carry bits to those of the
-// difference.
+// difference: sub and subi without condition or trap.
 func (c *CPU) setDifference(in *inst, a, b uint32) {
 	res := a - b
 	c.carryIn, c.carryOut = a^^b^res, b2u(a >= b)

@@ -135,31 +135,25 @@ func (a *accessCache) store64(addr uint32, v uint64) bool {
 // access or addr is misaligned.
 
 func (m *Memory) read8(addr uint32) (uint32, bool) {
-	if v, ok := m.loads.load8(addr); ok || !m.cacheLoads(addr, 1) {
-		return v, ok
-	}
-	return m.loads.load8(addr)
+	return readThrough(m, addr, 1, (*accessCache).load8)
 }
-
 func (m *Memory) read16(addr uint32) (uint32, bool) {
-	if v, ok := m.loads.load16(addr); ok || !m.cacheLoads(addr, 2) {
-		return v, ok
-	}
-	return m.loads.load16(addr)
+	return readThrough(m, addr, 2, (*accessCache).load16)
 }
-
 func (m *Memory) read32(addr uint32) (uint32, bool) {
-	if v, ok := m.loads.load32(addr); ok || !m.cacheLoads(addr, 4) {
-		return v, ok
-	}
-	return m.loads.load32(addr)
+	return readThrough(m, addr, 4, (*accessCache).load32)
+}
+func (m *Memory) read64(addr uint32) (uint64, bool) {
+	return readThrough(m, addr, 8, (*accessCache).load64)
 }
 
-func (m *Memory) read64(addr uint32) (uint64, bool) {
-	if v, ok := m.loads.load64(addr); ok || !m.cacheLoads(addr, 8) {
+// readThrough is a load of size bytes at addr by the load cache's load
+// function, which it retries once it has entered the page in the cache.
+func readThrough[V uint32 | uint64](m *Memory, addr, size uint32, load func(*accessCache, uint32) (V, bool)) (V, bool) {
+	if v, ok := load(&m.loads, addr); ok || !m.cacheLoads(addr, size) {
 		return v, ok
 	}
-	return m.loads.load64(addr)
+	return load(&m.loads, addr)
 }
 
 func (m *Memory) write8(addr, v uint32) bool {

@@ -49,13 +49,15 @@ func (c *CPU) step() bool {
 }
 
 // runInline executes instructions of the fetch page for as long as they
-// are ones it implements itself. It makes no calls, so that the queue and
-// the count stay in registers: Go keeps no register across a call, and a
-// call in any case here makes the compiler keep them in memory for all.
-// Its cases call the instructions' own functions, which the compiler
-// inlines, or, where those are too big for the inliner (the conditional
-// branches, compare and clear, ds), compose the same inlinable parts. It
-// returns, with the state up to date, when budget instructions have
+// are ones it implements itself. It makes no calls, so that the queue, the
+// count and the nullify bit stay in registers: Go keeps no register across
+// a call, and a call in any case here makes the compiler keep them in
+// memory for all. Its cases call the instructions' own functions, which
+// the compiler inlines. Where an operation's handler is a general one (the
+// forms of addi, subi and ds without condition, the loads and stores), or
+// where an instruction's function is too big for the inliner (conditional
+// branches, compare and clear), the case composes the same inlinable parts.
+// It returns, with the state up to date, when budget instructions have
 // retired, execution leaves the page, or the next instruction needs its
 // handler: an operation it does not implement, or a load or store the
 // access caches cannot do.
@@ -90,13 +92,13 @@ run:
 			case opAddFast:
 				execAddFast(c, in)
 			case opAddiFast:
-				execAddiFast(c, in)
+				c.setSum(in, in.imm, c.GR[in.r1&31])
 			case opAddcFast:
 				execAddcFast(c, in)
 			case opSubFast:
 				execSubFast(c, in)
 			case opSubiFast:
-				execSubiFast(c, in)
+				c.setDifference(in, in.imm, c.GR[in.r1&31])
 			case opUaddcmFast:
 				execUaddcmFast(c, in)
 			case opDsFast:
