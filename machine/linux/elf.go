@@ -10,9 +10,10 @@ import (
 )
 
 // maxImageBytes bounds the memory an executable's segments (code, data and
-// bss together) may ask for. Pages are allocated when mapped, so a corrupt
-// header must not make the loader allocate gigabytes; programs that need
-// more memory get it from malloc at run time.
+// bss together) may ask for. Every mapped page costs a record when mapped
+// (its contents only once written), so a corrupt header must not make the
+// loader map gigabytes; programs that need more memory get it from malloc
+// at run time.
 const maxImageBytes = 256 << 20
 
 // imageLimit is where the executable's segments must end: above it lie the

@@ -31,7 +31,8 @@ const (
 	msInvalidate = 4
 
 	mmapTop = sigreturnPage // mappings go below this address
-	// maxMapBytes bounds one mapping: pages are allocated when mapped.
+	// maxMapBytes bounds one mapping: every page costs a record when
+	// mapped, its contents once written.
 	maxMapBytes = 1 << 30
 )
 
