@@ -60,8 +60,12 @@ func runStatus(_ context.Context, args []string, stdout io.Writer) error {
 		case !r.Booted:
 			guest = "not booted"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%d\t%s (%d)\t%d\t%d\t%s\n", r.ID, r.Role, r.Commit, r.Delivered, r.Epoch,
-			r.StateHash, r.HashEpoch, r.Actioned, r.Connections, guest)
+		hash := "-" // no checkpoint yet
+		if r.StateHash != "" {
+			hash = fmt.Sprintf("%s (%d)", r.StateHash, r.HashEpoch)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%d\t%s\t%d\t%d\t%s\n", r.ID, r.Role, r.Commit, r.Delivered, r.Epoch,
+			hash, r.Actioned, r.Connections, guest)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
