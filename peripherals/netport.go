@@ -182,18 +182,18 @@ func (n *NetPort) retryListen(guestPort uint16, hostPort int) {
 			return
 		case <-tick.C:
 		}
+		// Under n.mu: Stop cancels first, then closes the listeners under
+		// it, so a port bound here after that would never be closed.
 		n.mu.Lock()
 		_, served := n.listeners[guestPort]
-		err := n.ctx.Err()
-		if !served && err == nil {
-			err = n.listenLocked(guestPort, hostPort)
-		}
-		if served || err == nil {
+		done := served || n.ctx.Err() != nil || n.listenLocked(guestPort, hostPort) == nil
+		if done {
 			delete(n.retrying, guestPort)
-			n.mu.Unlock()
-			return
 		}
 		n.mu.Unlock()
+		if done {
+			return
+		}
 	}
 }
 

@@ -162,7 +162,7 @@ func (w *world) SetTimes(f linux.FileRef, _, _ linux.Timespec) linux.Errno {
 }
 
 // refuse answers a call on f: ENOENT for a path, EBADF for a handle that
-// is not open, errno for one that is.
+// is not open, errno for one that is (0 to let the caller go on).
 func (w *world) refuse(f linux.FileRef, errno linux.Errno) linux.Errno {
 	switch {
 	case f.Path != "":
@@ -176,13 +176,10 @@ func (w *world) refuse(f linux.FileRef, errno linux.Errno) linux.Errno {
 // Statfs answers fixed figures: the console is a pipe and every other
 // handle a socket; no path exists.
 func (w *world) Statfs(f linux.FileRef) (linux.Statfs, linux.Errno) {
-	o := w.objects[f.Handle]
-	switch {
-	case f.Path != "":
-		return linux.Statfs{}, linux.ENOENT
-	case o == nil:
-		return linux.Statfs{}, linux.EBADF
-	case o.kind == kindConsole:
+	if errno := w.refuse(f, 0); errno != 0 {
+		return linux.Statfs{}, errno
+	}
+	if w.objects[f.Handle].kind == kindConsole {
 		return linux.PipeFS, 0
 	}
 	return linux.SockFS, 0

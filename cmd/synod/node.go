@@ -159,7 +159,7 @@ func serveNode(ctx context.Context, s nodeSetup) error {
 			return fmt.Errorf("%w (%d times within %v: giving up)", err, len(resyncs), resyncWindow)
 		}
 		if err := raftnode.InstallSnapshot(s.cfg, s.self, snap); err != nil {
-			return fmt.Errorf("node %d: install a peer's state after divergence: %w", s.self, err)
+			return fmt.Errorf("node %d: install a peer's state after losing its own: %w", s.self, err)
 		}
 		s.logger.Warn("installed a healthy peer's state; starting again", "node", s.self,
 			"index", snap.GetMetadata().GetIndex(), "resyncs", len(resyncs))
@@ -167,7 +167,8 @@ func serveNode(ctx context.Context, s nodeSetup) error {
 }
 
 // run runs the node once, until ctx ends or the replica stops. For a
-// replica that diverged it returns a peer's snapshot to start again from.
+// replica whose state is lost it returns a peer's snapshot to start again
+// from.
 func (s nodeSetup) run(ctx context.Context, resyncs int) (*raftpb.Snapshot, error) {
 	cfg, self, m, logger := s.cfg, s.self, s.m, s.logger
 	me, err := cfg.Node(self)
@@ -288,8 +289,8 @@ type nodeReport struct {
 	ExitCode     int              `json:"exit_code"`
 	ExitSignal   int              `json:"exit_signal"`
 	Stopped      string           `json:"stopped,omitempty"`
-	// Resyncs counts the times this process replaced a diverged replica
-	// with a peer's state.
+	// Resyncs counts the times this process replaced a lost replica state
+	// with a peer's.
 	Resyncs int `json:"resyncs"`
 }
 

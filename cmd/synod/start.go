@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 
@@ -46,12 +47,7 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := json.Unmarshal(b, &up); err != nil {
 		return fmt.Errorf("start: %s: %w", path, err)
 	}
-	i := -1
-	for j, n := range up.Nodes {
-		if n.ID == consensus.NodeID(id) {
-			i = j
-		}
-	}
+	i := slices.IndexFunc(up.Nodes, func(n upNode) bool { return n.ID == consensus.NodeID(id) })
 	if i < 0 {
 		return fmt.Errorf("start: %s has no node %d", path, id)
 	}
