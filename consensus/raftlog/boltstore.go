@@ -1,13 +1,13 @@
 package raftlog
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -23,11 +23,15 @@ const StoreFileName = "raft.db"
 
 // storeFormat is written into every store and checked on open. Change it
 // whenever the layout below changes incompatibly.
-const storeFormat = "synod-raft/1"
+const storeFormat = "synod-raft/2"
 
 // Layout. Bucket "meta" holds the keys below; bucket "entries" maps an
-// 8-byte big-endian index to the entry's 8-byte big-endian term followed by
-// the marshalled entry, so Term reads 8 bytes instead of a whole entry.
+// 8-byte big-endian index to a sealed value (checksum.go): the entry's
+// 8-byte big-endian term followed by the marshalled entry, so Term reads
+// 8 bytes instead of a whole entry. The snapshot's data lives in a file
+// of its own beside the store (snapshotfile.go): a machine snapshot can be
+// hundreds of megabytes, which bbolt would copy into every transaction
+// that rewrites it and hold in one value.
 var (
 	metaBucket    = []byte("meta")
 	entriesBucket = []byte("entries")
@@ -37,11 +41,25 @@ var (
 	keyNode      = []byte("node-id")
 	keyHardState = []byte("hard-state")
 	keySnapMeta  = []byte("snapshot-meta")
-	keySnapData  = []byte("snapshot-data")
+	// keySnapFile is the size and CRC-32C of the snapshot's data file.
+	keySnapFile = []byte("snapshot-file")
 	// keyCompacted is the index and term of the last discarded entry:
 	// raft must still learn the term of the entry before the first one.
 	keyCompacted = []byte("compacted")
+	// keyIncarnation counts the lives of this node's store: 1 when synod
+	// init made it, one more each time the node rejoined after losing it.
+	keyIncarnation = []byte("incarnation")
+	// keyRejoining is present while a rejoined node has not yet caught up
+	// with a leader: until then it must neither vote nor campaign (see
+	// Core), because the store it lost may have held votes and
+	// acknowledgements the cluster counted on. keyVoteFloor then replaces
+	// it: the term the node caught up in, at or below which it never votes.
+	keyRejoining = []byte("rejoining")
+	keyVoteFloor = []byte("vote-floor")
 )
+
+// entryHeaderSize is the checksum and term in front of a stored entry.
+const entryHeaderSize = checksumSize + 8
 
 // ErrCorruptStore means the store file is damaged or is not a synod raft
 // store. The node refuses to start rather than reset its history.
@@ -50,48 +68,90 @@ var ErrCorruptStore = errors.New("raft store is corrupted or not a synod raft st
 // ErrForeignStore means the store belongs to another cluster or node.
 var ErrForeignStore = errors.New("raft store belongs to another cluster or node")
 
+// ErrMissingStore means a node's data directory holds no store. synod init
+// creates every node's store, so a missing one was lost (a deleted or
+// replaced directory), and with it the votes and acknowledgements the node
+// gave: starting afresh as if nothing happened could elect a leader that
+// lacks acknowledged writes. The node must rejoin instead.
+var ErrMissingStore = errors.New("raft store is missing")
+
 // Identity names whose data a store holds.
 type Identity struct {
 	ClusterID string
 	Node      consensus.NodeID
 }
 
-// BoltStore is a Store in one bbolt file. Every write is one transaction,
-// fsync'd before it returns.
+// StoreLife is what a new store records about the node's history.
+type StoreLife struct {
+	// Incarnation is 1 for a store synod init made, and counts up with
+	// each rejoin.
+	Incarnation uint64
+	// Rejoining marks a store made to replace a lost one: the node must
+	// not vote until it has caught up with a leader.
+	Rejoining bool
+}
+
+// BoltStore is a Store in one bbolt file plus the current snapshot's data
+// file. Every write is one transaction, fsync'd before it returns.
 type BoltStore struct {
 	db   *bolt.DB
 	path string
+	dir  string
 
-	// mu guards the cached bounds below, which mirror the file so that
+	// mu guards the cached state below, which mirrors the file so that
 	// raft's frequent FirstIndex/LastIndex calls need no transaction.
-	mu        sync.RWMutex
-	compacted entryID // last discarded entry; first stored is compacted.index+1
-	last      uint64  // last stored index, or compacted.index when none
-	hardState *pb.HardState
-	snapMeta  *pb.SnapshotMetadata
+	mu          sync.RWMutex
+	compacted   entryID // last discarded entry; first stored is compacted.index+1
+	last        uint64  // last stored index, or compacted.index when none
+	hardState   *pb.HardState
+	snapMeta    *pb.SnapshotMetadata
+	snapFile    snapshotFile
+	incarnation uint64
+	rejoining   bool
+	voteFloor   uint64
 }
 
 type entryID struct{ index, term uint64 }
 
 var _ Store = (*BoltStore)(nil)
 
-// OpenBoltStore opens the store in dataDir, creating it (and dataDir) when
-// absent. An existing store must carry this format and identity.
+// CreateBoltStore makes a new, empty store in dataDir (creating the
+// directory). It refuses to replace an existing store.
+func CreateBoltStore(dataDir string, id Identity, life StoreLife) error {
+	if id.ClusterID == "" || id.Node == 0 {
+		return fmt.Errorf("create raft store in %s: identity needs a cluster id and a node id", dataDir)
+	}
+	if life.Incarnation == 0 {
+		life.Incarnation = 1
+	}
+	path := filepath.Join(dataDir, StoreFileName)
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return fmt.Errorf("create raft store %s: %w", path, describeOSError(err))
+	}
+	switch _, err := os.Lstat(path); {
+	case err == nil:
+		return fmt.Errorf("create raft store %s: a store is already there", path)
+	case !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("create raft store %s: %w", path, describeOSError(err))
+	}
+	if err := createBoltStore(path, id, life); err != nil {
+		return fmt.Errorf("create raft store %s: %w", path, describeOSError(err))
+	}
+	return nil
+}
+
+// OpenBoltStore opens the store in dataDir, which must carry this format
+// and identity. It never creates one: a missing store is ErrMissingStore.
 func OpenBoltStore(dataDir string, id Identity) (*BoltStore, error) {
 	if id.ClusterID == "" || id.Node == 0 {
 		return nil, fmt.Errorf("open raft store in %s: identity needs a cluster id and a node id", dataDir)
 	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("open raft store: %w", err)
-	}
 	path := filepath.Join(dataDir, StoreFileName)
 	switch fi, err := os.Stat(path); {
 	case errors.Is(err, os.ErrNotExist):
-		if err := createBoltStore(path, id); err != nil {
-			return nil, fmt.Errorf("create raft store %s: %w", path, err)
-		}
+		return nil, fmt.Errorf("open raft store %s: %w", path, ErrMissingStore)
 	case err != nil:
-		return nil, fmt.Errorf("open raft store: %w", err)
+		return nil, fmt.Errorf("open raft store %s: %w", path, describeOSError(err))
 	case fi.Size() == 0:
 		// bbolt would initialise an empty file as a new database: a
 		// silent reset of whatever history the file was meant to hold.
@@ -104,10 +164,21 @@ func OpenBoltStore(dataDir string, id Identity) (*BoltStore, error) {
 	return s, nil
 }
 
+// describeOSError adds the likely cause to the errors an operator can fix.
+func describeOSError(err error) error {
+	switch {
+	case errors.Is(err, syscall.EROFS), errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("%w (is the data directory read-only or owned by another user?)", err)
+	case errors.Is(err, syscall.ENOSPC):
+		return fmt.Errorf("%w (the disk is full)", err)
+	}
+	return err
+}
+
 // createBoltStore writes an empty store under a temporary name and renames
 // it into place, so that a crash during creation never leaves a file that
 // later opens as an empty history.
-func createBoltStore(path string, id Identity) error {
+func createBoltStore(path string, id Identity, life StoreLife) error {
 	tmp := path + ".new"
 	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
@@ -124,11 +195,16 @@ func createBoltStore(path string, id Identity) error {
 		if _, err := tx.CreateBucket(entriesBucket); err != nil {
 			return err
 		}
-		return errors.Join(
+		err = errors.Join(
 			meta.Put(keyFormat, []byte(storeFormat)),
 			meta.Put(keyCluster, []byte(id.ClusterID)),
 			meta.Put(keyNode, u64(uint64(id.Node))),
+			meta.Put(keyIncarnation, seal(u64(life.Incarnation))),
 		)
+		if life.Rejoining {
+			err = errors.Join(err, meta.Put(keyRejoining, seal(nil)))
+		}
+		return err
 	})
 	if err = errors.Join(err, db.Close()); err != nil {
 		return err
@@ -147,7 +223,14 @@ func syncDir(dir string) error {
 	return errors.Join(d.Sync(), d.Close())
 }
 
-func openBolt(path string, id Identity) (*BoltStore, error) {
+func openBolt(path string, id Identity) (s *BoltStore, err error) {
+	// bbolt trusts its pages: a damaged one can make it panic while it
+	// opens the file (it walks the free pages) or reads it.
+	defer func() {
+		if r := recover(); r != nil {
+			s, err = nil, fmt.Errorf("%w: bbolt: %v", ErrCorruptStore, r)
+		}
+	}()
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		// Another process holding the file lock is another node using
 		// this directory: give up quickly with a clear error.
@@ -160,26 +243,23 @@ func openBolt(path string, id Identity) (*BoltStore, error) {
 	switch {
 	case errors.Is(err, bolt.ErrTimeout):
 		return nil, fmt.Errorf("the file is locked; is another node process using this data directory? %w", err)
+	case errors.Is(err, os.ErrPermission), errors.Is(err, syscall.EROFS):
+		return nil, describeOSError(err)
 	case err != nil:
 		return nil, fmt.Errorf("%w: %w", ErrCorruptStore, err)
 	}
-	s := &BoltStore{db: db, path: path}
+	s = &BoltStore{db: db, path: path, dir: filepath.Dir(path)}
 	if err := s.load(id); err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
 	return s, nil
 }
 
-// load checks the identity and reads the cached state, walking every
-// entry once so that a damaged log is found now rather than mid-run.
-func (s *BoltStore) load(id Identity) (err error) {
-	defer func() {
-		// bbolt trusts its pages; a damaged one can make it panic.
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: %v", ErrCorruptStore, r)
-		}
-	}()
-	return s.db.View(func(tx *bolt.Tx) error {
+// load checks the identity and reads the cached state, checking every
+// entry and the snapshot once so that a damaged store is found now rather
+// than mid-run.
+func (s *BoltStore) load(id Identity) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		meta, ents := tx.Bucket(metaBucket), tx.Bucket(entriesBucket)
 		if meta == nil || ents == nil {
 			return fmt.Errorf("%w: its buckets are missing", ErrCorruptStore)
@@ -193,45 +273,164 @@ func (s *BoltStore) load(id Identity) (err error) {
 		if n := meta.Get(keyNode); len(n) != 8 || consensus.NodeID(binary.BigEndian.Uint64(n)) != id.Node {
 			return fmt.Errorf("%w: it holds node %x, not node %d", ErrForeignStore, n, id.Node)
 		}
+		inc, err := unseal(meta.Get(keyIncarnation), "incarnation")
+		if err != nil || len(inc) != 8 {
+			return fmt.Errorf("%w: incarnation: %w", ErrCorruptStore, err)
+		}
+		s.incarnation = binary.BigEndian.Uint64(inc)
+		s.rejoining = meta.Get(keyRejoining) != nil
+		if v := meta.Get(keyVoteFloor); v != nil {
+			b, err := unseal(v, "vote floor")
+			if err != nil || len(b) != 8 {
+				return fmt.Errorf("%w: vote floor: %w", ErrCorruptStore, err)
+			}
+			s.voteFloor = binary.BigEndian.Uint64(b)
+		}
 		s.hardState = &pb.HardState{}
-		if err := unmarshalIfSet(meta.Get(keyHardState), s.hardState); err != nil {
-			return fmt.Errorf("%w: hard state: %w", ErrCorruptStore, err)
+		if err := unmarshalSealed(meta.Get(keyHardState), s.hardState, "hard state"); err != nil {
+			return err
 		}
 		s.snapMeta = pb.EnsureSnapshotMetadata(nil)
-		if err := unmarshalIfSet(meta.Get(keySnapMeta), s.snapMeta); err != nil {
-			return fmt.Errorf("%w: snapshot metadata: %w", ErrCorruptStore, err)
+		if err := unmarshalSealed(meta.Get(keySnapMeta), s.snapMeta, "snapshot metadata"); err != nil {
+			return err
 		}
 		s.snapMeta = pb.EnsureSnapshotMetadata(s.snapMeta)
+		if s.snapFile, err = readSnapshotFileRecord(meta.Get(keySnapFile)); err != nil {
+			return err
+		}
 		if c := meta.Get(keyCompacted); c != nil {
-			if len(c) != 16 {
-				return fmt.Errorf("%w: compaction marker is %d bytes", ErrCorruptStore, len(c))
+			b, err := unseal(c, "compaction marker")
+			if err != nil {
+				return err
 			}
-			s.compacted = entryID{binary.BigEndian.Uint64(c), binary.BigEndian.Uint64(c[8:])}
+			if len(b) != 16 {
+				return fmt.Errorf("%w: compaction marker is %d bytes", ErrCorruptStore, len(b))
+			}
+			s.compacted = entryID{binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:])}
 		}
 		s.last = s.compacted.index
 		return ents.ForEach(func(k, v []byte) error {
 			want := s.last + 1
-			var e pb.Entry
-			if len(k) != 8 || binary.BigEndian.Uint64(k) != want || len(v) < 8 {
+			if len(k) != 8 || binary.BigEndian.Uint64(k) != want {
 				return fmt.Errorf("%w: log entry key %x where index %d was expected", ErrCorruptStore, k, want)
 			}
-			if err := proto.Unmarshal(v[8:], &e); err != nil || e.GetIndex() != want {
-				return fmt.Errorf("%w: log entry %d does not decode", ErrCorruptStore, want)
+			if _, err := decodeEntry(want, v); err != nil {
+				return err
 			}
 			s.last = want
 			return nil
 		})
 	})
+	if err != nil {
+		return err
+	}
+	if err := s.checkSnapshotFile(); err != nil {
+		return err
+	}
+	return s.removeStaleSnapshotFiles()
 }
 
-func unmarshalIfSet(b []byte, m proto.Message) error {
-	if b == nil {
+// Incarnation is the number of lives of this node's store (see StoreLife).
+func (s *BoltStore) Incarnation() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.incarnation
+}
+
+// Rejoin implements Store.
+func (s *BoltStore) Rejoin() (bool, uint64) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.rejoining, s.voteFloor
+}
+
+// SetCaughtUp implements Store.
+func (s *BoltStore) SetCaughtUp(term uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(metaBucket)
+		return errors.Join(meta.Delete(keyRejoining), meta.Put(keyVoteFloor, seal(u64(term))))
+	})
+	if err != nil {
+		return fmt.Errorf("raft store %s: record that the node caught up: %w", s.path, describeOSError(err))
+	}
+	s.rejoining, s.voteFloor = false, term
+	return nil
+}
+
+// view and update run a bbolt transaction and turn a panic inside bbolt
+// (a damaged page it trusted) into ErrCorruptStore, so that the node
+// stops with an error naming the file instead of crashing.
+func (s *BoltStore) view(f func(*bolt.Tx) error) error {
+	return recoverCorruption(func() error { return s.db.View(f) })
+}
+
+func (s *BoltStore) update(f func(*bolt.Tx) error) error {
+	return recoverCorruption(func() error { return s.db.Update(f) })
+}
+
+func recoverCorruption(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: bbolt: %v", ErrCorruptStore, r)
+		}
+	}()
+	return f()
+}
+
+// encodeEntry is the stored form of e: sealed term and entry.
+func encodeEntry(e *pb.Entry) ([]byte, error) {
+	v, err := proto.MarshalOptions{}.MarshalAppend(u64(e.GetTerm()), e)
+	if err != nil {
+		return nil, err
+	}
+	return seal(v), nil
+}
+
+// decodeEntry checks and decodes the stored entry at index.
+func decodeEntry(index uint64, v []byte) (*pb.Entry, error) {
+	what := fmt.Sprintf("log entry %d", index)
+	b, err := unseal(v, what)
+	if err != nil {
+		return nil, err
+	}
+	e := &pb.Entry{}
+	if len(b) < 8 {
+		return nil, fmt.Errorf("%w: %s is truncated", ErrCorruptStore, what)
+	}
+	if err := proto.Unmarshal(b[8:], e); err != nil || e.GetIndex() != index || e.GetTerm() != binary.BigEndian.Uint64(b) {
+		return nil, fmt.Errorf("%w: %s does not decode", ErrCorruptStore, what)
+	}
+	return e, nil
+}
+
+// unmarshalSealed decodes a sealed protobuf value, if set.
+func unmarshalSealed(v []byte, m proto.Message, what string) error {
+	if v == nil {
 		return nil
 	}
-	return proto.Unmarshal(b, m)
+	b, err := unseal(v, what)
+	if err != nil {
+		return err
+	}
+	if err := proto.Unmarshal(b, m); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrCorruptStore, what, err)
+	}
+	return nil
+}
+
+func marshalSealed(m proto.Message) ([]byte, error) {
+	b, err := proto.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	return seal(b), nil
 }
 
 func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+func compactedMarker(id entryID) []byte { return seal(append(u64(id.index), u64(id.term)...)) }
 
 // Path is the store's file.
 func (s *BoltStore) Path() string { return s.path }
@@ -259,7 +458,9 @@ func (s *BoltStore) LastIndex() (uint64, error) {
 	return s.last, nil
 }
 
-// Term implements raft.Storage.
+// Term implements raft.Storage. It reads the term without checking the
+// entry's checksum (raft asks often; the entries were all checked when the
+// store opened, and are checked again whenever they are read whole).
 func (s *BoltStore) Term(i uint64) (uint64, error) {
 	s.mu.RLock()
 	compacted, last := s.compacted, s.last
@@ -273,15 +474,18 @@ func (s *BoltStore) Term(i uint64) (uint64, error) {
 		return 0, raft.ErrUnavailable
 	}
 	var term uint64
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(entriesBucket).Get(u64(i))
-		if len(v) < 8 {
+		if len(v) < entryHeaderSize {
 			return fmt.Errorf("%w: log entry %d is missing", ErrCorruptStore, i)
 		}
-		term = binary.BigEndian.Uint64(v)
+		term = binary.BigEndian.Uint64(v[checksumSize:])
 		return nil
 	})
-	return term, err
+	if err != nil {
+		return 0, fmt.Errorf("raft store %s: %w", s.path, err)
+	}
+	return term, nil
 }
 
 // Entries implements raft.Storage: entries [lo, hi), at least one, at most
@@ -298,15 +502,12 @@ func (s *BoltStore) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
 	}
 	var out []*pb.Entry
 	var size uint64
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(entriesBucket).Cursor()
 		for k, v := c.Seek(u64(lo)); k != nil && binary.BigEndian.Uint64(k) < hi; k, v = c.Next() {
-			e := &pb.Entry{}
-			if len(v) < 8 {
-				return fmt.Errorf("%w: log entry %x is truncated", ErrCorruptStore, k)
-			}
-			if err := proto.Unmarshal(v[8:], e); err != nil {
-				return fmt.Errorf("%w: log entry %x: %w", ErrCorruptStore, k, err)
+			e, err := decodeEntry(binary.BigEndian.Uint64(k), v)
+			if err != nil {
+				return err
 			}
 			size += uint64(proto.Size(e))
 			if len(out) > 0 && size > maxSize {
@@ -319,20 +520,25 @@ func (s *BoltStore) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
 	if err == nil && (len(out) == 0 || out[0].GetIndex() != lo) {
 		err = fmt.Errorf("%w: log entry %d is missing", ErrCorruptStore, lo)
 	}
-	return out, err
+	if err != nil {
+		return nil, fmt.Errorf("raft store %s: %w", s.path, err)
+	}
+	return out, nil
 }
 
-// Snapshot implements raft.Storage.
+// Snapshot implements raft.Storage. The data is read from its file and
+// checked against its checksum each time.
 func (s *BoltStore) Snapshot() (*pb.Snapshot, error) {
-	snap := &pb.Snapshot{}
-	err := s.db.View(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(metaBucket)
-		snap.Data = bytes.Clone(meta.Get(keySnapData))
-		snap.Metadata = &pb.SnapshotMetadata{}
-		return unmarshalIfSet(meta.Get(keySnapMeta), snap.Metadata)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("raft store: read snapshot: %w", err)
+	s.mu.RLock()
+	meta, file := s.snapMeta, s.snapFile
+	s.mu.RUnlock()
+	snap := &pb.Snapshot{Metadata: proto.Clone(meta).(*pb.SnapshotMetadata)}
+	if meta.GetIndex() > 0 {
+		data, err := file.read(s.dir, meta)
+		if err != nil {
+			return nil, fmt.Errorf("raft store %s: read snapshot: %w", s.path, err)
+		}
+		snap.Data = data
 	}
 	return pb.EnsureSnapshot(snap), nil
 }
@@ -345,12 +551,21 @@ func (s *BoltStore) Save(hs *pb.HardState, entries []*pb.Entry, snap *pb.Snapsho
 		compacted entryID
 		last      uint64
 		snapMeta  *pb.SnapshotMetadata
-	}{s.compacted, s.last, s.snapMeta}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+		snapFile  snapshotFile
+	}{s.compacted, s.last, s.snapMeta, s.snapFile}
+	hasSnap := snap != nil && !raft.IsEmptySnap(snap)
+	if hasSnap {
+		f, err := writeSnapshotFile(s.dir, snap)
+		if err != nil {
+			return fmt.Errorf("raft store %s: save: %w", s.path, describeOSError(err))
+		}
+		next.snapFile = f
+	}
+	err := s.update(func(tx *bolt.Tx) error {
 		meta, ents := tx.Bucket(metaBucket), tx.Bucket(entriesBucket)
-		if snap != nil && !raft.IsEmptySnap(snap) {
+		if hasSnap {
 			m := snap.GetMetadata()
-			if err := putSnapshot(meta, snap); err != nil {
+			if err := putSnapshot(meta, m, next.snapFile); err != nil {
 				return err
 			}
 			if err := deleteFrom(ents, 0); err != nil {
@@ -359,7 +574,7 @@ func (s *BoltStore) Save(hs *pb.HardState, entries []*pb.Entry, snap *pb.Snapsho
 			next.compacted = entryID{m.GetIndex(), m.GetTerm()}
 			next.last = m.GetIndex()
 			next.snapMeta = m
-			if err := meta.Put(keyCompacted, append(u64(m.GetIndex()), u64(m.GetTerm())...)); err != nil {
+			if err := meta.Put(keyCompacted, compactedMarker(next.compacted)); err != nil {
 				return err
 			}
 		}
@@ -374,7 +589,7 @@ func (s *BoltStore) Save(hs *pb.HardState, entries []*pb.Entry, snap *pb.Snapsho
 				}
 			}
 			for _, e := range entries {
-				v, err := proto.MarshalOptions{}.MarshalAppend(u64(e.GetTerm()), e)
+				v, err := encodeEntry(e)
 				if err != nil {
 					return err
 				}
@@ -385,7 +600,7 @@ func (s *BoltStore) Save(hs *pb.HardState, entries []*pb.Entry, snap *pb.Snapsho
 			next.last = entries[len(entries)-1].GetIndex()
 		}
 		if hs != nil {
-			b, err := proto.Marshal(hs)
+			b, err := marshalSealed(hs)
 			if err != nil {
 				return err
 			}
@@ -394,11 +609,14 @@ func (s *BoltStore) Save(hs *pb.HardState, entries []*pb.Entry, snap *pb.Snapsho
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("raft store %s: save: %w", s.path, err)
+		return fmt.Errorf("raft store %s: save: %w", s.path, describeOSError(err))
 	}
-	s.compacted, s.last, s.snapMeta = next.compacted, next.last, next.snapMeta
+	s.compacted, s.last, s.snapMeta, s.snapFile = next.compacted, next.last, next.snapMeta, next.snapFile
 	if hs != nil {
 		s.hardState = proto.Clone(hs).(*pb.HardState)
+	}
+	if hasSnap {
+		s.dropOldSnapshotFiles()
 	}
 	return nil
 }
@@ -412,29 +630,34 @@ func (s *BoltStore) SaveSnapshot(snap *pb.Snapshot, compactTo uint64) error {
 		return fmt.Errorf("raft store %s: snapshot at %d compacting to %d does not fit: last snapshot %d, log (%d,%d]",
 			s.path, m.GetIndex(), compactTo, s.snapMeta.GetIndex(), s.compacted.index, s.last)
 	}
+	file, err := writeSnapshotFile(s.dir, snap)
+	if err != nil {
+		return fmt.Errorf("raft store %s: save snapshot: %w", s.path, describeOSError(err))
+	}
 	compacted := s.compacted
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
 		meta, ents := tx.Bucket(metaBucket), tx.Bucket(entriesBucket)
-		if err := putSnapshot(meta, snap); err != nil {
+		if err := putSnapshot(meta, m, file); err != nil {
 			return err
 		}
 		if compactTo <= compacted.index {
 			return nil
 		}
 		v := ents.Get(u64(compactTo))
-		if len(v) < 8 {
+		if len(v) < entryHeaderSize {
 			return fmt.Errorf("%w: log entry %d is missing", ErrCorruptStore, compactTo)
 		}
-		compacted = entryID{compactTo, binary.BigEndian.Uint64(v)}
+		compacted = entryID{compactTo, binary.BigEndian.Uint64(v[checksumSize:])}
 		if err := deleteThrough(ents, compactTo); err != nil {
 			return err
 		}
-		return meta.Put(keyCompacted, append(u64(compacted.index), u64(compacted.term)...))
+		return meta.Put(keyCompacted, compactedMarker(compacted))
 	})
 	if err != nil {
-		return fmt.Errorf("raft store %s: save snapshot: %w", s.path, err)
+		return fmt.Errorf("raft store %s: save snapshot: %w", s.path, describeOSError(err))
 	}
-	s.compacted, s.snapMeta = compacted, m
+	s.compacted, s.snapMeta, s.snapFile = compacted, m, file
+	s.dropOldSnapshotFiles()
 	return nil
 }
 
@@ -455,20 +678,24 @@ func (s *BoltStore) InstallSnapshot(snap *pb.Snapshot) error {
 		return fmt.Errorf("raft store %s: cannot install a snapshot at index %d (term %d, voters %v): the store's snapshot is at %d",
 			s.path, idx, term, m.GetConfState().GetVoters(), s.snapMeta.GetIndex())
 	}
+	file, err := writeSnapshotFile(s.dir, snap)
+	if err != nil {
+		return fmt.Errorf("raft store %s: install snapshot: %w", s.path, describeOSError(err))
+	}
 	last := s.last
 	hs := proto.Clone(s.hardState).(*pb.HardState)
 	hs.Commit = new(max(hs.GetCommit(), idx))
 	if term > hs.GetTerm() {
 		hs.Term, hs.Vote = new(term), new(uint64(0))
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
 		meta, ents := tx.Bucket(metaBucket), tx.Bucket(entriesBucket)
 		keep := false
 		switch v := ents.Get(u64(idx)); {
 		case idx == s.compacted.index:
 			keep = term == s.compacted.term
-		case len(v) >= 8:
-			keep = binary.BigEndian.Uint64(v) == term
+		case len(v) >= entryHeaderSize:
+			keep = binary.BigEndian.Uint64(v[checksumSize:]) == term
 		}
 		var err error
 		if keep {
@@ -477,24 +704,25 @@ func (s *BoltStore) InstallSnapshot(snap *pb.Snapshot) error {
 			err = deleteFrom(ents, 0)
 			last = idx
 		}
-		hb, merr := proto.Marshal(hs)
-		return errors.Join(err, merr, putSnapshot(meta, snap),
-			meta.Put(keyCompacted, append(u64(idx), u64(term)...)),
+		hb, merr := marshalSealed(hs)
+		return errors.Join(err, merr, putSnapshot(meta, m, file),
+			meta.Put(keyCompacted, compactedMarker(entryID{idx, term})),
 			meta.Put(keyHardState, hb))
 	})
 	if err != nil {
-		return fmt.Errorf("raft store %s: install snapshot: %w", s.path, err)
+		return fmt.Errorf("raft store %s: install snapshot: %w", s.path, describeOSError(err))
 	}
-	s.compacted, s.last, s.snapMeta, s.hardState = entryID{idx, term}, last, m, hs
+	s.compacted, s.last, s.snapMeta, s.snapFile, s.hardState = entryID{idx, term}, last, m, file, hs
+	s.dropOldSnapshotFiles()
 	return nil
 }
 
-func putSnapshot(meta *bolt.Bucket, snap *pb.Snapshot) error {
-	b, err := proto.Marshal(snap.GetMetadata())
+func putSnapshot(meta *bolt.Bucket, m *pb.SnapshotMetadata, file snapshotFile) error {
+	b, err := marshalSealed(m)
 	if err != nil {
 		return err
 	}
-	return errors.Join(meta.Put(keySnapMeta, b), meta.Put(keySnapData, snap.GetData()))
+	return errors.Join(meta.Put(keySnapMeta, b), meta.Put(keySnapFile, file.record()))
 }
 
 // deleteFrom removes every entry with index ≥ from.

@@ -16,9 +16,20 @@ import (
 
 var testIdentity = Identity{ClusterID: testCluster, Node: 1}
 
+// openStore opens the store in dir, first creating it as synod init
+// would when there is none.
+func openStore(dir string, id Identity) (*BoltStore, error) {
+	if _, err := os.Stat(filepath.Join(dir, StoreFileName)); os.IsNotExist(err) {
+		if err := CreateBoltStore(dir, id, StoreLife{}); err != nil {
+			return nil, err
+		}
+	}
+	return OpenBoltStore(dir, id)
+}
+
 func openTestStore(t *testing.T, dir string) *BoltStore {
 	t.Helper()
-	s, err := OpenBoltStore(dir, testIdentity)
+	s, err := openStore(dir, testIdentity)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
 	return s
@@ -182,7 +193,7 @@ func TestStoreRefusesForeignOrDamagedData(t *testing.T) {
 }
 
 func makeStore(t *testing.T, dir string) {
-	s, err := OpenBoltStore(dir, testIdentity)
+	s, err := openStore(dir, testIdentity)
 	require.NoError(t, err)
 	require.NoError(t, s.Save(hardState(1, 1, 2), ents(1, 1, 3), nil))
 	require.NoError(t, s.Close())

@@ -62,6 +62,10 @@ type Core struct {
 	nextSeq  uint64
 	inflight map[uint64]inflightProposal
 
+	// rejoin gates this node's votes while its store replaces a lost one
+	// (rejoin.go).
+	rejoin rejoinGate
+
 	failed error
 }
 
@@ -95,6 +99,7 @@ func NewCore(cfg Config, store Store, net consensus.Transport) (*Core, error) {
 		return nil, fmt.Errorf("raftlog: node %d: %w", cfg.ID, err)
 	}
 	meta := snap.GetMetadata()
+	c.rejoin.rejoining, c.rejoin.voteFloor = store.Rejoin()
 	c.snapIndex, c.delivered = meta.GetIndex(), meta.GetIndex()
 	c.confs = []confAt{{meta.GetIndex(), meta.GetConfState()}}
 	if c.snapIndex > 0 {
@@ -126,7 +131,7 @@ func NewCore(cfg Config, store Store, net consensus.Transport) (*Core, error) {
 
 func (c *Core) bootstrapIfEmpty() error {
 	last, err := c.store.LastIndex()
-	if err != nil || last > 0 || c.cfg.Join {
+	if err != nil || last > 0 || c.cfg.Join || c.rejoin.rejoining {
 		return err
 	}
 	if !slices.Contains(c.cfg.Peers, c.cfg.ID) {
@@ -167,7 +172,11 @@ func (c *Core) Err() error { return c.failed }
 func (c *Core) Tick() error {
 	return c.guard("tick", func() error {
 		c.ticks++
-		c.rn.Tick()
+		if !c.rejoin.rejoining {
+			// A rejoining node must not campaign, and raft campaigns
+			// from its tick: a follower that does not tick only waits.
+			c.rn.Tick()
+		}
 		for seq, p := range c.inflight {
 			if p.expiresTick <= c.ticks {
 				delete(c.inflight, seq)
@@ -192,6 +201,11 @@ func (c *Core) Step(in consensus.Inbound) error {
 			c.m.invalidMessages.Inc()
 			return fmt.Errorf("raftlog: node %d sent %v claiming to be from %d to %d", in.From, m.GetType(), m.GetFrom(), m.GetTo())
 		}
+		if c.rejoin.withholds(m) {
+			c.m.votesWithheld.Inc()
+			return nil
+		}
+		c.handOverForLostNode(m)
 		if err := c.rn.Step(m); err != nil {
 			c.m.invalidMessages.Inc()
 			return fmt.Errorf("raftlog: message %v from node %d: %w", m.GetType(), in.From, err)
@@ -276,6 +290,9 @@ func (c *Core) TransferLeadership(to consensus.NodeID) error {
 // Campaign makes this node start an election now instead of waiting for
 // its election timeout (an operator's lever, and a shortcut for tests).
 func (c *Core) Campaign() error {
+	if c.rejoin.rejoining {
+		return errRejoining
+	}
 	return c.guard("campaign", c.rn.Campaign)
 }
 
@@ -321,6 +338,10 @@ func (c *Core) HandleReady() ([]consensus.Apply, error) {
 				return c.failed
 			}
 			c.rn.Advance(rd)
+		}
+		if err := c.endRejoinIfCaughtUp(); err != nil {
+			c.fail(err)
+			return c.failed
 		}
 		c.updateGauges()
 		return nil
@@ -566,6 +587,7 @@ func (c *Core) updateGauges() {
 	c.m.term.Set(float64(st.HardState.GetTerm()))
 	c.m.isLeader.Set(boolGauge(st.RaftState == raft.StateLeader))
 	c.m.members.Set(float64(len(c.confs[len(c.confs)-1].conf.GetVoters())))
+	c.m.rejoining.Set(boolGauge(c.rejoin.rejoining))
 }
 
 func boolGauge(b bool) float64 {

@@ -38,7 +38,7 @@ func TestRealFullDisk(t *testing.T) {
 		}
 	}()
 
-	store, err := OpenBoltStore(disk, testIdentity)
+	store, err := openStore(disk, testIdentity)
 	require.NoError(t, err)
 	ep, err := memnet.New(1).Join(1)
 	require.NoError(t, err)
@@ -77,7 +77,7 @@ func TestRealFullDisk(t *testing.T) {
 	copyFile(t, filepath.Join(disk, StoreFileName), filepath.Join(kept, StoreFileName))
 	require.NoError(t, exec.Command("umount", disk).Run())
 	mounted = false
-	reopened, err := OpenBoltStore(kept, testIdentity)
+	reopened, err := openStore(kept, testIdentity)
 	require.NoError(t, err)
 	defer reopened.Close()
 	ep2, err := memnet.New(1).Join(1)

@@ -13,12 +13,29 @@ import (
 // and no files.
 type MemStore struct {
 	*raft.MemoryStorage
+	rejoining bool
+	voteFloor uint64
 }
 
 var _ Store = (*MemStore)(nil)
 
 // NewMemStore makes an empty store.
-func NewMemStore() *MemStore { return &MemStore{raft.NewMemoryStorage()} }
+func NewMemStore() *MemStore { return &MemStore{MemoryStorage: raft.NewMemoryStorage()} }
+
+// NewRejoiningMemStore makes an empty store for a node that lost its
+// state and rejoins (see Store.Rejoining).
+func NewRejoiningMemStore() *MemStore {
+	return &MemStore{MemoryStorage: raft.NewMemoryStorage(), rejoining: true}
+}
+
+// Rejoin implements Store.
+func (s *MemStore) Rejoin() (bool, uint64) { return s.rejoining, s.voteFloor }
+
+// SetCaughtUp implements Store.
+func (s *MemStore) SetCaughtUp(term uint64) error {
+	s.rejoining, s.voteFloor = false, term
+	return nil
+}
 
 // Save implements Store.
 func (s *MemStore) Save(hs *pb.HardState, entries []*pb.Entry, snap *pb.Snapshot) error {

@@ -8,10 +8,11 @@ import (
 
 // metrics are what a raft operator watches, in the node's own registry.
 type metrics struct {
-	commitIndex, appliedIndex, term, isLeader, members prometheus.Gauge
+	commitIndex, appliedIndex, term, isLeader, members, rejoining prometheus.Gauge
 
 	leaderChanges, proposalsRejected, proposalsExpired, invalidMessages, sendFailures prometheus.Counter
 	snapshotsCreated, snapshotsSent, snapshotsInstalled                               prometheus.Counter
+	votesWithheld                                                                     prometheus.Counter
 
 	fsync, apply, proposal prometheus.Histogram
 }
@@ -36,6 +37,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		term:               gauge("term", "Current raft term."),
 		isLeader:           gauge("is_leader", "1 when this node is the leader."),
 		members:            gauge("members", "Voting members in the applied configuration."),
+		rejoining:          gauge("rejoining", "1 while this node replaces a lost store and has not caught up: it does not vote."),
+		votesWithheld:      counter("votes_withheld_total", "Vote requests a rejoining node left unanswered (or answered nothing to, at or below its vote floor)."),
 		leaderChanges:      counter("leader_changes_total", "Times the known leader changed (including to none)."),
 		proposalsRejected:  counter("proposals_rejected_total", "Proposals refused at once: no quorum reachable or raft dropped them."),
 		proposalsExpired:   counter("proposals_failed_total", "Accepted proposals that were not delivered within the proposal timeout (lost with a leader change)."),
@@ -52,7 +55,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{
-		m.commitIndex, m.appliedIndex, m.term, m.isLeader, m.members,
+		m.commitIndex, m.appliedIndex, m.term, m.isLeader, m.members, m.rejoining, m.votesWithheld,
 		m.leaderChanges, m.proposalsRejected, m.proposalsExpired, m.invalidMessages, m.sendFailures,
 		m.snapshotsCreated, m.snapshotsSent, m.snapshotsInstalled,
 		m.fsync, m.apply, m.proposal,

@@ -36,7 +36,7 @@ func (n *liveNode) entries() []string {
 
 func startLiveNode(t *testing.T, net *memnet.Network, dir string, cfg Config) *liveNode {
 	t.Helper()
-	store, err := OpenBoltStore(dir, Identity{ClusterID: testCluster, Node: cfg.ID})
+	store, err := openStore(dir, Identity{ClusterID: testCluster, Node: cfg.ID})
 	require.NoError(t, err)
 	ep, err := net.Join(cfg.ID)
 	require.NoError(t, err)

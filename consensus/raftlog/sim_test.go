@@ -99,7 +99,7 @@ func (c *simCluster) start(n *simNode, cfg Config) {
 	var store Store = n.mem
 	if !c.inMemory {
 		var err error
-		store, err = OpenBoltStore(n.dir, Identity{ClusterID: testCluster, Node: n.id})
+		store, err = openStore(n.dir, Identity{ClusterID: testCluster, Node: n.id})
 		require.NoError(t, err)
 	} else if n.mem == nil {
 		n.mem = NewMemStore()

@@ -22,6 +22,15 @@ type Store interface {
 	// (at most the snapshot's index). Entries between compactTo and the
 	// snapshot stay for followers that are only a little behind.
 	SaveSnapshot(snap *pb.Snapshot, compactTo uint64) error
+	// Rejoin tells whether the store replaced a lost one. Rejoining: the
+	// node has not yet caught up with a leader since, so it must neither
+	// vote nor campaign, because the lost store may have held votes and
+	// acknowledgements the cluster counted on. Once caught up, voteFloor
+	// is the term it caught up in: it never votes in that term or an
+	// older one, where the lost store may already have voted.
+	Rejoin() (rejoining bool, voteFloor uint64)
+	// SetCaughtUp durably ends rejoining, in the given term.
+	SetCaughtUp(term uint64) error
 	// Close releases the store.
 	Close() error
 }

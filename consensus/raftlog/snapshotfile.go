@@ -1,0 +1,169 @@
+package raftlog
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"strings"
+
+	pb "go.etcd.io/raft/v3/raftpb"
+)
+
+// snapshotFile describes the data file of the store's snapshot. The file
+// is named after the snapshot's index, term and checksum, so a new
+// snapshot never overwrites the file the store still points to: a crash
+// between writing the file and committing the transaction that points to
+// it leaves the old snapshot intact, and the orphan is removed on open.
+type snapshotFile struct {
+	index, term uint64
+	size        uint64
+	crc         uint32
+}
+
+const (
+	snapshotFilePrefix = "snapshot-"
+	snapshotFileSuffix = ".snap"
+	snapshotRecordSize = 8 + 8 + 8 + 4
+)
+
+func (f snapshotFile) name() string {
+	return fmt.Sprintf("%s%016x-%016x-%08x%s", snapshotFilePrefix, f.index, f.term, f.crc, snapshotFileSuffix)
+}
+
+// record is the sealed form stored under keySnapFile.
+func (f snapshotFile) record() []byte {
+	b := binary.BigEndian.AppendUint64(nil, f.index)
+	b = binary.BigEndian.AppendUint64(b, f.term)
+	b = binary.BigEndian.AppendUint64(b, f.size)
+	return seal(binary.BigEndian.AppendUint32(b, f.crc))
+}
+
+func readSnapshotFileRecord(v []byte) (snapshotFile, error) {
+	if v == nil {
+		return snapshotFile{}, nil
+	}
+	b, err := unseal(v, "snapshot file record")
+	if err != nil {
+		return snapshotFile{}, err
+	}
+	if len(b) != snapshotRecordSize {
+		return snapshotFile{}, fmt.Errorf("%w: snapshot file record is %d bytes", ErrCorruptStore, len(b))
+	}
+	return snapshotFile{
+		index: binary.BigEndian.Uint64(b),
+		term:  binary.BigEndian.Uint64(b[8:]),
+		size:  binary.BigEndian.Uint64(b[16:]),
+		crc:   binary.BigEndian.Uint32(b[24:]),
+	}, nil
+}
+
+// writeSnapshotFile writes snap's data durably into dir and describes it.
+func writeSnapshotFile(dir string, snap *pb.Snapshot) (snapshotFile, error) {
+	data := snap.GetData()
+	f := snapshotFile{
+		index: snap.GetMetadata().GetIndex(),
+		term:  snap.GetMetadata().GetTerm(),
+		size:  uint64(len(data)),
+		crc:   crc32.Checksum(data, castagnoli),
+	}
+	path := filepath.Join(dir, f.name())
+	tmp := path + ".tmp"
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return f, fmt.Errorf("write snapshot file: %w", err)
+	}
+	_, err = out.Write(data)
+	if err = errors.Join(err, out.Sync(), out.Close()); err != nil {
+		return f, errors.Join(fmt.Errorf("write snapshot file %s: %w", tmp, err), os.Remove(tmp))
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return f, fmt.Errorf("write snapshot file: %w", err)
+	}
+	if err := syncDir(dir); err != nil {
+		return f, fmt.Errorf("write snapshot file %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// read returns the file's data after checking it against the record and
+// the snapshot metadata it belongs to.
+func (f snapshotFile) read(dir string, meta *pb.SnapshotMetadata) ([]byte, error) {
+	if f.index != meta.GetIndex() || f.term != meta.GetTerm() {
+		return nil, fmt.Errorf("%w: snapshot at index %d term %d points to a data file for index %d term %d",
+			ErrCorruptStore, meta.GetIndex(), meta.GetTerm(), f.index, f.term)
+	}
+	path := filepath.Join(dir, f.name())
+	data, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("%w: snapshot data file %s is missing", ErrCorruptStore, path)
+	case err != nil:
+		return nil, err
+	case uint64(len(data)) != f.size:
+		return nil, fmt.Errorf("%w: snapshot data file %s has %d bytes, not %d", ErrCorruptStore, path, len(data), f.size)
+	case crc32.Checksum(data, castagnoli) != f.crc:
+		return nil, fmt.Errorf("%w: snapshot data file %s (index %d) fails its checksum", ErrCorruptStore, path, f.index)
+	}
+	return data, nil
+}
+
+// checkSnapshotFile makes sure the snapshot's data file is there with the
+// size recorded; its checksum is checked whenever it is read (the engine
+// reads it as it starts).
+func (s *BoltStore) checkSnapshotFile() error {
+	if s.snapMeta.GetIndex() == 0 {
+		return nil
+	}
+	if s.snapFile.index != s.snapMeta.GetIndex() || s.snapFile.term != s.snapMeta.GetTerm() {
+		return fmt.Errorf("%w: snapshot at index %d has no data file record", ErrCorruptStore, s.snapMeta.GetIndex())
+	}
+	path := filepath.Join(s.dir, s.snapFile.name())
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("%w: snapshot data file %s is missing", ErrCorruptStore, path)
+	case err != nil:
+		return fmt.Errorf("snapshot data file: %w", describeOSError(err))
+	case uint64(fi.Size()) != s.snapFile.size:
+		return fmt.Errorf("%w: snapshot data file %s has %d bytes, not %d", ErrCorruptStore, path, fi.Size(), s.snapFile.size)
+	}
+	return nil
+}
+
+// removeStaleSnapshotFiles deletes every snapshot data file but the
+// current one: replaced snapshots, and files a crash left unreferenced.
+// The store's file lock makes this process the directory's only user.
+func (s *BoltStore) removeStaleSnapshotFiles() error {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return fmt.Errorf("raft store %s: list snapshot files: %w", s.path, err)
+	}
+	current := ""
+	if s.snapMeta.GetIndex() > 0 {
+		current = s.snapFile.name()
+	}
+	var errs []error
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasPrefix(name, snapshotFilePrefix) || name == current {
+			continue
+		}
+		if strings.HasSuffix(name, snapshotFileSuffix) || strings.HasSuffix(name, snapshotFileSuffix+".tmp") {
+			if err := os.Remove(filepath.Join(s.dir, name)); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("raft store %s: remove old snapshot files: %w", s.path, err)
+	}
+	return nil
+}
+
+// dropOldSnapshotFiles removes replaced snapshot files once a new one is
+// in force. A failure costs only disk space and must not fail the write
+// that succeeded: the next snapshot and the next open try again.
+func (s *BoltStore) dropOldSnapshotFiles() { _ = s.removeStaleSnapshotFiles() }
