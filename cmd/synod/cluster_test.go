@@ -21,6 +21,7 @@ import (
 
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/cluster"
+	"github.com/synodvm/synod/consensus/raftnode"
 )
 
 // patience bounds every wait of the cluster tests: generous, because the
@@ -78,7 +79,7 @@ func testMachine(guest string) machineFlags {
 
 func startCluster(t testing.TB, nodes int, m machineFlags, guestArgs ...string) *testCluster {
 	t.Helper()
-	cfg, err := cluster.Create(t.TempDir(), cluster.Spec{Nodes: nodes})
+	cfg, err := raftnode.CreateCluster(t.TempDir(), cluster.Spec{Nodes: nodes})
 	require.NoError(t, err)
 	// synod init gives nodes on one host fixed service offsets (1000, 2000,
 	// ...); tests move each node's service to a port free right now, so
@@ -100,6 +101,12 @@ func startCluster(t testing.TB, nodes int, m machineFlags, guestArgs ...string) 
 
 func (c *testCluster) start(id consensus.NodeID) {
 	c.t.Helper()
+	c.startWith(id)
+}
+
+// startWith starts node id with extra flags for synod node.
+func (c *testCluster) startWith(id consensus.NodeID, flags ...string) {
+	c.t.Helper()
 	logPath := filepath.Join(c.cfg.Dir(), fmt.Sprintf("node%d.log", id))
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	require.NoError(c.t, err)
@@ -109,7 +116,9 @@ func (c *testCluster) start(id consensus.NodeID) {
 	if c.console[id] == nil {
 		c.console[id] = &syncBuffer{}
 	}
-	cmd := exec.Command(os.Args[0], nodeArgs(c.configPath, id, c.m, c.guestArgs)...)
+	args := nodeArgs(c.configPath, id, c.m, c.guestArgs)
+	args = append(args[:1], append(flags, args[1:]...)...)
+	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), runAsSynodEnv+"=1")
 	cmd.Stdout = c.console[id]
 	cmd.Stderr = logFile

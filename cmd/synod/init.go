@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/synodvm/synod/consensus/cluster"
+	"github.com/synodvm/synod/consensus/raftnode"
 )
 
 const initUsage = `usage: synod init [--nodes N] [--dir DIR] [--base-port P] [--service-offset O] [--addrs host:port,...] [--engine raft] [--name NAME] [--force]
@@ -34,7 +35,7 @@ func runInit(_ context.Context, args []string, stdout io.Writer) error {
 	addrs := fs.String("addrs", "", "comma-separated host:port of each node's libp2p listener, for a multi-host cluster")
 	engine := fs.String("engine", string(cluster.EngineRaft), "ordering protocol: raft, bft or primary-backup")
 	name := fs.String("name", "synod", "cluster name, for logs and status pages")
-	force := fs.Bool("force", false, "replace an existing config and its keys (data directories are kept)")
+	force := fs.Bool("force", false, "replace an existing config, its keys and its nodes' stores (old stores are moved aside in their data directories, never deleted)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, initUsage)
@@ -64,7 +65,7 @@ func runInit(_ context.Context, args []string, stdout io.Writer) error {
 			return errors.New("init: --base-port applies to a cluster on this machine; with --addrs give each port")
 		}
 	}
-	c, err := cluster.Create(*dir, spec)
+	c, err := raftnode.CreateCluster(*dir, spec)
 	if err != nil {
 		return fmt.Errorf("init: %w", err)
 	}

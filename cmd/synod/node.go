@@ -93,6 +93,7 @@ func runNode(ctx context.Context, args []string, _ io.Writer) error {
 	fs := newFlags("node", nodeUsage)
 	configPath := fs.String("config", "", "the cluster config `file` (from synod init)")
 	id := fs.Uint64("id", 0, "this node's `id` in the config")
+	rejoin := fs.Bool("rejoin", false, "bring back a node whose data directory was lost or damaged: set the remains aside and catch up from the others, without voting until caught up")
 	var m machineFlags
 	m.register(fs)
 	if help, err := parseFlags(fs, args); help || err != nil {
@@ -115,7 +116,7 @@ func runNode(ctx context.Context, args []string, _ io.Writer) error {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	return serveNode(ctx, nodeSetup{cfg: cfg, self: consensus.NodeID(*id), guest: guest,
-		argv: append([]string{name}, fs.Args()...), m: m, logger: logger})
+		argv: append([]string{name}, fs.Args()...), m: m, logger: logger, rejoin: *rejoin})
 }
 
 // resyncLimit and resyncWindow bound how often a node replaces a diverged
@@ -139,6 +140,8 @@ type nodeSetup struct {
 	argv   []string
 	m      machineFlags
 	logger *slog.Logger
+	// rejoin replaces a lost or damaged store as the node starts.
+	rejoin bool
 }
 
 // serveNode runs the node until ctx ends. When its replica's state is lost
@@ -150,6 +153,7 @@ func serveNode(ctx context.Context, s nodeSetup) error {
 	var resyncs []time.Time
 	for {
 		snap, err := s.run(ctx, len(resyncs))
+		s.rejoin = false
 		if snap == nil {
 			return err
 		}
@@ -188,7 +192,11 @@ func (s nodeSetup) run(ctx context.Context, resyncs int) (*raftpb.Snapshot, erro
 		SnapshotSource:  func() (consensus.Snapshot, error) { return node.Snapshot() },
 		SnapshotEntries: m.snapshotEvery,
 	}
-	log, err := raftnode.Start(cfg, self, raftnode.Options{Engine: engine, Logger: logger, Metrics: registry})
+	log, err := raftnode.Start(cfg, self, raftnode.Options{Engine: engine, Logger: logger, Metrics: registry, Rejoin: s.rejoin})
+	if errors.Is(err, raftlog.ErrMissingStore) || errors.Is(err, raftlog.ErrCorruptStore) {
+		return nil, fmt.Errorf("%w; this node's log is lost, and with it the votes and acknowledgements it gave: "+
+			"to bring it back from the others without letting it vote on what it forgot, start it with --rejoin", err)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/cluster"
+	"github.com/synodvm/synod/consensus/raftnode"
 )
 
 const upUsage = `usage: synod up [flags] [-- guest args...]
@@ -83,7 +84,7 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	if _, _, err := m.binary(); err != nil {
 		return fmt.Errorf("up: %w", err)
 	}
-	cfg, err := cluster.Create(*dir, cluster.Spec{Nodes: *nodes, BasePort: *basePort, ServiceOffset: *serviceOffset})
+	cfg, err := raftnode.CreateCluster(*dir, cluster.Spec{Nodes: *nodes, BasePort: *basePort, ServiceOffset: *serviceOffset})
 	if err != nil {
 		return fmt.Errorf("up: %w", err)
 	}

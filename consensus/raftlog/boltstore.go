@@ -235,10 +235,14 @@ func openBolt(path string, id Identity) (s *BoltStore, err error) {
 		// Another process holding the file lock is another node using
 		// this directory: give up quickly with a clear error.
 		Timeout: time.Second,
-		// Skipping the freelist on commit makes every fsync'd commit
-		// smaller; bbolt rebuilds the freelist by scanning on open.
-		NoFreelistSync: true,
-		FreelistType:   bolt.FreelistMapType,
+		// The freelist is written with every commit (a page or two more
+		// per fsync) rather than rebuilt by scanning the file when it is
+		// first needed: bbolt scans on a goroutine of its own, where a
+		// damaged page panics beyond any recover and kills the node.
+		// Loading it now, inside this function's recover, turns a
+		// damaged freelist into an error.
+		FreelistType:    bolt.FreelistMapType,
+		PreLoadFreelist: true,
 	})
 	switch {
 	case errors.Is(err, bolt.ErrTimeout):

@@ -31,7 +31,7 @@ type benchCluster struct {
 
 func startBenchCluster(b *testing.B) *benchCluster {
 	dir := b.TempDir()
-	cfg, err := cluster.Create(dir, cluster.Spec{Nodes: 3})
+	cfg, err := CreateCluster(dir, cluster.Spec{Nodes: 3})
 	require.NoError(b, err)
 	c := &benchCluster{waiters: map[uint64]chan struct{}{}}
 	for _, n := range cfg.Nodes {

@@ -169,7 +169,7 @@ type procCluster struct {
 
 func newProcCluster(t testing.TB, spec cluster.Spec, env ...string) *procCluster {
 	dir := t.TempDir()
-	cfg, err := cluster.Create(dir, spec)
+	cfg, err := CreateCluster(dir, spec)
 	require.NoError(t, err)
 	c := &procCluster{t: t, cfg: cfg, path: filepath.Join(dir, cluster.FileName), procs: map[consensus.NodeID]*proc{},
 		logDir: dir, wrap: func(consensus.NodeID) []string { return nil }, env: env}

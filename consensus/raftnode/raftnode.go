@@ -35,6 +35,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Metrics is the node's registry for the transport and engine metrics.
 	Metrics prometheus.Registerer
+	// Rejoin brings back a node whose store is lost or damaged: the
+	// damaged files are set aside, a new store is made, and the node
+	// catches up from the others without voting until it has (see
+	// raftlog's rejoin.go). A node whose store is intact refuses it.
+	Rejoin bool
 }
 
 // Node is a running raft node of a real cluster.
@@ -59,6 +64,11 @@ func Start(cfg *cluster.Config, self consensus.NodeID, opts Options) (*Node, err
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.Rejoin {
+		if err := replaceLostStore(cfg, self, me, opts.Logger); err != nil {
+			return nil, err
+		}
 	}
 	store, err := openStore(cfg, self, me)
 	if err != nil {
@@ -86,11 +96,15 @@ func Start(cfg *cluster.Config, self consensus.NodeID, opts Options) (*Node, err
 }
 
 func openStore(cfg *cluster.Config, self consensus.NodeID, me cluster.Node) (*raftlog.BoltStore, error) {
-	store, err := raftlog.OpenBoltStore(cfg.Path(me.DataDir), raftlog.Identity{ClusterID: cfg.ClusterID, Node: self})
+	store, err := raftlog.OpenBoltStore(cfg.Path(me.DataDir), identity(cfg, self))
 	if err != nil {
 		return nil, fmt.Errorf("raftnode: node %d: %w", self, err)
 	}
 	return store, nil
+}
+
+func identity(cfg *cluster.Config, self consensus.NodeID) raftlog.Identity {
+	return raftlog.Identity{ClusterID: cfg.ClusterID, Node: self}
 }
 
 // snapshotRequest asks a node for a snapshot of its state; an 8-byte

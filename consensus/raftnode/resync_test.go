@@ -66,7 +66,7 @@ func (h *historyNode) history() logtest.History {
 // A node can replace its state with a snapshot fetched from another: it
 // asks while running, installs once stopped, and restarts from it.
 func TestFetchAndInstallSnapshot(t *testing.T) {
-	cfg, err := cluster.Create(t.TempDir(), cluster.Spec{Nodes: 3})
+	cfg, err := CreateCluster(t.TempDir(), cluster.Spec{Nodes: 3})
 	require.NoError(t, err)
 	nodes := map[consensus.NodeID]*historyNode{}
 	for _, n := range cfg.Nodes {

@@ -1,6 +1,7 @@
 package raftnode
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -26,15 +27,15 @@ func TestStartRefusesWrongSetup(t *testing.T) {
 			return 1
 		}, `engine "bft"`},
 		{"another cluster's data", func(t *testing.T, cfg *cluster.Config) consensus.NodeID {
-			other, err := raftlog.OpenBoltStore(cfg.Path(cfg.Nodes[0].DataDir), raftlog.Identity{ClusterID: "00000000000000000000000000000000", Node: 1})
-			require.NoError(t, err)
-			require.NoError(t, other.Close())
+			dir := cfg.Path(cfg.Nodes[0].DataDir)
+			require.NoError(t, os.RemoveAll(dir))
+			require.NoError(t, raftlog.CreateBoltStore(dir, raftlog.Identity{ClusterID: "00000000000000000000000000000000", Node: 1}, raftlog.StoreLife{}))
 			return 1
 		}, "another cluster"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := cluster.Create(filepath.Join(t.TempDir(), "c"), cluster.Spec{Nodes: 3})
+			cfg, err := CreateCluster(filepath.Join(t.TempDir(), "c"), cluster.Spec{Nodes: 3})
 			require.NoError(t, err)
 			id := tt.edit(t, cfg)
 			_, err = Start(cfg, id, Options{})
