@@ -79,6 +79,16 @@ func testMachine(guest string) machineFlags {
 
 func startCluster(t testing.TB, nodes int, m machineFlags, guestArgs ...string) *testCluster {
 	t.Helper()
+	c := newTestCluster(t, nodes, m, guestArgs...)
+	for _, n := range c.cfg.Nodes {
+		c.start(n.ID)
+	}
+	return c
+}
+
+// newTestCluster makes a cluster's config and stores without starting it.
+func newTestCluster(t testing.TB, nodes int, m machineFlags, guestArgs ...string) *testCluster {
+	t.Helper()
 	cfg, err := raftnode.CreateCluster(t.TempDir(), cluster.Spec{Nodes: nodes})
 	require.NoError(t, err)
 	// synod init gives nodes on one host fixed service offsets (1000, 2000,
@@ -93,9 +103,6 @@ func startCluster(t testing.TB, nodes int, m machineFlags, guestArgs ...string) 
 		procs: map[consensus.NodeID]*nodeProc{}, console: map[consensus.NodeID]*syncBuffer{},
 	}
 	t.Cleanup(c.stopAll)
-	for _, n := range cfg.Nodes {
-		c.start(n.ID)
-	}
 	return c
 }
 
