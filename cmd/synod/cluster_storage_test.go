@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -194,4 +197,57 @@ func overwriteEntriesRootPage(t *testing.T, path string) {
 	_, err = f.WriteAt(bytes.Repeat([]byte{0xa5}, pageSize), int64(root)*int64(pageSize))
 	require.NoError(t, err)
 	require.NoError(t, f.Close())
+}
+
+// The operator's path through synod up: a node whose data directory is
+// deleted does not come back with a plain synod start, which says to use
+// --rejoin; synod start --rejoin brings it back serving what it missed.
+func TestStartRejoinsANodeOfUpThatLostItsDirectory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-node cluster")
+	}
+	dir := t.TempDir()
+	up := synodCommand("up", "--dir", dir, "--service-offset", strconv.Itoa(freeServiceOffset(t, 3)))
+	up.Stdout, up.Stderr = io.Discard, io.Discard
+	require.NoError(t, up.Start())
+	defer func() {
+		_ = up.Process.Signal(syscall.SIGTERM)
+		_ = up.Wait()
+	}()
+	var cj upCluster
+	require.Eventually(t, func() bool {
+		b, err := os.ReadFile(filepath.Join(dir, "cluster.json"))
+		return err == nil && json.Unmarshal(b, &cj) == nil && len(cj.Nodes) == 3
+	}, patience, 50*time.Millisecond)
+	for _, n := range cj.Nodes {
+		waitDial(t, n.Service)
+	}
+	node3 := cj.Nodes[2]
+	require.NoError(t, syscall.Kill(node3.PID, syscall.SIGKILL))
+	require.NoError(t, os.RemoveAll(node3.DataDir))
+	kv1, err := dialKV(cj.Nodes[0].Service)
+	require.NoError(t, err)
+	defer kv1.Close()
+	r, err := kv1.do("SET", "while-lost", "yes")
+	require.NoError(t, err)
+	require.Equal(t, "OK", r)
+
+	out, err := synodCommand("start", "--dir", dir, "3").CombinedOutput()
+	require.Error(t, err, "a node without its store does not start: %s", out)
+	require.Contains(t, string(out), "raft store is missing", "synod start says why the node stopped")
+	require.Contains(t, string(out), "start it with --rejoin")
+
+	start := synodCommand("start", "--rejoin", "--dir", dir, "3")
+	require.NoError(t, start.Start())
+	defer func() {
+		_ = start.Process.Signal(syscall.SIGTERM)
+		_ = start.Wait()
+	}()
+	waitDial(t, node3.Service)
+	kv3, err := dialKV(node3.Service)
+	require.NoError(t, err)
+	defer kv3.Close()
+	r, err = kv3.do("GET", "while-lost")
+	require.NoError(t, err)
+	require.Equal(t, "yes", r, "node 3 caught up")
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/synodvm/synod/consensus"
@@ -22,7 +23,9 @@ Starts node N of the cluster synod up made in DIR again, with the flags
 synod up gave it: the node recovers from its own data directory, catches
 up from the others (through a snapshot of the machine if their logs have
 moved on) and serves again. Its share of the guest's console appears here,
-its log goes on in its log file. Ctrl-C stops it.
+its log goes on in its log file. Ctrl-C stops it. A node whose data
+directory was lost or damaged refuses to start; --rejoin brings it back
+(see synod node --help).
 
 flags:
 `
@@ -30,6 +33,7 @@ flags:
 func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("start", startUsage)
 	dir := fs.String("dir", "", "the cluster's `directory` (the one synod up printed)")
+	rejoin := fs.Bool("rejoin", false, "the node's store was lost or damaged: set the remains aside and catch up from the others, without voting until caught up")
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
@@ -66,7 +70,11 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 	defer logFile.Close()
 	// The recorded command names the binary that ran synod up, which may
 	// be gone (go run deletes it); this one takes the same arguments.
-	cmd := exec.Command(exe, n.Command[1:]...)
+	command := n.Command[1:]
+	if *rejoin {
+		command = append([]string{command[0], "--rejoin"}, command[1:]...)
+	}
+	cmd := exec.Command(exe, command...)
 	cmd.Stdout, cmd.Stderr = stdout, logFile
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start: node %d: %w", id, err)
@@ -81,7 +89,7 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 	select {
 	case err := <-done:
 		if err != nil {
-			return fmt.Errorf("start: node %d ended: %w", id, err)
+			return fmt.Errorf("start: node %d ended: %w: %s", id, err, lastLine(n.Log))
 		}
 		return nil
 	case <-ctx.Done():
@@ -89,4 +97,15 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 		<-done
 		return nil
 	}
+}
+
+// lastLine is the last line a node wrote to its log: when it stops at
+// once, the reason.
+func lastLine(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Sprintf("(its log %s: %v)", path, err)
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return lines[len(lines)-1]
 }
