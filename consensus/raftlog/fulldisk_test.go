@@ -110,3 +110,26 @@ func copyFile(t *testing.T, from, to string) {
 	_, err = io.Copy(out, in)
 	require.NoError(t, errors.Join(err, out.Close()))
 }
+
+// A store on a file system mounted read-only is reported as such, not as
+// a corrupted store: the operator must fix the mount, not the data.
+func TestReadOnlyStoreSaysSo(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	disk := filepath.Join(t.TempDir(), "disk")
+	require.NoError(t, os.Mkdir(disk, 0o700))
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", disk).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v: %s", err, out)
+	}
+	defer func() { _ = exec.Command("umount", disk).Run() }()
+	require.NoError(t, CreateBoltStore(disk, testIdentity, StoreLife{}))
+	out, err := exec.Command("mount", "-o", "remount,ro", disk).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	_, err = OpenBoltStore(disk, testIdentity)
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, ErrCorruptStore)
+	assert.Contains(t, err.Error(), "read-only")
+	assert.Contains(t, err.Error(), filepath.Join(disk, StoreFileName))
+}
