@@ -193,12 +193,8 @@ func (s nodeSetup) run(ctx context.Context, resyncs int) (*raftpb.Snapshot, erro
 		SnapshotEntries: m.snapshotEvery,
 	}
 	log, err := raftnode.Start(cfg, self, raftnode.Options{Engine: engine, Logger: logger, Metrics: registry, Rejoin: s.rejoin})
-	if errors.Is(err, raftlog.ErrMissingStore) || errors.Is(err, raftlog.ErrCorruptStore) {
-		return nil, fmt.Errorf("%w; this node's log is lost, and with it the votes and acknowledgements it gave: "+
-			"to bring it back from the others without letting it vote on what it forgot, start it with --rejoin", err)
-	}
 	if err != nil {
-		return nil, err
+		return nil, withRepairHint(err)
 	}
 	defer log.Stop()
 	logger = logger.With("node", self) // the engine and transport name the node themselves
@@ -248,12 +244,22 @@ func (s nodeSetup) run(ctx context.Context, resyncs int) (*raftpb.Snapshot, erro
 		}
 		return snap, fmt.Errorf("node %d: %w", self, err)
 	case err != nil && !errors.Is(err, context.Canceled):
-		return nil, fmt.Errorf("node %d: %w", self, err)
+		return nil, withRepairHint(fmt.Errorf("node %d: %w", self, err))
 	}
 	if exit != nil {
 		logger.Info("stopped after the guest exited", "status", exit.Code, "signal", exit.Signal)
 	}
 	return nil, nil
+}
+
+// withRepairHint tells the operator how to bring back a node whose store
+// is lost or damaged.
+func withRepairHint(err error) error {
+	if errors.Is(err, raftlog.ErrMissingStore) || errors.Is(err, raftlog.ErrCorruptStore) {
+		return fmt.Errorf("%w; this node's log is lost, and with it the votes and acknowledgements it gave: "+
+			"to bring it back from the others without letting it vote on what it forgot, start it with --rejoin", err)
+	}
+	return err
 }
 
 // fetchHealthyState asks the other nodes for a snapshot no older than this

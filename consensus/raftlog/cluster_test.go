@@ -365,3 +365,30 @@ func TestRaftPanicStopsTheNode(t *testing.T) {
 	assert.ErrorIs(t, core.Tick(), ErrFailed, "the node stays stopped")
 	assert.Equal(t, err, core.Err())
 }
+
+// TestDamagedEntryStopsTheNode: a leader that finds a damaged entry while
+// reading its log for a lagging follower stops, and its error still says
+// the store is damaged (raft itself keeps only the text of the error).
+func TestDamagedEntryStopsTheNode(t *testing.T) {
+	c := newSimCluster(t, 3, nil)
+	lead := c.waitLeader()
+	lagging := c.ids[0]
+	if lagging == lead {
+		lagging = c.ids[1]
+	}
+	c.crash(lagging)
+	var live []consensus.NodeID
+	for _, id := range c.ids {
+		if id != lagging {
+			live = append(live, id)
+		}
+	}
+	c.proposeAll(live, logtest.Values("x", 5))
+	c.nodes[lead].disk.damaged.Store(true)
+	c.restart(lagging)
+	c.waitFor("the leader stops on the damaged entry", 100, func() bool { return c.nodes[lead].core.Err() != nil })
+	err := c.nodes[lead].core.Err()
+	require.ErrorIs(t, err, ErrFailed)
+	require.ErrorIs(t, err, ErrCorruptStore)
+	assert.Contains(t, err.Error(), "fails its checksum")
+}

@@ -62,6 +62,10 @@ type Core struct {
 	nextSeq  uint64
 	inflight map[uint64]inflightProposal
 
+	// damage is the first error of the store that says it is damaged,
+	// seen as raft read it (damageWatch).
+	damage error
+
 	// rejoin gates this node's votes while its store replaces a lost one
 	// (rejoin.go).
 	rejoin rejoinGate
@@ -109,7 +113,7 @@ func NewCore(cfg Config, store Store, net consensus.Transport) (*Core, error) {
 		ID:                        uint64(cfg.ID),
 		ElectionTick:              cfg.ElectionTicks,
 		HeartbeatTick:             cfg.HeartbeatTicks,
-		Storage:                   store,
+		Storage:                   damageWatch{store, &c.damage},
 		Applied:                   c.snapIndex,
 		MaxSizePerMsg:             cfg.MaxSizePerMsg,
 		MaxCommittedSizePerReady:  cfg.MaxCommittedSizePerReady,
@@ -152,7 +156,14 @@ func (c *Core) guard(what string, f func() error) (err error) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			c.fail(fmt.Errorf("%s: raft: %v", what, r))
+			if c.damage != nil {
+				// raft panics with the text of a storage error; keep
+				// the error itself so that the node can say the store
+				// is damaged and how to repair it.
+				c.fail(fmt.Errorf("%s: raft: %v: %w", what, r, c.damage))
+			} else {
+				c.fail(fmt.Errorf("%s: raft: %v", what, r))
+			}
 			err = c.failed
 		}
 	}()

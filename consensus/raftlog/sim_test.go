@@ -2,6 +2,7 @@ package raftlog
 
 import (
 	"errors"
+	"fmt"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"io"
 	"log/slog"
@@ -282,6 +283,15 @@ func (c *simCluster) converged() []string {
 type failingStore struct {
 	Store
 	fail atomic.Bool
+	// damaged makes reads of entries fail as a bad checksum does.
+	damaged atomic.Bool
+}
+
+func (s *failingStore) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
+	if s.damaged.Load() {
+		return nil, fmt.Errorf("%w: log entry %d fails its checksum (simulated)", ErrCorruptStore, lo)
+	}
+	return s.Store.Entries(lo, hi, maxSize)
 }
 
 var errDiskFull = errors.New("write: no space left on device (simulated)")
