@@ -80,6 +80,12 @@ type NetPort struct {
 	// the order they got them; batchReady is signalled when it grows.
 	queued     []*clientConn
 	batchReady chan struct{}
+	// serving is whether the replicated machine will serve a client this
+	// node accepts now (SetServing). While it will not, new clients are
+	// hung up on at once: their connection would reach the log while the
+	// node is declared down, or wait behind a long catch-up.
+	serving  bool
+	refusals refusals
 }
 
 type clientConn struct {
@@ -250,8 +256,33 @@ func (n *NetPort) acceptLoop(guestPort uint16, l net.Listener) {
 			}
 			return
 		}
+		n.mu.Lock()
+		serving := n.serving
+		if !serving {
+			n.refusals.note(n.cfg.Logger, "this node is not serving: declared down or catching up")
+		}
+		n.mu.Unlock()
+		if !serving {
+			c.Close()
+			continue
+		}
 		n.open(guestPort, c)
 	}
+}
+
+// SetServing tells the port whether this node serves clients now: it has
+// caught up with the log and is not declared down. A NetPort starts not
+// serving.
+func (n *NetPort) SetServing(on bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	switch {
+	case on && !n.serving:
+		n.cfg.Logger.Info("serving clients")
+	case !on && n.serving:
+		n.cfg.Logger.Info("refusing new clients until caught up and not declared down")
+	}
+	n.serving = on
 }
 
 // open registers a new client and proposes its connection; only once the
@@ -506,6 +537,9 @@ func (n *NetPort) retryLoop() {
 			return
 		case now := <-tick.C:
 			n.retry(now)
+			n.mu.Lock()
+			n.refusals.flush(n.cfg.Logger, now)
+			n.mu.Unlock()
 		}
 	}
 }

@@ -107,9 +107,33 @@ func startNetPort(t *testing.T, log *recordingLog) (*NetPort, string) {
 	log.commit = n.Committed
 	log.mu.Unlock()
 	t.Cleanup(n.Stop)
+	n.SetServing(true)
 	require.NoError(t, n.Listen(freePort(t)))
 	require.Len(t, n.Addrs(), 1)
 	return n, n.Addrs()[0]
+}
+
+// A node that does not serve (declared down, or catching up) hangs up on
+// a new client at once instead of proposing a connection the replicated
+// machine would not serve soon, or ever.
+func TestNetPortRefusesClientsWhileNotServing(t *testing.T) {
+	log := newRecordingLog()
+	n, addr := startNetPort(t, log)
+	n.SetServing(false)
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
+	_, err = c.Read(make([]byte, 1))
+	require.ErrorIs(t, err, io.EOF, "the client is hung up on")
+	require.Zero(t, n.Conns())
+
+	n.SetServing(true)
+	served, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer served.Close()
+	got := log.waitFor(t, func(es []entry.Entry) bool { return len(es) == 1 })
+	require.Equal(t, entry.KindConnOpen, got[0].Kind(), "only the client accepted while serving reaches the log")
 }
 
 func TestNetPortProposesConnectionLifecycle(t *testing.T) {
@@ -273,6 +297,7 @@ func TestNetPortListensOnceThePortIsFree(t *testing.T) {
 	log := newRecordingLog()
 	n := NewNetPort(NetPortConfig{Node: 2, Host: "127.0.0.1", Log: log, ListenRetry: 20 * time.Millisecond})
 	t.Cleanup(n.Stop)
+	n.SetServing(true)
 	squatter, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	port := uint16(squatter.Addr().(*net.TCPAddr).Port)

@@ -88,6 +88,7 @@ type Node struct {
 	downProposedAt map[consensus.NodeID]time.Time
 	upProposedAt   time.Time
 	catchUpTo      uint64 // commit index to reach before leaving quiet mode
+	serving        bool   // what the network port was last told
 }
 
 type snapshotReply struct {
@@ -171,6 +172,7 @@ func (n *Node) Run(ctx context.Context) (*linux.ExitStatus, error) {
 			n.propose(e)
 		}
 		n.housekeeping()
+		n.updateServing()
 		n.publish()
 
 		switch progress {
@@ -303,6 +305,19 @@ func (n *Node) leaveQuietWhenCaughtUp() {
 	if applied := n.cfg.Log.Status().Applied; applied >= n.catchUpTo {
 		n.router.Quiet.Store(false)
 		n.log.Info("caught up; performing outputs", "applied", applied)
+	}
+}
+
+// updateServing lets the network port take clients only while the
+// replicated machine will serve them soon: this node has caught up and is
+// not declared down. A client accepted otherwise would wait behind the
+// catch-up, or be refused by every replica once its connection reached
+// the log.
+func (n *Node) updateServing() {
+	serving := !n.router.Quiet.Load() && !n.rep.Down(n.cfg.Replica.Self)
+	if serving != n.serving {
+		n.serving = serving
+		n.cfg.Devices.Net.SetServing(serving)
 	}
 }
 

@@ -17,6 +17,9 @@ type Devices struct {
 		Listen(guestPort uint16) error
 		Send(conn entry.ConnID, data []byte)
 		Close(conn entry.ConnID)
+		// SetServing says whether the node serves clients now; while it
+		// does not, the port hangs up on new ones at once.
+		SetServing(on bool)
 	}
 	// Stdout and Stderr receive the guest's console when this node is the
 	// console node.

@@ -235,11 +235,14 @@ func (w *world) deliver(instructions uint64, e entry.Entry) {
 
 func (w *world) connOpen(e entry.ConnOpen) {
 	refuse := func() { w.emit(e.Conn.Node, outputs.CloseConn{Conn: e.Conn}) }
-	if _, dup := w.conns[e.Conn]; dup || w.down[e.Conn.Node] {
+	if _, dup := w.conns[e.Conn]; dup {
 		return
 	}
 	h, ok := w.listeners[e.Port]
-	if !ok || len(w.conns) >= maxConns {
+	// A node declared down may still be running (paused, cut off, or
+	// catching up) and holding the client: it must be told to hang up,
+	// or the client waits for an answer that never comes.
+	if !ok || w.down[e.Conn.Node] || len(w.conns) >= maxConns {
 		refuse()
 		return
 	}
@@ -294,11 +297,19 @@ func (w *world) nodeDown(n consensus.NodeID) {
 		return
 	}
 	w.down[n] = true
-	for id, c := range w.conns {
+	// The close goes to n all the same: a node declared down is often
+	// alive (paused, cut off, slow) and keeps its clients' sockets open
+	// until it delivers this entry; without the close they would wait
+	// forever. In id order, so that every replica numbers them alike.
+	var ids []entry.ConnID
+	for id := range w.conns {
 		if id.Node == n {
-			c.peerClosed = true
-			c.guestShut = true // nobody is left to perform a close
+			ids = append(ids, id)
 		}
+	}
+	slices.SortFunc(ids, compareConnID)
+	for _, id := range ids {
+		w.hangUp(id, w.conns[id])
 	}
 	if w.refillNode == n {
 		w.refillNode = 0

@@ -139,8 +139,11 @@ func TestWorldNodeDown(t *testing.T) {
 	c2, _, _ := w.Accept(l)
 
 	w.deliver(0, entry.NodeDown{Node: 1})
-	require.Equal(t, []outputs.Output{{Seq: 5, Node: 3, Action: outputs.Refill{Bytes: randomBatch}}}, w.drain(),
-		"node 1's outstanding refill moves on, round robin over the live nodes 2 and 3")
+	require.Equal(t, []outputs.Output{
+		{Seq: 5, Node: 1, Action: outputs.CloseConn{Conn: on1}},
+		{Seq: 6, Node: 3, Action: outputs.Refill{Bytes: randomBatch}},
+	}, w.drain(), "node 1 hangs up on its clients if it is still running; "+
+		"its outstanding refill moves on, round robin over the live nodes 2 and 3")
 	got, errno := w.Read(c1, 10)
 	require.Zero(t, errno)
 	require.Empty(t, got, "connections through the dead node end")
@@ -149,11 +152,22 @@ func TestWorldNodeDown(t *testing.T) {
 
 	_, errno = w.Write(linux.Stdout, []byte("hello\n"))
 	require.Zero(t, errno)
-	require.Equal(t, []outputs.Output{{Seq: 6, Node: 2, Action: outputs.Console{Stream: 1, Data: []byte("hello\n")}}}, w.drain(),
+	require.Equal(t, []outputs.Output{{Seq: 7, Node: 2, Action: outputs.Console{Stream: 1, Data: []byte("hello\n")}}}, w.drain(),
 		"the console moves to the lowest live node")
+	_, errno = w.Write(c1, []byte("late reply"))
+	require.Equal(t, linux.EPIPE, errno)
+	require.Zero(t, w.Close(c1))
+	require.Empty(t, w.drain(), "the connection was closed once")
+
+	late := entry.ConnID{Node: 1, Serial: 2}
+	w.deliver(0, entry.ConnOpen{Conn: late, Port: 6379})
+	require.Equal(t, []outputs.Output{{Seq: 8, Node: 1, Action: outputs.CloseConn{Conn: late}}}, w.drain(),
+		"a connection node 1 accepted that reaches the log after node 1 was declared down is refused")
+	_, _, errno = w.Accept(l)
+	require.Equal(t, linux.EAGAIN, errno)
 
 	w.deliver(0, entry.NodeUp{Node: 1})
-	require.Equal(t, []outputs.Output{{Seq: 7, Node: 1, Action: outputs.Listen{Port: 6379}}}, w.drain(),
+	require.Equal(t, []outputs.Output{{Seq: 9, Node: 1, Action: outputs.Listen{Port: 6379}}}, w.drain(),
 		"a node back up serves the guest's ports again")
 }
 
