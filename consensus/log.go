@@ -53,6 +53,9 @@ type Status struct {
 	Snapshot uint64
 	Members  []NodeID
 	IsLeader bool
+	// Rejoining is set while this node replaces a lost store and has not
+	// caught up: it takes the log but does not vote.
+	Rejoining bool
 	// Reachable, on the leader, lists the members it has heard from
 	// within the last election timeout (itself included); empty on other
 	// nodes. The replica runtime declares a member down from it.

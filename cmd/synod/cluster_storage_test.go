@@ -66,6 +66,9 @@ func TestClusterLostDataDirectoryNeverLosesWrites(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	r, err := c.report(3)
+	require.NoError(t, err)
+	require.Equal(t, "rejoining", r.Role, "synod status shows that node 3 does not vote yet")
 
 	c.start(1)
 	c.waitServing()

@@ -327,8 +327,12 @@ func report(node *replica.Node, netport *peripherals.NetPort) nodeReport {
 		Service:      netport.Addrs(),
 		Booted:       s.Replica.Booted,
 	}
-	if s.Log.IsLeader {
+	switch {
+	case s.Log.IsLeader:
 		r.Role = "leader"
+	case s.Log.Rejoining:
+		// It lost its store: it takes the log but does not vote yet.
+		r.Role = "rejoining"
 	}
 	if s.Replica.LastHashAt != 0 {
 		r.StateHash = fmt.Sprintf("%x", s.Replica.LastHash[:8])

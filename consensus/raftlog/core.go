@@ -618,14 +618,15 @@ func (c *Core) Status() consensus.Status {
 	}
 	slices.Sort(members)
 	status := consensus.Status{
-		ID:       c.cfg.ID,
-		Leader:   consensus.NodeID(st.Lead),
-		Term:     st.HardState.GetTerm(),
-		Commit:   st.HardState.GetCommit(),
-		Applied:  c.delivered,
-		Snapshot: c.snapIndex,
-		Members:  members,
-		IsLeader: st.RaftState == raft.StateLeader,
+		ID:        c.cfg.ID,
+		Leader:    consensus.NodeID(st.Lead),
+		Term:      st.HardState.GetTerm(),
+		Commit:    st.HardState.GetCommit(),
+		Applied:   c.delivered,
+		Snapshot:  c.snapIndex,
+		Members:   members,
+		IsLeader:  st.RaftState == raft.StateLeader,
+		Rejoining: c.rejoin.rejoining,
 	}
 	if status.IsLeader {
 		for id, pr := range c.rn.Status().Progress {
