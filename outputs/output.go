@@ -41,6 +41,13 @@ type CloseConn struct {
 	Conn entry.ConnID
 }
 
+// RefuseConn closes a client connection the guest never accepted, and
+// says why, so that its node can count the refusals it hands out.
+type RefuseConn struct {
+	Conn   entry.ConnID
+	Reason string
+}
+
 // Console writes guest bytes to the console: Stream 1 is stdout, 2 stderr.
 type Console struct {
 	Stream int
@@ -65,6 +72,10 @@ func (a Send) String() string {
 func (a CloseConn) String() string {
 	return fmt.Sprintf("close conn %d/%d", a.Conn.Node, a.Conn.Serial)
 }
+func (a RefuseConn) String() string {
+	return fmt.Sprintf("refuse conn %d/%d: %s", a.Conn.Node, a.Conn.Serial, a.Reason)
+}
+
 func (a Console) String() string { return fmt.Sprintf("console %d: %d bytes", a.Stream, len(a.Data)) }
 func (a Listen) String() string  { return fmt.Sprintf("listen on guest port %d", a.Port) }
 func (a Refill) String() string  { return fmt.Sprintf("refill %d random bytes", a.Bytes) }

@@ -259,7 +259,7 @@ func (n *NetPort) acceptLoop(guestPort uint16, l net.Listener) {
 		n.mu.Lock()
 		serving := n.serving
 		if !serving {
-			n.refusals.note(n.cfg.Logger, "this node is not serving: declared down or catching up")
+			n.refusals.note(n.cfg.Logger, "this node is not serving: declared down or catching up", time.Now())
 		}
 		n.mu.Unlock()
 		if !serving {
@@ -619,6 +619,19 @@ func (n *NetPort) Close(id entry.ConnID) {
 	default:
 		n.forget(cc)
 	}
+}
+
+// Refuse performs an outputs.RefuseConn: the guest never accepted the
+// client; hang up on it and count why.
+func (n *NetPort) Refuse(id entry.ConnID, reason string) {
+	cc := n.lookup(id)
+	if cc == nil {
+		return
+	}
+	n.mu.Lock()
+	n.refusals.note(n.cfg.Logger, reason, time.Now())
+	n.mu.Unlock()
+	n.forget(cc)
 }
 
 // Stop closes every listener and client connection and waits for the

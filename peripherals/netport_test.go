@@ -186,6 +186,22 @@ func TestNetPortPerformsSendAndClose(t *testing.T) {
 	require.Eventually(t, func() bool { return n.Conns() == 0 }, 10*time.Second, 10*time.Millisecond)
 }
 
+// A client the guest never accepted is hung up on when its refusal comes
+// back from the replicated machine.
+func TestNetPortPerformsRefusals(t *testing.T) {
+	log := newRecordingLog()
+	n, addr := startNetPort(t, log)
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	got := log.waitFor(t, func(es []entry.Entry) bool { return len(es) == 1 })
+	n.Refuse(got[0].(entry.ConnOpen).Conn, "the guest's listen queue is full")
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
+	_, err = c.Read(make([]byte, 1))
+	require.ErrorIs(t, err, io.EOF)
+	require.Zero(t, n.Conns())
+}
+
 func TestNetPortHangsUpWhenNothingCanBeOrdered(t *testing.T) {
 	log := newRecordingLog()
 	log.failing = true

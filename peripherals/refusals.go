@@ -17,14 +17,14 @@ type refusals struct {
 	logged  time.Time
 }
 
-// note counts one refusal, and logs the pending counts when the last line
-// is old enough.
-func (r *refusals) note(logger *slog.Logger, reason string) {
+// note counts one refusal at now, and logs the pending counts when the
+// last line is old enough.
+func (r *refusals) note(logger *slog.Logger, reason string, now time.Time) {
 	if r.pending == nil {
 		r.pending = map[string]int{}
 	}
 	r.pending[reason]++
-	r.flush(logger, time.Now())
+	r.flush(logger, now)
 }
 
 // flush logs the pending counts unless a line went out less than

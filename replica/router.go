@@ -17,6 +17,8 @@ type Devices struct {
 		Listen(guestPort uint16) error
 		Send(conn entry.ConnID, data []byte)
 		Close(conn entry.ConnID)
+		// Refuse hangs up on a client the guest never accepted.
+		Refuse(conn entry.ConnID, reason string)
 		// SetServing says whether the node serves clients now; while it
 		// does not, the port hangs up on new ones at once.
 		SetServing(on bool)
@@ -79,6 +81,8 @@ func (r *Router) perform(o outputs.Output) {
 		r.Devices.Net.Send(a.Conn, a.Data)
 	case outputs.CloseConn:
 		r.Devices.Net.Close(a.Conn)
+	case outputs.RefuseConn:
+		r.Devices.Net.Refuse(a.Conn, a.Reason)
 	case outputs.Listen:
 		if err := r.Devices.Net.Listen(a.Port); err != nil {
 			r.Logger.Warn("cannot serve a guest port on this node yet; retrying", "seq", o.Seq, "err", err)

@@ -234,23 +234,32 @@ func (w *world) deliver(instructions uint64, e entry.Entry) {
 }
 
 func (w *world) connOpen(e entry.ConnOpen) {
-	refuse := func() { w.emit(e.Conn.Node, outputs.CloseConn{Conn: e.Conn}) }
 	if _, dup := w.conns[e.Conn]; dup {
 		return
 	}
-	h, ok := w.listeners[e.Port]
-	// A node declared down may still be running (paused, cut off, or
-	// catching up) and holding the client: it must be told to hang up,
-	// or the client waits for an answer that never comes.
-	if !ok || w.down[e.Conn.Node] || len(w.conns) >= maxConns {
-		refuse()
+	h, listening := w.listeners[e.Port]
+	var reason string
+	switch {
+	case !listening:
+		reason = "nothing listens on the guest port"
+	case w.down[e.Conn.Node]:
+		// The node may still be running (paused, cut off, or catching
+		// up) and holding the client: it must be told to hang up, or
+		// the client waits for an answer that never comes.
+		reason = "its node was declared down"
+	case len(w.conns) >= maxConns:
+		reason = "the guest has too many connections"
+	case len(w.objects[h].backlog) >= w.objects[h].limit:
+		// As a kernel with tcp_abort_on_overflow: the guest cannot run
+		// between the connections one delivery brings, so a burst
+		// larger than its backlog is refused beyond it.
+		reason = "the guest's listen queue is full"
+	}
+	if reason != "" {
+		w.emit(e.Conn.Node, outputs.RefuseConn{Conn: e.Conn, Reason: reason})
 		return
 	}
 	l := w.objects[h]
-	if len(l.backlog) >= l.limit {
-		refuse()
-		return
-	}
 	w.conns[e.Conn] = &vconn{
 		port: e.Port,
 		peer: netip.AddrPortFrom(netip.AddrFrom4(e.PeerIP), e.PeerPort),

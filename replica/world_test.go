@@ -115,16 +115,22 @@ func TestWorldStreamIntegrity(t *testing.T) {
 func TestWorldRefusesConnectionsItCannotTake(t *testing.T) {
 	w := testWorld(t)
 	w.deliver(0, entry.ConnOpen{Conn: entry.ConnID{Node: 3, Serial: 9}, Port: 8080})
-	require.Equal(t, []outputs.Output{{Seq: 2, Node: 3, Action: outputs.CloseConn{Conn: entry.ConnID{Node: 3, Serial: 9}}}},
-		w.drain(), "nobody listens on 8080")
+	require.Equal(t, []outputs.Output{{Seq: 2, Node: 3, Action: outputs.RefuseConn{
+		Conn: entry.ConnID{Node: 3, Serial: 9}, Reason: "nothing listens on the guest port"}}}, w.drain())
 
-	h, _ := w.Socket(linux.AF_INET, linux.SOCK_STREAM, 0)
-	require.Zero(t, w.Bind(h, netip.AddrPortFrom(netip.IPv4Unspecified(), 8080)))
-	require.Zero(t, w.Listen(h, 1))
+	l, _ := w.Socket(linux.AF_INET, linux.SOCK_STREAM, 0)
+	require.Zero(t, w.Bind(l, netip.AddrPortFrom(netip.IPv4Unspecified(), 8080)))
+	require.Zero(t, w.Listen(l, 1))
 	w.drain()
 	w.deliver(0, entry.ConnOpen{Conn: entry.ConnID{Node: 3, Serial: 10}, Port: 8080})
 	w.deliver(0, entry.ConnOpen{Conn: entry.ConnID{Node: 3, Serial: 11}, Port: 8080})
-	require.Equal(t, []string{"close conn 3/11"}, kinds(w.drain()), "backlog of one is full")
+	require.Equal(t, []string{"refuse conn 3/11: the guest's listen queue is full"}, kinds(w.drain()))
+	c, _, errno := w.Accept(l)
+	require.Zero(t, errno)
+	w.deliver(0, entry.ConnOpen{Conn: entry.ConnID{Node: 3, Serial: 12}, Port: 8080})
+	require.Empty(t, w.drain(), "once the guest accepts, the queue has room again")
+	require.Zero(t, w.Close(c))
+	require.Equal(t, []string{"close conn 3/10"}, kinds(w.drain()))
 }
 
 func TestWorldNodeDown(t *testing.T) {
@@ -161,7 +167,7 @@ func TestWorldNodeDown(t *testing.T) {
 
 	late := entry.ConnID{Node: 1, Serial: 2}
 	w.deliver(0, entry.ConnOpen{Conn: late, Port: 6379})
-	require.Equal(t, []outputs.Output{{Seq: 8, Node: 1, Action: outputs.CloseConn{Conn: late}}}, w.drain(),
+	require.Equal(t, []outputs.Output{{Seq: 8, Node: 1, Action: outputs.RefuseConn{Conn: late, Reason: "its node was declared down"}}}, w.drain(),
 		"a connection node 1 accepted that reaches the log after node 1 was declared down is refused")
 	_, _, errno = w.Accept(l)
 	require.Equal(t, linux.EAGAIN, errno)
