@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -42,20 +41,14 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 		fs.Usage()
 		return errors.New("start: --dir and one node id are required")
 	}
-	path := filepath.Join(*dir, "cluster.json")
-	b, err := os.ReadFile(path)
+	up, err := readCluster(*dir)
 	if err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
-	var up upCluster
-	if err := json.Unmarshal(b, &up); err != nil {
-		return fmt.Errorf("start: %s: %w", path, err)
+	n, err := clusterNode(*dir, &up, consensus.NodeID(id))
+	if err != nil {
+		return fmt.Errorf("start: %w", err)
 	}
-	i := slices.IndexFunc(up.Nodes, func(n upNode) bool { return n.ID == consensus.NodeID(id) })
-	if i < 0 {
-		return fmt.Errorf("start: %s has no node %d", path, id)
-	}
-	n := &up.Nodes[i]
 	if _, err := fetchReport(n.Status); err == nil {
 		return fmt.Errorf("start: node %d is running (its status answers at http://%s/status)", id, n.Status)
 	}
@@ -79,9 +72,21 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start: node %d: %w", id, err)
 	}
-	n.PID, n.Command[0] = cmd.Process.Pid, exe
-	if err := writeJSON(path, up); err != nil {
-		return err
+	n.PID = cmd.Process.Pid
+	// Other nodes may have been started since cluster.json was read:
+	// only this node's record changes.
+	err = updateCluster(*dir, func(now *upCluster) error {
+		m, err := clusterNode(*dir, now, n.ID)
+		if err != nil {
+			return err
+		}
+		m.PID, m.Command[0] = n.PID, exe
+		return nil
+	})
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return fmt.Errorf("start: node %d: %w", id, err)
 	}
 	fmt.Fprintf(os.Stderr, "synod start: node %d running, pid %d, log %s\n", id, n.PID, n.Log)
 	done := make(chan error, 1)
@@ -97,6 +102,18 @@ func runStart(ctx context.Context, args []string, stdout io.Writer) error {
 		<-done
 		return nil
 	}
+}
+
+// clusterNode finds node id in up, read from dir.
+func clusterNode(dir string, up *upCluster, id consensus.NodeID) (*upNode, error) {
+	i := slices.IndexFunc(up.Nodes, func(n upNode) bool { return n.ID == id })
+	if i < 0 {
+		return nil, fmt.Errorf("%s has no node %d", filepath.Join(dir, clusterFile), id)
+	}
+	if len(up.Nodes[i].Command) < 2 {
+		return nil, fmt.Errorf("%s: node %d has no command", filepath.Join(dir, clusterFile), id)
+	}
+	return &up.Nodes[i], nil
 }
 
 // lastLine is the last line a node wrote to its log: when it stops at

@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -12,7 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/synodvm/synod/consensus"
 )
 
 // A node of synod up killed with SIGKILL comes back with synod start and
@@ -93,4 +99,72 @@ func freeServiceOffset(t *testing.T, nodes int) int {
 	}
 	t.Fatal("no free service ports")
 	return 0
+}
+
+// Several synod starts at once, each of a different node, leave
+// cluster.json whole, with every node's new pid: none reads another's
+// half-written file or writes back a pid it read before another start
+// wrote its own.
+func TestConcurrentStartsKeepClusterJSON(t *testing.T) {
+	const nodes = 12
+	dir := t.TempDir()
+	up := upCluster{Dir: dir, Config: filepath.Join(dir, "cluster.toml")}
+	for i := range nodes {
+		id := consensus.NodeID(i + 1)
+		up.Nodes = append(up.Nodes, upNode{
+			ID: id,
+			// Nothing listens on port 1: the node is not running.
+			Status: "127.0.0.1:1",
+			Log:    filepath.Join(dir, fmt.Sprintf("node%d.log", id)),
+			// A node that ends at once, successfully: only the
+			// bookkeeping of synod start is under test.
+			Command: []string{"synod", "help"},
+		})
+	}
+	require.NoError(t, updateCluster(dir, func(c *upCluster) error { *c = up; return nil }))
+
+	starts := make([]*exec.Cmd, nodes)
+	stderrs := make([]*bytes.Buffer, nodes)
+	for i := range starts {
+		starts[i] = synodCommand("start", "--dir", dir, strconv.Itoa(i+1))
+		stderrs[i] = &bytes.Buffer{}
+		starts[i].Stdout, starts[i].Stderr = io.Discard, stderrs[i]
+		require.NoError(t, starts[i].Start())
+	}
+	pids := map[consensus.NodeID]int{}
+	for i, s := range starts {
+		waitFor(t, s, patience)
+		require.True(t, s.ProcessState.Success(), "synod start %d: %s", i+1, stderrs[i])
+		var id consensus.NodeID
+		var pid int
+		_, err := fmt.Sscanf(stderrs[i].String(), "synod start: node %d running, pid %d", &id, &pid)
+		require.NoError(t, err, "synod start %d: %s", i+1, stderrs[i])
+		pids[id] = pid
+	}
+
+	b, err := os.ReadFile(filepath.Join(dir, "cluster.json"))
+	require.NoError(t, err)
+	var got upCluster
+	require.NoError(t, json.Unmarshal(b, &got), "cluster.json:\n%s", b)
+	require.Len(t, got.Nodes, nodes)
+	for _, n := range got.Nodes {
+		assert.Equal(t, pids[n.ID], n.PID, "node %d's pid", n.ID)
+	}
+}
+
+// waitFor waits for cmd to end, killing it after d.
+func waitFor(t *testing.T, cmd *exec.Cmd, d time.Duration) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("%v did not end within %v", cmd.Args, d)
+	}
 }

@@ -105,8 +105,8 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 		procs = append(procs, proc)
 		up.Nodes = append(up.Nodes, node)
 	}
-	if err := writeJSON(filepath.Join(cfg.Dir(), "cluster.json"), up); err != nil {
-		return err
+	if err := updateCluster(cfg.Dir(), func(c *upCluster) error { *c = up; return nil }); err != nil {
+		return fmt.Errorf("up: %w", err)
 	}
 	printNodes(stdout, up)
 	return watch(ctx, up, procs)
@@ -175,7 +175,7 @@ func printNodes(w io.Writer, up upCluster) {
 		fmt.Fprintf(tw, "%d\t%s\thttp://%s/status\t%d\t%s\n", n.ID, service, n.Status, n.PID, n.Log)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "cluster: %s (synod status --dir %s)\n", filepath.Join(up.Dir, "cluster.json"), up.Dir)
+	fmt.Fprintf(w, "cluster: %s (synod status --dir %s)\n", filepath.Join(up.Dir, clusterFile), up.Dir)
 }
 
 // watch waits for Ctrl-C, or for the guest to have exited on every node
@@ -265,15 +265,4 @@ func stopNodes(procs []*nodeProc) {
 		}
 		return
 	}
-}
-
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
