@@ -15,11 +15,18 @@
 // flight across the cut are lost), while drops and duplicates are silent.
 // Messages between two nodes keep their order even under random delays,
 // as the Transport contract promises.
+//
+// Snapshots (SendSnapshot) travel as the real transport sends them: apart
+// from the messages, one per link at a time, without the message size
+// limit (SetMaxMessageSize), taking as long as their size at the snapshot
+// rate (SetSnapshotRate) while messages keep flowing, and reporting their
+// outcome on SnapshotsSent.
 package memnet
 
 import (
 	"bytes"
 	"container/heap"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -27,6 +34,14 @@ import (
 
 	"github.com/synodvm/synod/consensus"
 )
+
+// ErrMessageTooLarge is Send's answer to a message over the limit set with
+// SetMaxMessageSize.
+var ErrMessageTooLarge = errors.New("memnet: message larger than the network's limit")
+
+// errSnapshotLost is the outcome of a snapshot the network dropped, or
+// that arrived at a node that was gone, cut off or not keeping up.
+var errSnapshotLost = errors.New("memnet: snapshot lost")
 
 // DefaultInboundBuffer is the capacity of each endpoint's Inbound channel.
 // A message that finds it full is dropped, like a real transport whose
@@ -50,6 +65,11 @@ type Network struct {
 	faults  Faults
 	stats   Stats
 	bufSize int
+	// maxMessage bounds what Send accepts (0: no limit).
+	maxMessage int
+	// snapshotRate is how many snapshot bytes cross a link per second of
+	// virtual time (0: a snapshot travels like a message).
+	snapshotRate int
 }
 
 // Faults is the fault model applied to every message.
@@ -65,9 +85,11 @@ type Faults struct {
 }
 
 // Stats counts what the network did to messages, for tests to assert that
-// a fault was actually exercised.
+// a fault was actually exercised. Snapshots count in Snapshots and
+// SnapshotsLost only.
 type Stats struct {
 	Sent, Delivered, Dropped, Duplicated, Cut, Overflowed uint64
+	Snapshots, SnapshotsLost                              uint64
 }
 
 type link struct{ from, to consensus.NodeID }
@@ -94,7 +116,12 @@ func (n *Network) Join(id consensus.NodeID) (*Endpoint, error) {
 	if e, ok := n.endpoints[id]; ok && !e.closed {
 		return nil, fmt.Errorf("memnet: join: node %d is already on the network", id)
 	}
-	e := &Endpoint{net: n, id: id, inbound: make(chan consensus.Inbound, n.bufSize)}
+	e := &Endpoint{
+		net: n, id: id,
+		inbound:   make(chan consensus.Inbound, n.bufSize),
+		sent:      make(chan consensus.SnapshotSent, n.bufSize),
+		snapshots: map[consensus.NodeID]bool{},
+	}
 	n.endpoints[id] = e
 	return e, nil
 }
@@ -111,6 +138,24 @@ func (n *Network) SetFaults(f Faults) error {
 	defer n.mu.Unlock()
 	n.faults = f
 	return nil
+}
+
+// SetMaxMessageSize makes Send refuse messages larger than size bytes
+// (0: no limit), as the real transport's MaxMessageSize does. Snapshots
+// are not limited.
+func (n *Network) SetMaxMessageSize(size int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.maxMessage = size
+}
+
+// SetSnapshotRate makes a snapshot take its size divided by bytesPerSecond
+// of virtual time to arrive, on top of the fault model's delay (0: no
+// transfer time). Messages keep flowing meanwhile.
+func (n *Network) SetSnapshotRate(bytesPerSecond int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.snapshotRate = bytesPerSecond
 }
 
 // Partition splits the network: each argument is a set of nodes that can
@@ -152,6 +197,10 @@ func (n *Network) Advance(d time.Duration) {
 	n.now += d
 	for len(n.queue) > 0 && n.queue[0].due <= n.now {
 		p := heap.Pop(&n.queue).(pending)
+		if p.snapshotFrom != nil {
+			n.arriveSnapshotLocked(p.snapshotFrom, p.to, p.data)
+			continue
+		}
 		n.deliverLocked(p.from, p.to, p.data)
 	}
 }
@@ -176,6 +225,9 @@ func (n *Network) cut(a, b consensus.NodeID) bool { return n.group[a] != n.group
 func (n *Network) send(from, to consensus.NodeID, msg []byte) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.maxMessage > 0 && len(msg) > n.maxMessage {
+		return fmt.Errorf("memnet: send %d bytes %d→%d: %w", len(msg), from, to, ErrMessageTooLarge)
+	}
 	n.stats.Sent++
 	dst, ok := n.endpoints[to]
 	if !ok || dst.closed || n.cut(from, to) {
@@ -200,10 +252,7 @@ func (n *Network) send(from, to consensus.NodeID, msg []byte) error {
 			n.deliverLocked(from, to, msg)
 			continue
 		}
-		delay := f.MinDelay
-		if f.MaxDelay > f.MinDelay {
-			delay += time.Duration(n.rng.Int64N(int64(f.MaxDelay - f.MinDelay + 1)))
-		}
+		delay := n.delayLocked()
 		l := link{from, to}
 		due := max(n.now+delay, n.lastDue[l])
 		n.lastDue[l] = due
@@ -211,6 +260,77 @@ func (n *Network) send(from, to consensus.NodeID, msg []byte) error {
 		heap.Push(&n.queue, pending{due: due, seq: n.seq, from: from, to: to, data: msg})
 	}
 	return nil
+}
+
+// delayLocked draws a delay from the fault model.
+func (n *Network) delayLocked() time.Duration {
+	f := n.faults
+	delay := f.MinDelay
+	if f.MaxDelay > f.MinDelay {
+		delay += time.Duration(n.rng.Int64N(int64(f.MaxDelay - f.MinDelay + 1)))
+	}
+	return delay
+}
+
+func (n *Network) sendSnapshot(src *Endpoint, to consensus.NodeID, head, body []byte) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	dst, ok := n.endpoints[to]
+	switch {
+	case src.closed:
+		return fmt.Errorf("memnet: snapshot %d→%d: endpoint closed", src.id, to)
+	case !ok || dst.closed || n.cut(src.id, to):
+		n.stats.Cut++
+		return fmt.Errorf("memnet: snapshot %d→%d: %w", src.id, to, consensus.ErrUnreachable)
+	case src.snapshots[to]:
+		return fmt.Errorf("memnet: snapshot %d→%d: %w", src.id, to, consensus.ErrSnapshotInFlight)
+	}
+	src.snapshots[to] = true
+	msg := make([]byte, 0, len(head)+len(body))
+	msg = append(append(msg, head...), body...)
+	delay := n.delayLocked()
+	if n.snapshotRate > 0 {
+		delay += time.Duration(float64(len(msg)) / float64(n.snapshotRate) * float64(time.Second))
+	}
+	if delay == 0 {
+		n.arriveSnapshotLocked(src, to, msg)
+		return nil
+	}
+	n.seq++
+	heap.Push(&n.queue, pending{due: n.now + delay, seq: n.seq, from: src.id, to: to, data: msg, snapshotFrom: src})
+	return nil
+}
+
+// arriveSnapshotLocked ends a snapshot's journey: it is delivered or lost,
+// and its sender learns which.
+func (n *Network) arriveSnapshotLocked(src *Endpoint, to consensus.NodeID, msg []byte) {
+	var err error
+	dst, ok := n.endpoints[to]
+	switch {
+	case !ok || dst.closed || n.cut(src.id, to):
+		err = fmt.Errorf("memnet: snapshot %d→%d: %w", src.id, to, consensus.ErrUnreachable)
+	case n.faults.Drop > 0 && n.rng.Float64() < n.faults.Drop:
+		err = fmt.Errorf("memnet: snapshot %d→%d: %w", src.id, to, errSnapshotLost)
+	default:
+		select {
+		case dst.inbound <- consensus.Inbound{From: src.id, Data: msg}:
+			n.stats.Snapshots++
+		default:
+			err = fmt.Errorf("memnet: snapshot %d→%d: receiver not keeping up: %w", src.id, to, errSnapshotLost)
+		}
+	}
+	if err != nil {
+		n.stats.SnapshotsLost++
+	}
+	delete(src.snapshots, to)
+	if src.closed {
+		return
+	}
+	select {
+	case src.sent <- consensus.SnapshotSent{To: to, Err: err}:
+	default:
+		n.stats.Overflowed++ // nobody reads the outcomes
+	}
 }
 
 // deliverLocked hands one message to its receiver unless the receiver is
@@ -234,7 +354,10 @@ type Endpoint struct {
 	net     *Network
 	id      consensus.NodeID
 	inbound chan consensus.Inbound
-	closed  bool // guarded by net.mu
+	sent    chan consensus.SnapshotSent
+	// guarded by net.mu:
+	closed    bool
+	snapshots map[consensus.NodeID]bool // peers a snapshot is on its way to
 }
 
 var _ consensus.Transport = (*Endpoint)(nil)
@@ -243,6 +366,16 @@ var _ consensus.Transport = (*Endpoint)(nil)
 func (e *Endpoint) Send(to consensus.NodeID, msg []byte) error {
 	return e.net.send(e.id, to, msg)
 }
+
+// SendSnapshot sends head followed by body to node to as one message, on
+// the snapshot channel (see the package comment). It never blocks.
+func (e *Endpoint) SendSnapshot(to consensus.NodeID, head, body []byte) error {
+	return e.net.sendSnapshot(e, to, head, body)
+}
+
+// SnapshotsSent delivers the outcome of each SendSnapshot. It is never
+// closed.
+func (e *Endpoint) SnapshotsSent() <-chan consensus.SnapshotSent { return e.sent }
 
 // Inbound delivers the messages sent to this node.
 func (e *Endpoint) Inbound() <-chan consensus.Inbound { return e.inbound }
@@ -264,6 +397,9 @@ type pending struct {
 	seq      uint64
 	from, to consensus.NodeID
 	data     []byte
+	// snapshotFrom is the sending endpoint of a snapshot, nil for a
+	// message.
+	snapshotFrom *Endpoint
 }
 
 // pendingQueue is a min-heap by (due, seq).

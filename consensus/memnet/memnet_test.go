@@ -1,6 +1,7 @@
 package memnet
 
 import (
+	"bytes"
 	"fmt"
 	"testing"
 	"time"
@@ -179,4 +180,67 @@ func TestRunAdvancesWithWallTime(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("the delayed message never arrived")
 	}
+}
+
+// sent returns every snapshot outcome waiting for e.
+func sent(e *Endpoint) []consensus.SnapshotSent {
+	var got []consensus.SnapshotSent
+	for {
+		select {
+		case s := <-e.SnapshotsSent():
+			got = append(got, s)
+		default:
+			return got
+		}
+	}
+}
+
+func TestSnapshotBypassesTheMessageLimitAndTakesItsTime(t *testing.T) {
+	net := New(1)
+	eps := join(t, net, 2)
+	net.SetMaxMessageSize(10)
+	net.SetSnapshotRate(1000) // bytes per second
+	require.ErrorIs(t, eps[0].Send(2, []byte("too large for a message")), ErrMessageTooLarge)
+
+	body := bytes.Repeat([]byte("s"), 990)
+	require.NoError(t, eps[0].SendSnapshot(2, []byte("head:"), body))
+	require.ErrorIs(t, eps[0].SendSnapshot(2, []byte("again"), nil), consensus.ErrSnapshotInFlight, "one snapshot per link at a time")
+	require.NoError(t, eps[1].SendSnapshot(1, []byte("other way"), nil), "the reverse link is another link")
+
+	net.Advance(500 * time.Millisecond)
+	require.NoError(t, eps[0].Send(2, []byte("msg")))
+	assert.Equal(t, []string{"1:msg"}, drain(eps[1]), "messages overtake a snapshot in transfer")
+	assert.Empty(t, sent(eps[0]))
+
+	net.Advance(500 * time.Millisecond)
+	got := drain(eps[1])
+	require.Len(t, got, 1)
+	assert.Equal(t, "1:head:"+string(body), got[0], "head and body arrive as one message")
+	assert.Equal(t, []consensus.SnapshotSent{{To: 2}}, sent(eps[0]))
+	assert.Equal(t, []string{"2:other way"}, drain(eps[0]))
+	require.NoError(t, eps[0].SendSnapshot(2, []byte("next"), nil), "the link is free again")
+	assert.Equal(t, uint64(2), net.Stats().Snapshots)
+}
+
+func TestSnapshotLostAcrossACutIsReported(t *testing.T) {
+	net := New(1)
+	eps := join(t, net, 2)
+	net.SetSnapshotRate(100)
+	require.NoError(t, eps[0].SendSnapshot(2, []byte("h"), make([]byte, 99)))
+	net.Partition([]consensus.NodeID{1})
+	require.ErrorIs(t, eps[1].SendSnapshot(1, nil, nil), consensus.ErrUnreachable, "none starts across a cut")
+	net.Advance(time.Second)
+	net.Heal()
+	assert.Empty(t, drain(eps[1]))
+	outcome := sent(eps[0])
+	require.Len(t, outcome, 1)
+	assert.ErrorIs(t, outcome[0].Err, consensus.ErrUnreachable)
+	assert.Equal(t, uint64(1), net.Stats().SnapshotsLost)
+
+	require.NoError(t, net.SetFaults(Faults{Drop: 1}))
+	require.NoError(t, eps[0].SendSnapshot(2, []byte("h"), nil))
+	net.Advance(time.Second)
+	outcome = sent(eps[0])
+	require.Len(t, outcome, 1)
+	assert.Error(t, outcome[0].Err, "a dropped snapshot is reported, unlike a dropped message")
 }

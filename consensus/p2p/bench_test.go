@@ -98,3 +98,71 @@ func benchPair(b *testing.B) (*Transport, *Transport) {
 	waitConnected(b, n2, 1)
 	return n1, n2
 }
+
+// BenchmarkSnapshot sends 128 MiB snapshots one way while a message
+// bounces back and forth on the message stream, as heartbeats do. It
+// reports the snapshot's throughput and the messages' round trip during
+// the transfers: what a snapshot costs the heartbeats it travels beside.
+func BenchmarkSnapshot(b *testing.B) {
+	n1, n2 := benchPair(b)
+	body := make([]byte, 128<<20)
+	for i := range body {
+		body[i] = byte(i * 7)
+	}
+	go func() {
+		for in := range n2.Inbound() {
+			if len(in.Data) < 1024 {
+				_ = n2.Send(in.From, in.Data)
+			}
+		}
+	}()
+	var transferring atomic.Bool
+	var rtts []time.Duration
+	stop, pinged := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(pinged)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			start := time.Now()
+			if n1.Send(2, []byte("ping")) != nil {
+				time.Sleep(time.Millisecond)
+				continue
+			}
+			select {
+			case <-n1.Inbound():
+				if transferring.Load() {
+					rtts = append(rtts, time.Since(start))
+				}
+			case <-time.After(time.Second):
+			}
+		}
+	}()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		transferring.Store(true)
+		if err := n1.SendSnapshot(2, nil, body); err != nil {
+			b.Fatal(err)
+		}
+		select {
+		case s := <-n1.SnapshotsSent():
+			if s.Err != nil {
+				b.Fatal(s.Err)
+			}
+		case <-time.After(patience):
+			b.Fatal("no outcome")
+		}
+		transferring.Store(false)
+	}
+	close(stop)
+	<-pinged
+	if len(rtts) == 0 {
+		b.Fatal("no round trips measured")
+	}
+	slices.Sort(rtts)
+	b.ReportMetric(float64(rtts[len(rtts)/2].Microseconds()), "msg-p50-µs")
+	b.ReportMetric(float64(rtts[len(rtts)*99/100].Microseconds()), "msg-p99-µs")
+}

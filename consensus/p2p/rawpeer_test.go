@@ -9,6 +9,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/stretchr/testify/require"
 
@@ -40,10 +41,16 @@ func rawPeer(t *testing.T, c *cluster.Config, id consensus.NodeID) *rawHost {
 
 func (r *rawHost) stream(t *testing.T, to cluster.Node) network.Stream {
 	t.Helper()
+	return r.streamOf(t, to, ProtocolID)
+}
+
+// streamOf opens a stream of protocol proto to node to.
+func (r *rawHost) streamOf(t *testing.T, to cluster.Node, proto protocol.ID) network.Stream {
+	t.Helper()
 	r.h.Peerstore().AddAddrs(to.PeerID, []ma.Multiaddr{to.Listen}, peerstore.PermanentAddrTTL)
 	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
-	s, err := r.h.NewStream(ctx, to.PeerID, ProtocolID)
+	s, err := r.h.NewStream(ctx, to.PeerID, proto)
 	require.NoError(t, err)
 	return s
 }

@@ -14,12 +14,14 @@ import (
 )
 
 // RequestProtocolID names one-shot requests between synod nodes: the asker
-// writes one frame, the answerer writes one frame back, and the stream
-// ends. They carry what does not belong in the ordered message stream,
-// such as a whole replica state for a node that must replace its own.
-const RequestProtocolID protocol.ID = "/synod/request/1.0.0"
+// writes one frame, the answerer writes back a large message (large.go)
+// whose first byte is answerOK or answerError, and the stream ends. They
+// carry what does not belong in the ordered message stream, such as a
+// whole replica state for a node that must replace its own, which has no
+// size limit.
+const RequestProtocolID protocol.ID = "/synod/request/2.0.0"
 
-// maxRequestSize bounds a request; answers are bounded by MaxMessageSize.
+// maxRequestSize bounds a request and the text of a refusal.
 const maxRequestSize = 64 << 10
 
 // requestTimeout bounds how long a node spends answering one request.
@@ -63,12 +65,12 @@ func (t *Transport) answer(s network.Stream, r Responder) {
 		return
 	}
 	answer, err := r(ctx, from, req)
-	frame := append([]byte{answerOK}, answer...)
+	head := []byte{answerOK}
 	if err != nil {
-		frame = append([]byte{answerError}, err.Error()...)
+		why := err.Error()
+		head, answer = append([]byte{answerError}, why[:min(len(why), maxRequestSize-1)]...), nil
 	}
-	w := bufio.NewWriter(s)
-	if err := errors.Join(writeFrame(w, frame), w.Flush()); err != nil {
+	if err := writeLarge(s, head, answer, t.opts.SnapshotChunkSize, requestTimeout); err != nil {
 		t.log.Debug("p2p: answer to a peer not delivered", "peer_node", from, "err", err)
 	}
 }
@@ -89,15 +91,20 @@ func (t *Transport) Request(ctx context.Context, to consensus.NodeID, req []byte
 		return nil, fmt.Errorf("request to node %d: %w", to, err)
 	}
 	defer s.Close()
-	if deadline, ok := ctx.Deadline(); ok {
-		_ = s.SetDeadline(deadline)
-	}
+	// The answer may be long in coming (the peer takes a snapshot) and in
+	// arriving (it may be hundreds of megabytes): the caller's context
+	// bounds the whole, requestTimeout each step.
+	stopReset := context.AfterFunc(ctx, func() { s.Reset() })
+	defer stopReset()
 	w := bufio.NewWriter(s)
-	if err := errors.Join(writeFrame(w, req), w.Flush(), s.CloseWrite()); err != nil {
+	if err := errors.Join(s.SetWriteDeadline(time.Now().Add(requestTimeout)), writeFrame(w, req), w.Flush(), s.CloseWrite()); err != nil {
 		s.Reset()
 		return nil, fmt.Errorf("request to node %d: %w", to, err)
 	}
-	frame, err := readFrame(bufio.NewReaderSize(s, 64<<10), t.opts.MaxMessageSize)
+	frame, err := readLarge(s, bufio.NewReaderSize(s, 64<<10), maxRequestSize, t.opts.SnapshotChunkSize, requestTimeout)
+	if err != nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
 	switch {
 	case err != nil:
 		s.Reset()

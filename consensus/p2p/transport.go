@@ -14,6 +14,12 @@
 // goroutine per peer dials, redials with bounded exponential backoff with
 // jitter, and drains that peer's bounded queue; Send only appends to the
 // queue, so a slow or dead peer never stalls the caller.
+//
+// Snapshots (SendSnapshot) have a protocol of their own,
+// /synod/snapshot/1.0.0 (snapshot.go): one stream per snapshot, written
+// in chunks at the receiver's pace, confirmed by the receiver, with no
+// size limit; the message stream keeps carrying heartbeats and appends
+// meanwhile.
 package p2p
 
 import (
@@ -27,6 +33,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	"github.com/libp2p/go-libp2p/core/protocol"
@@ -67,8 +74,8 @@ type Options struct {
 
 	// MaxMessageSize bounds one message, both ways (default 64 MiB). The
 	// receiver allocates a frame only after checking it against this, so
-	// it is also the most one peer can make us allocate at once. It must
-	// hold the largest raft message, a snapshot, unless those are chunked.
+	// it is also the most one peer can make us allocate at once for a
+	// message. Snapshots are not messages: they have no limit.
 	MaxMessageSize int
 	// QueueMessages bounds each peer's send queue in messages (default
 	// 4096). A full queue drops: raft retransmits, and a backlog to a slow
@@ -82,6 +89,13 @@ type Options struct {
 	InboundBuffer int
 	// DialTimeout bounds one connection attempt (default 5 s).
 	DialTimeout time.Duration
+	// SnapshotChunkSize is how much of a snapshot is written or read at a
+	// time (default 1 MiB), the unit of progress SnapshotTimeout watches.
+	SnapshotChunkSize int
+	// SnapshotTimeout is how long a snapshot transfer may make no
+	// progress (default 30 s): the peer takes no chunk, or does not
+	// confirm. A transfer that keeps moving takes as long as it needs.
+	SnapshotTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the wait between attempts to reach a
 	// peer (defaults 50 ms and 2 s): short enough that a restarted node
 	// is back within a raft election timeout, long enough not to spin on a
@@ -102,8 +116,12 @@ func (o *Options) setDefaults() {
 	setDefault(&o.QueueMessages, 4096)
 	setDefault(&o.QueueBytes, 64<<20)
 	setDefault(&o.InboundBuffer, 1024)
+	setDefault(&o.SnapshotChunkSize, 1<<20)
 	if o.DialTimeout <= 0 {
 		o.DialTimeout = 5 * time.Second
+	}
+	if o.SnapshotTimeout <= 0 {
+		o.SnapshotTimeout = 30 * time.Second
 	}
 	if o.MinBackoff <= 0 {
 		o.MinBackoff = 50 * time.Millisecond
@@ -131,14 +149,22 @@ type Transport struct {
 	links       map[consensus.NodeID]*link
 	recv        map[consensus.NodeID]*receiver
 	inbound     chan consensus.Inbound
+	// snapshotsSent carries the outcome of each SendSnapshot.
+	snapshotsSent chan consensus.SnapshotSent
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
 
-	mu      sync.Mutex // guards closed and readers.Add against Close
-	closed  bool
-	senders sync.WaitGroup
-	readers sync.WaitGroup
+	// mu guards closed, readers.Add and senders.Add against Close, and
+	// the snapshot streams.
+	mu     sync.Mutex
+	closed bool
+	// snapshotsOut holds the peers a snapshot is on its way to;
+	// snapshotsIn the stream each peer's snapshot arrives on.
+	snapshotsOut map[consensus.NodeID]bool
+	snapshotsIn  map[consensus.NodeID]network.Stream
+	senders      sync.WaitGroup
+	readers      sync.WaitGroup
 }
 
 var _ consensus.Transport = (*Transport)(nil)
@@ -175,6 +201,10 @@ func New(opts Options) (*Transport, error) {
 		links:   map[consensus.NodeID]*link{},
 		recv:    map[consensus.NodeID]*receiver{},
 		inbound: make(chan consensus.Inbound, opts.InboundBuffer),
+
+		snapshotsSent: make(chan consensus.SnapshotSent, len(opts.Cluster.Nodes)),
+		snapshotsOut:  map[consensus.NodeID]bool{},
+		snapshotsIn:   map[consensus.NodeID]network.Stream{},
 	}
 	for _, n := range opts.Cluster.Nodes {
 		if n.ID != opts.Self {
@@ -193,6 +223,7 @@ func New(opts Options) (*Transport, error) {
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.host.SetStreamHandler(ProtocolID, t.handleStream)
+	t.host.SetStreamHandler(SnapshotProtocolID, t.handleSnapshot)
 	for _, n := range opts.Cluster.Nodes {
 		if n.ID == opts.Self {
 			continue
@@ -241,6 +272,7 @@ func (t *Transport) Close() error {
 
 	t.cancel()
 	t.host.RemoveStreamHandler(ProtocolID)
+	t.host.RemoveStreamHandler(SnapshotProtocolID)
 	t.host.RemoveStreamHandler(RequestProtocolID)
 	err := t.host.Close()
 	t.senders.Wait()
