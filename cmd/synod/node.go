@@ -86,6 +86,9 @@ func (m *machineFlags) binary() ([]byte, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("read guest: %w", err)
 	}
+	if err := checkGuest(m.guest, b); err != nil {
+		return nil, "", err
+	}
 	return b, filepath.Base(m.guest), nil
 }
 

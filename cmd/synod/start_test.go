@@ -151,20 +151,3 @@ func TestConcurrentStartsKeepClusterJSON(t *testing.T) {
 		assert.Equal(t, pids[n.ID], n.PID, "node %d's pid", n.ID)
 	}
 }
-
-// waitFor waits for cmd to end, killing it after d.
-func waitFor(t *testing.T, cmd *exec.Cmd, d time.Duration) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(d):
-		_ = cmd.Process.Kill()
-		<-done
-		t.Fatalf("%v did not end within %v", cmd.Args, d)
-	}
-}

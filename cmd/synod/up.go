@@ -17,6 +17,7 @@ import (
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/cluster"
 	"github.com/synodvm/synod/consensus/raftnode"
+	"github.com/synodvm/synod/machine/linux"
 )
 
 const upUsage = `usage: synod up [flags] [-- guest args...]
@@ -112,6 +113,16 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	return watch(ctx, up, procs)
 }
 
+// checkGuest refuses a guest that cannot run, naming it, before any node
+// is started with it: otherwise every node would fail on its own as it
+// boots the machine.
+func checkGuest(path string, binary []byte) error {
+	if err := linux.CheckExecutable(binary); err != nil {
+		return fmt.Errorf("guest %s: %w", path, err)
+	}
+	return nil
+}
+
 // nodeProc is a node process; done closes when it has ended.
 type nodeProc struct {
 	cmd  *exec.Cmd
@@ -178,10 +189,18 @@ func printNodes(w io.Writer, up upCluster) {
 	fmt.Fprintf(w, "cluster: %s (synod status --dir %s)\n", filepath.Join(up.Dir, clusterFile), up.Dir)
 }
 
+// quorumPatience is how long synod up lets a cluster that has lost its
+// majority wait for nodes to be started again before it gives up.
+const quorumPatience = 10 * time.Second
+
 // watch waits for Ctrl-C, or for the guest to have exited on every node
-// still running; then it returns the guest's exit status.
+// still running; then it returns the guest's exit status. It gives up
+// when every node has ended, or when fewer than a majority have run for
+// quorumPatience: those cannot commit anything, so they would wait for
+// ever.
 func watch(ctx context.Context, up upCluster, procs []*nodeProc) error {
 	reported := make([]bool, len(procs))
+	var minoritySince time.Time // zero while a majority runs
 	tick := time.NewTicker(300 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -190,14 +209,21 @@ func watch(ctx context.Context, up upCluster, procs []*nodeProc) error {
 			return nil
 		case <-tick.C:
 		}
-		alive := 0
+		alive, restarted := 0, 0
 		for i, p := range procs {
-			if p.running() {
+			n := up.Nodes[i]
+			switch {
+			case p.running():
 				alive++
-			} else if !reported[i] {
+				continue
+			case !reported[i]:
 				reported[i] = true
 				fmt.Fprintf(os.Stderr, "synod up: node %d (pid %d) ended: %s; start it again with: synod start --dir %s %d\n",
-					up.Nodes[i].ID, up.Nodes[i].PID, p.cmd.ProcessState, up.Dir, up.Nodes[i].ID)
+					n.ID, n.PID, endReason(p, n), up.Dir, n.ID)
+			}
+			// synod start may have brought it back.
+			if _, err := fetchReport(n.Status); err == nil {
+				restarted++
 			}
 		}
 		if alive == 0 {
@@ -206,7 +232,26 @@ func watch(ctx context.Context, up upCluster, procs []*nodeProc) error {
 		if code, ok := guestExited(up, procs); ok {
 			return exitStatus(code)
 		}
+		switch running := alive + restarted; {
+		case running > len(procs)/2:
+			minoritySince = time.Time{}
+		case minoritySince.IsZero():
+			minoritySince = time.Now()
+		case time.Since(minoritySince) >= quorumPatience:
+			return fmt.Errorf("up: %d of %d nodes have ended and were not started again within %v; the %d left cannot make progress without a majority, so synod up stops them (start each node again with: synod start --dir %s N)",
+				len(procs)-running, len(procs), quorumPatience, running, up.Dir)
+		}
 	}
+}
+
+// endReason is how a node process ended: its exit status, and for a node
+// that failed on its own the last line of its log, which says why.
+func endReason(p *nodeProc, n upNode) string {
+	state := p.cmd.ProcessState
+	if state.ExitCode() > 0 {
+		return fmt.Sprintf("%s (%s)", state, lastLine(n.Log))
+	}
+	return state.String()
 }
 
 // guestExited reports the guest's exit status once every running node

@@ -29,6 +29,13 @@ type image struct {
 	brk   uint32 // first page after the highest segment: the initial program break
 }
 
+// CheckExecutable reports why binary cannot run here, if it cannot: the
+// loader's own checks, made before anything is started with it.
+func CheckExecutable(binary []byte) error {
+	_, err := loadELF(binary, machine.NewMemory())
+	return err
+}
+
 // loadELF checks that binary is a static 32-bit big-endian PA-RISC
 // executable and maps its segments into mem.
 func loadELF(binary []byte, mem *machine.Memory) (image, error) {

@@ -56,8 +56,10 @@ func TestLoadRefusesWhatItCannotRun(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := linux.Load(c.binary, linux.Config{Argv: []string{"x"}}, memenv.New(1))
 			require.ErrorContains(t, err, c.want)
+			require.ErrorContains(t, linux.CheckExecutable(c.binary), c.want, "checked before loading")
 		})
 	}
+	require.NoError(t, linux.CheckExecutable(static))
 }
 
 func TestLoadRefusesHugeArguments(t *testing.T) {
