@@ -70,6 +70,19 @@ type Core struct {
 	// (rejoin.go).
 	rejoin rejoinGate
 
+	// The snapshot pipeline (snapshots.go). asyncSnapshots is set by a
+	// driver that runs snapshot jobs off the loop (Node); job is the
+	// snapshot being taken, jobTaken once the driver has it;
+	// snapshotAfter is the tick before which no new one is asked for.
+	asyncSnapshots bool
+	job            *snapshotJob
+	jobTaken       bool
+	snapshotAfter  uint64
+	// snapshotsOut holds the index of the snapshot on its way to each
+	// peer; snapshotRetries the failures raft has yet to hear of.
+	snapshotsOut    map[uint64]uint64
+	snapshotRetries map[uint64]*snapshotRetry
+
 	failed error
 }
 
@@ -415,31 +428,23 @@ func splitMessages(msgs []*pb.Message) (early, durable []*pb.Message) {
 }
 
 // send hands every message to the transport. A message the transport
-// cannot queue is reported to raft, which slows down to probing that peer
-// and, for a snapshot, sends it again later.
+// cannot queue is reported to raft, which slows down to probing that peer.
+// A snapshot goes on the transport's snapshot channel (sendSnapshot).
 func (c *Core) send(msgs []*pb.Message) {
 	for _, m := range msgs {
 		to := m.GetTo()
+		if m.GetType() == pb.MsgSnap {
+			c.sendSnapshot(m)
+			continue
+		}
 		b, err := proto.Marshal(m)
 		if err == nil {
 			err = c.net.Send(consensus.NodeID(to), b)
 		}
-		isSnap := m.GetType() == pb.MsgSnap
 		if err != nil {
 			c.m.sendFailures.Inc()
 			c.log.Debug("raftlog: send failed", "to", to, "type", m.GetType(), "err", err)
 			c.rn.ReportUnreachable(to)
-			if isSnap {
-				c.rn.ReportSnapshot(to, raft.SnapshotFailure)
-			}
-			continue
-		}
-		if isSnap {
-			// Queued is as good as sent: if it is lost, the follower
-			// keeps rejecting appends and raft sends a snapshot again.
-			c.m.snapshotsSent.Inc()
-			c.log.Info("raftlog: sent snapshot", "to", to, "index", m.GetSnapshot().GetMetadata().GetIndex())
-			c.rn.ReportSnapshot(to, raft.SnapshotFinish)
 		}
 	}
 }
@@ -510,48 +515,30 @@ func (c *Core) applyConfChange(e *pb.Entry) error {
 }
 
 // maybeSnapshot asks the user for a snapshot once SnapshotEntries have
-// been delivered since the last one, stores it and compacts the log. The
-// user's snapshot may trail the delivered index (it has not applied
-// everything yet); it is used if it is newer than the stored one. A
-// failure here is logged, not fatal: the log merely grows until the next
-// attempt.
+// been delivered since the last one, unless one is being taken. A driver
+// that runs snapshot jobs (Node) takes the job with takeSnapshotJob and
+// runs it off the loop; otherwise the job runs here. The user's snapshot
+// may trail the delivered index (it has not applied everything yet); it
+// is kept if it is newer than the stored one (finishSnapshot). It also
+// tells raft of snapshot transfers that failed, once their back-off is
+// over.
 func (c *Core) maybeSnapshot() {
-	if c.cfg.SnapshotSource == nil || c.delivered-c.snapIndex < c.cfg.SnapshotEntries {
+	c.reportSnapshotFailures()
+	if c.cfg.SnapshotSource == nil || c.job != nil || c.ticks < c.snapshotAfter ||
+		c.delivered-c.snapIndex < c.cfg.SnapshotEntries {
 		return
 	}
-	ps, err := c.userSnapshot()
-	if err != nil {
-		c.log.Warn("raftlog: snapshot failed; will retry", "err", err)
+	job := c.newSnapshotJob()
+	if c.asyncSnapshots {
+		c.job = job
 		return
 	}
-	index := ps.GetMetadata().GetIndex()
-	if index <= c.snapIndex {
-		return // the user has not applied past the last snapshot yet
-	}
-	compactTo := index - min(c.cfg.CompactKeepEntries, index)
-	if err := c.saveHardState(); err != nil {
-		c.log.Warn("raftlog: snapshot: saving the hard state failed", "err", err)
-		return
-	}
-	start := c.cfg.Clock()
-	if err := c.store.SaveSnapshot(ps, compactTo); err != nil {
-		c.log.Warn("raftlog: snapshot: store failed", "index", index, "err", err)
-		return
-	}
-	c.m.fsync.Observe(c.cfg.Clock().Sub(start).Seconds())
-	c.snapIndex = index
-	i := 0
-	for i+1 < len(c.confs) && c.confs[i+1].index <= index {
-		i++
-	}
-	c.confs = slices.Clone(c.confs[i:])
-	c.m.snapshotsCreated.Inc()
-	c.log.Info("raftlog: snapshot taken, log compacted", "index", index, "compacted_to", compactTo, "bytes", len(ps.GetData()))
+	job.run()
+	c.finishSnapshot(job)
 }
 
 // userSnapshot asks the user for a snapshot of its state and adds what
-// raft needs to restore it anywhere: the term of its index and the
-// configuration in force there.
+// raft needs to restore it anywhere (withMetadata).
 func (c *Core) userSnapshot() (*pb.Snapshot, error) {
 	if c.cfg.SnapshotSource == nil {
 		return nil, errors.New("raftlog: no snapshot source configured")
@@ -560,27 +547,14 @@ func (c *Core) userSnapshot() (*pb.Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raftlog: snapshot source: %w", err)
 	}
-	if snap.Index > c.delivered || snap.Index < c.snapIndex {
-		return nil, fmt.Errorf("raftlog: snapshot source returned index %d, outside the delivered range [%d, %d]", snap.Index, c.snapIndex, c.delivered)
-	}
-	term, err := c.store.Term(snap.Index)
-	if err != nil {
-		return nil, fmt.Errorf("raftlog: snapshot: term of %d: %w", snap.Index, err)
-	}
-	conf := c.confs[0].conf
-	for _, ca := range c.confs {
-		if ca.index <= snap.Index {
-			conf = ca.conf
-		}
-	}
-	return &pb.Snapshot{Data: snap.Data, Metadata: &pb.SnapshotMetadata{
-		Index: new(snap.Index), Term: new(term), ConfState: conf,
-	}}, nil
+	return c.withMetadata(snap)
 }
 
 // SnapshotNow returns a snapshot of the user's state now, with the
 // metadata another node of the cluster needs to install it
-// (BoltStore.InstallSnapshot). Nothing is stored or compacted.
+// (BoltStore.InstallSnapshot). Nothing is stored or compacted. The user
+// is asked here, on the caller's goroutine; Node.SnapshotNow asks it off
+// the event loop.
 func (c *Core) SnapshotNow() (*pb.Snapshot, error) {
 	var snap *pb.Snapshot
 	err := c.guard("snapshot", func() error {

@@ -23,9 +23,13 @@ type Node struct {
 
 	proposals chan *proposal
 	commands  chan func(*Core) error
-	stop      chan struct{}
-	done      chan struct{}
-	stopOnce  sync.Once
+	// snapshotJobs brings back the snapshot job running off the loop;
+	// jobRunning is closed when it ends (nil while none runs).
+	snapshotJobs chan *snapshotJob
+	jobRunning   chan struct{}
+	stop         chan struct{}
+	done         chan struct{}
+	stopOnce     sync.Once
 
 	status atomic.Pointer[consensus.Status]
 	// err is the error that ended the loop, set before done closes.
@@ -64,6 +68,11 @@ func (p *proposal) cancel(why error) error {
 // and stepping messages) instead of accepting more committed entries.
 const appliesBuffer = 64
 
+// jobStopWait bounds how long Stop waits for a snapshot job that is still
+// running (asking the user, or writing the data file) before it closes
+// the store under it; an unfinished file is removed when the store opens.
+const jobStopWait = 30 * time.Second
+
 // maxEventsPerBatch bounds how many proposals and messages the loop takes
 // before handling a Ready: enough that a burst of proposals becomes one
 // durable write and one append message, few enough that ticks stay timely.
@@ -76,14 +85,18 @@ func StartNode(cfg Config, store Store, net consensus.Transport) (*Node, error) 
 	if err != nil {
 		return nil, err
 	}
+	// Taking a snapshot can take seconds (the user serialises its state,
+	// the store writes and syncs it); the loop must go on heartbeating.
+	core.asyncSnapshots = true
 	n := &Node{
-		core:      core,
-		net:       net,
-		applies:   make(chan consensus.Apply, appliesBuffer),
-		proposals: make(chan *proposal, maxEventsPerBatch),
-		commands:  make(chan func(*Core) error),
-		stop:      make(chan struct{}),
-		done:      make(chan struct{}),
+		core:         core,
+		net:          net,
+		applies:      make(chan consensus.Apply, appliesBuffer),
+		proposals:    make(chan *proposal, maxEventsPerBatch),
+		commands:     make(chan func(*Core) error),
+		snapshotJobs: make(chan *snapshotJob, 1),
+		stop:         make(chan struct{}),
+		done:         make(chan struct{}),
 	}
 	n.publishStatus()
 	go n.run(core.cfg.TickInterval)
@@ -132,14 +145,26 @@ func (n *Node) TransferLeadership(ctx context.Context, to consensus.NodeID) erro
 	return n.do(ctx, func(c *Core) error { return c.TransferLeadership(to) })
 }
 
-// SnapshotNow returns a snapshot of the user's state, taken on the event
-// loop (see Core.SnapshotNow).
+// SnapshotNow returns a snapshot of the user's state with the metadata
+// another node needs to install it (see Core.SnapshotNow). The user is
+// asked on the caller's goroutine, so the event loop keeps running; only
+// the metadata is added on the loop.
 func (n *Node) SnapshotNow(ctx context.Context) (*pb.Snapshot, error) {
+	source := n.core.cfg.SnapshotSource
+	if source == nil {
+		return nil, errors.New("raftlog: no snapshot source configured")
+	}
+	user, err := source()
+	if err != nil {
+		return nil, fmt.Errorf("raftlog: snapshot source: %w", err)
+	}
 	var snap *pb.Snapshot
-	err := n.do(ctx, func(c *Core) error {
-		var err error
-		snap, err = c.SnapshotNow()
-		return err
+	err = n.do(ctx, func(c *Core) error {
+		return c.guard("snapshot", func() error {
+			var err error
+			snap, err = c.withMetadata(user)
+			return err
+		})
 	})
 	return snap, err
 }
@@ -212,6 +237,7 @@ func (n *Node) run(tick time.Duration) {
 		for _, p := range waiting {
 			p.answer(n.stopReason())
 		}
+		n.waitForSnapshotJob()
 		close(n.applies)
 		if n.core.Err() == nil {
 			n.err = errors.Join(n.err, n.core.saveHardState())
@@ -243,6 +269,11 @@ func (n *Node) run(tick time.Duration) {
 			waiting = n.propose(p, waiting)
 		case f := <-n.commands:
 			_ = f(n.core)
+		case j := <-n.snapshotJobs:
+			n.jobRunning = nil
+			n.core.finishSnapshot(j)
+		case r := <-n.net.SnapshotsSent():
+			_ = n.core.SnapshotSent(r) // a fatal error is checked below
 		case out <- head:
 			n.core.m.apply.Observe(n.core.cfg.Clock().Sub(pending[0].since).Seconds())
 			pending = pending[1:]
@@ -269,6 +300,7 @@ func (n *Node) run(tick time.Duration) {
 				pending = append(pending, pendingApply{a, now})
 			}
 		}
+		n.startSnapshotJob()
 		// Deliveries and expiries free slots; offer the waiters again.
 		waiting = n.retry(waiting)
 		if err := n.core.Err(); err != nil {
@@ -276,6 +308,35 @@ func (n *Node) run(tick time.Duration) {
 			return
 		}
 		n.publishStatus()
+	}
+}
+
+// startSnapshotJob runs the snapshot the Core wants taken, if any, on a
+// goroutine of its own; the loop takes it back from snapshotJobs.
+func (n *Node) startSnapshotJob() {
+	j := n.core.takeSnapshotJob()
+	if j == nil {
+		return
+	}
+	running := make(chan struct{})
+	n.jobRunning = running
+	go func() {
+		defer close(running)
+		j.run()
+		n.snapshotJobs <- j // buffered for the one job there can be
+	}()
+}
+
+// waitForSnapshotJob lets a running snapshot job end before the store
+// closes, for at most jobStopWait.
+func (n *Node) waitForSnapshotJob() {
+	if n.jobRunning == nil {
+		return
+	}
+	select {
+	case <-n.jobRunning:
+	case <-time.After(jobStopWait):
+		n.core.log.Warn("raftlog: stopping while a snapshot is still being taken", "waited", jobStopWait)
 	}
 }
 

@@ -155,6 +155,9 @@ func (c *simCluster) settle() {
 					}
 					_ = n.core.Step(in) // refusals are counted in metrics
 					busy = true
+				case r := <-n.ep.SnapshotsSent():
+					require.NoError(c.t, n.core.SnapshotSent(r))
+					busy = true
 				default:
 					break drain
 				}

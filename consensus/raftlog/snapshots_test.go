@@ -1,0 +1,212 @@
+package raftlog
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/consensus/logtest"
+	"github.com/synodvm/synod/consensus/memnet"
+)
+
+func TestSnapshotPartsMakeTheWholeMessage(t *testing.T) {
+	m := &pb.Message{
+		Type: pb.MsgSnap.Enum(), To: new(uint64(2)), From: new(uint64(1)), Term: new(uint64(7)),
+		Snapshot: &pb.Snapshot{
+			Data: bytes.Repeat([]byte("machine state "), 1000),
+			Metadata: &pb.SnapshotMetadata{Index: new(uint64(42)), Term: new(uint64(6)),
+				ConfState: &pb.ConfState{Voters: []uint64{1, 2, 3}}},
+		},
+	}
+	head, body, err := snapshotParts(m)
+	require.NoError(t, err)
+	assert.Less(t, len(head), 100, "the data is not in the head")
+	assert.Same(t, &m.Snapshot.Data[0], &body[0], "the data is not copied")
+	got := &pb.Message{}
+	require.NoError(t, proto.Unmarshal(append(head, body...), got))
+	assert.True(t, proto.Equal(m, got), "head+body decodes to the message: %v", got)
+}
+
+// TestSnapshotLargerThanMessageLimitCatchesUpFollower: a follower that
+// fell behind a compacted log gets a snapshot far larger than any message
+// the network carries, slowly, while the leader keeps heartbeating and
+// committing with the other follower, and no election happens.
+func TestSnapshotLargerThanMessageLimitCatchesUpFollower(t *testing.T) {
+	storeKinds(t, testSnapshotLargerThanMessageLimit)
+}
+
+func testSnapshotLargerThanMessageLimit(t *testing.T, inMemory bool) {
+	const messageLimit = 8 << 10
+	c := newSimClusterOn(t, 3, inMemory, func(cfg *Config) {
+		cfg.SnapshotEntries = 20
+		cfg.CompactKeepEntries = 2
+		cfg.MaxSizePerMsg = 2 << 10 // appends stay under the limit
+	})
+	c.net.SetMaxMessageSize(messageLimit)
+	lead := c.waitLeader()
+	lagging := c.ids[0]
+	if lagging == lead {
+		lagging = c.ids[1]
+	}
+	var live []consensus.NodeID
+	for _, id := range c.ids {
+		if id != lagging {
+			live = append(live, id)
+		}
+	}
+	c.crash(lagging)
+	pad := strings.Repeat("x", 200)
+	c.proposeAll(live, logtest.Values("big"+pad, 120))
+	snap, err := c.nodes[lead].store.Snapshot()
+	require.NoError(t, err)
+	require.Greater(t, len(snap.GetData()), 2*messageLimit, "the snapshot is far over the message limit")
+
+	// The transfer takes 40 ticks of virtual time.
+	c.net.SetSnapshotRate(len(snap.GetData()) * int(time.Second/testTick) / 40)
+	term := c.nodes[lead].core.Status().Term
+	c.restart(lagging)
+	during := 0
+	c.waitFor("the lagging node installs the snapshot", 500, func() bool {
+		if c.nodes[lagging].app.Snapshots > 0 {
+			return true
+		}
+		if c.nodes[lead].core.Propose(fmt.Appendf(nil, "during-%d", during)) == nil {
+			during++
+		}
+		return false
+	})
+	require.Greater(t, during, 20, "the leader kept accepting proposals during the transfer")
+	got := c.converged()
+	for i := range during {
+		assert.Contains(t, got, fmt.Sprintf("during-%d", i), "proposals made during the transfer committed")
+	}
+	assert.Equal(t, lead, c.leader(), "the leader kept its place")
+	assert.Equal(t, term, c.nodes[lead].core.Status().Term, "no election happened")
+	// The leader snapshots every 20 entries and keeps only 2 more, so it
+	// may have moved past the first snapshot before the follower caught
+	// up with the log after it.
+	assert.GreaterOrEqual(t, c.nodes[lagging].app.Snapshots, 1)
+	assert.GreaterOrEqual(t, c.net.Stats().Snapshots, uint64(1))
+}
+
+// TestSnapshotTransferFailureIsRetried: a snapshot lost on its way is
+// reported to raft (after a back-off) and sent again.
+func TestSnapshotTransferFailureIsRetried(t *testing.T) {
+	c := newSimClusterOn(t, 3, true, func(cfg *Config) {
+		cfg.SnapshotEntries = 20
+		cfg.CompactKeepEntries = 2
+	})
+	lead := c.waitLeader()
+	lagging := c.ids[0]
+	if lagging == lead {
+		lagging = c.ids[1]
+	}
+	var live []consensus.NodeID
+	for _, id := range c.ids {
+		if id != lagging {
+			live = append(live, id)
+		}
+	}
+	c.crash(lagging)
+	c.proposeAll(live, logtest.Values("v", 60))
+	c.net.SetSnapshotRate(1000) // bytes a second: long enough to cut
+	c.restart(lagging)
+	c.waitFor("a snapshot is on its way", 200, func() bool { return len(c.nodes[lead].core.snapshotsOut) > 0 })
+	c.net.Partition([]consensus.NodeID{lagging})
+	c.waitFor("its loss is reported", 500, func() bool { return c.net.Stats().SnapshotsLost > 0 && len(c.nodes[lead].core.snapshotsOut) == 0 })
+	assert.Equal(t, 1, c.nodes[lead].core.snapshotRetries[uint64(lagging)].failures)
+	c.net.Heal()
+	c.net.SetSnapshotRate(0)
+	got := c.converged()
+	assert.Equal(t, logtest.Values("v", 60), got)
+	assert.Equal(t, 1, c.nodes[lagging].app.Snapshots)
+	assert.NotContains(t, c.nodes[lead].core.snapshotRetries, uint64(lagging), "a success ends the back-off")
+}
+
+// TestSlowSnapshotSourceKeepsTheLeader: the user takes much longer than an
+// election timeout to produce each snapshot; the leader keeps
+// heartbeating and committing meanwhile, and stays leader.
+func TestSlowSnapshotSourceKeepsTheLeader(t *testing.T) {
+	const slow = 600 * time.Millisecond // election timeout: 10-20 ticks of 10 ms
+	net := memnet.New(1)
+	peers := []consensus.NodeID{1, 2, 3}
+	var nodes []*liveNode
+	var inSource atomic.Int32
+	for _, id := range peers {
+		cfg := Config{ID: id, Peers: peers, SnapshotEntries: 20, CompactKeepEntries: 5}
+		nodes = append(nodes, startBoltNode(t, net, t.TempDir(), cfg, func() {
+			inSource.Add(1)
+			defer inSource.Add(-1)
+			time.Sleep(slow)
+		}))
+	}
+	lead := waitLiveLeader(t, nodes)
+	leader := nodes[lead-1]
+	term := leader.Status().Term
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+
+	committedDuringSnapshot := 0
+	for i := range 150 {
+		v := fmt.Sprintf("v%d", i)
+		require.NoError(t, leader.Propose(ctx, []byte(v)))
+		busy := inSource.Load() > 0
+		eventually(t, v+" delivered", func() bool { return slices.Contains(leader.entries(), v) })
+		if busy && inSource.Load() > 0 {
+			committedDuringSnapshot++
+		}
+	}
+	eventually(t, "a snapshot stored and the log compacted", func() bool {
+		first, err := leader.core.store.FirstIndex()
+		return err == nil && leader.Status().Snapshot > 0 && first > 1
+	})
+	assert.Greater(t, committedDuringSnapshot, 0, "proposals committed while a snapshot was being taken")
+	st := leader.Status()
+	assert.True(t, st.IsLeader, "the leader kept its place")
+	assert.Equal(t, term, st.Term, "no election happened")
+}
+
+// startBoltNode is startLiveNode on a bbolt store the Node uses directly
+// (so it writes snapshots off its loop), with hook run inside every call
+// of the snapshot source.
+func startBoltNode(t *testing.T, net *memnet.Network, dir string, cfg Config, hook func()) *liveNode {
+	t.Helper()
+	store, err := openStore(dir, Identity{ClusterID: testCluster, Node: cfg.ID})
+	require.NoError(t, err)
+	ep, err := net.Join(cfg.ID)
+	require.NoError(t, err)
+	ln := &liveNode{done: make(chan struct{})}
+	cfg.Logger = quietLogger()
+	cfg.TickInterval = 10 * time.Millisecond
+	cfg.SnapshotSource = func() (consensus.Snapshot, error) {
+		hook()
+		ln.mu.Lock()
+		defer ln.mu.Unlock()
+		return ln.hist.Snapshot()
+	}
+	node, err := StartNode(cfg, store, ep)
+	require.NoError(t, err)
+	ln.Node = node
+	go func() {
+		defer close(ln.done)
+		for a := range node.Applies() {
+			ln.mu.Lock()
+			err := ln.hist.Apply(a)
+			ln.mu.Unlock()
+			assert.NoError(t, err)
+		}
+	}()
+	t.Cleanup(func() { _ = ln.Stop(); <-ln.done })
+	return ln
+}
