@@ -105,6 +105,7 @@ func (t *pageTable) empty() bool {
 // rather than what it maps.
 type Memory struct {
 	tables [numTables]*pageTable
+	pages  uint32 // mapped pages: what a limit on the process's memory counts
 	// loads and stores cache the translation of recently used pages for
 	// the interpreter's accesses (see memaccess.go).
 	loads, stores accessCache
@@ -134,6 +135,12 @@ func (m *Memory) setPage(n uint32, p *page) {
 		m.tables[n>>tableShift] = t
 	}
 	i := n % pagesPerTable
+	switch old := t.pages[i]; {
+	case old == nil && p != nil:
+		m.pages++
+	case old != nil && p == nil:
+		m.pages--
+	}
 	t.pages[i] = p
 	if p != nil {
 		t.mapped[i/64] |= 1 << (i % 64)
@@ -145,18 +152,8 @@ func (m *Memory) setPage(n uint32, p *page) {
 	}
 }
 
-// pageCount is the number of mapped pages.
-func (m *Memory) pageCount() uint32 {
-	var count int
-	for _, t := range m.tables {
-		if t != nil {
-			for _, set := range t.mapped {
-				count += bits.OnesCount64(set)
-			}
-		}
-	}
-	return uint32(count)
-}
+// MappedBytes is the size of everything mapped.
+func (m *Memory) MappedBytes() uint64 { return uint64(m.pages) * PageSize }
 
 // eachPage calls f for every mapped page in address order.
 func (m *Memory) eachPage(f func(n uint32, p *page)) {

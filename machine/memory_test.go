@@ -31,7 +31,21 @@ func TestUnmapDropsEmptyTables(t *testing.T) {
 	require.NoError(t, m.Unmap(3*stretch, PageSize))
 	assert.NotNil(t, m.tables[2])
 	assert.Nil(t, m.tables[3])
-	assert.Equal(t, uint32(1), m.pageCount())
+	assert.Equal(t, uint64(PageSize), m.MappedBytes())
+}
+
+// MappedBytes counts a page once however often it is mapped over, and
+// a restored memory as much as its original.
+func TestMappedBytesCountsEachPageOnce(t *testing.T) {
+	m := NewMemory()
+	require.NoError(t, m.Map(dataBase, 4*PageSize, ProtRead|ProtWrite))
+	require.NoError(t, m.Map(dataBase+2*PageSize, 4*PageSize, ProtRead))
+	assert.Equal(t, uint64(6*PageSize), m.MappedBytes())
+	require.NoError(t, m.Unmap(dataBase+5*PageSize, 8*PageSize), "holes are ignored")
+	assert.Equal(t, uint64(5*PageSize), m.MappedBytes())
+	restored, _, err := RestoreMemory(m.AppendState(nil))
+	require.NoError(t, err)
+	assert.Equal(t, m.MappedBytes(), restored.MappedBytes())
 }
 
 func TestHashIgnoresWhetherZerosWereWritten(t *testing.T) {

@@ -79,7 +79,7 @@ func (c *CPU) Hash() [32]byte {
 func (m *Memory) encodeState(emit func([]byte)) {
 	var head [9]byte
 	head[0] = memoryStateVersion
-	binary.BigEndian.PutUint32(head[1:], m.pageCount())
+	binary.BigEndian.PutUint32(head[1:], m.pages)
 	emit(head[:5])
 	m.eachPage(func(n uint32, p *page) {
 		binary.BigEndian.PutUint32(head[:], n)

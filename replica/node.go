@@ -22,6 +22,7 @@ type BootParams struct {
 	NanosPerInstruction uint64
 	HashEvery           uint64
 	Members             []consensus.NodeID
+	MemoryLimit         uint64
 }
 
 // NodeConfig wires one node's replica to its log and devices.
@@ -361,6 +362,7 @@ func (n *Node) proposeBoot() {
 		NanosPerInstruction: b.NanosPerInstruction,
 		HashEvery:           b.HashEvery,
 		Members:             b.Members,
+		MemoryLimit:         b.MemoryLimit,
 	}
 	if _, err := rand.Read(boot.AuxRandom[:]); err != nil {
 		n.log.Error("no random bytes for the boot entry", "err", err)

@@ -137,10 +137,11 @@ func (r *Replica) start(index uint64, b entry.Boot) {
 
 func (r *Replica) processConfig() linux.Config {
 	return linux.Config{
-		Argv:    r.boot.Argv,
-		Envp:    r.boot.Envp,
-		ExePath: r.cfg.ExePath,
-		Log:     r.log,
+		Argv:        r.boot.Argv,
+		Envp:        r.boot.Envp,
+		ExePath:     r.cfg.ExePath,
+		MemoryLimit: r.boot.MemoryLimit,
+		Log:         r.log,
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 )
 
 // newFlags makes a command's flag set; -h and a bad flag print usage
@@ -29,4 +31,57 @@ func parseFlags(fs *flag.FlagSet, args []string) (help bool, err error) {
 		return false, err
 	}
 	return false, nil
+}
+
+// defaultMemory is the guest memory limit when --memory is not given:
+// generous for a server, far below what a 32-bit guest could map.
+const defaultMemory = 1 << 30
+
+// memoryUsage describes --memory, the same for run, node and up.
+const memoryUsage = "cap the guest's memory (program, stack, brk and mmap) at `size`, such as 512M or 2G: " +
+	"past it the guest's allocations fail with ENOMEM instead of taking the host's memory"
+
+// byteSize is a flag's size in bytes, written as a number with an optional
+// K, M or G suffix (powers of 1024; 64M, 64MB and 64MiB are the same).
+type byteSize uint64
+
+var sizeUnits = []struct {
+	suffix string
+	bytes  uint64
+}{{"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}}
+
+func (s *byteSize) String() string {
+	for _, u := range sizeUnits {
+		if *s != 0 && uint64(*s)%u.bytes == 0 {
+			return strconv.FormatUint(uint64(*s)/u.bytes, 10) + u.suffix
+		}
+	}
+	return strconv.FormatUint(uint64(*s), 10)
+}
+
+// maxGuestMemory is all a 32-bit guest can address: a larger limit would
+// mean nothing.
+const maxGuestMemory = 1 << 32
+
+func (s *byteSize) Set(v string) error {
+	num, unit := splitSize(v)
+	n, err := strconv.ParseUint(num, 10, 64)
+	if err != nil || n == 0 || n > maxGuestMemory/unit {
+		return errors.New("want a size from 1 byte to 4G, such as 512M or 2G")
+	}
+	*s = byteSize(n * unit)
+	return nil
+}
+
+// splitSize splits a size such as 64MiB into its number and its unit.
+func splitSize(v string) (string, uint64) {
+	v = strings.ToUpper(v)
+	for _, u := range sizeUnits {
+		for _, suffix := range []string{u.suffix + "IB", u.suffix + "B", u.suffix} {
+			if num, ok := strings.CutSuffix(v, suffix); ok {
+				return num, u.bytes
+			}
+		}
+	}
+	return strings.TrimSuffix(v, "B"), 1
 }

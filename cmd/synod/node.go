@@ -64,6 +64,7 @@ type machineFlags struct {
 	downAfter         time.Duration
 	tick              time.Duration
 	snapshotEvery     uint64
+	memory            byteSize
 }
 
 func (m *machineFlags) register(fs *flag.FlagSet) {
@@ -75,6 +76,8 @@ func (m *machineFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&m.downAfter, "down-after", 3*time.Second, "declare a node down when the leader has not heard from it for this `long`")
 	fs.DurationVar(&m.tick, "raft-tick", 50*time.Millisecond, "raft's tick; elections take about 10-20 ticks")
 	fs.Uint64Var(&m.snapshotEvery, "snapshot-every", 10_000, "snapshot the machine and compact the log every this many log `entries` (fewer: faster restarts, more snapshot work)")
+	m.memory = defaultMemory
+	fs.Var(&m.memory, "memory", memoryUsage)
 }
 
 // binary reads the guest to run and names it for its argv[0].
@@ -220,6 +223,7 @@ func (s nodeSetup) run(ctx context.Context, resyncs int) (*raftpb.Snapshot, erro
 			NanosPerInstruction: m.nanosPerInstr,
 			HashEvery:           m.hashEvery,
 			Members:             members,
+			MemoryLimit:         uint64(m.memory),
 		},
 		Log:       log,
 		OnCommit:  netport.Committed,
@@ -401,6 +405,9 @@ func nodeArgs(configPath string, id consensus.NodeID, m machineFlags, guestArgs 
 	}
 	if m.guest != "" {
 		args = append(args, "--guest", m.guest)
+	}
+	if m.memory != 0 {
+		args = append(args, "--memory", m.memory.String())
 	}
 	if len(guestArgs) > 0 {
 		args = append(append(args, "--"), guestArgs...)

@@ -53,6 +53,8 @@ func runRun(_ context.Context, args []string, stdout io.Writer) error {
 	maxInstructions := fs.Uint64("max-instructions", 0, "stop the program after `n` instructions (0: no limit)")
 	stats := fs.Bool("stats", false, "print instructions executed and guest MIPS to stderr at the end")
 	quantum := fs.Uint64("quantum", linux.DefaultQuantum, "instructions a guest thread runs before the next one gets the CPU")
+	memory := byteSize(defaultMemory)
+	fs.Var(&memory, "memory", memoryUsage)
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
@@ -62,6 +64,7 @@ func runRun(_ context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	cfg.Quantum = *quantum
+	cfg.MemoryLimit = uint64(memory)
 	cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{ReplaceAttr: dropTime}))
 
 	env := hostenv.New()

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -40,4 +42,57 @@ func TestBundledGuestIsAStaticHppaExecutable(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"primes"}, cfg.Argv)
 	require.Equal(t, []byte("\x7fELF\x01\x02"), binary[:6], "32-bit big-endian ELF")
+}
+
+// A guest that allocates without end is refused memory at --memory, with
+// ENOMEM from malloc, and goes on running: it is not killed and the host's
+// memory is not its to take.
+func TestRunMemoryLimitFailsMallocWithENOMEM(t *testing.T) {
+	run := synodCommand("run", "--memory", "64M", "testdata/mallocs")
+	var stdout, stderr syncBuffer
+	run.Stdout, run.Stderr = &stdout, &stderr
+	require.NoError(t, run.Start())
+	waitFor(t, run, patience)
+	require.True(t, run.ProcessState.Success(), "exit %v; stderr: %s", run.ProcessState, stderr.String())
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	require.Len(t, lines, 2, "stdout: %s", stdout.String())
+	var blocks, small int
+	_, err := fmt.Sscanf(lines[0], "blocks: malloc failed after %d KiB: Cannot allocate memory", &blocks)
+	require.NoError(t, err, lines[0])
+	_, err = fmt.Sscanf(lines[1], "small: malloc failed after %d KiB: Cannot allocate memory", &small)
+	require.NoError(t, err, lines[1])
+	// The program and its 8 MiB stack take their share of the 64 MiB.
+	require.Greater(t, blocks, 40<<10)
+	require.Less(t, blocks+small, 64<<10)
+}
+
+func TestMemoryFlagSizes(t *testing.T) {
+	cases := []struct {
+		in   string
+		want byteSize
+		text string
+	}{
+		{"512M", 512 << 20, "512M"},
+		{"2G", 2 << 30, "2G"},
+		{"2g", 2 << 30, "2G"},
+		{"64MiB", 64 << 20, "64M"},
+		{"64MB", 64 << 20, "64M"},
+		{"1536K", 1536 << 10, "1536K"},
+		{"4G", 4 << 30, "4G"},
+		{"1000000", 1000000, "1000000"},
+		{"4096B", 4096, "4K"},
+	}
+	for _, c := range cases {
+		var s byteSize
+		require.NoError(t, s.Set(c.in), c.in)
+		require.Equal(t, c.want, s, c.in)
+		require.Equal(t, c.text, s.String(), c.in)
+		var again byteSize
+		require.NoError(t, again.Set(s.String()))
+		require.Equal(t, s, again, "what nodeArgs passes on reads back")
+	}
+	for _, bad := range []string{"", "0", "5G", "-1M", "1.5G", "M", "12X", "64iB"} {
+		var s byteSize
+		require.Error(t, s.Set(bad), bad)
+	}
 }

@@ -109,3 +109,22 @@ func waitFor(t *testing.T, cmd *exec.Cmd, d time.Duration) {
 		t.Fatalf("%v did not end within %v", cmd.Args, d)
 	}
 }
+
+// synod up's --memory reaches every replica through the boot entry: the
+// replicated guest's malloc fails at the limit as under synod run.
+func TestUpMemoryLimitReachesTheGuest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-node cluster")
+	}
+	up := synodCommand("up", "--dir", t.TempDir(), "--service-offset", strconv.Itoa(freeServiceOffset(t, 3)),
+		"--memory", "64M", "--guest", "testdata/mallocs")
+	var stdout, stderr syncBuffer
+	up.Stdout, up.Stderr = &stdout, &stderr
+	require.NoError(t, up.Start())
+	waitFor(t, up, patience)
+	require.True(t, up.ProcessState.Success(), "exit %v; stderr: %s", up.ProcessState, stderr.String())
+
+	want, err := synodCommand("run", "--memory", "64M", "testdata/mallocs").Output()
+	require.NoError(t, err)
+	require.Contains(t, stdout.String(), string(want))
+}

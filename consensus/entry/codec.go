@@ -40,6 +40,7 @@ func Encode(e Entry) []byte {
 		for _, m := range e.Members {
 			w.uint(uint64(m))
 		}
+		w.uint(e.MemoryLimit)
 	case Seal:
 		w.uint(e.Through)
 		w.int(e.Time)
@@ -107,6 +108,10 @@ func Decode(b []byte) (Entry, error) {
 		n := r.count(maxMembers)
 		for i := 0; i < n; i++ {
 			v.Members = append(v.Members, consensus.NodeID(r.uint()))
+		}
+		// Boot entries logged before the limit existed end here.
+		if len(r.buf) > 0 {
+			v.MemoryLimit = r.uint()
 		}
 		e = v
 	case KindSeal:

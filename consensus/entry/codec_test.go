@@ -21,6 +21,7 @@ func sampleEntries() []Entry {
 			NanosPerInstruction: 10,
 			HashEvery:           64,
 			Members:             []consensus.NodeID{1, 2, 3},
+			MemoryLimit:         1 << 30,
 		},
 		Boot{},
 		Seal{Through: 12, Time: -5},
@@ -76,6 +77,16 @@ func normalize(e Entry) Entry {
 		return v
 	}
 	return e
+}
+
+// A boot entry logged before it carried a memory limit still decodes, as
+// one without a limit.
+func TestBootWithoutMemoryLimitDecodes(t *testing.T) {
+	b := Boot{GuestDigest: [32]byte{1}, Argv: []string{"kvd"}, EpochInstructions: 200_000, Members: []consensus.NodeID{1}}
+	wire := Encode(b)
+	got, err := Decode(wire[:len(wire)-1]) // a zero limit is one byte
+	require.NoError(t, err)
+	require.Equal(t, b, got)
 }
 
 func TestDecodeRejects(t *testing.T) {

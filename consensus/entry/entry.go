@@ -79,6 +79,10 @@ type Boot struct {
 	HashEvery uint64
 	// Members are the nodes alive at boot, in id order.
 	Members []consensus.NodeID
+	// MemoryLimit caps the guest's mapped memory in bytes (zero: no
+	// limit). Fixed at boot because it decides which of the guest's
+	// allocations fail.
+	MemoryLimit uint64
 }
 
 // Seal closes the set of entries before it: they are delivered at the end

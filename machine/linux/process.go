@@ -27,6 +27,13 @@ type Config struct {
 	// means DefaultQuantum. Part of the deterministic state: replicas must
 	// agree on it.
 	Quantum uint64
+	// MemoryLimit caps the bytes the process may have mapped (program,
+	// stack, brk, mmap), as RLIMIT_AS does on Linux: beyond it brk and
+	// mmap fail with ENOMEM and the stack does not grow. Every mapped
+	// page may come to cost host memory, so this is what keeps a guest
+	// from taking the host's. Zero means no limit. Part of the
+	// deterministic state: replicas must agree on it.
+	MemoryLimit uint64
 	// Log receives diagnostics (unknown system calls, illegal
 	// instructions). Nil means slog.Default().
 	Log *slog.Logger
@@ -153,6 +160,10 @@ func Load(binary []byte, cfg Config, env Env) (*Process, error) {
 	// access faults with SEGV_ACCERR as on hppa Linux and qemu-hppa.
 	if err := p.mem.Map(0, machine.PageSize, machine.ProtExec); err != nil {
 		return nil, fmt.Errorf("load: %w", err)
+	}
+	if !p.mayMap(0) {
+		return nil, fmt.Errorf("load: the program and its stack need %d bytes, more than the memory limit of %d",
+			p.mem.MappedBytes(), cfg.MemoryLimit)
 	}
 	p.brkStart, p.brk = img.brk, img.brk
 	p.umask = 0o022

@@ -42,12 +42,13 @@ type processState struct {
 }
 
 type configState struct {
-	Argv, Envp []string
-	ExePath    string
-	PID        uint32
-	UID, GID   uint32
-	Hostname   string
-	Quantum    uint64
+	Argv, Envp  []string
+	ExePath     string
+	PID         uint32
+	UID, GID    uint32
+	Hostname    string
+	Quantum     uint64
+	MemoryLimit uint64
 }
 
 type cpuState struct {
@@ -248,7 +249,7 @@ func fileStateOf(f *openFile) fileState {
 
 func (p *Process) state(withPages bool) (*processState, error) {
 	s := &processState{
-		Config:       configState{p.cfg.Argv, p.cfg.Envp, p.cfg.ExePath, p.cfg.PID, p.cfg.UID, p.cfg.GID, p.cfg.Hostname, p.cfg.Quantum},
+		Config:       configState{p.cfg.Argv, p.cfg.Envp, p.cfg.ExePath, p.cfg.PID, p.cfg.UID, p.cfg.GID, p.cfg.Hostname, p.cfg.Quantum, p.cfg.MemoryLimit},
 		Instructions: p.instructions, Current: p.current, NextTID: p.nextTID,
 		Brk: p.brk, BrkStart: p.brkStart, Umask: p.umask, Undumpable: p.undumpable, Nice: p.nice, NextFileID: p.files.nextID,
 		Pending: sigInfosState(p.sig.pending), Exit: p.exit,
@@ -363,7 +364,8 @@ func Restore(snapshot []byte, env Env, log *slog.Logger) (*Process, error) {
 	}
 	c := s.Config
 	p := &Process{
-		cfg: Config{Argv: c.Argv, Envp: c.Envp, ExePath: c.ExePath, PID: c.PID, UID: c.UID, GID: c.GID, Hostname: c.Hostname, Quantum: c.Quantum, Log: log},
+		cfg: Config{Argv: c.Argv, Envp: c.Envp, ExePath: c.ExePath, PID: c.PID, UID: c.UID, GID: c.GID, Hostname: c.Hostname, Quantum: c.Quantum,
+			MemoryLimit: c.MemoryLimit, Log: log},
 		env: env, log: log, mem: machine.NewMemory(), current: s.Current, nextTID: s.NextTID,
 		instructions: s.Instructions, brkStart: s.BrkStart, brk: s.Brk, umask: s.Umask, undumpable: s.Undumpable, nice: s.Nice,
 		exit: s.Exit, warned: map[uint32]bool{},

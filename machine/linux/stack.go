@@ -25,7 +25,8 @@ const (
 // growStack maps the stack's reserve up to the page of addr, from where
 // the mapped stack ends, when addr lies in the reserve and is not mapped.
 // It reports whether it mapped anything (the access that needed it can
-// then be done again).
+// then be done again). A stack that would pass the memory limit does not
+// grow, so the access faults, as on Linux.
 func (p *Process) growStack(addr uint32) bool {
 	top := addr &^ (machine.PageSize - 1)
 	if addr < stackBase+stackSize || addr >= stackBase+stackReserve {
@@ -34,15 +35,15 @@ func (p *Process) growStack(addr uint32) bool {
 	if _, mapped := p.mem.Mapped(top); mapped {
 		return false
 	}
-	for page := top; page >= stackBase+stackSize; page -= machine.PageSize {
-		if _, mapped := p.mem.Mapped(page); mapped {
+	bottom := top
+	for bottom > stackBase+stackSize {
+		if _, mapped := p.mem.Mapped(bottom - machine.PageSize); mapped {
 			break
 		}
-		if p.mem.Map(page, machine.PageSize, stackProt) != nil {
-			return false // cannot happen: one aligned page
-		}
+		bottom -= machine.PageSize
 	}
-	return true
+	n := top + machine.PageSize - bottom
+	return p.mayMap(uint64(n)) && p.mem.Map(bottom, n, stackProt) == nil
 }
 
 // Auxiliary vector tags.

@@ -17,6 +17,7 @@ const (
 
 	rlimitStack    = 3
 	rlimitNofile   = 7
+	rlimitAS       = 9
 	rlimitNlimits  = 16
 	rlimInfinity32 = 0xffffffff
 	rlimInfinity64 = ^uint64(0)
@@ -100,7 +101,7 @@ func sysUname(p *Process, t *thread, a sysArgs) sysResult {
 }
 
 // rlimit returns the soft and hard limit of a resource.
-func rlimit(resource uint32) (cur, max uint64, e Errno) {
+func (p *Process) rlimit(resource uint32) (cur, max uint64, e Errno) {
 	switch {
 	case resource >= rlimitNlimits:
 		return 0, 0, EINVAL
@@ -108,6 +109,8 @@ func rlimit(resource uint32) (cur, max uint64, e Errno) {
 		return stackSize, rlimInfinity64, 0
 	case resource == rlimitNofile:
 		return maxFDs, maxFDs, 0
+	case resource == rlimitAS && p.cfg.MemoryLimit != 0:
+		return p.cfg.MemoryLimit, p.cfg.MemoryLimit, 0
 	}
 	return rlimInfinity64, rlimInfinity64, 0
 }
@@ -121,7 +124,7 @@ func clamp32(v uint64) uint32 {
 
 // getrlimit(resource, rlim)
 func sysGetrlimit(p *Process, t *thread, a sysArgs) sysResult {
-	cur, max, e := rlimit(a[0])
+	cur, max, e := p.rlimit(a[0])
 	if e != 0 {
 		return fail(e)
 	}
@@ -133,7 +136,7 @@ func sysGetrlimit(p *Process, t *thread, a sysArgs) sysResult {
 
 // setrlimit(resource, rlim): accepted and not enforced.
 func sysSetrlimit(p *Process, t *thread, a sysArgs) sysResult {
-	_, _, e := rlimit(a[0])
+	_, _, e := p.rlimit(a[0])
 	return result(0, e)
 }
 
@@ -142,7 +145,7 @@ func sysPrlimit64(p *Process, t *thread, a sysArgs) sysResult {
 	if a[0] != 0 && a[0] != p.cfg.PID {
 		return fail(ESRCH)
 	}
-	cur, max, e := rlimit(a[1])
+	cur, max, e := p.rlimit(a[1])
 	if e != 0 {
 		return fail(e)
 	}

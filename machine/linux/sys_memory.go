@@ -65,6 +65,24 @@ func (p *Process) free(addr, n uint32) bool {
 	return true
 }
 
+// mayMap reports whether n more bytes of mappings stay within the memory
+// limit.
+func (p *Process) mayMap(n uint64) bool {
+	return p.cfg.MemoryLimit == 0 || p.mem.MappedBytes()+n <= p.cfg.MemoryLimit
+}
+
+// mappedIn is how many bytes of [addr, addr+n) are mapped: what a mapping
+// replacing them does not add.
+func (p *Process) mappedIn(addr, n uint32) uint64 {
+	var mapped uint64
+	for a := uint64(addr); a < uint64(addr)+uint64(n); a += machine.PageSize {
+		if _, ok := p.mem.Mapped(uint32(a)); ok {
+			mapped += machine.PageSize
+		}
+	}
+	return mapped
+}
+
 // findFree returns the highest page-aligned address below mmapTop where n
 // bytes fit, above the program break.
 func (p *Process) findFree(n uint32) (uint32, bool) {
@@ -115,6 +133,13 @@ func (p *Process) mmap(addr, length, prot, flags, fd uint32, offset int64) sysRe
 			return fail(ENOMEM)
 		}
 		addr = a
+	}
+	grow := uint64(n)
+	if flags&mapFixed != 0 {
+		grow -= p.mappedIn(addr, n)
+	}
+	if !p.mayMap(grow) {
+		return fail(ENOMEM)
 	}
 	var file *openFile
 	var data []byte
@@ -331,7 +356,7 @@ func sysMremap(p *Process, t *thread, a sysArgs) sysResult {
 		}
 		return ok(old)
 	}
-	if !p.free(old+oldSize, newSize-oldSize) && flags&mremapMaymove == 0 {
+	if !p.free(old+oldSize, newSize-oldSize) && flags&mremapMaymove == 0 || !p.mayMap(uint64(newSize-oldSize)) {
 		return fail(ENOMEM)
 	}
 	var grown []byte // what the new pages hold: the file's next bytes, or zeros
@@ -379,7 +404,8 @@ func sysBrk(p *Process, t *thread, a sysArgs) sysResult {
 	oldEnd, newEnd := pageAlign(p.brk), pageAlign(want)
 	switch {
 	case newEnd > oldEnd:
-		if !p.free(oldEnd, newEnd-oldEnd) || p.mem.Map(oldEnd, newEnd-oldEnd, machine.ProtRead|machine.ProtWrite) != nil {
+		if !p.free(oldEnd, newEnd-oldEnd) || !p.mayMap(uint64(newEnd-oldEnd)) ||
+			p.mem.Map(oldEnd, newEnd-oldEnd, machine.ProtRead|machine.ProtWrite) != nil {
 			return ok(p.brk)
 		}
 	case newEnd < oldEnd:
