@@ -69,8 +69,8 @@ func TestUpExitsWhenAMajorityHasEnded(t *testing.T) {
 	require.NoError(t, up.Start())
 	defer func() {
 		if up.ProcessState == nil {
-			_ = up.Process.Kill()
-			_ = up.Wait()
+			_ = up.Process.Signal(syscall.SIGTERM)
+			waitFor(t, up, patience)
 		}
 	}()
 	var cj upCluster
@@ -93,7 +93,8 @@ func TestUpExitsWhenAMajorityHasEnded(t *testing.T) {
 	require.ErrorIs(t, syscall.Kill(last.PID, 0), syscall.ESRCH, "synod up stopped node %d", last.ID)
 }
 
-// waitFor waits for cmd to end, killing it after d.
+// waitFor waits for cmd to end. After d it stops it, with SIGTERM first
+// so that a synod up stops its nodes, and fails the test.
 func waitFor(t *testing.T, cmd *exec.Cmd, d time.Duration) {
 	t.Helper()
 	done := make(chan struct{})
@@ -103,11 +104,17 @@ func waitFor(t *testing.T, cmd *exec.Cmd, d time.Duration) {
 	}()
 	select {
 	case <-done:
+		return
 	case <-time.After(d):
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(patience):
 		_ = cmd.Process.Kill()
 		<-done
-		t.Fatalf("%v did not end within %v", cmd.Args, d)
 	}
+	t.Fatalf("%v did not end within %v", cmd.Args, d)
 }
 
 // synod up's --memory reaches every replica through the boot entry: the
