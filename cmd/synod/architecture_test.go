@@ -41,7 +41,7 @@ func listPackages(t *testing.T, args ...string) []goPackage {
 // machine is pure (standard library only, so it can be reasoned about and
 // fuzzed alone), consensus knows nothing of the machine, and only the
 // transport package (and the config and wiring that name its key types)
-// may pull in libp2p.
+// may pull in libp2p, and only the command runs the simulator.
 func TestArchitecture(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list")
@@ -73,6 +73,10 @@ func TestArchitecture(t *testing.T) {
 				}
 			case inside(p.ImportPath, "replica"):
 				require.False(t, inside(dep, "peripherals"), "%s must not depend on %s", p.ImportPath, dep)
+			}
+			// The simulator is a tool: only the command runs it.
+			if inside(dep, "replica/sim") {
+				require.True(t, inside(p.ImportPath, "cmd"), "%s must not depend on the simulator %s", p.ImportPath, dep)
 			}
 			if strings.HasPrefix(dep, "github.com/libp2p/") {
 				allowed := false

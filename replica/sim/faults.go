@@ -1,0 +1,280 @@
+package sim
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/consensus/memnet"
+	"github.com/synodvm/synod/consensus/raftlog"
+)
+
+// FaultSet is the kinds of fault a run may inject.
+type FaultSet uint
+
+const (
+	// FaultNetwork: messages dropped, duplicated and delayed (which
+	// reorders them across links; memnet keeps each link in order, as
+	// the Transport contract promises).
+	FaultNetwork FaultSet = 1 << iota
+	// FaultPartition: the nodes split into groups that cannot talk.
+	FaultPartition
+	// FaultCrash: a node's process dies and restarts later from its store.
+	FaultCrash
+	// FaultStoreLoss: a crashed node loses its store and rejoins with an
+	// empty one (synod start --rejoin).
+	FaultStoreLoss
+
+	// AllFaults is every kind.
+	AllFaults = FaultNetwork | FaultPartition | FaultCrash | FaultStoreLoss
+)
+
+var faultNames = []struct {
+	set  FaultSet
+	name string
+}{
+	{FaultNetwork, "network"},
+	{FaultPartition, "partition"},
+	{FaultCrash, "crash"},
+	{FaultStoreLoss, "storeloss"},
+}
+
+// ParseFaults reads a comma-separated list of fault kinds ("network",
+// "partition", "crash", "storeloss"), or "all" or "none".
+func ParseFaults(s string) (FaultSet, error) {
+	switch s {
+	case "all":
+		return AllFaults, nil
+	case "none", "":
+		return 0, nil
+	}
+	var set FaultSet
+	for _, name := range strings.Split(s, ",") {
+		i := slices.IndexFunc(faultNames, func(f struct {
+			set  FaultSet
+			name string
+		}) bool {
+			return f.name == strings.TrimSpace(name)
+		})
+		if i < 0 {
+			return 0, fmt.Errorf("unknown fault kind %q (kinds: %s, all, none)", name, set.kinds())
+		}
+		set |= faultNames[i].set
+	}
+	return set, nil
+}
+
+func (f FaultSet) String() string {
+	var names []string
+	for _, k := range faultNames {
+		if f&k.set != 0 {
+			names = append(names, k.name)
+		}
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ",")
+}
+
+func (FaultSet) kinds() string { return AllFaults.String() }
+
+// FaultCounts is what a run injected, by kind.
+type FaultCounts struct {
+	// Messages the network dropped, duplicated, delayed, or lost to a
+	// partition or a dead node.
+	Dropped, Duplicated, Delayed, Cut uint64
+	Partitions, Crashes, StoreLosses  uint64
+}
+
+// Add sums two counts.
+func (c FaultCounts) Add(o FaultCounts) FaultCounts {
+	return FaultCounts{
+		Dropped: c.Dropped + o.Dropped, Duplicated: c.Duplicated + o.Duplicated,
+		Delayed: c.Delayed + o.Delayed, Cut: c.Cut + o.Cut,
+		Partitions: c.Partitions + o.Partitions, Crashes: c.Crashes + o.Crashes,
+		StoreLosses: c.StoreLosses + o.StoreLosses,
+	}
+}
+
+// plan is everything a seed decides about a run before it starts: the
+// cluster's shape and timings, and the rate of each fault.
+type plan struct {
+	nodes, clients, keys, pipeline int
+	// think is the most a client waits between operations.
+	think             time.Duration
+	tick              time.Duration
+	downAfter         time.Duration
+	sealWindow        uint64
+	snapshotEvery     uint64
+	epochInstructions uint64
+	hashEvery         uint64
+	skew              []time.Duration // per node
+	// chaos is how long faults are injected, from the start.
+	chaos time.Duration
+	net   memnet.Faults
+	// A partition starts on average every partitionEvery and lasts up
+	// to partitionFor; a crash comes on average every crashEvery and the
+	// node stays down up to downFor. Zero: never.
+	partitionEvery, partitionFor time.Duration
+	crashEvery, downFor          time.Duration
+	// storeLoss is the chance that a crash also loses the node's store.
+	storeLoss float64
+}
+
+func pick[T any](rng *rand.Rand, choices ...T) T { return choices[rng.IntN(len(choices))] }
+
+func between(rng *rand.Rand, lo, hi time.Duration) time.Duration {
+	return lo + time.Duration(rng.Int64N(int64(hi-lo)+1))
+}
+
+// newPlan draws a run's plan; each fault kind allowed is used by about
+// two seeds in three, at a rate of its own.
+func newPlan(rng *rand.Rand, allowed FaultSet) plan {
+	p := plan{
+		nodes:             pick(rng, 3, 3, 3, 5),
+		clients:           2 + rng.IntN(5),
+		keys:              2 + rng.IntN(6),
+		pipeline:          1 + rng.IntN(4),
+		tick:              pick[time.Duration](rng, 10, 20, 50) * time.Millisecond,
+		downAfter:         pick[time.Duration](rng, 1, 3) * time.Second,
+		sealWindow:        pick[uint64](rng, 4, 32),
+		snapshotEvery:     pick[uint64](rng, 200, 1000, 10_000),
+		epochInstructions: pick[uint64](rng, 50_000, 200_000),
+		hashEvery:         pick[uint64](rng, 4, 16, 64),
+		think:             pick[time.Duration](rng, 1, 10, 50) * time.Millisecond,
+		chaos:             between(rng, 5*time.Second, 20*time.Second),
+	}
+	p.skew = make([]time.Duration, p.nodes)
+	for i := range p.skew {
+		p.skew[i] = between(rng, -time.Second, time.Second)
+	}
+	use := func(kind FaultSet) bool { return allowed&kind != 0 && rng.IntN(3) > 0 }
+	if use(FaultNetwork) {
+		p.net.Drop = pick(rng, 0, 0.01, 0.05, 0.2)
+		p.net.Duplicate = pick(rng, 0, 0.01, 0.05)
+		p.net.MaxDelay = between(rng, 0, 2*p.tick)
+		p.net.MinDelay = between(rng, 0, p.net.MaxDelay)
+	}
+	if use(FaultPartition) {
+		p.partitionEvery = between(rng, time.Second, 8*time.Second)
+		p.partitionFor = between(rng, 100*time.Millisecond, 5*time.Second)
+	}
+	if use(FaultCrash) {
+		p.crashEvery = between(rng, time.Second, 8*time.Second)
+		p.downFor = between(rng, 10*time.Millisecond, 6*time.Second)
+		if use(FaultStoreLoss) {
+			p.storeLoss = pick(rng, 0.1, 0.3)
+		}
+	}
+	return p
+}
+
+func (p plan) String() string {
+	s := fmt.Sprintf("%d nodes, %d clients on %d keys (pipeline %d, think %v), tick %v, down after %v, window %d, snapshot every %d, epoch %d, hash every %d; faults for %v:",
+		p.nodes, p.clients, p.keys, p.pipeline, p.think, p.tick, p.downAfter, p.sealWindow, p.snapshotEvery, p.epochInstructions, p.hashEvery, p.chaos)
+	none := true
+	if p.net != (memnet.Faults{}) {
+		s += fmt.Sprintf(" drop %.0f%%, duplicate %.0f%%, delay %v-%v;", 100*p.net.Drop, 100*p.net.Duplicate, p.net.MinDelay, p.net.MaxDelay)
+		none = false
+	}
+	if p.partitionEvery > 0 {
+		s += fmt.Sprintf(" a partition every %v for up to %v;", p.partitionEvery, p.partitionFor)
+		none = false
+	}
+	if p.crashEvery > 0 {
+		s += fmt.Sprintf(" a crash every %v, down up to %v, store lost %.0f%%;", p.crashEvery, p.downFor, 100*p.storeLoss)
+		none = false
+	}
+	if none {
+		s += " none"
+	}
+	return strings.TrimSuffix(s, ";")
+}
+
+// chance is true on average once every mean of virtual time.
+func (s *Sim) chance(mean time.Duration) bool {
+	return mean > 0 && s.rng.Float64() < float64(stepLength)/float64(mean)
+}
+
+// injectFaults starts and ends partitions and crashes nodes, as the plan
+// says; it runs every step of the chaos phase.
+func (s *Sim) injectFaults() {
+	pl := s.plan
+	switch {
+	case s.partitioned && s.now >= s.partitionEnds:
+		s.heal()
+	case !s.partitioned && s.chance(pl.partitionEvery):
+		s.partition()
+	}
+	if s.chance(pl.crashEvery) {
+		up := s.upNodes()
+		if len(up) == 0 {
+			return
+		}
+		n := up[s.rng.IntN(len(up))]
+		n.crash("injected")
+		n.restartAt = s.now + between(s.rng, 0, pl.downFor)
+		s.counts.Crashes++
+		if s.rng.Float64() < pl.storeLoss && !s.anyRejoining() {
+			n.store = raftlog.NewRejoiningMemStore()
+			s.counts.StoreLosses++
+			s.trace.note(s.now, n.id, "loses its store; it rejoins with an empty one")
+		}
+	}
+}
+
+// partition splits the nodes into two or three random groups.
+func (s *Sim) partition() {
+	groups := make([][]consensus.NodeID, 2+s.rng.IntN(2))
+	for _, n := range s.nodes {
+		g := s.rng.IntN(len(groups))
+		groups[g] = append(groups[g], n.id)
+	}
+	s.net.Partition(groups...)
+	s.partitioned = true
+	s.partitionEnds = s.now + between(s.rng, stepLength, s.plan.partitionFor)
+	s.counts.Partitions++
+	s.trace.note(s.now, 0, "partition %v until %.3fs", groups, s.partitionEnds.Seconds())
+}
+
+func (s *Sim) heal() {
+	s.net.Heal()
+	s.partitioned = false
+	s.trace.note(s.now, 0, "partition healed")
+}
+
+// anyRejoining reports whether a node's store is still a rejoining one:
+// a second lost store at the same time could lose committed entries,
+// which no protocol can prevent (docs/consensus.md).
+func (s *Sim) anyRejoining() bool {
+	for _, n := range s.nodes {
+		if rejoining, _ := n.store.Rejoin(); rejoining {
+			return true
+		}
+	}
+	return false
+}
+
+// endFaults stops injecting: the network heals and turns reliable, and
+// every node that is down restarts now.
+func (s *Sim) endFaults() {
+	if s.partitioned {
+		s.heal()
+	}
+	st := s.net.Stats()
+	s.counts.Dropped, s.counts.Duplicated, s.counts.Cut = st.Dropped, st.Duplicated, st.Cut
+	if s.plan.net.MaxDelay > 0 {
+		s.counts.Delayed = st.Sent - st.Dropped
+	}
+	_ = s.net.SetFaults(memnet.Faults{}) // the zero model is always valid
+	for _, n := range s.nodes {
+		if !n.up() {
+			n.restartAt = s.now
+		}
+	}
+	s.trace.note(s.now, 0, "faults end")
+}

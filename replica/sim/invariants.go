@@ -1,0 +1,156 @@
+package sim
+
+import (
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/consensus/entry"
+	"github.com/synodvm/synod/replica"
+)
+
+// The named invariants. Each violation names one, with the seed and the
+// step it was found at.
+const (
+	// invLogAgreement: every node commits the same entry at each index.
+	invLogAgreement = "log-agreement"
+	// invStateHashes: replicas have the same state hash at the same epoch.
+	invStateHashes = "state-hashes"
+	// invDeliveries: replicas deliver the same entries at the same epochs
+	// (the same delivered index at the end of each epoch).
+	invDeliveries = "deliveries"
+	// invOutputNode: an output is performed only by the node it names.
+	invOutputNode = "output-node"
+	// invOutputOnce: an output is performed at most once.
+	invOutputOnce = "output-once"
+	// invReplies: every reply is well formed and answers a request.
+	invReplies = "replies"
+	// invLinearizable: the clients' history is linearizable.
+	invLinearizable = "linearizable"
+	// invLostWrite: no acknowledged write is lost.
+	invLostWrite = "no-lost-write"
+	// invLiveness: once faults stop, every request is answered, and every
+	// node serves again, within livenessBound.
+	invLiveness = "liveness"
+	// invReplicaRuns, invRaftRuns, invSnapshots, invEntries: without
+	// faults that cause them, no replica stops, no raft core fails,
+	// every snapshot restores and every committed entry decodes.
+	invReplicaRuns = "replica-runs"
+	invRaftRuns    = "raft-runs"
+	invSnapshots   = "snapshots-restore"
+	invEntries     = "entries-decode"
+)
+
+// livenessBound is how long after the faults stop a request may wait for
+// its answer: a failover, a node declared down and up again, and a
+// restarted node catching up all fit well within it.
+const livenessBound = 20 * time.Second
+
+// Violation is one invariant found broken.
+type Violation struct {
+	Invariant string
+	Seed      uint64
+	Step      uint64
+	At        time.Duration // virtual time
+	Detail    string
+}
+
+func (v Violation) Error() string {
+	return fmt.Sprintf("seed %d, step %d (%.3fs): %s: %s", v.Seed, v.Step, v.At.Seconds(), v.Invariant, v.Detail)
+}
+
+// violate records a violation; the run stops at the end of the step.
+func (s *Sim) violate(invariant, format string, args ...any) {
+	v := Violation{Invariant: invariant, Seed: s.opts.Seed, Step: s.steps, At: s.now, Detail: fmt.Sprintf(format, args...)}
+	s.trace.note(s.now, 0, "VIOLATION %s: %s", invariant, v.Detail)
+	s.violations = append(s.violations, v)
+}
+
+// checks holds what the invariants compare across nodes and over time.
+type checks struct {
+	s *Sim
+	// committed is the digest of the entry committed at each index.
+	committed map[uint64]uint64
+	// hashes is the first state hash recorded at each checkpoint epoch,
+	// and by whom; hashChecked the last checkpoint checked per node.
+	hashes      map[uint64]nodeHash
+	hashChecked map[consensus.NodeID]uint64
+	// delivered is the delivered index at the end of each epoch.
+	delivered map[uint64]uint64
+	// performedBy is the node that performed each output, by sequence.
+	performedBy map[uint64]consensus.NodeID
+}
+
+type nodeHash struct {
+	node consensus.NodeID
+	hash [32]byte
+}
+
+func newChecks(s *Sim) checks {
+	return checks{
+		s:           s,
+		committed:   map[uint64]uint64{},
+		hashes:      map[uint64]nodeHash{},
+		hashChecked: map[consensus.NodeID]uint64{},
+		delivered:   map[uint64]uint64{},
+		performedBy: map[uint64]consensus.NodeID{},
+	}
+}
+
+// commit checks that index holds the same entry on every node.
+func (c *checks) commit(n *node, index uint64, data []byte) {
+	h := fnv.New64a()
+	h.Write(data)
+	sum := h.Sum64()
+	if first, ok := c.committed[index]; ok && first != sum {
+		c.s.violate(invLogAgreement, "node %d committed a different entry at index %d than another node", n.id, index)
+	}
+	c.committed[index] = sum
+}
+
+// afterStep checks the replica of n after one Step: its newest state hash
+// against the others' at that epoch, and, when it finished an epoch, the
+// index delivered at its end.
+func (c *checks) afterStep(n *node, progress replica.Progress) {
+	st := n.p.rep.Status()
+	if st.LastHashAt != 0 && st.LastHashAt != c.hashChecked[n.id] {
+		c.hashChecked[n.id] = st.LastHashAt
+		first, ok := c.hashes[st.LastHashAt]
+		switch {
+		case !ok:
+			c.hashes[st.LastHashAt] = nodeHash{n.id, st.LastHash}
+		case first.hash != st.LastHash:
+			c.s.violate(invStateHashes, "at epoch %d node %d has state hash %x, node %d had %x",
+				st.LastHashAt, n.id, st.LastHash[:8], first.node, first.hash[:8])
+		}
+	}
+	if progress != replica.Ran {
+		return
+	}
+	ended := st.Epoch - 1
+	if first, ok := c.delivered[ended]; ok && first != st.Delivered {
+		c.s.violate(invDeliveries, "at the end of epoch %d node %d had delivered through index %d, another node through %d",
+			ended, n.id, st.Delivered, first)
+	}
+	c.delivered[ended] = st.Delivered
+}
+
+// performing checks that the output a device of n is about to act on,
+// for connection conn, is n's to perform.
+func (c *checks) performing(n *node, conn entry.ConnID) {
+	o := n.p.routing
+	if o.Node != n.id || conn.Node != n.id {
+		c.s.violate(invOutputNode, "node %d performs output #%d (%v), addressed to node %d", n.id, o.Seq, o.Action, o.Node)
+	}
+}
+
+// performed records that n's device acted on a live connection for the
+// output being routed.
+func (c *checks) performed(n *node) {
+	o := n.p.routing
+	if by, ok := c.performedBy[o.Seq]; ok {
+		c.s.violate(invOutputOnce, "output #%d (%v) performed by node %d, and again by node %d", o.Seq, o.Action, by, n.id)
+	}
+	c.performedBy[o.Seq] = n.id
+}

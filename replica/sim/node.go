@@ -1,0 +1,434 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/consensus/entry"
+	"github.com/synodvm/synod/consensus/memnet"
+	"github.com/synodvm/synod/consensus/raftlog"
+	"github.com/synodvm/synod/outputs"
+	"github.com/synodvm/synod/replica"
+)
+
+// node is one cluster member: what survives a crash (its store, its
+// clock) and, while it is up, its process.
+type node struct {
+	id    consensus.NodeID
+	sim   *Sim
+	store *raftlog.MemStore
+	// skew is how far this node's wall clock is from the run's; phase
+	// is when in each raft tick period this node ticks.
+	skew, phase time.Duration
+	p           *process // nil while down
+	restartAt   time.Duration
+}
+
+// process is a running node: the raft core, the replica and its
+// runtime, the way replica.Node and cmd/synod wire them, driven from the
+// simulation's goroutine. What replica.Node does on goroutines (the
+// proposer, the loop's timers) is done here step by step.
+type process struct {
+	core   *raftlog.Core
+	ep     *memnet.Endpoint
+	rep    *replica.Replica
+	router *replica.Router
+	port   *netport
+	sealer replica.Sealer
+	// queue holds the replica runtime's proposals the log has not taken
+	// yet (raft back-pressure), oldest first, as replica.Node's channel.
+	queue [][]byte
+	// routing is the output being routed, for the output checks.
+	routing outputs.Output
+	// failed says why the process stops at the end of this step.
+	failed string
+	// catchUpTo is the commit index at start; the node is quiet until it
+	// has applied it.
+	catchUpTo      uint64
+	serving        bool
+	bootProposedAt time.Duration
+	upProposedAt   time.Duration
+	consoleAcked   uint64
+	consoleAckedAt time.Duration
+	missingSince   map[consensus.NodeID]time.Duration
+	downProposedAt map[consensus.NodeID]time.Duration
+}
+
+// The runtime's timings, as replica.Node's.
+const (
+	bootRetry          = 2 * time.Second
+	consoleAckInterval = 100 * time.Millisecond
+	maxQueuedProposals = 4096
+	// epochsPerStep bounds the epochs a replica runs in one step: the
+	// guest's speed in virtual time (200 000 instructions take about
+	// half a millisecond at synod's speed).
+	epochsPerStep = 4
+)
+
+func (n *node) up() bool { return n.p != nil }
+
+// clock is the node's wall clock in Unix nanoseconds.
+func (n *node) clock() int64 { return n.sim.wallStart + int64(n.sim.now+n.skew) }
+
+// start boots the node's process from its store.
+func (n *node) start() error {
+	s := n.sim
+	ep, err := s.net.Join(n.id)
+	if err != nil {
+		return fmt.Errorf("node %d: %w", n.id, err)
+	}
+	p := &process{
+		ep:             ep,
+		rep:            replica.New(replica.Config{Self: n.id, Guest: s.opts.Guest, ExePath: "/kvd", Logger: quiet}),
+		sealer:         replica.Sealer{Window: s.plan.sealWindow, Retry: int64(time.Second)},
+		bootProposedAt: -bootRetry,
+		missingSince:   map[consensus.NodeID]time.Duration{},
+		downProposedAt: map[consensus.NodeID]time.Duration{},
+	}
+	p.port = newNetport(n, s.now)
+	p.router = &replica.Router{Self: n.id, Logger: quiet, Devices: replica.Devices{
+		Net:    p.port,
+		Stdout: consoleWriter{n, 1},
+		Stderr: consoleWriter{n, 2},
+		Refill: n.refill,
+	}}
+	p.router.Quiet.Store(true)
+	cfg := raftlog.Config{
+		ID:              n.id,
+		Peers:           s.ids(),
+		ElectionTicks:   10,
+		HeartbeatTicks:  1,
+		SnapshotEntries: s.plan.snapshotEvery,
+		SnapshotSource:  n.snapshot,
+		Logger:          quiet,
+		Clock:           func() time.Time { return time.Unix(0, n.clock()) },
+	}
+	s.raft(func() { p.core, err = raftlog.NewCore(cfg, n.store, ep) })
+	if err != nil {
+		ep.Close()
+		return fmt.Errorf("node %d: %w", n.id, err)
+	}
+	p.catchUpTo = p.core.Status().Commit
+	n.p = p
+	s.trace.note(s.now, n.id, "starts (commit %d on disk)", p.catchUpTo)
+	return nil
+}
+
+var quiet = slog.New(slog.DiscardHandler)
+
+// crash ends the process at once: the store keeps what was saved, the
+// clients' sockets reset.
+func (n *node) crash(why string) {
+	p := n.p
+	n.p = nil
+	p.ep.Close()
+	p.port.crash()
+	n.sim.trace.note(n.sim.now, n.id, "crashes: %s", why)
+}
+
+// step runs the process for one step of virtual time, in the order of
+// replica.Node's loop: take what the log delivered, run the machine,
+// perform its outputs, propose, decide what time decides. A process
+// whose raft core or replica failed crashes at the end of the step.
+func (n *node) step() {
+	s, p := n.sim, n.p
+	n.receive()
+	if (s.now+n.phase)%s.plan.tick == 0 {
+		n.raftCall("tick", p.core.Tick)
+	}
+	n.ready()
+	if p.failed == "" {
+		n.leaveQuietWhenCaughtUp()
+		n.run()
+		n.housekeeping()
+		n.updateServing()
+		p.port.step()
+		n.flushProposals()
+	}
+	if p.failed != "" {
+		n.crash(p.failed)
+	}
+}
+
+// run runs the machine for up to epochsPerStep epochs.
+func (n *node) run() {
+	s, p := n.sim, n.p
+	for range epochsPerStep {
+		progress := p.rep.Step()
+		n.route()
+		for _, e := range p.rep.Proposals() {
+			n.propose(e)
+		}
+		s.checks.afterStep(n, progress)
+		if progress == replica.Stopped {
+			s.violate(invReplicaRuns, "node %d: %v", n.id, p.rep.Status().Stopped)
+			p.failed = "its replica stopped"
+		}
+		if progress != replica.Ran {
+			return
+		}
+	}
+}
+
+// raftCall runs a raft call with the run's raft randomness. A failed
+// core stops the process; calls after that are skipped.
+func (n *node) raftCall(what string, f func() error) {
+	p := n.p
+	if p.failed != "" {
+		return
+	}
+	var err error
+	n.sim.raft(func() { err = f() })
+	if errors.Is(err, raftlog.ErrFailed) {
+		n.sim.violate(invRaftRuns, "node %d: %s: %v", n.id, what, err)
+		p.failed = "its raft core failed"
+	}
+}
+
+// receive steps raft with every message and snapshot outcome that arrived.
+func (n *node) receive() {
+	p := n.p
+	for p.failed == "" {
+		select {
+		case in := <-p.ep.Inbound():
+			n.sim.trace.message(n.sim.now, n.id, in.From, in.Data)
+			n.raftCall("step", func() error {
+				if err := p.core.Step(in); errors.Is(err, raftlog.ErrFailed) {
+					return err
+				}
+				return nil // a refused message is raft's business
+			})
+		case r := <-p.ep.SnapshotsSent():
+			n.sim.trace.note(n.sim.now, n.id, "snapshot to n%d: %v", r.To, errText(r.Err))
+			n.raftCall("snapshot sent", func() error { return p.core.SnapshotSent(r) })
+		default:
+			return
+		}
+	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return "delivered"
+	}
+	return err.Error()
+}
+
+// ready persists and sends what raft has ready, and applies what committed.
+func (n *node) ready() {
+	p := n.p
+	var applies []consensus.Apply
+	n.raftCall("ready", func() (err error) {
+		applies, err = p.core.HandleReady()
+		return err
+	})
+	for _, a := range applies {
+		if p.failed != "" {
+			return
+		}
+		n.apply(a)
+	}
+}
+
+// apply hands the replica a snapshot or committed entries, as
+// replica.Node.apply does.
+func (n *node) apply(a consensus.Apply) {
+	s, p := n.sim, n.p
+	if a.Snapshot != nil {
+		if err := p.rep.Restore(a.Snapshot.Data); err != nil {
+			s.violate(invSnapshots, "node %d: snapshot at %d does not restore: %v", n.id, a.Snapshot.Index, err)
+			p.failed = "its snapshot does not restore"
+			return
+		}
+		s.trace.note(s.now, n.id, "installs snapshot at %d (epoch %d)", a.Snapshot.Index, p.rep.Status().Epoch)
+		for _, port := range p.rep.ListenPorts() {
+			p.port.Listen(port)
+		}
+	}
+	for _, c := range a.Entries {
+		e, err := entry.Decode(c.Data)
+		if err != nil {
+			s.violate(invEntries, "node %d: committed entry %d does not decode: %v", n.id, c.Index, err)
+			e = nil
+		}
+		s.trace.note(s.now, n.id, "commits %d: %s", c.Index, describeEntry(e))
+		s.checks.commit(n, c.Index, c.Data)
+		if e != nil {
+			p.port.committed(e)
+		}
+		p.rep.CommitEntry(c.Index, e)
+	}
+}
+
+// snapshot is the raft core's snapshot source: outputs are routed first,
+// as replica.Node.serveSnapshot does, since a snapshot does not hold them.
+func (n *node) snapshot() (consensus.Snapshot, error) {
+	n.route()
+	data, index, err := n.p.rep.Snapshot()
+	return consensus.Snapshot{Index: index, Data: data}, err
+}
+
+// route performs or records the replica's outputs, one at a time so the
+// output checks know which output a device acts on.
+func (n *node) route() {
+	p := n.p
+	for _, o := range p.rep.Outputs() {
+		p.routing = o
+		p.router.Route([]outputs.Output{o})
+	}
+	p.routing = outputs.Output{}
+}
+
+// propose queues an entry of the runtime for the log.
+func (n *node) propose(e entry.Entry) {
+	p := n.p
+	if len(p.queue) >= maxQueuedProposals {
+		n.sim.trace.note(n.sim.now, n.id, "proposal queue full; dropping %s", e.Kind())
+		return
+	}
+	p.queue = append(p.queue, entry.Encode(e))
+}
+
+// flushProposals hands the queue to raft until it pushes back. A
+// proposal raft refuses for want of a leader is dropped, as
+// replica.Node's proposer drops it.
+func (n *node) flushProposals() {
+	p := n.p
+	for len(p.queue) > 0 && p.failed == "" {
+		var err error
+		n.raftCall("propose", func() error {
+			err = p.core.Propose(p.queue[0])
+			return err
+		})
+		if errors.Is(err, raftlog.ErrBusy) {
+			return
+		}
+		p.queue = p.queue[1:]
+	}
+}
+
+// proposeNow proposes at once, for the network port's batches.
+func (n *node) proposeNow(e entry.Entry) {
+	p := n.p
+	n.raftCall("propose", func() error { return p.core.Propose(entry.Encode(e)) })
+}
+
+// refill performs an outputs.Refill: random bytes from the run's
+// generator, proposed once, as replica.Node.refill.
+func (n *node) refill(size int) {
+	b := make([]byte, size)
+	for i := range b {
+		b[i] = byte(n.sim.rng.Uint32())
+	}
+	n.propose(entry.Random{Node: n.id, Data: b})
+}
+
+// consoleWriter is a node's stdout or stderr.
+type consoleWriter struct {
+	n      *node
+	stream int
+}
+
+func (w consoleWriter) Write(b []byte) (int, error) {
+	w.n.sim.trace.note(w.n.sim.now, w.n.id, "console %d: %q", w.stream, b)
+	return len(b), nil
+}
+
+func (n *node) leaveQuietWhenCaughtUp() {
+	p := n.p
+	if p.router.Quiet.Load() && p.core.Status().Applied >= p.catchUpTo {
+		p.router.Quiet.Store(false)
+		n.sim.trace.note(n.sim.now, n.id, "caught up; performing outputs")
+	}
+}
+
+func (n *node) updateServing() {
+	p := n.p
+	serving := !p.router.Quiet.Load() && !p.rep.Down(n.id)
+	if serving != p.serving {
+		p.serving = serving
+		p.port.SetServing(serving)
+	}
+}
+
+// housekeeping makes replica.Node's time-driven decisions: the boot
+// entry, seals, failure detection, console acknowledgements, rejoining.
+func (n *node) housekeeping() {
+	s, p := n.sim, n.p
+	ls := p.core.Status()
+	now := s.now
+	if !p.rep.Status().Booted {
+		if ls.IsLeader && now-p.bootProposedAt > bootRetry {
+			p.bootProposedAt = now
+			n.propose(s.bootEntry(n))
+		}
+		return
+	}
+	if seal, ok := p.sealer.Next(p.rep.SealInfo(), ls.IsLeader, n.clock()); ok {
+		n.propose(seal)
+	}
+	if ls.IsLeader {
+		n.detectFailures(ls.Reachable)
+	}
+	if done := p.router.ConsoleThrough(); done > p.consoleAcked && now-p.consoleAckedAt >= consoleAckInterval {
+		p.consoleAcked, p.consoleAckedAt = done, now
+		n.propose(entry.ConsoleDone{Node: n.id, Seq: done})
+	}
+	if p.rep.Down(n.id) && !p.router.Quiet.Load() && now-p.upProposedAt > s.plan.downAfter {
+		p.upProposedAt = now
+		n.propose(entry.NodeUp{Node: n.id})
+	}
+}
+
+// detectFailures declares down a member the leader has not reached for
+// downAfter, as replica.Node.detectFailures.
+func (n *node) detectFailures(reachable []consensus.NodeID) {
+	s, p := n.sim, n.p
+	connected := map[consensus.NodeID]bool{n.id: true}
+	for _, r := range reachable {
+		connected[r] = true
+	}
+	for _, m := range p.rep.Members() {
+		if connected[m] || p.rep.Down(m) {
+			delete(p.missingSince, m)
+			continue
+		}
+		since, seen := p.missingSince[m]
+		if !seen {
+			p.missingSince[m] = s.now
+			continue
+		}
+		last, proposed := p.downProposedAt[m]
+		if s.now-since > s.plan.downAfter && (!proposed || s.now-last > s.plan.downAfter) {
+			p.downProposedAt[m] = s.now
+			s.trace.note(s.now, n.id, "declares n%d down", m)
+			n.propose(entry.NodeDown{Node: m})
+		}
+	}
+}
+
+// describeEntry names a committed entry for the trace.
+func describeEntry(e entry.Entry) string {
+	switch e := e.(type) {
+	case nil:
+		return "undecodable"
+	case entry.Inputs:
+		return fmt.Sprintf("Inputs of %d", len(e.Entries))
+	case entry.Seal:
+		return fmt.Sprintf("Seal through %d", e.Through)
+	case entry.StateHash:
+		return fmt.Sprintf("StateHash of n%d at epoch %d", e.Node, e.Epoch)
+	case entry.Random:
+		return fmt.Sprintf("Random of n%d, %d bytes", e.Node, len(e.Data))
+	case entry.NodeDown:
+		return fmt.Sprintf("NodeDown n%d", e.Node)
+	case entry.NodeUp:
+		return fmt.Sprintf("NodeUp n%d", e.Node)
+	case entry.ConsoleDone:
+		return fmt.Sprintf("ConsoleDone n%d through #%d", e.Node, e.Seq)
+	}
+	return e.Kind().String()
+}
