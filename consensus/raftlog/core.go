@@ -79,9 +79,12 @@ type Core struct {
 	jobTaken       bool
 	snapshotAfter  uint64
 	// snapshotsOut holds the index of the snapshot on its way to each
-	// peer; snapshotRetries the failures raft has yet to hear of.
-	snapshotsOut    map[uint64]uint64
-	snapshotRetries map[uint64]*snapshotRetry
+	// peer; snapshotsDelivered the last one each peer confirmed, while
+	// it catches up after it; snapshotRetries the failures raft has yet
+	// to hear of.
+	snapshotsOut       map[uint64]uint64
+	snapshotsDelivered map[uint64]deliveredSnapshot
+	snapshotRetries    map[uint64]*snapshotRetry
 
 	failed error
 }

@@ -3,6 +3,7 @@ package raftlog
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -123,7 +124,7 @@ func (c *Core) finishSnapshot(j *snapshotJob) {
 		return
 	}
 	index := j.snap.Index
-	compactTo := index - min(c.cfg.CompactKeepEntries, index)
+	compactTo := min(index-min(c.cfg.CompactKeepEntries, index), c.compactionFloor())
 	if err := c.saveHardState(); err != nil {
 		c.log.Warn("raftlog: snapshot: saving the hard state failed", "err", err)
 		return
@@ -250,11 +251,47 @@ func (c *Core) SnapshotSent(r consensus.SnapshotSent) error {
 			return nil
 		}
 		delete(c.snapshotRetries, to)
+		if c.snapshotsDelivered == nil {
+			c.snapshotsDelivered = map[uint64]deliveredSnapshot{}
+		}
+		c.snapshotsDelivered[to] = deliveredSnapshot{index, c.ticks}
 		c.m.snapshotsSent.Inc()
 		c.log.Info("raftlog: sent snapshot", "to", to, "index", index)
 		c.rn.ReportSnapshot(to, raft.SnapshotFinish)
 		return nil
 	})
+}
+
+// deliveredSnapshot is a snapshot a follower confirmed, and when.
+type deliveredSnapshot struct{ index, tick uint64 }
+
+// snapshotCatchUpTimeouts is how many election timeouts a follower that
+// received a snapshot has to store it, restore from it and ask for the
+// entries after it, before the log after it may be compacted away.
+const snapshotCatchUpTimeouts = 30
+
+// compactionFloor is the highest index the log may be compacted to
+// without discarding entries a follower being caught up through a
+// snapshot will ask for next: the log after a snapshot in flight or just
+// delivered stays until the follower has it. Otherwise a busy leader
+// snapshots again while the last snapshot crosses, and the follower,
+// once it installed that one, finds the entries after it gone and needs
+// another: with a large snapshot it never catches up.
+func (c *Core) compactionFloor() uint64 {
+	floor := uint64(math.MaxUint64)
+	for _, index := range c.snapshotsOut {
+		floor = min(floor, index)
+	}
+	progress := c.rn.Status().Progress
+	for to, d := range c.snapshotsDelivered {
+		pr, ok := progress[to]
+		if !ok || pr.Match >= d.index || c.ticks > d.tick+snapshotCatchUpTimeouts*uint64(c.cfg.ElectionTicks) {
+			delete(c.snapshotsDelivered, to)
+			continue
+		}
+		floor = min(floor, d.index)
+	}
+	return floor
 }
 
 // snapshotRetry is a failed snapshot whose failure raft has not heard of
