@@ -27,6 +27,8 @@ type Node struct {
 	// jobRunning is closed when it ends (nil while none runs).
 	snapshotJobs chan *snapshotJob
 	jobRunning   chan struct{}
+	// reads reads the stored snapshot ahead for raft (readahead.go).
+	reads *readAhead
 	stop         chan struct{}
 	done         chan struct{}
 	stopOnce     sync.Once
@@ -69,8 +71,9 @@ func (p *proposal) cancel(why error) error {
 const appliesBuffer = 64
 
 // jobStopWait bounds how long Stop waits for a snapshot job that is still
-// running (asking the user, or writing the data file) before it closes
-// the store under it; an unfinished file is removed when the store opens.
+// running (asking the user, or writing the data file), and for a read of
+// the stored snapshot, before it closes the store under them; an
+// unfinished file is removed when the store opens.
 const jobStopWait = 30 * time.Second
 
 // maxEventsPerBatch bounds how many proposals and messages the loop takes
@@ -81,10 +84,12 @@ const maxEventsPerBatch = 512
 // StartNode starts the engine on store and net and runs it until Stop.
 // The node owns both afterwards: Stop closes them.
 func StartNode(cfg Config, store Store, net consensus.Transport) (*Node, error) {
+	store, reads := newReadAhead(store)
 	core, err := NewCore(cfg, store, net)
 	if err != nil {
 		return nil, err
 	}
+	reads.enable()
 	// Taking a snapshot can take seconds (the user serialises its state,
 	// the store writes and syncs it); the loop must go on heartbeating.
 	core.asyncSnapshots = true
@@ -95,6 +100,7 @@ func StartNode(cfg Config, store Store, net consensus.Transport) (*Node, error) 
 		proposals:    make(chan *proposal, maxEventsPerBatch),
 		commands:     make(chan func(*Core) error),
 		snapshotJobs: make(chan *snapshotJob, 1),
+		reads:        reads,
 		stop:         make(chan struct{}),
 		done:         make(chan struct{}),
 	}
@@ -238,6 +244,9 @@ func (n *Node) run(tick time.Duration) {
 			p.answer(n.stopReason())
 		}
 		n.waitForSnapshotJob()
+		if !n.reads.wait(jobStopWait) {
+			n.core.log.Warn("raftlog: stopping while the stored snapshot is still being read", "waited", jobStopWait)
+		}
 		close(n.applies)
 		if n.core.Err() == nil {
 			n.err = errors.Join(n.err, n.core.saveHardState())

@@ -64,7 +64,7 @@ func startLiveNode(t *testing.T, net *memnet.Network, dir string, cfg Config) *l
 	return ln
 }
 
-func (n *liveNode) disk() *failingStore { return n.core.store.(*failingStore) }
+func (n *liveNode) disk() *failingStore { return n.core.store.(*readAhead).Store.(*failingStore) }
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()

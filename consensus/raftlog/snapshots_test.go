@@ -210,3 +210,47 @@ func startBoltNode(t *testing.T, net *memnet.Network, dir string, cfg Config, ho
 	t.Cleanup(func() { _ = ln.Stop(); <-ln.done })
 	return ln
 }
+
+// TestNodeCatchesUpFollowerThroughSnapshot: the goroutine-driven Node on
+// bbolt, as in production: snapshots written off the loop, the stored one
+// read ahead for raft, and sent over the message size limit to a follower
+// that restarted behind a compacted log.
+func TestNodeCatchesUpFollowerThroughSnapshot(t *testing.T) {
+	net := memnet.New(1)
+	net.SetMaxMessageSize(4 << 10)
+	peers := []consensus.NodeID{1, 2, 3}
+	dirs := map[consensus.NodeID]string{}
+	config := func(id consensus.NodeID) Config {
+		return Config{ID: id, Peers: peers, SnapshotEntries: 20, CompactKeepEntries: 2, MaxSizePerMsg: 1 << 10}
+	}
+	nodes := map[consensus.NodeID]*liveNode{}
+	var all []*liveNode
+	for _, id := range peers {
+		dirs[id] = t.TempDir()
+		nodes[id] = startBoltNode(t, net, dirs[id], config(id), func() {})
+		all = append(all, nodes[id])
+	}
+	lead := waitLiveLeader(t, all)
+	lagging := peers[(int(lead))%3] // not the leader
+	require.NoError(t, nodes[lagging].Stop())
+	<-nodes[lagging].done
+
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	pad := strings.Repeat("p", 100)
+	want := logtest.Values("v"+pad, 100)
+	for _, v := range want {
+		require.NoError(t, nodes[lead].Propose(ctx, []byte(v)))
+	}
+	eventually(t, "the leader compacted its log", func() bool {
+		first, err := nodes[lead].core.store.FirstIndex()
+		return err == nil && first > 50 && slices.Equal(want, nodes[lead].entries())
+	})
+
+	back := startBoltNode(t, net, dirs[lagging], config(lagging), func() {})
+	eventually(t, "the restarted follower has every entry", func() bool { return slices.Equal(want, back.entries()) })
+	back.mu.Lock()
+	defer back.mu.Unlock()
+	assert.Equal(t, 1, back.hist.Snapshots, "it caught up through a snapshot")
+	assert.GreaterOrEqual(t, net.Stats().Snapshots, uint64(1))
+}
