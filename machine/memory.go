@@ -71,6 +71,9 @@ type page struct {
 	// so a state hash rehashes only the pages written since the last one.
 	sum    [32]byte
 	hashed bool
+	// shared marks data as held by a MemoryImage too: the next write
+	// copies it first (image.go).
+	shared bool
 }
 
 // contents returns the page's bytes, for reading only.
@@ -200,9 +203,17 @@ func (m *Memory) forget(first, last uint32) {
 // write makes p's contents writable, creating them on the first write,
 // and marks them changed.
 func (m *Memory) write(n uint32, p *page) *pageData {
-	if p.data == nil {
+	switch {
+	case p.data == nil:
 		p.data = new(pageData)
 		// The load cache may still translate the page to zeroData.
+		m.loads.drop(n << PageShift)
+	case p.shared:
+		d := new(pageData)
+		*d = *p.data
+		p.data, p.shared = d, false
+		// The load cache may still translate the page to the copy an
+		// image holds, which no longer changes.
 		m.loads.drop(n << PageShift)
 	}
 	p.hashed = false

@@ -76,26 +76,7 @@ func (c *CPU) Hash() [32]byte {
 
 // encodeState hands the memory state to emit piece by piece; a piece is
 // only valid during the call.
-func (m *Memory) encodeState(emit func([]byte)) {
-	var head [9]byte
-	head[0] = memoryStateVersion
-	binary.BigEndian.PutUint32(head[1:], m.pages)
-	emit(head[:5])
-	m.eachPage(func(n uint32, p *page) {
-		binary.BigEndian.PutUint32(head[:], n)
-		head[4] = byte(p.prot)
-		if p.isZero() {
-			head[5] = 0
-			emit(head[:6])
-			return
-		}
-		head[5] = 1
-		emit(head[:6])
-		emit(p.data[:])
-	})
-}
-
-func (p *page) isZero() bool { return p.data == nil || allZero(p.data[:]) }
+func (m *Memory) encodeState(emit func([]byte)) { m.image(false).encodeState(emit) }
 
 // AppendState appends every mapped page, with its rights, to b.
 func (m *Memory) AppendState(b []byte) []byte {

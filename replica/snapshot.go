@@ -15,7 +15,7 @@ import (
 
 // snapshotMagic starts every replica snapshot; the digit is the format
 // version, bumped on any incompatible change.
-const snapshotMagic = "synod-replica-2\n"
+const snapshotMagic = "synod-replica-3\n"
 
 // header is the replica's own bookkeeping in a snapshot.
 type header struct {
@@ -32,13 +32,25 @@ type header struct {
 	LastHash      [32]byte
 }
 
-// Snapshot serializes the whole replicated state as of the last delivered
-// log index (returned): the log after that index, replayed into the
-// restored replica, brings it to where this one is. Outputs not yet
-// collected are not included: collect them first.
-func (r *Replica) Snapshot() ([]byte, uint64, error) {
+// Frozen is the replicated state at one instant (Freeze), to be encoded
+// by Encode on any goroutine while the replica runs on: the bookkeeping
+// and the world are already encoded, the process is an image that shares
+// its memory with the running process until the process writes it.
+type Frozen struct {
+	header, world []byte
+	proc          *linux.Image
+	// Index is the last delivered log index, which the state covers.
+	Index uint64
+}
+
+// Freeze takes the whole replicated state as of the last delivered log
+// index: the log after that index, replayed into the restored replica,
+// brings it to where this one is. It costs milliseconds however large the
+// guest's memory. Outputs not yet collected are not included: collect
+// them first.
+func (r *Replica) Freeze() (*Frozen, error) {
 	if r.proc == nil {
-		return nil, 0, errors.New("snapshot: machine not booted")
+		return nil, errors.New("snapshot: machine not booted")
 	}
 	h := header{
 		Boot: *r.boot, Epoch: r.epoch, Ran: r.ran, Ended: r.ended, Wait: r.wait,
@@ -47,46 +59,63 @@ func (r *Replica) Snapshot() ([]byte, uint64, error) {
 	}
 	hb, err := json.Marshal(h)
 	if err != nil {
-		return nil, 0, fmt.Errorf("snapshot header: %w", err)
-	}
-	pb, err := r.proc.Snapshot()
-	if err != nil {
-		return nil, 0, fmt.Errorf("snapshot process: %w", err)
+		return nil, fmt.Errorf("snapshot header: %w", err)
 	}
 	wb, err := r.world.encode()
 	if err != nil {
-		return nil, 0, fmt.Errorf("snapshot: %w", err)
+		return nil, fmt.Errorf("snapshot: %w", err)
 	}
-	var buf bytes.Buffer
-	buf.WriteString(snapshotMagic)
-	for _, section := range [][]byte{hb, wb, pb} {
-		buf.Write(binary.BigEndian.AppendUint64(nil, uint64(len(section))))
-		buf.Write(section)
+	img, err := r.proc.Freeze()
+	if err != nil {
+		return nil, fmt.Errorf("snapshot process: %w", err)
 	}
-	return buf.Bytes(), r.delivered, nil
+	return &Frozen{header: hb, world: wb, proc: img, Index: r.delivered}, nil
+}
+
+// Encode is the snapshot's bytes, in one allocation.
+func (f *Frozen) Encode() []byte {
+	b := make([]byte, 0, len(snapshotMagic)+3*8+len(f.header)+len(f.world)+f.proc.SizeBound())
+	b = append(b, snapshotMagic...)
+	for _, section := range [][]byte{f.header, f.world} {
+		b = binary.BigEndian.AppendUint64(b, uint64(len(section)))
+		b = append(b, section...)
+	}
+	lenAt := len(b)
+	b = f.proc.AppendTo(binary.BigEndian.AppendUint64(b, 0))
+	binary.BigEndian.PutUint64(b[lenAt:], uint64(len(b)-lenAt-8))
+	return b
+}
+
+// Snapshot serializes the whole replicated state as of the last delivered
+// log index (returned): Freeze and Encode at once.
+func (r *Replica) Snapshot() ([]byte, uint64, error) {
+	f, err := r.Freeze()
+	if err != nil {
+		return nil, 0, err
+	}
+	return f.Encode(), f.Index, nil
 }
 
 // Restore replaces all replicated state with a snapshot. Entries committed
 // after the snapshot's index must then be fed again with Commit.
 func (r *Replica) Restore(b []byte) error {
-	rd := bytes.NewReader(b)
-	magic := make([]byte, len(snapshotMagic))
-	if _, err := io.ReadFull(rd, magic); err != nil || string(magic) != snapshotMagic {
+	rest, ok := bytes.CutPrefix(b, []byte(snapshotMagic))
+	if !ok {
 		return errors.New("restore: not a replica snapshot (bad magic)")
 	}
+	// The sections are read in place: the process section holds the
+	// guest's memory, hundreds of megabytes that restoring copies once.
 	var sections [3][]byte
 	for i := range sections {
-		var n uint64
-		if err := binary.Read(rd, binary.BigEndian, &n); err != nil {
-			return fmt.Errorf("restore: section %d: %w", i, err)
+		if len(rest) < 8 {
+			return fmt.Errorf("restore: section %d: %w", i, io.ErrUnexpectedEOF)
 		}
-		if n > uint64(rd.Len()) {
-			return fmt.Errorf("restore: section %d claims %d bytes, %d left", i, n, rd.Len())
+		n := binary.BigEndian.Uint64(rest)
+		rest = rest[8:]
+		if n > uint64(len(rest)) {
+			return fmt.Errorf("restore: section %d claims %d bytes, %d left", i, n, len(rest))
 		}
-		sections[i] = make([]byte, n)
-		if _, err := io.ReadFull(rd, sections[i]); err != nil {
-			return fmt.Errorf("restore: section %d: %w", i, err)
-		}
+		sections[i], rest = rest[:n], rest[n:]
 	}
 	var h header
 	if err := json.Unmarshal(sections[0], &h); err != nil {

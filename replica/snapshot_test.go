@@ -39,3 +39,31 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}
 	require.ErrorContains(t, New(Config{Self: 2, Guest: []byte("another guest")}).Restore(snap), "guest")
 }
+
+// A frozen replica encodes the state it had when frozen, though the
+// cluster went on serving requests and the guest wrote its memory since.
+func TestFrozenSnapshotIsTheInstantItWasTaken(t *testing.T) {
+	guest := readGuest(t, kvdGuest)
+	s := newSim(t, 3, guest)
+	s.listening(6379)
+	s.request(s.nodes[0], 6379, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n", "+OK")
+
+	orig := s.nodes[1].rep
+	orig.Outputs()
+	want, err := orig.stateHash()
+	require.NoError(t, err)
+	frozen, err := orig.Freeze()
+	require.NoError(t, err)
+	require.Equal(t, orig.Status().Delivered, frozen.Index)
+
+	s.request(s.nodes[0], 6379, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nlater\r\n", "+OK")
+	now, err := orig.stateHash()
+	require.NoError(t, err)
+	require.NotEqual(t, want.Hash, now.Hash, "the replica moved on")
+
+	restored := New(Config{Self: 2, Guest: guest, ExePath: "/kvd"})
+	require.NoError(t, restored.Restore(frozen.Encode()))
+	got, err := restored.stateHash()
+	require.NoError(t, err)
+	require.Equal(t, want.Parts, got.Parts)
+}

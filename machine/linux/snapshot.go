@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"cmp"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/gob"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -13,11 +15,12 @@ import (
 	"github.com/synodvm/synod/machine/fpu"
 )
 
-// The whole process as plain data, in a canonical order: threads by
-// creation, descriptors by number, open files by id, pages by address. It
-// is both the snapshot format and what the state hash covers, so anything
-// that can influence the guest's future is in it. (What the Env holds, such
-// as host connections, is the Env's to snapshot.)
+// The whole process but its memory as plain data, in a canonical order:
+// threads by creation, descriptors by number, open files by id. With the
+// memory (machine.Memory's state format) it is both the snapshot format
+// and what the state hash covers, so anything that can influence the
+// guest's future is in it. (What the Env holds, such as host connections,
+// is the Env's to snapshot.)
 type processState struct {
 	Config       configState
 	Instructions uint64
@@ -38,7 +41,6 @@ type processState struct {
 	Futexes      []futexWaiterState
 	Timer        timerState
 	Exit         *ExitStatus
-	Pages        []pageState
 }
 
 type configState struct {
@@ -163,12 +165,6 @@ type sharedMappingState struct {
 	Synced       [][32]byte
 }
 
-type pageState struct {
-	Addr uint32
-	Prot uint8
-	Data []byte
-}
-
 func sigInfosState(q []sigInfo) []sigInfoState {
 	out := make([]sigInfoState, len(q))
 	for i, s := range q {
@@ -193,28 +189,6 @@ func (s cpuState) restore(mem *machine.Memory) *machine.CPU {
 	c := &machine.CPU{GR: s.GR, SR: s.SR, CR: s.CR, IAOQFront: s.IAOQFront, IAOQBack: s.IAOQBack, FP: fpu.State{R: s.FP}, Mem: mem, Instructions: s.Instructions}
 	c.SetPSW(s.PSW)
 	return c
-}
-
-// pages lists every mapped page with its rights and contents; a page of
-// zeros has no contents (most of a program's bss and heap, until used).
-func pages(mem *machine.Memory) ([]pageState, error) {
-	var out []pageState
-	for n := uint32(0); n < 1<<(32-machine.PageShift); n++ {
-		addr := n << machine.PageShift
-		prot, mapped := mem.Mapped(addr)
-		if !mapped {
-			continue
-		}
-		data := make([]byte, machine.PageSize)
-		if err := readPage(mem, addr, data); err != nil {
-			return nil, err
-		}
-		if !slices.ContainsFunc(data, func(b byte) bool { return b != 0 }) {
-			data = nil
-		}
-		out = append(out, pageState{Addr: addr, Prot: uint8(prot), Data: data})
-	}
-	return out, nil
 }
 
 // readPage copies the mapped page at addr into buf, whatever the guest's
@@ -247,7 +221,7 @@ func fileStateOf(f *openFile) fileState {
 	return fs
 }
 
-func (p *Process) state(withPages bool) (*processState, error) {
+func (p *Process) state() *processState {
 	s := &processState{
 		Config:       configState{p.cfg.Argv, p.cfg.Envp, p.cfg.ExePath, p.cfg.PID, p.cfg.UID, p.cfg.GID, p.cfg.Hostname, p.cfg.Quantum, p.cfg.MemoryLimit},
 		Instructions: p.instructions, Current: p.current, NextTID: p.nextTID,
@@ -301,28 +275,47 @@ func (p *Process) state(withPages bool) (*processState, error) {
 	for _, w := range p.futexes {
 		s.Futexes = append(s.Futexes, futexWaiterState{w.addr, w.tid, w.bitset})
 	}
-	if !withPages {
-		return s, nil
+	return s
+}
+
+// Image is the process at one instant (Freeze): its threads and kernel
+// state encoded, its memory an image that shares every page with the
+// process until the process next writes it. Taking one costs the walk of
+// the page table; encoding it (AppendTo) costs the copy of the memory,
+// and may happen on any goroutine while the process runs on.
+type Image struct {
+	state []byte
+	mem   *machine.MemoryImage
+}
+
+// Freeze takes an image of the process.
+func (p *Process) Freeze() (*Image, error) {
+	var state bytes.Buffer
+	if err := gob.NewEncoder(&state).Encode(p.state()); err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
 	}
-	pg, err := pages(p.mem)
-	if err != nil {
-		return nil, fmt.Errorf("read memory: %w", err)
-	}
-	s.Pages = pg
-	return s, nil
+	return &Image{state: state.Bytes(), mem: p.mem.Freeze()}, nil
+}
+
+// SizeBound is at least the length of AppendTo's output.
+func (img *Image) SizeBound() int { return 8 + len(img.state) + img.mem.StateSizeBound() }
+
+// AppendTo appends the snapshot to b: the length of the threads and
+// kernel state, that state (gob), and the memory (machine.Memory's state
+// format).
+func (img *Image) AppendTo(b []byte) []byte {
+	b = binary.BigEndian.AppendUint64(b, uint64(len(img.state)))
+	b = append(b, img.state...)
+	return img.mem.AppendState(b)
 }
 
 // Snapshot serializes the whole process: CPU states, memory and kernel state.
 func (p *Process) Snapshot() ([]byte, error) {
-	s, err := p.state(true)
+	img, err := p.Freeze()
 	if err != nil {
-		return nil, fmt.Errorf("snapshot: %w", err)
+		return nil, err
 	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(s); err != nil {
-		return nil, fmt.Errorf("snapshot: %w", err)
-	}
-	return buf.Bytes(), nil
+	return img.AppendTo(make([]byte, 0, img.SizeBound())), nil
 }
 
 // StateHash is a SHA-256 over the process's complete state in a canonical
@@ -339,12 +332,8 @@ func (p *Process) StateHash() ([32]byte, error) {
 // registers with the kernel state (files, signals, futexes, timers), and
 // the memory. Comparing them tells which of the two differs.
 func (p *Process) StateHashParts() (threads, memory [32]byte, err error) {
-	s, err := p.state(false)
-	if err != nil {
-		return threads, memory, fmt.Errorf("state hash: %w", err)
-	}
 	h := sha256.New()
-	if err := gob.NewEncoder(h).Encode(s); err != nil {
+	if err := gob.NewEncoder(h).Encode(p.state()); err != nil {
 		return threads, memory, fmt.Errorf("state hash: %w", err)
 	}
 	h.Sum(threads[:0])
@@ -355,9 +344,20 @@ func (p *Process) StateHashParts() (threads, memory [32]byte, err error) {
 // snapshot's Env was in (same handles open); log receives diagnostics (nil
 // means slog.Default()).
 func Restore(snapshot []byte, env Env, log *slog.Logger) (*Process, error) {
+	if len(snapshot) < 8 || binary.BigEndian.Uint64(snapshot) > uint64(len(snapshot)-8) {
+		return nil, errors.New("restore: the snapshot is truncated")
+	}
+	stateLen := binary.BigEndian.Uint64(snapshot)
 	var s processState
-	if err := gob.NewDecoder(bytes.NewReader(snapshot)).Decode(&s); err != nil {
+	if err := gob.NewDecoder(bytes.NewReader(snapshot[8 : 8+stateLen])).Decode(&s); err != nil {
 		return nil, fmt.Errorf("restore: %w", err)
+	}
+	mem, rest, err := machine.RestoreMemory(snapshot[8+stateLen:])
+	if err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+	if len(rest) != 0 {
+		return nil, fmt.Errorf("restore: %d bytes after the memory", len(rest))
 	}
 	if log == nil {
 		log = slog.Default()
@@ -366,24 +366,10 @@ func Restore(snapshot []byte, env Env, log *slog.Logger) (*Process, error) {
 	p := &Process{
 		cfg: Config{Argv: c.Argv, Envp: c.Envp, ExePath: c.ExePath, PID: c.PID, UID: c.UID, GID: c.GID, Hostname: c.Hostname, Quantum: c.Quantum,
 			MemoryLimit: c.MemoryLimit, Log: log},
-		env: env, log: log, mem: machine.NewMemory(), current: s.Current, nextTID: s.NextTID,
+		env: env, log: log, mem: mem, current: s.Current, nextTID: s.NextTID,
 		instructions: s.Instructions, brkStart: s.BrkStart, brk: s.Brk, umask: s.Umask, undumpable: s.Undumpable, nice: s.Nice,
 		exit: s.Exit, warned: map[uint32]bool{},
 		timer: realTimer{s.Timer.Armed, s.Timer.Deadline, s.Timer.Interval},
-	}
-	for _, pg := range s.Pages {
-		if len(pg.Data) != machine.PageSize && len(pg.Data) != 0 {
-			return nil, fmt.Errorf("restore: page %#x has %d bytes", pg.Addr, len(pg.Data))
-		}
-		if err := p.mem.Map(pg.Addr, machine.PageSize, machine.ProtRead|machine.ProtWrite); err != nil {
-			return nil, fmt.Errorf("restore: %w", err)
-		}
-		if err := p.mem.WriteBytes(pg.Addr, pg.Data); err != nil {
-			return nil, fmt.Errorf("restore: %w", err)
-		}
-		if err := p.mem.Protect(pg.Addr, machine.PageSize, machine.Prot(pg.Prot)); err != nil {
-			return nil, fmt.Errorf("restore: %w", err)
-		}
 	}
 	for _, ts := range s.Threads {
 		t := &thread{tid: ts.TID, cpu: ts.CPU.restore(p.mem), quantumLeft: ts.QuantumLeft, clearTID: ts.ClearTID,

@@ -70,6 +70,31 @@ func TestSnapshotRestoreKeepsEverything(t *testing.T) {
 	require.Error(t, err)
 }
 
+// TestFrozenImageIsTheInstantItWasTaken: the process runs on and writes
+// its memory after Freeze; the image, encoded afterwards, restores the
+// process as it was when frozen.
+func TestFrozenImageIsTheInstantItWasTaken(t *testing.T) {
+	p, env := newKernel(t)
+	env.Files["/etc/motd"] = []byte("welcome")
+	exercise(t, p)
+	want, err := p.StateHash()
+	require.NoError(t, err)
+	img, err := p.Freeze()
+	require.NoError(t, err)
+
+	exercise(t, p) // writes the same pages again, and more
+	after, err := p.StateHash()
+	require.NoError(t, err)
+	require.NotEqual(t, want, after)
+
+	q, err := linux.Restore(img.AppendTo(nil), env, nil)
+	require.NoError(t, err)
+	got, err := q.StateHash()
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	require.LessOrEqual(t, len(img.AppendTo(nil)), img.SizeBound())
+}
+
 // A snapshot stores a page of zeros as nothing: a mapped but untouched
 // megabyte costs next to nothing, and comes back mapped and zero.
 func TestSnapshotLeavesZeroPagesOut(t *testing.T) {

@@ -1,0 +1,79 @@
+package machine
+
+import "encoding/binary"
+
+// MemoryImage is the memory as it was at one instant, taken in the time
+// it takes to walk the page table rather than to copy the pages: the
+// image and the memory share every page until the machine next writes
+// it, and that write copies the page first (copy on write). So a
+// snapshot of hundreds of megabytes holds up the machine for
+// milliseconds, and the image can be encoded on another goroutine while
+// the machine runs on. Nothing may write the image's pages.
+type MemoryImage struct {
+	pages []imagePage
+}
+
+type imagePage struct {
+	n    uint32
+	prot Prot
+	data *pageData // nil: never written
+}
+
+// Freeze takes an image of the memory.
+func (m *Memory) Freeze() *MemoryImage {
+	// A store through the store cache writes a page in place, shared or
+	// not; emptied, the cache fills again through write, which copies.
+	m.stores.clear()
+	return m.image(true)
+}
+
+// image lists the mapped pages; share marks their contents shared with
+// the image.
+func (m *Memory) image(share bool) *MemoryImage {
+	img := &MemoryImage{pages: make([]imagePage, 0, m.pages)}
+	m.eachPage(func(n uint32, p *page) {
+		if share && p.data != nil {
+			p.shared = true
+		}
+		img.pages = append(img.pages, imagePage{n, p.prot, p.data})
+	})
+	return img
+}
+
+// StateSizeBound is at least the length of AppendState's output.
+func (img *MemoryImage) StateSizeBound() int {
+	size := 5
+	for _, pg := range img.pages {
+		size += 6
+		if pg.data != nil {
+			size += PageSize
+		}
+	}
+	return size
+}
+
+// AppendState appends the image to b in the format of Memory.AppendState,
+// which RestoreMemory reads.
+func (img *MemoryImage) AppendState(b []byte) []byte {
+	img.encodeState(func(piece []byte) { b = append(b, piece...) })
+	return b
+}
+
+func (img *MemoryImage) encodeState(emit func([]byte)) {
+	var head [6]byte
+	head[0] = memoryStateVersion
+	binary.BigEndian.PutUint32(head[1:], uint32(len(img.pages)))
+	emit(head[:5])
+	for _, pg := range img.pages {
+		binary.BigEndian.PutUint32(head[:], pg.n)
+		head[4] = byte(pg.prot)
+		if pg.data == nil || allZero(pg.data[:]) {
+			head[5] = 0
+			emit(head[:6])
+			continue
+		}
+		head[5] = 1
+		emit(head[:6])
+		emit(pg.data[:])
+	}
+}
