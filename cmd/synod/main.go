@@ -22,6 +22,7 @@ var commands = map[string]command{
 	"init":   runInit,
 	"node":   runNode,
 	"run":    runRun,
+	"sim":    runSim,
 	"start":  runStart,
 	"status": runStatus,
 	"up":     runUp,

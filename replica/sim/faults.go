@@ -144,7 +144,7 @@ func newPlan(rng *rand.Rand, allowed FaultSet) plan {
 		sealWindow:        pick[uint64](rng, 4, 32),
 		snapshotEvery:     pick[uint64](rng, 200, 1000, 10_000),
 		epochInstructions: pick[uint64](rng, 50_000, 200_000),
-		hashEvery:         pick[uint64](rng, 4, 16, 64),
+		hashEvery:         pick[uint64](rng, 8, 32, 256),
 		think:             pick[time.Duration](rng, 1, 10, 50) * time.Millisecond,
 		chaos:             between(rng, 5*time.Second, 20*time.Second),
 	}
@@ -156,7 +156,7 @@ func newPlan(rng *rand.Rand, allowed FaultSet) plan {
 	if use(FaultNetwork) {
 		p.net.Drop = pick(rng, 0, 0.01, 0.05, 0.2)
 		p.net.Duplicate = pick(rng, 0, 0.01, 0.05)
-		p.net.MaxDelay = between(rng, 0, 2*p.tick)
+		p.net.MaxDelay = between(rng, time.Millisecond, 2*p.tick)
 		p.net.MinDelay = between(rng, 0, p.net.MaxDelay)
 	}
 	if use(FaultPartition) {
@@ -174,19 +174,20 @@ func newPlan(rng *rand.Rand, allowed FaultSet) plan {
 }
 
 func (p plan) String() string {
+	ms := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
 	s := fmt.Sprintf("%d nodes, %d clients on %d keys (pipeline %d, think %v), tick %v, down after %v, window %d, snapshot every %d, epoch %d, hash every %d; faults for %v:",
-		p.nodes, p.clients, p.keys, p.pipeline, p.think, p.tick, p.downAfter, p.sealWindow, p.snapshotEvery, p.epochInstructions, p.hashEvery, p.chaos)
+		p.nodes, p.clients, p.keys, p.pipeline, p.think, p.tick, p.downAfter, p.sealWindow, p.snapshotEvery, p.epochInstructions, p.hashEvery, ms(p.chaos))
 	none := true
 	if p.net != (memnet.Faults{}) {
-		s += fmt.Sprintf(" drop %.0f%%, duplicate %.0f%%, delay %v-%v;", 100*p.net.Drop, 100*p.net.Duplicate, p.net.MinDelay, p.net.MaxDelay)
+		s += fmt.Sprintf(" drop %.0f%%, duplicate %.0f%%, delay %v-%v;", 100*p.net.Drop, 100*p.net.Duplicate, ms(p.net.MinDelay), ms(p.net.MaxDelay))
 		none = false
 	}
 	if p.partitionEvery > 0 {
-		s += fmt.Sprintf(" a partition every %v for up to %v;", p.partitionEvery, p.partitionFor)
+		s += fmt.Sprintf(" a partition every %v for up to %v;", ms(p.partitionEvery), ms(p.partitionFor))
 		none = false
 	}
 	if p.crashEvery > 0 {
-		s += fmt.Sprintf(" a crash every %v, down up to %v, store lost %.0f%%;", p.crashEvery, p.downFor, 100*p.storeLoss)
+		s += fmt.Sprintf(" a crash every %v, down up to %v, store lost %.0f%%;", ms(p.crashEvery), ms(p.downFor), 100*p.storeLoss)
 		none = false
 	}
 	if none {

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -16,25 +17,87 @@ func readGuest(t testing.TB) []byte {
 	return b
 }
 
-// run runs one seed with every fault allowed and fails the test, with
-// the replay command and the last events, on a violation.
-func run(t testing.TB, seed uint64) Result {
+// run runs one seed with the given faults and fails the test, with the
+// replay command and the last events, on a violation.
+func run(t testing.TB, seed uint64, faults FaultSet) Result {
 	t.Helper()
-	r, err := Run(Options{Seed: seed, Guest: readGuest(t), Faults: AllFaults})
+	r, err := Run(Options{Seed: seed, Guest: readGuest(t), Faults: faults})
 	require.NoError(t, err)
 	if len(r.Violations) > 0 {
-		t.Errorf("%v\nreplay: %s\nplan: %s\nlast events:\n%s", r.Violations[0], r.ReplayCommand(AllFaults), r.Plan, strings.Join(r.Tail, "\n"))
+		t.Errorf("%v\nreplay: %s\nplan: %s\nlast events:\n%s", r.Violations[0], r.ReplayCommand(faults), r.Plan, strings.Join(r.Tail, "\n"))
 	}
 	return r
 }
 
 // TestSimSameSeedSameRun: a seed's run is reproducible bit for bit, the
-// whole trace of events included; another seed makes another run.
+// whole trace of events included, even while other runs share the
+// process (raft's randomness is the process's); another seed makes
+// another run.
 func TestSimSameSeedSameRun(t *testing.T) {
-	first, again, other := run(t, 7), run(t, 7), run(t, 8)
+	results := make([]Result, 3)
+	t.Run("runs", func(t *testing.T) {
+		for i, seed := range []uint64{7, 7, 8} {
+			t.Run(fmt.Sprint(i), func(t *testing.T) {
+				t.Parallel()
+				results[i] = run(t, seed, AllFaults)
+			})
+		}
+	})
+	first, again, other := results[0], results[1], results[2]
 	assert.Equal(t, first.TraceHash, again.TraceHash, "the same seed gives the same trace")
 	assert.Equal(t, first.Events, again.Events)
 	assert.Equal(t, first.Tail, again.Tail)
 	assert.NotEqual(t, first.TraceHash, other.TraceHash, "another seed gives another trace")
 	assert.Greater(t, first.Operations, 100, "the clients got answers")
+}
+
+// simSeeds is the fixed set of seeds every test run checks.
+const simSeeds = 50
+
+// TestSimSeeds runs the fixed seeds with every fault allowed, and checks
+// that together they exercised every kind of fault.
+func TestSimSeeds(t *testing.T) {
+	seeds := simSeeds
+	if testing.Short() {
+		seeds = 8
+	}
+	results := make([]Result, seeds)
+	t.Run("seed", func(t *testing.T) {
+		for i := range results {
+			t.Run(fmt.Sprint(i+1), func(t *testing.T) {
+				t.Parallel()
+				results[i] = run(t, uint64(i+1), AllFaults)
+			})
+		}
+	})
+	var total FaultCounts
+	for _, r := range results {
+		total = total.Add(r.Faults)
+	}
+	if !testing.Short() {
+		for name, n := range map[string]uint64{
+			"dropped": total.Dropped, "duplicated": total.Duplicated, "delayed": total.Delayed, "cut": total.Cut,
+			"partitions": total.Partitions, "crashes": total.Crashes, "stores lost": total.StoreLosses,
+		} {
+			assert.NotZero(t, n, "no seed injected %s", name)
+		}
+	}
+}
+
+// TestSimWithoutFaults: a cluster nobody disturbs serves every client and
+// injects nothing.
+func TestSimWithoutFaults(t *testing.T) {
+	r := run(t, 3, 0)
+	assert.Equal(t, FaultCounts{}, r.Faults)
+	assert.Greater(t, r.Operations, 100)
+}
+
+// FuzzCluster explores seeds beyond the fixed set, and fault mixes:
+// go test ./replica/sim -run '^$' -fuzz FuzzCluster
+func FuzzCluster(f *testing.F) {
+	f.Add(uint64(1), uint8(AllFaults))
+	f.Add(uint64(2), uint8(FaultCrash|FaultStoreLoss))
+	f.Fuzz(func(t *testing.T, seed uint64, faults uint8) {
+		run(t, seed, FaultSet(faults)&AllFaults)
+	})
 }
