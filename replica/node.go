@@ -35,10 +35,7 @@ type NodeConfig struct {
 	// replica delivers it: the network port acknowledges its proposals
 	// from it. May be nil.
 	OnCommit func(entry.Entry)
-	// DownAfter is how long the leader must miss a member (consensus
-	// Status.Reachable) before it declares it down. It trades false
-	// alarms (a node declared down has its clients' connections closed)
-	// against how long a dead node's outputs wait to move elsewhere.
+	// DownAfter: see RuntimeConfig.
 	DownAfter time.Duration
 	Sealer    Sealer
 	// Tick bounds how long the loop sleeps while waiting for the log, so
@@ -49,11 +46,6 @@ type NodeConfig struct {
 	Now    func() time.Time
 	Logger *slog.Logger
 }
-
-// consoleAckInterval is the least time between two acknowledgements of
-// console output: a chatty guest costs the log at most ten entries a
-// second, and a failover repeats at most this much of its output.
-const consoleAckInterval = 100 * time.Millisecond
 
 // NodeStatus is what `synod status` shows for a node.
 type NodeStatus struct {
@@ -72,24 +64,13 @@ type Node struct {
 	log    *slog.Logger
 	rep    *Replica
 	router *Router
+	rt     *Runtime
 
 	proposals chan []byte
 	snapshots chan chan snapshotReply
 	// done is closed when Run returns: nobody serves snapshots any more.
 	done   chan struct{}
 	status atomic.Pointer[NodeStatus]
-
-	// consoleAcked is the console output this node last acknowledged,
-	// and when.
-	consoleAcked   uint64
-	consoleAckedAt time.Time
-
-	bootProposedAt time.Time
-	missingSince   map[consensus.NodeID]time.Time
-	downProposedAt map[consensus.NodeID]time.Time
-	upProposedAt   time.Time
-	catchUpTo      uint64 // commit index to reach before leaving quiet mode
-	serving        bool   // what the network port was last told
 }
 
 type snapshotReply struct {
@@ -113,18 +94,24 @@ func NewNode(cfg NodeConfig) *Node {
 	}
 	cfg.Replica.Logger = cfg.Logger
 	n := &Node{
-		cfg:            cfg,
-		log:            cfg.Logger,
-		rep:            New(cfg.Replica),
-		proposals:      make(chan []byte, 4096),
-		snapshots:      make(chan chan snapshotReply),
-		done:           make(chan struct{}),
-		missingSince:   map[consensus.NodeID]time.Time{},
-		downProposedAt: map[consensus.NodeID]time.Time{},
+		cfg:       cfg,
+		log:       cfg.Logger,
+		rep:       New(cfg.Replica),
+		proposals: make(chan []byte, 4096),
+		snapshots: make(chan chan snapshotReply),
+		done:      make(chan struct{}),
 	}
 	n.router = &Router{Self: cfg.Replica.Self, Devices: cfg.Devices, Logger: cfg.Logger}
-	n.router.Devices.Refill = n.refill
-	n.router.Quiet.Store(true)
+	n.rt = NewRuntime(RuntimeConfig{
+		Self:      cfg.Replica.Self,
+		Guest:     cfg.Replica.Guest,
+		Boot:      cfg.Boot,
+		DownAfter: cfg.DownAfter,
+		Sealer:    cfg.Sealer,
+		Entropy:   rand.Reader,
+		Propose:   n.propose,
+		Logger:    cfg.Logger,
+	}, n.rep, n.router)
 	n.status.Store(&NodeStatus{ID: cfg.Replica.Self, Quiet: true})
 	return n
 }
@@ -164,7 +151,7 @@ func (n *Node) Run(ctx context.Context) (*linux.ExitStatus, error) {
 		<-proposerDone
 		close(n.done)
 	}()
-	n.catchUpTo = n.cfg.Log.Status().Commit
+	n.rt.Start(n.cfg.Log.Status().Commit, n.cfg.Now())
 
 	tick := time.NewTicker(n.cfg.Tick)
 	defer tick.Stop()
@@ -172,14 +159,13 @@ func (n *Node) Run(ctx context.Context) (*linux.ExitStatus, error) {
 		if err := n.absorb(); err != nil {
 			return nil, err
 		}
-		n.leaveQuietWhenCaughtUp()
+		n.rt.CatchUp(n.cfg.Log.Status().Applied)
 		progress := n.rep.Step()
 		n.router.Route(n.rep.Outputs())
 		for _, e := range n.rep.Proposals() {
 			n.propose(e)
 		}
-		n.housekeeping()
-		n.updateServing()
+		n.rt.Decide(n.cfg.Now(), n.cfg.Log.Status())
 		n.publish()
 
 		switch progress {
@@ -286,120 +272,6 @@ func (n *Node) proposer(ctx context.Context, done chan struct{}) {
 			if err != nil && ctx.Err() == nil {
 				n.log.Debug("proposal failed", "err", err)
 			}
-		}
-	}
-}
-
-// refill performs an outputs.Refill addressed to this node.
-func (n *Node) refill(size int) {
-	b := make([]byte, size)
-	if _, err := rand.Read(b); err != nil {
-		n.log.Error("no random bytes for the guest's pool", "err", err)
-		return
-	}
-	n.propose(entry.Random{Node: n.cfg.Replica.Self, Data: b})
-}
-
-func (n *Node) now() int64 { return n.cfg.Now().UnixNano() }
-
-// leaveQuietWhenCaughtUp starts performing outputs once the node has
-// applied everything that was committed when it started: before that it
-// replays history whose outputs it may already have performed.
-func (n *Node) leaveQuietWhenCaughtUp() {
-	if !n.router.Quiet.Load() {
-		return
-	}
-	if applied := n.cfg.Log.Status().Applied; applied >= n.catchUpTo {
-		n.router.Quiet.Store(false)
-		n.log.Info("caught up; performing outputs", "applied", applied)
-	}
-}
-
-// updateServing lets the network port take clients only while the
-// replicated machine will serve them soon: this node has caught up and is
-// not declared down. A client accepted otherwise would wait behind the
-// catch-up, or be refused by every replica once its connection reached
-// the log.
-func (n *Node) updateServing() {
-	serving := !n.router.Quiet.Load() && !n.rep.Down(n.cfg.Replica.Self)
-	if serving != n.serving {
-		n.serving = serving
-		n.cfg.Devices.Net.SetServing(serving)
-	}
-}
-
-// housekeeping makes the time-driven decisions: seals, the boot entry,
-// failure detection and rejoining.
-func (n *Node) housekeeping() {
-	ls := n.cfg.Log.Status()
-	now := n.cfg.Now()
-	if !n.rep.Status().Booted {
-		if ls.IsLeader && now.Sub(n.bootProposedAt) > 2*time.Second {
-			n.bootProposedAt = now
-			n.proposeBoot()
-		}
-		return
-	}
-	if seal, ok := n.cfg.Sealer.Next(n.rep.SealInfo(), ls.IsLeader, now.UnixNano()); ok {
-		n.propose(seal)
-	}
-	if ls.IsLeader {
-		n.detectFailures(now, ls.Reachable)
-	}
-	if done := n.router.ConsoleThrough(); done > n.consoleAcked && now.Sub(n.consoleAckedAt) >= consoleAckInterval {
-		n.consoleAcked, n.consoleAckedAt = done, now
-		n.propose(entry.ConsoleDone{Node: n.cfg.Replica.Self, Seq: done})
-	}
-	self := n.cfg.Replica.Self
-	if n.rep.Down(self) && !n.router.Quiet.Load() && now.Sub(n.upProposedAt) > n.cfg.DownAfter {
-		n.upProposedAt = now
-		n.propose(entry.NodeUp{Node: self})
-	}
-}
-
-func (n *Node) proposeBoot() {
-	b := n.cfg.Boot
-	boot := entry.Boot{
-		GuestDigest:         GuestDigest(n.cfg.Replica.Guest),
-		Argv:                b.Argv,
-		Envp:                b.Envp,
-		Time:                n.now(),
-		EpochInstructions:   b.EpochInstructions,
-		NanosPerInstruction: b.NanosPerInstruction,
-		HashEvery:           b.HashEvery,
-		Members:             b.Members,
-		MemoryLimit:         b.MemoryLimit,
-	}
-	if _, err := rand.Read(boot.AuxRandom[:]); err != nil {
-		n.log.Error("no random bytes for the boot entry", "err", err)
-		return
-	}
-	n.log.Info("proposing the boot entry", "argv", b.Argv, "members", b.Members)
-	n.propose(boot)
-}
-
-// detectFailures declares down a member the leader has not reached for
-// DownAfter. Declaring is idempotent in the replicated state, so a repeat
-// after a lost proposal does no harm.
-func (n *Node) detectFailures(now time.Time, reachable []consensus.NodeID) {
-	connected := map[consensus.NodeID]bool{n.cfg.Replica.Self: true}
-	for _, p := range reachable {
-		connected[p] = true
-	}
-	for _, m := range n.rep.Members() {
-		if connected[m] || n.rep.Down(m) {
-			delete(n.missingSince, m)
-			continue
-		}
-		since, seen := n.missingSince[m]
-		if !seen {
-			n.missingSince[m] = now
-			continue
-		}
-		if now.Sub(since) > n.cfg.DownAfter && now.Sub(n.downProposedAt[m]) > n.cfg.DownAfter {
-			n.downProposedAt[m] = now
-			n.log.Warn("declaring a node down", "node", m, "missing_for", now.Sub(since))
-			n.propose(entry.NodeDown{Node: m})
 		}
 	}
 }

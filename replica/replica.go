@@ -334,3 +334,38 @@ func (r *Replica) ListenPorts() []uint16 {
 	}
 	return r.world.listenPorts()
 }
+
+// Owed is what the replicated state waits for from one node: entries
+// only that node can propose. A proposal a leader change dropped leaves
+// them owed, so the node proposes them again until they commit.
+type Owed struct {
+	// Random is true when the guest's random pool waits for a batch from
+	// this node.
+	Random bool
+	// Console is the sequence number of the oldest console output this
+	// node was given and has not acknowledged (zero for none).
+	Console uint64
+}
+
+// Owed reports what the replicated state waits for from node.
+func (r *Replica) Owed(node consensus.NodeID) Owed {
+	if r.world == nil {
+		return Owed{}
+	}
+	return r.world.owed(node)
+}
+
+// UnacknowledgedConsole is the console output given to node that it has
+// not acknowledged, oldest first, as outputs to perform again.
+func (r *Replica) UnacknowledgedConsole(node consensus.NodeID) []outputs.Output {
+	if r.world == nil {
+		return nil
+	}
+	var outs []outputs.Output
+	for _, c := range r.world.console {
+		if c.Node == node {
+			outs = append(outs, outputs.Output{Seq: c.Seq, Node: node, Action: outputs.Console{Stream: c.Stream, Data: c.Data}})
+		}
+	}
+	return outs
+}

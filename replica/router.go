@@ -75,6 +75,16 @@ func (r *Router) Route(outs []outputs.Output) {
 	}
 }
 
+// Repeat performs outputs again that this node may have performed in an
+// earlier life, whatever their sequence numbers: console output it was
+// given but never acknowledged before it restarted.
+func (r *Router) Repeat(outs []outputs.Output) {
+	for _, o := range outs {
+		r.actioned.Add(1)
+		r.perform(o)
+	}
+}
+
 func (r *Router) perform(o outputs.Output) {
 	switch a := o.Action.(type) {
 	case outputs.Send:

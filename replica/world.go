@@ -344,3 +344,14 @@ func (w *world) listenPorts() []uint16 {
 	slices.Sort(ports)
 	return ports
 }
+
+func (w *world) owed(n consensus.NodeID) Owed {
+	o := Owed{Random: w.refillNode == n}
+	for _, r := range w.console {
+		if r.Node == n {
+			o.Console = r.Seq
+			break
+		}
+	}
+	return o
+}

@@ -35,9 +35,16 @@ func (entropyReader) Read(p []byte) (int, error) {
 	if src == nil {
 		return entropy.system.Read(p)
 	}
+	return rngReader{src}.Read(p)
+}
+
+// rngReader serves a generator's bytes as an io.Reader.
+type rngReader struct{ rng *rand.Rand }
+
+func (r rngReader) Read(p []byte) (int, error) {
 	var word [8]byte
 	for i := 0; i < len(p); i += len(word) {
-		binary.LittleEndian.PutUint64(word[:], src.Uint64())
+		binary.LittleEndian.PutUint64(word[:], r.rng.Uint64())
 		copy(p[i:], word[:])
 	}
 	return len(p), nil

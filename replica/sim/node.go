@@ -36,8 +36,8 @@ type process struct {
 	ep     *memnet.Endpoint
 	rep    *replica.Replica
 	router *replica.Router
+	rt     *replica.Runtime
 	port   *netport
-	sealer replica.Sealer
 	// queue holds the replica runtime's proposals the log has not taken
 	// yet (raft back-pressure), oldest first, as replica.Node's channel.
 	queue [][]byte
@@ -45,22 +45,10 @@ type process struct {
 	routing outputs.Output
 	// failed says why the process stops at the end of this step.
 	failed string
-	// catchUpTo is the commit index at start; the node is quiet until it
-	// has applied it.
-	catchUpTo      uint64
-	serving        bool
-	bootProposedAt time.Duration
-	upProposedAt   time.Duration
-	consoleAcked   uint64
-	consoleAckedAt time.Duration
-	missingSince   map[consensus.NodeID]time.Duration
-	downProposedAt map[consensus.NodeID]time.Duration
 }
 
 // The runtime's timings, as replica.Node's.
 const (
-	bootRetry          = 2 * time.Second
-	consoleAckInterval = 100 * time.Millisecond
 	maxQueuedProposals = 4096
 	// epochsPerStep bounds the epochs a replica runs in one step: the
 	// guest's speed in virtual time (200 000 instructions take about
@@ -81,21 +69,32 @@ func (n *node) start() error {
 		return fmt.Errorf("node %d: %w", n.id, err)
 	}
 	p := &process{
-		ep:             ep,
-		rep:            replica.New(replica.Config{Self: n.id, Guest: s.opts.Guest, ExePath: "/kvd", Logger: quiet}),
-		sealer:         replica.Sealer{Window: s.plan.sealWindow, Retry: int64(time.Second)},
-		bootProposedAt: -bootRetry,
-		missingSince:   map[consensus.NodeID]time.Duration{},
-		downProposedAt: map[consensus.NodeID]time.Duration{},
+		ep:  ep,
+		rep: replica.New(replica.Config{Self: n.id, Guest: s.opts.Guest, ExePath: "/kvd", Logger: quiet}),
 	}
 	p.port = newNetport(n, s.now)
 	p.router = &replica.Router{Self: n.id, Logger: quiet, Devices: replica.Devices{
 		Net:    p.port,
 		Stdout: consoleWriter{n, 1},
 		Stderr: consoleWriter{n, 2},
-		Refill: n.refill,
 	}}
-	p.router.Quiet.Store(true)
+	p.rt = replica.NewRuntime(replica.RuntimeConfig{
+		Self:  n.id,
+		Guest: s.opts.Guest,
+		Boot: replica.BootParams{
+			Argv:                []string{"kvd"},
+			Envp:                []string{"PATH=/bin:/usr/bin", "HOME=/"},
+			EpochInstructions:   s.plan.epochInstructions,
+			NanosPerInstruction: 10,
+			HashEvery:           s.plan.hashEvery,
+			Members:             s.ids(),
+		},
+		DownAfter: s.plan.downAfter,
+		Sealer:    replica.Sealer{Window: s.plan.sealWindow, Retry: int64(time.Second)},
+		Entropy:   rngReader{s.rng},
+		Propose:   n.propose,
+		Logger:    slog.New(traceHandler{n}),
+	}, p.rep, p.router)
 	cfg := raftlog.Config{
 		ID:              n.id,
 		Peers:           s.ids(),
@@ -111,9 +110,10 @@ func (n *node) start() error {
 		ep.Close()
 		return fmt.Errorf("node %d: %w", n.id, err)
 	}
-	p.catchUpTo = p.core.Status().Commit
+	commit := p.core.Status().Commit
+	p.rt.Start(commit, time.Unix(0, n.clock()))
 	n.p = p
-	s.trace.note(s.now, n.id, "starts (commit %d on disk)", p.catchUpTo)
+	s.trace.note(s.now, n.id, "starts (commit %d on disk)", commit)
 	return nil
 }
 
@@ -141,10 +141,9 @@ func (n *node) step() {
 	}
 	n.ready()
 	if p.failed == "" {
-		n.leaveQuietWhenCaughtUp()
+		p.rt.CatchUp(p.core.Status().Applied)
 		n.run()
-		n.housekeeping()
-		n.updateServing()
+		p.rt.Decide(time.Unix(0, n.clock()), p.core.Status())
 		p.port.step()
 		n.flushProposals()
 	}
@@ -294,10 +293,19 @@ func (n *node) propose(e entry.Entry) {
 
 // flushProposals hands the queue to raft until it pushes back. A
 // proposal raft refuses for want of a leader is dropped, as
-// replica.Node's proposer drops it.
+// replica.Node's proposer drops it. While the network loses messages, a
+// proposal is lost as often: raft forwards a follower's proposal to the
+// leader in one message, and a leader change drops what the old leader
+// had not committed.
 func (n *node) flushProposals() {
-	p := n.p
+	p, s := n.p, n.sim
 	for len(p.queue) > 0 && p.failed == "" {
+		if s.plan.net.Drop > 0 && s.rng.Float64() < s.plan.net.Drop {
+			e, _ := entry.Decode(p.queue[0])
+			s.trace.note(s.now, n.id, "proposal lost: %s", describeEntry(e))
+			p.queue = p.queue[1:]
+			continue
+		}
 		var err error
 		n.raftCall("propose", func() error {
 			err = p.core.Propose(p.queue[0])
@@ -316,16 +324,6 @@ func (n *node) proposeNow(e entry.Entry) {
 	n.raftCall("propose", func() error { return p.core.Propose(entry.Encode(e)) })
 }
 
-// refill performs an outputs.Refill: random bytes from the run's
-// generator, proposed once, as replica.Node.refill.
-func (n *node) refill(size int) {
-	b := make([]byte, size)
-	for i := range b {
-		b[i] = byte(n.sim.rng.Uint32())
-	}
-	n.propose(entry.Random{Node: n.id, Data: b})
-}
-
 // consoleWriter is a node's stdout or stderr.
 type consoleWriter struct {
 	n      *node
@@ -335,79 +333,6 @@ type consoleWriter struct {
 func (w consoleWriter) Write(b []byte) (int, error) {
 	w.n.sim.trace.note(w.n.sim.now, w.n.id, "console %d: %q", w.stream, b)
 	return len(b), nil
-}
-
-func (n *node) leaveQuietWhenCaughtUp() {
-	p := n.p
-	if p.router.Quiet.Load() && p.core.Status().Applied >= p.catchUpTo {
-		p.router.Quiet.Store(false)
-		n.sim.trace.note(n.sim.now, n.id, "caught up; performing outputs")
-	}
-}
-
-func (n *node) updateServing() {
-	p := n.p
-	serving := !p.router.Quiet.Load() && !p.rep.Down(n.id)
-	if serving != p.serving {
-		p.serving = serving
-		p.port.SetServing(serving)
-	}
-}
-
-// housekeeping makes replica.Node's time-driven decisions: the boot
-// entry, seals, failure detection, console acknowledgements, rejoining.
-func (n *node) housekeeping() {
-	s, p := n.sim, n.p
-	ls := p.core.Status()
-	now := s.now
-	if !p.rep.Status().Booted {
-		if ls.IsLeader && now-p.bootProposedAt > bootRetry {
-			p.bootProposedAt = now
-			n.propose(s.bootEntry(n))
-		}
-		return
-	}
-	if seal, ok := p.sealer.Next(p.rep.SealInfo(), ls.IsLeader, n.clock()); ok {
-		n.propose(seal)
-	}
-	if ls.IsLeader {
-		n.detectFailures(ls.Reachable)
-	}
-	if done := p.router.ConsoleThrough(); done > p.consoleAcked && now-p.consoleAckedAt >= consoleAckInterval {
-		p.consoleAcked, p.consoleAckedAt = done, now
-		n.propose(entry.ConsoleDone{Node: n.id, Seq: done})
-	}
-	if p.rep.Down(n.id) && !p.router.Quiet.Load() && now-p.upProposedAt > s.plan.downAfter {
-		p.upProposedAt = now
-		n.propose(entry.NodeUp{Node: n.id})
-	}
-}
-
-// detectFailures declares down a member the leader has not reached for
-// downAfter, as replica.Node.detectFailures.
-func (n *node) detectFailures(reachable []consensus.NodeID) {
-	s, p := n.sim, n.p
-	connected := map[consensus.NodeID]bool{n.id: true}
-	for _, r := range reachable {
-		connected[r] = true
-	}
-	for _, m := range p.rep.Members() {
-		if connected[m] || p.rep.Down(m) {
-			delete(p.missingSince, m)
-			continue
-		}
-		since, seen := p.missingSince[m]
-		if !seen {
-			p.missingSince[m] = s.now
-			continue
-		}
-		last, proposed := p.downProposedAt[m]
-		if s.now-since > s.plan.downAfter && (!proposed || s.now-last > s.plan.downAfter) {
-			p.downProposedAt[m] = s.now
-			s.trace.note(s.now, n.id, "declares n%d down", m)
-			n.propose(entry.NodeDown{Node: m})
-		}
-	}
 }
 
 // describeEntry names a committed entry for the trace.

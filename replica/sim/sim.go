@@ -8,10 +8,8 @@ import (
 	"time"
 
 	"github.com/synodvm/synod/consensus"
-	"github.com/synodvm/synod/consensus/entry"
 	"github.com/synodvm/synod/consensus/memnet"
 	"github.com/synodvm/synod/consensus/raftlog"
-	"github.com/synodvm/synod/replica"
 )
 
 // Options are what a run is given; everything else comes from Seed.
@@ -84,6 +82,8 @@ type Sim struct {
 	stamps    int64
 	// final is the stamp at which the final reads began.
 	final int64
+	// owed tracks what each node owes the replicated state (owed.go).
+	owed map[consensus.NodeID]*owedSince
 
 	net     *memnet.Network
 	nodes   []*node
@@ -167,6 +167,7 @@ func (s *Sim) run() {
 	for s.now < faultsEnded+workAfterFaults && s.ok() {
 		s.step()
 		s.checkAnswered(faultsEnded)
+		s.checkOwed(faultsEnded)
 	}
 	for _, c := range s.clients {
 		c.done = true
@@ -174,6 +175,7 @@ func (s *Sim) run() {
 	for s.ok() && !s.clientsIdle() {
 		s.step()
 		s.checkAnswered(faultsEnded)
+		s.checkOwed(faultsEnded)
 	}
 	if s.ok() {
 		s.finalReads(faultsEnded)
@@ -321,23 +323,4 @@ func (s *Sim) upNodes() []*node {
 		}
 	}
 	return up
-}
-
-// bootEntry is the boot entry node n proposes as leader of an unbooted
-// cluster, as replica.Node.proposeBoot with cmd/synod's parameters.
-func (s *Sim) bootEntry(n *node) entry.Boot {
-	b := entry.Boot{
-		GuestDigest:         replica.GuestDigest(s.opts.Guest),
-		Argv:                []string{"kvd"},
-		Envp:                []string{"PATH=/bin:/usr/bin", "HOME=/"},
-		Time:                n.clock(),
-		EpochInstructions:   s.plan.epochInstructions,
-		NanosPerInstruction: 10,
-		HashEvery:           s.plan.hashEvery,
-		Members:             s.ids(),
-	}
-	for i := range b.AuxRandom {
-		b.AuxRandom[i] = byte(s.rng.Uint32())
-	}
-	return b
 }

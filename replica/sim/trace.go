@@ -1,11 +1,13 @@
 package sim
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"hash"
 	"hash/fnv"
 	"io"
+	"log/slog"
 	"time"
 
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -111,3 +113,21 @@ func describeMessage(from consensus.NodeID, data []byte) string {
 
 // sum is the trace's digest so far.
 func (t *trace) sum() uint64 { return t.hash.Sum64() }
+
+// traceHandler makes a node's log lines events of the trace.
+type traceHandler struct{ n *node }
+
+func (traceHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h traceHandler) Handle(_ context.Context, r slog.Record) error {
+	text := r.Message
+	r.Attrs(func(a slog.Attr) bool {
+		text += " " + a.String()
+		return true
+	})
+	h.n.sim.trace.note(h.n.sim.now, h.n.id, "%s", text)
+	return nil
+}
+
+func (h traceHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h traceHandler) WithGroup(string) slog.Handler      { return h }

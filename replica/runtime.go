@@ -1,0 +1,242 @@
+package replica
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/consensus/entry"
+)
+
+// The runtime's timings.
+const (
+	// bootRetry is how long a leader waits for its boot entry to commit
+	// before it proposes it again.
+	bootRetry = 2 * time.Second
+	// consoleAckInterval is the least time between two acknowledgements
+	// of console output: a chatty guest costs the log at most ten entries
+	// a second, and a failover repeats at most this much of its output.
+	consoleAckInterval = 100 * time.Millisecond
+	// owedRetry is how long an entry the replicated state waits for from
+	// this node (a random batch, a console acknowledgement) may stay
+	// uncommitted before the node proposes it again: a leader change or
+	// a lost message drops proposals silently.
+	owedRetry = time.Second
+)
+
+// RuntimeConfig is what a Runtime decides with.
+type RuntimeConfig struct {
+	Self consensus.NodeID
+	// Guest is the program the boot entry names by its digest.
+	Guest []byte
+	Boot  BootParams
+	// DownAfter is how long the leader must miss a member (consensus
+	// Status.Reachable) before it declares it down. It trades false
+	// alarms (a node declared down has its clients' connections closed)
+	// against how long a dead node's outputs wait to move elsewhere.
+	DownAfter time.Duration
+	Sealer    Sealer
+	// Entropy gives the random bytes of the boot entry and of the
+	// guest's random batches: the system's generator on a real node, the
+	// run's seeded generator in the simulator.
+	Entropy io.Reader
+	// Propose queues an entry for the log. It must not block: the
+	// runtime proposes from the node's loop.
+	Propose func(entry.Entry)
+	Logger  *slog.Logger
+}
+
+// Runtime makes the decisions a node takes around its replica, from the
+// clock, the log's status and what the replicated state waits for: the
+// boot entry, seals, failure detection, console acknowledgements, random
+// batches, whether to perform outputs yet and whether to take clients.
+// replica.Node drives it in real time and the simulator in virtual time,
+// so the simulator tests this code, not a copy of it.
+//
+// Entries the replicated state waits for from this node are proposed
+// again while they stay owed (Replica.Owed): proposing once is not
+// enough, since a leader change or a lost message drops a proposal
+// without telling anyone.
+type Runtime struct {
+	cfg    RuntimeConfig
+	rep    *Replica
+	router *Router
+
+	// catchUpTo is the commit index to apply before leaving quiet mode.
+	catchUpTo uint64
+	serving   bool // what the network port was last told
+
+	bootProposedAt   time.Time
+	upProposedAt     time.Time
+	refillProposedAt time.Time
+	consoleAcked     uint64
+	consoleAckedAt   time.Time
+	missingSince     map[consensus.NodeID]time.Time
+	downProposedAt   map[consensus.NodeID]time.Time
+	// now is the time of the last Decide, for refills the router asks
+	// for between two.
+	now time.Time
+}
+
+// NewRuntime wires a runtime to its replica and router; it performs the
+// router's random refills. The router starts quiet: Start tells the
+// runtime how much history to replay before it performs outputs.
+func NewRuntime(cfg RuntimeConfig, rep *Replica, router *Router) *Runtime {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	rt := &Runtime{
+		cfg:            cfg,
+		rep:            rep,
+		router:         router,
+		missingSince:   map[consensus.NodeID]time.Time{},
+		downProposedAt: map[consensus.NodeID]time.Time{},
+	}
+	router.Devices.Refill = rt.refill
+	router.Quiet.Store(true)
+	return rt
+}
+
+// Start sets the commit index found on disk at start: the node replays
+// history up to it quietly, since it may have performed its outputs
+// before it stopped.
+func (rt *Runtime) Start(commit uint64, now time.Time) { rt.catchUpTo, rt.now = commit, now }
+
+// CatchUp starts performing outputs once the node has applied everything
+// that was committed when it started; it runs before each replica step.
+func (rt *Runtime) CatchUp(applied uint64) {
+	if rt.router.Quiet.Load() && applied >= rt.catchUpTo {
+		rt.router.Quiet.Store(false)
+		rt.cfg.Logger.Info("caught up; performing outputs", "applied", applied)
+	}
+}
+
+// Decide makes the time-driven decisions after a replica step.
+func (rt *Runtime) Decide(now time.Time, ls consensus.Status) {
+	rt.now = now
+	rt.decideProposals(now, ls)
+	rt.updateServing()
+}
+
+func (rt *Runtime) decideProposals(now time.Time, ls consensus.Status) {
+	if !rt.rep.Status().Booted {
+		if ls.IsLeader && now.Sub(rt.bootProposedAt) > bootRetry {
+			rt.bootProposedAt = now
+			rt.proposeBoot(now)
+		}
+		return
+	}
+	if seal, ok := rt.cfg.Sealer.Next(rt.rep.SealInfo(), ls.IsLeader, now.UnixNano()); ok {
+		rt.cfg.Propose(seal)
+	}
+	if ls.IsLeader {
+		rt.detectFailures(now, ls.Reachable)
+	}
+	self := rt.cfg.Self
+	if rt.rep.Down(self) {
+		if !rt.router.Quiet.Load() && now.Sub(rt.upProposedAt) > rt.cfg.DownAfter {
+			rt.upProposedAt = now
+			rt.cfg.Propose(entry.NodeUp{Node: self})
+		}
+		return
+	}
+	if rt.router.Quiet.Load() {
+		return
+	}
+	rt.payDebts(now)
+}
+
+// payDebts acknowledges console output and proposes again what the
+// replicated state still waits for from this node.
+func (rt *Runtime) payDebts(now time.Time) {
+	owed := rt.rep.Owed(rt.cfg.Self)
+	if owed.Console != 0 && owed.Console > rt.router.ConsoleThrough() {
+		// Given to this node before it restarted: its last life may or may
+		// not have performed it. Perform it again rather than lose it, as
+		// a failover does.
+		rt.router.Repeat(rt.rep.UnacknowledgedConsole(rt.cfg.Self))
+	}
+	done := rt.router.ConsoleThrough()
+	ackDue := done > rt.consoleAcked && now.Sub(rt.consoleAckedAt) >= consoleAckInterval
+	ackLost := owed.Console != 0 && owed.Console <= rt.consoleAcked && now.Sub(rt.consoleAckedAt) >= owedRetry
+	if ackDue || ackLost {
+		rt.consoleAcked, rt.consoleAckedAt = done, now
+		rt.cfg.Propose(entry.ConsoleDone{Node: rt.cfg.Self, Seq: done})
+	}
+	if owed.Random && now.Sub(rt.refillProposedAt) >= owedRetry {
+		rt.refill(randomBatch)
+	}
+}
+
+// refill proposes a batch of fresh random bytes for the guest's pool.
+func (rt *Runtime) refill(size int) {
+	b := make([]byte, size)
+	if _, err := io.ReadFull(rt.cfg.Entropy, b); err != nil {
+		rt.cfg.Logger.Error("no random bytes for the guest's pool", "err", err)
+		return
+	}
+	rt.refillProposedAt = rt.now
+	rt.cfg.Propose(entry.Random{Node: rt.cfg.Self, Data: b})
+}
+
+func (rt *Runtime) proposeBoot(now time.Time) {
+	b := rt.cfg.Boot
+	boot := entry.Boot{
+		GuestDigest:         GuestDigest(rt.cfg.Guest),
+		Argv:                b.Argv,
+		Envp:                b.Envp,
+		Time:                now.UnixNano(),
+		EpochInstructions:   b.EpochInstructions,
+		NanosPerInstruction: b.NanosPerInstruction,
+		HashEvery:           b.HashEvery,
+		Members:             b.Members,
+		MemoryLimit:         b.MemoryLimit,
+	}
+	if _, err := io.ReadFull(rt.cfg.Entropy, boot.AuxRandom[:]); err != nil {
+		rt.cfg.Logger.Error("no random bytes for the boot entry", "err", err)
+		return
+	}
+	rt.cfg.Logger.Info("proposing the boot entry", "argv", b.Argv, "members", fmt.Sprint(b.Members))
+	rt.cfg.Propose(boot)
+}
+
+// detectFailures declares down a member the leader has not reached for
+// DownAfter. Declaring is idempotent in the replicated state, so a repeat
+// after a lost proposal does no harm.
+func (rt *Runtime) detectFailures(now time.Time, reachable []consensus.NodeID) {
+	connected := map[consensus.NodeID]bool{rt.cfg.Self: true}
+	for _, p := range reachable {
+		connected[p] = true
+	}
+	for _, m := range rt.rep.Members() {
+		if connected[m] || rt.rep.Down(m) {
+			delete(rt.missingSince, m)
+			continue
+		}
+		since, seen := rt.missingSince[m]
+		if !seen {
+			rt.missingSince[m] = now
+			continue
+		}
+		if now.Sub(since) > rt.cfg.DownAfter && now.Sub(rt.downProposedAt[m]) > rt.cfg.DownAfter {
+			rt.downProposedAt[m] = now
+			rt.cfg.Logger.Warn("declaring a node down", "member", m, "missing_for", now.Sub(since))
+			rt.cfg.Propose(entry.NodeDown{Node: m})
+		}
+	}
+}
+
+// updateServing lets the network port take clients only while the
+// replicated machine will serve them soon: this node has caught up and is
+// not declared down. A client accepted otherwise would wait behind the
+// catch-up, or be refused by every replica once its connection reached
+// the log.
+func (rt *Runtime) updateServing() {
+	serving := !rt.router.Quiet.Load() && !rt.rep.Down(rt.cfg.Self)
+	if serving != rt.serving {
+		rt.serving = serving
+		rt.router.Devices.Net.SetServing(serving)
+	}
+}

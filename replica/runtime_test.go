@@ -1,0 +1,118 @@
+package replica
+
+import (
+	"bytes"
+	"crypto/rand"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/consensus/entry"
+)
+
+// nullNet is a network port that serves nobody.
+type nullNet struct{}
+
+func (nullNet) Listen(uint16) error         { return nil }
+func (nullNet) Send(entry.ConnID, []byte)   {}
+func (nullNet) Close(entry.ConnID)          {}
+func (nullNet) Refuse(entry.ConnID, string) {}
+func (nullNet) SetServing(bool)             {}
+
+// runtimeRig is node 1 of three, its replica booted on kvd, with what its
+// runtime proposes collected instead of sent to a log.
+type runtimeRig struct {
+	rep      *Replica
+	router   *Router
+	rt       *Runtime
+	stdout   bytes.Buffer
+	proposed []entry.Entry
+	t0       time.Time
+}
+
+func newRuntimeRig(t *testing.T, commitOnDisk uint64) *runtimeRig {
+	guest := readGuest(t, kvdGuest)
+	r := &runtimeRig{t0: time.Unix(1_700_000_000, 0)}
+	r.rep = New(Config{Self: 1, Guest: guest, ExePath: "/kvd"})
+	r.router = &Router{Self: 1, Devices: Devices{Net: nullNet{}, Stdout: &r.stdout, Stderr: &r.stdout}}
+	r.rt = NewRuntime(RuntimeConfig{
+		Self: 1, Guest: guest, DownAfter: 3 * time.Second, Entropy: rand.Reader,
+		Sealer:  Sealer{Window: 8, Retry: int64(time.Second)},
+		Propose: func(e entry.Entry) { r.proposed = append(r.proposed, e) },
+	}, r.rep, r.router)
+	r.rt.Start(commitOnDisk, r.t0)
+	r.rep.CommitEntry(1, entry.Boot{GuestDigest: GuestDigest(guest), Argv: []string{"kvd"},
+		EpochInstructions: 1_000_000, NanosPerInstruction: 10, Members: []consensus.NodeID{1, 2, 3}})
+	require.True(t, r.rep.Status().Booted)
+	return r
+}
+
+// loop is one turn of the node's loop at t0+at, after the log applied
+// through applied.
+func (r *runtimeRig) loop(at time.Duration, applied uint64) {
+	r.rt.CatchUp(applied)
+	r.rep.Step()
+	r.router.Route(r.rep.Outputs())
+	r.rt.Decide(r.t0.Add(at), consensus.Status{Applied: applied})
+}
+
+// take returns and forgets the proposals of one kind.
+func (r *runtimeRig) take(kind entry.Kind) []entry.Entry {
+	var taken, rest []entry.Entry
+	for _, e := range r.proposed {
+		if e.Kind() == kind {
+			taken = append(taken, e)
+		} else {
+			rest = append(rest, e)
+		}
+	}
+	r.proposed = rest
+	return taken
+}
+
+// A random batch the guest's pool asked this node for is proposed again
+// while it stays owed: a leader change may have dropped the first.
+func TestRuntimeProposesALostRandomBatchAgain(t *testing.T) {
+	r := newRuntimeRig(t, 0)
+	r.loop(0, 1)
+	require.Len(t, r.take(entry.KindRandom), 1, "the boot asks for a batch")
+	require.True(t, r.rep.Owed(1).Random)
+
+	r.loop(500*time.Millisecond, 1)
+	assert.Empty(t, r.take(entry.KindRandom), "not again before the retry interval")
+	r.loop(owedRetry+time.Millisecond, 1)
+	again := r.take(entry.KindRandom)
+	require.Len(t, again, 1, "the lost batch is proposed again")
+
+	r.rep.CommitEntry(2, again[0])
+	r.rep.CommitEntry(3, entry.Seal{Through: 1})
+	r.loop(3*owedRetry, 3)
+	require.False(t, r.rep.Owed(1).Random)
+	assert.Empty(t, r.take(entry.KindRandom), "nothing once the batch committed")
+}
+
+// A lost console acknowledgement is proposed again, and console output a
+// node was given before it restarted is performed again once it caught
+// up, rather than owed forever.
+func TestRuntimeRepaysConsoleAcknowledgements(t *testing.T) {
+	r := newRuntimeRig(t, 5)
+	r.loop(0, 1)
+	require.Empty(t, r.stdout.String(), "quiet while replaying history")
+	owed := r.rep.Owed(1).Console
+	require.NotZero(t, owed, "kvd says where it listens")
+
+	r.loop(10*time.Millisecond, 5)
+	assert.Contains(t, r.stdout.String(), "kvd: listening on", "performed again once caught up")
+	acks := r.take(entry.KindConsoleDone)
+	require.Len(t, acks, 1)
+	assert.Equal(t, entry.ConsoleDone{Node: 1, Seq: owed}, acks[0])
+
+	r.loop(500*time.Millisecond, 5)
+	assert.Empty(t, r.take(entry.KindConsoleDone), "not again before the retry interval")
+	r.loop(owedRetry+20*time.Millisecond, 5)
+	require.Len(t, r.take(entry.KindConsoleDone), 1, "the lost acknowledgement is proposed again")
+	assert.Equal(t, 1, bytes.Count(r.stdout.Bytes(), []byte("listening")), "performed again once only")
+}

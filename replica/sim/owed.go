@@ -1,0 +1,65 @@
+package sim
+
+import (
+	"time"
+
+	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/replica"
+)
+
+// invOwed: once faults stop, nothing the replicated state waits for from
+// a node that is up and serving stays owed beyond owedBound: the random
+// batch it was asked for, the acknowledgement of console output it
+// performed. A leader change drops proposals; the node must propose
+// again what is still owed, or the guest's random pool stays dry.
+const invOwed = "owed-proposals"
+
+// owedBound is how long a debt may stay unpaid once faults have ended:
+// a node proposes again after about a second, and the run goes on for
+// at least workAfterFaults.
+const owedBound = workAfterFaults
+
+// owedSince is when a node's current debts were first seen.
+type owedSince struct {
+	random  time.Duration // zero: no random batch owed
+	console uint64        // the oldest unacknowledged console output
+	since   time.Duration // when console was first seen owed
+}
+
+// checkOwed runs after every step once the faults have ended.
+func (s *Sim) checkOwed(faultsEnded time.Duration) {
+	if s.owed == nil {
+		s.owed = map[consensus.NodeID]*owedSince{}
+	}
+	for _, n := range s.nodes {
+		o := s.owed[n.id]
+		if o == nil {
+			o = &owedSince{}
+			s.owed[n.id] = o
+		}
+		if !n.up() || n.p.router.Quiet.Load() || n.p.rep.Down(n.id) {
+			*o = owedSince{}
+			continue
+		}
+		s.checkDebt(n.id, o, n.p.rep.Owed(n.id), faultsEnded)
+	}
+}
+
+func (s *Sim) checkDebt(id consensus.NodeID, o *owedSince, now replica.Owed, faultsEnded time.Duration) {
+	switch {
+	case !now.Random:
+		o.random = 0
+	case o.random == 0:
+		o.random = s.now
+	case s.now-max(o.random, faultsEnded) > owedBound:
+		s.violate(invOwed, "node %d has owed the guest's random pool a batch for %v", id, s.now-o.random)
+	}
+	switch {
+	case now.Console == 0:
+		o.console = 0
+	case now.Console != o.console:
+		o.console, o.since = now.Console, s.now
+	case s.now-max(o.since, faultsEnded) > owedBound:
+		s.violate(invOwed, "node %d has not acknowledged console output #%d for %v", id, o.console, s.now-o.since)
+	}
+}
