@@ -18,6 +18,7 @@ import (
 
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/entry"
+	"github.com/synodvm/synod/internal/planted"
 	"github.com/synodvm/synod/machine/linux"
 	"github.com/synodvm/synod/outputs"
 )
@@ -224,7 +225,11 @@ func (r *Replica) Step() Progress {
 	if r.ran == 0 {
 		r.epoch = r.sched.skip(r.epoch)
 	}
-	batch, ok := r.sched.cut(r.epoch)
+	cutAt := r.epoch
+	if planted.On(planted.EarlyDelivery) && r.cfg.Self == 2 {
+		cutAt++
+	}
+	batch, ok := r.sched.cut(cutAt)
 	if !ok {
 		return WaitingForLog
 	}
@@ -368,4 +373,20 @@ func (r *Replica) UnacknowledgedConsole(node consensus.NodeID) []outputs.Output 
 		}
 	}
 	return outs
+}
+
+// OpenConnections counts the client connections of node that the
+// replicated machine still takes bytes from (neither the client nor the
+// world has hung up).
+func (r *Replica) OpenConnections(node consensus.NodeID) int {
+	if r.world == nil {
+		return 0
+	}
+	n := 0
+	for id, c := range r.world.conns {
+		if id.Node == node && !c.peerClosed {
+			n++
+		}
+	}
+	return n
 }

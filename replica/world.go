@@ -6,6 +6,7 @@ import (
 
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/entry"
+	"github.com/synodvm/synod/internal/planted"
 	"github.com/synodvm/synod/machine/linux"
 	"github.com/synodvm/synod/outputs"
 )
@@ -318,6 +319,9 @@ func (w *world) nodeDown(n consensus.NodeID) {
 	}
 	slices.SortFunc(ids, compareConnID)
 	for _, id := range ids {
+		if planted.On(planted.DeadConnectionsOpen) {
+			break
+		}
 		w.hangUp(id, w.conns[id])
 	}
 	if w.refillNode == n {

@@ -162,6 +162,7 @@ func (n *node) run() {
 			n.propose(e)
 		}
 		s.checks.afterStep(n, progress)
+		s.checkDownConnections(n)
 		if progress == replica.Stopped {
 			s.violate(invReplicaRuns, "node %d: %v", n.id, p.rep.Status().Stopped)
 			p.failed = "its replica stopped"
