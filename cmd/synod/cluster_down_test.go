@@ -82,7 +82,7 @@ func (c *testCluster) signal(id consensus.NodeID, sig syscall.Signal) {
 // id down, that is, until the log holds NodeDown{id}.
 func (c *testCluster) waitDeclaredDown(id consensus.NodeID) {
 	c.t.Helper()
-	declared := regexp.MustCompile(fmt.Sprintf(`msg="declaring a node down".* node=%d missing_for=`, id))
+	declared := regexp.MustCompile(fmt.Sprintf(`msg="declaring a node down".* member=%d missing_for=`, id))
 	c.eventually(fmt.Sprintf("node %d declared down", id), func() bool {
 		for _, n := range c.cfg.Nodes {
 			if n.ID != id && declared.MatchString(c.nodeLog(n.ID)) {
