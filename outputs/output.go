@@ -66,6 +66,34 @@ type Refill struct {
 	Bytes int
 }
 
+// DiskRead reads Length bytes at Offset of the node's path to Disk. Like
+// every disk action it needs an answer: the guest thread waits until the
+// node proposes an entry.Completion for this output's sequence number, or
+// until the node is declared down, when it completes as uncertain (EIO).
+type DiskRead struct {
+	Disk   string
+	Offset int64
+	Length int
+}
+
+// DiskWrite writes Data at Offset of the node's path to Disk; the disk
+// has it durably when the completion says so.
+type DiskWrite struct {
+	Disk   string
+	Offset int64
+	Data   []byte
+}
+
+// NeedsCompletion reports whether an action blocks its guest thread until
+// the target node proposes its completion.
+func NeedsCompletion(a Action) bool {
+	switch a.(type) {
+	case DiskRead, DiskWrite:
+		return true
+	}
+	return false
+}
+
 func (a Send) String() string {
 	return fmt.Sprintf("send %d bytes on conn %d/%d", len(a.Data), a.Conn.Node, a.Conn.Serial)
 }
@@ -79,3 +107,9 @@ func (a RefuseConn) String() string {
 func (a Console) String() string { return fmt.Sprintf("console %d: %d bytes", a.Stream, len(a.Data)) }
 func (a Listen) String() string  { return fmt.Sprintf("listen on guest port %d", a.Port) }
 func (a Refill) String() string  { return fmt.Sprintf("refill %d random bytes", a.Bytes) }
+func (a DiskRead) String() string {
+	return fmt.Sprintf("read %d bytes of disk %s at %d", a.Length, a.Disk, a.Offset)
+}
+func (a DiskWrite) String() string {
+	return fmt.Sprintf("write %d bytes to disk %s at %d", len(a.Data), a.Disk, a.Offset)
+}

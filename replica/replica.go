@@ -350,6 +350,9 @@ type Owed struct {
 	// Console is the sequence number of the oldest console output this
 	// node was given and has not acknowledged (zero for none).
 	Console uint64
+	// Disk are the disk outputs awaiting this node's completion, oldest
+	// first.
+	Disk []outputs.Output
 }
 
 // Owed reports what the replicated state waits for from node.

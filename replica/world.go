@@ -56,6 +56,8 @@ type world struct {
 	console      []consoleRecord
 	consoleBytes int
 
+	disks diskWorld
+
 	seq uint64
 	out []outputs.Output // produced since the runtime last drained them
 }
@@ -77,6 +79,7 @@ const (
 	kindSocket              // created, maybe bound, neither listening nor connected
 	kindListener            // listening on port
 	kindConn                // an accepted client connection
+	kindDisk                // a device file under /dev/synod (world_disk.go)
 )
 
 type object struct {
@@ -109,6 +112,7 @@ func newWorld(boot entry.Boot) *world {
 		conns:               map[entry.ConnID]*vconn{},
 		nextEphemeral:       firstEphemeral,
 		nextHandle:          linux.Stderr + 1,
+		disks:               newDiskWorld(boot.Disks),
 	}
 	for _, h := range []linux.Handle{linux.Stdin, linux.Stdout, linux.Stderr} {
 		w.objects[h] = &object{kind: kindConsole}
@@ -222,6 +226,8 @@ func (w *world) deliver(instructions uint64, e entry.Entry) {
 		}
 	case entry.NodeDown:
 		w.nodeDown(e.Node)
+	case entry.Completion:
+		w.complete(e)
 	case entry.ConsoleDone:
 		w.consoleDone(e)
 	case entry.NodeUp:
@@ -307,6 +313,7 @@ func (w *world) nodeDown(n consensus.NodeID) {
 		return
 	}
 	w.down[n] = true
+	w.uncertainDisks(n)
 	// The close goes to n all the same: a node declared down is often
 	// alive (paused, cut off, slow) and keeps its clients' sockets open
 	// until it delivers this entry; without the close they would wait
@@ -350,7 +357,7 @@ func (w *world) listenPorts() []uint16 {
 }
 
 func (w *world) owed(n consensus.NodeID) Owed {
-	o := Owed{Random: w.refillNode == n}
+	o := Owed{Random: w.refillNode == n, Disk: w.owedDisks(n)}
 	for _, r := range w.console {
 		if r.Node == n {
 			o.Console = r.Seq

@@ -2,7 +2,9 @@ package replica
 
 import (
 	"encoding/binary"
+	"io"
 	"net/netip"
+	"strings"
 
 	"github.com/synodvm/synod/machine/linux"
 	"github.com/synodvm/synod/outputs"
@@ -35,8 +37,8 @@ func (w *world) Random(n int) []byte {
 	return b
 }
 
-func (w *world) Open(string, uint32, uint32) (linux.Handle, linux.Errno) {
-	return 0, linux.ENOENT
+func (w *world) Open(path string, flags uint32, _ uint32) (linux.Handle, linux.Errno) {
+	return w.openDisk(path, flags)
 }
 
 func (w *world) Close(h linux.Handle) linux.Errno {
@@ -46,6 +48,8 @@ func (w *world) Close(h linux.Handle) linux.Errno {
 	}
 	delete(w.objects, h)
 	switch o.kind {
+	case kindDisk:
+		w.closeDisk(h)
 	case kindListener:
 		delete(w.listeners, o.port)
 		for _, id := range o.backlog {
@@ -76,6 +80,11 @@ func (w *world) Read(h linux.Handle, n int) ([]byte, linux.Errno) {
 	if o := w.objects[h]; o != nil && o.kind == kindConsole {
 		return nil, 0 // the replicated machine's stdin is empty
 	}
+	if d := w.disks.handles[h]; d != nil {
+		b, err := w.Pread(h, n, d.pos)
+		d.pos += int64(len(b))
+		return b, err
+	}
 	c, _, errno := w.conn(h)
 	if errno != 0 {
 		return nil, errno
@@ -102,6 +111,11 @@ func (w *world) Write(h linux.Handle, data []byte) (int, linux.Errno) {
 		}
 		return len(data), 0
 	}
+	if d := w.disks.handles[h]; d != nil {
+		n, err := w.Pwrite(h, data, d.pos)
+		d.pos += int64(n)
+		return n, err
+	}
 	c, o, errno := w.conn(h)
 	if errno != 0 {
 		return 0, errno
@@ -115,10 +129,45 @@ func (w *world) Write(h linux.Handle, data []byte) (int, linux.Errno) {
 	return len(data), 0
 }
 
-func (w *world) Pread(linux.Handle, int, int64) ([]byte, linux.Errno)  { return nil, linux.ESPIPE }
-func (w *world) Pwrite(linux.Handle, []byte, int64) (int, linux.Errno) { return 0, linux.ESPIPE }
-func (w *world) Seek(linux.Handle, int64, int) (int64, linux.Errno)    { return 0, linux.ESPIPE }
-func (w *world) Truncate(linux.Handle, int64) linux.Errno              { return linux.EINVAL }
+func (w *world) Pread(h linux.Handle, n int, offset int64) ([]byte, linux.Errno) {
+	if w.disks.handles[h] == nil {
+		return nil, w.refuse(linux.FileRef{Handle: h}, linux.ESPIPE)
+	}
+	b, _, errno := w.diskIO(h, false, nil, n, offset)
+	return b, errno
+}
+
+func (w *world) Pwrite(h linux.Handle, data []byte, offset int64) (int, linux.Errno) {
+	if w.disks.handles[h] == nil {
+		return 0, w.refuse(linux.FileRef{Handle: h}, linux.ESPIPE)
+	}
+	_, n, errno := w.diskIO(h, true, data, len(data), offset)
+	return n, errno
+}
+
+func (w *world) Seek(h linux.Handle, offset int64, whence int) (int64, linux.Errno) {
+	d := w.disks.handles[h]
+	if d == nil {
+		return 0, w.refuse(linux.FileRef{Handle: h}, linux.ESPIPE)
+	}
+	var base int64
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		base = d.pos
+	case io.SeekEnd:
+		base = w.disks.paths[d.path].Size
+	default:
+		return 0, linux.EINVAL
+	}
+	if base+offset < 0 {
+		return 0, linux.EINVAL
+	}
+	d.pos = base + offset
+	return d.pos, 0
+}
+
+func (w *world) Truncate(linux.Handle, int64) linux.Errno { return linux.EINVAL }
 
 // WriteBack has nothing to write to: no file opens here, so the guest has
 // no shared file mapping.
@@ -129,14 +178,24 @@ func (w *world) Stat(h linux.Handle) (linux.Stat, linux.Errno) {
 	if o == nil {
 		return linux.Stat{}, linux.EBADF
 	}
-	if o.kind == kindConsole {
+	switch o.kind {
+	case kindConsole:
 		// A pipe: the guest's stdio buffers fully, as under a supervisor.
 		return linux.Stat{Mode: linux.S_IFIFO | 0o600, Nlink: 1, Blksize: 4096}, 0
+	case kindDisk:
+		return w.statDisk(w.disks.handles[h].path), 0
 	}
 	return linux.Stat{Mode: linux.S_IFSOCK | 0o777, Nlink: 1, Blksize: 4096}, 0
 }
 
-func (w *world) StatPath(string, bool) (linux.Stat, linux.Errno)      { return linux.Stat{}, linux.ENOENT }
+func (w *world) StatPath(path string, _ bool) (linux.Stat, linux.Errno) {
+	if name, ok := strings.CutPrefix(path, diskDir); ok {
+		if _, ok := w.disks.paths[name]; ok {
+			return w.statDisk(name), 0
+		}
+	}
+	return linux.Stat{}, linux.ENOENT
+}
 func (w *world) Readlink(string) (string, linux.Errno)                { return "", linux.ENOENT }
 func (w *world) ReadDir(linux.Handle) ([]linux.DirEntry, linux.Errno) { return nil, linux.ENOTDIR }
 func (w *world) Unlink(string, bool) linux.Errno                      { return linux.EROFS }
@@ -359,6 +418,8 @@ func (w *world) poll(h linux.Handle) linux.PollEvents {
 			return linux.PollIn
 		}
 		return 0
+	case kindDisk:
+		return w.pollDisk(h)
 	case kindConn:
 		c := w.conns[o.conn]
 		var ev linux.PollEvents

@@ -31,6 +31,29 @@ type worldState struct {
 	NextEphemeral       uint16
 	Console             []consoleRecord
 	Seq                 uint64
+	DiskPaths           []entry.DiskPath // by name
+	DiskHandles         []diskHandleState
+}
+
+// diskHandleState is an open device file; which I/O awaits a completion
+// follows from it (an IO not Done).
+type diskHandleState struct {
+	Handle   linux.Handle
+	Path     string
+	Writable bool
+	Pos      int64
+	IO       *diskIOState
+}
+
+type diskIOState struct {
+	Seq    uint64
+	Write  bool
+	Offset int64
+	Length int
+	Data   []byte
+	Done   bool
+	Errno  linux.Errno
+	N      int
 }
 
 type objectState struct {
@@ -90,6 +113,7 @@ func (w *world) encode() ([]byte, error) {
 		})
 	}
 	slices.SortFunc(s.Conns, func(a, b connState) int { return compareConnID(a.ID, b.ID) })
+	s.DiskPaths, s.DiskHandles = w.disks.state()
 	b, err := json.Marshal(s)
 	if err != nil {
 		return nil, fmt.Errorf("encode world: %w", err)
@@ -139,9 +163,13 @@ func decodeWorld(b []byte) (*world, error) {
 			peerClosed: c.PeerClosed, guestShut: c.GuestShut,
 		}
 	}
-	for _, o := range w.objects {
+	w.disks = restoreDisks(s.DiskPaths, s.DiskHandles)
+	for h, o := range w.objects {
 		if o.kind == kindConn && w.conns[o.conn] == nil {
 			return nil, fmt.Errorf("decode world: handle refers to unknown connection %v", o.conn)
+		}
+		if o.kind == kindDisk && w.disks.handles[h] == nil {
+			return nil, fmt.Errorf("decode world: handle %d is a device file without its state", h)
 		}
 	}
 	return w, nil

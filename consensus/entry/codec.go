@@ -19,6 +19,7 @@ const (
 	maxStrings    = 4096 // argv + envp entries
 	maxStringLen  = 1 << 16
 	maxMembers    = 64
+	maxDisks      = 256 // disk paths in a boot entry
 	maxHashParts  = 8
 )
 
@@ -41,6 +42,12 @@ func Encode(e Entry) []byte {
 			w.uint(uint64(m))
 		}
 		w.uint(e.MemoryLimit)
+		w.uint(uint64(len(e.Disks)))
+		for _, d := range e.Disks {
+			w.bytes([]byte(d.Disk))
+			w.uint(uint64(d.Node))
+			w.int(d.Size)
+		}
 	case Seal:
 		w.uint(e.Through)
 		w.int(e.Time)
@@ -73,6 +80,12 @@ func Encode(e Entry) []byte {
 	case ConsoleDone:
 		w.uint(uint64(e.Node))
 		w.uint(e.Seq)
+	case Completion:
+		w.uint(uint64(e.Node))
+		w.uint(e.Seq)
+		w.uint(uint64(e.Errno))
+		w.uint(e.N)
+		w.bytes(e.Data)
 	case Inputs:
 		w.int(e.Time)
 		w.uint(uint64(len(e.Entries)))
@@ -109,9 +122,16 @@ func Decode(b []byte) (Entry, error) {
 		for i := 0; i < n; i++ {
 			v.Members = append(v.Members, consensus.NodeID(r.uint()))
 		}
-		// Boot entries logged before the limit existed end here.
+		// Boot entries logged before the limit, or the disks, existed end
+		// early.
 		if len(r.buf) > 0 {
 			v.MemoryLimit = r.uint()
+		}
+		if len(r.buf) > 0 {
+			n := r.count(maxDisks)
+			for i := 0; i < n && r.err == nil; i++ {
+				v.Disks = append(v.Disks, DiskPath{Disk: string(r.bytes(maxStringLen)), Node: consensus.NodeID(r.uint()), Size: r.int()})
+			}
 		}
 		e = v
 	case KindSeal:
@@ -149,6 +169,14 @@ func Decode(b []byte) (Entry, error) {
 		e = r.inputs()
 	case KindConsoleDone:
 		e = ConsoleDone{Node: consensus.NodeID(r.uint()), Seq: r.uint()}
+	case KindCompletion:
+		v := Completion{Node: consensus.NodeID(r.uint()), Seq: r.uint()}
+		errno := r.uint()
+		if errno > 0xffff {
+			r.fail("errno %d out of range", errno)
+		}
+		v.Errno, v.N, v.Data = uint32(errno), r.uint(), r.bytes(MaxDataLen)
+		e = v
 	default:
 		return nil, fmt.Errorf("%w: unknown kind %d", ErrMalformed, b[0])
 	}

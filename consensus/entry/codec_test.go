@@ -22,6 +22,7 @@ func sampleEntries() []Entry {
 			HashEvery:           64,
 			Members:             []consensus.NodeID{1, 2, 3},
 			MemoryLimit:         1 << 30,
+			Disks:               []DiskPath{{Disk: "journal", Node: 1, Size: 1 << 30}, {Disk: "journal", Node: 2, Size: 1 << 30}},
 		},
 		Boot{},
 		Seal{Through: 12, Time: -5},
@@ -41,6 +42,9 @@ func sampleEntries() []Entry {
 		}},
 		Inputs{},
 		ConsoleDone{Node: 3, Seq: 1 << 40},
+		Completion{Node: 2, Seq: 1 << 35, N: 4096, Data: []byte{}},
+		Completion{Node: 1, Seq: 7, Data: []byte("block")},
+		Completion{Node: 1, Seq: 8, Errno: 5, Data: []byte{}},
 	}
 }
 
@@ -85,6 +89,14 @@ func TestBootWithoutMemoryLimitDecodes(t *testing.T) {
 	b := Boot{GuestDigest: [32]byte{1}, Argv: []string{"kvd"}, EpochInstructions: 200_000, Members: []consensus.NodeID{1}}
 	wire := Encode(b)
 	got, err := Decode(wire[:len(wire)-1]) // a zero limit is one byte
+	require.NoError(t, err)
+	require.Equal(t, b, got)
+}
+
+func TestBootWithoutDisksDecodes(t *testing.T) {
+	b := Boot{GuestDigest: [32]byte{1}, Argv: []string{"kvd"}, EpochInstructions: 200_000, Members: []consensus.NodeID{1}, MemoryLimit: 1 << 30}
+	wire := Encode(b)
+	got, err := Decode(wire[:len(wire)-1]) // no disks is one byte
 	require.NoError(t, err)
 	require.Equal(t, b, got)
 }

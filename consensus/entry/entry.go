@@ -4,7 +4,11 @@
 // needs the other to agree on the bytes.
 package entry
 
-import "github.com/synodvm/synod/consensus"
+import (
+	"fmt"
+
+	"github.com/synodvm/synod/consensus"
+)
 
 // Kind is the first byte of every encoded entry.
 type Kind uint8
@@ -21,6 +25,7 @@ const (
 	KindStateHash
 	KindInputs
 	KindConsoleDone
+	KindCompletion
 )
 
 func (k Kind) String() string {
@@ -47,6 +52,8 @@ func (k Kind) String() string {
 		return "inputs"
 	case KindConsoleDone:
 		return "console-done"
+	case KindCompletion:
+		return "completion"
 	}
 	return "unknown"
 }
@@ -83,7 +90,22 @@ type Boot struct {
 	// limit). Fixed at boot because it decides which of the guest's
 	// allocations fail.
 	MemoryLimit uint64
+	// Disks are the disk paths the guest may open, as
+	// /dev/synod/<disk>.<node>: fixed at boot because the guest's view of
+	// its devices is replicated state.
+	Disks []DiskPath
 }
+
+// DiskPath is one node's path to a disk: a disk several nodes reach has
+// one path per node, a node-local disk a single one.
+type DiskPath struct {
+	Disk string
+	Node consensus.NodeID
+	Size int64
+}
+
+// Name is the device file's name under /dev/synod.
+func (p DiskPath) Name() string { return fmt.Sprintf("%s.%d", p.Disk, p.Node) }
 
 // Seal closes the set of entries before it: they are delivered at the end
 // of epoch Through+1 at the latest (see package replica). Seals that do not
@@ -179,6 +201,18 @@ type ConsoleDone struct {
 	Seq  uint64
 }
 
+// Completion is Node's answer to output Seq, an action that needs one (a
+// disk read or write). Until it commits, the guest thread that asked
+// waits. Errno is zero for success or the guest errno the action failed
+// with; N is how many bytes were written, Data what was read.
+type Completion struct {
+	Node  consensus.NodeID
+	Seq   uint64
+	Errno uint32
+	N     uint64
+	Data  []byte
+}
+
 func (Boot) Kind() Kind        { return KindBoot }
 func (Seal) Kind() Kind        { return KindSeal }
 func (ConnOpen) Kind() Kind    { return KindConnOpen }
@@ -190,6 +224,7 @@ func (NodeUp) Kind() Kind      { return KindNodeUp }
 func (StateHash) Kind() Kind   { return KindStateHash }
 func (Inputs) Kind() Kind      { return KindInputs }
 func (ConsoleDone) Kind() Kind { return KindConsoleDone }
+func (Completion) Kind() Kind  { return KindCompletion }
 
 // IsClientInput reports whether e may travel in an Inputs batch.
 func IsClientInput(e Entry) bool {

@@ -250,6 +250,9 @@ func sysPread64(p *Process, t *thread, a sysArgs) sysResult {
 		return fail(EBADF)
 	}
 	data, e := p.env.Pread(f.handle, min(int(a[2]), maxIO), int64(a[3])<<32|int64(a[4]))
+	if e == EAGAIN {
+		return p.wouldBlock(t, int32(a[0]), f, PollIn, false)
+	}
 	if e != 0 {
 		return fail(e)
 	}
@@ -270,6 +273,9 @@ func sysPwrite64(p *Process, t *thread, a sysArgs) sysResult {
 		return fail(e)
 	}
 	n, e := p.env.Pwrite(f.handle, data, int64(a[3])<<32|int64(a[4]))
+	if e == EAGAIN {
+		return p.wouldBlock(t, int32(a[0]), f, PollOut, false)
+	}
 	return result(uint32(n), e)
 }
 
