@@ -29,6 +29,14 @@ type Devices struct {
 	Stdout, Stderr io.Writer
 	// Refill proposes n fresh random bytes for the guest's pool.
 	Refill func(n int)
+	// Disks performs disk actions on this node's paths; nil when the node
+	// has none. It answers each by calling complete, from any goroutine,
+	// and drops an output whose sequence number it is already performing.
+	Disks interface {
+		Perform(o outputs.Output, complete func(entry.Completion))
+	}
+	// Complete proposes a device's completion of an output.
+	Complete func(entry.Completion)
 }
 
 // Router performs the outputs addressed to this node and counts the rest
@@ -109,6 +117,12 @@ func (r *Router) perform(o outputs.Output) {
 		r.consoleThrough.Store(o.Seq)
 	case outputs.Refill:
 		r.Devices.Refill(a.Bytes)
+	case outputs.DiskRead, outputs.DiskWrite:
+		if r.Devices.Disks == nil {
+			r.Logger.Warn("a disk output for a node without disks; it stays outstanding until the node is declared down", "seq", o.Seq, "action", a)
+			return
+		}
+		r.Devices.Disks.Perform(o, r.Devices.Complete)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/entry"
+	"github.com/synodvm/synod/outputs"
 )
 
 // The runtime's timings.
@@ -75,6 +76,10 @@ type Runtime struct {
 	consoleAckedAt   time.Time
 	missingSince     map[consensus.NodeID]time.Time
 	downProposedAt   map[consensus.NodeID]time.Time
+	// diskPerformedAt is when each disk output this node owes was last
+	// performed, as far as the runtime knows: the router performs it when
+	// it comes out, so the first sighting counts as a performance.
+	diskPerformedAt map[uint64]time.Time
 	// now is the time of the last Decide, for refills the router asks
 	// for between two.
 	now time.Time
@@ -88,13 +93,15 @@ func NewRuntime(cfg RuntimeConfig, rep *Replica, router *Router) *Runtime {
 		cfg.Logger = slog.Default()
 	}
 	rt := &Runtime{
-		cfg:            cfg,
-		rep:            rep,
-		router:         router,
-		missingSince:   map[consensus.NodeID]time.Time{},
-		downProposedAt: map[consensus.NodeID]time.Time{},
+		cfg:             cfg,
+		rep:             rep,
+		router:          router,
+		missingSince:    map[consensus.NodeID]time.Time{},
+		downProposedAt:  map[consensus.NodeID]time.Time{},
+		diskPerformedAt: map[uint64]time.Time{},
 	}
 	router.Devices.Refill = rt.refill
+	router.Devices.Complete = func(c entry.Completion) { cfg.Propose(c) }
 	router.Quiet.Store(true)
 	return rt
 }
@@ -167,6 +174,32 @@ func (rt *Runtime) payDebts(now time.Time) {
 	}
 	if owed.Random && now.Sub(rt.refillProposedAt) >= owedRetry {
 		rt.refill(randomBatch)
+	}
+	rt.repeatDiskOutputs(now, owed.Disk)
+}
+
+// repeatDiskOutputs performs again a disk output whose completion has not
+// committed for owedRetry: the device's answer, or its proposal, may have
+// been lost, or this node restarted before answering. The device drops a
+// repeat while the first is in flight, and the disk server answers a
+// repeat it has applied with its original result.
+func (rt *Runtime) repeatDiskOutputs(now time.Time, owed []outputs.Output) {
+	owing := make(map[uint64]bool, len(owed))
+	for _, o := range owed {
+		owing[o.Seq] = true
+		at, seen := rt.diskPerformedAt[o.Seq]
+		switch {
+		case !seen:
+			rt.diskPerformedAt[o.Seq] = now
+		case now.Sub(at) >= owedRetry:
+			rt.diskPerformedAt[o.Seq] = now
+			rt.router.Repeat([]outputs.Output{o})
+		}
+	}
+	for seq := range rt.diskPerformedAt {
+		if !owing[seq] {
+			delete(rt.diskPerformedAt, seq)
+		}
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/entry"
+	"github.com/synodvm/synod/machine/linux"
+	"github.com/synodvm/synod/outputs"
 )
 
 // nullNet is a network port that serves nobody.
@@ -22,13 +24,26 @@ func (nullNet) Close(entry.ConnID)          {}
 func (nullNet) Refuse(entry.ConnID, string) {}
 func (nullNet) SetServing(bool)             {}
 
-// runtimeRig is node 1 of three, its replica booted on kvd, with what its
-// runtime proposes collected instead of sent to a log.
+// fakeDisks records the disk outputs it is asked to perform.
+type fakeDisks struct {
+	performed []outputs.Output
+	complete  func(entry.Completion)
+}
+
+func (d *fakeDisks) Perform(o outputs.Output, complete func(entry.Completion)) {
+	d.performed = append(d.performed, o)
+	d.complete = complete
+}
+
+// runtimeRig is node 1 of three, its replica booted on kvd with a disk
+// path "d.1", with what its runtime proposes collected instead of sent
+// to a log.
 type runtimeRig struct {
 	rep      *Replica
 	router   *Router
 	rt       *Runtime
 	stdout   bytes.Buffer
+	disks    fakeDisks
 	proposed []entry.Entry
 	t0       time.Time
 }
@@ -37,7 +52,7 @@ func newRuntimeRig(t *testing.T, commitOnDisk uint64) *runtimeRig {
 	guest := readGuest(t, kvdGuest)
 	r := &runtimeRig{t0: time.Unix(1_700_000_000, 0)}
 	r.rep = New(Config{Self: 1, Guest: guest, ExePath: "/kvd"})
-	r.router = &Router{Self: 1, Devices: Devices{Net: nullNet{}, Stdout: &r.stdout, Stderr: &r.stdout}}
+	r.router = &Router{Self: 1, Devices: Devices{Net: nullNet{}, Stdout: &r.stdout, Stderr: &r.stdout, Disks: &r.disks}}
 	r.rt = NewRuntime(RuntimeConfig{
 		Self: 1, Guest: guest, DownAfter: 3 * time.Second, Entropy: rand.Reader,
 		Sealer:  Sealer{Window: 8, Retry: int64(time.Second)},
@@ -45,7 +60,8 @@ func newRuntimeRig(t *testing.T, commitOnDisk uint64) *runtimeRig {
 	}, r.rep, r.router)
 	r.rt.Start(commitOnDisk, r.t0)
 	r.rep.CommitEntry(1, entry.Boot{GuestDigest: GuestDigest(guest), Argv: []string{"kvd"},
-		EpochInstructions: 1_000_000, NanosPerInstruction: 10, Members: []consensus.NodeID{1, 2, 3}})
+		EpochInstructions: 1_000_000, NanosPerInstruction: 10, Members: []consensus.NodeID{1, 2, 3},
+		Disks: []entry.DiskPath{{Disk: "d", Node: 1, Size: 1 << 20}}})
 	require.True(t, r.rep.Status().Booted)
 	return r
 }
@@ -115,4 +131,34 @@ func TestRuntimeRepaysConsoleAcknowledgements(t *testing.T) {
 	r.loop(owedRetry+20*time.Millisecond, 5)
 	require.Len(t, r.take(entry.KindConsoleDone), 1, "the lost acknowledgement is proposed again")
 	assert.Equal(t, 1, bytes.Count(r.stdout.Bytes(), []byte("listening")), "performed again once only")
+}
+
+// A disk output whose completion has not committed is performed again
+// (same sequence number) until it does: the device's answer or its
+// proposal may have been lost.
+func TestRuntimeRepeatsADiskOutputUntilItCompletes(t *testing.T) {
+	r := newRuntimeRig(t, 0)
+	r.loop(0, 1)
+	h, errno := r.rep.world.Open("/dev/synod/d.1", linux.O_RDWR, 0)
+	require.Zero(t, errno)
+	_, errno = r.rep.world.Pwrite(h, []byte("block"), 0)
+	require.Equal(t, linux.EAGAIN, errno)
+	r.loop(time.Millisecond, 1)
+	require.Len(t, r.disks.performed, 1, "performed when it comes out")
+	write := r.disks.performed[0]
+
+	r.loop(500*time.Millisecond, 1)
+	assert.Len(t, r.disks.performed, 1, "not again before the retry interval")
+	r.loop(owedRetry+2*time.Millisecond, 1)
+	require.Len(t, r.disks.performed, 2, "performed again")
+	assert.Equal(t, write, r.disks.performed[1], "with the same sequence number")
+
+	r.disks.complete(entry.Completion{Node: 1, Seq: write.Seq, N: 5})
+	done := r.take(entry.KindCompletion)
+	require.Len(t, done, 1, "the device's answer is proposed")
+	r.rep.CommitEntry(2, done[0])
+	r.rep.CommitEntry(3, entry.Seal{Through: 1})
+	r.loop(3*owedRetry, 3)
+	assert.Empty(t, r.rep.Owed(1).Disk)
+	assert.Len(t, r.disks.performed, 2, "nothing once completed")
 }
