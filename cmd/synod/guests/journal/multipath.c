@@ -1,0 +1,76 @@
+/* See multipath.h. */
+#include "multipath.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RETRY_ROUNDS 600        /* rounds over every path before giving up */
+#define RETRY_PAUSE_NS 100000000 /* between two rounds: 100 ms */
+
+int mp_open(struct mp_disk *d, const char *disk, int prefer) {
+	memset(d, 0, sizeof *d);
+	snprintf(d->name, sizeof d->name, "%s", disk);
+	for (int node = 1; node <= MP_MAX_PATHS; node++) {
+		char path[128];
+		snprintf(path, sizeof path, "/dev/synod/%s.%d", disk, node);
+		int fd = open(path, O_RDWR);
+		if (fd < 0)
+			continue;
+		if (node == prefer)
+			d->active = d->npaths;
+		d->fd[d->npaths] = fd;
+		d->node[d->npaths] = node;
+		d->npaths++;
+	}
+	if (d->npaths == 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	return 0;
+}
+
+static void fail_over(struct mp_disk *d, int err) {
+	int from = d->active;
+	d->active = (d->active + 1) % d->npaths;
+	d->failovers++;
+	fprintf(stderr, "multipath: %s through node %d failed (%s); now through node %d\n", d->name, d->node[from],
+		strerror(err), d->node[d->active]);
+}
+
+/* io does one whole I/O, write or read, failing over on EIO. */
+static ssize_t io(struct mp_disk *d, int write, void *buf, size_t len, off_t off) {
+	for (int round = 0; round < RETRY_ROUNDS; round++) {
+		for (int tried = 0; tried < d->npaths; tried++) {
+			int fd = d->fd[d->active];
+			size_t done = 0;
+			while (done < len) {
+				ssize_t n = write ? pwrite(fd, (char *)buf + done, len - done, off + done)
+						  : pread(fd, (char *)buf + done, len - done, off + done);
+				if (n < 0 && errno == EINTR)
+					continue;
+				if (n <= 0)
+					break;
+				done += n;
+			}
+			if (done == len)
+				return len;
+			if (errno != EIO)
+				return -1; /* not a path failure: the caller's to handle */
+			fail_over(d, errno);
+		}
+		struct timespec pause = {0, RETRY_PAUSE_NS};
+		nanosleep(&pause, NULL);
+	}
+	errno = EIO;
+	return -1;
+}
+
+ssize_t mp_pwrite(struct mp_disk *d, const void *buf, size_t len, off_t off) {
+	return io(d, 1, (void *)buf, len, off);
+}
+
+ssize_t mp_pread(struct mp_disk *d, void *buf, size_t len, off_t off) { return io(d, 0, buf, len, off); }
