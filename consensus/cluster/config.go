@@ -76,6 +76,9 @@ type Config struct {
 	PSK string `toml:"psk,omitempty"`
 	// Nodes are the members, in the order the file lists them.
 	Nodes []Node `toml:"node"`
+	// Disks are the block devices the guest reaches, each through one or
+	// more nodes (docs/disks.md).
+	Disks []Disk `toml:"disk"`
 
 	dir string // directory relative paths are resolved against
 	psk []byte // the decoded pre-shared key, set by Load
@@ -105,6 +108,58 @@ type Node struct {
 	StatusAddr string `toml:"status_addr"`
 	// DataDir holds the node's durable state (raft log, snapshots).
 	DataDir string `toml:"data_dir"`
+}
+
+// Disk is a block device served by `synod disk serve`. The guest sees one
+// device file per path, /dev/synod/<name>.<node>: a disk that several
+// nodes reach is a multipath disk; one that a single node reaches is
+// that node's local disk.
+type Disk struct {
+	// Name is letters, digits, '-' and '_': it names the device files.
+	Name string `toml:"name"`
+	// Size is the disk's size in bytes, as the guest sees it; the server
+	// must serve an image of at least this size.
+	Size  int64      `toml:"size"`
+	Paths []DiskPath `toml:"path"`
+}
+
+// DiskPath is one node's way to a disk: the address of the disk server
+// that node talks to.
+type DiskPath struct {
+	Node consensus.NodeID `toml:"node"`
+	Addr string           `toml:"addr"`
+}
+
+func (d Disk) validate(members map[consensus.NodeID]bool) error {
+	if d.Name == "" || strings.TrimFunc(d.Name, isDiskNameRune) != "" || len(d.Name) > 48 {
+		return fmt.Errorf("name %q: use 1 to 48 letters, digits, '-' or '_'", d.Name)
+	}
+	if d.Size <= 0 {
+		return fmt.Errorf("disk %s: size %d must be positive", d.Name, d.Size)
+	}
+	if len(d.Paths) == 0 {
+		return fmt.Errorf("disk %s: no [[disk.path]]", d.Name)
+	}
+	seen := map[consensus.NodeID]bool{}
+	for _, p := range d.Paths {
+		switch {
+		case !members[p.Node]:
+			return fmt.Errorf("disk %s: path through node %d, which is not a member", d.Name, p.Node)
+		case seen[p.Node]:
+			return fmt.Errorf("disk %s: two paths through node %d", d.Name, p.Node)
+		case p.Addr == "":
+			return fmt.Errorf("disk %s: the path through node %d has no addr", d.Name, p.Node)
+		}
+		if _, _, err := net.SplitHostPort(p.Addr); err != nil {
+			return fmt.Errorf("disk %s: the path through node %d: addr %q: %w", d.Name, p.Node, p.Addr, err)
+		}
+		seen[p.Node] = true
+	}
+	return nil
+}
+
+func isDiskNameRune(r rune) bool {
+	return r == '-' || r == '_' || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || ('0' <= r && r <= '9')
 }
 
 // Load reads the config file at path and checks it whole: structure, the
@@ -196,6 +251,16 @@ func (c *Config) Validate() error {
 				other, n.ID, n.ServiceHost, n.ServicePortOffset)
 		}
 		services[service] = n.ID
+	}
+	disks := map[string]bool{}
+	for _, d := range c.Disks {
+		if err := d.validate(ids); err != nil {
+			return fmt.Errorf("disk: %w", err)
+		}
+		if disks[d.Name] {
+			return fmt.Errorf("disk %s appears twice", d.Name)
+		}
+		disks[d.Name] = true
 	}
 	return nil
 }

@@ -47,6 +47,25 @@ func TestCreateLoadsBack(t *testing.T) {
 	require.Equal(t, "127.0.0.1:8379", addr)
 }
 
+// disk is a disk of 1 MiB with a path through each of nodes.
+func disk(name string, nodes ...consensus.NodeID) Disk {
+	d := Disk{Name: name, Size: 1 << 20}
+	for _, n := range nodes {
+		d.Paths = append(d.Paths, DiskPath{Node: n, Addr: "127.0.0.1:17100"})
+	}
+	return d
+}
+
+func TestDisksLoadBack(t *testing.T) {
+	c := newCluster(t)
+	c.Disks = []Disk{disk("journal", 1, 2, 3), disk("local-1", 1)}
+	path := filepath.Join(c.Dir(), FileName)
+	require.NoError(t, Write(path, c))
+	again, err := Load(path)
+	require.NoError(t, err)
+	require.Equal(t, c.Disks, again.Disks)
+}
+
 // TestLoadRejects edits a valid config one way at a time and checks that
 // Load names what is wrong.
 func TestLoadRejects(t *testing.T) {
@@ -86,6 +105,13 @@ func TestLoadRejects(t *testing.T) {
 		{"same service ports", func(c *Config) { c.Nodes[2].ServicePortOffset = c.Nodes[0].ServicePortOffset }, "same service_port_offset"},
 		{"no key file", func(c *Config) { c.Nodes[0].KeyFile = "" }, "key_file is empty"},
 		{"missing psk file", func(c *Config) { c.PSKFile = "nope" }, "no such file"},
+		{"disk name", func(c *Config) { c.Disks = []Disk{disk("a/b", 1)} }, `name "a/b"`},
+		{"disk size", func(c *Config) { c.Disks = []Disk{{Name: "d", Paths: disk("d", 1).Paths}} }, "size 0 must be positive"},
+		{"disk without path", func(c *Config) { c.Disks = []Disk{{Name: "d", Size: 1}} }, "no [[disk.path]]"},
+		{"disk path via a stranger", func(c *Config) { c.Disks = []Disk{disk("d", 4)} }, "node 4, which is not a member"},
+		{"two paths via one node", func(c *Config) { c.Disks = []Disk{disk("d", 1, 1)} }, "two paths through node 1"},
+		{"disk addr", func(c *Config) { c.Disks = []Disk{disk("d", 1)}; c.Disks[0].Paths[0].Addr = "nowhere" }, `addr "nowhere"`},
+		{"disk twice", func(c *Config) { c.Disks = []Disk{disk("d", 1), disk("d", 2)} }, "disk d appears twice"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
