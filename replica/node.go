@@ -23,6 +23,7 @@ type BootParams struct {
 	HashEvery           uint64
 	Members             []consensus.NodeID
 	MemoryLimit         uint64
+	Disks               []entry.DiskPath
 }
 
 // NodeConfig wires one node's replica to its log and devices.

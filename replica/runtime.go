@@ -226,6 +226,7 @@ func (rt *Runtime) proposeBoot(now time.Time) {
 		HashEvery:           b.HashEvery,
 		Members:             b.Members,
 		MemoryLimit:         b.MemoryLimit,
+		Disks:               b.Disks,
 	}
 	if _, err := io.ReadFull(rt.cfg.Entropy, boot.AuxRandom[:]); err != nil {
 		rt.cfg.Logger.Error("no random bytes for the boot entry", "err", err)

@@ -24,6 +24,7 @@ import (
 
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/cluster"
+	"github.com/synodvm/synod/consensus/entry"
 	"github.com/synodvm/synod/consensus/raftlog"
 	"github.com/synodvm/synod/consensus/raftnode"
 	"github.com/synodvm/synod/peripherals"
@@ -224,6 +225,7 @@ func (s nodeSetup) run(ctx context.Context, resyncs int) (*raftpb.Snapshot, erro
 			HashEvery:           m.hashEvery,
 			Members:             members,
 			MemoryLimit:         uint64(m.memory),
+			Disks:               diskPaths(cfg),
 		},
 		Log:       log,
 		OnCommit:  netport.Committed,
@@ -413,4 +415,16 @@ func nodeArgs(configPath string, id consensus.NodeID, m machineFlags, guestArgs 
 		args = append(append(args, "--"), guestArgs...)
 	}
 	return args
+}
+
+// diskPaths are the guest's disk paths the config describes, in the
+// config's order: every node derives the same list for the boot entry.
+func diskPaths(cfg *cluster.Config) []entry.DiskPath {
+	var paths []entry.DiskPath
+	for _, d := range cfg.Disks {
+		for _, p := range d.Paths {
+			paths = append(paths, entry.DiskPath{Disk: d.Name, Node: p.Node, Size: d.Size})
+		}
+	}
+	return paths
 }
