@@ -14,31 +14,50 @@ import (
 	"github.com/synodvm/synod/outputs"
 )
 
-const journalGuest = "../cmd/synod/guests/journal/journal"
+const (
+	journalGuest = "../cmd/synod/guests/journal/journal"
+	raidGuest    = "../cmd/synod/guests/raid/raid"
+	rigDiskSize  = 64 << 10
+)
 
-// journalRig runs the journal guest on one replica and plays the log and
-// every node's devices: disk outputs act on one in-memory image (a disk
-// both nodes reach), and their completions commit, each followed by a
-// seal so that the waiting guest gets it.
-type journalRig struct {
+// diskRig runs a guest on one replica of three and plays the log and
+// every node's devices: disk outputs act on an in-memory image per disk,
+// and their completions commit, each followed by a seal so that the
+// waiting guest gets it.
+type diskRig struct {
 	t      *testing.T
 	rep    *Replica
 	index  uint64
-	image  []byte
+	images map[string][]byte
 	stdout bytes.Buffer
 	stderr bytes.Buffer
 	// dead is a node whose disk outputs are never performed.
 	dead consensus.NodeID
 }
 
-func (r *journalRig) commit(e entry.Entry) {
+func newDiskRig(t *testing.T, guestPath string, argv []string, paths []entry.DiskPath) *diskRig {
+	guest := readGuest(t, guestPath)
+	r := &diskRig{t: t, images: map[string][]byte{}}
+	for _, p := range paths {
+		if r.images[p.Disk] == nil {
+			r.images[p.Disk] = make([]byte, p.Size)
+		}
+	}
+	r.rep = New(Config{Self: 3, Guest: guest, ExePath: "/" + argv[0]})
+	r.commit(entry.Boot{GuestDigest: GuestDigest(guest), Argv: argv,
+		EpochInstructions: 200_000, NanosPerInstruction: 10, Members: []consensus.NodeID{1, 2, 3}, Disks: paths})
+	r.commit(entry.Random{Node: 1, Data: make([]byte, randomBatch)})
+	return r
+}
+
+func (r *diskRig) commit(e entry.Entry) {
 	r.index++
 	r.rep.CommitEntry(r.index, e)
 }
 
 // run steps the replica until it waits with nothing left to do, at most
 // limit times.
-func (r *journalRig) run(limit int) {
+func (r *diskRig) run(limit int) {
 	for range limit {
 		progress := r.rep.Step()
 		require.NotEqual(r.t, Stopped, progress, "%v", r.rep.Status().Stopped)
@@ -55,7 +74,7 @@ func (r *journalRig) run(limit int) {
 	}
 }
 
-func (r *journalRig) perform(o outputs.Output) {
+func (r *diskRig) perform(o outputs.Output) {
 	switch a := o.Action.(type) {
 	case outputs.Console:
 		map[int]*bytes.Buffer{1: &r.stdout, 2: &r.stderr}[a.Stream].Write(a.Data)
@@ -63,13 +82,13 @@ func (r *journalRig) perform(o outputs.Output) {
 		if o.Node == r.dead {
 			return
 		}
-		copy(r.image[a.Offset:], a.Data)
+		copy(r.images[a.Disk][a.Offset:], a.Data)
 		r.commit(entry.Completion{Node: o.Node, Seq: o.Seq, N: uint64(len(a.Data))})
 	case outputs.DiskRead:
 		if o.Node == r.dead {
 			return
 		}
-		r.commit(entry.Completion{Node: o.Node, Seq: o.Seq, Data: r.image[a.Offset : a.Offset+int64(a.Length)]})
+		r.commit(entry.Completion{Node: o.Node, Seq: o.Seq, Data: r.images[a.Disk][a.Offset : a.Offset+int64(a.Length)]})
 	}
 }
 
@@ -78,14 +97,9 @@ func (r *journalRig) perform(o outputs.Output) {
 // uncertain, the guest's multipath library reissues it through node 2,
 // and every record lands exactly where it belongs.
 func TestJournalGuestFailsOverBetweenPaths(t *testing.T) {
-	guest := readGuest(t, journalGuest)
 	const records = 20
-	r := &journalRig{t: t, image: make([]byte, 64<<10)}
-	r.rep = New(Config{Self: 3, Guest: guest, ExePath: "/journal"})
-	r.commit(entry.Boot{GuestDigest: GuestDigest(guest), Argv: []string{"journal", "j", fmt.Sprint(records)},
-		EpochInstructions: 200_000, NanosPerInstruction: 10, Members: []consensus.NodeID{1, 2, 3},
-		Disks: []entry.DiskPath{{Disk: "j", Node: 1, Size: 64 << 10}, {Disk: "j", Node: 2, Size: 64 << 10}}})
-	r.commit(entry.Random{Node: 1, Data: make([]byte, randomBatch)})
+	r := newDiskRig(t, journalGuest, []string{"journal", "j", fmt.Sprint(records)},
+		[]entry.DiskPath{{Disk: "j", Node: 1, Size: rigDiskSize}, {Disk: "j", Node: 2, Size: rigDiskSize}})
 	for range 10_000 {
 		if bytes.Contains(r.stdout.Bytes(), []byte("ack 7\n")) {
 			break
@@ -100,10 +114,58 @@ func TestJournalGuestFailsOverBetweenPaths(t *testing.T) {
 
 	require.Contains(t, r.stdout.String(), fmt.Sprintf("journal: %d records written, 1 failovers", records), "stderr: %s", r.stderr.String())
 	assert.Contains(t, r.stderr.String(), "multipath: j through node 1 failed (Input/output error); now through node 2")
-	assert.Equal(t, "JRNL", string(r.image[:4]))
-	assert.Equal(t, uint32(records), binary.BigEndian.Uint32(r.image[4:8]))
+	image := r.images["j"]
+	assert.Equal(t, "JRNL", string(image[:4]))
+	assert.Equal(t, uint32(records), binary.BigEndian.Uint32(image[4:8]))
 	for i := range records {
-		rec := r.image[4096+64*i : 4096+64*(i+1)]
+		rec := image[4096+64*i : 4096+64*(i+1)]
 		assert.Equal(t, fmt.Sprintf("record %d", i), string(bytes.TrimRight(rec, " \n")), "record %d", i)
+	}
+}
+
+// runUntil steps until stdout holds want, at most limit steps.
+func (r *diskRig) runUntil(want string, limit int) {
+	r.t.Helper()
+	for range limit {
+		if bytes.Contains(r.stdout.Bytes(), []byte(want)) {
+			return
+		}
+		r.run(1)
+	}
+	r.t.Fatalf("%q never came; stdout:\n%s\nstderr:\n%s", want, r.stdout.String(), r.stderr.String())
+}
+
+// The raid guest mirrors over three node-local disks. Node 2 dies and is
+// declared down: the mirror runs degraded on the other two. When node 2
+// is up again with its disk as it left it, the mirror copies what it
+// missed, and all three disks end equal.
+func TestRaidGuestRunsDegradedAndResynchronises(t *testing.T) {
+	const records = 40
+	var paths []entry.DiskPath
+	var argv = []string{"raid", fmt.Sprint(records), "0"}
+	for n := consensus.NodeID(1); n <= 3; n++ {
+		p := entry.DiskPath{Disk: fmt.Sprintf("local-%d", n), Node: n, Size: rigDiskSize}
+		paths = append(paths, p)
+		argv = append(argv, p.Name())
+	}
+	r := newDiskRig(t, raidGuest, argv, paths)
+	r.runUntil("ack 9\n", 10_000)
+	r.dead = 2
+	r.run(100)
+	r.commit(entry.NodeDown{Node: 2})
+	r.runUntil("ack 19\n", 10_000)
+	assert.Contains(t, r.stderr.String(), "raid1: local-2.2 failed (Input/output error); running degraded")
+
+	r.dead = 0
+	r.commit(entry.NodeUp{Node: 2})
+	r.runUntil("mirrors", 100_000)
+	assert.Contains(t, r.stdout.String(), fmt.Sprintf("raid: %d records, 1 disk failures, 1 resyncs; mirrors in sync", records))
+	assert.Contains(t, r.stderr.String(), "raid1: local-2.2 back and resynchronised")
+	for n := 2; n <= 3; n++ {
+		assert.Equal(t, r.images["local-1"], r.images[fmt.Sprintf("local-%d", n)], "disk of node %d", n)
+	}
+	for i := range records {
+		rec := r.images["local-2"][64*i : 64*(i+1)]
+		assert.Equal(t, fmt.Sprintf("record %d", i), string(bytes.TrimRight(rec, " \n")), "record %d on the returned disk", i)
 	}
 }
