@@ -84,6 +84,34 @@ type DiskWrite struct {
 	Data   []byte
 }
 
+// Kinds names every kind of action, in the order KindOf numbers them: the
+// label values of the per-kind output metrics.
+var Kinds = [NumKinds]string{"send", "close", "refuse", "console", "listen", "refill", "disk-read", "disk-write"}
+
+// NumKinds is how many kinds of action there are.
+const NumKinds = 8
+
+// KindOf returns the index in Kinds of a's kind.
+func KindOf(a Action) int {
+	switch a.(type) {
+	case Send:
+		return 0
+	case CloseConn:
+		return 1
+	case RefuseConn:
+		return 2
+	case Console:
+		return 3
+	case Listen:
+		return 4
+	case Refill:
+		return 5
+	case DiskRead:
+		return 6
+	}
+	return 7
+}
+
 // NeedsCompletion reports whether an action blocks its guest thread until
 // the target node proposes its completion.
 func NeedsCompletion(a Action) bool {

@@ -23,6 +23,9 @@ type checkpoints struct {
 	// lastEpoch and lastHash are the most recent own checkpoint, for status.
 	lastEpoch uint64
 	lastHash  [32]byte
+	// agreed counts the checkpoints a quorum judged equal to this
+	// replica's own.
+	agreed uint64
 }
 
 func (c *checkpoints) last() (uint64, [32]byte) { return c.lastEpoch, c.lastHash }
@@ -143,9 +146,12 @@ func (r *Replica) judge(epoch uint64) {
 	}
 	own, known := r.checks.own[epoch]
 	r.checks.forget(epoch)
-	if known && own.Hash != quorum.Hash {
+	switch {
+	case known && own.Hash != quorum.Hash:
 		r.stop(fmt.Errorf("%w at epoch %d: this replica's state hash is %x, a quorum has %x; differing: %s",
 			ErrDiverged, epoch, own.Hash[:8], quorum.Hash[:8], strings.Join(differingParts(own, quorum), ", ")))
+	case known:
+		r.checks.agreed++
 	}
 }
 

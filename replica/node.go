@@ -12,6 +12,7 @@ import (
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/entry"
 	"github.com/synodvm/synod/machine/linux"
+	"github.com/synodvm/synod/outputs"
 )
 
 // BootParams is what a node proposes as the Boot entry when it finds the
@@ -55,6 +56,8 @@ type NodeStatus struct {
 	Replica   Status
 	Actioned  uint64
 	Elsewhere uint64
+	// Performed counts the outputs performed here by kind (outputs.Kinds).
+	Performed [outputs.NumKinds]uint64
 	Quiet     bool
 }
 
@@ -285,6 +288,7 @@ func (n *Node) publish() {
 		Replica:   n.rep.Status(),
 		Actioned:  actioned,
 		Elsewhere: elsewhere,
+		Performed: n.router.PerformedByKind(),
 		Quiet:     n.router.Quiet.Load(),
 	})
 }

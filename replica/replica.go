@@ -163,6 +163,8 @@ type Status struct {
 	Stopped      error
 	LastHash     [32]byte
 	LastHashAt   uint64 // epoch of LastHash
+	// HashesAgreed counts this replica's checkpoints a quorum agreed with.
+	HashesAgreed uint64
 }
 
 // Status reports where the replica is.
@@ -178,6 +180,7 @@ func (r *Replica) Status() Status {
 		s.Exited = r.proc.Exit()
 	}
 	s.LastHashAt, s.LastHash = r.checks.last()
+	s.HashesAgreed = r.checks.agreed
 	return s
 }
 

@@ -55,6 +55,7 @@ type Router struct {
 	lastSeq   uint64
 	actioned  atomic.Uint64
 	elsewhere atomic.Uint64
+	byKind    [outputs.NumKinds]atomic.Uint64 // performed here
 	// consoleThrough is the sequence number of the last console output
 	// performed here, for the node to acknowledge.
 	consoleThrough atomic.Uint64
@@ -95,6 +96,7 @@ func (r *Router) Repeat(outs []outputs.Output) {
 }
 
 func (r *Router) perform(o outputs.Output) {
+	r.byKind[outputs.KindOf(o.Action)].Add(1)
 	switch a := o.Action.(type) {
 	case outputs.Send:
 		r.Devices.Net.Send(a.Conn, a.Data)
@@ -129,6 +131,15 @@ func (r *Router) perform(o outputs.Output) {
 // ConsoleThrough is the sequence number of the last console output this
 // node performed.
 func (r *Router) ConsoleThrough() uint64 { return r.consoleThrough.Load() }
+
+// PerformedByKind counts the outputs performed here, by outputs.Kinds.
+func (r *Router) PerformedByKind() [outputs.NumKinds]uint64 {
+	var n [outputs.NumKinds]uint64
+	for i := range n {
+		n[i] = r.byKind[i].Load()
+	}
+	return n
+}
 
 // Counts reports outputs performed here and outputs performed elsewhere.
 func (r *Router) Counts() (actioned, elsewhere uint64) {

@@ -235,6 +235,9 @@ func (s nodeSetup) run(ctx context.Context, resyncs int) (*raftpb.Snapshot, erro
 		Logger:    logger,
 	})
 
+	if err := registerNodeMetrics(registry, node); err != nil {
+		return nil, fmt.Errorf("node %d: metrics: %w", self, err)
+	}
 	status, err := serveStatus(me.StatusAddr, node, netport, resyncs, registry, logger)
 	if err != nil {
 		return nil, err
