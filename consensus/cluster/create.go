@@ -49,6 +49,8 @@ type Spec struct {
 	// directories are never touched: a node refuses a data directory from
 	// another cluster id, which is what an old one now is.
 	Force bool
+	// Disks are the cluster's disks, as Config.Disks.
+	Disks []Disk
 }
 
 // serviceOffsetStep separates the service ports of nodes that share a
@@ -77,6 +79,7 @@ func Create(dir string, spec Spec) (*Config, error) {
 		Engine:  spec.Engine,
 		PSKFile: "psk",
 		Nodes:   nodes,
+		Disks:   spec.Disks,
 		dir:     dir,
 	}
 	if c.Name == "" {
