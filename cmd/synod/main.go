@@ -19,6 +19,7 @@ import (
 type command func(ctx context.Context, args []string, stdout io.Writer) error
 
 var commands = map[string]command{
+	"demo":   runDemo,
 	"init":   runInit,
 	"node":   runNode,
 	"run":    runRun,
