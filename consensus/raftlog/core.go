@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/internal/planted"
 )
 
 // ErrBusy is Core.Propose's back-pressure: MaxInflightProposals of this
@@ -353,6 +354,9 @@ func (c *Core) HandleReady() ([]consensus.Apply, error) {
 		for i := 0; i < maxReadiesPerCall && c.rn.HasReady(); i++ {
 			rd := c.rn.Ready()
 			early, durable := splitMessages(rd.Messages)
+			if planted.On(planted.AckBeforeFsync) {
+				early, durable = rd.Messages, nil
+			}
 			c.send(early)
 			if err := c.persist(rd); err != nil {
 				c.fail(err)
