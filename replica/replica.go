@@ -34,6 +34,9 @@ type Config struct {
 	// ExePath is what the guest's readlink("/proc/self/exe") answers.
 	ExePath string
 	Logger  *slog.Logger
+	// Trace, when set, sees every instruction the guest executes (synod
+	// replay --trace). Slow.
+	Trace linux.TraceFunc
 }
 
 // Replica is one node's copy of the replicated machine.
@@ -41,10 +44,13 @@ type Replica struct {
 	cfg Config
 	log *slog.Logger
 
-	boot  *entry.Boot // nil until the first Boot is committed
-	proc  *linux.Process
-	world *world
-	sched schedule
+	boot *entry.Boot // nil until the first Boot is committed
+	proc *linux.Process
+	// traced is the process Config.Trace was given to; a restore brings
+	// another.
+	traced *linux.Process
+	world  *world
+	sched  schedule
 
 	// epoch is the epoch executing now, or whose end waits for its seal.
 	epoch uint64
@@ -212,6 +218,10 @@ func (r *Replica) Step() Progress {
 	case r.proc.Exit() != nil:
 		r.deliverAfterExit()
 		return Exited
+	}
+	if r.cfg.Trace != nil && r.traced != r.proc {
+		r.proc.SetTrace(r.cfg.Trace)
+		r.traced = r.proc
 	}
 	if !r.ended {
 		res := r.proc.Run(r.boot.EpochInstructions - r.ran)

@@ -22,6 +22,7 @@ var commands = map[string]command{
 	"demo":   runDemo,
 	"init":   runInit,
 	"node":   runNode,
+	"replay": runReplay,
 	"run":    runRun,
 	"sim":    runSim,
 	"start":  runStart,
