@@ -20,6 +20,7 @@ type command func(ctx context.Context, args []string, stdout io.Writer) error
 
 var commands = map[string]command{
 	"demo":   runDemo,
+	"disk":   runDisk,
 	"init":   runInit,
 	"node":   runNode,
 	"replay": runReplay,
