@@ -99,8 +99,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		ln.Close()
-		return errors.New("disk server closed")
+		return ln.Close()
 	}
 	s.listeners[ln] = true
 	s.mu.Unlock()
