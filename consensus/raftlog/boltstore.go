@@ -109,6 +109,13 @@ type BoltStore struct {
 	incarnation uint64
 	rejoining   bool
 	voteFloor   uint64
+
+	// filesMu orders the writing of snapshot data files with their
+	// removal: unsaved holds the files written, or being written, that no
+	// transaction points to yet, which removal leaves alone.
+	filesMu sync.Mutex
+	unsaved map[string]bool
+	reaper  *reaper
 }
 
 type entryID struct{ index, term uint64 }
@@ -252,8 +259,9 @@ func openBolt(path string, id Identity) (s *BoltStore, err error) {
 	case err != nil:
 		return nil, fmt.Errorf("%w: %w", ErrCorruptStore, err)
 	}
-	s = &BoltStore{db: db, path: path, dir: filepath.Dir(path)}
+	s = &BoltStore{db: db, path: path, dir: filepath.Dir(path), unsaved: map[string]bool{}, reaper: newReaper()}
 	if err := s.load(id); err != nil {
+		s.reaper.close()
 		return nil, errors.Join(err, db.Close())
 	}
 	return s, nil
@@ -559,10 +567,11 @@ func (s *BoltStore) Save(hs *pb.HardState, entries []*pb.Entry, snap *pb.Snapsho
 	}{s.compacted, s.last, s.snapMeta, s.snapFile}
 	hasSnap := snap != nil && !raft.IsEmptySnap(snap)
 	if hasSnap {
-		f, err := writeSnapshotFile(s.dir, snap)
+		f, err := s.writeSnapshotFile(snap.GetMetadata().GetIndex(), snap.GetMetadata().GetTerm(), snap.GetData())
 		if err != nil {
 			return fmt.Errorf("raft store %s: save: %w", s.path, describeOSError(err))
 		}
+		defer s.forgetUnsaved(f.name())
 		next.snapFile = f
 	}
 	err := s.update(func(tx *bolt.Tx) error {
@@ -634,10 +643,11 @@ func (s *BoltStore) SaveSnapshot(snap *pb.Snapshot, compactTo uint64) error {
 		return fmt.Errorf("raft store %s: snapshot at %d compacting to %d does not fit: last snapshot %d, log (%d,%d]",
 			s.path, m.GetIndex(), compactTo, s.snapMeta.GetIndex(), s.compacted.index, s.last)
 	}
-	file, err := writeSnapshotFile(s.dir, snap)
+	file, err := s.writeSnapshotFile(m.GetIndex(), m.GetTerm(), snap.GetData())
 	if err != nil {
 		return fmt.Errorf("raft store %s: save snapshot: %w", s.path, describeOSError(err))
 	}
+	defer s.forgetUnsaved(file.name())
 	compacted := s.compacted
 	err = s.update(func(tx *bolt.Tx) error {
 		meta, ents := tx.Bucket(metaBucket), tx.Bucket(entriesBucket)
@@ -682,10 +692,11 @@ func (s *BoltStore) InstallSnapshot(snap *pb.Snapshot) error {
 		return fmt.Errorf("raft store %s: cannot install a snapshot at index %d (term %d, voters %v): the store's snapshot is at %d",
 			s.path, idx, term, m.GetConfState().GetVoters(), s.snapMeta.GetIndex())
 	}
-	file, err := writeSnapshotFile(s.dir, snap)
+	file, err := s.writeSnapshotFile(idx, term, snap.GetData())
 	if err != nil {
 		return fmt.Errorf("raft store %s: install snapshot: %w", s.path, describeOSError(err))
 	}
+	defer s.forgetUnsaved(file.name())
 	last := s.last
 	hs := proto.Clone(s.hardState).(*pb.HardState)
 	hs.Commit = new(max(hs.GetCommit(), idx))
@@ -753,6 +764,7 @@ func deleteThrough(b *bolt.Bucket, through uint64) error {
 
 // Close implements Store.
 func (s *BoltStore) Close() error {
+	s.reaper.close()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("raft store %s: close: %w", s.path, err)
 	}

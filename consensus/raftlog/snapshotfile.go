@@ -60,32 +60,50 @@ func readSnapshotFileRecord(v []byte) (snapshotFile, error) {
 	}, nil
 }
 
-// writeSnapshotFile writes snap's data durably into dir and describes it.
-func writeSnapshotFile(dir string, snap *pb.Snapshot) (snapshotFile, error) {
-	data := snap.GetData()
-	f := snapshotFile{
-		index: snap.GetMetadata().GetIndex(),
-		term:  snap.GetMetadata().GetTerm(),
-		size:  uint64(len(data)),
-		crc:   crc32.Checksum(data, castagnoli),
+// writeSnapshotFile writes data, the snapshot at index and term, durably
+// into the store's directory (paced: writePaced) and describes it. The
+// file is the store's to keep until forgetUnsaved: removeStaleSnapshotFiles
+// leaves it alone while a transaction that points to it may still come.
+func (s *BoltStore) writeSnapshotFile(index, term uint64, data []byte) (snapshotFile, error) {
+	f := snapshotFile{index: index, term: term, size: uint64(len(data))}
+	s.filesMu.Lock()
+	out, err := os.CreateTemp(s.dir, fmt.Sprintf("%s%016x-%016x-*%s.tmp", snapshotFilePrefix, index, term, snapshotFileSuffix))
+	if err == nil {
+		s.unsaved[filepath.Base(out.Name())] = true
 	}
-	path := filepath.Join(dir, f.name())
-	tmp := path + ".tmp"
-	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	s.filesMu.Unlock()
 	if err != nil {
 		return f, fmt.Errorf("write snapshot file: %w", err)
 	}
-	_, err = out.Write(data)
+	tmp := out.Name()
+	defer s.forgetUnsaved(filepath.Base(tmp))
+	f.crc, err = writePaced(out, data)
 	if err = errors.Join(err, out.Sync(), out.Close()); err != nil {
 		return f, errors.Join(fmt.Errorf("write snapshot file %s: %w", tmp, err), os.Remove(tmp))
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return f, fmt.Errorf("write snapshot file: %w", err)
+	path := filepath.Join(s.dir, f.name())
+	s.filesMu.Lock()
+	err = os.Rename(tmp, path)
+	if err == nil {
+		s.unsaved[f.name()] = true
 	}
-	if err := syncDir(dir); err != nil {
+	s.filesMu.Unlock()
+	if err != nil {
+		return f, errors.Join(fmt.Errorf("write snapshot file: %w", err), os.Remove(tmp))
+	}
+	if err := syncDir(s.dir); err != nil {
+		s.forgetUnsaved(f.name())
 		return f, fmt.Errorf("write snapshot file %s: %w", path, err)
 	}
 	return f, nil
+}
+
+// forgetUnsaved ends writeSnapshotFile's hold on a file: the store now
+// points to it, or it is to be removed.
+func (s *BoltStore) forgetUnsaved(name string) {
+	s.filesMu.Lock()
+	delete(s.unsaved, name)
+	s.filesMu.Unlock()
 }
 
 // read returns the file's data after checking it against the record and
@@ -134,9 +152,13 @@ func (s *BoltStore) checkSnapshotFile() error {
 }
 
 // removeStaleSnapshotFiles deletes every snapshot data file but the
-// current one: replaced snapshots, and files a crash left unreferenced.
-// The store's file lock makes this process the directory's only user.
+// current one and those being written: replaced snapshots, and files a
+// crash left unreferenced. A large file is cut down off the caller's
+// goroutine (reaper). The store's file lock makes this process the
+// directory's only user.
 func (s *BoltStore) removeStaleSnapshotFiles() error {
+	s.filesMu.Lock()
+	defer s.filesMu.Unlock()
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
 		return fmt.Errorf("raft store %s: list snapshot files: %w", s.path, err)
@@ -148,13 +170,18 @@ func (s *BoltStore) removeStaleSnapshotFiles() error {
 	var errs []error
 	for _, e := range entries {
 		name := e.Name()
-		if !strings.HasPrefix(name, snapshotFilePrefix) || name == current {
+		if !strings.HasPrefix(name, snapshotFilePrefix) || name == current || s.unsaved[name] {
 			continue
 		}
-		if strings.HasSuffix(name, snapshotFileSuffix) || strings.HasSuffix(name, snapshotFileSuffix+".tmp") {
-			if err := os.Remove(filepath.Join(s.dir, name)); err != nil {
-				errs = append(errs, err)
-			}
+		if !strings.HasSuffix(name, snapshotFileSuffix) && !strings.HasSuffix(name, snapshotFileSuffix+".tmp") {
+			continue
+		}
+		var size int64
+		if fi, err := e.Info(); err == nil {
+			size = fi.Size()
+		}
+		if err := s.reaper.remove(filepath.Join(s.dir, name), size); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -40,7 +40,7 @@ func (s *BoltStore) stageSnapshot(index uint64, data []byte) (stagedSnapshot, er
 	if err != nil {
 		return stagedSnapshot{}, fmt.Errorf("raft store %s: stage snapshot: term of %d: %w", s.path, index, err)
 	}
-	f, err := writeSnapshotFile(s.dir, &pb.Snapshot{Data: data, Metadata: &pb.SnapshotMetadata{Index: new(index), Term: new(term)}})
+	f, err := s.writeSnapshotFile(index, term, data)
 	if err != nil {
 		return stagedSnapshot{}, fmt.Errorf("raft store %s: stage snapshot: %w", s.path, describeOSError(err))
 	}
@@ -48,12 +48,12 @@ func (s *BoltStore) stageSnapshot(index uint64, data []byte) (stagedSnapshot, er
 }
 
 // saveStagedSnapshot is SaveSnapshot for a snapshot whose data file
-// stageSnapshot wrote. The file may have gone meanwhile: installing a
-// leader's snapshot removes every data file but its own.
+// stageSnapshot wrote.
 func (s *BoltStore) saveStagedSnapshot(staged stagedSnapshot, m *pb.SnapshotMetadata, compactTo uint64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f := staged.file
+	defer s.forgetUnsaved(f.name())
 	if f.index != m.GetIndex() || f.term != m.GetTerm() {
 		return fmt.Errorf("raft store %s: staged snapshot file is for index %d term %d, not %d term %d",
 			s.path, f.index, f.term, m.GetIndex(), m.GetTerm())
@@ -94,10 +94,8 @@ func (s *BoltStore) saveStagedSnapshot(staged stagedSnapshot, m *pb.SnapshotMeta
 }
 
 func (s *BoltStore) discardStaged(staged stagedSnapshot) {
+	s.forgetUnsaved(staged.file.name())
 	s.mu.RLock()
-	current := s.snapFile == staged.file
-	s.mu.RUnlock()
-	if !current {
-		_ = os.Remove(filepath.Join(s.dir, staged.file.name())) // a leftover is removed on the next open
-	}
+	defer s.mu.RUnlock()
+	s.dropOldSnapshotFiles()
 }
