@@ -214,6 +214,18 @@ func (s nodeSetup) run(ctx context.Context, resyncs int) (*raftpb.Snapshot, erro
 		Logger:     logger,
 	})
 	defer netport.Stop()
+	disks, diskClients, err := nodeDisks(cfg, self, logger)
+	for _, c := range diskClients {
+		defer c.Close()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("node %d: %w", self, err)
+	}
+	devices := replica.Devices{Net: netport, Stdout: os.Stdout, Stderr: os.Stderr}
+	if disks != nil {
+		defer disks.Stop()
+		devices.Disks = disks
+	}
 
 	node = replica.NewNode(replica.NodeConfig{
 		Replica: replica.Config{Self: self, Guest: s.guest, ExePath: "/" + s.argv[0]},
@@ -229,7 +241,7 @@ func (s nodeSetup) run(ctx context.Context, resyncs int) (*raftpb.Snapshot, erro
 		},
 		Log:       log,
 		OnCommit:  netport.Committed,
-		Devices:   replica.Devices{Net: netport, Stdout: os.Stdout, Stderr: os.Stderr},
+		Devices:   devices,
 		DownAfter: m.downAfter,
 		Sealer:    replica.Sealer{Window: m.sealWindow, Retry: int64(time.Second)},
 		Logger:    logger,
