@@ -60,6 +60,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	dir := fs.String("dir", "", "keep the cluster's files in `directory` (default: a temporary one, removed at the end)")
 	records := fs.Int("records", 120, "how many `records` the guest writes")
 	interval := fs.Duration("interval", 40*time.Millisecond, "the guest's pause between two records")
+	killAt := fs.Int("kill-at", 0, "kill the node once this many `records` are acknowledged (default: a third of them)")
 	var m machineFlags
 	m.register(fs)
 	if err := fs.Set("down-after", "1s"); err != nil {
@@ -73,13 +74,27 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer d.close()
+	if *killAt <= 0 || *killAt >= *records {
+		*killAt = *records / 3
+	}
+	run := demoRun{m: m, records: *records, interval: *interval, killAt: *killAt}
 	switch args[0] {
 	case "multipath":
-		return d.multipath(m, *records, *interval)
+		return d.multipath(run)
 	case "raid":
-		return d.raid(m, *records, *interval)
+		return d.raid(run)
 	}
 	return fmt.Errorf("demo: no demo %q: multipath or raid", args[0])
+}
+
+// demoRun is what one run of a demo does.
+type demoRun struct {
+	m        machineFlags
+	records  int
+	interval time.Duration
+	// killAt is how many acknowledged records the guest has written
+	// when the demo kills a node.
+	killAt int
 }
 
 // demo runs a cluster with disks and prints what happens as a timeline.

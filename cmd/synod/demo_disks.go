@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/cluster"
@@ -21,7 +20,8 @@ const (
 	demoDiskSize      = 1 << 20
 )
 
-func (d *demo) multipath(m machineFlags, records int, interval time.Duration) error {
+func (d *demo) multipath(run demoRun) error {
+	records := run.records
 	d.say("starting a disk server for disk journal (%d KiB image)", demoDiskSize>>10)
 	addr, err := d.startDisk("journal", demoDiskSize)
 	if err != nil {
@@ -32,8 +32,8 @@ func (d *demo) multipath(m machineFlags, records int, interval time.Duration) er
 		disk.Paths = append(disk.Paths, cluster.DiskPath{Node: n, Addr: addr})
 	}
 	d.say("disk journal served at %s; nodes 1, 2 and 3 each reach it: the guest sees /dev/synod/journal.1, .2 and .3", addr)
-	args := []string{"journal", fmt.Sprint(records), fmt.Sprint(interval.Milliseconds()), "1"}
-	cfg, err := d.startCluster(m, []cluster.Disk{disk}, "journal", journalGuest, args)
+	args := []string{"journal", fmt.Sprint(records), fmt.Sprint(run.interval.Milliseconds()), "1"}
+	cfg, err := d.startCluster(run.m, []cluster.Disk{disk}, "journal", journalGuest, args)
 	if err != nil {
 		return err
 	}
@@ -43,7 +43,7 @@ func (d *demo) multipath(m machineFlags, records int, interval time.Duration) er
 	err = d.follow(func(n int) {
 		a.add(n)
 		switch {
-		case !killed && len(a.seen) >= records/3:
+		case !killed && len(a.seen) >= run.killAt:
 			killed = true
 			d.say("ack %d", n)
 			d.kill(1)
@@ -59,9 +59,10 @@ func (d *demo) multipath(m machineFlags, records int, interval time.Duration) er
 	return d.verify(checkJournal(filepath.Join(d.dir, "journal.img"), records, a))
 }
 
-func (d *demo) raid(m machineFlags, records int, interval time.Duration) error {
+func (d *demo) raid(run demoRun) error {
+	records := run.records
 	var disks []cluster.Disk
-	args := []string{fmt.Sprint(records), fmt.Sprint(interval.Milliseconds())}
+	args := []string{fmt.Sprint(records), fmt.Sprint(run.interval.Milliseconds())}
 	for n := consensus.NodeID(1); n <= 3; n++ {
 		name := fmt.Sprintf("local-%d", n)
 		addr, err := d.startDisk(name, demoDiskSize)
@@ -72,7 +73,7 @@ func (d *demo) raid(m machineFlags, records int, interval time.Duration) error {
 		args = append(args, fmt.Sprintf("%s.%d", name, n))
 		d.say("disk %s served at %s, reached by node %d only", name, addr, n)
 	}
-	cfg, err := d.startCluster(m, disks, "raid", raidGuest, args)
+	cfg, err := d.startCluster(run.m, disks, "raid", raidGuest, args)
 	if err != nil {
 		return err
 	}
@@ -82,21 +83,23 @@ func (d *demo) raid(m machineFlags, records int, interval time.Duration) error {
 	err = d.follow(func(n int) {
 		a.add(n)
 		switch {
-		case !killed && len(a.seen) >= records/3:
+		case !killed && len(a.seen) >= run.killAt:
 			killed = true
 			d.say("ack %d", n)
 			d.kill(2)
-		case killed && !restarted && len(a.seen) >= 2*records/3:
+		case killed && !restarted && len(a.seen) >= run.killAt+(records-run.killAt)/2:
 			restarted = true
 			d.say("ack %d", n)
 			d.say("starting node 2 again: it catches up from the log, is declared up, and the mirror resynchronises its disk")
-			if err := d.startNode(cfg, 2, withGuest(m, filepath.Join(d.dir, "raid")), args); err != nil {
+			if err := d.startNode(cfg, 2, withGuest(run.m, filepath.Join(d.dir, "raid")), args); err != nil {
 				d.say("cannot start node 2 again: %v", err)
 			}
 		case n%20 == 0:
 			d.say("ack %d", n)
 		}
-	}, func(l demoLine) bool { return strings.HasPrefix(l.text, "raid: ") && strings.Contains(l.text, "mirrors") })
+	}, func(l demoLine) bool {
+		return strings.HasPrefix(l.text, "raid: ") && strings.Contains(l.text, "mirrors")
+	})
 	if err != nil {
 		return err
 	}
