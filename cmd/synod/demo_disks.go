@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/cluster"
@@ -56,6 +58,9 @@ func (d *demo) multipath(run demoRun) error {
 	if err != nil {
 		return err
 	}
+	if err := d.verify(d.sameState(cfg)); err != nil {
+		return err
+	}
 	return d.verify(checkJournal(filepath.Join(d.dir, "journal.img"), records, a))
 }
 
@@ -103,11 +108,48 @@ func (d *demo) raid(run demoRun) error {
 	if err != nil {
 		return err
 	}
+	if err := d.verify(d.sameState(cfg)); err != nil {
+		return err
+	}
 	var images []string
 	for _, disk := range disks {
 		images = append(images, filepath.Join(d.dir, disk.Name+".img"))
 	}
 	return d.verify(checkMirror(images, records, a))
+}
+
+// sameState waits until every running node's replica has seen the guest
+// exit, and checks that they all end with the same state hash.
+func (d *demo) sameState(cfg *cluster.Config) (string, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		hashes := map[string][]consensus.NodeID{}
+		var epoch uint64
+		pending := false
+		for _, n := range cfg.Nodes {
+			r, err := fetchReport(n.StatusAddr)
+			if err != nil {
+				continue // the node killed for the demo
+			}
+			if !r.Exited {
+				pending = true
+				break
+			}
+			hashes[r.StateHash] = append(hashes[r.StateHash], n.ID)
+			epoch = r.HashEpoch
+		}
+		switch {
+		case !pending && len(hashes) == 1:
+			for h, nodes := range hashes {
+				return fmt.Sprintf("nodes %v end with the same state hash %s at epoch %d", nodes, h, epoch), nil
+			}
+		case !pending:
+			return "", fmt.Errorf("the replicas end with different state hashes: %v", hashes)
+		case time.Now().After(deadline):
+			return "", errors.New("the replicas did not all see the guest exit within 30 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func withGuest(m machineFlags, guest string) machineFlags {

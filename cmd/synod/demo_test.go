@@ -56,6 +56,7 @@ func TestDemoMultipath(t *testing.T) {
 		assert.Contains(t, out, "SIGKILL node 1")
 		assert.Contains(t, out, "multipath: journal through node 1 failed (Input/output error); now through node 2")
 		assert.Contains(t, out, fmt.Sprintf("OK: the disk holds records 0 to %d, each once and in its place", demoRecords-1), out)
+		assert.Regexp(t, `OK: nodes \[2 3\] end with the same state hash`, out)
 	}
 }
 
@@ -71,6 +72,7 @@ func TestDemoRaid(t *testing.T) {
 	assert.Contains(t, out, "raid1: local-2.2 failed (Input/output error); running degraded")
 	assert.Contains(t, out, "raid1: local-2.2 back and resynchronised")
 	assert.Contains(t, out, fmt.Sprintf("OK: the three disks are equal and hold records 0 to %d", demoRecords-1), out)
+	assert.Regexp(t, `OK: nodes \[1 2 3\] end with the same state hash`, out)
 }
 
 func TestDemoNeedsAName(t *testing.T) {
