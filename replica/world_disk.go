@@ -16,6 +16,12 @@ import (
 // the node an I/O goes through and fails over between paths itself.
 const diskDir = "/dev/synod/"
 
+// maxDiskIO bounds the bytes of one disk I/O: a longer pread or pwrite
+// transfers this much, as a short transfer, so that a read's completion
+// stays a modest log entry (a guest's loop for short transfers does the
+// rest, as it must on Linux too).
+const maxDiskIO = 256 << 10
+
 // diskWorld is the guest's disks as replicated state: the paths the boot
 // entry named, the open device files, and the I/O each has outstanding.
 //
@@ -113,7 +119,7 @@ func (w *world) diskIO(h linux.Handle, write bool, data []byte, length int, offs
 	case length == 0:
 		return nil, 0, 0
 	}
-	length = int(min(int64(length), p.Size-offset))
+	length = int(min(int64(length), p.Size-offset, maxDiskIO))
 	io := &diskIO{write: write, offset: offset, length: length}
 	var action outputs.Action = outputs.DiskRead{Disk: p.Disk, Offset: offset, Length: length}
 	if write {

@@ -158,6 +158,12 @@ func TestDiskBounds(t *testing.T) {
 	assert.Equal(t, outputs.DiskWrite{Disk: "journal", Offset: testDiskSize - 2, Data: []byte("ab")}, oneOutput(t, w).Action,
 		"a write across the end is cut at it")
 
+	long := openPath(t, w, "journal.1")
+	_, errno = w.Pread(long, 1<<20, 0)
+	require.Equal(t, linux.EAGAIN, errno)
+	assert.Equal(t, outputs.DiskRead{Disk: "journal", Offset: 0, Length: maxDiskIO}, oneOutput(t, w).Action,
+		"a long read is cut to a short one")
+
 	ro, errno := w.Open("/dev/synod/journal.2", linux.O_RDONLY, 0)
 	require.Zero(t, errno)
 	_, errno = w.Pwrite(ro, []byte("x"), 0)
