@@ -33,16 +33,21 @@ type schedule struct {
 
 // add appends the next committed entry in log order. An Inputs batch
 // becomes its inputs followed by its closing seal, whose Through is one
-// more than the highest so far: relative, so always effective.
+// more than the highest so far: relative, so always effective. A
+// Completion seals itself the same way: a guest thread waits for it, and
+// a seal of its own would cost the waiting guest another round of the
+// log.
 func (s *schedule) add(index uint64, e entry.Entry) {
-	if in, ok := e.(entry.Inputs); ok {
-		for _, c := range in.Entries {
+	switch e := e.(type) {
+	case entry.Inputs:
+		for _, c := range e.Entries {
 			s.queue = append(s.queue, committed{index: index, e: c})
 		}
-		if !planted.On(planted.SealWithoutIncrement) {
-			s.highest++
-		}
-		s.queue = append(s.queue, committed{index: index, e: entry.Seal{Through: s.highest, Time: in.Time}, closesBatch: true})
+		s.closeBatch(index, e.Time)
+		return
+	case entry.Completion:
+		s.queue = append(s.queue, committed{index: index, e: e})
+		s.closeBatch(index, 0)
 		return
 	}
 	if seal, ok := e.(entry.Seal); ok {
@@ -53,6 +58,16 @@ func (s *schedule) add(index uint64, e entry.Entry) {
 		}
 	}
 	s.queue = append(s.queue, committed{index: index, e: e})
+}
+
+// closeBatch queues the relative seal that closes the entries of log
+// entry index. A zero time leaves the guest's clock as it is (guest time
+// never goes back).
+func (s *schedule) closeBatch(index uint64, time int64) {
+	if !planted.On(planted.SealWithoutIncrement) {
+		s.highest++
+	}
+	s.queue = append(s.queue, committed{index: index, e: entry.Seal{Through: s.highest, Time: time}, closesBatch: true})
 }
 
 // sealAt returns the position of the first effective seal with Through >= epoch.

@@ -144,6 +144,22 @@ func TestScheduleInputsSealThemselves(t *testing.T) {
 	require.False(t, ok, "the ignored seal(5) decides nothing")
 }
 
+// A completion seals itself like an Inputs batch: the guest waiting for
+// it gets it one epoch after the highest seal, with no seal of its own.
+func TestScheduleCompletionsSealThemselves(t *testing.T) {
+	var s schedule
+	s.add(1, seal(2))
+	done := entry.Completion{Node: 1, Seq: 9, N: 4096}
+	s.add(2, done)
+	require.Equal(t, uint64(3), s.highest)
+	require.False(t, s.unsealed())
+	batch, ok := s.cut(3)
+	require.True(t, ok)
+	require.Equal(t, []uint64{1, 2, 2}, indexes(batch))
+	require.Equal(t, done, batch[1].e)
+	require.Equal(t, entry.Seal{Through: 3}, batch[2].e, "its own seal, which leaves the clock as it is")
+}
+
 func TestScheduleUnsealed(t *testing.T) {
 	var s schedule
 	require.False(t, s.unsealed())
