@@ -32,7 +32,7 @@ type NodeConfig struct {
 	Replica Config
 	Boot    BootParams
 	Log     consensus.Log
-	Devices Devices
+	Devices outputs.Devices
 	// OnCommit sees every committed entry, in log order, before the
 	// replica delivers it: the network port acknowledges its proposals
 	// from it. May be nil.
@@ -67,7 +67,7 @@ type Node struct {
 	cfg    NodeConfig
 	log    *slog.Logger
 	rep    *Replica
-	router *Router
+	router *outputs.Router
 	rt     *Runtime
 
 	proposals chan []byte
@@ -105,7 +105,7 @@ func NewNode(cfg NodeConfig) *Node {
 		snapshots: make(chan chan snapshotReply),
 		done:      make(chan struct{}),
 	}
-	n.router = &Router{Self: cfg.Replica.Self, Devices: cfg.Devices, Logger: cfg.Logger}
+	n.router = &outputs.Router{Self: cfg.Replica.Self, Devices: cfg.Devices, Logger: cfg.Logger}
 	n.rt = NewRuntime(RuntimeConfig{
 		Self:      cfg.Replica.Self,
 		Guest:     cfg.Replica.Guest,

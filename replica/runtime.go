@@ -63,7 +63,7 @@ type RuntimeConfig struct {
 type Runtime struct {
 	cfg    RuntimeConfig
 	rep    *Replica
-	router *Router
+	router *outputs.Router
 
 	// catchUpTo is the commit index to apply before leaving quiet mode.
 	catchUpTo uint64
@@ -88,7 +88,7 @@ type Runtime struct {
 // NewRuntime wires a runtime to its replica and router; it performs the
 // router's random refills. The router starts quiet: Start tells the
 // runtime how much history to replay before it performs outputs.
-func NewRuntime(cfg RuntimeConfig, rep *Replica, router *Router) *Runtime {
+func NewRuntime(cfg RuntimeConfig, rep *Replica, router *outputs.Router) *Runtime {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}

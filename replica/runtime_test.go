@@ -40,7 +40,7 @@ func (d *fakeDisks) Perform(o outputs.Output, complete func(entry.Completion)) {
 // to a log.
 type runtimeRig struct {
 	rep      *Replica
-	router   *Router
+	router   *outputs.Router
 	rt       *Runtime
 	stdout   bytes.Buffer
 	disks    fakeDisks
@@ -52,7 +52,7 @@ func newRuntimeRig(t *testing.T, commitOnDisk uint64) *runtimeRig {
 	guest := readGuest(t, kvdGuest)
 	r := &runtimeRig{t0: time.Unix(1_700_000_000, 0)}
 	r.rep = New(Config{Self: 1, Guest: guest, ExePath: "/kvd"})
-	r.router = &Router{Self: 1, Devices: Devices{Net: nullNet{}, Stdout: &r.stdout, Stderr: &r.stdout, Disks: &r.disks}}
+	r.router = &outputs.Router{Self: 1, Devices: outputs.Devices{Net: nullNet{}, Stdout: &r.stdout, Stderr: &r.stdout, Disks: &r.disks}}
 	r.rt = NewRuntime(RuntimeConfig{
 		Self: 1, Guest: guest, DownAfter: 3 * time.Second, Entropy: rand.Reader,
 		Sealer:  Sealer{Window: 8, Retry: int64(time.Second)},

@@ -27,6 +27,7 @@ import (
 	"github.com/synodvm/synod/consensus/entry"
 	"github.com/synodvm/synod/consensus/raftlog"
 	"github.com/synodvm/synod/consensus/raftnode"
+	"github.com/synodvm/synod/outputs"
 	"github.com/synodvm/synod/peripherals"
 	"github.com/synodvm/synod/replica"
 )
@@ -221,7 +222,7 @@ func (s nodeSetup) run(ctx context.Context, resyncs int) (*raftpb.Snapshot, erro
 	if err != nil {
 		return nil, fmt.Errorf("node %d: %w", self, err)
 	}
-	devices := replica.Devices{Net: netport, Stdout: os.Stdout, Stderr: os.Stderr}
+	devices := outputs.Devices{Net: netport, Stdout: os.Stdout, Stderr: os.Stderr}
 	if disks != nil {
 		defer disks.Stop()
 		devices.Disks = disks

@@ -240,7 +240,7 @@ func (p *netport) crash() {
 	}
 }
 
-// The Devices.Net face, called by the node's replica.Router.
+// The Devices.Net face, called by the node's outputs.Router.
 
 func (p *netport) Listen(port uint16) error {
 	p.listening[port] = true

@@ -35,7 +35,7 @@ type process struct {
 	core   *raftlog.Core
 	ep     *memnet.Endpoint
 	rep    *replica.Replica
-	router *replica.Router
+	router *outputs.Router
 	rt     *replica.Runtime
 	port   *netport
 	// queue holds the replica runtime's proposals the log has not taken
@@ -73,7 +73,7 @@ func (n *node) start() error {
 		rep: replica.New(replica.Config{Self: n.id, Guest: s.opts.Guest, ExePath: "/kvd", Logger: quiet}),
 	}
 	p.port = newNetport(n, s.now)
-	p.router = &replica.Router{Self: n.id, Logger: quiet, Devices: replica.Devices{
+	p.router = &outputs.Router{Self: n.id, Logger: quiet, Devices: outputs.Devices{
 		Net:    p.port,
 		Stdout: consoleWriter{n, 1},
 		Stderr: consoleWriter{n, 2},

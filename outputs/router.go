@@ -1,4 +1,4 @@
-package replica
+package outputs
 
 import (
 	"io"
@@ -8,10 +8,9 @@ import (
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/entry"
 	"github.com/synodvm/synod/internal/planted"
-	"github.com/synodvm/synod/outputs"
 )
 
-// Devices are the peripherals of this node that perform outputs.
+// Devices are the peripherals of this node that perform
 type Devices struct {
 	// Net serves guest ports and client connections.
 	Net interface {
@@ -33,7 +32,7 @@ type Devices struct {
 	// has none. It answers each by calling complete, from any goroutine,
 	// and drops an output whose sequence number it is already performing.
 	Disks interface {
-		Perform(o outputs.Output, complete func(entry.Completion))
+		Perform(o Output, complete func(entry.Completion))
 	}
 	// Complete proposes a device's completion of an output.
 	Complete func(entry.Completion)
@@ -55,14 +54,14 @@ type Router struct {
 	lastSeq   uint64
 	actioned  atomic.Uint64
 	elsewhere atomic.Uint64
-	byKind    [outputs.NumKinds]atomic.Uint64 // performed here
+	byKind    [NumKinds]atomic.Uint64 // performed here
 	// consoleThrough is the sequence number of the last console output
 	// performed here, for the node to acknowledge.
 	consoleThrough atomic.Uint64
 }
 
 // Route performs or records each output, in sequence order.
-func (r *Router) Route(outs []outputs.Output) {
+func (r *Router) Route(outs []Output) {
 	for _, o := range outs {
 		if o.Seq <= r.lastSeq {
 			continue
@@ -74,7 +73,7 @@ func (r *Router) Route(outs []outputs.Output) {
 		}
 		if r.Quiet.Load() {
 			switch o.Action.(type) {
-			case outputs.Listen, outputs.Refill:
+			case Listen, Refill:
 			default:
 				r.elsewhere.Add(1)
 				continue
@@ -88,27 +87,27 @@ func (r *Router) Route(outs []outputs.Output) {
 // Repeat performs outputs again that this node may have performed in an
 // earlier life, whatever their sequence numbers: console output it was
 // given but never acknowledged before it restarted.
-func (r *Router) Repeat(outs []outputs.Output) {
+func (r *Router) Repeat(outs []Output) {
 	for _, o := range outs {
 		r.actioned.Add(1)
 		r.perform(o)
 	}
 }
 
-func (r *Router) perform(o outputs.Output) {
-	r.byKind[outputs.KindOf(o.Action)].Add(1)
+func (r *Router) perform(o Output) {
+	r.byKind[KindOf(o.Action)].Add(1)
 	switch a := o.Action.(type) {
-	case outputs.Send:
+	case Send:
 		r.Devices.Net.Send(a.Conn, a.Data)
-	case outputs.CloseConn:
+	case CloseConn:
 		r.Devices.Net.Close(a.Conn)
-	case outputs.RefuseConn:
+	case RefuseConn:
 		r.Devices.Net.Refuse(a.Conn, a.Reason)
-	case outputs.Listen:
+	case Listen:
 		if err := r.Devices.Net.Listen(a.Port); err != nil {
 			r.Logger.Warn("cannot serve a guest port on this node yet; retrying", "seq", o.Seq, "err", err)
 		}
-	case outputs.Console:
+	case Console:
 		w := r.Devices.Stdout
 		if a.Stream == 2 {
 			w = r.Devices.Stderr
@@ -117,9 +116,9 @@ func (r *Router) perform(o outputs.Output) {
 			r.Logger.Warn("console output lost", "seq", o.Seq, "err", err)
 		}
 		r.consoleThrough.Store(o.Seq)
-	case outputs.Refill:
+	case Refill:
 		r.Devices.Refill(a.Bytes)
-	case outputs.DiskRead, outputs.DiskWrite:
+	case DiskRead, DiskWrite:
 		if r.Devices.Disks == nil {
 			r.Logger.Warn("a disk output for a node without disks; it stays outstanding until the node is declared down", "seq", o.Seq, "action", a)
 			return
@@ -132,9 +131,9 @@ func (r *Router) perform(o outputs.Output) {
 // node performed.
 func (r *Router) ConsoleThrough() uint64 { return r.consoleThrough.Load() }
 
-// PerformedByKind counts the outputs performed here, by outputs.Kinds.
-func (r *Router) PerformedByKind() [outputs.NumKinds]uint64 {
-	var n [outputs.NumKinds]uint64
+// PerformedByKind counts the outputs performed here, by Kinds.
+func (r *Router) PerformedByKind() [NumKinds]uint64 {
+	var n [NumKinds]uint64
 	for i := range n {
 		n[i] = r.byKind[i].Load()
 	}
