@@ -57,9 +57,14 @@ func (b diskBackend) WriteAt(ctx context.Context, seq uint64, offset int64, data
 	return n, guestError(err)
 }
 
-// guestError turns the server's definite answers into the errno the
-// guest sees; anything else is left uncertain.
+// guestError turns the definite outcomes into the errno the guest sees:
+// the server's answers, and a server this node could not reach (nothing
+// was sent, so the guest may as well try another path now). Anything
+// else is left uncertain.
 func guestError(err error) error {
+	if errors.Is(err, disk.ErrNotSent) {
+		return &peripherals.DiskError{Errno: peripherals.ErrnoEIO, Msg: err.Error()}
+	}
 	var se *disk.StatusError
 	if !errors.As(err, &se) {
 		return err
