@@ -559,6 +559,20 @@ func (s *BoltStore) Snapshot() (*pb.Snapshot, error) {
 func (s *BoltStore) Save(hs *pb.HardState, entries []*pb.Entry, snap *pb.Snapshot) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var file snapshotFile
+	if snap != nil && !raft.IsEmptySnap(snap) {
+		var err error
+		file, err = s.writeSnapshotFile(snap.GetMetadata().GetIndex(), snap.GetMetadata().GetTerm(), snap.GetData())
+		if err != nil {
+			return fmt.Errorf("raft store %s: save: %w", s.path, describeOSError(err))
+		}
+		defer s.forgetUnsaved(file.name())
+	}
+	return s.saveLocked(hs, entries, snap, file)
+}
+
+// saveLocked is Save once the data file of snap, if any, is written.
+func (s *BoltStore) saveLocked(hs *pb.HardState, entries []*pb.Entry, snap *pb.Snapshot, file snapshotFile) error {
 	next := struct {
 		compacted entryID
 		last      uint64
@@ -567,12 +581,7 @@ func (s *BoltStore) Save(hs *pb.HardState, entries []*pb.Entry, snap *pb.Snapsho
 	}{s.compacted, s.last, s.snapMeta, s.snapFile}
 	hasSnap := snap != nil && !raft.IsEmptySnap(snap)
 	if hasSnap {
-		f, err := s.writeSnapshotFile(snap.GetMetadata().GetIndex(), snap.GetMetadata().GetTerm(), snap.GetData())
-		if err != nil {
-			return fmt.Errorf("raft store %s: save: %w", s.path, describeOSError(err))
-		}
-		defer s.forgetUnsaved(f.name())
-		next.snapFile = f
+		next.snapFile = file
 	}
 	err := s.update(func(tx *bolt.Tx) error {
 		meta, ents := tx.Bucket(metaBucket), tx.Bucket(entriesBucket)

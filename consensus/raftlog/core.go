@@ -86,6 +86,12 @@ type Core struct {
 	snapshotsOut       map[uint64]uint64
 	snapshotsDelivered map[uint64]deliveredSnapshot
 	snapshotRetries    map[uint64]*snapshotRetry
+	// A leader's snapshot (snapshotreceive.go): receiving is the one
+	// whose file is being written off the loop, receivingTaken once the
+	// driver has it; received is the data of the one stepped into raft.
+	receiving      *receiveJob
+	receivingTaken bool
+	received       *receivedSnapshot
 
 	failed error
 }
@@ -220,8 +226,8 @@ func (c *Core) Tick() error {
 // it wraps ErrFailed.
 func (c *Core) Step(in consensus.Inbound) error {
 	return c.guard("step", func() error {
-		m := &pb.Message{}
-		if err := proto.Unmarshal(in.Data, m); err != nil {
+		m, err := decodeMessage(in.Data)
+		if err != nil {
 			c.m.invalidMessages.Inc()
 			return fmt.Errorf("raftlog: message from node %d: %w", in.From, err)
 		}
@@ -234,6 +240,14 @@ func (c *Core) Step(in consensus.Inbound) error {
 			return nil
 		}
 		c.handOverForLostNode(m)
+		switch {
+		case m.GetType() == pb.MsgSnap && c.receiveOffLoop(m):
+			return nil
+		case m.GetType() == pb.MsgSnap:
+			return c.stepSnapshot(m, nil, nil)
+		case c.dropsWhileReceiving(m):
+			return nil
+		}
 		if err := c.rn.Step(m); err != nil {
 			c.m.invalidMessages.Inc()
 			return fmt.Errorf("raftlog: message %v from node %d: %w", m.GetType(), in.From, err)
@@ -353,6 +367,10 @@ func (c *Core) HandleReady() ([]consensus.Apply, error) {
 		c.maybeSnapshot()
 		for i := 0; i < maxReadiesPerCall && c.rn.HasReady(); i++ {
 			rd := c.rn.Ready()
+			if err := c.fillSnapshot(&rd); err != nil {
+				c.fail(err)
+				return c.failed
+			}
 			early, durable := splitMessages(rd.Messages)
 			if planted.On(planted.AckBeforeFsync) {
 				early, durable = rd.Messages, nil
@@ -370,6 +388,7 @@ func (c *Core) HandleReady() ([]consensus.Apply, error) {
 			}
 			c.rn.Advance(rd)
 		}
+		c.discardUnusedReceived()
 		if err := c.endRejoinIfCaughtUp(); err != nil {
 			c.fail(err)
 			return c.failed
@@ -398,7 +417,7 @@ func (c *Core) persist(rd raft.Ready) error {
 	}
 	c.unsavedHardState = nil
 	start := c.cfg.Clock()
-	if err := c.store.Save(hs, rd.Entries, rd.Snapshot); err != nil {
+	if err := c.saveReady(rd, hs); err != nil {
 		return err
 	}
 	c.m.fsync.Observe(c.cfg.Clock().Sub(start).Seconds())

@@ -27,11 +27,15 @@ type Node struct {
 	// jobRunning is closed when it ends (nil while none runs).
 	snapshotJobs chan *snapshotJob
 	jobRunning   chan struct{}
+	// receiveJobs brings back the leader's snapshot being written off the
+	// loop; receiveRunning is closed when that ends (nil while none runs).
+	receiveJobs    chan *receiveJob
+	receiveRunning chan struct{}
 	// reads reads the stored snapshot ahead for raft (readahead.go).
-	reads *readAhead
-	stop         chan struct{}
-	done         chan struct{}
-	stopOnce     sync.Once
+	reads    *readAhead
+	stop     chan struct{}
+	done     chan struct{}
+	stopOnce sync.Once
 
 	status atomic.Pointer[consensus.Status]
 	// err is the error that ended the loop, set before done closes.
@@ -71,9 +75,10 @@ func (p *proposal) cancel(why error) error {
 const appliesBuffer = 64
 
 // jobStopWait bounds how long Stop waits for a snapshot job that is still
-// running (asking the user, or writing the data file), and for a read of
-// the stored snapshot, before it closes the store under them; an
-// unfinished file is removed when the store opens.
+// running (asking the user, or writing the data file), for the writing of
+// a leader's snapshot, and for a read of the stored snapshot, before it
+// closes the store under them; an unfinished file is removed when the
+// store opens.
 const jobStopWait = 30 * time.Second
 
 // maxEventsPerBatch bounds how many proposals and messages the loop takes
@@ -100,6 +105,7 @@ func StartNode(cfg Config, store Store, net consensus.Transport) (*Node, error) 
 		proposals:    make(chan *proposal, maxEventsPerBatch),
 		commands:     make(chan func(*Core) error),
 		snapshotJobs: make(chan *snapshotJob, 1),
+		receiveJobs:  make(chan *receiveJob, 1),
 		reads:        reads,
 		stop:         make(chan struct{}),
 		done:         make(chan struct{}),
@@ -243,7 +249,8 @@ func (n *Node) run(tick time.Duration) {
 		for _, p := range waiting {
 			p.answer(n.stopReason())
 		}
-		n.waitForSnapshotJob()
+		n.waitForJob(n.jobRunning, "a snapshot is still being taken")
+		n.waitForJob(n.receiveRunning, "a leader's snapshot is still being written")
 		if !n.reads.wait(jobStopWait) {
 			n.core.log.Warn("raftlog: stopping while the stored snapshot is still being read", "waited", jobStopWait)
 		}
@@ -281,6 +288,9 @@ func (n *Node) run(tick time.Duration) {
 		case j := <-n.snapshotJobs:
 			n.jobRunning = nil
 			n.core.finishSnapshot(j)
+		case j := <-n.receiveJobs:
+			n.receiveRunning = nil
+			_ = n.core.finishReceive(j) // a fatal error is checked below
 		case r := <-n.net.SnapshotsSent():
 			_ = n.core.SnapshotSent(r) // a fatal error is checked below
 		case out <- head:
@@ -310,6 +320,7 @@ func (n *Node) run(tick time.Duration) {
 			}
 		}
 		n.startSnapshotJob()
+		n.startReceiveJob()
 		// Deliveries and expiries free slots; offer the waiters again.
 		waiting = n.retry(waiting)
 		if err := n.core.Err(); err != nil {
@@ -336,16 +347,33 @@ func (n *Node) startSnapshotJob() {
 	}()
 }
 
-// waitForSnapshotJob lets a running snapshot job end before the store
-// closes, for at most jobStopWait.
-func (n *Node) waitForSnapshotJob() {
-	if n.jobRunning == nil {
+// startReceiveJob writes the file of the leader's snapshot the Core
+// received, if any, on a goroutine of its own; the loop takes it back
+// from receiveJobs.
+func (n *Node) startReceiveJob() {
+	j := n.core.takeReceiveJob()
+	if j == nil {
+		return
+	}
+	running := make(chan struct{})
+	n.receiveRunning = running
+	go func() {
+		defer close(running)
+		j.run()
+		n.receiveJobs <- j // buffered for the one job there can be
+	}()
+}
+
+// waitForJob lets a job running off the loop end before the store
+// closes, for at most jobStopWait; running is nil when none runs.
+func (n *Node) waitForJob(running chan struct{}, what string) {
+	if running == nil {
 		return
 	}
 	select {
-	case <-n.jobRunning:
+	case <-running:
 	case <-time.After(jobStopWait):
-		n.core.log.Warn("raftlog: stopping while a snapshot is still being taken", "waited", jobStopWait)
+		n.core.log.Warn("raftlog: stopping while "+what, "waited", jobStopWait)
 	}
 }
 

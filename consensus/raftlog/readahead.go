@@ -128,6 +128,16 @@ func (s stagingReadAhead) stageSnapshot(index uint64, data []byte) (stagedSnapsh
 	return s.stager.stageSnapshot(index, data)
 }
 
+func (s stagingReadAhead) stageSnapshotAt(index, term uint64, data []byte) (stagedSnapshot, error) {
+	return s.stager.stageSnapshotAt(index, term, data)
+}
+
+func (s stagingReadAhead) saveReceivedSnapshot(staged stagedSnapshot, hs *pb.HardState, entries []*pb.Entry, snap *pb.Snapshot) error {
+	err := s.stager.saveReceivedSnapshot(staged, hs, entries, snap)
+	s.stored()
+	return err
+}
+
 func (s stagingReadAhead) saveStagedSnapshot(staged stagedSnapshot, meta *pb.SnapshotMetadata, compactTo uint64) error {
 	err := s.stager.saveStagedSnapshot(staged, meta, compactTo)
 	s.stored()

@@ -254,3 +254,59 @@ func TestNodeCatchesUpFollowerThroughSnapshot(t *testing.T) {
 	assert.Equal(t, 1, back.hist.Snapshots, "it caught up through a snapshot")
 	assert.GreaterOrEqual(t, net.Stats().Snapshots, uint64(1))
 }
+
+// decodeMessage decodes a snapshot sent as head and body without copying
+// its data, and any other message as protobuf does.
+func TestDecodeMessageLeavesSnapshotDataInPlace(t *testing.T) {
+	m := &pb.Message{
+		Type: pb.MsgSnap.Enum(), To: new(uint64(2)), From: new(uint64(1)), Term: new(uint64(7)),
+		Snapshot: &pb.Snapshot{
+			Data: bytes.Repeat([]byte("machine state "), 1000),
+			Metadata: &pb.SnapshotMetadata{Index: new(uint64(42)), Term: new(uint64(6)),
+				ConfState: &pb.ConfState{Voters: []uint64{1, 2, 3}}},
+		},
+	}
+	head, body, err := snapshotParts(m)
+	require.NoError(t, err)
+	wire := append(head, body...)
+	got, err := decodeMessage(wire)
+	require.NoError(t, err)
+	assert.True(t, proto.Equal(m, got), "decodes to the message: %v", got)
+	assert.Same(t, &wire[len(head)], &got.Snapshot.Data[0], "the data is not copied")
+
+	app := &pb.Message{Type: pb.MsgApp.Enum(), To: new(uint64(2)), From: new(uint64(1)), Term: new(uint64(7)),
+		Entries: []*pb.Entry{{Index: new(uint64(5)), Term: new(uint64(7)), Data: []byte("entry")}}}
+	b, err := proto.Marshal(app)
+	require.NoError(t, err)
+	got, err = decodeMessage(b)
+	require.NoError(t, err)
+	assert.True(t, proto.Equal(app, got))
+
+	_, err = decodeMessage(wire[:len(head)+10])
+	assert.Error(t, err, "a message cut short")
+}
+
+// FuzzDecodeMessage: decodeMessage agrees with protobuf on any input, and
+// never panics.
+func FuzzDecodeMessage(f *testing.F) {
+	m := &pb.Message{Type: pb.MsgSnap.Enum(), To: new(uint64(2)), From: new(uint64(1)),
+		Snapshot: &pb.Snapshot{Data: []byte("state"), Metadata: &pb.SnapshotMetadata{Index: new(uint64(3)), Term: new(uint64(1))}}}
+	head, body, err := snapshotParts(m)
+	require.NoError(f, err)
+	f.Add(append(head, body...))
+	whole, err := proto.Marshal(m)
+	require.NoError(f, err)
+	f.Add(whole)
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want := &pb.Message{}
+		wantErr := proto.Unmarshal(b, want)
+		got, err := decodeMessage(b)
+		if wantErr != nil {
+			assert.Error(t, err, "protobuf refuses it: %v", wantErr)
+			return
+		}
+		require.NoError(t, err)
+		assert.True(t, proto.Equal(want, got), "want %v, got %v", want, got)
+	})
+}

@@ -18,9 +18,15 @@ import (
 // and may run on any goroutine while the loop goes on; saveStagedSnapshot
 // then makes it the store's snapshot in one small transaction, on the
 // loop, as SaveSnapshot would.
+//
+// A snapshot received from a leader is staged the same way
+// (stageSnapshotAt, with the leader's term) and stored by the Ready that
+// carries it (saveReceivedSnapshot), as Save would.
 type snapshotStager interface {
 	stageSnapshot(index uint64, data []byte) (stagedSnapshot, error)
+	stageSnapshotAt(index, term uint64, data []byte) (stagedSnapshot, error)
 	saveStagedSnapshot(staged stagedSnapshot, meta *pb.SnapshotMetadata, compactTo uint64) error
+	saveReceivedSnapshot(staged stagedSnapshot, hs *pb.HardState, entries []*pb.Entry, snap *pb.Snapshot) error
 	// discardStaged removes a staged file that will not be saved.
 	discardStaged(staged stagedSnapshot)
 }
@@ -40,11 +46,35 @@ func (s *BoltStore) stageSnapshot(index uint64, data []byte) (stagedSnapshot, er
 	if err != nil {
 		return stagedSnapshot{}, fmt.Errorf("raft store %s: stage snapshot: term of %d: %w", s.path, index, err)
 	}
+	return s.stageSnapshotAt(index, term, data)
+}
+
+// stageSnapshotAt writes data, the state at index and term, to its data
+// file.
+func (s *BoltStore) stageSnapshotAt(index, term uint64, data []byte) (stagedSnapshot, error) {
 	f, err := s.writeSnapshotFile(index, term, data)
 	if err != nil {
 		return stagedSnapshot{}, fmt.Errorf("raft store %s: stage snapshot: %w", s.path, describeOSError(err))
 	}
 	return stagedSnapshot{f}, nil
+}
+
+// saveReceivedSnapshot is Save for a Ready that carries snap, a leader's
+// snapshot whose data file stageSnapshotAt wrote.
+func (s *BoltStore) saveReceivedSnapshot(staged stagedSnapshot, hs *pb.HardState, entries []*pb.Entry, snap *pb.Snapshot) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, m := staged.file, snap.GetMetadata()
+	defer s.forgetUnsaved(f.name())
+	if f.index != m.GetIndex() || f.term != m.GetTerm() || f.size != uint64(len(snap.GetData())) {
+		return fmt.Errorf("raft store %s: staged snapshot file is for index %d term %d with %d bytes, not %d term %d with %d",
+			s.path, f.index, f.term, f.size, m.GetIndex(), m.GetTerm(), len(snap.GetData()))
+	}
+	path := filepath.Join(s.dir, f.name())
+	if fi, err := os.Stat(path); err != nil || uint64(fi.Size()) != f.size {
+		return fmt.Errorf("raft store %s: staged snapshot file %s is gone or changed: %v", s.path, path, err)
+	}
+	return s.saveLocked(hs, entries, snap, f)
 }
 
 // saveStagedSnapshot is SaveSnapshot for a snapshot whose data file

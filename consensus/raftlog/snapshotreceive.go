@@ -1,0 +1,264 @@
+package raftlog
+
+import (
+	"fmt"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+)
+
+// A follower receiving a leader's machine snapshot used to spend most of
+// a minute on it on its event loop. Decoding the message copied the
+// snapshot's data twice (protobuf copies a bytes field, and copies it
+// again when it merges the second occurrence of the snapshot field that
+// snapshotParts writes); raft copied it once more as it restored from it
+// and again each time it looked for a Ready (proto.Clone of its unstable
+// snapshot); every copy went to fresh memory, which the kernel hands out
+// a page at a time (3–6 s for 500 MiB on the development machine); and
+// the Ready then had the store write the data file, at the disk's pace,
+// before the loop could go on. Meanwhile the follower answered nothing:
+// the leader declared it down, and the log after the snapshot, which the
+// leader keeps only for a while, was compacted before the follower asked
+// for it, so that it needed a second snapshot. Now:
+//
+//   - decodeMessage leaves the snapshot's data where it arrived;
+//   - raft is stepped with the snapshot's metadata alone, and the Core
+//     puts the data back into the Ready that stores and delivers it
+//     (receivedSnapshot);
+//   - Node has the data file written off the loop (a receiveJob) before
+//     the snapshot is stepped, and the Ready then stores it in one small
+//     transaction (saveReceivedSnapshot). Until then the follower drops
+//     the leader's appends: it would refuse them for a gap the snapshot
+//     fills, and the refusal would make the leader send the snapshot
+//     again; raft repeats an unanswered append at the next heartbeat.
+
+// decodeMessage decodes a raft message. The data of a snapshot it carries
+// is not copied: it stays a part of b, which the caller must not reuse.
+func decodeMessage(b []byte) (*pb.Message, error) {
+	rest, data, found, err := cutSnapshotData(b)
+	if err != nil {
+		return nil, err
+	}
+	m := &pb.Message{}
+	if err := proto.Unmarshal(rest, m); err != nil {
+		return nil, err
+	}
+	if found {
+		if m.Snapshot == nil {
+			m.Snapshot = &pb.Snapshot{}
+		}
+		m.Snapshot.Data = data
+	}
+	return m, nil
+}
+
+// cutSnapshotData finds the data of the snapshot in the encoded message
+// b: the last data field of any occurrence of its snapshot field, which
+// is what protobuf's merge rules make it. It returns b without those data
+// fields (b itself when there are none) and the data, as a part of b.
+func cutSnapshotData(b []byte) (rest, data []byte, found bool, err error) {
+	for off := 0; off < len(b); {
+		num, typ, n := protowire.ConsumeTag(b[off:])
+		if n < 0 {
+			return nil, nil, false, fmt.Errorf("raftlog: message field at byte %d: %w", off, protowire.ParseError(n))
+		}
+		fieldLen := protowire.ConsumeFieldValue(num, typ, b[off+n:])
+		if fieldLen < 0 {
+			return nil, nil, false, fmt.Errorf("raftlog: message field %d at byte %d: %w", num, off, protowire.ParseError(fieldLen))
+		}
+		found = found || num == messageSnapshotField && typ == protowire.BytesType
+		off += n + fieldLen
+	}
+	if !found {
+		return b, nil, false, nil
+	}
+	// Every field is well formed: the first pass checked.
+	found = false
+	rest = make([]byte, 0, 1024)
+	for off := 0; off < len(b); {
+		num, typ, n := protowire.ConsumeTag(b[off:])
+		fieldLen := protowire.ConsumeFieldValue(num, typ, b[off+n:])
+		field := b[off : off+n+fieldLen]
+		off += n + fieldLen
+		if num != messageSnapshotField || typ != protowire.BytesType {
+			rest = append(rest, field...)
+			continue
+		}
+		snap, _ := protowire.ConsumeBytes(b[off-fieldLen : off])
+		kept, snapData, hasData, err := cutDataField(snap)
+		if err != nil {
+			return nil, nil, false, err
+		}
+		if hasData {
+			data, found = snapData, true
+		}
+		rest = protowire.AppendTag(rest, messageSnapshotField, protowire.BytesType)
+		rest = protowire.AppendBytes(rest, kept)
+	}
+	return rest, data, found, nil
+}
+
+// cutDataField returns the encoded snapshot s without its data fields,
+// and the last of them.
+func cutDataField(s []byte) (kept, data []byte, found bool, err error) {
+	for off := 0; off < len(s); {
+		num, typ, n := protowire.ConsumeTag(s[off:])
+		if n < 0 {
+			return nil, nil, false, fmt.Errorf("raftlog: snapshot field at byte %d: %w", off, protowire.ParseError(n))
+		}
+		fieldLen := protowire.ConsumeFieldValue(num, typ, s[off+n:])
+		if fieldLen < 0 {
+			return nil, nil, false, fmt.Errorf("raftlog: snapshot field %d at byte %d: %w", num, off, protowire.ParseError(fieldLen))
+		}
+		field := s[off : off+n+fieldLen]
+		off += n + fieldLen
+		if num == snapshotDataField && typ == protowire.BytesType {
+			data, _ = protowire.ConsumeBytes(field[n:])
+			found = true
+			continue
+		}
+		kept = append(kept, field...)
+	}
+	return kept, data, found, nil
+}
+
+// receivedSnapshot is the data of the snapshot last stepped into raft,
+// which raft holds without it, and the file a receiveJob wrote it to, if
+// any.
+type receivedSnapshot struct {
+	index, term uint64
+	data        []byte
+	stager      snapshotStager
+	staged      *stagedSnapshot
+}
+
+// stepSnapshot steps m, a leader's snapshot, into raft without its data
+// (it takes the data out of m), which the Core keeps until the Ready that
+// stores it (fillSnapshot).
+// staged is the file a receiveJob wrote the data to, or nil.
+func (c *Core) stepSnapshot(m *pb.Message, stager snapshotStager, staged *stagedSnapshot) error {
+	c.discardUnusedReceived()
+	meta := m.GetSnapshot().GetMetadata()
+	c.received = &receivedSnapshot{index: meta.GetIndex(), term: meta.GetTerm(), data: m.GetSnapshot().GetData(), stager: stager, staged: staged}
+	m.Snapshot = &pb.Snapshot{Metadata: meta}
+	if err := c.rn.Step(m); err != nil {
+		c.m.invalidMessages.Inc()
+		return fmt.Errorf("raftlog: snapshot from node %d: %w", m.GetFrom(), err)
+	}
+	return nil
+}
+
+// fillSnapshot puts the data of the snapshot raft restored from back into
+// rd, which carries its metadata only.
+func (c *Core) fillSnapshot(rd *raft.Ready) error {
+	if raft.IsEmptySnap(rd.Snapshot) {
+		return nil
+	}
+	r, meta := c.received, rd.Snapshot.GetMetadata()
+	if r == nil || r.index != meta.GetIndex() || r.term != meta.GetTerm() {
+		return fmt.Errorf("raft restored a snapshot (index %d, term %d) whose data this node does not hold", meta.GetIndex(), meta.GetTerm())
+	}
+	rd.Snapshot.Data = r.data
+	return nil
+}
+
+// saveReady persists a Ready's state: a leader's snapshot whose file a
+// receiveJob wrote is saved from that file.
+func (c *Core) saveReady(rd raft.Ready, hs *pb.HardState) error {
+	r := c.received
+	if raft.IsEmptySnap(rd.Snapshot) || r == nil {
+		return c.store.Save(hs, rd.Entries, rd.Snapshot)
+	}
+	c.received = nil
+	if r.staged == nil {
+		return c.store.Save(hs, rd.Entries, rd.Snapshot)
+	}
+	return r.stager.saveReceivedSnapshot(*r.staged, hs, rd.Entries, rd.Snapshot)
+}
+
+// discardUnusedReceived forgets a received snapshot that raft did not put
+// in the Ready after it (it was no newer than what this node holds), and
+// removes its file.
+func (c *Core) discardUnusedReceived() {
+	if c.received != nil && c.received.staged != nil {
+		c.received.stager.discardStaged(*c.received.staged)
+	}
+	c.received = nil
+}
+
+// receiveJob writes the data file of a snapshot a leader sent, off the
+// event loop, before raft sees it. Run it once, on any goroutine, then
+// hand it back to finishReceive on the loop.
+type receiveJob struct {
+	msg     *pb.Message
+	stager  snapshotStager
+	started time.Time
+
+	staged *stagedSnapshot
+	err    error
+}
+
+func (j *receiveJob) run() {
+	meta := j.msg.GetSnapshot().GetMetadata()
+	staged, err := j.stager.stageSnapshotAt(meta.GetIndex(), meta.GetTerm(), j.msg.GetSnapshot().GetData())
+	if err != nil {
+		j.err = err
+		return
+	}
+	j.staged = &staged
+}
+
+// receiveOffLoop takes m, a leader's snapshot, from the loop if the driver
+// stores received snapshots off it (Node), and reports whether it did. A
+// snapshot that arrives while another is being stored is dropped: the
+// leader sends it again if it is still needed once the first is in.
+func (c *Core) receiveOffLoop(m *pb.Message) bool {
+	stager, ok := c.store.(snapshotStager)
+	if !c.asyncSnapshots || !ok || len(m.GetSnapshot().GetData()) == 0 {
+		return false
+	}
+	if c.receiving != nil {
+		c.log.Info("raftlog: a leader's snapshot arrived while another is being stored; dropped",
+			"from", m.GetFrom(), "index", m.GetSnapshot().GetMetadata().GetIndex())
+		return true
+	}
+	c.receiving = &receiveJob{msg: m, stager: stager, started: c.cfg.Clock()}
+	return true
+}
+
+// dropsWhileReceiving reports whether m must be dropped because a
+// snapshot is being stored: an append (see above).
+func (c *Core) dropsWhileReceiving(m *pb.Message) bool {
+	return c.receiving != nil && m.GetType() == pb.MsgApp
+}
+
+// takeReceiveJob hands the driver the received snapshot waiting to be
+// stored, if any. A driver that takes it must run it and give it back
+// through finishReceive; the Core takes no other snapshot until then.
+func (c *Core) takeReceiveJob() *receiveJob {
+	if c.receiving == nil || c.receivingTaken {
+		return nil
+	}
+	c.receivingTaken = true
+	return c.receiving
+}
+
+// finishReceive steps into raft the snapshot a receiveJob stored. Raft
+// puts it in the next Ready if it is newer than what this node holds.
+func (c *Core) finishReceive(j *receiveJob) error {
+	if c.receiving == j {
+		c.receiving, c.receivingTaken = nil, false
+	}
+	meta := j.msg.GetSnapshot().GetMetadata()
+	if j.err != nil {
+		c.log.Warn("raftlog: storing a leader's snapshot failed; the leader will send it again",
+			"from", j.msg.GetFrom(), "index", meta.GetIndex(), "err", j.err)
+		return nil
+	}
+	c.log.Info("raftlog: wrote a leader's snapshot off the loop", "from", j.msg.GetFrom(), "index", meta.GetIndex(),
+		"bytes", len(j.msg.GetSnapshot().GetData()), "took", c.cfg.Clock().Sub(j.started))
+	return c.guard("step snapshot", func() error { return c.stepSnapshot(j.msg, j.stager, j.staged) })
+}
