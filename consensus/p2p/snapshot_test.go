@@ -167,6 +167,7 @@ func TestMalformedSnapshotStreamIsRefused(t *testing.T) {
 		{"preamble over the limit", binary.BigEndian.AppendUint32(nil, 1<<20)},
 		{"preamble too short", append(binary.BigEndian.AppendUint32(nil, 3), 1, 2, 3)},
 		{"length beyond any memory", largeMessage(head, body, 1<<63, sum)},
+		{"length far beyond what is sent", largeMessage(head, body, 1<<40, sum)},
 		{"body cut short", largeMessage(head, body[:5], uint64(len(body)), sum)},
 		{"bytes after the body", largeMessage(head, append(body, '!'), uint64(len(body)), sum)},
 		{"checksum mismatch", largeMessage(head, body, uint64(len(body)), sum+1)},
