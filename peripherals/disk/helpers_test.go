@@ -54,10 +54,13 @@ type testServer struct {
 const testSize = 1 << 20
 
 // serveImage serves the image at path, created at testSize if missing.
-func serveImage(t *testing.T, path string) *testServer {
+func serveImage(t testing.TB, path string) *testServer { return serveSized(t, path, testSize) }
+
+// serveSized serves the image at path, created at size if missing.
+func serveSized(t testing.TB, path string, size int64) *testServer {
 	t.Helper()
 	log := &logBuffer{}
-	s, err := Open(path, testSize, Options{Logger: log.logger()})
+	s, err := Open(path, size, Options{Logger: log.logger()})
 	require.NoError(t, err)
 	return listen(t, s, path, log, "127.0.0.1:0")
 }
@@ -77,7 +80,7 @@ func serveWith(t *testing.T, image Image, path string) *testServer {
 	return listen(t, s, path, log, "127.0.0.1:0")
 }
 
-func listen(t *testing.T, s *Server, path string, log *logBuffer, addr string) *testServer {
+func listen(t testing.TB, s *Server, path string, log *logBuffer, addr string) *testServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	require.NoError(t, err)
@@ -90,7 +93,7 @@ func listen(t *testing.T, s *Server, path string, log *logBuffer, addr string) *
 	return &testServer{Server: s, addr: ln.Addr().String(), image: path, log: log}
 }
 
-func newTestClient(t *testing.T, addr, id string) *Client {
+func newTestClient(t testing.TB, addr, id string) *Client {
 	t.Helper()
 	c, err := NewClient(ClientConfig{Addr: addr, ID: id, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)

@@ -426,4 +426,3 @@ func TestServerRefusesClientsBeyondItsTable(t *testing.T) {
 		}
 	}
 }
-
