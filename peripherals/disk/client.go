@@ -18,8 +18,8 @@ import (
 // answered with its first answer.
 var ErrUncertain = errors.New("outcome unknown: no answer came")
 
-// ErrNotSent is the outcome of a request that was never sent: no
-// connection to the server could be made before its context ended.
+// ErrNotSent is the outcome of a request that was never sent: there was
+// no connection to the server, and none could be made.
 var ErrNotSent = errors.New("not sent: the disk server could not be reached")
 
 // StatusError is a definite answer other than OK: the server did not
@@ -47,20 +47,20 @@ type ClientConfig struct {
 	// the disk's name; 1 to MaxClientID bytes.
 	ID     string
 	Logger *slog.Logger
-	// DialTimeout bounds one connection attempt (default 2 s); a call's
-	// context bounds them all.
+	// DialTimeout bounds a connection attempt (default 2 s), as does the
+	// call's context.
 	DialTimeout time.Duration
-	// MinBackoff and MaxBackoff bound the wait between failed connection
-	// attempts, which doubles from one to the other (defaults 20 ms and
-	// 1 s).
+	// MinBackoff and MaxBackoff bound the wait after a failed connection
+	// attempt, which doubles from one to the other (defaults 20 ms and
+	// 1 s): until it has passed, calls fail at once with ErrNotSent.
 	MinBackoff, MaxBackoff time.Duration
 }
 
 // Client sends requests to one disk server over one connection,
 // pipelined: calls from several goroutines share it, and answers are
 // matched to calls by seq. When the connection breaks, the calls waiting
-// on it end with ErrUncertain, and the next call connects again, waiting
-// a bounded backoff after a failed attempt.
+// on it end with ErrUncertain, and the next call connects again; after a
+// failed attempt, the next is made once a bounded backoff has passed.
 type Client struct {
 	cfg ClientConfig
 
@@ -165,6 +165,9 @@ func (c *Client) do(ctx context.Context, f frame, offset int64) (frame, error) {
 	f.client = c.cfg.ID
 	var a frame
 	for {
+		if err := ctx.Err(); err != nil {
+			return frame{}, c.refuse(op, f.seq, fmt.Errorf("%w: %w", ErrNotSent, err))
+		}
 		cc, err := c.connect(ctx)
 		if err != nil {
 			return frame{}, c.refuse(op, f.seq, err)
@@ -184,89 +187,76 @@ func (c *Client) do(ctx context.Context, f frame, offset int64) (frame, error) {
 	return a, nil
 }
 
-// connect returns the live connection, or makes one, trying until ctx
-// ends with a backoff between attempts; one attempt at a time is made
-// for all callers.
+// connect returns the live connection, or makes one. A call makes at
+// most one attempt, or shares the one in progress. After a failed
+// attempt, calls fail at once with ErrNotSent until a backoff has
+// passed, doubling from MinBackoff to MaxBackoff: while the server is
+// down its callers learn it at no cost, and can try another path.
 func (c *Client) connect(ctx context.Context) (*clientConn, error) {
-	for {
-		c.mu.Lock()
-		switch {
-		case c.closed:
-			c.mu.Unlock()
-			return nil, fmt.Errorf("client closed: %w", ErrNotSent)
-		case c.conn != nil:
-			cc := c.conn
-			c.mu.Unlock()
-			return cc, nil
-		case c.dialing != nil:
-			wait := c.dialing
-			c.mu.Unlock()
-			select {
-			case <-wait:
-				continue
-			case <-ctx.Done():
-				return nil, c.unreachable(ctx)
-			}
-		}
-		attempt := make(chan struct{})
-		c.dialing = attempt
-		wait := time.Until(c.nextDial)
-		c.mu.Unlock()
-		nc, err := c.dial(ctx, wait)
-		c.mu.Lock()
-		c.dialing = nil
-		close(attempt)
-		if err == nil {
-			if c.backoff > 0 {
-				c.cfg.Logger.Info("connected to the disk server again", "addr", c.cfg.Addr)
-			}
-			c.backoff, c.dialErr = 0, nil
-			if c.closed {
-				nc.Close()
-			} else {
-				c.conn = newClientConn(c, nc)
-			}
-			c.mu.Unlock()
-			continue
-		}
-		if ctx.Err() == nil {
-			if c.backoff == 0 {
-				c.cfg.Logger.Warn("cannot reach the disk server; trying again", "addr", c.cfg.Addr, "err", err)
-			}
-			c.backoff = min(max(2*c.backoff, c.cfg.MinBackoff), c.cfg.MaxBackoff)
-			c.nextDial = time.Now().Add(c.backoff)
-			c.dialErr = err
-		}
-		c.mu.Unlock()
-		if ctx.Err() != nil {
-			return nil, c.unreachable(ctx)
-		}
-	}
-}
-
-// dial waits out the backoff, then makes one connection attempt.
-func (c *Client) dial(ctx context.Context, wait time.Duration) (net.Conn, error) {
-	if wait > 0 {
-		t := time.NewTimer(wait)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-	d := net.Dialer{Timeout: c.cfg.DialTimeout}
-	return d.DialContext(ctx, "tcp", c.cfg.Addr)
-}
-
-func (c *Client) unreachable(ctx context.Context) error {
 	c.mu.Lock()
-	last := c.dialErr
-	c.mu.Unlock()
-	if last != nil {
-		return fmt.Errorf("%w: %w (last attempt: %w)", ErrNotSent, ctx.Err(), last)
+	if attempt := c.dialing; attempt != nil {
+		c.mu.Unlock()
+		select {
+		case <-attempt:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: %w", ErrNotSent, ctx.Err())
+		}
+		c.mu.Lock()
+		if c.conn == nil && !c.closed {
+			defer c.mu.Unlock()
+			return nil, c.notSent()
+		}
 	}
-	return fmt.Errorf("%w: %w", ErrNotSent, ctx.Err())
+	switch {
+	case c.closed:
+		c.mu.Unlock()
+		return nil, fmt.Errorf("%w: client closed", ErrNotSent)
+	case c.conn != nil:
+		cc := c.conn
+		c.mu.Unlock()
+		return cc, nil
+	case time.Now().Before(c.nextDial):
+		defer c.mu.Unlock()
+		return nil, c.notSent()
+	}
+	attempt := make(chan struct{})
+	c.dialing = attempt
+	c.mu.Unlock()
+	d := net.Dialer{Timeout: c.cfg.DialTimeout}
+	nc, err := d.DialContext(ctx, "tcp", c.cfg.Addr)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dialing = nil
+	close(attempt)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return nil, fmt.Errorf("%w: %w", ErrNotSent, err)
+	case err != nil:
+		if c.backoff == 0 {
+			c.cfg.Logger.Warn("cannot reach the disk server", "addr", c.cfg.Addr, "err", err)
+		}
+		c.backoff = min(max(2*c.backoff, c.cfg.MinBackoff), c.cfg.MaxBackoff)
+		c.nextDial = time.Now().Add(c.backoff)
+		c.dialErr = err
+		return nil, c.notSent()
+	case c.closed:
+		nc.Close()
+		return nil, fmt.Errorf("%w: client closed", ErrNotSent)
+	}
+	if c.backoff > 0 {
+		c.cfg.Logger.Info("connected to the disk server again", "addr", c.cfg.Addr)
+	}
+	c.backoff, c.dialErr = 0, nil
+	c.conn = newClientConn(c, nc)
+	return c.conn, nil
+}
+
+// notSent says why there is no connection; c.mu is held.
+func (c *Client) notSent() error {
+	if c.dialErr == nil {
+		return fmt.Errorf("%w: the connection broke as it was made", ErrNotSent)
+	}
+	return fmt.Errorf("%w: %w (next attempt in %v)", ErrNotSent, c.dialErr, time.Until(c.nextDial).Round(time.Millisecond))
 }
 
 // errConnGone is a call's outcome on a connection that broke before the

@@ -13,10 +13,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/synodvm/synod/consensus/entry"
-	"github.com/synodvm/synod/outputs"
-	"github.com/synodvm/synod/peripherals"
 )
 
 // fakeServer accepts connections on a loopback port and hands each to
@@ -86,25 +82,50 @@ func TestClientUncertain(t *testing.T) {
 	}
 }
 
+// A server that cannot be reached fails a call at once, and the next
+// ones too until the backoff has passed; nothing is sent.
 func TestClientNotSent(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	ln.Close()
-	c := newTestClient(t, addr, "c")
-	for range 2 {
-		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	c, err := NewClient(ClientConfig{Addr: addr, ID: "c", Logger: slog.New(slog.DiscardHandler),
+		MinBackoff: time.Minute, MaxBackoff: time.Minute})
+	require.NoError(t, err)
+	defer c.Close()
+	ctx := testContext(t)
+	for range 3 {
+		start := time.Now()
 		_, err = c.Write(ctx, 1, 0, []byte("x"))
-		cancel()
 		require.ErrorIs(t, err, ErrNotSent)
-		assert.ErrorIs(t, err, context.DeadlineExceeded)
 		assert.ErrorContains(t, err, "connection refused", "says why")
+		assert.Less(t, time.Since(start), time.Second, "at once")
 	}
 	c.mu.Lock()
 	backoff := c.backoff
 	c.mu.Unlock()
-	assert.LessOrEqual(t, backoff, time.Second, "the backoff is bounded")
-	assert.Positive(t, backoff)
+	assert.Equal(t, time.Minute, backoff, "one attempt was made; the others waited for the backoff")
+}
+
+func TestClientBackoffIsBounded(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	ln.Close()
+	c, err := NewClient(ClientConfig{Addr: addr, ID: "c", Logger: slog.New(slog.DiscardHandler),
+		MinBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond})
+	require.NoError(t, err)
+	defer c.Close()
+	ctx := testContext(t)
+	for range 50 {
+		_, err = c.Write(ctx, 1, 0, []byte("x"))
+		require.ErrorIs(t, err, ErrNotSent)
+		time.Sleep(time.Millisecond)
+	}
+	c.mu.Lock()
+	backoff := c.backoff
+	c.mu.Unlock()
+	assert.Equal(t, 4*time.Millisecond, backoff)
 }
 
 // The client reconnects on its own, and a request that was uncertain is
@@ -169,8 +190,15 @@ func TestClientReconnectsToARestartedServer(t *testing.T) {
 	srv, err := Open(s.image, testSize, Options{Logger: log.logger()})
 	require.NoError(t, err)
 	listen(t, srv, s.image, log, addr)
-	_, err = c.Write(ctx, 3, 0, []byte("after"))
-	require.NoError(t, err)
+	// The client connects again once its backoff has passed.
+	for deadline := time.Now().Add(patience); ; time.Sleep(5 * time.Millisecond) {
+		_, err = c.Write(ctx, 3, 0, []byte("after"))
+		if err == nil {
+			break
+		}
+		require.ErrorIs(t, err, ErrNotSent)
+		require.True(t, time.Now().Before(deadline), "still not connected: %v", err)
+	}
 }
 
 // Calls share one connection, and each gets the answer with its seq,
@@ -233,59 +261,4 @@ func TestClientRefusesASeqInFlight(t *testing.T) {
 	assert.ErrorContains(t, err, "in flight already")
 	close(release)
 	require.NoError(t, <-first)
-}
-
-func TestDeviceErrors(t *testing.T) {
-	for _, tc := range []struct {
-		name      string
-		err       error
-		errno     uint32 // 0: uncertain
-		uncertain bool
-	}{
-		{"an I/O error", &StatusError{Op: OpWrite, Status: StatusIOError, Text: "sync: input/output error"}, peripherals.ErrnoEIO, false},
-		{"out of range", &StatusError{Op: OpRead, Status: StatusOutOfRange}, peripherals.ErrnoEIO, false},
-		{"too large", &StatusError{Op: OpWrite, Status: StatusTooLarge}, peripherals.ErrnoEINVAL, false},
-		{"forgotten", &StatusError{Op: OpWrite, Status: StatusForgotten}, peripherals.ErrnoEIO, false},
-		{"no answer", ErrUncertain, 0, true},
-		{"not sent", ErrNotSent, 0, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			err := deviceError(tc.err)
-			if tc.uncertain {
-				assert.ErrorIs(t, err, peripherals.ErrDiskUncertain)
-				return
-			}
-			var de *peripherals.DiskError
-			require.ErrorAs(t, err, &de)
-			assert.Equal(t, tc.errno, de.Errno)
-		})
-	}
-	assert.NoError(t, deviceError(nil))
-}
-
-// A node's disk device performs its disk outputs through a Backend and
-// answers each with a completion.
-func TestBackendUnderADiskDevice(t *testing.T) {
-	s := serveNew(t)
-	c := newTestClient(t, s.addr, "cluster-1/journal")
-	device := peripherals.NewDisks(2, map[string]peripherals.DiskBackend{"journal": Backend{c}}, patience, slog.New(slog.DiscardHandler))
-	defer device.Stop()
-	completions := make(chan entry.Completion, 1)
-	next := func() entry.Completion {
-		select {
-		case c := <-completions:
-			return c
-		case <-time.After(patience):
-			t.Fatal("no completion")
-			return entry.Completion{}
-		}
-	}
-	complete := func(c entry.Completion) { completions <- c }
-
-	device.Perform(outputs.Output{Seq: 40, Node: 2, Action: outputs.DiskWrite{Disk: "journal", Offset: 1024, Data: []byte("record 1")}}, complete)
-	assert.Equal(t, entry.Completion{Node: 2, Seq: 40, N: 8}, next())
-	device.Perform(outputs.Output{Seq: 41, Node: 2, Action: outputs.DiskRead{Disk: "journal", Offset: 1024, Length: 8}}, complete)
-	assert.Equal(t, entry.Completion{Node: 2, Seq: 41, Data: []byte("record 1")}, next())
-	device.Perform(outputs.Output{Seq: 42, Node: 2, Action: outputs.DiskRead{Disk: "journal", Offset: testSize, Length: 8}}, complete)
-	assert.Equal(t, uint32(peripherals.ErrnoEIO), next().Errno, "a definite error reaches the guest")
 }
