@@ -25,6 +25,7 @@ type BootParams struct {
 	Members             []consensus.NodeID
 	MemoryLimit         uint64
 	Disks               []entry.DiskPath
+	ConsoleInput        bool
 }
 
 // NodeConfig wires one node's replica to its log and devices.
@@ -59,6 +60,10 @@ type NodeStatus struct {
 	// Performed counts the outputs performed here by kind (outputs.Kinds).
 	Performed [outputs.NumKinds]uint64
 	Quiet     bool
+	// ConsoleInNext and ConsoleInEOF are how far the guest's stdin has
+	// taken the console's input.
+	ConsoleInNext uint64
+	ConsoleInEOF  bool
 }
 
 // Node drives one replica from its log in a single goroutine (Run) and
@@ -282,13 +287,16 @@ func (n *Node) proposer(ctx context.Context, done chan struct{}) {
 
 func (n *Node) publish() {
 	actioned, elsewhere := n.router.Counts()
+	consoleNext, consoleEOF := n.rep.ConsoleInputNext()
 	n.status.Store(&NodeStatus{
-		ID:        n.cfg.Replica.Self,
-		Log:       n.cfg.Log.Status(),
-		Replica:   n.rep.Status(),
-		Actioned:  actioned,
-		Elsewhere: elsewhere,
-		Performed: n.router.PerformedByKind(),
-		Quiet:     n.router.Quiet.Load(),
+		ConsoleInNext: consoleNext,
+		ConsoleInEOF:  consoleEOF,
+		ID:            n.cfg.Replica.Self,
+		Log:           n.cfg.Log.Status(),
+		Replica:       n.rep.Status(),
+		Actioned:      actioned,
+		Elsewhere:     elsewhere,
+		Performed:     n.router.PerformedByKind(),
+		Quiet:         n.router.Quiet.Load(),
 	})
 }

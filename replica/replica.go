@@ -368,6 +368,16 @@ type Owed struct {
 	Disk []outputs.Output
 }
 
+// ConsoleInputNext is the offset in the console's input of the next byte
+// the guest's stdin expects, and whether the input has ended: a node
+// that reads the console proposes from there.
+func (r *Replica) ConsoleInputNext() (uint64, bool) {
+	if r.world == nil {
+		return 0, false
+	}
+	return r.world.stdin.Next, r.world.stdin.EOF
+}
+
 // Owed reports what the replicated state waits for from node.
 func (r *Replica) Owed(node consensus.NodeID) Owed {
 	if r.world == nil {

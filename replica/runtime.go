@@ -227,6 +227,7 @@ func (rt *Runtime) proposeBoot(now time.Time) {
 		Members:             b.Members,
 		MemoryLimit:         b.MemoryLimit,
 		Disks:               b.Disks,
+		ConsoleInput:        b.ConsoleInput,
 	}
 	if _, err := io.ReadFull(rt.cfg.Entropy, boot.AuxRandom[:]); err != nil {
 		rt.cfg.Logger.Error("no random bytes for the boot entry", "err", err)

@@ -57,6 +57,7 @@ type world struct {
 	consoleBytes int
 
 	disks diskWorld
+	stdin consoleInput
 
 	seq uint64
 	out []outputs.Output // produced since the runtime last drained them
@@ -113,6 +114,7 @@ func newWorld(boot entry.Boot) *world {
 		nextEphemeral:       firstEphemeral,
 		nextHandle:          linux.Stderr + 1,
 		disks:               newDiskWorld(boot.Disks),
+		stdin:               consoleInput{Fed: boot.ConsoleInput},
 	}
 	for _, h := range []linux.Handle{linux.Stdin, linux.Stdout, linux.Stderr} {
 		w.objects[h] = &object{kind: kindConsole}
@@ -228,6 +230,8 @@ func (w *world) deliver(instructions uint64, e entry.Entry) {
 		w.nodeDown(e.Node)
 	case entry.Completion:
 		w.complete(e)
+	case entry.ConsoleIn:
+		w.stdin.deliver(e)
 	case entry.ConsoleDone:
 		w.consoleDone(e)
 	case entry.NodeUp:

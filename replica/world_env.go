@@ -78,7 +78,10 @@ func (w *world) conn(h linux.Handle) (*vconn, *object, linux.Errno) {
 
 func (w *world) Read(h linux.Handle, n int) ([]byte, linux.Errno) {
 	if o := w.objects[h]; o != nil && o.kind == kindConsole {
-		return nil, 0 // the replicated machine's stdin is empty
+		if h == linux.Stdin {
+			return w.stdin.read(n)
+		}
+		return nil, 0
 	}
 	if d := w.disks.handles[h]; d != nil {
 		b, err := w.Pread(h, n, d.pos)
@@ -412,6 +415,9 @@ func (w *world) poll(h linux.Handle) linux.PollEvents {
 	}
 	switch o.kind {
 	case kindConsole:
+		if h == linux.Stdin && !w.stdin.readable() {
+			return 0
+		}
 		return linux.PollIn | linux.PollOut
 	case kindListener:
 		if len(o.backlog) > 0 {

@@ -33,6 +33,7 @@ type worldState struct {
 	Seq                 uint64
 	DiskPaths           []entry.DiskPath // by name
 	DiskHandles         []diskHandleState
+	Stdin               consoleInput
 }
 
 // diskHandleState is an open device file; which I/O awaits a completion
@@ -114,6 +115,7 @@ func (w *world) encode() ([]byte, error) {
 	}
 	slices.SortFunc(s.Conns, func(a, b connState) int { return compareConnID(a.ID, b.ID) })
 	s.DiskPaths, s.DiskHandles = w.disks.state()
+	s.Stdin = w.stdin
 	b, err := json.Marshal(s)
 	if err != nil {
 		return nil, fmt.Errorf("encode world: %w", err)
@@ -164,6 +166,7 @@ func decodeWorld(b []byte) (*world, error) {
 		}
 	}
 	w.disks = restoreDisks(s.DiskPaths, s.DiskHandles)
+	w.stdin = s.Stdin
 	for h, o := range w.objects {
 		if o.kind == kindConn && w.conns[o.conn] == nil {
 			return nil, fmt.Errorf("decode world: handle refers to unknown connection %v", o.conn)

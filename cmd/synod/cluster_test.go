@@ -37,6 +37,8 @@ type testCluster struct {
 	configPath string
 	m          machineFlags
 	guestArgs  []string
+	// stdin is what every node reads as its console (empty: none).
+	stdin string
 
 	mu      sync.Mutex
 	procs   map[consensus.NodeID]*nodeProc
@@ -129,6 +131,9 @@ func (c *testCluster) startWith(id consensus.NodeID, flags ...string) {
 	cmd.Env = append(os.Environ(), runAsSynodEnv+"=1")
 	cmd.Stdout = c.console[id]
 	cmd.Stderr = logFile
+	if c.stdin != "" {
+		cmd.Stdin = strings.NewReader(c.stdin)
+	}
 	require.NoError(c.t, cmd.Start())
 	proc := &nodeProc{cmd: cmd, done: make(chan struct{})}
 	go func() {

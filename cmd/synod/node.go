@@ -67,6 +67,8 @@ type machineFlags struct {
 	tick              time.Duration
 	snapshotEvery     uint64
 	memory            byteSize
+	// consoleInput feeds the guest's stdin from the nodes' stdin.
+	consoleInput bool
 }
 
 func (m *machineFlags) register(fs *flag.FlagSet) {
@@ -80,6 +82,7 @@ func (m *machineFlags) register(fs *flag.FlagSet) {
 	fs.Uint64Var(&m.snapshotEvery, "snapshot-every", 10_000, "snapshot the machine and compact the log every this many log `entries` (fewer: faster restarts, more snapshot work)")
 	m.memory = defaultMemory
 	fs.Var(&m.memory, "memory", memoryUsage)
+	fs.BoolVar(&m.consoleInput, "console-input", false, "feed the guest's stdin from the console through the log (every node given it must read the same input from its start)")
 }
 
 // binary reads the guest to run and names it for its argv[0].
@@ -239,6 +242,7 @@ func (s nodeSetup) run(ctx context.Context, resyncs int) (*raftpb.Snapshot, erro
 			Members:             members,
 			MemoryLimit:         uint64(m.memory),
 			Disks:               diskPaths(cfg),
+			ConsoleInput:        m.consoleInput,
 		},
 		Log:       log,
 		OnCommit:  netport.Committed,
@@ -250,6 +254,12 @@ func (s nodeSetup) run(ctx context.Context, resyncs int) (*raftpb.Snapshot, erro
 
 	if err := registerNodeMetrics(registry, node); err != nil {
 		return nil, fmt.Errorf("node %d: metrics: %w", self, err)
+	}
+	if m.consoleInput {
+		peripherals.StartConsoleInput(ctx, peripherals.ConsoleInputConfig{
+			Node: self, Input: os.Stdin, Log: log, Logger: logger,
+			Next: func() (uint64, bool) { s := node.Status(); return s.ConsoleInNext, s.ConsoleInEOF },
+		})
 	}
 	status, err := serveStatus(me.StatusAddr, node, netport, resyncs, registry, logger)
 	if err != nil {
@@ -426,6 +436,9 @@ func nodeArgs(configPath string, id consensus.NodeID, m machineFlags, guestArgs 
 	}
 	if m.memory != 0 {
 		args = append(args, "--memory", m.memory.String())
+	}
+	if m.consoleInput {
+		args = append(args, "--console-input")
 	}
 	if len(guestArgs) > 0 {
 		args = append(append(args, "--"), guestArgs...)

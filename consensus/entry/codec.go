@@ -48,6 +48,7 @@ func Encode(e Entry) []byte {
 			w.uint(uint64(d.Node))
 			w.int(d.Size)
 		}
+		w.bool(e.ConsoleInput)
 	case Seal:
 		w.uint(e.Through)
 		w.int(e.Time)
@@ -80,6 +81,11 @@ func Encode(e Entry) []byte {
 	case ConsoleDone:
 		w.uint(uint64(e.Node))
 		w.uint(e.Seq)
+	case ConsoleIn:
+		w.uint(uint64(e.Node))
+		w.uint(e.Offset)
+		w.bytes(e.Data)
+		w.bool(e.EOF)
 	case Completion:
 		w.uint(uint64(e.Node))
 		w.uint(e.Seq)
@@ -133,6 +139,9 @@ func Decode(b []byte) (Entry, error) {
 				v.Disks = append(v.Disks, DiskPath{Disk: string(r.bytes(maxStringLen)), Node: consensus.NodeID(r.uint()), Size: r.int()})
 			}
 		}
+		if len(r.buf) > 0 {
+			v.ConsoleInput = r.bool()
+		}
 		e = v
 	case KindSeal:
 		e = Seal{Through: r.uint(), Time: r.int()}
@@ -169,6 +178,8 @@ func Decode(b []byte) (Entry, error) {
 		e = r.inputs()
 	case KindConsoleDone:
 		e = ConsoleDone{Node: consensus.NodeID(r.uint()), Seq: r.uint()}
+	case KindConsoleIn:
+		e = ConsoleIn{Node: consensus.NodeID(r.uint()), Offset: r.uint(), Data: r.bytes(MaxDataLen), EOF: r.bool()}
 	case KindCompletion:
 		v := Completion{Node: consensus.NodeID(r.uint()), Seq: r.uint()}
 		errno := r.uint()
@@ -193,6 +204,14 @@ type writer struct{ buf []byte }
 
 func (w *writer) uint(v uint64) { w.buf = binary.AppendUvarint(w.buf, v) }
 func (w *writer) int(v int64)   { w.buf = binary.AppendVarint(w.buf, v) }
+
+func (w *writer) bool(v bool) {
+	if v {
+		w.uint(1)
+	} else {
+		w.uint(0)
+	}
+}
 
 func (w *writer) bytes(b []byte) {
 	w.uint(uint64(len(b)))
@@ -243,6 +262,18 @@ func (r *reader) int() int64 {
 	}
 	r.buf = r.buf[n:]
 	return v
+}
+
+func (r *reader) bool() bool {
+	switch v := r.uint(); v {
+	case 0:
+		return false
+	case 1:
+		return true
+	default:
+		r.fail("boolean %d", v)
+		return false
+	}
 }
 
 func (r *reader) uint16() uint16 {

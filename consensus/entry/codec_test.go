@@ -23,6 +23,7 @@ func sampleEntries() []Entry {
 			Members:             []consensus.NodeID{1, 2, 3},
 			MemoryLimit:         1 << 30,
 			Disks:               []DiskPath{{Disk: "journal", Node: 1, Size: 1 << 30}, {Disk: "journal", Node: 2, Size: 1 << 30}},
+			ConsoleInput:        true,
 		},
 		Boot{},
 		Seal{Through: 12, Time: -5},
@@ -43,6 +44,8 @@ func sampleEntries() []Entry {
 		Inputs{},
 		ConsoleDone{Node: 3, Seq: 1 << 40},
 		Completion{Node: 2, Seq: 1 << 35, N: 4096, Data: []byte{}},
+		ConsoleIn{Node: 2, Offset: 7, Data: []byte("ls\n")},
+		ConsoleIn{Node: 3, Offset: 10, Data: []byte{}, EOF: true},
 		Completion{Node: 1, Seq: 7, Data: []byte("block")},
 		Completion{Node: 1, Seq: 8, Errno: 5, Data: []byte{}},
 	}
@@ -96,7 +99,7 @@ func TestBootWithoutMemoryLimitDecodes(t *testing.T) {
 func TestBootWithoutDisksDecodes(t *testing.T) {
 	b := Boot{GuestDigest: [32]byte{1}, Argv: []string{"kvd"}, EpochInstructions: 200_000, Members: []consensus.NodeID{1}, MemoryLimit: 1 << 30}
 	wire := Encode(b)
-	got, err := Decode(wire[:len(wire)-1]) // no disks is one byte
+	got, err := Decode(wire[:len(wire)-2]) // no disks and no console input are a byte each
 	require.NoError(t, err)
 	require.Equal(t, b, got)
 }

@@ -26,6 +26,7 @@ const (
 	KindInputs
 	KindConsoleDone
 	KindCompletion
+	KindConsoleIn
 )
 
 func (k Kind) String() string {
@@ -54,6 +55,8 @@ func (k Kind) String() string {
 		return "console-done"
 	case KindCompletion:
 		return "completion"
+	case KindConsoleIn:
+		return "console-in"
 	}
 	return "unknown"
 }
@@ -94,6 +97,9 @@ type Boot struct {
 	// /dev/synod/<disk>.<node>: fixed at boot because the guest's view of
 	// its devices is replicated state.
 	Disks []DiskPath
+	// ConsoleInput says the guest's stdin is fed by ConsoleIn entries;
+	// without it stdin is empty, as under a supervisor.
+	ConsoleInput bool
 }
 
 // DiskPath is one node's path to a disk: a disk several nodes reach has
@@ -213,6 +219,18 @@ type Completion struct {
 	Data  []byte
 }
 
+// ConsoleIn is bytes typed at the console for the guest's stdin. Every
+// node that reads the console proposes them, so that input survives the
+// loss of any one: Offset is where Data starts in the input stream, and
+// replicas keep the first copy of each byte. EOF marks the end of input
+// at Offset+len(Data).
+type ConsoleIn struct {
+	Node   consensus.NodeID
+	Offset uint64
+	Data   []byte
+	EOF    bool
+}
+
 func (Boot) Kind() Kind        { return KindBoot }
 func (Seal) Kind() Kind        { return KindSeal }
 func (ConnOpen) Kind() Kind    { return KindConnOpen }
@@ -225,6 +243,7 @@ func (StateHash) Kind() Kind   { return KindStateHash }
 func (Inputs) Kind() Kind      { return KindInputs }
 func (ConsoleDone) Kind() Kind { return KindConsoleDone }
 func (Completion) Kind() Kind  { return KindCompletion }
+func (ConsoleIn) Kind() Kind   { return KindConsoleIn }
 
 // IsClientInput reports whether e may travel in an Inputs batch.
 func IsClientInput(e Entry) bool {

@@ -1,0 +1,19 @@
+/* console: echoes its stdin line by line, for the console input test.
+ * Prints "got: <line>" per line and, at end of input, "eof after N bytes".
+ *
+ * Rebuild: hppa-linux-gnu-gcc -O2 -Wall -Wextra -static -s -o console console.c
+ */
+#include <stdio.h>
+#include <string.h>
+
+int main(void) {
+	char line[4096];
+	long total = 0;
+	while (fgets(line, sizeof line, stdin) != NULL) {
+		total += strlen(line);
+		printf("got: %s", line);
+		fflush(stdout);
+	}
+	printf("eof after %ld bytes\n", total);
+	return 0;
+}
