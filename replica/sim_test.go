@@ -40,13 +40,13 @@ type simNode struct {
 }
 
 type sim struct {
-	t     *testing.T
+	t     testing.TB
 	net   *memnet.Network
 	nodes []*simNode
 	now   time.Duration
 }
 
-func newSim(t *testing.T, n int, guest []byte) *sim {
+func newSim(t testing.TB, n int, guest []byte) *sim {
 	t.Helper()
 	s := &sim{t: t, net: memnet.New(1)}
 	var ids []consensus.NodeID
@@ -187,7 +187,7 @@ func (s *sim) listening(port uint16) {
 	})
 }
 
-func readGuest(t *testing.T, path string) []byte {
+func readGuest(t testing.TB, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)

@@ -67,3 +67,46 @@ func TestFrozenSnapshotIsTheInstantItWasTaken(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, want.Parts, got.Parts)
 }
+
+// servingReplica is a replica of a three-node cluster whose kvd guest has
+// served a SET.
+func servingReplica(tb testing.TB) *Replica {
+	tb.Helper()
+	s := newSim(tb, 3, readGuest(tb, kvdGuest))
+	s.listening(6379)
+	s.request(s.nodes[0], 6379, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n", "+OK")
+	rep := s.nodes[1].rep
+	rep.Outputs()
+	return rep
+}
+
+func BenchmarkWorldEncode(b *testing.B) {
+	w := servingReplica(b).world
+	for b.Loop() {
+		if _, err := w.encode(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkWorldDecode(b *testing.B) {
+	enc, err := servingReplica(b).world.encode()
+	require.NoError(b, err)
+	b.SetBytes(int64(len(enc)))
+	for b.Loop() {
+		if _, err := decodeWorld(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkStateHash is the whole state hash a replica computes at every
+// checkpoint: threads and kernel, memory (its page hashes cached), world.
+func BenchmarkStateHash(b *testing.B) {
+	r := servingReplica(b)
+	for b.Loop() {
+		if _, err := r.stateHash(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -290,11 +290,11 @@ type Image struct {
 
 // Freeze takes an image of the process.
 func (p *Process) Freeze() (*Image, error) {
-	var state bytes.Buffer
-	if err := gob.NewEncoder(&state).Encode(p.state()); err != nil {
+	state, err := encodeProcessState(p.state())
+	if err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
-	return &Image{state: state.Bytes(), mem: p.mem.Freeze()}, nil
+	return &Image{state: state, mem: p.mem.Freeze()}, nil
 }
 
 // SizeBound is at least the length of AppendTo's output.
@@ -332,12 +332,11 @@ func (p *Process) StateHash() ([32]byte, error) {
 // registers with the kernel state (files, signals, futexes, timers), and
 // the memory. Comparing them tells which of the two differs.
 func (p *Process) StateHashParts() (threads, memory [32]byte, err error) {
-	h := sha256.New()
-	if err := gob.NewEncoder(h).Encode(p.state()); err != nil {
+	state, err := encodeProcessState(p.state())
+	if err != nil {
 		return threads, memory, fmt.Errorf("state hash: %w", err)
 	}
-	h.Sum(threads[:0])
-	return threads, p.mem.Hash(), nil
+	return sha256.Sum256(state), p.mem.Hash(), nil
 }
 
 // Restore rebuilds a process from a Snapshot. env must be in the state the
@@ -348,8 +347,8 @@ func Restore(snapshot []byte, env Env, log *slog.Logger) (*Process, error) {
 		return nil, errors.New("restore: the snapshot is truncated")
 	}
 	stateLen := binary.BigEndian.Uint64(snapshot)
-	var s processState
-	if err := gob.NewDecoder(bytes.NewReader(snapshot[8 : 8+stateLen])).Decode(&s); err != nil {
+	s, err := decodeProcessState(snapshot[8 : 8+stateLen])
+	if err != nil {
 		return nil, fmt.Errorf("restore: %w", err)
 	}
 	mem, rest, err := machine.RestoreMemory(snapshot[8+stateLen:])
@@ -437,4 +436,16 @@ func Restore(snapshot []byte, env Env, log *slog.Logger) (*Process, error) {
 		p.futexes = append(p.futexes, futexWaiter{w.Addr, w.TID, w.Bitset})
 	}
 	return p, nil
+}
+
+func encodeProcessState(s *processState) ([]byte, error) {
+	var b bytes.Buffer
+	err := gob.NewEncoder(&b).Encode(s)
+	return b.Bytes(), err
+}
+
+func decodeProcessState(b []byte) (*processState, error) {
+	var s processState
+	err := gob.NewDecoder(bytes.NewReader(b)).Decode(&s)
+	return &s, err
 }

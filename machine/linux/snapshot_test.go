@@ -183,3 +183,34 @@ func TestSnapshotKeepsWhatAWaitNeedsToEnd(t *testing.T) {
 	require.NoError(t, q.Kill(linux.SIGUSR1))
 	require.Equal(t, uint32(linux.SIGUSR1), linux.MainCPU(q).GR[28], "rt_sigtimedwait takes it")
 }
+
+// guestMidway is the threads guest a third into its run: its four
+// workers and the main thread waiting for them.
+func guestMidway(tb testing.TB) *linux.Process {
+	tb.Helper()
+	env := guestEnv(3)
+	p, err := linux.Load(readTestdata(tb, "threads"), guestConfig("threads"), env)
+	require.NoError(tb, err)
+	require.Equal(tb, linux.RunBudget, p.Run(300_000).Reason)
+	return p
+}
+
+func BenchmarkProcessStateEncode(b *testing.B) {
+	p := guestMidway(b)
+	for b.Loop() {
+		if _, err := linux.EncodeState(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkProcessStateDecode(b *testing.B) {
+	state, err := linux.EncodeState(guestMidway(b))
+	require.NoError(b, err)
+	b.SetBytes(int64(len(state)))
+	for b.Loop() {
+		if err := linux.DecodeState(state); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
