@@ -39,7 +39,7 @@ func BenchmarkWrite4K(b *testing.B) {
 		open func(b *testing.B) writer
 	}{
 		{"file", func(b *testing.B) writer {
-			f, err := openImage(filepath.Join(b.TempDir(), "direct.img"), benchSize)
+			f, _, err := openImage(filepath.Join(b.TempDir(), "direct.img"), benchSize)
 			require.NoError(b, err)
 			b.Cleanup(func() { f.Close() })
 			img, data := imageFile{f}, block(benchBlock, 'f')

@@ -187,14 +187,15 @@ func (c *Client) do(ctx context.Context, f frame, offset int64) (frame, error) {
 	return a, nil
 }
 
-// connect returns the live connection, or makes one. A call makes at
-// most one attempt, or shares the one in progress. After a failed
-// attempt, calls fail at once with ErrNotSent until a backoff has
+// connect returns the live connection, or makes one. A call waits for
+// an attempt in progress, or makes one. After a failed attempt, calls
+// fail at once with ErrNotSent until a backoff has
 // passed, doubling from MinBackoff to MaxBackoff: while the server is
 // down its callers learn it at no cost, and can try another path.
 func (c *Client) connect(ctx context.Context) (*clientConn, error) {
 	c.mu.Lock()
-	if attempt := c.dialing; attempt != nil {
+	for c.dialing != nil {
+		attempt := c.dialing
 		c.mu.Unlock()
 		select {
 		case <-attempt:
@@ -202,10 +203,6 @@ func (c *Client) connect(ctx context.Context) (*clientConn, error) {
 			return nil, fmt.Errorf("%w: %w", ErrNotSent, ctx.Err())
 		}
 		c.mu.Lock()
-		if c.conn == nil && !c.closed {
-			defer c.mu.Unlock()
-			return nil, c.notSent()
-		}
 	}
 	switch {
 	case c.closed:
@@ -217,7 +214,7 @@ func (c *Client) connect(ctx context.Context) (*clientConn, error) {
 		return cc, nil
 	case time.Now().Before(c.nextDial):
 		defer c.mu.Unlock()
-		return nil, c.notSent()
+		return nil, fmt.Errorf("%w: %w (next attempt in %v)", ErrNotSent, c.dialErr, time.Until(c.nextDial).Round(time.Millisecond))
 	}
 	attempt := make(chan struct{})
 	c.dialing = attempt
@@ -238,7 +235,7 @@ func (c *Client) connect(ctx context.Context) (*clientConn, error) {
 		c.backoff = min(max(2*c.backoff, c.cfg.MinBackoff), c.cfg.MaxBackoff)
 		c.nextDial = time.Now().Add(c.backoff)
 		c.dialErr = err
-		return nil, c.notSent()
+		return nil, fmt.Errorf("%w: %w", ErrNotSent, err)
 	case c.closed:
 		nc.Close()
 		return nil, fmt.Errorf("%w: client closed", ErrNotSent)
@@ -249,14 +246,6 @@ func (c *Client) connect(ctx context.Context) (*clientConn, error) {
 	c.backoff, c.dialErr = 0, nil
 	c.conn = newClientConn(c, nc)
 	return c.conn, nil
-}
-
-// notSent says why there is no connection; c.mu is held.
-func (c *Client) notSent() error {
-	if c.dialErr == nil {
-		return fmt.Errorf("%w: the connection broke as it was made", ErrNotSent)
-	}
-	return fmt.Errorf("%w: %w (next attempt in %v)", ErrNotSent, c.dialErr, time.Until(c.nextDial).Round(time.Millisecond))
 }
 
 // errConnGone is a call's outcome on a connection that broke before the

@@ -44,24 +44,23 @@ func checkSize(size int64) error {
 }
 
 // openImage opens the image at path, which must be size bytes, or
-// creates it sparse. It holds an exclusive lock on the file, so that two
-// servers never serve one image.
-func openImage(path string, size int64) (*os.File, error) {
+// creates it sparse, and says which. It holds an exclusive lock on the
+// file, so that two servers never serve one image.
+func openImage(path string, size int64) (f *os.File, created bool, err error) {
 	if err := checkSize(size); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	created := false
+	f, err = os.OpenFile(path, os.O_RDWR, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 		created = true
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open disk image: %w", err)
+		return nil, false, fmt.Errorf("open disk image: %w", err)
 	}
 	if err := lockImage(f, path); err != nil {
 		f.Close()
-		return nil, err
+		return nil, false, err
 	}
 	if created {
 		err = createSparse(f, path, size)
@@ -70,9 +69,9 @@ func openImage(path string, size int64) (*os.File, error) {
 	}
 	if err != nil {
 		f.Close()
-		return nil, err
+		return nil, false, err
 	}
-	return f, nil
+	return f, created, nil
 }
 
 func lockImage(f *os.File, path string) error {

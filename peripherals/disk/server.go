@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 )
 
@@ -22,6 +23,23 @@ type Options struct {
 	MaxClients int
 	// MaxConns bounds the connections served at once (default 128).
 	MaxConns int
+}
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.ResultsPerClient <= 0 {
+		o.ResultsPerClient = 1024
+	}
+	o.ResultsPerClient = max(o.ResultsPerClient, maxBatch)
+	if o.MaxClients <= 0 {
+		o.MaxClients = 1024
+	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = 128
+	}
+	return o
 }
 
 // Per connection, the requests read and not yet answered are bounded in
@@ -49,8 +67,16 @@ type Server struct {
 // Open opens the image at path, which must be size bytes, or creates it
 // sparse, and loads its sequence table from next to it.
 func Open(path string, size int64, opts Options) (*Server, error) {
-	f, err := openImage(path, size)
+	opts = opts.withDefaults()
+	f, created, err := openImage(path, size)
 	if err != nil {
+		return nil, err
+	}
+	if created {
+		err = removeStaleTable(journalPath(path), opts.Logger)
+	}
+	if err != nil {
+		f.Close()
 		return nil, err
 	}
 	s, err := newServer(imageFile{f}, path, size, opts)
@@ -61,21 +87,24 @@ func Open(path string, size int64, opts Options) (*Server, error) {
 	return s, nil
 }
 
+// removeStaleTable removes the sequence table of an image that no longer
+// exists: its answers are of writes to a disk that is gone, and a new
+// disk's writes under the same seqs would be answered from it.
+func removeStaleTable(path string, logger *slog.Logger) error {
+	err := os.Remove(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("remove the sequence table of a former image: %w", err)
+	}
+	logger.Warn("removed the sequence table of a former image at the same path", "table", path)
+	return nil
+}
+
 // newServer serves image, whose sequence table is kept next to path.
 func newServer(image Image, path string, size int64, opts Options) (*Server, error) {
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
-	if opts.ResultsPerClient <= 0 {
-		opts.ResultsPerClient = 1024
-	}
-	opts.ResultsPerClient = max(opts.ResultsPerClient, maxBatch)
-	if opts.MaxClients <= 0 {
-		opts.MaxClients = 1024
-	}
-	if opts.MaxConns <= 0 {
-		opts.MaxConns = 128
-	}
+	opts = opts.withDefaults()
 	table := newSeqTable(opts.ResultsPerClient, opts.MaxClients)
 	j, err := openJournal(journalPath(path), table, opts.Logger)
 	if err != nil {

@@ -232,7 +232,7 @@ func (f *failingImage) writeCount() int {
 func openFailing(t *testing.T) (*failingImage, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "disk.img")
-	file, err := openImage(path, testSize)
+	file, _, err := openImage(path, testSize)
 	require.NoError(t, err)
 	return &failingImage{Image: imageFile{file}}, path
 }
@@ -284,7 +284,7 @@ func TestFailingImage(t *testing.T) {
 
 func TestImageClosedUnderneath(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "disk.img")
-	file, err := openImage(path, testSize)
+	file, _, err := openImage(path, testSize)
 	require.NoError(t, err)
 	s := serveWith(t, &failingImage{Image: imageFile{file}}, path)
 	c := newTestClient(t, s.addr, "c")
@@ -327,6 +327,24 @@ func TestReplayedWriteAppliedOnce(t *testing.T) {
 	require.NoError(t, s.Close())
 	s = serveImage(t, path)
 	replay(newTestClient(t, s.addr, "cluster-1/journal"))
+}
+
+// An image created anew starts with an empty table, even where the
+// table of a former image at the same path was left behind.
+func TestNewImageForgetsAFormerTable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "disk.img")
+	s := serveImage(t, path)
+	ctx := testContext(t)
+	_, err := newTestClient(t, s.addr, "c").Write(ctx, 1, 0, []byte("old disk"))
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	require.NoError(t, os.Remove(path))
+
+	s = serveImage(t, path)
+	assert.Contains(t, s.log.String(), "removed the sequence table of a former image")
+	_, err = newTestClient(t, s.addr, "c").Write(ctx, 1, 0, []byte("new disk"))
+	require.NoError(t, err)
+	assert.Equal(t, "new disk", string(imageBytes(t, path, 0, 8)), "applied, not answered from the old table")
 }
 
 func TestGarbageOnTheWire(t *testing.T) {
