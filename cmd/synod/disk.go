@@ -57,17 +57,13 @@ func runDisk(ctx context.Context, args []string, stdout io.Writer) error {
 		return errors.Join(fmt.Errorf("disk serve: %w", err), srv.Close())
 	}
 	fmt.Fprintf(stdout, "disk: serving %s (%d bytes) at %s\n", *image, int64(size), ln.Addr())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	select {
-	case <-ctx.Done():
-	case err := <-served:
-		return errors.Join(err, srv.Close())
+	go srv.Serve(ln)
+	<-ctx.Done()
+	if err := srv.Close(); err != nil {
+		return fmt.Errorf("disk serve: %w", err)
 	}
-	err = srv.Close()
-	<-served
 	fmt.Fprintln(stdout, "disk: stopped")
-	return err
+	return nil
 }
 
 // maxDiskSize bounds --size: an image larger than this is a typo.

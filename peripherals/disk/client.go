@@ -32,9 +32,9 @@ type StatusError struct {
 
 func (e *StatusError) Error() string {
 	if e.Text == "" {
-		return fmt.Sprintf("%s: %s", e.Op, e.Status)
+		return e.Status.String()
 	}
-	return fmt.Sprintf("%s: %s: %s", e.Op, e.Status, e.Text)
+	return e.Status.String() + ": " + e.Text
 }
 
 // ClientConfig configures a Client.
@@ -94,10 +94,14 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	return &Client{cfg: cfg}, nil
 }
 
-// Read reads length bytes at offset.
+// Read reads length bytes at offset, at most MaxData.
 func (c *Client) Read(ctx context.Context, seq uint64, offset int64, length int) ([]byte, error) {
-	if length < 0 || length > MaxData {
-		return nil, c.refuse(OpRead, seq, &StatusError{Op: OpRead, Status: StatusTooLarge,
+	switch {
+	case length < 0:
+		return nil, c.callError(OpRead, seq, &StatusError{Op: OpRead, Status: StatusBadRequest,
+			Text: fmt.Sprintf("a read of %d bytes", length)})
+	case length > MaxData:
+		return nil, c.callError(OpRead, seq, &StatusError{Op: OpRead, Status: StatusTooLarge,
 			Text: fmt.Sprintf("a read of %d bytes; the most is %d", length, MaxData)})
 	}
 	a, err := c.do(ctx, frame{kind: uint8(OpRead), seq: seq, value: uint64(offset), count: uint32(length)}, offset)
@@ -105,16 +109,16 @@ func (c *Client) Read(ctx context.Context, seq uint64, offset int64, length int)
 		return nil, err
 	}
 	if len(a.data) != length {
-		return nil, fmt.Errorf("disk %s READ seq %d: %d bytes answered, %d asked for: %w", c.cfg.Addr, seq, len(a.data), length, ErrUncertain)
+		return nil, c.callError(OpRead, seq, fmt.Errorf("%w: %d bytes answered, %d asked for", ErrUncertain, len(a.data), length))
 	}
 	return a.data, nil
 }
 
-// Write writes data at offset, durably, and says how many bytes were
-// written: all of them, unless err says otherwise.
+// Write writes data, at most MaxData bytes, at offset, durably, and says
+// how many bytes were written: all of them, unless err says otherwise.
 func (c *Client) Write(ctx context.Context, seq uint64, offset int64, data []byte) (int, error) {
 	if len(data) > MaxData {
-		return 0, c.refuse(OpWrite, seq, &StatusError{Op: OpWrite, Status: StatusTooLarge,
+		return 0, c.callError(OpWrite, seq, &StatusError{Op: OpWrite, Status: StatusTooLarge,
 			Text: fmt.Sprintf("a write of %d bytes; the most is %d", len(data), MaxData)})
 	}
 	a, err := c.do(ctx, frame{kind: uint8(OpWrite), seq: seq, value: uint64(offset), data: data}, offset)
@@ -152,7 +156,8 @@ func (c *Client) Close() error {
 	return nil
 }
 
-func (c *Client) refuse(op Op, seq uint64, err error) error {
+// callError is err with the call it ended.
+func (c *Client) callError(op Op, seq uint64, err error) error {
 	return fmt.Errorf("disk %s %s seq %d: %w", c.cfg.Addr, op, seq, err)
 }
 
@@ -160,38 +165,38 @@ func (c *Client) refuse(op Op, seq uint64, err error) error {
 func (c *Client) do(ctx context.Context, f frame, offset int64) (frame, error) {
 	op := Op(f.kind)
 	if offset < 0 {
-		return frame{}, c.refuse(op, f.seq, &StatusError{Op: op, Status: StatusOutOfRange, Text: fmt.Sprintf("offset %d", offset)})
+		return frame{}, c.callError(op, f.seq, &StatusError{Op: op, Status: StatusOutOfRange, Text: fmt.Sprintf("offset %d", offset)})
 	}
 	f.client = c.cfg.ID
 	var a frame
 	for {
 		if err := ctx.Err(); err != nil {
-			return frame{}, c.refuse(op, f.seq, fmt.Errorf("%w: %w", ErrNotSent, err))
+			return frame{}, c.callError(op, f.seq, fmt.Errorf("%w: %w", ErrNotSent, err))
 		}
 		cc, err := c.connect(ctx)
 		if err != nil {
-			return frame{}, c.refuse(op, f.seq, err)
+			return frame{}, c.callError(op, f.seq, err)
 		}
 		a, err = cc.call(ctx, f)
 		if errors.Is(err, errConnGone) {
 			continue
 		}
 		if err != nil {
-			return frame{}, c.refuse(op, f.seq, err)
+			return frame{}, c.callError(op, f.seq, err)
 		}
 		break
 	}
 	if Status(a.kind) != StatusOK {
-		return frame{}, c.refuse(op, f.seq, &StatusError{Op: op, Status: Status(a.kind), Text: a.text})
+		return frame{}, c.callError(op, f.seq, &StatusError{Op: op, Status: Status(a.kind), Text: a.text})
 	}
 	return a, nil
 }
 
 // connect returns the live connection, or makes one. A call waits for
 // an attempt in progress, or makes one. After a failed attempt, calls
-// fail at once with ErrNotSent until a backoff has
-// passed, doubling from MinBackoff to MaxBackoff: while the server is
-// down its callers learn it at no cost, and can try another path.
+// fail at once with ErrNotSent until a backoff has passed, doubling from
+// MinBackoff to MaxBackoff: while the server is down its callers learn it
+// at no cost, and can try another path.
 func (c *Client) connect(ctx context.Context) (*clientConn, error) {
 	c.mu.Lock()
 	for c.dialing != nil {

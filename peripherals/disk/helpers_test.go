@@ -84,11 +84,14 @@ func listen(t testing.TB, s *Server, path string, log *logBuffer, addr string) *
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	require.NoError(t, err)
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ln) }()
+	served := make(chan struct{})
+	go func() {
+		s.Serve(ln)
+		close(served)
+	}()
 	t.Cleanup(func() {
 		require.NoError(t, s.Close())
-		require.NoError(t, <-served)
+		<-served
 	})
 	return &testServer{Server: s, addr: ln.Addr().String(), image: path, log: log}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"time"
 )
 
 // Options tunes a server; the zero value is the defaults.
@@ -123,27 +124,35 @@ func newServer(image Image, path string, size int64, opts Options) (*Server, err
 // Size is the image's size in bytes.
 func (s *Server) Size() int64 { return s.size }
 
-// Serve answers the clients ln accepts until Close, and then returns nil.
-func (s *Server) Serve(ln net.Listener) error {
+// Serve answers the clients ln accepts until Close, or until ln is
+// closed.
+func (s *Server) Serve(ln net.Listener) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return ln.Close()
+		ln.Close()
+		return
 	}
 	s.listeners[ln] = true
 	s.mu.Unlock()
+	var pause time.Duration
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
 			s.mu.Lock()
 			closed := s.closed
-			delete(s.listeners, ln)
 			s.mu.Unlock()
-			if closed {
-				return nil
+			if closed || errors.Is(err, net.ErrClosed) {
+				return
 			}
-			return fmt.Errorf("disk server: accept on %s: %w", ln.Addr(), err)
+			// Out of file descriptors, say: the clients served go on, and
+			// new ones are accepted once there is room.
+			pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+			s.logger.Warn("disk server: accept failed; trying again", "addr", ln.Addr(), "err", err, "in", pause)
+			time.Sleep(pause)
+			continue
 		}
+		pause = 0
 		c := newServerConn(s, nc)
 		s.mu.Lock()
 		switch {
