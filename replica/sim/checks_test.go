@@ -46,7 +46,8 @@ func TestParseFaults(t *testing.T) {
 		{in: "all", want: AllFaults},
 		{in: "none", want: 0},
 		{in: "crash,network", want: FaultCrash | FaultNetwork},
-		{in: "disk", err: true},
+		{in: "disk,clock", want: FaultDisk | FaultClock},
+		{in: "fire", err: true},
 	}
 	for _, tt := range tests {
 		got, err := ParseFaults(tt.in)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/memnet"
-	"github.com/synodvm/synod/consensus/raftlog"
 )
 
 // FaultSet is the kinds of fault a run may inject.
@@ -27,9 +26,16 @@ const (
 	// FaultStoreLoss: a crashed node loses its store and rejoins with an
 	// empty one (synod start --rejoin).
 	FaultStoreLoss
+	// FaultDisk: a node's process dies inside a write (the write lost, a
+	// snapshot file torn, a snapshot install cut short), a write fails
+	// (an fsync error, a full disk) and the raft core stops the process,
+	// and a bit flips in the store of a node that is down (disk.go).
+	FaultDisk
+	// FaultClock: nodes' wall clocks jump forward and backward.
+	FaultClock
 
 	// AllFaults is every kind.
-	AllFaults = FaultNetwork | FaultPartition | FaultCrash | FaultStoreLoss
+	AllFaults = FaultNetwork | FaultPartition | FaultCrash | FaultStoreLoss | FaultDisk | FaultClock
 )
 
 var faultNames = []struct {
@@ -40,10 +46,13 @@ var faultNames = []struct {
 	{FaultPartition, "partition"},
 	{FaultCrash, "crash"},
 	{FaultStoreLoss, "storeloss"},
+	{FaultDisk, "disk"},
+	{FaultClock, "clock"},
 }
 
 // ParseFaults reads a comma-separated list of fault kinds ("network",
-// "partition", "crash", "storeloss"), or "all" or "none".
+// "partition", "crash", "storeloss", "disk", "clock"), or "all" or
+// "none".
 func ParseFaults(s string) (FaultSet, error) {
 	switch s {
 	case "all":
@@ -88,6 +97,16 @@ type FaultCounts struct {
 	// partition or a dead node.
 	Dropped, Duplicated, Delayed, Cut uint64
 	Partitions, Crashes, StoreLosses  uint64
+	// Disk faults: writes a process died inside, snapshot files such a
+	// death left torn, and snapshot installs it cut short; writes that
+	// failed at their fsync; episodes of a full disk; bits flipped in the
+	// store of a node that was down, and stores the operator replaced
+	// after their node refused them.
+	WriteCrashes, TornSnapshots, InstallCrashes uint64
+	WriteErrors, FullDisks                      uint64
+	BitFlips, StoresReplaced                    uint64
+	// ClockJumps counts the jumps of nodes' wall clocks.
+	ClockJumps uint64
 }
 
 // Add sums two counts.
@@ -96,7 +115,11 @@ func (c FaultCounts) Add(o FaultCounts) FaultCounts {
 		Dropped: c.Dropped + o.Dropped, Duplicated: c.Duplicated + o.Duplicated,
 		Delayed: c.Delayed + o.Delayed, Cut: c.Cut + o.Cut,
 		Partitions: c.Partitions + o.Partitions, Crashes: c.Crashes + o.Crashes,
-		StoreLosses: c.StoreLosses + o.StoreLosses,
+		StoreLosses:  c.StoreLosses + o.StoreLosses,
+		WriteCrashes: c.WriteCrashes + o.WriteCrashes, TornSnapshots: c.TornSnapshots + o.TornSnapshots,
+		InstallCrashes: c.InstallCrashes + o.InstallCrashes, WriteErrors: c.WriteErrors + o.WriteErrors,
+		FullDisks: c.FullDisks + o.FullDisks, BitFlips: c.BitFlips + o.BitFlips,
+		StoresReplaced: c.StoresReplaced + o.StoresReplaced, ClockJumps: c.ClockJumps + o.ClockJumps,
 	}
 }
 
@@ -123,6 +146,21 @@ type plan struct {
 	crashEvery, downFor          time.Duration
 	// storeLoss is the chance that a crash also loses the node's store.
 	storeLoss float64
+	// Disk faults (disk.go), each zero for never: a write on some node
+	// dies with its process on average every writeCrashEvery, and fails
+	// at its fsync every writeErrorEvery; a node's disk is full for up to
+	// fullFor every fullEvery. snapshotCrash is the chance that the
+	// process dies inside a write of a snapshot data file, bitFlip the
+	// chance that a bit flips in the store of a node that stops. A node
+	// its disk stopped restarts within diskDownFor; the operator replaces
+	// a refused store after up to replaceAfter.
+	writeCrashEvery, writeErrorEvery time.Duration
+	fullEvery, fullFor               time.Duration
+	snapshotCrash, bitFlip           float64
+	diskDownFor, replaceAfter        time.Duration
+	// A node's clock jumps on average every clockJumpEvery, by up to
+	// clockJump forward or backward.
+	clockJumpEvery, clockJump time.Duration
 }
 
 func pick[T any](rng *rand.Rand, choices ...T) T { return choices[rng.IntN(len(choices))] }
@@ -170,6 +208,33 @@ func newPlan(rng *rand.Rand, allowed FaultSet) plan {
 			p.storeLoss = pick(rng, 0.1, 0.3)
 		}
 	}
+	if use(FaultDisk) {
+		// Each disk fault is left out by one seed in four, so that seeds
+		// also try them apart.
+		some := func() bool { return rng.IntN(4) > 0 }
+		if some() {
+			p.writeCrashEvery = between(rng, time.Second, 8*time.Second)
+		}
+		if some() {
+			p.writeErrorEvery = between(rng, time.Second, 8*time.Second)
+		}
+		if some() {
+			p.fullEvery = between(rng, 2*time.Second, 10*time.Second)
+			p.fullFor = between(rng, 10*time.Millisecond, 2*time.Second)
+		}
+		if some() {
+			p.snapshotCrash = pick(rng, 0.1, 0.3)
+		}
+		if some() {
+			p.bitFlip = pick(rng, 0.1, 0.3)
+		}
+		p.diskDownFor = between(rng, 10*time.Millisecond, 3*time.Second)
+		p.replaceAfter = between(rng, 100*time.Millisecond, 3*time.Second)
+	}
+	if use(FaultClock) {
+		p.clockJumpEvery = between(rng, time.Second, 8*time.Second)
+		p.clockJump = between(rng, 100*time.Millisecond, 5*time.Second)
+	}
 	return p
 }
 
@@ -188,6 +253,31 @@ func (p plan) String() string {
 	}
 	if p.crashEvery > 0 {
 		s += fmt.Sprintf(" a crash every %v, down up to %v, store lost %.0f%%;", ms(p.crashEvery), ms(p.downFor), 100*p.storeLoss)
+		none = false
+	}
+	if p.diskDownFor > 0 {
+		var disk []string
+		if p.writeCrashEvery > 0 {
+			disk = append(disk, fmt.Sprintf("a write dies every %v", ms(p.writeCrashEvery)))
+		}
+		if p.writeErrorEvery > 0 {
+			disk = append(disk, fmt.Sprintf("a write fails every %v", ms(p.writeErrorEvery)))
+		}
+		if p.fullEvery > 0 {
+			disk = append(disk, fmt.Sprintf("a disk full every %v for up to %v", ms(p.fullEvery), ms(p.fullFor)))
+		}
+		if p.snapshotCrash > 0 {
+			disk = append(disk, fmt.Sprintf("a snapshot write dies %.0f%%", 100*p.snapshotCrash))
+		}
+		if p.bitFlip > 0 {
+			disk = append(disk, fmt.Sprintf("a bit flips in a stopped store %.0f%%, replaced after up to %v", 100*p.bitFlip, ms(p.replaceAfter)))
+		}
+		disk = append(disk, fmt.Sprintf("down up to %v", ms(p.diskDownFor)))
+		s += " disk: " + strings.Join(disk, ", ") + ";"
+		none = false
+	}
+	if p.clockJumpEvery > 0 {
+		s += fmt.Sprintf(" a clock jumps every %v by up to %v;", ms(p.clockJumpEvery), ms(p.clockJump))
 		none = false
 	}
 	if none {
@@ -212,20 +302,45 @@ func (s *Sim) injectFaults() {
 		s.partition()
 	}
 	if s.chance(pl.crashEvery) {
-		up := s.upNodes()
-		if len(up) == 0 {
-			return
-		}
-		n := up[s.rng.IntN(len(up))]
-		n.crash("injected")
-		n.restartAt = s.now + between(s.rng, 0, pl.downFor)
-		s.counts.Crashes++
-		if s.rng.Float64() < pl.storeLoss && !s.anyRejoining() {
-			n.store = raftlog.NewRejoiningMemStore()
-			s.counts.StoreLosses++
-			s.trace.note(s.now, n.id, "loses its store; it rejoins with an empty one")
+		if n := s.anyUpNode(); n != nil {
+			n.crash("injected")
+			n.restartAt = s.now + between(s.rng, 0, pl.downFor)
+			s.counts.Crashes++
+			if s.rng.Float64() < pl.storeLoss && !s.anyRejoining() && s.mayLoseStore() {
+				n.disk = newDisk(n, true)
+				s.counts.StoreLosses++
+				s.trace.note(s.now, n.id, "loses its store; it rejoins with an empty one")
+			}
 		}
 	}
+	s.injectDiskFaults()
+	s.jumpClocks()
+}
+
+// anyUpNode is a node that is up, drawn at random; nil when none is.
+func (s *Sim) anyUpNode() *node {
+	up := s.upNodes()
+	if len(up) == 0 {
+		return nil
+	}
+	return up[s.rng.IntN(len(up))]
+}
+
+// jumpClocks makes a node's wall clock jump forward or backward, as the
+// plan's rate says (NTP stepping it, a virtual machine resumed): its
+// seals then carry the jumped time.
+func (s *Sim) jumpClocks() {
+	if !s.chance(s.plan.clockJumpEvery) {
+		return
+	}
+	n := s.nodes[s.rng.IntN(len(s.nodes))]
+	jump := between(s.rng, time.Millisecond, s.plan.clockJump)
+	if s.rng.IntN(2) == 0 {
+		jump = -jump
+	}
+	n.skew += jump
+	s.counts.ClockJumps++
+	s.trace.note(s.now, n.id, "clock jumps %v (now %v off)", jump.Round(time.Millisecond), n.skew.Round(time.Millisecond))
 }
 
 // partition splits the nodes into two or three random groups.
@@ -252,16 +367,26 @@ func (s *Sim) heal() {
 // a second lost store at the same time could lose committed entries,
 // which no protocol can prevent (docs/consensus.md).
 func (s *Sim) anyRejoining() bool {
-	for _, n := range s.nodes {
-		if rejoining, _ := n.store.Rejoin(); rejoining {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(s.nodes, func(n *node) bool { return n.disk.rejoining })
 }
 
-// endFaults stops injecting: the network heals and turns reliable, and
-// every node that is down restarts now.
+// mayLoseStore reports whether one more node may lose its store, or have
+// it damaged, now: a rejoining node catches up from a leader that a
+// majority of the other nodes elected, and a node whose store is damaged
+// is down until the operator replaces it, after any other rejoin.
+func (s *Sim) mayLoseStore() bool {
+	lost := 0
+	for _, n := range s.nodes {
+		if n.disk.rejoining || n.disk.damaged {
+			lost++
+		}
+	}
+	return lost < (len(s.nodes)-1)/2
+}
+
+// endFaults stops injecting: the network heals and turns reliable, disks
+// have room and fail no more writes, and every node that is down restarts
+// now.
 func (s *Sim) endFaults() {
 	if s.partitioned {
 		s.heal()
@@ -272,7 +397,9 @@ func (s *Sim) endFaults() {
 		s.counts.Delayed = st.Sent - st.Dropped
 	}
 	_ = s.net.SetFaults(memnet.Faults{}) // the zero model is always valid
+	s.faultsOver = true
 	for _, n := range s.nodes {
+		n.disk.heal()
 		if !n.up() {
 			n.restartAt = s.now
 		}

@@ -1,8 +1,14 @@
 package sim
 
 import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"time"
 
 	"github.com/synodvm/synod/consensus"
@@ -40,6 +46,16 @@ const (
 	invRaftRuns    = "raft-runs"
 	invSnapshots   = "snapshots-restore"
 	invEntries     = "entries-decode"
+	// invWriteStops: a raft core whose store failed to write entries, a
+	// snapshot or the end of a rejoin stops, rather than go on as if the
+	// write had happened.
+	invWriteStops = "failed-write-stops"
+	// invDamageRefused: a store in which a bit flipped while its node was
+	// down is refused at the next start.
+	invDamageRefused = "damaged-store-refused"
+	// invGuestClock: the guest's realtime clock never goes backwards,
+	// whatever the nodes' clocks do.
+	invGuestClock = "guest-clock-monotone"
 )
 
 // livenessBound is how long after the faults stop a request may wait for
@@ -80,6 +96,11 @@ type checks struct {
 	delivered map[uint64]uint64
 	// performedBy is the node that performed each output, by sequence.
 	performedBy map[uint64]consensus.NodeID
+	// guestClock holds readings of the guest's realtime clock, sorted by
+	// where in the guest's history they were taken; guestClockUnreadable
+	// is set when a replica's snapshot did not give one.
+	guestClock           []guestClockReading
+	guestClockUnreadable bool
 }
 
 type nodeHash struct {
@@ -153,4 +174,105 @@ func (c *checks) performed(n *node) {
 		c.s.violate(invOutputOnce, "output #%d (%v) performed by node %d, and again by node %d", o.Seq, o.Action, by, n.id)
 	}
 	c.performedBy[o.Seq] = n.id
+}
+
+// guestClockEvery is how often, in virtual time, the guest clock of one
+// replica is read, the replicas in turn. A reading costs a snapshot of
+// the replica (guestRealtime), about a millisecond.
+const guestClockEvery = 250 * time.Millisecond
+
+// guestClockReading is the guest's realtime clock as a node's replica
+// read it, and where in the guest's history: every replica goes through
+// the same history, in which the instructions executed and the log index
+// delivered only grow, so readings of all replicas, and of one replica
+// before and after a restart or a restored snapshot, are comparable.
+type guestClockReading struct {
+	instructions, delivered uint64
+	realtime                int64
+	node                    consensus.NodeID
+}
+
+func (r guestClockReading) String() string {
+	return fmt.Sprintf("%d ns on node %d (instruction %d, delivered %d)", r.realtime, r.node, r.instructions, r.delivered)
+}
+
+func compareGuestHistory(a, b guestClockReading) int {
+	if c := cmp.Compare(a.instructions, b.instructions); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.delivered, b.delivered)
+}
+
+// sampleGuestClock reads the guest clock of the next replica in turn,
+// every guestClockEvery, and checks it against the readings taken before
+// and after it in the guest's history. The replica shows its guest's
+// clock only inside its snapshots: if guestRealtime cannot read them, the
+// check is off for the run, the trace says so, and TestGuestClock fails.
+func (s *Sim) sampleGuestClock() {
+	if s.now%guestClockEvery != 0 || s.checks.guestClockUnreadable {
+		return
+	}
+	n := s.nodes[int(s.now/guestClockEvery)%len(s.nodes)]
+	if !n.up() {
+		return
+	}
+	st := n.p.rep.Status()
+	if !st.Booted {
+		return
+	}
+	snap, _, err := n.p.rep.Snapshot()
+	var realtime int64
+	if err == nil {
+		realtime, err = guestRealtime(snap, st.Instructions)
+	}
+	if err != nil {
+		s.checks.guestClockUnreadable = true
+		s.trace.note(s.now, n.id, "cannot read the guest clock, which is not checked from now on: %v", err)
+		return
+	}
+	s.checks.guestClockReading(guestClockReading{st.Instructions, st.Delivered, realtime, n.id})
+}
+
+// guestClockReading checks that r is no earlier than the reading before
+// it in the guest's history, and no later than the one after it.
+func (c *checks) guestClockReading(r guestClockReading) {
+	i, found := slices.BinarySearchFunc(c.guestClock, r, compareGuestHistory)
+	if i > 0 && c.guestClock[i-1].realtime > r.realtime {
+		c.s.violate(invGuestClock, "the guest clock went back: %v, after %v", r, c.guestClock[i-1])
+	}
+	if i < len(c.guestClock) && c.guestClock[i].realtime < r.realtime {
+		c.s.violate(invGuestClock, "the guest clock went back: %v, after %v", c.guestClock[i], r)
+	}
+	if !found {
+		c.guestClock = slices.Insert(c.guestClock, i, r)
+	}
+}
+
+// guestRealtime reads the guest's realtime clock, at the given count of
+// instructions executed, out of a replica snapshot: the replica shows the
+// clock nowhere else. The snapshot is a magic line, then length-prefixed
+// sections, the second the world as JSON (replica/snapshot.go,
+// replica/worldstate.go), which holds the clock's base and rate.
+func guestRealtime(snapshot []byte, instructions uint64) (int64, error) {
+	magic, rest, ok := bytes.Cut(snapshot, []byte("\n"))
+	if !ok || !bytes.HasPrefix(magic, []byte("synod-replica-")) {
+		return 0, errors.New("not a replica snapshot")
+	}
+	var world []byte
+	for range 2 {
+		if len(rest) < 8 || binary.BigEndian.Uint64(rest) > uint64(len(rest)-8) {
+			return 0, errors.New("replica snapshot: a section is truncated")
+		}
+		n := binary.BigEndian.Uint64(rest)
+		world, rest = rest[8:8+n], rest[8+n:]
+	}
+	var clock struct {
+		NanosPerInstruction uint64
+		TimeBase            int64
+		TimeInstr           uint64
+	}
+	if err := json.Unmarshal(world, &clock); err != nil {
+		return 0, fmt.Errorf("replica snapshot: world: %w", err)
+	}
+	return clock.TimeBase + int64((instructions-clock.TimeInstr)*clock.NanosPerInstruction), nil
 }

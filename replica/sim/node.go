@@ -14,12 +14,12 @@ import (
 	"github.com/synodvm/synod/replica"
 )
 
-// node is one cluster member: what survives a crash (its store, its
+// node is one cluster member: what survives a crash (its disk, its
 // clock) and, while it is up, its process.
 type node struct {
-	id    consensus.NodeID
-	sim   *Sim
-	store *raftlog.MemStore
+	id   consensus.NodeID
+	sim  *Sim
+	disk *disk
 	// skew is how far this node's wall clock is from the run's; phase
 	// is when in each raft tick period this node ticks.
 	skew, phase time.Duration
@@ -61,11 +61,16 @@ func (n *node) up() bool { return n.p != nil }
 // clock is the node's wall clock in Unix nanoseconds.
 func (n *node) clock() int64 { return n.sim.wallStart + int64(n.sim.now+n.skew) }
 
-// start boots the node's process from its store.
+// start boots the node's process from the store on its disk.
 func (n *node) start() error {
 	s := n.sim
+	store, err := n.disk.open()
+	if err != nil {
+		return fmt.Errorf("node %d: %w", n.id, err)
+	}
 	ep, err := s.net.Join(n.id)
 	if err != nil {
+		store.Close()
 		return fmt.Errorf("node %d: %w", n.id, err)
 	}
 	p := &process{
@@ -105,9 +110,10 @@ func (n *node) start() error {
 		Logger:          quiet,
 		Clock:           func() time.Time { return time.Unix(0, n.clock()) },
 	}
-	s.raft(func() { p.core, err = raftlog.NewCore(cfg, n.store, ep) })
+	s.raft(func() { p.core, err = raftlog.NewCore(cfg, store, processTransport{ep, p}) })
 	if err != nil {
 		ep.Close()
+		store.Close()
 		return fmt.Errorf("node %d: %w", n.id, err)
 	}
 	commit := p.core.Status().Commit
@@ -119,14 +125,17 @@ func (n *node) start() error {
 
 var quiet = slog.New(slog.DiscardHandler)
 
-// crash ends the process at once: the store keeps what was saved, the
-// clients' sockets reset.
+// crash ends the process at once: the disk keeps what was synced, the
+// clients' sockets reset. While the node is down, its disk may damage
+// what it holds.
 func (n *node) crash(why string) {
 	p := n.p
 	n.p = nil
 	p.ep.Close()
 	p.port.crash()
+	n.disk.close()
 	n.sim.trace.note(n.sim.now, n.id, "crashes: %s", why)
+	n.sim.damageWhileDown(n)
 }
 
 // step runs the process for one step of virtual time, in the order of
@@ -174,7 +183,8 @@ func (n *node) run() {
 }
 
 // raftCall runs a raft call with the run's raft randomness. A failed
-// core stops the process; calls after that are skipped.
+// core stops the process; calls after that are skipped. A core must stop
+// on a write its disk failed, and must fail for no other reason.
 func (n *node) raftCall(what string, f func() error) {
 	p := n.p
 	if p.failed != "" {
@@ -182,9 +192,15 @@ func (n *node) raftCall(what string, f func() error) {
 	}
 	var err error
 	n.sim.raft(func() { err = f() })
-	if errors.Is(err, raftlog.ErrFailed) {
+	switch {
+	case p.failed != "": // the process died inside a write
+	case errors.Is(err, raftlog.ErrFailed) && errors.Is(err, errDiskFault):
+		n.stopsOnFailedWrite(err)
+	case errors.Is(err, raftlog.ErrFailed):
 		n.sim.violate(invRaftRuns, "node %d: %s: %v", n.id, what, err)
 		p.failed = "its raft core failed"
+	default:
+		n.disk.checkStoppedOnFailedWrite(what)
 	}
 }
 

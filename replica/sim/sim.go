@@ -9,7 +9,6 @@ import (
 
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/memnet"
-	"github.com/synodvm/synod/consensus/raftlog"
 )
 
 // Options are what a run is given; everything else comes from Seed.
@@ -92,7 +91,9 @@ type Sim struct {
 
 	partitioned   bool
 	partitionEnds time.Duration
-	counts        FaultCounts
+	// faultsOver is set once the chaos phase ends.
+	faultsOver bool
+	counts     FaultCounts
 
 	trace      *trace
 	history    history
@@ -103,8 +104,18 @@ type Sim struct {
 // Run runs one seed and reports what it found. An error means the run
 // could not be set up; what it finds is in Result.Violations.
 func Run(opts Options) (Result, error) {
+	s, err := newSim(opts)
+	if err != nil {
+		return Result{}, err
+	}
+	s.run()
+	return s.result(), nil
+}
+
+// newSim sets up a run: the plan, the cluster started, the clients.
+func newSim(opts Options) (*Sim, error) {
 	if len(opts.Guest) == 0 {
-		return Result{}, errors.New("sim: no guest given")
+		return nil, errors.New("sim: no guest given")
 	}
 	if opts.Tail <= 0 {
 		opts.Tail = 60
@@ -123,10 +134,9 @@ func Run(opts Options) (Result, error) {
 	s.history.stamp = s.stamp
 	s.checks = newChecks(s)
 	if err := s.setUp(); err != nil {
-		return Result{}, err
+		return nil, err
 	}
-	s.run()
-	return s.result(), nil
+	return s, nil
 }
 
 func (s *Sim) setUp() error {
@@ -135,11 +145,13 @@ func (s *Sim) setUp() error {
 		s.keys = append(s.keys, fmt.Sprintf("k%d", i))
 	}
 	for i := range s.plan.nodes {
-		s.nodes = append(s.nodes, &node{
-			id: consensus.NodeID(i + 1), sim: s, store: raftlog.NewMemStore(),
+		n := &node{
+			id: consensus.NodeID(i + 1), sim: s,
 			skew:  s.plan.skew[i],
 			phase: time.Duration(s.rng.Int64N(int64(s.plan.tick/stepLength))) * stepLength,
-		})
+		}
+		n.disk = newDisk(n, false)
+		s.nodes = append(s.nodes, n)
 	}
 	for _, n := range s.nodes {
 		if err := n.start(); err != nil {
@@ -203,14 +215,13 @@ func (s *Sim) step() {
 		case n.up():
 			n.step()
 		case s.now >= n.restartAt:
-			if err := n.start(); err != nil {
-				s.violate(invRaftRuns, "node %d does not restart: %v", n.id, err)
-			}
+			s.restart(n)
 		}
 	}
 	for _, c := range s.clients {
 		c.step()
 	}
+	s.sampleGuestClock()
 }
 
 func (s *Sim) clientsIdle() bool {

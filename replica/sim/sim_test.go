@@ -78,6 +78,10 @@ func TestSimSeeds(t *testing.T) {
 		for name, n := range map[string]uint64{
 			"dropped": total.Dropped, "duplicated": total.Duplicated, "delayed": total.Delayed, "cut": total.Cut,
 			"partitions": total.Partitions, "crashes": total.Crashes, "stores lost": total.StoreLosses,
+			"write crashes": total.WriteCrashes, "torn snapshot files": total.TornSnapshots,
+			"snapshot install crashes": total.InstallCrashes, "write errors": total.WriteErrors,
+			"full disks": total.FullDisks, "bit flips": total.BitFlips, "stores replaced": total.StoresReplaced,
+			"clock jumps": total.ClockJumps,
 		} {
 			assert.NotZero(t, n, "no seed injected %s", name)
 		}
