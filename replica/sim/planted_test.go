@@ -29,6 +29,7 @@ func TestSimFindsPlantedBugs(t *testing.T) {
 		{planted.SealWithoutIncrement, []string{invDeliveries, invStateHashes, invLiveness}},
 		{planted.OutputOnEveryNode, []string{invOutputNode}},
 		{planted.DeadConnectionsOpen, []string{invDownHangsUp}},
+		{planted.AckBeforeFsync, []string{invLostWrite, invLogAgreement, invLinearizable, invStateHashes, invDeliveries, invRaftRuns}},
 	}
 	guest := readGuest(t)
 	for _, c := range cases {
