@@ -75,7 +75,8 @@ type Config struct {
 	SnapshotSource consensus.SnapshotSource
 	// SnapshotEntries is how many entries are delivered between snapshots
 	// (default 10000). Lower keeps the log and restart replay short but
-	// serialises the user's state more often.
+	// serialises the user's state more often; however low, snapshots are
+	// spaced by four times as long as the last one took.
 	SnapshotEntries uint64
 	// CompactKeepEntries is how many entries before a snapshot stay in
 	// the log (default 1000), so a follower a little behind catches up by

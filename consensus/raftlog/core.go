@@ -551,7 +551,7 @@ func (c *Core) applyConfChange(e *pb.Entry) error {
 func (c *Core) maybeSnapshot() {
 	c.reportSnapshotFailures()
 	if c.cfg.SnapshotSource == nil || c.job != nil || c.ticks < c.snapshotAfter ||
-		c.delivered-c.snapIndex < c.cfg.SnapshotEntries {
+		c.delivered-c.snapIndex < c.cfg.SnapshotEntries || !c.canCompact() {
 		return
 	}
 	job := c.newSnapshotJob()
@@ -561,6 +561,15 @@ func (c *Core) maybeSnapshot() {
 	}
 	job.run()
 	c.finishSnapshot(job)
+}
+
+// canCompact reports whether a new snapshot could compact the log past
+// where it is compacted now. While a follower is being caught up through
+// a snapshot the log after that one is kept (compactionFloor), and a new
+// snapshot would only compete with the transfer for CPU and disk.
+func (c *Core) canCompact() bool {
+	first, err := c.store.FirstIndex()
+	return err != nil || c.compactionFloor() > first-1
 }
 
 // userSnapshot asks the user for a snapshot of its state and adds what

@@ -42,11 +42,14 @@
 // then every committed entry after it, each once per process lifetime: a
 // restarted node rebuilds its state from the log alone. When SnapshotSource
 // is set, the engine asks for a snapshot every SnapshotEntries delivered
-// entries; the user returns its state and the last index it applied (which
-// may trail what was delivered), and the engine stores it and compacts
-// the log. A follower too far behind receives the leader's snapshot as
-// Apply{Snapshot}. Raft messages carry a whole snapshot, so it must fit the
-// transport's message limit.
+// entries (but no sooner after the last one than four times as long as
+// that one took, and not while the log cannot be compacted any further
+// because a follower is being caught up through a snapshot); the user
+// returns its state and the last index it applied (which may trail what
+// was delivered), and the engine stores it and compacts the log. A
+// follower too far behind receives the leader's snapshot as
+// Apply{Snapshot}. A snapshot travels apart from the raft messages
+// (Transport.SendSnapshot), so it may be of any size.
 //
 // Proposals travel in a small envelope (proposer, sequence number) so the
 // proposer recognises its own entries coming back: that frees

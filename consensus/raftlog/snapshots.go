@@ -42,6 +42,8 @@ type snapshotJob struct {
 	// snapshot no newer is not worth writing.
 	above   uint64
 	started time.Time
+	// startTick is the Core's tick when the job was made.
+	startTick uint64
 
 	snap   consensus.Snapshot
 	staged *stagedSnapshot
@@ -66,6 +68,14 @@ func (j *snapshotJob) run() {
 	j.snap.Data = nil // on disk now; the job may wait for the loop a while
 }
 
+// snapshotRestFactor spaces snapshots by how long the last one took: the
+// next is asked for no sooner than this many times that after it ended,
+// so that taking snapshots costs at most a fifth of the node's time. A
+// machine snapshot of 500 MiB takes seconds of CPU and disk; taken every
+// few seconds (a small SnapshotEntries, a busy log) it kept the node that
+// served clients busy most of the time.
+const snapshotRestFactor = 4
+
 // snapshotRetryTicks is how long after a snapshot that came to nothing
 // (an error, or the user not yet past the stored one) the next is asked
 // for: each attempt serialises the whole user state.
@@ -74,7 +84,7 @@ func (c *Core) snapshotRetryTicks() uint64 { return uint64(c.cfg.ElectionTicks) 
 // newSnapshotJob makes the job for the snapshot maybeSnapshot decided to
 // take.
 func (c *Core) newSnapshotJob() *snapshotJob {
-	j := &snapshotJob{source: c.cfg.SnapshotSource, above: c.snapIndex, started: c.cfg.Clock()}
+	j := &snapshotJob{source: c.cfg.SnapshotSource, above: c.snapIndex, started: c.cfg.Clock(), startTick: c.ticks}
 	if s, ok := c.store.(snapshotStager); ok && c.asyncSnapshots {
 		j.stager = s
 	}
@@ -143,6 +153,7 @@ func (c *Core) finishSnapshot(j *snapshotJob) {
 	}
 	kept = true
 	c.m.fsync.Observe(c.cfg.Clock().Sub(start).Seconds())
+	c.snapshotAfter = c.ticks + snapshotRestFactor*(c.ticks-j.startTick)
 	c.snapIndex = index
 	i := 0
 	for i+1 < len(c.confs) && c.confs[i+1].index <= index {

@@ -72,21 +72,30 @@ func testSnapshotLargerThanMessageLimit(t *testing.T, inMemory bool) {
 	require.NoError(t, err)
 	require.Greater(t, len(snap.GetData()), 2*messageLimit, "the snapshot is far over the message limit")
 
-	// The transfer takes 40 ticks of virtual time.
-	c.net.SetSnapshotRate(len(snap.GetData()) * int(time.Second/testTick) / 40)
+	// The transfer takes 80 ticks of virtual time.
+	c.net.SetSnapshotRate(len(snap.GetData()) * int(time.Second/testTick) / 80)
 	term := c.nodes[lead].core.Status().Term
 	c.restart(lagging)
 	during := 0
+	// The snapshots the leader stores while one is on its way.
+	var stored []uint64
 	c.waitFor("the lagging node installs the snapshot", 500, func() bool {
 		if c.nodes[lagging].app.Snapshots > 0 {
 			return true
+		}
+		if idx := c.nodes[lead].core.snapIndex; len(c.nodes[lead].core.snapshotsOut) > 0 && !slices.Contains(stored, idx) {
+			stored = append(stored, idx)
 		}
 		if c.nodes[lead].core.Propose(fmt.Appendf(nil, "during-%d", during)) == nil {
 			during++
 		}
 		return false
 	})
-	require.Greater(t, during, 20, "the leader kept accepting proposals during the transfer")
+	require.Greater(t, during, 60, "the leader kept accepting proposals during the transfer")
+	// One new snapshot compacts the log up to the one on its way; more
+	// could compact no further, and are not taken.
+	require.NotEmpty(t, stored, "the transfer was seen")
+	assert.LessOrEqual(t, len(stored), 2, "snapshots stored during the transfer: %v", stored)
 	got := c.converged()
 	for i := range during {
 		assert.Contains(t, got, fmt.Sprintf("during-%d", i), "proposals made during the transfer committed")
@@ -309,4 +318,36 @@ func FuzzDecodeMessage(f *testing.F) {
 		require.NoError(t, err)
 		assert.True(t, proto.Equal(want, got), "want %v, got %v", want, got)
 	})
+}
+
+// A snapshot that took a while to take is followed by a rest of
+// snapshotRestFactor times as long before the next is asked for.
+func TestSnapshotsAreSpacedByHowLongTheyTake(t *testing.T) {
+	c := newSimClusterOn(t, 1, true, func(cfg *Config) {
+		cfg.SnapshotEntries = 10
+		cfg.CompactKeepEntries = 2
+	})
+	lead := c.waitLeader()
+	core := c.nodes[lead].core
+	core.asyncSnapshots = true // jobs are run by hand below, as Node runs them off its loop
+	c.proposeAll([]consensus.NodeID{lead}, logtest.Values("a", 12))
+	job := core.takeSnapshotJob()
+	require.NotNil(t, job, "a snapshot is due")
+	const took = 7
+	for range took {
+		c.tick()
+	}
+	job.run()
+	core.finishSnapshot(job)
+	require.NoError(t, job.err)
+	rested := core.ticks + snapshotRestFactor*took
+	assert.Equal(t, rested, core.snapshotAfter)
+
+	c.proposeAll([]consensus.NodeID{lead}, logtest.Values("b", 12))
+	for core.ticks < rested {
+		require.Nil(t, core.takeSnapshotJob(), "no snapshot during the rest, at tick %d", core.ticks)
+		c.tick()
+	}
+	c.proposeAll([]consensus.NodeID{lead}, []string{"after the rest"})
+	assert.NotNil(t, core.takeSnapshotJob(), "a snapshot once the rest is over")
 }
