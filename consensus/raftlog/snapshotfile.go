@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -114,15 +114,28 @@ func (f snapshotFile) read(dir string, meta *pb.SnapshotMetadata) ([]byte, error
 			ErrCorruptStore, meta.GetIndex(), meta.GetTerm(), f.index, f.term)
 	}
 	path := filepath.Join(dir, f.name())
-	data, err := os.ReadFile(path)
+	in, err := os.Open(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		return nil, fmt.Errorf("%w: snapshot data file %s is missing", ErrCorruptStore, path)
 	case err != nil:
 		return nil, err
-	case uint64(len(data)) != f.size:
-		return nil, fmt.Errorf("%w: snapshot data file %s has %d bytes, not %d", ErrCorruptStore, path, len(data), f.size)
-	case crc32.Checksum(data, castagnoli) != f.crc:
+	}
+	defer in.Close()
+	fi, err := in.Stat()
+	switch {
+	case err != nil:
+		return nil, err
+	case uint64(fi.Size()) != f.size:
+		return nil, fmt.Errorf("%w: snapshot data file %s has %d bytes, not %d", ErrCorruptStore, path, fi.Size(), f.size)
+	}
+	data, sum, err := readChecksummed(in, fi.Size())
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return nil, fmt.Errorf("%w: snapshot data file %s ended before its %d bytes", ErrCorruptStore, path, f.size)
+	case err != nil:
+		return nil, fmt.Errorf("read snapshot data file %s: %w", path, err)
+	case sum != f.crc:
 		return nil, fmt.Errorf("%w: snapshot data file %s (index %d) fails its checksum", ErrCorruptStore, path, f.index)
 	}
 	return data, nil

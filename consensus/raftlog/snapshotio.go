@@ -2,6 +2,7 @@ package raftlog
 
 import (
 	"hash/crc32"
+	"io"
 	"os"
 	"sync"
 	"time"
@@ -64,6 +65,24 @@ func writePaced(f *os.File, data []byte) (uint32, error) {
 		}
 	}
 	return sum, nil
+}
+
+// readChecksummed reads size bytes from f a chunk at a time and returns
+// them with their CRC-32C, computed on each chunk as it arrives, while
+// it is still in the processor's cache: a second pass over hundreds of
+// megabytes, from memory, cost the leader about a second of CPU when it
+// read a snapshot to send it.
+func readChecksummed(f *os.File, size int64) ([]byte, uint32, error) {
+	data := make([]byte, size)
+	var sum uint32
+	for off := 0; off < len(data); off += snapshotWriteChunk {
+		chunk := data[off:min(off+snapshotWriteChunk, len(data))]
+		if _, err := io.ReadFull(f, chunk); err != nil {
+			return nil, 0, err
+		}
+		sum = crc32.Update(sum, castagnoli, chunk)
+	}
+	return data, sum, nil
 }
 
 // reaper removes replaced snapshot files off the event loop, freeing a
