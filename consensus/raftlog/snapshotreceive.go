@@ -137,11 +137,20 @@ type receivedSnapshot struct {
 
 // stepSnapshot steps m, a leader's snapshot, into raft without its data
 // (it takes the data out of m), which the Core keeps until the Ready that
-// stores it (fillSnapshot).
-// staged is the file a receiveJob wrote the data to, or nil.
+// stores it (fillSnapshot). staged is the file a receiveJob wrote the
+// data to, or nil. A snapshot that arrives before the Ready of the one
+// stepped last is dropped, so that the data kept is always that of the
+// snapshot raft holds; the leader sends it again if it is still needed.
 func (c *Core) stepSnapshot(m *pb.Message, stager snapshotStager, staged *stagedSnapshot) error {
-	c.discardUnusedReceived()
 	meta := m.GetSnapshot().GetMetadata()
+	if c.received != nil {
+		if staged != nil {
+			stager.discardStaged(*staged)
+		}
+		c.log.Info("raftlog: a leader's snapshot arrived before the last one was stored; dropped",
+			"from", m.GetFrom(), "index", meta.GetIndex(), "stored_index", c.received.index)
+		return nil
+	}
 	c.received = &receivedSnapshot{index: meta.GetIndex(), term: meta.GetTerm(), data: m.GetSnapshot().GetData(), stager: stager, staged: staged}
 	m.Snapshot = &pb.Snapshot{Metadata: meta}
 	if err := c.rn.Step(m); err != nil {

@@ -351,3 +351,51 @@ func TestSnapshotsAreSpacedByHowLongTheyTake(t *testing.T) {
 	c.proposeAll([]consensus.NodeID{lead}, []string{"after the rest"})
 	assert.NotNil(t, core.takeSnapshotJob(), "a snapshot once the rest is over")
 }
+
+// A follower handed two snapshots before raft's Ready for the first (the
+// second one older here) keeps the data of the one raft holds: the
+// second is dropped, and the first is stored and delivered whole.
+func TestSecondSnapshotBeforeTheFirstIsStoredIsDropped(t *testing.T) {
+	c := newSimClusterOn(t, 3, true, func(cfg *Config) {
+		cfg.SnapshotEntries = 20
+		cfg.CompactKeepEntries = 2
+	})
+	lead := c.waitLeader()
+	lagging := c.ids[0]
+	if lagging == lead {
+		lagging = c.ids[1]
+	}
+	var live []consensus.NodeID
+	for _, id := range c.ids {
+		if id != lagging {
+			live = append(live, id)
+		}
+	}
+	c.crash(lagging)
+	c.proposeAll(live, logtest.Values("a", 30))
+	older, err := c.nodes[lead].store.Snapshot()
+	require.NoError(t, err)
+	c.proposeAll(live, logtest.Values("b", 30))
+	newer, err := c.nodes[lead].store.Snapshot()
+	require.NoError(t, err)
+	require.Greater(t, newer.GetMetadata().GetIndex(), older.GetMetadata().GetIndex())
+
+	c.restart(lagging)
+	follower := c.nodes[lagging].core
+	term := c.nodes[lead].core.Status().Term
+	for _, snap := range []*pb.Snapshot{newer, older} {
+		m := &pb.Message{Type: pb.MsgSnap.Enum(), From: new(uint64(lead)), To: new(uint64(lagging)), Term: new(term),
+			Snapshot: proto.CloneOf(snap)}
+		b, err := proto.Marshal(m)
+		require.NoError(t, err)
+		require.NoError(t, follower.Step(consensus.Inbound{From: lead, Data: b}))
+	}
+	applies, err := follower.HandleReady()
+	require.NoError(t, err)
+	require.NotEmpty(t, applies)
+	require.NotNil(t, applies[0].Snapshot)
+	assert.Equal(t, newer.GetMetadata().GetIndex(), applies[0].Snapshot.Index)
+	assert.Equal(t, newer.GetData(), applies[0].Snapshot.Data)
+	require.NoError(t, c.nodes[lagging].app.Apply(applies...))
+	assert.Equal(t, append(logtest.Values("a", 30), logtest.Values("b", 30)...), c.converged())
+}
