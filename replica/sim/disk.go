@@ -800,7 +800,9 @@ func (s *Sim) restart(n *node) {
 		if s.now < d.replaceAt {
 			return
 		}
-		if s.anyRejoining() {
+		// The node's own store may be the rejoining one (it was damaged
+		// before it caught up): it held nothing the cluster counts on.
+		if s.anyRejoining(n) {
 			if !d.waiting {
 				d.waiting = true
 				s.trace.note(s.now, n.id, "the operator waits for the rejoining node to catch up before replacing this store")

@@ -306,7 +306,7 @@ func (s *Sim) injectFaults() {
 			n.crash("injected")
 			n.restartAt = s.now + between(s.rng, 0, pl.downFor)
 			s.counts.Crashes++
-			if s.rng.Float64() < pl.storeLoss && !s.anyRejoining() && s.mayLoseStore() {
+			if s.rng.Float64() < pl.storeLoss && !s.anyRejoining(nil) && s.mayLoseStore() {
 				n.disk = newDisk(n, true)
 				s.counts.StoreLosses++
 				s.trace.note(s.now, n.id, "loses its store; it rejoins with an empty one")
@@ -363,11 +363,12 @@ func (s *Sim) heal() {
 	s.trace.note(s.now, 0, "partition healed")
 }
 
-// anyRejoining reports whether a node's store is still a rejoining one:
-// a second lost store at the same time could lose committed entries,
-// which no protocol can prevent (docs/consensus.md).
-func (s *Sim) anyRejoining() bool {
-	return slices.ContainsFunc(s.nodes, func(n *node) bool { return n.disk.rejoining })
+// anyRejoining reports whether a node's store, other than but's (nil
+// for none), is still a rejoining one: a second lost store at the same
+// time could lose committed entries, which no protocol can prevent
+// (docs/consensus.md).
+func (s *Sim) anyRejoining(but *node) bool {
+	return slices.ContainsFunc(s.nodes, func(n *node) bool { return n != but && n.disk.rejoining })
 }
 
 // mayLoseStore reports whether one more node may lose its store, or have
