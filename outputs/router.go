@@ -22,6 +22,10 @@ type Devices struct {
 		// SetServing says whether the node serves clients now; while it
 		// does not, the port hangs up on new ones at once.
 		SetServing(on bool)
+		// HangUpAll hangs up on every client, telling the guest: a
+		// snapshot replaced the history that held their replies, which
+		// this node will never send.
+		HangUpAll()
 	}
 	// Stdout and Stderr receive the guest's console when this node is the
 	// console node.

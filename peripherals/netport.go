@@ -460,6 +460,22 @@ func (n *NetPort) hangUp(cc *clientConn) {
 	}
 }
 
+// HangUpAll hangs up on every client: the node installed a snapshot, and
+// the replies the guest wrote to its clients in the history it skipped
+// were never performed here. A client told its connection is gone
+// retries elsewhere; one left waiting would wait forever.
+func (n *NetPort) HangUpAll() {
+	n.mu.Lock()
+	conns := make([]*clientConn, 0, len(n.conns))
+	for _, cc := range n.conns {
+		conns = append(conns, cc)
+	}
+	n.mu.Unlock()
+	for _, cc := range conns {
+		n.hangUp(cc)
+	}
+}
+
 // forget drops a connection the guest is done with.
 func (n *NetPort) forget(cc *clientConn) {
 	n.mu.Lock()

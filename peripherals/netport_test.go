@@ -326,3 +326,25 @@ func TestNetPortListensOnceThePortIsFree(t *testing.T) {
 	defer c.Close()
 	log.waitFor(t, func(es []entry.Entry) bool { return len(es) == 1 && es[0].Kind() == entry.KindConnOpen })
 }
+
+// After a snapshot install the node hangs up on its clients, telling the
+// guest: the replies written to them in the skipped history were never
+// sent, and a client left connected would wait for them forever.
+func TestNetPortHangsUpOnEveryClient(t *testing.T) {
+	log := newRecordingLog()
+	n, addr := startNetPort(t, log)
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Write([]byte("GET k\r\n"))
+	require.NoError(t, err)
+	log.waitFor(t, func(es []entry.Entry) bool { return len(es) >= 2 })
+
+	n.HangUpAll()
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
+	_, err = c.Read(make([]byte, 1))
+	require.ErrorIs(t, err, io.EOF, "the client is hung up on")
+	got := log.waitFor(t, func(es []entry.Entry) bool { return es[len(es)-1].Kind() == entry.KindConnClose })
+	open := got[0].(entry.ConnOpen)
+	require.Equal(t, entry.ConnClose{Conn: open.Conn}, got[len(got)-1], "and the guest is told")
+}

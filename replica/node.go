@@ -237,6 +237,7 @@ func (n *Node) apply(a consensus.Apply) error {
 				n.log.Warn("cannot serve a guest port after restore yet; retrying", "port", p, "err", err)
 			}
 		}
+		n.cfg.Devices.Net.HangUpAll()
 	}
 	for _, c := range a.Entries {
 		e, err := entry.Decode(c.Data)

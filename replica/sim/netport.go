@@ -82,6 +82,16 @@ func (p *netport) write(pc *pconn, data []byte) {
 	pc.offset += uint64(len(data))
 }
 
+// HangUpAll is the node hanging up on every client after a snapshot
+// install: their socket closes, and the node tells the guest.
+func (p *netport) HangUpAll() {
+	for _, serial := range p.serials() {
+		pc := p.conns[serial]
+		p.hangUp(pc)
+		pc.client.disconnected(pc, "its node installed a snapshot")
+	}
+}
+
 // hangUp is the client closing its side.
 func (p *netport) hangUp(pc *pconn) {
 	if !pc.hungUp {

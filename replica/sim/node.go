@@ -263,6 +263,7 @@ func (n *node) apply(a consensus.Apply) {
 		for _, port := range p.rep.ListenPorts() {
 			p.port.Listen(port)
 		}
+		p.port.HangUpAll()
 	}
 	for _, c := range a.Entries {
 		e, err := entry.Decode(c.Data)
