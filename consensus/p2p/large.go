@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+	"runtime/debug"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -34,8 +35,18 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // peer misbehaves or the stream was cut, never a reason to crash.
 var errMalformedLarge = errors.New("malformed large message")
 
-// writeLarge writes head and body to s as one large message.
-func writeLarge(s network.Stream, head, body []byte, chunk int, timeout time.Duration) error {
+// writeLarge writes head and body to s as one large message. body may
+// be a mapped file (the leader's stored snapshot): it is read only by
+// copying it a chunk at a time into a buffer of our own, and a page the
+// disk fails to deliver, which faults, fails the transfer instead of
+// ending the process.
+func writeLarge(s network.Stream, head, body []byte, chunk int, timeout time.Duration) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("reading the message to send faulted: %v", r)
+		}
+	}()
 	sum := crc32.Update(crc32.Checksum(head, castagnoli), castagnoli, body)
 	pre := make([]byte, 0, largePreambleSize+len(head))
 	pre = binary.BigEndian.AppendUint64(pre, uint64(len(body)))
@@ -45,11 +56,13 @@ func writeLarge(s network.Stream, head, body []byte, chunk int, timeout time.Dur
 	if err := errors.Join(s.SetWriteDeadline(time.Now().Add(timeout)), writeFrame(w, pre), w.Flush()); err != nil {
 		return fmt.Errorf("write preamble: %w", err)
 	}
+	buf := make([]byte, min(chunk, len(body)))
 	for off := 0; off < len(body); off += chunk {
+		n := copy(buf, body[off:min(off+chunk, len(body))])
 		if err := s.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
 			return err
 		}
-		if _, err := s.Write(body[off:min(off+chunk, len(body))]); err != nil {
+		if _, err := s.Write(buf[:n]); err != nil {
 			return fmt.Errorf("write at byte %d of %d: %w", off, len(body), err)
 		}
 	}

@@ -110,11 +110,13 @@ type BoltStore struct {
 	rejoining   bool
 	voteFloor   uint64
 
-	// filesMu orders the writing of snapshot data files with their
-	// removal: unsaved holds the files written, or being written, that no
-	// transaction points to yet, which removal leaves alone.
+	// filesMu orders the writing and mapping of snapshot data files with
+	// their removal, which leaves alone the files in unsaved (written, or
+	// being written, and not yet pointed to by a transaction) and in
+	// mapped (how many times each is mapped: snapshotmap.go).
 	filesMu sync.Mutex
 	unsaved map[string]bool
+	mapped  map[string]int
 	reaper  *reaper
 }
 
@@ -259,7 +261,8 @@ func openBolt(path string, id Identity) (s *BoltStore, err error) {
 	case err != nil:
 		return nil, fmt.Errorf("%w: %w", ErrCorruptStore, err)
 	}
-	s = &BoltStore{db: db, path: path, dir: filepath.Dir(path), unsaved: map[string]bool{}, reaper: newReaper()}
+	s = &BoltStore{db: db, path: path, dir: filepath.Dir(path), unsaved: map[string]bool{}, mapped: map[string]int{},
+		reaper: newReaper()}
 	if err := s.load(id); err != nil {
 		s.reaper.close()
 		return nil, errors.Join(err, db.Close())

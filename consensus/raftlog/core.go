@@ -80,10 +80,12 @@ type Core struct {
 	jobTaken       bool
 	snapshotAfter  uint64
 	// snapshotsOut holds the index of the snapshot on its way to each
-	// peer; snapshotsDelivered the last one each peer confirmed, while
-	// it catches up after it; snapshotRetries the failures raft has yet
-	// to hear of.
+	// peer, and snapshotData its data, released once it has gone;
+	// snapshotsDelivered the last one each peer confirmed, while it
+	// catches up after it; snapshotRetries the failures raft has yet to
+	// hear of.
 	snapshotsOut       map[uint64]uint64
+	snapshotData       map[uint64][]byte
 	snapshotsDelivered map[uint64]deliveredSnapshot
 	snapshotRetries    map[uint64]*snapshotRetry
 	// A leader's snapshot (snapshotreceive.go): receiving is the one

@@ -258,7 +258,9 @@ func (n *Node) run(tick time.Duration) {
 		if n.core.Err() == nil {
 			n.err = errors.Join(n.err, n.core.saveHardState())
 		}
-		n.err = errors.Join(n.err, n.net.Close(), n.core.store.Close())
+		netErr := n.net.Close()
+		n.reads.releaseAll() // the transport is done with what it sent
+		n.err = errors.Join(n.err, netErr, n.core.store.Close())
 		close(n.done)
 	}()
 	inbound := n.net.Inbound()

@@ -16,10 +16,13 @@ import (
 // temporarily unavailable, which raft takes calmly (it asks again at the
 // follower's next heartbeat response), and reads it on a goroutine of its
 // own; the next time, raft gets it at once. The data read is handed out
-// once, so it is held only until the transport has sent it.
+// once, so it is held only until the transport has sent it. A store that
+// can map its snapshot file (snapshotmap.go) is mapped rather than read;
+// the mapping is undone when the Core releases the data (release).
 type readAhead struct {
 	Store
-	mu sync.Mutex
+	mapper snapshotMapper // nil: the snapshot is read into the heap
+	mu     sync.Mutex
 	// enabled is off while NewCore reads the snapshot to start from.
 	enabled bool
 	// gen counts the snapshots stored, so that a read of a snapshot
@@ -29,7 +32,11 @@ type readAhead struct {
 	read    *pb.Snapshot
 	readErr error
 	readGen uint64
-	done    sync.WaitGroup
+	// unmapRead undoes the mapping of read; handedOut the mappings of the
+	// data handed to raft, by their first byte, until released.
+	unmapRead func()
+	handedOut map[*byte]func()
+	done      sync.WaitGroup
 }
 
 // stagingReadAhead is readAhead over a store that also writes snapshots
@@ -43,7 +50,10 @@ var _ snapshotStager = stagingReadAhead{}
 
 // newReadAhead wraps s; enable it once NewCore has read its snapshot.
 func newReadAhead(s Store) (Store, *readAhead) {
-	ra := &readAhead{Store: s}
+	ra := &readAhead{Store: s, handedOut: map[*byte]func(){}}
+	if m, ok := s.(snapshotMapper); ok {
+		ra.mapper = m
+	}
 	if st, ok := s.(snapshotStager); ok {
 		return stagingReadAhead{ra, st}, ra
 	}
@@ -64,31 +74,90 @@ func (r *readAhead) Snapshot() (*pb.Snapshot, error) {
 		return r.Store.Snapshot()
 	}
 	if (r.read != nil || r.readErr != nil) && r.readGen == r.gen {
-		snap, err := r.read, r.readErr
-		r.read, r.readErr = nil, nil
+		snap, err, unmap := r.read, r.readErr, r.unmapRead
+		r.read, r.readErr, r.unmapRead = nil, nil, nil
+		switch {
+		case unmap == nil:
+		case len(snap.GetData()) > 0:
+			r.handedOut[&snap.GetData()[0]] = unmap
+		default:
+			unmap()
+		}
 		return snap, err
 	}
 	if !r.reading {
 		r.reading = true
 		gen := r.gen
 		r.done.Go(func() {
-			snap, err := r.Store.Snapshot()
+			snap, unmap, err := r.readSnapshot()
 			r.mu.Lock()
 			defer r.mu.Unlock()
 			r.reading = false
-			if gen == r.gen {
-				r.read, r.readErr, r.readGen = snap, err, gen
+			if gen != r.gen {
+				if unmap != nil {
+					unmap()
+				}
+				return
 			}
+			r.dropRead()
+			r.read, r.readErr, r.readGen, r.unmapRead = snap, err, gen, unmap
 		})
 	}
 	return nil, raft.ErrSnapshotTemporarilyUnavailable
+}
+
+// readSnapshot maps the stored snapshot, or reads it where the store
+// cannot map it (unmap is then nil).
+func (r *readAhead) readSnapshot() (snap *pb.Snapshot, unmap func(), err error) {
+	if r.mapper == nil {
+		snap, err = r.Store.Snapshot()
+		return snap, nil, err
+	}
+	return r.mapper.mapSnapshot()
+}
+
+// dropRead forgets a read not handed out, undoing its mapping. r.mu is
+// held.
+func (r *readAhead) dropRead() {
+	if r.unmapRead != nil {
+		r.unmapRead()
+	}
+	r.read, r.readErr, r.unmapRead = nil, nil, nil
+}
+
+// release undoes the mapping of data, a snapshot's data handed to raft,
+// once nothing uses it any more (the transport has sent it or given up).
+// Data read into the heap needs nothing.
+func (r *readAhead) release(data []byte) {
+	if len(data) == 0 {
+		return
+	}
+	r.mu.Lock()
+	unmap := r.handedOut[&data[0]]
+	delete(r.handedOut, &data[0])
+	r.mu.Unlock()
+	if unmap != nil {
+		unmap()
+	}
+}
+
+// releaseAll undoes every mapping, once the transport has stopped and
+// before the store closes.
+func (r *readAhead) releaseAll() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.dropRead()
+	for first, unmap := range r.handedOut {
+		unmap()
+		delete(r.handedOut, first)
+	}
 }
 
 // stored notes that the store holds a new snapshot.
 func (r *readAhead) stored() {
 	r.mu.Lock()
 	r.gen++
-	r.read, r.readErr = nil, nil
+	r.dropRead()
 	r.mu.Unlock()
 }
 

@@ -109,27 +109,16 @@ func (s *BoltStore) forgetUnsaved(name string) {
 // read returns the file's data after checking it against the record and
 // the snapshot metadata it belongs to.
 func (f snapshotFile) read(dir string, meta *pb.SnapshotMetadata) ([]byte, error) {
-	if f.index != meta.GetIndex() || f.term != meta.GetTerm() {
-		return nil, fmt.Errorf("%w: snapshot at index %d term %d points to a data file for index %d term %d",
-			ErrCorruptStore, meta.GetIndex(), meta.GetTerm(), f.index, f.term)
+	if err := f.check(dir, meta); err != nil {
+		return nil, err
 	}
 	path := filepath.Join(dir, f.name())
 	in, err := os.Open(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return nil, fmt.Errorf("%w: snapshot data file %s is missing", ErrCorruptStore, path)
-	case err != nil:
+	if err != nil {
 		return nil, err
 	}
 	defer in.Close()
-	fi, err := in.Stat()
-	switch {
-	case err != nil:
-		return nil, err
-	case uint64(fi.Size()) != f.size:
-		return nil, fmt.Errorf("%w: snapshot data file %s has %d bytes, not %d", ErrCorruptStore, path, fi.Size(), f.size)
-	}
-	data, sum, err := readChecksummed(in, fi.Size())
+	data, sum, err := readChecksummed(in, int64(f.size))
 	switch {
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return nil, fmt.Errorf("%w: snapshot data file %s ended before its %d bytes", ErrCorruptStore, path, f.size)
@@ -151,22 +140,32 @@ func (s *BoltStore) checkSnapshotFile() error {
 	if s.snapFile.index != s.snapMeta.GetIndex() || s.snapFile.term != s.snapMeta.GetTerm() {
 		return fmt.Errorf("%w: snapshot at index %d has no data file record", ErrCorruptStore, s.snapMeta.GetIndex())
 	}
-	path := filepath.Join(s.dir, s.snapFile.name())
+	return s.snapFile.check(s.dir, s.snapMeta)
+}
+
+// check makes sure f is the data file of the snapshot meta describes and
+// has the size recorded.
+func (f snapshotFile) check(dir string, meta *pb.SnapshotMetadata) error {
+	if f.index != meta.GetIndex() || f.term != meta.GetTerm() {
+		return fmt.Errorf("%w: snapshot at index %d term %d points to a data file for index %d term %d",
+			ErrCorruptStore, meta.GetIndex(), meta.GetTerm(), f.index, f.term)
+	}
+	path := filepath.Join(dir, f.name())
 	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("%w: snapshot data file %s is missing", ErrCorruptStore, path)
 	case err != nil:
 		return fmt.Errorf("snapshot data file: %w", describeOSError(err))
-	case uint64(fi.Size()) != s.snapFile.size:
-		return fmt.Errorf("%w: snapshot data file %s has %d bytes, not %d", ErrCorruptStore, path, fi.Size(), s.snapFile.size)
+	case uint64(fi.Size()) != f.size:
+		return fmt.Errorf("%w: snapshot data file %s has %d bytes, not %d", ErrCorruptStore, path, fi.Size(), f.size)
 	}
 	return nil
 }
 
 // removeStaleSnapshotFiles deletes every snapshot data file but the
-// current one and those being written: replaced snapshots, and files a
-// crash left unreferenced. A large file is cut down off the caller's
+// current one and those being written or mapped: replaced snapshots, and
+// files a crash left unreferenced. A large file is cut down off the caller's
 // goroutine (reaper). The store's file lock makes this process the
 // directory's only user.
 func (s *BoltStore) removeStaleSnapshotFiles() error {
@@ -183,7 +182,7 @@ func (s *BoltStore) removeStaleSnapshotFiles() error {
 	var errs []error
 	for _, e := range entries {
 		name := e.Name()
-		if !strings.HasPrefix(name, snapshotFilePrefix) || name == current || s.unsaved[name] {
+		if !strings.HasPrefix(name, snapshotFilePrefix) || name == current || s.unsaved[name] || s.mapped[name] > 0 {
 			continue
 		}
 		if !strings.HasSuffix(name, snapshotFileSuffix) && !strings.HasSuffix(name, snapshotFileSuffix+".tmp") {

@@ -148,7 +148,10 @@ func (r *reaper) cutDown(path string) {
 		case <-time.After(reapPause):
 		}
 	}
-	_ = os.Remove(path)
+	// A file of the same name written meanwhile is not the one cut down.
+	if now, err := os.Lstat(path); err == nil && os.SameFile(fi, now) {
+		_ = os.Remove(path)
+	}
 }
 
 // close stops the reaping and waits for it to end.

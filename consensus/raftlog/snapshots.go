@@ -224,6 +224,9 @@ func (c *Core) sendSnapshot(m *pb.Message) {
 	if err == nil {
 		err = c.net.SendSnapshot(consensus.NodeID(to), head, body)
 	}
+	if err != nil {
+		c.releaseSnapshotData(body)
+	}
 	switch {
 	case errors.Is(err, consensus.ErrSnapshotInFlight):
 		// Raft asked again (a new term, a probe that raced the transfer)
@@ -240,8 +243,10 @@ func (c *Core) sendSnapshot(m *pb.Message) {
 	default:
 		if c.snapshotsOut == nil {
 			c.snapshotsOut = map[uint64]uint64{}
+			c.snapshotData = map[uint64][]byte{}
 		}
 		c.snapshotsOut[to] = index
+		c.snapshotData[to] = body
 		c.log.Info("raftlog: sending snapshot", "to", to, "index", index, "bytes", len(body))
 	}
 }
@@ -257,6 +262,8 @@ func (c *Core) SnapshotSent(r consensus.SnapshotSent) error {
 		if !ok {
 			return nil // sent before a restart of this Core
 		}
+		c.releaseSnapshotData(c.snapshotData[to])
+		delete(c.snapshotData, to)
 		if r.Err != nil {
 			c.snapshotFailed(to, index, r.Err)
 			return nil
@@ -271,6 +278,15 @@ func (c *Core) SnapshotSent(r consensus.SnapshotSent) error {
 		c.rn.ReportSnapshot(to, raft.SnapshotFinish)
 		return nil
 	})
+}
+
+// releaseSnapshotData tells the store that data, a snapshot's data raft
+// read from it to send, is no longer used: a mapped file is unmapped
+// (readAhead.release).
+func (c *Core) releaseSnapshotData(data []byte) {
+	if r, ok := c.store.(interface{ release([]byte) }); ok {
+		r.release(data)
+	}
 }
 
 // deliveredSnapshot is a snapshot a follower confirmed, and when.

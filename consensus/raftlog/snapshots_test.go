@@ -258,6 +258,12 @@ func TestNodeCatchesUpFollowerThroughSnapshot(t *testing.T) {
 
 	back := startBoltNode(t, net, dirs[lagging], config(lagging), func() {})
 	eventually(t, "the restarted follower has every entry", func() bool { return slices.Equal(want, back.entries()) })
+	eventually(t, "the leader unmapped the snapshot it sent", func() bool {
+		reads := nodes[lead].reads
+		reads.mu.Lock()
+		defer reads.mu.Unlock()
+		return len(reads.handedOut) == 0
+	})
 	back.mu.Lock()
 	defer back.mu.Unlock()
 	assert.Equal(t, 1, back.hist.Snapshots, "it caught up through a snapshot")
