@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -35,4 +39,24 @@ func TestConsoleInputReachesTheGuestOnce(t *testing.T) {
 	got := c.console[1].String()
 	c.mu.Unlock()
 	require.Equal(t, want, got)
+}
+
+// synod up --console-input gives its own stdin to every node it starts:
+// input piped into up reaches the guest once.
+func TestUpFeedsItsStdinToTheGuest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-node cluster")
+	}
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, exe, "up", "--dir", t.TempDir(),
+		"--guest", "testdata/console", "--console-input")
+	cmd.Env = append(os.Environ(), runAsSynodEnv+"=1")
+	cmd.Stdin = strings.NewReader("first line\nsecond line\n")
+	cmd.WaitDelay = 10 * time.Second
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Contains(t, string(out), "got: first line\ngot: second line\neof after 23 bytes\n")
 }

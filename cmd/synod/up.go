@@ -98,14 +98,23 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	up := upCluster{Dir: cfg.Dir(), Config: configPath}
 	var procs []*nodeProc
 	defer func() { stopNodes(procs) }()
+	var console *consoleFanout
+	if m.consoleInput {
+		console = newConsoleFanout(os.Stdin)
+	}
 	for _, n := range cfg.Nodes {
-		node, proc, err := startNode(cfg, n, exe, configPath, m, fs.Args())
+		stdin, err := console.reader()
+		if err != nil {
+			return fmt.Errorf("up: %w", err)
+		}
+		node, proc, err := startNode(cfg, n, exe, configPath, m, fs.Args(), stdin)
 		if err != nil {
 			return err
 		}
 		procs = append(procs, proc)
 		up.Nodes = append(up.Nodes, node)
 	}
+	console.start()
 	if err := updateCluster(cfg.Dir(), func(c *upCluster) error { *c = up; return nil }); err != nil {
 		return fmt.Errorf("up: %w", err)
 	}
@@ -138,7 +147,12 @@ func (p *nodeProc) running() bool {
 	}
 }
 
-func startNode(cfg *cluster.Config, n cluster.Node, exe, configPath string, m machineFlags, guestArgs []string) (upNode, *nodeProc, error) {
+// startNode starts one node process; stdin, when not nil, is its console
+// input, which it closes once the process has it.
+func startNode(cfg *cluster.Config, n cluster.Node, exe, configPath string, m machineFlags, guestArgs []string, stdin *os.File) (upNode, *nodeProc, error) {
+	if stdin != nil {
+		defer stdin.Close()
+	}
 	node := upNode{
 		ID:                n.ID,
 		ServiceHost:       n.ServiceHost,
@@ -163,6 +177,9 @@ func startNode(cfg *cluster.Config, n cluster.Node, exe, configPath string, m ma
 	cmd := exec.Command(node.Command[0], node.Command[1:]...)
 	cmd.Stdout = os.Stdout // the guest's console, from whichever node performs it
 	cmd.Stderr = logFile
+	if stdin != nil {
+		cmd.Stdin = stdin
+	}
 	if err := cmd.Start(); err != nil {
 		return node, nil, fmt.Errorf("up: start node %d: %w", n.ID, err)
 	}
