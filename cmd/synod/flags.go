@@ -4,13 +4,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
 )
 
-// newFlags makes a command's flag set; -h and a bad flag print usage
-// followed by the flags' defaults on stderr.
+// newFlags makes a command's flag set: its usage is the command's usage
+// text followed by its flags.
 func newFlags(name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(os.Stderr)
@@ -22,13 +23,24 @@ func newFlags(name, usage string) *flag.FlagSet {
 }
 
 // parseFlags parses args and reports whether the user only asked for help,
-// in which case the command does nothing more.
+// in which case the usage is on stdout and the command does nothing more.
+// A bad flag is an error of one line: the usage would bury it.
 func parseFlags(fs *flag.FlagSet, args []string) (help bool, err error) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return true, nil
-		}
-		return false, err
+	// The flag package prints the usage itself on -h and on a bad flag,
+	// both to one output; silenced, it leaves the choice here.
+	usage := fs.Usage
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	err = fs.Parse(args)
+	fs.Usage = usage
+	defer fs.SetOutput(os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(os.Stdout)
+		fs.Usage()
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("%s: %w (synod %s --help lists its flags)", fs.Name(), err, fs.Name())
 	}
 	return false, nil
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/synodvm/synod/consensus/raftnode"
 )
 
-const initUsage = `usage: synod init [--nodes N] [--dir DIR] [--base-port P] [--service-offset O] [--addrs host:port,...] [--engine raft] [--name NAME] [--force]
+const initUsage = `usage: synod init [flags]
 
 Writes DIR/cluster.toml, the pre-shared key DIR/psk and one private key
 DIR/nodeI/node.key per node. Without --addrs the nodes run on this machine
@@ -21,30 +21,26 @@ on 127.0.0.1, on free ports or from --base-port (node i: libp2p port
 P+10(i-1), status port one above). With --addrs each node listens on the
 host:port given (status on port+1) for a cluster that spans hosts: copy
 DIR/cluster.toml, DIR/psk and that node's key to each host.
+
+flags:
 `
 
 // runInit is "synod init": it creates a cluster config and its keys.
 func runInit(_ context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("init", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	nodes := fs.Int("nodes", 3, "number of nodes on this machine")
-	dir := fs.String("dir", "synod-cluster", "directory to write the config and keys into")
-	basePort := fs.Int("base-port", 0, "first libp2p port on this machine (0: free ports)")
-	serviceOffset := fs.Int("service-offset", 1000, "on this machine, node i serves guest port P at P+offset+1000(i-1)")
-	addrs := fs.String("addrs", "", "comma-separated host:port of each node's libp2p listener, for a multi-host cluster")
-	engine := fs.String("engine", string(cluster.EngineRaft), "ordering protocol: raft, bft or primary-backup")
-	name := fs.String("name", "synod", "cluster name, for logs and status pages")
+	fs := newFlags("init", initUsage)
+	nodes := fs.Int("nodes", 3, "the number of `nodes` on this machine")
+	dir := fs.String("dir", "synod-cluster", "the `directory` to write the config and keys into")
+	basePort := fs.Int("base-port", 0, "the first libp2p `port` on this machine (0: free ports)")
+	serviceOffset := fs.Int("service-offset", 1000, "on this machine, node i serves guest port P at P+`offset`+1000(i-1)")
+	addrs := fs.String("addrs", "", "each node's libp2p listener, for a multi-host cluster: a comma-separated list of `host:port`")
+	engine := fs.String("engine", string(cluster.EngineRaft), "the ordering `protocol`: raft, bft or primary-backup")
+	name := fs.String("name", "synod", "the cluster's `name`, for logs and status pages")
 	force := fs.Bool("force", false, "replace an existing config, its keys and its nodes' stores (old stores are moved aside in their data directories, never deleted)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, initUsage)
-			return nil
-		}
-		return fmt.Errorf("init: %w\n%s", err, initUsage)
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("init: unexpected arguments %q\n%s", fs.Args(), initUsage)
+		return fmt.Errorf("init: unexpected arguments %q (synod init --help lists its flags)", fs.Args())
 	}
 	spec := cluster.Spec{
 		Name:          *name,

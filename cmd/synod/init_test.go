@@ -89,7 +89,7 @@ func TestInitRejectsBadArguments(t *testing.T) {
 }
 
 func TestInitHelp(t *testing.T) {
-	var out bytes.Buffer
-	require.NoError(t, runInit(context.Background(), []string{"-h"}, &out))
-	require.Contains(t, out.String(), "usage: synod init")
+	out, _, ok := synodOutput(t, "init", "-h")
+	require.True(t, ok)
+	require.Contains(t, out, "usage: synod init")
 }

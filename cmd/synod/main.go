@@ -9,36 +9,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"slices"
-	"strings"
 	"syscall"
 )
 
 // A command parses its own flags from args, writes its normal output to
 // stdout, and stops when ctx is cancelled (Ctrl-C).
 type command func(ctx context.Context, args []string, stdout io.Writer) error
-
-var commands = map[string]command{
-	"demo":   runDemo,
-	"disk":   runDisk,
-	"init":   runInit,
-	"node":   runNode,
-	"replay": runReplay,
-	"run":    runRun,
-	"sim":    runSim,
-	"start":  runStart,
-	"status": runStatus,
-	"up":     runUp,
-}
-
-const usage = `synod runs PA-RISC (hppa) Linux programs, alone or replicated across nodes.
-
-usage: synod <command> [flags] [args]
-
-commands: %s
-
-Run "synod <command> --help" for a command's flags.
-`
 
 // exitStatus is an error that carries the exit status a command wants
 // synod to end with (a guest's status, for synod run); main exits with it
@@ -64,25 +40,19 @@ func main() {
 
 func dispatch(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("no command given (commands: %s)", commandNames())
+		return fmt.Errorf("no command given (commands: %s; synod help describes them)", commandNames())
 	}
-	switch args[0] {
-	case "help", "-h", "-help", "--help":
-		fmt.Fprintf(stdout, usage, commandNames())
-		return nil
+	if args[0] == "help" || isHelpFlag(args[0]) {
+		return runHelp(ctx, args[1:], stdout)
 	}
-	run, ok := commands[args[0]]
+	c, ok := lookupCommand(args[0])
 	if !ok {
 		return fmt.Errorf("unknown command %q (commands: %s)", args[0], commandNames())
 	}
-	return run(ctx, args[1:], stdout)
-}
-
-func commandNames() string {
-	names := make([]string, 0, len(commands))
-	for name := range commands {
-		names = append(names, name)
+	// Every command's --help, including those that first want a
+	// subcommand.
+	if len(args) == 2 && isHelpFlag(args[1]) {
+		return commandHelp(ctx, c.name, stdout)
 	}
-	slices.Sort(names)
-	return strings.Join(names, ", ")
+	return c.run(ctx, args[1:], stdout)
 }

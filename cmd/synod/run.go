@@ -52,7 +52,7 @@ func runRun(_ context.Context, args []string, stdout io.Writer) error {
 	tracePath := fs.String("trace", "", "write a trace of every executed instruction to `file` (slow)")
 	maxInstructions := fs.Uint64("max-instructions", 0, "stop the program after `n` instructions (0: no limit)")
 	stats := fs.Bool("stats", false, "print instructions executed and guest MIPS to stderr at the end")
-	quantum := fs.Uint64("quantum", linux.DefaultQuantum, "instructions a guest thread runs before the next one gets the CPU")
+	quantum := fs.Uint64("quantum", linux.DefaultQuantum, "how many `instructions` a guest thread runs before the next one gets the CPU")
 	memory := byteSize(defaultMemory)
 	fs.Var(&memory, "memory", memoryUsage)
 	if help, err := parseFlags(fs, args); help || err != nil {

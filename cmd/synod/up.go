@@ -63,6 +63,7 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	dir := fs.String("dir", "", "`directory` for the config, keys, data and logs (default: a new one under the temp dir)")
 	basePort := fs.Int("base-port", 0, "first loopback `port` for the nodes' libp2p and status endpoints (0: any free)")
 	serviceOffset := fs.Int("service-offset", 1000, "node i serves guest port P at 127.0.0.1:P+`offset`+1000(i-1); another cluster on this machine needs another")
+	force := fs.Bool("force", false, "replace a cluster already in --dir: its config, keys and stores (old stores are moved aside in their data directories, never deleted)")
 	var m machineFlags
 	m.register(fs)
 	if help, err := parseFlags(fs, args); help || err != nil {
@@ -85,7 +86,7 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	if _, _, err := m.binary(); err != nil {
 		return fmt.Errorf("up: %w", err)
 	}
-	cfg, err := raftnode.CreateCluster(*dir, cluster.Spec{Nodes: *nodes, BasePort: *basePort, ServiceOffset: *serviceOffset})
+	cfg, err := raftnode.CreateCluster(*dir, cluster.Spec{Nodes: *nodes, BasePort: *basePort, ServiceOffset: *serviceOffset, Force: *force})
 	if err != nil {
 		return fmt.Errorf("up: %w", err)
 	}
