@@ -285,6 +285,13 @@ func (n *NetPort) SetServing(on bool) {
 	n.serving = on
 }
 
+// Serving reports whether this node takes new clients now (SetServing).
+func (n *NetPort) Serving() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.serving
+}
+
 // open registers a new client and proposes its connection; only once the
 // log has it do its bytes reach the guest.
 func (n *NetPort) open(guestPort uint16, c net.Conn) {

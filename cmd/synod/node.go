@@ -333,6 +333,7 @@ type nodeReport struct {
 	Elsewhere    uint64           `json:"outputs_elsewhere"`
 	Connections  int              `json:"connections"`
 	Service      []string         `json:"service"`
+	Serving      bool             `json:"serving"` // takes new clients: caught up, not declared down
 	Booted       bool             `json:"booted"`
 	Exited       bool             `json:"exited"`
 	ExitCode     int              `json:"exit_code"`
@@ -341,6 +342,10 @@ type nodeReport struct {
 	// Resyncs counts the times this process replaced a lost replica state
 	// with a peer's.
 	Resyncs int `json:"resyncs"`
+	// PID is the node's process: synod up stops a node that synod start
+	// brought back only once the node answers with the pid cluster.json
+	// holds, not whatever process has that pid now.
+	PID int `json:"pid"`
 }
 
 func report(node *replica.Node, netport *peripherals.NetPort) nodeReport {
@@ -360,7 +365,9 @@ func report(node *replica.Node, netport *peripherals.NetPort) nodeReport {
 		Elsewhere:    s.Elsewhere,
 		Connections:  netport.Conns(),
 		Service:      netport.Addrs(),
+		Serving:      netport.Serving(),
 		Booted:       s.Replica.Booted,
+		PID:          os.Getpid(),
 	}
 	switch {
 	case s.Log.IsLeader:

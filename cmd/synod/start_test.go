@@ -21,8 +21,8 @@ import (
 	"github.com/synodvm/synod/consensus"
 )
 
-// A node of synod up killed with SIGKILL comes back with synod start and
-// serves what was written while it was gone.
+// A node of synod up killed with SIGKILL comes back with synod start
+// --foreground and serves what was written while it was gone.
 func TestStartBringsBackANodeOfUp(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a 3-node cluster")
@@ -57,7 +57,7 @@ func TestStartBringsBackANodeOfUp(t *testing.T) {
 	require.Equal(t, "OK", r)
 
 	var startErr bytes.Buffer
-	start := synodCommand("start", "--dir", dir, "2")
+	start := synodCommand("start", "--foreground", "--dir", dir, "2")
 	start.Stderr = &startErr
 	require.NoError(t, start.Start())
 	defer func() {
@@ -126,7 +126,7 @@ func TestConcurrentStartsKeepClusterJSON(t *testing.T) {
 	starts := make([]*exec.Cmd, nodes)
 	stderrs := make([]*bytes.Buffer, nodes)
 	for i := range starts {
-		starts[i] = synodCommand("start", "--dir", dir, strconv.Itoa(i+1))
+		starts[i] = synodCommand("start", "--foreground", "--dir", dir, strconv.Itoa(i+1))
 		stderrs[i] = &bytes.Buffer{}
 		starts[i].Stdout, starts[i].Stderr = io.Discard, stderrs[i]
 		require.NoError(t, starts[i].Start())

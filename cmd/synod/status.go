@@ -22,12 +22,12 @@ const statusUsage = `usage: synod status [--dir DIR | --config FILE] [--watch] [
 
 Shows every node of a cluster: its role in the consensus log, the leader
 it follows, the address its service answers at, commit and delivered log
-index, how far it lags behind the leader's commit index, epoch, latest
-state hash, outputs it performed, live client connections and the guest's
-state. A node that does not answer is shown as down (--verbose says why).
-The last line is the cluster's health: whether a majority of the nodes
-answer (without one, nothing is committed), the leader, and the largest
-lag.
+index, its lag (the entries it has yet to deliver to catch up with the
+furthest node), epoch, latest state hash, outputs it performed, live
+client connections and the guest's state. A node that does not answer is
+shown as down (--verbose says why). The last line is the cluster's
+health: whether a majority of the nodes answer (without one, nothing is
+committed), the leader, and the largest lag.
 
 flags:
 `
@@ -189,9 +189,10 @@ type health struct {
 	// lost their store and are catching up.
 	rejoining int
 	leader    consensus.NodeID // 0: none
-	// commit is the leader's commit index (without a leader, the highest
-	// any node reports): what every replica is to deliver.
-	commit     uint64
+	// delivered is the furthest any replica has delivered in the log.
+	// Lags are measured from it rather than from the commit index, which
+	// every replica trails by the seals of the epochs ahead.
+	delivered  uint64
 	maxLag     uint64
 	maxLagNode consensus.NodeID
 }
@@ -208,16 +209,11 @@ func clusterHealth(views []nodeView) health {
 		if r.Role == "rejoining" {
 			h.rejoining++
 		}
-		h.commit = max(h.commit, r.Commit)
+		h.delivered = max(h.delivered, r.Delivered)
 		// Two nodes may both believe they lead for a moment: the one of
 		// the later term does.
 		if r.Role == "leader" && (h.leader == 0 || r.Term > term) {
 			h.leader, term = r.ID, r.Term
-		}
-	}
-	for _, v := range views {
-		if v.err == nil && v.report.ID == h.leader {
-			h.commit = v.report.Commit
 		}
 	}
 	for _, v := range views {
@@ -231,13 +227,9 @@ func clusterHealth(views []nodeView) health {
 	return h
 }
 
-// lag is how many committed log entries node r has yet to deliver.
-func (h health) lag(r nodeReport) uint64 {
-	if r.Delivered >= h.commit {
-		return 0
-	}
-	return h.commit - r.Delivered
-}
+// lag is how many log entries node r has yet to deliver to catch up with
+// the furthest replica.
+func (h health) lag(r nodeReport) uint64 { return h.delivered - r.Delivered }
 
 // quorum is whether a majority of the nodes answer and vote: without
 // one, the log commits nothing.

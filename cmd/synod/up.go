@@ -10,7 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -60,7 +61,7 @@ type upNode struct {
 func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("up", upUsage)
 	nodes := fs.Int("nodes", 3, "how many `nodes` (3 tolerates one failure, 5 two)")
-	dir := fs.String("dir", "", "`directory` for the config, keys, data and logs (default: a new one under the temp dir)")
+	dir := fs.String("dir", "", "`directory` for the config, keys, data and logs (default: a new one under the temp dir, removed when synod up stops cleanly)")
 	basePort := fs.Int("base-port", 0, "first loopback `port` for the nodes' libp2p and status endpoints (0: any free)")
 	serviceOffset := fs.Int("service-offset", 1000, "node i serves guest port P at 127.0.0.1:P+`offset`+1000(i-1); another cluster on this machine needs another")
 	force := fs.Bool("force", false, "replace a cluster already in --dir: its config, keys and stores (old stores are moved aside in their data directories, never deleted)")
@@ -68,13 +69,6 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	m.register(fs)
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
-	}
-	if *dir == "" {
-		d, err := os.MkdirTemp("", "synod-up-")
-		if err != nil {
-			return fmt.Errorf("up: %w", err)
-		}
-		*dir = d
 	}
 	if m.guest != "" {
 		abs, err := filepath.Abs(m.guest)
@@ -86,19 +80,48 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	if _, _, err := m.binary(); err != nil {
 		return fmt.Errorf("up: %w", err)
 	}
-	cfg, err := raftnode.CreateCluster(*dir, cluster.Spec{Nodes: *nodes, BasePort: *basePort, ServiceOffset: *serviceOffset, Force: *force})
+	spec := cluster.Spec{Nodes: *nodes, BasePort: *basePort, ServiceOffset: *serviceOffset, Force: *force}
+	if *dir != "" {
+		_, err := runCluster(ctx, *dir, spec, m, fs.Args(), stdout)
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "synod-up-")
 	if err != nil {
 		return fmt.Errorf("up: %w", err)
 	}
+	started, err := runCluster(ctx, tmp, spec, m, fs.Args(), stdout)
+	var guestStatus exitStatus
+	if started && err != nil && !errors.As(err, &guestStatus) {
+		return fmt.Errorf("%w (the cluster's files, logs among them, stay in %s)", err, tmp)
+	}
+	if rmErr := os.RemoveAll(tmp); rmErr != nil {
+		return errors.Join(err, fmt.Errorf("up: remove the cluster's directory: %w", rmErr))
+	}
+	return err
+}
+
+// runCluster makes the cluster in dir, starts its nodes, shows them once
+// they serve and watches them until Ctrl-C or the guest's end. Every node
+// of the cluster is stopped when it returns, those synod start brought
+// back too. started says whether any node was started.
+func runCluster(ctx context.Context, dir string, spec cluster.Spec, m machineFlags, guestArgs []string, stdout io.Writer) (started bool, err error) {
+	cfg, err := raftnode.CreateCluster(dir, spec)
+	if err != nil {
+		return false, fmt.Errorf("up: %w", err)
+	}
 	exe, err := os.Executable()
 	if err != nil {
-		return fmt.Errorf("up: %w", err)
+		return false, fmt.Errorf("up: %w", err)
 	}
 	configPath := filepath.Join(cfg.Dir(), cluster.FileName)
 
 	up := upCluster{Dir: cfg.Dir(), Config: configPath}
 	var procs []*nodeProc
-	defer func() { stopNodes(procs) }()
+	defer func() {
+		if stopErr := stopCluster(up.Dir, procs); stopErr != nil {
+			err = errors.Join(err, fmt.Errorf("up: %w", stopErr))
+		}
+	}()
 	var console *consoleFanout
 	if m.consoleInput {
 		console = newConsoleFanout(os.Stdin)
@@ -106,21 +129,25 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	for _, n := range cfg.Nodes {
 		stdin, err := console.reader()
 		if err != nil {
-			return fmt.Errorf("up: %w", err)
+			return len(procs) > 0, fmt.Errorf("up: %w", err)
 		}
-		node, proc, err := startNode(cfg, n, exe, configPath, m, fs.Args(), stdin)
+		node, proc, err := startNode(cfg, n, exe, configPath, m, guestArgs, stdin)
 		if err != nil {
-			return err
+			return len(procs) > 0, err
 		}
 		procs = append(procs, proc)
 		up.Nodes = append(up.Nodes, node)
 	}
 	console.start()
 	if err := updateCluster(cfg.Dir(), func(c *upCluster) error { *c = up; return nil }); err != nil {
-		return fmt.Errorf("up: %w", err)
+		return true, fmt.Errorf("up: %w", err)
 	}
-	printNodes(stdout, up)
-	return watch(ctx, up, procs)
+	served, err := waitServing(ctx, up, procs)
+	if err != nil {
+		return true, nil // Ctrl-C before the nodes served
+	}
+	printNodes(stdout, up, served)
+	return true, watch(ctx, up, procs)
 }
 
 // checkGuest refuses a guest that cannot run, naming it, before any node
@@ -193,12 +220,82 @@ func startNode(cfg *cluster.Config, n cluster.Node, exe, configPath string, m ma
 	return node, proc, nil
 }
 
-func printNodes(w io.Writer, up upCluster) {
+// servePatience bounds how long synod up waits for its nodes to serve
+// before it shows them anyway.
+const servePatience = time.Minute
+
+// listenGrace is how long synod up waits, once every node runs the guest,
+// for a guest other than the bundled service to listen on a port, so that
+// the table can show where it serves. A guest that listens on none is
+// shown without.
+const listenGrace = 2 * time.Second
+
+// waitServing waits until every node serves, so that a client who
+// connects as soon as the table shows is served: the node takes clients
+// (it has caught up and is not declared down) and the guest listens on
+// its port. It returns the addresses each node serves. It stops waiting
+// when a node ends, which watch then reports, and fails only when ctx
+// ends.
+func waitServing(ctx context.Context, up upCluster, procs []*nodeProc) (map[consensus.NodeID][]string, error) {
+	served := map[consensus.NodeID][]string{}
+	deadline := time.Now().Add(servePatience)
+	var runningSince time.Time // since when every node runs the guest and takes clients
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ready, running := 0, 0
+		for i, n := range up.Nodes {
+			if !procs[i].running() {
+				return served, nil
+			}
+			r, err := fetchReport(n.Status)
+			if err != nil || !r.Serving || !r.Booted {
+				continue
+			}
+			running++
+			served[n.ID] = r.Service
+			listening := len(r.Service) > 0
+			if n.Service != "" {
+				listening = slices.Contains(r.Service, n.Service)
+			}
+			if listening || r.Exited || r.Stopped != "" {
+				ready++
+			}
+		}
+		switch {
+		case ready == len(up.Nodes):
+			return served, nil
+		case running < len(up.Nodes):
+			runningSince = time.Time{}
+		case runningSince.IsZero():
+			runningSince = time.Now()
+		case up.Nodes[0].Service == "" && time.Since(runningSince) >= listenGrace:
+			return served, nil
+		}
+		if time.Now().After(deadline) {
+			fmt.Fprintf(os.Stderr, "synod up: %d of %d nodes serve after %v; their logs may say why\n", ready, len(up.Nodes), servePatience)
+			return served, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// printNodes shows where each node serves: the bundled service's address,
+// or the addresses a guest of the user's listens on (served).
+func printNodes(w io.Writer, up upCluster, served map[consensus.NodeID][]string) {
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tSERVICE\tSTATUS\tPID\tLOG")
 	for _, n := range up.Nodes {
 		service := n.Service
-		if service == "" {
+		switch {
+		case service != "":
+		case len(served[n.ID]) > 0:
+			service = strings.Join(served[n.ID], ",")
+		default:
 			service = fmt.Sprintf("%s:<guest port>+%d", n.ServiceHost, n.ServicePortOffset)
 		}
 		fmt.Fprintf(tw, "%d\t%s\thttp://%s/status\t%d\t%s\n", n.ID, service, n.Status, n.PID, n.Log)
@@ -212,10 +309,11 @@ func printNodes(w io.Writer, up upCluster) {
 const quorumPatience = 10 * time.Second
 
 // watch waits for Ctrl-C, or for the guest to have exited on every node
-// still running; then it returns the guest's exit status. It gives up
-// when every node has ended, or when fewer than a majority have run for
-// quorumPatience: those cannot commit anything, so they would wait for
-// ever.
+// still running; then it returns the guest's exit status. A node runs
+// while its process does or, once that has ended, while a process synod
+// start brought back answers for it. watch gives up when no node runs,
+// or when fewer than a majority have run for quorumPatience: those cannot
+// commit anything, so they would wait for ever.
 func watch(ctx context.Context, up upCluster, procs []*nodeProc) error {
 	reported := make([]bool, len(procs))
 	var minoritySince time.Time // zero while a majority runs
@@ -227,30 +325,29 @@ func watch(ctx context.Context, up upCluster, procs []*nodeProc) error {
 			return nil
 		case <-tick.C:
 		}
-		alive, restarted := 0, 0
+		running := 0
 		for i, p := range procs {
 			n := up.Nodes[i]
 			switch {
 			case p.running():
-				alive++
+				running++
 				continue
 			case !reported[i]:
 				reported[i] = true
 				fmt.Fprintf(os.Stderr, "synod up: node %d (pid %d) ended: %s; start it again with: synod start --dir %s %d\n",
 					n.ID, n.PID, endReason(p, n), up.Dir, n.ID)
 			}
-			// synod start may have brought it back.
 			if _, err := fetchReport(n.Status); err == nil {
-				restarted++
+				running++
 			}
 		}
-		if alive == 0 {
-			return errors.New("up: every node has ended; see the node logs")
+		if running == 0 {
+			return fmt.Errorf("up: every node has ended; see the node logs in %s", up.Dir)
 		}
 		if code, ok := guestExited(up, procs); ok {
 			return exitStatus(code)
 		}
-		switch running := alive + restarted; {
+		switch {
 		case running > len(procs)/2:
 			minoritySince = time.Time{}
 		case minoritySince.IsZero():
@@ -272,20 +369,19 @@ func endReason(p *nodeProc, n upNode) string {
 	return state.String()
 }
 
-// guestExited reports the guest's exit status once every running node
+// guestExited reports the guest's exit status once every node that runs
 // reports that the guest has exited.
 func guestExited(up upCluster, procs []*nodeProc) (int, bool) {
 	code, seen := 0, 0
 	for i, n := range up.Nodes {
-		if !procs[i].running() {
-			continue
-		}
 		r, err := fetchReport(n.Status)
-		if err != nil || !r.Exited {
+		switch {
+		case err == nil && r.Exited:
+			code = r.exitCode()
+			seen++
+		case err == nil || procs[i].running():
 			return 0, false
 		}
-		code = r.exitCode()
-		seen++
 	}
 	return code, seen > 0
 }
@@ -303,29 +399,4 @@ func fetchReport(addr string) (nodeReport, error) {
 		return r, fmt.Errorf("status %s: %s", addr, resp.Status)
 	}
 	return r, json.NewDecoder(resp.Body).Decode(&r)
-}
-
-// stopNodes asks every node to stop, and kills those that do not.
-func stopNodes(procs []*nodeProc) {
-	for _, p := range procs {
-		if p.running() {
-			p.cmd.Process.Signal(syscall.SIGTERM)
-		}
-	}
-	timer := time.NewTimer(10 * time.Second)
-	defer timer.Stop()
-	for _, p := range procs {
-		select {
-		case <-p.done:
-			continue
-		case <-timer.C:
-		}
-		for _, q := range procs {
-			if q.running() {
-				q.cmd.Process.Kill()
-			}
-			<-q.done
-		}
-		return
-	}
 }
