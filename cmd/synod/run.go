@@ -30,8 +30,12 @@ const runUsage = `usage: synod run [flags] [program [args...]]
 Runs a static hppa-linux (PA-RISC) program on one emulated machine, like
 qemu-hppa: stdin, stdout and stderr are passed through, files and TCP
 sockets are the host's, and synod exits with the program's exit status
-(128+n when signal n killed it). Ctrl-C is delivered to the program.
-Without a program, it runs a bundled example that sieves primes.
+(128+n when signal n killed it). SIGINT (Ctrl-C), SIGTERM and SIGHUP are
+delivered to the program, which starts with those synod was started with
+ignored still ignored (a background job of a script ignores SIGINT);
+when one of them kills the program, it kills synod too, as it does
+qemu-hppa. Without a program, it runs a bundled example that sieves
+primes.
 
 Build a program for it with Debian's cross compiler:
   apt-get install gcc-hppa-linux-gnu
@@ -48,6 +52,21 @@ const runSlice = 1 << 24
 const idleWait = 100 * time.Millisecond
 
 func runRun(_ context.Context, args []string, stdout io.Writer) error {
+	exit, err := runGuest(args)
+	if err != nil {
+		return err
+	}
+	if sig := hostenv.HostSignal(exit.Signal); exit.Signal != 0 && slices.Contains(forwardedSignals, sig) {
+		endBySignal(sig)
+	}
+	if code := hostenv.ExitCode(exit); code != 0 {
+		return exitStatus(code)
+	}
+	return nil
+}
+
+// runGuest runs the program args name (or the bundled one) to its end.
+func runGuest(args []string) (linux.ExitStatus, error) {
 	fs := newFlags("run", runUsage)
 	tracePath := fs.String("trace", "", "write a trace of every executed instruction to `file` (slow)")
 	maxInstructions := fs.Uint64("max-instructions", 0, "stop the program after `n` instructions (0: no limit)")
@@ -56,12 +75,12 @@ func runRun(_ context.Context, args []string, stdout io.Writer) error {
 	memory := byteSize(defaultMemory)
 	fs.Var(&memory, "memory", memoryUsage)
 	if help, err := parseFlags(fs, args); help || err != nil {
-		return err
+		return linux.ExitStatus{}, err
 	}
 
 	binary, cfg, err := guestToRun(fs.Args())
 	if err != nil {
-		return err
+		return linux.ExitStatus{}, err
 	}
 	cfg.Quantum = *quantum
 	cfg.MemoryLimit = uint64(memory)
@@ -70,12 +89,18 @@ func runRun(_ context.Context, args []string, stdout io.Writer) error {
 	env := hostenv.New()
 	p, err := linux.Load(binary, cfg, env)
 	if err != nil {
-		return fmt.Errorf("run %s: %w", cfg.Argv[0], err)
+		return linux.ExitStatus{}, fmt.Errorf("run %s: %w", cfg.Argv[0], err)
+	}
+	for _, sig := range ignoredAtStart {
+		g, _ := hostenv.GuestSignal(sig)
+		if err := p.Ignore(g); err != nil {
+			return linux.ExitStatus{}, fmt.Errorf("run: %w", err)
+		}
 	}
 	if *tracePath != "" {
 		closeTrace, err := traceTo(p, *tracePath)
 		if err != nil {
-			return err
+			return linux.ExitStatus{}, err
 		}
 		defer closeTrace()
 	}
@@ -88,12 +113,32 @@ func runRun(_ context.Context, args []string, stdout io.Writer) error {
 			p.Instructions(), elapsed.Round(time.Millisecond), float64(p.Instructions())/elapsed.Seconds()/1e6)
 	}
 	if runErr != nil {
-		return runErr
+		return linux.ExitStatus{}, runErr
 	}
-	if code := hostenv.ExitCode(*p.Exit()); code != 0 {
-		return exitStatus(code)
+	return *p.Exit(), nil
+}
+
+// forwardedSignals are the host signals synod run hands to the program.
+var forwardedSignals = []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP}
+
+// ignoredAtStart are the forwarded signals synod was started with
+// ignored: the program starts with them ignored too. Known only before
+// main asks for SIGINT and SIGTERM, which undoes their being ignored:
+// hence a package variable, set before main runs.
+var ignoredAtStart = slices.DeleteFunc(slices.Clone(forwardedSignals), func(s syscall.Signal) bool { return !signal.Ignored(s) })
+
+// endBySignal ends synod by sig, the way qemu-hppa ends when its program
+// dies of a signal: the shell sees a process killed by sig (and a script
+// stops at Ctrl-C), not one that exited. It returns only if sig did not
+// end the process.
+func endBySignal(sig syscall.Signal) {
+	// With nobody asking for sig any more, the Go runtime ends the
+	// process by it when it arrives.
+	signal.Reset(sig)
+	if err := syscall.Kill(os.Getpid(), sig); err != nil {
+		return
 	}
-	return nil
+	time.Sleep(time.Second)
 }
 
 // guestToRun reads the program named by args (or picks the bundled one) and
@@ -122,10 +167,13 @@ func guestToRun(args []string) ([]byte, linux.Config, error) {
 }
 
 // drive runs p to its end: it waits on the host while the guest is idle and
-// forwards SIGINT, SIGTERM and SIGHUP to the guest.
+// forwards the forwarded signals to the guest, whose dispositions decide
+// what they do, ignored ones included.
 func drive(p *linux.Process, env *hostenv.Env, limit uint64) error {
 	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	for _, sig := range forwardedSignals {
+		signal.Notify(sigs, sig)
+	}
 	defer signal.Stop(sigs)
 	for {
 		forwardSignals(p, sigs)

@@ -203,6 +203,17 @@ func (p *Process) Kill(sig int) error {
 	return nil
 }
 
+// Ignore sets sig's disposition to SIG_IGN before the program runs: a
+// program starts with the signals its parent ignored still ignored, as
+// execve leaves them.
+func (p *Process) Ignore(sig int) error {
+	if sig < 1 || sig > numSignals || sig == SIGKILL || sig == SIGSTOP {
+		return fmt.Errorf("ignore: no signal %d that can be ignored", sig)
+	}
+	p.sig.actions[sig] = sigAction{handler: sigIGN}
+	return nil
+}
+
 // SetTrace makes every thread, present and future, report each instruction
 // to trace before executing it. It slows execution; nil turns it off.
 func (p *Process) SetTrace(trace TraceFunc) {
