@@ -25,13 +25,17 @@ const upUsage = `usage: synod up [flags] [-- guest args...]
 
 Starts a local cluster: N node processes on loopback, each a replica of
 one PA-RISC machine running the guest (by default the bundled Redis-protocol
-key-value service). It prints every node's service address, status address
-and pid, writes the same to <dir>/cluster.json, shows the guest's console
-output, and stops the nodes on Ctrl-C. When the guest exits on every live
-node, synod up exits with the guest's status.
+key-value service). Once every node serves, it prints every node's service
+address, status address and pid, and writes the same to <dir>/cluster.json;
+it shows the guest's console output. Ctrl-C stops every node of the
+cluster, those started again with synod start too, and removes the
+directory unless --dir named it. When the guest exits on every node that
+runs, synod up exits with the guest's status.
 
 Kill a node (kill -9 <pid>) and the service goes on through the others;
 start it again with synod start --dir <dir> <id> and it catches up.
+synod up runs on while any node of its cluster runs, unless fewer than a
+majority run for a while: those could not commit anything.
 
 flags:
 `
