@@ -149,22 +149,7 @@ func testRestartAllFromDisk(t *testing.T, inMemory bool) {
 func TestSnapshotCatchUp(t *testing.T) { storeKinds(t, testSnapshotCatchUp) }
 
 func testSnapshotCatchUp(t *testing.T, inMemory bool) {
-	c := newSimClusterOn(t, 3, inMemory, func(cfg *Config) {
-		cfg.SnapshotEntries = 20
-		cfg.CompactKeepEntries = 2
-	})
-	lead := c.waitLeader()
-	lagging := c.ids[0]
-	if lagging == lead {
-		lagging = c.ids[1]
-	}
-	c.crash(lagging)
-	var live []consensus.NodeID
-	for _, id := range c.ids {
-		if id != lagging {
-			live = append(live, id)
-		}
-	}
+	c, lead, lagging, live := crashedFollower(t, inMemory)
 	c.proposeAll(live, logtest.Values("s", 100))
 	first, err := c.nodes[lead].store.FirstIndex()
 	require.NoError(t, err)
@@ -372,17 +357,8 @@ func TestRaftPanicStopsTheNode(t *testing.T) {
 func TestDamagedEntryStopsTheNode(t *testing.T) {
 	c := newSimCluster(t, 3, nil)
 	lead := c.waitLeader()
-	lagging := c.ids[0]
-	if lagging == lead {
-		lagging = c.ids[1]
-	}
+	lagging, live := c.followerAndOthers(lead)
 	c.crash(lagging)
-	var live []consensus.NodeID
-	for _, id := range c.ids {
-		if id != lagging {
-			live = append(live, id)
-		}
-	}
 	c.proposeAll(live, logtest.Values("x", 5))
 	c.nodes[lead].disk.damaged.Store(true)
 	c.restart(lagging)

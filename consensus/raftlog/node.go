@@ -336,34 +336,31 @@ func (n *Node) run(tick time.Duration) {
 // startSnapshotJob runs the snapshot the Core wants taken, if any, on a
 // goroutine of its own; the loop takes it back from snapshotJobs.
 func (n *Node) startSnapshotJob() {
-	j := n.core.takeSnapshotJob()
-	if j == nil {
-		return
+	if j := n.core.takeSnapshotJob(); j != nil {
+		n.jobRunning = runOffLoop(j, j.run, n.snapshotJobs)
 	}
-	running := make(chan struct{})
-	n.jobRunning = running
-	go func() {
-		defer close(running)
-		j.run()
-		n.snapshotJobs <- j // buffered for the one job there can be
-	}()
 }
 
 // startReceiveJob writes the file of the leader's snapshot the Core
 // received, if any, on a goroutine of its own; the loop takes it back
 // from receiveJobs.
 func (n *Node) startReceiveJob() {
-	j := n.core.takeReceiveJob()
-	if j == nil {
-		return
+	if j := n.core.takeReceiveJob(); j != nil {
+		n.receiveRunning = runOffLoop(j, j.run, n.receiveJobs)
 	}
+}
+
+// runOffLoop runs job on a goroutine of its own and then hands it back on
+// done, which has room for it; the channel it returns is closed when the
+// goroutine ends.
+func runOffLoop[J any](job J, run func(), done chan<- J) chan struct{} {
 	running := make(chan struct{})
-	n.receiveRunning = running
 	go func() {
 		defer close(running)
-		j.run()
-		n.receiveJobs <- j // buffered for the one job there can be
+		run()
+		done <- job
 	}()
+	return running
 }
 
 // waitForJob lets a job running off the loop end before the store

@@ -221,6 +221,39 @@ func (c *simCluster) leader() consensus.NodeID {
 	return lead
 }
 
+// snapshotEvery20 makes a cluster snapshot every 20 entries and keep 2
+// before each snapshot, so that a follower soon needs a snapshot.
+func snapshotEvery20(cfg *Config) {
+	cfg.SnapshotEntries = 20
+	cfg.CompactKeepEntries = 2
+}
+
+// crashedFollower starts a 3-node cluster that snapshots every 20
+// entries, waits for a leader and crashes a follower; it returns the
+// cluster, its leader, the crashed follower and the nodes still up.
+func crashedFollower(t *testing.T, inMemory bool) (c *simCluster, lead, follower consensus.NodeID, up []consensus.NodeID) {
+	t.Helper()
+	c = newSimClusterOn(t, 3, inMemory, snapshotEvery20)
+	lead = c.waitLeader()
+	follower, up = c.followerAndOthers(lead)
+	c.crash(follower)
+	return c, lead, follower, up
+}
+
+// followerAndOthers picks a follower of lead, and lists the other nodes.
+func (c *simCluster) followerAndOthers(lead consensus.NodeID) (follower consensus.NodeID, others []consensus.NodeID) {
+	follower = c.ids[0]
+	if follower == lead {
+		follower = c.ids[1]
+	}
+	for _, id := range c.ids {
+		if id != follower {
+			others = append(others, id)
+		}
+	}
+	return follower, others
+}
+
 func (c *simCluster) waitLeader() consensus.NodeID {
 	c.t.Helper()
 	c.waitFor("a leader everyone agrees on", 500, func() bool { return c.leader() != 0 })

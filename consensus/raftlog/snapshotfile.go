@@ -109,15 +109,12 @@ func (s *BoltStore) forgetUnsaved(name string) {
 // read returns the file's data after checking it against the record and
 // the snapshot metadata it belongs to.
 func (f snapshotFile) read(dir string, meta *pb.SnapshotMetadata) ([]byte, error) {
-	if err := f.check(dir, meta); err != nil {
-		return nil, err
-	}
-	path := filepath.Join(dir, f.name())
-	in, err := os.Open(path)
+	in, err := f.open(dir, meta)
 	if err != nil {
 		return nil, err
 	}
 	defer in.Close()
+	path := in.Name()
 	data, sum, err := readChecksummed(in, int64(f.size))
 	switch {
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
@@ -141,6 +138,15 @@ func (s *BoltStore) checkSnapshotFile() error {
 		return fmt.Errorf("%w: snapshot at index %d has no data file record", ErrCorruptStore, s.snapMeta.GetIndex())
 	}
 	return s.snapFile.check(s.dir, s.snapMeta)
+}
+
+// open opens f, the data file of the snapshot meta describes, once check
+// has passed.
+func (f snapshotFile) open(dir string, meta *pb.SnapshotMetadata) (*os.File, error) {
+	if err := f.check(dir, meta); err != nil {
+		return nil, err
+	}
+	return os.Open(filepath.Join(dir, f.name()))
 }
 
 // check makes sure f is the data file of the snapshot meta describes and

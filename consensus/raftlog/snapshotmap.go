@@ -3,8 +3,6 @@ package raftlog
 import (
 	"fmt"
 	"hash/crc32"
-	"os"
-	"path/filepath"
 	"runtime/debug"
 
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -76,15 +74,15 @@ func (s *BoltStore) unmapped(name string) {
 // mapChecked maps f, the data file of the snapshot meta describes,
 // read-only and checks its size and checksum. An empty file is not mapped.
 func mapChecked(dir string, f snapshotFile, meta *pb.SnapshotMetadata) ([]byte, error) {
-	if err := f.check(dir, meta); err != nil || f.size == 0 {
-		return nil, err
-	}
-	path := filepath.Join(dir, f.name())
-	in, err := os.Open(path)
+	in, err := f.open(dir, meta)
 	if err != nil {
 		return nil, err
 	}
 	defer in.Close()
+	if f.size == 0 {
+		return nil, nil
+	}
+	path := in.Name()
 	data, err := unix.Mmap(int(in.Fd()), 0, int(f.size), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
 		return nil, fmt.Errorf("map %s: %w", path, err)

@@ -11,13 +11,21 @@ import (
 	pb "go.etcd.io/raft/v3/raftpb"
 )
 
+// storeWithSnapshotAt4 is a store in dir holding entries 1 to 10 and a
+// snapshot at 4.
+func storeWithSnapshotAt4(t *testing.T, dir string) *BoltStore {
+	t.Helper()
+	s := openTestStore(t, dir)
+	require.NoError(t, s.Save(hardState(1, 1, 10), ents(1, 1, 10), nil))
+	require.NoError(t, s.SaveSnapshot(snapshotAt(4, 1, "state@4"), 2))
+	return s
+}
+
 // The stored snapshot maps with its data intact, and its file outlives a
 // newer snapshot for as long as it is mapped.
 func TestMappedSnapshotFileStaysUntilUnmapped(t *testing.T) {
 	dir := t.TempDir()
-	s := openTestStore(t, dir)
-	require.NoError(t, s.Save(hardState(1, 1, 10), ents(1, 1, 10), nil))
-	require.NoError(t, s.SaveSnapshot(snapshotAt(4, 1, "state@4"), 2))
+	s := storeWithSnapshotAt4(t, dir)
 	old := filepath.Join(dir, s.snapFile.name())
 
 	snap, unmap, err := s.mapSnapshot()
@@ -35,9 +43,7 @@ func TestMappedSnapshotFileStaysUntilUnmapped(t *testing.T) {
 // A mapped snapshot file is checked like a read one.
 func TestMappedSnapshotFileIsChecked(t *testing.T) {
 	dir := t.TempDir()
-	s := openTestStore(t, dir)
-	require.NoError(t, s.Save(hardState(1, 1, 10), ents(1, 1, 10), nil))
-	require.NoError(t, s.SaveSnapshot(snapshotAt(4, 1, "state@4"), 2))
+	s := storeWithSnapshotAt4(t, dir)
 	path := filepath.Join(dir, s.snapFile.name())
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
@@ -57,10 +63,7 @@ func TestMappedSnapshotFileIsChecked(t *testing.T) {
 // Core releases its data, or when a newer snapshot replaces one not yet
 // handed out.
 func TestReadAheadUnmapsWhatItHandedOut(t *testing.T) {
-	dir := t.TempDir()
-	bolt := openTestStore(t, dir)
-	require.NoError(t, bolt.Save(hardState(1, 1, 10), ents(1, 1, 10), nil))
-	require.NoError(t, bolt.SaveSnapshot(snapshotAt(4, 1, "state@4"), 2))
+	bolt := storeWithSnapshotAt4(t, t.TempDir())
 	store, ra := newReadAhead(bolt)
 	ra.enable()
 	snap := readAheadSnapshot(t, store, ra)

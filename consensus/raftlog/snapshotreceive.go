@@ -61,33 +61,26 @@ func decodeMessage(b []byte) (*pb.Message, error) {
 // fields (b itself when there are none) and the data, as a part of b.
 func cutSnapshotData(b []byte) (rest, data []byte, found bool, err error) {
 	for off := 0; off < len(b); {
-		num, typ, n := protowire.ConsumeTag(b[off:])
-		if n < 0 {
-			return nil, nil, false, fmt.Errorf("raftlog: message field at byte %d: %w", off, protowire.ParseError(n))
-		}
-		fieldLen := protowire.ConsumeFieldValue(num, typ, b[off+n:])
-		if fieldLen < 0 {
-			return nil, nil, false, fmt.Errorf("raftlog: message field %d at byte %d: %w", num, off, protowire.ParseError(fieldLen))
+		num, typ, _, field, err := nextField(b, off, "message")
+		if err != nil {
+			return nil, nil, false, err
 		}
 		found = found || num == messageSnapshotField && typ == protowire.BytesType
-		off += n + fieldLen
+		off += len(field)
 	}
 	if !found {
 		return b, nil, false, nil
 	}
-	// Every field is well formed: the first pass checked.
 	found = false
 	rest = make([]byte, 0, 1024)
 	for off := 0; off < len(b); {
-		num, typ, n := protowire.ConsumeTag(b[off:])
-		fieldLen := protowire.ConsumeFieldValue(num, typ, b[off+n:])
-		field := b[off : off+n+fieldLen]
-		off += n + fieldLen
+		num, typ, tagLen, field, _ := nextField(b, off, "message") // the first pass found each well formed
+		off += len(field)
 		if num != messageSnapshotField || typ != protowire.BytesType {
 			rest = append(rest, field...)
 			continue
 		}
-		snap, _ := protowire.ConsumeBytes(b[off-fieldLen : off])
+		snap, _ := protowire.ConsumeBytes(field[tagLen:])
 		kept, snapData, hasData, err := cutDataField(snap)
 		if err != nil {
 			return nil, nil, false, err
@@ -105,24 +98,34 @@ func cutSnapshotData(b []byte) (rest, data []byte, found bool, err error) {
 // and the last of them.
 func cutDataField(s []byte) (kept, data []byte, found bool, err error) {
 	for off := 0; off < len(s); {
-		num, typ, n := protowire.ConsumeTag(s[off:])
-		if n < 0 {
-			return nil, nil, false, fmt.Errorf("raftlog: snapshot field at byte %d: %w", off, protowire.ParseError(n))
+		num, typ, tagLen, field, err := nextField(s, off, "snapshot")
+		if err != nil {
+			return nil, nil, false, err
 		}
-		fieldLen := protowire.ConsumeFieldValue(num, typ, s[off+n:])
-		if fieldLen < 0 {
-			return nil, nil, false, fmt.Errorf("raftlog: snapshot field %d at byte %d: %w", num, off, protowire.ParseError(fieldLen))
-		}
-		field := s[off : off+n+fieldLen]
-		off += n + fieldLen
+		off += len(field)
 		if num == snapshotDataField && typ == protowire.BytesType {
-			data, _ = protowire.ConsumeBytes(field[n:])
+			data, _ = protowire.ConsumeBytes(field[tagLen:])
 			found = true
 			continue
 		}
 		kept = append(kept, field...)
 	}
 	return kept, data, found, nil
+}
+
+// nextField parses the field at b[off:] of an encoded message (what names
+// the message in errors) and returns its number, its wire type, the
+// length of its tag, and the whole field, tag and value.
+func nextField(b []byte, off int, what string) (num protowire.Number, typ protowire.Type, tagLen int, field []byte, err error) {
+	num, typ, tagLen = protowire.ConsumeTag(b[off:])
+	if tagLen < 0 {
+		return 0, 0, 0, nil, fmt.Errorf("raftlog: %s field at byte %d: %w", what, off, protowire.ParseError(tagLen))
+	}
+	n := protowire.ConsumeFieldValue(num, typ, b[off+tagLen:])
+	if n < 0 {
+		return 0, 0, 0, nil, fmt.Errorf("raftlog: %s field %d at byte %d: %w", what, num, off, protowire.ParseError(n))
+	}
+	return num, typ, tagLen, b[off : off+tagLen+n], nil
 }
 
 // receivedSnapshot is the data of the snapshot last stepped into raft,

@@ -20,8 +20,9 @@ import (
 	"github.com/synodvm/synod/consensus/memnet"
 )
 
-func TestSnapshotPartsMakeTheWholeMessage(t *testing.T) {
-	m := &pb.Message{
+// machineSnapshotMessage is a MsgSnap carrying 14 kB of data.
+func machineSnapshotMessage() *pb.Message {
+	return &pb.Message{
 		Type: pb.MsgSnap.Enum(), To: new(uint64(2)), From: new(uint64(1)), Term: new(uint64(7)),
 		Snapshot: &pb.Snapshot{
 			Data: bytes.Repeat([]byte("machine state "), 1000),
@@ -29,6 +30,10 @@ func TestSnapshotPartsMakeTheWholeMessage(t *testing.T) {
 				ConfState: &pb.ConfState{Voters: []uint64{1, 2, 3}}},
 		},
 	}
+}
+
+func TestSnapshotPartsMakeTheWholeMessage(t *testing.T) {
+	m := machineSnapshotMessage()
 	head, body, err := snapshotParts(m)
 	require.NoError(t, err)
 	assert.Less(t, len(head), 100, "the data is not in the head")
@@ -49,22 +54,12 @@ func TestSnapshotLargerThanMessageLimitCatchesUpFollower(t *testing.T) {
 func testSnapshotLargerThanMessageLimit(t *testing.T, inMemory bool) {
 	const messageLimit = 8 << 10
 	c := newSimClusterOn(t, 3, inMemory, func(cfg *Config) {
-		cfg.SnapshotEntries = 20
-		cfg.CompactKeepEntries = 2
+		snapshotEvery20(cfg)
 		cfg.MaxSizePerMsg = 2 << 10 // appends stay under the limit
 	})
 	c.net.SetMaxMessageSize(messageLimit)
 	lead := c.waitLeader()
-	lagging := c.ids[0]
-	if lagging == lead {
-		lagging = c.ids[1]
-	}
-	var live []consensus.NodeID
-	for _, id := range c.ids {
-		if id != lagging {
-			live = append(live, id)
-		}
-	}
+	lagging, live := c.followerAndOthers(lead)
 	c.crash(lagging)
 	pad := strings.Repeat("x", 200)
 	c.proposeAll(live, logtest.Values("big"+pad, 120))
@@ -112,22 +107,7 @@ func testSnapshotLargerThanMessageLimit(t *testing.T, inMemory bool) {
 // TestSnapshotTransferFailureIsRetried: a snapshot lost on its way is
 // reported to raft (after a back-off) and sent again.
 func TestSnapshotTransferFailureIsRetried(t *testing.T) {
-	c := newSimClusterOn(t, 3, true, func(cfg *Config) {
-		cfg.SnapshotEntries = 20
-		cfg.CompactKeepEntries = 2
-	})
-	lead := c.waitLeader()
-	lagging := c.ids[0]
-	if lagging == lead {
-		lagging = c.ids[1]
-	}
-	var live []consensus.NodeID
-	for _, id := range c.ids {
-		if id != lagging {
-			live = append(live, id)
-		}
-	}
-	c.crash(lagging)
+	c, lead, lagging, live := crashedFollower(t, true)
 	c.proposeAll(live, logtest.Values("v", 60))
 	c.net.SetSnapshotRate(1000) // bytes a second: long enough to cut
 	c.restart(lagging)
@@ -273,14 +253,7 @@ func TestNodeCatchesUpFollowerThroughSnapshot(t *testing.T) {
 // decodeMessage decodes a snapshot sent as head and body without copying
 // its data, and any other message as protobuf does.
 func TestDecodeMessageLeavesSnapshotDataInPlace(t *testing.T) {
-	m := &pb.Message{
-		Type: pb.MsgSnap.Enum(), To: new(uint64(2)), From: new(uint64(1)), Term: new(uint64(7)),
-		Snapshot: &pb.Snapshot{
-			Data: bytes.Repeat([]byte("machine state "), 1000),
-			Metadata: &pb.SnapshotMetadata{Index: new(uint64(42)), Term: new(uint64(6)),
-				ConfState: &pb.ConfState{Voters: []uint64{1, 2, 3}}},
-		},
-	}
+	m := machineSnapshotMessage()
 	head, body, err := snapshotParts(m)
 	require.NoError(t, err)
 	wire := append(head, body...)
@@ -301,6 +274,23 @@ func TestDecodeMessageLeavesSnapshotDataInPlace(t *testing.T) {
 	assert.Error(t, err, "a message cut short")
 }
 
+// paddedSnapshotTag is b, an encoded message, with the tag of its
+// snapshot field in two bytes where one would do.
+func paddedSnapshotTag(tb testing.TB, b []byte) []byte {
+	for off := 0; off < len(b); {
+		num, _, tagLen, field, err := nextField(b, off, "message")
+		require.NoError(tb, err)
+		if num == messageSnapshotField {
+			require.Equal(tb, 1, tagLen)
+			padded := append(slices.Clone(b[:off]), b[off]|0x80, 0)
+			return append(padded, b[off+1:]...)
+		}
+		off += len(field)
+	}
+	tb.Fatal("no snapshot field")
+	return nil
+}
+
 // FuzzDecodeMessage: decodeMessage agrees with protobuf on any input, and
 // never panics.
 func FuzzDecodeMessage(f *testing.F) {
@@ -312,6 +302,7 @@ func FuzzDecodeMessage(f *testing.F) {
 	whole, err := proto.Marshal(m)
 	require.NoError(f, err)
 	f.Add(whole)
+	f.Add(paddedSnapshotTag(f, whole))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		want := &pb.Message{}
@@ -362,22 +353,7 @@ func TestSnapshotsAreSpacedByHowLongTheyTake(t *testing.T) {
 // second one older here) keeps the data of the one raft holds: the
 // second is dropped, and the first is stored and delivered whole.
 func TestSecondSnapshotBeforeTheFirstIsStoredIsDropped(t *testing.T) {
-	c := newSimClusterOn(t, 3, true, func(cfg *Config) {
-		cfg.SnapshotEntries = 20
-		cfg.CompactKeepEntries = 2
-	})
-	lead := c.waitLeader()
-	lagging := c.ids[0]
-	if lagging == lead {
-		lagging = c.ids[1]
-	}
-	var live []consensus.NodeID
-	for _, id := range c.ids {
-		if id != lagging {
-			live = append(live, id)
-		}
-	}
-	c.crash(lagging)
+	c, lead, lagging, live := crashedFollower(t, true)
 	c.proposeAll(live, logtest.Values("a", 30))
 	older, err := c.nodes[lead].store.Snapshot()
 	require.NoError(t, err)
