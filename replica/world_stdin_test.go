@@ -42,9 +42,8 @@ func TestStdinTakesEachByteOnce(t *testing.T) {
 	require.Equal(t, linux.EAGAIN, errno, "the hole at 3 is not the end")
 
 	w.deliver(0, entry.ConsoleIn{Node: 1, Offset: 3, Data: []byte("d\n"), EOF: true})
-	enc, err := w.encode()
-	require.NoError(t, err)
-	w, err = decodeWorld(enc)
+	enc := w.encode()
+	w, err := decodeWorld(enc)
 	require.NoError(t, err)
 	b, _ = w.Read(linux.Stdin, 10)
 	assert.Equal(t, "d\n", string(b))

@@ -2,13 +2,15 @@ package replica
 
 import (
 	"cmp"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/entry"
+	"github.com/synodvm/synod/machine/canon"
 	"github.com/synodvm/synod/machine/linux"
 )
 
@@ -80,10 +82,12 @@ func compareConnID(a, b entry.ConnID) int {
 	return cmp.Or(cmp.Compare(a.Node, b.Node), cmp.Compare(a.Serial, b.Serial))
 }
 
-// encode returns the world's canonical encoding. Outputs not yet drained are
-// not state: the runtime drains them before it snapshots or hashes.
-func (w *world) encode() ([]byte, error) {
-	s := worldState{
+// state is the world in canonical form. Outputs not yet drained are not
+// state: the runtime drains them before it snapshots or hashes. restore
+// mirrors it; TestWorldStateRestoresEveryField fails when a field is
+// added to one and not the other.
+func (w *world) state() *worldState {
+	s := &worldState{
 		NanosPerInstruction: w.nanosPerInstruction,
 		BootTime:            w.bootTime,
 		TimeBase:            w.timeBase,
@@ -116,18 +120,15 @@ func (w *world) encode() ([]byte, error) {
 	slices.SortFunc(s.Conns, func(a, b connState) int { return compareConnID(a.ID, b.ID) })
 	s.DiskPaths, s.DiskHandles = w.disks.state()
 	s.Stdin = w.stdin
-	b, err := json.Marshal(s)
-	if err != nil {
-		return nil, fmt.Errorf("encode world: %w", err)
-	}
-	return b, nil
+	return s
 }
 
-// decodeWorld rebuilds a world from its canonical encoding.
-func decodeWorld(b []byte) (*world, error) {
-	var s worldState
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("decode world: %w", err)
+// restore rebuilds the world whose state is s. It refuses a state that
+// state() cannot have made, such as lists out of order or repeated,
+// since a restored world must encode to the bytes it came from.
+func (s *worldState) restore() (*world, error) {
+	if err := s.canonical(); err != nil {
+		return nil, err
 	}
 	w := &world{
 		nanosPerInstruction: s.NanosPerInstruction,
@@ -169,11 +170,190 @@ func decodeWorld(b []byte) (*world, error) {
 	w.stdin = s.Stdin
 	for h, o := range w.objects {
 		if o.kind == kindConn && w.conns[o.conn] == nil {
-			return nil, fmt.Errorf("decode world: handle refers to unknown connection %v", o.conn)
+			return nil, fmt.Errorf("handle %d refers to unknown connection %v", h, o.conn)
 		}
 		if o.kind == kindDisk && w.disks.handles[h] == nil {
-			return nil, fmt.Errorf("decode world: handle %d is a device file without its state", h)
+			return nil, fmt.Errorf("handle %d is a device file without its state", h)
 		}
 	}
 	return w, nil
+}
+
+// canonical checks that the state's lists are in the order state() puts
+// them in, each key once.
+func (s *worldState) canonical() error {
+	switch {
+	case !increasing(s.Down, func(a, b consensus.NodeID) int { return cmp.Compare(a, b) }):
+		return errors.New("down nodes out of order or repeated")
+	case !increasing(s.Objects, func(a, b objectState) int { return cmp.Compare(a.Handle, b.Handle) }):
+		return errors.New("handles out of order or repeated")
+	case !increasing(s.Conns, func(a, b connState) int { return compareConnID(a.ID, b.ID) }):
+		return errors.New("connections out of order or repeated")
+	case !increasing(s.DiskPaths, func(a, b entry.DiskPath) int { return strings.Compare(a.Name(), b.Name()) }):
+		return errors.New("disk paths out of order or repeated")
+	case !increasing(s.DiskHandles, func(a, b diskHandleState) int { return cmp.Compare(a.Handle, b.Handle) }):
+		return errors.New("device files out of order or repeated")
+	}
+	ports := map[uint16]bool{}
+	for _, o := range s.Objects {
+		if o.Kind == kindListener {
+			if ports[o.Port] {
+				return fmt.Errorf("two listeners on port %d", o.Port)
+			}
+			ports[o.Port] = true
+		}
+	}
+	pending := map[uint64]bool{}
+	for _, h := range s.DiskHandles {
+		if h.IO != nil && !h.IO.Done {
+			if pending[h.IO.Seq] {
+				return fmt.Errorf("two device files await output %d", h.IO.Seq)
+			}
+			pending[h.IO.Seq] = true
+		}
+	}
+	return nil
+}
+
+// increasing reports whether s is in strictly increasing order by
+// compare.
+func increasing[T any](s []T, compare func(a, b T) int) bool {
+	for i := 1; i < len(s); i++ {
+		if compare(s[i-1], s[i]) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// encode returns the world's canonical encoding, which the state hash
+// covers.
+func (w *world) encode() []byte {
+	c := canon.NewEncoder(nil)
+	codeWorldState(c, w.state())
+	return c.Bytes()
+}
+
+// decodeWorld rebuilds a world from its canonical encoding.
+func decodeWorld(b []byte) (*world, error) {
+	var s worldState
+	c := canon.NewDecoder(b)
+	codeWorldState(c, &s)
+	if err := c.Finish(); err != nil {
+		return nil, fmt.Errorf("decode world: %w", err)
+	}
+	w, err := s.restore()
+	if err != nil {
+		return nil, fmt.Errorf("decode world: %w", err)
+	}
+	return w, nil
+}
+
+// The world's encoding (package canon): one function per state type codes
+// its fields in both directions, in the order of the type's declaration.
+// The snapshot format's version (snapshotMagic) covers it.
+
+func codeWorldState(c *canon.Codec, s *worldState) {
+	canon.Uint64(c, &s.NanosPerInstruction)
+	canon.Int64(c, &s.BootTime)
+	canon.Int64(c, &s.TimeBase)
+	canon.Uint64(c, &s.TimeInstr)
+	canon.Slice(c, &s.Members, canon.Uint64)
+	canon.Slice(c, &s.Down, canon.Uint64)
+	canon.Bytes(c, &s.Pool)
+	canon.Uint64(c, &s.RefillNode)
+	canon.Uint64(c, &s.RefillCount)
+	canon.Uint32(c, &s.NextHandle)
+	canon.Slice(c, &s.Objects, codeObjectState)
+	canon.Slice(c, &s.Conns, codeConnState)
+	canon.Uint16(c, &s.NextEphemeral)
+	canon.Slice(c, &s.Console, codeConsoleRecord)
+	canon.Uint64(c, &s.Seq)
+	canon.Slice(c, &s.DiskPaths, codeDiskPath)
+	canon.Slice(c, &s.DiskHandles, codeDiskHandleState)
+	codeConsoleInput(c, &s.Stdin)
+}
+
+func codeConsoleInput(c *canon.Codec, in *consoleInput) {
+	canon.Bool(c, &in.Fed)
+	canon.Bytes(c, &in.Buf)
+	canon.Uint64(c, &in.Next)
+	canon.Bool(c, &in.EOF)
+}
+
+func codeDiskHandleState(c *canon.Codec, s *diskHandleState) {
+	canon.Uint32(c, &s.Handle)
+	canon.String(c, &s.Path)
+	canon.Bool(c, &s.Writable)
+	canon.Int64(c, &s.Pos)
+	canon.Optional(c, &s.IO, codeDiskIOState)
+}
+
+func codeDiskIOState(c *canon.Codec, s *diskIOState) {
+	canon.Uint64(c, &s.Seq)
+	canon.Bool(c, &s.Write)
+	canon.Int64(c, &s.Offset)
+	canon.Int(c, &s.Length)
+	canon.Bytes(c, &s.Data)
+	canon.Bool(c, &s.Done)
+	canon.Int32(c, &s.Errno)
+	canon.Int(c, &s.N)
+}
+
+func codeObjectState(c *canon.Codec, s *objectState) {
+	canon.Uint32(c, &s.Handle)
+	canon.Uint8(c, &s.Kind)
+	canon.Uint16(c, &s.Port)
+	canon.Slice(c, &s.Backlog, codeConnID)
+	canon.Int(c, &s.Limit)
+	codeConnID(c, &s.Conn)
+}
+
+func codeConnState(c *canon.Codec, s *connState) {
+	codeConnID(c, &s.ID)
+	canon.Uint16(c, &s.Port)
+	codeAddrPort(c, &s.Peer)
+	canon.Bytes(c, &s.In)
+	canon.Uint64(c, &s.NextOffset)
+	canon.Bool(c, &s.PeerClosed)
+	canon.Bool(c, &s.GuestShut)
+}
+
+func codeConsoleRecord(c *canon.Codec, r *consoleRecord) {
+	canon.Uint64(c, &r.Seq)
+	canon.Uint64(c, &r.Node)
+	canon.Int(c, &r.Stream)
+	canon.Bytes(c, &r.Data)
+}
+
+func codeDiskPath(c *canon.Codec, p *entry.DiskPath) {
+	canon.String(c, &p.Disk)
+	canon.Uint64(c, &p.Node)
+	canon.Int64(c, &p.Size)
+}
+
+func codeConnID(c *canon.Codec, id *entry.ConnID) {
+	canon.Uint64(c, &id.Node)
+	canon.Uint64(c, &id.Serial)
+}
+
+// codeAddrPort codes an address as its IP's bytes (none, 4 or 16), its
+// zone and its port.
+func codeAddrPort(c *canon.Codec, a *netip.AddrPort) {
+	ip, zone, port := a.Addr().AsSlice(), a.Addr().Zone(), a.Port()
+	canon.Bytes(c, &ip)
+	canon.String(c, &zone)
+	canon.Uint16(c, &port)
+	if !c.Decoding() {
+		return
+	}
+	addr, ok := netip.AddrFromSlice(ip)
+	switch {
+	case !ok && len(ip) > 0:
+		c.Fail("address of %d bytes", len(ip))
+	case zone != "" && !addr.Is6():
+		c.Fail("zone %q on address %v", zone, addr)
+	default:
+		*a = netip.AddrPortFrom(addr.WithZone(zone), port)
+	}
 }

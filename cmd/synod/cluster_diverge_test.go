@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"testing"
@@ -86,17 +87,29 @@ func corruptStoredSnapshot(t *testing.T, c *testCluster, id consensus.NodeID, co
 	require.NoError(t, store.InstallSnapshot(snap), "the same snapshot, one byte off")
 }
 
-// flipRandomPoolByte changes one byte of the replicated random pool (a
-// base64 string in the world's JSON), keeping the snapshot decodable: the
-// kind of fault only the state hash can see.
+// flipRandomPoolByte changes one byte of the replicated random pool in
+// the world section of a replica snapshot, keeping the snapshot decodable:
+// the kind of fault only the state hash can see. It reads the layout
+// replica/snapshot.go and replica/worldstate.go write: the magic line,
+// then sections of a big-endian 8-byte length and their bytes (header,
+// world, process); the world starts with four 8-byte numbers, the member
+// and down lists (a uvarint count of 8-byte ids each), then the pool (a
+// uvarint length and its bytes).
 func flipRandomPoolByte(t *testing.T, state []byte) {
-	field := []byte(`"Pool":"`)
-	i := bytes.Index(state, field)
-	require.GreaterOrEqual(t, i, 0, "the world has a random pool")
-	i += len(field)
-	if state[i] == 'A' {
-		state[i] = 'B'
-	} else {
-		state[i] = 'A'
+	magic := []byte("synod-replica-4\n")
+	require.True(t, bytes.HasPrefix(state, magic), "a snapshot of the format this test reads")
+	at := len(magic)
+	skipSection := func() { at += 8 + int(binary.BigEndian.Uint64(state[at:])) }
+	skipSection()
+	at += 8 + 4*8
+	uvarint := func() int {
+		v, n := binary.Uvarint(state[at:])
+		require.Positive(t, n)
+		at += n
+		return int(v)
 	}
+	at += 8 * uvarint()
+	at += 8 * uvarint()
+	require.Positive(t, uvarint(), "the world has a random pool")
+	state[at] ^= 0x01
 }

@@ -1,11 +1,9 @@
 package linux
 
 import (
-	"bytes"
 	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/gob"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,11 +14,13 @@ import (
 )
 
 // The whole process but its memory as plain data, in a canonical order:
-// threads by creation, descriptors by number, open files by id. With the
-// memory (machine.Memory's state format) it is both the snapshot format
-// and what the state hash covers, so anything that can influence the
-// guest's future is in it. (What the Env holds, such as host connections,
-// is the Env's to snapshot.)
+// threads by creation, descriptors by number, open files by id. Encoded
+// (snapshot_codec.go) and with the memory (machine.Memory's state format)
+// it is both the snapshot format and what the state hash covers, so
+// anything that can influence the guest's future is in it. (What the Env
+// holds, such as host connections, is the Env's to snapshot.) state() and
+// restore() mirror each other; TestProcessStateRestoresEveryField fails
+// when a field is added to one and not the other.
 type processState struct {
 	Config       configState
 	Instructions uint64
@@ -289,54 +289,41 @@ type Image struct {
 }
 
 // Freeze takes an image of the process.
-func (p *Process) Freeze() (*Image, error) {
-	state, err := encodeProcessState(p.state())
-	if err != nil {
-		return nil, fmt.Errorf("snapshot: %w", err)
-	}
-	return &Image{state: state, mem: p.mem.Freeze()}, nil
+func (p *Process) Freeze() *Image {
+	return &Image{state: encodeProcessState(p.state()), mem: p.mem.Freeze()}
 }
 
 // SizeBound is at least the length of AppendTo's output.
 func (img *Image) SizeBound() int { return 8 + len(img.state) + img.mem.StateSizeBound() }
 
 // AppendTo appends the snapshot to b: the length of the threads and
-// kernel state, that state (gob), and the memory (machine.Memory's state
-// format).
+// kernel state, that state (snapshot_codec.go), and the memory
+// (machine.Memory's state format).
 func (img *Image) AppendTo(b []byte) []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(len(img.state)))
 	b = append(b, img.state...)
 	return img.mem.AppendState(b)
 }
 
-// Snapshot serializes the whole process: CPU states, memory and kernel state.
-func (p *Process) Snapshot() ([]byte, error) {
-	img, err := p.Freeze()
-	if err != nil {
-		return nil, err
-	}
-	return img.AppendTo(make([]byte, 0, img.SizeBound())), nil
+// Snapshot serializes the whole process: CPU states, memory and kernel
+// state.
+func (p *Process) Snapshot() []byte {
+	img := p.Freeze()
+	return img.AppendTo(make([]byte, 0, img.SizeBound()))
 }
 
 // StateHash is a SHA-256 over the process's complete state in a canonical
 // order. Two processes that will behave the same have the same hash.
-func (p *Process) StateHash() ([32]byte, error) {
-	threads, memory, err := p.StateHashParts()
-	if err != nil {
-		return [32]byte{}, err
-	}
-	return sha256.Sum256(append(threads[:], memory[:]...)), nil
+func (p *Process) StateHash() [32]byte {
+	threads, memory := p.StateHashParts()
+	return sha256.Sum256(append(threads[:], memory[:]...))
 }
 
 // StateHashParts are the two hashes StateHash combines: the threads'
 // registers with the kernel state (files, signals, futexes, timers), and
 // the memory. Comparing them tells which of the two differs.
-func (p *Process) StateHashParts() (threads, memory [32]byte, err error) {
-	state, err := encodeProcessState(p.state())
-	if err != nil {
-		return threads, memory, fmt.Errorf("state hash: %w", err)
-	}
-	return sha256.Sum256(state), p.mem.Hash(), nil
+func (p *Process) StateHashParts() (threads, memory [32]byte) {
+	return sha256.Sum256(encodeProcessState(p.state())), p.mem.Hash()
 }
 
 // Restore rebuilds a process from a Snapshot. env must be in the state the
@@ -361,6 +348,16 @@ func Restore(snapshot []byte, env Env, log *slog.Logger) (*Process, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	p, err := s.restore(mem, env, log)
+	if err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+	return p, nil
+}
+
+// restore is the process whose state() is s, with memory mem. It mirrors
+// state(), field by field.
+func (s *processState) restore(mem *machine.Memory, env Env, log *slog.Logger) (*Process, error) {
 	c := s.Config
 	p := &Process{
 		cfg: Config{Argv: c.Argv, Envp: c.Envp, ExePath: c.ExePath, PID: c.PID, UID: c.UID, GID: c.GID, Hostname: c.Hostname, Quantum: c.Quantum,
@@ -406,7 +403,7 @@ func Restore(snapshot []byte, env Env, log *slog.Logger) (*Process, error) {
 	for _, fd := range s.FDs {
 		f := files[fd.FileID]
 		if f == nil || fd.FD < 0 || fd.FD >= maxFDs {
-			return nil, fmt.Errorf("restore: descriptor %d names unknown file %d", fd.FD, fd.FileID)
+			return nil, fmt.Errorf("descriptor %d names unknown file %d", fd.FD, fd.FileID)
 		}
 		for int(fd.FD) >= len(p.files.fds) {
 			p.files.fds = append(p.files.fds, fdEntry{})
@@ -417,16 +414,16 @@ func Restore(snapshot []byte, env Env, log *slog.Logger) (*Process, error) {
 		m := &sharedMapping{addr: ms.Addr, length: ms.Length, offset: ms.Offset, synced: ms.Synced}
 		if ms.FileID != 0 {
 			if m.file = files[ms.FileID]; m.file == nil {
-				return nil, fmt.Errorf("restore: shared mapping at %#x names unknown file %d", ms.Addr, ms.FileID)
+				return nil, fmt.Errorf("shared mapping at %#x names unknown file %d", ms.Addr, ms.FileID)
 			}
 			if len(m.synced) != int(ms.Length/machine.PageSize) {
-				return nil, fmt.Errorf("restore: shared mapping at %#x has %d page sums for %d bytes", ms.Addr, len(m.synced), ms.Length)
+				return nil, fmt.Errorf("shared mapping at %#x has %d page sums for %d bytes", ms.Addr, len(m.synced), ms.Length)
 			}
 		}
 		p.shared = append(p.shared, m)
 	}
 	if len(s.Actions) != numSignals {
-		return nil, fmt.Errorf("restore: %d signal actions", len(s.Actions))
+		return nil, fmt.Errorf("%d signal actions, not %d", len(s.Actions), numSignals)
 	}
 	for i, a := range s.Actions {
 		p.sig.actions[i+1] = sigAction{a.Handler, a.Flags, a.Mask}
@@ -436,16 +433,4 @@ func Restore(snapshot []byte, env Env, log *slog.Logger) (*Process, error) {
 		p.futexes = append(p.futexes, futexWaiter{w.Addr, w.TID, w.Bitset})
 	}
 	return p, nil
-}
-
-func encodeProcessState(s *processState) ([]byte, error) {
-	var b bytes.Buffer
-	err := gob.NewEncoder(&b).Encode(s)
-	return b.Bytes(), err
-}
-
-func decodeProcessState(b []byte) (*processState, error) {
-	var s processState
-	err := gob.NewDecoder(bytes.NewReader(b)).Decode(&s)
-	return &s, err
 }

@@ -4,7 +4,7 @@ package linux
 
 // EncodeState is the encoding of p's threads and kernel state: what a
 // snapshot holds besides the memory, and what the state hash covers.
-func EncodeState(p *Process) ([]byte, error) { return encodeProcessState(p.state()) }
+func EncodeState(p *Process) []byte { return encodeProcessState(p.state()) }
 
 // DecodeState decodes what EncodeState encoded.
 func DecodeState(b []byte) error {

@@ -152,8 +152,7 @@ func TestPrctlThreadNames(t *testing.T) {
 	require.Equal(t, "worker", name(p, child))
 	require.Equal(t, "a-name-longer-t", name(p, mainTID), "per thread")
 
-	snap, err := p.Snapshot()
-	require.NoError(t, err)
+	snap := p.Snapshot()
 	q, err := linux.Restore(snap, memenv.New(1), nil)
 	require.NoError(t, err)
 	require.Equal(t, "worker", name(q, child))

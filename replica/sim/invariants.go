@@ -1,11 +1,7 @@
 package sim
 
 import (
-	"bytes"
 	"cmp"
-	"encoding/binary"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"slices"
@@ -250,29 +246,8 @@ func (c *checks) guestClockReading(r guestClockReading) {
 
 // guestRealtime reads the guest's realtime clock, at the given count of
 // instructions executed, out of a replica snapshot: the replica shows the
-// clock nowhere else. The snapshot is a magic line, then length-prefixed
-// sections, the second the world as JSON (replica/snapshot.go,
-// replica/worldstate.go), which holds the clock's base and rate.
+// clock nowhere else.
 func guestRealtime(snapshot []byte, instructions uint64) (int64, error) {
-	magic, rest, ok := bytes.Cut(snapshot, []byte("\n"))
-	if !ok || !bytes.HasPrefix(magic, []byte("synod-replica-")) {
-		return 0, errors.New("not a replica snapshot")
-	}
-	var world []byte
-	for range 2 {
-		if len(rest) < 8 || binary.BigEndian.Uint64(rest) > uint64(len(rest)-8) {
-			return 0, errors.New("replica snapshot: a section is truncated")
-		}
-		n := binary.BigEndian.Uint64(rest)
-		world, rest = rest[8:8+n], rest[8+n:]
-	}
-	var clock struct {
-		NanosPerInstruction uint64
-		TimeBase            int64
-		TimeInstr           uint64
-	}
-	if err := json.Unmarshal(world, &clock); err != nil {
-		return 0, fmt.Errorf("replica snapshot: world: %w", err)
-	}
-	return clock.TimeBase + int64((instructions-clock.TimeInstr)*clock.NanosPerInstruction), nil
+	clock, err := replica.SnapshotClock(snapshot, instructions)
+	return clock.Realtime, err
 }
