@@ -70,16 +70,10 @@ func TestHelpDescribesEachCommand(t *testing.T) {
 // reads as part of the flag (-down-after long).
 func TestHelpFlagPlaceholdersNameTheValue(t *testing.T) {
 	meaningless := map[string]bool{"long": true, "value": true, "string": true, "int": true, "uint": true, "float": true}
-	// sim.go belongs to another change under way; its --jobs is to read
-	// "-jobs n" once that change lands.
-	pending := map[string]bool{"sim -jobs": true}
 	flagLine := regexp.MustCompile(`(?m)^  (-[a-z0-9-]+) ([^\s]+)$`)
 	for _, name := range allCommandNames() {
 		out, errOut, _ := synodOutput(t, name, "--help")
 		for _, m := range flagLine.FindAllStringSubmatch(out+errOut, -1) {
-			if pending[name+" "+m[1]] {
-				continue
-			}
 			require.False(t, meaningless[m[2]], "synod %s: %s %s", name, m[1], m[2])
 		}
 	}

@@ -31,7 +31,7 @@ func runSim(ctx context.Context, args []string, stdout io.Writer) error {
 	first := fs.Uint64("seed", 1, "the first `seed` to run")
 	count := fs.Int("seeds", 1, "how many `seeds` to run, from --seed on")
 	faultList := fs.String("faults", "all", "the `kinds` of fault to inject: all, none, or a comma-separated list of "+sim.AllFaults.String())
-	jobs := fs.Int("jobs", runtime.GOMAXPROCS(0), "how many seeds to run at a time")
+	jobs := fs.Int("jobs", runtime.GOMAXPROCS(0), "how many `seeds` to run at a time")
 	tracePath := fs.String("trace", "", "write every event of the run to `file` (one seed only)")
 	tail := fs.Int("tail", 40, "how many of the last `events` to show for a failing seed")
 	verbose := fs.Bool("v", false, "show every seed's row and what it chose, not only the failing seeds'")
