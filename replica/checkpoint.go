@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/entry"
@@ -23,6 +24,8 @@ type checkpoints struct {
 	// lastEpoch and lastHash are the most recent own checkpoint, for status.
 	lastEpoch uint64
 	lastHash  [32]byte
+	// lastTime is the guest's realtime clock at the last own checkpoint.
+	lastTime int64
 	// agreed counts the checkpoints a quorum judged equal to this
 	// replica's own.
 	agreed uint64
@@ -112,15 +115,28 @@ func differingParts(own, quorum entry.StateHash) []string {
 	return names
 }
 
-// checkpoint hashes the state at the end of every K-th epoch and proposes
-// the hash, so the replicas can compare notes through the log.
+// hashAtLeastEvery is the guest time after which a non-empty epoch is a
+// checkpoint even when its number is not a multiple of HashEvery, so that
+// a quiet cluster's hashes stay recent enough for an operator to compare
+// (synod status, the cluster page). Guest time is replicated state (seals
+// carry it), so every replica decides alike.
+const hashAtLeastEvery = int64(5 * time.Second)
+
+// checkpoint hashes the state at the end of every K-th epoch, or of an
+// epoch hashAtLeastEvery of guest time after the last checkpoint, and
+// proposes the hash, so the replicas can compare notes through the log.
 func (r *Replica) checkpoint() {
 	k := r.boot.HashEvery
-	if k == 0 || r.epoch%k != 0 {
+	if k == 0 {
+		return
+	}
+	now := r.world.Clock(r.proc.Instructions()).Realtime
+	if r.epoch%k != 0 && now-r.checks.lastTime < hashAtLeastEvery {
 		return
 	}
 	h := r.stateHash()
 	r.checks.record(h)
+	r.checks.lastTime = now
 	r.proposals = append(r.proposals, h)
 }
 

@@ -44,11 +44,17 @@ type sim struct {
 	net   *memnet.Network
 	nodes []*simNode
 	now   time.Duration
+	// hashEvery is the boot entry's HashEvery.
+	hashEvery uint64
 }
+
+// simBootTime is the wall clock at the start of a simulation: the boot
+// entry's, and the origin of the time the seals carry.
+const simBootTime = 1_700_000_000_000_000_000
 
 func newSim(t testing.TB, n int, guest []byte) *sim {
 	t.Helper()
-	s := &sim{t: t, net: memnet.New(1)}
+	s := &sim{t: t, net: memnet.New(1), hashEvery: 2}
 	var ids []consensus.NodeID
 	for i := 1; i <= n; i++ {
 		ids = append(ids, consensus.NodeID(i))
@@ -119,12 +125,12 @@ func (s *sim) stepNode(n *simNode) {
 	if !n.rep.Status().Booted && status.IsLeader && !n.booted {
 		n.booted = true
 		s.propose(n, entry.Boot{
-			GuestDigest: GuestDigest(n.rep.cfg.Guest), Argv: []string{"kvd"}, Time: 1_700_000_000_000_000_000,
-			EpochInstructions: 100_000, NanosPerInstruction: 10, HashEvery: 2,
+			GuestDigest: GuestDigest(n.rep.cfg.Guest), Argv: []string{"kvd"}, Time: simBootTime,
+			EpochInstructions: 100_000, NanosPerInstruction: 10, HashEvery: s.hashEvery,
 			Members: status.Members,
 		})
 	}
-	if seal, ok := n.sealer.Next(n.rep.SealInfo(), status.IsLeader, int64(s.now)); ok && n.rep.Status().Booted {
+	if seal, ok := n.sealer.Next(n.rep.SealInfo(), status.IsLeader, simBootTime+int64(s.now)); ok && n.rep.Status().Booted {
 		s.propose(n, seal)
 	}
 }
@@ -165,7 +171,7 @@ func (s *sim) request(n *simNode, port uint16, data, want string) string {
 	s.t.Helper()
 	n.serial++
 	conn := entry.ConnID{Node: n.id, Serial: n.serial}
-	s.propose(n, entry.Inputs{Time: int64(s.now), Entries: []entry.Entry{
+	s.propose(n, entry.Inputs{Time: simBootTime + int64(s.now), Entries: []entry.Entry{
 		entry.ConnOpen{Conn: conn, Port: port},
 		entry.ConnData{Conn: conn, Data: []byte(data)},
 	}})
@@ -219,6 +225,42 @@ func TestSimulatedClusterAgrees(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// A quiet cluster still takes checkpoints: a non-empty epoch is one when
+// hashAtLeastEvery of guest time passed since the last, whatever its
+// number, so an operator sees recent, equal hashes.
+func TestQuietClusterHashesEveryFewSeconds(t *testing.T) {
+	s := newSim(t, 3, readGuest(t, kvdGuest))
+	s.hashEvery = 1 << 40 // never by number
+	s.listening(6379)
+	set := func(value string) {
+		s.request(s.nodes[0], 6379, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\n"+value+"\r\n", "+OK")
+	}
+	common := func(what string) uint64 {
+		var epoch uint64
+		s.run(what, func() bool {
+			first := s.nodes[0].rep.Status()
+			for _, n := range s.nodes[1:] {
+				st := n.rep.Status()
+				if st.LastHashAt != first.LastHashAt {
+					return false
+				}
+				require.Equal(t, first.LastHash, st.LastHash, "node %d at epoch %d", n.id, st.LastHashAt)
+			}
+			epoch = first.LastHashAt
+			return epoch != 0
+		})
+		return epoch
+	}
+	set("1")
+	first := common("a first checkpoint")
+	set("2")
+	require.Equal(t, first, common("the same checkpoint"), "less than hashAtLeastEvery later, no new checkpoint")
+	start := s.now
+	s.run("guest time passing", func() bool { return s.now-start > time.Duration(hashAtLeastEvery) })
+	set("3")
+	require.Greater(t, common("a later checkpoint"), first)
 }
 
 // A replica whose state silently differs from the others' (a bit flipped

@@ -33,6 +33,9 @@ type header struct {
 	Votes         map[uint64]map[consensus.NodeID]entry.StateHash
 	LastEpoch     uint64
 	LastHash      [32]byte
+	// LastHashTime is the guest time of the last checkpoint, from which
+	// the next one is due (hashAtLeastEvery).
+	LastHashTime int64
 }
 
 // Frozen is the replicated state at one instant (Freeze), to be encoded
@@ -66,6 +69,7 @@ func (r *Replica) header() header {
 		Boot: *r.boot, Epoch: r.epoch, Ran: r.ran, Ended: r.ended, Wait: r.wait,
 		Delivered: r.delivered, SealedThrough: r.sealedThrough,
 		Own: r.checks.own, Votes: r.checks.votes, LastEpoch: r.checks.lastEpoch, LastHash: r.checks.lastHash,
+		LastHashTime: r.checks.lastTime,
 	}
 }
 
@@ -76,7 +80,7 @@ func (r *Replica) setHeader(h header) {
 	r.epoch, r.ran, r.ended, r.wait = h.Epoch, h.Ran, h.Ended, h.Wait
 	r.delivered, r.sealedThrough = h.Delivered, h.SealedThrough
 	r.sched = schedule{highest: h.SealedThrough}
-	r.checks = checkpoints{own: h.Own, votes: h.Votes, lastEpoch: h.LastEpoch, lastHash: h.LastHash}
+	r.checks = checkpoints{own: h.Own, votes: h.Votes, lastEpoch: h.LastEpoch, lastHash: h.LastHash, lastTime: h.LastHashTime}
 }
 
 // Encode is the snapshot's bytes, in one allocation.
@@ -194,6 +198,7 @@ func codeHeader(c *canon.Codec, h *header) {
 	})
 	canon.Uint64(c, &h.LastEpoch)
 	canon.Fixed(c, h.LastHash[:])
+	canon.Int64(c, &h.LastHashTime)
 }
 
 func codeWaitSet(c *canon.Codec, w *linux.WaitSet) {

@@ -164,7 +164,7 @@ func TestHeaderRestoresEveryField(t *testing.T) {
 		Votes: map[uint64]map[consensus.NodeID]entry.StateHash{
 			8: {1: vote(1, 8), 3: vote(3, 8)}, 4: {2: vote(2, 4)},
 		},
-		LastEpoch: 8, LastHash: [32]byte{2, 8},
+		LastEpoch: 8, LastHash: [32]byte{2, 8}, LastHashTime: 1e18 + 9,
 	}
 	canontest.RoundTrip(t, &h, codeHeader)
 	r := New(Config{Self: 2})

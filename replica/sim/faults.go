@@ -223,7 +223,7 @@ func newPlan(rng *rand.Rand, allowed FaultSet) plan {
 			p.fullFor = between(rng, 10*time.Millisecond, 2*time.Second)
 		}
 		if some() {
-			p.snapshotCrash = pick(rng, 0.1, 0.3)
+			p.snapshotCrash = pick(rng, 0.2, 0.5)
 		}
 		if some() {
 			p.bitFlip = pick(rng, 0.1, 0.3)
