@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/entry"
@@ -171,6 +173,8 @@ type Status struct {
 	LastHashAt   uint64 // epoch of LastHash
 	// HashesAgreed counts this replica's checkpoints a quorum agreed with.
 	HashesAgreed uint64
+	// Down lists the members the log has declared down, in order.
+	Down []consensus.NodeID
 }
 
 // Status reports where the replica is.
@@ -184,6 +188,9 @@ func (r *Replica) Status() Status {
 	if r.proc != nil {
 		s.Instructions = r.proc.Instructions()
 		s.Exited = r.proc.Exit()
+	}
+	if r.world != nil {
+		s.Down = slices.Sorted(maps.Keys(r.world.down))
 	}
 	s.LastHashAt, s.LastHash = r.checks.last()
 	s.HashesAgreed = r.checks.agreed

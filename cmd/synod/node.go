@@ -47,9 +47,10 @@ const nodeUsage = `usage: synod node --config FILE --id N [flags] [-- guest args
 Runs one node of a replicated cluster: the consensus log (raft over
 libp2p, durable in the node's data directory), the replicated PA-RISC
 machine, the service ports clients connect to, and an HTTP endpoint with
-the node's status (/status) and metrics (/metrics). Every node of a
-cluster must run the same guest. Ctrl-C or SIGTERM stops the node; its
-state stays in its data directory and it rejoins when started again.
+the cluster page (/), the node's status (/status), what it saw happen
+(/timeline) and its metrics (/metrics). Every node of a cluster must run
+the same guest. Ctrl-C or SIGTERM stops the node; its state stays in its
+data directory and it rejoins when started again.
 
 flags:
 `
@@ -153,6 +154,8 @@ type nodeSetup struct {
 	logger *slog.Logger
 	// rejoin replaces a lost or damaged store as the node starts.
 	rejoin bool
+	// timeline outlives each run: a repair is part of its story.
+	timeline *timeline
 }
 
 // serveNode runs the node until ctx ends. When its replica's state is lost
@@ -161,6 +164,9 @@ type nodeSetup struct {
 // installs it in its own store and starts again from it: the fault is gone
 // with the state it corrupted.
 func serveNode(ctx context.Context, s nodeSetup) error {
+	if s.timeline == nil {
+		s.timeline = newTimeline(s.self, time.Now)
+	}
 	var resyncs []time.Time
 	for {
 		snap, err := s.run(ctx, len(resyncs))
@@ -178,6 +184,7 @@ func serveNode(ctx context.Context, s nodeSetup) error {
 		}
 		s.logger.Warn("installed a healthy peer's state; starting again", "node", s.self,
 			"index", snap.GetMetadata().GetIndex(), "resyncs", len(resyncs))
+		s.timeline.add(eventRepaired, false, "took a healthy peer's state at index %d, after: %v", snap.GetMetadata().GetIndex(), err)
 	}
 }
 
@@ -261,11 +268,15 @@ func (s nodeSetup) run(ctx context.Context, resyncs int) (*raftpb.Snapshot, erro
 			Next: func() (uint64, bool) { s := node.Status(); return s.ConsoleInNext, s.ConsoleInEOF },
 		})
 	}
-	status, err := serveStatus(me.StatusAddr, node, netport, resyncs, registry, logger)
+	page := &clusterPage{cfg: cfg, self: self, timeline: s.timeline, now: time.Now, logger: logger}
+	status, err := serveStatus(me.StatusAddr, node, netport, resyncs, registry, page, logger)
 	if err != nil {
 		return nil, err
 	}
 	defer status.Close()
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go s.timeline.watch(watchCtx, node.Status)
 
 	logger.Info("node running", "status", me.StatusAddr, "service_host", me.ServiceHost,
 		"service_port_offset", me.ServicePortOffset, "guest", s.argv[0])
@@ -390,7 +401,7 @@ func report(node *replica.Node, netport *peripherals.NetPort) nodeReport {
 
 // serveStatus starts the node's HTTP endpoint.
 func serveStatus(addr string, node *replica.Node, netport *peripherals.NetPort, resyncs int, registry *prometheus.Registry,
-	logger *slog.Logger) (io.Closer, error) {
+	page *clusterPage, logger *slog.Logger) (io.Closer, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("status endpoint: %w", err)
@@ -405,6 +416,13 @@ func serveStatus(addr string, node *replica.Node, netport *peripherals.NetPort, 
 		}
 	})
 	mux.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
+	mux.Handle("GET /{$}", page)
+	mux.HandleFunc("GET /timeline", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if err := json.NewEncoder(w).Encode(page.timeline.view()); err != nil {
+			logger.Debug("timeline request", "err", err)
+		}
+	})
 	// Profiles of a running node: the status address is an operator's
 	// endpoint, like /metrics.
 	mux.HandleFunc("/debug/pprof/", pprof.Index)

@@ -292,7 +292,7 @@ func waitServing(ctx context.Context, up upCluster, procs []*nodeProc) (map[cons
 // or the addresses a guest of the user's listens on (served).
 func printNodes(w io.Writer, up upCluster, served map[consensus.NodeID][]string) {
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tSERVICE\tSTATUS\tPID\tLOG")
+	fmt.Fprintln(tw, "NODE\tSERVICE\tCLUSTER PAGE\tPID\tLOG")
 	for _, n := range up.Nodes {
 		service := n.Service
 		switch {
@@ -302,7 +302,7 @@ func printNodes(w io.Writer, up upCluster, served map[consensus.NodeID][]string)
 		default:
 			service = fmt.Sprintf("%s:<guest port>+%d", n.ServiceHost, n.ServicePortOffset)
 		}
-		fmt.Fprintf(tw, "%d\t%s\thttp://%s/status\t%d\t%s\n", n.ID, service, n.Status, n.PID, n.Log)
+		fmt.Fprintf(tw, "%d\t%s\thttp://%s/\t%d\t%s\n", n.ID, service, n.Status, n.PID, n.Log)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "cluster: %s (synod status --dir %s)\n", filepath.Join(up.Dir, clusterFile), up.Dir)
