@@ -61,6 +61,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	records := fs.Int("records", 120, "how many `records` the guest writes")
 	interval := fs.Duration("interval", 40*time.Millisecond, "the guest's pause between two records")
 	killAt := fs.Int("kill-at", 0, "kill the node once this many `records` are acknowledged (default: a third of them)")
+	hold := fs.Bool("hold", false, "after the checks, keep the cluster running until Ctrl-C, to look at its cluster page")
 	var m machineFlags
 	m.register(fs)
 	if err := fs.Set("down-after", "1s"); err != nil {
@@ -80,11 +81,23 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	run := demoRun{m: m, records: *records, interval: *interval, killAt: *killAt}
 	switch args[0] {
 	case "multipath":
-		return d.multipath(run)
+		err = d.multipath(run)
 	case "raid":
-		return d.raid(run)
+		err = d.raid(run)
+	default:
+		return fmt.Errorf("demo: no demo %q: multipath or raid", args[0])
 	}
-	return fmt.Errorf("demo: no demo %q: multipath or raid", args[0])
+	if err != nil || !*hold {
+		return err
+	}
+	d.say("the cluster keeps running; its page, with the failover marked: %s (Ctrl-C stops it)", d.page)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-d.lines: // in the nodes' logs already
+		}
+	}
 }
 
 // demoRun is what one run of a demo does.
@@ -106,6 +119,8 @@ type demo struct {
 	exe     string
 	out     io.Writer
 	start   time.Time
+	// page is the cluster page of a node the demo does not kill.
+	page string
 
 	mu    sync.Mutex
 	procs []*exec.Cmd

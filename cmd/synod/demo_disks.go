@@ -39,7 +39,8 @@ func (d *demo) multipath(run demoRun) error {
 	if err != nil {
 		return err
 	}
-	d.say("3 nodes started (cluster page: http://%s/); the guest appends %d records through node 1's path", cfg.Nodes[1].StatusAddr, records)
+	d.page = "http://" + cfg.Nodes[1].StatusAddr + "/"
+	d.say("3 nodes started (cluster page: %s); the guest appends %d records through node 1's path", d.page, records)
 	a := acks{seen: map[int]bool{}}
 	killed := false
 	err = d.follow(func(n int) {
@@ -82,7 +83,8 @@ func (d *demo) raid(run demoRun) error {
 	if err != nil {
 		return err
 	}
-	d.say("3 nodes started (cluster page: http://%s/); the guest mirrors %d records over the three disks", cfg.Nodes[0].StatusAddr, records)
+	d.page = "http://" + cfg.Nodes[0].StatusAddr + "/"
+	d.say("3 nodes started (cluster page: %s); the guest mirrors %d records over the three disks", d.page, records)
 	a := acks{seen: map[int]bool{}}
 	killed, restarted := false, false
 	err = d.follow(func(n int) {

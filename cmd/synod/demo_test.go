@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,4 +87,49 @@ func TestDemoNeedsAName(t *testing.T) {
 	out, err = runSynodCommand(t, time.Minute, "demo", "tape")
 	require.Error(t, err)
 	assert.Contains(t, out, `no demo "tape"`)
+}
+
+// With --hold the multipath demo keeps its cluster running after its
+// checks: the page it names shows node 1 down and the failover marked,
+// and Ctrl-C ends the demo cleanly.
+func TestDemoHoldShowsTheFailoverOnTheClusterPage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a cluster and a disk server")
+	}
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, exe, "demo", "multipath", "--records", "30", "--interval", "20ms", "--hold")
+	cmd.Env = append(os.Environ(), runAsSynodEnv+"=1")
+	cmd.WaitDelay = 10 * time.Second
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+
+	page := regexp.MustCompile(`its page, with the failover marked: (http://\S+)`)
+	var url string
+	var seen strings.Builder
+	for sc := bufio.NewScanner(stdout); url == "" && sc.Scan(); {
+		seen.WriteString(sc.Text() + "\n")
+		if m := page.FindStringSubmatch(sc.Text()); m != nil {
+			url = m[1]
+		}
+	}
+	require.NotEmpty(t, url, "the demo names its page once its checks pass:\n%s", seen.String())
+	require.Contains(t, seen.String(), "OK: the disk holds records 0 to 29")
+	go io.Copy(io.Discard, stdout)
+
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	html := string(body)
+	assert.Contains(t, html, `<tr class="node down" data-node="1">`, "node 1 was killed")
+	assert.Contains(t, html, `class="mark failover`, "the failover is marked on the timeline")
+	assert.Contains(t, html, "node 1 declared down")
+
+	require.NoError(t, cmd.Process.Signal(os.Interrupt))
+	require.NoError(t, cmd.Wait(), "Ctrl-C ends a held demo cleanly")
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"slices"
@@ -222,9 +223,14 @@ type pageChart struct {
 	RatePoints          string
 	RateMax             string
 	LeaderY, LeaderH    float64
+	Outputs             []pageLine
 	Ticks               []pageTick
 	Leaders             []pageSpan
 	Marks               []pageMark
+}
+
+type pageLine struct {
+	Points, Color, Label string
 }
 
 type pageTick struct {
@@ -247,6 +253,20 @@ type pageMark struct {
 	LabelY   float64
 	// LabelEnd puts the label left of the mark, near the right edge.
 	LabelEnd bool
+}
+
+// perSecond turns a node's samples of a counter into its rate, by the
+// second each rate was measured at, from start on.
+func perSecond(samples []timelineSample, start time.Time, counter func(timelineSample) uint64) map[int64]float64 {
+	rates := map[int64]float64{}
+	for i := 1; i < len(samples); i++ {
+		a, b := samples[i-1], samples[i]
+		secs := b.At.Sub(a.At).Seconds()
+		if secs > 0 && counter(b) >= counter(a) && b.At.After(start) {
+			rates[b.At.Unix()] = float64(counter(b)-counter(a)) / secs
+		}
+	}
+	return rates
 }
 
 // tickSteps are the time axis's possible spacings; the smallest that
@@ -301,39 +321,43 @@ func (p *clusterPage) chart(events []timelineEvent, timelines map[consensus.Node
 		c.Ticks[len(c.Ticks)-1].End = true
 	}
 
-	// Replies per second, summed over the nodes.
-	rates := map[int64]float64{}
-	for _, tl := range timelines {
-		for i := 1; i < len(tl.Samples); i++ {
-			a, b := tl.Samples[i-1], tl.Samples[i]
-			if secs := b.At.Sub(a.At).Seconds(); secs > 0 && b.Replies >= a.Replies && b.At.After(start) {
-				rates[b.At.Unix()] += float64(b.Replies-a.Replies) / secs
-			}
+	// Replies per second summed over the nodes, and each node's outputs
+	// per second (the path a disk's I/O takes shows as whose line is up).
+	replies := map[int64]float64{}
+	outputsByNode := map[consensus.NodeID]map[int64]float64{}
+	for id, tl := range timelines {
+		for sec, r := range perSecond(tl.Samples, start, func(s timelineSample) uint64 { return s.Replies }) {
+			replies[sec] += r
 		}
+		outputsByNode[id] = perSecond(tl.Samples, start, func(s timelineSample) uint64 { return s.Outputs })
 	}
-	seconds := slices.Sorted(func(yield func(int64) bool) {
-		for s := range rates {
-			if !yield(s) {
-				return
-			}
-		}
-	})
 	peak := 1.0
-	for _, s := range seconds {
-		peak = max(peak, rates[s])
+	for _, rates := range append(slices.Collect(maps.Values(outputsByNode)), replies) {
+		for _, r := range rates {
+			peak = max(peak, r)
+		}
 	}
 	c.RateMax = fmt.Sprintf("%.0f/s", peak)
-	var points []string
-	for _, s := range seconds {
-		y := c.RateBottom - rates[s]/peak*(c.RateBottom-c.RateTop)
-		points = append(points, fmt.Sprintf("%.1f,%.1f", x(time.Unix(s, 0)), y))
+	points := func(rates map[int64]float64) []string {
+		var p []string
+		for _, sec := range slices.Sorted(maps.Keys(rates)) {
+			y := c.RateBottom - rates[sec]/peak*(c.RateBottom-c.RateTop)
+			p = append(p, fmt.Sprintf("%.1f,%.1f", x(time.Unix(sec, 0)), y))
+		}
+		return p
 	}
-	if len(points) > 0 { // down to the axis at both ends, to fill the area
+	if area := points(replies); len(area) > 0 { // down to the axis at both ends, to fill the area
+		seconds := slices.Sorted(maps.Keys(replies))
 		first, last := x(time.Unix(seconds[0], 0)), x(time.Unix(seconds[len(seconds)-1], 0))
-		points = append([]string{fmt.Sprintf("%.1f,%.1f", first, c.RateBottom)}, points...)
-		points = append(points, fmt.Sprintf("%.1f,%.1f", last, c.RateBottom))
+		area = append([]string{fmt.Sprintf("%.1f,%.1f", first, c.RateBottom)}, area...)
+		area = append(area, fmt.Sprintf("%.1f,%.1f", last, c.RateBottom))
+		c.RatePoints = strings.Join(area, " ")
 	}
-	c.RatePoints = strings.Join(points, " ")
+	for _, id := range slices.Sorted(maps.Keys(outputsByNode)) {
+		if line := points(outputsByNode[id]); len(line) > 1 {
+			c.Outputs = append(c.Outputs, pageLine{Points: strings.Join(line, " "), Color: nodeColor(id), Label: fmt.Sprintf("node %d outputs/s", id)})
+		}
+	}
 
 	// Who led when, as this node saw it.
 	var leader consensus.NodeID

@@ -63,6 +63,7 @@ var sendKind = outputs.KindOf(outputs.Send{})
 type timelineSample struct {
 	At           time.Time `json:"at"`
 	Replies      uint64    `json:"replies"`
+	Outputs      uint64    `json:"outputs"` // every kind, performed here
 	Instructions uint64    `json:"instructions"`
 }
 
@@ -153,7 +154,7 @@ func (w *statusWatcher) look(s replica.NodeStatus) {
 	t := w.t
 	if now := t.now(); now.Sub(w.lastSample) >= time.Second {
 		w.lastSample = now
-		t.sample(timelineSample{At: now, Replies: s.Performed[sendKind], Instructions: s.Replica.Instructions})
+		t.sample(timelineSample{At: now, Replies: s.Performed[sendKind], Outputs: s.Actioned, Instructions: s.Replica.Instructions})
 	}
 	prev := w.last
 	w.last = s
