@@ -69,3 +69,15 @@ type Transport interface {
 	// Close stops the transport and releases its connections.
 	Close() error
 }
+
+// PeerWatcher is implemented by a transport that can tell that a peer's
+// process has ended, not merely that the peer is unreachable: the peer's
+// host refused a new connection right after the old one broke (a killed
+// process's sockets are closed by its kernel; nothing listens any more).
+// The log elects a new leader at once when its leader's process ends,
+// instead of waiting out an election timeout. A partition gives no such
+// signal, only silence, and is left to the timeout.
+type PeerWatcher interface {
+	// PeersGone delivers the id of each peer whose process ended.
+	PeersGone() <-chan NodeID
+}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -101,8 +102,15 @@ func (l *recordingLog) waitFor(t *testing.T, cond func([]entry.Entry) bool) []en
 
 func startNetPort(t *testing.T, log *recordingLog) (*NetPort, string) {
 	t.Helper()
+	return startNetPortRetrying(t, log, 50*time.Millisecond)
+}
+
+// startNetPortRetrying starts a port that proposes uncommitted input
+// again after retryAfter.
+func startNetPortRetrying(t *testing.T, log *recordingLog, retryAfter time.Duration) (*NetPort, string) {
+	t.Helper()
 	n := NewNetPort(NetPortConfig{Node: 2, Host: "127.0.0.1", PortOffset: 0, Log: log,
-		RetryAfter: 50 * time.Millisecond, GiveUpAfter: 500 * time.Millisecond})
+		RetryAfter: retryAfter, GiveUpAfter: 10 * retryAfter})
 	log.mu.Lock()
 	log.commit = n.Committed
 	log.mu.Unlock()
@@ -248,7 +256,9 @@ func TestNetPortRetriesLostProposals(t *testing.T) {
 func TestNetPortBatchesInputsWhileTheLogIsBusy(t *testing.T) {
 	log := newRecordingLog()
 	log.gate = make(chan struct{})
-	n, addr := startNetPort(t, log)
+	// No retry while the gate holds the first batch: it would queue the
+	// held inputs again, and the count below would not be exact.
+	n, addr := startNetPortRetrying(t, log, time.Hour)
 	const clients = 8
 	conns := make([]net.Conn, clients)
 	for i := range clients {
@@ -347,4 +357,42 @@ func TestNetPortHangsUpOnEveryClient(t *testing.T) {
 	got := log.waitFor(t, func(es []entry.Entry) bool { return es[len(es)-1].Kind() == entry.KindConnClose })
 	open := got[0].(entry.ConnOpen)
 	require.Equal(t, entry.ConnClose{Conn: open.Conn}, got[len(got)-1], "and the guest is told")
+}
+
+// leaderLog is a recordingLog that says who leads, as a consensus.Log does.
+type leaderLog struct {
+	*recordingLog
+	leader atomic.Uint64
+}
+
+func (l *leaderLog) Status() consensus.Status {
+	return consensus.Status{Leader: consensus.NodeID(l.leader.Load())}
+}
+
+// When another node starts to lead, a client's input that the old leader
+// lost is proposed again at once, not RetryAfter later (here an hour).
+func TestNetPortProposesAgainWhenTheLeaderChanges(t *testing.T) {
+	log := &leaderLog{recordingLog: newRecordingLog()}
+	log.leader.Store(1)
+	log.lose = 1
+	n := NewNetPort(NetPortConfig{Node: 2, Host: "127.0.0.1", Log: log, RetryAfter: time.Hour, GiveUpAfter: 2 * time.Hour})
+	log.mu.Lock()
+	log.commit = n.Committed
+	log.mu.Unlock()
+	t.Cleanup(n.Stop)
+	n.SetServing(true)
+	require.NoError(t, n.Listen(freePort(t)))
+	c, err := net.Dial("tcp", n.Addrs()[0])
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Write([]byte("hello"))
+	require.NoError(t, err)
+	connData := func(es []entry.Entry) int {
+		return len(slices.DeleteFunc(slices.Clone(es), func(e entry.Entry) bool { return e.Kind() != entry.KindConnData }))
+	}
+	log.waitFor(t, func(es []entry.Entry) bool { return connData(es) == 1 }) // lost with the old leader
+
+	log.leader.Store(3)
+	got := log.waitFor(t, func(es []entry.Entry) bool { return connData(es) == 2 })
+	require.Equal(t, 2, connData(got), "proposed again once, under the new leader")
 }

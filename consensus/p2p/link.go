@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -62,6 +63,11 @@ func (l *link) send(msg []byte) error {
 	return nil
 }
 
+// goneWindow is how soon after a stream breaks a refused connection
+// still reports the peer's process ended: later, the refusal says less
+// (the peer may have been restarted and stopped again).
+const goneWindow = time.Second
+
 // take hands the writer everything queued so far.
 func (l *link) take() [][]byte {
 	l.mu.Lock()
@@ -114,14 +120,24 @@ func (l *link) run(ctx context.Context) {
 	log := l.t.log.With("peer_node", l.id, "peer", l.peer)
 	b := backoff{min: l.t.opts.MinBackoff, max: l.t.opts.MaxBackoff}
 	failures := 0
+	// lostAt is when the last stream broke, until the peer is reported
+	// gone: an attempt soon after that the peer's host refuses tells a
+	// peer whose process ended from one that is only slow or cut off.
+	var lostAt time.Time
 	for {
 		s, err := l.open(ctx)
+		if !lostAt.IsZero() && err != nil && errors.Is(err, syscall.ECONNREFUSED) && time.Since(lostAt) < goneWindow {
+			log.Warn("p2p: the peer's process has ended (its host refuses connections)")
+			l.t.peerGone(l.id)
+			lostAt = time.Time{}
+		}
 		lived := false // the stream was up long enough to count as a success
 		if err == nil {
 			log.Info("p2p: connected")
 			opened := time.Now()
 			err = l.pump(ctx, s) // returns at once if ctx has ended
 			lived = time.Since(opened) >= l.t.opts.MaxBackoff
+			lostAt = time.Now()
 		}
 		switch {
 		case ctx.Err() != nil:

@@ -151,6 +151,8 @@ type Transport struct {
 	inbound     chan consensus.Inbound
 	// snapshotsSent carries the outcome of each SendSnapshot.
 	snapshotsSent chan consensus.SnapshotSent
+	// gone carries the peers whose process ended (consensus.PeerWatcher).
+	gone chan consensus.NodeID
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -167,7 +169,10 @@ type Transport struct {
 	readers      sync.WaitGroup
 }
 
-var _ consensus.Transport = (*Transport)(nil)
+var (
+	_ consensus.Transport   = (*Transport)(nil)
+	_ consensus.PeerWatcher = (*Transport)(nil)
+)
 
 // New starts the transport of node opts.Self: it listens on the node's
 // address and starts connecting to every other node of the cluster.
@@ -203,6 +208,7 @@ func New(opts Options) (*Transport, error) {
 		inbound: make(chan consensus.Inbound, opts.InboundBuffer),
 
 		snapshotsSent: make(chan consensus.SnapshotSent, len(opts.Cluster.Nodes)),
+		gone:          make(chan consensus.NodeID, len(opts.Cluster.Nodes)),
 		snapshotsOut:  map[consensus.NodeID]bool{},
 		snapshotsIn:   map[consensus.NodeID]network.Stream{},
 	}
@@ -258,6 +264,19 @@ func (t *Transport) Send(to consensus.NodeID, msg []byte) error {
 // Inbound delivers every message received, with the sender's node id as
 // proven by its libp2p identity. Close closes it.
 func (t *Transport) Inbound() <-chan consensus.Inbound { return t.inbound }
+
+// PeersGone delivers each peer whose process ended: a link to it broke
+// and the peer's host refused the connection made again at once.
+func (t *Transport) PeersGone() <-chan consensus.NodeID { return t.gone }
+
+// peerGone reports that id's process ended. It never blocks: one report
+// of a peer still unread is enough.
+func (t *Transport) peerGone(id consensus.NodeID) {
+	select {
+	case t.gone <- id:
+	default:
+	}
+}
 
 // Close stops every goroutine, closes all connections and then Inbound.
 // Messages still queued are dropped. Calling it again does nothing.

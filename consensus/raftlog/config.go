@@ -40,6 +40,14 @@ type Config struct {
 	// HeartbeatTicks is the leader's heartbeat period in ticks (default 1).
 	// It must be well below ElectionTicks.
 	HeartbeatTicks int
+	// TakeoverStaggerTicks is how long each surviving follower waits, per
+	// rank (its place by id among them), before it campaigns when the
+	// transport reports that the leader's process has ended (default 3;
+	// takeover.go). The first campaigns at once. Shorter makes a takeover
+	// by a later one sooner when the first cannot win (its log is behind);
+	// too short and two campaign together and split the vote, which the
+	// election timeout then settles.
+	TakeoverStaggerTicks int
 
 	// MaxSizePerMsg bounds the entries in one append message (default
 	// 1 MiB). Larger batches amortise per-message cost; smaller ones cut
@@ -106,6 +114,7 @@ func (c *Config) Validate() error {
 	setDefault(&c.TickInterval, 100*time.Millisecond)
 	setDefault(&c.ElectionTicks, 10)
 	setDefault(&c.HeartbeatTicks, 1)
+	setDefault(&c.TakeoverStaggerTicks, 3)
 	setDefault(&c.MaxSizePerMsg, 1<<20)
 	setDefault(&c.MaxInflightMsgs, 256)
 	setDefault(&c.MaxCommittedSizePerReady, 16<<20)

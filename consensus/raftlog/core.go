@@ -70,6 +70,9 @@ type Core struct {
 	// rejoin gates this node's votes while its store replaces a lost one
 	// (rejoin.go).
 	rejoin rejoinGate
+	// takeover is the campaign this node owes because the leader's
+	// process ended (takeover.go), if any.
+	takeover *takeover
 
 	// The snapshot pipeline (snapshots.go). asyncSnapshots is set by a
 	// driver that runs snapshot jobs off the loop (Node); job is the
@@ -219,7 +222,7 @@ func (c *Core) Tick() error {
 				c.m.proposalsExpired.Inc()
 			}
 		}
-		return nil
+		return c.maybeTakeOver()
 	})
 }
 

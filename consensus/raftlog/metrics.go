@@ -12,7 +12,7 @@ type metrics struct {
 
 	leaderChanges, proposalsRejected, proposalsExpired, invalidMessages, sendFailures prometheus.Counter
 	snapshotsCreated, snapshotsSent, snapshotsInstalled                               prometheus.Counter
-	votesWithheld                                                                     prometheus.Counter
+	votesWithheld, takeovers                                                          prometheus.Counter
 
 	fsync, apply, proposal prometheus.Histogram
 }
@@ -39,6 +39,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		members:            gauge("members", "Voting members in the applied configuration."),
 		rejoining:          gauge("rejoining", "1 while this node replaces a lost store and has not caught up: it does not vote."),
 		votesWithheld:      counter("votes_withheld_total", "Vote requests a rejoining node left unanswered (or answered nothing to, at or below its vote floor)."),
+		takeovers:          counter("takeovers_total", "Campaigns this node started because the leader's process ended, without waiting for the election timeout."),
 		leaderChanges:      counter("leader_changes_total", "Times the known leader changed (including to none)."),
 		proposalsRejected:  counter("proposals_rejected_total", "Proposals refused at once: no quorum reachable or raft dropped them."),
 		proposalsExpired:   counter("proposals_failed_total", "Accepted proposals that were not delivered within the proposal timeout (lost with a leader change)."),
@@ -55,7 +56,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{
-		m.commitIndex, m.appliedIndex, m.term, m.isLeader, m.members, m.rejoining, m.votesWithheld,
+		m.commitIndex, m.appliedIndex, m.term, m.isLeader, m.members, m.rejoining, m.votesWithheld, m.takeovers,
 		m.leaderChanges, m.proposalsRejected, m.proposalsExpired, m.invalidMessages, m.sendFailures,
 		m.snapshotsCreated, m.snapshotsSent, m.snapshotsInstalled,
 		m.fsync, m.apply, m.proposal,

@@ -264,6 +264,10 @@ func (n *Node) run(tick time.Duration) {
 		close(n.done)
 	}()
 	inbound := n.net.Inbound()
+	var gone <-chan consensus.NodeID // nil, which never delivers, unless the transport tells
+	if w, ok := n.net.(consensus.PeerWatcher); ok {
+		gone = w.PeersGone()
+	}
 	for {
 		// Stop taking committed entries while the user is far behind.
 		var out chan consensus.Apply
@@ -283,6 +287,8 @@ func (n *Node) run(tick time.Duration) {
 				return
 			}
 			n.step(in)
+		case id := <-gone:
+			_ = n.core.PeerGone(id) // a fatal error is checked below
 		case p := <-n.proposals:
 			waiting = n.propose(p, waiting)
 		case f := <-n.commands:
