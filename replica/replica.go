@@ -175,6 +175,11 @@ type Status struct {
 	HashesAgreed uint64
 	// Down lists the members the log has declared down, in order.
 	Down []consensus.NodeID
+	// InputBytes counts the client bytes delivered into the guest's
+	// connections, RandomBatches the random batches delivered to its
+	// pool. Like HashesAgreed they count what this replica did, not
+	// replicated state: a snapshot neither holds nor resets them.
+	InputBytes, RandomBatches uint64
 }
 
 // Status reports where the replica is.
@@ -191,6 +196,7 @@ func (r *Replica) Status() Status {
 	}
 	if r.world != nil {
 		s.Down = slices.Sorted(maps.Keys(r.world.down))
+		s.InputBytes, s.RandomBatches = r.world.counts.inputBytes, r.world.counts.randomBatches
 	}
 	s.LastHashAt, s.LastHash = r.checks.last()
 	s.HashesAgreed = r.checks.agreed

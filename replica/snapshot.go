@@ -80,7 +80,10 @@ func (r *Replica) setHeader(h header) {
 	r.epoch, r.ran, r.ended, r.wait = h.Epoch, h.Ran, h.Ended, h.Wait
 	r.delivered, r.sealedThrough = h.Delivered, h.SealedThrough
 	r.sched = schedule{highest: h.SealedThrough}
-	r.checks = checkpoints{own: h.Own, votes: h.Votes, lastEpoch: h.LastEpoch, lastHash: h.LastHash, lastTime: h.LastHashTime}
+	// agreed counts this replica's verdicts for operators, not state: it
+	// goes on counting across a restore.
+	r.checks = checkpoints{own: h.Own, votes: h.Votes, lastEpoch: h.LastEpoch, lastHash: h.LastHash, lastTime: h.LastHashTime,
+		agreed: r.checks.agreed}
 }
 
 // Encode is the snapshot's bytes, in one allocation.
@@ -131,6 +134,9 @@ func (r *Replica) Restore(b []byte) error {
 	proc, err := linux.Restore(sections[2], w, r.log)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
+	}
+	if r.world != nil {
+		w.counts = r.world.counts
 	}
 	r.proc, r.world = proc, w
 	r.setHeader(h)

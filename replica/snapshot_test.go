@@ -242,3 +242,28 @@ func BenchmarkStateHash(b *testing.B) {
 		r.stateHash()
 	}
 }
+
+// TestOperatorCountsAreNotState: what a replica counts for operators
+// (input bytes, random batches, agreed hashes) is its own, not replicated
+// state: it changes neither the snapshot nor the state hash, and a
+// restore keeps the counts of the replica restored into.
+func TestOperatorCountsAreNotState(t *testing.T) {
+	r := servingReplica(t)
+	s := r.Status()
+	require.Positive(t, s.InputBytes, "the SET's bytes")
+	require.Positive(t, s.RandomBatches, "the batch asked for at boot")
+
+	snap, _, err := r.Snapshot()
+	require.NoError(t, err)
+	hash := r.stateHash()
+	r.world.counts = deliveryCounts{inputBytes: 5, randomBatches: 6}
+	r.checks.agreed = 7
+	again, _, err := r.Snapshot()
+	require.NoError(t, err)
+	require.Equal(t, snap, again)
+	require.Equal(t, hash, r.stateHash())
+
+	require.NoError(t, r.Restore(snap))
+	s = r.Status()
+	require.Equal(t, [3]uint64{5, 6, 7}, [3]uint64{s.InputBytes, s.RandomBatches, s.HashesAgreed})
+}

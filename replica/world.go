@@ -61,6 +61,17 @@ type world struct {
 
 	seq uint64
 	out []outputs.Output // produced since the runtime last drained them
+
+	counts deliveryCounts
+}
+
+// deliveryCounts count what this replica delivered into the world, for
+// operators (Status). They are not replicated state: worldState leaves
+// them out, so neither state hashes nor snapshots see them, and Restore
+// carries them over from the world it replaces.
+type deliveryCounts struct {
+	inputBytes    uint64 // client bytes taken into the guest's connections
+	randomBatches uint64 // random batches delivered to the pool
 }
 
 // consoleRecord is one console output awaiting its node's acknowledgement.
@@ -217,6 +228,7 @@ func (w *world) deliver(instructions uint64, e entry.Entry) {
 			c.peerClosed = true
 		}
 	case entry.Random:
+		w.counts.randomBatches++
 		if len(w.pool)+len(e.Data) <= maxRandomPool {
 			w.pool = append(w.pool, e.Data...)
 		}
@@ -300,6 +312,7 @@ func (w *world) connData(e entry.ConnData) {
 	}
 	c.in = append(c.in, data...)
 	c.nextOffset = end
+	w.counts.inputBytes += uint64(len(data))
 }
 
 // hangUp ends a client connection from the world's side: the guest reads
