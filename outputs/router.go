@@ -3,6 +3,7 @@ package outputs
 import (
 	"io"
 	"log/slog"
+	"maps"
 	"sync/atomic"
 
 	"github.com/synodvm/synod/consensus"
@@ -62,15 +63,29 @@ type Router struct {
 	// consoleThrough is the sequence number of the last console output
 	// performed here, for the node to acknowledge.
 	consoleThrough atomic.Uint64
+	// addressed counts the outputs routed, by the node each is addressed
+	// to and kind. Route replaces the map rather than changing it, so
+	// that one Addressed returned stays as it was for whoever holds it.
+	addressed map[consensus.NodeID][NumKinds]uint64
 }
 
 // Route performs or records each output, in sequence order.
 func (r *Router) Route(outs []Output) {
+	var addressed map[consensus.NodeID][NumKinds]uint64 // a copy, once an output is new
 	for _, o := range outs {
 		if o.Seq <= r.lastSeq {
 			continue
 		}
 		r.lastSeq = o.Seq
+		if addressed == nil {
+			addressed = maps.Clone(r.addressed)
+			if addressed == nil {
+				addressed = map[consensus.NodeID][NumKinds]uint64{}
+			}
+		}
+		byKind := addressed[o.Node]
+		byKind[KindOf(o.Action)]++
+		addressed[o.Node] = byKind
 		if o.Node != r.Self && !planted.On(planted.OutputOnEveryNode) {
 			r.elsewhere.Add(1)
 			continue
@@ -85,6 +100,9 @@ func (r *Router) Route(outs []Output) {
 		}
 		r.actioned.Add(1)
 		r.perform(o)
+	}
+	if addressed != nil {
+		r.addressed = addressed
 	}
 }
 
@@ -143,6 +161,11 @@ func (r *Router) PerformedByKind() [NumKinds]uint64 {
 	}
 	return n
 }
+
+// Addressed counts the outputs routed, by the node each is addressed to
+// and kind. Call it from the goroutine that calls Route; the map is
+// never changed afterwards, and must not be changed by the caller.
+func (r *Router) Addressed() map[consensus.NodeID][NumKinds]uint64 { return r.addressed }
 
 // Counts reports outputs performed here and outputs performed elsewhere.
 func (r *Router) Counts() (actioned, elsewhere uint64) {

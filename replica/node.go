@@ -59,6 +59,10 @@ type NodeStatus struct {
 	Elsewhere uint64
 	// Performed counts the outputs performed here by kind (outputs.Kinds).
 	Performed [outputs.NumKinds]uint64
+	// Addressed counts the outputs routed, performed here or not, by the
+	// node each is addressed to and kind. Read-only: later statuses share
+	// it.
+	Addressed map[consensus.NodeID][outputs.NumKinds]uint64
 	Quiet     bool
 	// ConsoleInNext and ConsoleInEOF are how far the guest's stdin has
 	// taken the console's input.
@@ -298,6 +302,7 @@ func (n *Node) publish() {
 		Actioned:      actioned,
 		Elsewhere:     elsewhere,
 		Performed:     n.router.PerformedByKind(),
+		Addressed:     n.router.Addressed(),
 		Quiet:         n.router.Quiet.Load(),
 	})
 }
