@@ -1,6 +1,9 @@
 package main
 
 import (
+	"errors"
+	"strconv"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -13,34 +16,58 @@ import (
 // scrape costs the loop nothing. Guest MIPS is
 // rate(synod_replica_instructions_total[1m]) / 1e6.
 type replicaCollector struct {
-	node *replica.Node
+	node    *replica.Node
+	history repairHistory
 
-	epoch, instructions, delivered, hashEpoch, hashesAgreed *prometheus.Desc
-	booted, quiet, exited, outputs, elsewhere               *prometheus.Desc
+	epoch, instructions, delivered, lag, hashEpoch, hashesAgreed *prometheus.Desc
+	booted, quiet, exited, performed, addressed, elsewhere       *prometheus.Desc
+	inputBytes, randomBatches, divergences, repairs              *prometheus.Desc
 }
 
-func newReplicaCollector(node *replica.Node) *replicaCollector {
+// helpRestartsOnRepair ends the help of the counts a node keeps per
+// replica: a node that repairs its replica starts a new one, counting from
+// zero again.
+const helpRestartsOnRepair = " Starts from zero again when the node repairs its replica."
+
+func newReplicaCollector(node *replica.Node, history repairHistory) *replicaCollector {
 	desc := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc("synod_replica_"+name, help, labels, nil)
 	}
 	return &replicaCollector{
-		node:         node,
-		epoch:        desc("epoch", "The epoch the replica is executing."),
-		instructions: desc("instructions_total", "Guest instructions executed."),
-		delivered:    desc("delivered_index", "Highest log index delivered to the guest."),
-		hashEpoch:    desc("state_hash_epoch", "Epoch of the replica's latest state hash."),
-		hashesAgreed: desc("state_hashes_agreed_total", "State hashes of this replica a quorum agreed with."),
-		booted:       desc("booted", "1 once the machine booted from the log."),
-		quiet:        desc("quiet", "1 while the node replays history without performing outputs."),
-		exited:       desc("guest_exited", "1 once the guest has exited."),
-		outputs:      desc("outputs_performed_total", "Outputs this node performed, by kind.", "kind"),
-		elsewhere:    desc("outputs_elsewhere_total", "Outputs addressed to other nodes (or replayed quietly)."),
+		node:    node,
+		history: history,
+		epoch:   desc("epoch", "The epoch the replica is executing."),
+		instructions: desc("instructions_total",
+			"Guest instructions executed; its rate is the guest's speed (MIPS: rate(...[1m]) / 1e6). Jumps when the replica restores a snapshot."),
+		delivered: desc("delivered_index", "Highest log index delivered to the guest."),
+		lag:       desc("delivery_lag", "Log entries committed and not yet delivered to the guest: raft's commit index minus the delivered index."),
+		hashEpoch: desc("state_hash_epoch", "Epoch of the replica's latest state hash."),
+		hashesAgreed: desc("state_hashes_agreed_total",
+			"State hashes of this replica a quorum agreed with."+helpRestartsOnRepair),
+		booted: desc("booted", "1 once the machine booted from the log."),
+		quiet:  desc("quiet", "1 while the node replays history without performing outputs."),
+		exited: desc("guest_exited", "1 once the guest has exited."),
+		performed: desc("outputs_performed_total",
+			"Outputs this node performed, by kind."+helpRestartsOnRepair, "kind"),
+		addressed: desc("outputs_total",
+			"Outputs the replica produced, performed here or not, by the node they are addressed to and kind."+helpRestartsOnRepair, "node", "kind"),
+		elsewhere: desc("outputs_elsewhere_total",
+			"Outputs addressed to other nodes (or replayed quietly)."+helpRestartsOnRepair),
+		inputBytes: desc("input_bytes_total",
+			"Client bytes delivered into the guest's connections."+helpRestartsOnRepair),
+		randomBatches: desc("random_refills_total",
+			"Random batches delivered to the guest's random pool."+helpRestartsOnRepair),
+		divergences: desc("divergences_total",
+			"Times this node's replica stopped because a quorum disagreed with its state hash."),
+		repairs: desc("repairs_total",
+			"Times this node replaced its lost replica state (diverged, or a snapshot that did not restore) with a peer's."),
 	}
 }
 
 func (c *replicaCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.epoch, c.instructions, c.delivered, c.hashEpoch, c.hashesAgreed,
-		c.booted, c.quiet, c.exited, c.outputs, c.elsewhere} {
+	for _, d := range []*prometheus.Desc{c.epoch, c.instructions, c.delivered, c.lag, c.hashEpoch, c.hashesAgreed,
+		c.booted, c.quiet, c.exited, c.performed, c.addressed, c.elsewhere,
+		c.inputBytes, c.randomBatches, c.divergences, c.repairs} {
 		ch <- d
 	}
 }
@@ -62,22 +89,38 @@ func (c *replicaCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.epoch, float64(s.Replica.Epoch))
 	counter(c.instructions, s.Replica.Instructions)
 	gauge(c.delivered, float64(s.Replica.Delivered))
+	gauge(c.lag, float64(s.Log.Commit)-float64(s.Replica.Delivered))
 	gauge(c.hashEpoch, float64(s.Replica.LastHashAt))
 	counter(c.hashesAgreed, s.Replica.HashesAgreed)
 	gauge(c.booted, flag(s.Replica.Booted))
 	gauge(c.quiet, flag(s.Quiet))
 	gauge(c.exited, flag(s.Replica.Exited != nil))
 	for i, kind := range outputs.Kinds {
-		counter(c.outputs, s.Performed[i], kind)
+		counter(c.performed, s.Performed[i], kind)
+	}
+	for node, byKind := range s.Addressed {
+		for i, kind := range outputs.Kinds {
+			counter(c.addressed, byKind[i], strconv.FormatUint(uint64(node), 10), kind)
+		}
 	}
 	counter(c.elsewhere, s.Elsewhere)
+	counter(c.inputBytes, s.Replica.InputBytes)
+	counter(c.randomBatches, s.Replica.RandomBatches)
+	// A replica that diverged stops; the node counts it once it has
+	// replaced the replica, and until then the stopped replica shows it.
+	diverged := c.history.divergences
+	if errors.Is(s.Replica.Stopped, replica.ErrDiverged) {
+		diverged++
+	}
+	counter(c.divergences, diverged)
+	counter(c.repairs, c.history.repairs)
 }
 
 // registerNodeMetrics adds the replica's series and the standard Go and
 // process collectors to a node's registry.
-func registerNodeMetrics(reg *prometheus.Registry, node *replica.Node) error {
+func registerNodeMetrics(reg *prometheus.Registry, node *replica.Node, history repairHistory) error {
 	for _, c := range []prometheus.Collector{
-		newReplicaCollector(node),
+		newReplicaCollector(node, history),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {

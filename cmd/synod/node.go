@@ -168,11 +168,16 @@ func serveNode(ctx context.Context, s nodeSetup) error {
 		s.timeline = newTimeline(s.self, time.Now)
 	}
 	var resyncs []time.Time
+	var history repairHistory
 	for {
-		snap, err := s.run(ctx, len(resyncs))
+		snap, err := s.run(ctx, history)
 		s.rejoin = false
 		if snap == nil {
 			return err
+		}
+		history.repairs++
+		if errors.Is(err, replica.ErrDiverged) {
+			history.divergences++
 		}
 		now := time.Now()
 		resyncs = append(slices.DeleteFunc(resyncs, func(t time.Time) bool { return now.Sub(t) > resyncWindow }), now)
@@ -188,10 +193,19 @@ func serveNode(ctx context.Context, s nodeSetup) error {
 	}
 }
 
+// repairHistory is what befell the replicas of one node process before
+// the current one: every run of the node has a new replica and metrics
+// registry, the history outlives them.
+type repairHistory struct {
+	// repairs counts the replica states replaced with a peer's, and
+	// divergences those of them lost to a quorum's differing state hash.
+	repairs, divergences uint64
+}
+
 // run runs the node once, until ctx ends or the replica stops. For a
 // replica whose state is lost it returns a peer's snapshot to start again
 // from.
-func (s nodeSetup) run(ctx context.Context, resyncs int) (*raftpb.Snapshot, error) {
+func (s nodeSetup) run(ctx context.Context, history repairHistory) (*raftpb.Snapshot, error) {
 	cfg, self, m, logger := s.cfg, s.self, s.m, s.logger
 	me, err := cfg.Node(self)
 	if err != nil {
@@ -259,7 +273,7 @@ func (s nodeSetup) run(ctx context.Context, resyncs int) (*raftpb.Snapshot, erro
 		Logger:    logger,
 	})
 
-	if err := registerNodeMetrics(registry, node); err != nil {
+	if err := registerNodeMetrics(registry, node, history); err != nil {
 		return nil, fmt.Errorf("node %d: metrics: %w", self, err)
 	}
 	if m.consoleInput {
@@ -269,7 +283,7 @@ func (s nodeSetup) run(ctx context.Context, resyncs int) (*raftpb.Snapshot, erro
 		})
 	}
 	page := &clusterPage{cfg: cfg, self: self, timeline: s.timeline, now: time.Now, logger: logger}
-	status, err := serveStatus(me.StatusAddr, node, netport, resyncs, registry, page, logger)
+	status, err := serveStatus(me.StatusAddr, node, netport, history.repairs, registry, page, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -352,7 +366,7 @@ type nodeReport struct {
 	Stopped      string           `json:"stopped,omitempty"`
 	// Resyncs counts the times this process replaced a lost replica state
 	// with a peer's.
-	Resyncs int `json:"resyncs"`
+	Resyncs uint64 `json:"resyncs"`
 	// PID is the node's process: synod up stops a node that synod start
 	// brought back only once the node answers with the pid cluster.json
 	// holds, not whatever process has that pid now.
@@ -400,7 +414,7 @@ func report(node *replica.Node, netport *peripherals.NetPort) nodeReport {
 }
 
 // serveStatus starts the node's HTTP endpoint.
-func serveStatus(addr string, node *replica.Node, netport *peripherals.NetPort, resyncs int, registry *prometheus.Registry,
+func serveStatus(addr string, node *replica.Node, netport *peripherals.NetPort, resyncs uint64, registry *prometheus.Registry,
 	page *clusterPage, logger *slog.Logger) (io.Closer, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
