@@ -27,9 +27,12 @@ func TestClusterNodeWithCorruptStateTakesAPeersState(t *testing.T) {
 		name    string
 		corrupt func(t *testing.T, state []byte)
 		log     []string
+		// divergences is what node 3's metrics count: a state that no
+		// longer restores is repaired without diverging.
+		divergences float64
 	}{
-		{"silent", flipRandomPoolByte, []string{"replica diverged from the quorum", "differing: world"}},
-		{"loud", func(_ *testing.T, state []byte) { state[len(state)-100] ^= 0x10 }, []string{"replica snapshot does not restore"}},
+		{"silent", flipRandomPoolByte, []string{"replica diverged from the quorum", "differing: world"}, 1},
+		{"loud", func(_ *testing.T, state []byte) { state[len(state)-100] ^= 0x10 }, []string{"replica snapshot does not restore"}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,6 +57,10 @@ func TestClusterNodeWithCorruptStateTakesAPeersState(t *testing.T) {
 				r, err := c.report(3)
 				return err == nil && r.Resyncs == 1
 			})
+			repairs, _ := scrape(t, c.node(3).StatusAddr, `synod_replica_repairs_total`)
+			require.Equal(t, 1.0, repairs, "node 3's repairs")
+			divergences, _ := scrape(t, c.node(3).StatusAddr, `synod_replica_divergences_total`)
+			require.Equal(t, tt.divergences, divergences, "node 3's divergences")
 			c.waitServing()
 			setKeys(t, kv, 160, 200)
 			c.converged()
