@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -56,7 +57,11 @@ func TestUpFeedsItsStdinToTheGuest(t *testing.T) {
 	cmd.Env = append(os.Environ(), runAsSynodEnv+"=1")
 	cmd.Stdin = strings.NewReader("first line\nsecond line\n")
 	cmd.WaitDelay = 10 * time.Second
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, string(out))
-	require.Contains(t, string(out), "got: first line\ngot: second line\neof after 23 bytes\n")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), "stdout:\n%s\nstderr:\n%s", &stdout, &stderr)
+	require.Equal(t, 1, strings.Count(stdout.String(), "got: first line\ngot: second line\neof after 23 bytes\n"), stdout.String())
+	// The guest's stderr reaches up's, marked, once; not its stdout.
+	require.Equal(t, 1, strings.Count(stderr.String(), guestStderrMark+"console: 2 lines read\n"), stderr.String())
+	require.NotContains(t, stdout.String(), "lines read")
 }
