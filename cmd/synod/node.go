@@ -380,6 +380,10 @@ type nodeReport struct {
 	// Resyncs counts the times this process replaced a lost replica state
 	// with a peer's.
 	Resyncs uint64 `json:"resyncs"`
+	// Failovers counts the failovers this node saw since it started: a
+	// leader it knew lost, a member declared down (the cluster page marks
+	// each).
+	Failovers int `json:"failovers"`
 	// PID is the node's process: synod up stops a node that synod start
 	// brought back only once the node answers with the pid cluster.json
 	// holds, not whatever process has that pid now.
@@ -438,6 +442,7 @@ func serveStatus(addr string, node *replica.Node, netport *peripherals.NetPort, 
 		w.Header().Set("Content-Type", "application/json")
 		r := report(node, netport)
 		r.Resyncs = resyncs
+		r.Failovers = page.timeline.failovers()
 		if err := json.NewEncoder(w).Encode(r); err != nil {
 			logger.Debug("status request", "err", err)
 		}

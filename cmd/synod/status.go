@@ -195,6 +195,8 @@ type health struct {
 	delivered  uint64
 	maxLag     uint64
 	maxLagNode consensus.NodeID
+	// failovers is the most any answering node saw since it started.
+	failovers int
 }
 
 func clusterHealth(views []nodeView) health {
@@ -210,6 +212,7 @@ func clusterHealth(views []nodeView) health {
 			h.rejoining++
 		}
 		h.delivered = max(h.delivered, r.Delivered)
+		h.failovers = max(h.failovers, r.Failovers)
 		// Two nodes may both believe they lead for a moment: the one of
 		// the later term does.
 		if r.Role == "leader" && (h.leader == 0 || r.Term > term) {
@@ -262,6 +265,12 @@ func (h health) String() string {
 		fmt.Fprintf(&b, ", max lag 1 entry (node %d)", h.maxLagNode)
 	default:
 		fmt.Fprintf(&b, ", max lag %d entries (node %d)", h.maxLag, h.maxLagNode)
+	}
+	switch {
+	case h.failovers == 1:
+		b.WriteString(", 1 failover seen")
+	case h.failovers > 1:
+		fmt.Fprintf(&b, ", %d failovers seen", h.failovers)
 	}
 	return b.String()
 }

@@ -68,6 +68,10 @@ func TestStatusShowsLeaderServiceAndHealth(t *testing.T) {
 		return err == nil && bytes.Contains(b, []byte("declaring a node down"))
 	})
 	requireNoRepeatedLogKeys(t, c)
+	// A member declared down is a failover, counted once its NodeDown is
+	// delivered.
+	failover := regexp.MustCompile(`(?m)^health: quorum yes .*, 1 failover seen$`)
+	c.eventually("the health line counting the failover", func() bool { return failover.MatchString(status()) })
 
 	c.kill(followers[1])
 	require.Regexp(t, `(?m)^health: quorum no \(1 of 3 nodes answer; 2 needed\)`, status())

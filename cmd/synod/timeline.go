@@ -73,9 +73,10 @@ type timeline struct {
 	self consensus.NodeID
 	now  func() time.Time
 
-	mu      sync.Mutex
-	events  []timelineEvent
-	samples []timelineSample
+	mu            sync.Mutex
+	events        []timelineEvent
+	samples       []timelineSample
+	failoverCount int
 }
 
 func newTimeline(self consensus.NodeID, now func() time.Time) *timeline {
@@ -93,6 +94,9 @@ func (t *timeline) record(e timelineEvent) {
 	defer t.mu.Unlock()
 	e.At, e.Node = t.now(), t.self
 	t.events = appendBounded(t.events, e, timelineEvents)
+	if e.Failover {
+		t.failoverCount++
+	}
 }
 
 func (t *timeline) sample(s timelineSample) {
@@ -108,6 +112,14 @@ func appendBounded[T any](s []T, v T, limit int) []T {
 		s = slices.Delete(s, 0, len(s)-limit)
 	}
 	return s
+}
+
+// failovers counts the failover events this node recorded, those
+// dropped from the bounded list included.
+func (t *timeline) failovers() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.failoverCount
 }
 
 // timelineView is a copy of a timeline, as /timeline serves it.
