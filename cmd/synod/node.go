@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -107,7 +106,6 @@ func runNode(ctx context.Context, args []string, _ io.Writer) error {
 	configPath := fs.String("config", "", "the cluster config `file` (from synod init)")
 	id := fs.Uint64("id", 0, "this node's `id` in the config")
 	rejoin := fs.Bool("rejoin", false, "bring back a node whose data directory was lost or damaged: set the remains aside and catch up from the others, without voting until caught up")
-	stderrFD := fs.Int("guest-stderr-fd", 2, "write the guest's stderr to this open file `descriptor` instead of the node's stderr, which is its log (synod up passes a pipe, to show it on its terminal)")
 	var m machineFlags
 	m.register(fs)
 	if help, err := parseFlags(fs, args); help || err != nil {
@@ -129,17 +127,8 @@ func runNode(ctx context.Context, args []string, _ io.Writer) error {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	guestStderr := os.Stderr
-	if *stderrFD != 2 {
-		var st syscall.Stat_t
-		if *stderrFD < 0 || syscall.Fstat(*stderrFD, &st) != nil {
-			return fmt.Errorf("node: --guest-stderr-fd %d is not an open file descriptor", *stderrFD)
-		}
-		guestStderr = os.NewFile(uintptr(*stderrFD), "guest stderr")
-		defer guestStderr.Close()
-	}
 	return serveNode(ctx, nodeSetup{cfg: cfg, self: consensus.NodeID(*id), guest: guest,
-		argv: append([]string{name}, fs.Args()...), m: m, logger: logger, rejoin: *rejoin, guestStderr: guestStderr})
+		argv: append([]string{name}, fs.Args()...), m: m, logger: logger, rejoin: *rejoin})
 }
 
 // resyncLimit and resyncWindow bound how often a node replaces a diverged
@@ -167,8 +156,6 @@ type nodeSetup struct {
 	rejoin bool
 	// timeline outlives each run: a repair is part of its story.
 	timeline *timeline
-	// guestStderr receives the guest's stderr when this node performs it.
-	guestStderr io.Writer
 }
 
 // serveNode runs the node until ctx ends. When its replica's state is lost
@@ -259,7 +246,7 @@ func (s nodeSetup) run(ctx context.Context, history repairHistory) (*raftpb.Snap
 	if err != nil {
 		return nil, fmt.Errorf("node %d: %w", self, err)
 	}
-	devices := outputs.Devices{Net: netport, Stdout: os.Stdout, Stderr: s.guestStderr}
+	devices := outputs.Devices{Net: netport, Stdout: os.Stdout, Stderr: os.Stderr}
 	if disks != nil {
 		defer disks.Stop()
 		devices.Disks = disks

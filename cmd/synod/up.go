@@ -179,9 +179,6 @@ func (p *nodeProc) running() bool {
 	}
 }
 
-// guestStderr is up's stderr, shared by the relays of its nodes' pipes.
-var guestStderr = &lineWriter{w: os.Stderr}
-
 // startNode starts one node process; stdin, when not nil, is its console
 // input, which it closes once the process has it.
 func startNode(cfg *cluster.Config, n cluster.Node, exe, configPath string, m machineFlags, guestArgs []string, stdin *os.File) (upNode, *nodeProc, error) {
@@ -209,30 +206,15 @@ func startNode(cfg *cluster.Config, n cluster.Node, exe, configPath string, m ma
 		return node, nil, fmt.Errorf("up: %w", err)
 	}
 	defer logFile.Close()
-	// The guest's stderr comes on a pipe of its own (file descriptor 3 in
-	// the node), to be shown marked; the node's stderr is its log. A node
-	// started again with synod start writes the guest's stderr to its log.
-	stderrRead, stderrWrite, err := os.Pipe()
-	if err != nil {
-		return node, nil, fmt.Errorf("up: %w", err)
-	}
-	defer stderrWrite.Close()
-	args := append([]string{node.Command[1], "--guest-stderr-fd", "3"}, node.Command[2:]...)
-	cmd := exec.Command(node.Command[0], args...)
+	cmd := exec.Command(node.Command[0], node.Command[1:]...)
 	cmd.Stdout = os.Stdout // the guest's console, from whichever node performs it
 	cmd.Stderr = logFile
-	cmd.ExtraFiles = []*os.File{stderrWrite}
 	if stdin != nil {
 		cmd.Stdin = stdin
 	}
 	if err := cmd.Start(); err != nil {
-		stderrRead.Close()
 		return node, nil, fmt.Errorf("up: start node %d: %w", n.ID, err)
 	}
-	go func() {
-		defer stderrRead.Close()
-		relayGuestStderr(stderrRead, guestStderr)
-	}()
 	node.PID = cmd.Process.Pid
 	proc := &nodeProc{cmd: cmd, done: make(chan struct{})}
 	go func() {
