@@ -106,6 +106,7 @@ func runNode(ctx context.Context, args []string, _ io.Writer) error {
 	configPath := fs.String("config", "", "the cluster config `file` (from synod init)")
 	id := fs.Uint64("id", 0, "this node's `id` in the config")
 	rejoin := fs.Bool("rejoin", false, "bring back a node whose data directory was lost or damaged: set the remains aside and catch up from the others, without voting until caught up")
+	guestStderrFD := fs.Int("guest-stderr-fd", 0, "write the guest's stderr to this inherited file `descriptor` (synod up passes a pipe) instead of the node's stderr, its log (0)")
 	var m machineFlags
 	m.register(fs)
 	if help, err := parseFlags(fs, args); help || err != nil {
@@ -126,9 +127,16 @@ func runNode(ctx context.Context, args []string, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
+	guestStderr := os.Stderr
+	if *guestStderrFD != 0 {
+		guestStderr = os.NewFile(uintptr(*guestStderrFD), "guest stderr")
+		if _, err := guestStderr.Stat(); err != nil {
+			return fmt.Errorf("node: --guest-stderr-fd %d: %w", *guestStderrFD, err)
+		}
+	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	return serveNode(ctx, nodeSetup{cfg: cfg, self: consensus.NodeID(*id), guest: guest,
-		argv: append([]string{name}, fs.Args()...), m: m, logger: logger, rejoin: *rejoin})
+		argv: append([]string{name}, fs.Args()...), m: m, logger: logger, rejoin: *rejoin, guestStderr: guestStderr})
 }
 
 // resyncLimit and resyncWindow bound how often a node replaces a diverged
@@ -154,6 +162,9 @@ type nodeSetup struct {
 	logger *slog.Logger
 	// rejoin replaces a lost or damaged store as the node starts.
 	rejoin bool
+	// guestStderr receives the guest's stderr when this node performs it:
+	// the node's stderr (its log), or what --guest-stderr-fd names.
+	guestStderr io.Writer
 	// timeline outlives each run: a repair is part of its story.
 	timeline *timeline
 }
@@ -246,7 +257,7 @@ func (s nodeSetup) run(ctx context.Context, history repairHistory) (*raftpb.Snap
 	if err != nil {
 		return nil, fmt.Errorf("node %d: %w", self, err)
 	}
-	devices := outputs.Devices{Net: netport, Stdout: os.Stdout, Stderr: os.Stderr}
+	devices := outputs.Devices{Net: netport, Stdout: os.Stdout, Stderr: s.guestStderr}
 	if disks != nil {
 		defer disks.Stop()
 		devices.Disks = disks

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -27,10 +28,12 @@ Starts a local cluster: N node processes on loopback, each a replica of
 one PA-RISC machine running the guest (by default the bundled Redis-protocol
 key-value service). Once every node serves, it prints every node's service
 address, status address and pid, and writes the same to <dir>/cluster.json;
-it shows the guest's console output. Ctrl-C stops every node of the
-cluster, those started again with synod start too, and removes the
-directory unless --dir named it. When the guest exits on every node that
-runs, synod up exits with the guest's status.
+it shows the guest's console output: the guest's stdout on its stdout, the
+guest's stderr on its stderr, each line marked "stderr| " (the nodes' own
+logs go to their log files). Ctrl-C stops every node of the cluster, those
+started again with synod start too, and removes the directory unless --dir
+named it. When the guest exits on every node that runs, synod up exits with
+the guest's status.
 
 Kill a node (kill -9 <pid>) and the service goes on through the others;
 start it again with synod start --dir <dir> <id> and it catches up.
@@ -121,21 +124,28 @@ func runCluster(ctx context.Context, dir string, spec cluster.Spec, m machineFla
 
 	up := upCluster{Dir: cfg.Dir(), Config: configPath}
 	var procs []*nodeProc
+	guestStderr := newGuestStderr(os.Stderr)
 	defer func() {
 		if stopErr := stopCluster(up.Dir, procs); stopErr != nil {
 			err = errors.Join(err, fmt.Errorf("up: %w", stopErr))
 		}
+		guestStderr.wait() // the guest's last lines, written as its nodes stopped
 	}()
 	var console *consoleFanout
 	if m.consoleInput {
 		console = newConsoleFanout(os.Stdin)
 	}
 	for _, n := range cfg.Nodes {
+		stderrPipe, err := guestStderr.pipe()
+		if err != nil {
+			return len(procs) > 0, fmt.Errorf("up: node %d: %w", n.ID, err)
+		}
 		stdin, err := console.reader()
 		if err != nil {
+			stderrPipe.Close()
 			return len(procs) > 0, fmt.Errorf("up: %w", err)
 		}
-		node, proc, err := startNode(cfg, n, exe, configPath, m, guestArgs, stdin)
+		node, proc, err := startNode(cfg, n, exe, configPath, m, guestArgs, stdin, stderrPipe)
 		if err != nil {
 			return len(procs) > 0, err
 		}
@@ -180,11 +190,13 @@ func (p *nodeProc) running() bool {
 }
 
 // startNode starts one node process; stdin, when not nil, is its console
-// input, which it closes once the process has it.
-func startNode(cfg *cluster.Config, n cluster.Node, exe, configPath string, m machineFlags, guestArgs []string, stdin *os.File) (upNode, *nodeProc, error) {
+// input, and guestStderr where it writes the guest's stderr: it closes
+// both once the process has them.
+func startNode(cfg *cluster.Config, n cluster.Node, exe, configPath string, m machineFlags, guestArgs []string, stdin, guestStderr *os.File) (upNode, *nodeProc, error) {
 	if stdin != nil {
 		defer stdin.Close()
 	}
+	defer guestStderr.Close()
 	node := upNode{
 		ID:                n.ID,
 		ServiceHost:       n.ServiceHost,
@@ -206,9 +218,13 @@ func startNode(cfg *cluster.Config, n cluster.Node, exe, configPath string, m ma
 		return node, nil, fmt.Errorf("up: %w", err)
 	}
 	defer logFile.Close()
-	cmd := exec.Command(node.Command[0], node.Command[1:]...)
+	// The pipe is no part of the recorded command: a node synod start
+	// brings back has none, and writes the guest's stderr to its log.
+	args := append([]string{node.Command[1], "--guest-stderr-fd", strconv.Itoa(guestStderrFD)}, node.Command[2:]...)
+	cmd := exec.Command(node.Command[0], args...)
 	cmd.Stdout = os.Stdout // the guest's console, from whichever node performs it
 	cmd.Stderr = logFile
+	cmd.ExtraFiles = []*os.File{guestStderr} // at guestStderrFD
 	if stdin != nil {
 		cmd.Stdin = stdin
 	}

@@ -135,3 +135,32 @@ func TestUpMemoryLimitReachesTheGuest(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, stdout.String(), string(want))
 }
+
+// synod up shows the guest's stderr on its own stderr, each line marked
+// "stderr| " and whole (a line written in parts, and the last one without
+// its newline), apart from the guest's stdout and without the nodes' logs;
+// only the node that performs an output prints it, so each line shows once.
+func TestUpShowsTheGuestsStderrMarked(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-node cluster")
+	}
+	up := synodCommand("up", "--dir", t.TempDir(), "--service-offset", strconv.Itoa(freeServiceOffset(t, 3)),
+		"--guest", "testdata/streams")
+	var stdout, stderr syncBuffer
+	up.Stdout, up.Stderr = &stdout, &stderr
+	require.NoError(t, up.Start())
+	waitFor(t, up, patience)
+	require.True(t, up.ProcessState.Success(), "exit %v; stderr: %s", up.ProcessState, stderr.String())
+
+	out, errs := stdout.String(), stderr.String()
+	for _, line := range []string{"out: first\n", "out: second\n"} {
+		require.Equal(t, 1, strings.Count(out, line), "%q once on stdout: %q", line, out)
+	}
+	require.NotContains(t, out, "err: ")
+	for _, line := range []string{"err: first\n", "err: written in two parts\n", "err: no newline\n"} {
+		require.Equal(t, 1, strings.Count("\n"+errs, "\n"+guestStderrMark+line), "%q once on stderr, marked: %q", line, errs)
+		require.Equal(t, 1, strings.Count(errs, line), "%q once on stderr: %q", line, errs)
+	}
+	require.NotContains(t, errs, "out: ")
+	require.NotContains(t, errs, "level=", "no node log lines")
+}
