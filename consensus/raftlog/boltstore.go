@@ -101,8 +101,9 @@ type BoltStore struct {
 	// mu guards the cached state below, which mirrors the file so that
 	// raft's frequent FirstIndex/LastIndex calls need no transaction.
 	mu          sync.RWMutex
-	compacted   entryID // last discarded entry; first stored is compacted.index+1
-	last        uint64  // last stored index, or compacted.index when none
+	compacted   entryID  // last discarded entry; first stored is compacted.index+1
+	last        uint64   // last stored index, or compacted.index when none
+	terms       termRuns // of the entries (compacted.index, last]
 	hardState   *pb.HardState
 	snapMeta    *pb.SnapshotMetadata
 	snapFile    snapshotFile
@@ -329,9 +330,11 @@ func (s *BoltStore) load(id Identity) error {
 			if len(k) != 8 || binary.BigEndian.Uint64(k) != want {
 				return fmt.Errorf("%w: log entry key %x where index %d was expected", ErrCorruptStore, k, want)
 			}
-			if _, err := decodeEntry(want, v); err != nil {
+			e, err := decodeEntry(want, v)
+			if err != nil {
 				return err
 			}
+			s.terms = s.terms.appending([]*pb.Entry{e})
 			s.last = want
 			return nil
 		})
@@ -473,32 +476,22 @@ func (s *BoltStore) LastIndex() (uint64, error) {
 	return s.last, nil
 }
 
-// Term implements raft.Storage. It reads the term without checking the
-// entry's checksum (raft asks often; the entries were all checked when the
-// store opened, and are checked again whenever they are read whole).
+// Term implements raft.Storage from the terms kept in memory (termRuns),
+// which mirror the entries stored.
 func (s *BoltStore) Term(i uint64) (uint64, error) {
 	s.mu.RLock()
-	compacted, last := s.compacted, s.last
-	s.mu.RUnlock()
+	defer s.mu.RUnlock()
 	switch {
-	case i == compacted.index:
-		return compacted.term, nil
-	case i < compacted.index:
+	case i == s.compacted.index:
+		return s.compacted.term, nil
+	case i < s.compacted.index:
 		return 0, raft.ErrCompacted
-	case i > last:
+	case i > s.last:
 		return 0, raft.ErrUnavailable
 	}
-	var term uint64
-	err := s.view(func(tx *bolt.Tx) error {
-		v := tx.Bucket(entriesBucket).Get(u64(i))
-		if len(v) < entryHeaderSize {
-			return fmt.Errorf("%w: log entry %d is missing", ErrCorruptStore, i)
-		}
-		term = binary.BigEndian.Uint64(v[checksumSize:])
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("raft store %s: %w", s.path, err)
+	term, ok := s.terms.term(i)
+	if !ok {
+		return 0, fmt.Errorf("raft store %s: %w: no term known for log entry %d", s.path, ErrCorruptStore, i)
 	}
 	return term, nil
 }
@@ -579,9 +572,10 @@ func (s *BoltStore) saveLocked(hs *pb.HardState, entries []*pb.Entry, snap *pb.S
 	next := struct {
 		compacted entryID
 		last      uint64
+		terms     termRuns
 		snapMeta  *pb.SnapshotMetadata
 		snapFile  snapshotFile
-	}{s.compacted, s.last, s.snapMeta, s.snapFile}
+	}{s.compacted, s.last, s.terms, s.snapMeta, s.snapFile}
 	hasSnap := snap != nil && !raft.IsEmptySnap(snap)
 	if hasSnap {
 		next.snapFile = file
@@ -598,6 +592,7 @@ func (s *BoltStore) saveLocked(hs *pb.HardState, entries []*pb.Entry, snap *pb.S
 			}
 			next.compacted = entryID{m.GetIndex(), m.GetTerm()}
 			next.last = m.GetIndex()
+			next.terms = nil
 			next.snapMeta = m
 			if err := meta.Put(keyCompacted, compactedMarker(next.compacted)); err != nil {
 				return err
@@ -623,6 +618,7 @@ func (s *BoltStore) saveLocked(hs *pb.HardState, entries []*pb.Entry, snap *pb.S
 				}
 			}
 			next.last = entries[len(entries)-1].GetIndex()
+			next.terms = next.terms.appending(entries)
 		}
 		if hs != nil {
 			b, err := marshalSealed(hs)
@@ -636,7 +632,7 @@ func (s *BoltStore) saveLocked(hs *pb.HardState, entries []*pb.Entry, snap *pb.S
 	if err != nil {
 		return fmt.Errorf("raft store %s: save: %w", s.path, describeOSError(err))
 	}
-	s.compacted, s.last, s.snapMeta, s.snapFile = next.compacted, next.last, next.snapMeta, next.snapFile
+	s.compacted, s.last, s.terms, s.snapMeta, s.snapFile = next.compacted, next.last, next.terms, next.snapMeta, next.snapFile
 	if hs != nil {
 		s.hardState = proto.Clone(hs).(*pb.HardState)
 	}
@@ -682,7 +678,7 @@ func (s *BoltStore) SaveSnapshot(snap *pb.Snapshot, compactTo uint64) error {
 	if err != nil {
 		return fmt.Errorf("raft store %s: save snapshot: %w", s.path, describeOSError(err))
 	}
-	s.compacted, s.snapMeta, s.snapFile = compacted, m, file
+	s.compacted, s.terms, s.snapMeta, s.snapFile = compacted, s.terms.compactedThrough(compacted.index), m, file
 	s.dropOldSnapshotFiles()
 	return nil
 }
@@ -709,7 +705,7 @@ func (s *BoltStore) InstallSnapshot(snap *pb.Snapshot) error {
 		return fmt.Errorf("raft store %s: install snapshot: %w", s.path, describeOSError(err))
 	}
 	defer s.forgetUnsaved(file.name())
-	last := s.last
+	last, terms := s.last, s.terms
 	hs := proto.Clone(s.hardState).(*pb.HardState)
 	hs.Commit = new(max(hs.GetCommit(), idx))
 	if term > hs.GetTerm() {
@@ -727,9 +723,10 @@ func (s *BoltStore) InstallSnapshot(snap *pb.Snapshot) error {
 		var err error
 		if keep {
 			err = deleteThrough(ents, idx)
+			terms = terms.compactedThrough(idx)
 		} else {
 			err = deleteFrom(ents, 0)
-			last = idx
+			last, terms = idx, nil
 		}
 		hb, merr := marshalSealed(hs)
 		return errors.Join(err, merr, putSnapshot(meta, m, file),
@@ -739,7 +736,7 @@ func (s *BoltStore) InstallSnapshot(snap *pb.Snapshot) error {
 	if err != nil {
 		return fmt.Errorf("raft store %s: install snapshot: %w", s.path, describeOSError(err))
 	}
-	s.compacted, s.last, s.snapMeta, s.snapFile, s.hardState = entryID{idx, term}, last, m, file, hs
+	s.compacted, s.last, s.terms, s.snapMeta, s.snapFile, s.hardState = entryID{idx, term}, last, terms, m, file, hs
 	s.dropOldSnapshotFiles()
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -141,6 +142,11 @@ func TestStoreInstallSnapshot(t *testing.T) {
 			s := openTestStore(t, dir)
 			require.NoError(t, s.Save(hardState(2, 1, 4), ents(1, 1, 10), nil))
 			require.NoError(t, s.InstallSnapshot(tt.snap))
+			for i := tt.first; i <= tt.last; i++ {
+				term, err := s.Term(i)
+				require.NoError(t, err)
+				assert.Equal(t, uint64(1), term, "the entry kept at %d", i)
+			}
 			require.NoError(t, s.Close())
 
 			s = openTestStore(t, dir)
@@ -401,5 +407,54 @@ func BenchmarkStoreTerm(b *testing.B) {
 			b.Fatal(err)
 		}
 		i++
+	}
+}
+
+// The terms the store answers from memory are those of the entries it
+// holds, through overwritten tails, snapshots from a leader, compactions
+// and reopening.
+func TestStoreTermsAreTheStoredEntries(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestStore(t, dir)
+	rng := rand.New(rand.NewPCG(1, 2))
+	term, snapIndex := uint64(1), uint64(0)
+	cs := &pb.ConfState{Voters: []uint64{1, 2, 3}}
+	for step := range 400 {
+		first, _ := s.FirstIndex()
+		last, _ := s.LastIndex()
+		switch op := rng.IntN(10); {
+		case op < 6: // a leader appends, often over an uncommitted tail
+			if rng.IntN(3) == 0 {
+				term++
+			}
+			from := last + 1
+			if last >= first && rng.IntN(2) == 0 {
+				from = first + rng.Uint64N(last-first+1)
+			}
+			require.NoError(t, s.Save(hardState(term, 1, 0), ents(term, from, from+rng.Uint64N(5)), nil), "step %d", step)
+		case op < 8 && last > snapIndex: // the node snapshots and compacts
+			snapIndex += 1 + rng.Uint64N(last-snapIndex)
+			snapTerm, err := s.Term(snapIndex)
+			require.NoError(t, err)
+			snap := &pb.Snapshot{Data: []byte("state"), Metadata: &pb.SnapshotMetadata{Index: new(snapIndex), Term: new(snapTerm), ConfState: cs}}
+			require.NoError(t, s.SaveSnapshot(snap, snapIndex-min(snapIndex-first+1, rng.Uint64N(4))), "step %d", step)
+		case op == 8: // a leader's snapshot replaces the log
+			term++
+			snapIndex = last + 1 + rng.Uint64N(3)
+			snap := &pb.Snapshot{Data: []byte("leader"), Metadata: &pb.SnapshotMetadata{Index: new(snapIndex), Term: new(term), ConfState: cs}}
+			require.NoError(t, s.Save(hardState(term, 1, snapIndex), nil, snap), "step %d", step)
+		default:
+			require.NoError(t, s.Close())
+			s = openTestStore(t, dir)
+		}
+		first, _ = s.FirstIndex()
+		last, _ = s.LastIndex()
+		for i := first; i <= last; i++ {
+			stored, err := s.Entries(i, i+1, 1<<20)
+			require.NoError(t, err)
+			got, err := s.Term(i)
+			require.NoError(t, err)
+			require.Equal(t, stored[0].GetTerm(), got, "step %d: term of entry %d", step, i)
+		}
 	}
 }

@@ -118,7 +118,7 @@ func (s *BoltStore) saveStagedSnapshot(staged stagedSnapshot, m *pb.SnapshotMeta
 	if err != nil {
 		return fmt.Errorf("raft store %s: save snapshot: %w", s.path, describeOSError(err))
 	}
-	s.compacted, s.snapMeta, s.snapFile = compacted, m, f
+	s.compacted, s.terms, s.snapMeta, s.snapFile = compacted, s.terms.compactedThrough(compacted.index), m, f
 	s.dropOldSnapshotFiles()
 	return nil
 }
