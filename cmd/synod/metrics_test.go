@@ -12,7 +12,7 @@ import (
 )
 
 // fetchMetrics returns a node's /metrics in the text exposition format.
-func fetchMetrics(t *testing.T, statusAddr string) []byte {
+func fetchMetrics(t testing.TB, statusAddr string) []byte {
 	t.Helper()
 	resp, err := http.Get("http://" + statusAddr + "/metrics")
 	require.NoError(t, err)
@@ -26,7 +26,7 @@ func fetchMetrics(t *testing.T, statusAddr string) []byte {
 // scrape returns the value of the first sample of /metrics that matches
 // series (a regular expression for the series name and labels, which
 // the exposition sorts by name).
-func scrape(t *testing.T, statusAddr, series string) (float64, bool) {
+func scrape(t testing.TB, statusAddr, series string) (float64, bool) {
 	t.Helper()
 	m := regexp.MustCompile(`(?m)^` + series + ` (\S+)$`).FindSubmatch(fetchMetrics(t, statusAddr))
 	if m == nil {

@@ -99,7 +99,7 @@ type BoltStore struct {
 	dir  string
 
 	// mu guards the cached state below, which mirrors the file so that
-	// raft's frequent FirstIndex/LastIndex calls need no transaction.
+	// raft's frequent FirstIndex/LastIndex/Term calls need no transaction.
 	mu          sync.RWMutex
 	compacted   entryID  // last discarded entry; first stored is compacted.index+1
 	last        uint64   // last stored index, or compacted.index when none

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// profileDirEnv names a directory where BenchmarkReplicatedKVProfile
+// saves each node's CPU profile: that is how the table of "Where a
+// replicated request's CPU goes" in docs/replication.md is made.
+const profileDirEnv = "SYNOD_PROFILE_DIR"
+
+// BenchmarkReplicatedKVProfile holds the replicated load of
+// BenchmarkReplicatedKV (16 clients spread over three nodes, SET/GET
+// pairs) and, after a warm-up, takes a CPU profile of every node from its
+// status address for 20 s. It reports the requests answered in that
+// window, their rate, and the CPU the three processes used per request
+// (process_cpu_seconds_total of their /metrics):
+//
+//	SYNOD_PROFILE_DIR=<dir> go test ./cmd/synod -run '^$' -bench ReplicatedKVProfile -benchtime 1x
+//	go tool pprof -top -cum <dir>/node*-run1.pprof
+func BenchmarkReplicatedKVProfile(b *testing.B) {
+	const clients = 16
+	const warmUp, window = 3 * time.Second, 20 * time.Second
+	var requests, seconds, cpu float64
+	runs := 0
+	for b.Loop() {
+		b.StopTimer()
+		runs++
+		c := startCluster(b, 3, benchMachine(""))
+		var addrs []string
+		for _, n := range c.cfg.Nodes {
+			addrs = append(addrs, c.serviceAddr(n.ID))
+			waitDial(b, c.serviceAddr(n.ID))
+		}
+		var answered atomic.Int64
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range clients {
+			wg.Go(func() {
+				kv, err := dialKV(addrs[i%len(addrs)])
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				defer kv.Close()
+				for j := 0; ; j++ {
+					key := fmt.Sprintf("c%d-k%d", i, j%64)
+					for _, args := range [][]string{{"SET", key, strconv.Itoa(j)}, {"GET", key}} {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						if _, err := kv.do(args...); err != nil {
+							b.Error(err)
+							return
+						}
+						answered.Add(1)
+					}
+				}
+			})
+		}
+		time.Sleep(warmUp)
+		cpu0 := c.cpuSeconds(b)
+		answered0 := answered.Load()
+		start := time.Now()
+		c.saveProfiles(b, window, fmt.Sprintf("run%d", runs))
+		requests += float64(answered.Load() - answered0)
+		seconds += time.Since(start).Seconds()
+		cpu += c.cpuSeconds(b) - cpu0
+		close(stop)
+		wg.Wait()
+		c.stopAll()
+		b.StartTimer()
+	}
+	b.ReportMetric(requests/float64(runs), "requests")
+	b.ReportMetric(requests/seconds, "3node-req/s")
+	b.ReportMetric(cpu/requests*1e6, "3node-cpu-µs/req")
+}
+
+// cpuSeconds is the CPU time all the cluster's node processes have used.
+func (c *testCluster) cpuSeconds(b *testing.B) float64 {
+	var sum float64
+	for _, n := range c.cfg.Nodes {
+		v, ok := scrape(b, n.StatusAddr, "process_cpu_seconds_total")
+		require.True(b, ok, "node %d has no process_cpu_seconds_total", n.ID)
+		sum += v
+	}
+	return sum
+}
+
+// saveProfiles takes a CPU profile of every node at once, for window, and
+// saves it as node<id>-<run>.pprof in $SYNOD_PROFILE_DIR when that is set.
+func (c *testCluster) saveProfiles(b *testing.B, window time.Duration, run string) {
+	dir := os.Getenv(profileDirEnv)
+	var wg sync.WaitGroup
+	for _, n := range c.cfg.Nodes {
+		wg.Go(func() {
+			url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", n.StatusAddr, int(window.Seconds()))
+			resp, err := http.Get(url)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			profile, err := io.ReadAll(resp.Body)
+			if err != nil || resp.StatusCode != http.StatusOK {
+				b.Errorf("node %d: CPU profile: %v (HTTP %d)", n.ID, err, resp.StatusCode)
+				return
+			}
+			if dir != "" {
+				name := filepath.Join(dir, fmt.Sprintf("node%d-%s.pprof", n.ID, run))
+				if err := os.WriteFile(name, profile, 0o644); err != nil {
+					b.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
