@@ -29,10 +29,14 @@ const (
 	// DeadConnectionsOpen: declaring a node down leaves its clients'
 	// connections open.
 	DeadConnectionsOpen
+	// ReplayAppliedTwice: the disk server's exactly-once table applies a
+	// write sent again with the sequence number of one it applied, instead
+	// of answering it with its first answer.
+	ReplayAppliedTwice
 )
 
 // All lists every planted bug.
-var All = []Bug{EarlyDelivery, AckBeforeFsync, SealWithoutIncrement, OutputOnEveryNode, DeadConnectionsOpen}
+var All = []Bug{EarlyDelivery, AckBeforeFsync, SealWithoutIncrement, OutputOnEveryNode, DeadConnectionsOpen, ReplayAppliedTwice}
 
 var names = map[Bug]string{
 	EarlyDelivery:        "early-delivery",
@@ -40,6 +44,7 @@ var names = map[Bug]string{
 	SealWithoutIncrement: "seal-without-increment",
 	OutputOnEveryNode:    "output-on-every-node",
 	DeadConnectionsOpen:  "dead-connections-open",
+	ReplayAppliedTwice:   "replay-applied-twice",
 }
 
 func (b Bug) String() string {
