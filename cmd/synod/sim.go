@@ -47,7 +47,7 @@ func runSim(ctx context.Context, args []string, stdout io.Writer) error {
 	case *tracePath != "" && *count != 1:
 		return errors.New("sim: --trace writes one seed's events; give --seeds 1")
 	}
-	opts := sim.Options{Guest: serviceGuest, Faults: faults, Tail: *tail}
+	opts := sim.Options{Guest: serviceGuest, Journal: journalGuest, Faults: faults, Tail: *tail}
 	if *tracePath != "" {
 		f, err := os.Create(*tracePath)
 		if err != nil {

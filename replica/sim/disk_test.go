@@ -310,7 +310,9 @@ func TestDiskStoreRejoin(t *testing.T) {
 // serves on every node.
 func bootedSim(t *testing.T, seed uint64) *Sim {
 	t.Helper()
-	s, err := newSim(Options{Seed: seed, Guest: readGuest(t)})
+	opts := guests(t)
+	opts.Seed = seed
+	s, err := newSim(opts)
 	require.NoError(t, err)
 	for range 10_000 {
 		s.step()

@@ -107,6 +107,8 @@ type FaultCounts struct {
 	BitFlips, StoresReplaced                    uint64
 	// ClockJumps counts the jumps of nodes' wall clocks.
 	ClockJumps uint64
+	// DiskCuts counts the disk server's connections broken mid-request.
+	DiskCuts uint64
 }
 
 // Add sums two counts.
@@ -120,6 +122,7 @@ func (c FaultCounts) Add(o FaultCounts) FaultCounts {
 		InstallCrashes: c.InstallCrashes + o.InstallCrashes, WriteErrors: c.WriteErrors + o.WriteErrors,
 		FullDisks: c.FullDisks + o.FullDisks, BitFlips: c.BitFlips + o.BitFlips,
 		StoresReplaced: c.StoresReplaced + o.StoresReplaced, ClockJumps: c.ClockJumps + o.ClockJumps,
+		DiskCuts: c.DiskCuts + o.DiskCuts,
 	}
 }
 
@@ -303,18 +306,30 @@ func (s *Sim) injectFaults() {
 	}
 	if s.chance(pl.crashEvery) {
 		if n := s.anyUpNode(); n != nil {
-			n.crash("injected")
-			n.restartAt = s.now + between(s.rng, 0, pl.downFor)
-			s.counts.Crashes++
-			if s.rng.Float64() < pl.storeLoss && !s.anyRejoining(nil) && s.mayLoseStore() {
-				n.disk = newDisk(n, true)
-				s.counts.StoreLosses++
-				s.trace.note(s.now, n.id, "loses its store; it rejoins with an empty one")
-			}
+			s.crash(n, "injected")
+		}
+	}
+	if j := s.journal; j != nil && s.chance(j.plan.crashEvery) {
+		if n := j.activePath(); n != nil {
+			s.crash(n, "injected on the guest's active disk path")
 		}
 	}
 	s.injectDiskFaults()
 	s.jumpClocks()
+}
+
+// crash crashes n, to restart up to the plan's downFor later, with its
+// store lost at the plan's rate.
+func (s *Sim) crash(n *node, why string) {
+	pl := s.plan
+	n.crash(why)
+	n.restartAt = s.now + between(s.rng, 0, pl.downFor)
+	s.counts.Crashes++
+	if s.rng.Float64() < pl.storeLoss && !s.anyRejoining(nil) && s.mayLoseStore() {
+		n.disk = newDisk(n, true)
+		s.counts.StoreLosses++
+		s.trace.note(s.now, n.id, "loses its store; it rejoins with an empty one")
+	}
 }
 
 // anyUpNode is a node that is up, drawn at random; nil when none is.

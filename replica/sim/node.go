@@ -38,6 +38,8 @@ type process struct {
 	router *outputs.Router
 	rt     *replica.Runtime
 	port   *netport
+	// disks is the disk device of a journal seed; nil otherwise.
+	disks *diskDevice
 	// queue holds the replica runtime's proposals the log has not taken
 	// yet (raft back-pressure), oldest first, as replica.Node's channel.
 	queue [][]byte
@@ -73,9 +75,14 @@ func (n *node) start() error {
 		store.Close()
 		return fmt.Errorf("node %d: %w", n.id, err)
 	}
+	guest, argv, paths := s.opts.Guest, []string{"kvd"}, []entry.DiskPath(nil)
+	if s.journal != nil {
+		guest = s.opts.Journal
+		argv, paths = s.journal.boot(s.ids())
+	}
 	p := &process{
 		ep:  ep,
-		rep: replica.New(replica.Config{Self: n.id, Guest: s.opts.Guest, ExePath: "/kvd", Logger: quiet}),
+		rep: replica.New(replica.Config{Self: n.id, Guest: guest, ExePath: "/" + argv[0], Logger: quiet}),
 	}
 	p.port = newNetport(n, s.now)
 	p.router = &outputs.Router{Self: n.id, Logger: quiet, Devices: outputs.Devices{
@@ -83,12 +90,17 @@ func (n *node) start() error {
 		Stdout: consoleWriter{n, 1},
 		Stderr: consoleWriter{n, 2},
 	}}
+	if s.journal != nil {
+		p.disks = newDiskDevice(n)
+		p.router.Devices.Disks = p.disks
+	}
 	p.rt = replica.NewRuntime(replica.RuntimeConfig{
 		Self:  n.id,
-		Guest: s.opts.Guest,
+		Guest: guest,
 		Boot: replica.BootParams{
-			Argv:                []string{"kvd"},
+			Argv:                argv,
 			Envp:                []string{"PATH=/bin:/usr/bin", "HOME=/"},
+			Disks:               paths,
 			EpochInstructions:   s.plan.epochInstructions,
 			NanosPerInstruction: 10,
 			HashEvery:           s.plan.hashEvery,
@@ -133,6 +145,9 @@ func (n *node) crash(why string) {
 	n.p = nil
 	p.ep.Close()
 	p.port.crash()
+	if p.disks != nil {
+		p.disks.crash()
+	}
 	n.disk.close()
 	n.sim.trace.note(n.sim.now, n.id, "crashes: %s", why)
 	n.sim.damageWhileDown(n)
@@ -350,6 +365,9 @@ type consoleWriter struct {
 
 func (w consoleWriter) Write(b []byte) (int, error) {
 	w.n.sim.trace.note(w.n.sim.now, w.n.id, "console %d: %q", w.stream, b)
+	if j := w.n.sim.journal; j != nil {
+		j.console(w.stream, b)
+	}
 	return len(b), nil
 }
 
@@ -372,6 +390,8 @@ func describeEntry(e entry.Entry) string {
 		return fmt.Sprintf("NodeUp n%d", e.Node)
 	case entry.ConsoleDone:
 		return fmt.Sprintf("ConsoleDone n%d through #%d", e.Node, e.Seq)
+	case entry.Completion:
+		return fmt.Sprintf("Completion of #%d by n%d: errno %d, %d bytes", e.Seq, e.Node, e.Errno, e.N)
 	}
 	return e.Kind().String()
 }

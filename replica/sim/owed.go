@@ -10,7 +10,7 @@ import (
 // invOwed: once faults stop, nothing the replicated state waits for from
 // a node that is up and serving stays owed beyond owedBound: the random
 // batch it was asked for, the acknowledgement of console output it
-// performed. A leader change drops proposals; the node must propose
+// performed, the completion of a disk output. A leader change drops proposals; the node must propose
 // again what is still owed, or the guest's random pool stays dry.
 const invOwed = "owed-proposals"
 
@@ -24,6 +24,8 @@ type owedSince struct {
 	random  time.Duration // zero: no random batch owed
 	console uint64        // the oldest unacknowledged console output
 	since   time.Duration // when console was first seen owed
+	disk    uint64        // the oldest disk output awaiting completion
+	diskAt  time.Duration // when disk was first seen owed
 }
 
 // checkOwed runs after every step once the faults have ended.
@@ -61,5 +63,13 @@ func (s *Sim) checkDebt(id consensus.NodeID, o *owedSince, now replica.Owed, fau
 		o.console, o.since = now.Console, s.now
 	case s.now-max(o.since, faultsEnded) > owedBound:
 		s.violate(invOwed, "node %d has not acknowledged console output #%d for %v", id, o.console, s.now-o.since)
+	}
+	switch {
+	case len(now.Disk) == 0:
+		o.disk = 0
+	case now.Disk[0].Seq != o.disk:
+		o.disk, o.diskAt = now.Disk[0].Seq, s.now
+	case s.now-max(o.diskAt, faultsEnded) > owedBound:
+		s.violate(invOwed, "node %d has not completed disk output #%d for %v", id, o.disk, s.now-o.diskAt)
 	}
 }

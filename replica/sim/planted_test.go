@@ -31,13 +31,15 @@ func TestSimFindsPlantedBugs(t *testing.T) {
 		{planted.DeadConnectionsOpen, []string{invDownHangsUp}},
 		{planted.AckBeforeFsync, []string{invLostWrite, invLogAgreement, invLinearizable, invStateHashes, invDeliveries, invRaftRuns}},
 	}
-	guest := readGuest(t)
+	opts := guests(t)
+	opts.Faults = AllFaults
 	for _, c := range cases {
 		t.Run(c.bug.String(), func(t *testing.T) {
 			remove := planted.Plant(c.bug)
 			defer remove()
 			for seed := uint64(1); seed <= plantedSeeds; seed++ {
-				r, err := Run(Options{Seed: seed, Guest: guest, Faults: AllFaults})
+				opts.Seed = seed
+				r, err := Run(opts)
 				require.NoError(t, err)
 				if len(r.Violations) == 0 {
 					continue

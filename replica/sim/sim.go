@@ -16,6 +16,9 @@ type Options struct {
 	Seed uint64
 	// Guest is the key-value guest (cmd/synod/guests/kvd/kvd).
 	Guest []byte
+	// Journal is the journal guest (cmd/synod/guests/journal/journal),
+	// which the seeds of the journal workload run (journal.go).
+	Journal []byte
 	// Faults are the kinds of fault the run may inject (zero: none).
 	Faults FaultSet
 	// Tail is how many of the last events Result.Tail keeps (default 60).
@@ -36,8 +39,11 @@ type Result struct {
 	// the same.
 	TraceHash uint64
 	Faults    FaultCounts
-	// Operations is how many client operations were answered.
+	// Operations is how many client operations were answered, or in a
+	// journal seed how many records the guest acknowledged.
 	Operations int
+	// Failovers counts the journal guest's failovers between disk paths.
+	Failovers  int
 	Violations []Violation
 	// Tail is the last events of the run, oldest first.
 	Tail []string
@@ -88,6 +94,9 @@ type Sim struct {
 	nodes   []*node
 	clients []*client
 	keys    []string
+	// journal is the journal workload; nil when the seed runs the
+	// key-value guest and its clients.
+	journal *journal
 
 	partitioned   bool
 	partitionEnds time.Duration
@@ -133,6 +142,12 @@ func newSim(opts Options) (*Sim, error) {
 	}
 	s.history.stamp = s.stamp
 	s.checks = newChecks(s)
+	if jp, ok := newJournalPlan(opts.Seed, s.plan.nodes, opts.Faults); ok {
+		if len(opts.Journal) == 0 {
+			return nil, fmt.Errorf("sim: seed %d runs the journal guest, and none was given", opts.Seed)
+		}
+		s.journal = newJournal(s, jp)
+	}
 	if err := s.setUp(); err != nil {
 		return nil, err
 	}
@@ -141,6 +156,9 @@ func newSim(opts Options) (*Sim, error) {
 
 func (s *Sim) setUp() error {
 	s.trace.note(0, 0, "seed %d: %v", s.opts.Seed, s.plan)
+	if s.journal != nil {
+		s.trace.note(0, 0, "workload: %v", s.journal.plan)
+	}
 	for i := range s.plan.keys {
 		s.keys = append(s.keys, fmt.Sprintf("k%d", i))
 	}
@@ -158,10 +176,12 @@ func (s *Sim) setUp() error {
 			return err
 		}
 	}
-	for i := range s.plan.clients {
-		s.clients = append(s.clients, &client{
-			id: i, sim: s, target: s.nodes[i%len(s.nodes)].id, pipeline: s.plan.pipeline,
-		})
+	if s.journal == nil { // the journal guest serves no clients
+		for i := range s.plan.clients {
+			s.clients = append(s.clients, &client{
+				id: i, sim: s, target: s.nodes[i%len(s.nodes)].id, pipeline: s.plan.pipeline,
+			})
+		}
 	}
 	return s.net.SetFaults(s.plan.net)
 }
@@ -176,6 +196,10 @@ func (s *Sim) run() {
 	}
 	s.endFaults()
 	faultsEnded := s.now
+	if s.journal != nil {
+		s.journal.finish(faultsEnded)
+		return
+	}
 	for s.now < faultsEnded+workAfterFaults && s.ok() {
 		s.step()
 		s.checkAnswered(faultsEnded)
@@ -220,6 +244,9 @@ func (s *Sim) step() {
 	}
 	for _, c := range s.clients {
 		c.step()
+	}
+	if s.journal != nil {
+		s.journal.server.step()
 	}
 	s.sampleGuestClock()
 }
@@ -291,11 +318,19 @@ func (s *Sim) checkHistory() {
 }
 
 func (s *Sim) result() Result {
-	return Result{
+	ops, failovers := s.history.acked, 0
+	if s.journal != nil {
+		ops, failovers = len(s.journal.acked), s.journal.failovers
+	}
+	r := Result{
 		Seed: s.opts.Seed, Plan: s.plan.String(), SimTime: s.now, Steps: s.steps,
 		Events: s.trace.events, TraceHash: s.trace.sum(), Faults: s.counts,
-		Operations: s.history.acked, Violations: s.violations, Tail: s.trace.last(),
+		Operations: ops, Failovers: failovers, Violations: s.violations, Tail: s.trace.last(),
 	}
+	if s.journal != nil {
+		r.Plan += "; " + s.journal.plan.String()
+	}
+	return r
 }
 
 // splitmix scrambles a seed (SplitMix64's finaliser), so that seeds 1, 2,

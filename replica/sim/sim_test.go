@@ -10,18 +10,26 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func readGuest(t testing.TB) []byte {
+func readGuest(t testing.TB, path string) []byte {
 	t.Helper()
-	b, err := os.ReadFile("../../cmd/synod/guests/kvd/kvd")
+	b, err := os.ReadFile("../../cmd/synod/guests/" + path)
 	require.NoError(t, err)
 	return b
+}
+
+// guests are the options of every run: the key-value guest and the
+// journal guest.
+func guests(t testing.TB) Options {
+	return Options{Guest: readGuest(t, "kvd/kvd"), Journal: readGuest(t, "journal/journal")}
 }
 
 // run runs one seed with the given faults and fails the test, with the
 // replay command and the last events, on a violation.
 func run(t testing.TB, seed uint64, faults FaultSet) Result {
 	t.Helper()
-	r, err := Run(Options{Seed: seed, Guest: readGuest(t), Faults: faults})
+	opts := guests(t)
+	opts.Seed, opts.Faults = seed, faults
+	r, err := Run(opts)
 	require.NoError(t, err)
 	if len(r.Violations) > 0 {
 		t.Errorf("%v\nreplay: %s\nplan: %s\nlast events:\n%s", r.Violations[0], r.ReplayCommand(faults), r.Plan, strings.Join(r.Tail, "\n"))
