@@ -349,6 +349,12 @@ func (r *Replica) Down(node consensus.NodeID) bool {
 	return r.world != nil && r.world.down[node]
 }
 
+// DownPending reports whether a NodeDown of node has committed and waits
+// to be delivered.
+func (r *Replica) DownPending(node consensus.NodeID) bool {
+	return r.sched.downPending(node)
+}
+
 // Members are the nodes the machine booted with, in id order.
 func (r *Replica) Members() []consensus.NodeID {
 	if r.boot == nil {

@@ -65,9 +65,14 @@ type Runtime struct {
 	rep    *Replica
 	router *outputs.Router
 
-	// catchUpTo is the commit index to apply before leaving quiet mode.
+	// catchUpTo is the commit index to apply before leaving quiet mode;
+	// replaying is set until it is applied.
 	catchUpTo uint64
-	serving   bool // what the network port was last told
+	replaying bool
+	// fenced is set while a NodeDown of this node has committed and the
+	// replica has not delivered it.
+	fenced  bool
+	serving bool // what the network port was last told
 
 	bootProposedAt   time.Time
 	upProposedAt     time.Time
@@ -109,15 +114,32 @@ func NewRuntime(cfg RuntimeConfig, rep *Replica, router *outputs.Router) *Runtim
 // Start sets the commit index found on disk at start: the node replays
 // history up to it quietly, since it may have performed its outputs
 // before it stopped.
-func (rt *Runtime) Start(commit uint64, now time.Time) { rt.catchUpTo, rt.now = commit, now }
+func (rt *Runtime) Start(commit uint64, now time.Time) {
+	rt.catchUpTo, rt.replaying, rt.now = commit, true, now
+}
 
-// CatchUp starts performing outputs once the node has applied everything
-// that was committed when it started; it runs before each replica step.
+// CatchUp decides, before each replica step, whether the router performs
+// outputs. Not while the node replays what was committed when it started:
+// it may have performed those before it stopped. Nor while a NodeDown of
+// this node has committed and its replica has not delivered it: what the
+// replica emits until then is history the cluster has already decided
+// without this node. A disk write in it completed as uncertain and was
+// reissued through another path, and newer writes may have followed;
+// performing it now, late, would write over them (docs/outputs.md). What
+// the replicated state still waits for from this node once the NodeDown
+// is delivered, it asks for again (Replica.Owed).
 func (rt *Runtime) CatchUp(applied uint64) {
-	if rt.router.Quiet.Load() && applied >= rt.catchUpTo {
-		rt.router.Quiet.Store(false)
+	if rt.replaying && applied >= rt.catchUpTo {
+		rt.replaying = false
 		rt.cfg.Logger.Info("caught up; performing outputs", "applied", applied)
 	}
+	if fenced := rt.rep.DownPending(rt.cfg.Self); fenced != rt.fenced {
+		rt.fenced = fenced
+		if fenced {
+			rt.cfg.Logger.Warn("this node was declared down: performing nothing until its replica gets there")
+		}
+	}
+	rt.router.Quiet.Store(rt.replaying || rt.fenced)
 }
 
 // Decide makes the time-driven decisions after a replica step.

@@ -163,3 +163,29 @@ func TestRuntimeRepeatsADiskOutputUntilItCompletes(t *testing.T) {
 	assert.Empty(t, r.rep.Owed(1).Disk)
 	assert.Len(t, r.disks.performed, 2, "nothing once completed")
 }
+
+// A node that finds its own NodeDown committed performs nothing its
+// replica emits before delivering it: that history was decided without
+// the node. Its disk write there completed as uncertain and the guest
+// went on through another path; written late, it would undo newer
+// writes. A node restarted after a crash, or one cut off, gets there so.
+func TestRuntimeDeclaredDownPerformsNothingUntilItKnows(t *testing.T) {
+	r := newRuntimeRig(t, 0)
+	r.loop(0, 1)
+	h, errno := r.rep.world.Open("/dev/synod/d.1", linux.O_RDWR, 0)
+	require.Zero(t, errno)
+	_, errno = r.rep.world.Pwrite(h, []byte("stale"), 0)
+	require.Equal(t, linux.EAGAIN, errno)
+	r.rep.CommitEntry(2, entry.NodeDown{Node: 1})
+	r.loop(time.Millisecond, 2)
+	assert.Empty(t, r.disks.performed, "the write is not performed while its NodeDown waits to be delivered")
+	assert.True(t, r.router.Quiet.Load())
+
+	r.rep.CommitEntry(3, entry.Seal{Through: 1})
+	r.loop(2*time.Millisecond, 3)
+	require.True(t, r.rep.Down(1))
+	assert.Empty(t, r.rep.Owed(1).Disk, "the write completed as uncertain")
+	r.loop(3*owedRetry, 3)
+	assert.False(t, r.router.Quiet.Load(), "the node acts again once it knows")
+	assert.Empty(t, r.disks.performed, "and never performs the stale write")
+}

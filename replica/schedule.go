@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/entry"
 	"github.com/synodvm/synod/internal/planted"
 )
@@ -68,6 +69,16 @@ func (s *schedule) closeBatch(index uint64, time int64) {
 		s.highest++
 	}
 	s.queue = append(s.queue, committed{index: index, e: entry.Seal{Through: s.highest, Time: time}, closesBatch: true})
+}
+
+// downPending reports whether a NodeDown of node is queued.
+func (s *schedule) downPending(node consensus.NodeID) bool {
+	for _, c := range s.queue {
+		if d, ok := c.e.(entry.NodeDown); ok && d.Node == node {
+			return true
+		}
+	}
+	return false
 }
 
 // sealAt returns the position of the first effective seal with Through >= epoch.
