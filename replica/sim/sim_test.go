@@ -40,23 +40,30 @@ func run(t testing.TB, seed uint64, faults FaultSet) Result {
 // TestSimSameSeedSameRun: a seed's run is reproducible bit for bit, the
 // whole trace of events included, even while other runs share the
 // process (raft's randomness is the process's); another seed makes
-// another run.
+// another run. Seed 8 runs the key-value guest, seed 7 the journal.
 func TestSimSameSeedSameRun(t *testing.T) {
-	results := make([]Result, 3)
+	seeds := []uint64{8, 8, 7, 7}
+	results := make([]Result, len(seeds))
 	t.Run("runs", func(t *testing.T) {
-		for i, seed := range []uint64{7, 7, 8} {
+		for i, seed := range seeds {
 			t.Run(fmt.Sprint(i), func(t *testing.T) {
 				t.Parallel()
 				results[i] = run(t, seed, AllFaults)
 			})
 		}
 	})
-	first, again, other := results[0], results[1], results[2]
-	assert.Equal(t, first.TraceHash, again.TraceHash, "the same seed gives the same trace")
-	assert.Equal(t, first.Events, again.Events)
-	assert.Equal(t, first.Tail, again.Tail)
-	assert.NotEqual(t, first.TraceHash, other.TraceHash, "another seed gives another trace")
-	assert.Greater(t, first.Operations, 100, "the clients got answers")
+	for i := 0; i < len(results); i += 2 {
+		first, again := results[i], results[i+1]
+		assert.Equal(t, first.TraceHash, again.TraceHash, "seed %d gives the same trace", first.Seed)
+		assert.Equal(t, first.Events, again.Events)
+		assert.Equal(t, first.Tail, again.Tail)
+	}
+	kv, journal := results[0], results[2]
+	assert.NotEqual(t, kv.TraceHash, journal.TraceHash, "another seed gives another trace")
+	assert.NotContains(t, kv.Plan, "journal")
+	assert.Greater(t, kv.Operations, 100, "the clients got answers")
+	assert.Contains(t, journal.Plan, "journal of")
+	assert.Greater(t, journal.Operations, 10, "the journal acknowledged records")
 }
 
 // simSeeds is the fixed set of seeds every test run checks.
@@ -79,8 +86,13 @@ func TestSimSeeds(t *testing.T) {
 		}
 	})
 	var total FaultCounts
+	journals, failovers := 0, 0
 	for _, r := range results {
 		total = total.Add(r.Faults)
+		failovers += r.Failovers
+		if strings.Contains(r.Plan, "journal of") {
+			journals++
+		}
 	}
 	if !testing.Short() {
 		for name, n := range map[string]uint64{
@@ -89,7 +101,8 @@ func TestSimSeeds(t *testing.T) {
 			"write crashes": total.WriteCrashes, "torn snapshot files": total.TornSnapshots,
 			"snapshot install crashes": total.InstallCrashes, "write errors": total.WriteErrors,
 			"full disks": total.FullDisks, "bit flips": total.BitFlips, "stores replaced": total.StoresReplaced,
-			"clock jumps": total.ClockJumps,
+			"clock jumps": total.ClockJumps, "disk connections cut": total.DiskCuts,
+			"journal seeds": uint64(journals), "journal failovers": uint64(failovers),
 		} {
 			assert.NotZero(t, n, "no seed injected %s", name)
 		}
