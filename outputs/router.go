@@ -55,6 +55,13 @@ type Router struct {
 	// its own devices (listening ports) or cannot do harm twice (random
 	// refills), and records the rest as done.
 	Quiet atomic.Bool
+	// Fenced is set while a NodeDown of this node has committed and its
+	// replica has not delivered it: disk outputs are then recorded as
+	// done, not performed. The history before the NodeDown was decided
+	// without this node: its I/O there completed as uncertain, and a
+	// write performed late would land after the newer ones the guest
+	// issued through other paths.
+	Fenced atomic.Bool
 
 	lastSeq   uint64
 	actioned  atomic.Uint64
@@ -97,6 +104,10 @@ func (r *Router) Route(outs []Output) {
 				r.elsewhere.Add(1)
 				continue
 			}
+		}
+		if r.Fenced.Load() && NeedsCompletion(o.Action) {
+			r.elsewhere.Add(1)
+			continue
 		}
 		r.actioned.Add(1)
 		r.perform(o)

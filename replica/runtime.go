@@ -114,32 +114,27 @@ func NewRuntime(cfg RuntimeConfig, rep *Replica, router *outputs.Router) *Runtim
 // Start sets the commit index found on disk at start: the node replays
 // history up to it quietly, since it may have performed its outputs
 // before it stopped.
-func (rt *Runtime) Start(commit uint64, now time.Time) {
-	rt.catchUpTo, rt.replaying, rt.now = commit, true, now
-}
+func (rt *Runtime) Start(commit uint64, now time.Time) { rt.catchUpTo, rt.now = commit, now }
 
-// CatchUp decides, before each replica step, whether the router performs
-// outputs. Not while the node replays what was committed when it started:
-// it may have performed those before it stopped. Nor while a NodeDown of
-// this node has committed and its replica has not delivered it: what the
-// replica emits until then is history the cluster has already decided
-// without this node. A disk write in it completed as uncertain and was
-// reissued through another path, and newer writes may have followed;
-// performing it now, late, would write over them (docs/outputs.md). What
-// the replicated state still waits for from this node once the NodeDown
-// is delivered, it asks for again (Replica.Owed).
+// CatchUp starts performing outputs once the node has applied everything
+// that was committed when it started; it runs before each replica step.
+// It also fences the node's disk outputs while a NodeDown of this node
+// has committed and its replica has not delivered it: what the replica
+// emits until then is history the cluster has already decided without
+// this node. A disk write in it completed as uncertain and was reissued
+// through another path, and newer writes may have followed; performed
+// now, late, it would write over them (docs/outputs.md).
 func (rt *Runtime) CatchUp(applied uint64) {
-	if rt.replaying && applied >= rt.catchUpTo {
-		rt.replaying = false
+	if rt.router.Quiet.Load() && applied >= rt.catchUpTo {
+		rt.router.Quiet.Store(false)
 		rt.cfg.Logger.Info("caught up; performing outputs", "applied", applied)
 	}
-	if fenced := rt.rep.DownPending(rt.cfg.Self); fenced != rt.fenced {
-		rt.fenced = fenced
+	if fenced := rt.rep.DownPending(rt.cfg.Self); fenced != rt.router.Fenced.Load() {
+		rt.router.Fenced.Store(fenced)
 		if fenced {
-			rt.cfg.Logger.Warn("this node was declared down: performing nothing until its replica gets there")
+			rt.cfg.Logger.Warn("declared down: performing no disk output until the replica gets there")
 		}
 	}
-	rt.router.Quiet.Store(rt.replaying || rt.fenced)
 }
 
 // Decide makes the time-driven decisions after a replica step.
@@ -206,6 +201,9 @@ func (rt *Runtime) payDebts(now time.Time) {
 // repeat while the first is in flight, and the disk server answers a
 // repeat it has applied with its original result.
 func (rt *Runtime) repeatDiskOutputs(now time.Time, owed []outputs.Output) {
+	if rt.router.Fenced.Load() {
+		return // what is owed now will complete as uncertain
+	}
 	owing := make(map[uint64]bool, len(owed))
 	for _, o := range owed {
 		owing[o.Seq] = true

@@ -179,13 +179,15 @@ func TestRuntimeDeclaredDownPerformsNothingUntilItKnows(t *testing.T) {
 	r.rep.CommitEntry(2, entry.NodeDown{Node: 1})
 	r.loop(time.Millisecond, 2)
 	assert.Empty(t, r.disks.performed, "the write is not performed while its NodeDown waits to be delivered")
-	assert.True(t, r.router.Quiet.Load())
+	assert.True(t, r.router.Fenced.Load())
+	r.loop(owedRetry+2*time.Millisecond, 2)
+	assert.Empty(t, r.disks.performed, "nor repeated")
 
 	r.rep.CommitEntry(3, entry.Seal{Through: 1})
 	r.loop(2*time.Millisecond, 3)
 	require.True(t, r.rep.Down(1))
 	assert.Empty(t, r.rep.Owed(1).Disk, "the write completed as uncertain")
 	r.loop(3*owedRetry, 3)
-	assert.False(t, r.router.Quiet.Load(), "the node acts again once it knows")
-	assert.Empty(t, r.disks.performed, "and never performs the stale write")
+	assert.False(t, r.router.Fenced.Load(), "the node performs disk outputs again once it knows")
+	assert.Empty(t, r.disks.performed, "and never the stale write")
 }

@@ -333,7 +333,7 @@ func (n *node) propose(e entry.Entry) {
 func (n *node) flushProposals() {
 	p, s := n.p, n.sim
 	for len(p.queue) > 0 && p.failed == "" {
-		if s.plan.net.Drop > 0 && s.rng.Float64() < s.plan.net.Drop {
+		if !s.faultsOver && s.plan.net.Drop > 0 && s.rng.Float64() < s.plan.net.Drop {
 			e, _ := entry.Decode(p.queue[0])
 			s.trace.note(s.now, n.id, "proposal lost: %s", describeEntry(e))
 			p.queue = p.queue[1:]
