@@ -59,7 +59,7 @@ var (
 )
 
 // entryHeaderSize is the checksum and term in front of a stored entry.
-const entryHeaderSize = checksumSize + 8
+const entryHeaderSize = ChecksumSize + 8
 
 // ErrCorruptStore means the store file is damaged or is not a synod raft
 // store. The node refuses to start rather than reset its history.
@@ -209,10 +209,10 @@ func createBoltStore(path string, id Identity, life StoreLife) error {
 			meta.Put(keyFormat, []byte(storeFormat)),
 			meta.Put(keyCluster, []byte(id.ClusterID)),
 			meta.Put(keyNode, u64(uint64(id.Node))),
-			meta.Put(keyIncarnation, seal(u64(life.Incarnation))),
+			meta.Put(keyIncarnation, Seal(u64(life.Incarnation))),
 		)
 		if life.Rejoining {
-			err = errors.Join(err, meta.Put(keyRejoining, seal(nil)))
+			err = errors.Join(err, meta.Put(keyRejoining, Seal(nil)))
 		}
 		return err
 	})
@@ -289,25 +289,25 @@ func (s *BoltStore) load(id Identity) error {
 		if n := meta.Get(keyNode); len(n) != 8 || consensus.NodeID(binary.BigEndian.Uint64(n)) != id.Node {
 			return fmt.Errorf("%w: it holds node %x, not node %d", ErrForeignStore, n, id.Node)
 		}
-		inc, err := unseal(meta.Get(keyIncarnation), "incarnation")
+		inc, err := Unseal(meta.Get(keyIncarnation), "incarnation")
 		if err != nil || len(inc) != 8 {
 			return fmt.Errorf("%w: incarnation: %w", ErrCorruptStore, err)
 		}
 		s.incarnation = binary.BigEndian.Uint64(inc)
 		s.rejoining = meta.Get(keyRejoining) != nil
 		if v := meta.Get(keyVoteFloor); v != nil {
-			b, err := unseal(v, "vote floor")
+			b, err := Unseal(v, "vote floor")
 			if err != nil || len(b) != 8 {
 				return fmt.Errorf("%w: vote floor: %w", ErrCorruptStore, err)
 			}
 			s.voteFloor = binary.BigEndian.Uint64(b)
 		}
 		s.hardState = &pb.HardState{}
-		if err := unmarshalSealed(meta.Get(keyHardState), s.hardState, "hard state"); err != nil {
+		if err := UnmarshalSealed(meta.Get(keyHardState), s.hardState, "hard state"); err != nil {
 			return err
 		}
 		s.snapMeta = pb.EnsureSnapshotMetadata(nil)
-		if err := unmarshalSealed(meta.Get(keySnapMeta), s.snapMeta, "snapshot metadata"); err != nil {
+		if err := UnmarshalSealed(meta.Get(keySnapMeta), s.snapMeta, "snapshot metadata"); err != nil {
 			return err
 		}
 		s.snapMeta = pb.EnsureSnapshotMetadata(s.snapMeta)
@@ -315,7 +315,7 @@ func (s *BoltStore) load(id Identity) error {
 			return err
 		}
 		if c := meta.Get(keyCompacted); c != nil {
-			b, err := unseal(c, "compaction marker")
+			b, err := Unseal(c, "compaction marker")
 			if err != nil {
 				return err
 			}
@@ -330,7 +330,7 @@ func (s *BoltStore) load(id Identity) error {
 			if len(k) != 8 || binary.BigEndian.Uint64(k) != want {
 				return fmt.Errorf("%w: log entry key %x where index %d was expected", ErrCorruptStore, k, want)
 			}
-			e, err := decodeEntry(want, v)
+			e, err := DecodeEntry(want, v)
 			if err != nil {
 				return err
 			}
@@ -368,7 +368,7 @@ func (s *BoltStore) SetCaughtUp(term uint64) error {
 	defer s.mu.Unlock()
 	err := s.update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(metaBucket)
-		return errors.Join(meta.Delete(keyRejoining), meta.Put(keyVoteFloor, seal(u64(term))))
+		return errors.Join(meta.Delete(keyRejoining), meta.Put(keyVoteFloor, Seal(u64(term))))
 	})
 	if err != nil {
 		return fmt.Errorf("raft store %s: record that the node caught up: %w", s.path, describeOSError(err))
@@ -397,19 +397,19 @@ func recoverCorruption(f func() error) (err error) {
 	return f()
 }
 
-// encodeEntry is the stored form of e: sealed term and entry.
-func encodeEntry(e *pb.Entry) ([]byte, error) {
+// EncodeEntry is the stored form of e: sealed term and entry.
+func EncodeEntry(e *pb.Entry) ([]byte, error) {
 	v, err := proto.MarshalOptions{}.MarshalAppend(u64(e.GetTerm()), e)
 	if err != nil {
 		return nil, err
 	}
-	return seal(v), nil
+	return Seal(v), nil
 }
 
-// decodeEntry checks and decodes the stored entry at index.
-func decodeEntry(index uint64, v []byte) (*pb.Entry, error) {
+// DecodeEntry checks and decodes the stored entry at index.
+func DecodeEntry(index uint64, v []byte) (*pb.Entry, error) {
 	what := fmt.Sprintf("log entry %d", index)
-	b, err := unseal(v, what)
+	b, err := Unseal(v, what)
 	if err != nil {
 		return nil, err
 	}
@@ -423,12 +423,12 @@ func decodeEntry(index uint64, v []byte) (*pb.Entry, error) {
 	return e, nil
 }
 
-// unmarshalSealed decodes a sealed protobuf value, if set.
-func unmarshalSealed(v []byte, m proto.Message, what string) error {
+// UnmarshalSealed decodes a sealed protobuf value, if set.
+func UnmarshalSealed(v []byte, m proto.Message, what string) error {
 	if v == nil {
 		return nil
 	}
-	b, err := unseal(v, what)
+	b, err := Unseal(v, what)
 	if err != nil {
 		return err
 	}
@@ -438,17 +438,20 @@ func unmarshalSealed(v []byte, m proto.Message, what string) error {
 	return nil
 }
 
-func marshalSealed(m proto.Message) ([]byte, error) {
+// MarshalSealed is the stored form of m: marshalled and sealed.
+func MarshalSealed(m proto.Message) ([]byte, error) {
 	b, err := proto.Marshal(m)
 	if err != nil {
 		return nil, err
 	}
-	return seal(b), nil
+	return Seal(b), nil
 }
 
 func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 
-func compactedMarker(id entryID) []byte { return seal(append(u64(id.index), u64(id.term)...)) }
+// CompactedMarker is the stored form of the last entry a compaction
+// discarded: its index and term, sealed.
+func CompactedMarker(index, term uint64) []byte { return Seal(append(u64(index), u64(term)...)) }
 
 // Path is the store's file.
 func (s *BoltStore) Path() string { return s.path }
@@ -513,7 +516,7 @@ func (s *BoltStore) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
 	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(entriesBucket).Cursor()
 		for k, v := c.Seek(u64(lo)); k != nil && binary.BigEndian.Uint64(k) < hi; k, v = c.Next() {
-			e, err := decodeEntry(binary.BigEndian.Uint64(k), v)
+			e, err := DecodeEntry(binary.BigEndian.Uint64(k), v)
 			if err != nil {
 				return err
 			}
@@ -594,7 +597,7 @@ func (s *BoltStore) saveLocked(hs *pb.HardState, entries []*pb.Entry, snap *pb.S
 			next.last = m.GetIndex()
 			next.terms = nil
 			next.snapMeta = m
-			if err := meta.Put(keyCompacted, compactedMarker(next.compacted)); err != nil {
+			if err := meta.Put(keyCompacted, CompactedMarker(next.compacted.index, next.compacted.term)); err != nil {
 				return err
 			}
 		}
@@ -609,7 +612,7 @@ func (s *BoltStore) saveLocked(hs *pb.HardState, entries []*pb.Entry, snap *pb.S
 				}
 			}
 			for _, e := range entries {
-				v, err := encodeEntry(e)
+				v, err := EncodeEntry(e)
 				if err != nil {
 					return err
 				}
@@ -621,7 +624,7 @@ func (s *BoltStore) saveLocked(hs *pb.HardState, entries []*pb.Entry, snap *pb.S
 			next.terms = next.terms.appending(entries)
 		}
 		if hs != nil {
-			b, err := marshalSealed(hs)
+			b, err := MarshalSealed(hs)
 			if err != nil {
 				return err
 			}
@@ -669,11 +672,11 @@ func (s *BoltStore) SaveSnapshot(snap *pb.Snapshot, compactTo uint64) error {
 		if len(v) < entryHeaderSize {
 			return fmt.Errorf("%w: log entry %d is missing", ErrCorruptStore, compactTo)
 		}
-		compacted = entryID{compactTo, binary.BigEndian.Uint64(v[checksumSize:])}
+		compacted = entryID{compactTo, binary.BigEndian.Uint64(v[ChecksumSize:])}
 		if err := deleteThrough(ents, compactTo); err != nil {
 			return err
 		}
-		return meta.Put(keyCompacted, compactedMarker(compacted))
+		return meta.Put(keyCompacted, CompactedMarker(compacted.index, compacted.term))
 	})
 	if err != nil {
 		return fmt.Errorf("raft store %s: save snapshot: %w", s.path, describeOSError(err))
@@ -718,7 +721,7 @@ func (s *BoltStore) InstallSnapshot(snap *pb.Snapshot) error {
 		case idx == s.compacted.index:
 			keep = term == s.compacted.term
 		case len(v) >= entryHeaderSize:
-			keep = binary.BigEndian.Uint64(v[checksumSize:]) == term
+			keep = binary.BigEndian.Uint64(v[ChecksumSize:]) == term
 		}
 		var err error
 		if keep {
@@ -728,9 +731,9 @@ func (s *BoltStore) InstallSnapshot(snap *pb.Snapshot) error {
 			err = deleteFrom(ents, 0)
 			last, terms = idx, nil
 		}
-		hb, merr := marshalSealed(hs)
+		hb, merr := MarshalSealed(hs)
 		return errors.Join(err, merr, putSnapshot(meta, m, file),
-			meta.Put(keyCompacted, compactedMarker(entryID{idx, term})),
+			meta.Put(keyCompacted, CompactedMarker(idx, term)),
 			meta.Put(keyHardState, hb))
 	})
 	if err != nil {
@@ -742,7 +745,7 @@ func (s *BoltStore) InstallSnapshot(snap *pb.Snapshot) error {
 }
 
 func putSnapshot(meta *bolt.Bucket, m *pb.SnapshotMetadata, file snapshotFile) error {
-	b, err := marshalSealed(m)
+	b, err := MarshalSealed(m)
 	if err != nil {
 		return err
 	}

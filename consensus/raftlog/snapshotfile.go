@@ -38,14 +38,14 @@ func (f snapshotFile) record() []byte {
 	b := binary.BigEndian.AppendUint64(nil, f.index)
 	b = binary.BigEndian.AppendUint64(b, f.term)
 	b = binary.BigEndian.AppendUint64(b, f.size)
-	return seal(binary.BigEndian.AppendUint32(b, f.crc))
+	return Seal(binary.BigEndian.AppendUint32(b, f.crc))
 }
 
 func readSnapshotFileRecord(v []byte) (snapshotFile, error) {
 	if v == nil {
 		return snapshotFile{}, nil
 	}
-	b, err := unseal(v, "snapshot file record")
+	b, err := Unseal(v, "snapshot file record")
 	if err != nil {
 		return snapshotFile{}, err
 	}

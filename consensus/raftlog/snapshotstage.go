@@ -109,11 +109,11 @@ func (s *BoltStore) saveStagedSnapshot(staged stagedSnapshot, m *pb.SnapshotMeta
 		if len(v) < entryHeaderSize {
 			return fmt.Errorf("%w: log entry %d is missing", ErrCorruptStore, compactTo)
 		}
-		compacted = entryID{compactTo, binary.BigEndian.Uint64(v[checksumSize:])}
+		compacted = entryID{compactTo, binary.BigEndian.Uint64(v[ChecksumSize:])}
 		if err := deleteThrough(ents, compactTo); err != nil {
 			return err
 		}
-		return meta.Put(keyCompacted, compactedMarker(compacted))
+		return meta.Put(keyCompacted, CompactedMarker(compacted.index, compacted.term))
 	})
 	if err != nil {
 		return fmt.Errorf("raft store %s: save snapshot: %w", s.path, describeOSError(err))

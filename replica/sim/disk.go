@@ -49,31 +49,15 @@ import (
 // raft core's stop it causes is told apart from a failure of the code.
 var errDiskFault = errors.New("sim: disk fault")
 
-// castagnoli is the CRC-32C the real store seals its values with.
+// castagnoli is the CRC-32C the real store checks snapshot files with.
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-const checksumSize = 4
-
-// seal returns b with its CRC-32C in front, as the real store stores it.
-func seal(b []byte) []byte {
-	return append(binary.BigEndian.AppendUint32(make([]byte, 0, checksumSize+len(b)), crc32.Checksum(b, castagnoli)), b...)
-}
-
-// unseal checks a sealed value and returns its contents; what names the
-// value in the error.
-func unseal(v []byte, what string) ([]byte, error) {
-	if len(v) < checksumSize {
-		return nil, fmt.Errorf("%w: %s is truncated (%d bytes)", raftlog.ErrCorruptStore, what, len(v))
-	}
-	b := v[checksumSize:]
-	if crc32.Checksum(b, castagnoli) != binary.BigEndian.Uint32(v) {
-		return nil, fmt.Errorf("%w: %s fails its checksum", raftlog.ErrCorruptStore, what)
-	}
-	return b, nil
-}
+// The values are stored in the real store's forms (raftlog.Seal and the
+// forms built on it), so that a flipped bit is refused as the real store
+// refuses it.
 
 func unsealUint64(v []byte, what string) (uint64, error) {
-	b, err := unseal(v, what)
+	b, err := raftlog.Unseal(v, what)
 	if err != nil {
 		return 0, err
 	}
@@ -83,60 +67,25 @@ func unsealUint64(v []byte, what string) (uint64, error) {
 	return binary.BigEndian.Uint64(b), nil
 }
 
-func sealUint64(v uint64) []byte { return seal(binary.BigEndian.AppendUint64(nil, v)) }
-
-// unmarshalSealed decodes a sealed protobuf value into m, if the value is
-// set.
-func unmarshalSealed(v []byte, m proto.Message, what string) error {
-	if v == nil {
-		return nil
-	}
-	b, err := unseal(v, what)
-	if err != nil {
-		return err
-	}
-	if err := proto.Unmarshal(b, m); err != nil {
-		return fmt.Errorf("%w: %s: %w", raftlog.ErrCorruptStore, what, err)
-	}
-	return nil
-}
+func sealUint64(v uint64) []byte { return raftlog.Seal(binary.BigEndian.AppendUint64(nil, v)) }
 
 func marshalSealed(m proto.Message) []byte {
-	b, err := proto.Marshal(m)
+	b, err := raftlog.MarshalSealed(m)
 	if err != nil {
 		panic(fmt.Sprintf("sim: marshal %T: %v", m, err)) // raft's own messages always marshal
 	}
-	return seal(b)
+	return b
 }
 
-// encodeEntry is the stored form of e: its term, then the entry, sealed.
 func encodeEntry(e *pb.Entry) []byte {
-	b, err := proto.MarshalOptions{}.MarshalAppend(binary.BigEndian.AppendUint64(nil, e.GetTerm()), e)
+	b, err := raftlog.EncodeEntry(e)
 	if err != nil {
 		panic(fmt.Sprintf("sim: marshal entry %d: %v", e.GetIndex(), err))
 	}
-	return seal(b)
-}
-
-// decodeEntry checks and decodes the stored entry at index.
-func decodeEntry(index uint64, v []byte) (*pb.Entry, error) {
-	what := fmt.Sprintf("log entry %d", index)
-	b, err := unseal(v, what)
-	if err != nil {
-		return nil, err
-	}
-	e := &pb.Entry{}
-	if len(b) < 8 || proto.Unmarshal(b[8:], e) != nil || e.GetIndex() != index || e.GetTerm() != binary.BigEndian.Uint64(b) {
-		return nil, fmt.Errorf("%w: %s does not decode", raftlog.ErrCorruptStore, what)
-	}
-	return e, nil
+	return b
 }
 
 type entryID struct{ index, term uint64 }
-
-func compactedMarker(id entryID) []byte {
-	return seal(binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, id.index), id.term))
-}
 
 // snapshotFile describes a snapshot's data file, as the store's record of
 // it says: it is named after the snapshot's index, term and checksum.
@@ -153,14 +102,14 @@ func (f snapshotFile) record() []byte {
 	b := binary.BigEndian.AppendUint64(nil, f.index)
 	b = binary.BigEndian.AppendUint64(b, f.term)
 	b = binary.BigEndian.AppendUint64(b, f.size)
-	return seal(binary.BigEndian.AppendUint32(b, f.crc))
+	return raftlog.Seal(binary.BigEndian.AppendUint32(b, f.crc))
 }
 
 func readSnapshotRecord(v []byte) (snapshotFile, error) {
 	if v == nil {
 		return snapshotFile{}, nil
 	}
-	b, err := unseal(v, "snapshot file record")
+	b, err := raftlog.Unseal(v, "snapshot file record")
 	if err != nil {
 		return snapshotFile{}, err
 	}
@@ -239,10 +188,10 @@ func (d *disk) load() (*diskStore, error) {
 			return nil, err
 		}
 	}
-	if err := unmarshalSealed(d.hardState, st.hardState, "hard state"); err != nil {
+	if err := raftlog.UnmarshalSealed(d.hardState, st.hardState, "hard state"); err != nil {
 		return nil, err
 	}
-	if err := unmarshalSealed(d.snapMeta, st.snapMeta, "snapshot metadata"); err != nil {
+	if err := raftlog.UnmarshalSealed(d.snapMeta, st.snapMeta, "snapshot metadata"); err != nil {
 		return nil, err
 	}
 	st.snapMeta = pb.EnsureSnapshotMetadata(st.snapMeta)
@@ -250,7 +199,7 @@ func (d *disk) load() (*diskStore, error) {
 		return nil, err
 	}
 	if d.compacted != nil {
-		b, err := unseal(d.compacted, "compaction marker")
+		b, err := raftlog.Unseal(d.compacted, "compaction marker")
 		if err != nil {
 			return nil, err
 		}
@@ -263,7 +212,7 @@ func (d *disk) load() (*diskStore, error) {
 		return nil, fmt.Errorf("%w: the log starts at %d, after entry %d was compacted", raftlog.ErrCorruptStore, d.first, st.compacted.index)
 	}
 	for i, v := range d.entries {
-		if _, err := decodeEntry(d.first+uint64(i), v); err != nil {
+		if _, err := raftlog.DecodeEntry(d.first+uint64(i), v); err != nil {
 			return nil, err
 		}
 	}
@@ -399,10 +348,10 @@ func (st *diskStore) Term(i uint64) (uint64, error) {
 		return 0, raft.ErrUnavailable
 	}
 	v := st.d.entries[i-st.d.first]
-	if len(v) < checksumSize+8 {
+	if len(v) < raftlog.ChecksumSize+8 {
 		return 0, fmt.Errorf("%w: log entry %d is truncated", raftlog.ErrCorruptStore, i)
 	}
-	return binary.BigEndian.Uint64(v[checksumSize:]), nil
+	return binary.BigEndian.Uint64(v[raftlog.ChecksumSize:]), nil
 }
 
 // Entries implements raft.Storage: entries [lo, hi), at least one, at most
@@ -417,7 +366,7 @@ func (st *diskStore) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
 	var out []*pb.Entry
 	var size uint64
 	for i := lo; i < hi; i++ {
-		e, err := decodeEntry(i, st.d.entries[i-st.d.first])
+		e, err := raftlog.DecodeEntry(i, st.d.entries[i-st.d.first])
 		if err != nil {
 			return nil, fmt.Errorf("store of node %d: %w", st.d.n.id, err)
 		}
@@ -612,7 +561,7 @@ func (d *disk) applySave(next *diskStore, entries []*pb.Entry, hasSnap bool) {
 	if hasSnap {
 		d.snapMeta = marshalSealed(next.snapMeta)
 		d.snapRecord = next.snapFile.record()
-		d.compacted = compactedMarker(next.compacted)
+		d.compacted = raftlog.CompactedMarker(next.compacted.index, next.compacted.term)
 		d.entries, d.first = nil, next.compacted.index+1
 		d.dropOldSnapshotFiles(next.snapFile)
 	}
@@ -672,7 +621,7 @@ func (st *diskStore) SaveSnapshot(snap *pb.Snapshot, compactTo uint64) error {
 		st.compacted = entryID{compactTo, term}
 		d.entries = slices.Clone(d.entries[compactTo+1-d.first:])
 		d.first = compactTo + 1
-		d.compacted = compactedMarker(st.compacted)
+		d.compacted = raftlog.CompactedMarker(st.compacted.index, st.compacted.term)
 	}
 	return nil
 }
