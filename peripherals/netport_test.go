@@ -105,15 +105,25 @@ func startNetPort(t *testing.T, log *recordingLog) (*NetPort, string) {
 	return startNetPortRetrying(t, log, 50*time.Millisecond)
 }
 
+// testLog is the log a test port proposes to: a recordingLog, or one
+// that embeds it.
+type testLog interface {
+	Proposer
+	recording() *recordingLog
+}
+
+func (l *recordingLog) recording() *recordingLog { return l }
+
 // startNetPortRetrying starts a port that proposes uncommitted input
 // again after retryAfter.
-func startNetPortRetrying(t *testing.T, log *recordingLog, retryAfter time.Duration) (*NetPort, string) {
+func startNetPortRetrying(t *testing.T, log testLog, retryAfter time.Duration) (*NetPort, string) {
 	t.Helper()
 	n := NewNetPort(NetPortConfig{Node: 2, Host: "127.0.0.1", PortOffset: 0, Log: log,
 		RetryAfter: retryAfter, GiveUpAfter: 10 * retryAfter})
-	log.mu.Lock()
-	log.commit = n.Committed
-	log.mu.Unlock()
+	rec := log.recording()
+	rec.mu.Lock()
+	rec.commit = n.Committed
+	rec.mu.Unlock()
 	t.Cleanup(n.Stop)
 	n.SetServing(true)
 	require.NoError(t, n.Listen(freePort(t)))
@@ -375,14 +385,8 @@ func TestNetPortProposesAgainWhenTheLeaderChanges(t *testing.T) {
 	log := &leaderLog{recordingLog: newRecordingLog()}
 	log.leader.Store(1)
 	log.lose = 1
-	n := NewNetPort(NetPortConfig{Node: 2, Host: "127.0.0.1", Log: log, RetryAfter: time.Hour, GiveUpAfter: 2 * time.Hour})
-	log.mu.Lock()
-	log.commit = n.Committed
-	log.mu.Unlock()
-	t.Cleanup(n.Stop)
-	n.SetServing(true)
-	require.NoError(t, n.Listen(freePort(t)))
-	c, err := net.Dial("tcp", n.Addrs()[0])
+	_, addr := startNetPortRetrying(t, log, time.Hour)
+	c, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
 	defer c.Close()
 	_, err = c.Write([]byte("hello"))
