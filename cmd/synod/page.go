@@ -2,7 +2,6 @@ package main
 
 import (
 	_ "embed"
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"log/slog"
@@ -74,8 +73,8 @@ func (p *clusterPage) fetchTimelines(views []nodeView) map[consensus.NodeID]time
 			continue
 		}
 		wg.Go(func() {
-			tl, err := fetchTimeline(n.StatusAddr)
-			if err != nil {
+			var tl timelineView
+			if err := fetchJSON(n.StatusAddr, "/timeline", &tl); err != nil {
 				return // the page shows what the others saw
 			}
 			mu.Lock()
@@ -85,19 +84,6 @@ func (p *clusterPage) fetchTimelines(views []nodeView) map[consensus.NodeID]time
 	}
 	wg.Wait()
 	return timelines
-}
-
-func fetchTimeline(addr string) (timelineView, error) {
-	var tl timelineView
-	resp, err := statusClient.Get("http://" + addr + "/timeline")
-	if err != nil {
-		return tl, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return tl, fmt.Errorf("timeline %s: %s", addr, resp.Status)
-	}
-	return tl, json.NewDecoder(resp.Body).Decode(&tl)
 }
 
 // pageData is what the template shows.

@@ -410,13 +410,18 @@ var statusClient = &http.Client{Timeout: 2 * time.Second}
 
 func fetchReport(addr string) (nodeReport, error) {
 	var r nodeReport
-	resp, err := statusClient.Get("http://" + addr + "/status")
+	return r, fetchJSON(addr, "/status", &r)
+}
+
+// fetchJSON decodes into v what a node's status address serves at path.
+func fetchJSON(addr, path string, v any) error {
+	resp, err := statusClient.Get("http://" + addr + path)
 	if err != nil {
-		return r, err
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return r, fmt.Errorf("status %s: %s", addr, resp.Status)
+		return fmt.Errorf("%s %s: %s", path, addr, resp.Status)
 	}
-	return r, json.NewDecoder(resp.Body).Decode(&r)
+	return json.NewDecoder(resp.Body).Decode(v)
 }
