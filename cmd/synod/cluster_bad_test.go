@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -19,6 +20,15 @@ import (
 func synodCommand(args ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), runAsSynodEnv+"=1")
+	return cmd
+}
+
+// synodCommandContext runs this test binary as synod until ctx ends;
+// then its pipes get WaitDelay to drain.
+func synodCommandContext(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, os.Args[0], args...)
+	cmd.Env = append(os.Environ(), runAsSynodEnv+"=1")
+	cmd.WaitDelay = 10 * time.Second
 	return cmd
 }
 

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -48,15 +46,10 @@ func TestUpFeedsItsStdinToTheGuest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a 3-node cluster")
 	}
-	exe, err := os.Executable()
-	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, exe, "up", "--dir", t.TempDir(),
-		"--guest", "testdata/console", "--console-input")
-	cmd.Env = append(os.Environ(), runAsSynodEnv+"=1")
+	cmd := synodCommandContext(ctx, "up", "--dir", t.TempDir(), "--guest", "testdata/console", "--console-input")
 	cmd.Stdin = strings.NewReader("first line\nsecond line\n")
-	cmd.WaitDelay = 10 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	require.NoError(t, cmd.Run(), "stdout:\n%s\nstderr:\n%s", &stdout, &stderr)

@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -23,14 +22,9 @@ import (
 // makes them synod too.
 func runSynodCommand(t *testing.T, timeout time.Duration, args ...string) (string, error) {
 	t.Helper()
-	exe, err := os.Executable()
-	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, exe, args...)
-	cmd.Env = append(os.Environ(), runAsSynodEnv+"=1")
-	cmd.WaitDelay = 10 * time.Second
-	out, err := cmd.CombinedOutput()
+	out, err := synodCommandContext(ctx, args...).CombinedOutput()
 	return string(out), err
 }
 
@@ -96,13 +90,9 @@ func TestDemoHoldShowsTheFailoverOnTheClusterPage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a cluster and a disk server")
 	}
-	exe, err := os.Executable()
-	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, exe, "demo", "multipath", "--records", "30", "--interval", "20ms", "--hold")
-	cmd.Env = append(os.Environ(), runAsSynodEnv+"=1")
-	cmd.WaitDelay = 10 * time.Second
+	cmd := synodCommandContext(ctx, "demo", "multipath", "--records", "30", "--interval", "20ms", "--hold")
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
