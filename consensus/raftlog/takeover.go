@@ -1,8 +1,6 @@
 package raftlog
 
 import (
-	"slices"
-
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 
@@ -42,7 +40,7 @@ func (c *Core) PeerGone(id consensus.NodeID) error {
 			return nil
 		}
 		rank := 0
-		for _, v := range c.voters() {
+		for _, v := range c.confs[len(c.confs)-1].conf.GetVoters() {
 			if v != uint64(id) && v < uint64(c.cfg.ID) {
 				rank++
 			}
@@ -68,9 +66,4 @@ func (c *Core) maybeTakeOver() error {
 	}
 	c.m.takeovers.Inc()
 	return c.rn.Step(&pb.Message{Type: pb.MsgTimeoutNow.Enum(), From: new(uint64(t.leader)), To: new(uint64(c.cfg.ID)), Term: new(t.term)})
-}
-
-// voters are the ids of the current configuration's voters, in order.
-func (c *Core) voters() []uint64 {
-	return slices.Sorted(slices.Values(c.confs[len(c.confs)-1].conf.GetVoters()))
 }
