@@ -43,11 +43,17 @@ var (
 // Status is what an operator and the replica runtime need to know about the
 // local node's view of the log.
 type Status struct {
-	ID      NodeID
-	Leader  NodeID // 0 when no leader is known
-	Term    uint64
-	Commit  uint64 // highest index known committed
-	Applied uint64 // highest index delivered through Applies
+	ID     NodeID
+	Leader NodeID // 0 when no leader is known
+	Term   uint64
+	Commit uint64 // highest index known committed
+	// LeaderCommit is the commit index a leader last told this node
+	// (Commit itself on the leader); 0 until one has. A follower's own
+	// Commit only says how far the log it holds is committed: one that
+	// restarted behind the cluster learns from LeaderCommit how far it
+	// has to catch up.
+	LeaderCommit uint64
+	Applied      uint64 // highest index delivered through Applies
 	// Snapshot is the index of the newest stored snapshot: the log before
 	// it may have been discarded.
 	Snapshot uint64

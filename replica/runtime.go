@@ -65,14 +65,15 @@ type Runtime struct {
 	rep    *Replica
 	router *outputs.Router
 
-	// catchUpTo is the commit index to apply before leaving quiet mode;
-	// replaying is set until it is applied.
+	// catchUpTo is the commit index to apply before leaving quiet mode.
 	catchUpTo uint64
-	replaying bool
-	// fenced is set while a NodeDown of this node has committed and the
-	// replica has not delivered it.
-	fenced  bool
-	serving bool // what the network port was last told
+	// serveFrom is the index to apply before taking clients: the
+	// leader's commit index as this node first heard it after it
+	// started (serveFromKnown). Until a leader has spoken, a node that
+	// restarted cannot know how far behind the cluster it is.
+	serveFrom      uint64
+	serveFromKnown bool
+	serving        bool // what the network port was last told
 
 	bootProposedAt   time.Time
 	upProposedAt     time.Time
@@ -140,8 +141,11 @@ func (rt *Runtime) CatchUp(applied uint64) {
 // Decide makes the time-driven decisions after a replica step.
 func (rt *Runtime) Decide(now time.Time, ls consensus.Status) {
 	rt.now = now
+	if !rt.serveFromKnown && ls.LeaderCommit > 0 {
+		rt.serveFrom, rt.serveFromKnown = ls.LeaderCommit, true
+	}
 	rt.decideProposals(now, ls)
-	rt.updateServing()
+	rt.updateServing(ls.Applied)
 }
 
 func (rt *Runtime) decideProposals(now time.Time, ls consensus.Status) {
@@ -284,12 +288,14 @@ func (rt *Runtime) detectFailures(now time.Time, reachable []consensus.NodeID) {
 }
 
 // updateServing lets the network port take clients only while the
-// replicated machine will serve them soon: this node has caught up and is
-// not declared down. A client accepted otherwise would wait behind the
-// catch-up, or be refused by every replica once its connection reached
-// the log.
-func (rt *Runtime) updateServing() {
-	serving := !rt.router.Quiet.Load() && !rt.rep.Down(rt.cfg.Self)
+// replicated machine will serve them soon: this node has caught up with
+// the log as a leader last described it and is not declared down. A
+// client accepted otherwise would wait behind the catch-up, for a quorum
+// that may be minutes away, or be refused by every replica once its
+// connection reached the log.
+func (rt *Runtime) updateServing(applied uint64) {
+	caughtUp := rt.serveFromKnown && applied >= rt.serveFrom && !rt.router.Quiet.Load()
+	serving := caughtUp && !rt.rep.Down(rt.cfg.Self)
 	if serving != rt.serving {
 		rt.serving = serving
 		rt.router.Devices.Net.SetServing(serving)

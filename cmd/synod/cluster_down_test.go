@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -239,5 +240,58 @@ func TestClusterClientsOfARestartingNodeAreAnsweredOrClosed(t *testing.T) {
 		require.Equal(t, "299", o.reply, "a restarted node answers only once it has caught up")
 	}
 	t.Logf("%d connections accepted while node %d restarted: %d closed, %d answered", len(outcomes), y, closed, len(outcomes)-closed)
+	c.converged()
+}
+
+// A node that restarts while no other node runs cannot know how far the
+// cluster went without it: the log on its disk may be far behind. It
+// takes no client until a leader has told it where the log stands and it
+// has applied that far; a client that connects meanwhile is hung up on,
+// not left waiting for a quorum that may be minutes away. Once the others
+// run, it serves what they acknowledged while it was away.
+func TestClusterNodeRestartedAloneTakesNoClientUntilCaughtUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-node cluster")
+	}
+	c := startCluster(t, 3, testMachine(""))
+	c.waitServing()
+	y := c.follower()
+	c.kill(y)
+	kv, err := dialKV(c.serviceAddr(c.leader()))
+	require.NoError(t, err)
+	setKeys(t, kv, 0, 50)
+	kv.Close()
+	var others []consensus.NodeID
+	for _, n := range c.cfg.Nodes {
+		if n.ID != y {
+			c.kill(n.ID)
+			others = append(others, n.ID)
+		}
+	}
+
+	c.start(y)
+	c.eventually(fmt.Sprintf("node %d's guest listens again", y), func() bool {
+		return strings.Count(c.nodeLog(y), `msg="serving guest port"`) == 2 // its log goes on from its first run
+	})
+	early, err := dialKV(c.serviceAddr(y))
+	if err == nil { // a refused connection is as good as a hang-up
+		defer early.Close()
+		o := request(early, "GET", "k9")
+		require.False(t, o.hung(), "a client of a node that has never heard from a leader got neither a reply nor a hang-up within %v", answerBound)
+		require.Error(t, o.err, "a node that does not know where the log stands answered %q", o.reply)
+	}
+
+	for _, id := range others {
+		c.start(id)
+	}
+	c.eventually(fmt.Sprintf("node %d serves what was acknowledged while it was away", y), func() bool {
+		kv, err := dialKV(c.serviceAddr(y))
+		if err != nil {
+			return false
+		}
+		defer kv.Close()
+		r, err := kv.do("GET", "k9")
+		return err == nil && r == "49"
+	})
 	c.converged()
 }

@@ -96,6 +96,16 @@ func (c *testCluster) waitExit(id consensus.NodeID) {
 	c.eventually(fmt.Sprintf("node %d to exit", id), func() bool { return !c.running(id) })
 }
 
+// exitsWithin reports whether node id's process ends by itself within d.
+func (c *testCluster) exitsWithin(id consensus.NodeID, d time.Duration) bool {
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if !c.running(id) {
+			return true
+		}
+	}
+	return !c.running(id)
+}
+
 // nodeLog is everything node id's processes have logged.
 func (c *testCluster) nodeLog(id consensus.NodeID) string {
 	c.t.Helper()

@@ -368,3 +368,22 @@ func TestDamagedEntryStopsTheNode(t *testing.T) {
 	require.ErrorIs(t, err, ErrCorruptStore)
 	assert.Contains(t, err.Error(), "fails its checksum")
 }
+
+// A follower that restarted behind the cluster learns from the leader's
+// appends how far the log is committed (Status.LeaderCommit), before its
+// own log gets there: the replica runtime takes no client until it has
+// applied that far.
+func TestRestartedFollowerLearnsTheLeadersCommit(t *testing.T) {
+	c, lead, follower, up := crashedFollower(t, false)
+	c.proposeAll(up, logtest.Values("while away", 10))
+	leaderCommit := c.nodes[lead].core.Status().Commit
+	c.restart(follower)
+	require.Zero(t, c.nodes[follower].core.Status().LeaderCommit, "no leader has spoken to the restarted node yet")
+
+	c.waitFor("the restarted follower heard the leader's commit index", 500, func() bool {
+		return c.nodes[follower].core.Status().LeaderCommit >= leaderCommit
+	})
+	assert.Equal(t, c.nodes[lead].core.Status().Commit, c.nodes[lead].core.Status().LeaderCommit, "a leader's own commit")
+	c.converged()
+	assert.Equal(t, c.nodes[lead].core.Status().Commit, c.nodes[follower].core.Status().LeaderCommit)
+}

@@ -58,6 +58,9 @@ type Core struct {
 
 	lead  uint64
 	ticks uint64
+	// leaderCommit is the highest commit index a leader's append carried
+	// (Status.LeaderCommit).
+	leaderCommit uint64
 	// nextSeq numbers this node's proposals; inflight holds the ones not
 	// yet seen committed, with when they were accepted.
 	nextSeq  uint64
@@ -249,13 +252,16 @@ func (c *Core) Step(in consensus.Inbound) error {
 		case m.GetType() == pb.MsgSnap && c.receiveOffLoop(m):
 			return nil
 		case m.GetType() == pb.MsgSnap:
-			return c.stepSnapshot(m, nil, nil)
+			return c.stepSnapshot(m, nil, nil, c.ticks)
 		case c.dropsWhileReceiving(m):
 			return nil
 		}
 		if err := c.rn.Step(m); err != nil {
 			c.m.invalidMessages.Inc()
 			return fmt.Errorf("raftlog: message %v from node %d: %w", m.GetType(), in.From, err)
+		}
+		if m.GetType() == pb.MsgApp && m.GetFrom() == c.rn.BasicStatus().Lead {
+			c.leaderCommit = max(c.leaderCommit, m.GetCommit())
 		}
 		return nil
 	})
@@ -642,7 +648,9 @@ func (c *Core) Status() consensus.Status {
 		IsLeader:  st.RaftState == raft.StateLeader,
 		Rejoining: c.rejoin.rejoining,
 	}
+	status.LeaderCommit = c.leaderCommit
 	if status.IsLeader {
+		status.LeaderCommit = status.Commit
 		for id, pr := range c.rn.Status().Progress {
 			if pr.RecentActive || id == uint64(c.cfg.ID) {
 				status.Reachable = append(status.Reachable, consensus.NodeID(id))

@@ -136,6 +136,8 @@ type receivedSnapshot struct {
 	data        []byte
 	stager      snapshotStager
 	staged      *stagedSnapshot
+	// arrivedTick is when it reached the Core, for the rest after it.
+	arrivedTick uint64
 }
 
 // stepSnapshot steps m, a leader's snapshot, into raft without its data
@@ -144,7 +146,7 @@ type receivedSnapshot struct {
 // data to, or nil. A snapshot that arrives before the Ready of the one
 // stepped last is dropped, so that the data kept is always that of the
 // snapshot raft holds; the leader sends it again if it is still needed.
-func (c *Core) stepSnapshot(m *pb.Message, stager snapshotStager, staged *stagedSnapshot) error {
+func (c *Core) stepSnapshot(m *pb.Message, stager snapshotStager, staged *stagedSnapshot, arrivedTick uint64) error {
 	meta := m.GetSnapshot().GetMetadata()
 	if c.received != nil {
 		if staged != nil {
@@ -154,7 +156,8 @@ func (c *Core) stepSnapshot(m *pb.Message, stager snapshotStager, staged *staged
 			"from", m.GetFrom(), "index", meta.GetIndex(), "stored_index", c.received.index)
 		return nil
 	}
-	c.received = &receivedSnapshot{index: meta.GetIndex(), term: meta.GetTerm(), data: m.GetSnapshot().GetData(), stager: stager, staged: staged}
+	c.received = &receivedSnapshot{index: meta.GetIndex(), term: meta.GetTerm(), data: m.GetSnapshot().GetData(),
+		stager: stager, staged: staged, arrivedTick: arrivedTick}
 	m.Snapshot = &pb.Snapshot{Metadata: meta}
 	if err := c.rn.Step(m); err != nil {
 		c.m.invalidMessages.Inc()
@@ -185,6 +188,7 @@ func (c *Core) saveReady(rd raft.Ready, hs *pb.HardState) error {
 		return c.store.Save(hs, rd.Entries, rd.Snapshot)
 	}
 	c.received = nil
+	c.restAfter(r.arrivedTick)
 	if r.staged == nil {
 		return c.store.Save(hs, rd.Entries, rd.Snapshot)
 	}
@@ -205,9 +209,10 @@ func (c *Core) discardUnusedReceived() {
 // event loop, before raft sees it. Run it once, on any goroutine, then
 // hand it back to finishReceive on the loop.
 type receiveJob struct {
-	msg     *pb.Message
-	stager  snapshotStager
-	started time.Time
+	msg         *pb.Message
+	stager      snapshotStager
+	started     time.Time
+	arrivedTick uint64
 
 	staged *stagedSnapshot
 	err    error
@@ -237,7 +242,7 @@ func (c *Core) receiveOffLoop(m *pb.Message) bool {
 			"from", m.GetFrom(), "index", m.GetSnapshot().GetMetadata().GetIndex())
 		return true
 	}
-	c.receiving = &receiveJob{msg: m, stager: stager, started: c.cfg.Clock()}
+	c.receiving = &receiveJob{msg: m, stager: stager, started: c.cfg.Clock(), arrivedTick: c.ticks}
 	return true
 }
 
@@ -272,5 +277,5 @@ func (c *Core) finishReceive(j *receiveJob) error {
 	}
 	c.log.Info("raftlog: wrote a leader's snapshot off the loop", "from", j.msg.GetFrom(), "index", meta.GetIndex(),
 		"bytes", len(j.msg.GetSnapshot().GetData()), "took", c.cfg.Clock().Sub(j.started))
-	return c.guard("step snapshot", func() error { return c.stepSnapshot(j.msg, j.stager, j.staged) })
+	return c.guard("step snapshot", func() error { return c.stepSnapshot(j.msg, j.stager, j.staged, j.arrivedTick) })
 }

@@ -76,6 +76,16 @@ func (j *snapshotJob) run() {
 // served clients busy most of the time.
 const snapshotRestFactor = 4
 
+// restAfter spaces the next snapshot from one that began at startTick
+// and is stored now: this node's own, or a leader's it installed. A
+// follower that installed a leader's snapshot has as good a snapshot as
+// it could take itself, and the log behind it grows quickly as it
+// catches up; taking its own at once cost the catching-up node another
+// whole serialisation of the machine, while the service shared its CPU.
+func (c *Core) restAfter(startTick uint64) {
+	c.snapshotAfter = max(c.snapshotAfter, c.ticks+snapshotRestFactor*(c.ticks-startTick))
+}
+
 // snapshotRetryTicks is how long after a snapshot that came to nothing
 // (an error, or the user not yet past the stored one) the next is asked
 // for: each attempt serialises the whole user state.
@@ -153,7 +163,7 @@ func (c *Core) finishSnapshot(j *snapshotJob) {
 	}
 	kept = true
 	c.m.fsync.Observe(c.cfg.Clock().Sub(start).Seconds())
-	c.snapshotAfter = c.ticks + snapshotRestFactor*(c.ticks-j.startTick)
+	c.restAfter(j.startTick)
 	c.snapIndex = index
 	i := 0
 	for i+1 < len(c.confs) && c.confs[i+1].index <= index {

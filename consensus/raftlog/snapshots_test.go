@@ -381,3 +381,43 @@ func TestSecondSnapshotBeforeTheFirstIsStoredIsDropped(t *testing.T) {
 	require.NoError(t, c.nodes[lagging].app.Apply(applies...))
 	assert.Equal(t, append(logtest.Values("a", 30), logtest.Values("b", 30)...), c.converged())
 }
+
+// A follower that installed a leader's snapshot rests before it takes one
+// of its own, as after taking one: snapshotRestFactor times as long as
+// the snapshot took from its arrival to its storing. The entries the
+// leader committed meanwhile arrive at once after it; they used to make
+// the follower serialise its whole state again the moment it caught up.
+func TestInstalledSnapshotIsFollowedByARest(t *testing.T) {
+	c, lead, lagging, live := crashedFollower(t, true)
+	c.proposeAll(live, logtest.Values("a", 30))
+	snap, err := c.nodes[lead].store.Snapshot()
+	require.NoError(t, err)
+
+	c.restart(lagging)
+	follower := c.nodes[lagging].core
+	m := &pb.Message{Type: pb.MsgSnap.Enum(), From: new(uint64(lead)), To: new(uint64(lagging)),
+		Term: new(c.nodes[lead].core.Status().Term), Snapshot: snap}
+	b, err := proto.Marshal(m)
+	require.NoError(t, err)
+	require.NoError(t, follower.Step(consensus.Inbound{From: lead, Data: b}))
+	const took = 7 // ticks between its arrival and the Ready that stores it
+	for range took {
+		require.NoError(t, follower.Tick())
+	}
+	applies, err := follower.HandleReady()
+	require.NoError(t, err)
+	require.NotEmpty(t, applies)
+	require.NotNil(t, applies[0].Snapshot, "the leader's snapshot is installed")
+	require.NoError(t, c.nodes[lagging].app.Apply(applies...))
+	rested := follower.ticks + snapshotRestFactor*took
+	assert.Equal(t, rested, follower.snapshotAfter)
+
+	follower.asyncSnapshots = true // jobs are taken by hand, as Node takes them
+	c.proposeAll(live, logtest.Values("b", 30))
+	for follower.ticks < rested {
+		require.Nil(t, follower.takeSnapshotJob(), "no snapshot of its own during the rest, at tick %d", follower.ticks)
+		c.tick()
+	}
+	c.proposeAll(live, []string{"after the rest"})
+	assert.NotNil(t, follower.takeSnapshotJob(), "a snapshot of its own once the rest is over")
+}
