@@ -163,9 +163,10 @@ func TestMalformedFrameFromAPeerClosesOnlyItsStream(t *testing.T) {
 
 			raw := rawPeer(t, c, 2)
 			s := raw.stream(t, c.Nodes[0])
-			_, err := s.Write(tt.frame)
-			require.NoError(t, err)
-			require.NoError(t, s.CloseWrite())
+			// The node may reset the stream as soon as it has read a bad
+			// length, before the rest is written or the side closed.
+			_, _ = s.Write(tt.frame)
+			_ = s.CloseWrite()
 			require.Eventually(t, func() bool { return logs1.lineWith("malformed frame from peer", "peer_node=2") },
 				patience, 10*time.Millisecond, "malformed frame not logged:\n%s", logs1.String())
 			quiet(t, n1)

@@ -282,7 +282,10 @@ static void interrupted_sleeps(void) {
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_alarm; /* no SA_RESTART */
 	sigaction(SIGALRM, &sa, NULL);
-	struct itimerval soon = {{0, 0}, {0, 20000}};
+	/* Soon, but late enough that a loaded host has begun the sleep: an
+	 * alarm before it would leave the whole sleep uninterrupted. Both
+	 * report whole seconds left, 2 for any alarm within the first one. */
+	struct itimerval soon = {{0, 0}, {0, 300000}};
 	setitimer(ITIMER_REAL, &soon, NULL);
 	struct timespec req = {3, 0}, rem = {0, 0};
 	errno = 0;
