@@ -1,0 +1,304 @@
+package bft
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/synodvm/synod/consensus"
+)
+
+// checkpointState is the replicated state after executing Seq: the
+// application's snapshot, the last entry index and the executed-request
+// table. Digest covers all of it.
+type checkpointState struct {
+	seq, index uint64
+	digest     Digest
+	dedup      []byte
+	data       []byte
+}
+
+// stableCheckpoint is a checkpoint with a quorum of signed checkpoint
+// messages for its digest (cert): every correct replica can prove it.
+type stableCheckpoint struct {
+	checkpointState
+	cert [][]byte
+}
+
+type checkpointVote struct {
+	seq    uint64
+	digest Digest
+	raw    []byte
+}
+
+// stateFetch is a state transfer this replica is waiting for.
+type stateFetch struct {
+	seq     uint64
+	signers []consensus.NodeID
+	next    int
+}
+
+// stateDigest is the digest of a replica's state after executing seq.
+func stateDigest(seq, index uint64, data, dedup []byte) Digest {
+	app := sha256.Sum256(data)
+	var w writer
+	w.raw([]byte("synod-bft-state "))
+	w.u64(seq)
+	w.u64(index)
+	w.raw(app[:])
+	w.bytes(dedup)
+	return sha256.Sum256(w.b)
+}
+
+// SnapshotTaken answers SnapshotDue with the application's state (the
+// Data of consensus.Snapshot) at that point: this replica signs a
+// checkpoint for it and delivers what follows.
+func (c *Core) SnapshotTaken(seq uint64, data []byte) error {
+	if c.due == nil || c.due.Seq != seq {
+		return fmt.Errorf("bft: no snapshot is due at %d", seq)
+	}
+	st := &checkpointState{seq: seq, index: c.due.Index, dedup: c.executed.encode(), data: data}
+	st.digest = stateDigest(seq, st.index, data, st.dedup)
+	c.taken[seq] = st
+	c.due = nil
+	c.ownCheckpoint = c.sign(msgCheckpoint, encodeCheckpoint(&checkpoint{Seq: seq, Digest: st.digest}))
+	c.broadcast(c.ownCheckpoint)
+	c.addVote(c.id, &checkpoint{Seq: seq, Digest: st.digest}, c.ownCheckpoint)
+	c.execute()
+	return nil
+}
+
+// maxVotesPerSender bounds the checkpoint messages kept per member: those
+// of the window and a few beyond, which tell a lagging replica how far
+// the others are.
+func (c *Core) maxVotesPerSender() int {
+	return int(c.cfg.Window/c.cfg.CheckpointInterval) + 2
+}
+
+// addVote records a member's checkpoint message (its first for each
+// sequence number) and checks whether that checkpoint is now stable.
+func (c *Core) addVote(from consensus.NodeID, cp *checkpoint, raw []byte) {
+	if cp.Seq <= c.stable.seq || cp.Seq%c.cfg.CheckpointInterval != 0 {
+		return
+	}
+	votes := c.votes[from]
+	i, found := slices.BinarySearchFunc(votes, cp.Seq, func(v checkpointVote, seq uint64) int { return cmpUint(v.seq, seq) })
+	if found {
+		return
+	}
+	votes = slices.Insert(votes, i, checkpointVote{seq: cp.Seq, digest: cp.Digest, raw: raw})
+	if len(votes) > c.maxVotesPerSender() {
+		votes = votes[1:]
+	}
+	c.votes[from] = votes
+	c.checkStable(cp.Seq, cp.Digest)
+}
+
+// certificate returns a quorum of checkpoint messages for (seq, d), or
+// nil.
+func (c *Core) certificate(seq uint64, d Digest) [][]byte {
+	var cert [][]byte
+	for _, id := range c.q.members {
+		for _, v := range c.votes[id] {
+			if v.seq == seq && v.digest == d {
+				cert = append(cert, v.raw)
+			}
+		}
+	}
+	if len(cert) < c.q.quorum {
+		return nil
+	}
+	return cert[:c.q.quorum]
+}
+
+func (c *Core) checkStable(seq uint64, d Digest) {
+	cert := c.certificate(seq, d)
+	if cert == nil || seq <= c.stable.seq {
+		return
+	}
+	own, ok := c.taken[seq]
+	switch {
+	case ok && own.digest == d:
+		c.makeStable(stableCheckpoint{checkpointState: *own, cert: cert})
+	case ok:
+		c.log.Error("bft: a quorum agrees on another state than this replica's: its execution diverged", "seq", seq)
+	case c.lastExec < seq && (c.due == nil || c.due.Seq != seq):
+		c.startFetch(seq, cert)
+	}
+}
+
+// makeStable moves the low end of the window to st and forgets
+// everything below it.
+func (c *Core) makeStable(st stableCheckpoint) {
+	c.stable = st
+	for seq := range c.slots {
+		if seq <= st.seq {
+			delete(c.slots, seq)
+		}
+	}
+	for seq := range c.certs {
+		if seq <= st.seq {
+			delete(c.certs, seq)
+		}
+	}
+	for seq := range c.decided {
+		if seq <= st.seq {
+			delete(c.decided, seq)
+			delete(c.proofs, seq)
+		}
+	}
+	for seq := range c.taken {
+		if seq <= st.seq {
+			delete(c.taken, seq)
+		}
+	}
+	for k := range c.signed {
+		if k.seq <= st.seq {
+			delete(c.signed, k)
+		}
+	}
+	for id, votes := range c.votes {
+		i := 0
+		for i < len(votes) && votes[i].seq <= st.seq {
+			i++
+		}
+		c.votes[id] = votes[i:]
+	}
+	if c.fetch != nil && c.fetch.seq <= st.seq {
+		c.fetch = nil
+	}
+	c.nextSeq = max(c.nextSeq, st.seq+1)
+	c.ready.Compact = true
+}
+
+// startFetch asks the members that signed a stable checkpoint this
+// replica has not reached for their state.
+func (c *Core) startFetch(seq uint64, cert [][]byte) {
+	if c.fetch != nil && c.fetch.seq >= seq {
+		return
+	}
+	f := &stateFetch{seq: seq}
+	for _, raw := range cert {
+		if e, err := c.v.decode(raw); err == nil && e.from != c.id {
+			f.signers = append(f.signers, e.from)
+		}
+	}
+	c.fetch = f
+	c.log.Info("bft: behind a stable checkpoint; fetching state", "seq", seq, "executed", c.lastExec)
+	c.askForState()
+}
+
+// askForState sends the next signer in turn a state request.
+func (c *Core) askForState() {
+	f := c.fetch
+	if len(f.signers) == 0 {
+		return
+	}
+	to := f.signers[f.next%len(f.signers)]
+	f.next++
+	c.send(to, c.sign(msgStateRequest, encodeStateRequest(&stateRequest{Seq: f.seq})))
+}
+
+// serveState sends this replica's stable checkpoint to a member that
+// asked for one at least as new, at most once per resend period.
+func (c *Core) serveState(from consensus.NodeID, r *stateRequest) error {
+	if c.stable.seq == 0 || c.stable.seq < r.Seq {
+		return nil
+	}
+	if last, ok := c.servedAt[from]; ok && c.ticks-last < c.cfg.RetransmitTicks {
+		return nil
+	}
+	c.servedAt[from] = c.ticks
+	c.ready.Snapshots = append(c.ready.Snapshots, OutboundSnapshot{To: from, Head: encodeStateHead(&c.stable), Body: c.stable.data})
+	return nil
+}
+
+// A state transfer is
+//
+//	msgStateTransfer(1) headLength(4) head body
+//
+// with head holding the checkpoint's sequence number, entry index,
+// executed-request table and certificate, and body the application's
+// snapshot. It is not signed: the certificate's quorum of signatures over
+// the state's digest is what the receiver checks.
+func encodeStateHead(st *stableCheckpoint) []byte {
+	var h writer
+	h.u64(st.seq)
+	h.u64(st.index)
+	h.bytes(st.dedup)
+	h.u32(uint32(len(st.cert)))
+	for _, raw := range st.cert {
+		h.bytes(raw)
+	}
+	var w writer
+	w.u8(byte(msgStateTransfer))
+	w.bytes(h.b)
+	return w.b
+}
+
+func (c *Core) decodeState(data []byte) (*stableCheckpoint, error) {
+	r := reader{b: data}
+	r.u8("type")
+	head := reader{b: r.bytes(math.MaxInt32, "head")}
+	if r.err != nil {
+		return nil, r.err
+	}
+	st := &stableCheckpoint{}
+	st.seq = head.u64("seq")
+	st.index = head.u64("index")
+	st.dedup = head.bytes(math.MaxInt32, "executed requests")
+	for range head.count(len(c.q.members), "certificate") {
+		st.cert = append(st.cert, head.bytes(math.MaxInt32, "checkpoint"))
+	}
+	if err := head.end("state head"); err != nil {
+		return nil, err
+	}
+	st.data = r.b
+	d, err := c.v.checkpointCert(st.cert, st.seq, 0)
+	if err != nil {
+		return nil, err
+	}
+	if got := stateDigest(st.seq, st.index, st.data, st.dedup); got != d {
+		return nil, fmt.Errorf("%w: state for %d has digest %s, the certificate says %s", errInvalid, st.seq, got, d)
+	}
+	st.digest = d
+	return st, nil
+}
+
+// receiveState installs a stable checkpoint's state sent by a member, if
+// it is ahead of this replica.
+func (c *Core) receiveState(from consensus.NodeID, data []byte) error {
+	st, err := c.decodeState(data)
+	if err != nil {
+		return fmt.Errorf("state transfer from %d: %w", from, err)
+	}
+	if st.seq <= c.lastExec {
+		return nil
+	}
+	c.log.Info("bft: installing a peer's state", "from", from, "seq", st.seq, "index", st.index)
+	c.stats.StateTransfers++
+	if err := c.installState(st); err != nil {
+		return fmt.Errorf("state transfer from %d: %w", from, err)
+	}
+	c.execute()
+	return nil
+}
+
+// installState replaces the replicated state with a stable checkpoint's
+// and delivers its snapshot to the application.
+func (c *Core) installState(st *stableCheckpoint) error {
+	executed, err := decodeDedup(st.dedup, len(c.q.members), c.cfg.MaxPendingRequests)
+	if err != nil {
+		return err
+	}
+	c.executed = executed
+	c.lastExec, c.lastIndex = st.seq, st.index
+	c.due = nil
+	c.ready.SnapshotDue = nil
+	c.dropExecutedPending()
+	c.nextReq = max(c.nextReq, c.executed.highest(c.id)+1)
+	c.ready.Applies = append(c.ready.Applies, consensus.Apply{Snapshot: &consensus.Snapshot{Index: st.index, Data: st.data}})
+	c.makeStable(*st)
+	return nil
+}

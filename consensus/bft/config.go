@@ -1,0 +1,147 @@
+package bft
+
+import (
+	"crypto/ed25519"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/synodvm/synod/consensus"
+)
+
+// Config configures one replica. Zero values take the defaults documented
+// on each field; Validate fills them in.
+type Config struct {
+	// ID is this replica. Required, and one of PublicKeys.
+	ID consensus.NodeID
+	// PublicKeys holds every member's ed25519 public key: the membership
+	// is exactly its keys. Tolerates f faulty members when it holds at
+	// least 3f+1.
+	PublicKeys map[consensus.NodeID]ed25519.PublicKey
+	// PrivateKey is this replica's key; it signs every message it sends.
+	PrivateKey ed25519.PrivateKey
+
+	// Window is how many sequence numbers above the stable checkpoint may
+	// be in flight at once (default 2×CheckpointInterval). Wider lets a
+	// primary keep more batches in the pipeline over a long-latency link
+	// and lets a replica fall further behind before it must fetch state;
+	// but every replica keeps the messages of the whole window in memory
+	// and a view change carries a certificate for each, so view changes
+	// get larger with it. It must be at least CheckpointInterval, or the
+	// window fills before a checkpoint can move it.
+	Window uint64
+	// CheckpointInterval is how many sequence numbers lie between two
+	// checkpoints (default 64). Each checkpoint asks the application for
+	// a snapshot and costs a round of signed messages; longer intervals
+	// keep more log in memory and make a lagging replica replay more.
+	CheckpointInterval uint64
+	// MaxBatchRequests bounds the requests in one batch (default 1024).
+	MaxBatchRequests int
+	// MaxBatchBytes bounds the request data in one batch (default 4 MiB).
+	MaxBatchBytes int
+	// MaxRequestBytes bounds one request's data (default 1 MiB).
+	MaxRequestBytes int
+	// MaxPendingRequests bounds the requests held for each origin that
+	// are not yet executed (default 1024). A proposer beyond it gets
+	// ErrBusy; a member that floods requests fills only its own share.
+	MaxPendingRequests int
+
+	// RequestTimeoutTicks is how long a replica waits for a request it
+	// holds to execute before it suspects the primary (default 20). Too
+	// short and a merely loaded primary is replaced; too long and a
+	// silent or slow primary stalls the service this long.
+	RequestTimeoutTicks uint64
+	// ViewChangeTimeoutTicks is how long a replica waits for a view
+	// change to complete before it moves on to the next view (default
+	// 20). It doubles with each view change that fails to complete, up to
+	// MaxViewChangeTimeoutTicks (default 64×ViewChangeTimeoutTicks), so
+	// that correct replicas eventually spend long enough in one view to
+	// agree even when the network is slower than the base timeout.
+	ViewChangeTimeoutTicks    uint64
+	MaxViewChangeTimeoutTicks uint64
+	// RetransmitTicks is how often a replica resends what it last said
+	// for everything not yet settled (default 4): messages may be lost,
+	// and the protocol's progress depends on them arriving.
+	RetransmitTicks uint64
+
+	// TickInterval is the wall time of one tick for the driver, Log
+	// (default 50 ms). The core has no clock: it counts Tick calls.
+	TickInterval time.Duration
+	// Logger receives the engine's logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Validate checks cfg and fills in defaults.
+func (c *Config) Validate() error {
+	if c.ID == 0 {
+		return fmt.Errorf("bft: config: node id 0 is reserved")
+	}
+	if _, ok := c.PublicKeys[c.ID]; !ok {
+		return fmt.Errorf("bft: config: node %d has no public key among the members", c.ID)
+	}
+	for id, key := range c.PublicKeys {
+		if id == 0 || len(key) != ed25519.PublicKeySize {
+			return fmt.Errorf("bft: config: member %d: id 0 or a key of %d bytes", id, len(key))
+		}
+	}
+	if len(c.PrivateKey) != ed25519.PrivateKeySize {
+		return fmt.Errorf("bft: config: private key of %d bytes", len(c.PrivateKey))
+	}
+	if !c.PrivateKey.Public().(ed25519.PublicKey).Equal(c.PublicKeys[c.ID]) {
+		return fmt.Errorf("bft: config: the private key is not node %d's", c.ID)
+	}
+	setDefault(&c.CheckpointInterval, 64)
+	setDefault(&c.Window, 2*c.CheckpointInterval)
+	if c.Window < c.CheckpointInterval {
+		return fmt.Errorf("bft: config: window %d is shorter than the checkpoint interval %d", c.Window, c.CheckpointInterval)
+	}
+	setDefault(&c.MaxBatchRequests, 1024)
+	setDefault(&c.MaxBatchBytes, 4<<20)
+	setDefault(&c.MaxRequestBytes, 1<<20)
+	setDefault(&c.MaxPendingRequests, 1024)
+	setDefault(&c.RequestTimeoutTicks, 20)
+	setDefault(&c.ViewChangeTimeoutTicks, 20)
+	setDefault(&c.MaxViewChangeTimeoutTicks, 64*c.ViewChangeTimeoutTicks)
+	setDefault(&c.RetransmitTicks, 4)
+	setDefault(&c.TickInterval, 50*time.Millisecond)
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+// quorums is what follows from the membership: who leads which view and
+// how many votes decide.
+type quorums struct {
+	members []consensus.NodeID // sorted
+	f       int
+	// quorum is the size of every deciding set: any two quorums share at
+	// least f+1 members, so at least one correct one. With n = 3f+1 it
+	// is 2f+1.
+	quorum int
+}
+
+func newQuorums(keys map[consensus.NodeID]ed25519.PublicKey) quorums {
+	members := make([]consensus.NodeID, 0, len(keys))
+	for id := range keys {
+		members = append(members, id)
+	}
+	slices.Sort(members)
+	n := len(members)
+	f := (n - 1) / 3
+	return quorums{members: members, f: f, quorum: (n + f + 2) / 2}
+}
+
+// primary is the member that orders requests in view v: the members take
+// turns, in id order.
+func (q quorums) primary(v uint64) consensus.NodeID {
+	return q.members[v%uint64(len(q.members))]
+}

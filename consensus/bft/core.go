@@ -1,0 +1,344 @@
+package bft
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/synodvm/synod/consensus"
+)
+
+// ErrBusy is Propose's back-pressure: MaxPendingRequests of this node's
+// proposals are not yet executed. Retry once Ready has delivered entries.
+var ErrBusy = errors.New("bft: too many proposals in flight")
+
+// Message is one message for one peer.
+type Message struct {
+	To   consensus.NodeID
+	Data []byte
+}
+
+// OutboundSnapshot is a stable checkpoint's state for a lagging peer, to
+// go by Transport.SendSnapshot: the peer's Step receives Head followed by
+// Body as one message.
+type OutboundSnapshot struct {
+	To         consensus.NodeID
+	Head, Body []byte
+}
+
+// SnapshotDue asks the application for its state after applying every
+// entry delivered so far: Index is the last entry's index. The core
+// delivers nothing more until SnapshotTaken answers, so that every
+// correct replica digests the same state at the same point.
+type SnapshotDue struct {
+	Seq, Index uint64
+}
+
+// Ready is what the core needs done, in this order: make Persist durable
+// (after removing every record stored before when Compact is set), send
+// Messages and Snapshots, hand Applies to the application, and answer
+// SnapshotDue (if set) with SnapshotTaken once the Applies are applied.
+// Persisting first is what keeps a restarted replica from contradicting
+// what it signed before it stopped.
+type Ready struct {
+	Persist     [][]byte
+	Compact     bool
+	Messages    []Message
+	Snapshots   []OutboundSnapshot
+	Applies     []consensus.Apply
+	SnapshotDue *SnapshotDue
+}
+
+// Stats counts what the core dropped and why, for tests and operators.
+type Stats struct {
+	Malformed, BadSignature, NotMember, WrongSender uint64
+	WrongView, OutOfWindow, Invalid, Conflicting    uint64
+	// SkippedRequests counts ordered requests not executed: repeats of
+	// executed ones, or ones too far ahead of their origin's sequence.
+	SkippedRequests uint64
+	ViewChanges     uint64
+	StateTransfers  uint64
+}
+
+// Core is the deterministic engine of one replica, in the shape of etcd
+// raft's RawNode: no goroutines, no I/O and no clock. Whoever drives it
+// calls Tick at a steady rate, Step for each received message and Propose
+// for each local proposal, then does the work Ready hands over, all from
+// one goroutine. Log drives it in production; the tests
+// drive several on one goroutine.
+type Core struct {
+	cfg Config
+	q   quorums
+	v   verifier
+	log *slog.Logger
+	id  consensus.NodeID
+
+	ticks uint64
+
+	// view is the current view; changing is set from sending a view
+	// change for it until its new view is installed.
+	view     uint64
+	changing bool
+	// vcTimeout is the view-change timeout now in force (it backs off);
+	// vcDeadline is the tick at which an unfinished view change moves on.
+	vcTimeout, vcDeadline uint64
+	retransmitAt          uint64
+
+	// slots hold the current view's agreement, by sequence number.
+	slots map[uint64]*slot
+	// nextSeq is the next sequence number the primary assigns.
+	nextSeq uint64
+	// signed holds every pre-prepare, prepare and commit this replica
+	// signed in the current view, so that it never signs two different
+	// batches for one sequence number (across restarts too: they are
+	// persisted before they are sent).
+	signed map[signKey]signedMsg
+	// certs holds, for every sequence number above the stable
+	// checkpoint, the prepared certificate of the highest view.
+	certs map[uint64]*preparedCert
+	// decided holds the batches known committed, until executed and
+	// below a stable checkpoint.
+	decided map[uint64]*prePrepare
+	// proofs holds a decidedProof for the decided batches this replica
+	// can prove, for replicas that missed them.
+	proofs map[uint64]*decidedProof
+
+	lastExec  uint64 // last sequence number executed
+	lastIndex uint64 // last entry index delivered
+	executed  *dedup
+	// pending holds the requests known and not yet executed.
+	pending   map[requestKey]*pendingRequest
+	pendingBy map[consensus.NodeID]int
+	nextReq   uint64 // this node's next request number
+
+	stable stableCheckpoint
+	// taken holds this replica's checkpoints not yet stable.
+	taken map[uint64]*checkpointState
+	// votes holds the checkpoint messages received, per sender, lowest
+	// sequence number first.
+	votes         map[consensus.NodeID][]checkpointVote
+	ownCheckpoint []byte
+	due           *SnapshotDue
+	fetch         *stateFetch
+	servedAt      map[consensus.NodeID]uint64
+	// provedAt is when each member was last sent decided proofs.
+	provedAt map[consensus.NodeID]uint64
+	// askNext is the index of the member last asked for decided batches.
+	askNext int
+
+	// vcs holds each member's latest view change.
+	vcs   map[consensus.NodeID]*envelope
+	ownVC []byte
+	// newView is the new-view message of the current view, which the
+	// primary resends for replicas still changing.
+	newView []byte
+
+	ready       Ready
+	persistView bool
+	stats       Stats
+}
+
+type signKey struct {
+	typ       msgType
+	view, seq uint64
+}
+
+type signedMsg struct {
+	digest Digest
+	raw    []byte
+}
+
+type pendingRequest struct {
+	req   *request
+	raw   []byte
+	since uint64
+	// assigned is set at the primary once the request is in a batch of
+	// the current view.
+	assigned bool
+}
+
+// NewCore starts a replica from the records its previous run persisted
+// (none for a new replica).
+func NewCore(cfg Config, records [][]byte) (*Core, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Core{
+		cfg: cfg, q: newQuorums(cfg.PublicKeys), id: cfg.ID,
+		log:       cfg.Logger.With("node", cfg.ID),
+		vcTimeout: cfg.ViewChangeTimeoutTicks,
+		slots:     map[uint64]*slot{},
+		signed:    map[signKey]signedMsg{},
+		certs:     map[uint64]*preparedCert{},
+		decided:   map[uint64]*prePrepare{},
+		proofs:    map[uint64]*decidedProof{},
+		executed:  newDedup(),
+		pending:   map[requestKey]*pendingRequest{},
+		pendingBy: map[consensus.NodeID]int{},
+		nextReq:   1,
+		nextSeq:   1,
+		taken:     map[uint64]*checkpointState{},
+		votes:     map[consensus.NodeID][]checkpointVote{},
+		servedAt:  map[consensus.NodeID]uint64{},
+		provedAt:  map[consensus.NodeID]uint64{},
+		vcs:       map[consensus.NodeID]*envelope{},
+	}
+	c.v = verifier{cfg: &c.cfg, q: c.q}
+	if err := c.restore(records); err != nil {
+		return nil, fmt.Errorf("bft: node %d: restore: %w", cfg.ID, err)
+	}
+	return c, nil
+}
+
+// Tick advances the core's clock by one tick: timeouts and resends.
+func (c *Core) Tick() {
+	c.ticks++
+	switch {
+	case c.changing && c.ticks >= c.vcDeadline:
+		c.log.Info("bft: view change timed out", "view", c.view)
+		c.startViewChange(c.view + 1)
+	case !c.changing && c.requestOverdue():
+		c.log.Info("bft: a request was not ordered in time; suspecting the primary", "view", c.view, "primary", c.q.primary(c.view))
+		c.startViewChange(c.view + 1)
+	}
+	if c.ticks >= c.retransmitAt {
+		c.retransmitAt = c.ticks + c.cfg.RetransmitTicks
+		c.retransmit()
+	}
+}
+
+// Step handles one message that the transport says came from from.
+// A message that fails any check is dropped, counted and reported.
+func (c *Core) Step(from consensus.NodeID, data []byte) error {
+	err := c.step(from, data)
+	if err != nil {
+		c.count(err)
+	}
+	return err
+}
+
+func (c *Core) step(from consensus.NodeID, data []byte) error {
+	if len(data) > 0 && msgType(data[0]) == msgStateTransfer {
+		return c.receiveState(from, data)
+	}
+	e, err := c.v.decode(data)
+	if err != nil {
+		return err
+	}
+	// Requests are the one message a member may pass on for another:
+	// the origin's signature is what vouches for them.
+	if e.from != from && e.typ != msgRequest {
+		return fmt.Errorf("%w: %s signed by %d came from %d", errWrongSender, e.typ, e.from, from)
+	}
+	switch b := e.body.(type) {
+	case *request:
+		c.receiveRequest(b, e.raw)
+		return nil
+	case *prePrepare:
+		return c.receivePrePrepare(b, e.raw)
+	case *vote:
+		if e.typ == msgPrepare {
+			return c.receivePrepare(e.from, b, e.raw)
+		}
+		return c.receiveCommit(e.from, b, e.raw)
+	case *checkpoint:
+		c.addVote(e.from, b, e.raw)
+		return nil
+	case *viewChange:
+		return c.receiveViewChange(e)
+	case *newView:
+		return c.receiveNewView(b, e.raw)
+	case *stateRequest:
+		if e.typ == msgFetchDecided {
+			c.serveDecided(e.from, b)
+			return nil
+		}
+		return c.serveState(e.from, b)
+	case *decidedProof:
+		return c.receiveDecided(b)
+	}
+	return fmt.Errorf("%w: %s", errMalformed, e.typ)
+}
+
+func (c *Core) count(err error) {
+	counters := []struct {
+		err error
+		n   *uint64
+	}{
+		{errMalformed, &c.stats.Malformed}, {errBadSignature, &c.stats.BadSignature},
+		{errNotMember, &c.stats.NotMember}, {errWrongSender, &c.stats.WrongSender},
+		{errWrongView, &c.stats.WrongView}, {errOutOfWindow, &c.stats.OutOfWindow},
+		{errConflict, &c.stats.Conflicting}, {errInvalid, &c.stats.Invalid},
+	}
+	for _, k := range counters {
+		if errors.Is(err, k.err) {
+			*k.n++
+			return
+		}
+	}
+}
+
+// HasReady reports whether Ready has anything to do.
+func (c *Core) HasReady() bool {
+	r := &c.ready
+	return len(r.Persist) > 0 || r.Compact || c.persistView || len(r.Messages) > 0 || len(r.Snapshots) > 0 ||
+		len(r.Applies) > 0 || r.SnapshotDue != nil || c.canBatch()
+}
+
+// Ready hands over what must be done now (see Ready); the core forgets
+// it. Do all of it before handing the core anything else, except
+// SnapshotTaken, which is the answer to it.
+func (c *Core) Ready() Ready {
+	for c.canBatch() {
+		c.batch()
+	}
+	if c.ready.Compact {
+		c.ready.Persist = c.durableState()
+	} else if c.persistView {
+		c.ready.Persist = append([][]byte{encodeViewRecord(c.view, c.changing)}, c.ready.Persist...)
+	}
+	c.persistView = false
+	rd := c.ready
+	c.ready = Ready{}
+	return rd
+}
+
+// Status reports this replica's view of the log.
+func (c *Core) Status() consensus.Status {
+	primary := c.q.primary(c.view)
+	if c.changing {
+		primary = 0
+	}
+	return consensus.Status{
+		ID: c.id, Leader: primary, Term: c.view,
+		Commit: c.lastIndex, Applied: c.lastIndex, Snapshot: c.stable.index,
+		Members: append([]consensus.NodeID(nil), c.q.members...), IsLeader: primary == c.id,
+	}
+}
+
+// Stats returns the drop counters so far.
+func (c *Core) Stats() Stats { return c.stats }
+
+// send queues data for one peer.
+func (c *Core) send(to consensus.NodeID, data []byte) {
+	if to != c.id {
+		c.ready.Messages = append(c.ready.Messages, Message{To: to, Data: data})
+	}
+}
+
+// broadcast queues data for every other member.
+func (c *Core) broadcast(data []byte) {
+	for _, m := range c.q.members {
+		c.send(m, data)
+	}
+}
+
+// persist queues a record to be made durable before the messages go out.
+func (c *Core) persist(rec []byte) {
+	c.ready.Persist = append(c.ready.Persist, rec)
+}
+
+// sign seals body as a message from this replica.
+func (c *Core) sign(typ msgType, body []byte) []byte {
+	return seal(c.cfg.PrivateKey, typ, c.id, body)
+}

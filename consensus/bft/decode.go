@@ -1,0 +1,340 @@
+package bft
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/synodvm/synod/consensus"
+)
+
+// Why a message was dropped. Step wraps one of these, and the core counts
+// drops by them (Stats).
+var (
+	errNotMember    = errors.New("bft: sender is not a member")
+	errBadSignature = errors.New("bft: bad signature")
+	errWrongSender  = errors.New("bft: message signed by another node than the one that sent it")
+	errWrongView    = errors.New("bft: message for another view")
+	errOutOfWindow  = errors.New("bft: sequence number outside the window")
+	errInvalid      = errors.New("bft: message breaks the protocol")
+	errConflict     = errors.New("bft: message contradicts one its signer sent before")
+)
+
+// verifier decodes messages and checks every signature in them, nested
+// proofs included, and the proofs' own consistency (a prepared
+// certificate's votes match its pre-prepare, a view change's checkpoint
+// certificate is a quorum). What it accepts is internally consistent;
+// whether it fits the receiver's state is the core's business.
+type verifier struct {
+	cfg *Config
+	q   quorums
+}
+
+// maxNested bounds how deep signed messages nest: a new view holds view
+// changes, which hold prepared certificates, which hold pre-prepares,
+// which hold requests.
+const maxNested = 4
+
+func (v *verifier) decode(data []byte) (*envelope, error) {
+	return v.decodeAt(data, 0)
+}
+
+func (v *verifier) decodeAt(data []byte, depth int) (*envelope, error) {
+	if depth > maxNested {
+		return nil, fmt.Errorf("%w: nested %d deep", errMalformed, depth)
+	}
+	r := reader{b: data}
+	typ := msgType(r.u8("type"))
+	from := consensus.NodeID(r.u64("sender"))
+	body := r.bytes(math.MaxInt32, "body")
+	sig := r.take(sigSize, "signature")
+	if err := r.end("message"); err != nil {
+		return nil, err
+	}
+	key, ok := v.cfg.PublicKeys[from]
+	if !ok {
+		return nil, fmt.Errorf("%w: %d", errNotMember, from)
+	}
+	if !ed25519.Verify(key, signedBytes(data[:len(data)-sigSize]), sig) {
+		return nil, fmt.Errorf("%w: %s from %d", errBadSignature, typ, from)
+	}
+	e := &envelope{typ: typ, from: from, raw: data}
+	var err error
+	switch typ {
+	case msgRequest:
+		e.body, err = v.decodeRequest(from, body)
+	case msgPrePrepare:
+		e.body, err = v.decodePrePrepare(from, body, depth)
+	case msgPrepare, msgCommit:
+		e.body, err = decodeVote(body)
+	case msgCheckpoint:
+		e.body, err = decodeCheckpoint(body)
+	case msgViewChange:
+		e.body, err = v.decodeViewChange(from, body, depth)
+	case msgNewView:
+		e.body, err = v.decodeNewView(from, body, depth)
+	case msgDecided:
+		e.body, err = v.decodeDecidedProof(body, depth)
+	case msgStateRequest, msgFetchDecided:
+		r := reader{b: body}
+		s := &stateRequest{Seq: r.u64("seq")}
+		e.body, err = s, r.end("state request")
+	default:
+		err = fmt.Errorf("%w: unknown type %d", errMalformed, byte(typ))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s from %d: %w", typ, from, err)
+	}
+	return e, nil
+}
+
+// decodeNested decodes a message embedded as proof and checks its type.
+func (v *verifier) decodeNested(data []byte, depth int, want msgType) (*envelope, error) {
+	e, err := v.decodeAt(data, depth+1)
+	if err != nil {
+		return nil, err
+	}
+	if e.typ != want {
+		return nil, fmt.Errorf("%w: a %s where a %s belongs", errMalformed, e.typ, want)
+	}
+	return e, nil
+}
+
+func (v *verifier) decodeRequest(from consensus.NodeID, body []byte) (*request, error) {
+	r := reader{b: body}
+	req := &request{
+		Origin: consensus.NodeID(r.u64("origin")),
+		Seq:    r.u64("request seq"),
+		Data:   r.bytes(v.cfg.MaxRequestBytes, "data"),
+	}
+	if err := r.end("request"); err != nil {
+		return nil, err
+	}
+	if req.Origin != from {
+		return nil, fmt.Errorf("%w: request of %d signed by %d", errInvalid, req.Origin, from)
+	}
+	return req, nil
+}
+
+func (v *verifier) decodePrePrepare(from consensus.NodeID, body []byte, depth int) (*prePrepare, error) {
+	r := reader{b: body}
+	p := &prePrepare{View: r.u64("view"), Seq: r.u64("seq")}
+	n := r.count(v.cfg.MaxBatchRequests, "requests")
+	for range n {
+		p.Requests = append(p.Requests, r.bytes(math.MaxInt32, "request"))
+	}
+	if err := r.end("pre-prepare"); err != nil {
+		return nil, err
+	}
+	if from != v.q.primary(p.View) {
+		return nil, fmt.Errorf("%w: %d is not the primary of view %d", errInvalid, from, p.View)
+	}
+	if p.Seq == 0 {
+		return nil, fmt.Errorf("%w: sequence number 0", errInvalid)
+	}
+	seen := map[requestKey]bool{}
+	size := 0
+	for _, raw := range p.Requests {
+		e, err := v.decodeNested(raw, depth, msgRequest)
+		if err != nil {
+			return nil, fmt.Errorf("request in batch %d: %w", p.Seq, err)
+		}
+		req := e.body.(*request)
+		if seen[req.key()] {
+			return nil, fmt.Errorf("%w: request %d/%d twice in batch %d", errInvalid, req.Origin, req.Seq, p.Seq)
+		}
+		seen[req.key()] = true
+		size += len(req.Data)
+		p.requests = append(p.requests, req)
+	}
+	if size > v.cfg.MaxBatchBytes {
+		return nil, fmt.Errorf("%w: batch %d holds %d bytes, limit %d", errInvalid, p.Seq, size, v.cfg.MaxBatchBytes)
+	}
+	p.digest = batchDigest(p.Requests)
+	return p, nil
+}
+
+func decodeVote(body []byte) (*vote, error) {
+	r := reader{b: body}
+	v := &vote{View: r.u64("view"), Seq: r.u64("seq"), Digest: r.digest("digest")}
+	return v, r.end("vote")
+}
+
+func decodeCheckpoint(body []byte) (*checkpoint, error) {
+	r := reader{b: body}
+	c := &checkpoint{Seq: r.u64("seq"), Digest: r.digest("digest")}
+	return c, r.end("checkpoint")
+}
+
+// checkpointCert checks that raws are signed checkpoints for seq from a
+// quorum of distinct members, all with one digest, and returns it.
+func (v *verifier) checkpointCert(raws [][]byte, seq uint64, depth int) (Digest, error) {
+	var digest Digest
+	signers := map[consensus.NodeID]bool{}
+	for i, raw := range raws {
+		e, err := v.decodeNested(raw, depth, msgCheckpoint)
+		if err != nil {
+			return Digest{}, fmt.Errorf("checkpoint certificate: %w", err)
+		}
+		c := e.body.(*checkpoint)
+		if i == 0 {
+			digest = c.Digest
+		}
+		if c.Seq != seq || c.Digest != digest || signers[e.from] {
+			return Digest{}, fmt.Errorf("%w: checkpoint certificate for %d mixes checkpoints or signers", errInvalid, seq)
+		}
+		signers[e.from] = true
+	}
+	if len(signers) < v.q.quorum {
+		return Digest{}, fmt.Errorf("%w: checkpoint certificate for %d has %d signers, quorum %d", errInvalid, seq, len(signers), v.q.quorum)
+	}
+	return digest, nil
+}
+
+// preparedCert checks a prepared certificate: a pre-prepare and
+// quorum−1 prepares for it from distinct members other than its primary.
+func (v *verifier) preparedCert(c *preparedCert, depth int) error {
+	e, err := v.decodeNested(c.PrePrepare, depth, msgPrePrepare)
+	if err != nil {
+		return fmt.Errorf("prepared certificate: %w", err)
+	}
+	pp := e.body.(*prePrepare)
+	signers := map[consensus.NodeID]bool{}
+	for _, raw := range c.Prepares {
+		e, err := v.decodeNested(raw, depth, msgPrepare)
+		if err != nil {
+			return fmt.Errorf("prepared certificate for %d: %w", pp.Seq, err)
+		}
+		p := e.body.(*vote)
+		if p.View != pp.View || p.Seq != pp.Seq || p.Digest != pp.digest || signers[e.from] || e.from == v.q.primary(pp.View) {
+			return fmt.Errorf("%w: prepared certificate for %d has a prepare that does not match", errInvalid, pp.Seq)
+		}
+		signers[e.from] = true
+	}
+	if len(signers) < v.q.quorum-1 {
+		return fmt.Errorf("%w: prepared certificate for %d has %d prepares, needs %d", errInvalid, pp.Seq, len(signers), v.q.quorum-1)
+	}
+	c.pp = pp
+	return nil
+}
+
+func (v *verifier) decodeViewChange(from consensus.NodeID, body []byte, depth int) (*viewChange, error) {
+	n := len(v.q.members)
+	r := reader{b: body}
+	vc := &viewChange{View: r.u64("view"), StableSeq: r.u64("stable seq")}
+	for range r.count(n, "checkpoints") {
+		vc.Checkpoints = append(vc.Checkpoints, r.bytes(math.MaxInt32, "checkpoint"))
+	}
+	for range r.count(int(v.cfg.Window), "prepared certificates") {
+		c := preparedCert{PrePrepare: r.bytes(math.MaxInt32, "pre-prepare")}
+		for range r.count(n, "prepares") {
+			c.Prepares = append(c.Prepares, r.bytes(math.MaxInt32, "prepare"))
+		}
+		vc.Prepared = append(vc.Prepared, c)
+	}
+	if err := r.end("view change"); err != nil {
+		return nil, err
+	}
+	if vc.View == 0 {
+		return nil, fmt.Errorf("%w: view change to view 0", errInvalid)
+	}
+	if vc.StableSeq > 0 {
+		d, err := v.checkpointCert(vc.Checkpoints, vc.StableSeq, depth)
+		if err != nil {
+			return nil, err
+		}
+		vc.stableDigest = d
+	} else if len(vc.Checkpoints) > 0 {
+		return nil, fmt.Errorf("%w: checkpoints for the initial state", errInvalid)
+	}
+	seqs := map[uint64]bool{}
+	for i := range vc.Prepared {
+		c := &vc.Prepared[i]
+		if err := v.preparedCert(c, depth); err != nil {
+			return nil, err
+		}
+		pp := c.pp
+		if pp.View >= vc.View || pp.Seq <= vc.StableSeq || pp.Seq > vc.StableSeq+v.cfg.Window || seqs[pp.Seq] {
+			return nil, fmt.Errorf("%w: view change to %d carries a certificate for view %d seq %d (stable %d)", errInvalid, vc.View, pp.View, pp.Seq, vc.StableSeq)
+		}
+		seqs[pp.Seq] = true
+	}
+	return vc, nil
+}
+
+func (v *verifier) decodeNewView(from consensus.NodeID, body []byte, depth int) (*newView, error) {
+	r := reader{b: body}
+	nv := &newView{View: r.u64("view")}
+	for range r.count(len(v.q.members), "view changes") {
+		nv.ViewChanges = append(nv.ViewChanges, r.bytes(math.MaxInt32, "view change"))
+	}
+	for range r.count(int(v.cfg.Window), "pre-prepares") {
+		nv.PrePrepares = append(nv.PrePrepares, r.bytes(math.MaxInt32, "pre-prepare"))
+	}
+	if err := r.end("new view"); err != nil {
+		return nil, err
+	}
+	if from != v.q.primary(nv.View) {
+		return nil, fmt.Errorf("%w: %d is not the primary of view %d", errInvalid, from, nv.View)
+	}
+	signers := map[consensus.NodeID]bool{}
+	for _, raw := range nv.ViewChanges {
+		e, err := v.decodeNested(raw, depth, msgViewChange)
+		if err != nil {
+			return nil, err
+		}
+		if e.body.(*viewChange).View != nv.View || signers[e.from] {
+			return nil, fmt.Errorf("%w: new view %d holds a view change for another view or a signer twice", errInvalid, nv.View)
+		}
+		signers[e.from] = true
+		nv.vcs = append(nv.vcs, e)
+	}
+	if len(signers) < v.q.quorum {
+		return nil, fmt.Errorf("%w: new view %d has %d view changes, quorum %d", errInvalid, nv.View, len(signers), v.q.quorum)
+	}
+	for _, raw := range nv.PrePrepares {
+		e, err := v.decodeNested(raw, depth, msgPrePrepare)
+		if err != nil {
+			return nil, err
+		}
+		pp := e.body.(*prePrepare)
+		if pp.View != nv.View {
+			return nil, fmt.Errorf("%w: new view %d holds a pre-prepare for view %d", errInvalid, nv.View, pp.View)
+		}
+		nv.pps = append(nv.pps, pp)
+	}
+	return nv, nil
+}
+
+func (v *verifier) decodeDecidedProof(body []byte, depth int) (*decidedProof, error) {
+	r := reader{b: body}
+	p := &decidedProof{PrePrepare: r.bytes(math.MaxInt32, "pre-prepare")}
+	for range r.count(len(v.q.members), "commits") {
+		p.Commits = append(p.Commits, r.bytes(math.MaxInt32, "commit"))
+	}
+	if err := r.end("decided proof"); err != nil {
+		return nil, err
+	}
+	e, err := v.decodeNested(p.PrePrepare, depth, msgPrePrepare)
+	if err != nil {
+		return nil, fmt.Errorf("decided proof: %w", err)
+	}
+	p.pp = e.body.(*prePrepare)
+	signers := map[consensus.NodeID]bool{}
+	for _, raw := range p.Commits {
+		e, err := v.decodeNested(raw, depth, msgCommit)
+		if err != nil {
+			return nil, fmt.Errorf("decided proof for %d: %w", p.pp.Seq, err)
+		}
+		c := e.body.(*vote)
+		if c.View != p.pp.View || c.Seq != p.pp.Seq || c.Digest != p.pp.digest || signers[e.from] {
+			return nil, fmt.Errorf("%w: decided proof for %d has a commit that does not match", errInvalid, p.pp.Seq)
+		}
+		signers[e.from] = true
+	}
+	if len(signers) < v.q.quorum {
+		return nil, fmt.Errorf("%w: decided proof for %d has %d commits, quorum %d", errInvalid, p.pp.Seq, len(signers), v.q.quorum)
+	}
+	return p, nil
+}

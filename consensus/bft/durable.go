@@ -1,0 +1,226 @@
+package bft
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+)
+
+// What a replica persists, as records the driver stores in order: enough
+// that after a restart it never signs something that contradicts what it
+// signed before, never forgets a batch it prepared (a view change may need
+// it to keep a committed batch), and can rebuild the state it had executed.
+//
+//	recordView      the view, and whether it is changing to it
+//	recordSigned    a message it signed: pre-prepare, prepare, commit,
+//	                view change, new view, or its own request
+//	recordPrepared  a prepared certificate
+//	recordDecided   a sequence number known committed, and its digest
+//	recordStable    the stable checkpoint: certificate and state
+//
+// When a checkpoint becomes stable the core asks (Ready.Compact) for all
+// records to be replaced by the few that still matter.
+type recordKind byte
+
+const (
+	recordView recordKind = iota + 1
+	recordSigned
+	recordPrepared
+	recordDecided
+	recordStable
+)
+
+func encodeViewRecord(view uint64, changing bool) []byte {
+	w := writer{b: []byte{byte(recordView)}}
+	w.u64(view)
+	if changing {
+		w.u8(1)
+	} else {
+		w.u8(0)
+	}
+	return w.b
+}
+
+func encodeSignedRecord(raw []byte) []byte {
+	w := writer{b: []byte{byte(recordSigned)}}
+	w.raw(raw)
+	return w.b
+}
+
+func encodePreparedRecord(cert *preparedCert) []byte {
+	w := writer{b: []byte{byte(recordPrepared)}}
+	w.bytes(cert.PrePrepare)
+	w.u32(uint32(len(cert.Prepares)))
+	for _, p := range cert.Prepares {
+		w.bytes(p)
+	}
+	return w.b
+}
+
+func encodeDecidedRecord(seq uint64, d Digest) []byte {
+	w := writer{b: []byte{byte(recordDecided)}}
+	w.u64(seq)
+	w.raw(d[:])
+	return w.b
+}
+
+func encodeStableRecord(st *stableCheckpoint) []byte {
+	w := writer{b: []byte{byte(recordStable)}}
+	w.raw(encodeStateHead(st))
+	w.raw(st.data)
+	return w.b
+}
+
+// durableState is the whole of what must survive a restart, for a
+// compaction.
+func (c *Core) durableState() [][]byte {
+	var recs [][]byte
+	if c.stable.seq > 0 {
+		recs = append(recs, encodeStableRecord(&c.stable))
+	}
+	recs = append(recs, encodeViewRecord(c.view, c.changing))
+	for _, seq := range slices.Sorted(maps.Keys(c.certs)) {
+		recs = append(recs, encodePreparedRecord(c.certs[seq]))
+	}
+	for _, seq := range slices.Sorted(maps.Keys(c.decided)) {
+		if seq > c.stable.seq {
+			recs = append(recs, encodeDecidedRecord(seq, c.decided[seq].digest))
+		}
+	}
+	for _, k := range slices.SortedFunc(maps.Keys(c.signed), compareSignKeys) {
+		recs = append(recs, encodeSignedRecord(c.signed[k].raw))
+	}
+	if c.changing {
+		recs = append(recs, encodeSignedRecord(c.ownVC))
+	} else if c.newView != nil && c.q.primary(c.view) == c.id {
+		recs = append(recs, encodeSignedRecord(c.newView))
+	}
+	for _, k := range slices.SortedFunc(maps.Keys(c.pending), compareKeys) {
+		if k.origin == c.id {
+			recs = append(recs, encodeSignedRecord(c.pending[k].raw))
+		}
+	}
+	return recs
+}
+
+// restore rebuilds the core from its records, then re-executes the
+// batches decided since the stable checkpoint: the first Ready delivers
+// the checkpoint's snapshot and those entries again, since the
+// application starts from nothing.
+func (c *Core) restore(records [][]byte) error {
+	decided := map[uint64]Digest{}
+	for i, rec := range records {
+		if len(rec) == 0 {
+			return fmt.Errorf("record %d: %w: empty", i, errMalformed)
+		}
+		var err error
+		switch recordKind(rec[0]) {
+		case recordView:
+			r := reader{b: rec[1:]}
+			c.view, c.changing = r.u64("view"), r.u8("changing") == 1
+			err = r.end("view record")
+		case recordSigned:
+			err = c.restoreSigned(rec[1:])
+		case recordPrepared:
+			err = c.restorePrepared(rec[1:])
+		case recordDecided:
+			r := reader{b: rec[1:]}
+			seq := r.u64("seq")
+			decided[seq] = r.digest("digest")
+			err = r.end("decided record")
+		case recordStable:
+			err = c.restoreStable(rec[1:])
+		default:
+			err = fmt.Errorf("%w: record kind %d", errMalformed, rec[0])
+		}
+		if err != nil {
+			return fmt.Errorf("record %d: %w", i, err)
+		}
+	}
+	for seq, d := range decided {
+		if cert, ok := c.certs[seq]; ok && cert.pp.digest == d && seq > c.stable.seq {
+			c.decided[seq] = cert.pp
+		}
+	}
+	for k, s := range c.signed {
+		if k.view != c.view {
+			delete(c.signed, k)
+		} else if k.typ == msgPrePrepare {
+			if e, err := c.v.decode(s.raw); err == nil {
+				sl := c.slot(k.seq)
+				sl.pp, sl.ppRaw = e.body.(*prePrepare), s.raw
+			}
+		}
+	}
+	for _, cert := range c.certs {
+		for _, r := range cert.pp.requests {
+			if r.Origin == c.id {
+				c.nextReq = max(c.nextReq, r.Seq+1)
+			}
+		}
+	}
+	c.nextSeq = max(c.stable.seq, c.lastExec) + 1
+	for k := range c.signed {
+		if k.typ == msgPrePrepare {
+			c.nextSeq = max(c.nextSeq, k.seq+1)
+		}
+	}
+	c.dropExecutedPending()
+	if c.changing {
+		c.vcDeadline = c.vcTimeout
+	}
+	c.execute()
+	return nil
+}
+
+func (c *Core) restoreSigned(raw []byte) error {
+	e, err := c.v.decode(raw)
+	if err != nil {
+		return err
+	}
+	if e.from != c.id {
+		return fmt.Errorf("%w: a record of a message signed by %d", errInvalid, e.from)
+	}
+	switch b := e.body.(type) {
+	case *request:
+		c.nextReq = max(c.nextReq, b.Seq+1)
+		c.addPending(b, raw)
+	case *prePrepare:
+		c.signed[signKey{msgPrePrepare, b.View, b.Seq}] = signedMsg{digest: b.digest, raw: raw}
+	case *vote:
+		c.signed[signKey{e.typ, b.View, b.Seq}] = signedMsg{digest: b.Digest, raw: raw}
+	case *viewChange:
+		c.ownVC = raw
+		c.vcs[c.id] = e
+	case *newView:
+		c.newView = raw
+	}
+	return nil
+}
+
+func (c *Core) restorePrepared(b []byte) error {
+	r := reader{b: b}
+	cert := &preparedCert{PrePrepare: r.bytes(math.MaxInt32, "pre-prepare")}
+	for range r.count(len(c.q.members), "prepares") {
+		cert.Prepares = append(cert.Prepares, r.bytes(math.MaxInt32, "prepare"))
+	}
+	if err := r.end("prepared record"); err != nil {
+		return err
+	}
+	if err := c.v.preparedCert(cert, 0); err != nil {
+		return err
+	}
+	if old, ok := c.certs[cert.pp.Seq]; !ok || old.pp.View < cert.pp.View {
+		c.certs[cert.pp.Seq] = cert
+	}
+	return nil
+}
+
+func (c *Core) restoreStable(b []byte) error {
+	st, err := c.decodeState(b)
+	if err != nil {
+		return err
+	}
+	return c.installState(st)
+}

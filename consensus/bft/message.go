@@ -1,0 +1,277 @@
+package bft
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"fmt"
+
+	"github.com/synodvm/synod/consensus"
+)
+
+// Digest is a SHA-256 hash: of a batch, or of a checkpoint's state.
+type Digest [sha256.Size]byte
+
+func (d Digest) String() string { return fmt.Sprintf("%x", d[:6]) }
+
+// msgType is the first byte of every message.
+type msgType byte
+
+const (
+	msgRequest msgType = iota + 1
+	msgPrePrepare
+	msgPrepare
+	msgCommit
+	msgCheckpoint
+	msgViewChange
+	msgNewView
+	msgStateRequest
+	msgFetchDecided
+	msgDecided
+	// msgStateTransfer travels on the transport's snapshot channel and is
+	// not signed: the checkpoint certificate inside it vouches for it.
+	msgStateTransfer
+)
+
+var msgNames = map[msgType]string{
+	msgRequest: "request", msgPrePrepare: "pre-prepare", msgPrepare: "prepare",
+	msgCommit: "commit", msgCheckpoint: "checkpoint", msgViewChange: "view-change",
+	msgNewView: "new-view", msgStateRequest: "state-request", msgFetchDecided: "fetch-decided", msgDecided: "decided",
+	msgStateTransfer: "state-transfer",
+}
+
+func (t msgType) String() string {
+	if s, ok := msgNames[t]; ok {
+		return s
+	}
+	return fmt.Sprintf("type-%d", byte(t))
+}
+
+// signDomain starts every signed byte string, so that a signature made
+// for this protocol can never be passed off as one for another use of the
+// same key (the key also signs libp2p handshakes).
+const signDomain = "synod-bft/1 "
+
+// sigSize is the length of an ed25519 signature.
+const sigSize = ed25519.SignatureSize
+
+// A signed message on the wire is
+//
+//	type(1) from(8) bodyLength(4) body signature(64)
+//
+// and the signature covers signDomain followed by everything before it.
+// Messages that carry other messages as proof (a view change carries
+// prepared certificates, a new view carries view changes) embed them in
+// this form, unchanged, so their signatures can be checked again.
+const headerSize = 1 + 8 + 4
+
+// envelope is a decoded, verified signed message.
+type envelope struct {
+	typ  msgType
+	from consensus.NodeID
+	raw  []byte // the whole message as received, signature included
+	body any    // *request, *prePrepare, *vote, *checkpoint, *viewChange, *newView, *stateRequest
+}
+
+// seal encodes body as a message of type typ from id and signs it.
+func seal(key ed25519.PrivateKey, typ msgType, from consensus.NodeID, body []byte) []byte {
+	w := writer{b: make([]byte, 0, headerSize+len(body)+sigSize)}
+	w.u8(byte(typ))
+	w.u64(uint64(from))
+	w.bytes(body)
+	sig := ed25519.Sign(key, signedBytes(w.b))
+	w.raw(sig)
+	return w.b
+}
+
+func signedBytes(b []byte) []byte {
+	return append([]byte(signDomain), b...)
+}
+
+// request is one proposal, signed by the node that proposed it (its
+// origin), so a primary can order it but never forge or alter it.
+// (Origin, Seq) identifies it: it is executed at most once.
+type request struct {
+	Origin consensus.NodeID
+	Seq    uint64
+	Data   []byte
+}
+
+type requestKey struct {
+	origin consensus.NodeID
+	seq    uint64
+}
+
+func (r *request) key() requestKey { return requestKey{r.Origin, r.Seq} }
+
+// prePrepare is the primary's proposal of a batch of requests (each a
+// whole signed request message) for one sequence number of its view.
+type prePrepare struct {
+	View, Seq uint64
+	Requests  [][]byte
+	// decoded alongside Requests when the message is verified:
+	requests []*request
+	digest   Digest
+}
+
+// batchDigest identifies a batch: what prepares and commits agree on.
+func batchDigest(requests [][]byte) Digest {
+	h := sha256.New()
+	var w writer
+	w.u32(uint32(len(requests)))
+	h.Write(w.b)
+	for _, r := range requests {
+		w.b = w.b[:0]
+		w.bytes(r)
+		h.Write(w.b)
+	}
+	var d Digest
+	h.Sum(d[:0])
+	return d
+}
+
+// vote is a prepare or a commit: agreement on a batch at (View, Seq).
+type vote struct {
+	View, Seq uint64
+	Digest    Digest
+}
+
+// checkpoint says that the sender's state after executing Seq has the
+// digest Digest (stateDigest).
+type checkpoint struct {
+	Seq    uint64
+	Digest Digest
+}
+
+// preparedCert proves that a batch was prepared at Seq in a view: the
+// primary's pre-prepare and quorum−1 matching prepares from other members.
+type preparedCert struct {
+	PrePrepare []byte
+	Prepares   [][]byte
+	// decoded:
+	pp *prePrepare
+}
+
+// viewChange is a member's vote to move to View: its stable checkpoint
+// (with the certificate that makes it stable) and every batch it has
+// prepared above it, with the highest view in which it prepared each.
+type viewChange struct {
+	View        uint64
+	StableSeq   uint64
+	Checkpoints [][]byte // quorum signed checkpoints for StableSeq; empty for 0
+	Prepared    []preparedCert
+	// decoded:
+	stableDigest Digest
+}
+
+// newView is the new primary's proof that View may start (a quorum of
+// view changes) and its pre-prepares for every sequence number that may
+// have committed in an earlier view.
+type newView struct {
+	View        uint64
+	ViewChanges [][]byte
+	PrePrepares [][]byte
+	// decoded:
+	vcs []*envelope
+	pps []*prePrepare
+}
+
+// decidedProof proves a batch committed: the pre-prepare and a quorum of
+// commits for it from one view. A quorum of commits means a correct
+// member prepared it in that view, and no other batch can have committed
+// at that sequence number in any view.
+type decidedProof struct {
+	PrePrepare []byte
+	Commits    [][]byte
+	// decoded:
+	pp *prePrepare
+}
+
+// stateRequest asks a member for its stable checkpoint's state, at Seq or
+// later (msgStateRequest), or for the decided batches from Seq on that it
+// can prove (msgFetchDecided).
+type stateRequest struct {
+	Seq uint64
+}
+
+func encodeRequest(r *request) []byte {
+	var w writer
+	w.u64(uint64(r.Origin))
+	w.u64(r.Seq)
+	w.bytes(r.Data)
+	return w.b
+}
+
+func encodePrePrepare(p *prePrepare) []byte {
+	var w writer
+	w.u64(p.View)
+	w.u64(p.Seq)
+	w.u32(uint32(len(p.Requests)))
+	for _, r := range p.Requests {
+		w.bytes(r)
+	}
+	return w.b
+}
+
+func encodeVote(v *vote) []byte {
+	var w writer
+	w.u64(v.View)
+	w.u64(v.Seq)
+	w.raw(v.Digest[:])
+	return w.b
+}
+
+func encodeCheckpoint(c *checkpoint) []byte {
+	var w writer
+	w.u64(c.Seq)
+	w.raw(c.Digest[:])
+	return w.b
+}
+
+func encodeViewChange(v *viewChange) []byte {
+	var w writer
+	w.u64(v.View)
+	w.u64(v.StableSeq)
+	w.u32(uint32(len(v.Checkpoints)))
+	for _, c := range v.Checkpoints {
+		w.bytes(c)
+	}
+	w.u32(uint32(len(v.Prepared)))
+	for _, p := range v.Prepared {
+		w.bytes(p.PrePrepare)
+		w.u32(uint32(len(p.Prepares)))
+		for _, q := range p.Prepares {
+			w.bytes(q)
+		}
+	}
+	return w.b
+}
+
+func encodeNewView(n *newView) []byte {
+	var w writer
+	w.u64(n.View)
+	w.u32(uint32(len(n.ViewChanges)))
+	for _, v := range n.ViewChanges {
+		w.bytes(v)
+	}
+	w.u32(uint32(len(n.PrePrepares)))
+	for _, p := range n.PrePrepares {
+		w.bytes(p)
+	}
+	return w.b
+}
+
+func encodeStateRequest(s *stateRequest) []byte {
+	var w writer
+	w.u64(s.Seq)
+	return w.b
+}
+
+func encodeDecidedProof(p *decidedProof) []byte {
+	var w writer
+	w.bytes(p.PrePrepare)
+	w.u32(uint32(len(p.Commits)))
+	for _, c := range p.Commits {
+		w.bytes(c)
+	}
+	return w.b
+}

@@ -1,0 +1,364 @@
+package bft
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/synodvm/synod/consensus"
+)
+
+// slot is the agreement on one sequence number in the current view.
+type slot struct {
+	pp       *prePrepare
+	ppRaw    []byte
+	prepares map[consensus.NodeID]signedMsg
+	commits  map[consensus.NodeID]signedMsg
+	prepared bool
+	decided  bool
+}
+
+func (c *Core) slot(seq uint64) *slot {
+	s, ok := c.slots[seq]
+	if !ok {
+		s = &slot{prepares: map[consensus.NodeID]signedMsg{}, commits: map[consensus.NodeID]signedMsg{}}
+		c.slots[seq] = s
+	}
+	return s
+}
+
+// inWindow reports whether seq may be agreed on now: above the stable
+// checkpoint and at most Window above it.
+func (c *Core) inWindow(seq uint64) bool {
+	return seq > c.stable.seq && seq <= c.stable.seq+c.cfg.Window
+}
+
+// Propose submits data for ordering: this node signs it as a request and
+// sends it to every member, the primary included. It fails with ErrBusy
+// while MaxPendingRequests of this node's requests are unexecuted.
+func (c *Core) Propose(data []byte) error {
+	if len(data) > c.cfg.MaxRequestBytes {
+		return fmt.Errorf("bft: proposal of %d bytes, limit %d", len(data), c.cfg.MaxRequestBytes)
+	}
+	if c.nextReq-1-c.executed.floor(c.id) >= uint64(c.cfg.MaxPendingRequests) {
+		return ErrBusy
+	}
+	req := &request{Origin: c.id, Seq: c.nextReq, Data: data}
+	c.nextReq++
+	raw := c.sign(msgRequest, encodeRequest(req))
+	c.persist(encodeSignedRecord(raw))
+	c.addPending(req, raw)
+	c.broadcast(raw)
+	return nil
+}
+
+// acceptable reports whether a request may be held or executed: not
+// executed yet, and not so far ahead of its origin's executed requests
+// that a correct origin could not have made it (which bounds what a
+// faulty origin can make every replica hold).
+func (c *Core) acceptable(r *request) bool {
+	return !c.executed.done(r.key()) && r.Seq <= c.executed.floor(r.Origin)+uint64(c.cfg.MaxPendingRequests)
+}
+
+func (c *Core) addPending(r *request, raw []byte) bool {
+	if _, ok := c.pending[r.key()]; ok || !c.acceptable(r) || c.pendingBy[r.Origin] >= c.cfg.MaxPendingRequests {
+		return false
+	}
+	c.pending[r.key()] = &pendingRequest{req: r, raw: raw, since: c.ticks}
+	c.pendingBy[r.Origin]++
+	return true
+}
+
+func (c *Core) dropPending(k requestKey) {
+	if _, ok := c.pending[k]; ok {
+		delete(c.pending, k)
+		c.pendingBy[k.origin]--
+	}
+}
+
+// receiveRequest holds a request until it executes (a request already
+// known, executed, or beyond its origin's share is ignored).
+// dropExecutedPending forgets the held requests that can no longer
+// execute, after the executed-request table was replaced.
+func (c *Core) dropExecutedPending() {
+	for k, p := range c.pending {
+		if !c.acceptable(p.req) {
+			c.dropPending(k)
+		}
+	}
+}
+
+func (c *Core) receiveRequest(r *request, raw []byte) {
+	c.addPending(r, raw)
+}
+
+// requestOverdue reports whether some request has waited longer than the
+// request timeout to execute in this view.
+func (c *Core) requestOverdue() bool {
+	for _, p := range c.pending {
+		if c.ticks-p.since > c.cfg.RequestTimeoutTicks {
+			return true
+		}
+	}
+	return false
+}
+
+// canBatch reports whether this replica, as primary, has requests to
+// order and room in the window to order them.
+func (c *Core) canBatch() bool {
+	if c.changing || c.q.primary(c.view) != c.id || !c.inWindow(c.nextSeq) {
+		return false
+	}
+	for _, p := range c.pending {
+		if !p.assigned {
+			return true
+		}
+	}
+	return false
+}
+
+// batch orders the waiting requests, oldest first, in one pre-prepare.
+func (c *Core) batch() {
+	var waiting []*pendingRequest
+	for _, p := range c.pending {
+		if !p.assigned {
+			waiting = append(waiting, p)
+		}
+	}
+	slices.SortFunc(waiting, func(a, b *pendingRequest) int {
+		if a.since != b.since {
+			return cmpUint(a.since, b.since)
+		}
+		if a.req.Origin != b.req.Origin {
+			return cmpUint(uint64(a.req.Origin), uint64(b.req.Origin))
+		}
+		return cmpUint(a.req.Seq, b.req.Seq)
+	})
+	var raws [][]byte
+	size := 0
+	for _, p := range waiting {
+		if len(raws) == c.cfg.MaxBatchRequests || (len(raws) > 0 && size+len(p.req.Data) > c.cfg.MaxBatchBytes) {
+			break
+		}
+		p.assigned = true
+		raws = append(raws, p.raw)
+		size += len(p.req.Data)
+	}
+	seq := c.nextSeq
+	c.nextSeq++
+	c.prePrepare(seq, raws)
+}
+
+func cmpUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// prePrepare signs, records and sends the primary's batch for seq.
+func (c *Core) prePrepare(seq uint64, requests [][]byte) {
+	pp := &prePrepare{View: c.view, Seq: seq, Requests: requests, digest: batchDigest(requests)}
+	raw, ok := c.signOnce(msgPrePrepare, c.view, seq, pp.digest, encodePrePrepare(pp))
+	if !ok {
+		return
+	}
+	decoded, err := c.v.decode(raw)
+	if err != nil {
+		c.log.Error("bft: own pre-prepare does not decode", "seq", seq, "err", err)
+		return
+	}
+	s := c.slot(seq)
+	s.pp, s.ppRaw = decoded.body.(*prePrepare), raw
+	c.broadcast(raw)
+	c.checkPrepared(seq, s)
+}
+
+// signOnce signs a pre-prepare, prepare or commit for (view, seq) unless
+// this replica already signed one for another digest there; the record
+// of it is persisted before the message can go out.
+func (c *Core) signOnce(typ msgType, view, seq uint64, d Digest, body []byte) ([]byte, bool) {
+	k := signKey{typ, view, seq}
+	if prev, ok := c.signed[k]; ok {
+		if prev.digest != d {
+			c.log.Warn("bft: refusing to sign a second digest", "type", typ, "view", view, "seq", seq)
+			return nil, false
+		}
+		return prev.raw, true
+	}
+	raw := c.sign(typ, body)
+	c.signed[k] = signedMsg{digest: d, raw: raw}
+	c.persist(encodeSignedRecord(raw))
+	return raw, true
+}
+
+func (c *Core) receivePrePrepare(pp *prePrepare, raw []byte) error {
+	if pp.View != c.view || c.changing {
+		return fmt.Errorf("%w: pre-prepare for view %d, at view %d (changing %v)", errWrongView, pp.View, c.view, c.changing)
+	}
+	return c.acceptPrePrepare(pp, raw)
+}
+
+// acceptPrePrepare takes the primary's batch for a sequence number of the
+// current view and, at a backup, prepares it.
+func (c *Core) acceptPrePrepare(pp *prePrepare, raw []byte) error {
+	if !c.inWindow(pp.Seq) {
+		return fmt.Errorf("%w: pre-prepare %d, stable %d", errOutOfWindow, pp.Seq, c.stable.seq)
+	}
+	s := c.slot(pp.Seq)
+	if s.pp != nil {
+		if s.pp.digest != pp.digest {
+			return fmt.Errorf("%w: a second pre-prepare for view %d seq %d", errConflict, pp.View, pp.Seq)
+		}
+		return nil
+	}
+	s.pp, s.ppRaw = pp, raw
+	for _, r := range pp.requests {
+		if p, ok := c.pending[r.key()]; ok {
+			p.assigned = true
+		}
+	}
+	if c.q.primary(pp.View) != c.id {
+		v := &vote{View: pp.View, Seq: pp.Seq, Digest: pp.digest}
+		if prep, ok := c.signOnce(msgPrepare, pp.View, pp.Seq, pp.digest, encodeVote(v)); ok {
+			s.prepares[c.id] = signedMsg{digest: pp.digest, raw: prep}
+			c.broadcast(prep)
+		}
+	}
+	c.checkPrepared(pp.Seq, s)
+	return nil
+}
+
+func (c *Core) receivePrepare(from consensus.NodeID, v *vote, raw []byte) error {
+	if v.View != c.view || c.changing {
+		return fmt.Errorf("%w: prepare for view %d, at view %d", errWrongView, v.View, c.view)
+	}
+	if !c.inWindow(v.Seq) {
+		return fmt.Errorf("%w: prepare %d", errOutOfWindow, v.Seq)
+	}
+	if from == c.q.primary(v.View) {
+		return fmt.Errorf("%w: the primary prepared", errInvalid)
+	}
+	s := c.slot(v.Seq)
+	if _, ok := s.prepares[from]; !ok {
+		s.prepares[from] = signedMsg{digest: v.Digest, raw: raw}
+		c.checkPrepared(v.Seq, s)
+	}
+	return nil
+}
+
+// checkPrepared turns a slot prepared once it holds the pre-prepare and
+// quorum−1 matching prepares: the certificate is persisted (a view change
+// must be able to carry it after a restart) and this replica commits.
+func (c *Core) checkPrepared(seq uint64, s *slot) {
+	if s.prepared || s.pp == nil {
+		return
+	}
+	var prepares [][]byte
+	for _, id := range c.q.members {
+		if p, ok := s.prepares[id]; ok && p.digest == s.pp.digest {
+			prepares = append(prepares, p.raw)
+		}
+	}
+	if len(prepares) < c.q.quorum-1 {
+		return
+	}
+	s.prepared = true
+	cert := &preparedCert{PrePrepare: s.ppRaw, Prepares: prepares[:c.q.quorum-1], pp: s.pp}
+	if old, ok := c.certs[seq]; !ok || old.pp.View < cert.pp.View {
+		c.certs[seq] = cert
+		c.persist(encodePreparedRecord(cert))
+	}
+	v := &vote{View: s.pp.View, Seq: seq, Digest: s.pp.digest}
+	if raw, ok := c.signOnce(msgCommit, s.pp.View, seq, s.pp.digest, encodeVote(v)); ok {
+		s.commits[c.id] = signedMsg{digest: s.pp.digest, raw: raw}
+		c.broadcast(raw)
+	}
+	c.checkCommitted(seq, s)
+}
+
+func (c *Core) receiveCommit(from consensus.NodeID, v *vote, raw []byte) error {
+	if v.View != c.view || c.changing {
+		return fmt.Errorf("%w: commit for view %d, at view %d", errWrongView, v.View, c.view)
+	}
+	if !c.inWindow(v.Seq) {
+		return fmt.Errorf("%w: commit %d", errOutOfWindow, v.Seq)
+	}
+	s := c.slot(v.Seq)
+	if _, ok := s.commits[from]; !ok {
+		s.commits[from] = signedMsg{digest: v.Digest, raw: raw}
+		c.checkCommitted(v.Seq, s)
+	}
+	return nil
+}
+
+// checkCommitted decides a prepared slot once a quorum committed it.
+func (c *Core) checkCommitted(seq uint64, s *slot) {
+	if s.decided || !s.prepared {
+		return
+	}
+	var commits [][]byte
+	for _, id := range c.q.members {
+		if m, ok := s.commits[id]; ok && m.digest == s.pp.digest {
+			commits = append(commits, m.raw)
+		}
+	}
+	if len(commits) < c.q.quorum {
+		return
+	}
+	s.decided = true
+	c.decide(s.pp, &decidedProof{PrePrepare: s.ppRaw, Commits: commits[:c.q.quorum]})
+	c.execute()
+}
+
+// decide records that pp's batch is committed at its sequence number,
+// with the proof that lets other replicas take it too.
+func (c *Core) decide(pp *prePrepare, proof *decidedProof) {
+	if prev, ok := c.decided[pp.Seq]; ok {
+		if prev.digest != pp.digest {
+			c.log.Error("bft: two different batches decided at one sequence number: more than f members are faulty", "seq", pp.Seq)
+		}
+		return
+	}
+	if pp.Seq <= c.lastExec {
+		return
+	}
+	c.decided[pp.Seq] = pp
+	c.proofs[pp.Seq] = proof
+	c.persist(encodeDecidedRecord(pp.Seq, pp.digest))
+}
+
+// execute delivers the decided batches in sequence order, stopping at a
+// checkpoint until the application's state for it is taken.
+func (c *Core) execute() {
+	var entries []consensus.Entry
+	for c.due == nil {
+		pp, ok := c.decided[c.lastExec+1]
+		if !ok {
+			break
+		}
+		for _, r := range pp.requests {
+			if !c.acceptable(r) {
+				c.stats.SkippedRequests++
+				continue
+			}
+			c.executed.add(r.key())
+			c.dropPending(r.key())
+			c.lastIndex++
+			entries = append(entries, consensus.Entry{Index: c.lastIndex, Data: r.Data})
+		}
+		c.lastExec++
+		if len(pp.requests) > 0 {
+			c.vcTimeout = c.cfg.ViewChangeTimeoutTicks // the view works
+		}
+		if c.lastExec%c.cfg.CheckpointInterval == 0 {
+			c.due = &SnapshotDue{Seq: c.lastExec, Index: c.lastIndex}
+			c.ready.SnapshotDue = c.due
+		}
+	}
+	if len(entries) > 0 {
+		c.ready.Applies = append(c.ready.Applies, consensus.Apply{Entries: entries})
+	}
+}
