@@ -60,6 +60,9 @@ type replica struct {
 	// faulty replicas are left out of the safety and liveness checks.
 	faulty bool
 	behave behaviour
+	// wrongState makes the replica digest a state other than its own at
+	// every checkpoint.
+	wrongState bool
 }
 
 type packet struct {
@@ -87,10 +90,24 @@ type harness struct {
 	// unproposed holds values waiting for back-pressure to ease.
 	unproposed map[*replica][]string
 	steps      int
+	// cut holds the members whose messages, both ways, are lost.
+	cut map[consensus.NodeID]bool
+	// votes holds every vote a correct replica signed, to check that none
+	// signs two digests for one view and sequence number.
+	votes map[signedVote]Digest
+}
+
+type signedVote struct {
+	from      consensus.NodeID
+	typ       msgType
+	view, seq uint64
 }
 
 func newHarness(t *testing.T, n int, seed uint64) *harness {
-	h := &harness{t: t, n: n, rng: rand.New(rand.NewPCG(seed, 7)), unproposed: map[*replica][]string{}}
+	h := &harness{
+		t: t, n: n, rng: rand.New(rand.NewPCG(seed, 7)), unproposed: map[*replica][]string{},
+		cut: map[consensus.NodeID]bool{}, votes: map[signedVote]Digest{},
+	}
 	for i := 1; i <= n; i++ {
 		h.addReplica(testConfig(consensus.NodeID(i), n))
 	}
@@ -169,6 +186,9 @@ func (h *harness) handle(r *replica) {
 			require.Equal(h.t, rd.SnapshotDue.Index, r.history.Index, "replica %d: snapshot due at another index than applied", r.id)
 			snap, err := r.history.Snapshot()
 			require.NoError(h.t, err)
+			if r.wrongState {
+				snap.Data = append(snap.Data, " and more"...)
+			}
 			require.NoError(h.t, r.core.SnapshotTaken(rd.SnapshotDue.Seq, snap.Data))
 		}
 		h.offer(r)
@@ -176,6 +196,9 @@ func (h *harness) handle(r *replica) {
 }
 
 func (h *harness) send(r *replica, to consensus.NodeID, data []byte) {
+	if !r.faulty {
+		h.checkVote(r.id, data)
+	}
 	out := [][]byte{data}
 	if r.behave != nil {
 		out = r.behave(h, r, to, data)
@@ -229,7 +252,7 @@ func (h *harness) deliver(i int) {
 		h.inflight = append(h.inflight, p)
 	}
 	h.inflight = slices.Delete(h.inflight, at, at+1)
-	if h.drop > 0 && h.rng.Float64() < h.drop {
+	if (h.drop > 0 && h.rng.Float64() < h.drop) || h.cut[p.from] || h.cut[p.to] {
 		return
 	}
 	var receivers []*replica
@@ -351,4 +374,44 @@ func (h *harness) dump() {
 			}
 		}
 	}
+}
+
+// checkVote fails the test when a correct replica signs a second digest
+// for a pre-prepare, prepare or commit of one view and sequence number.
+func (h *harness) checkVote(from consensus.NodeID, data []byte) {
+	r := reader{b: data}
+	typ := msgType(r.u8("type"))
+	r.u64("from")
+	body := reader{b: r.bytes(len(data), "body")}
+	if r.err != nil {
+		return
+	}
+	k := signedVote{from: from, typ: typ, view: body.u64("view"), seq: body.u64("seq")}
+	var d Digest
+	switch typ {
+	case msgPrepare, msgCommit:
+		d = body.digest("digest")
+	case msgPrePrepare:
+		var requests [][]byte
+		for range body.count(1<<20, "requests") {
+			requests = append(requests, body.bytes(len(data), "request"))
+		}
+		d = batchDigest(requests)
+	default:
+		return
+	}
+	if prev, ok := h.votes[k]; ok {
+		require.Equal(h.t, prev, d, "replica %d signed two digests for %s view %d seq %d", from, typ, k.view, k.seq)
+	}
+	h.votes[k] = d
+}
+
+// restart replaces replica r's core by one started from its records, as
+// a process that crashed and came back: its application starts empty.
+func (h *harness) restart(r *replica) {
+	cfg := testConfig(r.id, h.n)
+	core, err := NewCore(cfg, r.records)
+	require.NoError(h.t, err, "restart replica %d", r.id)
+	r.core = core
+	r.history = logtest.History{}
 }

@@ -1,0 +1,218 @@
+package bft
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/synodvm/synod/consensus"
+)
+
+// Each test makes one member faulty in one way, runs a workload from the
+// correct members on a lossy network, then ends the network's faults and
+// requires every correct member's proposals to commit at every correct
+// member. The harness checks safety after every step throughout.
+
+func runFaulty(t *testing.T, n int, seed uint64, setup func(h *harness)) *harness {
+	t.Helper()
+	h := newHarness(t, n, seed)
+	setup(h)
+	h.drop, h.duplicate = 0.05, 0.05
+	h.workload(8, 3, 300)
+	h.settle(400000)
+	return h
+}
+
+func faulty(h *harness, id consensus.NodeID, b behaviour) *replica {
+	r := h.replica(id)
+	r.faulty, r.behave = true, b
+	return r
+}
+
+func maxView(h *harness) uint64 {
+	var v uint64
+	for _, r := range h.correct() {
+		v = max(v, r.core.view)
+	}
+	return v
+}
+
+// equivocate sends replicas 3 and up another batch than the one the
+// primary signed for everyone else: the same requests in reverse order,
+// or none at all.
+func equivocate(h *harness, from *replica, to consensus.NodeID, data []byte) [][]byte {
+	if msgType(data[0]) != msgPrePrepare || to < 3 {
+		return [][]byte{data}
+	}
+	e, err := from.core.v.decode(data)
+	require.NoError(h.t, err)
+	pp := e.body.(*prePrepare)
+	other := slices.Clone(pp.Requests)
+	slices.Reverse(other)
+	if len(other) < 2 {
+		other = nil
+	}
+	forged := &prePrepare{View: pp.View, Seq: pp.Seq, Requests: other}
+	return [][]byte{resign(from.id, msgPrePrepare, encodePrePrepare(forged))}
+}
+
+func TestEquivocatingPrimary(t *testing.T) {
+	for _, n := range []int{4, 7} {
+		h := runFaulty(t, n, 11, func(h *harness) { faulty(h, 1, equivocate) })
+		require.Positive(t, maxView(h), "n=%d: the correct replicas left the equivocating primary's view", n)
+	}
+}
+
+func TestSilentPrimary(t *testing.T) {
+	h := runFaulty(t, 4, 12, func(h *harness) {
+		faulty(h, 1, func(*harness, *replica, consensus.NodeID, []byte) [][]byte { return nil })
+	})
+	require.Positive(t, maxView(h))
+}
+
+func TestSlowPrimary(t *testing.T) {
+	h := runFaulty(t, 4, 13, func(h *harness) {
+		faulty(h, 1, func(h *harness, from *replica, to consensus.NodeID, data []byte) [][]byte {
+			// Everything arrives, but later than the request timeout.
+			h.inflight = append(h.inflight, packet{from: from.id, to: to, data: data, notBefore: h.tick + 40})
+			return nil
+		})
+	})
+	require.Positive(t, maxView(h))
+}
+
+// TestForgedAndReplayedMessages has member 4 send, beside its own
+// messages: copies with a flipped signature bit, truncated copies, other
+// members' messages as its own, and old messages again.
+func TestForgedAndReplayedMessages(t *testing.T) {
+	var old [][]byte
+	h := runFaulty(t, 4, 14, func(h *harness) {
+		faulty(h, 4, func(h *harness, from *replica, to consensus.NodeID, data []byte) [][]byte {
+			flipped := slices.Clone(data)
+			flipped[len(flipped)-1] ^= 1
+			truncated := data[:h.rng.IntN(len(data))]
+			// Another member's message, signed by it, sent as 4's.
+			impersonated := resign(2, msgType(data[0]), data[headerSize:len(data)-sigSize])
+			out := [][]byte{data, flipped, truncated, impersonated}
+			if len(old) > 0 {
+				out = append(out, old[h.rng.IntN(len(old))])
+			}
+			if len(old) < 1000 {
+				old = append(old, data)
+			}
+			return out
+		})
+	})
+	for _, r := range h.correct() {
+		st := r.core.Stats()
+		require.Positive(t, st.BadSignature, "replica %d counted the flipped signatures", r.id)
+		require.Positive(t, st.Malformed, "replica %d counted the truncated messages", r.id)
+		require.Positive(t, st.WrongSender, "replica %d counted the impersonations", r.id)
+	}
+}
+
+// TestGarbageFlood has member 4 send random bytes, validly signed
+// messages with random bodies, requests far beyond its share, and view
+// changes to far-off views, many for every message it means.
+func TestGarbageFlood(t *testing.T) {
+	h := runFaulty(t, 4, 15, func(h *harness) {
+		faulty(h, 4, func(h *harness, from *replica, to consensus.NodeID, data []byte) [][]byte {
+			out := [][]byte{data}
+			for range 4 {
+				junk := make([]byte, h.rng.IntN(200))
+				for i := range junk {
+					junk[i] = byte(h.rng.Uint32())
+				}
+				out = append(out, junk, resign(4, msgType(1+h.rng.IntN(int(msgStateTransfer))), junk))
+			}
+			far := &request{Origin: 4, Seq: 1 << 40, Data: []byte("beyond its share")}
+			out = append(out, resign(4, msgRequest, encodeRequest(far)))
+			vc := &viewChange{View: 1000 + h.rng.Uint64N(1000)}
+			out = append(out, resign(4, msgViewChange, encodeViewChange(vc)))
+			return out
+		})
+	})
+	for _, r := range h.correct() {
+		require.Positive(t, r.core.Stats().Malformed, "replica %d", r.id)
+		require.Less(t, r.core.view, uint64(1000), "replica %d followed a lone faulty member to a far view", r.id)
+	}
+}
+
+// TestWrongCheckpointDigests has member 4 sign checkpoints of a state
+// that is not the one it executed: the correct members still agree on
+// stable checkpoints without it.
+func TestWrongCheckpointDigests(t *testing.T) {
+	h := runFaulty(t, 4, 16, func(h *harness) {
+		r := faulty(h, 4, nil)
+		r.wrongState = true
+	})
+	for _, r := range h.correct() {
+		require.Positive(t, r.core.stable.seq, "replica %d has a stable checkpoint", r.id)
+		for _, raw := range r.core.stable.cert {
+			e, err := r.core.v.decode(raw)
+			require.NoError(t, err)
+			require.NotEqual(t, consensus.NodeID(4), e.from, "replica %d: a wrong digest is in a stable checkpoint's certificate", r.id)
+		}
+	}
+}
+
+// TestTwins runs two replicas with one identity (member 1's key): each
+// behaves correctly, but together they sign conflicting messages.
+func TestTwins(t *testing.T) {
+	for seed := uint64(1); seed <= 3; seed++ {
+		h := runFaulty(t, 4, seed, func(h *harness) {
+			h.replica(1).faulty = true
+			twin := h.addReplica(testConfig(1, 4))
+			twin.faulty = true
+		})
+		require.Len(t, h.correct(), 3)
+	}
+}
+
+// TestLaggingReplicaTakesState cuts member 4 off while the others move
+// several checkpoints on, then heals: it catches up by state transfer.
+func TestLaggingReplicaTakesState(t *testing.T) {
+	h := newHarness(t, 4, 17)
+	h.cut[4] = true
+	h.workload(10, 4, 200)
+	delete(h.cut, 4)
+	// The cut member proposes nothing, so settle needs it to catch up.
+	h.settle(400000)
+	require.Positive(t, h.replica(4).core.Stats().StateTransfers)
+}
+
+func TestTamperedStateIsRefused(t *testing.T) {
+	h := newHarness(t, 4, 18)
+	h.workload(6, 3, 200)
+	h.settle(100000)
+	src := h.replica(1).core
+	require.Positive(t, src.stable.seq)
+	head := encodeStateHead(&src.stable)
+	body := slices.Clone(src.stable.data)
+	body[len(body)/2] ^= 1
+	fresh, err := NewCore(testConfig(4, 4), nil)
+	require.NoError(t, err)
+	require.ErrorIs(t, fresh.Step(1, append(slices.Clip(head), body...)), errInvalid)
+	require.NoError(t, fresh.Step(1, append(slices.Clip(head), src.stable.data...)))
+	require.Equal(t, src.stable.seq, fresh.lastExec)
+}
+
+// TestRestartKeepsPromises restarts correct replicas from their records
+// at random points of a lossy run: the harness checks that none signs a
+// second digest where it signed one before, and the run stays safe and
+// live.
+func TestRestartKeepsPromises(t *testing.T) {
+	h := newHarness(t, 4, 19)
+	h.drop, h.duplicate = 0.05, 0.05
+	for round := range 12 {
+		for _, r := range h.correct() {
+			h.propose(r, 3)
+		}
+		for range 300 {
+			h.step()
+		}
+		h.restart(h.replicas[round%4])
+	}
+	h.settle(400000)
+}
