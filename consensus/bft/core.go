@@ -123,8 +123,10 @@ type Core struct {
 	servedAt      map[consensus.NodeID]uint64
 	// provedAt is when each member was last sent decided proofs.
 	provedAt map[consensus.NodeID]uint64
-	// askNext is the index of the member last asked for decided batches.
-	askNext int
+	// askNext is the index of the member last asked for decided batches;
+	// askUntil the tick until which a restarted replica keeps asking.
+	askNext  int
+	askUntil uint64
 
 	// vcs holds each member's latest view change.
 	vcs   map[consensus.NodeID]*envelope

@@ -16,7 +16,7 @@ import (
 //	recordSigned    a message it signed: pre-prepare, prepare, commit,
 //	                view change, new view, or its own request
 //	recordPrepared  a prepared certificate
-//	recordDecided   a sequence number known committed, and its digest
+//	recordDecided   a batch known committed, with its proof
 //	recordStable    the stable checkpoint: certificate and state
 //
 // When a checkpoint becomes stable the core asks (Ready.Compact) for all
@@ -58,10 +58,9 @@ func encodePreparedRecord(cert *preparedCert) []byte {
 	return w.b
 }
 
-func encodeDecidedRecord(seq uint64, d Digest) []byte {
+func encodeDecidedRecord(p *decidedProof) []byte {
 	w := writer{b: []byte{byte(recordDecided)}}
-	w.u64(seq)
-	w.raw(d[:])
+	w.raw(encodeDecidedProof(p))
 	return w.b
 }
 
@@ -85,7 +84,7 @@ func (c *Core) durableState() [][]byte {
 	}
 	for _, seq := range slices.Sorted(maps.Keys(c.decided)) {
 		if seq > c.stable.seq {
-			recs = append(recs, encodeDecidedRecord(seq, c.decided[seq].digest))
+			recs = append(recs, encodeDecidedRecord(c.proofs[seq]))
 		}
 	}
 	for _, k := range slices.SortedFunc(maps.Keys(c.signed), compareSignKeys) {
@@ -109,7 +108,6 @@ func (c *Core) durableState() [][]byte {
 // the checkpoint's snapshot and those entries again, since the
 // application starts from nothing.
 func (c *Core) restore(records [][]byte) error {
-	decided := map[uint64]Digest{}
 	for i, rec := range records {
 		if len(rec) == 0 {
 			return fmt.Errorf("record %d: %w: empty", i, errMalformed)
@@ -125,10 +123,10 @@ func (c *Core) restore(records [][]byte) error {
 		case recordPrepared:
 			err = c.restorePrepared(rec[1:])
 		case recordDecided:
-			r := reader{b: rec[1:]}
-			seq := r.u64("seq")
-			decided[seq] = r.digest("digest")
-			err = r.end("decided record")
+			var p *decidedProof
+			if p, err = c.v.decodeDecidedProof(rec[1:], 0); err == nil && p.pp.Seq > c.stable.seq {
+				c.decided[p.pp.Seq], c.proofs[p.pp.Seq] = p.pp, p
+			}
 		case recordStable:
 			err = c.restoreStable(rec[1:])
 		default:
@@ -136,11 +134,6 @@ func (c *Core) restore(records [][]byte) error {
 		}
 		if err != nil {
 			return fmt.Errorf("record %d: %w", i, err)
-		}
-	}
-	for seq, d := range decided {
-		if cert, ok := c.certs[seq]; ok && cert.pp.digest == d && seq > c.stable.seq {
-			c.decided[seq] = cert.pp
 		}
 	}
 	for k, s := range c.signed {
@@ -169,6 +162,11 @@ func (c *Core) restore(records [][]byte) error {
 	c.dropExecutedPending()
 	if c.changing {
 		c.vcDeadline = c.vcTimeout
+	}
+	if len(records) > 0 {
+		// What was decided while this replica was down, it can only
+		// learn by asking.
+		c.askUntil = c.cfg.RequestTimeoutTicks
 	}
 	c.execute()
 	return nil

@@ -92,10 +92,13 @@ func (c *Core) receiveRequest(r *request, raw []byte) {
 }
 
 // requestOverdue reports whether some request has waited longer than the
-// request timeout to execute in this view.
+// request timeout to execute in this view. The timeout backs off with the
+// view-change timeout: when every primary seems slow, the network or the
+// machines are, and replacing primaries faster only makes it worse.
 func (c *Core) requestOverdue() bool {
+	timeout := max(c.cfg.RequestTimeoutTicks, c.vcTimeout)
 	for _, p := range c.pending {
-		if c.ticks-p.since > c.cfg.RequestTimeoutTicks {
+		if c.ticks-p.since > timeout {
 			return true
 		}
 	}
@@ -327,7 +330,7 @@ func (c *Core) decide(pp *prePrepare, proof *decidedProof) {
 	}
 	c.decided[pp.Seq] = pp
 	c.proofs[pp.Seq] = proof
-	c.persist(encodeDecidedRecord(pp.Seq, pp.digest))
+	c.persist(encodeDecidedRecord(proof))
 }
 
 // execute delivers the decided batches in sequence order, stopping at a

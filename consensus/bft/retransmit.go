@@ -45,7 +45,7 @@ func (c *Core) retransmit() {
 	if c.fetch != nil {
 		c.askForState()
 	}
-	if c.waiting() {
+	if c.waiting() || c.ticks < c.askUntil {
 		c.askForDecided()
 	}
 }

@@ -1,0 +1,257 @@
+package bft
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/synodvm/synod/consensus"
+)
+
+// Log is the production form of the engine: a Core driven by one
+// goroutine with a wall-clock ticker, fed by the transport and by Propose
+// from any goroutine, persisting what the core asks to its Storage before
+// anything it says goes out. It implements consensus.Log.
+type Log struct {
+	core    *Core
+	net     consensus.Transport
+	store   Storage
+	source  consensus.SnapshotSource
+	applies chan consensus.Apply
+
+	proposals chan *proposal
+	stop      chan struct{}
+	done      chan struct{}
+	stopOnce  sync.Once
+	state     atomic.Pointer[published]
+	// err is what ended the loop, set before done closes.
+	err error
+}
+
+var _ consensus.Log = (*Log)(nil)
+
+// published is what the loop last published for other goroutines.
+type published struct {
+	status consensus.Status
+	stats  Stats
+}
+
+// proposal is one Propose call waiting for the loop's answer.
+type proposal struct {
+	data  []byte
+	reply chan error // buffered
+}
+
+// appliesBuffer is the capacity of the Applies channel in batches; the
+// loop keeps the rest until the application takes them.
+const appliesBuffer = 64
+
+// maxEventsPerBatch bounds how many proposals and messages the loop takes
+// before it handles a Ready: enough that a burst becomes one batch and
+// one durable write, few enough that ticks stay timely.
+const maxEventsPerBatch = 512
+
+// Start opens the engine on the records in store and runs it until Stop;
+// source gives the application's state at each checkpoint. The Log owns
+// store and net afterwards: Stop closes them.
+func Start(cfg Config, store Storage, net consensus.Transport, source consensus.SnapshotSource) (*Log, error) {
+	if source == nil {
+		return nil, errors.New("bft: start: a snapshot source is required (checkpoints digest the application's state)")
+	}
+	records, err := store.Load()
+	if err != nil {
+		return nil, fmt.Errorf("bft: start: %w", err)
+	}
+	core, err := NewCore(cfg, records)
+	if err != nil {
+		return nil, err
+	}
+	l := &Log{
+		core: core, net: net, store: store, source: source,
+		applies:   make(chan consensus.Apply, appliesBuffer),
+		proposals: make(chan *proposal, maxEventsPerBatch),
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
+	}
+	l.publishStatus()
+	go l.run(core.cfg.TickInterval)
+	return l, nil
+}
+
+// Propose implements consensus.Log: it returns once this node has signed
+// and sent the request (or with ErrBusy's back-pressure, waits).
+func (l *Log) Propose(ctx context.Context, data []byte) error {
+	p := &proposal{data: data, reply: make(chan error, 1)}
+	select {
+	case l.proposals <- p:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-l.done:
+		return consensus.ErrStopped
+	}
+	select {
+	case err := <-p.reply:
+		return err
+	case <-ctx.Done():
+		// The loop may still propose it; like a lost reply, the caller
+		// cannot tell, and a retry is a new request.
+		return ctx.Err()
+	case <-l.done:
+		return consensus.ErrStopped
+	}
+}
+
+// Applies implements consensus.Log. After a restart the first Apply is
+// the stable checkpoint's snapshot, then the entries decided after it.
+func (l *Log) Applies() <-chan consensus.Apply { return l.applies }
+
+// Status implements consensus.Log: Leader is the primary of the current
+// view (0 while the view changes) and Term the view.
+func (l *Log) Status() consensus.Status { return l.state.Load().status }
+
+// Stats returns the core's counters.
+func (l *Log) Stats() Stats { return l.state.Load().stats }
+
+// Stop implements consensus.Log.
+func (l *Log) Stop() error {
+	l.stopOnce.Do(func() { close(l.stop) })
+	<-l.done
+	if errors.Is(l.err, consensus.ErrStopped) {
+		return nil
+	}
+	return l.err
+}
+
+func (l *Log) publishStatus() {
+	l.state.Store(&published{status: l.core.Status(), stats: l.core.Stats()})
+}
+
+func (l *Log) run(tick time.Duration) {
+	ticker := time.NewTicker(tick)
+	var waiting []*proposal       // refused by back-pressure, oldest first
+	var pending []consensus.Apply // decided, not yet taken by the application
+	var due *SnapshotDue
+	defer func() {
+		ticker.Stop()
+		for _, p := range waiting {
+			p.reply <- consensus.ErrStopped
+		}
+		close(l.applies)
+		l.err = errors.Join(l.err, l.net.Close(), l.store.Close())
+		close(l.done)
+	}()
+	inbound := l.net.Inbound()
+	for {
+		var out chan consensus.Apply
+		var head consensus.Apply
+		if len(pending) > 0 {
+			out, head = l.applies, pending[0]
+		}
+		select {
+		case <-l.stop:
+			l.err = consensus.ErrStopped
+			return
+		case <-ticker.C:
+			l.core.Tick()
+			if due != nil && len(pending) == 0 {
+				due = l.takeSnapshot(due)
+			}
+		case in, ok := <-inbound:
+			if !ok {
+				l.err = errors.New("bft: transport closed its inbound channel")
+				return
+			}
+			l.step(in)
+		case p := <-l.proposals:
+			waiting = append(waiting, p)
+		case r := <-l.net.SnapshotsSent():
+			if r.Err != nil {
+				l.core.log.Debug("bft: state transfer not delivered", "to", r.To, "err", r.Err)
+			}
+		case out <- head:
+			pending = pending[1:]
+		}
+	batch:
+		for range maxEventsPerBatch {
+			select {
+			case in, ok := <-inbound:
+				if !ok {
+					break batch
+				}
+				l.step(in)
+			case p := <-l.proposals:
+				waiting = append(waiting, p)
+			default:
+				break batch
+			}
+		}
+		waiting = l.offer(waiting)
+		if l.core.HasReady() {
+			rd := l.core.Ready()
+			if err := l.store.Append(rd.Persist, rd.Compact); err != nil {
+				l.err = err
+				return
+			}
+			for _, m := range rd.Messages {
+				_ = l.net.Send(m.To, m.Data) // lost messages are resent by the core
+			}
+			for _, s := range rd.Snapshots {
+				_ = l.net.SendSnapshot(s.To, s.Head, s.Body) // the peer asks again
+			}
+			for _, a := range rd.Applies {
+				if a.Snapshot != nil {
+					due = nil // the state was replaced: what was due no longer is
+				}
+			}
+			pending = append(pending, rd.Applies...)
+			if rd.SnapshotDue != nil {
+				due = rd.SnapshotDue
+			}
+		}
+		l.publishStatus()
+	}
+}
+
+// offer proposes the waiting proposals in order until back-pressure
+// refuses one.
+func (l *Log) offer(waiting []*proposal) []*proposal {
+	for len(waiting) > 0 {
+		err := l.core.Propose(waiting[0].data)
+		if errors.Is(err, ErrBusy) {
+			return waiting
+		}
+		waiting[0].reply <- err
+		waiting = waiting[1:]
+	}
+	return waiting
+}
+
+func (l *Log) step(in consensus.Inbound) {
+	if err := l.core.Step(in.From, in.Data); err != nil {
+		l.core.log.Debug("bft: message dropped", "from", in.From, "err", err)
+	}
+}
+
+// takeSnapshot asks the application for its state once it has applied
+// everything up to the checkpoint: it returns due while the application
+// is still behind, nil once the core has the snapshot.
+func (l *Log) takeSnapshot(due *SnapshotDue) *SnapshotDue {
+	snap, err := l.source()
+	switch {
+	case err != nil:
+		l.core.log.Warn("bft: snapshot source failed; trying again", "seq", due.Seq, "err", err)
+		return due
+	case snap.Index < due.Index:
+		return due // still applying
+	case snap.Index > due.Index:
+		l.core.log.Error("bft: the application's snapshot is past the checkpoint", "want", due.Index, "got", snap.Index)
+		return due
+	}
+	if err := l.core.SnapshotTaken(due.Seq, snap.Data); err != nil {
+		l.core.log.Warn("bft: snapshot not taken", "seq", due.Seq, "err", err)
+	}
+	return nil
+}

@@ -1,0 +1,161 @@
+package bft
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/consensus/logtest"
+	"github.com/synodvm/synod/consensus/memnet"
+)
+
+// member is one running Log with its application: a History applied on a
+// goroutine of its own, as a real user of the log would.
+type member struct {
+	log     *Log
+	mu      sync.Mutex
+	history logtest.History
+	done    chan struct{}
+}
+
+func startMember(t *testing.T, net *memnet.Network, dir string, id consensus.NodeID, n int) *member {
+	t.Helper()
+	ep, err := net.Join(id)
+	require.NoError(t, err)
+	store, err := OpenBoltStorage(filepath.Join(dir, "bft.db"))
+	require.NoError(t, err)
+	cfg := testConfig(id, n)
+	// Ticks and timeouts long enough for a loaded machine under the race
+	// detector, where checking a signature takes a millisecond.
+	cfg.TickInterval = 10 * time.Millisecond
+	cfg.RequestTimeoutTicks, cfg.ViewChangeTimeoutTicks = 100, 50
+	m := &member{done: make(chan struct{})}
+	m.log, err = Start(cfg, store, ep, func() (consensus.Snapshot, error) {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return m.history.Snapshot()
+	})
+	require.NoError(t, err)
+	go func() {
+		defer close(m.done)
+		for a := range m.log.Applies() {
+			m.mu.Lock()
+			err := m.history.Apply(a)
+			m.mu.Unlock()
+			if err != nil {
+				t.Errorf("node %d: %v", id, err)
+			}
+		}
+	}()
+	return m
+}
+
+func (m *member) stop(t *testing.T) {
+	require.NoError(t, m.log.Stop())
+	<-m.done
+}
+
+func (m *member) entries() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.history.Entries...)
+}
+
+// waitAgree waits until every member has executed exactly want, in one
+// order, and returns that order.
+func waitAgree(t *testing.T, members []*member, want []string) []string {
+	t.Helper()
+	var order []string
+	require.Eventually(t, func() bool {
+		order = members[0].entries()
+		if len(order) != len(want) {
+			return false
+		}
+		for _, m := range members[1:] {
+			got := m.entries()
+			if len(got) != len(order) {
+				return false
+			}
+			for i := range got {
+				if got[i] != order[i] {
+					t.Fatalf("members disagree at entry %d: %q and %q", i, order[i], got[i])
+				}
+			}
+		}
+		return true
+	}, 60*time.Second, 10*time.Millisecond)
+	require.ElementsMatch(t, want, order)
+	return order
+}
+
+func proposeAll(t *testing.T, members []*member, values []string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i, v := range values {
+		if err := members[i%len(members)].log.Propose(ctx, []byte(v)); err != nil {
+			for _, m := range members {
+				t.Logf("%+v %+v", m.log.Status(), m.log.Stats())
+			}
+			t.Fatalf("propose %q at member %d: %v", v, i%len(members)+1, err)
+		}
+	}
+}
+
+func TestLogOverMemnet(t *testing.T) {
+	net := memnet.New(1)
+	require.NoError(t, net.SetFaults(memnet.Faults{Drop: 0.02, Duplicate: 0.02, MinDelay: time.Millisecond, MaxDelay: 3 * time.Millisecond}))
+	stopClock := make(chan struct{})
+	defer close(stopClock)
+	go net.Run(time.Millisecond, stopClock)
+	var members []*member
+	for id := consensus.NodeID(1); id <= 4; id++ {
+		members = append(members, startMember(t, net, t.TempDir(), id, 4))
+	}
+	values := logtest.Values("v", 60)
+	proposeAll(t, members, values)
+	waitAgree(t, members, values)
+	st := members[0].log.Status()
+	require.Equal(t, consensus.NodeID(1), st.Leader, "the primary of view 0")
+	require.Equal(t, uint64(60), st.Applied)
+	for _, m := range members {
+		m.stop(t)
+	}
+}
+
+// TestLogRestarts stops members one at a time mid-run and starts them
+// again from their storage: each comes back with what it had (snapshot
+// and decided entries replayed) and catches up.
+func TestLogRestarts(t *testing.T) {
+	net := memnet.New(2)
+	require.NoError(t, net.SetFaults(memnet.Faults{MinDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond}))
+	stopClock := make(chan struct{})
+	defer close(stopClock)
+	go net.Run(time.Millisecond, stopClock)
+	dirs := make([]string, 4)
+	var members []*member
+	for i := range dirs {
+		dirs[i] = t.TempDir()
+		members = append(members, startMember(t, net, dirs[i], consensus.NodeID(i+1), 4))
+	}
+	var values []string
+	for round := range 4 {
+		batch := logtest.Values("round"+string(rune('a'+round)), 20)
+		values = append(values, batch...)
+		proposeAll(t, members, batch)
+		waitAgree(t, members, values)
+		victim := round % 4
+		members[victim].stop(t)
+		members[victim] = startMember(t, net, dirs[victim], consensus.NodeID(victim+1), 4)
+		waitAgree(t, members, values)
+	}
+	waitAgree(t, members, values)
+	for _, m := range members {
+		m.stop(t)
+	}
+}
