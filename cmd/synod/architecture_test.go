@@ -41,7 +41,8 @@ func listPackages(t *testing.T, args ...string) []goPackage {
 // machine is pure (standard library only, so it can be reasoned about and
 // fuzzed alone), consensus knows nothing of the machine, and only the
 // transport package (and the config and wiring that name its key types)
-// may pull in libp2p, and only the command runs the simulator.
+// may pull in libp2p, only the command runs the simulator, and the
+// Byzantine engine stands on the standard library, consensus and bbolt.
 func TestArchitecture(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list")
@@ -60,6 +61,12 @@ func TestArchitecture(t *testing.T) {
 		checked++
 		for _, dep := range p.Deps {
 			switch {
+			case inside(p.ImportPath, "consensus/bft"):
+				// The Byzantine engine is small enough to audit whole: the
+				// standard library (its crypto), the consensus interfaces
+				// and bbolt for its records, nothing else.
+				require.True(t, std[dep] || dep == module+"consensus" || strings.HasPrefix(dep, "go.etcd.io/bbolt") || strings.HasPrefix(dep, "golang.org/x/sys/"),
+					"%s may depend on the standard library, consensus and bbolt only, but imports %s", p.ImportPath, dep)
 			case inside(p.ImportPath, "machine"):
 				require.True(t, std[dep] || inside(dep, "machine"),
 					"%s is pure: standard library and machine/... only, but imports %s", p.ImportPath, dep)

@@ -132,7 +132,7 @@ type Core struct {
 	vcs   map[consensus.NodeID]*envelope
 	ownVC []byte
 	// newView is the new-view message of the current view, which the
-	// primary resends for replicas still changing.
+	// primary sends again to a replica still changing to it.
 	newView []byte
 
 	ready       Ready
@@ -185,7 +185,7 @@ func NewCore(cfg Config, records [][]byte) (*Core, error) {
 		provedAt:  map[consensus.NodeID]uint64{},
 		vcs:       map[consensus.NodeID]*envelope{},
 	}
-	c.v = verifier{cfg: &c.cfg, q: c.q}
+	c.v = verifier{cfg: &c.cfg, q: c.q, verified: map[Digest]struct{}{}}
 	if err := c.restore(records); err != nil {
 		return nil, fmt.Errorf("bft: node %d: restore: %w", cfg.ID, err)
 	}

@@ -2,6 +2,7 @@ package bft
 
 import (
 	"crypto/ed25519"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math"
@@ -29,6 +30,30 @@ var (
 type verifier struct {
 	cfg *Config
 	q   quorums
+	// verified holds the hashes of messages whose signature checked out:
+	// a request arrives alone and again in a batch, and votes come back
+	// inside certificates, and hashing costs a fraction of checking.
+	verified map[Digest]struct{}
+}
+
+// maxVerified bounds the verified cache; it is emptied when full.
+const maxVerified = 1 << 14
+
+// signatureValid checks data's signature by key, remembering the answer
+// when it is yes.
+func (v *verifier) signatureValid(key ed25519.PublicKey, data []byte) bool {
+	h := Digest(sha256.Sum256(data))
+	if _, ok := v.verified[h]; ok {
+		return true
+	}
+	if !ed25519.Verify(key, signedBytes(data[:len(data)-sigSize]), data[len(data)-sigSize:]) {
+		return false
+	}
+	if len(v.verified) >= maxVerified {
+		clear(v.verified)
+	}
+	v.verified[h] = struct{}{}
+	return true
 }
 
 // maxNested bounds how deep signed messages nest: a new view holds view
@@ -48,7 +73,7 @@ func (v *verifier) decodeAt(data []byte, depth int) (*envelope, error) {
 	typ := msgType(r.u8("type"))
 	from := consensus.NodeID(r.u64("sender"))
 	body := r.bytes(math.MaxInt32, "body")
-	sig := r.take(sigSize, "signature")
+	r.take(sigSize, "signature")
 	if err := r.end("message"); err != nil {
 		return nil, err
 	}
@@ -56,7 +81,7 @@ func (v *verifier) decodeAt(data []byte, depth int) (*envelope, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: %d", errNotMember, from)
 	}
-	if !ed25519.Verify(key, signedBytes(data[:len(data)-sigSize]), sig) {
+	if !v.signatureValid(key, data) {
 		return nil, fmt.Errorf("%w: %s from %d", errBadSignature, typ, from)
 	}
 	e := &envelope{typ: typ, from: from, raw: data}

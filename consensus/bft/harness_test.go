@@ -77,7 +77,7 @@ type packet struct {
 const ticksPer = 16
 
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	n        int
 	rng      *rand.Rand
 	replicas []*replica
@@ -103,7 +103,7 @@ type signedVote struct {
 	view, seq uint64
 }
 
-func newHarness(t *testing.T, n int, seed uint64) *harness {
+func newHarness(t testing.TB, n int, seed uint64) *harness {
 	h := &harness{
 		t: t, n: n, rng: rand.New(rand.NewPCG(seed, 7)), unproposed: map[*replica][]string{},
 		cut: map[consensus.NodeID]bool{}, votes: map[signedVote]Digest{},

@@ -28,9 +28,6 @@ func (c *Core) retransmit() {
 	if c.changing {
 		c.broadcast(c.ownVC)
 	} else {
-		if primary == c.id && c.newView != nil {
-			c.broadcast(c.newView)
-		}
 		for _, k := range slices.SortedFunc(maps.Keys(c.signed), compareSignKeys) {
 			// Executed batches need no resending: a replica that missed
 			// them asks for their proofs (catchup.go).

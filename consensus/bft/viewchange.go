@@ -51,6 +51,11 @@ func (c *Core) enterView() {
 
 func (c *Core) receiveViewChange(e *envelope) error {
 	vc := e.body.(*viewChange)
+	if vc.View == c.view && !c.changing && c.newView != nil && c.q.primary(c.view) == c.id {
+		// It missed the new view: a changing replica resends its view
+		// change until it has it.
+		c.send(e.from, c.newView)
+	}
 	if prev, ok := c.vcs[e.from]; ok && prev.body.(*viewChange).View >= vc.View {
 		return nil
 	}
