@@ -234,7 +234,7 @@ func (c *Core) step(from consensus.NodeID, data []byte) error {
 	}
 	switch b := e.body.(type) {
 	case *request:
-		c.receiveRequest(b, e.raw)
+		c.addPending(b, e.raw) // known, executed or beyond its origin's share: ignored
 		return nil
 	case *prePrepare:
 		return c.receivePrePrepare(b, e.raw)

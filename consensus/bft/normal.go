@@ -75,8 +75,6 @@ func (c *Core) dropPending(k requestKey) {
 	}
 }
 
-// receiveRequest holds a request until it executes (a request already
-// known, executed, or beyond its origin's share is ignored).
 // dropExecutedPending forgets the held requests that can no longer
 // execute, after the executed-request table was replaced.
 func (c *Core) dropExecutedPending() {
@@ -85,10 +83,6 @@ func (c *Core) dropExecutedPending() {
 			c.dropPending(k)
 		}
 	}
-}
-
-func (c *Core) receiveRequest(r *request, raw []byte) {
-	c.addPending(r, raw)
 }
 
 // requestOverdue reports whether some request has waited longer than the
