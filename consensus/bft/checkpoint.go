@@ -227,10 +227,7 @@ func encodeStateHead(st *stableCheckpoint) []byte {
 	h.u64(st.seq)
 	h.u64(st.index)
 	h.bytes(st.dedup)
-	h.u32(uint32(len(st.cert)))
-	for _, raw := range st.cert {
-		h.bytes(raw)
-	}
+	h.list(st.cert)
 	var w writer
 	w.u8(byte(msgStateTransfer))
 	w.bytes(h.b)
@@ -248,9 +245,7 @@ func (c *Core) decodeState(data []byte) (*stableCheckpoint, error) {
 	st.seq = head.u64("seq")
 	st.index = head.u64("index")
 	st.dedup = head.bytes(math.MaxInt32, "executed requests")
-	for range head.count(len(c.q.members), "certificate") {
-		st.cert = append(st.cert, head.bytes(math.MaxInt32, "checkpoint"))
-	}
+	st.cert = head.list(len(c.q.members), "certificate")
 	if err := head.end("state head"); err != nil {
 		return nil, err
 	}

@@ -22,6 +22,14 @@ func (w *writer) u64(v uint64)   { w.b = binary.BigEndian.AppendUint64(w.b, v) }
 func (w *writer) raw(v []byte)   { w.b = append(w.b, v...) }
 func (w *writer) bytes(v []byte) { w.u32(uint32(len(v))); w.raw(v) }
 
+// list writes a count and then each item length-prefixed.
+func (w *writer) list(items [][]byte) {
+	w.u32(uint32(len(items)))
+	for _, v := range items {
+		w.bytes(v)
+	}
+}
+
 // reader decodes what writer wrote. The first failure sticks: every later
 // read returns zero values, and err says what was wrong, so decoding code
 // reads straight through and checks once.
@@ -88,6 +96,16 @@ func (r *reader) count(limit int, what string) int {
 		return 0
 	}
 	return int(n)
+}
+
+// list reads what writer.list wrote: at most limit items. Each item may
+// be as long as what is left; the nested message decoders bound them.
+func (r *reader) list(limit int, what string) [][]byte {
+	var items [][]byte
+	for range r.count(limit, what) {
+		items = append(items, r.bytes(len(r.b), what))
+	}
+	return items
 }
 
 func (r *reader) digest(what string) (d Digest) {

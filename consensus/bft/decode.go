@@ -144,11 +144,7 @@ func (v *verifier) decodeRequest(from consensus.NodeID, body []byte) (*request, 
 
 func (v *verifier) decodePrePrepare(from consensus.NodeID, body []byte, depth int) (*prePrepare, error) {
 	r := reader{b: body}
-	p := &prePrepare{View: r.u64("view"), Seq: r.u64("seq")}
-	n := r.count(v.cfg.MaxBatchRequests, "requests")
-	for range n {
-		p.Requests = append(p.Requests, r.bytes(math.MaxInt32, "request"))
-	}
+	p := &prePrepare{View: r.u64("view"), Seq: r.u64("seq"), Requests: r.list(v.cfg.MaxBatchRequests, "requests")}
 	if err := r.end("pre-prepare"); err != nil {
 		return nil, err
 	}
@@ -247,16 +243,9 @@ func (v *verifier) preparedCert(c *preparedCert, depth int) error {
 func (v *verifier) decodeViewChange(from consensus.NodeID, body []byte, depth int) (*viewChange, error) {
 	n := len(v.q.members)
 	r := reader{b: body}
-	vc := &viewChange{View: r.u64("view"), StableSeq: r.u64("stable seq")}
-	for range r.count(n, "checkpoints") {
-		vc.Checkpoints = append(vc.Checkpoints, r.bytes(math.MaxInt32, "checkpoint"))
-	}
+	vc := &viewChange{View: r.u64("view"), StableSeq: r.u64("stable seq"), Checkpoints: r.list(n, "checkpoints")}
 	for range r.count(int(v.cfg.Window), "prepared certificates") {
-		c := preparedCert{PrePrepare: r.bytes(math.MaxInt32, "pre-prepare")}
-		for range r.count(n, "prepares") {
-			c.Prepares = append(c.Prepares, r.bytes(math.MaxInt32, "prepare"))
-		}
-		vc.Prepared = append(vc.Prepared, c)
+		vc.Prepared = append(vc.Prepared, readPreparedCert(&r, n))
 	}
 	if err := r.end("view change"); err != nil {
 		return nil, err
@@ -290,13 +279,7 @@ func (v *verifier) decodeViewChange(from consensus.NodeID, body []byte, depth in
 
 func (v *verifier) decodeNewView(from consensus.NodeID, body []byte, depth int) (*newView, error) {
 	r := reader{b: body}
-	nv := &newView{View: r.u64("view")}
-	for range r.count(len(v.q.members), "view changes") {
-		nv.ViewChanges = append(nv.ViewChanges, r.bytes(math.MaxInt32, "view change"))
-	}
-	for range r.count(int(v.cfg.Window), "pre-prepares") {
-		nv.PrePrepares = append(nv.PrePrepares, r.bytes(math.MaxInt32, "pre-prepare"))
-	}
+	nv := &newView{View: r.u64("view"), ViewChanges: r.list(len(v.q.members), "view changes"), PrePrepares: r.list(int(v.cfg.Window), "pre-prepares")}
 	if err := r.end("new view"); err != nil {
 		return nil, err
 	}
@@ -334,10 +317,7 @@ func (v *verifier) decodeNewView(from consensus.NodeID, body []byte, depth int) 
 
 func (v *verifier) decodeDecidedProof(body []byte, depth int) (*decidedProof, error) {
 	r := reader{b: body}
-	p := &decidedProof{PrePrepare: r.bytes(math.MaxInt32, "pre-prepare")}
-	for range r.count(len(v.q.members), "commits") {
-		p.Commits = append(p.Commits, r.bytes(math.MaxInt32, "commit"))
-	}
+	p := &decidedProof{PrePrepare: r.bytes(math.MaxInt32, "pre-prepare"), Commits: r.list(len(v.q.members), "commits")}
 	if err := r.end("decided proof"); err != nil {
 		return nil, err
 	}

@@ -3,7 +3,6 @@ package bft
 import (
 	"fmt"
 	"maps"
-	"math"
 	"slices"
 )
 
@@ -50,11 +49,7 @@ func encodeSignedRecord(raw []byte) []byte {
 
 func encodePreparedRecord(cert *preparedCert) []byte {
 	w := writer{b: []byte{byte(recordPrepared)}}
-	w.bytes(cert.PrePrepare)
-	w.u32(uint32(len(cert.Prepares)))
-	for _, p := range cert.Prepares {
-		w.bytes(p)
-	}
+	cert.encode(&w)
 	return w.b
 }
 
@@ -199,18 +194,15 @@ func (c *Core) restoreSigned(raw []byte) error {
 
 func (c *Core) restorePrepared(b []byte) error {
 	r := reader{b: b}
-	cert := &preparedCert{PrePrepare: r.bytes(math.MaxInt32, "pre-prepare")}
-	for range r.count(len(c.q.members), "prepares") {
-		cert.Prepares = append(cert.Prepares, r.bytes(math.MaxInt32, "prepare"))
-	}
+	cert := readPreparedCert(&r, len(c.q.members))
 	if err := r.end("prepared record"); err != nil {
 		return err
 	}
-	if err := c.v.preparedCert(cert, 0); err != nil {
+	if err := c.v.preparedCert(&cert, 0); err != nil {
 		return err
 	}
 	if old, ok := c.certs[cert.pp.Seq]; !ok || old.pp.View < cert.pp.View {
-		c.certs[cert.pp.Seq] = cert
+		c.certs[cert.pp.Seq] = &cert
 	}
 	return nil
 }

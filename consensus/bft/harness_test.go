@@ -392,11 +392,7 @@ func (h *harness) checkVote(from consensus.NodeID, data []byte) {
 	case msgPrepare, msgCommit:
 		d = body.digest("digest")
 	case msgPrePrepare:
-		var requests [][]byte
-		for range body.count(1<<20, "requests") {
-			requests = append(requests, body.bytes(len(data), "request"))
-		}
-		d = batchDigest(requests)
+		d = batchDigest(body.list(1<<20, "requests"))
 	default:
 		return
 	}

@@ -115,18 +115,9 @@ type prePrepare struct {
 
 // batchDigest identifies a batch: what prepares and commits agree on.
 func batchDigest(requests [][]byte) Digest {
-	h := sha256.New()
 	var w writer
-	w.u32(uint32(len(requests)))
-	h.Write(w.b)
-	for _, r := range requests {
-		w.b = w.b[:0]
-		w.bytes(r)
-		h.Write(w.b)
-	}
-	var d Digest
-	h.Sum(d[:0])
-	return d
+	w.list(requests)
+	return sha256.Sum256(w.b)
 }
 
 // vote is a prepare or a commit: agreement on a batch at (View, Seq).
@@ -205,10 +196,7 @@ func encodePrePrepare(p *prePrepare) []byte {
 	var w writer
 	w.u64(p.View)
 	w.u64(p.Seq)
-	w.u32(uint32(len(p.Requests)))
-	for _, r := range p.Requests {
-		w.bytes(r)
-	}
+	w.list(p.Requests)
 	return w.b
 }
 
@@ -231,32 +219,31 @@ func encodeViewChange(v *viewChange) []byte {
 	var w writer
 	w.u64(v.View)
 	w.u64(v.StableSeq)
-	w.u32(uint32(len(v.Checkpoints)))
-	for _, c := range v.Checkpoints {
-		w.bytes(c)
-	}
+	w.list(v.Checkpoints)
 	w.u32(uint32(len(v.Prepared)))
-	for _, p := range v.Prepared {
-		w.bytes(p.PrePrepare)
-		w.u32(uint32(len(p.Prepares)))
-		for _, q := range p.Prepares {
-			w.bytes(q)
-		}
+	for i := range v.Prepared {
+		v.Prepared[i].encode(&w)
 	}
 	return w.b
+}
+
+// encode writes a prepared certificate: in view changes, and as a record.
+func (c *preparedCert) encode(w *writer) {
+	w.bytes(c.PrePrepare)
+	w.list(c.Prepares)
+}
+
+// readPreparedCert reads what preparedCert.encode wrote, at most
+// members prepares.
+func readPreparedCert(r *reader, members int) preparedCert {
+	return preparedCert{PrePrepare: r.bytes(len(r.b), "pre-prepare"), Prepares: r.list(members, "prepares")}
 }
 
 func encodeNewView(n *newView) []byte {
 	var w writer
 	w.u64(n.View)
-	w.u32(uint32(len(n.ViewChanges)))
-	for _, v := range n.ViewChanges {
-		w.bytes(v)
-	}
-	w.u32(uint32(len(n.PrePrepares)))
-	for _, p := range n.PrePrepares {
-		w.bytes(p)
-	}
+	w.list(n.ViewChanges)
+	w.list(n.PrePrepares)
 	return w.b
 }
 
@@ -269,9 +256,6 @@ func encodeStateRequest(s *stateRequest) []byte {
 func encodeDecidedProof(p *decidedProof) []byte {
 	var w writer
 	w.bytes(p.PrePrepare)
-	w.u32(uint32(len(p.Commits)))
-	for _, c := range p.Commits {
-		w.bytes(c)
-	}
+	w.list(p.Commits)
 	return w.b
 }

@@ -228,22 +228,36 @@ func (c *Core) acceptPrePrepare(pp *prePrepare, raw []byte) error {
 	return nil
 }
 
-func (c *Core) receivePrepare(from consensus.NodeID, v *vote, raw []byte) error {
+// receiveVote records a member's prepare or commit (its first of the kind
+// for the sequence number) and says whether it was new.
+func (c *Core) receiveVote(typ msgType, from consensus.NodeID, v *vote, raw []byte) (*slot, bool, error) {
 	if v.View != c.view || c.changing {
-		return fmt.Errorf("%w: prepare for view %d, at view %d", errWrongView, v.View, c.view)
+		return nil, false, fmt.Errorf("%w: %s for view %d, at view %d", errWrongView, typ, v.View, c.view)
 	}
 	if !c.inWindow(v.Seq) {
-		return fmt.Errorf("%w: prepare %d", errOutOfWindow, v.Seq)
+		return nil, false, fmt.Errorf("%w: %s %d", errOutOfWindow, typ, v.Seq)
 	}
+	s := c.slot(v.Seq)
+	votes := s.commits
+	if typ == msgPrepare {
+		votes = s.prepares
+	}
+	if _, ok := votes[from]; ok {
+		return s, false, nil
+	}
+	votes[from] = signedMsg{digest: v.Digest, raw: raw}
+	return s, true, nil
+}
+
+func (c *Core) receivePrepare(from consensus.NodeID, v *vote, raw []byte) error {
 	if from == c.q.primary(v.View) {
 		return fmt.Errorf("%w: the primary prepared", errInvalid)
 	}
-	s := c.slot(v.Seq)
-	if _, ok := s.prepares[from]; !ok {
-		s.prepares[from] = signedMsg{digest: v.Digest, raw: raw}
+	s, fresh, err := c.receiveVote(msgPrepare, from, v, raw)
+	if fresh {
 		c.checkPrepared(v.Seq, s)
 	}
-	return nil
+	return err
 }
 
 // checkPrepared turns a slot prepared once it holds the pre-prepare and
@@ -277,18 +291,11 @@ func (c *Core) checkPrepared(seq uint64, s *slot) {
 }
 
 func (c *Core) receiveCommit(from consensus.NodeID, v *vote, raw []byte) error {
-	if v.View != c.view || c.changing {
-		return fmt.Errorf("%w: commit for view %d, at view %d", errWrongView, v.View, c.view)
-	}
-	if !c.inWindow(v.Seq) {
-		return fmt.Errorf("%w: commit %d", errOutOfWindow, v.Seq)
-	}
-	s := c.slot(v.Seq)
-	if _, ok := s.commits[from]; !ok {
-		s.commits[from] = signedMsg{digest: v.Digest, raw: raw}
+	s, fresh, err := c.receiveVote(msgCommit, from, v, raw)
+	if fresh {
 		c.checkCommitted(v.Seq, s)
 	}
-	return nil
+	return err
 }
 
 // checkCommitted decides a prepared slot once a quorum committed it.
