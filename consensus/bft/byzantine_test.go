@@ -216,3 +216,18 @@ func TestRestartKeepsPromises(t *testing.T) {
 	}
 	h.settle(400000)
 }
+
+// TestTwoFaultyOfSeven has, with n = 7 (f = 2), the primary equivocate
+// while another member floods forged copies and signs wrong checkpoints.
+func TestTwoFaultyOfSeven(t *testing.T) {
+	h := runFaulty(t, 7, 21, func(h *harness) {
+		faulty(h, 1, equivocate)
+		r := faulty(h, 5, func(h *harness, from *replica, to consensus.NodeID, data []byte) [][]byte {
+			flipped := slices.Clone(data)
+			flipped[headerSize] ^= 1
+			return [][]byte{data, flipped}
+		})
+		r.wrongState = true
+	})
+	require.Positive(t, maxView(h))
+}
