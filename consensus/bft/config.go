@@ -26,21 +26,28 @@ type Config struct {
 	// be in flight at once (default 2×CheckpointInterval). Wider lets a
 	// primary keep more batches in the pipeline over a long-latency link
 	// and lets a replica fall further behind before it must fetch state;
-	// but every replica keeps the messages of the whole window in memory
-	// and a view change carries a certificate for each, so view changes
-	// get larger with it. It must be at least CheckpointInterval, or the
-	// window fills before a checkpoint can move it.
+	// but every replica keeps the messages of the whole window in memory,
+	// and a view change carries the batch of every prepared sequence
+	// number in it: up to Window×MaxBatchBytes, and a new view a quorum
+	// of view changes plus as many batches again, which must fit the
+	// transport's message limit (64 MiB by default; with the defaults here
+	// a new view of 7 members stays under 48 MiB). It must be at least
+	// CheckpointInterval, or the window fills before a checkpoint can
+	// move it.
 	Window uint64
 	// CheckpointInterval is how many sequence numbers lie between two
-	// checkpoints (default 64). Each checkpoint asks the application for
+	// checkpoints (default 32). Each checkpoint asks the application for
 	// a snapshot and costs a round of signed messages; longer intervals
 	// keep more log in memory and make a lagging replica replay more.
 	CheckpointInterval uint64
 	// MaxBatchRequests bounds the requests in one batch (default 1024).
 	MaxBatchRequests int
-	// MaxBatchBytes bounds the request data in one batch (default 4 MiB).
+	// MaxBatchBytes bounds the request data in one batch (default
+	// 128 KiB): larger batches amortise the three phases over more
+	// requests but make view changes larger (see Window).
 	MaxBatchBytes int
-	// MaxRequestBytes bounds one request's data (default 1 MiB).
+	// MaxRequestBytes bounds one request's data (default 64 KiB); at most
+	// MaxBatchBytes, so that every request fits a batch.
 	MaxRequestBytes int
 	// MaxPendingRequests bounds the requests held for each origin that
 	// are not yet executed (default 1024). A proposer beyond it gets
@@ -91,14 +98,17 @@ func (c *Config) Validate() error {
 	if !c.PrivateKey.Public().(ed25519.PublicKey).Equal(c.PublicKeys[c.ID]) {
 		return fmt.Errorf("bft: config: the private key is not node %d's", c.ID)
 	}
-	setDefault(&c.CheckpointInterval, 64)
+	setDefault(&c.CheckpointInterval, 32)
 	setDefault(&c.Window, 2*c.CheckpointInterval)
 	if c.Window < c.CheckpointInterval {
 		return fmt.Errorf("bft: config: window %d is shorter than the checkpoint interval %d", c.Window, c.CheckpointInterval)
 	}
 	setDefault(&c.MaxBatchRequests, 1024)
-	setDefault(&c.MaxBatchBytes, 4<<20)
-	setDefault(&c.MaxRequestBytes, 1<<20)
+	setDefault(&c.MaxBatchBytes, 128<<10)
+	setDefault(&c.MaxRequestBytes, 64<<10)
+	if c.MaxRequestBytes > c.MaxBatchBytes {
+		return fmt.Errorf("bft: config: a request of up to %d bytes does not fit a batch of %d", c.MaxRequestBytes, c.MaxBatchBytes)
+	}
 	setDefault(&c.MaxPendingRequests, 1024)
 	setDefault(&c.RequestTimeoutTicks, 20)
 	setDefault(&c.ViewChangeTimeoutTicks, 20)
