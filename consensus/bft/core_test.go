@@ -17,8 +17,12 @@ func TestNormalCaseCommitsEverythingOnce(t *testing.T) {
 }
 
 func TestLossyNetworkStaysSafeAndRecovers(t *testing.T) {
-	for seed := uint64(1); seed <= 4; seed++ {
-		h := newHarness(t, 4, seed)
+	for seed := uint64(1); seed <= 5; seed++ {
+		n := 4
+		if seed == 5 {
+			n = 7
+		}
+		h := newHarness(t, n, seed)
 		h.drop, h.duplicate = 0.2, 0.1
 		h.workload(10, 3, 300)
 		h.settle(400000)
