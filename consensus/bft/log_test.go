@@ -27,6 +27,11 @@ func startMember(t *testing.T, net *memnet.Network, dir string, id consensus.Nod
 	t.Helper()
 	ep, err := net.Join(id)
 	require.NoError(t, err)
+	return startMemberOn(t, ep, dir, id, n)
+}
+
+func startMemberOn(t *testing.T, ep consensus.Transport, dir string, id consensus.NodeID, n int) *member {
+	t.Helper()
 	store, err := OpenBoltStorage(filepath.Join(dir, "bft.db"))
 	require.NoError(t, err)
 	cfg := testConfig(id, n)
@@ -156,6 +161,36 @@ func TestLogRestarts(t *testing.T) {
 	}
 	waitAgree(t, members, values)
 	for _, m := range members {
+		m.stop(t)
+	}
+}
+
+// mute is a transport that sends nothing: a primary gone silent while
+// still receiving.
+type mute struct{ consensus.Transport }
+
+func (mute) Send(consensus.NodeID, []byte) error { return nil }
+
+func TestLogSurvivesSilentPrimary(t *testing.T) {
+	net := memnet.New(3)
+	require.NoError(t, net.SetFaults(memnet.Faults{MinDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond}))
+	stopClock := make(chan struct{})
+	defer close(stopClock)
+	go net.Run(time.Millisecond, stopClock)
+	ep, err := net.Join(1)
+	require.NoError(t, err)
+	silent := startMemberOn(t, mute{ep}, t.TempDir(), 1, 4)
+	var members []*member
+	for id := consensus.NodeID(2); id <= 4; id++ {
+		members = append(members, startMember(t, net, t.TempDir(), id, 4))
+	}
+	values := logtest.Values("v", 30)
+	proposeAll(t, members, values)
+	waitAgree(t, members, values)
+	st := members[0].log.Status()
+	require.Positive(t, st.Term, "the members left view 0")
+	require.NotEqual(t, consensus.NodeID(1), st.Leader)
+	for _, m := range append(members, silent) {
 		m.stop(t)
 	}
 }
