@@ -80,8 +80,10 @@ type Core struct {
 	view     uint64
 	changing bool
 	// vcTimeout is the view-change timeout now in force (it backs off);
-	// vcDeadline is the tick at which an unfinished view change moves on.
+	// vcDeadline is the tick at which an unfinished view change moves on,
+	// once armed: when a quorum wants the view (viewchange.go).
 	vcTimeout, vcDeadline uint64
+	vcArmed               bool
 	retransmitAt          uint64
 
 	// slots hold the current view's agreement, by sequence number.
@@ -196,7 +198,7 @@ func NewCore(cfg Config, records [][]byte) (*Core, error) {
 func (c *Core) Tick() {
 	c.ticks++
 	switch {
-	case c.changing && c.ticks >= c.vcDeadline:
+	case c.changing && c.vcArmed && c.ticks >= c.vcDeadline:
 		c.log.Info("bft: view change timed out", "view", c.view)
 		c.startViewChange(c.view + 1)
 	case !c.changing && c.requestOverdue():

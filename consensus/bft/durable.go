@@ -155,9 +155,7 @@ func (c *Core) restore(records [][]byte) error {
 		}
 	}
 	c.dropExecutedPending()
-	if c.changing {
-		c.vcDeadline = c.vcTimeout
-	}
+	c.armViewChangeTimer()
 	if len(records) > 0 {
 		// What was decided while this replica was down, it can only
 		// learn by asking.

@@ -25,13 +25,36 @@ func (c *Core) startViewChange(v uint64) {
 	c.ownVC = c.sign(msgViewChange, encodeViewChange(vc))
 	c.persist(encodeSignedRecord(c.ownVC))
 	c.broadcast(c.ownVC)
-	c.vcDeadline = c.ticks + c.vcTimeout
-	c.vcTimeout = min(2*c.vcTimeout, c.cfg.MaxViewChangeTimeoutTicks)
+	c.vcArmed = false
 	if e, err := c.v.decode(c.ownVC); err == nil {
 		c.vcs[c.id] = e
 	}
+	c.armViewChangeTimer()
 	c.log.Info("bft: view change", "to", v, "stable", c.stable.seq, "prepared", len(vc.Prepared))
 	c.tryNewView()
+}
+
+// armViewChangeTimer starts the view-change timeout once a quorum has
+// asked for the view this replica is changing to, and not before: a
+// replica that suspects the primary alone waits there for the others
+// instead of moving on from view to view by itself, and when they come,
+// the view can start at once.
+func (c *Core) armViewChangeTimer() {
+	if !c.changing || c.vcArmed {
+		return
+	}
+	n := 0
+	for _, e := range c.vcs {
+		if e.body.(*viewChange).View == c.view {
+			n++
+		}
+	}
+	if n < c.q.quorum {
+		return
+	}
+	c.vcArmed = true
+	c.vcDeadline = c.ticks + c.vcTimeout
+	c.vcTimeout = min(2*c.vcTimeout, c.cfg.MaxViewChangeTimeoutTicks)
 }
 
 // enterView forgets the agreement of earlier views (prepared
@@ -63,6 +86,7 @@ func (c *Core) receiveViewChange(e *envelope) error {
 	if vc.View < c.view || (vc.View == c.view && !c.changing) {
 		return nil
 	}
+	c.armViewChangeTimer()
 	// A replica that sees f+1 members ask for later views knows that a
 	// correct one is among them: it follows to the latest view at least
 	// f+1 of them want, rather than wait for its own timeout.
