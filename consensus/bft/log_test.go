@@ -46,6 +46,7 @@ func startMemberOn(t *testing.T, ep consensus.Transport, dir string, id consensu
 		return m.history.Snapshot()
 	})
 	require.NoError(t, err)
+	t.Cleanup(func() { m.stop(t) })
 	go func() {
 		defer close(m.done)
 		for a := range m.log.Applies() {
@@ -98,6 +99,27 @@ func waitAgree(t *testing.T, members []*member, want []string) []string {
 	return order
 }
 
+// startMembers starts members first to last of a cluster of 4, each in
+// a directory of its own.
+func startMembers(t *testing.T, net *memnet.Network, first, last consensus.NodeID) []*member {
+	var members []*member
+	for id := first; id <= last; id++ {
+		members = append(members, startMember(t, net, t.TempDir(), id, 4))
+	}
+	return members
+}
+
+// runNetwork starts an in-memory network whose clock follows wall time
+// until the test ends.
+func runNetwork(t *testing.T, seed uint64, faults memnet.Faults) *memnet.Network {
+	net := memnet.New(seed)
+	require.NoError(t, net.SetFaults(faults))
+	stopClock := make(chan struct{})
+	t.Cleanup(func() { close(stopClock) })
+	go net.Run(time.Millisecond, stopClock)
+	return net
+}
+
 func proposeAll(t *testing.T, members []*member, values []string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -113,35 +135,21 @@ func proposeAll(t *testing.T, members []*member, values []string) {
 }
 
 func TestLogOverMemnet(t *testing.T) {
-	net := memnet.New(1)
-	require.NoError(t, net.SetFaults(memnet.Faults{Drop: 0.02, Duplicate: 0.02, MinDelay: time.Millisecond, MaxDelay: 3 * time.Millisecond}))
-	stopClock := make(chan struct{})
-	defer close(stopClock)
-	go net.Run(time.Millisecond, stopClock)
-	var members []*member
-	for id := consensus.NodeID(1); id <= 4; id++ {
-		members = append(members, startMember(t, net, t.TempDir(), id, 4))
-	}
+	net := runNetwork(t, 1, memnet.Faults{Drop: 0.02, Duplicate: 0.02, MinDelay: time.Millisecond, MaxDelay: 3 * time.Millisecond})
+	members := startMembers(t, net, 1, 4)
 	values := logtest.Values("v", 60)
 	proposeAll(t, members, values)
 	waitAgree(t, members, values)
 	st := members[0].log.Status()
 	require.Equal(t, consensus.NodeID(1), st.Leader, "the primary of view 0")
 	require.Equal(t, uint64(60), st.Applied)
-	for _, m := range members {
-		m.stop(t)
-	}
 }
 
 // TestLogRestarts stops members one at a time mid-run and starts them
 // again from their storage: each comes back with what it had (snapshot
 // and decided entries replayed) and catches up.
 func TestLogRestarts(t *testing.T) {
-	net := memnet.New(2)
-	require.NoError(t, net.SetFaults(memnet.Faults{MinDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond}))
-	stopClock := make(chan struct{})
-	defer close(stopClock)
-	go net.Run(time.Millisecond, stopClock)
+	net := runNetwork(t, 2, memnet.Faults{MinDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond})
 	dirs := make([]string, 4)
 	var members []*member
 	for i := range dirs {
@@ -160,9 +168,6 @@ func TestLogRestarts(t *testing.T) {
 		waitAgree(t, members, values)
 	}
 	waitAgree(t, members, values)
-	for _, m := range members {
-		m.stop(t)
-	}
 }
 
 // mute is a transport that sends nothing: a primary gone silent while
@@ -172,25 +177,15 @@ type mute struct{ consensus.Transport }
 func (mute) Send(consensus.NodeID, []byte) error { return nil }
 
 func TestLogSurvivesSilentPrimary(t *testing.T) {
-	net := memnet.New(3)
-	require.NoError(t, net.SetFaults(memnet.Faults{MinDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond}))
-	stopClock := make(chan struct{})
-	defer close(stopClock)
-	go net.Run(time.Millisecond, stopClock)
+	net := runNetwork(t, 3, memnet.Faults{MinDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond})
 	ep, err := net.Join(1)
 	require.NoError(t, err)
-	silent := startMemberOn(t, mute{ep}, t.TempDir(), 1, 4)
-	var members []*member
-	for id := consensus.NodeID(2); id <= 4; id++ {
-		members = append(members, startMember(t, net, t.TempDir(), id, 4))
-	}
+	startMemberOn(t, mute{ep}, t.TempDir(), 1, 4)
+	members := startMembers(t, net, 2, 4)
 	values := logtest.Values("v", 30)
 	proposeAll(t, members, values)
 	waitAgree(t, members, values)
 	st := members[0].log.Status()
 	require.Positive(t, st.Term, "the members left view 0")
 	require.NotEqual(t, consensus.NodeID(1), st.Leader)
-	for _, m := range append(members, silent) {
-		m.stop(t)
-	}
 }
