@@ -71,8 +71,8 @@ type page struct {
 	// so a state hash rehashes only the pages written since the last one.
 	sum    [32]byte
 	hashed bool
-	// shared marks data as held by a MemoryImage too: the next write
-	// copies it first (image.go).
+	// shared marks data as held by a MemoryImage or by a Clone too: the
+	// next write copies it first (memimage.go, memclone.go).
 	shared bool
 }
 
