@@ -11,9 +11,9 @@ func MainCPU(p *Process) *machine.CPU { return p.threads[0].cpu }
 // TestReturnAddress is where system calls made through Syscall return.
 const TestReturnAddress = 0x10000
 
-// CPUOf returns the CPU of thread tid, or nil.
+// CPUOf returns the CPU of thread tid, of any process, or nil.
 func CPUOf(p *Process, tid uint32) *machine.CPU {
-	if t := p.threadByTID(tid); t != nil {
+	if t := p.k.thread(tid); t != nil {
 		return t.cpu
 	}
 	return nil
@@ -23,7 +23,7 @@ func CPUOf(p *Process, tid uint32) *machine.CPU {
 // args in r26, r25, ... and reports r28 afterwards and whether the thread
 // is now blocked in the call.
 func Syscall(p *Process, tid, nr uint32, args ...uint32) (r28 uint32, blocked bool) {
-	t := p.threadByTID(tid)
+	t := p.k.thread(tid)
 	c := t.cpu
 	c.GR[20] = nr
 	for i, r := range []int{26, 25, 24, 23, 22, 21} {
@@ -35,18 +35,38 @@ func Syscall(p *Process, tid, nr uint32, args ...uint32) (r28 uint32, blocked bo
 	c.GR[31] = TestReturnAddress | privUser
 	c.GR[28] = 0xdeadbeef
 	c.IAOQFront, c.IAOQBack = gatewaySyscall|privUser, gatewaySyscall+4|privUser
-	p.gateway(t, gatewaySyscall)
+	t.proc.gateway(t, gatewaySyscall)
 	return c.GR[28], t.wait != nil
 }
 
 // Blocked reports whether thread tid waits in a system call.
-func Blocked(p *Process, tid uint32) bool { return p.threadByTID(tid).wait != nil }
+func Blocked(p *Process, tid uint32) bool { return p.k.thread(tid).wait != nil }
+
+// MemoryOf is the memory of process pid of p's guest, or nil.
+func MemoryOf(p *Process, pid uint32) *machine.Memory {
+	if q := p.k.process(pid); q != nil {
+		return q.mem
+	}
+	return nil
+}
+
+// Processes lists the pids of p's guest, zombies included.
+func Processes(p *Process) []uint32 {
+	var pids []uint32
+	for _, q := range p.k.procs {
+		pids = append(pids, q.cfg.PID)
+	}
+	return pids
+}
 
 // Recheck re-examines every waiting thread, as the scheduler does.
-func Recheck(p *Process) { p.recheckWaits() }
+func Recheck(p *Process) { p.k.recheckWaits() }
 
 // DeliverSignals acts on thread tid's pending signals, as before it runs.
-func DeliverSignals(p *Process, tid uint32) { p.deliverSignals(p.threadByTID(tid)) }
+func DeliverSignals(p *Process, tid uint32) {
+	t := p.k.thread(tid)
+	t.proc.deliverSignals(t)
+}
 
 // LightweightCAS enters the gateway's compare-and-swap entry with r20=op,
 // r26..r23 = args, and returns r28 and r21.

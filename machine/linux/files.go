@@ -56,12 +56,14 @@ type fdEntry struct {
 
 // fileTable maps guest descriptors to open file descriptions.
 type fileTable struct {
-	fds    []fdEntry // index is the descriptor; file nil when free
-	nextID uint32
+	fds []fdEntry // index is the descriptor; file nil when free
+	// nextID is the kernel's: descriptions are shared across fork, so
+	// their ids are unique across processes.
+	nextID *uint32
 }
 
-func newFileTable() fileTable {
-	var ft fileTable
+func newFileTable(k *kernel) fileTable {
+	ft := fileTable{nextID: &k.nextFileID}
 	for _, h := range []Handle{Stdin, Stdout, Stderr} {
 		flags := uint32(O_RDWR)
 		ft.install(ft.newFile(fileEnv, h, nil, flags), 0, false)
@@ -70,8 +72,8 @@ func newFileTable() fileTable {
 }
 
 func (ft *fileTable) newFile(kind fileKind, h Handle, pp *pipe, flags uint32) *openFile {
-	ft.nextID++
-	return &openFile{id: ft.nextID, kind: kind, handle: h, pipe: pp, flags: flags}
+	*ft.nextID++
+	return &openFile{id: *ft.nextID, kind: kind, handle: h, pipe: pp, flags: flags}
 }
 
 // install gives f the lowest free descriptor at or above min.
@@ -156,7 +158,7 @@ func (ft *fileTable) internalReadiness(fd int32) PollEvents {
 }
 
 // release drops what a description holds once no descriptor refers to it.
-func (p *Process) release(f *openFile) Errno {
+func (p *Process) releaseFile(f *openFile) Errno {
 	switch f.kind {
 	case fileEnv:
 		return p.env.Close(f.handle)

@@ -88,7 +88,7 @@ func (p *Process) futexWaitOn(t *thread, addr, val, bitset, timeout uint32, time
 		if !ts.valid() {
 			return fail(EINVAL)
 		}
-		now := p.env.Clock(p.instructions)
+		now := p.env.Clock(p.k.instructions)
 		w.deadline, w.hasDeadline = deadlineOf(now, ts, absolute, realtime), true
 	}
 	p.futexes = append(p.futexes, futexWaiter{addr: addr, tid: t.tid, bitset: bitset})

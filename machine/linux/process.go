@@ -34,6 +34,12 @@ type Config struct {
 	// from taking the host's. Zero means no limit. Part of the
 	// deterministic state: replicas must agree on it.
 	MemoryLimit uint64
+	// MaxProcesses caps how many processes (zombies included) the guest
+	// may have at once, as RLIMIT_NPROC does: beyond it fork fails with
+	// EAGAIN, so a fork bomb costs neither the host's memory nor its
+	// time. Zero means DefaultMaxProcesses. Part of the deterministic
+	// state: replicas must agree on it.
+	MaxProcesses uint32
 	// Log receives diagnostics (unknown system calls, illegal
 	// instructions). Nil means slog.Default().
 	Log *slog.Logger
@@ -42,6 +48,9 @@ type Config struct {
 // DefaultQuantum is the scheduling quantum when Config.Quantum is zero.
 const DefaultQuantum = 100_000
 
+// DefaultMaxProcesses is the process limit when Config.MaxProcesses is zero.
+const DefaultMaxProcesses = 256
+
 func (c *Config) execfn() string {
 	if len(c.Argv) > 0 {
 		return c.Argv[0]
@@ -49,20 +58,34 @@ func (c *Config) execfn() string {
 	return c.ExePath
 }
 
-// Process is one guest program: its memory, threads and kernel state. It is
-// deterministic: the same binary, Config and Env answers give the same
-// instructions and the same state hash.
+// Process is one guest process: its memory, threads and kernel state. The
+// one Load returns is the guest's first process, and its methods (Run,
+// Snapshot, StateHash...) act on the whole guest: every process it and
+// its descendants start. The guest is deterministic: the same binary,
+// Config and Env answers give the same instructions and the same state
+// hash.
 type Process struct {
+	k   *kernel
 	cfg Config
 	env Env
 	log *slog.Logger
 	mem *machine.Memory
 
 	threads []*thread // in creation order
-	current int       // index in threads of the thread holding the CPU
-	nextTID uint32
 
-	instructions uint64 // executed by all threads so far
+	// The family: the parent's pid (1, outside the guest, for the first
+	// process), the process group and the session.
+	ppid, pgid, sid uint32
+	// exitSignal is what the parent is sent when the process ends
+	// (clone's low byte: SIGCHLD for fork, none for some clones).
+	exitSignal int32
+	// vforkParent is the thread suspended in vfork (or a CLONE_VFORK
+	// clone) until this process execs or ends; 0 when there is none.
+	vforkParent uint32
+	// borrowedMem says mem is the parent's (CLONE_VM without
+	// CLONE_THREAD, as vfork and posix_spawn make): the child runs in it
+	// until it execs or ends, and never tears it down.
+	borrowedMem bool
 
 	brkStart, brk uint32
 	shared        []*sharedMapping // MAP_SHARED mappings, in address order
@@ -74,11 +97,10 @@ type Process struct {
 	undumpable    bool          // prctl(PR_SET_DUMPABLE, 0)
 	nice          int32         // setpriority, for getpriority
 
+	// exit is how the process ended; until its parent reaps it, it stays
+	// in the process table as a zombie.
 	exit   *ExitStatus
 	warned map[uint32]bool // unknown syscalls already logged (diagnostics only)
-
-	// trace, when set, sees every instruction any thread executes.
-	trace TraceFunc
 }
 
 // TraceFunc receives each instruction before it executes: the thread, its
@@ -138,59 +160,76 @@ func Load(binary []byte, cfg Config, env Env) (*Process, error) {
 	if cfg.Quantum == 0 {
 		cfg.Quantum = DefaultQuantum
 	}
+	if cfg.MaxProcesses == 0 {
+		cfg.MaxProcesses = DefaultMaxProcesses
+	}
 	log := cfg.Log
 	if log == nil {
 		log = slog.Default()
 	}
-	p := &Process{cfg: cfg, env: env, log: log, mem: machine.NewMemory(), nextTID: cfg.PID, warned: map[uint32]bool{}}
-	img, err := loadELF(binary, p.mem)
+	start, err := newProgram(binary, &cfg, env)
 	if err != nil {
 		return nil, fmt.Errorf("load: %w", err)
+	}
+	k := &kernel{nextTID: cfg.PID}
+	p := &Process{k: k, cfg: cfg, env: env, log: log, mem: start.mem, ppid: 1, pgid: cfg.PID, sid: cfg.PID,
+		exitSignal: SIGCHLD, warned: map[uint32]bool{}}
+	k.root = p
+	k.procs = []*Process{p}
+	p.brkStart, p.brk = start.brk, start.brk
+	p.umask = 0o022
+	p.files = newFileTable(k)
+	k.addThread(p, start.cpu).comm = initialComm(&cfg)
+	return p, nil
+}
+
+// program is a freshly loaded executable: its address space, the CPU of
+// its first thread and its initial program break.
+type program struct {
+	mem *machine.Memory
+	cpu *machine.CPU
+	brk uint32
+}
+
+// newProgram maps binary with its stack for cfg's arguments, as Load and
+// execve start a program.
+func newProgram(binary []byte, cfg *Config, env Env) (program, error) {
+	mem := machine.NewMemory()
+	img, err := loadELF(binary, mem)
+	if err != nil {
+		return program{}, err
 	}
 	var random [16]byte
 	copy(random[:], env.Random(len(random)))
-	start, err := setupStack(p.mem, img, &cfg, random)
+	start, err := setupStack(mem, img, cfg, random)
 	if err != nil {
-		return nil, fmt.Errorf("load: %w", err)
+		return program{}, err
 	}
-	if err := mapSigreturnPage(p.mem); err != nil {
-		return nil, fmt.Errorf("load: %w", err)
+	if err := mapSigreturnPage(mem); err != nil {
+		return program{}, err
 	}
 	// The gateway page is mapped execute-only, so that a NULL pointer
 	// access faults with SEGV_ACCERR as on hppa Linux and qemu-hppa.
-	if err := p.mem.Map(0, machine.PageSize, machine.ProtExec); err != nil {
-		return nil, fmt.Errorf("load: %w", err)
+	if err := mem.Map(0, machine.PageSize, machine.ProtExec); err != nil {
+		return program{}, err
 	}
-	if !p.mayMap(0) {
-		return nil, fmt.Errorf("load: the program and its stack need %d bytes, more than the memory limit of %d",
-			p.mem.MappedBytes(), cfg.MemoryLimit)
+	if cfg.MemoryLimit != 0 && mem.MappedBytes() > cfg.MemoryLimit {
+		return program{}, fmt.Errorf("the program and its stack need %d bytes, more than the memory limit of %d",
+			mem.MappedBytes(), cfg.MemoryLimit)
 	}
-	p.brkStart, p.brk = img.brk, img.brk
-	p.umask = 0o022
-	p.files = newFileTable()
-
-	cpu := &machine.CPU{Mem: p.mem}
+	cpu := &machine.CPU{Mem: mem}
 	cpu.IAOQFront = img.entry | privUser
 	cpu.IAOQBack = (img.entry + 4) | privUser
 	cpu.GR[24] = start.argv
 	cpu.GR[25] = start.argc
 	cpu.GR[30] = start.sp
 	cpu.GR[31] = img.entry
-	p.addThread(cpu).comm = initialComm(&cfg)
-	return p, nil
+	return program{mem: mem, cpu: cpu, brk: img.brk}, nil
 }
 
 // privUser is the privilege level of user code, kept in the low two bits of
 // the instruction address queue.
 const privUser = 3
-
-func (p *Process) addThread(cpu *machine.CPU) *thread {
-	t := &thread{tid: p.nextTID, cpu: cpu, quantumLeft: p.cfg.Quantum}
-	p.nextTID++
-	p.threads = append(p.threads, t)
-	p.traceThread(t)
-	return t
-}
 
 // Kill sends a process-directed signal from outside, as kill(1) would: the
 // first thread that does not block it takes it. For a replicated process it
@@ -214,25 +253,19 @@ func (p *Process) Ignore(sig int) error {
 	return nil
 }
 
-// SetTrace makes every thread, present and future, report each instruction
-// to trace before executing it. It slows execution; nil turns it off.
+// SetTrace makes every thread of every process, present and future,
+// report each instruction to trace before executing it. It slows
+// execution; nil turns it off.
 func (p *Process) SetTrace(trace TraceFunc) {
-	p.trace = trace
-	for _, t := range p.threads {
-		p.traceThread(t)
+	p.k.trace = trace
+	for _, t := range p.k.runq {
+		p.k.traceThread(t)
 	}
 }
 
-func (p *Process) traceThread(t *thread) {
-	t.cpu.Trace = nil
-	if trace := p.trace; trace != nil {
-		tid := t.tid
-		t.cpu.Trace = func(pc, word uint32, nullified bool) { trace(tid, pc, word, nullified) }
-	}
-}
-
-// Instructions is the number of instructions all threads have executed.
-func (p *Process) Instructions() uint64 { return p.instructions }
+// Instructions is the number of instructions all threads of all processes
+// have executed.
+func (p *Process) Instructions() uint64 { return p.k.instructions }
 
 // Exit reports how the process ended, or nil while it runs.
 func (p *Process) Exit() *ExitStatus { return p.exit }
@@ -240,38 +273,8 @@ func (p *Process) Exit() *ExitStatus { return p.exit }
 // Memory is the process's address space (for tracing and tests).
 func (p *Process) Memory() *machine.Memory { return p.mem }
 
-// Run executes guest instructions, switching threads every quantum, until
-// budget instructions have run, every thread waits, or the process ends.
-// It stops after exactly budget instructions when it does not stop earlier.
-func (p *Process) Run(budget uint64) RunResult {
-	start := p.instructions
-	for p.exit == nil {
-		done := p.instructions - start
-		if done >= budget {
-			return RunResult{Reason: RunBudget, Executed: done}
-		}
-		t := p.schedule()
-		if t == nil {
-			return RunResult{Reason: RunIdle, Executed: done, Wait: p.waitSet()}
-		}
-		if p.deliverSignals(t); p.exit != nil || t.wait != nil || t.exited {
-			continue
-		}
-		n := min(t.quantumLeft, budget-done)
-		before := t.cpu.Instructions
-		stop := t.cpu.Run(n)
-		ran := t.cpu.Instructions - before
-		if stop.Reason != machine.StopBudget {
-			// Entering the kernel (a system call, a fault) costs one
-			// instruction. So every turn of this loop spends budget, even
-			// for a thread that traps at once, and the count does not
-			// depend on where budgets cut the run: the CPU stops for a
-			// trap only before its budget is spent.
-			ran++
-		}
-		p.instructions += ran
-		t.quantumLeft -= min(ran, t.quantumLeft)
-		p.handleStop(t, stop)
-	}
-	return RunResult{Reason: RunExited, Executed: p.instructions - start}
-}
+// Run executes guest instructions of every process, switching threads
+// every quantum, until budget instructions have run, every thread waits,
+// or the guest's first process ends (which ends the guest). It stops after
+// exactly budget instructions when it does not stop earlier.
+func (p *Process) Run(budget uint64) RunResult { return p.k.run(budget) }

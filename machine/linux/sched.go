@@ -1,10 +1,15 @@
 package linux
 
-import "github.com/synodvm/synod/machine"
+import (
+	"slices"
+
+	"github.com/synodvm/synod/machine"
+)
 
 // thread is one guest thread: a CPU context sharing the process's memory.
 type thread struct {
 	tid         uint32
+	proc        *Process
 	cpu         *machine.CPU
 	quantumLeft uint64
 	exited      bool
@@ -41,6 +46,11 @@ const (
 	waitSleep
 	// waitSignal: pause/sigsuspend; ends when a signal is delivered.
 	waitSignal
+	// waitChild: wait4/waitid; the call runs again when a child ends.
+	waitChild
+	// waitVfork: the parent of a vfork until the child execs or ends;
+	// signals wait until then.
+	waitVfork
 )
 
 // waitState describes why a thread is blocked.
@@ -68,37 +78,40 @@ type waitFD struct {
 	events PollEvents
 }
 
-// schedule picks the thread to run next: the current one while it has
-// quantum left and can run, else the next runnable thread in round-robin
-// order (re-checking blocked threads against the Env first). It returns nil
-// when every thread is blocked.
-func (p *Process) schedule() *thread {
-	if p.current >= 0 && p.current < len(p.threads) {
-		if t := p.threads[p.current]; t.wait == nil && t.quantumLeft > 0 {
+// schedule picks the thread to run next, among the threads of every
+// process: the current one while it has quantum left and can run, else the
+// next runnable thread in round-robin order by tid (re-checking blocked
+// threads against the Env first). It returns nil when every thread is
+// blocked.
+func (k *kernel) schedule() *thread {
+	if k.current >= 0 && k.current < len(k.runq) {
+		if t := k.runq[k.current]; t.wait == nil && t.quantumLeft > 0 {
 			return t
 		}
 	}
-	p.recheckWaits()
-	n := len(p.threads)
+	k.recheckWaits()
+	n := len(k.runq)
 	for i := 1; i <= n; i++ {
-		idx := (p.current + i) % n
-		if t := p.threads[idx]; t.wait == nil {
-			p.current = idx
-			t.quantumLeft = p.cfg.Quantum
+		idx := (k.current + i) % n
+		if t := k.runq[idx]; t.wait == nil {
+			k.current = idx
+			t.quantumLeft = t.proc.cfg.Quantum
 			return t
 		}
 	}
 	return nil
 }
 
-// recheckWaits wakes blocked threads whose condition now holds. It asks the
-// Env at most once for the time and once for readiness, for all threads
-// together, and decides for each thread in creation order.
-func (p *Process) recheckWaits() {
+// recheckWaits wakes blocked threads whose condition now holds and fires
+// the interval timers that are due. It asks the Env at most once for the
+// time and once for readiness, for all threads together, and decides for
+// each thread in tid order.
+func (k *kernel) recheckWaits() {
 	var needClock, waiting bool
 	var requests []PollRequest
-	envIndex := make([][]int, len(p.threads)) // per thread and fd: index in requests, or -1
-	for i, t := range p.threads {
+	threads := slices.Clone(k.runq)         // waking may end processes
+	envIndex := make([][]int, len(threads)) // per thread and fd: index in requests, or -1
+	for i, t := range threads {
 		w := t.wait
 		if w == nil {
 			continue
@@ -107,28 +120,31 @@ func (p *Process) recheckWaits() {
 		needClock = needClock || w.hasDeadline
 		for _, f := range w.fds {
 			idx := -1
-			if h, ok := p.files.envHandle(f.fd); ok {
+			if h, ok := t.proc.files.envHandle(f.fd); ok {
 				idx = len(requests)
 				requests = append(requests, PollRequest{Handle: h, Events: f.events})
 			}
 			envIndex[i] = append(envIndex[i], idx)
 		}
 	}
-	if !waiting && !p.timer.armed {
+	timers := k.armedTimers()
+	if !waiting && len(timers) == 0 {
 		return
 	}
 	var now int64
-	if needClock || p.timer.armed {
-		now = p.env.Clock(p.instructions).Monotonic
-		p.fireTimer(now)
+	if needClock || len(timers) > 0 {
+		now = k.root.env.Clock(k.instructions).Monotonic
+		for _, p := range timers {
+			p.fireTimer(now)
+		}
 	}
 	var ready []PollEvents
 	if len(requests) > 0 {
-		ready = p.env.Poll(requests)
+		ready = k.root.env.Poll(requests)
 	}
-	for i, t := range p.threads[:len(envIndex)] {
+	for i, t := range threads {
 		w := t.wait
-		if w == nil {
+		if w == nil || t.exited {
 			continue
 		}
 		fired := w.random
@@ -139,12 +155,23 @@ func (p *Process) recheckWaits() {
 					ev = ready[idx]
 				}
 			} else {
-				ev = p.files.internalReadiness(f.fd)
+				ev = t.proc.files.internalReadiness(f.fd)
 			}
 			fired = fired || ev&(f.events|PollErr|PollHup|PollNval) != 0
 		}
-		p.wakeIf(t, fired, w.hasDeadline && now >= w.deadline)
+		t.proc.wakeIf(t, fired, w.hasDeadline && now >= w.deadline)
 	}
+}
+
+// armedTimers lists the live processes whose interval timer is armed.
+func (k *kernel) armedTimers() []*Process {
+	var armed []*Process
+	for _, p := range k.procs {
+		if p.exit == nil && p.timer.armed {
+			armed = append(armed, p)
+		}
+	}
+	return armed
 }
 
 // wakeIf ends t's wait when its condition holds: a waitRetry call runs again,
@@ -166,7 +193,7 @@ func (p *Process) wakeIf(t *thread, ready, timedOut bool) {
 		if timedOut {
 			p.finishWait(t, 0)
 		}
-	case waitSignal:
+	case waitSignal, waitChild, waitVfork:
 	}
 }
 
@@ -185,24 +212,29 @@ func (p *Process) block(t *thread, w *waitState) sysResult {
 	return sysResult{action: actBlocked}
 }
 
-// waitSet summarises what the blocked threads (and the interval timer)
+// waitSet summarises what the blocked threads (and the interval timers)
 // wait for.
-func (p *Process) waitSet() WaitSet {
+func (k *kernel) waitSet() WaitSet {
 	var ws WaitSet
-	if p.timer.armed {
-		ws.Deadline, ws.HasDeadline = p.timer.deadline, true
+	earliest := func(deadline int64) {
+		if !ws.HasDeadline || deadline < ws.Deadline {
+			ws.Deadline, ws.HasDeadline = deadline, true
+		}
 	}
-	for _, t := range p.threads {
+	for _, p := range k.armedTimers() {
+		earliest(p.timer.deadline)
+	}
+	for _, t := range k.runq {
 		w := t.wait
 		if w == nil {
 			continue
 		}
-		if w.hasDeadline && (!ws.HasDeadline || w.deadline < ws.Deadline) {
-			ws.Deadline, ws.HasDeadline = w.deadline, true
+		if w.hasDeadline {
+			earliest(w.deadline)
 		}
 		ws.Random = ws.Random || w.random
 		for _, f := range w.fds {
-			if h, ok := p.files.envHandle(f.fd); ok {
+			if h, ok := t.proc.files.envHandle(f.fd); ok {
 				ws.Handles = append(ws.Handles, PollRequest{Handle: h, Events: f.events})
 			}
 		}

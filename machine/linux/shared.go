@@ -219,6 +219,6 @@ func (p *Process) readFileAt(h Handle, n int, off int64) ([]byte, Errno) {
 // reference. Closing it then reports nothing, as munmap does not.
 func (p *Process) unref(f *openFile) {
 	if f.refs--; f.refs == 0 {
-		_ = p.release(f)
+		_ = p.releaseFile(f)
 	}
 }

@@ -204,7 +204,7 @@ func (p *Process) sendToThread(t *thread, info sigInfo) {
 // sendToProcess queues a process-directed signal (kill): the first thread
 // that does not block it takes it; if all block it, it waits on the process.
 func (p *Process) sendToProcess(info sigInfo) {
-	if p.ignored(info.signo) {
+	if p.exit != nil || p.ignored(info.signo) {
 		return
 	}
 	for _, t := range p.threads {
@@ -234,12 +234,12 @@ func (p *Process) forceSignal(t *thread, info sigInfo) {
 // be restarted and the handler was installed with SA_RESTART.
 func (p *Process) interrupt(t *thread, sig int32) {
 	w := t.wait
-	if w == nil {
+	if w == nil || w.kind == waitVfork {
 		return
 	}
 	p.removeFutexWaiter(t)
 	t.wait = nil
-	if w.kind == waitRetry && !w.hasDeadline && p.sig.actions[sig].flags&saRestart != 0 {
+	if (w.kind == waitRetry || w.kind == waitChild) && !w.hasDeadline && p.sig.actions[sig].flags&saRestart != 0 {
 		// Resume at the branch into the gateway so the call is made again;
 		// its delay slot sets r20 again, as the kernel relies on.
 		ble := (t.cpu.GR[31]&^3 - 8) | privUser
@@ -248,7 +248,7 @@ func (p *Process) interrupt(t *thread, sig int32) {
 	}
 	e := EINTR
 	if w.kind == waitSleep && w.remaining != 0 {
-		left := max(w.deadline-p.env.Clock(p.instructions).Monotonic, 0)
+		left := max(w.deadline-p.env.Clock(p.k.instructions).Monotonic, 0)
 		if p.writeTimespec(w.remaining, timespecOf(left), w.remaining64) != 0 {
 			e = EFAULT
 		}

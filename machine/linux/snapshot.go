@@ -13,44 +13,69 @@ import (
 	"github.com/synodvm/synod/machine/fpu"
 )
 
-// The whole process but its memory as plain data, in a canonical order:
-// threads by creation, descriptors by number, open files by id. Encoded
-// (snapshot_codec.go) and with the memory (machine.Memory's state format)
-// it is both the snapshot format and what the state hash covers, so
-// anything that can influence the guest's future is in it. (What the Env
-// holds, such as host connections, is the Env's to snapshot.) state() and
-// restore() mirror each other; TestProcessStateRestoresEveryField fails
-// when a field is added to one and not the other.
-type processState struct {
-	Config       configState
+// The whole guest but its memories as plain data, in a canonical order:
+// processes by pid, threads by creation, descriptors by number, open files
+// by id. Encoded (snapshot_codec.go) and with the memories (machine.Memory's
+// state format) it is both the snapshot format and what the state hash
+// covers, so anything that can influence the guest's future is in it.
+// (What the Env holds, such as host connections, is the Env's to
+// snapshot.) state() and restore() mirror each other;
+// TestGuestStateRestoresEveryField fails when a field is added to one and
+// not the other.
+type guestState struct {
 	Instructions uint64
-	Threads      []threadState
 	Current      int
 	NextTID      uint32
-	Brk          uint32
-	BrkStart     uint32
-	Shared       []sharedMappingState
-	Umask        uint32
-	Undumpable   bool
-	Nice         int32
-	Files        []fileState
-	FDs          []fdState
 	NextFileID   uint32
-	Actions      []sigActionState
-	Pending      []sigInfoState
-	Futexes      []futexWaiterState
-	Timer        timerState
-	Exit         *ExitStatus
+	// Files are the open file descriptions of every process: fork shares
+	// them, so they are named by id across processes.
+	Files     []fileState
+	Processes []processState
 }
 
+// processState is one process. Memory says whether its memory follows
+// the state in the snapshot.
+type processState struct {
+	Config      configState
+	PPID        uint32
+	PGID        uint32
+	SID         uint32
+	ExitSignal  int32
+	VforkParent uint32
+	Memory      memoryKind
+	Threads     []threadState
+	Brk         uint32
+	BrkStart    uint32
+	Shared      []sharedMappingState
+	Umask       uint32
+	Undumpable  bool
+	Nice        int32
+	FDs         []fdState
+	Actions     []sigActionState
+	Pending     []sigInfoState
+	Futexes     []futexWaiterState
+	Timer       timerState
+	Exit        *ExitStatus
+}
+
+// memoryKind says which memory a process runs in.
+type memoryKind uint8
+
+const (
+	memoryNone     memoryKind = iota // it has ended (a zombie)
+	memoryOwn                        // its own, which the snapshot holds
+	memoryBorrowed                   // its parent's (vfork), until it execs or ends
+)
+
 type configState struct {
-	Argv, Envp  []string
-	ExePath     string
-	PID         uint32
-	UID, GID    uint32
-	Hostname    string
-	Quantum     uint64
-	MemoryLimit uint64
+	Argv, Envp   []string
+	ExePath      string
+	PID          uint32
+	UID, GID     uint32
+	Hostname     string
+	Quantum      uint64
+	MemoryLimit  uint64
+	MaxProcesses uint32
 }
 
 type cpuState struct {
@@ -221,11 +246,31 @@ func fileStateOf(f *openFile) fileState {
 	return fs
 }
 
-func (p *Process) state() *processState {
-	s := &processState{
-		Config:       configState{p.cfg.Argv, p.cfg.Envp, p.cfg.ExePath, p.cfg.PID, p.cfg.UID, p.cfg.GID, p.cfg.Hostname, p.cfg.Quantum, p.cfg.MemoryLimit},
-		Instructions: p.instructions, Current: p.current, NextTID: p.nextTID,
-		Brk: p.brk, BrkStart: p.brkStart, Umask: p.umask, Undumpable: p.undumpable, Nice: p.nice, NextFileID: p.files.nextID,
+// state is the whole guest's state.
+func (k *kernel) state() *guestState {
+	s := &guestState{Instructions: k.instructions, Current: k.current, NextTID: k.nextTID, NextFileID: k.nextFileID}
+	seen := map[uint32]bool{}
+	addFile := func(f *openFile) {
+		if !seen[f.id] {
+			seen[f.id] = true
+			s.Files = append(s.Files, fileStateOf(f))
+		}
+	}
+	for _, p := range k.procs {
+		s.Processes = append(s.Processes, p.state(addFile))
+	}
+	slices.SortFunc(s.Files, func(a, b fileState) int { return cmp.Compare(a.ID, b.ID) })
+	return s
+}
+
+// state is p's state; addFile collects the open files it refers to.
+func (p *Process) state(addFile func(*openFile)) processState {
+	c := p.cfg
+	s := processState{
+		Config: configState{c.Argv, c.Envp, c.ExePath, c.PID, c.UID, c.GID, c.Hostname, c.Quantum, c.MemoryLimit, c.MaxProcesses},
+		PPID:   p.ppid, PGID: p.pgid, SID: p.sid, ExitSignal: p.exitSignal, VforkParent: p.vforkParent,
+		Memory: p.memoryKind(),
+		Brk:    p.brk, BrkStart: p.brkStart, Umask: p.umask, Undumpable: p.undumpable, Nice: p.nice,
 		Pending: sigInfosState(p.sig.pending), Exit: p.exit,
 		Timer: timerState{p.timer.armed, p.timer.deadline, p.timer.interval},
 	}
@@ -246,13 +291,6 @@ func (p *Process) state() *processState {
 		}
 		s.Threads = append(s.Threads, ts)
 	}
-	seen := map[uint32]bool{}
-	addFile := func(f *openFile) {
-		if !seen[f.id] {
-			seen[f.id] = true
-			s.Files = append(s.Files, fileStateOf(f))
-		}
-	}
 	for fd, ent := range p.files.fds {
 		if f := ent.file; f != nil {
 			s.FDs = append(s.FDs, fdState{FD: int32(fd), FileID: f.id, Cloexec: ent.cloexec})
@@ -267,7 +305,6 @@ func (p *Process) state() *processState {
 		}
 		s.Shared = append(s.Shared, ms)
 	}
-	slices.SortFunc(s.Files, func(a, b fileState) int { return cmp.Compare(a.ID, b.ID) })
 	for sig := 1; sig <= numSignals; sig++ {
 		a := p.sig.actions[sig]
 		s.Actions = append(s.Actions, sigActionState{a.handler, a.flags, a.mask})
@@ -278,110 +315,145 @@ func (p *Process) state() *processState {
 	return s
 }
 
-// Image is the process at one instant (Freeze): its threads and kernel
-// state encoded, its memory an image that shares every page with the
-// process until the process next writes it. Taking one costs the walk of
-// the page table; encoding it (AppendTo) costs the copy of the memory,
-// and may happen on any goroutine while the process runs on.
-type Image struct {
-	state []byte
-	mem   *machine.MemoryImage
+// ownsMemory reports whether p has a memory of its own: not when it has
+// ended (a zombie) or runs in its parent's.
+func (p *Process) ownsMemory() bool { return p.memoryKind() == memoryOwn }
+
+func (p *Process) memoryKind() memoryKind {
+	switch {
+	case p.mem == nil:
+		return memoryNone
+	case p.borrowedMem:
+		return memoryBorrowed
+	}
+	return memoryOwn
 }
 
-// Freeze takes an image of the process.
+// memories are the address spaces of the processes that own one, in pid
+// order: the order a snapshot holds them in.
+func (k *kernel) memories() []*machine.Memory {
+	var mems []*machine.Memory
+	for _, p := range k.procs {
+		if p.ownsMemory() {
+			mems = append(mems, p.mem)
+		}
+	}
+	return mems
+}
+
+// Image is the guest at one instant (Freeze): its processes' threads and
+// kernel state encoded, their memories images that share every page with
+// the guest until it next writes it. Taking one costs the walk of the page
+// tables; encoding it (AppendTo) costs the copy of the memory, and may
+// happen on any goroutine while the guest runs on.
+type Image struct {
+	state []byte
+	mems  []*machine.MemoryImage
+}
+
+// Freeze takes an image of the guest.
 func (p *Process) Freeze() *Image {
-	return &Image{state: encodeProcessState(p.state()), mem: p.mem.Freeze()}
+	img := &Image{state: encodeGuestState(p.k.state())}
+	for _, m := range p.k.memories() {
+		img.mems = append(img.mems, m.Freeze())
+	}
+	return img
 }
 
 // SizeBound is at least the length of AppendTo's output.
-func (img *Image) SizeBound() int { return 8 + len(img.state) + img.mem.StateSizeBound() }
+func (img *Image) SizeBound() int {
+	size := 8 + len(img.state)
+	for _, m := range img.mems {
+		size += m.StateSizeBound()
+	}
+	return size
+}
 
-// AppendTo appends the snapshot to b: the length of the threads and
-// kernel state, that state (snapshot_codec.go), and the memory
-// (machine.Memory's state format).
+// AppendTo appends the snapshot to b: the length of the processes' state,
+// that state (snapshot_codec.go), and the memory of each process that
+// owns one, in pid order (machine.Memory's state format).
 func (img *Image) AppendTo(b []byte) []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(len(img.state)))
 	b = append(b, img.state...)
-	return img.mem.AppendState(b)
+	for _, m := range img.mems {
+		b = m.AppendState(b)
+	}
+	return b
 }
 
-// Snapshot serializes the whole process: CPU states, memory and kernel
-// state.
+// Snapshot serializes the whole guest: every process's CPU states, memory
+// and kernel state.
 func (p *Process) Snapshot() []byte {
 	img := p.Freeze()
 	return img.AppendTo(make([]byte, 0, img.SizeBound()))
 }
 
-// StateHash is a SHA-256 over the process's complete state in a canonical
-// order. Two processes that will behave the same have the same hash.
+// StateHash is a SHA-256 over the guest's complete state in a canonical
+// order. Two guests that will behave the same have the same hash.
 func (p *Process) StateHash() [32]byte {
 	threads, memory := p.StateHashParts()
 	return sha256.Sum256(append(threads[:], memory[:]...))
 }
 
 // StateHashParts are the two hashes StateHash combines: the threads'
-// registers with the kernel state (files, signals, futexes, timers), and
-// the memory. Comparing them tells which of the two differs.
+// registers with the kernel state (processes, files, signals, futexes,
+// timers), and the memories. Comparing them tells which of the two
+// differs.
 func (p *Process) StateHashParts() (threads, memory [32]byte) {
-	return sha256.Sum256(encodeProcessState(p.state())), p.mem.Hash()
+	h := sha256.New()
+	for _, m := range p.k.memories() {
+		sum := m.Hash()
+		h.Write(sum[:])
+	}
+	h.Sum(memory[:0])
+	return sha256.Sum256(encodeGuestState(p.k.state())), memory
 }
 
-// Restore rebuilds a process from a Snapshot. env must be in the state the
-// snapshot's Env was in (same handles open); log receives diagnostics (nil
-// means slog.Default()).
+// Restore rebuilds a guest from a Snapshot, and returns its first process.
+// env must be in the state the snapshot's Env was in (same handles open);
+// log receives diagnostics (nil means slog.Default()).
 func Restore(snapshot []byte, env Env, log *slog.Logger) (*Process, error) {
 	if len(snapshot) < 8 || binary.BigEndian.Uint64(snapshot) > uint64(len(snapshot)-8) {
 		return nil, errors.New("restore: the snapshot is truncated")
 	}
 	stateLen := binary.BigEndian.Uint64(snapshot)
-	s, err := decodeProcessState(snapshot[8 : 8+stateLen])
+	s, err := decodeGuestState(snapshot[8 : 8+stateLen])
 	if err != nil {
 		return nil, fmt.Errorf("restore: %w", err)
 	}
-	mem, rest, err := machine.RestoreMemory(snapshot[8+stateLen:])
-	if err != nil {
-		return nil, fmt.Errorf("restore: %w", err)
+	rest := snapshot[8+stateLen:]
+	var mems []*machine.Memory
+	for _, ps := range s.Processes {
+		if ps.Memory != memoryOwn {
+			continue
+		}
+		var mem *machine.Memory
+		if mem, rest, err = machine.RestoreMemory(rest); err != nil {
+			return nil, fmt.Errorf("restore: memory of process %d: %w", ps.Config.PID, err)
+		}
+		mems = append(mems, mem)
 	}
 	if len(rest) != 0 {
-		return nil, fmt.Errorf("restore: %d bytes after the memory", len(rest))
+		return nil, fmt.Errorf("restore: %d bytes after the memories", len(rest))
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	p, err := s.restore(mem, env, log)
+	p, err := s.restore(mems, env, log)
 	if err != nil {
 		return nil, fmt.Errorf("restore: %w", err)
 	}
 	return p, nil
 }
 
-// restore is the process whose state() is s, with memory mem. It mirrors
-// state(), field by field.
-func (s *processState) restore(mem *machine.Memory, env Env, log *slog.Logger) (*Process, error) {
-	c := s.Config
-	p := &Process{
-		cfg: Config{Argv: c.Argv, Envp: c.Envp, ExePath: c.ExePath, PID: c.PID, UID: c.UID, GID: c.GID, Hostname: c.Hostname, Quantum: c.Quantum,
-			MemoryLimit: c.MemoryLimit, Log: log},
-		env: env, log: log, mem: mem, current: s.Current, nextTID: s.NextTID,
-		instructions: s.Instructions, brkStart: s.BrkStart, brk: s.Brk, umask: s.Umask, undumpable: s.Undumpable, nice: s.Nice,
-		exit: s.Exit, warned: map[uint32]bool{},
-		timer: realTimer{s.Timer.Armed, s.Timer.Deadline, s.Timer.Interval},
+// restore is the guest whose state() is s, with mems the memories of the
+// processes that own one, in order; it returns the first process. It
+// mirrors state(), field by field.
+func (s *guestState) restore(mems []*machine.Memory, env Env, log *slog.Logger) (*Process, error) {
+	if len(s.Processes) == 0 {
+		return nil, errors.New("no processes")
 	}
-	for _, ts := range s.Threads {
-		t := &thread{tid: ts.TID, cpu: ts.CPU.restore(p.mem), quantumLeft: ts.QuantumLeft, clearTID: ts.ClearTID,
-			comm: ts.Comm, pdeathsig: ts.Pdeathsig, noNewPrivs: ts.NoNewPrivs,
-			sig: threadSignals{mask: ts.Mask, pending: sigInfosFrom(ts.Pending), savedMask: ts.SavedMask, hasSavedMask: ts.HasSavedMask,
-				altSP: ts.AltSP, altSize: ts.AltSize, altFlags: ts.AltFlags}}
-		if wd := ts.Wait; wd != nil {
-			w := &waitState{kind: waitKind(wd.Kind), deadline: wd.Deadline, hasDeadline: wd.HasDeadline, random: wd.Random, connecting: wd.Connecting, futexAddr: wd.FutexAddr, futexBitset: wd.FutexBitset,
-				sigwait: wd.Sigwait, remaining: wd.Remaining, remaining64: wd.Remaining64}
-			for _, f := range wd.FDs {
-				w.fds = append(w.fds, waitFD{f.FD, PollEvents(f.Events)})
-			}
-			t.wait = w
-		}
-		p.threads = append(p.threads, t)
-	}
+	k := &kernel{instructions: s.Instructions, current: s.Current, nextTID: s.NextTID, nextFileID: s.NextFileID}
 	files := map[uint32]*openFile{}
 	pipes := map[uint32]*pipe{}
 	for _, fs := range s.Files {
@@ -399,8 +471,71 @@ func (s *processState) restore(mem *machine.Memory, env Env, log *slog.Logger) (
 		}
 		files[f.id] = f
 	}
-	p.files.nextID = s.NextFileID
-	for _, fd := range s.FDs {
+	for i := range s.Processes {
+		ps := &s.Processes[i]
+		var mem *machine.Memory
+		switch ps.Memory {
+		case memoryNone:
+		case memoryOwn:
+			if len(mems) == 0 {
+				return nil, fmt.Errorf("process %d has no memory in the snapshot", ps.Config.PID)
+			}
+			mem, mems = mems[0], mems[1:]
+		case memoryBorrowed:
+			parent := k.process(ps.PPID)
+			if parent == nil || parent.mem == nil {
+				return nil, fmt.Errorf("process %d runs in the memory of %d, which has none", ps.Config.PID, ps.PPID)
+			}
+			mem = parent.mem
+		default:
+			return nil, fmt.Errorf("process %d: memory kind %d", ps.Config.PID, ps.Memory)
+		}
+		p, err := ps.restore(k, mem, files, env, log)
+		if err != nil {
+			return nil, fmt.Errorf("process %d: %w", ps.Config.PID, err)
+		}
+		k.procs = append(k.procs, p)
+		k.runq = append(k.runq, p.threads...)
+	}
+	slices.SortFunc(k.runq, func(a, b *thread) int { return cmp.Compare(a.tid, b.tid) })
+	k.root = k.procs[0]
+	return k.root, nil
+}
+
+// restore is the process whose state() is ps, with memory mem (nil for a
+// zombie), in kernel k.
+func (ps *processState) restore(k *kernel, mem *machine.Memory, files map[uint32]*openFile, env Env, log *slog.Logger) (*Process, error) {
+	c := ps.Config
+	p := &Process{
+		k: k,
+		cfg: Config{Argv: c.Argv, Envp: c.Envp, ExePath: c.ExePath, PID: c.PID, UID: c.UID, GID: c.GID, Hostname: c.Hostname, Quantum: c.Quantum,
+			MemoryLimit: c.MemoryLimit, MaxProcesses: c.MaxProcesses, Log: log},
+		env: env, log: log, mem: mem,
+		ppid: ps.PPID, pgid: ps.PGID, sid: ps.SID, exitSignal: ps.ExitSignal, vforkParent: ps.VforkParent, borrowedMem: ps.Memory == memoryBorrowed,
+		brkStart: ps.BrkStart, brk: ps.Brk, umask: ps.Umask, undumpable: ps.Undumpable, nice: ps.Nice,
+		exit: ps.Exit, warned: map[uint32]bool{},
+		timer: realTimer{ps.Timer.Armed, ps.Timer.Deadline, ps.Timer.Interval},
+		files: fileTable{nextID: &k.nextFileID},
+	}
+	if mem == nil && len(ps.Threads) > 0 && ps.Exit == nil {
+		return nil, errors.New("threads without memory")
+	}
+	for _, ts := range ps.Threads {
+		t := &thread{tid: ts.TID, proc: p, cpu: ts.CPU.restore(p.mem), quantumLeft: ts.QuantumLeft, clearTID: ts.ClearTID,
+			comm: ts.Comm, pdeathsig: ts.Pdeathsig, noNewPrivs: ts.NoNewPrivs,
+			sig: threadSignals{mask: ts.Mask, pending: sigInfosFrom(ts.Pending), savedMask: ts.SavedMask, hasSavedMask: ts.HasSavedMask,
+				altSP: ts.AltSP, altSize: ts.AltSize, altFlags: ts.AltFlags}}
+		if wd := ts.Wait; wd != nil {
+			w := &waitState{kind: waitKind(wd.Kind), deadline: wd.Deadline, hasDeadline: wd.HasDeadline, random: wd.Random, connecting: wd.Connecting, futexAddr: wd.FutexAddr, futexBitset: wd.FutexBitset,
+				sigwait: wd.Sigwait, remaining: wd.Remaining, remaining64: wd.Remaining64}
+			for _, f := range wd.FDs {
+				w.fds = append(w.fds, waitFD{f.FD, PollEvents(f.Events)})
+			}
+			t.wait = w
+		}
+		p.threads = append(p.threads, t)
+	}
+	for _, fd := range ps.FDs {
 		f := files[fd.FileID]
 		if f == nil || fd.FD < 0 || fd.FD >= maxFDs {
 			return nil, fmt.Errorf("descriptor %d names unknown file %d", fd.FD, fd.FileID)
@@ -410,7 +545,7 @@ func (s *processState) restore(mem *machine.Memory, env Env, log *slog.Logger) (
 		}
 		p.files.fds[fd.FD] = fdEntry{file: f, cloexec: fd.Cloexec}
 	}
-	for _, ms := range s.Shared {
+	for _, ms := range ps.Shared {
 		m := &sharedMapping{addr: ms.Addr, length: ms.Length, offset: ms.Offset, synced: ms.Synced}
 		if ms.FileID != 0 {
 			if m.file = files[ms.FileID]; m.file == nil {
@@ -422,14 +557,14 @@ func (s *processState) restore(mem *machine.Memory, env Env, log *slog.Logger) (
 		}
 		p.shared = append(p.shared, m)
 	}
-	if len(s.Actions) != numSignals {
-		return nil, fmt.Errorf("%d signal actions, not %d", len(s.Actions), numSignals)
+	if len(ps.Actions) != numSignals {
+		return nil, fmt.Errorf("%d signal actions, not %d", len(ps.Actions), numSignals)
 	}
-	for i, a := range s.Actions {
+	for i, a := range ps.Actions {
 		p.sig.actions[i+1] = sigAction{a.Handler, a.Flags, a.Mask}
 	}
-	p.sig.pending = sigInfosFrom(s.Pending)
-	for _, w := range s.Futexes {
+	p.sig.pending = sigInfosFrom(ps.Pending)
+	for _, w := range ps.Futexes {
 		p.futexes = append(p.futexes, futexWaiter{w.Addr, w.TID, w.Bitset})
 	}
 	return p, nil

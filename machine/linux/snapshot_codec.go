@@ -6,56 +6,70 @@ import (
 	"github.com/synodvm/synod/machine/canon"
 )
 
-// The process state's encoding (package canon): one function per state
+// The guest state's encoding (package canon): one function per state
 // type codes its fields in both directions, in the order of the type's
 // declaration.
 
-// processStateVersion leads the encoding, and changes with it. Version 1
+// guestStateVersion leads the encoding, and changes with it. Version 1
 // was encoding/gob's, whose bytes depended on what else the process had
-// encoded before; it is not read any more.
-const processStateVersion = 2
+// encoded before; version 2 held one process. Neither is read any more.
+const guestStateVersion = 3
 
 // stateSizeHint is about the encoding's size per thread (its registers
 // are most of it), so that encoding seldom grows its buffer.
 const stateSizeHint = 1024
 
-func encodeProcessState(s *processState) []byte {
-	c := canon.NewEncoder(make([]byte, 0, stateSizeHint*(1+len(s.Threads))))
-	codeProcessState(c, s)
+func encodeGuestState(s *guestState) []byte {
+	threads := 1
+	for _, p := range s.Processes {
+		threads += len(p.Threads)
+	}
+	c := canon.NewEncoder(make([]byte, 0, stateSizeHint*threads))
+	codeGuestState(c, s)
 	return c.Bytes()
 }
 
-func decodeProcessState(b []byte) (*processState, error) {
-	var s processState
+func decodeGuestState(b []byte) (*guestState, error) {
+	var s guestState
 	c := canon.NewDecoder(b)
-	codeProcessState(c, &s)
+	codeGuestState(c, &s)
 	if err := c.Finish(); err != nil {
-		return nil, fmt.Errorf("decode process state: %w", err)
+		return nil, fmt.Errorf("decode guest state: %w", err)
 	}
 	return &s, nil
 }
 
-func codeProcessState(c *canon.Codec, s *processState) {
-	version := uint8(processStateVersion)
+func codeGuestState(c *canon.Codec, s *guestState) {
+	version := uint8(guestStateVersion)
 	canon.Uint8(c, &version)
-	if version != processStateVersion {
-		c.Fail("process state version %d, not %d", version, processStateVersion)
+	if version != guestStateVersion {
+		c.Fail("guest state version %d, not %d", version, guestStateVersion)
 		return
 	}
-	codeConfigState(c, &s.Config)
 	canon.Uint64(c, &s.Instructions)
-	canon.Slice(c, &s.Threads, codeThreadState)
 	canon.Int(c, &s.Current)
 	canon.Uint32(c, &s.NextTID)
+	canon.Uint32(c, &s.NextFileID)
+	canon.Slice(c, &s.Files, codeFileState)
+	canon.Slice(c, &s.Processes, codeProcessState)
+}
+
+func codeProcessState(c *canon.Codec, s *processState) {
+	codeConfigState(c, &s.Config)
+	canon.Uint32(c, &s.PPID)
+	canon.Uint32(c, &s.PGID)
+	canon.Uint32(c, &s.SID)
+	canon.Int32(c, &s.ExitSignal)
+	canon.Uint32(c, &s.VforkParent)
+	canon.Uint8(c, (*uint8)(&s.Memory))
+	canon.Slice(c, &s.Threads, codeThreadState)
 	canon.Uint32(c, &s.Brk)
 	canon.Uint32(c, &s.BrkStart)
 	canon.Slice(c, &s.Shared, codeSharedMappingState)
 	canon.Uint32(c, &s.Umask)
 	canon.Bool(c, &s.Undumpable)
 	canon.Int32(c, &s.Nice)
-	canon.Slice(c, &s.Files, codeFileState)
 	canon.Slice(c, &s.FDs, codeFDState)
-	canon.Uint32(c, &s.NextFileID)
 	canon.Slice(c, &s.Actions, codeSigActionState)
 	canon.Slice(c, &s.Pending, codeSigInfoState)
 	canon.Slice(c, &s.Futexes, codeFutexWaiterState)
@@ -73,6 +87,7 @@ func codeConfigState(c *canon.Codec, s *configState) {
 	canon.String(c, &s.Hostname)
 	canon.Uint64(c, &s.Quantum)
 	canon.Uint64(c, &s.MemoryLimit)
+	canon.Uint32(c, &s.MaxProcesses)
 }
 
 func codeCPUState(c *canon.Codec, s *cpuState) {

@@ -12,10 +12,11 @@ import (
 	"github.com/synodvm/synod/machine/canon/canontest"
 )
 
-// filledProcessState is a process state with every field, and every
-// field of every element, non-zero, consistent enough for restore to
-// take: its descriptors and its shared mapping name its files.
-func filledProcessState() *processState {
+// filledGuestState is a guest state with every field, and every field of
+// every element, non-zero, consistent enough for restore to take: its
+// descriptors and its shared mapping name its files, and its second
+// process runs in the memory of the first, its parent.
+func filledGuestState() *guestState {
 	var cpu machine.CPU
 	cpu.SetPSW(^uint32(0))
 	psw := cpu.PSW() // the bits a PSW keeps
@@ -47,81 +48,87 @@ func filledProcessState() *processState {
 			Counter:   5, Semaphore: true, Contents: []byte("maps"), Offset: 2,
 		}
 	}
-	s := &processState{
-		Config: configState{Argv: []string{"./kvd", "-p"}, Envp: []string{"HOME=/"}, ExePath: "/kvd", PID: 1000, UID: 1,
-			GID: 2, Hostname: "synod", Quantum: 50_000, MemoryLimit: 1 << 30},
-		Instructions: 1 << 33,
-		Threads:      []threadState{thread(1000), thread(1001)},
-		Current:      1, NextTID: 1002, Brk: 0x60000, BrkStart: 0x50000,
-		Shared: []sharedMappingState{{Addr: 0x40000000, Length: 2 * machine.PageSize, FileID: 2, Offset: 4096,
-			Synced: [][32]byte{{1}, {2}}}},
-		Umask: 0o22, Undumpable: true, Nice: -5,
-		Files:      []fileState{pipeEnd(1, filePipeRead), pipeEnd(2, filePipeWrite)},
-		FDs:        []fdState{{FD: 3, FileID: 1, Cloexec: true}, {FD: 4, FileID: 2, Cloexec: true}},
-		NextFileID: 3,
-		Pending:    []sigInfoState{{Signo: 14, Code: 1, PID: 3, UID: 4, Value: 5, Addr: 6, Fault: true}},
-		Futexes:    []futexWaiterState{{Addr: 0x4010, TID: 1001, Bitset: 0xff}},
-		Timer:      timerState{Armed: true, Deadline: 7e9, Interval: 1e9},
-		Exit:       &ExitStatus{Code: 3, Signal: 11, Core: true},
+	process := func(pid, ppid uint32, memory memoryKind, threads ...threadState) processState {
+		s := processState{
+			Config: configState{Argv: []string{"./kvd", "-p"}, Envp: []string{"HOME=/"}, ExePath: "/kvd", PID: pid, UID: 1,
+				GID: 2, Hostname: "synod", Quantum: 50_000, MemoryLimit: 1 << 30, MaxProcesses: 9},
+			PPID: ppid, PGID: 1000, SID: 1000, ExitSignal: 18, VforkParent: 1001, Memory: memory,
+			Threads: threads, Brk: 0x60000, BrkStart: 0x50000,
+			Shared: []sharedMappingState{{Addr: 0x40000000, Length: 2 * machine.PageSize, FileID: 2, Offset: 4096,
+				Synced: [][32]byte{{1}, {2}}}},
+			Umask: 0o22, Undumpable: true, Nice: -5,
+			FDs:     []fdState{{FD: 3, FileID: 1, Cloexec: true}, {FD: 4, FileID: 2, Cloexec: true}},
+			Pending: []sigInfoState{{Signo: 14, Code: 1, PID: 3, UID: 4, Value: 5, Addr: 6, Fault: true}},
+			Futexes: []futexWaiterState{{Addr: 0x4010, TID: 1001, Bitset: 0xff}},
+			Timer:   timerState{Armed: true, Deadline: 7e9, Interval: 1e9},
+			Exit:    &ExitStatus{Code: 3, Signal: 11, Core: true},
+		}
+		for sig := range numSignals {
+			s.Actions = append(s.Actions, sigActionState{Handler: 0x10000 + uint32(sig), Flags: 4, Mask: 1 << sig})
+		}
+		return s
 	}
-	for sig := range numSignals {
-		s.Actions = append(s.Actions, sigActionState{Handler: 0x10000 + uint32(sig), Flags: 4, Mask: 1 << sig})
+	return &guestState{
+		Instructions: 1 << 33, Current: 1, NextTID: 1003, NextFileID: 3,
+		Files: []fileState{pipeEnd(1, filePipeRead), pipeEnd(2, filePipeWrite)},
+		Processes: []processState{
+			process(1000, 1, memoryOwn, thread(1000), thread(1001)),
+			process(1002, 1000, memoryBorrowed, thread(1002)),
+		},
 	}
-	return s
 }
 
 var discardLog = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// TestProcessStateRestoresEveryField: a state with every field set
-// encodes and decodes to itself, and a process restored from it has
-// exactly that state. A field added to the state and not to the codec,
-// restore() or state() fails here (and one not filled in
-// filledProcessState too).
-func TestProcessStateRestoresEveryField(t *testing.T) {
-	s := filledProcessState()
-	canontest.RoundTrip(t, s, codeProcessState)
-	p, err := s.restore(machine.NewMemory(), nil, discardLog)
+// TestGuestStateRestoresEveryField: a state with every field set encodes
+// and decodes to itself, and a guest restored from it has exactly that
+// state. A field added to the state and not to the codec, restore() or
+// state() fails here (and one not filled in filledGuestState too).
+func TestGuestStateRestoresEveryField(t *testing.T) {
+	s := filledGuestState()
+	canontest.RoundTrip(t, s, codeGuestState)
+	p, err := s.restore([]*machine.Memory{machine.NewMemory()}, nil, discardLog)
 	require.NoError(t, err)
-	require.Equal(t, s, p.state())
+	require.Equal(t, s, p.k.state())
 }
 
 // The encoding is refused, with an error, when it is damaged anywhere:
 // cut short, with a byte flipped (where the flip changes a number the
 // decoding is merely different), or from another version.
-func TestProcessStateRefusesDamage(t *testing.T) {
-	enc := encodeProcessState(filledProcessState())
+func TestGuestStateRefusesDamage(t *testing.T) {
+	enc := encodeGuestState(filledGuestState())
 	for n := range len(enc) {
-		_, err := decodeProcessState(enc[:n])
+		_, err := decodeGuestState(enc[:n])
 		require.Error(t, err, "cut at %d", n)
 	}
-	_, err := decodeProcessState(append(enc, 0))
+	_, err := decodeGuestState(append(enc, 0))
 	require.ErrorContains(t, err, "bytes after the value")
 	other := bytes.Clone(enc)
 	other[0] = 1
-	_, err = decodeProcessState(other)
+	_, err = decodeGuestState(other)
 	require.ErrorContains(t, err, "version 1")
 	for i := range enc {
 		flipped := bytes.Clone(enc)
 		flipped[i] ^= 0x80
-		if s, err := decodeProcessState(flipped); err == nil {
-			require.Equal(t, flipped, encodeProcessState(s), "one encoding per state")
+		if s, err := decodeGuestState(flipped); err == nil {
+			require.Equal(t, flipped, encodeGuestState(s), "one encoding per state")
 		}
 	}
 }
 
-// FuzzDecodeProcessState: decoding any bytes returns a state or an error,
+// FuzzDecodeGuestState: decoding any bytes returns a state or an error,
 // and never panics; a state decoded encodes to the bytes it came from, and
 // restoring it returns a process or an error.
-func FuzzDecodeProcessState(f *testing.F) {
-	f.Add(encodeProcessState(filledProcessState()))
-	f.Add(encodeProcessState(&processState{}))
-	f.Add([]byte{processStateVersion})
+func FuzzDecodeGuestState(f *testing.F) {
+	f.Add(encodeGuestState(filledGuestState()))
+	f.Add(encodeGuestState(&guestState{}))
+	f.Add([]byte{guestStateVersion})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		s, err := decodeProcessState(b)
+		s, err := decodeGuestState(b)
 		if err != nil {
 			return
 		}
-		require.Equal(t, b, encodeProcessState(s))
-		_, _ = s.restore(machine.NewMemory(), nil, discardLog)
+		require.Equal(t, b, encodeGuestState(s))
+		_, _ = s.restore([]*machine.Memory{machine.NewMemory()}, nil, discardLog)
 	})
 }

@@ -350,7 +350,7 @@ func sysClose(p *Process, t *thread, a sysArgs) sysResult {
 		return fail(e)
 	}
 	if last != nil {
-		return result(0, p.release(last))
+		return result(0, p.releaseFile(last))
 	}
 	return ok(0)
 }
@@ -365,7 +365,7 @@ func (p *Process) dupTo(fd, fd2 int32, cloexec bool) sysResult {
 		return fail(EBADF)
 	}
 	if last, e := p.files.remove(fd2); e == 0 && last != nil {
-		p.release(last)
+		p.releaseFile(last)
 	}
 	got, e := p.files.install(f, int(fd2), cloexec)
 	return result(uint32(got), e)

@@ -24,57 +24,9 @@ const (
 )
 
 func sysGetpid(p *Process, t *thread, _ sysArgs) sysResult  { return ok(p.cfg.PID) }
-func sysGetppid(p *Process, t *thread, _ sysArgs) sysResult { return ok(1) }
+func sysGetppid(p *Process, t *thread, _ sysArgs) sysResult { return ok(p.ppid) }
 func sysGetuid(p *Process, t *thread, _ sysArgs) sysResult  { return ok(p.cfg.UID) }
 func sysGetgid(p *Process, t *thread, _ sysArgs) sysResult  { return ok(p.cfg.GID) }
-
-// Process groups and sessions: the guest leads its own session and process
-// group, as a program does once it has called setsid() (or when a
-// supervisor started it so). Both ids are its pid, and it cannot leave
-// them: qemu-hppa answers the same under "setsid -w". No other process is
-// visible, so another pid is ESRCH.
-
-// names reports whether pid names this process: its pid, or the id of one
-// of its threads (Linux looks threads up by id as well).
-func (p *Process) names(pid uint32) bool { return pid == p.cfg.PID || p.threadByTID(pid) != nil }
-
-// getpgrp()
-func sysGetpgrp(p *Process, t *thread, _ sysArgs) sysResult { return ok(p.cfg.PID) }
-
-// getpgid(pid)
-func sysGetpgid(p *Process, t *thread, a sysArgs) sysResult {
-	if a[0] != 0 && !p.names(a[0]) {
-		return fail(ESRCH)
-	}
-	return ok(p.cfg.PID)
-}
-
-// getsid(pid): the guest's session id is its process group id.
-func sysGetsid(p *Process, t *thread, a sysArgs) sysResult { return sysGetpgid(p, t, a) }
-
-// setpgid(pid, pgid): a session leader cannot change its process group
-// (EPERM), after the checks Linux makes first.
-func sysSetpgid(p *Process, t *thread, a sysArgs) sysResult {
-	pid, pgid := a[0], a[1]
-	if pid == 0 {
-		pid = p.cfg.PID
-	}
-	if pgid == 0 {
-		pgid = pid
-	}
-	switch {
-	case int32(pgid) < 0:
-		return fail(EINVAL)
-	case !p.names(pid):
-		return fail(ESRCH)
-	case pid != p.cfg.PID:
-		return fail(EINVAL) // a thread other than the leader
-	}
-	return fail(EPERM)
-}
-
-// setsid(): a process group leader cannot start a session (EPERM).
-func sysSetsid(p *Process, t *thread, _ sysArgs) sysResult { return fail(EPERM) }
 
 func (p *Process) writeIDs(a sysArgs, id uint32) sysResult {
 	for _, addr := range a[:3] {
@@ -201,9 +153,6 @@ func sysSetpriority(p *Process, t *thread, a sysArgs) sysResult {
 	return ok(0)
 }
 
-// wait4: there are no child processes.
-func sysWait4(p *Process, t *thread, _ sysArgs) sysResult { return fail(ECHILD) }
-
 // The memory figures sysinfo reports. A replicated guest must see the same
 // numbers on every node, so they describe the emulated machine, not the
 // host: glibc reads them for sysconf(_SC_PHYS_PAGES), which qsort uses to
@@ -218,7 +167,7 @@ const (
 func sysSysinfo(p *Process, t *thread, a sysArgs) sysResult {
 	b := make([]byte, 64)
 	put := func(off int, v uint32) { binary.BigEndian.PutUint32(b[off:], v) }
-	put(0, uint32(p.env.Clock(p.instructions).Monotonic/1e9))
+	put(0, uint32(p.env.Clock(p.k.instructions).Monotonic/1e9))
 	put(16, sysinfoTotalPages)
 	put(20, sysinfoFreePages)
 	binary.BigEndian.PutUint16(b[40:], uint16(len(p.threads)))

@@ -79,11 +79,11 @@ func (p *Process) waitReady(t *thread, fds []waitFD, timeout int64) sysResult {
 	w := &waitState{kind: waitRetry}
 	if prev := t.wait; prev != nil {
 		w.deadline, w.hasDeadline = prev.deadline, prev.hasDeadline
-		if w.hasDeadline && p.env.Clock(p.instructions).Monotonic >= w.deadline {
+		if w.hasDeadline && p.env.Clock(p.k.instructions).Monotonic >= w.deadline {
 			return ok(0)
 		}
 	} else if timeout > 0 {
-		w.deadline, w.hasDeadline = p.env.Clock(p.instructions).Monotonic+timeout, true
+		w.deadline, w.hasDeadline = p.env.Clock(p.k.instructions).Monotonic+timeout, true
 	}
 	for _, f := range fds {
 		if f.fd >= 0 {

@@ -191,17 +191,44 @@ func (p *Process) setAltStack(t *thread, sp, flags, size uint32) Errno {
 	return 0
 }
 
-// kill(pid, sig): only the process itself exists to be signalled.
+// kill(pid, sig): to one process (pid > 0), the caller's process group
+// (0), every process but the first and the caller (-1), or group -pid.
+// Signal 0 only checks that the target exists.
 func sysKill(p *Process, t *thread, a sysArgs) sysResult {
 	pid, sig := int32(a[0]), a[1]
 	if sig != 0 && !validSignal(sig) {
 		return fail(EINVAL)
 	}
-	if pid != int32(p.cfg.PID) && pid != 0 && pid != -1 && pid != -int32(p.cfg.PID) {
+	var targets []*Process
+	switch {
+	case pid > 0:
+		if q := p.k.byID(uint32(pid)); q != nil {
+			targets = append(targets, q)
+		}
+	case pid == -1:
+		for _, q := range p.k.procs {
+			if q != p && q != p.k.root {
+				targets = append(targets, q)
+			}
+		}
+	default:
+		pgid := uint32(-pid)
+		if pid == 0 {
+			pgid = p.pgid
+		}
+		for _, q := range p.k.procs {
+			if q.pgid == pgid {
+				targets = append(targets, q)
+			}
+		}
+	}
+	if len(targets) == 0 {
 		return fail(ESRCH)
 	}
 	if sig != 0 {
-		p.sendToProcess(sigInfo{signo: int32(sig), code: siUser, pid: p.cfg.PID, uid: p.cfg.UID})
+		for _, q := range targets {
+			q.sendToProcess(sigInfo{signo: int32(sig), code: siUser, pid: p.cfg.PID, uid: p.cfg.UID})
+		}
 	}
 	return ok(0)
 }
@@ -215,29 +242,28 @@ func (p *Process) threadByTID(tid uint32) *thread {
 	return nil
 }
 
-func (p *Process) sendTkill(tid, sig uint32) sysResult {
+// sendTkill sends sig to thread tid, which must belong to process tgid
+// unless tgid is 0 (tkill).
+func (p *Process) sendTkill(tgid, tid, sig uint32) sysResult {
 	if sig != 0 && !validSignal(sig) {
 		return fail(EINVAL)
 	}
-	target := p.threadByTID(tid)
-	if target == nil {
+	target := p.k.thread(tid)
+	if target == nil || (tgid != 0 && target.proc.cfg.PID != tgid) {
 		return fail(ESRCH)
 	}
 	if sig != 0 {
-		p.sendToThread(target, sigInfo{signo: int32(sig), code: siTkill, pid: p.cfg.PID, uid: p.cfg.UID})
+		target.proc.sendToThread(target, sigInfo{signo: int32(sig), code: siTkill, pid: p.cfg.PID, uid: p.cfg.UID})
 	}
 	return ok(0)
 }
 
 // tkill(tid, sig)
-func sysTkill(p *Process, t *thread, a sysArgs) sysResult { return p.sendTkill(a[0], a[1]) }
+func sysTkill(p *Process, t *thread, a sysArgs) sysResult { return p.sendTkill(0, a[0], a[1]) }
 
 // tgkill(tgid, tid, sig)
 func sysTgkill(p *Process, t *thread, a sysArgs) sysResult {
-	if a[0] != p.cfg.PID {
-		return fail(ESRCH)
-	}
-	return p.sendTkill(a[1], a[2])
+	return p.sendTkill(a[0], a[1], a[2])
 }
 
 // rt_sigtimedwait(set, info, timeout, sigsetsize): takes a pending signal
@@ -263,7 +289,7 @@ func (p *Process) sigtimedwait(t *thread, a sysArgs, time64 bool) sysResult {
 	w := &waitState{kind: waitRetry, sigwait: set}
 	if prev := t.wait; prev != nil {
 		w.deadline, w.hasDeadline = prev.deadline, prev.hasDeadline
-		if w.hasDeadline && p.env.Clock(p.instructions).Monotonic >= w.deadline {
+		if w.hasDeadline && p.env.Clock(p.k.instructions).Monotonic >= w.deadline {
 			return fail(EAGAIN)
 		}
 	} else if a[2] != 0 {
@@ -274,7 +300,7 @@ func (p *Process) sigtimedwait(t *thread, a sysArgs, time64 bool) sysResult {
 		if !ts.valid() {
 			return fail(EINVAL)
 		}
-		w.deadline, w.hasDeadline = p.env.Clock(p.instructions).Monotonic+ts.nanos(), true
+		w.deadline, w.hasDeadline = p.env.Clock(p.k.instructions).Monotonic+ts.nanos(), true
 	}
 	return p.block(t, w)
 }
@@ -287,10 +313,10 @@ func sysRtSigtimedwait64(p *Process, t *thread, a sysArgs) sysResult {
 	return p.sigtimedwait(t, a, true)
 }
 
-// sigqueueinfo sends the siginfo at addr (as sigqueue builds it) to target,
-// or to the process when target is nil. Only negative si_codes may come
-// from user space, as on Linux.
-func (p *Process) sigqueueinfo(target *thread, sig, addr uint32) sysResult {
+// sigqueueinfo sends the siginfo at addr (as sigqueue builds it) to
+// target of q, or to the process q when target is nil. Only negative
+// si_codes may come from user space, as on Linux.
+func (p *Process) sigqueueinfo(q *Process, target *thread, sig, addr uint32) sysResult {
 	if !validSignal(sig) {
 		return fail(EINVAL)
 	}
@@ -303,26 +329,27 @@ func (p *Process) sigqueueinfo(target *thread, sig, addr uint32) sysResult {
 		return fail(EPERM)
 	}
 	if target != nil {
-		p.sendToThread(target, info)
+		q.sendToThread(target, info)
 	} else {
-		p.sendToProcess(info)
+		q.sendToProcess(info)
 	}
 	return ok(0)
 }
 
 // rt_sigqueueinfo(tgid, sig, info)
 func sysRtSigqueueinfo(p *Process, t *thread, a sysArgs) sysResult {
-	if a[0] != p.cfg.PID {
+	q := p.k.process(a[0])
+	if q == nil {
 		return fail(ESRCH)
 	}
-	return p.sigqueueinfo(nil, a[1], a[2])
+	return p.sigqueueinfo(q, nil, a[1], a[2])
 }
 
 // rt_tgsigqueueinfo(tgid, tid, sig, info)
 func sysRtTgsigqueueinfo(p *Process, t *thread, a sysArgs) sysResult {
-	target := p.threadByTID(a[1])
-	if a[0] != p.cfg.PID || target == nil {
+	target := p.k.thread(a[1])
+	if target == nil || target.proc.cfg.PID != a[0] {
 		return fail(ESRCH)
 	}
-	return p.sigqueueinfo(target, a[2], a[3])
+	return p.sigqueueinfo(target.proc, target, a[2], a[3])
 }

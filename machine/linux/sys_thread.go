@@ -3,8 +3,12 @@ package linux
 // Threads: clone, exit, and the thread-id bookkeeping glibc's pthreads use.
 
 const (
+	cloneSignalMask    = 0x000000ff // the signal the parent gets when the child ends
 	cloneVM            = 0x00000100
+	cloneFS            = 0x00000200
+	cloneFiles         = 0x00000400
 	cloneSighand       = 0x00000800
+	cloneVfork         = 0x00004000
 	cloneThread        = 0x00010000
 	cloneSettls        = 0x00080000
 	cloneParentSettid  = 0x00100000
@@ -13,20 +17,20 @@ const (
 )
 
 // clone(flags, child_stack, parent_tid, tls, child_tid): hppa passes tls
-// before child_tid (CLONE_BACKWARDS).
+// before child_tid (CLONE_BACKWARDS). Without CLONE_THREAD it starts a
+// process (fork.go).
 func sysClone(p *Process, t *thread, a sysArgs) sysResult {
 	flags, stack, ptid, tls, ctid := a[0], a[1], a[2], a[3], a[4]
+	if flags&cloneThread == 0 {
+		return p.fork(t, cloneRequest{flags: flags, stack: stack, parentTID: ptid, tls: tls, childTID: ctid})
+	}
 	const need = cloneVM | cloneSighand | cloneThread
 	if flags&need != need {
-		if !p.warned[nrCloneProcess] {
-			p.warned[nrCloneProcess] = true
-			p.log.Warn("clone without CLONE_VM|CLONE_THREAD (fork) is not supported; returning ENOSYS", "flags", hex32(flags))
-		}
-		return fail(ENOSYS)
+		return fail(EINVAL) // a thread shares its handlers, which needs shared memory
 	}
 	cpu := *t.cpu
 	cpu.Instructions = 0
-	child := p.addThread(&cpu)
+	child := p.k.addThread(p, &cpu)
 	child.sig.mask = t.sig.mask
 	child.comm, child.noNewPrivs = t.comm, t.noNewPrivs
 	if stack != 0 {
@@ -52,9 +56,6 @@ func sysClone(p *Process, t *thread, a sysArgs) sysResult {
 	return ok(child.tid)
 }
 
-// nrCloneProcess keys the one-time warning about fork-style clones.
-const nrCloneProcess = 120
-
 // exit(code) ends the calling thread; the process ends with its last thread.
 func sysExit(p *Process, t *thread, a sysArgs) sysResult {
 	p.exitThread(t, int(a[0]&0xff))
@@ -73,29 +74,10 @@ func (p *Process) exitThread(t *thread, code int) {
 	}
 	p.removeFutexWaiter(t)
 	t.exited = true
-	for i, u := range p.threads {
-		if u == t {
-			p.threads = append(p.threads[:i], p.threads[i+1:]...)
-			if i <= p.current {
-				p.current--
-			}
-			break
-		}
-	}
+	p.k.removeThread(t)
 	if len(p.threads) == 0 {
 		p.end(ExitStatus{Code: code})
 	}
-}
-
-// end ends the process with status, unless it has ended already. What the
-// guest wrote into shared file mappings reaches the files first, as when
-// Linux tears down the address space.
-func (p *Process) end(status ExitStatus) {
-	if p.exit != nil {
-		return
-	}
-	p.writeBackAll()
-	p.exit = &status
 }
 
 // set_tid_address(tidptr)

@@ -73,11 +73,11 @@ func deadlineOf(now Clock, ts timespec, absolute, realtime bool) int64 {
 func (p *Process) clockRead(t *thread, clk uint32) (int64, Errno) {
 	switch clk {
 	case clockRealtime, clockRealtimeCoarse:
-		return p.env.Clock(p.instructions).Realtime, 0
+		return p.env.Clock(p.k.instructions).Realtime, 0
 	case clockMonotonic, clockMonotonicRaw, clockMonotonicCoarse, clockBoottime:
-		return p.env.Clock(p.instructions).Monotonic, 0
+		return p.env.Clock(p.k.instructions).Monotonic, 0
 	case clockProcessCPUTime:
-		return int64(p.instructions), 0
+		return int64(p.k.instructions), 0
 	case clockThreadCPUTime:
 		return int64(t.cpu.Instructions), 0
 	}
@@ -116,7 +116,7 @@ func sysClockGetres64(p *Process, t *thread, a sysArgs) sysResult { return p.clo
 // gettimeofday(tv, tz): tz, if asked for, is UTC.
 func sysGettimeofday(p *Process, t *thread, a sysArgs) sysResult {
 	if a[0] != 0 {
-		ns := p.env.Clock(p.instructions).Realtime
+		ns := p.env.Clock(p.k.instructions).Realtime
 		b := make(be, 8)
 		b.u32(0, uint32(ns/nanosPerSecond))
 		b.u32(4, uint32(ns%nanosPerSecond/nanosPerMicrosecond))
@@ -132,7 +132,7 @@ func sysGettimeofday(p *Process, t *thread, a sysArgs) sysResult {
 
 // time(tloc)
 func sysTime(p *Process, t *thread, a sysArgs) sysResult {
-	sec := uint32(p.env.Clock(p.instructions).Realtime / nanosPerSecond)
+	sec := uint32(p.env.Clock(p.k.instructions).Realtime / nanosPerSecond)
 	if a[0] != 0 {
 		if e := p.writeU32(a[0], sec); e != 0 {
 			return fail(e)
@@ -157,7 +157,7 @@ func (p *Process) sleep(t *thread, clk, flags, req, rem uint32, time64 bool) sys
 	default:
 		return fail(EINVAL)
 	}
-	now := p.env.Clock(p.instructions)
+	now := p.env.Clock(p.k.instructions)
 	deadline := deadlineOf(now, ts, flags&timerAbstime != 0, clk == clockRealtime)
 	if deadline <= now.Monotonic {
 		return ok(0)
@@ -213,7 +213,7 @@ func sysGetrusage(p *Process, t *thread, a sysArgs) sysResult {
 	var ns int64
 	switch int32(a[0]) {
 	case 0: // RUSAGE_SELF
-		ns = int64(p.instructions)
+		ns = int64(p.k.instructions)
 	case 1: // RUSAGE_THREAD
 		ns = int64(t.cpu.Instructions)
 	case -1: // RUSAGE_CHILDREN
@@ -232,10 +232,10 @@ func sysTimes(p *Process, t *thread, a sysArgs) sysResult {
 	const nsPerTick = nanosPerSecond / clockTicks
 	if a[0] != 0 {
 		b := make(be, 16)
-		b.u32(0, uint32(int64(p.instructions)/nsPerTick))
+		b.u32(0, uint32(int64(p.k.instructions)/nsPerTick))
 		if e := p.writeUser(a[0], b); e != 0 {
 			return fail(e)
 		}
 	}
-	return ok(uint32(p.env.Clock(p.instructions).Monotonic / nsPerTick))
+	return ok(uint32(p.env.Clock(p.k.instructions).Monotonic / nsPerTick))
 }

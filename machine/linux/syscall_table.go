@@ -10,6 +10,9 @@ package linux
 // reads the table (a blocked call runs again through it).
 var syscallTable []syscallInfo
 
+// waitPartial is the note on the wait calls.
+const waitPartial = "stopped and continued children are never reported: stop signals are discarded"
+
 // mmapPartial is the note on mmap and mmap2.
 const mmapPartial = "file mappings are copies: shared ones are written back on msync, munmap and exit, but do not see later write()s to the file; pages past its end read as zeros instead of raising SIGBUS"
 
@@ -17,16 +20,16 @@ func init() {
 	syscallTable = []syscallInfo{
 		0:   {name: "restart_syscall"},
 		1:   {name: "exit", fn: sysExit},
-		2:   {name: "fork"},
+		2:   {name: "fork", fn: sysFork},
 		3:   {name: "read", fn: sysRead},
 		4:   {name: "write", fn: sysWrite},
 		5:   {name: "open", fn: sysOpen},
 		6:   {name: "close", fn: sysClose},
-		7:   {name: "waitpid"},
+		7:   {name: "waitpid", fn: sysWaitpid, partial: waitPartial},
 		8:   {name: "creat"},
 		9:   {name: "link", fn: sysLink},
 		10:  {name: "unlink", fn: sysUnlink},
-		11:  {name: "execve"},
+		11:  {name: "execve", fn: sysExecve, partial: "static executables and #! scripts; a thread other than the main one keeps its id"},
 		12:  {name: "chdir", fn: sysChdir},
 		13:  {name: "time", fn: sysTime},
 		14:  {name: "mknod"},
@@ -52,7 +55,7 @@ func init() {
 		34:  {name: "nice"},
 		35:  {name: "accept", fn: sysAccept},
 		36:  {name: "sync"},
-		37:  {name: "kill", fn: sysKill, partial: "only the process itself can be signalled"},
+		37:  {name: "kill", fn: sysKill},
 		38:  {name: "rename", fn: sysRename},
 		39:  {name: "mkdir", fn: sysMkdir},
 		40:  {name: "rmdir", fn: sysRmdir},
@@ -126,14 +129,14 @@ func init() {
 		110: {name: "getcwd", fn: sysGetcwd},
 		111: {name: "vhangup"},
 		112: {name: "fstat64", fn: sysFstat64},
-		113: {name: "vfork"},
-		114: {name: "wait4", fn: sysWait4, partial: "there are never child processes (ECHILD)"},
+		113: {name: "vfork", fn: sysVfork},
+		114: {name: "wait4", fn: sysWait4, partial: waitPartial + "; the resource usage is zeros"},
 		115: {name: "swapoff"},
 		116: {name: "sysinfo", fn: sysSysinfo, partial: "fixed memory figures of the emulated machine, no load average"},
 		117: {name: "shutdown", fn: sysShutdown},
 		118: {name: "fsync", fn: sysFsync, partial: "durability is up to the Env"},
 		119: {name: "madvise", fn: sysMadvise},
-		120: {name: "clone", fn: sysClone, partial: "threads only (CLONE_VM|CLONE_THREAD); no fork"},
+		120: {name: "clone", fn: sysClone, partial: "without CLONE_THREAD, CLONE_FILES, CLONE_FS and CLONE_SIGHAND give copies rather than shared tables; namespace flags are ignored"},
 		121: {name: "setdomainname"},
 		122: {name: "sendfile"},
 		123: {name: "recvfrom", fn: sysRecvfrom, partial: "connected sockets only; flags other than MSG_DONTWAIT are ignored"},
@@ -234,7 +237,7 @@ func init() {
 		232: {name: "mq_timedreceive"},
 		233: {name: "mq_notify"},
 		234: {name: "mq_getsetattr"},
-		235: {name: "waitid"},
+		235: {name: "waitid", fn: sysWaitid, partial: waitPartial + "; the resource usage is zeros"},
 		236: {name: "fadvise64_64", fn: sysFadvise64},
 		237: {name: "set_tid_address", fn: sysSetTidAddress},
 		238: {name: "setxattr"},

@@ -41,7 +41,7 @@ func (p *Process) remaining(now int64) int64 {
 // setTimer arms (value > 0) or disarms the timer and returns the time that
 // was left on it.
 func (p *Process) setTimer(value, interval int64) (left, oldInterval int64) {
-	now := p.env.Clock(p.instructions).Monotonic
+	now := p.env.Clock(p.k.instructions).Monotonic
 	left, oldInterval = p.remaining(now), p.timer.interval
 	p.timer = realTimer{}
 	if value > 0 {
@@ -101,6 +101,6 @@ func sysGetitimer(p *Process, t *thread, a sysArgs) sysResult {
 	if a[0] != itimerReal {
 		return fail(EINVAL)
 	}
-	left := p.remaining(p.env.Clock(p.instructions).Monotonic)
+	left := p.remaining(p.env.Clock(p.k.instructions).Monotonic)
 	return result(0, p.writeUser(a[1], itimerval(p.timer.interval, left)))
 }

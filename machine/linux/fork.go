@@ -1,0 +1,110 @@
+package linux
+
+// fork, vfork and clone without CLONE_THREAD: a new process that starts as
+// a copy of its parent. The copy of the memory is copy-on-write
+// (machine.Memory.Clone); descriptors share their open file descriptions,
+// and so their offsets, with the parent's.
+
+// cloneRequest is what clone was asked for, in the order hppa passes it.
+type cloneRequest struct {
+	flags, stack, parentTID, tls, childTID uint32
+}
+
+// fork()
+func sysFork(p *Process, t *thread, _ sysArgs) sysResult {
+	return p.fork(t, cloneRequest{flags: SIGCHLD})
+}
+
+// vfork(): the child runs in the parent's memory, the parent waits until
+// the child execs or ends.
+func sysVfork(p *Process, t *thread, _ sysArgs) sysResult {
+	return p.fork(t, cloneRequest{flags: cloneVM | cloneVfork | SIGCHLD})
+}
+
+// fork starts a child process of p from thread t, as clone without
+// CLONE_THREAD does. CLONE_VM makes the child borrow p's memory until it
+// execs or ends (vfork and posix_spawn); CLONE_VFORK suspends t until
+// then. CLONE_FILES, CLONE_FS and CLONE_SIGHAND without CLONE_THREAD give
+// the child copies rather than shared tables.
+func (p *Process) fork(t *thread, req cloneRequest) sysResult {
+	k := p.k
+	if req.flags&cloneSighand != 0 && req.flags&cloneVM == 0 {
+		return fail(EINVAL)
+	}
+	if uint32(len(k.procs)) >= p.cfg.MaxProcesses {
+		return fail(EAGAIN)
+	}
+	child := &Process{
+		k: k, cfg: p.cfg, env: p.env, log: p.log,
+		ppid: p.cfg.PID, pgid: p.pgid, sid: p.sid, exitSignal: int32(req.flags & cloneSignalMask),
+		brkStart: p.brkStart, brk: p.brk, umask: p.umask, undumpable: p.undumpable, nice: p.nice,
+		files: p.files.fork(), warned: map[uint32]bool{},
+	}
+	child.cfg.PID = k.nextTID
+	child.sig.actions = p.sig.actions
+	if req.flags&cloneVM != 0 {
+		child.mem, child.borrowedMem = p.mem, true
+	} else {
+		// The child's MAP_SHARED mappings become private copies: the
+		// pages are not shared between address spaces.
+		child.mem = p.mem.Clone()
+	}
+	cpu := *t.cpu
+	cpu.Instructions = 0
+	cpu.Mem = child.mem
+	k.procs = append(k.procs, child)
+	ct := k.addThread(child, &cpu)
+	ct.sig.mask = t.sig.mask
+	ct.sig.altSP, ct.sig.altSize, ct.sig.altFlags = t.sig.altSP, t.sig.altSize, t.sig.altFlags
+	ct.comm, ct.noNewPrivs = t.comm, t.noNewPrivs
+	if req.stack != 0 {
+		cpu.GR[30] = req.stack
+	}
+	if req.flags&cloneSettls != 0 {
+		cpu.CR[controlRegThread] = req.tls
+	}
+	if req.flags&cloneParentSettid != 0 {
+		if e := p.writeU32(req.parentTID, ct.tid); e != 0 {
+			return fail(e)
+		}
+	}
+	if req.flags&cloneChildSettid != 0 {
+		if e := child.writeU32(req.childTID, ct.tid); e != 0 {
+			return fail(e)
+		}
+	}
+	if req.flags&cloneChildCleartid != 0 {
+		ct.clearTID = req.childTID
+	}
+	child.returnFromSyscall(ct, 0)
+	if req.flags&cloneVfork != 0 {
+		child.vforkParent = t.tid
+		return p.block(t, &waitState{kind: waitVfork})
+	}
+	return ok(child.cfg.PID)
+}
+
+// releaseVforkParent lets the thread suspended in vfork go on, with the
+// child's pid, once the child has exec'd or ended.
+func (p *Process) releaseVforkParent() {
+	if p.vforkParent == 0 {
+		return
+	}
+	if t := p.k.thread(p.vforkParent); t != nil && t.wait != nil && t.wait.kind == waitVfork {
+		t.proc.finishWait(t, p.cfg.PID)
+	}
+	p.vforkParent = 0
+}
+
+// fork copies the descriptor table for a child: the same open file
+// descriptions, each with one more reference.
+func (ft *fileTable) fork() fileTable {
+	c := fileTable{fds: make([]fdEntry, len(ft.fds)), nextID: ft.nextID}
+	copy(c.fds, ft.fds)
+	for _, e := range c.fds {
+		if e.file != nil {
+			e.file.refs++
+		}
+	}
+	return c
+}
