@@ -74,6 +74,8 @@ func runGuest(args []string) (linux.ExitStatus, error) {
 	quantum := fs.Uint64("quantum", linux.DefaultQuantum, "how many `instructions` a guest thread runs before the next one gets the CPU")
 	memory := byteSize(defaultMemory)
 	fs.Var(&memory, "memory", memoryUsage)
+	root := fs.String("root", "", "look absolute guest paths up under `dir` first, as qemu-hppa -L does (a guest /bin/sh for system())")
+	maxProcesses := fs.Uint("max-processes", linux.DefaultMaxProcesses, "how many `processes` the guest may have at once; fork fails with EAGAIN beyond")
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return linux.ExitStatus{}, err
 	}
@@ -84,9 +86,11 @@ func runGuest(args []string) (linux.ExitStatus, error) {
 	}
 	cfg.Quantum = *quantum
 	cfg.MemoryLimit = uint64(memory)
+	cfg.MaxProcesses = uint32(*maxProcesses)
 	cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{ReplaceAttr: dropTime}))
 
 	env := hostenv.New()
+	env.SetRoot(*root)
 	p, err := linux.Load(binary, cfg, env)
 	if err != nil {
 		return linux.ExitStatus{}, fmt.Errorf("run %s: %w", cfg.Argv[0], err)

@@ -8,7 +8,8 @@
 // It uses the standard library only.
 //
 // The guest's working directory is this host process's: chdir moves it.
-// That is what qemu-hppa does too, and synod run has one guest a process.
+// That is what qemu-hppa does too; in synod run every process of the
+// guest shares it (a documented gap: Linux gives each process its own).
 package hostenv
 
 import (
@@ -28,6 +29,7 @@ type Env struct {
 	objects map[linux.Handle]*object
 	next    linux.Handle
 	start   time.Time // origin of the guest's CLOCK_MONOTONIC
+	root    string    // SetRoot's directory, or ""
 }
 
 // object is a host file descriptor the guest holds through a handle.
@@ -85,11 +87,11 @@ func (e *Env) Random(n int) []byte {
 }
 
 func (e *Env) Open(path string, flags, mode uint32) (linux.Handle, linux.Errno) {
-	fd, err := syscall.Open(path, hostOpenFlags(flags)|syscall.O_CLOEXEC, mode)
+	fd, err := syscall.Open(e.host(path), hostOpenFlags(flags)|syscall.O_CLOEXEC, mode)
 	if err != nil {
 		return 0, errno(err)
 	}
-	return e.add(&object{fd: fd, path: path, appends: flags&linux.O_APPEND != 0}), 0
+	return e.add(&object{fd: fd, path: e.host(path), appends: flags&linux.O_APPEND != 0}), 0
 }
 
 func (e *Env) Close(h linux.Handle) linux.Errno {
@@ -256,9 +258,9 @@ func (e *Env) StatPath(path string, follow bool) (linux.Stat, linux.Errno) {
 	var st syscall.Stat_t
 	var err error
 	if follow {
-		err = syscall.Stat(path, &st)
+		err = syscall.Stat(e.host(path), &st)
 	} else {
-		err = syscall.Lstat(path, &st)
+		err = syscall.Lstat(e.host(path), &st)
 	}
 	if err != nil {
 		return linux.Stat{}, errno(err)
@@ -275,7 +277,7 @@ func guestStat(st *syscall.Stat_t) linux.Stat {
 }
 
 func (e *Env) Readlink(path string) (string, linux.Errno) {
-	s, err := os.Readlink(path)
+	s, err := os.Readlink(e.host(path))
 	if err != nil {
 		return "", errno(err)
 	}
@@ -328,14 +330,18 @@ func direntType(m os.FileMode) uint8 {
 
 func (e *Env) Unlink(path string, dir bool) linux.Errno {
 	if dir {
-		return errno(syscall.Rmdir(path))
+		return errno(syscall.Rmdir(e.host(path)))
 	}
-	return errno(syscall.Unlink(path))
+	return errno(syscall.Unlink(e.host(path)))
 }
 
-func (e *Env) Mkdir(path string, mode uint32) linux.Errno { return errno(syscall.Mkdir(path, mode)) }
+func (e *Env) Mkdir(path string, mode uint32) linux.Errno {
+	return errno(syscall.Mkdir(e.host(path), mode))
+}
 
-func (e *Env) Rename(from, to string) linux.Errno { return errno(syscall.Rename(from, to)) }
+func (e *Env) Rename(from, to string) linux.Errno {
+	return errno(syscall.Rename(e.host(from), e.host(to)))
+}
 
 // Getcwd asks the host kernel, as qemu-hppa does: the path it answers has
 // no symlinks in it, unlike $PWD.
@@ -350,7 +356,7 @@ func (e *Env) Getcwd() (string, linux.Errno) {
 
 func (e *Env) Chdir(dir linux.FileRef) linux.Errno {
 	if dir.Path != "" {
-		return errno(syscall.Chdir(dir.Path))
+		return errno(syscall.Chdir(e.host(dir.Path)))
 	}
 	return e.do(dir.Handle, syscall.Fchdir)
 }
@@ -359,22 +365,24 @@ func (e *Env) Chdir(dir linux.FileRef) linux.Errno {
 // file by a descriptor.
 func (e *Env) Link(from linux.FileRef, to string) linux.Errno {
 	if from.Path == "" {
-		return e.do(from.Handle, func(fd int) error { return linkat(fd, "", to, _AT_EMPTY_PATH) })
+		return e.do(from.Handle, func(fd int) error { return linkat(fd, "", e.host(to), _AT_EMPTY_PATH) })
 	}
 	flags := 0
 	if from.Follow {
 		flags = _AT_SYMLINK_FOLLOW
 	}
-	return errno(linkat(_AT_FDCWD, from.Path, to, flags))
+	return errno(linkat(_AT_FDCWD, e.host(from.Path), e.host(to), flags))
 }
 
-func (e *Env) Symlink(target, path string) linux.Errno { return errno(syscall.Symlink(target, path)) }
+func (e *Env) Symlink(target, path string) linux.Errno {
+	return errno(syscall.Symlink(target, e.host(path)))
+}
 
 // Chmod follows a final symlink whatever f says: Linux cannot change a
 // symlink's mode.
 func (e *Env) Chmod(f linux.FileRef, mode uint32) linux.Errno {
 	if f.Path != "" {
-		return errno(syscall.Chmod(f.Path, mode))
+		return errno(syscall.Chmod(e.host(f.Path), mode))
 	}
 	return e.do(f.Handle, func(fd int) error { return syscall.Fchmod(fd, mode) })
 }
@@ -385,9 +393,9 @@ func (e *Env) Chown(f linux.FileRef, uid, gid uint32) linux.Errno {
 	case f.Path == "":
 		return e.do(f.Handle, func(fd int) error { return syscall.Fchown(fd, u, g) })
 	case f.Follow:
-		return errno(syscall.Chown(f.Path, u, g))
+		return errno(syscall.Chown(e.host(f.Path), u, g))
 	}
-	return errno(syscall.Lchown(f.Path, u, g))
+	return errno(syscall.Lchown(e.host(f.Path), u, g))
 }
 
 // SetTimes passes UtimeNow and UtimeOmit on: the host numbers them alike.
@@ -400,7 +408,7 @@ func (e *Env) SetTimes(f linux.FileRef, atime, mtime linux.Timespec) linux.Errno
 	if !f.Follow {
 		flags = _AT_SYMLINK_NOFOLLOW
 	}
-	path, err := syscall.BytePtrFromString(f.Path)
+	path, err := syscall.BytePtrFromString(e.host(f.Path))
 	if err != nil {
 		return linux.EINVAL
 	}
@@ -410,7 +418,7 @@ func (e *Env) SetTimes(f linux.FileRef, atime, mtime linux.Timespec) linux.Errno
 func (e *Env) Statfs(f linux.FileRef) (linux.Statfs, linux.Errno) {
 	var st syscall.Statfs_t
 	if f.Path != "" {
-		if err := syscall.Statfs(f.Path, &st); err != nil {
+		if err := syscall.Statfs(e.host(f.Path), &st); err != nil {
 			return linux.Statfs{}, errno(err)
 		}
 	} else if en := e.do(f.Handle, func(fd int) error { return syscall.Fstatfs(fd, &st) }); en != 0 {
