@@ -40,6 +40,8 @@ type corpusCase struct {
 	env          []string // NAME=VALUE
 	args         []string
 	ignoreStderr bool
+	execs        bool   // runs other guest programs (corpusexec_test.go)
+	root         string // directory in the corpus standing in for the guest's /
 }
 
 func TestCorpus(t *testing.T) {
@@ -71,7 +73,10 @@ func TestCorpus(t *testing.T) {
 			t.Parallel()
 			want := readGolden(t, c)
 			for _, r := range runners {
-				got := runCase(t, r, c)
+				got, ran := runCase(t, r, c)
+				if !ran {
+					continue
+				}
 				if reason, known := knownMismatches[c.name]; known && r.name == "synod" && !sameResult(want, got, c.ignoreStderr) {
 					t.Skipf("known mismatch under synod: %s", reason)
 				}
@@ -100,7 +105,8 @@ func recordGoldens(t *testing.T, cases []corpusCase) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			res := runCase(t, q, c)
+			res, ran := runCase(t, q, c)
+			require.True(t, ran, "qemu-hppa must run every case to record its goldens")
 			base := filepath.Join(corpusDir, "golden", c.name)
 			require.NoError(t, os.WriteFile(base+".stdout", res.stdout, 0o644))
 			// An ignored stderr holds qemu's register dump, with host paths: not recorded.
@@ -130,12 +136,17 @@ func readGolden(t *testing.T, c corpusCase) guestResult {
 }
 
 // runCase runs one case under r, from the corpus directory, with a
-// scratch TMPDIR of its own.
-func runCase(t *testing.T, r guestRunner, c corpusCase) guestResult {
+// scratch TMPDIR of its own; ran is false (and the reason logged) when r
+// cannot run it on this machine.
+func runCase(t *testing.T, r guestRunner, c corpusCase) (res guestResult, ran bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), corpusRunTimeout)
 	defer cancel()
-	cmd := r.command(ctx, corpusDir, c.binary, c.args...)
+	cmd, unavailable := caseCommand(ctx, r, c)
+	if unavailable != "" {
+		t.Logf("%s cannot run %s here: %s", r.name, c.name, unavailable)
+		return guestResult{}, false
+	}
 	cmd.Env = append(cmd.Env, c.env...)
 	cmd.Env = append(cmd.Env, "TMPDIR="+t.TempDir())
 	if c.stdin != "" {
@@ -146,7 +157,7 @@ func runCase(t *testing.T, r guestRunner, c corpusCase) guestResult {
 	}
 	res, err := run(ctx, cmd)
 	require.NoError(t, err, "%s: %s", r.name, c.name)
-	return res
+	return res, true
 }
 
 // readManifest parses the corpus manifest (its header says the format).
@@ -205,6 +216,11 @@ func parseCase(line string) (corpusCase, error) {
 				return c, fmt.Errorf("stderr=%s: the only choice is stderr=ignore", value)
 			}
 			c.ignoreStderr = true
+		case "execs":
+			c.execs = true
+		case "root":
+			c.root = value
+			c.execs = true
 		default:
 			return c, fmt.Errorf("unknown option %q", rest[0])
 		}

@@ -8,7 +8,6 @@ package linux
 const (
 	cldExited = 1
 	cldKilled = 2
-	cldDumped = 3
 )
 
 // saNocldwait: the children of a process whose SIGCHLD action has it are
@@ -124,12 +123,11 @@ func (p *Process) childEnded() {
 }
 
 // childCode is the si_code and si_status that describe an ended process.
+// A process killed by a signal whose default action dumps core is
+// CLD_KILLED, not CLD_DUMPED: no core file is ever written.
 func childCode(e ExitStatus) (code int32, status uint32) {
-	switch {
-	case e.Signal == 0:
+	if e.Signal == 0 {
 		return cldExited, uint32(e.Code)
-	case e.Core:
-		return cldDumped, uint32(e.Signal)
 	}
 	return cldKilled, uint32(e.Signal)
 }

@@ -79,7 +79,7 @@ func (ft *fileTable) newFile(kind fileKind, h Handle, pp *pipe, flags uint32) *o
 // install gives f the lowest free descriptor at or above min.
 func (ft *fileTable) install(f *openFile, min int, cloexec bool) (int32, Errno) {
 	for fd := min; fd < maxFDs; fd++ {
-		if fd == len(ft.fds) {
+		for fd >= len(ft.fds) {
 			ft.fds = append(ft.fds, fdEntry{})
 		}
 		if ft.fds[fd].file == nil {

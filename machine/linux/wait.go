@@ -65,16 +65,13 @@ func (p *Process) childOf(pid int32) func(*Process) bool {
 	return func(c *Process) bool { return c.pgid == uint32(-pid) }
 }
 
-// waitStatus is the status word wait4 stores for an ended process.
+// waitStatus is the status word wait4 stores for an ended process. It
+// never has the core-dump bit: no core file is ever written.
 func waitStatus(e ExitStatus) uint32 {
 	if e.Signal == 0 {
 		return uint32(e.Code&0xff) << 8
 	}
-	status := uint32(e.Signal)
-	if e.Core {
-		status |= 0x80
-	}
-	return status
+	return uint32(e.Signal)
 }
 
 // wait4(pid, status, options, rusage): the resource usage is reported as

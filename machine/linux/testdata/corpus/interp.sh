@@ -1,0 +1,2 @@
+#!./procs script-interp
+The interpreter reads no further than the first line.
