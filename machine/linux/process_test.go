@@ -1,6 +1,7 @@
 package linux_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -192,4 +193,24 @@ func TestFirstProcessEndsTheGuest(t *testing.T) {
 	linux.Syscall(p, mainTID, nrExitGroup, 3)
 	require.Equal(t, &linux.ExitStatus{Code: 3}, p.Exit())
 	require.Nil(t, linux.CPUOf(p, child), "the child's thread is gone")
+}
+
+// TestProcShowsEveryProcess: /proc/PID answers for every process of the
+// guest, and not for pids the guest does not have.
+func TestProcShowsEveryProcess(t *testing.T) {
+	const nrReadlink, atFDCWD = 85, 0xffffff9c
+	p, _ := newKernel(t)
+	buf := scratch(t, p)
+	child := fork(t, p, mainTID)
+	cstring := func(s string) uint32 {
+		poke(t, p, buf, append([]byte(s), 0))
+		return buf
+	}
+	fd := first(linux.Syscall(p, mainTID, nrOpenat, atFDCWD, cstring(fmt.Sprintf("/proc/%d/cmdline", child)), 0))
+	require.Less(t, fd, uint32(1024))
+	n := first(linux.Syscall(p, mainTID, nrRead, fd, buf+0x100, 64))
+	require.Equal(t, "k\x00", string(peek(t, p, buf+0x100, int(n))))
+	n = first(linux.Syscall(p, mainTID, nrReadlink, cstring(fmt.Sprintf("/proc/%d/exe", child)), buf+0x100, 64))
+	require.Equal(t, "/guest/k", string(peek(t, p, buf+0x100, int(n))))
+	require.Equal(t, neg(linux.ENOENT), first(linux.Syscall(p, mainTID, nrOpenat, atFDCWD, cstring("/proc/99999/cmdline"), 0)))
 }

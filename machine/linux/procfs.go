@@ -2,6 +2,7 @@ package linux
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/synodvm/synod/machine"
@@ -10,24 +11,49 @@ import (
 // Files under /proc that describe the guest itself are the kernel's to
 // answer: asking the Env would show the host process instead.
 
-// procSelf returns the contents of a /proc file about the guest, or false
+// procProcess returns the guest process a /proc path is about (self,
+// thread-self or a pid of the guest) and the file under it. found is
+// false for paths the kernel does not answer; e is ENOENT for a pid the
+// guest does not have, which the host must not answer for either.
+func (p *Process) procProcess(path string) (q *Process, name string, found bool, e Errno) {
+	rest, ok := strings.CutPrefix(path, "/proc/")
+	if !ok {
+		return nil, "", false, 0
+	}
+	who, name, _ := strings.Cut(rest, "/")
+	switch who {
+	case "self", "thread-self":
+		return p, name, true, 0
+	}
+	pid, err := strconv.ParseUint(who, 10, 32)
+	if err != nil {
+		return nil, "", false, 0
+	}
+	if q = p.k.byID(uint32(pid)); q == nil {
+		return nil, "", true, ENOENT
+	}
+	return q, name, true, 0
+}
+
+// procFile returns the contents of a /proc file about the guest, or false
 // when path is not one the kernel makes.
-func (p *Process) procSelf(path string) ([]byte, bool) {
+func (p *Process) procFile(path string) ([]byte, bool, Errno) {
 	if path == "/proc/cpuinfo" {
-		return []byte(cpuinfo), true
+		return []byte(cpuinfo), true, 0
 	}
-	for _, self := range []string{"/proc/self/", "/proc/thread-self/", fmt.Sprintf("/proc/%d/", p.cfg.PID)} {
-		switch name, found := strings.CutPrefix(path, self); {
-		case !found:
-		case name == "maps":
-			return p.maps(), true
-		case name == "cmdline":
-			return p.cmdline(), true
-		case name == "comm":
-			return []byte(p.leaderComm() + "\n"), true
-		}
+	q, name, found, e := p.procProcess(path)
+	if !found || e != 0 {
+		return nil, found, e
 	}
-	return nil, false
+	switch name {
+	case "maps":
+		return q.maps(), true, 0
+	case "cmdline":
+		return q.cmdline(), true, 0
+	case "comm":
+		return []byte(q.leaderComm() + "\n"), true, 0
+	}
+	return nil, false, 0
 }
 
 // cpuinfo describes the processor as qemu-hppa's user mode does.
@@ -37,8 +63,11 @@ const cpuinfo = "cpu family\t: PA-RISC 1.1e\n" +
 	"model\t\t: 9000/778/B160L\n" +
 	"model name\t: Merlin L2 160 QEMU (9000/778/B160L)\n"
 
-// cmdline is the arguments, each ended by a NUL.
+// cmdline is the arguments, each ended by a NUL; empty for a zombie.
 func (p *Process) cmdline() []byte {
+	if p.exit != nil && p != p.k.root {
+		return nil
+	}
 	var b []byte
 	for _, arg := range p.cfg.Argv {
 		b = append(append(b, arg...), 0)
@@ -61,6 +90,9 @@ func (p *Process) leaderComm() string {
 // main stack marked.
 func (p *Process) maps() []byte {
 	var b strings.Builder
+	if p.mem == nil {
+		return nil // a zombie
+	}
 	var start uint32
 	var prot machine.Prot
 	open := false

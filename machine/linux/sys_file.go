@@ -311,7 +311,10 @@ func sysLlseek(p *Process, t *thread, a sysArgs) sysResult {
 }
 
 func (p *Process) open(path string, flags, mode uint32) sysResult {
-	if contents, found := p.procSelf(path); found {
+	if contents, found, e := p.procFile(path); found {
+		if e != 0 {
+			return fail(e)
+		}
 		if flags&O_ACCMODE != O_RDONLY {
 			return fail(EACCES)
 		}
@@ -608,14 +611,19 @@ func sysGetcwd(p *Process, t *thread, a sysArgs) sysResult {
 	return result(uint32(len(b)), p.writeUser(a[0], b))
 }
 
-// readlink answers /proc/self/exe itself; other links come from the Env.
+// readlink answers the exe links of the guest's processes itself
+// (/proc/self/exe, /proc/PID/exe); other links come from the Env.
 func (p *Process) readlink(path string, buf, size uint32) sysResult {
 	if int32(size) <= 0 {
 		return fail(EINVAL)
 	}
-	target := p.cfg.ExePath
-	if path != "/proc/self/exe" {
-		var e Errno
+	var target string
+	switch q, name, found, e := p.procProcess(path); {
+	case found && e != 0:
+		return fail(e)
+	case found && name == "exe":
+		target = q.cfg.ExePath
+	default:
 		if target, e = p.env.Readlink(path); e != 0 {
 			return fail(e)
 		}

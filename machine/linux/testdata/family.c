@@ -1,0 +1,115 @@
+/* family: a guest of several processes for the kernel's tests. By default
+ * (any first argument but those below) a pipeline of three processes:
+ * a child writes the numbers 1..N into a pipe, a second child (this
+ * program exec'd from /guest/family as "square") squares them into
+ * another pipe, and the parent sums the squares; meanwhile parent and
+ * first child write the same copy-on-write pages. It prints the sum and
+ * how its children ended. With "bomb", it forks until fork fails, then
+ * kills and reaps its children and says how many there were.
+ *
+ * Rebuild: hppa-linux-gnu-gcc -O2 -static -s -o family family.c
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define N 2000
+#define BOMB_MAX 100000
+
+static char pages[16 * 4096];
+
+static int square(void) {
+	long v;
+	while (scanf("%ld", &v) == 1)
+		printf("%ld\n", v * v);
+	return 0;
+}
+
+static int bomb(void) {
+	static pid_t kids[BOMB_MAX];
+	int n = 0;
+	setpgid(0, 0);
+	for (; n < BOMB_MAX; n++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			for (;;)
+				pause();
+		}
+		if (pid < 0)
+			break;
+		kids[n] = pid;
+	}
+	printf("fork failed with %s after %d children\n", errno == EAGAIN ? "EAGAIN" : strerror(errno), n);
+	for (int i = 0; i < n; i++)
+		kill(kids[i], SIGKILL);
+	int reaped = 0;
+	while (wait(NULL) > 0)
+		reaped++;
+	printf("reaped %d\n", reaped);
+	return 0;
+}
+
+static void check_pages(char c, const char *who) {
+	for (size_t i = 0; i < sizeof pages; i++)
+		if (pages[i] != c) {
+			printf("%s: page byte %zu is %c, not %c\n", who, i, pages[i], c);
+			return;
+		}
+}
+
+int main(int argc, char **argv) {
+	if (argc > 1 && strcmp(argv[1], "square") == 0)
+		return square();
+	if (argc > 1 && strcmp(argv[1], "bomb") == 0)
+		return bomb();
+	memset(pages, 'a', sizeof pages);
+	int numbers[2], squares[2];
+	if (pipe(numbers) || pipe(squares))
+		return 1;
+	fflush(stdout);
+	pid_t producer = fork();
+	if (producer == 0) {
+		close(numbers[0]);
+		close(squares[0]);
+		close(squares[1]);
+		memset(pages, 'b', sizeof pages);
+		FILE *f = fdopen(numbers[1], "w");
+		for (int i = 1; i <= N; i++)
+			fprintf(f, "%d\n", i);
+		fclose(f);
+		check_pages('b', "producer");
+		_exit(0);
+	}
+	pid_t squarer = fork();
+	if (squarer == 0) {
+		dup2(numbers[0], 0);
+		dup2(squares[1], 1);
+		close(numbers[0]);
+		close(numbers[1]);
+		close(squares[0]);
+		close(squares[1]);
+		execl("/guest/family", "family", "square", (char *)NULL);
+		_exit(127);
+	}
+	close(numbers[0]);
+	close(numbers[1]);
+	close(squares[1]);
+	memset(pages, 'c', sizeof pages);
+	FILE *f = fdopen(squares[0], "r");
+	long long v, sum = 0;
+	while (fscanf(f, "%lld", &v) == 1)
+		sum += v;
+	fclose(f);
+	check_pages('c', "parent");
+	int status;
+	waitpid(producer, &status, 0);
+	printf("producer: exited %d\n", WEXITSTATUS(status));
+	waitpid(squarer, &status, 0);
+	printf("squarer: exited %d\n", WEXITSTATUS(status));
+	printf("sum of squares 1..%d: %lld\n", N, sum);
+	return 0;
+}
