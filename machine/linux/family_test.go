@@ -105,3 +105,17 @@ func TestRestoredPipelineSnapshotsIdentically(t *testing.T) {
 	require.Greater(t, snapshots, 10)
 	require.Equal(t, 3, most, "snapshots with all three processes")
 }
+
+// TestEachProcessHasItsWorkingDirectory: a child's chdir moves neither its
+// parent's working directory nor what the parent's relative paths name,
+// though the two run interleaved.
+func TestEachProcessHasItsWorkingDirectory(t *testing.T) {
+	env := familyEnv(t, 1)
+	p := familyGuest(t, env, linux.Config{Argv: []string{"family", "cwd"}, Quantum: 1_000})
+	finish(t, p, env, 1_000_000)
+	want := "child is in /etc, where hostname synod\n" +
+		"child is in /etc, where hostname synod\n" +
+		"parent is in /, where hostname does not exist\n"
+	require.Equal(t, want, env.Stdout.String())
+	require.Equal(t, linux.ExitStatus{}, *p.Exit())
+}

@@ -37,7 +37,7 @@ func (p *Process) fork(t *thread, req cloneRequest) sysResult {
 	child := &Process{
 		k: k, cfg: p.cfg, env: p.env, log: p.log,
 		ppid: p.cfg.PID, pgid: p.pgid, sid: p.sid, exitSignal: int32(req.flags & cloneSignalMask),
-		brkStart: p.brkStart, brk: p.brk, umask: p.umask, undumpable: p.undumpable, nice: p.nice,
+		cwd: p.cwd, brkStart: p.brkStart, brk: p.brk, umask: p.umask, undumpable: p.undumpable, nice: p.nice,
 		files: p.files.fork(), warned: map[uint32]bool{},
 	}
 	child.cfg.PID = k.nextTID

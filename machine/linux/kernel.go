@@ -25,6 +25,12 @@ type kernel struct {
 
 	instructions uint64 // executed by all threads so far
 
+	// The working directories (cwd.go): whether a process has changed
+	// its, the Env's at the start, and the Env's now.
+	cwdMoved   bool
+	initialCwd string
+	envCwd     string
+
 	// trace, when set, sees every instruction any thread executes.
 	trace TraceFunc
 }
@@ -95,6 +101,7 @@ func (k *kernel) run(budget uint64) RunResult {
 			return RunResult{Reason: RunIdle, Executed: done, Wait: k.waitSet()}
 		}
 		p := t.proc
+		k.enterCwd(p)
 		if p.deliverSignals(t); p.exit != nil || t.wait != nil || t.exited {
 			continue
 		}

@@ -87,6 +87,7 @@ type Process struct {
 	// until it execs or ends, and never tears it down.
 	borrowedMem bool
 
+	cwd           string // the working directory; "" while it is the Env's first (cwd.go)
 	brkStart, brk uint32
 	shared        []*sharedMapping // MAP_SHARED mappings, in address order
 	umask         uint32

@@ -27,6 +27,9 @@ type guestState struct {
 	Current      int
 	NextTID      uint32
 	NextFileID   uint32
+	CwdMoved     bool
+	InitialCwd   string
+	EnvCwd       string
 	// Files are the open file descriptions of every process: fork shares
 	// them, so they are named by id across processes.
 	Files     []fileState
@@ -44,6 +47,7 @@ type processState struct {
 	VforkParent uint32
 	Memory      memoryKind
 	Threads     []threadState
+	Cwd         string
 	Brk         uint32
 	BrkStart    uint32
 	Shared      []sharedMappingState
@@ -248,7 +252,8 @@ func fileStateOf(f *openFile) fileState {
 
 // state is the whole guest's state.
 func (k *kernel) state() *guestState {
-	s := &guestState{Instructions: k.instructions, Current: k.current, NextTID: k.nextTID, NextFileID: k.nextFileID}
+	s := &guestState{Instructions: k.instructions, Current: k.current, NextTID: k.nextTID, NextFileID: k.nextFileID,
+		CwdMoved: k.cwdMoved, InitialCwd: k.initialCwd, EnvCwd: k.envCwd}
 	seen := map[uint32]bool{}
 	addFile := func(f *openFile) {
 		if !seen[f.id] {
@@ -270,7 +275,7 @@ func (p *Process) state(addFile func(*openFile)) processState {
 		Config: configState{c.Argv, c.Envp, c.ExePath, c.PID, c.UID, c.GID, c.Hostname, c.Quantum, c.MemoryLimit, c.MaxProcesses},
 		PPID:   p.ppid, PGID: p.pgid, SID: p.sid, ExitSignal: p.exitSignal, VforkParent: p.vforkParent,
 		Memory: p.memoryKind(),
-		Brk:    p.brk, BrkStart: p.brkStart, Umask: p.umask, Undumpable: p.undumpable, Nice: p.nice,
+		Cwd:    p.cwd, Brk: p.brk, BrkStart: p.brkStart, Umask: p.umask, Undumpable: p.undumpable, Nice: p.nice,
 		Pending: sigInfosState(p.sig.pending), Exit: p.exit,
 		Timer: timerState{p.timer.armed, p.timer.deadline, p.timer.interval},
 	}
@@ -453,7 +458,8 @@ func (s *guestState) restore(mems []*machine.Memory, env Env, log *slog.Logger) 
 	if len(s.Processes) == 0 {
 		return nil, errors.New("no processes")
 	}
-	k := &kernel{instructions: s.Instructions, current: s.Current, nextTID: s.NextTID, nextFileID: s.NextFileID}
+	k := &kernel{instructions: s.Instructions, current: s.Current, nextTID: s.NextTID, nextFileID: s.NextFileID,
+		cwdMoved: s.CwdMoved, initialCwd: s.InitialCwd, envCwd: s.EnvCwd}
 	files := map[uint32]*openFile{}
 	pipes := map[uint32]*pipe{}
 	for _, fs := range s.Files {
@@ -512,7 +518,7 @@ func (ps *processState) restore(k *kernel, mem *machine.Memory, files map[uint32
 			MemoryLimit: c.MemoryLimit, MaxProcesses: c.MaxProcesses, Log: log},
 		env: env, log: log, mem: mem,
 		ppid: ps.PPID, pgid: ps.PGID, sid: ps.SID, exitSignal: ps.ExitSignal, vforkParent: ps.VforkParent, borrowedMem: ps.Memory == memoryBorrowed,
-		brkStart: ps.BrkStart, brk: ps.Brk, umask: ps.Umask, undumpable: ps.Undumpable, nice: ps.Nice,
+		cwd: ps.Cwd, brkStart: ps.BrkStart, brk: ps.Brk, umask: ps.Umask, undumpable: ps.Undumpable, nice: ps.Nice,
 		exit: ps.Exit, warned: map[uint32]bool{},
 		timer: realTimer{ps.Timer.Armed, ps.Timer.Deadline, ps.Timer.Interval},
 		files: fileTable{nextID: &k.nextFileID},

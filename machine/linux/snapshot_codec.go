@@ -50,6 +50,9 @@ func codeGuestState(c *canon.Codec, s *guestState) {
 	canon.Int(c, &s.Current)
 	canon.Uint32(c, &s.NextTID)
 	canon.Uint32(c, &s.NextFileID)
+	canon.Bool(c, &s.CwdMoved)
+	canon.String(c, &s.InitialCwd)
+	canon.String(c, &s.EnvCwd)
 	canon.Slice(c, &s.Files, codeFileState)
 	canon.Slice(c, &s.Processes, codeProcessState)
 }
@@ -63,6 +66,7 @@ func codeProcessState(c *canon.Codec, s *processState) {
 	canon.Uint32(c, &s.VforkParent)
 	canon.Uint8(c, (*uint8)(&s.Memory))
 	canon.Slice(c, &s.Threads, codeThreadState)
+	canon.String(c, &s.Cwd)
 	canon.Uint32(c, &s.Brk)
 	canon.Uint32(c, &s.BrkStart)
 	canon.Slice(c, &s.Shared, codeSharedMappingState)

@@ -53,7 +53,7 @@ func filledGuestState() *guestState {
 			Config: configState{Argv: []string{"./kvd", "-p"}, Envp: []string{"HOME=/"}, ExePath: "/kvd", PID: pid, UID: 1,
 				GID: 2, Hostname: "synod", Quantum: 50_000, MemoryLimit: 1 << 30, MaxProcesses: 9},
 			PPID: ppid, PGID: 1000, SID: 1000, ExitSignal: 18, VforkParent: 1001, Memory: memory,
-			Threads: threads, Brk: 0x60000, BrkStart: 0x50000,
+			Threads: threads, Cwd: "/srv", Brk: 0x60000, BrkStart: 0x50000,
 			Shared: []sharedMappingState{{Addr: 0x40000000, Length: 2 * machine.PageSize, FileID: 2, Offset: 4096,
 				Synced: [][32]byte{{1}, {2}}}},
 			Umask: 0o22, Undumpable: true, Nice: -5,
@@ -69,7 +69,7 @@ func filledGuestState() *guestState {
 		return s
 	}
 	return &guestState{
-		Instructions: 1 << 33, Current: 1, NextTID: 1003, NextFileID: 3,
+		Instructions: 1 << 33, Current: 1, NextTID: 1003, NextFileID: 3, CwdMoved: true, InitialCwd: "/", EnvCwd: "/srv",
 		Files: []fileState{pipeEnd(1, filePipeRead), pipeEnd(2, filePipeWrite)},
 		Processes: []processState{
 			process(1000, 1, memoryOwn, thread(1000), thread(1001)),

@@ -67,7 +67,7 @@ func (p *Process) changeFD(fd uint32, do func(FileRef) Errno) sysResult {
 
 // chdir(path)
 func sysChdir(p *Process, t *thread, a sysArgs) sysResult {
-	return p.changePath(a[0], true, p.env.Chdir)
+	return p.changePath(a[0], true, p.chdir)
 }
 
 // fchdir(fd): a kernel descriptor is never a directory.
@@ -76,7 +76,7 @@ func sysFchdir(p *Process, t *thread, a sysArgs) sysResult {
 	if internal {
 		e = ENOTDIR
 	}
-	return change(ref, false, e, p.env.Chdir)
+	return change(ref, false, e, p.chdir)
 }
 
 // link(oldpath, newpath): a final symlink is linked, not followed.

@@ -8,8 +8,8 @@
 // It uses the standard library only.
 //
 // The guest's working directory is this host process's: chdir moves it.
-// That is what qemu-hppa does too; in synod run every process of the
-// guest shares it (a documented gap: Linux gives each process its own).
+// That is what qemu-hppa does too; the kernel moves it to each guest
+// process's own as it switches between them.
 package hostenv
 
 import (

@@ -5,11 +5,14 @@
  * another pipe, and the parent sums the squares; meanwhile parent and
  * first child write the same copy-on-write pages. It prints the sum and
  * how its children ended. With "bomb", it forks until fork fails, then
- * kills and reaps its children and says how many there were.
+ * kills and reaps its children and says how many there were. With
+ * "cwd", a child changes directory to /etc while its parent waits at /,
+ * and each says where it is and reads "hostname" relative to there.
  *
  * Rebuild: hppa-linux-gnu-gcc -O2 -static -s -o family family.c
  */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +56,41 @@ static int bomb(void) {
 	return 0;
 }
 
+static void where(const char *who) {
+	char cwd[256] = "?", line[64] = "";
+	if (!getcwd(cwd, sizeof cwd))
+		strcpy(cwd, "?");
+	FILE *f = fopen("hostname", "r");
+	if (f) {
+		if (!fgets(line, sizeof line, f))
+			line[0] = 0;
+		fclose(f);
+	}
+	printf("%s is in %s, where hostname %s", who, cwd, f ? line : "does not exist\n");
+	fflush(stdout);
+}
+
+static int cwd(void) {
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (chdir("/etc") != 0)
+			_exit(1);
+		where("child");
+		/* The parent runs meanwhile: it must stay where it was. */
+		for (int i = 0; i < 3; i++)
+			sched_yield();
+		where("child");
+		_exit(0);
+	}
+	for (int i = 0; i < 3; i++)
+		sched_yield();
+	int status;
+	waitpid(pid, &status, 0);
+	where("parent");
+	return WEXITSTATUS(status);
+}
+
 static void check_pages(char c, const char *who) {
 	for (size_t i = 0; i < sizeof pages; i++)
 		if (pages[i] != c) {
@@ -66,6 +104,8 @@ int main(int argc, char **argv) {
 		return square();
 	if (argc > 1 && strcmp(argv[1], "bomb") == 0)
 		return bomb();
+	if (argc > 1 && strcmp(argv[1], "cwd") == 0)
+		return cwd();
 	memset(pages, 'a', sizeof pages);
 	int numbers[2], squares[2];
 	if (pipe(numbers) || pipe(squares))
