@@ -3,7 +3,8 @@
 // emulates the gateway page (system calls at 0x100, light-weight
 // compare-and-swap at 0xb0, set-thread-pointer at 0xe0), delivers signals
 // with the frame and trampoline libgcc's unwinder expects, and schedules the
-// guest's threads deterministically.
+// threads of all the guest's processes deterministically (fork, exec and
+// wait: see docs/machine.md, Processes).
 //
 // # Using a process
 //
@@ -20,9 +21,10 @@
 //	status := p.Exit() // exit code, or the signal that killed it
 //
 // Run stops after exactly budget instructions unless every thread blocks or
-// the process ends first. Threads run round-robin, Config.Quantum
-// instructions at a time; no host thread runs guest code and the package
-// starts no goroutines. A blocked thread is re-checked against the Env (one
+// the first process ends first (which ends the guest, every process it
+// started with it). The threads of all processes run round-robin,
+// Config.Quantum instructions at a time; no host thread runs guest code and
+// the package starts no goroutines. A blocked thread is re-checked against the Env (one
 // Env.Clock and one Env.Poll call for all threads, in creation order)
 // whenever the scheduler switches threads and on every Run.
 //
@@ -39,9 +41,9 @@
 //
 // # State
 //
-// StateHash is a SHA-256 over every CPU, every mapped page and all kernel
-// state (descriptors, threads, futex queues, signal dispositions and
-// pending signals) in a canonical order. Snapshot and Restore serialize the
+// StateHash is a SHA-256 over every CPU, every mapped page of every
+// process and all kernel state (processes, descriptors, threads, futex
+// queues, signal dispositions and pending signals) in a canonical order. Snapshot and Restore serialize the
 // same state; the Env's own state (its open handles) is the Env's to save.
 // Kill delivers a signal from outside at a point the caller chooses, which
 // a replica must choose deterministically.
