@@ -25,7 +25,19 @@ const (
 	wNohang = 1
 )
 
-// fork forks mainTID's process and returns the child's pid.
+// handler is where catch installs the handlers.
+const handler = 0x10100
+
+// catch installs handler for sig in mainTID's process, through a
+// sigaction built at buf.
+func catch(t *testing.T, p *linux.Process, buf uint32, sig uint32) {
+	t.Helper()
+	poke(t, p, buf, []byte{0, handler >> 16, handler >> 8 & 0xff, 0})
+	poke(t, p, buf+4, make([]byte, 12))
+	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrRtSigaction, sig, buf, 0, 8)))
+}
+
+// fork forks the process of thread from and returns the child's pid.
 func fork(t *testing.T, p *linux.Process, from uint32) uint32 {
 	t.Helper()
 	pid, blocked := linux.Syscall(p, from, nrFork)
@@ -110,10 +122,7 @@ func TestWaitSelectsChildren(t *testing.T) {
 func TestChildEndSendsSIGCHLD(t *testing.T) {
 	p, _ := newKernel(t)
 	buf := scratch(t, p)
-	const handler = 0x10100
-	poke(t, p, buf, []byte{0, 1, 1, 0}) // sa_handler 0x10100
-	poke(t, p, buf+4, make([]byte, 12))
-	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrRtSigaction, linux.SIGCHLD, buf, 0, 8)))
+	catch(t, p, buf, linux.SIGCHLD)
 	child := fork(t, p, mainTID)
 	linux.Syscall(p, child, nrExitGroup, 0)
 	linux.DeliverSignals(p, mainTID)
@@ -167,10 +176,7 @@ func TestProcessGroups(t *testing.T) {
 func TestVforkWaitsForTheChild(t *testing.T) {
 	p, _ := newKernel(t)
 	buf := scratch(t, p)
-	const handler = 0x10100
-	poke(t, p, buf, []byte{0, 1, 1, 0}) // sa_handler 0x10100
-	poke(t, p, buf+4, make([]byte, 12))
-	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrRtSigaction, linux.SIGUSR1, buf, 0, 8)))
+	catch(t, p, buf, linux.SIGUSR1)
 	child, blocked := linux.Syscall(p, mainTID, nrVfork)
 	require.True(t, blocked)
 	child = mainTID + 1
