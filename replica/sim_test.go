@@ -213,7 +213,13 @@ func TestSimulatedClusterAgrees(t *testing.T) {
 			require.Equal(t, n.id, conn.Node)
 		}
 	}
-	// All replicas reach the same checkpoint with the same state.
+	s.commonCheckpoint()
+}
+
+// commonCheckpoint waits until all replicas reach the same checkpoint, and
+// checks they have the same state there.
+func (s *sim) commonCheckpoint() {
+	s.t.Helper()
 	s.run("a common checkpoint", func() bool {
 		first := s.nodes[0].rep.Status()
 		for _, n := range s.nodes[1:] {
@@ -221,7 +227,7 @@ func TestSimulatedClusterAgrees(t *testing.T) {
 			if st.LastHashAt != first.LastHashAt || st.LastHashAt == 0 {
 				return false
 			}
-			require.Equal(t, first.LastHash, st.LastHash, "node %d at epoch %d", n.id, st.LastHashAt)
+			require.Equal(s.t, first.LastHash, st.LastHash, "node %d at epoch %d", n.id, st.LastHashAt)
 		}
 		return true
 	})

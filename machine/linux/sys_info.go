@@ -163,14 +163,15 @@ const (
 )
 
 // sysinfo(info): uptime from the guest's monotonic clock, no load, the
-// fixed memory figures, no swap, and the process's threads as procs.
+// fixed memory figures, no swap, and every thread of every process as
+// procs, as Linux counts them.
 func sysSysinfo(p *Process, t *thread, a sysArgs) sysResult {
 	b := make([]byte, 64)
 	put := func(off int, v uint32) { binary.BigEndian.PutUint32(b[off:], v) }
 	put(0, uint32(p.env.Clock(p.k.instructions).Monotonic/1e9))
 	put(16, sysinfoTotalPages)
 	put(20, sysinfoFreePages)
-	binary.BigEndian.PutUint16(b[40:], uint16(len(p.threads)))
+	binary.BigEndian.PutUint16(b[40:], uint16(len(p.k.runq)))
 	put(52, machine.PageSize)
 	return result(0, p.writeUser(a[0], b))
 }
