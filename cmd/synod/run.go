@@ -30,11 +30,13 @@ const runUsage = `usage: synod run [flags] [program [args...]]
 Runs a static hppa-linux (PA-RISC) program on one emulated machine, like
 qemu-hppa: stdin, stdout and stderr are passed through, files and TCP
 sockets are the host's, and synod exits with the program's exit status
-(128+n when signal n killed it). SIGINT (Ctrl-C), SIGTERM and SIGHUP are
-delivered to the program, which starts with those synod was started with
-ignored still ignored (a background job of a script ignores SIGINT);
-when one of them kills the program, it kills synod too, as it does
-qemu-hppa. Without a program, it runs a bundled example that sieves
+(128+n when signal n killed it). The program may fork and exec other
+hppa programs: the processes run on the same machine, and the program's
+end ends them all. SIGTERM and SIGHUP are delivered to the program, and
+SIGINT (Ctrl-C) to its process group, which starts with those synod was
+started with ignored still ignored (a background job of a script ignores
+SIGINT); when one of them kills the program, it kills synod too, as it
+does qemu-hppa. Without a program, it runs a bundled example that sieves
 primes.
 
 Build a program for it with Debian's cross compiler:
@@ -204,7 +206,14 @@ func forwardSignals(p *linux.Process, sigs <-chan os.Signal) {
 	for {
 		select {
 		case s := <-sigs:
-			if g, ok := hostenv.GuestSignal(s.(syscall.Signal)); ok {
+			g, ok := hostenv.GuestSignal(s.(syscall.Signal))
+			switch {
+			case !ok:
+			case s == syscall.SIGINT:
+				// Ctrl-C: the terminal's foreground group, as under qemu-hppa,
+				// where every guest process is a host process of that group.
+				_ = p.KillGroup(g)
+			default:
 				_ = p.Kill(g)
 			}
 		default:

@@ -243,6 +243,21 @@ func (p *Process) Kill(sig int) error {
 	return nil
 }
 
+// KillGroup sends sig from outside to every process of p's process group,
+// as a terminal sends Ctrl-C's SIGINT to its foreground group. The same
+// determinism rule as Kill's holds.
+func (p *Process) KillGroup(sig int) error {
+	if sig < 1 || sig > numSignals {
+		return fmt.Errorf("kill: no signal %d", sig)
+	}
+	for _, q := range p.k.procs {
+		if q.pgid == p.pgid {
+			q.sendToProcess(sigInfo{signo: int32(sig), code: siUser})
+		}
+	}
+	return nil
+}
+
 // Ignore sets sig's disposition to SIG_IGN before the program runs: a
 // program starts with the signals its parent ignored still ignored, as
 // execve leaves them.

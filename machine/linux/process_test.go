@@ -220,3 +220,21 @@ func TestProcShowsEveryProcess(t *testing.T) {
 	require.Equal(t, "/guest/k", string(peek(t, p, buf+0x100, int(n))))
 	require.Equal(t, neg(linux.ENOENT), first(linux.Syscall(p, mainTID, nrOpenat, atFDCWD, cstring("/proc/99999/cmdline"), 0)))
 }
+
+// TestKillGroupReachesTheFirstProcessGroup: KillGroup, Ctrl-C from
+// outside, reaches every process of the first process's group and no
+// other.
+func TestKillGroupReachesTheFirstProcessGroup(t *testing.T) {
+	p, _ := newKernel(t)
+	buf := scratch(t, p)
+	inGroup := fork(t, p, mainTID)
+	apart := fork(t, p, mainTID)
+	catch(t, p, buf, linux.SIGINT) // after the forks: the children keep the default action
+	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrSetpgid, apart, 0)))
+	require.NoError(t, p.KillGroup(linux.SIGINT))
+	require.Equal(t, inGroup, first(linux.Syscall(p, mainTID, nrWait4, ^uint32(0), buf, wNohang, 0)))
+	require.Equal(t, uint32(linux.SIGINT), word(t, p, buf), "killed by SIGINT")
+	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrWait4, apart, buf, wNohang, 0)), "the other group runs on")
+	linux.DeliverSignals(p, mainTID)
+	require.Equal(t, uint32(handler|3), linux.MainCPU(p).IAOQFront, "the first process's handler runs")
+}
