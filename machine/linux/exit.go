@@ -54,7 +54,7 @@ func (p *Process) end(status ExitStatus) {
 		if c.ppid == p.cfg.PID {
 			c.ppid = k.root.cfg.PID
 			if c.exit != nil {
-				k.root.childEnded()
+				k.root.childChanged()
 			}
 		}
 	}
@@ -106,15 +106,16 @@ func (p *Process) notifyParent() {
 	if p.exitSignal == SIGCHLD && (act.handler == sigIGN || act.flags&saNocldwait != 0) {
 		k.removeProcess(p)
 	}
-	parent.childEnded()
+	parent.childChanged()
 	if p.exitSignal != 0 {
 		code, status := childCode(*p.exit)
 		parent.sendToProcess(sigInfo{signo: p.exitSignal, code: code, pid: p.cfg.PID, uid: p.cfg.UID, value: status})
 	}
 }
 
-// childEnded runs again the wait of every thread of p waiting for a child.
-func (p *Process) childEnded() {
+// childChanged runs again the wait of every thread of p waiting for a
+// child: one has ended, stopped or continued.
+func (p *Process) childChanged() {
 	for _, t := range append([]*thread(nil), p.threads...) {
 		if t.wait != nil && t.wait.kind == waitChild {
 			p.retry(t)

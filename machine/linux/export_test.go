@@ -50,6 +50,9 @@ func MemoryOf(p *Process, pid uint32) *machine.Memory {
 	return nil
 }
 
+// Stopped reports whether process pid of p's guest is stopped.
+func Stopped(p *Process, pid uint32) bool { return p.k.process(pid).stopped }
+
 // Processes lists the pids of p's guest, zombies included.
 func Processes(p *Process) []uint32 {
 	var pids []uint32

@@ -102,7 +102,7 @@ func (k *kernel) run(budget uint64) RunResult {
 		}
 		p := t.proc
 		k.enterCwd(p)
-		if p.deliverSignals(t); p.exit != nil || t.wait != nil || t.exited {
+		if p.deliverSignals(t); p.exit != nil || !t.runnable() || t.exited {
 			continue
 		}
 		n := min(t.quantumLeft, budget-done)

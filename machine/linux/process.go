@@ -98,6 +98,12 @@ type Process struct {
 	undumpable    bool          // prctl(PR_SET_DUMPABLE, 0)
 	nice          int32         // setpriority, for getpriority
 
+	// Job control (stop.go): whether the process is stopped, by which
+	// signal, and what its parent's wait has yet to hear of it.
+	stopped    bool
+	stopSignal int32
+	report     uint8
+
 	// exit is how the process ended; until its parent reaps it, it stays
 	// in the process table as a zombie.
 	exit   *ExitStatus

@@ -238,3 +238,30 @@ func TestKillGroupReachesTheFirstProcessGroup(t *testing.T) {
 	linux.DeliverSignals(p, mainTID)
 	require.Equal(t, uint32(handler|3), linux.MainCPU(p).IAOQFront, "the first process's handler runs")
 }
+
+// TestStopAndContinue: a stop signal stops a child, which wait reports
+// once with WUNTRACED; SIGCONT continues it, which wait reports once with
+// WCONTINUED. The first process, with no parent in the guest to continue
+// it, ignores stop signals.
+func TestStopAndContinue(t *testing.T) {
+	const wUntraced, wContinued = 2, 8
+	p, _ := newKernel(t)
+	buf := scratch(t, p)
+	child := fork(t, p, mainTID)
+	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrKill, child, linux.SIGSTOP)))
+	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrWait4, child, buf, wNohang, 0)), "not without WUNTRACED")
+	require.Equal(t, child, first(linux.Syscall(p, mainTID, nrWait4, child, buf, wNohang|wUntraced, 0)))
+	require.Equal(t, uint32(linux.SIGSTOP<<8|0x7f), word(t, p, buf), "WIFSTOPPED, WSTOPSIG")
+	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrWait4, child, buf, wNohang|wUntraced, 0)), "reported once")
+
+	require.Equal(t, uint32(0), first(linux.Syscall(p, mainTID, nrKill, child, linux.SIGCONT)))
+	require.Equal(t, child, first(linux.Syscall(p, mainTID, nrWait4, child, buf, wNohang|wContinued, 0)))
+	require.Equal(t, uint32(0xffff), word(t, p, buf), "WIFCONTINUED")
+
+	require.False(t, linux.Stopped(p, child))
+	require.Equal(t, uint32(0), first(linux.Syscall(p, child, nrKill, child, linux.SIGTSTP)))
+	require.True(t, linux.Stopped(p, child), "it stops itself")
+	require.Equal(t, uint32(0), first(linux.Syscall(p, child, nrKill, mainTID, linux.SIGSTOP)))
+	linux.DeliverSignals(p, mainTID)
+	require.False(t, linux.Stopped(p, mainTID), "the first process runs on")
+}

@@ -85,7 +85,7 @@ type waitFD struct {
 // blocked.
 func (k *kernel) schedule() *thread {
 	if k.current >= 0 && k.current < len(k.runq) {
-		if t := k.runq[k.current]; t.wait == nil && t.quantumLeft > 0 {
+		if t := k.runq[k.current]; t.runnable() && t.quantumLeft > 0 {
 			return t
 		}
 	}
@@ -93,7 +93,7 @@ func (k *kernel) schedule() *thread {
 	n := len(k.runq)
 	for i := 1; i <= n; i++ {
 		idx := (k.current + i) % n
-		if t := k.runq[idx]; t.wait == nil {
+		if t := k.runq[idx]; t.runnable() {
 			k.current = idx
 			t.quantumLeft = t.proc.cfg.Quantum
 			return t
@@ -101,6 +101,10 @@ func (k *kernel) schedule() *thread {
 	}
 	return nil
 }
+
+// runnable reports whether t can run: it is not blocked in a call and its
+// process is not stopped.
+func (t *thread) runnable() bool { return t.wait == nil && !t.proc.stopped }
 
 // recheckWaits wakes blocked threads whose condition now holds and fires
 // the interval timers that are due. It asks the Env at most once for the

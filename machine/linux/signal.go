@@ -146,9 +146,7 @@ func defaultActionOf(sig int32) defaultAction {
 	case SIGCHLD, SIGURG, SIGWINCH, SIGCONT:
 		return actIgnore
 	case SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU:
-		// Stopping needs a parent to continue it; there is none here, so
-		// the stop signals are discarded (a documented gap).
-		return actStop
+		return actStop // stop.go
 	}
 	return actTerminate
 }
@@ -161,7 +159,7 @@ func (p *Process) ignored(sig int32) bool {
 	}
 	if a.handler == sigDFL {
 		d := defaultActionOf(sig)
-		return d == actIgnore || d == actStop
+		return d == actIgnore || (d == actStop && !p.canStop())
 	}
 	return false
 }
@@ -185,11 +183,17 @@ func (p *Process) terminate(sig int32) {
 
 // sendToThread queues a thread-directed signal (tkill, tgkill, faults).
 func (p *Process) sendToThread(t *thread, info sigInfo) {
+	p.prepareSignal(info.signo)
 	if p.ignored(info.signo) {
 		return
 	}
-	if p.fatalNow(info.signo) && t.sig.mask&sigBit(info.signo) == 0 {
+	unblocked := t.sig.mask&sigBit(info.signo) == 0
+	if p.fatalNow(info.signo) && unblocked {
 		p.terminate(info.signo)
+		return
+	}
+	if isStopSignal(info.signo) && p.sig.actions[info.signo].handler == sigDFL && unblocked {
+		p.stop(info.signo) // at once: its blocked calls wait on
 		return
 	}
 	t.sig.pending = queue(t.sig.pending, info)
@@ -204,7 +208,11 @@ func (p *Process) sendToThread(t *thread, info sigInfo) {
 // sendToProcess queues a process-directed signal (kill): the first thread
 // that does not block it takes it; if all block it, it waits on the process.
 func (p *Process) sendToProcess(info sigInfo) {
-	if p.exit != nil || p.ignored(info.signo) {
+	if p.exit != nil {
+		return
+	}
+	p.prepareSignal(info.signo)
+	if p.ignored(info.signo) {
 		return
 	}
 	for _, t := range p.threads {
@@ -296,7 +304,13 @@ func (p *Process) deliverSignals(t *thread) {
 			continue
 		case act.handler == sigDFL:
 			switch defaultActionOf(info.signo) {
-			case actIgnore, actStop:
+			case actIgnore:
+				continue
+			case actStop:
+				if p.canStop() {
+					p.stop(info.signo)
+					return
+				}
 				continue
 			}
 			p.terminate(info.signo)

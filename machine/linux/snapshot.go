@@ -59,6 +59,9 @@ type processState struct {
 	Pending     []sigInfoState
 	Futexes     []futexWaiterState
 	Timer       timerState
+	Stopped     bool
+	StopSignal  int32
+	Report      uint8
 	Exit        *ExitStatus
 }
 
@@ -277,7 +280,8 @@ func (p *Process) state(addFile func(*openFile)) processState {
 		Memory: p.memoryKind(),
 		Cwd:    p.cwd, Brk: p.brk, BrkStart: p.brkStart, Umask: p.umask, Undumpable: p.undumpable, Nice: p.nice,
 		Pending: sigInfosState(p.sig.pending), Exit: p.exit,
-		Timer: timerState{p.timer.armed, p.timer.deadline, p.timer.interval},
+		Timer:   timerState{p.timer.armed, p.timer.deadline, p.timer.interval},
+		Stopped: p.stopped, StopSignal: p.stopSignal, Report: p.report,
 	}
 	for _, t := range p.threads {
 		ts := threadState{
@@ -519,6 +523,7 @@ func (ps *processState) restore(k *kernel, mem *machine.Memory, files map[uint32
 		env: env, log: log, mem: mem,
 		ppid: ps.PPID, pgid: ps.PGID, sid: ps.SID, exitSignal: ps.ExitSignal, vforkParent: ps.VforkParent, borrowedMem: ps.Memory == memoryBorrowed,
 		cwd: ps.Cwd, brkStart: ps.BrkStart, brk: ps.Brk, umask: ps.Umask, undumpable: ps.Undumpable, nice: ps.Nice,
+		stopped: ps.Stopped, stopSignal: ps.StopSignal, report: ps.Report,
 		exit: ps.Exit, warned: map[uint32]bool{},
 		timer: realTimer{ps.Timer.Armed, ps.Timer.Deadline, ps.Timer.Interval},
 		files: fileTable{nextID: &k.nextFileID},

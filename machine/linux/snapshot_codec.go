@@ -78,6 +78,9 @@ func codeProcessState(c *canon.Codec, s *processState) {
 	canon.Slice(c, &s.Pending, codeSigInfoState)
 	canon.Slice(c, &s.Futexes, codeFutexWaiterState)
 	codeTimerState(c, &s.Timer)
+	canon.Bool(c, &s.Stopped)
+	canon.Int32(c, &s.StopSignal)
+	canon.Uint8(c, &s.Report)
 	canon.Optional(c, &s.Exit, codeExitStatus)
 }
 

@@ -61,7 +61,8 @@ func filledGuestState() *guestState {
 			Pending: []sigInfoState{{Signo: 14, Code: 1, PID: 3, UID: 4, Value: 5, Addr: 6, Fault: true}},
 			Futexes: []futexWaiterState{{Addr: 0x4010, TID: 1001, Bitset: 0xff}},
 			Timer:   timerState{Armed: true, Deadline: 7e9, Interval: 1e9},
-			Exit:    &ExitStatus{Code: 3, Signal: 11, Core: true},
+			Stopped: true, StopSignal: 24, Report: reportStopped,
+			Exit: &ExitStatus{Code: 3, Signal: 11, Core: true},
 		}
 		for sig := range numSignals {
 			s.Actions = append(s.Actions, sigActionState{Handler: 0x10000 + uint32(sig), Flags: 4, Mask: 1 << sig})

@@ -11,7 +11,7 @@ package linux
 var syscallTable []syscallInfo
 
 // waitPartial is the note on the wait calls.
-const waitPartial = "stopped and continued children are never reported: stop signals are discarded"
+const waitPartial = "the first process, having no parent in the guest, never stops"
 
 // mmapPartial is the note on mmap and mmap2.
 const mmapPartial = "file mappings are copies: shared ones are written back on msync, munmap and exit, but do not see later write()s to the file; pages past its end read as zeros instead of raising SIGBUS"

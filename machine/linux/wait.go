@@ -1,9 +1,9 @@
 package linux
 
-// wait4, waitpid and waitid: a parent collects its ended children. A
-// child that ended stays a zombie, its pid taken and counted against the
-// process limit, until one of these reaps it. Stopped and continued
-// children are never reported: stop signals are discarded (signal.go).
+// wait4, waitpid and waitid: a parent collects its ended children, and
+// hears of stopped and continued ones (stop.go). A child that ended stays
+// a zombie, its pid taken and counted against the process limit, until
+// one of these reaps it.
 
 const (
 	wNohang    = 0x1
@@ -20,25 +20,59 @@ const (
 	pPGID = 2
 )
 
-// waitChild finds a child of p that matches and has ended, reports it and
-// reaps it (unless noReap), and returns its pid; 0 when none has ended and
-// nohang is set; ECHILD when no child matches at all. Otherwise t waits
-// until a child ends and the call runs again.
-func (p *Process) waitChild(t *thread, matches func(*Process) bool, nohang, noReap bool, report func(*Process) Errno) sysResult {
+// waitFor is what a wait reports: ended children (always, for wait4),
+// stopped ones (WUNTRACED), continued ones (WCONTINUED).
+type waitFor struct{ exited, stopped, continued bool }
+
+// childEvent is what a wait reports of one child: the si_code and
+// si_status of waitid, and wait4's status word.
+type childEvent struct {
+	code   int32
+	status uint32
+	word   uint32
+}
+
+// event is what c has to report to a wait for want, if anything; ended is
+// set when c is a zombie to reap.
+func (c *Process) event(want waitFor) (ev childEvent, ended, found bool) {
+	switch {
+	case c.exit != nil && want.exited:
+		code, status := childCode(*c.exit)
+		return childEvent{code, status, waitStatus(*c.exit)}, true, true
+	case c.exit != nil:
+	case c.report == reportStopped && want.stopped:
+		return childEvent{cldStopped, uint32(c.stopSignal), uint32(c.stopSignal)<<8 | 0x7f}, false, true
+	case c.report == reportContinued && want.continued:
+		return childEvent{cldContinued, SIGCONT, 0xffff}, false, true
+	}
+	return childEvent{}, false, false
+}
+
+// waitChild finds a child of p that matches and has something to report,
+// reports it, and returns its pid; a zombie is reaped and a stop or
+// continue is consumed, unless noReap. It returns 0 when no child has
+// anything to report and nohang is set, ECHILD when no child matches at
+// all. Otherwise t waits until a child changes and the call runs again.
+func (p *Process) waitChild(t *thread, matches func(*Process) bool, want waitFor, nohang, noReap bool, report func(*Process, childEvent) Errno) sysResult {
 	found := false
 	for _, c := range p.k.procs {
 		if c.ppid != p.cfg.PID || !matches(c) {
 			continue
 		}
 		found = true
-		if c.exit == nil {
+		ev, ended, has := c.event(want)
+		if !has {
 			continue
 		}
-		if e := report(c); e != 0 {
+		if e := report(c, ev); e != 0 {
 			return fail(e)
 		}
-		if !noReap {
+		switch {
+		case noReap:
+		case ended:
 			p.k.removeProcess(c)
+		default:
+			c.report = reportNothing
 		}
 		return ok(c.cfg.PID)
 	}
@@ -81,9 +115,10 @@ func sysWait4(p *Process, t *thread, a sysArgs) sysResult {
 	if options&^(wNohang|wUntraced|wContinued|wNothread|wAll|wClone) != 0 || pid == -0x80000000 {
 		return fail(EINVAL)
 	}
-	return p.waitChild(t, p.childOf(pid), options&wNohang != 0, false, func(c *Process) Errno {
+	want := waitFor{exited: true, stopped: options&wUntraced != 0, continued: options&wContinued != 0}
+	return p.waitChild(t, p.childOf(pid), want, options&wNohang != 0, false, func(c *Process, ev childEvent) Errno {
 		if statusAddr != 0 {
-			if e := p.writeU32(statusAddr, waitStatus(*c.exit)); e != 0 {
+			if e := p.writeU32(statusAddr, ev.word); e != 0 {
 				return e
 			}
 		}
@@ -121,9 +156,7 @@ func sysWaitid(p *Process, t *thread, a sysArgs) sysResult {
 	default:
 		return fail(EINVAL)
 	}
-	if options&wExited == 0 {
-		matches = func(*Process) bool { return false } // only stops and continues, which never happen
-	}
+	want := waitFor{exited: options&wExited != 0, stopped: options&wUntraced != 0, continued: options&wContinued != 0}
 	writeInfo := func(code int32, pid, uid, status uint32) Errno {
 		if infop == 0 {
 			return 0
@@ -138,9 +171,8 @@ func sysWaitid(p *Process, t *thread, a sysArgs) sysResult {
 		info.u32(20, status)
 		return p.writeUser(infop, info)
 	}
-	r := p.waitChild(t, matches, options&wNohang != 0, options&wNowait != 0, func(c *Process) Errno {
-		code, status := childCode(*c.exit)
-		if e := writeInfo(code, c.cfg.PID, c.cfg.UID, status); e != 0 {
+	r := p.waitChild(t, matches, want, options&wNohang != 0, options&wNowait != 0, func(c *Process, ev childEvent) Errno {
+		if e := writeInfo(ev.code, c.cfg.PID, c.cfg.UID, ev.status); e != 0 {
 			return e
 		}
 		if rusage != 0 {

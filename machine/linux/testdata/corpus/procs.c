@@ -1,7 +1,8 @@
 /* procs: processes. fork chains that pass exit codes up, execve of
  * another corpus program and of a "#!" script (interp.sh, whose
  * interpreter is this program), wait4/waitpid/waitid with WNOHANG and for
- * killed children, SIGCHLD, process groups and sessions with kill to a
+ * killed children, SIGCHLD, stopping and continuing children (WUNTRACED,
+ * WCONTINUED), process groups and sessions with kill to a
  * group, copy-on-write (parent and child write the same pages), vfork, a
  * pipeline of three processes (the middle one exec'd ./filter), a file
  * offset shared across fork and close-on-exec. Every process prints only
@@ -151,6 +152,35 @@ static void test_wait(void) {
 	CHECK(waitpid(pid, &status, 0) == -1 && errno == ECHILD); /* reaped at its end */
 	sa.sa_handler = SIG_DFL;
 	CHECK(sigaction(SIGCHLD, &sa, NULL) == 0);
+}
+
+static void test_job_control(void) {
+	pid_t pid = fork_flushed();
+	if (pid == 0) {
+		raise(SIGSTOP);
+		_exit(5);
+	}
+	int status;
+	CHECK(waitpid(pid, &status, WUNTRACED) == pid);
+	printf("stopped child: stopped %d, by signal %d\n", WIFSTOPPED(status), WSTOPSIG(status));
+	CHECK(waitpid(pid, &status, WUNTRACED | WNOHANG) == 0); /* reported once */
+	CHECK(kill(pid, SIGCONT) == 0);
+	CHECK(waitpid(pid, &status, WCONTINUED) == pid);
+	printf("continued child: continued %d\n", WIFCONTINUED(status));
+	describe("continued child", wait_for(pid));
+
+	pid = fork_flushed();
+	if (pid == 0) {
+		for (;;)
+			pause();
+	}
+	CHECK(kill(pid, SIGTSTP) == 0);
+	siginfo_t info;
+	memset(&info, 0, sizeof info);
+	CHECK(waitid(P_PID, pid, &info, WSTOPPED) == 0);
+	CHECK(info.si_code == CLD_STOPPED && info.si_status == SIGTSTP);
+	CHECK(kill(pid, SIGKILL) == 0);
+	describe("stopped child sent SIGKILL", wait_for(pid));
 }
 
 static void test_groups(void) {
@@ -319,6 +349,7 @@ int main(int argc, char **argv) {
 	}
 	test_chain_and_exec();
 	test_wait();
+	test_job_control();
 	test_groups();
 	test_cow();
 	test_vfork();
