@@ -26,6 +26,7 @@ type BootParams struct {
 	MemoryLimit         uint64
 	Disks               []entry.DiskPath
 	ConsoleInput        bool
+	MaxProcesses        uint64
 }
 
 // NodeConfig wires one node's replica to its log and devices.

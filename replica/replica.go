@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"slices"
 
 	"github.com/synodvm/synod/consensus"
@@ -146,11 +147,12 @@ func (r *Replica) start(index uint64, b entry.Boot) {
 
 func (r *Replica) processConfig() linux.Config {
 	return linux.Config{
-		Argv:        r.boot.Argv,
-		Envp:        r.boot.Envp,
-		ExePath:     r.cfg.ExePath,
-		MemoryLimit: r.boot.MemoryLimit,
-		Log:         r.log,
+		Argv:         r.boot.Argv,
+		Envp:         r.boot.Envp,
+		ExePath:      r.cfg.ExePath,
+		MemoryLimit:  r.boot.MemoryLimit,
+		MaxProcesses: uint32(min(r.boot.MaxProcesses, math.MaxUint32)),
+		Log:          r.log,
 	}
 }
 

@@ -252,6 +252,7 @@ func (rt *Runtime) proposeBoot(now time.Time) {
 		MemoryLimit:         b.MemoryLimit,
 		Disks:               b.Disks,
 		ConsoleInput:        b.ConsoleInput,
+		MaxProcesses:        b.MaxProcesses,
 	}
 	if _, err := io.ReadFull(rt.cfg.Entropy, boot.AuxRandom[:]); err != nil {
 		rt.cfg.Logger.Error("no random bytes for the boot entry", "err", err)

@@ -46,6 +46,8 @@ type sim struct {
 	now   time.Duration
 	// hashEvery is the boot entry's HashEvery.
 	hashEvery uint64
+	// maxProcesses is the boot entry's MaxProcesses.
+	maxProcesses uint64
 }
 
 // simBootTime is the wall clock at the start of a simulation: the boot
@@ -127,7 +129,7 @@ func (s *sim) stepNode(n *simNode) {
 		s.propose(n, entry.Boot{
 			GuestDigest: GuestDigest(n.rep.cfg.Guest), Argv: []string{"kvd"}, Time: simBootTime,
 			EpochInstructions: 100_000, NanosPerInstruction: 10, HashEvery: s.hashEvery,
-			Members: status.Members,
+			Members: status.Members, MaxProcesses: s.maxProcesses,
 		})
 	}
 	if seal, ok := n.sealer.Next(n.rep.SealInfo(), status.IsLeader, simBootTime+int64(s.now)); ok && n.rep.Status().Booted {

@@ -156,7 +156,7 @@ func TestHeaderRestoresEveryField(t *testing.T) {
 	h := header{
 		Boot: entry.Boot{GuestDigest: [32]byte{1}, Argv: []string{"/kvd"}, Envp: []string{"HOME=/"}, AuxRandom: [16]byte{2},
 			Time: 1e18, EpochInstructions: 1e6, NanosPerInstruction: 10, HashEvery: 4, Members: []consensus.NodeID{1, 2, 3},
-			MemoryLimit: 1 << 30, Disks: []entry.DiskPath{{Disk: "d", Node: 1, Size: 1 << 20}}, ConsoleInput: true},
+			MemoryLimit: 1 << 30, Disks: []entry.DiskPath{{Disk: "d", Node: 1, Size: 1 << 20}}, ConsoleInput: true, MaxProcesses: 64},
 		Epoch: 12, Ran: 500, Ended: true,
 		Wait:      linux.WaitSet{Deadline: 7e9, HasDeadline: true, Handles: []linux.PollRequest{{Handle: 5, Events: 1}}, Random: true},
 		Delivered: 40, SealedThrough: 11,

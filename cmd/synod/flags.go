@@ -51,7 +51,11 @@ const defaultMemory = 1 << 30
 
 // memoryUsage describes --memory, the same for run, node and up.
 const memoryUsage = "cap the guest's memory (program, stack, brk and mmap) at `size`, such as 512M or 2G: " +
-	"past it the guest's allocations fail with ENOMEM instead of taking the host's memory"
+	"past it the guest's allocations fail with ENOMEM instead of taking the host's memory (each process has its own)"
+
+// maxProcessesUsage describes --max-processes, the same for run, node and up.
+const maxProcessesUsage = "how many `processes` the guest may have at once, those ended and not yet waited for included: " +
+	"past it fork fails with EAGAIN, so a fork bomb takes neither the host's memory nor its time"
 
 // byteSize is a flag's size in bytes, written as a number with an optional
 // K, M or G suffix (powers of 1024; 64M, 64MB and 64MiB are the same).

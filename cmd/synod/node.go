@@ -27,6 +27,7 @@ import (
 	"github.com/synodvm/synod/consensus/entry"
 	"github.com/synodvm/synod/consensus/raftlog"
 	"github.com/synodvm/synod/consensus/raftnode"
+	"github.com/synodvm/synod/machine/linux"
 	"github.com/synodvm/synod/outputs"
 	"github.com/synodvm/synod/peripherals"
 	"github.com/synodvm/synod/replica"
@@ -68,6 +69,7 @@ type machineFlags struct {
 	tick              time.Duration
 	snapshotEvery     uint64
 	memory            byteSize
+	maxProcesses      uint64
 	// consoleInput feeds the guest's stdin from the nodes' stdin.
 	consoleInput bool
 }
@@ -83,6 +85,7 @@ func (m *machineFlags) register(fs *flag.FlagSet) {
 	fs.Uint64Var(&m.snapshotEvery, "snapshot-every", 10_000, "snapshot the machine and compact the log every this many log `entries` (fewer: faster restarts, more snapshot work)")
 	m.memory = defaultMemory
 	fs.Var(&m.memory, "memory", memoryUsage)
+	fs.Uint64Var(&m.maxProcesses, "max-processes", linux.DefaultMaxProcesses, maxProcessesUsage)
 	fs.BoolVar(&m.consoleInput, "console-input", false, "feed the guest's stdin from the console through the log (every node given it must read the same input from its start)")
 }
 
@@ -275,6 +278,7 @@ func (s nodeSetup) run(ctx context.Context, history repairHistory) (*raftpb.Snap
 			MemoryLimit:         uint64(m.memory),
 			Disks:               diskPaths(cfg),
 			ConsoleInput:        m.consoleInput,
+			MaxProcesses:        m.maxProcesses,
 		},
 		Log:       log,
 		OnCommit:  netport.Committed,
@@ -492,6 +496,7 @@ func nodeArgs(configPath string, id consensus.NodeID, m machineFlags, guestArgs 
 	if m.memory != 0 {
 		args = append(args, "--memory", m.memory.String())
 	}
+	args = append(args, "--max-processes", strconv.FormatUint(m.maxProcesses, 10))
 	if m.consoleInput {
 		args = append(args, "--console-input")
 	}

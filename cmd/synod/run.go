@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -77,7 +78,7 @@ func runGuest(args []string) (linux.ExitStatus, error) {
 	memory := byteSize(defaultMemory)
 	fs.Var(&memory, "memory", memoryUsage)
 	root := fs.String("root", "", "look absolute guest paths up under `dir` first, as qemu-hppa -L does (a guest /bin/sh for system())")
-	maxProcesses := fs.Uint("max-processes", linux.DefaultMaxProcesses, "how many `processes` the guest may have at once; fork fails with EAGAIN beyond")
+	maxProcesses := fs.Uint64("max-processes", linux.DefaultMaxProcesses, maxProcessesUsage)
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return linux.ExitStatus{}, err
 	}
@@ -88,7 +89,7 @@ func runGuest(args []string) (linux.ExitStatus, error) {
 	}
 	cfg.Quantum = *quantum
 	cfg.MemoryLimit = uint64(memory)
-	cfg.MaxProcesses = uint32(*maxProcesses)
+	cfg.MaxProcesses = uint32(min(*maxProcesses, math.MaxUint32))
 	cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{ReplaceAttr: dropTime}))
 
 	env := hostenv.New()

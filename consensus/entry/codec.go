@@ -49,6 +49,7 @@ func Encode(e Entry) []byte {
 			w.int(d.Size)
 		}
 		w.bool(e.ConsoleInput)
+		w.uint(e.MaxProcesses)
 	case Seal:
 		w.uint(e.Through)
 		w.int(e.Time)
@@ -141,6 +142,9 @@ func Decode(b []byte) (Entry, error) {
 		}
 		if len(r.buf) > 0 {
 			v.ConsoleInput = r.bool()
+		}
+		if len(r.buf) > 0 {
+			v.MaxProcesses = r.uint()
 		}
 		e = v
 	case KindSeal:

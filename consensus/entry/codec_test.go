@@ -24,6 +24,7 @@ func sampleEntries() []Entry {
 			MemoryLimit:         1 << 30,
 			Disks:               []DiskPath{{Disk: "journal", Node: 1, Size: 1 << 30}, {Disk: "journal", Node: 2, Size: 1 << 30}},
 			ConsoleInput:        true,
+			MaxProcesses:        64,
 		},
 		Boot{},
 		Seal{Through: 12, Time: -5},
@@ -96,10 +97,18 @@ func TestBootWithoutMemoryLimitDecodes(t *testing.T) {
 	require.Equal(t, b, got)
 }
 
+func TestBootWithoutProcessLimitDecodes(t *testing.T) {
+	b := Boot{GuestDigest: [32]byte{1}, Argv: []string{"kvd"}, EpochInstructions: 200_000, Members: []consensus.NodeID{1}, ConsoleInput: true}
+	wire := Encode(b)
+	got, err := Decode(wire[:len(wire)-1]) // no process limit is a byte
+	require.NoError(t, err)
+	require.Equal(t, b, got)
+}
+
 func TestBootWithoutDisksDecodes(t *testing.T) {
 	b := Boot{GuestDigest: [32]byte{1}, Argv: []string{"kvd"}, EpochInstructions: 200_000, Members: []consensus.NodeID{1}, MemoryLimit: 1 << 30}
 	wire := Encode(b)
-	got, err := Decode(wire[:len(wire)-2]) // no disks and no console input are a byte each
+	got, err := Decode(wire[:len(wire)-3]) // no disks, no console input and no process limit are a byte each
 	require.NoError(t, err)
 	require.Equal(t, b, got)
 }

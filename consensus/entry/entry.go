@@ -100,6 +100,10 @@ type Boot struct {
 	// ConsoleInput says the guest's stdin is fed by ConsoleIn entries;
 	// without it stdin is empty, as under a supervisor.
 	ConsoleInput bool
+	// MaxProcesses caps how many processes the guest may have at once
+	// (zero: the kernel's default). Fixed at boot because it decides
+	// which of the guest's forks fail.
+	MaxProcesses uint64
 }
 
 // DiskPath is one node's path to a disk: a disk several nodes reach has
