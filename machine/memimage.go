@@ -59,7 +59,12 @@ func (img *MemoryImage) AppendState(b []byte) []byte {
 	return b
 }
 
-func (img *MemoryImage) encodeState(emit func([]byte)) {
+func (img *MemoryImage) encodeState(emit func([]byte)) { img.encodeShared(emit, nil) }
+
+// encodeShared encodes the image; a page whose contents seen already
+// holds (a group's earlier image, memgroup.go) is written as a reference
+// to it, and one seen is nil for is added to it.
+func (img *MemoryImage) encodeShared(emit func([]byte), seen *contentIndex) {
 	var head [6]byte
 	head[0] = memoryStateVersion
 	binary.BigEndian.PutUint32(head[1:], uint32(len(img.pages)))
@@ -67,13 +72,20 @@ func (img *MemoryImage) encodeState(emit func([]byte)) {
 	for _, pg := range img.pages {
 		binary.BigEndian.PutUint32(head[:], pg.n)
 		head[4] = byte(pg.prot)
-		if pg.data == nil || allZero(pg.data[:]) {
-			head[5] = 0
+		switch ref, shared := seen.find(pg.data); {
+		case pg.data == nil || allZero(pg.data[:]):
+			head[5] = pageKindZero
 			emit(head[:6])
-			continue
+		case shared:
+			head[5] = pageKindShared
+			emit(head[:6])
+			emit(ref)
+		default:
+			head[5] = pageKindData
+			emit(head[:6])
+			emit(pg.data[:])
+			seen.add(pg.data, pg.n)
 		}
-		head[5] = 1
-		emit(head[:6])
-		emit(pg.data[:])
 	}
+	seen.next()
 }

@@ -132,6 +132,22 @@ func (m *Memory) Hash() [32]byte {
 // RestoreMemory rebuilds a Memory from the front of b (as AppendState
 // wrote it) and returns the rest of b.
 func RestoreMemory(b []byte) (*Memory, []byte, error) {
+	return restoreMemory(b, nil)
+}
+
+// Page kinds in the state format: a page never written (or all zeros), a
+// page with its contents, and (in a group, memgroup.go) a page whose
+// contents an earlier memory of the group holds.
+const (
+	pageKindZero = iota
+	pageKindData
+	pageKindShared
+)
+
+// restoreMemory is RestoreMemory for a memory of a group whose earlier
+// memories are earlier: pageKindShared pages share their contents copy on
+// write.
+func restoreMemory(b []byte, earlier []*Memory) (*Memory, []byte, error) {
 	if len(b) < 5 {
 		return nil, nil, fmt.Errorf("restore memory: %w", errStateTruncated)
 	}
@@ -152,18 +168,26 @@ func RestoreMemory(b []byte) (*Memory, []byte, error) {
 		if int(n) <= last || n >= numPages {
 			return nil, nil, fmt.Errorf("restore memory: page %#x out of order", n)
 		}
-		if prot&^(ProtRead|ProtWrite|ProtExec) != 0 || kind > 1 {
+		if prot&^(ProtRead|ProtWrite|ProtExec) != 0 || kind > pageKindShared || (kind == pageKindShared && earlier == nil) {
 			return nil, nil, fmt.Errorf("restore memory: bad page header at %#x", n<<PageShift)
 		}
 		last = int(n)
 		p := &page{prot: prot}
-		if kind == 1 {
+		switch kind {
+		case pageKindData:
 			if len(r) < PageSize {
 				return nil, nil, fmt.Errorf("restore memory: %w", errStateTruncated)
 			}
 			p.data = new(pageData)
 			copy(p.data[:], r)
 			r = r[PageSize:]
+		case pageKindShared:
+			from, rest, err := sharedFrom(r, earlier)
+			if err != nil {
+				return nil, nil, fmt.Errorf("restore memory: page %#x: %w", n<<PageShift, err)
+			}
+			p.data, p.shared, from.shared = from.data, true, true
+			r = rest
 		}
 		m.setPage(n, p)
 	}

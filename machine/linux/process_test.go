@@ -265,3 +265,22 @@ func TestStopAndContinue(t *testing.T) {
 	linux.DeliverSignals(p, mainTID)
 	require.False(t, linux.Stopped(p, mainTID), "the first process runs on")
 }
+
+// TestSharedPagesAreSnapshottedOnce: a child's pages still shared with its
+// parent copy-on-write cost a reference each in the snapshot, not their
+// contents, and a restored guest snapshots to the same bytes.
+func TestSharedPagesAreSnapshottedOnce(t *testing.T) {
+	const pages = 64
+	p, _ := newKernel(t)
+	addr := first(linux.Syscall(p, mainTID, nrMmap2, 0, pages*4096, 3, 0x12, ^uint32(0), 0))
+	for i := range uint32(pages) {
+		require.NoError(t, p.Memory().StoreWord(addr+i*4096, i+1))
+	}
+	alone := len(p.Snapshot())
+	fork(t, p, mainTID)
+	snap := p.Snapshot()
+	require.Less(t, len(snap)-alone, pages*4096/4, "the child's copy costs references, not pages")
+	q, err := linux.Restore(snap, guestEnv(1), nil)
+	require.NoError(t, err)
+	require.Equal(t, snap, q.Snapshot())
+}

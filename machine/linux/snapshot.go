@@ -380,14 +380,12 @@ func (img *Image) SizeBound() int {
 
 // AppendTo appends the snapshot to b: the length of the processes' state,
 // that state (snapshot_codec.go), and the memory of each process that
-// owns one, in pid order (machine.Memory's state format).
+// owns one, in pid order, as a group (machine.AppendGroupState): the
+// pages processes share copy on write are written once.
 func (img *Image) AppendTo(b []byte) []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(len(img.state)))
 	b = append(b, img.state...)
-	for _, m := range img.mems {
-		b = m.AppendState(b)
-	}
-	return b
+	return machine.AppendGroupState(b, img.mems)
 }
 
 // Snapshot serializes the whole guest: every process's CPU states, memory
@@ -430,17 +428,15 @@ func Restore(snapshot []byte, env Env, log *slog.Logger) (*Process, error) {
 	if err != nil {
 		return nil, fmt.Errorf("restore: %w", err)
 	}
-	rest := snapshot[8+stateLen:]
-	var mems []*machine.Memory
+	owners := 0
 	for _, ps := range s.Processes {
-		if ps.Memory != memoryOwn {
-			continue
+		if ps.Memory == memoryOwn {
+			owners++
 		}
-		var mem *machine.Memory
-		if mem, rest, err = machine.RestoreMemory(rest); err != nil {
-			return nil, fmt.Errorf("restore: memory of process %d: %w", ps.Config.PID, err)
-		}
-		mems = append(mems, mem)
+	}
+	mems, rest, err := machine.RestoreGroup(snapshot[8+stateLen:], owners)
+	if err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
 	}
 	if len(rest) != 0 {
 		return nil, fmt.Errorf("restore: %d bytes after the memories", len(rest))
