@@ -183,8 +183,8 @@ func (p *Process) absolute(file string) (string, Errno) {
 	return path.Join(cwd, file), 0
 }
 
-// replaceProgram makes prog the program of p, run by t: the other threads
-// end, the old memory, shared mappings and futex waits go, descriptors
+// replaceProgram makes prog the program of p, run by t, which becomes the
+// main thread (its id the pid): the other threads end, the old memory, shared mappings and futex waits go, descriptors
 // marked close-on-exec close, caught signals return to their default
 // action (ignored ones stay ignored, pending ones stay pending), and a
 // parent waiting in vfork goes on.
@@ -225,6 +225,9 @@ func (p *Process) replaceProgram(t *thread, prog program, cfg Config) {
 	}
 	prog.cpu.Instructions = t.cpu.Instructions
 	t.cpu = prog.cpu
+	if t.tid != p.cfg.PID {
+		p.k.retid(t, p.cfg.PID) // it takes the place of the main thread, as on Linux
+	}
 	p.k.traceThread(t)
 	t.clearTID = 0
 	t.comm = initialComm(&cfg)

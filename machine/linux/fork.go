@@ -22,7 +22,7 @@ func sysVfork(p *Process, t *thread, _ sysArgs) sysResult {
 }
 
 // fork starts a child process of p from thread t, as clone without
-// CLONE_THREAD does. CLONE_VM makes the child borrow p's memory until it
+// CLONE_THREAD does; with CLONE_PARENT, a sibling of p. CLONE_VM makes the child borrow p's memory until it
 // execs or ends (vfork and posix_spawn); CLONE_VFORK suspends t until
 // then. CLONE_FILES, CLONE_FS and CLONE_SIGHAND without CLONE_THREAD give
 // the child copies rather than shared tables.
@@ -30,6 +30,9 @@ func (p *Process) fork(t *thread, req cloneRequest) sysResult {
 	k := p.k
 	if req.flags&cloneSighand != 0 && req.flags&cloneVM == 0 {
 		return fail(EINVAL)
+	}
+	if req.flags&cloneParent != 0 && p == k.root {
+		return fail(EINVAL) // the first process's parent is outside the guest
 	}
 	if uint32(len(k.procs)) >= p.cfg.MaxProcesses {
 		return fail(EAGAIN)
@@ -41,6 +44,9 @@ func (p *Process) fork(t *thread, req cloneRequest) sysResult {
 		files: p.files.fork(), warned: map[uint32]bool{},
 	}
 	child.cfg.PID = k.nextTID
+	if req.flags&cloneParent != 0 {
+		child.ppid = p.ppid
+	}
 	child.sig.actions = p.sig.actions
 	if req.flags&cloneVM != 0 {
 		child.mem, child.borrowedMem = p.mem, true

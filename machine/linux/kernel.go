@@ -1,6 +1,7 @@
 package linux
 
 import (
+	"cmp"
 	"slices"
 
 	"github.com/synodvm/synod/machine"
@@ -68,6 +69,20 @@ func (k *kernel) removeThread(t *thread) {
 		if i <= k.current {
 			k.current--
 		}
+	}
+}
+
+// retid gives t the id tid, moving it in the run queue (ordered by tid)
+// and keeping current on the thread that holds the CPU.
+func (k *kernel) retid(t *thread, tid uint32) {
+	var holder *thread
+	if k.current >= 0 && k.current < len(k.runq) {
+		holder = k.runq[k.current]
+	}
+	t.tid = tid
+	slices.SortFunc(k.runq, func(a, b *thread) int { return cmp.Compare(a.tid, b.tid) })
+	if holder != nil {
+		k.current = slices.Index(k.runq, holder)
 	}
 }
 

@@ -284,3 +284,39 @@ func TestSharedPagesAreSnapshottedOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, snap, q.Snapshot())
 }
+
+// TestExecFromAThread: execve from a thread other than the main one ends
+// the others, the main thread among them, and the caller takes the pid as
+// its id, running the new program.
+func TestExecFromAThread(t *testing.T) {
+	const nrExecve = 11
+	p, env := newKernel(t)
+	env.Files["/k2"] = readTestdata(t, "startregs")
+	require.Zero(t, env.Chmod(linux.FileRef{Path: "/k2"}, 0o755))
+	buf := scratch(t, p)
+	thread, _ := spawn(t, p, buf)
+	poke(t, p, buf+0x900, []byte("/k2\x00"))
+	poke(t, p, buf+0x910, []byte{0, 0, 0, 0})
+	before := linux.CPUOf(p, mainTID)
+	_, blocked := linux.Syscall(p, thread, nrExecve, buf+0x900, buf+0x910, buf+0x910)
+	require.False(t, blocked)
+	require.Nil(t, linux.CPUOf(p, thread), "its old id is gone")
+	after := linux.CPUOf(p, mainTID)
+	require.NotNil(t, after)
+	require.NotSame(t, before, after, "the main thread is the caller now, in the new program")
+	require.Equal(t, uint32(mainTID), first(linux.Syscall(p, mainTID, nrGettid)))
+}
+
+// TestCloneParentMakesASibling: a child started with CLONE_PARENT is its
+// starter's sibling: its parent is its starter's parent, which reaps it.
+// The first process, whose parent is outside, cannot start one.
+func TestCloneParentMakesASibling(t *testing.T) {
+	const cloneParent = 0x8000
+	p, _ := newKernel(t)
+	require.Equal(t, neg(linux.EINVAL), first(linux.Syscall(p, mainTID, nrClone, cloneParent|linux.SIGCHLD)))
+	child := fork(t, p, mainTID)
+	sibling := first(linux.Syscall(p, child, nrClone, cloneParent|linux.SIGCHLD))
+	require.Equal(t, uint32(mainTID), first(linux.Syscall(p, sibling, nrGetppid)))
+	linux.Syscall(p, sibling, nrExitGroup, 4)
+	require.Equal(t, sibling, first(linux.Syscall(p, mainTID, nrWait4, sibling, 0, wNohang, 0)))
+}

@@ -9,6 +9,7 @@ const (
 	cloneFiles         = 0x00000400
 	cloneSighand       = 0x00000800
 	cloneVfork         = 0x00004000
+	cloneParent        = 0x00008000
 	cloneThread        = 0x00010000
 	cloneSettls        = 0x00080000
 	cloneParentSettid  = 0x00100000
