@@ -22,28 +22,28 @@ func sysVfork(p *Process, t *thread, _ sysArgs) sysResult {
 }
 
 // fork starts a child process of p from thread t, as clone without
-// CLONE_THREAD does; with CLONE_PARENT, a sibling of p. CLONE_VM makes the child borrow p's memory until it
-// execs or ends (vfork and posix_spawn); CLONE_VFORK suspends t until
-// then. CLONE_FILES, CLONE_FS and CLONE_SIGHAND without CLONE_THREAD give
-// the child copies rather than shared tables.
+// CLONE_THREAD does; with CLONE_PARENT, a sibling of p. CLONE_VM makes the
+// child borrow p's memory until it execs or ends (vfork and posix_spawn);
+// CLONE_VFORK suspends t until then. CLONE_FILES, CLONE_FS and
+// CLONE_SIGHAND without CLONE_THREAD give the child copies rather than
+// shared tables. Nothing is started when the call fails.
 func (p *Process) fork(t *thread, req cloneRequest) sysResult {
 	k := p.k
-	if req.flags&cloneSighand != 0 && req.flags&cloneVM == 0 {
+	switch {
+	case req.flags&cloneSighand != 0 && req.flags&cloneVM == 0:
 		return fail(EINVAL)
-	}
-	if req.flags&cloneParent != 0 && p == k.root {
+	case req.flags&cloneParent != 0 && p == k.root:
 		return fail(EINVAL) // the first process's parent is outside the guest
-	}
-	if uint32(len(k.procs)) >= p.cfg.MaxProcesses {
+	case uint32(len(k.procs)) >= p.cfg.MaxProcesses:
 		return fail(EAGAIN)
 	}
 	child := &Process{
 		k: k, cfg: p.cfg, env: p.env, log: p.log,
 		ppid: p.cfg.PID, pgid: p.pgid, sid: p.sid, exitSignal: int32(req.flags & cloneSignalMask),
 		cwd: p.cwd, brkStart: p.brkStart, brk: p.brk, umask: p.umask, undumpable: p.undumpable, nice: p.nice,
-		files: p.files.fork(), warned: map[uint32]bool{},
+		warned: map[uint32]bool{},
 	}
-	child.cfg.PID = k.nextTID
+	child.cfg.PID = k.nextTID // and its thread's id: addThread takes the next
 	if req.flags&cloneParent != 0 {
 		child.ppid = p.ppid
 	}
@@ -55,30 +55,31 @@ func (p *Process) fork(t *thread, req cloneRequest) sysResult {
 		// pages are not shared between address spaces.
 		child.mem = p.mem.Clone()
 	}
+	if req.flags&cloneParentSettid != 0 {
+		if e := p.writeU32(req.parentTID, child.cfg.PID); e != 0 {
+			return fail(e)
+		}
+	}
+	if req.flags&cloneChildSettid != 0 {
+		if e := child.writeU32(req.childTID, child.cfg.PID); e != 0 {
+			return fail(e)
+		}
+	}
+	child.files = p.files.fork()
 	cpu := *t.cpu
 	cpu.Instructions = 0
 	cpu.Mem = child.mem
-	k.procs = append(k.procs, child)
-	ct := k.addThread(child, &cpu)
-	ct.sig.mask = t.sig.mask
-	ct.sig.altSP, ct.sig.altSize, ct.sig.altFlags = t.sig.altSP, t.sig.altSize, t.sig.altFlags
-	ct.comm, ct.noNewPrivs = t.comm, t.noNewPrivs
 	if req.stack != 0 {
 		cpu.GR[30] = req.stack
 	}
 	if req.flags&cloneSettls != 0 {
 		cpu.CR[controlRegThread] = req.tls
 	}
-	if req.flags&cloneParentSettid != 0 {
-		if e := p.writeU32(req.parentTID, ct.tid); e != 0 {
-			return fail(e)
-		}
-	}
-	if req.flags&cloneChildSettid != 0 {
-		if e := child.writeU32(req.childTID, ct.tid); e != 0 {
-			return fail(e)
-		}
-	}
+	k.procs = append(k.procs, child)
+	ct := k.addThread(child, &cpu)
+	ct.sig.mask = t.sig.mask
+	ct.sig.altSP, ct.sig.altSize, ct.sig.altFlags = t.sig.altSP, t.sig.altSize, t.sig.altFlags
+	ct.comm, ct.noNewPrivs = t.comm, t.noNewPrivs
 	if req.flags&cloneChildCleartid != 0 {
 		ct.clearTID = req.childTID
 	}

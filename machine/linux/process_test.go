@@ -320,3 +320,13 @@ func TestCloneParentMakesASibling(t *testing.T) {
 	linux.Syscall(p, sibling, nrExitGroup, 4)
 	require.Equal(t, sibling, first(linux.Syscall(p, mainTID, nrWait4, sibling, 0, wNohang, 0)))
 }
+
+// TestFailedForkStartsNothing: a clone that cannot write the child's id
+// where it was asked to fails with EFAULT and leaves no child behind.
+func TestFailedForkStartsNothing(t *testing.T) {
+	const cloneParentSettid = 0x00100000
+	p, _ := newKernel(t)
+	require.Equal(t, neg(linux.EFAULT), first(linux.Syscall(p, mainTID, nrClone, cloneParentSettid|linux.SIGCHLD, 0, 0x10)))
+	require.Equal(t, []uint32{mainTID}, linux.Processes(p))
+	require.Equal(t, uint32(mainTID+1), fork(t, p, mainTID), "the id was not used either")
+}
