@@ -15,12 +15,17 @@ func (m *Memory) Clone() *Memory {
 	records := make([]page, m.pages)
 	i := 0
 	m.eachPage(func(n uint32, p *page) {
-		if p.data != nil {
-			p.shared = true
-		}
 		r := &records[i]
 		i++
-		*r = page{data: p.data, prot: p.prot, sum: p.sum, hashed: p.hashed, shared: p.data != nil}
+		switch {
+		case p.common:
+			*r = page{data: p.data, prot: p.prot, common: true} // stays one with the others
+		default:
+			if p.data != nil {
+				p.shared = true
+			}
+			*r = page{data: p.data, prot: p.prot, sum: p.sum, hashed: p.hashed, shared: p.data != nil}
+		}
 		c.setPage(n, r)
 	})
 	return c

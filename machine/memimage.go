@@ -14,28 +14,54 @@ type MemoryImage struct {
 }
 
 type imagePage struct {
-	n    uint32
-	prot Prot
-	data *pageData // nil: never written
+	n      uint32
+	prot   Prot
+	data   *pageData // nil: never written
+	common bool      // one with other memories' pages (memshare.go)
 }
 
 // Freeze takes an image of the memory.
 func (m *Memory) Freeze() *MemoryImage {
-	// A store through the store cache writes a page in place, shared or
-	// not; emptied, the cache fills again through write, which copies.
-	m.stores.clear()
-	return m.image(true)
+	return FreezeGroup([]*Memory{m})[0]
 }
 
-// image lists the mapped pages; share marks their contents shared with
-// the image.
-func (m *Memory) image(share bool) *MemoryImage {
+// FreezeGroup takes an image of each memory at the same instant. The
+// pages they have in common (memshare.go) are copied once for all of them,
+// so that their images still share them.
+func FreezeGroup(mems []*Memory) []*MemoryImage {
+	copies := map[*pageData]*pageData{}
+	imgs := make([]*MemoryImage, len(mems))
+	for i, m := range mems {
+		// A store through the store cache writes a page in place, shared
+		// or not; emptied, the cache fills again through write, which
+		// copies.
+		m.stores.clear()
+		imgs[i] = m.image(copies)
+	}
+	return imgs
+}
+
+// image lists the mapped pages. With copies, it takes an image: the
+// contents of ordinary pages are marked shared with it, those of common
+// pages, written in place, are copied (once, into copies). Without, it is
+// a view for encoding at once.
+func (m *Memory) image(copies map[*pageData]*pageData) *MemoryImage {
 	img := &MemoryImage{pages: make([]imagePage, 0, m.pages)}
 	m.eachPage(func(n uint32, p *page) {
-		if share && p.data != nil {
+		data := p.data
+		switch {
+		case copies == nil:
+		case p.common:
+			if copies[data] == nil {
+				d := new(pageData)
+				*d = *data
+				copies[data] = d
+			}
+			data = copies[data]
+		case data != nil:
 			p.shared = true
 		}
-		img.pages = append(img.pages, imagePage{n, p.prot, p.data})
+		img.pages = append(img.pages, imagePage{n, p.prot, data, p.common})
 	})
 	return img
 }
@@ -72,8 +98,11 @@ func (img *MemoryImage) encodeShared(emit func([]byte), seen *contentIndex) {
 	for _, pg := range img.pages {
 		binary.BigEndian.PutUint32(head[:], pg.n)
 		head[4] = byte(pg.prot)
+		if pg.common {
+			head[4] |= protCommon
+		}
 		switch ref, shared := seen.find(pg.data); {
-		case pg.data == nil || allZero(pg.data[:]):
+		case !pg.common && (pg.data == nil || allZero(pg.data[:])):
 			head[5] = pageKindZero
 			emit(head[:6])
 		case shared:

@@ -74,6 +74,10 @@ type page struct {
 	// shared marks data as held by a MemoryImage or by a Clone too: the
 	// next write copies it first (memimage.go, memclone.go).
 	shared bool
+	// common marks data as one with other memories' pages, on purpose
+	// (MAP_SHARED across fork): written in place, never shared with an
+	// image (memshare.go).
+	common bool
 }
 
 // contents returns the page's bytes, for reading only.

@@ -76,7 +76,7 @@ func (c *CPU) Hash() [32]byte {
 
 // encodeState hands the memory state to emit piece by piece; a piece is
 // only valid during the call.
-func (m *Memory) encodeState(emit func([]byte)) { m.image(false).encodeState(emit) }
+func (m *Memory) encodeState(emit func([]byte)) { m.image(nil).encodeState(emit) }
 
 // AppendState appends every mapped page, with its rights, to b.
 func (m *Memory) AppendState(b []byte) []byte {
@@ -112,7 +112,7 @@ func (m *Memory) Hash() [32]byte {
 	h := sha256.New()
 	var head [5]byte
 	m.eachPage(func(n uint32, p *page) {
-		if !p.hashed {
+		if !p.hashed || p.common {
 			p.sum = zeroSum
 			if p.data != nil {
 				p.sum = sha256.Sum256(p.data[:])
@@ -137,11 +137,15 @@ func RestoreMemory(b []byte) (*Memory, []byte, error) {
 
 // Page kinds in the state format: a page never written (or all zeros), a
 // page with its contents, and (in a group, memgroup.go) a page whose
-// contents an earlier memory of the group holds.
+// contents an earlier memory of the group holds. protCommon, beside the
+// rights, marks a page one with other memories' (memshare.go): never of
+// the first kind, so that it is one with them again when restored.
 const (
 	pageKindZero = iota
 	pageKindData
 	pageKindShared
+
+	protCommon = 0x80
 )
 
 // restoreMemory is RestoreMemory for a memory of a group whose earlier
@@ -163,16 +167,17 @@ func restoreMemory(b []byte, earlier []*Memory) (*Memory, []byte, error) {
 			return nil, nil, fmt.Errorf("restore memory: %w", errStateTruncated)
 		}
 		n := binary.BigEndian.Uint32(r)
-		prot, kind := Prot(r[4]), r[5]
+		prot, kind, common := Prot(r[4]&^protCommon), r[5], r[4]&protCommon != 0
 		r = r[6:]
 		if int(n) <= last || n >= numPages {
 			return nil, nil, fmt.Errorf("restore memory: page %#x out of order", n)
 		}
-		if prot&^(ProtRead|ProtWrite|ProtExec) != 0 || kind > pageKindShared || (kind == pageKindShared && earlier == nil) {
+		if prot&^(ProtRead|ProtWrite|ProtExec) != 0 || kind > pageKindShared || (kind == pageKindShared && earlier == nil) ||
+			(common && kind == pageKindZero) {
 			return nil, nil, fmt.Errorf("restore memory: bad page header at %#x", n<<PageShift)
 		}
 		last = int(n)
-		p := &page{prot: prot}
+		p := &page{prot: prot, common: common}
 		switch kind {
 		case pageKindData:
 			if len(r) < PageSize {
@@ -183,10 +188,16 @@ func restoreMemory(b []byte, earlier []*Memory) (*Memory, []byte, error) {
 			r = r[PageSize:]
 		case pageKindShared:
 			from, rest, err := sharedFrom(r, earlier)
+			if err == nil && from.common != common {
+				err = errBadReference
+			}
 			if err != nil {
 				return nil, nil, fmt.Errorf("restore memory: page %#x: %w", n<<PageShift, err)
 			}
-			p.data, p.shared, from.shared = from.data, true, true
+			p.data = from.data
+			if !common {
+				p.shared, from.shared = true, true
+			}
 			r = rest
 		}
 		m.setPage(n, p)

@@ -34,13 +34,15 @@ func familyGuest(t *testing.T, env linux.Env, cfg linux.Config) *linux.Process {
 
 // TestPipelineOfProcesses: three processes connected by pipes, one of
 // them exec'd, compute what the parent prints, each process's writes to
-// the same copy-on-write pages stay its own, and every child is reaped.
+// the same copy-on-write pages stay its own, what the producer writes to
+// MAP_SHARED memory reaches its parent, and every child is reaped.
 func TestPipelineOfProcesses(t *testing.T) {
 	env := familyEnv(t, 1)
 	p := familyGuest(t, env, linux.Config{Argv: []string{"family"}})
 	finish(t, p, env, 1_000_000)
 	const n = 2000
-	want := fmt.Sprintf("producer: exited 0\nsquarer: exited 0\nsum of squares 1..%d: %d\n", n, n*(n+1)*(2*n+1)/6)
+	want := fmt.Sprintf("producer: exited 0\nsquarer: exited 0\nsum of squares 1..%d: %d\n"+
+		"the producer counted %d numbers in shared memory\n", n, n*(n+1)*(2*n+1)/6, n)
 	require.Equal(t, want, env.Stdout.String())
 	require.Equal(t, linux.ExitStatus{}, *p.Exit())
 	require.Equal(t, []uint32{mainTID}, linux.Processes(p), "no zombie left")

@@ -2,8 +2,11 @@ package linux
 
 // fork, vfork and clone without CLONE_THREAD: a new process that starts as
 // a copy of its parent. The copy of the memory is copy-on-write
-// (machine.Memory.Clone); descriptors share their open file descriptions,
-// and so their offsets, with the parent's.
+// (machine.Memory.Clone) but for MAP_SHARED mappings, whose pages stay one
+// (machine.Memory.ShareWith); descriptors share their open file
+// descriptions, and so their offsets, with the parent's.
+
+import "slices"
 
 // cloneRequest is what clone was asked for, in the order hppa passes it.
 type cloneRequest struct {
@@ -51,9 +54,10 @@ func (p *Process) fork(t *thread, req cloneRequest) sysResult {
 	if req.flags&cloneVM != 0 {
 		child.mem, child.borrowedMem = p.mem, true
 	} else {
-		// The child's MAP_SHARED mappings become private copies: the
-		// pages are not shared between address spaces.
 		child.mem = p.mem.Clone()
+		if e := p.shareMappings(child); e != 0 {
+			return fail(e)
+		}
 	}
 	if req.flags&cloneParentSettid != 0 {
 		if e := p.writeU32(req.parentTID, child.cfg.PID); e != 0 {
@@ -89,6 +93,27 @@ func (p *Process) fork(t *thread, req cloneRequest) sysResult {
 		return p.block(t, &waitState{kind: waitVfork})
 	}
 	return ok(child.cfg.PID)
+}
+
+// shareMappings makes the pages of p's MAP_SHARED mappings one between p
+// and child, its fresh copy, and gives child the mappings' records: they
+// are the child's shared mappings too.
+func (p *Process) shareMappings(child *Process) Errno {
+	for _, m := range p.shared {
+		if err := p.mem.ShareWith(child.mem, m.addr, m.length); err != nil {
+			p.log.Error("fork: a shared mapping is not mapped", "addr", hex32(m.addr), "err", err)
+			return ENOMEM
+		}
+	}
+	for _, m := range p.shared {
+		c := *m
+		c.synced = slices.Clone(m.synced)
+		if c.file != nil {
+			c.file.refs++
+		}
+		child.shared = append(child.shared, &c)
+	}
+	return 0
 }
 
 // releaseVforkParent lets the thread suspended in vfork go on, with the

@@ -362,11 +362,7 @@ type Image struct {
 
 // Freeze takes an image of the guest.
 func (p *Process) Freeze() *Image {
-	img := &Image{state: encodeGuestState(p.k.state())}
-	for _, m := range p.k.memories() {
-		img.mems = append(img.mems, m.Freeze())
-	}
-	return img
+	return &Image{state: encodeGuestState(p.k.state()), mems: machine.FreezeGroup(p.k.memories())}
 }
 
 // SizeBound is at least the length of AppendTo's output.

@@ -3,8 +3,9 @@
  * a child writes the numbers 1..N into a pipe, a second child (this
  * program exec'd from /guest/family as "square") squares them into
  * another pipe, and the parent sums the squares; meanwhile parent and
- * first child write the same copy-on-write pages. It prints the sum and
- * how its children ended. With "bomb", it forks until fork fails, then
+ * first child write the same copy-on-write pages, and the first child
+ * counts what it wrote in MAP_SHARED memory. It prints the sum, the count
+ * and how its children ended. With "bomb", it forks until fork fails, then
  * kills and reaps its children and says how many there were. With
  * "cwd", a child changes directory to /etc while its parent waits at /,
  * and each says where it is and reads "hostname" relative to there.
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -107,6 +109,9 @@ int main(int argc, char **argv) {
 	if (argc > 1 && strcmp(argv[1], "cwd") == 0)
 		return cwd();
 	memset(pages, 'a', sizeof pages);
+	long *written = mmap(NULL, sizeof *written, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (written == MAP_FAILED)
+		return 1;
 	int numbers[2], squares[2];
 	if (pipe(numbers) || pipe(squares))
 		return 1;
@@ -118,8 +123,10 @@ int main(int argc, char **argv) {
 		close(squares[1]);
 		memset(pages, 'b', sizeof pages);
 		FILE *f = fdopen(numbers[1], "w");
-		for (int i = 1; i <= N; i++)
+		for (int i = 1; i <= N; i++) {
 			fprintf(f, "%d\n", i);
+			(*written)++;
+		}
 		fclose(f);
 		check_pages('b', "producer");
 		_exit(0);
@@ -151,5 +158,6 @@ int main(int argc, char **argv) {
 	waitpid(squarer, &status, 0);
 	printf("squarer: exited %d\n", WEXITSTATUS(status));
 	printf("sum of squares 1..%d: %lld\n", N, sum);
+	printf("the producer counted %ld numbers in shared memory\n", *written);
 	return 0;
 }

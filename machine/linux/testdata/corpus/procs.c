@@ -3,7 +3,8 @@
  * interpreter is this program), wait4/waitpid/waitid with WNOHANG and for
  * killed children, SIGCHLD, stopping and continuing children (WUNTRACED,
  * WCONTINUED), process groups and sessions with kill to a
- * group, copy-on-write (parent and child write the same pages), vfork, a
+ * group, copy-on-write (parent and child write the same pages), MAP_SHARED
+ * memory that children change for their parent, vfork, a
  * pipeline of three processes (the middle one exec'd ./filter), a file
  * offset shared across fork and close-on-exec. Every process prints only
  * while the others wait, so the output does not depend on scheduling.
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -238,6 +240,35 @@ static void test_cow(void) {
 	CHECK(all(cow, sizeof cow, 'P'));
 }
 
+static void test_shared_memory(void) {
+	enum { CHILDREN = 3, ADDS = 1000 };
+	struct shared {
+		int counter;
+		char note[32];
+	} *sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	int *private = mmap(NULL, sizeof(int), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(sh != MAP_FAILED && private != MAP_FAILED);
+	*private = 1;
+	pid_t kids[CHILDREN];
+	for (int i = 0; i < CHILDREN; i++) {
+		kids[i] = fork_flushed();
+		if (kids[i] == 0) {
+			for (int j = 0; j < ADDS; j++)
+				__atomic_fetch_add(&sh->counter, 1, __ATOMIC_SEQ_CST);
+			*private = 2;
+			if (i == 0)
+				strcpy(sh->note, "written by a child");
+			_exit(0);
+		}
+	}
+	for (int i = 0; i < CHILDREN; i++)
+		wait_for(kids[i]);
+	printf("MAP_SHARED counter after %d children added %d each: %d; note: %s\n", CHILDREN, ADDS, sh->counter, sh->note);
+	printf("MAP_PRIVATE value the children changed: %d\n", *private);
+	munmap(sh, sizeof *sh);
+	munmap(private, sizeof(int));
+}
+
 static void test_vfork(void) {
 	static const char child_says[] = "vfork: the child runs while its parent waits\n";
 	fflush(stdout);
@@ -352,6 +383,7 @@ int main(int argc, char **argv) {
 	test_job_control();
 	test_groups();
 	test_cow();
+	test_shared_memory();
 	test_vfork();
 	test_pipeline();
 	test_files();
