@@ -63,6 +63,7 @@ func namespaceCommand(ctx context.Context, qemu, root string, argv ...string) *e
 	args := append([]string{"-U", "-r", "-m", "sh", "-c", namespaceScript, "sh", qemu, root}, argv...)
 	cmd := exec.CommandContext(ctx, "unshare", args...)
 	cmd.Env = append(os.Environ(), "REGISTRATION="+fmt.Sprintf(binfmtRegistration, qemu))
+	boundedWait(cmd)
 	return cmd
 }
 

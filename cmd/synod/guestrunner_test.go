@@ -11,6 +11,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -110,8 +111,19 @@ func (r guestRunner) command(ctx context.Context, dir, guest string, args ...str
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = dir
 	cmd.Env = append([]string{}, r.env...)
+	boundedWait(cmd)
 	return cmd
 }
+
+// boundedWait makes a run of cmd wait for its output pipes no longer than
+// guestWaitDelay once the guest has ended or been killed at its deadline:
+// a child the guest left running holds them open, and must not hold the
+// test forever.
+func boundedWait(cmd *exec.Cmd) { cmd.WaitDelay = guestWaitDelay }
+
+// guestWaitDelay bounds how long a finished or killed guest's output
+// pipes are waited for.
+const guestWaitDelay = 5 * time.Second
 
 // A guestResult is what a finished guest left: its output and exit status
 // (128+n after a fatal signal n, as a shell reports it).

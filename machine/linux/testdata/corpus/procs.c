@@ -171,11 +171,17 @@ static void test_job_control(void) {
 	printf("continued child: continued %d\n", WIFCONTINUED(status));
 	describe("continued child", wait_for(pid));
 
+	/* In a process group of its own, which this process, in another group
+	 * of the session, keeps from being orphaned: Linux discards SIGTSTP
+	 * sent to an orphaned group, and the group this program was started
+	 * in may be one. */
 	pid = fork_flushed();
 	if (pid == 0) {
+		setpgid(0, 0);
 		for (;;)
 			pause();
 	}
+	CHECK(setpgid(pid, pid) == 0 || errno == EACCES);
 	CHECK(kill(pid, SIGTSTP) == 0);
 	siginfo_t info;
 	memset(&info, 0, sizeof info);
