@@ -21,6 +21,9 @@ type CPU struct {
 	// included. It is the basis of guest-visible time.
 	Instructions uint64
 
+	// Engine says how Run executes instructions.
+	Engine Engine
+
 	// Trace, when non-nil, is called before every instruction with its
 	// address (privilege bits included), its word, and whether it is
 	// nullified. Run takes a separate, slower path while it is set.

@@ -195,10 +195,11 @@ func splitAssign(s string) (string, string, error) {
 	return k, v, nil
 }
 
-// runScriptCase runs a case; traced runs it with a Trace hook, which makes
-// Run use only the handlers, never runInline.
-func runScriptCase(t *testing.T, tc scriptCase, img image, traced bool) {
+// runScriptCase runs a case with engine; traced runs it with a Trace
+// hook instead, which makes Run use only the handlers, never runInline.
+func runScriptCase(t *testing.T, tc scriptCase, img image, engine Engine, traced bool) {
 	c := newTestCPU(t, img)
+	c.Engine = engine
 	if traced {
 		c.Trace = func(pc, word uint32, nullified bool) {}
 	}
@@ -282,8 +283,9 @@ func TestInstructionScripts(t *testing.T) {
 		for _, tc := range cases {
 			img, ok := images[tc.name]
 			require.True(t, ok, "%s:%d: no assembled words for %s: run go generate ./machine", path, tc.line, tc.name)
-			t.Run(filepath.Base(path)+"/"+tc.name, func(t *testing.T) { runScriptCase(t, tc, img, false) })
-			t.Run(filepath.Base(path)+"/"+tc.name+"/traced", func(t *testing.T) { runScriptCase(t, tc, img, true) })
+			t.Run(filepath.Base(path)+"/"+tc.name, func(t *testing.T) { runScriptCase(t, tc, img, EngineInterp, false) })
+			t.Run(filepath.Base(path)+"/"+tc.name+"/traced", func(t *testing.T) { runScriptCase(t, tc, img, EngineInterp, true) })
+			t.Run(filepath.Base(path)+"/"+tc.name+"/jit", func(t *testing.T) { runScriptCase(t, tc, img, EngineJIT, false) })
 		}
 	}
 }

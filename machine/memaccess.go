@@ -198,6 +198,7 @@ func (m *Memory) writeUncached(addr uint32, b []byte) bool {
 	copy(d[off:], b)
 	if p.code != nil {
 		p.code.redecode(d, off, uint32(len(b)))
+		m.codeChanged(addr>>PageShift, addr>>PageShift)
 	} else {
 		*m.stores.slot(addr) = cachedPage{addr &^ pageMask, d}
 	}

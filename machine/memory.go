@@ -116,6 +116,17 @@ type Memory struct {
 	// loads and stores cache the translation of recently used pages for
 	// the interpreter's accesses (see memaccess.go).
 	loads, stores accessCache
+	// translator holds the blocks translated from this memory's code,
+	// once a CPU has run it with EngineJIT.
+	translator *translator
+}
+
+// codeChanged tells the translator, if there is one, that the code of
+// pages first to last may have changed or gone.
+func (m *Memory) codeChanged(first, last uint32) {
+	if m.translator != nil {
+		m.translator.invalidate(first, last)
+	}
 }
 
 // page returns page number n, or nil.
@@ -190,6 +201,7 @@ func NewMemory() *Memory {
 // forget drops pages first to last from the access caches, after their
 // mapping or rights change.
 func (m *Memory) forget(first, last uint32) {
+	m.codeChanged(first, last)
 	if last-first >= accessCacheSize {
 		m.loads.clear()
 		m.stores.clear()
@@ -341,6 +353,7 @@ func (m *Memory) WriteBytes(addr uint32, src []byte) error {
 			copy(d[off:], src[:n])
 			if p.code != nil {
 				p.code.redecode(d, off, n)
+				m.codeChanged(addr>>PageShift, addr>>PageShift)
 			}
 		}
 		src = src[n:]

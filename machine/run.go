@@ -4,13 +4,22 @@ package machine
 // event stops the CPU. Nullified instructions count as retired; the
 // instruction that stops the CPU does not.
 //
-// Most instructions run in runInline, which keeps the queue and the count
-// in registers; step runs the others, one at a time, with their handlers.
+// A traced run uses the handlers alone; otherwise c.Engine runs it.
 func (c *CPU) Run(budget uint64) Stop {
 	c.fetchBase, c.fetchCode = noPage, nil
-	if c.Trace != nil {
+	switch {
+	case c.Trace != nil:
 		return c.runTraced(budget)
+	case c.Engine == EngineJIT:
+		return c.runTranslated(budget)
 	}
+	return c.interpret(budget)
+}
+
+// interpret is the interpreter's Run. Most instructions run in runInline,
+// which keeps the queue and the count in registers; step runs the
+// others, one at a time, with their handlers.
+func (c *CPU) interpret(budget uint64) Stop {
 	end := c.Instructions + budget
 	for c.Instructions != end {
 		if c.runInline(end - c.Instructions); c.Instructions == end {

@@ -53,9 +53,12 @@ func (a *Arena) Write(code []byte) (uintptr, error) {
 	return at, nil
 }
 
-// Reset forgets every piece of code written, so that the room can be
-// reused. The caller must no longer enter any of it.
-func (a *Arena) Reset() { a.used = 0 }
+// Used is the number of bytes written.
+func (a *Arena) Used() int { return a.used }
+
+// Truncate forgets the code written after the first n bytes, so that the
+// room can be reused. The caller must no longer enter any of it.
+func (a *Arena) Truncate(n int) { a.used = min(n, a.used) }
 
 // Close unmaps the arena.
 func (a *Arena) Close() error { return syscall.Munmap(a.mem) }

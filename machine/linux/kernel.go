@@ -34,6 +34,8 @@ type kernel struct {
 
 	// trace, when set, sees every instruction any thread executes.
 	trace TraceFunc
+	// engine is how threads execute instructions; not part of the state.
+	engine machine.Engine
 }
 
 // process returns the process with id pid, zombies included, or nil.
@@ -122,6 +124,7 @@ func (k *kernel) run(budget uint64) RunResult {
 		}
 		n := min(t.quantumLeft, budget-done)
 		before := t.cpu.Instructions
+		t.cpu.Engine = k.engine
 		stop := t.cpu.Run(n)
 		ran := t.cpu.Instructions - before
 		if stop.Reason != machine.StopBudget {

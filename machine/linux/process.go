@@ -292,6 +292,11 @@ func (p *Process) Instructions() uint64 { return p.k.instructions }
 // Exit reports how the process ended, or nil while it runs.
 func (p *Process) Exit() *ExitStatus { return p.exit }
 
+// SetEngine chooses how the guest's threads, in every process, execute
+// instructions. The engines agree on every instruction, so replicas may
+// differ in it.
+func (p *Process) SetEngine(e machine.Engine) { p.k.engine = e }
+
 // Memory is the process's address space (for tracing and tests).
 func (p *Process) Memory() *machine.Memory { return p.mem }
 

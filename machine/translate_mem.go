@@ -1,0 +1,124 @@
+//go:build linux && amd64
+
+package machine
+
+import "github.com/synodvm/synod/machine/jit"
+
+// access emits a load or store, the i-th instruction, through the
+// interpreter's access caches (memaccess.go): on a miss it exits before
+// the instruction, having changed nothing, and the interpreter executes
+// it. The store cache holds no page with decoded code, so no store from
+// generated code reaches a translated page.
+func (b *blockBuilder) access(in *inst, i int, back nextSpec) {
+	a := b.a
+	size, store := accessOf(in.op)
+	b.address(in)
+	miss := b.exit(i, back, nullClear, exitStep)
+	cache := int32(stLoads)
+	if store {
+		cache = stStores
+	}
+	// The entry of the page: (addr>>12 ^ addr>>20) % 256, 16 bytes each.
+	a.Mov32(jit.RCX, jit.RAX)
+	a.ShiftImm32(jit.SHR, jit.RCX, PageShift)
+	a.Mov32(jit.RDX, jit.RAX)
+	a.ShiftImm32(jit.SHR, jit.RDX, PageShift+8)
+	a.ALU32(jit.XOR, jit.RCX, jit.RDX)
+	a.ALUImm32(jit.AND, jit.RCX, accessCacheSize-1)
+	a.ShiftImm32(jit.SHL, jit.RCX, 4)
+	a.Load64(jit.RDX, jit.At(rState, cache))
+	// One comparison checks the page and the alignment (see lookup).
+	a.Mov32(jit.R8, jit.RAX)
+	a.ALUImm32(jit.AND, jit.R8, ^(pageMask &^ (size - 1)))
+	a.CmpMem32(jit.Indexed(jit.RDX, jit.RCX, 1, 0), jit.R8)
+	a.Jcc(jit.CondNE, miss)
+	a.Load64(jit.RDX, jit.Indexed(jit.RDX, jit.RCX, 1, cachedPageData))
+	a.ALUImm32(jit.AND, jit.RAX, pageMask)
+	at := jit.Indexed(jit.RDX, jit.RAX, 1, 0)
+	if store {
+		b.loadGR(jit.R9, in.t)
+		switch size {
+		case 1:
+			a.Store8(at, jit.R9)
+		case 2:
+			a.Bswap32(jit.R9)
+			a.ShiftImm32(jit.SHR, jit.R9, 16)
+			a.Store16(at, jit.R9)
+		default:
+			a.Bswap32(jit.R9)
+			a.Store32(at, jit.R9)
+		}
+	} else {
+		switch size {
+		case 1:
+			a.Load8(jit.R8, at)
+		case 2:
+			a.Load16(jit.R8, at)
+			a.Bswap32(jit.R8)
+			a.ShiftImm32(jit.SHR, jit.R8, 16)
+		default:
+			a.Load32(jit.R8, at)
+			a.Bswap32(jit.R8)
+		}
+	}
+	if in.aux != modNone && !isDisp(in.op) {
+		b.storeGR(in.r1, jit.R10)
+	}
+	if !store {
+		b.storeGR(in.t, jit.R8) // the loaded value wins over the base update
+	}
+}
+
+// accessOf returns the size of a translated load or store and whether it
+// is a store.
+func accessOf(op opcode) (size uint32, store bool) {
+	switch op {
+	case opLdbDisp, opLdb:
+		return 1, false
+	case opLdhDisp, opLdh:
+		return 2, false
+	case opLdwDisp, opLdw:
+		return 4, false
+	case opStbDisp, opStb:
+		return 1, true
+	case opSthDisp, opSth:
+		return 2, true
+	}
+	return 4, true
+}
+
+func isDisp(op opcode) bool {
+	switch op {
+	case opLdbDisp, opLdhDisp, opLdwDisp, opStbDisp, opSthDisp, opStwDisp:
+		return true
+	}
+	return false
+}
+
+// address sets EAX to the effective address of a load or store and, for
+// the forms that modify the base, R10 to the base's new value (see
+// CPU.address).
+func (b *blockBuilder) address(in *inst) {
+	a := b.a
+	b.loadGR(jit.RAX, in.r1)
+	if isDisp(in.op) {
+		a.ALUImm32(jit.ADD, jit.RAX, in.imm)
+		return
+	}
+	if in.fl&flIndexed != 0 {
+		b.loadGR(jit.RCX, in.r2)
+		a.ShiftImm32(jit.SHL, jit.RCX, in.pos&31)
+	} else {
+		a.MovImm32(jit.RCX, in.imm)
+	}
+	switch in.aux {
+	case modPost:
+		a.Mov32(jit.R10, jit.RAX)
+		a.ALU32(jit.ADD, jit.R10, jit.RCX)
+	case modPre:
+		a.ALU32(jit.ADD, jit.RAX, jit.RCX)
+		a.Mov32(jit.R10, jit.RAX)
+	default:
+		a.ALU32(jit.ADD, jit.RAX, jit.RCX)
+	}
+}

@@ -1,0 +1,145 @@
+//go:build linux && amd64
+
+package machine
+
+import "github.com/synodvm/synod/machine/jit"
+
+// opResult is what an instruction's code leaves of the nullify bit of
+// the next instruction.
+type opResult uint8
+
+const (
+	resultNone   opResult = iota // it does not nullify
+	resultAlways                 // it always nullifies
+	resultInReg                  // rNull holds whether it does
+)
+
+// after is the nullify state of the next instruction when this one ran.
+func (r opResult) after() nullState {
+	switch r {
+	case resultAlways:
+		return nullSet
+	case resultInReg:
+		return nullInReg
+	}
+	return nullClear
+}
+
+// isBranch reports whether op changes the queue (it has a delay slot).
+func isBranch(op opcode) bool {
+	switch op {
+	case opBl, opBlr, opBv, opBve, opBe, opCmpb, opCmpib, opAddb, opAddib, opMovb, opMovib, opBb, opBvb, opGate:
+		return true
+	}
+	return false
+}
+
+// translatable reports whether the translator generates code for in.
+func translatable(in *inst) bool {
+	switch in.op {
+	case opLdo, opLdil, opAddil, opAddL, opShAddL, opAddFast, opAddiFast, opAddcFast, opSubFast, opSubiFast,
+		opUaddcmFast, opDsFast, opAndcm, opAnd, opOr, opXor, opCmpclr, opCmpiclr, opNop, opMfsar, opMtsar,
+		opShd, opVshd, opExtru, opExtrs, opVextru, opVextrs, opDep, opDepi, opVdep, opVdepi,
+		opBl, opBlr, opBv, opBve, opBe, opCmpb, opCmpib, opAddb, opAddib, opMovb, opMovib, opBb, opBvb,
+		opLdbDisp, opLdhDisp, opLdwDisp, opLdb, opLdh, opLdw, opStbDisp, opSthDisp, opStwDisp, opStb, opSth, opStw:
+		return true
+	}
+	return false
+}
+
+// gr is the state memory of GR[r].
+func gr(r uint8) jit.Mem { return jit.At(rState, stGR+4*int32(r&31)) }
+
+// loadGR loads GR[r] into reg (GR[0] reads as zero).
+func (b *blockBuilder) loadGR(reg jit.Reg, r uint8) {
+	if r&31 == 0 {
+		b.a.MovImm32(reg, 0)
+		return
+	}
+	b.a.Load32(reg, gr(r))
+}
+
+// storeGR sets GR[r] to reg (writes to GR[0] vanish).
+func (b *blockBuilder) storeGR(r uint8, reg jit.Reg) {
+	if r&31 != 0 {
+		b.a.Store32(gr(r), reg)
+	}
+}
+
+// op emits the code of in, the i-th instruction, which runs: neither a
+// branch nor nullified. back is the back of the queue while it runs, for
+// an exit before it.
+func (b *blockBuilder) op(in *inst, i int, back nextSpec) opResult {
+	a := b.a
+	switch in.op {
+	case opLdo:
+		b.addImm(in.t, in.r1, in.imm)
+	case opAddil:
+		b.addImm(1, in.r1, in.imm)
+	case opLdil:
+		if in.t&31 != 0 {
+			a.StoreImm32(gr(in.t), in.imm)
+		}
+	case opAddL, opShAddL, opUaddcmFast, opAnd, opAndcm, opOr, opXor:
+		b.logic(in)
+	case opAddFast:
+		b.loadGR(jit.RAX, in.r1)
+		b.loadGR(jit.RCX, in.r2)
+		b.sum(in.t, false)
+	case opAddiFast:
+		a.MovImm32(jit.RAX, in.imm)
+		b.loadGR(jit.RCX, in.r1)
+		b.sum(in.t, false)
+	case opAddcFast:
+		b.loadGR(jit.RAX, in.r1)
+		b.loadGR(jit.RCX, in.r2)
+		b.sum(in.t, true)
+	case opSubFast:
+		b.loadGR(jit.RAX, in.r1)
+		b.loadGR(jit.RCX, in.r2)
+		b.difference(in.t)
+	case opSubiFast:
+		a.MovImm32(jit.RAX, in.imm)
+		b.loadGR(jit.RCX, in.r1)
+		b.difference(in.t)
+	case opDsFast:
+		b.divideStep(in)
+	case opCmpclr, opCmpiclr:
+		if in.op == opCmpclr {
+			b.loadGR(jit.RAX, in.r1)
+			b.loadGR(jit.RCX, in.r2)
+		} else {
+			a.MovImm32(jit.RAX, in.imm)
+			b.loadGR(jit.RCX, in.r1)
+		}
+		cond := b.subCond(in.cf, jit.RAX, jit.RCX)
+		if in.t&31 != 0 {
+			a.StoreImm32(gr(in.t), 0)
+		}
+		return b.nullifyIf(cond)
+	case opMfsar:
+		a.Load32(jit.RAX, jit.At(rState, stSAR))
+		a.ALUImm32(jit.AND, jit.RAX, 31)
+		b.storeGR(in.t, jit.RAX)
+	case opMtsar:
+		b.loadGR(jit.RAX, in.r1)
+		a.ALUImm32(jit.AND, jit.RAX, 31)
+		a.Store32(jit.At(rState, stSAR), jit.RAX)
+	case opNop:
+	case opShd, opVshd, opExtru, opExtrs, opVextru, opVextrs, opDep, opDepi, opVdep, opVdepi:
+		return b.shift(in)
+	default:
+		b.access(in, i, back)
+	}
+	return resultNone
+}
+
+// addImm sets GR[t] to GR[r] + imm.
+func (b *blockBuilder) addImm(t, r uint8, imm uint32) {
+	if t&31 == 0 {
+		return
+	}
+	b.loadGR(jit.RAX, r)
+	b.a.ALUImm32(jit.ADD, jit.RAX, imm)
+	b.storeGR(t, jit.RAX)
+}

@@ -1,0 +1,14 @@
+//go:build !(linux && amd64)
+
+package machine
+
+// translator is the binary translator, which only linux/amd64 has.
+type translator struct{ blocks map[uint64]uintptr }
+
+func (t *translator) invalidate(first, last uint32) {}
+
+// runTranslated is the interpreter where there is no translator.
+func (c *CPU) runTranslated(budget uint64) Stop { return c.interpret(budget) }
+
+// translatorAvailable says whether EngineJIT translates on this host.
+const translatorAvailable = false

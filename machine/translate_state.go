@@ -1,0 +1,84 @@
+//go:build linux && amd64
+
+package machine
+
+import "unsafe"
+
+// guestState is the guest state generated code works on, kept in memory
+// outside the Go heap (jit.Data) at fixed offsets (the st constants,
+// checked against the struct below). runTranslated copies a CPU's state
+// in before entering generated code and out after; between entries the
+// CPU struct holds it, so the interpreter and everything else see one
+// state.
+type guestState struct {
+	gr       [32]uint32
+	sar      uint32 // CR11, five bits
+	carryIn  uint32
+	carryOut uint32
+	divStep  uint32 // PSW[V], 0 or 1
+	front    uint32 // the IAOQ on entry and exit
+	back     uint32
+	nullify  uint32 // PSW[N], 0 or 1
+	_        uint32
+	budget   uint64  // instructions the code may still retire
+	loads    uintptr // &Memory.loads
+	stores   uintptr // &Memory.stores
+	table    uintptr // the dispatch table
+}
+
+// Offsets of guestState's fields, as generated code addresses them.
+const (
+	stGR       = 0
+	stSAR      = 128
+	stCarryIn  = 132
+	stCarryOut = 136
+	stDivStep  = 140
+	stFront    = 144
+	stBack     = 148
+	stNullify  = 152
+	stBudget   = 160
+	stLoads    = 168
+	stStores   = 176
+	stTable    = 184
+)
+
+// The access caches' layout, which generated code reads.
+const (
+	cachedPageSize = 16
+	cachedPageData = 8
+)
+
+// Compile-time checks of the layouts above: each array has a negative
+// length, which does not compile, unless the two sides agree.
+var (
+	_ [cachedPageSize - unsafe.Sizeof(cachedPage{})]struct{}
+	_ [unsafe.Sizeof(cachedPage{}) - cachedPageSize]struct{}
+	_ [cachedPageData - unsafe.Offsetof(cachedPage{}.data)]struct{}
+	_ [unsafe.Offsetof(cachedPage{}.data) - cachedPageData]struct{}
+	_ [stSAR - unsafe.Offsetof(guestState{}.sar)]struct{}
+	_ [unsafe.Offsetof(guestState{}.sar) - stSAR]struct{}
+	_ [stDivStep - unsafe.Offsetof(guestState{}.divStep)]struct{}
+	_ [unsafe.Offsetof(guestState{}.divStep) - stDivStep]struct{}
+	_ [stNullify - unsafe.Offsetof(guestState{}.nullify)]struct{}
+	_ [unsafe.Offsetof(guestState{}.nullify) - stNullify]struct{}
+	_ [stTable - unsafe.Offsetof(guestState{}.table)]struct{}
+	_ [unsafe.Offsetof(guestState{}.table) - stTable]struct{}
+)
+
+// load copies c's state in.
+func (s *guestState) load(c *CPU) {
+	s.gr = c.GR
+	s.sar = c.CR[crSAR]
+	s.carryIn, s.carryOut, s.divStep = c.carryIn, c.carryOut, b2u(c.divStep)
+	s.front, s.back, s.nullify = c.IAOQFront, c.IAOQBack, b2u(c.nullify)
+	s.loads = uintptr(unsafe.Pointer(&c.Mem.loads))
+	s.stores = uintptr(unsafe.Pointer(&c.Mem.stores))
+}
+
+// save copies the state out to c.
+func (s *guestState) save(c *CPU) {
+	c.GR = s.gr
+	c.CR[crSAR] = s.sar
+	c.carryIn, c.carryOut, c.divStep = s.carryIn, s.carryOut, s.divStep != 0
+	c.IAOQFront, c.IAOQBack, c.nullify = s.front, s.back, s.nullify != 0
+}

@@ -1,0 +1,259 @@
+//go:build linux && amd64
+
+package machine
+
+import (
+	"fmt"
+	"runtime"
+	"unsafe"
+
+	"github.com/synodvm/synod/machine/jit"
+)
+
+// The translator turns guest basic blocks into amd64 code (translate_*.go)
+// and keeps them for as long as their page's code is unchanged. A block
+// is keyed by the queue and the nullify bit it starts with; it starts
+// where IAOQBack is IAOQFront+4, which is everywhere but in a delay slot
+// entered from outside a block.
+//
+// Generated code finds the next block itself through the dispatch table,
+// a direct-mapped cache in state memory from key to code address; it
+// returns to runTranslated (an exit) when the table misses, when the
+// budget does not cover a whole block, and before an instruction it does
+// not translate or a load or store the access caches miss, which the
+// interpreter then executes.
+
+// Why generated code returned (in EAX).
+const (
+	exitLookup = 1 + iota // no block in the table for the queue and nullify bit in the state
+	exitStep              // the interpreter must execute the instruction at the front of the queue
+	exitBudget            // the budget left is less than the block at the front of the queue
+)
+
+const (
+	arenaSize = 16 << 20
+	// tableEntries is the number of dispatch table entries, of 16 bytes:
+	// a key (front<<1 | nullify, or emptyKey) and a code address.
+	tableEntries = 1 << 16
+	tableOffset  = 4096 // where the table starts in the state memory
+	// emptyKey marks a free table entry: the key of the gateway page's
+	// first word, which is never translated, and what fresh memory holds.
+	emptyKey = 0
+	// maxEntryInstructions bounds the instructions one entry into
+	// generated code retires, so that it returns to Go (where the
+	// goroutine can be preempted) at least every few milliseconds.
+	maxEntryInstructions = 1 << 22
+)
+
+// Register roles in generated code. RAX, RCX, RDX and R8-R10 are scratch.
+const (
+	rState  = jit.RDI // the state memory
+	rBudget = jit.RSI // int64: instructions that may still retire
+	rTable  = jit.RBX // the dispatch table
+	rNext   = jit.R12 // the next front: what dispatch looks up
+	rNull   = jit.R13 // the nullify bit, where it is not known at translation
+	rBack   = jit.R11 // the back of the queue an exit stores
+)
+
+type translator struct {
+	arena *jit.Arena
+	data  *jit.Data
+	state *guestState // in data
+	table []uint64    // the dispatch table, in data: key and code address of each entry
+	// stubsEnd is the size of the shared code at the arena's start:
+	// entry, dispatch and exit.
+	stubsEnd               int
+	entry, dispatch, leave uintptr
+	// blocks holds every translated block by key, the table only some;
+	// pages lists the keys of each page's blocks, for invalidation.
+	blocks map[uint64]uintptr
+	pages  map[uint32][]uint64
+	asm    jit.Asm
+}
+
+// attachTranslator returns m's translator, creating it on first use, or
+// nil when the host refuses the memory it needs.
+func (m *Memory) attachTranslator() (*translator, error) {
+	if m.translator != nil {
+		return m.translator, nil
+	}
+	t, err := newTranslator()
+	if err != nil {
+		return nil, err
+	}
+	m.translator = t
+	runtime.AddCleanup(m, (*translator).close, t)
+	return t, nil
+}
+
+func newTranslator() (*translator, error) {
+	arena, err := jit.NewArena(arenaSize)
+	if err != nil {
+		return nil, fmt.Errorf("translator: %w", err)
+	}
+	data, err := jit.NewData(tableOffset + 16*tableEntries)
+	if err != nil {
+		arena.Close()
+		return nil, fmt.Errorf("translator: %w", err)
+	}
+	mem := data.Bytes()
+	t := &translator{arena: arena, data: data, state: (*guestState)(unsafe.Pointer(&mem[0]))}
+	t.table = unsafe.Slice((*uint64)(unsafe.Pointer(&mem[tableOffset])), 2*tableEntries)
+	t.state.table = data.Addr() + tableOffset
+	if err := t.writeStubs(); err != nil {
+		t.close()
+		return nil, err
+	}
+	t.blocks = map[uint64]uintptr{}
+	t.pages = map[uint32][]uint64{}
+	return t, nil
+}
+
+func (t *translator) close() {
+	t.arena.Close()
+	t.data.Close()
+}
+
+// flush forgets every block.
+func (t *translator) flush() {
+	t.arena.Truncate(t.stubsEnd)
+	clear(t.table)
+	t.blocks = map[uint64]uintptr{}
+	t.pages = map[uint32][]uint64{}
+}
+
+func blockKey(front uint32, nullify bool) uint64 { return uint64(front)<<1 | uint64(b2u(nullify)) }
+
+// slot is the table entry of key: its key and code address.
+func (t *translator) slot(key uint64) []uint64 {
+	i := (key >> 3) % tableEntries * 2
+	return t.table[i : i+2]
+}
+
+// writeStubs writes the code every block shares:
+//
+//   - entry, which Enter calls: it loads the registers from the state
+//     and dispatches on the queue front and nullify bit there.
+//   - dispatch: looks up the block of rNext and rNull in the table and
+//     jumps to it, or exits with exitLookup.
+//   - leave: stores rNext, rBack, rNull and rBudget in the state and
+//     returns EAX to Enter's caller.
+func (t *translator) writeStubs() error {
+	a := &t.asm
+	a.Reset()
+	dispatch, miss, leave := a.NewLabel(), a.NewLabel(), a.NewLabel()
+	a.Load64(rBudget, jit.At(rState, stBudget))
+	a.Load64(rTable, jit.At(rState, stTable))
+	a.Load32(rNext, jit.At(rState, stFront))
+	a.Load32(rNull, jit.At(rState, stNullify))
+
+	a.Bind(dispatch)
+	dispatchAt := a.Len()
+	a.Mov32(jit.RAX, rNext)
+	a.Lea64(jit.RAX, jit.Indexed(rNull, jit.RAX, 2, 0)) // the key
+	a.Mov32(jit.RCX, rNext)
+	a.ShiftImm32(jit.SHR, jit.RCX, 2)
+	a.ALUImm32(jit.AND, jit.RCX, tableEntries-1)
+	a.ShiftImm32(jit.SHL, jit.RCX, 4)
+	a.CmpMem64(jit.Indexed(rTable, jit.RCX, 1, 0), jit.RAX)
+	a.Jcc(jit.CondNE, miss)
+	a.JmpMem(jit.Indexed(rTable, jit.RCX, 1, 8))
+
+	a.Bind(miss)
+	a.Lea32(rBack, jit.At(rNext, 4))
+	a.MovImm32(jit.RAX, exitLookup)
+
+	a.Bind(leave)
+	leaveAt := a.Len()
+	a.Store32(jit.At(rState, stFront), rNext)
+	a.Store32(jit.At(rState, stBack), rBack)
+	a.Store32(jit.At(rState, stNullify), rNull)
+	a.Store64(jit.At(rState, stBudget), rBudget)
+	a.Ret()
+	code, err := a.Finish()
+	if err != nil {
+		return fmt.Errorf("translator stubs: %w", err)
+	}
+	at, err := t.arena.Write(code)
+	if err != nil {
+		return fmt.Errorf("translator stubs: %w", err)
+	}
+	t.entry, t.dispatch, t.leave = at, at+uintptr(dispatchAt), at+uintptr(leaveAt)
+	t.stubsEnd = t.arena.Used()
+	return nil
+}
+
+// lookup makes the block of (front, nullify) enterable through the
+// table, translating it if need be. It reports false when front's page
+// cannot be executed from (the interpreter then says why).
+func (t *translator) lookup(m *Memory, front uint32, nullify bool) (bool, error) {
+	key := blockKey(front, nullify)
+	at, ok := t.blocks[key]
+	if !ok {
+		if front < PageSize {
+			return false, nil // the gateway page
+		}
+		code := m.code(front &^ 3)
+		if code == nil {
+			return false, nil
+		}
+		var err error
+		if at, err = t.translate(code, front, nullify); err != nil {
+			return false, err
+		}
+		t.blocks[key] = at
+		page := front >> PageShift
+		t.pages[page] = append(t.pages[page], key)
+	}
+	s := t.slot(key)
+	s[0], s[1] = key, uint64(at)
+	return true, nil
+}
+
+// translate writes the code of the block at (front, nullify), flushing
+// every block first when the arena is full.
+func (t *translator) translate(code *codePage, front uint32, nullify bool) (uintptr, error) {
+	for range 2 {
+		b := blockBuilder{t: t, a: &t.asm, code: code, entry: front, base: t.arena.Next()}
+		b.a.Reset()
+		b.build(nullify)
+		out, err := b.a.Finish()
+		if err != nil {
+			return 0, fmt.Errorf("translate block at %#x: %w", front, err)
+		}
+		if len(out) <= t.arena.Free() {
+			return t.arena.Write(out)
+		}
+		t.flush()
+	}
+	return 0, fmt.Errorf("translate block at %#x: larger than the code arena", front)
+}
+
+// invalidate drops the blocks of pages first to last.
+func (t *translator) invalidate(first, last uint32) {
+	drop := func(page uint32) {
+		for _, key := range t.pages[page] {
+			delete(t.blocks, key)
+			if s := t.slot(key); s[0] == key {
+				s[0] = emptyKey
+			}
+		}
+		delete(t.pages, page)
+	}
+	if last-first < uint32(len(t.pages)) {
+		for page := first; ; page++ {
+			drop(page)
+			if page == last {
+				return
+			}
+		}
+	}
+	for page := range t.pages {
+		if page >= first && page <= last {
+			drop(page)
+		}
+	}
+}
+
+// translatorAvailable says whether EngineJIT translates on this host.
+const translatorAvailable = true
