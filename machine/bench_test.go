@@ -106,20 +106,32 @@ func kernelInGo(rounds int) uint32 {
 }
 
 func TestKernelMatchesGo(t *testing.T) {
-	c := newKernelCPU(t, 3)
-	require.Equal(t, kernelInGo(3), runKernel(t, c))
+	for _, engine := range []Engine{EngineInterp, EngineJIT} {
+		t.Run(engine.String(), func(t *testing.T) {
+			c := newKernelCPU(t, 3)
+			c.Engine = engine
+			require.Equal(t, kernelInGo(3), runKernel(t, c))
+		})
+	}
 }
 
-// BenchmarkKernel reports guest MIPS: go test -run ^$ -bench Kernel ./machine
+// BenchmarkKernel reports guest MIPS of each engine:
+//
+//	go test -run ^$ -bench Kernel ./machine
 func BenchmarkKernel(b *testing.B) {
-	var insns uint64
-	var elapsed time.Duration
-	for b.Loop() {
-		c := newKernelCPU(b, 200)
-		start := time.Now()
-		runKernel(b, c)
-		elapsed += time.Since(start)
-		insns += c.Instructions
+	for _, engine := range []Engine{EngineInterp, EngineJIT} {
+		b.Run(engine.String(), func(b *testing.B) {
+			var insns uint64
+			var elapsed time.Duration
+			for b.Loop() {
+				c := newKernelCPU(b, 200)
+				c.Engine = engine
+				start := time.Now()
+				runKernel(b, c)
+				elapsed += time.Since(start)
+				insns += c.Instructions
+			}
+			b.ReportMetric(float64(insns)/elapsed.Seconds()/1e6, "MIPS")
+		})
 	}
-	b.ReportMetric(float64(insns)/elapsed.Seconds()/1e6, "MIPS")
 }

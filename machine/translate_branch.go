@@ -127,7 +127,8 @@ func (b *blockBuilder) slotThenLeave(j int, nullified bool, next nextSpec) {
 	if nullified {
 		b.null = nullSet
 	}
-	if in := b.inst(j); isBranch(in.op) || !translatable(in) {
+	// A nullified slot is skipped, whatever it holds.
+	if in := b.inst(j); !nullified && (isBranch(in.op) || !translatable(in)) {
 		b.a.Jmp(b.exit(j, next, b.null, exitStep))
 		return
 	}

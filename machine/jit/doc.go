@@ -1,7 +1,8 @@
 // Package jit holds what a binary translator needs from the host and
 // nothing of the guest: an encoder of the amd64 instructions generated
-// code uses (Asm), memory that is written and then made executable, never
-// both at once (Arena), memory the collector never moves or scans for the
+// code uses (Asm), memory for code that is mapped writable in one place
+// and executable in another, never both (Arena), memory the collector
+// never moves or scans for the
 // state generated code reads and writes (Data), and the call from Go into
 // generated code (Enter).
 //

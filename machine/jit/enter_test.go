@@ -4,6 +4,8 @@ package jit
 
 import (
 	"encoding/binary"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -44,4 +46,24 @@ func TestArenaRefusesWhatDoesNotFit(t *testing.T) {
 	defer arena.Close()
 	_, err = arena.Write(make([]byte, 4097))
 	assert.Error(t, err)
+}
+
+// TestArenaHasNoWritableExecutableMapping checks W^X: the process's
+// mappings of the arena are either writable or executable.
+func TestArenaHasNoWritableExecutableMapping(t *testing.T) {
+	arena, err := NewArena(1 << 16)
+	require.NoError(t, err)
+	defer arena.Close()
+	maps, err := os.ReadFile("/proc/self/maps")
+	require.NoError(t, err)
+	var views int
+	for _, line := range strings.Split(string(maps), "\n") {
+		if !strings.Contains(line, "synod-code") {
+			continue
+		}
+		views++
+		perms := strings.Fields(line)[1]
+		assert.False(t, strings.Contains(perms, "w") && strings.Contains(perms, "x"), "mapping %q", line)
+	}
+	assert.GreaterOrEqual(t, views, 2, "a writable and an executable view")
 }
