@@ -61,7 +61,7 @@ func BenchmarkPrimes(b *testing.B) {
 				p, _ := loadPrimes(b, engine)
 				start := time.Now()
 				for range 1000 {
-					if p.Run(1<<30); p.Exit() != nil {
+					if p.Run(1 << 30); p.Exit() != nil {
 						break
 					}
 				}

@@ -12,6 +12,13 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// eachEngine runs test once for each engine, as a subtest.
+func eachEngine(t *testing.T, test func(t *testing.T, engine Engine)) {
+	for _, engine := range []Engine{EngineInterp, EngineJIT} {
+		t.Run(engine.String(), func(t *testing.T) { test(t, engine) })
+	}
+}
+
 // wordPool is every instruction word of the instruction tests and the
 // benchmark kernel: material for programs that mostly decode to
 // something.

@@ -35,67 +35,82 @@ func newWordsCPU(t *testing.T, prot Prot, words ...uint32) *CPU {
 }
 
 func TestStoreRedecodesCode(t *testing.T) {
-	// The program overwrites its own next instruction (ldi 1) with ldi 2.
-	c := newWordsCPU(t, ProtRead|ProtWrite|ProtExec, wordStwR4R5, wordLdi1R3, wordBreak)
-	c.GR[4], c.GR[5] = wordLdi2R3, codeBase+4
-	// Decode the page first, so the store has a decoded copy to refresh.
-	require.Equal(t, StopBudget, c.Run(0).Reason)
-	stop := c.Run(10)
-	require.Equal(t, StopBreak, stop.Reason)
-	assert.Equal(t, uint32(2), c.GR[3])
+	eachEngine(t, func(t *testing.T, engine Engine) {
+		// The program overwrites its own next instruction (ldi 1) with ldi 2.
+		c := newWordsCPU(t, ProtRead|ProtWrite|ProtExec, wordStwR4R5, wordLdi1R3, wordBreak)
+		c.Engine = engine
+		c.GR[4], c.GR[5] = wordLdi2R3, codeBase+4
+		// Decode the page first, so the store has a decoded copy to refresh.
+		require.Equal(t, StopBudget, c.Run(0).Reason)
+		stop := c.Run(10)
+		require.Equal(t, StopBreak, stop.Reason)
+		assert.Equal(t, uint32(2), c.GR[3])
+	})
 }
 
 func TestWriteBytesRedecodesCode(t *testing.T) {
-	c := newWordsCPU(t, ProtRead|ProtWrite|ProtExec, wordLdi1R3, wordBreak)
-	require.Equal(t, StopBreak, c.Run(10).Reason)
-	require.Equal(t, uint32(1), c.GR[3])
-	var b [4]byte
-	binary.BigEndian.PutUint32(b[:], wordLdi2R3)
-	require.NoError(t, c.Mem.WriteBytes(codeBase, b[:]))
-	c.IAOQFront, c.IAOQBack = codeBase|3, codeBase+4|3
-	require.Equal(t, StopBreak, c.Run(10).Reason)
-	assert.Equal(t, uint32(2), c.GR[3])
+	eachEngine(t, func(t *testing.T, engine Engine) {
+		c := newWordsCPU(t, ProtRead|ProtWrite|ProtExec, wordLdi1R3, wordBreak)
+		c.Engine = engine
+		require.Equal(t, StopBreak, c.Run(10).Reason)
+		require.Equal(t, uint32(1), c.GR[3])
+		var b [4]byte
+		binary.BigEndian.PutUint32(b[:], wordLdi2R3)
+		require.NoError(t, c.Mem.WriteBytes(codeBase, b[:]))
+		c.IAOQFront, c.IAOQBack = codeBase|3, codeBase+4|3
+		require.Equal(t, StopBreak, c.Run(10).Reason)
+		assert.Equal(t, uint32(2), c.GR[3])
+	})
 }
 
 func TestRemapDropsDecodedCode(t *testing.T) {
-	c := newWordsCPU(t, ProtRead|ProtExec, wordLdi1R3, wordBreak)
-	require.Equal(t, StopBreak, c.Run(10).Reason)
-	require.NoError(t, c.Mem.Map(codeBase, PageSize, ProtRead|ProtWrite))
-	require.NoError(t, c.Mem.StoreWord(codeBase, wordLdi2R3))
-	require.NoError(t, c.Mem.Protect(codeBase, PageSize, ProtRead|ProtExec))
-	c.IAOQFront, c.IAOQBack = codeBase|3, codeBase+4|3
-	require.Equal(t, StopBreak, c.Run(10).Reason)
-	assert.Equal(t, uint32(2), c.GR[3])
+	eachEngine(t, func(t *testing.T, engine Engine) {
+		c := newWordsCPU(t, ProtRead|ProtExec, wordLdi1R3, wordBreak)
+		c.Engine = engine
+		require.Equal(t, StopBreak, c.Run(10).Reason)
+		require.NoError(t, c.Mem.Map(codeBase, PageSize, ProtRead|ProtWrite))
+		require.NoError(t, c.Mem.StoreWord(codeBase, wordLdi2R3))
+		require.NoError(t, c.Mem.Protect(codeBase, PageSize, ProtRead|ProtExec))
+		c.IAOQFront, c.IAOQBack = codeBase|3, codeBase+4|3
+		require.Equal(t, StopBreak, c.Run(10).Reason)
+		assert.Equal(t, uint32(2), c.GR[3])
+	})
 }
 
 func TestFetchNeedsExecuteRight(t *testing.T) {
-	c := newWordsCPU(t, ProtRead, wordLdi1R3)
-	stop := c.Run(10)
-	require.Equal(t, StopFault, stop.Reason)
-	require.NotNil(t, stop.Fault)
-	assert.Equal(t, uint32(codeBase), stop.Fault.Addr)
-	assert.False(t, stop.Fault.Unmapped)
+	eachEngine(t, func(t *testing.T, engine Engine) {
+		c := newWordsCPU(t, ProtRead, wordLdi1R3)
+		c.Engine = engine
+		stop := c.Run(10)
+		require.Equal(t, StopFault, stop.Reason)
+		require.NotNil(t, stop.Fault)
+		assert.Equal(t, uint32(codeBase), stop.Fault.Addr)
+		assert.False(t, stop.Fault.Unmapped)
 
-	c.IAOQFront, c.IAOQBack = 0x50000|3, 0x50004|3
-	stop = c.Run(10)
-	require.Equal(t, StopFault, stop.Reason)
-	assert.True(t, stop.Fault.Unmapped)
-	assert.Equal(t, uint64(0), c.Instructions)
+		c.IAOQFront, c.IAOQBack = 0x50000|3, 0x50004|3
+		stop = c.Run(10)
+		require.Equal(t, StopFault, stop.Reason)
+		assert.True(t, stop.Fault.Unmapped)
+		assert.Equal(t, uint64(0), c.Instructions)
+	})
 }
 
 func TestRunSpendsExactBudget(t *testing.T) {
-	// An endless loop: addi 1,%r3,%r3 ; bv %r0(%r2) with the branch in
-	// its own delay slot pattern replaced by a plain backward jump.
-	c := newWordsCPU(t, ProtRead|ProtExec, wordAddiR3One, wordBvR0R2, wordNop)
-	c.GR[2] = codeBase
-	for _, budget := range []uint64{1, 2, 3, 1000, 12345} {
-		before := c.Instructions
-		stop := c.Run(budget)
-		require.Equal(t, StopBudget, stop.Reason)
-		require.Equal(t, budget, c.Instructions-before)
-	}
-	// 1+2+3+1000+12345 instructions, a third of them the addi.
-	assert.Equal(t, uint32((1+2+3+1000+12345+2)/3), c.GR[3])
+	eachEngine(t, func(t *testing.T, engine Engine) {
+		// An endless loop: addi 1,%r3,%r3 ; bv %r0(%r2) with the branch in
+		// its own delay slot pattern replaced by a plain backward jump.
+		c := newWordsCPU(t, ProtRead|ProtExec, wordAddiR3One, wordBvR0R2, wordNop)
+		c.Engine = engine
+		c.GR[2] = codeBase
+		for _, budget := range []uint64{1, 2, 3, 1000, 12345} {
+			before := c.Instructions
+			stop := c.Run(budget)
+			require.Equal(t, StopBudget, stop.Reason)
+			require.Equal(t, budget, c.Instructions-before)
+		}
+		// 1+2+3+1000+12345 instructions, a third of them the addi.
+		assert.Equal(t, uint32((1+2+3+1000+12345+2)/3), c.GR[3])
+	})
 }
 
 func TestTraceSeesEveryInstruction(t *testing.T) {
