@@ -23,10 +23,10 @@ const benchRunTimeout = 10 * time.Minute
 var statsLine = regexp.MustCompile(`synod: (\d+) instructions in \S+, ([0-9.]+) guest MIPS`)
 
 // BenchmarkGuestMIPS runs the CPU-bound guest through synod run --stats
-// and reports the guest MIPS synod measured. When qemu-hppa is installed,
-// it also times the same binary under qemu-hppa in the same run and
-// reports both wall-clock times and their ratio (how many times longer
-// synod takes). ns/op is synod's time.
+// with each engine and reports the guest MIPS synod measured. When
+// qemu-hppa is installed, it also times the same binary under qemu-hppa
+// in the same run and reports both wall-clock times and their ratio (how
+// many times longer synod takes). ns/op is synod's time.
 //
 //	go test ./cmd/synod -run '^$' -bench GuestMIPS -benchtime 1x
 func BenchmarkGuestMIPS(b *testing.B) {
@@ -35,30 +35,34 @@ func BenchmarkGuestMIPS(b *testing.B) {
 		b.Skip("package machine cannot execute instructions yet")
 	}
 	qemu, haveQemu := qemuRunner()
-	var mips, synodTime, qemuTime float64
-	var runs int
-	for b.Loop() {
-		res, elapsed := timeGuest(b, synod, "--stats")
-		m := statsLine.FindSubmatch(res.stderr)
-		require.NotNil(b, m, "no statistics from synod run --stats; stderr: %q", tail(res.stderr))
-		v, err := strconv.ParseFloat(string(m[2]), 64)
-		require.NoError(b, err)
-		mips += v
-		synodTime += elapsed.Seconds()
-		runs++
-		if haveQemu {
-			b.StopTimer()
-			qres, qelapsed := timeGuest(b, qemu)
-			require.Equal(b, string(qres.stdout), string(res.stdout), "synod and qemu-hppa disagree")
-			qemuTime += qelapsed.Seconds()
-			b.StartTimer()
-		}
-	}
-	b.ReportMetric(mips/float64(runs), "guest-MIPS")
-	if haveQemu {
-		b.ReportMetric(synodTime/float64(runs), "synod-s")
-		b.ReportMetric(qemuTime/float64(runs), "qemu-s")
-		b.ReportMetric(synodTime/qemuTime, "synod/qemu")
+	for _, engine := range []string{"interp", "jit"} {
+		b.Run(engine, func(b *testing.B) {
+			var mips, synodTime, qemuTime float64
+			var runs int
+			for b.Loop() {
+				res, elapsed := timeGuest(b, synod, "--stats", "--engine", engine)
+				m := statsLine.FindSubmatch(res.stderr)
+				require.NotNil(b, m, "no statistics from synod run --stats; stderr: %q", tail(res.stderr))
+				v, err := strconv.ParseFloat(string(m[2]), 64)
+				require.NoError(b, err)
+				mips += v
+				synodTime += elapsed.Seconds()
+				runs++
+				if haveQemu {
+					b.StopTimer()
+					qres, qelapsed := timeGuest(b, qemu)
+					require.Equal(b, string(qres.stdout), string(res.stdout), "synod and qemu-hppa disagree")
+					qemuTime += qelapsed.Seconds()
+					b.StartTimer()
+				}
+			}
+			b.ReportMetric(mips/float64(runs), "guest-MIPS")
+			if haveQemu {
+				b.ReportMetric(synodTime/float64(runs), "synod-s")
+				b.ReportMetric(qemuTime/float64(runs), "qemu-s")
+				b.ReportMetric(synodTime/qemuTime, "synod/qemu")
+			}
+		})
 	}
 }
 

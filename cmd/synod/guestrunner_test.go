@@ -75,6 +75,13 @@ func synodRunner(t testing.TB) guestRunner {
 	return guestRunner{name: "synod", prefix: []string{exe, "run"}, env: []string{runAsSynodEnv + "=1"}}
 }
 
+// withEngine is synod run with --engine engine, named synod-engine.
+func (r guestRunner) withEngine(engine string) guestRunner {
+	r.name += "-" + engine
+	r.prefix = append(append([]string{}, r.prefix...), "--engine", engine)
+	return r
+}
+
 var noCoreDumps sync.Once
 
 // qemuRunner returns qemu-hppa when it is installed.
