@@ -36,36 +36,68 @@ func (b *blockBuilder) access(in *inst, i int, back nextSpec) {
 	a.ALUImm32(jit.AND, jit.RAX, pageMask)
 	at := jit.Indexed(jit.RDX, jit.RAX, 1, 0)
 	if store {
-		b.loadGR(jit.R9, in.t)
-		switch size {
-		case 1:
-			a.Store8(at, jit.R9)
-		case 2:
-			a.Bswap32(jit.R9)
-			a.ShiftImm32(jit.SHR, jit.R9, 16)
-			a.Store16(at, jit.R9)
-		default:
-			a.Bswap32(jit.R9)
-			a.Store32(at, jit.R9)
-		}
+		b.storeValue(in, at)
 	} else {
-		switch size {
-		case 1:
-			a.Load8(jit.R8, at)
-		case 2:
-			a.Load16(jit.R8, at)
-			a.Bswap32(jit.R8)
-			a.ShiftImm32(jit.SHR, jit.R8, 16)
-		default:
-			a.Load32(jit.R8, at)
-			a.Bswap32(jit.R8)
-		}
+		b.loadValue(in, at)
 	}
 	if in.aux != modNone && !isDisp(in.op) {
 		b.storeGR(in.r1, jit.R10)
 	}
-	if !store {
-		b.storeGR(in.t, jit.R8) // the loaded value wins over the base update
+	switch in.op {
+	case opFldw:
+		a.Store32(frWord(in.t), jit.R8)
+	case opFldd:
+		a.Store64(fr(in.t), jit.R8)
+	default:
+		if !store {
+			b.storeGR(in.t, jit.R8) // the loaded value wins over the base update
+		}
+	}
+}
+
+// loadValue loads the big-endian value at at into R8.
+func (b *blockBuilder) loadValue(in *inst, at jit.Mem) {
+	a := b.a
+	switch size, _ := accessOf(in.op); size {
+	case 1:
+		a.Load8(jit.R8, at)
+	case 2:
+		a.Load16(jit.R8, at)
+		a.Bswap32(jit.R8)
+		a.ShiftImm32(jit.SHR, jit.R8, 16)
+	case 4:
+		a.Load32(jit.R8, at)
+		a.Bswap32(jit.R8)
+	default:
+		a.Load64(jit.R8, at)
+		a.Bswap64(jit.R8)
+	}
+}
+
+// storeValue stores the value a store instruction writes at at, big-endian.
+func (b *blockBuilder) storeValue(in *inst, at jit.Mem) {
+	a := b.a
+	switch in.op {
+	case opFstw:
+		a.Load32(jit.R9, frWord(in.t))
+	case opFstd:
+		a.Load64(jit.R9, fr(in.t))
+	default:
+		b.loadGR(jit.R9, in.t)
+	}
+	switch size, _ := accessOf(in.op); size {
+	case 1:
+		a.Store8(at, jit.R9)
+	case 2:
+		a.Bswap32(jit.R9)
+		a.ShiftImm32(jit.SHR, jit.R9, 16)
+		a.Store16(at, jit.R9)
+	case 4:
+		a.Bswap32(jit.R9)
+		a.Store32(at, jit.R9)
+	default:
+		a.Bswap64(jit.R9)
+		a.Store64(at, jit.R9)
 	}
 }
 
@@ -83,8 +115,14 @@ func accessOf(op opcode) (size uint32, store bool) {
 		return 1, true
 	case opSthDisp, opSth:
 		return 2, true
+	case opFldw:
+		return 4, false
+	case opFldd:
+		return 8, false
+	case opFstd:
+		return 8, true
 	}
-	return 4, true
+	return 4, true // stw and fstw
 }
 
 func isDisp(op opcode) bool {

@@ -41,14 +41,31 @@ func translatable(in *inst) bool {
 		opUaddcmFast, opDsFast, opAndcm, opAnd, opOr, opXor, opCmpclr, opCmpiclr, opNop, opMfsar, opMtsar,
 		opShd, opVshd, opExtru, opExtrs, opVextru, opVextrs, opDep, opDepi, opVdep, opVdepi,
 		opBl, opBlr, opBv, opBve, opBe, opCmpb, opCmpib, opAddb, opAddib, opMovb, opMovib, opBb, opBvb,
-		opLdbDisp, opLdhDisp, opLdwDisp, opLdb, opLdh, opLdw, opStbDisp, opSthDisp, opStwDisp, opStb, opSth, opStw:
+		opLdbDisp, opLdhDisp, opLdwDisp, opLdb, opLdh, opLdw, opStbDisp, opSthDisp, opStwDisp, opStb, opSth, opStw,
+		opFldw, opFstw, opFldd, opFstd:
 		return true
+	case opFP:
+		_, _, _, xmpyu := in.fp.Xmpyu()
+		return xmpyu
 	}
 	return false
 }
 
 // gr is the state memory of GR[r].
 func gr(r uint8) jit.Mem { return jit.At(rState, stGR+4*int32(r&31)) }
+
+// fr is the state memory of floating-point register r (64 bits).
+func fr(r uint8) jit.Mem { return jit.At(rState, stFR+8*int32(r&31)) }
+
+// frWord is the state memory of the 32-bit half sel selects: the right
+// (low) half of register sel&31 when bit 5 is set, else the left.
+func frWord(sel uint8) jit.Mem {
+	m := fr(sel)
+	if sel&32 == 0 {
+		m.Disp += 4
+	}
+	return m
+}
 
 // loadGR loads GR[r] into reg (GR[0] reads as zero).
 func (b *blockBuilder) loadGR(reg jit.Reg, r uint8) {
@@ -126,12 +143,33 @@ func (b *blockBuilder) op(in *inst, i int, back nextSpec) opResult {
 		a.ALUImm32(jit.AND, jit.RAX, 31)
 		a.Store32(jit.At(rState, stSAR), jit.RAX)
 	case opNop:
+	case opFP:
+		b.xmpyu(in)
 	case opShd, opVshd, opExtru, opExtrs, opVextru, opVextrs, opDep, opDepi, opVdep, opVdepi:
 		return b.shift(in)
 	default:
 		b.access(in, i, back)
 	}
 	return resultNone
+}
+
+// xmpyu multiplies two unsigned words of the floating-point registers
+// into a double register, as fpu.State.Exec does.
+func (b *blockBuilder) xmpyu(in *inst) {
+	a := b.a
+	r1, r2, t, _ := in.fp.Xmpyu()
+	for _, op := range []struct {
+		reg jit.Reg
+		sel uint8
+	}{{jit.RAX, r1}, {jit.RCX, r2}} {
+		if op.sel == 0 { // the status register reads as zero here
+			a.MovImm32(op.reg, 0)
+		} else {
+			a.Load32(op.reg, frWord(op.sel))
+		}
+	}
+	a.Imul64(jit.RAX, jit.RCX) // the operands are below 2^32: no overflow
+	a.Store64(fr(t), jit.RAX)
 }
 
 // addImm sets GR[t] to GR[r] + imm.

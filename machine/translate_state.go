@@ -24,6 +24,7 @@ type guestState struct {
 	loads    uintptr // &Memory.loads
 	stores   uintptr // &Memory.stores
 	table    uintptr // the dispatch table
+	fr       [32]uint64
 }
 
 // Offsets of guestState's fields, as generated code addresses them.
@@ -40,6 +41,7 @@ const (
 	stLoads    = 168
 	stStores   = 176
 	stTable    = 184
+	stFR       = 192
 )
 
 // The access caches' layout, which generated code reads.
@@ -63,11 +65,13 @@ var (
 	_ [unsafe.Offsetof(guestState{}.nullify) - stNullify]struct{}
 	_ [stTable - unsafe.Offsetof(guestState{}.table)]struct{}
 	_ [unsafe.Offsetof(guestState{}.table) - stTable]struct{}
+	_ [stFR - unsafe.Offsetof(guestState{}.fr)]struct{}
+	_ [unsafe.Offsetof(guestState{}.fr) - stFR]struct{}
 )
 
 // load copies c's state in.
 func (s *guestState) load(c *CPU) {
-	s.gr = c.GR
+	s.gr, s.fr = c.GR, c.FP.R
 	s.sar = c.CR[crSAR]
 	s.carryIn, s.carryOut, s.divStep = c.carryIn, c.carryOut, b2u(c.divStep)
 	s.front, s.back, s.nullify = c.IAOQFront, c.IAOQBack, b2u(c.nullify)
@@ -77,7 +81,7 @@ func (s *guestState) load(c *CPU) {
 
 // save copies the state out to c.
 func (s *guestState) save(c *CPU) {
-	c.GR = s.gr
+	c.GR, c.FP.R = s.gr, s.fr
 	c.CR[crSAR] = s.sar
 	c.carryIn, c.carryOut, c.divStep = s.carryIn, s.carryOut, s.divStep != 0
 	c.IAOQFront, c.IAOQBack, c.nullify = s.front, s.back, s.nullify != 0

@@ -66,3 +66,10 @@ const (
 	// flags in the status register changed.
 	Trap
 )
+
+// Xmpyu reports whether op is xmpyu, and if so its operands: the 32-bit
+// selectors r1 and r2 (bit 5 picks the right half; selector 0 reads as
+// zero) and the 64-bit target register t.
+func (op *Op) Xmpyu() (r1, r2, t uint8, ok bool) {
+	return op.r1, op.r2, op.t, op.kind == kindXmpyu
+}

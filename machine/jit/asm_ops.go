@@ -158,3 +158,12 @@ func (a *Asm) JmpMem(m Mem) { a.opRM(false, []byte{0xff}, 4, m, false) }
 
 // Ret is ret.
 func (a *Asm) Ret() { a.byte1(0xc3) }
+
+// Bswap64 is bswap dst on 64 bits.
+func (a *Asm) Bswap64(dst Reg) {
+	a.rex(true, 0, 0, dst, false)
+	a.byte1(0x0f, 0xc8+byte(dst&7))
+}
+
+// Imul64 is imul dst, src on 64 bits (the low 64 bits of the product).
+func (a *Asm) Imul64(dst, src Reg) { a.opRR(true, []byte{0x0f, 0xaf}, dst, src, false) }

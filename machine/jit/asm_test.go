@@ -47,6 +47,8 @@ func TestEncodings(t *testing.T) {
 		{"and ecx,0xff0", func(a *Asm) { a.ALUImm32(AND, RCX, 0xff0) }, "81e1f00f0000"},
 		{"add eax,[rdi+4]", func(a *Asm) { a.ALUMem32(ADD, RAX, At(RDI, 4)) }, "034704"},
 		{"ret", func(a *Asm) { a.Ret() }, "c3"},
+		{"bswap r8", func(a *Asm) { a.Bswap64(R8) }, "490fc8"},
+		{"imul rax,rcx", func(a *Asm) { a.Imul64(RAX, RCX) }, "480fafc1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
