@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"syscall"
 	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
 
 // Arena is a region of memory for generated code. It is mapped twice
@@ -25,21 +23,21 @@ type Arena struct {
 
 // NewArena maps size bytes (a multiple of the page size) for code.
 func NewArena(size int) (*Arena, error) {
-	fd, err := unix.MemfdCreate("synod-code", unix.MFD_CLOEXEC)
+	fd, err := memfdCreate("synod-code")
 	if err != nil {
 		return nil, fmt.Errorf("create code memory: %w", err)
 	}
-	defer unix.Close(fd) // the mappings keep the memory
-	if err := unix.Ftruncate(fd, int64(size)); err != nil {
+	defer syscall.Close(fd) // the mappings keep the memory
+	if err := syscall.Ftruncate(fd, int64(size)); err != nil {
 		return nil, fmt.Errorf("size code memory to %d bytes: %w", size, err)
 	}
-	write, err := unix.Mmap(fd, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	write, err := syscall.Mmap(fd, 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
 	if err != nil {
 		return nil, fmt.Errorf("map code memory for writing: %w", err)
 	}
-	exec, err := unix.Mmap(fd, 0, size, unix.PROT_READ|unix.PROT_EXEC, unix.MAP_SHARED)
+	exec, err := syscall.Mmap(fd, 0, size, syscall.PROT_READ|syscall.PROT_EXEC, syscall.MAP_SHARED)
 	if err != nil {
-		unix.Munmap(write)
+		syscall.Munmap(write)
 		return nil, fmt.Errorf("map code memory for executing: %w", err)
 	}
 	return &Arena{write: write, exec: exec}, nil
@@ -71,7 +69,26 @@ func (a *Arena) Truncate(n int) { a.used = min(n, a.used) }
 
 // Close unmaps the arena.
 func (a *Arena) Close() error {
-	return errors.Join(unix.Munmap(a.write), unix.Munmap(a.exec))
+	return errors.Join(syscall.Munmap(a.write), syscall.Munmap(a.exec))
+}
+
+// memfd_create(2), which package syscall does not wrap; the number is
+// amd64's.
+const sysMemfdCreate = 319
+
+// memfdCreate returns a file descriptor of anonymous memory, closed on
+// exec.
+func memfdCreate(name string) (int, error) {
+	p, err := syscall.BytePtrFromString(name)
+	if err != nil {
+		return -1, err
+	}
+	const mfdCloexec = 1
+	fd, _, errno := syscall.Syscall(sysMemfdCreate, uintptr(unsafe.Pointer(p)), mfdCloexec, 0)
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(fd), nil
 }
 
 // Data is read-write memory outside the Go heap, for state that
