@@ -82,29 +82,17 @@ func (b *blockBuilder) branchCondition(in *inst) condition {
 	a := b.a
 	switch in.op {
 	case opCmpb, opCmpib:
-		if in.op == opCmpb {
-			b.loadGR(jit.RAX, in.r1)
-		} else {
-			a.MovImm32(jit.RAX, in.im5())
-		}
+		b.loadBranchOperand(in)
 		b.loadGR(jit.RCX, in.r2)
 		return b.subCond(in.cf, jit.RAX, jit.RCX)
 	case opAddb, opAddib:
-		if in.op == opAddb {
-			b.loadGR(jit.RAX, in.r1)
-		} else {
-			a.MovImm32(jit.RAX, in.im5())
-		}
+		b.loadBranchOperand(in)
 		b.loadGR(jit.RCX, in.r2)
 		a.ALU32(jit.ADD, jit.RCX, jit.RAX)
 		b.storeGR(in.r2, jit.RCX) // a store leaves the flags alone
 		return b.addCond(in.cf, jit.RCX)
 	case opMovb, opMovib:
-		if in.op == opMovb {
-			b.loadGR(jit.RAX, in.r1)
-		} else {
-			a.MovImm32(jit.RAX, in.im5())
-		}
+		b.loadBranchOperand(in)
 		b.storeGR(in.r2, jit.RAX)
 		return b.sedCondition(in.cf, jit.RAX)
 	case opBb:
@@ -117,6 +105,17 @@ func (b *blockBuilder) branchCondition(in *inst) condition {
 		a.ShiftCL32(jit.SHL, jit.RAX)
 		a.Test32(jit.RAX, jit.RAX)
 		return flagCondition(jit.CondS, in.cf != 0)
+	}
+}
+
+// loadBranchOperand sets EAX to the first operand of a compare-, add- or
+// move-and-branch: GR[r1], or the immediate of the immediate forms.
+func (b *blockBuilder) loadBranchOperand(in *inst) {
+	switch in.op {
+	case opCmpb, opAddb, opMovb:
+		b.loadGR(jit.RAX, in.r1)
+	default:
+		b.a.MovImm32(jit.RAX, in.im5())
 	}
 }
 

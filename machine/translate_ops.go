@@ -99,36 +99,16 @@ func (b *blockBuilder) op(in *inst, i int, back nextSpec) opResult {
 		}
 	case opAddL, opShAddL, opUaddcmFast, opAnd, opAndcm, opOr, opXor:
 		b.logic(in)
-	case opAddFast:
-		b.loadGR(jit.RAX, in.r1)
-		b.loadGR(jit.RCX, in.r2)
-		b.sum(in.t, false)
-	case opAddiFast:
-		a.MovImm32(jit.RAX, in.imm)
-		b.loadGR(jit.RCX, in.r1)
-		b.sum(in.t, false)
-	case opAddcFast:
-		b.loadGR(jit.RAX, in.r1)
-		b.loadGR(jit.RCX, in.r2)
-		b.sum(in.t, true)
-	case opSubFast:
-		b.loadGR(jit.RAX, in.r1)
-		b.loadGR(jit.RCX, in.r2)
-		b.difference(in.t)
-	case opSubiFast:
-		a.MovImm32(jit.RAX, in.imm)
-		b.loadGR(jit.RCX, in.r1)
+	case opAddFast, opAddiFast, opAddcFast:
+		b.loadOperands(in)
+		b.sum(in.t, in.op == opAddcFast)
+	case opSubFast, opSubiFast:
+		b.loadOperands(in)
 		b.difference(in.t)
 	case opDsFast:
 		b.divideStep(in)
 	case opCmpclr, opCmpiclr:
-		if in.op == opCmpclr {
-			b.loadGR(jit.RAX, in.r1)
-			b.loadGR(jit.RCX, in.r2)
-		} else {
-			a.MovImm32(jit.RAX, in.imm)
-			b.loadGR(jit.RCX, in.r1)
-		}
+		b.loadOperands(in)
 		cond := b.subCond(in.cf, jit.RAX, jit.RCX)
 		if in.t&31 != 0 {
 			a.StoreImm32(gr(in.t), 0)
@@ -170,6 +150,20 @@ func (b *blockBuilder) xmpyu(in *inst) {
 	}
 	a.Imul64(jit.RAX, jit.RCX) // the operands are below 2^32: no overflow
 	a.Store64(fr(t), jit.RAX)
+}
+
+// loadOperands loads the two operands of an arithmetic instruction into
+// EAX and ECX: the immediate and GR[r1] for the immediate forms, GR[r1]
+// and GR[r2] for the others.
+func (b *blockBuilder) loadOperands(in *inst) {
+	switch in.op {
+	case opAddiFast, opSubiFast, opCmpiclr:
+		b.a.MovImm32(jit.RAX, in.imm)
+		b.loadGR(jit.RCX, in.r1)
+	default:
+		b.loadGR(jit.RAX, in.r1)
+		b.loadGR(jit.RCX, in.r2)
+	}
 }
 
 // addImm sets GR[t] to GR[r] + imm.

@@ -6,7 +6,7 @@ import "unsafe"
 
 // guestState is the guest state generated code works on, kept in memory
 // outside the Go heap (jit.Data) at fixed offsets (the st constants,
-// checked against the struct below). runTranslated copies a CPU's state
+// which TestStateLayout checks against the struct). runTranslated copies a CPU's state
 // in before entering generated code and out after; between entries the
 // CPU struct holds it, so the interpreter and everything else see one
 // state.
@@ -48,25 +48,6 @@ const (
 const (
 	cachedPageSize = 16
 	cachedPageData = 8
-)
-
-// Compile-time checks of the layouts above: each array has a negative
-// length, which does not compile, unless the two sides agree.
-var (
-	_ [cachedPageSize - unsafe.Sizeof(cachedPage{})]struct{}
-	_ [unsafe.Sizeof(cachedPage{}) - cachedPageSize]struct{}
-	_ [cachedPageData - unsafe.Offsetof(cachedPage{}.data)]struct{}
-	_ [unsafe.Offsetof(cachedPage{}.data) - cachedPageData]struct{}
-	_ [stSAR - unsafe.Offsetof(guestState{}.sar)]struct{}
-	_ [unsafe.Offsetof(guestState{}.sar) - stSAR]struct{}
-	_ [stDivStep - unsafe.Offsetof(guestState{}.divStep)]struct{}
-	_ [unsafe.Offsetof(guestState{}.divStep) - stDivStep]struct{}
-	_ [stNullify - unsafe.Offsetof(guestState{}.nullify)]struct{}
-	_ [unsafe.Offsetof(guestState{}.nullify) - stNullify]struct{}
-	_ [stTable - unsafe.Offsetof(guestState{}.table)]struct{}
-	_ [unsafe.Offsetof(guestState{}.table) - stTable]struct{}
-	_ [stFR - unsafe.Offsetof(guestState{}.fr)]struct{}
-	_ [unsafe.Offsetof(guestState{}.fr) - stFR]struct{}
 )
 
 // load copies c's state in.
