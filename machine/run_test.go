@@ -141,3 +141,29 @@ func TestEveryOperationHasAHandler(t *testing.T) {
 		}
 	}
 }
+
+// TestCodeChangedOnNextPage runs into a second page, changes the code
+// there and runs again: the first page's code must reach the new code
+// (the translator links blocks across pages and must unlink them).
+func TestCodeChangedOnNextPage(t *testing.T) {
+	eachEngine(t, func(t *testing.T, engine Engine) {
+		words := make([]uint32, wordsPerPage+2)
+		for i := range wordsPerPage {
+			words[i] = wordNop
+		}
+		words[wordsPerPage], words[wordsPerPage+1] = wordLdi1R3, wordBreak
+		mem := NewMemory()
+		require.NoError(t, mem.Map(codeBase, 2*PageSize, ProtRead|ProtWrite|ProtExec))
+		for i, w := range words {
+			require.NoError(t, mem.StoreWord(codeBase+uint32(i)*4, w))
+		}
+		c := &CPU{Mem: mem, Engine: engine}
+		for _, want := range []uint32{1, 2} {
+			c.IAOQFront, c.IAOQBack = codeBase|3, codeBase+4|3
+			stop := c.Run(2 * wordsPerPage)
+			require.Equal(t, StopBreak, stop.Reason)
+			assert.Equal(t, want, c.GR[3])
+			require.NoError(t, mem.StoreWord(codeBase+PageSize, wordLdi2R3))
+		}
+	})
+}

@@ -32,6 +32,7 @@ type blockBuilder struct {
 	length int
 	null   nullState
 	exits  []blockExit
+	sites  []chainSite
 }
 
 // nextSpec is where the queue goes: a known address or, after an
@@ -149,8 +150,13 @@ func (b *blockBuilder) instruction(i int, back nextSpec) {
 	}
 }
 
-// leave continues at next with the current nullify bit, through dispatch.
+// leave continues at next with the current nullify bit: through a jump
+// that chaining can point at the next block when both are known, else
+// through dispatch.
 func (b *blockBuilder) leave(next nextSpec) {
+	if !next.inNext && b.null != nullInReg {
+		b.sites = append(b.sites, chainSite{offset: b.a.JmpNext(), target: blockKey(next.addr, b.null == nullSet)})
+	}
 	if !next.inNext {
 		b.a.MovImm32(rNext, next.addr)
 	}

@@ -68,7 +68,11 @@ type translator struct {
 	// pages lists the keys of each page's blocks, for invalidation.
 	blocks map[uint64]uintptr
 	pages  map[uint32][]uint64
-	asm    jit.Asm
+	// links lists the chaining jumps to each block by its key, translated
+	// or not; outgoing the targets of each block's jumps.
+	links    map[uint64][]chainLink
+	outgoing map[uint64][]uint64
+	asm      jit.Asm
 }
 
 // attachTranslator returns m's translator, creating it on first use, or
@@ -104,8 +108,7 @@ func newTranslator() (*translator, error) {
 		t.close()
 		return nil, err
 	}
-	t.blocks = map[uint64]uintptr{}
-	t.pages = map[uint32][]uint64{}
+	t.forget()
 	return t, nil
 }
 
@@ -114,12 +117,18 @@ func (t *translator) close() {
 	t.data.Close()
 }
 
-// flush forgets every block.
+// flush forgets every block and reclaims their code memory.
 func (t *translator) flush() {
 	t.arena.Truncate(t.stubsEnd)
 	clear(t.table)
+	t.forget()
+}
+
+func (t *translator) forget() {
 	t.blocks = map[uint64]uintptr{}
 	t.pages = map[uint32][]uint64{}
+	t.links = map[uint64][]chainLink{}
+	t.outgoing = map[uint64][]uint64{}
 }
 
 func blockKey(front uint32, nullify bool) uint64 { return uint64(front)<<1 | uint64(b2u(nullify)) }
@@ -197,13 +206,15 @@ func (t *translator) lookup(m *Memory, front uint32, nullify bool) (bool, error)
 		if code == nil {
 			return false, nil
 		}
+		var sites []chainSite
 		var err error
-		if at, err = t.translate(code, front, nullify); err != nil {
+		if at, sites, err = t.translate(code, front, nullify); err != nil {
 			return false, err
 		}
 		t.blocks[key] = at
 		page := front >> PageShift
 		t.pages[page] = append(t.pages[page], key)
+		t.link(key, at, sites)
 	}
 	s := t.slot(key)
 	s[0], s[1] = key, uint64(at)
@@ -212,27 +223,29 @@ func (t *translator) lookup(m *Memory, front uint32, nullify bool) (bool, error)
 
 // translate writes the code of the block at (front, nullify), flushing
 // every block first when the arena is full.
-func (t *translator) translate(code *codePage, front uint32, nullify bool) (uintptr, error) {
+func (t *translator) translate(code *codePage, front uint32, nullify bool) (uintptr, []chainSite, error) {
 	for range 2 {
 		b := blockBuilder{t: t, a: &t.asm, code: code, entry: front, base: t.arena.Next()}
 		b.a.Reset()
 		b.build(nullify)
 		out, err := b.a.Finish()
 		if err != nil {
-			return 0, fmt.Errorf("translate block at %#x: %w", front, err)
+			return 0, nil, fmt.Errorf("translate block at %#x: %w", front, err)
 		}
 		if len(out) <= t.arena.Free() {
-			return t.arena.Write(out)
+			at, err := t.arena.Write(out)
+			return at, b.sites, err
 		}
 		t.flush()
 	}
-	return 0, fmt.Errorf("translate block at %#x: larger than the code arena", front)
+	return 0, nil, fmt.Errorf("translate block at %#x: larger than the code arena", front)
 }
 
 // invalidate drops the blocks of pages first to last.
 func (t *translator) invalidate(first, last uint32) {
 	drop := func(page uint32) {
 		for _, key := range t.pages[page] {
+			t.unlink(key)
 			delete(t.blocks, key)
 			if s := t.slot(key); s[0] == key {
 				s[0] = emptyKey

@@ -153,6 +153,14 @@ func (a *Asm) JmpAbs(base, target uintptr) {
 	a.imm32(int32(target - end))
 }
 
+// JmpNext is a jump to the instruction after it, whose rel32 field (at
+// the returned offset) can be patched later to go elsewhere.
+func (a *Asm) JmpNext() (site int) {
+	a.byte1(0xe9)
+	a.imm32(0)
+	return len(a.buf) - 4
+}
+
 // JmpMem is jmp qword [m].
 func (a *Asm) JmpMem(m Mem) { a.opRM(false, []byte{0xff}, 4, m, false) }
 

@@ -67,3 +67,25 @@ func TestArenaHasNoWritableExecutableMapping(t *testing.T) {
 	}
 	assert.GreaterOrEqual(t, views, 2, "a writable and an executable view")
 }
+
+// TestPatchJump enters code whose first jump is patched from the next
+// instruction (return 1) to a later one (return 2).
+func TestPatchJump(t *testing.T) {
+	arena, err := NewArena(1 << 16)
+	require.NoError(t, err)
+	defer arena.Close()
+	var a Asm
+	site := a.JmpNext()
+	a.MovImm32(RAX, 1)
+	a.Ret()
+	second := a.Len()
+	a.MovImm32(RAX, 2)
+	a.Ret()
+	code, err := a.Finish()
+	require.NoError(t, err)
+	entry, err := arena.Write(code)
+	require.NoError(t, err)
+	assert.Equal(t, uint32(1), Enter(entry, 0))
+	arena.PatchJump(entry+uintptr(site), entry+uintptr(second))
+	assert.Equal(t, uint32(2), Enter(entry, 0))
+}

@@ -3,6 +3,7 @@
 package jit
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"syscall"
@@ -58,6 +59,13 @@ func (a *Arena) Write(code []byte) (uintptr, error) {
 	at := a.Next()
 	a.used += copy(a.write[a.used:], code)
 	return at, nil
+}
+
+// PatchJump makes the rel32 field at site, the last four bytes of a jump
+// written earlier, jump to target.
+func (a *Arena) PatchJump(site, target uintptr) {
+	base := uintptr(unsafe.Pointer(&a.exec[0]))
+	binary.LittleEndian.PutUint32(a.write[site-base:], uint32(int32(target-(site+4))))
 }
 
 // Used is the number of bytes written.
