@@ -20,6 +20,7 @@ func TestRunRefusesWhatItCannotRun(t *testing.T) {
 		{"dynamic executable", []string{"../../machine/linux/testdata/dynamic"}, "dynamically linked"},
 		{"not an executable", []string{"run.go"}, "not an ELF executable"},
 		{"bad flag", []string{"--no-such-flag"}, "flag provided but not defined"},
+		{"unknown engine", []string{"--engine", "turbo"}, `unknown engine "turbo"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -27,6 +28,26 @@ func TestRunRefusesWhatItCannotRun(t *testing.T) {
 			require.ErrorContains(t, err, c.want)
 		})
 	}
+}
+
+// The bundled guest prints the same under either engine, and the
+// translator retires the same instructions as the interpreter.
+func TestRunEnginesAgree(t *testing.T) {
+	var outputs, counts []string
+	for _, engine := range []string{"interp", "jit"} {
+		run := synodCommand("run", "--stats", "--engine", engine)
+		var stdout, stderr syncBuffer
+		run.Stdout, run.Stderr = &stdout, &stderr
+		require.NoError(t, run.Start())
+		waitFor(t, run, patience)
+		require.True(t, run.ProcessState.Success(), "%s: exit %v; stderr: %s", engine, run.ProcessState, stderr.String())
+		outputs = append(outputs, stdout.String())
+		count, _, _ := strings.Cut(stderr.String(), " instructions")
+		counts = append(counts, count)
+	}
+	require.Contains(t, outputs[0], "primes below")
+	require.Equal(t, outputs[0], outputs[1])
+	require.Equal(t, counts[0], counts[1], "instructions retired")
 }
 
 func TestHelpListsCommands(t *testing.T) {
