@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 )
 
 // Corpus programs that run other guest programs (execve, system, popen,
@@ -63,9 +64,14 @@ func namespaceCommand(ctx context.Context, qemu, root string, argv ...string) *e
 	args := append([]string{"-U", "-r", "-m", "sh", "-c", namespaceScript, "sh", qemu, root}, argv...)
 	cmd := exec.CommandContext(ctx, "unshare", args...)
 	cmd.Env = append(os.Environ(), "REGISTRATION="+fmt.Sprintf(binfmtRegistration, qemu))
+	// The guest's processes are host processes here: at the deadline,
+	// kill them all (those still in the group), not unshare alone.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	boundedWait(cmd)
 	return cmd
 }
+
 
 // caseCommand is the host command that runs corpus case c under r, or
 // the reason r cannot run it here.
