@@ -121,3 +121,17 @@ func TestEachProcessHasItsWorkingDirectory(t *testing.T) {
 	require.Equal(t, want, env.Stdout.String())
 	require.Equal(t, linux.ExitStatus{}, *p.Exit())
 }
+
+// TestCPUTimesArePerProcess: a process's CPU time is its own threads'
+// instructions, and a parent's children's times are what it reaped: wait4's
+// resource usage, then RUSAGE_CHILDREN.
+func TestCPUTimesArePerProcess(t *testing.T) {
+	env := familyEnv(t, 1)
+	p := familyGuest(t, env, linux.Config{Argv: []string{"family", "cputime"}})
+	finish(t, p, env, 1_000_000)
+	want := "the child's time is counted: yes\n" +
+		"RUSAGE_CHILDREN is what wait4 said: yes\n" +
+		"the parent's own time is less: yes\n" +
+		"the CPU-time clock agrees with RUSAGE_SELF: yes\n"
+	require.Equal(t, want, env.Stdout.String())
+}

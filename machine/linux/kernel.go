@@ -136,6 +136,7 @@ func (k *kernel) run(budget uint64) RunResult {
 			ran++
 		}
 		k.instructions += ran
+		p.cpuTime += ran
 		t.quantumLeft -= min(ran, t.quantumLeft)
 		p.handleStop(t, stop)
 	}

@@ -98,6 +98,11 @@ type Process struct {
 	undumpable    bool          // prctl(PR_SET_DUMPABLE, 0)
 	nice          int32         // setpriority, for getpriority
 
+	// CPU time, at one nanosecond per instruction: what the process's
+	// threads have executed, and what its reaped children (and theirs)
+	// had.
+	cpuTime, childCPUTime uint64
+
 	// Job control (stop.go): whether the process is stopped, by which
 	// signal, and what its parent's wait has yet to hear of it.
 	stopped    bool

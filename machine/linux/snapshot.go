@@ -39,30 +39,32 @@ type guestState struct {
 // processState is one process. Memory says whether its memory follows
 // the state in the snapshot.
 type processState struct {
-	Config      configState
-	PPID        uint32
-	PGID        uint32
-	SID         uint32
-	ExitSignal  int32
-	VforkParent uint32
-	Memory      memoryKind
-	Threads     []threadState
-	Cwd         string
-	Brk         uint32
-	BrkStart    uint32
-	Shared      []sharedMappingState
-	Umask       uint32
-	Undumpable  bool
-	Nice        int32
-	FDs         []fdState
-	Actions     []sigActionState
-	Pending     []sigInfoState
-	Futexes     []futexWaiterState
-	Timer       timerState
-	Stopped     bool
-	StopSignal  int32
-	Report      uint8
-	Exit        *ExitStatus
+	Config       configState
+	PPID         uint32
+	PGID         uint32
+	SID          uint32
+	ExitSignal   int32
+	VforkParent  uint32
+	Memory       memoryKind
+	Threads      []threadState
+	Cwd          string
+	Brk          uint32
+	BrkStart     uint32
+	Shared       []sharedMappingState
+	Umask        uint32
+	Undumpable   bool
+	Nice         int32
+	FDs          []fdState
+	Actions      []sigActionState
+	Pending      []sigInfoState
+	Futexes      []futexWaiterState
+	Timer        timerState
+	Stopped      bool
+	StopSignal   int32
+	Report       uint8
+	CPUTime      uint64
+	ChildCPUTime uint64
+	Exit         *ExitStatus
 }
 
 // memoryKind says which memory a process runs in.
@@ -282,6 +284,7 @@ func (p *Process) state(addFile func(*openFile)) processState {
 		Pending: sigInfosState(p.sig.pending), Exit: p.exit,
 		Timer:   timerState{p.timer.armed, p.timer.deadline, p.timer.interval},
 		Stopped: p.stopped, StopSignal: p.stopSignal, Report: p.report,
+		CPUTime: p.cpuTime, ChildCPUTime: p.childCPUTime,
 	}
 	for _, t := range p.threads {
 		ts := threadState{
@@ -516,6 +519,7 @@ func (ps *processState) restore(k *kernel, mem *machine.Memory, files map[uint32
 		ppid: ps.PPID, pgid: ps.PGID, sid: ps.SID, exitSignal: ps.ExitSignal, vforkParent: ps.VforkParent, borrowedMem: ps.Memory == memoryBorrowed,
 		cwd: ps.Cwd, brkStart: ps.BrkStart, brk: ps.Brk, umask: ps.Umask, undumpable: ps.Undumpable, nice: ps.Nice,
 		stopped: ps.Stopped, stopSignal: ps.StopSignal, report: ps.Report,
+		cpuTime: ps.CPUTime, childCPUTime: ps.ChildCPUTime,
 		exit: ps.Exit, warned: map[uint32]bool{},
 		timer: realTimer{ps.Timer.Armed, ps.Timer.Deadline, ps.Timer.Interval},
 		files: fileTable{nextID: &k.nextFileID},

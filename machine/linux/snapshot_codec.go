@@ -81,6 +81,8 @@ func codeProcessState(c *canon.Codec, s *processState) {
 	canon.Bool(c, &s.Stopped)
 	canon.Int32(c, &s.StopSignal)
 	canon.Uint8(c, &s.Report)
+	canon.Uint64(c, &s.CPUTime)
+	canon.Uint64(c, &s.ChildCPUTime)
 	canon.Optional(c, &s.Exit, codeExitStatus)
 }
 

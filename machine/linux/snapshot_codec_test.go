@@ -61,7 +61,7 @@ func filledGuestState() *guestState {
 			Pending: []sigInfoState{{Signo: 14, Code: 1, PID: 3, UID: 4, Value: 5, Addr: 6, Fault: true}},
 			Futexes: []futexWaiterState{{Addr: 0x4010, TID: 1001, Bitset: 0xff}},
 			Timer:   timerState{Armed: true, Deadline: 7e9, Interval: 1e9},
-			Stopped: true, StopSignal: 24, Report: reportStopped,
+			Stopped: true, StopSignal: 24, Report: reportStopped, CPUTime: 5e9, ChildCPUTime: 6e9,
 			Exit: &ExitStatus{Code: 3, Signal: 11, Core: true},
 		}
 		for sig := range numSignals {

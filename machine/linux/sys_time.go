@@ -77,7 +77,7 @@ func (p *Process) clockRead(t *thread, clk uint32) (int64, Errno) {
 	case clockMonotonic, clockMonotonicRaw, clockMonotonicCoarse, clockBoottime:
 		return p.env.Clock(p.k.instructions).Monotonic, 0
 	case clockProcessCPUTime:
-		return int64(p.k.instructions), 0
+		return int64(p.cpuTime), 0
 	case clockThreadCPUTime:
 		return int64(t.cpu.Instructions), 0
 	}
@@ -210,29 +210,36 @@ const rusageBytes = 72
 // getrusage(who, usage): user time is the instruction count at one
 // nanosecond per instruction, like the CPU-time clocks; the rest is zero.
 func sysGetrusage(p *Process, t *thread, a sysArgs) sysResult {
-	var ns int64
+	var ns uint64
 	switch int32(a[0]) {
 	case 0: // RUSAGE_SELF
-		ns = int64(p.k.instructions)
+		ns = p.cpuTime
 	case 1: // RUSAGE_THREAD
-		ns = int64(t.cpu.Instructions)
+		ns = t.cpu.Instructions
 	case -1: // RUSAGE_CHILDREN
+		ns = p.childCPUTime
 	default:
 		return fail(EINVAL)
 	}
-	b := make(be, rusageBytes)
-	b.u32(0, uint32(ns/nanosPerSecond))
-	b.u32(4, uint32(ns%nanosPerSecond/nanosPerMicrosecond))
-	return result(0, p.writeUser(a[1], b))
+	return result(0, p.writeUser(a[1], rusage(ns)))
 }
 
-// times(buf): process times in clock ticks, from the same instruction
-// count; the result is the monotonic clock in ticks.
+// rusage is a struct rusage with user time ns and the rest zero.
+func rusage(ns uint64) []byte {
+	b := make(be, rusageBytes)
+	putTimeval(b, int64(ns))
+	return b
+}
+
+// times(buf): the process's and its reaped children's user times in clock
+// ticks, from the same instruction counts; the result is the monotonic
+// clock in ticks.
 func sysTimes(p *Process, t *thread, a sysArgs) sysResult {
 	const nsPerTick = nanosPerSecond / clockTicks
 	if a[0] != 0 {
 		b := make(be, 16)
-		b.u32(0, uint32(int64(p.k.instructions)/nsPerTick))
+		b.u32(0, uint32(p.cpuTime/nsPerTick))
+		b.u32(8, uint32(p.childCPUTime/nsPerTick))
 		if e := p.writeUser(a[0], b); e != 0 {
 			return fail(e)
 		}

@@ -70,6 +70,7 @@ func (p *Process) waitChild(t *thread, matches func(*Process) bool, want waitFor
 		switch {
 		case noReap:
 		case ended:
+			p.childCPUTime += c.cpuTime + c.childCPUTime
 			p.k.removeProcess(c)
 		default:
 			c.report = reportNothing
@@ -84,6 +85,10 @@ func (p *Process) waitChild(t *thread, matches func(*Process) bool, want waitFor
 	}
 	return p.block(t, &waitState{kind: waitChild})
 }
+
+// rusage is what wait reports of c's resource usage: its user time and
+// that of the children it reaped.
+func (c *Process) rusage() []byte { return rusage(c.cpuTime + c.childCPUTime) }
 
 // childOf says which children a wait4 pid argument selects: one pid, any
 // child (-1), those of p's process group (0) or of group -pid.
@@ -108,8 +113,8 @@ func waitStatus(e ExitStatus) uint32 {
 	return uint32(e.Signal)
 }
 
-// wait4(pid, status, options, rusage): the resource usage is reported as
-// zeros.
+// wait4(pid, status, options, rusage): the resource usage is the child's
+// user time and that of the children it reaped.
 func sysWait4(p *Process, t *thread, a sysArgs) sysResult {
 	pid, statusAddr, options, rusage := int32(a[0]), a[1], a[2], a[3]
 	if options&^(wNohang|wUntraced|wContinued|wNothread|wAll|wClone) != 0 || pid == -0x80000000 {
@@ -123,7 +128,7 @@ func sysWait4(p *Process, t *thread, a sysArgs) sysResult {
 			}
 		}
 		if rusage != 0 {
-			return p.writeUser(rusage, make([]byte, rusageBytes))
+			return p.writeUser(rusage, c.rusage())
 		}
 		return 0
 	})
@@ -176,7 +181,7 @@ func sysWaitid(p *Process, t *thread, a sysArgs) sysResult {
 			return e
 		}
 		if rusage != 0 {
-			return p.writeUser(rusage, make([]byte, rusageBytes))
+			return p.writeUser(rusage, c.rusage())
 		}
 		return 0
 	})

@@ -8,7 +8,9 @@
  * and how its children ended. With "bomb", it forks until fork fails, then
  * kills and reaps its children and says how many there were. With
  * "cwd", a child changes directory to /etc while its parent waits at /,
- * and each says where it is and reads "hostname" relative to there.
+ * and each says where it is and reads "hostname" relative to there. With
+ * "cputime", a child computes while its parent waits, and the parent
+ * compares the CPU times wait4, getrusage and the CPU-time clock report.
  *
  * Rebuild: hppa-linux-gnu-gcc -O2 -static -s -o family family.c
  */
@@ -19,6 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -93,6 +98,33 @@ static int cwd(void) {
 	return WEXITSTATUS(status);
 }
 
+static long long usecs(struct timeval tv) { return tv.tv_sec * 1000000LL + tv.tv_usec; }
+
+static int cputime(void) {
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		volatile unsigned long x = 0;
+		for (unsigned long i = 0; i < 3000000; i++)
+			x += i;
+		_exit(0);
+	}
+	int status;
+	struct rusage child, children, self;
+	wait4(pid, &status, 0, &child);
+	getrusage(RUSAGE_CHILDREN, &children);
+	getrusage(RUSAGE_SELF, &self);
+	struct timespec clock;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &clock);
+	long long clock_us = clock.tv_sec * 1000000LL + clock.tv_nsec / 1000;
+	printf("the child's time is counted: %s\n", usecs(child.ru_utime) > 0 ? "yes" : "no");
+	printf("RUSAGE_CHILDREN is what wait4 said: %s\n", usecs(children.ru_utime) == usecs(child.ru_utime) ? "yes" : "no");
+	printf("the parent's own time is less: %s\n", usecs(self.ru_utime) < usecs(child.ru_utime) ? "yes" : "no");
+	long long apart = clock_us - usecs(self.ru_utime);
+	printf("the CPU-time clock agrees with RUSAGE_SELF: %s\n", apart >= 0 && apart < 1000 ? "yes" : "no");
+	return 0;
+}
+
 static void check_pages(char c, const char *who) {
 	for (size_t i = 0; i < sizeof pages; i++)
 		if (pages[i] != c) {
@@ -108,6 +140,8 @@ int main(int argc, char **argv) {
 		return bomb();
 	if (argc > 1 && strcmp(argv[1], "cwd") == 0)
 		return cwd();
+	if (argc > 1 && strcmp(argv[1], "cputime") == 0)
+		return cputime();
 	memset(pages, 'a', sizeof pages);
 	long *written = mmap(NULL, sizeof *written, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (written == MAP_FAILED)
