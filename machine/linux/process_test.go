@@ -241,8 +241,9 @@ func TestKillGroupReachesTheFirstProcessGroup(t *testing.T) {
 
 // TestStopAndContinue: a stop signal stops a child, which wait reports
 // once with WUNTRACED; SIGCONT continues it, which wait reports once with
-// WCONTINUED. The first process, with no parent in the guest to continue
-// it, ignores stop signals.
+// WCONTINUED. SIGTSTP is discarded for a process of an orphaned group, and
+// the first process, with no parent in the guest to continue it, ignores
+// stop signals.
 func TestStopAndContinue(t *testing.T) {
 	const wUntraced, wContinued = 2, 8
 	p, _ := newKernel(t)
@@ -260,7 +261,10 @@ func TestStopAndContinue(t *testing.T) {
 
 	require.False(t, linux.Stopped(p, child))
 	require.Equal(t, uint32(0), first(linux.Syscall(p, child, nrKill, child, linux.SIGTSTP)))
-	require.True(t, linux.Stopped(p, child), "it stops itself")
+	require.False(t, linux.Stopped(p, child), "SIGTSTP is discarded in an orphaned group: the first process's parent is outside")
+	require.Equal(t, uint32(0), first(linux.Syscall(p, child, nrSetpgid, 0, 0)))
+	require.Equal(t, uint32(0), first(linux.Syscall(p, child, nrKill, child, linux.SIGTSTP)))
+	require.True(t, linux.Stopped(p, child), "in a group of its own, its parent in another of the session, it stops")
 	require.Equal(t, uint32(0), first(linux.Syscall(p, child, nrKill, mainTID, linux.SIGSTOP)))
 	linux.DeliverSignals(p, mainTID)
 	require.False(t, linux.Stopped(p, mainTID), "the first process runs on")

@@ -159,7 +159,7 @@ func (p *Process) ignored(sig int32) bool {
 	}
 	if a.handler == sigDFL {
 		d := defaultActionOf(sig)
-		return d == actIgnore || (d == actStop && !p.canStop())
+		return d == actIgnore || (d == actStop && !p.stopsOn(sig))
 	}
 	return false
 }
@@ -307,7 +307,7 @@ func (p *Process) deliverSignals(t *thread) {
 			case actIgnore:
 				continue
 			case actStop:
-				if p.canStop() {
+				if p.stopsOn(info.signo) {
 					p.stop(info.signo)
 					return
 				}

@@ -5,7 +5,9 @@ package linux
 // SIGCONT. Its parent learns of both through SIGCHLD (unless it set
 // SA_NOCLDSTOP) and wait (WUNTRACED, WCONTINUED). The first process has
 // no parent in the guest to continue it, so stop signals are discarded
-// there.
+// there; and as on Linux, the terminal's stop signals (all but SIGSTOP)
+// are discarded for a process of an orphaned process group, which no
+// job-control shell would continue.
 
 // What a child has to report to a wait for stops and continues.
 const (
@@ -24,8 +26,27 @@ const (
 
 func isStopSignal(sig int32) bool { return defaultActionOf(sig) == actStop }
 
-// canStop reports whether p stops on a stop signal: not the first process.
-func (p *Process) canStop() bool { return p != p.k.root }
+// stopsOn reports whether p stops on stop signal sig (rather than
+// discarding it).
+func (p *Process) stopsOn(sig int32) bool {
+	return p != p.k.root && (sig == SIGSTOP || !p.k.orphanedGroup(p.pgid))
+}
+
+// orphanedGroup reports whether no live member of process group pgid has a
+// parent in another group of the same session: the parent of each is in
+// the group, or outside the session (outside the guest, for the first
+// process).
+func (k *kernel) orphanedGroup(pgid uint32) bool {
+	for _, q := range k.procs {
+		if q.exit != nil || q.pgid != pgid {
+			continue
+		}
+		if parent := k.process(q.ppid); parent != nil && parent.pgid != pgid && parent.sid == q.sid {
+			return false
+		}
+	}
+	return true
+}
 
 // prepareSignal does what generating sig does at once, whatever its
 // disposition: SIGCONT continues a stopped process and drops pending stop
