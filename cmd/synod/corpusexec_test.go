@@ -72,7 +72,6 @@ func namespaceCommand(ctx context.Context, qemu, root string, argv ...string) *e
 	return cmd
 }
 
-
 // caseCommand is the host command that runs corpus case c under r, or
 // the reason r cannot run it here.
 func caseCommand(ctx context.Context, r guestRunner, c corpusCase) (*exec.Cmd, string) {
