@@ -177,11 +177,10 @@ func TestClusterClientsOfAPausedNodeAreAnsweredOrClosed(t *testing.T) {
 	c.converged()
 }
 
-// A node that restarts after it was declared down catches up with the log
-// before it serves again. A client that connects to it meanwhile is
-// refused, answered, or has its connection closed within the bound; none
-// is left waiting.
-func TestClusterClientsOfARestartingNodeAreAnsweredOrClosed(t *testing.T) {
+// startClusterAndKillAFollower starts a 3-node cluster of the key-value
+// service, waits until it serves and kills a follower, which it returns.
+func startClusterAndKillAFollower(t *testing.T) (*testCluster, consensus.NodeID) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a 3-node cluster")
 	}
@@ -189,6 +188,15 @@ func TestClusterClientsOfARestartingNodeAreAnsweredOrClosed(t *testing.T) {
 	c.waitServing()
 	y := c.follower()
 	c.kill(y)
+	return c, y
+}
+
+// A node that restarts after it was declared down catches up with the log
+// before it serves again. A client that connects to it meanwhile is
+// refused, answered, or has its connection closed within the bound; none
+// is left waiting.
+func TestClusterClientsOfARestartingNodeAreAnsweredOrClosed(t *testing.T) {
+	c, y := startClusterAndKillAFollower(t)
 	c.waitDeclaredDown(y)
 	kv, err := dialKV(c.serviceAddr(c.leader()))
 	require.NoError(t, err)
@@ -250,13 +258,7 @@ func TestClusterClientsOfARestartingNodeAreAnsweredOrClosed(t *testing.T) {
 // not left waiting for a quorum that may be minutes away. Once the others
 // run, it serves what they acknowledged while it was away.
 func TestClusterNodeRestartedAloneTakesNoClientUntilCaughtUp(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a 3-node cluster")
-	}
-	c := startCluster(t, 3, testMachine(""))
-	c.waitServing()
-	y := c.follower()
-	c.kill(y)
+	c, y := startClusterAndKillAFollower(t)
 	kv, err := dialKV(c.serviceAddr(c.leader()))
 	require.NoError(t, err)
 	setKeys(t, kv, 0, 50)
