@@ -22,6 +22,7 @@ import (
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/entry"
 	"github.com/synodvm/synod/internal/planted"
+	"github.com/synodvm/synod/machine"
 	"github.com/synodvm/synod/machine/linux"
 	"github.com/synodvm/synod/outputs"
 )
@@ -40,6 +41,9 @@ type Config struct {
 	// Trace, when set, sees every instruction the guest executes (synod
 	// replay --trace). Slow.
 	Trace linux.TraceFunc
+	// Engine is how this replica runs guest code. Replicas may differ:
+	// both engines retire the same instructions to the same state.
+	Engine machine.Engine
 }
 
 // Replica is one node's copy of the replicated machine.
@@ -141,6 +145,7 @@ func (r *Replica) start(index uint64, b entry.Boot) {
 		r.stop(fmt.Errorf("boot entry %d: %w", index, err))
 		return
 	}
+	proc.SetEngine(r.cfg.Engine)
 	r.proc = proc
 	r.log.Info("machine booted", "index", index, "argv", b.Argv, "members", b.Members)
 }

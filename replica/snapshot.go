@@ -135,6 +135,7 @@ func (r *Replica) Restore(b []byte) error {
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
+	proc.SetEngine(r.cfg.Engine)
 	if r.world != nil {
 		w.counts = r.world.counts
 	}

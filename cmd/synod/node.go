@@ -27,6 +27,7 @@ import (
 	"github.com/synodvm/synod/consensus/entry"
 	"github.com/synodvm/synod/consensus/raftlog"
 	"github.com/synodvm/synod/consensus/raftnode"
+	"github.com/synodvm/synod/machine"
 	"github.com/synodvm/synod/machine/linux"
 	"github.com/synodvm/synod/outputs"
 	"github.com/synodvm/synod/peripherals"
@@ -70,6 +71,9 @@ type machineFlags struct {
 	snapshotEvery     uint64
 	memory            byteSize
 	maxProcesses      uint64
+	// engine is how this node runs guest code; not part of the boot
+	// entry: both engines retire the same instructions to the same state.
+	engine engineFlag
 	// consoleInput feeds the guest's stdin from the nodes' stdin.
 	consoleInput bool
 }
@@ -86,6 +90,7 @@ func (m *machineFlags) register(fs *flag.FlagSet) {
 	m.memory = defaultMemory
 	fs.Var(&m.memory, "memory", memoryUsage)
 	fs.Uint64Var(&m.maxProcesses, "max-processes", linux.DefaultMaxProcesses, maxProcessesUsage)
+	fs.Var(&m.engine, "engine", engineUsage+"; nodes of one cluster may differ")
 	fs.BoolVar(&m.consoleInput, "console-input", false, "feed the guest's stdin from the console through the log (every node given it must read the same input from its start)")
 }
 
@@ -267,7 +272,7 @@ func (s nodeSetup) run(ctx context.Context, history repairHistory) (*raftpb.Snap
 	}
 
 	node = replica.NewNode(replica.NodeConfig{
-		Replica: replica.Config{Self: self, Guest: s.guest, ExePath: "/" + s.argv[0]},
+		Replica: replica.Config{Self: self, Guest: s.guest, ExePath: "/" + s.argv[0], Engine: m.engine.Engine},
 		Boot: replica.BootParams{
 			Argv:                s.argv,
 			Envp:                []string{"PATH=/bin:/usr/bin", "HOME=/"},
@@ -308,7 +313,7 @@ func (s nodeSetup) run(ctx context.Context, history repairHistory) (*raftpb.Snap
 	go s.timeline.watch(watchCtx, node.Status)
 
 	logger.Info("node running", "status", me.StatusAddr, "service_host", me.ServiceHost,
-		"service_port_offset", me.ServicePortOffset, "guest", s.argv[0])
+		"service_port_offset", me.ServicePortOffset, "guest", s.argv[0], "engine", m.engine.String())
 	exit, err := node.Run(ctx)
 	switch {
 	case errors.Is(err, replica.ErrDiverged), errors.Is(err, replica.ErrBadSnapshot):
@@ -492,6 +497,9 @@ func nodeArgs(configPath string, id consensus.NodeID, m machineFlags, guestArgs 
 	}
 	if m.guest != "" {
 		args = append(args, "--guest", m.guest)
+	}
+	if m.engine.Engine != machine.EngineInterp {
+		args = append(args, "--engine", m.engine.String())
 	}
 	if m.memory != 0 {
 		args = append(args, "--memory", m.memory.String())

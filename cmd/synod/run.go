@@ -75,7 +75,8 @@ func runGuest(args []string) (linux.ExitStatus, error) {
 	maxInstructions := fs.Uint64("max-instructions", 0, "stop the program after `n` instructions (0: no limit)")
 	stats := fs.Bool("stats", false, "print instructions executed and guest MIPS to stderr at the end")
 	quantum := fs.Uint64("quantum", linux.DefaultQuantum, "how many `instructions` a guest thread runs before the next one gets the CPU")
-	engineName := fs.String("engine", machine.EngineInterp.String(), "how guest code runs: `interp` (the interpreter) or jit (translated to host code on linux/amd64)")
+	var engine engineFlag
+	fs.Var(&engine, "engine", engineUsage)
 	memory := byteSize(defaultMemory)
 	fs.Var(&memory, "memory", memoryUsage)
 	root := fs.String("root", "", "look absolute guest paths up under `dir` first, as qemu-hppa -L does (a guest /bin/sh for system())")
@@ -83,11 +84,6 @@ func runGuest(args []string) (linux.ExitStatus, error) {
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return linux.ExitStatus{}, err
 	}
-	engine, err := machine.ParseEngine(*engineName)
-	if err != nil {
-		return linux.ExitStatus{}, fmt.Errorf("run: %w", err)
-	}
-
 	binary, cfg, err := guestToRun(fs.Args())
 	if err != nil {
 		return linux.ExitStatus{}, err
@@ -103,7 +99,7 @@ func runGuest(args []string) (linux.ExitStatus, error) {
 	if err != nil {
 		return linux.ExitStatus{}, fmt.Errorf("run %s: %w", cfg.Argv[0], err)
 	}
-	p.SetEngine(engine)
+	p.SetEngine(engine.Engine)
 	for _, sig := range ignoredAtStart {
 		g, _ := hostenv.GuestSignal(sig)
 		if err := p.Ignore(g); err != nil {
