@@ -49,6 +49,16 @@ type runtimeRig struct {
 	t0       time.Time
 }
 
+// startDiskWrite has the guest write data at the start of disk 1: the
+// write goes out as an output and waits for its completion (EAGAIN).
+func (r *runtimeRig) startDiskWrite(t *testing.T, data string) {
+	t.Helper()
+	h, errno := r.rep.world.Open("/dev/synod/d.1", linux.O_RDWR, 0)
+	require.Zero(t, errno)
+	_, errno = r.rep.world.Pwrite(h, []byte(data), 0)
+	require.Equal(t, linux.EAGAIN, errno)
+}
+
 func newRuntimeRig(t *testing.T, commitOnDisk uint64) *runtimeRig {
 	guest := readGuest(t, kvdGuest)
 	r := &runtimeRig{t0: time.Unix(1_700_000_000, 0)}
@@ -140,10 +150,7 @@ func TestRuntimeRepaysConsoleAcknowledgements(t *testing.T) {
 func TestRuntimeRepeatsADiskOutputUntilItCompletes(t *testing.T) {
 	r := newRuntimeRig(t, 0)
 	r.loop(0, 1)
-	h, errno := r.rep.world.Open("/dev/synod/d.1", linux.O_RDWR, 0)
-	require.Zero(t, errno)
-	_, errno = r.rep.world.Pwrite(h, []byte("block"), 0)
-	require.Equal(t, linux.EAGAIN, errno)
+	r.startDiskWrite(t, "block")
 	r.loop(time.Millisecond, 1)
 	require.Len(t, r.disks.performed, 1, "performed when it comes out")
 	write := r.disks.performed[0]
@@ -172,10 +179,7 @@ func TestRuntimeRepeatsADiskOutputUntilItCompletes(t *testing.T) {
 func TestRuntimeDeclaredDownPerformsNothingUntilItKnows(t *testing.T) {
 	r := newRuntimeRig(t, 0)
 	r.loop(0, 1)
-	h, errno := r.rep.world.Open("/dev/synod/d.1", linux.O_RDWR, 0)
-	require.Zero(t, errno)
-	_, errno = r.rep.world.Pwrite(h, []byte("stale"), 0)
-	require.Equal(t, linux.EAGAIN, errno)
+	r.startDiskWrite(t, "stale")
 	r.rep.CommitEntry(2, entry.NodeDown{Node: 1})
 	r.loop(time.Millisecond, 2)
 	assert.Empty(t, r.disks.performed, "the write is not performed while its NodeDown waits to be delivered")

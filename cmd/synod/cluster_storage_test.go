@@ -93,7 +93,9 @@ func TestClusterLostDataDirectoryNeverLosesWrites(t *testing.T) {
 // waitExit waits until node id's process has ended by itself.
 func (c *testCluster) waitExit(id consensus.NodeID) {
 	c.t.Helper()
-	c.eventually(fmt.Sprintf("node %d to exit", id), func() bool { return !c.running(id) })
+	if !c.exitsWithin(id, patience) {
+		c.t.Fatalf("timed out waiting for node %d to exit", id)
+	}
 }
 
 // exitsWithin reports whether node id's process ends by itself within d.
