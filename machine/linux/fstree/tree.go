@@ -46,11 +46,11 @@ type node struct {
 	Mode                uint32 // file type and permission bits, as st_mode
 	UID, GID            uint32
 	Nlink               uint32
-	Atime, Mtime, Ctime int64            // guest nanoseconds since the Unix epoch
-	Data                []byte           // a regular file's contents
-	Target              string           // a symbolic link's target
-	Entries             map[string]Ino   // a directory's names, "." and ".." not among them
-	Parent              Ino              // a directory's parent; the root's is itself
+	Atime, Mtime, Ctime int64          // guest nanoseconds since the Unix epoch
+	Data                []byte         // a regular file's contents
+	Target              string         // a symbolic link's target
+	Entries             map[string]Ino // a directory's names, "." and ".." not among them
+	Parent              Ino            // a directory's parent; the root's is itself
 }
 
 func (n *node) isDir() bool  { return n.Mode&linux.S_IFMT == linux.S_IFDIR }
