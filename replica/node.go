@@ -119,6 +119,7 @@ func NewNode(cfg NodeConfig) *Node {
 	n.rt = NewRuntime(RuntimeConfig{
 		Self:      cfg.Replica.Self,
 		Guest:     cfg.Replica.Guest,
+		Root:      cfg.Replica.Root,
 		Boot:      cfg.Boot,
 		DownAfter: cfg.DownAfter,
 		Sealer:    cfg.Sealer,

@@ -35,6 +35,10 @@ type Config struct {
 	// entry carries its digest; a node given a different binary refuses to
 	// start the machine.
 	Guest []byte
+	// Root is the guest's root file system, packed (fstree.Pack, then
+	// Encode); nil for an empty one. Like the guest, the Boot entry
+	// carries its digest and a node given other files refuses to start.
+	Root []byte
 	// ExePath is what the guest's readlink("/proc/self/exe") answers.
 	ExePath string
 	Logger  *slog.Logger
@@ -138,8 +142,13 @@ func (r *Replica) start(index uint64, b entry.Boot) {
 		r.stop(fmt.Errorf("boot entry %d: zero epoch length", index))
 		return
 	}
+	files, err := r.rootFiles(index, b)
+	if err != nil {
+		r.stop(err)
+		return
+	}
 	r.boot = &b
-	r.world = newWorld(b)
+	r.world = newWorld(b, files)
 	proc, err := linux.Load(r.cfg.Guest, r.processConfig(), r.world)
 	if err != nil {
 		r.stop(fmt.Errorf("boot entry %d: %w", index, err))

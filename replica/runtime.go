@@ -30,8 +30,10 @@ const (
 // RuntimeConfig is what a Runtime decides with.
 type RuntimeConfig struct {
 	Self consensus.NodeID
-	// Guest is the program the boot entry names by its digest.
+	// Guest is the program, and Root the packed root file system, that
+	// the boot entry names by their digests.
 	Guest []byte
+	Root  []byte
 	Boot  BootParams
 	// DownAfter is how long the leader must miss a member (consensus
 	// Status.Reachable) before it declares it down. It trades false
@@ -242,6 +244,7 @@ func (rt *Runtime) proposeBoot(now time.Time) {
 	b := rt.cfg.Boot
 	boot := entry.Boot{
 		GuestDigest:         GuestDigest(rt.cfg.Guest),
+		RootDigest:          RootDigest(rt.cfg.Root),
 		Argv:                b.Argv,
 		Envp:                b.Envp,
 		Time:                now.UnixNano(),

@@ -16,7 +16,7 @@ import (
 // snapshotMagic starts every replica snapshot; the digit is the format
 // version of the snapshot and of the header and world encodings in it,
 // bumped on any incompatible change. (Version 3 encoded them as JSON.)
-const snapshotMagic = "synod-replica-4\n"
+const snapshotMagic = "synod-replica-5\n"
 
 // header is the replica's own bookkeeping in a snapshot. header() and
 // setHeader mirror each other; TestHeaderRestoresEveryField fails when a
@@ -126,6 +126,9 @@ func (r *Replica) Restore(b []byte) error {
 	if h.Boot.GuestDigest != GuestDigest(r.cfg.Guest) {
 		return fmt.Errorf("restore: snapshot is of guest %x, this node runs %x",
 			h.Boot.GuestDigest[:8], GuestDigest(r.cfg.Guest))
+	}
+	if mine := RootDigest(r.cfg.Root); h.Boot.RootDigest != mine {
+		return fmt.Errorf("restore: snapshot is of root file system %x, this node has %x", h.Boot.RootDigest[:8], mine[:8])
 	}
 	w, err := decodeWorld(sections[1])
 	if err != nil {

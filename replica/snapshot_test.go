@@ -12,6 +12,7 @@ import (
 	"github.com/synodvm/synod/machine/canon"
 	"github.com/synodvm/synod/machine/canon/canontest"
 	"github.com/synodvm/synod/machine/linux"
+	"github.com/synodvm/synod/machine/linux/fstree"
 )
 
 // A snapshot restores into a fresh replica that has exactly the state of
@@ -118,11 +119,19 @@ func filledWorldState() *worldState {
 	object := func(h linux.Handle, kind objectKind) objectState {
 		return objectState{Handle: h, Kind: kind, Port: 6379, Backlog: []entry.ConnID{{Node: 2, Serial: 3}}, Limit: 8, Conn: conn}
 	}
+	files := fstree.New()
+	file, errno := files.Open("/notes", linux.O_CREAT|linux.O_RDWR, 0o644, 1e18)
+	if errno != 0 {
+		panic(errno)
+	}
+	if _, errno := files.Write(file, []byte("kept"), 1e18); errno != 0 {
+		panic(errno)
+	}
 	return &worldState{
 		NanosPerInstruction: 10, BootTime: 1e18, TimeBase: 1e18 + 5, TimeInstr: 1e6,
 		Members: []consensus.NodeID{1, 2, 3}, Down: []consensus.NodeID{2},
 		Pool: []byte{1, 2, 3}, RefillNode: 3, RefillCount: randomBatch, NextHandle: 9,
-		Objects: []objectState{object(4, kindListener), object(5, kindConn), object(6, kindDisk)},
+		Objects: []objectState{object(4, kindListener), object(5, kindConn), object(6, kindDisk), object(7, kindFile)},
 		Conns: []connState{{ID: conn, Port: 6379, Peer: netip.MustParseAddrPort("10.0.0.1:5555"), In: []byte("GET"),
 			NextOffset: 3, PeerClosed: true, GuestShut: true}},
 		NextEphemeral: firstEphemeral + 1,
@@ -131,7 +140,9 @@ func filledWorldState() *worldState {
 		DiskPaths:     []entry.DiskPath{{Disk: "d", Node: 1, Size: 1 << 20}},
 		DiskHandles: []diskHandleState{{Handle: 6, Path: "d.1", Writable: true, Pos: 512,
 			IO: &diskIOState{Seq: 8, Write: true, Offset: 4096, Length: 3, Data: []byte("abc"), Done: true, Errno: linux.EIO, N: 3}}},
-		Stdin: consoleInput{Fed: true, Buf: []byte("typed"), Next: 5, EOF: true},
+		Stdin:     consoleInput{Fed: true, Buf: []byte("typed"), Next: 5, EOF: true},
+		Files:     files,
+		OpenFiles: []openFileState{{Handle: 7, File: *file}},
 	}
 }
 
@@ -156,7 +167,7 @@ func TestHeaderRestoresEveryField(t *testing.T) {
 	h := header{
 		Boot: entry.Boot{GuestDigest: [32]byte{1}, Argv: []string{"/kvd"}, Envp: []string{"HOME=/"}, AuxRandom: [16]byte{2},
 			Time: 1e18, EpochInstructions: 1e6, NanosPerInstruction: 10, HashEvery: 4, Members: []consensus.NodeID{1, 2, 3},
-			MemoryLimit: 1 << 30, Disks: []entry.DiskPath{{Disk: "d", Node: 1, Size: 1 << 20}}, ConsoleInput: true, MaxProcesses: 64},
+			MemoryLimit: 1 << 30, Disks: []entry.DiskPath{{Disk: "d", Node: 1, Size: 1 << 20}}, ConsoleInput: true, MaxProcesses: 64, RootDigest: [32]byte{3}},
 		Epoch: 12, Ran: 500, Ended: true,
 		Wait:      linux.WaitSet{Deadline: 7e9, HasDeadline: true, Handles: []linux.PollRequest{{Handle: 5, Events: 1}}, Random: true},
 		Delivered: 40, SealedThrough: 11,

@@ -8,6 +8,7 @@ import (
 	"github.com/synodvm/synod/consensus/entry"
 	"github.com/synodvm/synod/internal/planted"
 	"github.com/synodvm/synod/machine/linux"
+	"github.com/synodvm/synod/machine/linux/fstree"
 	"github.com/synodvm/synod/outputs"
 )
 
@@ -57,6 +58,7 @@ type world struct {
 	consoleBytes int
 
 	disks diskWorld
+	files *fstree.Tree // the guest's file system (world_files.go)
 	stdin consoleInput
 
 	seq uint64
@@ -92,6 +94,7 @@ const (
 	kindListener            // listening on port
 	kindConn                // an accepted client connection
 	kindDisk                // a device file under /dev/synod (world_disk.go)
+	kindFile                // a file of the tree (world_files.go)
 )
 
 type object struct {
@@ -100,6 +103,7 @@ type object struct {
 	backlog []entry.ConnID // listener: connections not yet accepted
 	limit   int            // listener: backlog bound
 	conn    entry.ConnID   // conn: which one
+	file    *fstree.File   // file: the open file
 }
 
 // vconn is a client connection as the guest sees it.
@@ -112,7 +116,13 @@ type vconn struct {
 	guestShut  bool   // the guest shut down or closed its side
 }
 
-func newWorld(boot entry.Boot) *world {
+// newWorld is the world of a machine booted by boot, with files as its
+// file system (nil: an empty root).
+func newWorld(boot entry.Boot, files *fstree.Tree) *world {
+	if files == nil {
+		files = fstree.New()
+	}
+	files.Touch(boot.Time)
 	w := &world{
 		nanosPerInstruction: boot.NanosPerInstruction,
 		bootTime:            boot.Time,
@@ -125,6 +135,7 @@ func newWorld(boot entry.Boot) *world {
 		nextEphemeral:       firstEphemeral,
 		nextHandle:          linux.Stderr + 1,
 		disks:               newDiskWorld(boot.Disks),
+		files:               files,
 		stdin:               consoleInput{Fed: boot.ConsoleInput},
 	}
 	for _, h := range []linux.Handle{linux.Stdin, linux.Stdout, linux.Stderr} {

@@ -22,7 +22,7 @@ func diskWorldForTest(t *testing.T) *world {
 	w := newWorld(entry.Boot{
 		Time: 1_000_000, NanosPerInstruction: 10, Members: []consensus.NodeID{1, 2, 3},
 		Disks: []entry.DiskPath{{Disk: "journal", Node: 1, Size: testDiskSize}, {Disk: "journal", Node: 2, Size: testDiskSize}},
-	})
+	}, nil)
 	w.drain()
 	return w
 }

@@ -11,9 +11,10 @@ import (
 )
 
 // This file is the linux.Env face of the world: the guest's system calls
-// answered from replicated state. The replicated machine has no host file
-// system (every replica would see a different one) and no outbound network
-// (a connection would have to be actioned by one node and its replies
+// answered from replicated state. The replicated machine never sees the
+// host's file system (every replica would see a different one): its files
+// are the world's tree (world_files.go). It has no outbound network (a
+// connection would have to be actioned by one node and its replies
 // ordered; not supported yet): those calls fail the way a sandbox would.
 
 var _ linux.Env = (*world)(nil)
@@ -37,8 +38,11 @@ func (w *world) Random(n int) []byte {
 	return b
 }
 
-func (w *world) Open(path string, flags uint32, _ uint32) (linux.Handle, linux.Errno) {
-	return w.openDisk(path, flags)
+func (w *world) Open(path string, flags uint32, mode uint32) (linux.Handle, linux.Errno) {
+	if strings.HasPrefix(path, diskDir) {
+		return w.openDisk(path, flags)
+	}
+	return w.openFile(path, flags, mode)
 }
 
 func (w *world) Close(h linux.Handle) linux.Errno {
@@ -50,6 +54,8 @@ func (w *world) Close(h linux.Handle) linux.Errno {
 	switch o.kind {
 	case kindDisk:
 		w.closeDisk(h)
+	case kindFile:
+		w.files.Close(o.file)
 	case kindListener:
 		delete(w.listeners, o.port)
 		for _, id := range o.backlog {
@@ -83,6 +89,9 @@ func (w *world) Read(h linux.Handle, n int) ([]byte, linux.Errno) {
 		}
 		return nil, 0
 	}
+	if f := w.file(h); f != nil {
+		return w.files.Read(f, n)
+	}
 	if d := w.disks.handles[h]; d != nil {
 		b, err := w.Pread(h, n, d.pos)
 		d.pos += int64(len(b))
@@ -114,6 +123,9 @@ func (w *world) Write(h linux.Handle, data []byte) (int, linux.Errno) {
 		}
 		return len(data), 0
 	}
+	if f := w.file(h); f != nil {
+		return w.files.Write(f, data, w.now())
+	}
 	if d := w.disks.handles[h]; d != nil {
 		n, err := w.Pwrite(h, data, d.pos)
 		d.pos += int64(n)
@@ -133,25 +145,34 @@ func (w *world) Write(h linux.Handle, data []byte) (int, linux.Errno) {
 }
 
 func (w *world) Pread(h linux.Handle, n int, offset int64) ([]byte, linux.Errno) {
+	if f := w.file(h); f != nil {
+		return w.files.Pread(f, n, offset)
+	}
 	if w.disks.handles[h] == nil {
-		return nil, w.refuse(linux.FileRef{Handle: h}, linux.ESPIPE)
+		return nil, w.refuse(h, linux.ESPIPE)
 	}
 	b, _, errno := w.diskIO(h, false, nil, n, offset)
 	return b, errno
 }
 
 func (w *world) Pwrite(h linux.Handle, data []byte, offset int64) (int, linux.Errno) {
+	if f := w.file(h); f != nil {
+		return w.files.Pwrite(f, data, offset, w.now())
+	}
 	if w.disks.handles[h] == nil {
-		return 0, w.refuse(linux.FileRef{Handle: h}, linux.ESPIPE)
+		return 0, w.refuse(h, linux.ESPIPE)
 	}
 	_, n, errno := w.diskIO(h, true, data, len(data), offset)
 	return n, errno
 }
 
 func (w *world) Seek(h linux.Handle, offset int64, whence int) (int64, linux.Errno) {
+	if f := w.file(h); f != nil {
+		return w.files.Seek(f, offset, whence)
+	}
 	d := w.disks.handles[h]
 	if d == nil {
-		return 0, w.refuse(linux.FileRef{Handle: h}, linux.ESPIPE)
+		return 0, w.refuse(h, linux.ESPIPE)
 	}
 	var base int64
 	switch whence {
@@ -170,11 +191,19 @@ func (w *world) Seek(h linux.Handle, offset int64, whence int) (int64, linux.Err
 	return d.pos, 0
 }
 
-func (w *world) Truncate(linux.Handle, int64) linux.Errno { return linux.EINVAL }
+func (w *world) Truncate(h linux.Handle, size int64) linux.Errno {
+	if f := w.file(h); f != nil {
+		return w.files.Truncate(f, size, w.now())
+	}
+	return linux.EINVAL
+}
 
-// WriteBack has nothing to write to: no file opens here, so the guest has
-// no shared file mapping.
-func (w *world) WriteBack(linux.Handle, []byte, int64) (int, linux.Errno) { return 0, linux.ESPIPE }
+func (w *world) WriteBack(h linux.Handle, data []byte, offset int64) (int, linux.Errno) {
+	if f := w.file(h); f != nil {
+		return w.files.WriteBack(f, data, offset, w.now())
+	}
+	return 0, linux.ESPIPE
+}
 
 func (w *world) Stat(h linux.Handle) (linux.Stat, linux.Errno) {
 	o := w.objects[h]
@@ -187,61 +216,112 @@ func (w *world) Stat(h linux.Handle) (linux.Stat, linux.Errno) {
 		return linux.Stat{Mode: linux.S_IFIFO | 0o600, Nlink: 1, Blksize: 4096}, 0
 	case kindDisk:
 		return w.statDisk(w.disks.handles[h].path), 0
+	case kindFile:
+		return w.files.Stat(o.file.Ino), 0
 	}
 	return linux.Stat{Mode: linux.S_IFSOCK | 0o777, Nlink: 1, Blksize: 4096}, 0
 }
 
-func (w *world) StatPath(path string, _ bool) (linux.Stat, linux.Errno) {
+func (w *world) StatPath(path string, follow bool) (linux.Stat, linux.Errno) {
 	if name, ok := strings.CutPrefix(path, diskDir); ok {
 		if _, ok := w.disks.paths[name]; ok {
 			return w.statDisk(name), 0
 		}
+		return linux.Stat{}, linux.ENOENT
 	}
-	return linux.Stat{}, linux.ENOENT
-}
-func (w *world) Readlink(string) (string, linux.Errno)                { return "", linux.ENOENT }
-func (w *world) ReadDir(linux.Handle) ([]linux.DirEntry, linux.Errno) { return nil, linux.ENOTDIR }
-func (w *world) Unlink(string, bool) linux.Errno                      { return linux.EROFS }
-func (w *world) Mkdir(string, uint32) linux.Errno                     { return linux.EROFS }
-func (w *world) Rename(string, string) linux.Errno                    { return linux.EROFS }
-func (w *world) Getcwd() (string, linux.Errno)                        { return "/", 0 }
-
-// The path calls: no path exists, and a name cannot be made (EROFS, as
-// for mkdir); the console and sockets keep their fixed metadata (EPERM).
-
-func (w *world) Chdir(dir linux.FileRef) linux.Errno { return w.refuse(dir, linux.ENOTDIR) }
-
-func (w *world) Link(from linux.FileRef, _ string) linux.Errno { return w.refuse(from, linux.EROFS) }
-
-func (w *world) Symlink(string, string) linux.Errno { return linux.EROFS }
-
-func (w *world) Chmod(f linux.FileRef, _ uint32) linux.Errno { return w.refuse(f, linux.EPERM) }
-
-func (w *world) Chown(f linux.FileRef, _, _ uint32) linux.Errno { return w.refuse(f, linux.EPERM) }
-
-func (w *world) SetTimes(f linux.FileRef, _, _ linux.Timespec) linux.Errno {
-	return w.refuse(f, linux.EPERM)
+	ino, e := w.files.Lookup(path, follow)
+	if e != 0 {
+		return linux.Stat{}, e
+	}
+	return w.files.Stat(ino), 0
 }
 
-// refuse answers a call on f: ENOENT for a path, EBADF for a handle that
-// is not open, errno for one that is (0 to let the caller go on).
-func (w *world) refuse(f linux.FileRef, errno linux.Errno) linux.Errno {
-	switch {
-	case f.Path != "":
-		return linux.ENOENT
-	case w.objects[f.Handle] == nil:
+func (w *world) Readlink(path string) (string, linux.Errno) { return w.files.Readlink(path) }
+
+func (w *world) ReadDir(h linux.Handle) ([]linux.DirEntry, linux.Errno) {
+	if f := w.file(h); f != nil {
+		return w.files.ReadDir(f)
+	}
+	return nil, linux.ENOTDIR
+}
+
+func (w *world) Unlink(path string, dir bool) linux.Errno { return w.files.Unlink(path, dir, w.now()) }
+
+func (w *world) Mkdir(path string, mode uint32) linux.Errno {
+	return w.files.Mkdir(path, mode, w.now())
+}
+
+func (w *world) Rename(from, to string) linux.Errno { return w.files.Rename(from, to, w.now()) }
+
+func (w *world) Getcwd() (string, linux.Errno) { return w.files.Getcwd() }
+
+// The calls on a file named by path or handle act on the tree; the
+// console, sockets and device files keep their fixed metadata (EPERM) and
+// are no directories and cannot be linked.
+
+func (w *world) Chdir(dir linux.FileRef) linux.Errno {
+	ino, e := w.fileIno(dir, linux.ENOTDIR)
+	if e != 0 {
+		return e
+	}
+	return w.files.Chdir(ino)
+}
+
+func (w *world) Link(from linux.FileRef, to string) linux.Errno {
+	ino, e := w.fileIno(from, linux.EXDEV)
+	if e != 0 {
+		return e
+	}
+	return w.files.Link(ino, to, w.now())
+}
+
+func (w *world) Symlink(target, path string) linux.Errno {
+	return w.files.Symlink(target, path, w.now())
+}
+
+func (w *world) Chmod(f linux.FileRef, mode uint32) linux.Errno {
+	ino, e := w.fileIno(f, linux.EPERM)
+	if e == 0 {
+		w.files.Chmod(ino, mode, w.now())
+	}
+	return e
+}
+
+func (w *world) Chown(f linux.FileRef, uid, gid uint32) linux.Errno {
+	ino, e := w.fileIno(f, linux.EPERM)
+	if e == 0 {
+		w.files.Chown(ino, uid, gid, w.now())
+	}
+	return e
+}
+
+func (w *world) SetTimes(f linux.FileRef, atime, mtime linux.Timespec) linux.Errno {
+	ino, e := w.fileIno(f, linux.EPERM)
+	if e != 0 {
+		return e
+	}
+	return w.files.SetTimes(ino, atime, mtime, w.now())
+}
+
+// refuse answers a call that handle h does not take: EBADF when h is not
+// open, else errno.
+func (w *world) refuse(h linux.Handle, errno linux.Errno) linux.Errno {
+	if w.objects[h] == nil {
 		return linux.EBADF
 	}
 	return errno
 }
 
-// Statfs answers fixed figures: the console is a pipe and every other
-// handle a socket; no path exists.
+// Statfs describes the tree for its files; the console is a pipe and
+// every other handle a socket.
 func (w *world) Statfs(f linux.FileRef) (linux.Statfs, linux.Errno) {
-	if errno := w.refuse(f, 0); errno != 0 {
-		return linux.Statfs{}, errno
+	if _, e := w.fileIno(f, 0); e != 0 {
+		return linux.Statfs{}, e
 	}
-	if w.objects[f.Handle].kind == kindConsole {
+	switch {
+	case f.Path != "" || w.objects[f.Handle].kind == kindFile:
+		return w.files.Statfs(), 0
+	case w.objects[f.Handle].kind == kindConsole:
 		return linux.PipeFS, 0
 	}
 	return linux.SockFS, 0
@@ -426,6 +506,8 @@ func (w *world) poll(h linux.Handle) linux.PollEvents {
 		return 0
 	case kindDisk:
 		return w.pollDisk(h)
+	case kindFile:
+		return linux.PollIn | linux.PollOut
 	case kindConn:
 		c := w.conns[o.conn]
 		var ev linux.PollEvents

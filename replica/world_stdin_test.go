@@ -25,7 +25,7 @@ func TestStdinIsEmptyUnlessTheConsoleFeedsIt(t *testing.T) {
 // each byte counts, a hole waits for the bytes before it, and the end
 // of input comes after the last byte.
 func TestStdinTakesEachByteOnce(t *testing.T) {
-	w := newWorld(entry.Boot{Members: []consensus.NodeID{1, 2, 3}, ConsoleInput: true})
+	w := newWorld(entry.Boot{Members: []consensus.NodeID{1, 2, 3}, ConsoleInput: true}, nil)
 	w.drain()
 	_, errno := w.Read(linux.Stdin, 10)
 	require.Equal(t, linux.EAGAIN, errno, "waits for input")

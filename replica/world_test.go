@@ -19,7 +19,7 @@ func testWorld(t *testing.T) *world {
 		NanosPerInstruction: 10,
 		Members:             []consensus.NodeID{3, 1, 2},
 		AuxRandom:           [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
-	})
+	}, nil)
 	require.Equal(t, []outputs.Output{{Seq: 1, Node: 1, Action: outputs.Refill{Bytes: randomBatch}}}, w.drain(),
 		"the pool starts below the low-water mark: the first live node refills it")
 	return w
@@ -269,33 +269,55 @@ func TestWorldStateRoundTrip(t *testing.T) {
 	require.Error(t, err)
 }
 
-// TestWorldHasNoFileSystem: file calls fail as in a sandbox without files
-// (no path exists, no name can be made, nothing held can change), and
-// statfs answers fixed figures.
-func TestWorldHasNoFileSystem(t *testing.T) {
+// TestWorldFiles: the guest's files live in the world: a boot without a
+// root starts empty, what the guest writes it reads back (also after the
+// world went through its encoding, as in a snapshot), the console and
+// sockets keep fixed metadata, and device files stay under /dev/synod.
+func TestWorldFiles(t *testing.T) {
 	w := testWorld(t)
 	_, errno := w.Open("/etc/passwd", linux.O_RDONLY, 0)
-	require.Equal(t, linux.ENOENT, errno)
-	_, errno = w.Statfs(linux.FileRef{Path: "/", Follow: true})
-	require.Equal(t, linux.ENOENT, errno)
-	st, errno := w.Statfs(linux.FileRef{Handle: linux.Stdout})
+	require.Equal(t, linux.ENOENT, errno, "the root starts empty")
+	require.Zero(t, w.Mkdir("/tmp", 0o1777))
+	h, errno := w.Open("/tmp/out", linux.O_CREAT|linux.O_WRONLY, 0o644)
 	require.Zero(t, errno)
-	require.Equal(t, linux.PipeFS, st)
-	st, errno = w.Statfs(linux.FileRef{Handle: listenOn(t, w, 80)})
+	n, errno := w.Write(h, []byte("written once"))
 	require.Zero(t, errno)
-	require.Equal(t, linux.SockFS, st)
-	_, errno = w.Statfs(linux.FileRef{Handle: 999})
+	require.Equal(t, 12, n)
+	st, errno := w.StatPath("/tmp/out", true)
+	require.Zero(t, errno)
+	require.Equal(t, int64(12), st.Size)
+	require.Equal(t, int64(1_000_000), st.Mtime, "the guest time of the last seal")
+
+	again, err := decodeWorld(w.encode())
+	require.NoError(t, err)
+	_, errno = again.Write(h, []byte(", twice"))
+	require.Zero(t, errno, "the restored world keeps the file open at its position")
+	require.Zero(t, again.Close(h))
+	r, errno := again.Open("/tmp/out", linux.O_RDONLY, 0)
+	require.Zero(t, errno)
+	got, errno := again.Read(r, 100)
+	require.Zero(t, errno)
+	require.Equal(t, "written once, twice", string(got))
+
+	fs, errno := again.Statfs(linux.FileRef{Handle: r})
+	require.Zero(t, errno)
+	require.Equal(t, uint32(linux.TMPFS_MAGIC), fs.Type)
+	fs, errno = again.Statfs(linux.FileRef{Handle: linux.Stdout})
+	require.Zero(t, errno)
+	require.Equal(t, linux.PipeFS, fs)
+	fs, errno = again.Statfs(linux.FileRef{Handle: listenOn(t, again, 80)})
+	require.Zero(t, errno)
+	require.Equal(t, linux.SockFS, fs)
+	_, errno = again.Statfs(linux.FileRef{Handle: 999})
 	require.Equal(t, linux.EBADF, errno)
 
-	root := linux.FileRef{Path: "/", Follow: true}
-	require.Equal(t, linux.ENOENT, w.Chdir(root))
-	require.Equal(t, linux.ENOTDIR, w.Chdir(linux.FileRef{Handle: linux.Stdin}))
-	require.Equal(t, linux.ENOENT, w.Link(root, "/x"))
-	require.Equal(t, linux.EROFS, w.Symlink("/", "/x"))
-	require.Equal(t, linux.ENOENT, w.Chmod(root, 0o755))
-	require.Equal(t, linux.EPERM, w.Chown(linux.FileRef{Handle: linux.Stdout}, 0, 0))
-	require.Equal(t, linux.EBADF, w.SetTimes(linux.FileRef{Handle: 999}, linux.Timespec{}, linux.Timespec{}))
-	cwd, errno := w.Getcwd()
-	require.Equal(t, "/", cwd)
+	require.Equal(t, linux.ENOTDIR, again.Chdir(linux.FileRef{Handle: linux.Stdin}))
+	require.Equal(t, linux.EPERM, again.Chown(linux.FileRef{Handle: linux.Stdout}, 0, 0))
+	require.Equal(t, linux.EBADF, again.SetTimes(linux.FileRef{Handle: 999}, linux.Timespec{}, linux.Timespec{}))
+	require.Zero(t, again.Chdir(linux.FileRef{Path: "/tmp", Follow: true}))
+	cwd, errno := again.Getcwd()
 	require.Zero(t, errno)
+	require.Equal(t, "/tmp", cwd)
+	_, errno = again.Open("/dev/synod/none.1", linux.O_RDONLY, 0)
+	require.Equal(t, linux.ENOENT, errno, "device files are the disks the boot names")
 }

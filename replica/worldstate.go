@@ -12,6 +12,7 @@ import (
 	"github.com/synodvm/synod/consensus/entry"
 	"github.com/synodvm/synod/machine/canon"
 	"github.com/synodvm/synod/machine/linux"
+	"github.com/synodvm/synod/machine/linux/fstree"
 )
 
 // worldState is the world in canonical form: maps become slices sorted by
@@ -36,6 +37,14 @@ type worldState struct {
 	DiskPaths           []entry.DiskPath // by name
 	DiskHandles         []diskHandleState
 	Stdin               consoleInput
+	Files               *fstree.Tree
+	OpenFiles           []openFileState // by handle
+}
+
+// openFileState is a handle open on a file of the tree.
+type openFileState struct {
+	Handle linux.Handle
+	File   fstree.File
 }
 
 // diskHandleState is an open device file; which I/O awaits a completion
@@ -109,8 +118,12 @@ func (w *world) state() *worldState {
 		s.Objects = append(s.Objects, objectState{
 			Handle: h, Kind: o.kind, Port: o.port, Backlog: o.backlog, Limit: o.limit, Conn: o.conn,
 		})
+		if o.file != nil {
+			s.OpenFiles = append(s.OpenFiles, openFileState{Handle: h, File: *o.file})
+		}
 	}
 	slices.SortFunc(s.Objects, func(a, b objectState) int { return cmp.Compare(a.Handle, b.Handle) })
+	slices.SortFunc(s.OpenFiles, func(a, b openFileState) int { return cmp.Compare(a.Handle, b.Handle) })
 	for id, c := range w.conns {
 		s.Conns = append(s.Conns, connState{
 			ID: id, Port: c.port, Peer: c.peer, In: c.in, NextOffset: c.nextOffset,
@@ -120,6 +133,7 @@ func (w *world) state() *worldState {
 	slices.SortFunc(s.Conns, func(a, b connState) int { return compareConnID(a.ID, b.ID) })
 	s.DiskPaths, s.DiskHandles = w.disks.state()
 	s.Stdin = w.stdin
+	s.Files = w.files
 	return s
 }
 
@@ -168,13 +182,29 @@ func (s *worldState) restore() (*world, error) {
 	}
 	w.disks = restoreDisks(s.DiskPaths, s.DiskHandles)
 	w.stdin = s.Stdin
+	w.files = s.Files
+	var open []*fstree.File
+	for _, f := range s.OpenFiles {
+		o := w.objects[f.Handle]
+		if o == nil || o.kind != kindFile {
+			return nil, fmt.Errorf("handle %d has a file's state but is no file", f.Handle)
+		}
+		o.file = &f.File
+		open = append(open, o.file)
+	}
 	for h, o := range w.objects {
+		if o.kind == kindFile && o.file == nil {
+			return nil, fmt.Errorf("handle %d is a file without its state", h)
+		}
 		if o.kind == kindConn && w.conns[o.conn] == nil {
 			return nil, fmt.Errorf("handle %d refers to unknown connection %v", h, o.conn)
 		}
 		if o.kind == kindDisk && w.disks.handles[h] == nil {
 			return nil, fmt.Errorf("handle %d is a device file without its state", h)
 		}
+	}
+	if err := w.files.CheckOpen(open); err != nil {
+		return nil, err
 	}
 	return w, nil
 }
@@ -193,6 +223,8 @@ func (s *worldState) canonical() error {
 		return errors.New("disk paths out of order or repeated")
 	case !increasing(s.DiskHandles, func(a, b diskHandleState) int { return cmp.Compare(a.Handle, b.Handle) }):
 		return errors.New("device files out of order or repeated")
+	case !increasing(s.OpenFiles, func(a, b openFileState) int { return cmp.Compare(a.Handle, b.Handle) }):
+		return errors.New("open files out of order or repeated")
 	}
 	ports := map[uint16]bool{}
 	for _, o := range s.Objects {
@@ -272,6 +304,13 @@ func codeWorldState(c *canon.Codec, s *worldState) {
 	canon.Slice(c, &s.DiskPaths, codeDiskPath)
 	canon.Slice(c, &s.DiskHandles, codeDiskHandleState)
 	codeConsoleInput(c, &s.Stdin)
+	fstree.Code(c, &s.Files)
+	canon.Slice(c, &s.OpenFiles, codeOpenFileState)
+}
+
+func codeOpenFileState(c *canon.Codec, s *openFileState) {
+	canon.Uint32(c, &s.Handle)
+	fstree.CodeFile(c, &s.File)
 }
 
 func codeConsoleInput(c *canon.Codec, in *consoleInput) {

@@ -50,6 +50,7 @@ func Encode(e Entry) []byte {
 		}
 		w.bool(e.ConsoleInput)
 		w.uint(e.MaxProcesses)
+		w.bytes(e.RootDigest[:])
 	case Seal:
 		w.uint(e.Through)
 		w.int(e.Time)
@@ -145,6 +146,9 @@ func Decode(b []byte) (Entry, error) {
 		}
 		if len(r.buf) > 0 {
 			v.MaxProcesses = r.uint()
+		}
+		if len(r.buf) > 0 {
+			r.fixed(v.RootDigest[:])
 		}
 		e = v
 	case KindSeal:

@@ -25,6 +25,7 @@ func sampleEntries() []Entry {
 			Disks:               []DiskPath{{Disk: "journal", Node: 1, Size: 1 << 30}, {Disk: "journal", Node: 2, Size: 1 << 30}},
 			ConsoleInput:        true,
 			MaxProcesses:        64,
+			RootDigest:          [32]byte{9, 8, 7},
 		},
 		Boot{},
 		Seal{Through: 12, Time: -5},
@@ -87,12 +88,26 @@ func normalize(e Entry) Entry {
 	return e
 }
 
+// rootDigestBytes is the root file system's digest in a boot entry: a
+// length and 32 bytes, the last field.
+const rootDigestBytes = 33
+
+// A boot entry logged before it carried a root digest decodes as one
+// without a root.
+func TestBootWithoutRootDecodes(t *testing.T) {
+	b := Boot{GuestDigest: [32]byte{1}, Argv: []string{"kvd"}, EpochInstructions: 200_000, Members: []consensus.NodeID{1}, MaxProcesses: 9}
+	wire := Encode(b)
+	got, err := Decode(wire[:len(wire)-rootDigestBytes])
+	require.NoError(t, err)
+	require.Equal(t, b, got)
+}
+
 // A boot entry logged before it carried a memory limit still decodes, as
 // one without a limit.
 func TestBootWithoutMemoryLimitDecodes(t *testing.T) {
 	b := Boot{GuestDigest: [32]byte{1}, Argv: []string{"kvd"}, EpochInstructions: 200_000, Members: []consensus.NodeID{1}}
 	wire := Encode(b)
-	got, err := Decode(wire[:len(wire)-1]) // a zero limit is one byte
+	got, err := Decode(wire[:len(wire)-1-rootDigestBytes]) // a zero limit is one byte
 	require.NoError(t, err)
 	require.Equal(t, b, got)
 }
@@ -100,7 +115,7 @@ func TestBootWithoutMemoryLimitDecodes(t *testing.T) {
 func TestBootWithoutProcessLimitDecodes(t *testing.T) {
 	b := Boot{GuestDigest: [32]byte{1}, Argv: []string{"kvd"}, EpochInstructions: 200_000, Members: []consensus.NodeID{1}, ConsoleInput: true}
 	wire := Encode(b)
-	got, err := Decode(wire[:len(wire)-1]) // no process limit is a byte
+	got, err := Decode(wire[:len(wire)-1-rootDigestBytes]) // no process limit is a byte
 	require.NoError(t, err)
 	require.Equal(t, b, got)
 }
@@ -108,7 +123,7 @@ func TestBootWithoutProcessLimitDecodes(t *testing.T) {
 func TestBootWithoutDisksDecodes(t *testing.T) {
 	b := Boot{GuestDigest: [32]byte{1}, Argv: []string{"kvd"}, EpochInstructions: 200_000, Members: []consensus.NodeID{1}, MemoryLimit: 1 << 30}
 	wire := Encode(b)
-	got, err := Decode(wire[:len(wire)-3]) // no disks, no console input and no process limit are a byte each
+	got, err := Decode(wire[:len(wire)-3-rootDigestBytes]) // no disks, no console input and no process limit are a byte each
 	require.NoError(t, err)
 	require.Equal(t, b, got)
 }

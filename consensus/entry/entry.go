@@ -104,6 +104,10 @@ type Boot struct {
 	// (zero: the kernel's default). Fixed at boot because it decides
 	// which of the guest's forks fail.
 	MaxProcesses uint64
+	// RootDigest is the digest of the guest's root file system as packed
+	// (package fstree), so that every replica starts from the same files;
+	// zero for a guest without one, whose root starts empty.
+	RootDigest [32]byte
 }
 
 // DiskPath is one node's path to a disk: a disk several nodes reach has

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/synodvm/synod/machine/canon"
@@ -54,6 +55,34 @@ func codeNode(c *canon.Codec, n **node) {
 	if c.Decoding() && v.isDir() && v.Entries == nil {
 		v.Entries = map[string]Ino{}
 	}
+}
+
+// CodeFile codes an open file; CheckOpen verifies it against its tree.
+func CodeFile(c *canon.Codec, f *File) {
+	canon.Uint64(c, &f.Ino)
+	canon.Uint32(c, &f.Flags)
+	canon.Int64(c, &f.Pos)
+}
+
+// CheckOpen verifies that files are exactly the open Files the tree
+// counts, as they must be when a snapshot restores both.
+func (t *Tree) CheckOpen(files []*File) error {
+	count := map[Ino]int{}
+	for _, f := range files {
+		switch {
+		case t.nodes[f.Ino] == nil:
+			return fmt.Errorf("open file %d is not in the tree", f.Ino)
+		case f.Flags&^uint32(linux.O_ACCMODE|linux.O_APPEND) != 0 || f.Flags&linux.O_ACCMODE == linux.O_ACCMODE:
+			return fmt.Errorf("open file %d with flags %#x", f.Ino, f.Flags)
+		case f.Pos < 0:
+			return fmt.Errorf("open file %d at %d", f.Ino, f.Pos)
+		}
+		count[f.Ino]++
+	}
+	if !maps.Equal(count, t.opens) {
+		return fmt.Errorf("open files %v, the tree counts %v", count, t.opens)
+	}
+	return nil
 }
 
 // Encode returns the tree's canonical encoding.
