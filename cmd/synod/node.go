@@ -29,6 +29,7 @@ import (
 	"github.com/synodvm/synod/consensus/raftnode"
 	"github.com/synodvm/synod/machine"
 	"github.com/synodvm/synod/machine/linux"
+	"github.com/synodvm/synod/machine/linux/fstree"
 	"github.com/synodvm/synod/outputs"
 	"github.com/synodvm/synod/peripherals"
 	"github.com/synodvm/synod/replica"
@@ -62,6 +63,7 @@ flags:
 // values win.
 type machineFlags struct {
 	guest             string
+	root              string
 	epochInstructions uint64
 	sealWindow        uint64
 	hashEvery         uint64
@@ -80,6 +82,7 @@ type machineFlags struct {
 
 func (m *machineFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.guest, "guest", "", "static hppa-linux `program` to run (default: the bundled key-value service)")
+	fs.StringVar(&m.root, "root", "", "pack this `directory` (programs, scripts, data) into the guest's root file system; every node must be given the same files (default: an empty root)")
 	fs.Uint64Var(&m.epochInstructions, "epoch", 200_000, "E: the most guest `instructions` in one epoch; inputs are delivered between epochs")
 	fs.Uint64Var(&m.sealWindow, "window", 32, "W: how many `epochs` ahead the leader seals for a busy guest (larger: fewer stalls; smaller: faster input)")
 	fs.Uint64Var(&m.hashEvery, "hash-every", 256, "K: exchange state hashes every K non-empty `epochs` (0: never); fewer catch a diverged replica sooner but hash more")
@@ -109,6 +112,18 @@ func (m *machineFlags) binary() ([]byte, string, error) {
 	return b, filepath.Base(m.guest), nil
 }
 
+// rootFiles packs the --root directory for the replica (nil without one).
+func (m *machineFlags) rootFiles() ([]byte, error) {
+	if m.root == "" {
+		return nil, nil
+	}
+	tree, err := fstree.Pack(m.root)
+	if err != nil {
+		return nil, fmt.Errorf("root: %w", err)
+	}
+	return tree.Encode(), nil
+}
+
 func runNode(ctx context.Context, args []string, _ io.Writer) error {
 	fs := newFlags("node", nodeUsage)
 	configPath := fs.String("config", "", "the cluster config `file` (from synod init)")
@@ -135,6 +150,10 @@ func runNode(ctx context.Context, args []string, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
+	root, err := m.rootFiles()
+	if err != nil {
+		return fmt.Errorf("node %d: %w", *id, err)
+	}
 	guestStderr := os.Stderr
 	if *guestStderrFD != 0 {
 		guestStderr = os.NewFile(uintptr(*guestStderrFD), "guest stderr")
@@ -143,7 +162,7 @@ func runNode(ctx context.Context, args []string, _ io.Writer) error {
 		}
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	return serveNode(ctx, nodeSetup{cfg: cfg, self: consensus.NodeID(*id), guest: guest,
+	return serveNode(ctx, nodeSetup{cfg: cfg, self: consensus.NodeID(*id), guest: guest, root: root,
 		argv: append([]string{name}, fs.Args()...), m: m, logger: logger, rejoin: *rejoin, guestStderr: guestStderr})
 }
 
@@ -165,6 +184,7 @@ type nodeSetup struct {
 	cfg    *cluster.Config
 	self   consensus.NodeID
 	guest  []byte
+	root   []byte // the packed root file system, nil for none
 	argv   []string
 	m      machineFlags
 	logger *slog.Logger
@@ -272,7 +292,7 @@ func (s nodeSetup) run(ctx context.Context, history repairHistory) (*raftpb.Snap
 	}
 
 	node = replica.NewNode(replica.NodeConfig{
-		Replica: replica.Config{Self: self, Guest: s.guest, ExePath: "/" + s.argv[0], Engine: m.engine.Engine},
+		Replica: replica.Config{Self: self, Guest: s.guest, Root: s.root, ExePath: "/" + s.argv[0], Engine: m.engine.Engine},
 		Boot: replica.BootParams{
 			Argv:                s.argv,
 			Envp:                []string{"PATH=/bin:/usr/bin", "HOME=/"},
@@ -313,7 +333,8 @@ func (s nodeSetup) run(ctx context.Context, history repairHistory) (*raftpb.Snap
 	go s.timeline.watch(watchCtx, node.Status)
 
 	logger.Info("node running", "status", me.StatusAddr, "service_host", me.ServiceHost,
-		"service_port_offset", me.ServicePortOffset, "guest", s.argv[0], "engine", m.engine.String())
+		"service_port_offset", me.ServicePortOffset, "guest", s.argv[0], "engine", m.engine.String(),
+		"root", fmt.Sprintf("%x", replica.RootDigest(s.root)))
 	exit, err := node.Run(ctx)
 	switch {
 	case errors.Is(err, replica.ErrDiverged), errors.Is(err, replica.ErrBadSnapshot):
@@ -497,6 +518,9 @@ func nodeArgs(configPath string, id consensus.NodeID, m machineFlags, guestArgs 
 	}
 	if m.guest != "" {
 		args = append(args, "--guest", m.guest)
+	}
+	if m.root != "" {
+		args = append(args, "--root", m.root)
 	}
 	if m.engine.Engine != machine.EngineInterp {
 		args = append(args, "--engine", m.engine.String())

@@ -40,6 +40,7 @@ func runReplay(ctx context.Context, args []string, stdout io.Writer) error {
 	dir := fs.String("dir", "", "the cluster's `directory` (made by synod up or synod init)")
 	id := fs.Uint64("node", 0, "the `node` whose log to replay")
 	guestPath := fs.String("guest", "", "the guest `program` the cluster runs (default: the bundled key-value service)")
+	rootPath := fs.String("root", "", "the `directory` the cluster packed into the guest's root file system (synod up --root)")
 	until := fs.Uint64("until-epoch", 0, "stop at this `epoch` (0: at the end of the log)")
 	tracePath := fs.String("trace", "", "write every executed instruction to `file` (slow)")
 	if help, err := parseFlags(fs, args); help || err != nil {
@@ -57,8 +58,12 @@ func runReplay(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}
-	m := machineFlags{guest: *guestPath}
+	m := machineFlags{guest: *guestPath, root: *rootPath}
 	guest, name, err := m.binary()
+	if err != nil {
+		return fmt.Errorf("replay: %w", err)
+	}
+	root, err := m.rootFiles()
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}
@@ -67,7 +72,7 @@ func runReplay(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("replay: node %d: %w (stop the node first)", node.ID, err)
 	}
 	defer store.Close()
-	rc := replica.Config{Self: node.ID, Guest: guest, ExePath: "/" + name, Logger: slog.New(slog.DiscardHandler)}
+	rc := replica.Config{Self: node.ID, Guest: guest, Root: root, ExePath: "/" + name, Logger: slog.New(slog.DiscardHandler)}
 	if *tracePath != "" {
 		f, err := os.Create(*tracePath)
 		if err != nil {

@@ -77,14 +77,20 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
-	if m.guest != "" {
-		abs, err := filepath.Abs(m.guest)
+	for _, path := range []*string{&m.guest, &m.root} {
+		if *path == "" {
+			continue
+		}
+		abs, err := filepath.Abs(*path)
 		if err != nil {
 			return fmt.Errorf("up: %w", err)
 		}
-		m.guest = abs
+		*path = abs
 	}
 	if _, _, err := m.binary(); err != nil {
+		return fmt.Errorf("up: %w", err)
+	}
+	if _, err := m.rootFiles(); err != nil {
 		return fmt.Errorf("up: %w", err)
 	}
 	spec := cluster.Spec{Nodes: *nodes, BasePort: *basePort, ServiceOffset: *serviceOffset, Force: *force}
