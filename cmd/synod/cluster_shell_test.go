@@ -126,6 +126,7 @@ func TestClusterRunsAPipelineThroughAKilledNode(t *testing.T) {
 	}
 	m := shellMachine(t)
 	m.snapshotEvery = 100 // snapshots of the machine mid-pipeline, which the killed node restarts from
+	m.hashEvery = 1       // every non-empty epoch's state hash compared
 	c := newTestCluster(t, 3, m, "-l", strconv.Itoa(shellPort))
 	for _, n := range c.cfg.Nodes {
 		c.start(n.ID)
