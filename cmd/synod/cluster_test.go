@@ -308,10 +308,7 @@ func (k *kvClient) Close() error { return k.conn.Close() }
 // "(nil)" for a missing value, the integer as text, or an error for -ERR.
 func (k *kvClient) do(args ...string) (string, error) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
+	writeRESP(&b, args)
 	if err := k.conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
 		return "", err
 	}
@@ -319,6 +316,14 @@ func (k *kvClient) do(args ...string) (string, error) {
 		return "", err
 	}
 	return k.reply()
+}
+
+// writeRESP appends one command in the Redis protocol.
+func writeRESP(b *strings.Builder, args []string) {
+	fmt.Fprintf(b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(b, "$%d\r\n%s\r\n", len(a), a)
+	}
 }
 
 func (k *kvClient) reply() (string, error) {
