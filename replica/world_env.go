@@ -2,7 +2,6 @@ package replica
 
 import (
 	"encoding/binary"
-	"io"
 	"net/netip"
 	"strings"
 
@@ -174,21 +173,11 @@ func (w *world) Seek(h linux.Handle, offset int64, whence int) (int64, linux.Err
 	if d == nil {
 		return 0, w.refuse(h, linux.ESPIPE)
 	}
-	var base int64
-	switch whence {
-	case io.SeekStart:
-	case io.SeekCurrent:
-		base = d.pos
-	case io.SeekEnd:
-		base = w.disks.paths[d.path].Size
-	default:
-		return 0, linux.EINVAL
+	pos, errno := linux.SeekTarget(d.pos, w.disks.paths[d.path].Size, offset, whence)
+	if errno == 0 {
+		d.pos = pos
 	}
-	if base+offset < 0 {
-		return 0, linux.EINVAL
-	}
-	d.pos = base + offset
-	return d.pos, 0
+	return pos, errno
 }
 
 func (w *world) Truncate(h linux.Handle, size int64) linux.Errno {

@@ -114,17 +114,58 @@ func (h *history) add(op porcupine.Operation) {
 	}
 }
 
-// client runs random sets and gets through one node until stop closes,
-// moving to the next node whenever its connection fails (the node died).
-// An operation whose reply never came has an unknown outcome: a set may
-// or may not have happened, so it stays open until the end of the
-// history; a get constrains nothing and is dropped.
-func client(c *testCluster, id int, h *history, stop <-chan struct{}) {
-	rng := rand.New(rand.NewPCG(uint64(id), 7))
+// clientLoad is clients running on a cluster, recording one history.
+type clientLoad struct {
+	c    *testCluster
+	h    *history
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// startClients starts n clients on keys k0..k<keys-1>, each with depth
+// requests in flight.
+func startClients(c *testCluster, n, keys, depth int) *clientLoad {
+	l := &clientLoad{c: c, h: &history{start: time.Now()}, stop: make(chan struct{})}
+	for i := range n {
+		l.wg.Go(func() { client(c, i, keys, depth, l.h, l.stop) })
+	}
+	return l
+}
+
+// progress waits until the clients have had n more operations
+// acknowledged.
+func (l *clientLoad) progress(what string, n int) {
+	l.h.mu.Lock()
+	before := l.h.acked
+	l.h.mu.Unlock()
+	l.c.eventually(what, func() bool {
+		l.h.mu.Lock()
+		defer l.h.mu.Unlock()
+		return l.h.acked >= before+n
+	})
+}
+
+// finish stops the clients and returns their history.
+func (l *clientLoad) finish() []porcupine.Operation {
+	close(l.stop)
+	l.wg.Wait()
+	l.c.t.Logf("%d operations, %d acknowledged", len(l.h.ops), l.h.acked)
+	return l.h.ops
+}
+
+// client runs random sets and gets on keys k0..k<keys-1> through one
+// node until stop closes, depth requests in flight at a time (written at
+// once, their replies read in order), moving to the next node whenever
+// its connection fails (the node died). An operation whose reply never
+// came has an unknown outcome: a set may or may not have happened, so it
+// stays open until the end of the history; a get constrains nothing and
+// is dropped.
+func client(c *testCluster, id, keys, depth int, h *history, stop <-chan struct{}) {
+	rng := rand.New(rand.NewPCG(uint64(id), 11))
 	nodes := c.cfg.Nodes
 	target := id % len(nodes)
 	var kv *kvClient
-	for seq := 0; ; seq++ {
+	for seq := 0; ; seq += depth {
 		select {
 		case <-stop:
 			if kv != nil {
@@ -141,24 +182,40 @@ func client(c *testCluster, id int, h *history, stop <-chan struct{}) {
 				continue
 			}
 		}
-		in := kvInput{key: fmt.Sprintf("k%d", rng.IntN(4))}
-		args := []string{"GET", in.key}
-		if rng.IntN(2) == 0 {
-			in.set, in.value = true, fmt.Sprintf("c%d-%d", id, seq)
-			args = []string{"SET", in.key, in.value}
+		var batch strings.Builder
+		ins := make([]kvInput, depth)
+		for i := range ins {
+			ins[i] = kvInput{key: fmt.Sprintf("k%d", rng.IntN(keys))}
+			args := []string{"GET", ins[i].key}
+			if rng.IntN(2) == 0 {
+				ins[i].set, ins[i].value = true, fmt.Sprintf("c%d-%d", id, seq+i)
+				args = []string{"SET", ins[i].key, ins[i].value}
+			}
+			writeRESP(&batch, args)
 		}
 		call := h.now()
-		reply, err := kv.do(args...)
+		err := kv.conn.SetDeadline(time.Now().Add(10 * time.Second))
+		if err == nil {
+			_, err = kv.conn.Write([]byte(batch.String()))
+		}
+		answered := 0
+		for err == nil && answered < len(ins) {
+			var reply string
+			if reply, err = kv.reply(); err == nil {
+				h.add(porcupine.Operation{ClientId: id, Input: ins[answered], Call: call, Output: kvOutput{value: reply}, Return: h.now()})
+				answered++
+			}
+		}
 		if err != nil {
+			for _, in := range ins[answered:] {
+				if in.set {
+					h.add(porcupine.Operation{ClientId: id, Input: in, Call: call, Output: kvOutput{unknown: true}, Return: 1 << 62})
+				}
+			}
 			kv.Close()
 			kv = nil
 			target = (target + 1) % len(nodes)
-			if in.set {
-				h.add(porcupine.Operation{ClientId: id, Input: in, Call: call, Output: kvOutput{unknown: true}, Return: 1 << 62})
-			}
-			continue
 		}
-		h.add(porcupine.Operation{ClientId: id, Input: in, Call: call, Output: kvOutput{value: reply}, Return: h.now()})
 	}
 }
 
@@ -204,40 +261,46 @@ func TestClusterLinearizableThroughFailures(t *testing.T) {
 	c := startCluster(t, 3, testMachine(""))
 	c.waitServing()
 
-	h := &history{start: time.Now()}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range 6 {
-		wg.Go(func() { client(c, i, h, stop) })
-	}
-	progress := func(what string) {
-		h.mu.Lock()
-		before := h.acked
-		h.mu.Unlock()
-		c.eventually(what, func() bool {
-			h.mu.Lock()
-			defer h.mu.Unlock()
-			return h.acked >= before+50
-		})
-	}
-	progress("acknowledged operations before the first crash")
+	load := startClients(c, 6, 4, 1)
+	load.progress("acknowledged operations before the first crash", 50)
 
 	leader := c.leader()
 	c.kill(leader)
-	progress("acknowledged operations after killing the leader")
+	load.progress("acknowledged operations after killing the leader", 50)
 	c.start(leader)
 
 	other := consensus.NodeID(1 + int(leader)%3)
 	c.kill(other)
-	progress("acknowledged operations after killing a second node")
+	load.progress("acknowledged operations after killing a second node", 50)
 	c.start(other)
 	c.waitServing()
-	progress("acknowledged operations after both restarts")
-	close(stop)
-	wg.Wait()
+	load.progress("acknowledged operations after both restarts", 50)
+	requireLinearizable(t, load.finish())
+	c.converged()
+}
 
-	t.Logf("%d operations, %d acknowledged", len(h.ops), h.acked)
-	requireLinearizable(t, h.ops)
+// TestPipeliningClientsLinearizableThroughALeaderChange: 64 clients, each
+// with several requests in flight on its connection and spread over the
+// three nodes, see one linearizable key-value store while the leader is
+// killed with SIGKILL and restarted: pipelining, batching and the leader
+// change together lose or reorder nothing.
+func TestPipeliningClientsLinearizableThroughALeaderChange(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-node cluster")
+	}
+	const clients, keys = 64, 64 // 4 requests in flight each
+	c := startCluster(t, 3, testMachine(""))
+	c.waitServing()
+
+	load := startClients(c, clients, keys, 4)
+	load.progress("acknowledged operations before the leader is killed", 500)
+	leader := c.leader()
+	c.kill(leader)
+	load.progress("acknowledged operations after killing the leader", 500)
+	c.start(leader)
+	c.waitServing()
+	load.progress("acknowledged operations after its restart", 500)
+	requireLinearizable(t, load.finish())
 	c.converged()
 }
 

@@ -207,3 +207,23 @@ type PollRequest struct {
 	Handle Handle
 	Events PollEvents
 }
+
+// SeekTarget is where lseek moves a file position: offset from the start
+// (whence 0), from pos (1) or from the end of a file of size (2). EINVAL
+// for another whence or a position before the start.
+func SeekTarget(pos, size, offset int64, whence int) (int64, Errno) {
+	var base int64
+	switch whence {
+	case 0:
+	case 1:
+		base = pos
+	case 2:
+		base = size
+	default:
+		return 0, EINVAL
+	}
+	if base+offset < 0 {
+		return 0, EINVAL
+	}
+	return base + offset, 0
+}

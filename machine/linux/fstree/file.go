@@ -1,7 +1,6 @@
 package fstree
 
 import (
-	"io"
 	"slices"
 
 	"github.com/synodvm/synod/machine/linux"
@@ -176,21 +175,11 @@ func (t *Tree) Truncate(f *File, size int64, now int64) linux.Errno {
 
 // Seek moves f's position as lseek does.
 func (t *Tree) Seek(f *File, offset int64, whence int) (int64, linux.Errno) {
-	var base int64
-	switch whence {
-	case io.SeekStart:
-	case io.SeekCurrent:
-		base = f.Pos
-	case io.SeekEnd:
-		base = int64(len(t.nodes[f.Ino].Data))
-	default:
-		return 0, linux.EINVAL
+	pos, errno := linux.SeekTarget(f.Pos, int64(len(t.nodes[f.Ino].Data)), offset, whence)
+	if errno == 0 {
+		f.Pos = pos
 	}
-	if base+offset < 0 {
-		return 0, linux.EINVAL
-	}
-	f.Pos = base + offset
-	return f.Pos, 0
+	return pos, errno
 }
 
 // ReadDir lists the directory open as f, "." and ".." first, then its

@@ -255,21 +255,11 @@ func (e *Env) Seek(h linux.Handle, offset int64, whence int) (int64, linux.Errno
 	if f == nil {
 		return 0, linux.ESPIPE
 	}
-	var base int64
-	switch whence {
-	case 0:
-	case 1:
-		base = f.pos
-	case 2:
-		base = int64(len(e.Files[f.path]))
-	default:
-		return 0, linux.EINVAL
+	pos, errno := linux.SeekTarget(f.pos, int64(len(e.Files[f.path])), offset, whence)
+	if errno == 0 {
+		f.pos = pos
 	}
-	if base+offset < 0 {
-		return 0, linux.EINVAL
-	}
-	f.pos = base + offset
-	return f.pos, 0
+	return pos, errno
 }
 
 func (e *Env) Truncate(h linux.Handle, size int64) linux.Errno {

@@ -20,7 +20,7 @@
  * sum (adds the first number of every line), true, false.
  *
  * Rebuild (root/bin/box; the other names in root/bin are links to it):
- *   hppa-linux-gnu-gcc -O2 -Wall -Wextra -static -s -o root/bin/box box.c
+ *   hppa-linux-gnu-gcc -O2 -Wall -Wextra -Wno-unused-parameter -static -s -o root/bin/box box.c
  */
 #include <ctype.h>
 #include <errno.h>
@@ -89,7 +89,7 @@ static int tool_seq(int argc, char **argv) {
 	return 0;
 }
 
-static int tool_upper(void) {
+static int tool_upper(int argc, char **argv) {
 	int c;
 	while ((c = getchar()) != EOF)
 		putchar(toupper(c));
@@ -146,7 +146,7 @@ static int compare_lines(const void *a, const void *b) {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int tool_sort(void) {
+static int tool_sort(int argc, char **argv) {
 	size_t n = 0, cap = 1024;
 	char **lines = malloc(cap * sizeof *lines);
 	char line[MAX_LINE];
@@ -171,7 +171,7 @@ static int tool_sort(void) {
 	return 0;
 }
 
-static int tool_sum(void) {
+static int tool_sum(int argc, char **argv) {
 	char line[MAX_LINE];
 	long long total = 0;
 	while (fgets(line, sizeof line, stdin))
@@ -442,34 +442,26 @@ static int shell_main(int argc, char **argv) {
 	return run_stream(stdin, 0);
 }
 
+static int tool_true(int argc, char **argv) { return 0; }
+static int tool_false(int argc, char **argv) { return 1; }
+
+static const struct {
+	const char *name;
+	int (*main)(int argc, char **argv);
+} tools[] = {
+	{"sh", shell_main},      {"echo", tool_echo},       {"cat", tool_cat},
+	{"seq", tool_seq},       {"upper", tool_upper}, {"wc", tool_wc},
+	{"grep", tool_grep},     {"head", tool_head},       {"sort", tool_sort},
+	{"sum", tool_sum},  {"true", tool_true},       {"false", tool_false},
+};
+
 static int tool_main(int argc, char **argv) {
 	const char *name = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
 	if (strcmp(name, "box") == 0 && argc > 1)
 		return tool_main(argc - 1, argv + 1);
-	if (strcmp(name, "sh") == 0)
-		return shell_main(argc, argv);
-	if (strcmp(name, "echo") == 0)
-		return tool_echo(argc, argv);
-	if (strcmp(name, "cat") == 0)
-		return tool_cat(argc, argv);
-	if (strcmp(name, "seq") == 0)
-		return tool_seq(argc, argv);
-	if (strcmp(name, "upper") == 0)
-		return tool_upper();
-	if (strcmp(name, "wc") == 0)
-		return tool_wc(argc, argv);
-	if (strcmp(name, "grep") == 0)
-		return tool_grep(argc, argv);
-	if (strcmp(name, "head") == 0)
-		return tool_head(argc, argv);
-	if (strcmp(name, "sort") == 0)
-		return tool_sort();
-	if (strcmp(name, "sum") == 0)
-		return tool_sum();
-	if (strcmp(name, "true") == 0)
-		return 0;
-	if (strcmp(name, "false") == 0)
-		return 1;
+	for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++)
+		if (strcmp(name, tools[i].name) == 0)
+			return tools[i].main(argc, argv);
 	fprintf(stderr, "box: no tool named %s (sh echo cat seq upper wc grep head sort sum true false)\n", name);
 	return 127;
 }
