@@ -54,7 +54,7 @@ func TestArchitecture(t *testing.T) {
 	inside := func(pkg, prefix string) bool {
 		return pkg == module+prefix || strings.HasPrefix(pkg, module+prefix+"/")
 	}
-	libp2pAllowed := []string{"consensus/p2p", "consensus/cluster", "consensus/raftnode", "cmd"}
+	libp2pAllowed := []string{"consensus/p2p", "consensus/cluster", "consensus/raftnode", "consensus/bftnode", "cmd"}
 
 	checked := 0
 	for _, p := range listPackages(t, "../../...") {

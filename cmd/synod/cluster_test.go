@@ -91,7 +91,13 @@ func startCluster(t testing.TB, nodes int, m machineFlags, guestArgs ...string) 
 // newTestCluster makes a cluster's config and stores without starting it.
 func newTestCluster(t testing.TB, nodes int, m machineFlags, guestArgs ...string) *testCluster {
 	t.Helper()
-	cfg, err := raftnode.CreateCluster(t.TempDir(), cluster.Spec{Nodes: nodes})
+	return newTestClusterOf(t, cluster.Spec{Nodes: nodes}, m, guestArgs...)
+}
+
+// newTestClusterOf is newTestCluster for a cluster of any spec.
+func newTestClusterOf(t testing.TB, spec cluster.Spec, m machineFlags, guestArgs ...string) *testCluster {
+	t.Helper()
+	cfg, err := raftnode.CreateCluster(t.TempDir(), spec)
 	require.NoError(t, err)
 	// synod init gives nodes on one host fixed service offsets (1000, 2000,
 	// ...); tests move each node's service to a port free right now, so

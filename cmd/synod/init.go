@@ -33,7 +33,8 @@ func runInit(_ context.Context, args []string, stdout io.Writer) error {
 	basePort := fs.Int("base-port", 0, "the first libp2p `port` on this machine (0: free ports)")
 	serviceOffset := fs.Int("service-offset", 1000, "on this machine, node i serves guest port P at P+`offset`+1000(i-1)")
 	addrs := fs.String("addrs", "", "each node's libp2p listener, for a multi-host cluster: a comma-separated list of `host:port`")
-	engine := fs.String("engine", string(cluster.EngineRaft), "the ordering `protocol`: raft, bft or primary-backup")
+	engine := fs.String("engine", string(cluster.EngineRaft), "the ordering `protocol`: raft or bft")
+	byzantine := fs.Bool("byzantine", false, byzantineUsage+" (the same as --engine bft)")
 	name := fs.String("name", "synod", "the cluster's `name`, for logs and status pages")
 	force := fs.Bool("force", false, "replace an existing config, its keys and its nodes' stores (old stores are moved aside in their data directories, never deleted)")
 	if help, err := parseFlags(fs, args); help || err != nil {
@@ -50,6 +51,9 @@ func runInit(_ context.Context, args []string, stdout io.Writer) error {
 		ServiceOffset: *serviceOffset,
 		Force:         *force,
 	}
+	if *byzantine {
+		spec.Engine = cluster.EngineBFT
+	}
 	if *addrs != "" {
 		spec.Addrs = strings.Split(*addrs, ",")
 		set := map[string]bool{}
@@ -60,6 +64,9 @@ func runInit(_ context.Context, args []string, stdout io.Writer) error {
 		if set["base-port"] {
 			return errors.New("init: --base-port applies to a cluster on this machine; with --addrs give each port")
 		}
+	}
+	if err := checkEngine(spec); err != nil {
+		return fmt.Errorf("init: %w", err)
 	}
 	c, err := raftnode.CreateCluster(*dir, spec)
 	if err != nil {
@@ -73,4 +80,23 @@ func runInit(_ context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "run one node with: synod node --config %s --id N\n", path)
 	return nil
+}
+
+// byzantineUsage is the help of --byzantine, the same for init and up.
+const byzantineUsage = "order inputs with the Byzantine engine, which keeps serving while up to f of 3f+1 nodes are malicious, not only crashed"
+
+// checkEngine refuses an engine synod does not run, and a Byzantine
+// cluster too small to tolerate one faulty node.
+func checkEngine(spec cluster.Spec) error {
+	nodes := max(spec.Nodes, len(spec.Addrs))
+	switch spec.Engine {
+	case "", cluster.EngineRaft:
+		return nil
+	case cluster.EngineBFT:
+		if nodes < 4 {
+			return fmt.Errorf("a Byzantine cluster of %d nodes tolerates no faulty node: it needs 3f+1, at least 4", nodes)
+		}
+		return nil
+	}
+	return fmt.Errorf("engine %q is not implemented (raft and bft are)", spec.Engine)
 }

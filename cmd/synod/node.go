@@ -23,6 +23,7 @@ import (
 	raftpb "go.etcd.io/raft/v3/raftpb"
 
 	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/consensus/bftnode"
 	"github.com/synodvm/synod/consensus/cluster"
 	"github.com/synodvm/synod/consensus/entry"
 	"github.com/synodvm/synod/consensus/raftlog"
@@ -258,12 +259,9 @@ func (s nodeSetup) run(ctx context.Context, history repairHistory) (*raftpb.Snap
 
 	// The log asks the replica for snapshots; the replica needs the log.
 	var node *replica.Node
-	engine := raftlog.Config{
-		TickInterval:    m.tick,
-		SnapshotSource:  func() (consensus.Snapshot, error) { return node.Snapshot() },
-		SnapshotEntries: m.snapshotEvery,
-	}
-	log, err := raftnode.Start(cfg, self, raftnode.Options{Engine: engine, Logger: logger, Metrics: registry, Rejoin: s.rejoin})
+	engine := raftlog.Config{TickInterval: m.tick, SnapshotEntries: m.snapshotEvery}
+	source := func() (consensus.Snapshot, error) { return node.Snapshot() }
+	log, raft, err := startLog(s, engine, source, logger, registry)
 	if err != nil {
 		return nil, withRepairHint(err)
 	}
@@ -339,7 +337,10 @@ func (s nodeSetup) run(ctx context.Context, history repairHistory) (*raftpb.Snap
 	switch {
 	case errors.Is(err, replica.ErrDiverged), errors.Is(err, replica.ErrBadSnapshot):
 		logger.Error("replica state lost; fetching a healthy node's state", "err", err)
-		snap, ferr := fetchHealthyState(ctx, log)
+		if raft == nil {
+			return nil, fmt.Errorf("node %d: %w; a Byzantine node cannot take a peer's state yet", self, err)
+		}
+		snap, ferr := fetchHealthyState(ctx, raft)
 		if ferr != nil {
 			return nil, fmt.Errorf("node %d: %w; no state to start again from: %w", self, err, ferr)
 		}
@@ -351,6 +352,24 @@ func (s nodeSetup) run(ctx context.Context, history repairHistory) (*raftpb.Snap
 		logger.Info("stopped after the guest exited", "status", exit.Code, "signal", exit.Signal)
 	}
 	return nil, nil
+}
+
+// startLog starts the node's consensus engine, the one the cluster config
+// names, on its store and transport; source gives the replica's state.
+// raft is the raft node, for taking a peer's state, and nil for an engine
+// that cannot.
+func startLog(s nodeSetup, engine raftlog.Config, source consensus.SnapshotSource, logger *slog.Logger,
+	registry prometheus.Registerer) (log consensus.Log, raft *raftnode.Node, err error) {
+	if s.cfg.Engine == cluster.EngineBFT {
+		if s.rejoin {
+			return nil, nil, errors.New("--rejoin: a Byzantine node cannot yet replace a lost store")
+		}
+		log, err := bftnode.Start(s.cfg, s.self, bftnode.Options{TickInterval: engine.TickInterval, Logger: logger, Metrics: registry}, source)
+		return log, nil, err
+	}
+	engine.SnapshotSource = source
+	raft, err = raftnode.Start(s.cfg, s.self, raftnode.Options{Engine: engine, Logger: logger, Metrics: registry, Rejoin: s.rejoin})
+	return raft, raft, err
 }
 
 // withRepairHint tells the operator how to bring back a node whose store

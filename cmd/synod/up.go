@@ -72,6 +72,7 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	basePort := fs.Int("base-port", 0, "first loopback `port` for the nodes' libp2p and status endpoints (0: any free)")
 	serviceOffset := fs.Int("service-offset", 1000, "node i serves guest port P at 127.0.0.1:P+`offset`+1000(i-1); another cluster on this machine needs another")
 	force := fs.Bool("force", false, "replace a cluster already in --dir: its config, keys and stores (old stores are moved aside in their data directories, never deleted)")
+	byzantine := fs.Bool("byzantine", false, byzantineUsage)
 	var m machineFlags
 	m.register(fs)
 	if help, err := parseFlags(fs, args); help || err != nil {
@@ -94,6 +95,12 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("up: %w", err)
 	}
 	spec := cluster.Spec{Nodes: *nodes, BasePort: *basePort, ServiceOffset: *serviceOffset, Force: *force}
+	if *byzantine {
+		spec.Engine = cluster.EngineBFT
+	}
+	if err := checkEngine(spec); err != nil {
+		return fmt.Errorf("up: %w", err)
+	}
 	if *dir != "" {
 		_, err := runCluster(ctx, *dir, spec, m, fs.Args(), stdout)
 		return err

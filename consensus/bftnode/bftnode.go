@@ -1,0 +1,131 @@
+// Package bftnode starts one node of a Byzantine cluster (engine "bft"):
+// the cluster config names its peers, their keys and its data directory,
+// consensus/p2p carries its messages, a bbolt file in its data directory
+// keeps the engine's records. It is to consensus/bft what raftnode is to
+// raftlog; the engine itself never imports libp2p.
+package bftnode
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/consensus/bft"
+	"github.com/synodvm/synod/consensus/cluster"
+	"github.com/synodvm/synod/consensus/p2p"
+)
+
+// StoreFileName is the engine's record file inside a node's data
+// directory.
+const StoreFileName = "bft.db"
+
+// Options are what the caller adds to the cluster config.
+type Options struct {
+	// TickInterval is the engine's tick (bft.Config.TickInterval).
+	TickInterval time.Duration
+	// Logger receives the transport's and the engine's logs (default
+	// slog.Default()).
+	Logger *slog.Logger
+	// Metrics is the node's registry for the transport metrics.
+	Metrics prometheus.Registerer
+}
+
+// Node is a running node of a Byzantine cluster.
+type Node struct {
+	*bft.Log
+	net *p2p.Transport
+}
+
+// Start opens node self's records, starts its transport and its engine;
+// source gives the application's state at each checkpoint. Every member
+// signs with the ed25519 key behind its libp2p peer id, so the cluster
+// config already holds every public key the engine checks.
+func Start(cfg *cluster.Config, self consensus.NodeID, opts Options, source consensus.SnapshotSource) (*Node, error) {
+	if cfg.Engine != cluster.EngineBFT {
+		return nil, fmt.Errorf("bftnode: the cluster runs engine %q, not %q", cfg.Engine, cluster.EngineBFT)
+	}
+	me, err := cfg.Node(self)
+	if err != nil {
+		return nil, fmt.Errorf("bftnode: %w", err)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	ecfg := bft.Config{ID: self, PublicKeys: map[consensus.NodeID]ed25519.PublicKey{}, TickInterval: opts.TickInterval, Logger: opts.Logger}
+	if ecfg.PrivateKey, err = privateKey(cfg, self); err != nil {
+		return nil, err
+	}
+	for _, n := range cfg.Nodes {
+		if ecfg.PublicKeys[n.ID], err = publicKey(n); err != nil {
+			return nil, err
+		}
+	}
+	dir := cfg.Path(me.DataDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("bftnode: node %d: %w", self, err)
+	}
+	store, err := bft.OpenBoltStorage(filepath.Join(dir, StoreFileName))
+	if err != nil {
+		return nil, fmt.Errorf("bftnode: node %d: %w", self, err)
+	}
+	net, err := p2p.New(p2p.Options{Cluster: cfg, Self: self, Logger: opts.Logger, Metrics: opts.Metrics})
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("bftnode: node %d: %w", self, err), store.Close())
+	}
+	engine, err := bft.Start(ecfg, store, net, source)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("bftnode: node %d: %w", self, err), net.Close(), store.Close())
+	}
+	return &Node{Log: engine, net: net}, nil
+}
+
+// Status adds to the engine's status what the replica runtime needs of
+// any engine. Reachable, on the primary, is the members the transport is
+// connected to: the runtime declares the others down. LeaderCommit is the
+// node's own decided index: no single member's word on how far the log
+// went can be trusted here.
+func (n *Node) Status() consensus.Status {
+	st := n.Log.Status()
+	st.LeaderCommit = st.Commit
+	if st.IsLeader {
+		st.Reachable = append(n.net.Connected(), st.ID)
+		slices.Sort(st.Reachable)
+	}
+	return st
+}
+
+func privateKey(cfg *cluster.Config, self consensus.NodeID) (ed25519.PrivateKey, error) {
+	key, err := cfg.LoadKey(self)
+	if err != nil {
+		return nil, fmt.Errorf("bftnode: %w", err)
+	}
+	raw, err := key.Raw()
+	if err != nil || len(raw) != ed25519.PrivateKeySize {
+		return nil, fmt.Errorf("bftnode: node %d's key is not a %d-byte ed25519 private key", self, ed25519.PrivateKeySize)
+	}
+	return ed25519.PrivateKey(raw), nil
+}
+
+func publicKey(n cluster.Node) (ed25519.PublicKey, error) {
+	pub, err := n.PeerID.ExtractPublicKey()
+	if err != nil {
+		return nil, fmt.Errorf("bftnode: node %d's peer id %s carries no public key: %w", n.ID, n.PeerID, err)
+	}
+	if pub.Type() != crypto.Ed25519 {
+		return nil, fmt.Errorf("bftnode: node %d's peer id %s is not of an ed25519 key", n.ID, n.PeerID)
+	}
+	raw, err := pub.Raw()
+	if err != nil {
+		return nil, fmt.Errorf("bftnode: node %d's public key: %w", n.ID, err)
+	}
+	return ed25519.PublicKey(raw), nil
+}
