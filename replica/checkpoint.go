@@ -33,7 +33,11 @@ type checkpoints struct {
 
 func (c *checkpoints) last() (uint64, [32]byte) { return c.lastEpoch, c.lastHash }
 
+// record keeps the replica's own hash without its node id: the
+// bookkeeping is replicated state in a snapshot, and must be the same on
+// every replica.
 func (c *checkpoints) record(h entry.StateHash) {
+	h.Node = 0
 	if c.own == nil {
 		c.own = map[uint64]entry.StateHash{}
 	}

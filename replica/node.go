@@ -46,6 +46,15 @@ type NodeConfig struct {
 	// that time-driven decisions (seals for sleepers, failure detection)
 	// happen promptly.
 	Tick time.Duration
+	// SnapshotsAtRest serves snapshots (Node.Snapshot) only while the
+	// replica waits for the log, never between two epochs it runs: the
+	// state is then a function of the entries given to it alone, the
+	// same on every correct replica, which a Byzantine engine's
+	// checkpoint compares. That engine holds back the entries after a
+	// checkpoint until it has the snapshot, so the replica comes to rest.
+	// The raft engine needs no such agreement: its snapshots are taken
+	// between any two steps, so that a busy guest does not delay them.
+	SnapshotsAtRest bool
 	// Now is the wall clock; tests inject a fake one.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -170,6 +179,10 @@ func (n *Node) Run(ctx context.Context) (*linux.ExitStatus, error) {
 
 	tick := time.NewTicker(n.cfg.Tick)
 	defer tick.Stop()
+	snapshotsWhileRunning := n.snapshots
+	if n.cfg.SnapshotsAtRest {
+		snapshotsWhileRunning = nil
+	}
 	for {
 		if err := n.absorb(); err != nil {
 			return nil, err
@@ -190,7 +203,7 @@ func (n *Node) Run(ctx context.Context) (*linux.ExitStatus, error) {
 			select {
 			case <-ctx.Done():
 				return n.rep.Status().Exited, nil
-			case reply := <-n.snapshots:
+			case reply := <-snapshotsWhileRunning:
 				n.serveSnapshot(reply)
 			default:
 			}

@@ -80,6 +80,10 @@ type Replica struct {
 	// sealedThrough is the highest Through among delivered seals. The
 	// schedule restarts from it after a restore.
 	sealedThrough uint64
+	// pending are the entries given (CommitEntry) after delivered, in log
+	// order: the schedule holds them until a seal lets them in. A
+	// snapshot carries them, so that it covers every entry given.
+	pending []pendingEntry
 
 	checks checkpoints
 
@@ -128,6 +132,14 @@ func (r *Replica) CommitEntry(index uint64, e entry.Entry) {
 		return
 	}
 	r.sched.add(index, e)
+	r.pending = append(r.pending, pendingEntry{Index: index, Entry: e})
+}
+
+// pendingEntry is a log entry given to the replica and not yet delivered;
+// Entry is nil for one that did not decode.
+type pendingEntry struct {
+	Index uint64
+	Entry entry.Entry
 }
 
 // start boots the machine from the first Boot entry.
@@ -302,6 +314,9 @@ func (r *Replica) deliverAfterExit() {
 
 func (r *Replica) deliver(c committed) {
 	r.delivered = c.index
+	for len(r.pending) > 0 && r.pending[0].Index <= c.index {
+		r.pending = r.pending[1:]
+	}
 	switch e := c.e.(type) {
 	case nil:
 	case entry.Seal:

@@ -37,6 +37,8 @@ type simNode struct {
 	sent     map[entry.ConnID]*bytes.Buffer // bytes this node sent to its clients
 	serial   uint64
 	proposed int
+	// given is every entry the node's log gave its replica, in order.
+	given []consensus.Entry
 }
 
 type sim struct {
@@ -110,6 +112,7 @@ func (s *sim) stepNode(n *simNode) {
 	for _, a := range applies {
 		for _, e := range a.Entries {
 			n.rep.Commit(e.Index, e.Data)
+			n.given = append(n.given, e)
 		}
 	}
 	for range 4 {

@@ -15,8 +15,9 @@ import (
 
 // snapshotMagic starts every replica snapshot; the digit is the format
 // version of the snapshot and of the header and world encodings in it,
-// bumped on any incompatible change. (Version 3 encoded them as JSON.)
-const snapshotMagic = "synod-replica-5\n"
+// bumped on any incompatible change. (Version 3 encoded them as JSON;
+// version 4 had no file tree, version 5 no pending entries.)
+const snapshotMagic = "synod-replica-6\n"
 
 // header is the replica's own bookkeeping in a snapshot. header() and
 // setHeader mirror each other; TestHeaderRestoresEveryField fails when a
@@ -29,6 +30,7 @@ type header struct {
 	Wait          linux.WaitSet
 	Delivered     uint64
 	SealedThrough uint64
+	Pending       []pendingEntry
 	Own           map[uint64]entry.StateHash
 	Votes         map[uint64]map[consensus.NodeID]entry.StateHash
 	LastEpoch     uint64
@@ -45,15 +47,21 @@ type header struct {
 type Frozen struct {
 	header, world []byte
 	proc          *linux.Image
-	// Index is the last delivered log index, which the state covers.
+	// Index is the last log index given to the replica, which the state
+	// covers: the entries not yet delivered to the guest are part of it.
 	Index uint64
 }
 
-// Freeze takes the whole replicated state as of the last delivered log
-// index: the log after that index, replayed into the restored replica,
-// brings it to where this one is. It costs milliseconds however large the
-// guest's memory. Outputs not yet collected are not included: collect
-// them first.
+// Freeze takes the whole replicated state as of the last log index given
+// to the replica: the log after that index, replayed into the restored
+// replica, brings it to where this one is. It costs milliseconds however
+// large the guest's memory. Outputs not yet collected are not included:
+// collect them first.
+//
+// Taken while Step waits for the log, the state is a function of the
+// entries given alone, the same on every correct replica: every epoch
+// they seal has run and the next has run to its end
+// (NodeConfig.SnapshotsAtRest).
 func (r *Replica) Freeze() (*Frozen, error) {
 	if r.proc == nil {
 		return nil, errors.New("snapshot: machine not booted")
@@ -61,13 +69,21 @@ func (r *Replica) Freeze() (*Frozen, error) {
 	h := r.header()
 	enc := canon.NewEncoder(nil)
 	codeHeader(enc, &h)
-	return &Frozen{header: enc.Bytes(), world: r.world.encode(), proc: r.proc.Freeze(), Index: r.delivered}, nil
+	return &Frozen{header: enc.Bytes(), world: r.world.encode(), proc: r.proc.Freeze(), Index: r.given()}, nil
+}
+
+// given is the index of the last entry given to the replica.
+func (r *Replica) given() uint64 {
+	if len(r.pending) > 0 {
+		return r.pending[len(r.pending)-1].Index
+	}
+	return r.delivered
 }
 
 func (r *Replica) header() header {
 	return header{
 		Boot: *r.boot, Epoch: r.epoch, Ran: r.ran, Ended: r.ended, Wait: r.wait,
-		Delivered: r.delivered, SealedThrough: r.sealedThrough,
+		Delivered: r.delivered, SealedThrough: r.sealedThrough, Pending: r.pending,
 		Own: r.checks.own, Votes: r.checks.votes, LastEpoch: r.checks.lastEpoch, LastHash: r.checks.lastHash,
 		LastHashTime: r.checks.lastTime,
 	}
@@ -80,6 +96,10 @@ func (r *Replica) setHeader(h header) {
 	r.epoch, r.ran, r.ended, r.wait = h.Epoch, h.Ran, h.Ended, h.Wait
 	r.delivered, r.sealedThrough = h.Delivered, h.SealedThrough
 	r.sched = schedule{highest: h.SealedThrough}
+	for _, p := range h.Pending {
+		r.sched.add(p.Index, p.Entry)
+	}
+	r.pending = h.Pending
 	// agreed counts this replica's verdicts for operators, not state: it
 	// goes on counting across a restore.
 	r.checks = checkpoints{own: h.Own, votes: h.Votes, lastEpoch: h.LastEpoch, lastHash: h.LastHash, lastTime: h.LastHashTime,
@@ -100,8 +120,8 @@ func (f *Frozen) Encode() []byte {
 	return b
 }
 
-// Snapshot serializes the whole replicated state as of the last delivered
-// log index (returned): Freeze and Encode at once.
+// Snapshot serializes the whole replicated state as of the last log index
+// given to the replica (returned): Freeze and Encode at once.
 func (r *Replica) Snapshot() ([]byte, uint64, error) {
 	f, err := r.Freeze()
 	if err != nil {
@@ -202,6 +222,10 @@ func codeHeader(c *canon.Codec, h *header) {
 	codeWaitSet(c, &h.Wait)
 	canon.Uint64(c, &h.Delivered)
 	canon.Uint64(c, &h.SealedThrough)
+	canon.Slice(c, &h.Pending, func(c *canon.Codec, p *pendingEntry) {
+		canon.Uint64(c, &p.Index)
+		codeLogEntry(c, &p.Entry)
+	})
 	canon.Map(c, &h.Own, canon.Uint64, codeEntry)
 	canon.Map(c, &h.Votes, canon.Uint64, func(c *canon.Codec, votes *map[consensus.NodeID]entry.StateHash) {
 		canon.Map(c, votes, canon.Uint64, codeEntry)
@@ -219,6 +243,18 @@ func codeWaitSet(c *canon.Codec, w *linux.WaitSet) {
 		canon.Uint16(c, &r.Events)
 	})
 	canon.Bool(c, &w.Random)
+}
+
+// codeLogEntry codes any log entry as codeEntry does, and a nil one (an
+// entry that did not decode) as no bytes.
+func codeLogEntry(c *canon.Codec, e *entry.Entry) {
+	none := !c.Decoding() && *e == nil
+	canon.Bool(c, &none)
+	if none {
+		*e = nil
+		return
+	}
+	codeEntry(c, e)
 }
 
 // codeEntry codes a log entry of type E as the bytes entry.Encode makes.

@@ -27,7 +27,8 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	orig.Outputs()
 	snap, index, err := orig.Snapshot()
 	require.NoError(t, err)
-	require.Equal(t, orig.Status().Delivered, index)
+	given := s.nodes[1].given
+	require.Equal(t, given[len(given)-1].Index, index, "a snapshot covers every entry given")
 
 	restored := New(Config{Self: 2, Guest: guest, ExePath: "/kvd"})
 	require.NoError(t, restored.Restore(snap))
@@ -60,7 +61,8 @@ func TestFrozenSnapshotIsTheInstantItWasTaken(t *testing.T) {
 	want := orig.stateHash()
 	frozen, err := orig.Freeze()
 	require.NoError(t, err)
-	require.Equal(t, orig.Status().Delivered, frozen.Index)
+	given := s.nodes[1].given
+	require.Equal(t, given[len(given)-1].Index, frozen.Index)
 
 	s.request(s.nodes[0], 6379, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nlater\r\n", "+OK")
 	now := orig.stateHash()
@@ -93,6 +95,63 @@ func TestRestoredReplicaSnapshotsIdentically(t *testing.T) {
 	check("listening")
 	s.request(s.nodes[0], 6379, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n", "+OK")
 	check("after a SET")
+}
+
+// A Byzantine engine's checkpoint compares the replicas' snapshots byte
+// for byte. Taken at rest (Step waits for the log), a snapshot depends on
+// the entries given alone: not on the node that took it, not on how the
+// entries arrived and how far the guest ran meanwhile, and not on whether
+// the replica was restored on the way.
+func TestSnapshotsAtRestAreTheSameEverywhere(t *testing.T) {
+	guest := readGuest(t, kvdGuest)
+	s := newSim(t, 3, guest)
+	s.listening(6379)
+	s.request(s.nodes[0], 6379, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n", "+OK")
+	s.request(s.nodes[1], 6379, "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", "v")
+	given := s.nodes[0].given
+	last := given[len(given)-1].Index
+	replica := func(self consensus.NodeID) *Replica {
+		return New(Config{Self: self, Guest: guest, ExePath: "/kvd", Logger: s.nodes[0].rep.log})
+	}
+	rest := func(r *Replica) {
+		for i := 0; i < 10_000 && r.Step() == Ran; i++ {
+		}
+		r.Outputs()
+	}
+	snapshotAtRest := func(r *Replica, index uint64) []byte {
+		rest(r)
+		snap, at, err := r.Snapshot()
+		require.NoError(t, err)
+		require.Equal(t, index, at)
+		return snap
+	}
+
+	allAtOnce := replica(1)
+	for _, e := range given {
+		allAtOnce.Commit(e.Index, e.Data)
+	}
+	want := snapshotAtRest(allAtOnce, last)
+
+	oneByOne := replica(2)
+	restored := 0
+	for i, e := range given {
+		oneByOne.Commit(e.Index, e.Data)
+		rest(oneByOne)
+		if len(oneByOne.pending) == 0 || restored == 3 || !oneByOne.Status().Booted {
+			continue
+		}
+		// Entries wait for a seal here: restored from this snapshot,
+		// another replica ends in the same state.
+		restored++
+		again := replica(3)
+		require.NoError(t, again.Restore(snapshotAtRest(oneByOne, e.Index)))
+		for _, later := range given[i+1:] {
+			again.Commit(later.Index, later.Data)
+		}
+		require.Equal(t, want, snapshotAtRest(again, last), "restored at index %d", e.Index)
+	}
+	require.Positive(t, restored, "no snapshot was taken with entries waiting for a seal")
+	require.Equal(t, want, snapshotAtRest(oneByOne, last))
 }
 
 // SnapshotClock reads the guest's clock out of a snapshot as the
@@ -171,7 +230,8 @@ func TestHeaderRestoresEveryField(t *testing.T) {
 		Epoch: 12, Ran: 500, Ended: true,
 		Wait:      linux.WaitSet{Deadline: 7e9, HasDeadline: true, Handles: []linux.PollRequest{{Handle: 5, Events: 1}}, Random: true},
 		Delivered: 40, SealedThrough: 11,
-		Own: map[uint64]entry.StateHash{8: vote(2, 8), 4: vote(2, 4)},
+		Pending: []pendingEntry{{Index: 41, Entry: entry.NodeUp{Node: 3}}, {Index: 42, Entry: entry.Seal{Through: 12, Time: 1e18}}},
+		Own:     map[uint64]entry.StateHash{8: vote(2, 8), 4: vote(2, 4)},
 		Votes: map[uint64]map[consensus.NodeID]entry.StateHash{
 			8: {1: vote(1, 8), 3: vote(3, 8)}, 4: {2: vote(2, 4)},
 		},
@@ -181,6 +241,16 @@ func TestHeaderRestoresEveryField(t *testing.T) {
 	r := New(Config{Self: 2})
 	r.setHeader(h)
 	require.Equal(t, h, r.header())
+
+	// A pending entry that did not decode stays one.
+	h.Pending = append(h.Pending, pendingEntry{Index: 43})
+	enc := canon.NewEncoder(nil)
+	codeHeader(enc, &h)
+	var decoded header
+	dec := canon.NewDecoder(enc.Bytes())
+	codeHeader(dec, &decoded)
+	require.NoError(t, dec.Finish())
+	require.Equal(t, h.Pending, decoded.Pending)
 }
 
 // FuzzDecodeWorld: decoding any bytes as a world returns a world or an

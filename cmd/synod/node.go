@@ -308,7 +308,10 @@ func (s nodeSetup) run(ctx context.Context, history repairHistory) (*raftpb.Snap
 		Devices:   devices,
 		DownAfter: m.downAfter,
 		Sealer:    replica.Sealer{Window: m.sealWindow, Retry: int64(time.Second)},
-		Logger:    logger,
+		// The Byzantine engine's checkpoints compare the members'
+		// snapshots: each must be the state after exactly its entries.
+		SnapshotsAtRest: cfg.Engine == cluster.EngineBFT,
+		Logger:          logger,
 	})
 
 	if err := registerNodeMetrics(registry, node, history); err != nil {
@@ -403,27 +406,35 @@ func fetchHealthyState(ctx context.Context, log *raftnode.Node) (*raftpb.Snapsho
 
 // nodeReport is the /status document: what `synod status` prints.
 type nodeReport struct {
-	ID           consensus.NodeID `json:"id"`
-	Role         string           `json:"role"`
-	Leader       consensus.NodeID `json:"leader"`
-	Term         uint64           `json:"term"`
-	Commit       uint64           `json:"commit"`
-	Applied      uint64           `json:"applied"`
-	Delivered    uint64           `json:"delivered"`
-	Epoch        uint64           `json:"epoch"`
-	Instructions uint64           `json:"instructions"`
-	StateHash    string           `json:"state_hash"`
-	HashEpoch    uint64           `json:"hash_epoch"`
-	Actioned     uint64           `json:"outputs_actioned"`
-	Elsewhere    uint64           `json:"outputs_elsewhere"`
-	Connections  int              `json:"connections"`
-	Service      []string         `json:"service"`
-	Serving      bool             `json:"serving"` // takes new clients: caught up, not declared down
-	Booted       bool             `json:"booted"`
-	Exited       bool             `json:"exited"`
-	ExitCode     int              `json:"exit_code"`
-	ExitSignal   int              `json:"exit_signal"`
-	Stopped      string           `json:"stopped,omitempty"`
+	ID consensus.NodeID `json:"id"`
+	// Engine is the cluster's ordering engine: raft, or bft (Byzantine).
+	Engine string `json:"engine"`
+	// Role is leader or follower with raft; primary or backup with the
+	// Byzantine engine, whose Term is the view and Leader the view's
+	// primary. A node of either may be rejoining.
+	Role    string           `json:"role"`
+	Leader  consensus.NodeID `json:"leader"`
+	Term    uint64           `json:"term"`
+	Commit  uint64           `json:"commit"`
+	Applied uint64           `json:"applied"`
+	// Snapshot is the log index of the engine's newest snapshot: with
+	// the Byzantine engine, of its last stable checkpoint.
+	Snapshot     uint64   `json:"snapshot"`
+	Delivered    uint64   `json:"delivered"`
+	Epoch        uint64   `json:"epoch"`
+	Instructions uint64   `json:"instructions"`
+	StateHash    string   `json:"state_hash"`
+	HashEpoch    uint64   `json:"hash_epoch"`
+	Actioned     uint64   `json:"outputs_actioned"`
+	Elsewhere    uint64   `json:"outputs_elsewhere"`
+	Connections  int      `json:"connections"`
+	Service      []string `json:"service"`
+	Serving      bool     `json:"serving"` // takes new clients: caught up, not declared down
+	Booted       bool     `json:"booted"`
+	Exited       bool     `json:"exited"`
+	ExitCode     int      `json:"exit_code"`
+	ExitSignal   int      `json:"exit_signal"`
+	Stopped      string   `json:"stopped,omitempty"`
 	// Resyncs counts the times this process replaced a lost replica state
 	// with a peer's.
 	Resyncs uint64 `json:"resyncs"`
@@ -437,15 +448,17 @@ type nodeReport struct {
 	PID int `json:"pid"`
 }
 
-func report(node *replica.Node, netport *peripherals.NetPort) nodeReport {
+func report(engine cluster.Engine, node *replica.Node, netport *peripherals.NetPort) nodeReport {
 	s := node.Status()
 	r := nodeReport{
+		Engine:       string(engine),
 		ID:           s.ID,
 		Role:         "follower",
 		Leader:       s.Log.Leader,
 		Term:         s.Log.Term,
 		Commit:       s.Log.Commit,
 		Applied:      s.Log.Applied,
+		Snapshot:     s.Log.Snapshot,
 		Delivered:    s.Replica.Delivered,
 		Epoch:        s.Replica.Epoch,
 		Instructions: s.Replica.Instructions,
@@ -458,12 +471,17 @@ func report(node *replica.Node, netport *peripherals.NetPort) nodeReport {
 		Booted:       s.Replica.Booted,
 		PID:          os.Getpid(),
 	}
+	byzantine := engine == cluster.EngineBFT
 	switch {
+	case s.Log.IsLeader && byzantine:
+		r.Role = "primary"
 	case s.Log.IsLeader:
 		r.Role = "leader"
 	case s.Log.Rejoining:
 		// It lost its store: it takes the log but does not vote yet.
 		r.Role = "rejoining"
+	case byzantine:
+		r.Role = "backup"
 	}
 	if s.Replica.LastHashAt != 0 {
 		r.StateHash = fmt.Sprintf("%x", s.Replica.LastHash[:8])
@@ -487,7 +505,7 @@ func serveStatus(addr string, node *replica.Node, netport *peripherals.NetPort, 
 	mux := http.NewServeMux()
 	mux.HandleFunc("/status", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		r := report(node, netport)
+		r := report(page.cfg.Engine, node, netport)
 		r.Resyncs = resyncs
 		r.Failovers = page.timeline.failovers()
 		if err := json.NewEncoder(w).Encode(r); err != nil {
