@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/consensus/cluster"
 )
 
 // The replication benchmarks, each printing the replicated figure and the
@@ -224,6 +225,48 @@ func BenchmarkReplicatedKV(b *testing.B) {
 		b.ReportMetric(percentile(etcdLat, .5), "etcd-p50-ms")
 		b.ReportMetric(percentile(etcdLat, .99), "etcd-p99-ms")
 	}
+}
+
+// BenchmarkByzantineKV measures the key-value service in Byzantine mode
+// (engine bft, 4 nodes) against crash-fault mode (raft, 3 nodes), back to
+// back in one run, with the load of BenchmarkReplicatedKV spread over
+// every node: requests per second, and p50/p99 latency in milliseconds.
+func BenchmarkByzantineKV(b *testing.B) {
+	const clients, requests = 16, 8000
+	modes := []struct {
+		name string
+		spec cluster.Spec
+	}{
+		{"raft3", cluster.Spec{Nodes: 3}},
+		{"bft4", cluster.Spec{Nodes: 4, Engine: cluster.EngineBFT}},
+	}
+	rates := make([]float64, len(modes))
+	latencies := make([][]time.Duration, len(modes))
+	for b.Loop() {
+		b.StopTimer()
+		for i, mode := range modes {
+			c := newTestClusterOf(b, mode.spec, benchMachine(""))
+			var addrs []string
+			for _, n := range c.cfg.Nodes {
+				c.start(n.ID)
+				addrs = append(addrs, c.serviceAddr(n.ID))
+			}
+			for _, addr := range addrs {
+				waitDial(b, addr)
+			}
+			rate, lat := kvLoad(b, addrs, clients, requests)
+			rates[i], latencies[i] = rates[i]+rate, append(latencies[i], lat...)
+			c.stopAll()
+		}
+		b.StartTimer()
+	}
+	for i, mode := range modes {
+		slices.Sort(latencies[i])
+		b.ReportMetric(rates[i]/float64(b.N), mode.name+"-req/s")
+		b.ReportMetric(percentile(latencies[i], .5), mode.name+"-p50-ms")
+		b.ReportMetric(percentile(latencies[i], .99), mode.name+"-p99-ms")
+	}
+	b.ReportMetric(rates[1]/rates[0], "bft/raft")
 }
 
 // redisBenchmark runs redis-benchmark's SET and GET tests against addr with

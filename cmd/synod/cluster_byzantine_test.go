@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"slices"
 	"sync"
@@ -54,9 +56,14 @@ func TestByzantineClusterServesThroughAKilledPrimary(t *testing.T) {
 	require.NoError(t, err)
 	require.Greater(t, after.Term, before.Term, "the view changed")
 	require.Greater(t, after.Snapshot, before.Snapshot, "checkpoints go on becoming stable in the new view")
+	requireByzantineStatus(t, c, primary)
 
 	c.start(primary)
 	c.waitServing()
+	c.eventually(fmt.Sprintf("node %d back in the current view", primary), func() bool {
+		r, err := c.report(primary)
+		return err == nil && r.Term >= after.Term && r.Leader != 0
+	})
 	for _, id := range all {
 		c.eventually(fmt.Sprintf("node %d serves the last writes through every node", id), func() bool {
 			kv, err := dialKV(c.serviceAddr(id))
@@ -77,6 +84,7 @@ func TestByzantineClusterServesThroughAKilledPrimary(t *testing.T) {
 		})
 	}
 	c.converged()
+	requireByzantineStatus(t, c, 0)
 }
 
 // writtenKey is the key setThroughEach writes its i-th value to through
@@ -113,4 +121,34 @@ func setThroughEach(t *testing.T, c *testCluster, nodes []consensus.NodeID, from
 		require.NoError(t, err)
 	}
 	t.Logf("%d SETs through nodes %v in %v", (to-from)*len(nodes), nodes, time.Since(start).Round(time.Millisecond))
+}
+
+// requireByzantineStatus checks what synod status shows of a Byzantine
+// cluster whose node down is not running (0: every node runs): the others
+// as the primary of the current view and its backups, and a health line
+// with the engine, the view and the primary.
+func requireByzantineStatus(t *testing.T, c *testCluster, down consensus.NodeID) {
+	t.Helper()
+	primary := c.leader()
+	r, err := c.report(primary)
+	require.NoError(t, err)
+	var out bytes.Buffer
+	require.NoError(t, runStatus(context.Background(), []string{"--config", c.configPath}, &out))
+	t.Logf("synod status:\n%s", out.String())
+	for _, n := range c.cfg.Nodes {
+		row := statusRow(t, out.String(), n.ID)
+		switch n.ID {
+		case down:
+			require.Equal(t, "down", row[1], out.String())
+		case primary:
+			require.Equal(t, []string{"primary", fmt.Sprint(primary)}, row[1:3], out.String())
+		default:
+			require.Equal(t, []string{"backup", fmt.Sprint(primary)}, row[1:3], out.String())
+		}
+	}
+	answering := len(c.cfg.Nodes)
+	if down != 0 {
+		answering--
+	}
+	require.Regexp(t, fmt.Sprintf(`(?m)^health: quorum yes \(%d of 4 nodes answer\), engine bft, view %d, primary %d, max lag`, answering, r.Term, primary), out.String())
 }

@@ -210,13 +210,14 @@ func (c *testCluster) eventually(what string, cond func() bool) {
 	}
 }
 
-// leader returns the node that currently leads the log.
+// leader returns the node that currently leads the log (raft's leader,
+// the Byzantine engine's primary).
 func (c *testCluster) leader() consensus.NodeID {
 	c.t.Helper()
 	var leader consensus.NodeID
 	c.eventually("a leader", func() bool {
 		for _, n := range c.cfg.Nodes {
-			if r, err := c.report(n.ID); err == nil && r.Role == "leader" {
+			if r, err := c.report(n.ID); err == nil && r.leads() {
 				leader = n.ID
 				return true
 			}

@@ -28,7 +28,7 @@ flags:
 // runInit is "synod init": it creates a cluster config and its keys.
 func runInit(_ context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("init", initUsage)
-	nodes := fs.Int("nodes", 3, "the number of `nodes` on this machine")
+	nodes := fs.Int("nodes", 3, "the number of `nodes` on this machine (with --byzantine, 4)")
 	dir := fs.String("dir", "synod-cluster", "the `directory` to write the config and keys into")
 	basePort := fs.Int("base-port", 0, "the first libp2p `port` on this machine (0: free ports)")
 	serviceOffset := fs.Int("service-offset", 1000, "on this machine, node i serves guest port P at P+`offset`+1000(i-1)")
@@ -54,6 +54,7 @@ func runInit(_ context.Context, args []string, stdout io.Writer) error {
 	if *byzantine {
 		spec.Engine = cluster.EngineBFT
 	}
+	spec.Nodes = nodesFor(fs, spec)
 	if *addrs != "" {
 		spec.Addrs = strings.Split(*addrs, ",")
 		set := map[string]bool{}
@@ -85,6 +86,21 @@ func runInit(_ context.Context, args []string, stdout io.Writer) error {
 // byzantineUsage is the help of --byzantine, the same for init and up.
 const byzantineUsage = "order inputs with the Byzantine engine, which keeps serving while up to f of 3f+1 nodes are malicious, not only crashed"
 
+// byzantineNodes is the size of a Byzantine cluster when --nodes is not
+// given: the fewest nodes that tolerate a faulty one.
+const byzantineNodes = 4
+
+// nodesFor is the node count of spec, whose Nodes is --nodes: its
+// default, meant for raft, is too few for a Byzantine cluster.
+func nodesFor(fs *flag.FlagSet, spec cluster.Spec) int {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "nodes" })
+	if spec.Engine == cluster.EngineBFT && !given {
+		return byzantineNodes
+	}
+	return spec.Nodes
+}
+
 // checkEngine refuses an engine synod does not run, and a Byzantine
 // cluster too small to tolerate one faulty node.
 func checkEngine(spec cluster.Spec) error {
@@ -97,6 +113,8 @@ func checkEngine(spec cluster.Spec) error {
 			return fmt.Errorf("a Byzantine cluster of %d nodes tolerates no faulty node: it needs 3f+1, at least 4", nodes)
 		}
 		return nil
+	case cluster.EnginePrimaryBackup:
+		return fmt.Errorf("engine %q is not implemented (raft and bft are)", spec.Engine)
 	}
-	return fmt.Errorf("engine %q is not implemented (raft and bft are)", spec.Engine)
+	return fmt.Errorf("unknown engine %q (raft or bft)", spec.Engine)
 }

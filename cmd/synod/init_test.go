@@ -22,6 +22,8 @@ func TestInitWritesALoadableCluster(t *testing.T) {
 		{"defaults", nil, 3, cluster.EngineRaft, ""},
 		{"five nodes from a base port", []string{"--nodes", "5", "--base-port", "23000"}, 5, cluster.EngineRaft, "/ip4/127.0.0.1/tcp/23000"},
 		{"hosts", []string{"--addrs", "10.1.0.1:7000,10.1.0.2:7000,10.1.0.3:7000,10.1.0.4:7000", "--engine", "bft"}, 4, cluster.EngineBFT, "/ip4/10.1.0.1/tcp/7000"},
+		{"byzantine, four nodes unless told", []string{"--byzantine"}, 4, cluster.EngineBFT, ""},
+		{"byzantine, seven nodes", []string{"--byzantine", "--nodes", "7"}, 7, cluster.EngineBFT, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,6 +77,8 @@ func TestInitRejectsBadArguments(t *testing.T) {
 		{"stray argument", []string{"extra"}, "unexpected arguments"},
 		{"zero nodes", []string{"--nodes", "0"}, "need at least 1"},
 		{"unknown engine", []string{"--engine", "paxos"}, `unknown engine "paxos"`},
+		{"engine not implemented", []string{"--engine", "primary-backup"}, `engine "primary-backup" is not implemented`},
+		{"byzantine, too few nodes", []string{"--byzantine", "--nodes", "3"}, "tolerates no faulty node: it needs 3f+1, at least 4"},
 		{"nodes disagree with addrs", []string{"--nodes", "2", "--addrs", "h1:1000,h2:1000,h3:1000"}, "--nodes 2 but --addrs lists 3"},
 		{"base port with addrs", []string{"--base-port", "9000", "--addrs", "h1:1000"}, "--base-port applies"},
 		{"address without port", []string{"--addrs", "h1,h2"}, "missing port"},

@@ -448,6 +448,10 @@ type nodeReport struct {
 	PID int `json:"pid"`
 }
 
+// leads is whether the node orders the log: raft's leader, or the
+// primary of the Byzantine engine's view.
+func (r nodeReport) leads() bool { return r.Role == "leader" || r.Role == "primary" }
+
 func report(engine cluster.Engine, node *replica.Node, netport *peripherals.NetPort) nodeReport {
 	s := node.Status()
 	r := nodeReport{

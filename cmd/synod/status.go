@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/consensus/bft"
 	"github.com/synodvm/synod/consensus/cluster"
 )
 
@@ -26,8 +27,10 @@ index, its lag (the entries it has yet to deliver to catch up with the
 furthest node), epoch, latest state hash, outputs it performed, live
 client connections and the guest's state. A node that does not answer is
 shown as down (--verbose says why). The last line is the cluster's
-health: whether a majority of the nodes answer (without one, nothing is
-committed), the leader, and the largest lag.
+health: whether a quorum of the nodes answer (without one, nothing is
+committed), the leader, and the largest lag. In a Byzantine cluster
+(engine bft) the leader is the primary of a view, the others are backups,
+and a quorum is 2f+1 of 3f+1 nodes.
 
 flags:
 `
@@ -189,6 +192,11 @@ type health struct {
 	// lost their store and are catching up.
 	rejoining int
 	leader    consensus.NodeID // 0: none
+	// term is the leader's term, with the Byzantine engine its view.
+	term uint64
+	// byzantine is whether the nodes run the Byzantine engine: its
+	// leader is the primary of a view, and its quorum 2f+1 of 3f+1.
+	byzantine bool
 	// delivered is the furthest any replica has delivered in the log.
 	// Lags are measured from it rather than from the commit index, which
 	// every replica trails by the seals of the epochs ahead.
@@ -201,13 +209,13 @@ type health struct {
 
 func clusterHealth(views []nodeView) health {
 	h := health{nodes: len(views)}
-	var term uint64
 	for _, v := range views {
 		if v.err != nil {
 			continue
 		}
 		r := v.report
 		h.answering++
+		h.byzantine = r.Engine == string(cluster.EngineBFT)
 		if r.Role == "rejoining" {
 			h.rejoining++
 		}
@@ -215,8 +223,8 @@ func clusterHealth(views []nodeView) health {
 		h.failovers = max(h.failovers, r.Failovers)
 		// Two nodes may both believe they lead for a moment: the one of
 		// the later term does.
-		if r.Role == "leader" && (h.leader == 0 || r.Term > term) {
-			h.leader, term = r.ID, r.Term
+		if r.leads() && (h.leader == 0 || r.Term > h.term) {
+			h.leader, h.term = r.ID, r.Term
 		}
 	}
 	for _, v := range views {
@@ -234,9 +242,18 @@ func clusterHealth(views []nodeView) health {
 // the furthest replica.
 func (h health) lag(r nodeReport) uint64 { return h.delivered - r.Delivered }
 
-// quorum is whether a majority of the nodes answer and vote: without
-// one, the log commits nothing.
-func (h health) quorum() bool { return h.answering-h.rejoining > h.nodes/2 }
+// quorum is whether enough nodes answer and vote for the log to commit
+// anything.
+func (h health) quorum() bool { return h.answering-h.rejoining >= h.quorumSize() }
+
+// quorumSize is how many nodes the log needs: a majority with raft; with
+// the Byzantine engine, 2f+1 of 3f+1.
+func (h health) quorumSize() int {
+	if h.byzantine {
+		return bft.QuorumSize(h.nodes)
+	}
+	return h.nodes/2 + 1
+}
 
 func (h health) String() string {
 	var b strings.Builder
@@ -249,9 +266,16 @@ func (h health) String() string {
 		fmt.Fprintf(&b, ", %d rejoining without a vote", h.rejoining)
 	}
 	if !h.quorum() {
-		fmt.Fprintf(&b, "; %d needed", h.nodes/2+1)
+		fmt.Fprintf(&b, "; %d needed", h.quorumSize())
 	}
-	b.WriteString("), leader ")
+	switch {
+	case !h.byzantine:
+		b.WriteString("), leader ")
+	case h.leader == 0:
+		b.WriteString("), engine bft, primary ")
+	default:
+		fmt.Fprintf(&b, "), engine bft, view %d, primary ", h.term)
+	}
 	if h.leader == 0 {
 		b.WriteString("none")
 	} else {

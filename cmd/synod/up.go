@@ -38,7 +38,9 @@ the guest's status.
 Kill a node (kill -9 <pid>) and the service goes on through the others;
 start it again with synod start --dir <dir> <id> and it catches up.
 synod up runs on while any node of its cluster runs, unless fewer than a
-majority run for a while: those could not commit anything.
+majority run for a while: those could not commit anything. With
+--byzantine the nodes order inputs with the Byzantine engine, which keeps
+serving while up to f of 3f+1 nodes are malicious (see synod status).
 
 flags:
 `
@@ -67,7 +69,7 @@ type upNode struct {
 
 func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("up", upUsage)
-	nodes := fs.Int("nodes", 3, "how many `nodes` (3 tolerates one failure, 5 two)")
+	nodes := fs.Int("nodes", 3, "how many `nodes` (3 tolerates one failure, 5 two; with --byzantine, 4 tolerates one faulty node, 7 two)")
 	dir := fs.String("dir", "", "`directory` for the config, keys, data and logs (default: a new one under the temp dir, removed when synod up stops cleanly)")
 	basePort := fs.Int("base-port", 0, "first loopback `port` for the nodes' libp2p and status endpoints (0: any free)")
 	serviceOffset := fs.Int("service-offset", 1000, "node i serves guest port P at 127.0.0.1:P+`offset`+1000(i-1); another cluster on this machine needs another")
@@ -98,6 +100,7 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	if *byzantine {
 		spec.Engine = cluster.EngineBFT
 	}
+	spec.Nodes = nodesFor(fs, spec)
 	if err := checkEngine(spec); err != nil {
 		return fmt.Errorf("up: %w", err)
 	}

@@ -2,6 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -127,6 +130,32 @@ func TestUpServesOnceItShowsTheTable(t *testing.T) {
 	require.NoError(t, up.cmd.Process.Signal(syscall.SIGINT))
 	require.True(t, up.wait(t), "synod up stopped by Ctrl-C succeeds")
 	require.NoDirExists(t, dir, "synod up made the directory and removes it on a clean stop")
+}
+
+// synod up --byzantine starts a cluster of 4 nodes on the Byzantine
+// engine, each serving; synod status shows the engine, its view and its
+// primary.
+func TestUpByzantineServesThroughFourNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 4-node cluster")
+	}
+	up := startUp(t, nil, "--byzantine", "--service-offset", strconv.Itoa(freeServiceOffset(t, 4)))
+	services, dir := up.table(t)
+	require.Len(t, services, 4)
+	for id, addr := range services {
+		kv, err := dialKV(addr)
+		require.NoError(t, err, "node %d's service at %s", id, addr)
+		r, err := kv.do("SET", "k", fmt.Sprint(id))
+		kv.Close()
+		require.NoError(t, err, "node %d's service at %s", id, addr)
+		require.Equal(t, "OK", r)
+	}
+	var status bytes.Buffer
+	require.NoError(t, runStatus(context.Background(), []string{"--dir", dir}, &status))
+	require.Regexp(t, `(?m)^health: quorum yes \(4 of 4 nodes answer\), engine bft, view \d+, primary [1-4], max lag`, status.String())
+
+	require.NoError(t, up.cmd.Process.Signal(syscall.SIGINT))
+	require.True(t, up.wait(t), "synod up stopped by Ctrl-C succeeds")
 }
 
 // synod start detaches: it returns once the node answers, the node goes

@@ -231,3 +231,42 @@ func TestTwoFaultyOfSeven(t *testing.T) {
 	})
 	require.Positive(t, maxView(h))
 }
+
+// TestRestartedMemberJoinsTheCurrentView restarts the primary of view 0
+// after the others, cut off from it, moved to view 1: as soon as f+1 of
+// them show it agreement of the later view, it asks for that view and
+// joins it, rather than stay primary of a view nobody works in.
+func TestRestartedMemberJoinsTheCurrentView(t *testing.T) {
+	h := newHarness(t, 4, 23)
+	h.cut[1] = true
+	others := h.replicas[1:]
+	for _, r := range others {
+		h.propose(r, 2)
+	}
+	movedOn := h.run(100000, func() bool {
+		for _, r := range others {
+			if st := r.core.Status(); st.Term == 0 || st.Leader == 0 || len(r.history.Entries) < 6 {
+				return false
+			}
+		}
+		return true
+	})
+	require.True(t, movedOn, "the others change view and order their requests without member 1")
+	view := h.replica(2).core.Status().Term
+
+	old := h.replica(1)
+	h.restart(old)
+	require.Equal(t, uint64(0), old.core.Status().Term, "restarted in the view it left")
+	delete(h.cut, 1)
+	for _, r := range others {
+		h.propose(r, 1)
+	}
+	from := h.tick
+	joined := h.run(100000, func() bool {
+		st := old.core.Status()
+		return st.Term == view && st.Leader == h.replica(2).core.Status().Leader
+	})
+	require.True(t, joined, "member 1 joins view %d", view)
+	require.Less(t, h.tick-from, testConfig(1, 4).RequestTimeoutTicks, "it joined before any request it holds timed out")
+	h.settle(400000)
+}

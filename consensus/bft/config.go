@@ -128,6 +128,13 @@ func setDefault[T comparable](v *T, def T) {
 	}
 }
 
+// QuorumSize is how many of n members decide: ⌈(n+f+1)/2⌉ with f the
+// faulty members n tolerates, 2f+1 for n = 3f+1.
+func QuorumSize(n int) int { return (n + tolerated(n) + 2) / 2 }
+
+// tolerated is how many faulty members n members tolerate: f of 3f+1.
+func tolerated(n int) int { return (n - 1) / 3 }
+
 // quorums is what follows from the membership: who leads which view and
 // how many votes decide.
 type quorums struct {
@@ -146,8 +153,7 @@ func newQuorums(keys map[consensus.NodeID]ed25519.PublicKey) quorums {
 	}
 	slices.Sort(members)
 	n := len(members)
-	f := (n - 1) / 3
-	return quorums{members: members, f: f, quorum: (n + f + 2) / 2}
+	return quorums{members: members, f: tolerated(n), quorum: QuorumSize(n)}
 }
 
 // primary is the member that orders requests in view v: the members take

@@ -131,8 +131,12 @@ type Core struct {
 	askUntil uint64
 
 	// vcs holds each member's latest view change.
-	vcs   map[consensus.NodeID]*envelope
-	ownVC []byte
+	vcs map[consensus.NodeID]*envelope
+	// laterView holds, for each member heard agreeing (pre-prepare,
+	// prepare, commit) in a view later than this replica's, the latest
+	// such view.
+	laterView map[consensus.NodeID]uint64
+	ownVC     []byte
 	// newView is the new-view message of the current view, which the
 	// primary sends again to a replica still changing to it.
 	newView []byte
@@ -186,6 +190,7 @@ func NewCore(cfg Config, records [][]byte) (*Core, error) {
 		servedAt:  map[consensus.NodeID]uint64{},
 		provedAt:  map[consensus.NodeID]uint64{},
 		vcs:       map[consensus.NodeID]*envelope{},
+		laterView: map[consensus.NodeID]uint64{},
 	}
 	c.v = verifier{cfg: &c.cfg, q: c.q, verified: map[Digest]struct{}{}}
 	if err := c.restore(records); err != nil {
@@ -239,8 +244,10 @@ func (c *Core) step(from consensus.NodeID, data []byte) error {
 		c.addPending(b, e.raw) // known, executed or beyond its origin's share: ignored
 		return nil
 	case *prePrepare:
+		c.noteLaterView(e.from, b.View)
 		return c.receivePrePrepare(b, e.raw)
 	case *vote:
+		c.noteLaterView(e.from, b.View)
 		if e.typ == msgPrepare {
 			return c.receivePrepare(e.from, b, e.raw)
 		}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+
+	"github.com/synodvm/synod/consensus"
 )
 
 // startViewChange stops this replica's work in the current view and votes
@@ -102,6 +104,30 @@ func (c *Core) receiveViewChange(e *envelope) error {
 	}
 	c.tryNewView()
 	return nil
+}
+
+// noteLaterView records that member from works in view v. Once f+1
+// members work in views later than this replica's, at least one of them
+// is correct, so that view has started: this replica changes to the
+// latest view at least f+1 of them work in, and the view's primary
+// answers its view change with the new view. That is how a replica that
+// restarted in a view the others have left (a killed primary), or missed
+// a view change, joins them instead of staying out of the agreement.
+func (c *Core) noteLaterView(from consensus.NodeID, v uint64) {
+	if v <= c.view || from == c.id {
+		return
+	}
+	c.laterView[from] = max(c.laterView[from], v)
+	var later []uint64
+	for _, w := range c.laterView {
+		if w > c.view {
+			later = append(later, w)
+		}
+	}
+	if len(later) > c.q.f {
+		slices.Sort(later)
+		c.startViewChange(later[len(later)-c.q.f-1])
+	}
 }
 
 // tryNewView starts the view this replica is changing to, if it is its
