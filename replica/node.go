@@ -154,7 +154,12 @@ func (n *Node) Snapshot() (consensus.Snapshot, error) {
 	case <-time.After(30 * time.Second):
 		return consensus.Snapshot{}, errors.New("snapshot: the replica loop did not answer")
 	}
-	r := <-reply
+	var r snapshotReply
+	select {
+	case r = <-reply:
+	case <-n.done:
+		return consensus.Snapshot{}, errors.New("snapshot: the replica has stopped")
+	}
 	if r.err != nil {
 		return consensus.Snapshot{}, r.err
 	}
@@ -183,8 +188,12 @@ func (n *Node) Run(ctx context.Context) (*linux.ExitStatus, error) {
 	if n.cfg.SnapshotsAtRest {
 		snapshotsWhileRunning = nil
 	}
+	// heldSnapshot is a snapshot asked for at rest while entries waited
+	// to be absorbed: it is served at the next rest, after them, which is
+	// the state the engine asks for.
+	var heldSnapshot chan snapshotReply
 	for {
-		if err := n.absorb(); err != nil {
+		if _, err := n.absorb(); err != nil {
 			return nil, err
 		}
 		n.rt.CatchUp(n.cfg.Log.Status().Applied)
@@ -211,6 +220,10 @@ func (n *Node) Run(ctx context.Context) (*linux.ExitStatus, error) {
 		}
 		// Waiting for the log, or the guest has exited: the node goes on
 		// serving consensus and its devices until told to stop.
+		if heldSnapshot != nil {
+			n.serveSnapshot(heldSnapshot)
+			heldSnapshot = nil
+		}
 		select {
 		case <-ctx.Done():
 			return n.rep.Status().Exited, nil
@@ -222,25 +235,35 @@ func (n *Node) Run(ctx context.Context) (*linux.ExitStatus, error) {
 				return nil, err
 			}
 		case reply := <-n.snapshots:
-			n.serveSnapshot(reply)
+			took, err := n.absorb()
+			switch {
+			case err != nil:
+				return nil, err
+			case took && n.cfg.SnapshotsAtRest:
+				heldSnapshot = reply
+			default:
+				n.serveSnapshot(reply)
+			}
 		case <-tick.C:
 		}
 	}
 }
 
-// absorb takes every committed batch already waiting, without blocking.
-func (n *Node) absorb() error {
+// absorb takes every committed batch already waiting, without blocking,
+// and reports whether there was any.
+func (n *Node) absorb() (took bool, err error) {
 	for {
 		select {
 		case apply, ok := <-n.cfg.Log.Applies():
 			if !ok {
-				return consensus.ErrStopped
+				return took, consensus.ErrStopped
 			}
 			if err := n.apply(apply); err != nil {
-				return err
+				return took, err
 			}
+			took = true
 		default:
-			return nil
+			return took, nil
 		}
 	}
 }

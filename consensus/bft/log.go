@@ -173,6 +173,12 @@ func (l *Log) run(tick time.Duration) {
 			}
 		case out <- head:
 			pending = pending[1:]
+			if len(pending) == 0 && due != nil {
+				// The application has been handed everything before the
+				// checkpoint: ask now rather than at the next tick, since
+				// nothing more is delivered until it answers.
+				due = l.takeSnapshot(due)
+			}
 		}
 	batch:
 		for range maxEventsPerBatch {
@@ -209,6 +215,9 @@ func (l *Log) run(tick time.Duration) {
 			pending = append(pending, rd.Applies...)
 			if rd.SnapshotDue != nil {
 				due = rd.SnapshotDue
+				if len(pending) == 0 {
+					due = l.takeSnapshot(due)
+				}
 			}
 		}
 		l.publishStatus()
