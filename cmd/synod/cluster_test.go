@@ -21,7 +21,6 @@ import (
 
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/cluster"
-	"github.com/synodvm/synod/consensus/raftnode"
 )
 
 // patience bounds every wait of the cluster tests: generous, because the
@@ -97,7 +96,7 @@ func newTestCluster(t testing.TB, nodes int, m machineFlags, guestArgs ...string
 // newTestClusterOf is newTestCluster for a cluster of any spec.
 func newTestClusterOf(t testing.TB, spec cluster.Spec, m machineFlags, guestArgs ...string) *testCluster {
 	t.Helper()
-	cfg, err := raftnode.CreateCluster(t.TempDir(), spec)
+	cfg, err := createCluster(t.TempDir(), spec)
 	require.NoError(t, err)
 	// synod init gives nodes on one host fixed service offsets (1000, 2000,
 	// ...); tests move each node's service to a port free right now, so

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/synodvm/synod/consensus/bftnode"
 	"github.com/synodvm/synod/consensus/cluster"
 	"github.com/synodvm/synod/consensus/raftnode"
 )
@@ -69,7 +70,7 @@ func runInit(_ context.Context, args []string, stdout io.Writer) error {
 	if err := checkEngine(spec); err != nil {
 		return fmt.Errorf("init: %w", err)
 	}
-	c, err := raftnode.CreateCluster(*dir, spec)
+	c, err := createCluster(*dir, spec)
 	if err != nil {
 		return fmt.Errorf("init: %w", err)
 	}
@@ -81,6 +82,17 @@ func runInit(_ context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "run one node with: synod node --config %s --id N\n", path)
 	return nil
+}
+
+// createCluster makes a new cluster in dir: its config, keys and every
+// node's store, those of its engine included. With spec.Force the stores
+// of the cluster it replaces are moved aside (raftnode.CreateCluster).
+func createCluster(dir string, spec cluster.Spec) (*cluster.Config, error) {
+	cfg, err := raftnode.CreateCluster(dir, spec)
+	if err != nil || cfg.Engine != cluster.EngineBFT {
+		return cfg, err
+	}
+	return cfg, bftnode.CreateStores(cfg)
 }
 
 // byzantineUsage is the help of --byzantine, the same for init and up.

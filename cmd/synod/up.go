@@ -18,7 +18,6 @@ import (
 
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/cluster"
-	"github.com/synodvm/synod/consensus/raftnode"
 	"github.com/synodvm/synod/machine/linux"
 )
 
@@ -128,7 +127,7 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 // of the cluster is stopped when it returns, those synod start brought
 // back too. started says whether any node was started.
 func runCluster(ctx context.Context, dir string, spec cluster.Spec, m machineFlags, guestArgs []string, stdout io.Writer) (started bool, err error) {
-	cfg, err := raftnode.CreateCluster(dir, spec)
+	cfg, err := createCluster(dir, spec)
 	if err != nil {
 		return false, fmt.Errorf("up: %w", err)
 	}

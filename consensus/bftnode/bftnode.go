@@ -69,11 +69,12 @@ func Start(cfg *cluster.Config, self consensus.NodeID, opts Options, source cons
 			return nil, err
 		}
 	}
-	dir := cfg.Path(me.DataDir)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("bftnode: node %d: %w", self, err)
+	path := filepath.Join(cfg.Path(me.DataDir), StoreFileName)
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("bftnode: node %d: its store %s: %w; a Byzantine node that lost its records could contradict what it signed before, so it does not start with new ones (a new store for a lost one is not supported yet)",
+			self, path, err)
 	}
-	store, err := bft.OpenBoltStorage(filepath.Join(dir, StoreFileName))
+	store, err := bft.OpenBoltStorage(path)
 	if err != nil {
 		return nil, fmt.Errorf("bftnode: node %d: %w", self, err)
 	}
@@ -86,6 +87,27 @@ func Start(cfg *cluster.Config, self consensus.NodeID, opts Options, source cons
 		return nil, errors.Join(fmt.Errorf("bftnode: node %d: %w", self, err), net.Close(), store.Close())
 	}
 	return &Node{Log: engine, net: net}, nil
+}
+
+// CreateStores makes the empty record store of every node of a new
+// Byzantine cluster, in the data directories its config names. A node
+// never makes its own when it starts: finding none means its records were
+// lost.
+func CreateStores(cfg *cluster.Config) error {
+	for _, n := range cfg.Nodes {
+		dir := cfg.Path(n.DataDir)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("bftnode: node %d: %w", n.ID, err)
+		}
+		store, err := bft.OpenBoltStorage(filepath.Join(dir, StoreFileName))
+		if err != nil {
+			return fmt.Errorf("bftnode: node %d: %w", n.ID, err)
+		}
+		if err := store.Close(); err != nil {
+			return fmt.Errorf("bftnode: node %d: %w", n.ID, err)
+		}
+	}
+	return nil
 }
 
 // Status adds to the engine's status what the replica runtime needs of
