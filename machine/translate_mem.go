@@ -18,11 +18,11 @@ func (b *blockBuilder) access(in *inst, i int, back nextSpec) {
 	if store {
 		cache = stStores
 	}
-	// The entry of the page: (addr>>12 ^ addr>>20) % 256, 16 bytes each.
+	// The entry of the page (accessCache.slot), 16 bytes each.
 	a.Mov32(jit.RCX, jit.RAX)
 	a.ShiftImm32(jit.SHR, jit.RCX, PageShift)
 	a.Mov32(jit.RDX, jit.RAX)
-	a.ShiftImm32(jit.SHR, jit.RDX, PageShift+8)
+	a.ShiftImm32(jit.SHR, jit.RDX, PageShift+accessCacheFold)
 	a.ALU32(jit.XOR, jit.RCX, jit.RDX)
 	a.ALUImm32(jit.AND, jit.RCX, accessCacheSize-1)
 	a.ShiftImm32(jit.SHL, jit.RCX, 4)
