@@ -85,8 +85,7 @@ func (b *blockBuilder) branchCondition(in *inst) condition {
 	switch in.op {
 	case opCmpb, opCmpib:
 		b.loadBranchOperand(in)
-		b.loadGR(jit.RCX, in.r2)
-		return b.subCond(in.cf, jit.RAX, jit.RCX)
+		return b.subCond(in.cf, jit.RAX, b.sourceGR(jit.RCX, in.r2))
 	case opAddb, opAddib:
 		b.loadBranchOperand(in)
 		b.loadGR(jit.RCX, in.r2)

@@ -18,14 +18,14 @@ func (b *blockBuilder) access(in *inst, i int, back nextSpec) {
 	if store {
 		cache = stStores
 	}
-	// The entry of the page (accessCache.slot), 16 bytes each.
+	// The offset of the page's entry (accessCache.slot): the index
+	// times the entry's size is the address shifted down that much less.
 	a.Mov32(jit.RCX, jit.RAX)
-	a.ShiftImm32(jit.SHR, jit.RCX, PageShift)
+	a.ShiftImm32(jit.SHR, jit.RCX, PageShift-cachedPageShift)
 	a.Mov32(jit.RDX, jit.RAX)
-	a.ShiftImm32(jit.SHR, jit.RDX, PageShift+accessCacheFold)
+	a.ShiftImm32(jit.SHR, jit.RDX, PageShift+accessCacheFold-cachedPageShift)
 	a.ALU32(jit.XOR, jit.RCX, jit.RDX)
-	a.ALUImm32(jit.AND, jit.RCX, accessCacheSize-1)
-	a.ShiftImm32(jit.SHL, jit.RCX, 4)
+	a.ALUImm32(jit.AND, jit.RCX, (accessCacheSize-1)<<cachedPageShift)
 	a.Load64(jit.RDX, jit.At(rState, cache))
 	// One comparison checks the page and the alignment (see lookup).
 	a.Mov32(jit.R8, jit.RAX)
@@ -140,12 +140,16 @@ func (b *blockBuilder) address(in *inst) {
 	a := b.a
 	b.loadGR(jit.RAX, in.r1)
 	if isDisp(in.op) {
-		a.ALUImm32(jit.ADD, jit.RAX, in.imm)
+		if in.imm != 0 {
+			a.ALUImm32(jit.ADD, jit.RAX, in.imm)
+		}
 		return
 	}
 	if in.fl&flIndexed != 0 {
 		b.loadGR(jit.RCX, in.r2)
-		a.ShiftImm32(jit.SHL, jit.RCX, in.pos&31)
+		if in.pos&31 != 0 {
+			a.ShiftImm32(jit.SHL, jit.RCX, in.pos&31)
+		}
 	} else {
 		a.MovImm32(jit.RCX, in.imm)
 	}

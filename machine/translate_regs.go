@@ -106,6 +106,18 @@ func (b *blockBuilder) loadGR(reg jit.Reg, r uint8) {
 	}
 }
 
+// sourceGR returns a register holding GR[r] for an instruction that only
+// reads it, right away: its holder when it is cached, else scratch,
+// loaded.
+func (b *blockBuilder) sourceGR(scratch jit.Reg, r uint8) jit.Reg {
+	if i := b.regs.find(r & 31); i >= 0 && r&31 != 0 {
+		b.regs.touch(i, false)
+		return cacheHolders[i]
+	}
+	b.loadGR(scratch, r)
+	return scratch
+}
+
 // storeGR sets GR[r] to reg (writes to GR[0] vanish), in the state memory
 // and in its holder. When the instruction is guarded (see guardedOp), the
 // old value stays if rNull is set.

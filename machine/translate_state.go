@@ -50,8 +50,9 @@ const (
 
 // The access caches' layout, which generated code reads.
 const (
-	cachedPageSize = 16
-	cachedPageData = 8
+	cachedPageShift = 4
+	cachedPageSize  = 1 << cachedPageShift
+	cachedPageData  = 8
 )
 
 // load copies c's state in.
