@@ -76,9 +76,15 @@ func (b *blockBuilder) difference(t uint8) {
 // carry out from the flags (condition carry), the carries into each bit
 // as EAX ^ ECX ^ EDX. It keeps EDX and ECX.
 func (b *blockBuilder) storeCarries(carry jit.Cond) {
+	b.a.Setcc(carry, jit.R8)
+	b.a.Movzx8(jit.R8, jit.R8)
+	b.storeCarryBits()
+}
+
+// storeCarryBits stores the carry out in R8 (0 or 1) and the carries into
+// each bit of EDX = EAX + ECX (+ carry). It keeps EDX and ECX.
+func (b *blockBuilder) storeCarryBits() {
 	a := b.a
-	a.Setcc(carry, jit.R8)
-	a.Movzx8(jit.R8, jit.R8)
 	a.Store32(jit.At(rState, stCarryOut), jit.R8)
 	a.ALU32(jit.XOR, jit.RAX, jit.RCX)
 	a.ALU32(jit.XOR, jit.RAX, jit.RDX)

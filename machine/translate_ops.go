@@ -44,6 +44,10 @@ func translatable(in *inst) bool {
 		opLdbDisp, opLdhDisp, opLdwDisp, opLdb, opLdh, opLdw, opStbDisp, opSthDisp, opStwDisp, opStb, opSth, opStw,
 		opFldw, opFstw, opFldd, opFstd:
 		return true
+	case opAddi, opSub, opSubi, opLogicCond:
+		return true
+	case opAdd:
+		return in.aux&3 == 0 // shNadd with a condition or trap: overflow of the shift too
 	case opFP:
 		_, _, _, xmpyu := in.fp.Xmpyu()
 		return xmpyu
@@ -125,6 +129,10 @@ func (b *blockBuilder) op(in *inst, i int, back nextSpec) opResult {
 		b.xmpyu(in)
 	case opShd, opVshd, opExtru, opExtrs, opVextru, opVextrs, opDep, opDepi, opVdep, opVdepi:
 		return b.shift(in)
+	case opAdd, opAddi, opSub, opSubi:
+		return b.arith(in, i, back)
+	case opLogicCond:
+		return b.logicCondition(in)
 	default:
 		b.access(in, i, back)
 	}
@@ -155,7 +163,7 @@ func (b *blockBuilder) xmpyu(in *inst) {
 // and GR[r2] for the others.
 func (b *blockBuilder) loadOperands(in *inst) {
 	switch in.op {
-	case opAddiFast, opSubiFast, opCmpiclr:
+	case opAddiFast, opSubiFast, opCmpiclr, opAddi, opSubi:
 		b.a.MovImm32(jit.RAX, in.imm)
 		b.loadGR(jit.RCX, in.r1)
 	default:
