@@ -9,13 +9,16 @@ import "github.com/synodvm/synod/machine/jit"
 // the interpreter executes it (and traps).
 
 // arith emits add, addi, sub and subi with any completer (see CPU.add and
-// CPU.sub), but the shifting adds, which translatable leaves out: the
-// host's flags after the addition or subtraction are the guest's
-// outcome.
+// CPU.sub), but shNadd with a condition or an overflow trap, which
+// translatable leaves out: the host's flags after the addition or
+// subtraction are the guest's outcome.
 func (b *blockBuilder) arith(in *inst, i int, back nextSpec) opResult {
 	a := b.a
 	sub := in.op == opSub || in.op == opSubi
 	b.loadOperands(in) // EAX and ECX
+	if in.op == opAdd && in.aux&3 != 0 {
+		a.ShiftImm32(jit.SHL, jit.RAX, in.aux&3)
+	}
 	a.Mov32(jit.RDX, jit.RAX)
 	switch {
 	case in.fl&flCarryIn != 0 && sub:

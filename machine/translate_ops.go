@@ -47,7 +47,9 @@ func translatable(in *inst) bool {
 	case opAddi, opSub, opSubi, opLogicCond:
 		return true
 	case opAdd:
-		return in.aux&3 == 0 // shNadd with a condition or trap: overflow of the shift too
+		// shNadd with a condition or an overflow trap would also have to
+		// tell the bits shifted out.
+		return in.aux&3 == 0 || in.cf == 0 && in.fl&flTrapOverflow == 0
 	case opFP:
 		_, _, _, xmpyu := in.fp.Xmpyu()
 		return xmpyu
