@@ -3,7 +3,7 @@ package main
 import "github.com/synodvm/synod/machine"
 
 // engineUsage is the help of --engine, the same for run, node and up.
-const engineUsage = "how guest code runs: `engine` jit (translated to host code; the default on linux/amd64) or interp (the interpreter; the default elsewhere)"
+const engineUsage = "the `engine` that runs guest code: jit (translated to host code; the default on linux/amd64) or interp (the interpreter; the default elsewhere)"
 
 // engineFlag is a machine.Engine as a flag's value; newEngineFlag gives
 // it its default.
