@@ -16,6 +16,17 @@ const (
 	EngineJIT
 )
 
+// DefaultEngine is the engine programs run with unless told otherwise:
+// the translator where there is one, else the interpreter.
+var DefaultEngine = defaultEngine()
+
+func defaultEngine() Engine {
+	if translatorAvailable {
+		return EngineJIT
+	}
+	return EngineInterp
+}
+
 var engineNames = [...]string{EngineInterp: "interp", EngineJIT: "jit"}
 
 func (e Engine) String() string {

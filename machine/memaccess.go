@@ -15,8 +15,13 @@ import "encoding/binary"
 // writes its bytes one at a time, all or none, and faults at the first
 // byte whose page refuses the access. Only ldcw must be aligned.
 
-// accessCacheSize is the number of pages an accessCache translates.
-const accessCacheSize = 256
+// accessCacheSize is the number of pages an accessCache translates, and
+// accessCacheFold how far the page number is shifted to be folded onto
+// its low bits for the index.
+const (
+	accessCacheSize = 1024
+	accessCacheFold = 10
+)
 
 // accessCache is a direct-mapped cache of page translations, indexed by
 // the low bits of the page number folded with the next ones (so that
@@ -46,7 +51,7 @@ func (a *accessCache) clear() {
 }
 
 func (a *accessCache) slot(addr uint32) *cachedPage {
-	return &a[(addr>>PageShift^addr>>(PageShift+8))%accessCacheSize]
+	return &a[(addr>>PageShift^addr>>(PageShift+accessCacheFold))%accessCacheSize]
 }
 
 // drop removes the page at pageAddr.

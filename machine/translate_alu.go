@@ -13,27 +13,35 @@ func (b *blockBuilder) logic(in *inst) {
 	}
 	a := b.a
 	b.loadGR(jit.RAX, in.r1)
-	b.loadGR(jit.RCX, in.r2)
 	switch in.op {
-	case opAddL:
-		a.ALU32(jit.ADD, jit.RAX, jit.RCX)
+	case opAddL, opOr, opXor:
+		if in.r2&31 != 0 { // else a copy
+			a.ALU32(logicALU(in.op), jit.RAX, b.sourceGR(jit.RCX, in.r2))
+		}
 	case opShAddL:
 		a.ShiftImm32(jit.SHL, jit.RAX, in.aux&3)
-		a.ALU32(jit.ADD, jit.RAX, jit.RCX)
-	case opUaddcmFast:
-		a.Not32(jit.RCX)
-		a.ALU32(jit.ADD, jit.RAX, jit.RCX)
+		a.ALU32(jit.ADD, jit.RAX, b.sourceGR(jit.RCX, in.r2))
 	case opAnd:
-		a.ALU32(jit.AND, jit.RAX, jit.RCX)
-	case opAndcm:
+		a.ALU32(jit.AND, jit.RAX, b.sourceGR(jit.RCX, in.r2))
+	default: // uaddcm, andcm: the complement of GR[r2]
+		b.loadGR(jit.RCX, in.r2)
 		a.Not32(jit.RCX)
-		a.ALU32(jit.AND, jit.RAX, jit.RCX)
-	case opOr:
-		a.ALU32(jit.OR, jit.RAX, jit.RCX)
-	case opXor:
-		a.ALU32(jit.XOR, jit.RAX, jit.RCX)
+		a.ALU32(logicALU(in.op), jit.RAX, jit.RCX)
 	}
 	b.storeGR(in.t, jit.RAX)
+}
+
+// logicALU is the host operation of a logic form.
+func logicALU(op opcode) jit.ALU {
+	switch op {
+	case opAnd, opAndcm:
+		return jit.AND
+	case opOr:
+		return jit.OR
+	case opXor:
+		return jit.XOR
+	}
+	return jit.ADD
 }
 
 // sum sets GR[t] to EAX + ECX (+ the carry out, with carryIn) and the
@@ -68,9 +76,15 @@ func (b *blockBuilder) difference(t uint8) {
 // carry out from the flags (condition carry), the carries into each bit
 // as EAX ^ ECX ^ EDX. It keeps EDX and ECX.
 func (b *blockBuilder) storeCarries(carry jit.Cond) {
+	b.a.Setcc(carry, jit.R8)
+	b.a.Movzx8(jit.R8, jit.R8)
+	b.storeCarryBits()
+}
+
+// storeCarryBits stores the carry out in R8 (0 or 1) and the carries into
+// each bit of EDX = EAX + ECX (+ carry). It keeps EDX and ECX.
+func (b *blockBuilder) storeCarryBits() {
 	a := b.a
-	a.Setcc(carry, jit.R8)
-	a.Movzx8(jit.R8, jit.R8)
 	a.Store32(jit.At(rState, stCarryOut), jit.R8)
 	a.ALU32(jit.XOR, jit.RAX, jit.RCX)
 	a.ALU32(jit.XOR, jit.RAX, jit.RDX)

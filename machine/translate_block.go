@@ -33,6 +33,10 @@ type blockBuilder struct {
 	null   nullState
 	exits  []blockExit
 	sites  []chainSite
+	regs   regCache
+	// guarded is set while an instruction that rNull may nullify is
+	// emitted without a branch around it (see guardedOp).
+	guarded bool
 }
 
 // nextSpec is where the queue goes: a known address or, after an
@@ -134,7 +138,16 @@ func (b *blockBuilder) instruction(i int, back nextSpec) {
 	case nullClear:
 		b.null = b.op(in, i, back).after()
 	case nullInReg:
+		b.null = nullClear
+		if guardedOp(in) {
+			b.guarded = true
+			b.op(in, i, back)
+			b.guarded = false
+			b.a.MovImm32(rNull, 0)
+			return
+		}
 		skip := b.a.NewLabel()
+		skipped := b.regs
 		b.a.Test32(rNull, rNull)
 		b.a.MovImm32(rNull, 0) // leaves the flags alone
 		b.a.Jcc(jit.CondNE, skip)
@@ -143,7 +156,7 @@ func (b *blockBuilder) instruction(i int, back nextSpec) {
 			b.a.MovImm32(rNull, 1)
 		}
 		b.a.Bind(skip)
-		b.null = nullClear
+		b.regs.meet(skipped)
 		if r == resultInReg || r == resultAlways {
 			b.null = nullInReg
 		}

@@ -18,10 +18,12 @@ func (b *blockBuilder) branch(in *inst, i int) {
 	if b.null == nullInReg {
 		// A nullified branch changes nothing: the slot runs next.
 		run := a.NewLabel()
+		atBranch := b.regs
 		a.Test32(rNull, rNull)
 		a.Jcc(jit.CondE, run)
 		b.slotThenLeave(i+1, false, after)
 		a.Bind(run)
+		b.regs = atBranch
 	}
 	pl := b.entry & 3
 	indirect := nextSpec{inNext: true}
@@ -62,18 +64,18 @@ func (b *blockBuilder) branch(in *inst, i int) {
 			return
 		}
 		takenCode := a.NewLabel()
+		atBranch := b.regs
 		a.Jcc(cond.cc, takenCode)
 		b.slotThenLeave(i+1, in.fl&flNullifyUntaken != 0, untaken)
 		a.Bind(takenCode)
+		b.regs = atBranch
 		b.slotThenLeave(i+1, in.fl&flNullifyTaken != 0, taken)
 	}
 }
 
 // link sets GR[t] to the return address.
 func (b *blockBuilder) link(t uint8, ret uint32) {
-	if t&31 != 0 {
-		b.a.StoreImm32(gr(t), ret)
-	}
+	b.storeGRImm(t, ret)
 }
 
 // branchCondition emits the register update of a conditional branch and
@@ -83,8 +85,7 @@ func (b *blockBuilder) branchCondition(in *inst) condition {
 	switch in.op {
 	case opCmpb, opCmpib:
 		b.loadBranchOperand(in)
-		b.loadGR(jit.RCX, in.r2)
-		return b.subCond(in.cf, jit.RAX, jit.RCX)
+		return b.subCond(in.cf, jit.RAX, b.sourceGR(jit.RCX, in.r2))
 	case opAddb, opAddib:
 		b.loadBranchOperand(in)
 		b.loadGR(jit.RCX, in.r2)

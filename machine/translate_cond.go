@@ -29,17 +29,29 @@ var subCodes = [7]jit.Cond{1: jit.CondE, 2: jit.CondL, 3: jit.CondLE, 4: jit.Con
 // subCond evaluates arithmetic condition cf on x - y (see subOutcome). It
 // keeps x and y.
 func (b *blockBuilder) subCond(cf uint8, x, y jit.Reg) condition {
+	switch cf >> 1 & 7 {
+	case 0:
+	case 7:
+		b.a.Mov32(jit.RDX, x)
+		b.a.ALU32(jit.SUB, jit.RDX, y)
+	default:
+		b.a.ALU32(jit.CMP, x, y)
+	}
+	return b.subFlagsCondition(cf, jit.RDX)
+}
+
+// subFlagsCondition evaluates arithmetic condition cf on the difference
+// res the flags are those of: a subtraction (see subOutcome), or one with
+// borrow (see sumOutcome: its tests give the same codes).
+func (b *blockBuilder) subFlagsCondition(cf uint8, res jit.Reg) condition {
 	negate := cf&1 != 0
 	switch c := cf >> 1 & 7; c {
 	case 0:
 		return fixedCondition(negate)
 	case 7: // OD: the difference is odd
-		b.a.Mov32(jit.RDX, x)
-		b.a.ALU32(jit.SUB, jit.RDX, y)
-		b.a.TestImm32(jit.RDX, 1)
+		b.a.TestImm32(res, 1)
 		return flagCondition(jit.CondNE, negate)
 	default:
-		b.a.ALU32(jit.CMP, x, y)
 		return flagCondition(subCodes[c], negate)
 	}
 }

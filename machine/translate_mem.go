@@ -2,7 +2,11 @@
 
 package machine
 
-import "github.com/synodvm/synod/machine/jit"
+import (
+	"golang.org/x/sys/cpu"
+
+	"github.com/synodvm/synod/machine/jit"
+)
 
 // access emits a load or store, the i-th instruction, through the
 // interpreter's access caches (memaccess.go): on a miss it exits before
@@ -18,14 +22,7 @@ func (b *blockBuilder) access(in *inst, i int, back nextSpec) {
 	if store {
 		cache = stStores
 	}
-	// The entry of the page: (addr>>12 ^ addr>>20) % 256, 16 bytes each.
-	a.Mov32(jit.RCX, jit.RAX)
-	a.ShiftImm32(jit.SHR, jit.RCX, PageShift)
-	a.Mov32(jit.RDX, jit.RAX)
-	a.ShiftImm32(jit.SHR, jit.RDX, PageShift+8)
-	a.ALU32(jit.XOR, jit.RCX, jit.RDX)
-	a.ALUImm32(jit.AND, jit.RCX, accessCacheSize-1)
-	a.ShiftImm32(jit.SHL, jit.RCX, 4)
+	b.cacheEntryOffset()
 	a.Load64(jit.RDX, jit.At(rState, cache))
 	// One comparison checks the page and the alignment (see lookup).
 	a.Mov32(jit.R8, jit.RAX)
@@ -53,6 +50,27 @@ func (b *blockBuilder) access(in *inst, i int, back nextSpec) {
 			b.storeGR(in.t, jit.R8) // the loaded value wins over the base update
 		}
 	}
+}
+
+// cacheEntryOffset sets ECX to the offset of the access cache entry of
+// the address in EAX (accessCache.slot): the index times the entry's size
+// is the address shifted down that much less, and the mask keeps only
+// the index's bits, so a rotation (which needs no copy first) does as
+// well as a shift.
+func (b *blockBuilder) cacheEntryOffset() {
+	a := b.a
+	const low, high = PageShift - cachedPageShift, PageShift + accessCacheFold - cachedPageShift
+	if cpu.X86.HasBMI2 {
+		a.Rorx32(jit.RCX, jit.RAX, low)
+		a.Rorx32(jit.RDX, jit.RAX, high)
+	} else {
+		a.Mov32(jit.RCX, jit.RAX)
+		a.ShiftImm32(jit.SHR, jit.RCX, low)
+		a.Mov32(jit.RDX, jit.RAX)
+		a.ShiftImm32(jit.SHR, jit.RDX, high)
+	}
+	a.ALU32(jit.XOR, jit.RCX, jit.RDX)
+	a.ALUImm32(jit.AND, jit.RCX, (accessCacheSize-1)<<cachedPageShift)
 }
 
 // loadValue loads the big-endian value at at into R8.
@@ -138,14 +156,22 @@ func isDisp(op opcode) bool {
 // CPU.address).
 func (b *blockBuilder) address(in *inst) {
 	a := b.a
-	b.loadGR(jit.RAX, in.r1)
 	if isDisp(in.op) {
-		a.ALUImm32(jit.ADD, jit.RAX, in.imm)
+		base := b.sourceGR(jit.RAX, in.r1)
+		switch {
+		case in.imm != 0:
+			a.Lea32(jit.RAX, jit.At(base, int32(in.imm)))
+		case base != jit.RAX:
+			a.Mov32(jit.RAX, base)
+		}
 		return
 	}
+	b.loadGR(jit.RAX, in.r1)
 	if in.fl&flIndexed != 0 {
 		b.loadGR(jit.RCX, in.r2)
-		a.ShiftImm32(jit.SHL, jit.RCX, in.pos&31)
+		if in.pos&31 != 0 {
+			a.ShiftImm32(jit.SHL, jit.RCX, in.pos&31)
+		}
 	} else {
 		a.MovImm32(jit.RCX, in.imm)
 	}

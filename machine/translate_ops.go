@@ -44,9 +44,30 @@ func translatable(in *inst) bool {
 		opLdbDisp, opLdhDisp, opLdwDisp, opLdb, opLdh, opLdw, opStbDisp, opSthDisp, opStwDisp, opStb, opSth, opStw,
 		opFldw, opFstw, opFldd, opFstd:
 		return true
+	case opAddi, opSub, opSubi, opLogicCond:
+		return true
+	case opAdd:
+		// shNadd with a condition or an overflow trap would also have to
+		// tell the bits shifted out.
+		return in.aux&3 == 0 || in.cf == 0 && in.fl&flTrapOverflow == 0
 	case opFP:
 		_, _, _, xmpyu := in.fp.Xmpyu()
 		return xmpyu
+	}
+	return false
+}
+
+// guardedOp reports whether in, when rNull may nullify it, is emitted
+// without a branch: its only effect is one general register, which keeps
+// its old value when rNull is set (storeGR's conditional move). A branch
+// around it would be as unpredictable to the host as the guest's data
+// (compare and clear, then copy, is how GCC writes a conditional move).
+func guardedOp(in *inst) bool {
+	switch in.op {
+	case opLdo, opLdil, opAddil, opAddL, opShAddL, opUaddcmFast, opAnd, opAndcm, opOr, opXor, opMfsar, opNop:
+		return true
+	case opShd, opVshd, opExtru, opExtrs, opVextru, opVextrs, opDep, opDepi, opVdep, opVdepi:
+		return in.cf == 0
 	}
 	return false
 }
@@ -67,22 +88,6 @@ func frWord(sel uint8) jit.Mem {
 	return m
 }
 
-// loadGR loads GR[r] into reg (GR[0] reads as zero).
-func (b *blockBuilder) loadGR(reg jit.Reg, r uint8) {
-	if r&31 == 0 {
-		b.a.MovImm32(reg, 0)
-		return
-	}
-	b.a.Load32(reg, gr(r))
-}
-
-// storeGR sets GR[r] to reg (writes to GR[0] vanish).
-func (b *blockBuilder) storeGR(r uint8, reg jit.Reg) {
-	if r&31 != 0 {
-		b.a.Store32(gr(r), reg)
-	}
-}
-
 // op emits the code of in, the i-th instruction, which runs: neither a
 // branch nor nullified. back is the back of the queue while it runs, for
 // an exit before it.
@@ -94,9 +99,7 @@ func (b *blockBuilder) op(in *inst, i int, back nextSpec) opResult {
 	case opAddil:
 		b.addImm(1, in.r1, in.imm)
 	case opLdil:
-		if in.t&31 != 0 {
-			a.StoreImm32(gr(in.t), in.imm)
-		}
+		b.storeGRImm(in.t, in.imm)
 	case opAddL, opShAddL, opUaddcmFast, opAnd, opAndcm, opOr, opXor:
 		b.logic(in)
 	case opAddFast, opAddiFast, opAddcFast:
@@ -111,7 +114,8 @@ func (b *blockBuilder) op(in *inst, i int, back nextSpec) opResult {
 		b.loadOperands(in)
 		cond := b.subCond(in.cf, jit.RAX, jit.RCX)
 		if in.t&31 != 0 {
-			a.StoreImm32(gr(in.t), 0)
+			b.a.MovImm32(jit.RDX, 0) // leaves the flags alone
+			b.storeGR(in.t, jit.RDX)
 		}
 		return b.nullifyIf(cond)
 	case opMfsar:
@@ -127,6 +131,10 @@ func (b *blockBuilder) op(in *inst, i int, back nextSpec) opResult {
 		b.xmpyu(in)
 	case opShd, opVshd, opExtru, opExtrs, opVextru, opVextrs, opDep, opDepi, opVdep, opVdepi:
 		return b.shift(in)
+	case opAdd, opAddi, opSub, opSubi:
+		return b.arith(in, i, back)
+	case opLogicCond:
+		return b.logicCondition(in)
 	default:
 		b.access(in, i, back)
 	}
@@ -157,7 +165,7 @@ func (b *blockBuilder) xmpyu(in *inst) {
 // and GR[r2] for the others.
 func (b *blockBuilder) loadOperands(in *inst) {
 	switch in.op {
-	case opAddiFast, opSubiFast, opCmpiclr:
+	case opAddiFast, opSubiFast, opCmpiclr, opAddi, opSubi:
 		b.a.MovImm32(jit.RAX, in.imm)
 		b.loadGR(jit.RCX, in.r1)
 	default:

@@ -25,6 +25,8 @@ type guestState struct {
 	stores   uintptr // &Memory.stores
 	table    uintptr // the dispatch table
 	fr       [32]uint64
+	// The host's R14 and R15 while generated code runs.
+	savedR14, savedR15 uint64
 }
 
 // Offsets of guestState's fields, as generated code addresses them.
@@ -42,12 +44,15 @@ const (
 	stStores   = 176
 	stTable    = 184
 	stFR       = 192
+	stSavedR14 = 448
+	stSavedR15 = 456
 )
 
 // The access caches' layout, which generated code reads.
 const (
-	cachedPageSize = 16
-	cachedPageData = 8
+	cachedPageShift = 4
+	cachedPageSize  = 1 << cachedPageShift
+	cachedPageData  = 8
 )
 
 // load copies c's state in.

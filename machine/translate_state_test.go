@@ -31,6 +31,8 @@ func TestStateLayout(t *testing.T) {
 		{"stores", unsafe.Offsetof(guestState{}.stores), stStores},
 		{"table", unsafe.Offsetof(guestState{}.table), stTable},
 		{"fr", unsafe.Offsetof(guestState{}.fr), stFR},
+		{"savedR14", unsafe.Offsetof(guestState{}.savedR14), stSavedR14},
+		{"savedR15", unsafe.Offsetof(guestState{}.savedR15), stSavedR15},
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, tt.got, tt.name)

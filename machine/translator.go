@@ -45,11 +45,12 @@ const (
 	maxEntryInstructions = 1 << 22
 )
 
-// Register roles in generated code. RAX, RCX, RDX and R8-R10 are scratch.
+// Register roles in generated code. RAX, RCX, RDX and R8-R10 are scratch;
+// RBX, R11, R14 and R15 are the register cache's (cacheHolders), but for
+// R11 in the exits.
 const (
 	rState  = jit.RDI // the state memory
 	rBudget = jit.RSI // int64: instructions that may still retire
-	rTable  = jit.RBX // the dispatch table
 	rNext   = jit.R12 // the next front: what dispatch looks up
 	rNull   = jit.R13 // the nullify bit, where it is not known at translation
 	rBack   = jit.R11 // the back of the queue an exit stores
@@ -141,18 +142,21 @@ func (t *translator) slot(key uint64) []uint64 {
 
 // writeStubs writes the code every block shares:
 //
-//   - entry, which Enter calls: it loads the registers from the state
-//     and dispatches on the queue front and nullify bit there.
+//   - entry, which Enter calls: it saves R14 and R15 (Go's goroutine
+//     register and a register of dynamically linked code, which the
+//     register cache uses), loads the registers from the state and
+//     dispatches on the queue front and nullify bit there.
 //   - dispatch: looks up the block of rNext and rNull in the table and
 //     jumps to it, or exits with exitLookup.
-//   - leave: stores rNext, rBack, rNull and rBudget in the state and
-//     returns EAX to Enter's caller.
+//   - leave: stores rNext, rBack, rNull and rBudget in the state,
+//     restores R14 and R15 and returns EAX to Enter's caller.
 func (t *translator) writeStubs() error {
 	a := &t.asm
 	a.Reset()
 	dispatch, miss, leave := a.NewLabel(), a.NewLabel(), a.NewLabel()
+	a.Store64(jit.At(rState, stSavedR14), jit.R14)
+	a.Store64(jit.At(rState, stSavedR15), jit.R15)
 	a.Load64(rBudget, jit.At(rState, stBudget))
-	a.Load64(rTable, jit.At(rState, stTable))
 	a.Load32(rNext, jit.At(rState, stFront))
 	a.Load32(rNull, jit.At(rState, stNullify))
 
@@ -164,9 +168,10 @@ func (t *translator) writeStubs() error {
 	a.ShiftImm32(jit.SHR, jit.RCX, 2)
 	a.ALUImm32(jit.AND, jit.RCX, tableEntries-1)
 	a.ShiftImm32(jit.SHL, jit.RCX, 4)
-	a.CmpMem64(jit.Indexed(rTable, jit.RCX, 1, 0), jit.RAX)
+	a.Load64(jit.RDX, jit.At(rState, stTable))
+	a.CmpMem64(jit.Indexed(jit.RDX, jit.RCX, 1, 0), jit.RAX)
 	a.Jcc(jit.CondNE, miss)
-	a.JmpMem(jit.Indexed(rTable, jit.RCX, 1, 8))
+	a.JmpMem(jit.Indexed(jit.RDX, jit.RCX, 1, 8))
 
 	a.Bind(miss)
 	a.Lea32(rBack, jit.At(rNext, 4))
@@ -178,6 +183,8 @@ func (t *translator) writeStubs() error {
 	a.Store32(jit.At(rState, stBack), rBack)
 	a.Store32(jit.At(rState, stNullify), rNull)
 	a.Store64(jit.At(rState, stBudget), rBudget)
+	a.Load64(jit.R14, jit.At(rState, stSavedR14))
+	a.Load64(jit.R15, jit.At(rState, stSavedR15))
 	a.Ret()
 	code, err := a.Finish()
 	if err != nil {

@@ -16,8 +16,8 @@ func TestClusterOfMixedEnginesAgrees(t *testing.T) {
 	}
 	c := newTestCluster(t, 3, testMachine(""))
 	c.startWith(1, "--engine", "jit")
-	c.start(2)
-	c.start(3)
+	c.startWith(2, "--engine", "interp")
+	c.startWith(3, "--engine", "interp")
 	c.waitServing()
 	kv, err := dialKV(c.serviceAddr(1))
 	require.NoError(t, err)

@@ -68,6 +68,7 @@ func (b *syncBuffer) String() string {
 func testMachine(guest string) machineFlags {
 	return machineFlags{
 		guest:             guest,
+		engine:            newEngineFlag(),
 		epochInstructions: 200_000,
 		sealWindow:        32,
 		hashEvery:         4,

@@ -94,6 +94,7 @@ func (m *machineFlags) register(fs *flag.FlagSet) {
 	m.memory = defaultMemory
 	fs.Var(&m.memory, "memory", memoryUsage)
 	fs.Uint64Var(&m.maxProcesses, "max-processes", linux.DefaultMaxProcesses, maxProcessesUsage)
+	m.engine = newEngineFlag()
 	fs.Var(&m.engine, "engine", engineUsage+"; nodes of one cluster may differ")
 	fs.BoolVar(&m.consoleInput, "console-input", false, "feed the guest's stdin from the console through the log (every node given it must read the same input from its start)")
 }
@@ -563,7 +564,7 @@ func nodeArgs(configPath string, id consensus.NodeID, m machineFlags, guestArgs 
 	if m.root != "" {
 		args = append(args, "--root", m.root)
 	}
-	if m.engine.Engine != machine.EngineInterp {
+	if m.engine.Engine != machine.DefaultEngine {
 		args = append(args, "--engine", m.engine.String())
 	}
 	if m.memory != 0 {

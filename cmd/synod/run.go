@@ -75,7 +75,7 @@ func runGuest(args []string) (linux.ExitStatus, error) {
 	maxInstructions := fs.Uint64("max-instructions", 0, "stop the program after `n` instructions (0: no limit)")
 	stats := fs.Bool("stats", false, "print instructions executed and guest MIPS to stderr at the end")
 	quantum := fs.Uint64("quantum", linux.DefaultQuantum, "how many `instructions` a guest thread runs before the next one gets the CPU")
-	var engine engineFlag
+	engine := newEngineFlag()
 	fs.Var(&engine, "engine", engineUsage)
 	memory := byteSize(defaultMemory)
 	fs.Var(&memory, "memory", memoryUsage)

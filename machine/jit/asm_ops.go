@@ -175,3 +175,11 @@ func (a *Asm) Bswap64(dst Reg) {
 
 // Imul64 is imul dst, src on 64 bits (the low 64 bits of the product).
 func (a *Asm) Imul64(dst, src Reg) { a.opRR(true, []byte{0x0f, 0xaf}, dst, src, false) }
+
+// Rorx32 is rorx dst, src, n (BMI2): src rotated right by n, flags
+// unchanged.
+func (a *Asm) Rorx32(dst, src Reg, n uint8) {
+	// The three-byte VEX prefix: R and B inverted, map 0F3A; W0, no
+	// second source (vvvv all ones), L0, prefix F2.
+	a.byte1(0xc4, 0xe3^byte(dst>>3&1)<<7^byte(src>>3&1)<<5, 0x7b, 0xf0, 0xc0|byte(dst&7)<<3|byte(src&7), n)
+}

@@ -49,6 +49,9 @@ func TestEncodings(t *testing.T) {
 		{"ret", func(a *Asm) { a.Ret() }, "c3"},
 		{"bswap r8", func(a *Asm) { a.Bswap64(R8) }, "490fc8"},
 		{"imul rax,rcx", func(a *Asm) { a.Imul64(RAX, RCX) }, "480fafc1"},
+		{"rorx ecx,eax,8", func(a *Asm) { a.Rorx32(RCX, RAX, 8) }, "c4e37bf0c808"},
+		{"rorx r8d,r14d,18", func(a *Asm) { a.Rorx32(R8, R14, 18) }, "c4437bf0c612"},
+		{"rorx edx,r11d,8", func(a *Asm) { a.Rorx32(RDX, R11, 8) }, "c4c37bf0d308"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
