@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/synodvm/synod/consensus"
 )
 
 // bigheapGuest is kvd with a heap of the size given as its first argument
@@ -116,6 +118,8 @@ func catchUpThroughBigSnapshot(tb testing.TB, heapMiB int) bigSnapshotRun {
 	restarted := time.Now()
 	cl.mark(restarted)
 	c.start(3)
+	profiles := c.profileCatchUp(tb, 3)
+	defer profiles.Wait()
 	deadline := time.Now().Add(10 * time.Minute)
 	for {
 		if kv3, err := dialKV(c.serviceAddr(3)); err == nil {
@@ -137,6 +141,42 @@ func catchUpThroughBigSnapshot(tb testing.TB, heapMiB int) bigSnapshotRun {
 	require.Contains(tb, string(log), "installed snapshot", "node 3 caught up through a snapshot")
 	run.snapshotBytes = int(largestNumber(receivedSnapshotBytes, log))
 	return run
+}
+
+// catchUpProfileWindow is how long profileCatchUp profiles the nodes:
+// about as long as a catch-up through 500 MiB takes.
+const catchUpProfileWindow = 30 * time.Second
+
+// profileCatchUp, when $SYNOD_PROFILE_DIR is set, takes CPU profiles of
+// every node and an execution trace of node 1 (whose client is measured)
+// while node catching, just restarted, catches up, and logs who leads.
+// The caller waits for the returned group before the cluster stops.
+func (c *testCluster) profileCatchUp(tb testing.TB, catching consensus.NodeID) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	if os.Getenv(profileDirEnv) == "" {
+		return &wg
+	}
+	tb.Logf("node %d catches up from leader %d", catching, c.leader())
+	for _, n := range c.cfg.Nodes {
+		wg.Go(func() {
+			// The restarted node's status address opens as it starts.
+			for i := 0; n.ID == catching && i < 100; i++ {
+				if _, err := c.report(n.ID); err == nil {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if err := saveNodeProfile(n, "profile", catchUpProfileWindow, fmt.Sprintf("node%d-catchup.pprof", n.ID)); err != nil {
+				tb.Log(err)
+			}
+		})
+	}
+	wg.Go(func() {
+		if err := saveNodeProfile(c.node(1), "trace", catchUpProfileWindow/2, "node1-catchup.trace"); err != nil {
+			tb.Log(err)
+		}
+	})
+	return &wg
 }
 
 // compactionPatience bounds the wait for the log to be compacted past
