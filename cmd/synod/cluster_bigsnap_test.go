@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -134,6 +135,7 @@ func catchUpThroughBigSnapshot(tb testing.TB, heapMiB int) bigSnapshotRun {
 	}
 	run := bigSnapshotRun{catchUp: time.Since(restarted)}
 	run.latencies, run.longestWait, run.errors = cl.stop()
+	c.saveCatchUpRecord(tb, restarted, cl.slow)
 	c.converged()
 
 	log, err := os.ReadFile(filepath.Join(c.cfg.Dir(), "node3.log"))
@@ -179,6 +181,28 @@ func (c *testCluster) profileCatchUp(tb testing.TB, catching consensus.NodeID) *
 	return &wg
 }
 
+// saveCatchUpRecord, when $SYNOD_PROFILE_DIR is set, saves there the
+// nodes' logs and the client's slow answers (seconds after the restart,
+// and how long each took), to set beside the profiles.
+func (c *testCluster) saveCatchUpRecord(tb testing.TB, restarted time.Time, slow []timedAnswer) {
+	dir := os.Getenv(profileDirEnv)
+	if dir == "" {
+		return
+	}
+	var record strings.Builder
+	fmt.Fprintf(&record, "restarted %s\n", restarted.Format(time.RFC3339Nano))
+	for _, a := range slow {
+		fmt.Fprintf(&record, "%7.3f s  %v\n", a.at.Sub(restarted).Seconds(), a.took.Round(time.Millisecond))
+	}
+	require.NoError(tb, os.WriteFile(filepath.Join(dir, "catchup-slow-answers.txt"), []byte(record.String()), 0o644))
+	for _, n := range c.cfg.Nodes {
+		name := fmt.Sprintf("node%d.log", n.ID)
+		log, err := os.ReadFile(filepath.Join(c.cfg.Dir(), name))
+		require.NoError(tb, err)
+		require.NoError(tb, os.WriteFile(filepath.Join(dir, name), log, 0o644))
+	}
+}
+
 // compactionPatience bounds the wait for the log to be compacted past
 // the stopped node. That takes each node two snapshots of the whole heap,
 // the second no sooner than four times as long as the first took after
@@ -202,6 +226,15 @@ func largestNumber(re *regexp.Regexp, log []byte) uint64 {
 // that keeps a service busy without saturating it.
 const steadyPace = 20 * time.Millisecond
 
+// slowAnswer is how long an answer must take to be listed among the slow.
+const slowAnswer = 50 * time.Millisecond
+
+// timedAnswer is when an answer came and how long it took.
+type timedAnswer struct {
+	at   time.Time
+	took time.Duration
+}
+
 // steadyClient makes one request after another to a node, reconnecting
 // after a failure, and records how long each answer took.
 type steadyClient struct {
@@ -212,6 +245,9 @@ type steadyClient struct {
 	quit       bool
 	from       time.Time // answers before this are not kept
 	latencies  []time.Duration
+	// slow are the answers kept that took longer than slowAnswer, with
+	// when they came, for a look at what the nodes did then.
+	slow       []timedAnswer
 	lastAnswer time.Time
 	longest    time.Duration
 	errors     int
@@ -256,6 +292,9 @@ func (cl *steadyClient) run(addr string) {
 		cl.lastAnswer = now
 		if !start.Before(cl.from) {
 			cl.latencies = append(cl.latencies, now.Sub(start))
+			if now.Sub(start) > slowAnswer {
+				cl.slow = append(cl.slow, timedAnswer{now, now.Sub(start)})
+			}
 		}
 		cl.mu.Unlock()
 		time.Sleep(steadyPace)
