@@ -241,10 +241,10 @@ type steadyClient struct {
 	tb   testing.TB
 	done chan struct{}
 
-	mu         sync.Mutex
-	quit       bool
-	from       time.Time // answers before this are not kept
-	latencies  []time.Duration
+	mu        sync.Mutex
+	quit      bool
+	from      time.Time // answers before this are not kept
+	latencies []time.Duration
 	// slow are the answers kept that took longer than slowAnswer, with
 	// when they came, for a look at what the nodes did then.
 	slow       []timedAnswer

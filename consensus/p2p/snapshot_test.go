@@ -213,4 +213,3 @@ func testMalformedSnapshotStream(t *testing.T, stream []byte, mapped bool) {
 		in.Release()
 	}
 }
-
