@@ -103,7 +103,9 @@ func catchUpThroughBigSnapshot(tb testing.TB, heapMiB int) bigSnapshotRun {
 	m := testMachine(bigheapGuest)
 	m.snapshotEvery = 200
 	c := startCluster(tb, 3, m, strconv.Itoa(heapMiB))
-	c.waitServing()
+	// The guest fills its heap as it boots, three times over on a shared
+	// machine: a minute is not always enough.
+	c.waitServingWithin(compactionPatience)
 	st, err := c.report(3)
 	require.NoError(tb, err)
 	c.kill(3)
