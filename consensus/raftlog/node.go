@@ -34,7 +34,7 @@ type Node struct {
 	// reads reads the stored snapshot ahead for raft (readahead.go).
 	reads *readAhead
 	// sent counts the Applies sent to the user; handed holds the releases
-	// of mapped snapshot data sent (userdata.go).
+	// of mapped snapshot data sent (mappeddata.go).
 	sent     uint64
 	handed   []handedData
 	stop     chan struct{}
