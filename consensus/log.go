@@ -78,7 +78,10 @@ type Log interface {
 	Propose(ctx context.Context, data []byte) error
 	// Applies delivers the committed sequence in order, each entry exactly
 	// once per process lifetime, starting after the snapshot the log was
-	// opened with. The channel is closed by Stop.
+	// opened with. The channel is closed by Stop. The user takes one Apply
+	// at a time and must not use a Snapshot's Data after it has taken the
+	// next Apply: a leader's snapshot may be delivered in memory mapped
+	// for it, which is then released.
 	Applies() <-chan Apply
 	// Status reports the local node's view.
 	Status() Status

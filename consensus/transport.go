@@ -11,6 +11,10 @@ type NodeID uint64
 type Inbound struct {
 	From NodeID
 	Data []byte
+	// Release, when set, must be called once, when Data is no longer
+	// used: Data is then memory the transport mapped for a large message
+	// (a snapshot), which the garbage collector does not free.
+	Release func()
 }
 
 // SnapshotSent is the outcome of one Transport.SendSnapshot. Err is nil

@@ -7,11 +7,14 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/synodvm/synod/consensus"
 )
 
 // bigheapGuest is kvd with a heap of the size given as its first argument
@@ -45,11 +48,15 @@ func TestClusterFollowerCatchesUpThroughSnapshotOverMessageLimit(t *testing.T) {
 
 // BenchmarkBigSnapshotCatchUp is the test above with a 500 MiB heap:
 // the time a follower takes to catch up through the snapshot, its size,
-// and the latency of a client of another node during the catch-up.
+// and the latency of a client of another node during the catch-up, and
+// over a quiet stretch just before it (quiet-p99-ms: what the machine
+// gives without a catch-up, at the same time). With $SYNOD_PROFILE_DIR
+// set it saves there profiles of the nodes during the catch-up, their
+// logs and the client's slow answers.
 //
 //	go test ./cmd/synod -run '^$' -bench BigSnapshotCatchUp -benchtime 1x
 func BenchmarkBigSnapshotCatchUp(b *testing.B) {
-	var catchUp, snapMiB, p50, p99, longest, answers float64
+	var catchUp, snapMiB, p50, p99, quietP99, longest, answers float64
 	runs := 0
 	for b.Loop() {
 		run := catchUpThroughBigSnapshot(b, 500)
@@ -57,6 +64,7 @@ func BenchmarkBigSnapshotCatchUp(b *testing.B) {
 		snapMiB += float64(run.snapshotBytes) / (1 << 20)
 		p50 += percentile(run.latencies, 0.50)
 		p99 += percentile(run.latencies, 0.99)
+		quietP99 += percentile(run.quietLatencies, 0.99)
 		longest += float64(run.longestWait.Milliseconds())
 		answers += float64(len(run.latencies))
 		runs++
@@ -66,6 +74,7 @@ func BenchmarkBigSnapshotCatchUp(b *testing.B) {
 	b.ReportMetric(snapMiB/r, "snapshot-MiB")
 	b.ReportMetric(p50/r, "p50-ms")
 	b.ReportMetric(p99/r, "p99-ms")
+	b.ReportMetric(quietP99/r, "quiet-p99-ms")
 	b.ReportMetric(longest/r, "max-wait-ms")
 	b.ReportMetric(answers/r, "answers")
 }
@@ -75,8 +84,9 @@ type bigSnapshotRun struct {
 	catchUp       time.Duration
 	snapshotBytes int
 	// latencies are the client's answers between the follower's restart
-	// and its catch-up, sorted.
-	latencies []time.Duration
+	// and its catch-up, sorted; quietLatencies those over quietWindow
+	// just before the restart, with every node but the follower quiet.
+	latencies, quietLatencies []time.Duration
 	// longestWait is the longest the client went without an answer over
 	// the whole run; errors counts the requests that failed.
 	longestWait time.Duration
@@ -93,7 +103,9 @@ func catchUpThroughBigSnapshot(tb testing.TB, heapMiB int) bigSnapshotRun {
 	m := testMachine(bigheapGuest)
 	m.snapshotEvery = 200
 	c := startCluster(tb, 3, m, strconv.Itoa(heapMiB))
-	c.waitServing()
+	// The guest fills its heap as it boots, three times over on a shared
+	// machine: a minute is not always enough.
+	c.waitServingWithin(compactionPatience)
 	st, err := c.report(3)
 	require.NoError(tb, err)
 	c.kill(3)
@@ -113,9 +125,18 @@ func catchUpThroughBigSnapshot(tb testing.TB, heapMiB int) bigSnapshotRun {
 		return true
 	}, compactionPatience, 100*time.Millisecond, "snapshots on nodes 1 and 2 that compacted the log past node 3")
 
+	// The same client over a quiet stretch first, on the same machine at
+	// the same time: what the catch-up adds is the difference.
+	time.Sleep(quietSettle)
+	cl.mark(time.Now())
+	time.Sleep(quietWindow)
+	run := bigSnapshotRun{quietLatencies: cl.take()}
+
 	restarted := time.Now()
 	cl.mark(restarted)
 	c.start(3)
+	profiles := c.profileCatchUp(tb, 3)
+	defer profiles.Wait()
 	deadline := time.Now().Add(10 * time.Minute)
 	for {
 		if kv3, err := dialKV(c.serviceAddr(3)); err == nil {
@@ -128,8 +149,9 @@ func catchUpThroughBigSnapshot(tb testing.TB, heapMiB int) bigSnapshotRun {
 		require.True(tb, time.Now().Before(deadline), "node 3 did not catch up within 10 minutes")
 		time.Sleep(50 * time.Millisecond)
 	}
-	run := bigSnapshotRun{catchUp: time.Since(restarted)}
+	run.catchUp = time.Since(restarted)
 	run.latencies, run.longestWait, run.errors = cl.stop()
+	c.saveCatchUpRecord(tb, restarted, cl.slow)
 	c.converged()
 
 	log, err := os.ReadFile(filepath.Join(c.cfg.Dir(), "node3.log"))
@@ -137,6 +159,64 @@ func catchUpThroughBigSnapshot(tb testing.TB, heapMiB int) bigSnapshotRun {
 	require.Contains(tb, string(log), "installed snapshot", "node 3 caught up through a snapshot")
 	run.snapshotBytes = int(largestNumber(receivedSnapshotBytes, log))
 	return run
+}
+
+// catchUpProfileWindow is how long profileCatchUp profiles the nodes:
+// about as long as a catch-up through 500 MiB takes.
+const catchUpProfileWindow = 30 * time.Second
+
+// profileCatchUp, when $SYNOD_PROFILE_DIR is set, takes CPU profiles of
+// every node and an execution trace of node 1 (whose client is measured)
+// while node catching, just restarted, catches up, and logs who leads.
+// The caller waits for the returned group before the cluster stops.
+func (c *testCluster) profileCatchUp(tb testing.TB, catching consensus.NodeID) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	if os.Getenv(profileDirEnv) == "" {
+		return &wg
+	}
+	tb.Logf("node %d catches up from leader %d", catching, c.leader())
+	for _, n := range c.cfg.Nodes {
+		wg.Go(func() {
+			// The restarted node's status address opens as it starts.
+			for i := 0; n.ID == catching && i < 100; i++ {
+				if _, err := c.report(n.ID); err == nil {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if err := saveNodeProfile(n, "profile", catchUpProfileWindow, fmt.Sprintf("node%d-catchup.pprof", n.ID)); err != nil {
+				tb.Log(err)
+			}
+		})
+	}
+	wg.Go(func() {
+		if err := saveNodeProfile(c.node(1), "trace", catchUpProfileWindow/2, "node1-catchup.trace"); err != nil {
+			tb.Log(err)
+		}
+	})
+	return &wg
+}
+
+// saveCatchUpRecord, when $SYNOD_PROFILE_DIR is set, saves there the
+// nodes' logs and the client's slow answers (seconds after the restart,
+// and how long each took), to set beside the profiles.
+func (c *testCluster) saveCatchUpRecord(tb testing.TB, restarted time.Time, slow []timedAnswer) {
+	dir := os.Getenv(profileDirEnv)
+	if dir == "" {
+		return
+	}
+	var record strings.Builder
+	fmt.Fprintf(&record, "restarted %s\n", restarted.Format(time.RFC3339Nano))
+	for _, a := range slow {
+		fmt.Fprintf(&record, "%7.3f s  %v\n", a.at.Sub(restarted).Seconds(), a.took.Round(time.Millisecond))
+	}
+	require.NoError(tb, os.WriteFile(filepath.Join(dir, "catchup-slow-answers.txt"), []byte(record.String()), 0o644))
+	for _, n := range c.cfg.Nodes {
+		name := fmt.Sprintf("node%d.log", n.ID)
+		log, err := os.ReadFile(filepath.Join(c.cfg.Dir(), name))
+		require.NoError(tb, err)
+		require.NoError(tb, os.WriteFile(filepath.Join(dir, name), log, 0o644))
+	}
 }
 
 // compactionPatience bounds the wait for the log to be compacted past
@@ -158,9 +238,26 @@ func largestNumber(re *regexp.Regexp, log []byte) uint64 {
 	return largest
 }
 
+// quietSettle lets the snapshots that compacted the log settle before
+// the quiet window; quietWindow is as long as a catch-up through 500 MiB
+// takes on an unloaded machine.
+const (
+	quietSettle = 5 * time.Second
+	quietWindow = 15 * time.Second
+)
+
 // steadyPace is the steady client's pause between requests: a client
 // that keeps a service busy without saturating it.
 const steadyPace = 20 * time.Millisecond
+
+// slowAnswer is how long an answer must take to be listed among the slow.
+const slowAnswer = 50 * time.Millisecond
+
+// timedAnswer is when an answer came and how long it took.
+type timedAnswer struct {
+	at   time.Time
+	took time.Duration
+}
 
 // steadyClient makes one request after another to a node, reconnecting
 // after a failure, and records how long each answer took.
@@ -168,10 +265,13 @@ type steadyClient struct {
 	tb   testing.TB
 	done chan struct{}
 
-	mu         sync.Mutex
-	quit       bool
-	from       time.Time // answers before this are not kept
-	latencies  []time.Duration
+	mu        sync.Mutex
+	quit      bool
+	from      time.Time // answers before this are not kept
+	latencies []time.Duration
+	// slow are the answers kept that took longer than slowAnswer, with
+	// when they came, for a look at what the nodes did then.
+	slow       []timedAnswer
 	lastAnswer time.Time
 	longest    time.Duration
 	errors     int
@@ -216,6 +316,9 @@ func (cl *steadyClient) run(addr string) {
 		cl.lastAnswer = now
 		if !start.Before(cl.from) {
 			cl.latencies = append(cl.latencies, now.Sub(start))
+			if now.Sub(start) > slowAnswer {
+				cl.slow = append(cl.slow, timedAnswer{now, now.Sub(start)})
+			}
 		}
 		cl.mu.Unlock()
 		time.Sleep(steadyPace)
@@ -236,6 +339,16 @@ func (cl *steadyClient) mark(t time.Time) {
 	cl.mu.Lock()
 	cl.from = t
 	cl.mu.Unlock()
+}
+
+// take returns the latencies kept since mark (sorted) and forgets them.
+func (cl *steadyClient) take() []time.Duration {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	kept := cl.latencies
+	cl.latencies, cl.slow = nil, nil
+	slices.Sort(kept)
+	return kept
 }
 
 // stop ends the client and returns the latencies kept (sorted), the

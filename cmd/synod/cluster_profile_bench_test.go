@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/synodvm/synod/consensus/cluster"
 )
 
 // profileDirEnv names a directory where BenchmarkReplicatedKVProfile
@@ -103,29 +105,34 @@ func (c *testCluster) cpuSeconds(b *testing.B) float64 {
 // saveProfiles takes a CPU profile of every node at once, for window, and
 // saves it as node<id>-<run>.pprof in $SYNOD_PROFILE_DIR when that is set.
 func (c *testCluster) saveProfiles(b *testing.B, window time.Duration, run string) {
-	dir := os.Getenv(profileDirEnv)
 	var wg sync.WaitGroup
 	for _, n := range c.cfg.Nodes {
 		wg.Go(func() {
-			url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", n.StatusAddr, int(window.Seconds()))
-			resp, err := http.Get(url)
-			if err != nil {
+			if err := saveNodeProfile(n, "profile", window, fmt.Sprintf("node%d-%s.pprof", n.ID, run)); err != nil {
 				b.Error(err)
-				return
-			}
-			defer resp.Body.Close()
-			profile, err := io.ReadAll(resp.Body)
-			if err != nil || resp.StatusCode != http.StatusOK {
-				b.Errorf("node %d: CPU profile: %v (HTTP %d)", n.ID, err, resp.StatusCode)
-				return
-			}
-			if dir != "" {
-				name := filepath.Join(dir, fmt.Sprintf("node%d-%s.pprof", n.ID, run))
-				if err := os.WriteFile(name, profile, 0o644); err != nil {
-					b.Error(err)
-				}
 			}
 		})
 	}
 	wg.Wait()
+}
+
+// saveNodeProfile fetches one of node n's Go profiles (kind: "profile"
+// for CPU, "trace" for an execution trace) over window from its status
+// address, and saves it as name in $SYNOD_PROFILE_DIR when that is set.
+func saveNodeProfile(n cluster.Node, kind string, window time.Duration, name string) error {
+	url := fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", n.StatusAddr, kind, int(window.Seconds()))
+	resp, err := http.Get(url)
+	if err != nil {
+		return fmt.Errorf("node %d: %s: %w", n.ID, kind, err)
+	}
+	defer resp.Body.Close()
+	profile, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("node %d: %s: %v (HTTP %d)", n.ID, kind, err, resp.StatusCode)
+	}
+	dir := os.Getenv(profileDirEnv)
+	if dir == "" {
+		return nil
+	}
+	return os.WriteFile(filepath.Join(dir, name), profile, 0o644)
 }

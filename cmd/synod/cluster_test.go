@@ -201,7 +201,14 @@ func (c *testCluster) report(id consensus.NodeID) (nodeReport, error) {
 // eventually polls cond until it holds, failing the test after patience.
 func (c *testCluster) eventually(what string, cond func() bool) {
 	c.t.Helper()
-	deadline := time.Now().Add(patience)
+	c.eventuallyWithin(patience, what, cond)
+}
+
+// eventuallyWithin polls cond until it holds, failing the test after
+// limit.
+func (c *testCluster) eventuallyWithin(limit time.Duration, what string, cond func() bool) {
+	c.t.Helper()
+	deadline := time.Now().Add(limit)
 	for !cond() {
 		if time.Now().After(deadline) {
 			c.t.Fatalf("timed out waiting for %s", what)
@@ -230,11 +237,18 @@ func (c *testCluster) leader() consensus.NodeID {
 // waitServing waits until every running node answers PING.
 func (c *testCluster) waitServing() {
 	c.t.Helper()
+	c.waitServingWithin(patience)
+}
+
+// waitServingWithin waits until every running node answers PING, for at
+// most limit for each.
+func (c *testCluster) waitServingWithin(limit time.Duration) {
+	c.t.Helper()
 	for _, n := range c.cfg.Nodes {
 		if !c.running(n.ID) {
 			continue
 		}
-		c.eventually(fmt.Sprintf("node %d serving", n.ID), func() bool {
+		c.eventuallyWithin(limit, fmt.Sprintf("node %d serving", n.ID), func() bool {
 			kv, err := dialKV(c.serviceAddr(n.ID))
 			if err != nil {
 				return false

@@ -22,9 +22,9 @@ import (
 	"github.com/synodvm/synod/consensus/cluster"
 )
 
-// newHost builds the libp2p host: fixed identity, private network, Noise,
-// TCP only, the cluster's gater, and none of libp2p's discovery or
-// NAT-traversal services.
+// newHost builds the libp2p host: fixed identity, Noise keyed to the
+// cluster (clusterkey.go), TCP only, the cluster's gater, and none of
+// libp2p's discovery or NAT-traversal services.
 func newHost(key crypto.PrivKey, listen ma.Multiaddr, psk pnet.PSK, g *gater, handshakeFailed func(ma.Multiaddr)) (host.Host, error) {
 	addrs, err := listenAddrs(listen)
 	if err != nil {
@@ -39,8 +39,7 @@ func newHost(key crypto.PrivKey, listen ma.Multiaddr, psk pnet.PSK, g *gater, ha
 	}
 	h, err := libp2p.New(
 		libp2p.Identity(key),
-		libp2p.PrivateNetwork(psk),
-		libp2p.Security(noise.ID, noise.New),
+		libp2p.Security(noise.ID, clusterNoise(psk)),
 		libp2p.Transport(func(up transport.Upgrader, rm network.ResourceManager) (*tcp.TcpTransport, error) {
 			return tcp.NewTCPTransport(watchingUpgrader{up, handshakeFailed}, rm, nil, tcp.DisableReuseport())
 		}),

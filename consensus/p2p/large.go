@@ -69,82 +69,68 @@ func writeLarge(s network.Stream, head, body []byte, chunk int, timeout time.Dur
 	return nil
 }
 
-// readLarge reads one large message from r (reading s) and returns head
-// and body in one slice. maxHead bounds the preamble frame. Memory grows
-// with the bytes actually received, never with the length announced: the
-// first quarter of the body is kept in chunks, and only then is the whole
-// message allocated, the chunks copied in and the rest read in place. A
-// peer that announces more than it sends thus costs at most four times
-// what it sent, and a message is copied only a quarter over (growing one
-// buffer by doubling copied it whole, into fresh memory twice its size,
-// which the kernel hands out a page at a time: seconds for 500 MiB). The
-// checksum is computed as the chunks arrive. The message must end the
-// stream.
-func readLarge(s network.Stream, r *bufio.Reader, maxHead, chunk int, timeout time.Duration) ([]byte, error) {
+// readLarge reads one large message from r (reading s) into the sink
+// newSink makes for its size, and returns head and body in one slice,
+// with the function that releases them (nil when the garbage collector
+// does). maxHead bounds the preamble frame. The checksum is computed as
+// the chunks arrive. The message must end the stream.
+func readLarge(s network.Stream, r *bufio.Reader, maxHead, chunk int, timeout time.Duration, newSink func(size int) largeSink) (msg []byte, release func(), err error) {
 	if err := s.SetReadDeadline(time.Now().Add(timeout)); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	pre, err := readFrame(r, maxHead+largePreambleSize)
 	switch {
 	case errors.Is(err, errFrameTooLarge):
-		return nil, fmt.Errorf("%w: %w", errMalformedLarge, err)
+		return nil, nil, fmt.Errorf("%w: %w", errMalformedLarge, err)
 	case err != nil:
-		return nil, fmt.Errorf("read preamble: %w", err)
+		return nil, nil, fmt.Errorf("read preamble: %w", err)
 	case len(pre) < largePreambleSize:
-		return nil, fmt.Errorf("%w: preamble of %d bytes", errMalformedLarge, len(pre))
+		return nil, nil, fmt.Errorf("%w: preamble of %d bytes", errMalformedLarge, len(pre))
 	}
 	size, want := binary.BigEndian.Uint64(pre), binary.BigEndian.Uint32(pre[8:])
 	head := pre[largePreambleSize:]
 	if size > uint64(math.MaxInt-len(head)) {
-		return nil, fmt.Errorf("%w: body of %d bytes", errMalformedLarge, size)
+		return nil, nil, fmt.Errorf("%w: body of %d bytes", errMalformedLarge, size)
 	}
 	body := int(size)
+	sink := newSink(len(head) + body)
+	defer func() {
+		if err != nil {
+			sink.discard()
+		}
+	}()
+	if err := sink.write(head); err != nil {
+		return nil, nil, err
+	}
 	sum := crc32.Checksum(head, castagnoli)
-	var msg []byte     // the whole message, once allocated
-	var early [][]byte // the body's chunks until then
 	for received := 0; received < body; {
-		if msg == nil && (received >= body/4 || body <= chunk) {
-			msg = make([]byte, len(head)+body)
-			at := copy(msg, head)
-			for _, c := range early {
-				at += copy(msg[at:], c)
-			}
-			early = nil
-		}
-		n := min(body-received, chunk)
-		var buf []byte
-		if msg != nil {
-			buf = msg[len(head)+received : len(head)+received+n]
-		} else {
-			buf = make([]byte, n)
-			early = append(early, buf)
-		}
+		buf := sink.next(min(body-received, chunk))
 		if err := s.SetReadDeadline(time.Now().Add(timeout)); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if _, err := io.ReadFull(r, buf); err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return nil, fmt.Errorf("%w: the stream ended after %d of %d body bytes", errMalformedLarge, received, size)
+				return nil, nil, fmt.Errorf("%w: the stream ended after %d of %d body bytes", errMalformedLarge, received, size)
 			}
-			return nil, fmt.Errorf("read at byte %d of %d: %w", received, size, err)
+			return nil, nil, fmt.Errorf("read at byte %d of %d: %w", received, size, err)
 		}
 		sum = crc32.Update(sum, castagnoli, buf)
-		received += n
-	}
-	if msg == nil { // no body
-		msg = head
+		if err := sink.write(buf); err != nil {
+			return nil, nil, err
+		}
+		received += len(buf)
 	}
 	if err := s.SetReadDeadline(time.Now().Add(timeout)); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	switch _, err := r.ReadByte(); {
 	case err == nil:
-		return nil, fmt.Errorf("%w: bytes after the announced %d", errMalformedLarge, size)
+		return nil, nil, fmt.Errorf("%w: bytes after the announced %d", errMalformedLarge, size)
 	case !errors.Is(err, io.EOF):
-		return nil, fmt.Errorf("read the end of the stream: %w", err)
+		return nil, nil, fmt.Errorf("read the end of the stream: %w", err)
 	}
 	if sum != want {
-		return nil, fmt.Errorf("%w: %d bytes fail their checksum", errMalformedLarge, len(msg))
+		return nil, nil, fmt.Errorf("%w: %d bytes fail their checksum", errMalformedLarge, len(head)+body)
 	}
-	return msg, nil
+	return sink.finish()
 }

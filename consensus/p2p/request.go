@@ -101,7 +101,7 @@ func (t *Transport) Request(ctx context.Context, to consensus.NodeID, req []byte
 		s.Reset()
 		return nil, fmt.Errorf("request to node %d: %w", to, err)
 	}
-	frame, err := readLarge(s, bufio.NewReaderSize(s, 64<<10), maxRequestSize, t.opts.SnapshotChunkSize, requestTimeout)
+	frame, _, err := readLarge(s, bufio.NewReaderSize(s, 64<<10), maxRequestSize, t.opts.SnapshotChunkSize, requestTimeout, newHeapSink)
 	if err != nil && ctx.Err() != nil {
 		err = ctx.Err()
 	}

@@ -128,7 +128,9 @@ func (t *Transport) sendSnapshot(l *link, head, body []byte) error {
 
 // handleSnapshot receives one snapshot stream. A peer sends one snapshot
 // at a time, so a new stream from it means it gave up on the previous
-// one, which is dropped: at most one snapshot per peer is held in memory.
+// one, which is dropped: at most one snapshot per peer is held in memory
+// until the receiver takes it. With MapSnapshots it is held in a memory
+// file (largesink_linux.go) and delivered mapped, with its Release.
 func (t *Transport) handleSnapshot(s network.Stream) {
 	from, ok := t.members[s.Conn().RemotePeer()]
 	if !ok || !t.startReader() {
@@ -145,17 +147,24 @@ func (t *Transport) handleSnapshot(s network.Stream) {
 	log := t.log.With("peer_node", from, "peer", s.Conn().RemotePeer())
 	start := time.Now()
 	timeout := t.opts.SnapshotTimeout
-	msg, err := readLarge(s, bufio.NewReaderSize(s, 64<<10), t.opts.MaxMessageSize, t.opts.SnapshotChunkSize, timeout)
+	newSink := newHeapSink
+	if t.opts.MapSnapshots {
+		newSink = newMappedSink
+	}
+	msg, release, err := readLarge(s, bufio.NewReaderSize(s, 64<<10), t.opts.MaxMessageSize, t.opts.SnapshotChunkSize, timeout, newSink)
 	if err == nil {
 		wait := time.NewTimer(timeout)
 		select {
-		case t.inbound <- consensus.Inbound{From: from, Data: msg}:
+		case t.inbound <- consensus.Inbound{From: from, Data: msg, Release: release}:
 		case <-t.ctx.Done():
 			err = ErrClosed
 		case <-wait.C:
 			err = errors.New("the receiver's event loop took no message for a whole snapshot timeout")
 		}
 		wait.Stop()
+		if err != nil && release != nil {
+			release()
+		}
 	}
 	if err != nil {
 		t.metrics.snapshots.WithLabelValues(label, snapshotReceived, snapshotFailed).Inc()

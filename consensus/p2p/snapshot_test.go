@@ -173,29 +173,43 @@ func TestMalformedSnapshotStreamIsRefused(t *testing.T) {
 		{"checksum mismatch", largeMessage(head, body, uint64(len(body)), sum+1)},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := newTestCluster(t, 2)
-			var logs1 logSink
-			n1 := start(t, c, 1, &logs1, func(o *Options) { o.MaxMessageSize = 64 << 10 })
+		for _, mapped := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, mapped %v", tt.name, mapped), func(t *testing.T) {
+				testMalformedSnapshotStream(t, tt.stream, mapped)
+			})
+		}
+	}
+}
 
-			raw := rawPeer(t, c, 2)
-			s := raw.streamOf(t, c.Nodes[0], SnapshotProtocolID)
-			_, err := s.Write(tt.stream)
-			require.NoError(t, err)
-			require.NoError(t, s.CloseWrite())
-			require.NoError(t, s.SetReadDeadline(time.Now().Add(patience)))
-			answer, err := readFrame(bufio.NewReader(s), maxAnswerSize)
-			require.NoError(t, err, "the receiver says why it refused")
-			require.Equal(t, answerError, answer[0])
-			require.Contains(t, string(answer), "malformed")
-			require.True(t, logs1.lineWith("malformed snapshot from peer", "peer_node=2"), "refusal not logged:\n%s", logs1.String())
-			quiet(t, n1)
-			raw.close(t)
+// testMalformedSnapshotStream writes stream to a node as a peer's
+// snapshot stream: the node refuses it, says why, and takes the next
+// snapshot from that peer.
+func testMalformedSnapshotStream(t *testing.T, stream []byte, mapped bool) {
+	c := newTestCluster(t, 2)
+	var logs1 logSink
+	n1 := start(t, c, 1, &logs1, func(o *Options) { o.MaxMessageSize = 64 << 10; o.MapSnapshots = mapped })
 
-			n2 := start(t, c, 2, nil)
-			waitConnected(t, n2, 1)
-			require.NoError(t, n2.SendSnapshot(1, head, body))
-			require.Equal(t, "headbody of the snapshot", string(receive(t, n1, 1)[0].Data), "the next snapshot from the peer is taken")
-		})
+	raw := rawPeer(t, c, 2)
+	s := raw.streamOf(t, c.Nodes[0], SnapshotProtocolID)
+	_, err := s.Write(stream)
+	require.NoError(t, err)
+	require.NoError(t, s.CloseWrite())
+	require.NoError(t, s.SetReadDeadline(time.Now().Add(patience)))
+	answer, err := readFrame(bufio.NewReader(s), maxAnswerSize)
+	require.NoError(t, err, "the receiver says why it refused")
+	require.Equal(t, answerError, answer[0])
+	require.Contains(t, string(answer), "malformed")
+	require.True(t, logs1.lineWith("malformed snapshot from peer", "peer_node=2"), "refusal not logged:\n%s", logs1.String())
+	quiet(t, n1)
+	raw.close(t)
+
+	n2 := start(t, c, 2, nil)
+	waitConnected(t, n2, 1)
+	require.NoError(t, n2.SendSnapshot(1, []byte("head"), []byte("body of the next")))
+	in := receive(t, n1, 1)[0]
+	require.Equal(t, "headbody of the next", string(in.Data), "the next snapshot from the peer is taken")
+	require.Equal(t, mapped, in.Release != nil, "a mapped snapshot comes with its release")
+	if mapped {
+		in.Release()
 	}
 }

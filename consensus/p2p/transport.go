@@ -92,6 +92,12 @@ type Options struct {
 	// SnapshotChunkSize is how much of a snapshot is written or read at a
 	// time (default 1 MiB), the unit of progress SnapshotTimeout watches.
 	SnapshotChunkSize int
+	// MapSnapshots holds each snapshot received in a memory file rather
+	// than in the heap (largesink_linux.go), and delivers it mapped, with
+	// an Inbound.Release that the receiver must call once it no longer
+	// uses the data; raftlog does. Off, a snapshot is in the heap and has
+	// no Release.
+	MapSnapshots bool
 	// SnapshotTimeout is how long a snapshot transfer may make no
 	// progress (default 30 s): the peer takes no chunk, or does not
 	// confirm. A transfer that keeps moving takes as long as it needs.

@@ -100,6 +100,9 @@ type Core struct {
 	receiving      *receiveJob
 	receivingTaken bool
 	received       *receivedSnapshot
+	// deliveredRelease frees the data of the leader's snapshot the last
+	// Ready delivered, when the transport mapped it (snapshotreceive.go).
+	deliveredRelease func()
 
 	failed error
 }
@@ -233,6 +236,14 @@ func (c *Core) Tick() error {
 // refused (garbage, a forged sender, a stranger); it is not fatal unless
 // it wraps ErrFailed.
 func (c *Core) Step(in consensus.Inbound) error {
+	// The data of a mapped snapshot is released here unless the Core
+	// keeps it (snapshotreceive.go); no other message is mapped.
+	kept := false
+	defer func() {
+		if !kept {
+			release(in.Release)
+		}
+	}()
 	return c.guard("step", func() error {
 		m, err := decodeMessage(in.Data)
 		if err != nil {
@@ -249,10 +260,12 @@ func (c *Core) Step(in consensus.Inbound) error {
 		}
 		c.handOverForLostNode(m)
 		switch {
-		case m.GetType() == pb.MsgSnap && c.receiveOffLoop(m):
+		case m.GetType() == pb.MsgSnap && c.receiveOffLoop(m, in.Release):
+			kept = true
 			return nil
 		case m.GetType() == pb.MsgSnap:
-			return c.stepSnapshot(m, nil, nil, c.ticks)
+			kept = true
+			return c.stepSnapshot(m, in.Release, nil, nil, c.ticks)
 		case c.dropsWhileReceiving(m):
 			return nil
 		}

@@ -32,7 +32,11 @@ type Node struct {
 	receiveJobs    chan *receiveJob
 	receiveRunning chan struct{}
 	// reads reads the stored snapshot ahead for raft (readahead.go).
-	reads    *readAhead
+	reads *readAhead
+	// sent counts the Applies sent to the user; handed holds the releases
+	// of mapped snapshot data sent (mappeddata.go).
+	sent     uint64
+	handed   []handedData
 	stop     chan struct{}
 	done     chan struct{}
 	stopOnce sync.Once
@@ -250,7 +254,8 @@ func (n *Node) run(tick time.Duration) {
 			p.answer(n.stopReason())
 		}
 		n.waitForJob(n.jobRunning, "a snapshot is still being taken")
-		n.waitForJob(n.receiveRunning, "a leader's snapshot is still being written")
+		receiveEnded := n.waitForJob(n.receiveRunning, "a leader's snapshot is still being written")
+		n.releaseOnStop(pending, receiveEnded)
 		if !n.reads.wait(jobStopWait) {
 			n.core.log.Warn("raftlog: stopping while the stored snapshot is still being read", "waited", jobStopWait)
 		}
@@ -303,6 +308,7 @@ func (n *Node) run(tick time.Duration) {
 			_ = n.core.SnapshotSent(r) // a fatal error is checked below
 		case out <- head:
 			n.core.m.apply.Observe(n.core.cfg.Clock().Sub(pending[0].since).Seconds())
+			n.handOut(pending[0])
 			pending = pending[1:]
 		}
 		// Batch what else has arrived into the same Ready.
@@ -322,11 +328,9 @@ func (n *Node) run(tick time.Duration) {
 		}
 		if len(pending) < appliesBuffer && n.core.HasReady() {
 			applies, _ := n.core.HandleReady() // a fatal error is checked below
-			now := n.core.cfg.Clock()
-			for _, a := range applies {
-				pending = append(pending, pendingApply{a, now})
-			}
+			pending = n.queue(pending, applies)
 		}
+		n.releaseTaken()
 		n.startSnapshotJob()
 		n.startReceiveJob()
 		// Deliveries and expiries free slots; offer the waiters again.
@@ -370,23 +374,19 @@ func runOffLoop[J any](job J, run func(), done chan<- J) chan struct{} {
 }
 
 // waitForJob lets a job running off the loop end before the store
-// closes, for at most jobStopWait; running is nil when none runs.
-func (n *Node) waitForJob(running chan struct{}, what string) {
+// closes, for at most jobStopWait; running is nil when none runs. It
+// reports whether no job is running any more.
+func (n *Node) waitForJob(running chan struct{}, what string) bool {
 	if running == nil {
-		return
+		return true
 	}
 	select {
 	case <-running:
+		return true
 	case <-time.After(jobStopWait):
 		n.core.log.Warn("raftlog: stopping while "+what, "waited", jobStopWait)
+		return false
 	}
-}
-
-// pendingApply is a committed batch waiting for the user, with when it
-// was committed, for the apply latency metric.
-type pendingApply struct {
-	apply consensus.Apply
-	since time.Time
 }
 
 // stopReason is what waiting proposers learn when the loop ends.

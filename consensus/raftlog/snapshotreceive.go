@@ -134,10 +134,49 @@ func nextField(b []byte, off int, what string) (num protowire.Number, typ protow
 type receivedSnapshot struct {
 	index, term uint64
 	data        []byte
-	stager      snapshotStager
-	staged      *stagedSnapshot
+	// release frees data when the transport mapped it (nil otherwise).
+	release func()
+	stager  snapshotStager
+	staged  *stagedSnapshot
 	// arrivedTick is when it reached the Core, for the rest after it.
 	arrivedTick uint64
+}
+
+// A leader's snapshot may arrive in memory the transport mapped for it
+// (consensus.Inbound.Release), which must be released once, when nothing
+// uses it any more. The release travels with the data: in the receiveJob
+// that writes its file, then in the receivedSnapshot stepped into raft,
+// then with the Apply that delivers it (takeDeliveredRelease), and the
+// Node releases it once the user has taken a later Apply. Wherever the
+// data is dropped instead, it is released there.
+
+// release calls f unless it is nil.
+func release(f func()) {
+	if f != nil {
+		f()
+	}
+}
+
+// takeDeliveredRelease hands the driver the release of the snapshot data
+// that the last HandleReady delivered, if the transport mapped it.
+func (c *Core) takeDeliveredRelease() func() {
+	f := c.deliveredRelease
+	c.deliveredRelease = nil
+	return f
+}
+
+// releaseReceived releases the data of leader's snapshots the Core still
+// holds, when its driver stops: none of it reaches the user any more.
+func (c *Core) releaseReceived() {
+	if c.receiving != nil {
+		release(c.receiving.release)
+		c.receiving = nil
+	}
+	if c.received != nil {
+		release(c.received.release)
+		c.received = nil
+	}
+	release(c.takeDeliveredRelease())
 }
 
 // stepSnapshot steps m, a leader's snapshot, into raft without its data
@@ -146,9 +185,10 @@ type receivedSnapshot struct {
 // data to, or nil. A snapshot that arrives before the Ready of the one
 // stepped last is dropped, so that the data kept is always that of the
 // snapshot raft holds; the leader sends it again if it is still needed.
-func (c *Core) stepSnapshot(m *pb.Message, stager snapshotStager, staged *stagedSnapshot, arrivedTick uint64) error {
+func (c *Core) stepSnapshot(m *pb.Message, dataRelease func(), stager snapshotStager, staged *stagedSnapshot, arrivedTick uint64) error {
 	meta := m.GetSnapshot().GetMetadata()
 	if c.received != nil {
+		release(dataRelease)
 		if staged != nil {
 			stager.discardStaged(*staged)
 		}
@@ -157,7 +197,7 @@ func (c *Core) stepSnapshot(m *pb.Message, stager snapshotStager, staged *staged
 		return nil
 	}
 	c.received = &receivedSnapshot{index: meta.GetIndex(), term: meta.GetTerm(), data: m.GetSnapshot().GetData(),
-		stager: stager, staged: staged, arrivedTick: arrivedTick}
+		release: dataRelease, stager: stager, staged: staged, arrivedTick: arrivedTick}
 	m.Snapshot = &pb.Snapshot{Metadata: meta}
 	if err := c.rn.Step(m); err != nil {
 		c.m.invalidMessages.Inc()
@@ -188,6 +228,7 @@ func (c *Core) saveReady(rd raft.Ready, hs *pb.HardState) error {
 		return c.store.Save(hs, rd.Entries, rd.Snapshot)
 	}
 	c.received = nil
+	c.deliveredRelease = r.release
 	c.restAfter(r.arrivedTick)
 	if r.staged == nil {
 		return c.store.Save(hs, rd.Entries, rd.Snapshot)
@@ -199,9 +240,13 @@ func (c *Core) saveReady(rd raft.Ready, hs *pb.HardState) error {
 // in the Ready after it (it was no newer than what this node holds), and
 // removes its file.
 func (c *Core) discardUnusedReceived() {
-	if c.received != nil && c.received.staged != nil {
+	if c.received == nil {
+		return
+	}
+	if c.received.staged != nil {
 		c.received.stager.discardStaged(*c.received.staged)
 	}
+	release(c.received.release)
 	c.received = nil
 }
 
@@ -209,7 +254,9 @@ func (c *Core) discardUnusedReceived() {
 // event loop, before raft sees it. Run it once, on any goroutine, then
 // hand it back to finishReceive on the loop.
 type receiveJob struct {
-	msg         *pb.Message
+	msg *pb.Message
+	// release frees the message's data when the transport mapped it.
+	release     func()
 	stager      snapshotStager
 	started     time.Time
 	arrivedTick uint64
@@ -228,11 +275,12 @@ func (j *receiveJob) run() {
 	j.staged = &staged
 }
 
-// receiveOffLoop takes m, a leader's snapshot, from the loop if the driver
-// stores received snapshots off it (Node), and reports whether it did. A
-// snapshot that arrives while another is being stored is dropped: the
-// leader sends it again if it is still needed once the first is in.
-func (c *Core) receiveOffLoop(m *pb.Message) bool {
+// receiveOffLoop takes m, a leader's snapshot, and the release of its
+// data from the loop if the driver stores received snapshots off it
+// (Node), and reports whether it did. A snapshot that arrives while
+// another is being stored is dropped: the leader sends it again if it is
+// still needed once the first is in.
+func (c *Core) receiveOffLoop(m *pb.Message, dataRelease func()) bool {
 	stager, ok := c.store.(snapshotStager)
 	if !c.asyncSnapshots || !ok || len(m.GetSnapshot().GetData()) == 0 {
 		return false
@@ -240,9 +288,10 @@ func (c *Core) receiveOffLoop(m *pb.Message) bool {
 	if c.receiving != nil {
 		c.log.Info("raftlog: a leader's snapshot arrived while another is being stored; dropped",
 			"from", m.GetFrom(), "index", m.GetSnapshot().GetMetadata().GetIndex())
+		release(dataRelease)
 		return true
 	}
-	c.receiving = &receiveJob{msg: m, stager: stager, started: c.cfg.Clock(), arrivedTick: c.ticks}
+	c.receiving = &receiveJob{msg: m, release: dataRelease, stager: stager, started: c.cfg.Clock(), arrivedTick: c.ticks}
 	return true
 }
 
@@ -271,11 +320,12 @@ func (c *Core) finishReceive(j *receiveJob) error {
 	}
 	meta := j.msg.GetSnapshot().GetMetadata()
 	if j.err != nil {
+		release(j.release)
 		c.log.Warn("raftlog: storing a leader's snapshot failed; the leader will send it again",
 			"from", j.msg.GetFrom(), "index", meta.GetIndex(), "err", j.err)
 		return nil
 	}
 	c.log.Info("raftlog: wrote a leader's snapshot off the loop", "from", j.msg.GetFrom(), "index", meta.GetIndex(),
 		"bytes", len(j.msg.GetSnapshot().GetData()), "took", c.cfg.Clock().Sub(j.started))
-	return c.guard("step snapshot", func() error { return c.stepSnapshot(j.msg, j.stager, j.staged, j.arrivedTick) })
+	return c.guard("step snapshot", func() error { return c.stepSnapshot(j.msg, j.release, j.stager, j.staged, j.arrivedTick) })
 }

@@ -171,9 +171,16 @@ func TestSlowSnapshotSourceKeepsTheLeader(t *testing.T) {
 // of the snapshot source.
 func startBoltNode(t *testing.T, net *memnet.Network, dir string, cfg Config, hook func()) *liveNode {
 	t.Helper()
-	store, err := openStore(dir, Identity{ClusterID: testCluster, Node: cfg.ID})
-	require.NoError(t, err)
 	ep, err := net.Join(cfg.ID)
+	require.NoError(t, err)
+	return startBoltNodeOn(t, ep, dir, cfg, hook, func(consensus.Apply) {})
+}
+
+// startBoltNodeOn is startBoltNode on the transport tr, with beforeApply
+// run on each Apply the user takes before it applies it.
+func startBoltNodeOn(t *testing.T, tr consensus.Transport, dir string, cfg Config, hook func(), beforeApply func(consensus.Apply)) *liveNode {
+	t.Helper()
+	store, err := openStore(dir, Identity{ClusterID: testCluster, Node: cfg.ID})
 	require.NoError(t, err)
 	ln := &liveNode{done: make(chan struct{})}
 	cfg.Logger = quietLogger()
@@ -184,12 +191,13 @@ func startBoltNode(t *testing.T, net *memnet.Network, dir string, cfg Config, ho
 		defer ln.mu.Unlock()
 		return ln.hist.Snapshot()
 	}
-	node, err := StartNode(cfg, store, ep)
+	node, err := StartNode(cfg, store, tr)
 	require.NoError(t, err)
 	ln.Node = node
 	go func() {
 		defer close(ln.done)
 		for a := range node.Applies() {
+			beforeApply(a)
 			ln.mu.Lock()
 			err := ln.hist.Apply(a)
 			ln.mu.Unlock()
@@ -205,6 +213,36 @@ func startBoltNode(t *testing.T, net *memnet.Network, dir string, cfg Config, ho
 // read ahead for raft, and sent over the message size limit to a follower
 // that restarted behind a compacted log.
 func TestNodeCatchesUpFollowerThroughSnapshot(t *testing.T) {
+	c := compactPastAFollower(t)
+	back := startBoltNode(t, c.net, c.dir, c.cfg, func() {})
+	eventually(t, "the restarted follower has every entry", func() bool { return slices.Equal(c.want, back.entries()) })
+	eventually(t, "the leader unmapped the snapshot it sent", func() bool {
+		reads := c.leader.reads
+		reads.mu.Lock()
+		defer reads.mu.Unlock()
+		return len(reads.handedOut) == 0
+	})
+	back.mu.Lock()
+	defer back.mu.Unlock()
+	assert.Equal(t, 1, back.hist.Snapshots, "it caught up through a snapshot")
+	assert.GreaterOrEqual(t, c.net.Stats().Snapshots, uint64(1))
+}
+
+// compactedPast is a cluster of three bolt Nodes whose leader compacted
+// its log past a follower it stopped.
+type compactedPast struct {
+	net    *memnet.Network
+	leader *liveNode
+	// dir and cfg are the stopped follower's; want is every entry
+	// committed.
+	dir  string
+	cfg  Config
+	want []string
+}
+
+// compactPastAFollower starts three bolt Nodes, stops a follower, and
+// commits entries until the leader has compacted its log past it.
+func compactPastAFollower(t *testing.T) compactedPast {
 	net := memnet.New(1)
 	net.SetMaxMessageSize(4 << 10)
 	peers := []consensus.NodeID{1, 2, 3}
@@ -235,19 +273,7 @@ func TestNodeCatchesUpFollowerThroughSnapshot(t *testing.T) {
 		first, err := nodes[lead].core.store.FirstIndex()
 		return err == nil && first > 50 && slices.Equal(want, nodes[lead].entries())
 	})
-
-	back := startBoltNode(t, net, dirs[lagging], config(lagging), func() {})
-	eventually(t, "the restarted follower has every entry", func() bool { return slices.Equal(want, back.entries()) })
-	eventually(t, "the leader unmapped the snapshot it sent", func() bool {
-		reads := nodes[lead].reads
-		reads.mu.Lock()
-		defer reads.mu.Unlock()
-		return len(reads.handedOut) == 0
-	})
-	back.mu.Lock()
-	defer back.mu.Unlock()
-	assert.Equal(t, 1, back.hist.Snapshots, "it caught up through a snapshot")
-	assert.GreaterOrEqual(t, net.Stats().Snapshots, uint64(1))
+	return compactedPast{net: net, leader: nodes[lead], dir: dirs[lagging], cfg: config(lagging), want: want}
 }
 
 // decodeMessage decodes a snapshot sent as head and body without copying

@@ -74,7 +74,7 @@ func Start(cfg *cluster.Config, self consensus.NodeID, opts Options) (*Node, err
 	if err != nil {
 		return nil, err
 	}
-	net, err := p2p.New(p2p.Options{Cluster: cfg, Self: self, Logger: opts.Logger, Metrics: opts.Metrics})
+	net, err := p2p.New(p2p.Options{Cluster: cfg, Self: self, Logger: opts.Logger, Metrics: opts.Metrics, MapSnapshots: true})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("raftnode: node %d: %w", self, err), store.Close())
 	}
