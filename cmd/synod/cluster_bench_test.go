@@ -187,12 +187,7 @@ func BenchmarkReplicatedKV(b *testing.B) {
 		solo.Process.Signal(syscall.SIGTERM)
 		solo.Wait()
 
-		c := startCluster(b, 3, benchMachine(""))
-		var addrs []string
-		for _, n := range c.cfg.Nodes {
-			addrs = append(addrs, c.serviceAddr(n.ID))
-			waitDial(b, c.serviceAddr(n.ID))
-		}
+		c, addrs := startServingCluster(b)
 		rate, lat = kvLoad(b, addrs, clients, requests)
 		repRate, repLat = repRate+rate, append(repLat, lat...)
 		repRB += redisBenchmark(b, addrs[0])
@@ -297,6 +292,19 @@ func redisBenchmark(b *testing.B, addr string) float64 {
 	return sum / 2
 }
 
+// startServingCluster starts a 3-node cluster of the bundled service with
+// the benchmarks' machine and returns it once every node answers PING,
+// with the nodes' service addresses.
+func startServingCluster(b *testing.B) (*testCluster, []string) {
+	c := startCluster(b, 3, benchMachine(""))
+	var addrs []string
+	for _, n := range c.cfg.Nodes {
+		addrs = append(addrs, c.serviceAddr(n.ID))
+		waitDial(b, c.serviceAddr(n.ID))
+	}
+	return c, addrs
+}
+
 // waitDial waits until the service answers PING at addr.
 func waitDial(b testing.TB, addr string) {
 	deadline := time.Now().Add(patience)
@@ -321,10 +329,7 @@ func BenchmarkFailover(b *testing.B) {
 	var survivor, moved float64
 	for b.Loop() {
 		b.StopTimer()
-		c := startCluster(b, 3, benchMachine(""))
-		for _, n := range c.cfg.Nodes {
-			waitDial(b, c.serviceAddr(n.ID))
-		}
+		c, _ := startServingCluster(b)
 		leader := c.leader()
 		other := consensus.NodeID(1 + int(leader)%3)
 		onOther, err := dialKV(c.serviceAddr(other))
@@ -381,10 +386,7 @@ func BenchmarkLeaderStability(b *testing.B) {
 	var changes, perSecond float64
 	for b.Loop() {
 		b.StopTimer()
-		c := startCluster(b, 3, benchMachine(""))
-		for _, n := range c.cfg.Nodes {
-			waitDial(b, c.serviceAddr(n.ID))
-		}
+		c, _ := startServingCluster(b)
 		before := leaderChanges(c)
 		load := startClients(c, 16, 64, 1)
 		time.Sleep(duration)

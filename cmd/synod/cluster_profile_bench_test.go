@@ -39,12 +39,7 @@ func BenchmarkReplicatedKVProfile(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		runs++
-		c := startCluster(b, 3, benchMachine(""))
-		var addrs []string
-		for _, n := range c.cfg.Nodes {
-			addrs = append(addrs, c.serviceAddr(n.ID))
-			waitDial(b, c.serviceAddr(n.ID))
-		}
+		c, addrs := startServingCluster(b)
 		var answered atomic.Int64
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
