@@ -2,11 +2,7 @@
 
 package machine
 
-import (
-	"golang.org/x/sys/cpu"
-
-	"github.com/synodvm/synod/machine/jit"
-)
+import "github.com/synodvm/synod/machine/jit"
 
 // access emits a load or store, the i-th instruction, through the
 // interpreter's access caches (memaccess.go): on a miss it exits before
@@ -60,7 +56,7 @@ func (b *blockBuilder) access(in *inst, i int, back nextSpec) {
 func (b *blockBuilder) cacheEntryOffset() {
 	a := b.a
 	const low, high = PageShift - cachedPageShift, PageShift + accessCacheFold - cachedPageShift
-	if cpu.X86.HasBMI2 {
+	if jit.HasBMI2 {
 		a.Rorx32(jit.RCX, jit.RAX, low)
 		a.Rorx32(jit.RDX, jit.RAX, high)
 	} else {

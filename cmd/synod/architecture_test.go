@@ -67,9 +67,12 @@ func TestArchitecture(t *testing.T) {
 				// and bbolt for its records, nothing else.
 				require.True(t, std[dep] || dep == module+"consensus" || strings.HasPrefix(dep, "go.etcd.io/bbolt") || strings.HasPrefix(dep, "golang.org/x/sys/"),
 					"%s may depend on the standard library, consensus and bbolt only, but imports %s", p.ImportPath, dep)
+			case inside(p.ImportPath, "machine/jit"):
+				require.True(t, std[dep] || dep == "golang.org/x/sys/cpu",
+					"%s may depend on the standard library and golang.org/x/sys/cpu (host features) only, but imports %s", p.ImportPath, dep)
 			case inside(p.ImportPath, "machine"):
-				require.True(t, std[dep] || inside(dep, "machine"),
-					"%s is pure: standard library and machine/... only, but imports %s", p.ImportPath, dep)
+				require.True(t, std[dep] || inside(dep, "machine") || dep == "golang.org/x/sys/cpu",
+					"%s is pure: standard library and machine/... only (and golang.org/x/sys/cpu through machine/jit), but imports %s", p.ImportPath, dep)
 			case inside(p.ImportPath, "consensus"):
 				for _, banned := range []string{"machine", "replica", "outputs", "peripherals"} {
 					require.False(t, inside(dep, banned), "%s must not depend on %s", p.ImportPath, dep)

@@ -8,7 +8,7 @@
 //
 // Generated code runs on the goroutine's stack without growing it: Enter
 // calls it, it uses registers only, and it returns a code saying why it
-// stopped. It must not touch R14 (the goroutine pointer), R15 or RBP, and
-// must return within a bounded time, since the goroutine cannot be
-// preempted while it runs.
+// stopped. It must not touch RBP, must give R14 (the goroutine pointer)
+// and R15 back as it found them, and must return within a bounded time,
+// since the goroutine cannot be preempted while it runs.
 package jit
