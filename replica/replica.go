@@ -142,19 +142,31 @@ type pendingEntry struct {
 	Entry entry.Entry
 }
 
+// notGiven says which of the guest and the root file system that b names
+// this node was not given, or nil when it has both.
+func (r *Replica) notGiven(b entry.Boot) error {
+	if mine := GuestDigest(r.cfg.Guest); b.GuestDigest != mine {
+		return fmt.Errorf("names guest %x, but this node was given guest %x: every node must run the same program",
+			b.GuestDigest[:8], mine[:8])
+	}
+	if mine := RootDigest(r.cfg.Root); b.RootDigest != mine {
+		return fmt.Errorf("names root file system %x, but this node was given %x: every node must start from the same files",
+			b.RootDigest[:8], mine[:8])
+	}
+	return nil
+}
+
 // start boots the machine from the first Boot entry.
 func (r *Replica) start(index uint64, b entry.Boot) {
-	if b.GuestDigest != GuestDigest(r.cfg.Guest) {
-		mine := GuestDigest(r.cfg.Guest)
-		r.stop(fmt.Errorf("boot entry %d names guest %x, but this node was given guest %x: every node must run the same program",
-			index, b.GuestDigest[:8], mine[:8]))
+	if err := r.notGiven(b); err != nil {
+		r.stop(fmt.Errorf("boot entry %d %w", index, err))
 		return
 	}
 	if b.EpochInstructions == 0 {
 		r.stop(fmt.Errorf("boot entry %d: zero epoch length", index))
 		return
 	}
-	files, err := r.rootFiles(index, b)
+	files, err := r.rootFiles(index)
 	if err != nil {
 		r.stop(err)
 		return

@@ -143,12 +143,8 @@ func (r *Replica) Restore(b []byte) error {
 	if err := dec.Finish(); err != nil {
 		return fmt.Errorf("restore: header: %w", err)
 	}
-	if h.Boot.GuestDigest != GuestDigest(r.cfg.Guest) {
-		return fmt.Errorf("restore: snapshot is of guest %x, this node runs %x",
-			h.Boot.GuestDigest[:8], GuestDigest(r.cfg.Guest))
-	}
-	if mine := RootDigest(r.cfg.Root); h.Boot.RootDigest != mine {
-		return fmt.Errorf("restore: snapshot is of root file system %x, this node has %x", h.Boot.RootDigest[:8], mine[:8])
+	if err := r.notGiven(h.Boot); err != nil {
+		return fmt.Errorf("restore: the snapshot's boot entry %w", err)
 	}
 	w, err := decodeWorld(sections[1])
 	if err != nil {

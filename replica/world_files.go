@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 
-	"github.com/synodvm/synod/consensus/entry"
 	"github.com/synodvm/synod/machine/linux"
 	"github.com/synodvm/synod/machine/linux/fstree"
 )
@@ -25,13 +24,9 @@ func RootDigest(root []byte) [32]byte {
 	return sha256.Sum256(root)
 }
 
-// rootFiles is the file tree the machine of boot starts with: the packed
-// root, which must be the one the Boot entry names.
-func (r *Replica) rootFiles(index uint64, b entry.Boot) (*fstree.Tree, error) {
-	if mine := RootDigest(r.cfg.Root); b.RootDigest != mine {
-		return nil, fmt.Errorf("boot entry %d names root file system %x, but this node was given %x: every node must start from the same files",
-			index, b.RootDigest[:8], mine[:8])
-	}
+// rootFiles is the file tree the machine starts with: the packed root
+// (which notGiven has checked is the one the Boot entry names).
+func (r *Replica) rootFiles(index uint64) (*fstree.Tree, error) {
 	if r.cfg.Root == nil {
 		return fstree.New(), nil
 	}
