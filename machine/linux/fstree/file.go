@@ -45,9 +45,9 @@ func (t *Tree) Open(p string, flags, mode uint32, now int64) (*File, linux.Errno
 func (t *Tree) openTarget(p string, flags, mode uint32, now int64) (Ino, linux.Errno) {
 	follow := flags&linux.O_NOFOLLOW == 0
 	if flags&linux.O_CREAT == 0 {
-		return t.lookup(p, follow)
+		return t.Lookup(p, follow)
 	}
-	ino, e := t.lookup(p, follow)
+	ino, e := t.Lookup(p, follow)
 	switch {
 	case e == 0 && flags&linux.O_EXCL != 0:
 		return 0, linux.EEXIST

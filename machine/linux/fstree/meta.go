@@ -5,10 +5,6 @@ import "github.com/synodvm/synod/machine/linux"
 // dev is the device number every file of a tree reports.
 const dev = 0x2a
 
-// Lookup finds the file at p; follow says whether a final symbolic link
-// is followed.
-func (t *Tree) Lookup(p string, follow bool) (Ino, linux.Errno) { return t.lookup(p, follow) }
-
 // Stat describes the file ino.
 func (t *Tree) Stat(ino Ino) linux.Stat {
 	n := t.nodes[ino]

@@ -51,7 +51,7 @@ func (t *Tree) Link(ino Ino, p string, now int64) linux.Errno {
 
 // Readlink returns the target of the symbolic link p.
 func (t *Tree) Readlink(p string) (string, linux.Errno) {
-	ino, e := t.lookup(p, false)
+	ino, e := t.Lookup(p, false)
 	if e != 0 {
 		return "", e
 	}

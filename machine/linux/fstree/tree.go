@@ -146,9 +146,9 @@ func start(p string, dir Ino) Ino {
 	return dir
 }
 
-// lookup finds the file at p, relative to the working directory; follow
+// Lookup finds the file at p, relative to the working directory; follow
 // says whether a final symbolic link is followed.
-func (t *Tree) lookup(p string, follow bool) (Ino, linux.Errno) {
+func (t *Tree) Lookup(p string, follow bool) (Ino, linux.Errno) {
 	if p == "" {
 		return 0, linux.ENOENT
 	}
