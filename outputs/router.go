@@ -62,6 +62,11 @@ type Router struct {
 	// write performed late would land after the newer ones the guest
 	// issued through other paths.
 	Fenced atomic.Bool
+	// Certify, in a Byzantine cluster, signs every output for the node
+	// it is addressed to and holds this node's own until they are
+	// certified; nil in a crash-fault cluster, where outputs are
+	// performed as they are computed.
+	Certify *Certifier
 
 	lastSeq   uint64
 	actioned  atomic.Uint64
@@ -78,11 +83,14 @@ type Router struct {
 
 // Route performs or records each output, in sequence order.
 func (r *Router) Route(outs []Output) {
+	for len(outs) > 0 && outs[0].Seq <= r.lastSeq {
+		outs = outs[1:]
+	}
+	if r.Certify != nil && !r.Quiet.Load() {
+		r.Certify.Sign(outs)
+	}
 	var addressed map[consensus.NodeID][NumKinds]uint64 // a copy, once an output is new
 	for _, o := range outs {
-		if o.Seq <= r.lastSeq {
-			continue
-		}
 		r.lastSeq = o.Seq
 		if addressed == nil {
 			addressed = maps.Clone(r.addressed)
@@ -110,7 +118,7 @@ func (r *Router) Route(outs []Output) {
 			continue
 		}
 		r.actioned.Add(1)
-		r.perform(o)
+		r.performCertified(o)
 	}
 	if addressed != nil {
 		r.addressed = addressed
@@ -123,8 +131,18 @@ func (r *Router) Route(outs []Output) {
 func (r *Router) Repeat(outs []Output) {
 	for _, o := range outs {
 		r.actioned.Add(1)
-		r.perform(o)
+		r.performCertified(o)
 	}
+}
+
+// performCertified performs o, once it is certified where outputs need
+// certificates.
+func (r *Router) performCertified(o Output) {
+	if r.Certify == nil || !NeedsCertificate(o.Action) {
+		r.perform(o)
+		return
+	}
+	r.Certify.Hold(o, r.perform)
 }
 
 func (r *Router) perform(o Output) {

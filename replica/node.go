@@ -35,6 +35,10 @@ type NodeConfig struct {
 	Boot    BootParams
 	Log     consensus.Log
 	Devices outputs.Devices
+	// Certify, in a Byzantine cluster, makes the node perform an output
+	// only once f+1 replicas signed it (outputs.Router.Certify); nil
+	// otherwise.
+	Certify *outputs.Certifier
 	// OnCommit sees every committed entry, in log order, before the
 	// replica delivers it: the network port acknowledges its proposals
 	// from it. May be nil.
@@ -74,6 +78,9 @@ type NodeStatus struct {
 	// it.
 	Addressed map[consensus.NodeID][outputs.NumKinds]uint64
 	Quiet     bool
+	// Certificates are the output certifier's counts in a Byzantine
+	// cluster; nil elsewhere.
+	Certificates *outputs.CertifierCounts
 	// ConsoleInNext and ConsoleInEOF are how far the guest's stdin has
 	// taken the console's input.
 	ConsoleInNext uint64
@@ -124,7 +131,7 @@ func NewNode(cfg NodeConfig) *Node {
 		snapshots: make(chan chan snapshotReply),
 		done:      make(chan struct{}),
 	}
-	n.router = &outputs.Router{Self: cfg.Replica.Self, Devices: cfg.Devices, Logger: cfg.Logger}
+	n.router = &outputs.Router{Self: cfg.Replica.Self, Devices: cfg.Devices, Logger: cfg.Logger, Certify: cfg.Certify}
 	n.rt = NewRuntime(RuntimeConfig{
 		Self:      cfg.Replica.Self,
 		Guest:     cfg.Replica.Guest,
@@ -331,7 +338,13 @@ func (n *Node) proposer(ctx context.Context, done chan struct{}) {
 func (n *Node) publish() {
 	actioned, elsewhere := n.router.Counts()
 	consoleNext, consoleEOF := n.rep.ConsoleInputNext()
+	var certificates *outputs.CertifierCounts
+	if n.router.Certify != nil {
+		counts := n.router.Certify.Counts()
+		certificates = &counts
+	}
 	n.status.Store(&NodeStatus{
+		Certificates:  certificates,
 		ConsoleInNext: consoleNext,
 		ConsoleInEOF:  consoleEOF,
 		ID:            n.cfg.Replica.Self,

@@ -22,6 +22,7 @@ type replicaCollector struct {
 	epoch, instructions, delivered, lag, hashEpoch, hashesAgreed *prometheus.Desc
 	booted, quiet, exited, performed, addressed, elsewhere       *prometheus.Desc
 	inputBytes, randomBatches, divergences, repairs              *prometheus.Desc
+	certified, awaiting, mismatched, invalid                     *prometheus.Desc
 }
 
 // helpRestartsOnRepair ends the help of the counts a node keeps per
@@ -61,13 +62,21 @@ func newReplicaCollector(node *replica.Node, history repairHistory) *replicaColl
 			"Times this node's replica stopped because a quorum disagreed with its state hash."),
 		repairs: desc("repairs_total",
 			"Times this node replaced its lost replica state (diverged, or a snapshot that did not restore) with a peer's."),
+		certified: desc("outputs_certified_total",
+			"Byzantine clusters: outputs addressed here performed with f+1 matching signatures."+helpRestartsOnRepair),
+		awaiting: desc("outputs_awaiting_certificate",
+			"Byzantine clusters: outputs addressed here that wait for f+1 matching signatures."),
+		mismatched: desc("output_signatures_mismatched_total",
+			"Byzantine clusters: valid signatures of another member over another digest than this replica's output (a faulty member, or this replica diverged)."+helpRestartsOnRepair),
+		invalid: desc("output_signatures_invalid_total",
+			"Byzantine clusters: output signature messages that did not verify or parse."+helpRestartsOnRepair),
 	}
 }
 
 func (c *replicaCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.epoch, c.instructions, c.delivered, c.lag, c.hashEpoch, c.hashesAgreed,
 		c.booted, c.quiet, c.exited, c.performed, c.addressed, c.elsewhere,
-		c.inputBytes, c.randomBatches, c.divergences, c.repairs} {
+		c.inputBytes, c.randomBatches, c.divergences, c.repairs, c.certified, c.awaiting, c.mismatched, c.invalid} {
 		ch <- d
 	}
 }
@@ -114,6 +123,12 @@ func (c *replicaCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(c.divergences, diverged)
 	counter(c.repairs, c.history.repairs)
+	if cert := s.Certificates; cert != nil {
+		counter(c.certified, cert.Certified)
+		gauge(c.awaiting, float64(cert.Waiting))
+		counter(c.mismatched, cert.Mismatched)
+		counter(c.invalid, cert.Invalid)
+	}
 }
 
 // registerNodeMetrics adds the replica's series and the standard Go and

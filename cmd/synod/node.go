@@ -131,6 +131,7 @@ func runNode(ctx context.Context, args []string, _ io.Writer) error {
 	configPath := fs.String("config", "", "the cluster config `file` (from synod init)")
 	id := fs.Uint64("id", 0, "this node's `id` in the config")
 	rejoin := fs.Bool("rejoin", false, "bring back a node whose data directory was lost or damaged: set the remains aside and catch up from the others, without voting until caught up")
+	faulty := fs.String("faulty", "", faultyUsage+faultyNames())
 	guestStderrFD := fs.Int("guest-stderr-fd", 0, "write the guest's stderr to this inherited file `descriptor` (synod up passes a pipe) instead of the node's stderr, its log (0)")
 	var m machineFlags
 	m.register(fs)
@@ -146,6 +147,9 @@ func runNode(ctx context.Context, args []string, _ io.Writer) error {
 		return err
 	}
 	if _, err := cfg.LoadKey(consensus.NodeID(*id)); err != nil {
+		return fmt.Errorf("node %d: %w", *id, err)
+	}
+	if err := checkFaulty(*faulty, cfg.Engine == cluster.EngineBFT); err != nil {
 		return fmt.Errorf("node %d: %w", *id, err)
 	}
 	guest, name, err := m.binary()
@@ -165,7 +169,7 @@ func runNode(ctx context.Context, args []string, _ io.Writer) error {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	return serveNode(ctx, nodeSetup{cfg: cfg, self: consensus.NodeID(*id), guest: guest, root: root,
-		argv: append([]string{name}, fs.Args()...), m: m, logger: logger, rejoin: *rejoin, guestStderr: guestStderr})
+		argv: append([]string{name}, fs.Args()...), m: m, logger: logger, rejoin: *rejoin, guestStderr: guestStderr, faulty: *faulty})
 }
 
 // resyncLimit and resyncWindow bound how often a node replaces a diverged
@@ -197,6 +201,9 @@ type nodeSetup struct {
 	guestStderr io.Writer
 	// timeline outlives each run: a repair is part of its story.
 	timeline *timeline
+	// faulty is what this node does wrong on purpose (faultyBehaviours),
+	// or "".
+	faulty string
 }
 
 // serveNode runs the node until ctx ends. When its replica's state is lost
@@ -285,6 +292,10 @@ func (s nodeSetup) run(ctx context.Context, history repairHistory) (*raftpb.Snap
 		return nil, fmt.Errorf("node %d: %w", self, err)
 	}
 	devices := outputs.Devices{Net: netport, Stdout: os.Stdout, Stderr: s.guestStderr}
+	certify, err := certifierOf(ctx, s, log, logger)
+	if err != nil {
+		return nil, err
+	}
 	if disks != nil {
 		defer disks.Stop()
 		devices.Disks = disks
@@ -307,6 +318,7 @@ func (s nodeSetup) run(ctx context.Context, history repairHistory) (*raftpb.Snap
 		Log:       log,
 		OnCommit:  netport.Committed,
 		Devices:   devices,
+		Certify:   certify,
 		DownAfter: m.downAfter,
 		Sealer:    replica.Sealer{Window: m.sealWindow, Retry: int64(time.Second)},
 		// The Byzantine engine's checkpoints compare the members'
@@ -420,22 +432,26 @@ type nodeReport struct {
 	Applied uint64           `json:"applied"`
 	// Snapshot is the log index of the engine's newest snapshot: with
 	// the Byzantine engine, of its last stable checkpoint.
-	Snapshot     uint64   `json:"snapshot"`
-	Delivered    uint64   `json:"delivered"`
-	Epoch        uint64   `json:"epoch"`
-	Instructions uint64   `json:"instructions"`
-	StateHash    string   `json:"state_hash"`
-	HashEpoch    uint64   `json:"hash_epoch"`
-	Actioned     uint64   `json:"outputs_actioned"`
-	Elsewhere    uint64   `json:"outputs_elsewhere"`
-	Connections  int      `json:"connections"`
-	Service      []string `json:"service"`
-	Serving      bool     `json:"serving"` // takes new clients: caught up, not declared down
-	Booted       bool     `json:"booted"`
-	Exited       bool     `json:"exited"`
-	ExitCode     int      `json:"exit_code"`
-	ExitSignal   int      `json:"exit_signal"`
-	Stopped      string   `json:"stopped,omitempty"`
+	Snapshot     uint64 `json:"snapshot"`
+	Delivered    uint64 `json:"delivered"`
+	Epoch        uint64 `json:"epoch"`
+	Instructions uint64 `json:"instructions"`
+	StateHash    string `json:"state_hash"`
+	HashEpoch    uint64 `json:"hash_epoch"`
+	Actioned     uint64 `json:"outputs_actioned"`
+	Elsewhere    uint64 `json:"outputs_elsewhere"`
+	// Certificates, in a Byzantine cluster, count the outputs addressed
+	// here that f+1 replicas signed, those still waiting, and the
+	// signatures that matched no output here or did not verify.
+	Certificates *outputs.CertifierCounts `json:"certificates,omitempty"`
+	Connections  int                      `json:"connections"`
+	Service      []string                 `json:"service"`
+	Serving      bool                     `json:"serving"` // takes new clients: caught up, not declared down
+	Booted       bool                     `json:"booted"`
+	Exited       bool                     `json:"exited"`
+	ExitCode     int                      `json:"exit_code"`
+	ExitSignal   int                      `json:"exit_signal"`
+	Stopped      string                   `json:"stopped,omitempty"`
 	// Resyncs counts the times this process replaced a lost replica state
 	// with a peer's.
 	Resyncs uint64 `json:"resyncs"`
@@ -470,6 +486,7 @@ func report(engine cluster.Engine, node *replica.Node, netport *peripherals.NetP
 		HashEpoch:    s.Replica.LastHashAt,
 		Actioned:     s.Actioned,
 		Elsewhere:    s.Elsewhere,
+		Certificates: s.Certificates,
 		Connections:  netport.Conns(),
 		Service:      netport.Addrs(),
 		Serving:      netport.Serving(),

@@ -42,7 +42,8 @@ type Options struct {
 // Node is a running node of a Byzantine cluster.
 type Node struct {
 	*bft.Log
-	net *p2p.Transport
+	net      *p2p.Transport
+	channels *channels
 }
 
 // Start opens node self's records, starts its transport and its engine;
@@ -60,14 +61,9 @@ func Start(cfg *cluster.Config, self consensus.NodeID, opts Options, source cons
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	ecfg := bft.Config{ID: self, PublicKeys: map[consensus.NodeID]ed25519.PublicKey{}, TickInterval: opts.TickInterval, Logger: opts.Logger}
-	if ecfg.PrivateKey, err = privateKey(cfg, self); err != nil {
+	ecfg := bft.Config{ID: self, TickInterval: opts.TickInterval, Logger: opts.Logger}
+	if ecfg.PrivateKey, ecfg.PublicKeys, err = Keys(cfg, self); err != nil {
 		return nil, err
-	}
-	for _, n := range cfg.Nodes {
-		if ecfg.PublicKeys[n.ID], err = publicKey(n); err != nil {
-			return nil, err
-		}
 	}
 	path := filepath.Join(cfg.Path(me.DataDir), StoreFileName)
 	if _, err := os.Stat(path); err != nil {
@@ -82,12 +78,39 @@ func Start(cfg *cluster.Config, self consensus.NodeID, opts Options, source cons
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("bftnode: node %d: %w", self, err), store.Close())
 	}
-	engine, err := bft.Start(ecfg, store, net, source)
+	ch := newChannels(net)
+	engine, err := bft.Start(ecfg, store, engineTransport{ch}, source)
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("bftnode: node %d: %w", self, err), net.Close(), store.Close())
 	}
-	return &Node{Log: engine, net: net}, nil
+	return &Node{Log: engine, net: net, channels: ch}, nil
 }
+
+// Keys returns node self's private key and every member's public key:
+// each member signs with the ed25519 key behind its libp2p peer id.
+func Keys(cfg *cluster.Config, self consensus.NodeID) (ed25519.PrivateKey, map[consensus.NodeID]ed25519.PublicKey, error) {
+	private, err := privateKey(cfg, self)
+	if err != nil {
+		return nil, nil, err
+	}
+	public := map[consensus.NodeID]ed25519.PublicKey{}
+	for _, n := range cfg.Nodes {
+		if public[n.ID], err = publicKey(n); err != nil {
+			return nil, nil, err
+		}
+	}
+	return private, public, nil
+}
+
+// SendOutputs sends a message of the output certifiers to member to, on
+// the members' connections beside the engine's messages.
+func (n *Node) SendOutputs(to consensus.NodeID, msg []byte) error {
+	return n.net.Send(to, tagged(channelOutputs, msg))
+}
+
+// OutputMessages delivers the output certifiers' messages from the other
+// members. A message that finds its reader behind is dropped.
+func (n *Node) OutputMessages() <-chan consensus.Inbound { return n.channels.outputs }
 
 // CreateStores makes the empty record store of every node of a new
 // Byzantine cluster, in the data directories its config names. A node

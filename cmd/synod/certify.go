@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/consensus/bftnode"
+	"github.com/synodvm/synod/outputs"
+)
+
+// certifierTick is how often a node checks whether an output has waited
+// long enough for its certificate to ask for the signatures again.
+const certifierTick = 100 * time.Millisecond
+
+// faultyBehaviours are what `synod node --faulty` can make a node of a
+// Byzantine cluster do wrong, for fault-injection tests. A correct
+// cluster of 3f+1 tolerates f such nodes.
+var faultyBehaviours = map[string]string{
+	"wrong-outputs": "sign a wrong digest for every output of the other nodes",
+}
+
+const faultyUsage = "make this node of a Byzantine cluster faulty, for fault-injection tests: `behaviour` is one of "
+
+func faultyNames() string {
+	names := make([]string, 0, len(faultyBehaviours))
+	for name, what := range faultyBehaviours {
+		names = append(names, fmt.Sprintf("%s (%s)", name, what))
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
+}
+
+// checkFaulty refuses a behaviour no node knows, and one asked of a node
+// whose cluster does not tolerate faulty members.
+func checkFaulty(behaviour string, byzantine bool) error {
+	if behaviour == "" {
+		return nil
+	}
+	if _, ok := faultyBehaviours[behaviour]; !ok {
+		return fmt.Errorf("--faulty %q: unknown behaviour; known: %s", behaviour, faultyNames())
+	}
+	if !byzantine {
+		return fmt.Errorf("--faulty %s: only a Byzantine cluster (synod init --byzantine) tolerates faulty nodes", behaviour)
+	}
+	return nil
+}
+
+// startCertifier gives a node of a Byzantine cluster the certifier of its
+// outputs, and feeds it the other members' signatures until ctx ends.
+func startCertifier(ctx context.Context, s nodeSetup, log *bftnode.Node, logger *slog.Logger) (*outputs.Certifier, error) {
+	key, members, err := bftnode.Keys(s.cfg, s.self)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := outputs.NewCertifier(outputs.CertifierConfig{
+		Self: s.self, ClusterID: s.cfg.ClusterID, Key: key, Members: members,
+		Send:             log.SendOutputs,
+		SignWrongDigests: s.faulty == "wrong-outputs",
+		Logger:           logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("node %d: %w", s.self, err)
+	}
+	if s.faulty != "" {
+		logger.Warn("this node is faulty on purpose, for a fault-injection test", "behaviour", s.faulty)
+	}
+	go func() {
+		tick := time.NewTicker(certifierTick)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-tick.C:
+				cert.Tick(now)
+			case in, ok := <-log.OutputMessages():
+				if !ok {
+					return
+				}
+				cert.Receive(in.From, in.Data)
+				if in.Release != nil {
+					in.Release()
+				}
+			}
+		}
+	}()
+	return cert, nil
+}
+
+// certifierOf returns the certifier of a Byzantine node's outputs, and
+// nil for an engine whose outputs need none.
+func certifierOf(ctx context.Context, s nodeSetup, log consensus.Log, logger *slog.Logger) (*outputs.Certifier, error) {
+	bft, ok := log.(*bftnode.Node)
+	if !ok {
+		return nil, nil
+	}
+	return startCertifier(ctx, s, bft, logger)
+}

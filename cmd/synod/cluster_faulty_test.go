@@ -1,0 +1,105 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/consensus/cluster"
+)
+
+// A Byzantine cluster performs an output only with f+1 matching
+// signatures. One member signs a wrong digest for every output of the
+// others: clients of every correct node are still answered right, each
+// correct node counts the faulty member's signatures as mismatched, and
+// none of them performs an output on fewer than f+1 matching signatures,
+// also once a correct member is killed and the faulty one's signature
+// is half of every quorum the others can still gather.
+func TestByzantineClusterCertifiesOutputsDespiteAFaultyMember(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 4-node cluster")
+	}
+	const faulty = consensus.NodeID(4)
+	c := newTestClusterOf(t, cluster.Spec{Nodes: 4, Engine: cluster.EngineBFT}, testMachine(""))
+	for _, n := range c.cfg.Nodes {
+		if n.ID == faulty {
+			c.startWith(n.ID, "--faulty", "wrong-outputs")
+		} else {
+			c.start(n.ID)
+		}
+	}
+	c.waitServing()
+	correct := []consensus.NodeID{1, 2, 3}
+	setThroughEach(t, c, correct, 0, 100)
+	requireGetsThroughEach(t, c, correct, 99)
+	for _, id := range correct {
+		r, err := c.report(id)
+		require.NoError(t, err)
+		require.NotNil(t, r.Certificates, "node %d certifies its outputs", id)
+		t.Logf("node %d: %+v", id, *r.Certificates)
+		require.GreaterOrEqual(t, r.Certificates.Certified, uint64(100), "node %d: every reply was certified", id)
+		require.Positive(t, r.Certificates.Mismatched, "node %d saw the faulty member's wrong signatures", id)
+		require.Zero(t, r.Certificates.Invalid, "node %d: the faulty member's signatures are its own, and valid", id)
+	}
+
+	down := correct[0]
+	if down == c.leader() {
+		down = correct[1]
+	}
+	c.kill(down)
+	left := slices.DeleteFunc(slices.Clone(correct), func(id consensus.NodeID) bool { return id == down })
+	before := map[consensus.NodeID]uint64{}
+	for _, id := range left {
+		r, err := c.report(id)
+		require.NoError(t, err)
+		before[id] = r.Certificates.Mismatched
+	}
+	setThroughEach(t, c, left, 100, 150)
+	requireGetsThroughEach(t, c, left, 149)
+	for _, id := range left {
+		r, err := c.report(id)
+		require.NoError(t, err)
+		require.Greater(t, r.Certificates.Mismatched, before[id],
+			"node %d: with node %d down, the faulty member still signs, and is still not counted", id, down)
+	}
+	c.converged()
+}
+
+// requireGetsThroughEach reads, through each node, the last value
+// setThroughEach wrote through every one of them.
+func requireGetsThroughEach(t *testing.T, c *testCluster, nodes []consensus.NodeID, last int) {
+	t.Helper()
+	for _, id := range nodes {
+		kv, err := dialKV(c.serviceAddr(id))
+		require.NoError(t, err)
+		for _, via := range nodes {
+			r, err := kv.do("GET", writtenKey(via, last))
+			require.NoError(t, err)
+			require.Equal(t, fmt.Sprint(last), r, "GET through node %d of what node %d wrote", id, via)
+		}
+		kv.Close()
+	}
+}
+
+func TestFaultyIsRefusedWhereItMeansNothing(t *testing.T) {
+	for _, tc := range []struct {
+		behaviour string
+		byzantine bool
+		err       string
+	}{
+		{"", false, ""},
+		{"wrong-outputs", true, ""},
+		{"wrong-outputs", false, "only a Byzantine cluster"},
+		{"lies", true, `unknown behaviour; known: wrong-outputs (`},
+	} {
+		err := checkFaulty(tc.behaviour, tc.byzantine)
+		if tc.err == "" {
+			require.NoError(t, err, tc.behaviour)
+		} else {
+			require.ErrorContains(t, err, tc.err, tc.behaviour)
+		}
+	}
+}

@@ -1,0 +1,377 @@
+package outputs
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/synodvm/synod/consensus"
+)
+
+// A Byzantine cluster performs an output only with a certificate: f+1
+// replicas' signatures over the same digest, so at least one correct
+// replica computed it. Every replica signs each output it computes and
+// sends the signature to the output's node; that node holds its own
+// outputs, in sequence order, until enough signatures match its own
+// digest. A faulty replica can withhold or forge nothing that way: its
+// signature over a wrong digest matches no correct one and is counted.
+//
+// Only outputs that reach someone outside the cluster need a certificate:
+// what a client, the operator's console or a disk server receives. Listen
+// and Refill act on the node itself (a port opened, random bytes proposed
+// as input, which the ordering protocol then checks like any input), so
+// they are performed at once, also while a restarted node replays.
+
+// Limits on what the certifier keeps, so that a faulty member cannot make
+// it grow without bound.
+const (
+	// maxHeldVotes bounds the outputs for which signatures that arrived
+	// before this node computed the output are kept. Dropped ones are
+	// asked for again once the output waits.
+	maxHeldVotes = 1 << 16
+	// signedHistory is how many of its signatures for each member a node
+	// keeps to send again when that member asks.
+	signedHistory = 1 << 14
+	// recordsPerMessage bounds one message of signatures (104 bytes each).
+	recordsPerMessage = 1024
+	// resendAfter is how long an output waits for its certificate before
+	// the node asks the others to send their signatures again: a
+	// signature sent while the transport was congested or the node down
+	// was dropped.
+	resendAfter = 500 * time.Millisecond
+)
+
+// Message kinds between certifiers.
+const (
+	msgSignatures byte = 'S'
+	msgResend     byte = 'R'
+)
+
+const signatureRecordSize = 8 + sha256.Size + ed25519.SignatureSize
+
+// CertifierConfig says who signs and who is trusted.
+type CertifierConfig struct {
+	Self consensus.NodeID
+	// ClusterID is part of every signed statement, so that a signature
+	// from one cluster certifies nothing in another that shares a key.
+	ClusterID string
+	Key       ed25519.PrivateKey
+	// Members are every member's public key, this node's included.
+	Members map[consensus.NodeID]ed25519.PublicKey
+	// Send carries one message to another member. It may drop it: an
+	// output left waiting asks again.
+	Send func(to consensus.NodeID, msg []byte) error
+	// SignWrongDigests makes this node a faulty member that signs a wrong
+	// digest for every output: for fault-injection tests only.
+	SignWrongDigests bool
+	Logger           *slog.Logger
+}
+
+// Certifier signs this node's view of every output and certifies the
+// outputs addressed to it. Safe for concurrent use: the router holds and
+// signs from the node's goroutine, messages arrive on the transport's.
+type Certifier struct {
+	cfg    CertifierConfig
+	quorum int // f+1 of n = 3f+1
+
+	mu      sync.Mutex
+	waiting []heldOutput
+	// votes are verified signatures for outputs addressed here, by
+	// sequence number and signer: the digest each signed.
+	votes map[uint64]map[consensus.NodeID][sha256.Size]byte
+	// through is the highest sequence number of an output addressed here
+	// that was held; votes at or below it for no held output are stale.
+	through uint64
+	// signed keeps this node's recent signature records for each member.
+	signed     map[consensus.NodeID][][]byte
+	lastResend time.Time
+
+	certified, mismatched, invalid atomic.Uint64
+}
+
+type heldOutput struct {
+	o       Output
+	digest  [sha256.Size]byte
+	perform func(Output)
+	since   time.Time
+}
+
+// NewCertifier checks cfg and returns a certifier for a cluster of
+// len(cfg.Members) = 3f+1 members.
+func NewCertifier(cfg CertifierConfig) (*Certifier, error) {
+	n := len(cfg.Members)
+	if n < 4 {
+		return nil, fmt.Errorf("certifier: %d members; a Byzantine cluster has at least 4", n)
+	}
+	if _, ok := cfg.Members[cfg.Self]; !ok {
+		return nil, fmt.Errorf("certifier: node %d is not a member", cfg.Self)
+	}
+	if len(cfg.Key) != ed25519.PrivateKeySize {
+		return nil, errors.New("certifier: no ed25519 private key")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Certifier{
+		cfg:    cfg,
+		quorum: (n-1)/3 + 1,
+		votes:  map[uint64]map[consensus.NodeID][sha256.Size]byte{},
+		signed: map[consensus.NodeID][][]byte{},
+	}, nil
+}
+
+// statement is what a signature covers.
+func (c *Certifier) statement(seq uint64, target consensus.NodeID, digest [sha256.Size]byte) []byte {
+	b := append([]byte("synod output\x00"), c.cfg.ClusterID...)
+	b = binary.BigEndian.AppendUint64(b, seq)
+	b = binary.BigEndian.AppendUint64(b, uint64(target))
+	return append(b, digest[:]...)
+}
+
+// NeedsCertificate reports whether an action reaches someone outside the
+// cluster, and so is performed only with a certificate.
+func NeedsCertificate(a Action) bool {
+	switch a.(type) {
+	case Listen, Refill:
+		return false
+	}
+	return true
+}
+
+// Sign signs outputs addressed to other members and sends each member
+// its signatures.
+func (c *Certifier) Sign(outs []Output) {
+	batches := map[consensus.NodeID][]byte{}
+	for _, o := range outs {
+		if o.Node == c.cfg.Self || !NeedsCertificate(o.Action) {
+			continue
+		}
+		if _, ok := c.cfg.Members[o.Node]; !ok {
+			continue
+		}
+		digest := Digest(o)
+		if c.cfg.SignWrongDigests {
+			digest[0] ^= 0xff
+		}
+		record := binary.BigEndian.AppendUint64(make([]byte, 0, signatureRecordSize), o.Seq)
+		record = append(record, digest[:]...)
+		record = append(record, ed25519.Sign(c.cfg.Key, c.statement(o.Seq, o.Node, digest))...)
+		c.remember(o.Node, record)
+		b := batches[o.Node]
+		if b == nil {
+			b = []byte{msgSignatures}
+		}
+		batches[o.Node] = append(b, record...)
+		if len(b) >= 1+recordsPerMessage*signatureRecordSize {
+			c.send(o.Node, batches[o.Node])
+			delete(batches, o.Node)
+		}
+	}
+	for to, b := range batches {
+		c.send(to, b)
+	}
+}
+
+func (c *Certifier) remember(to consensus.NodeID, record []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h := append(c.signed[to], record)
+	if len(h) > signedHistory {
+		h = h[len(h)-signedHistory:]
+	}
+	c.signed[to] = h
+}
+
+func (c *Certifier) send(to consensus.NodeID, msg []byte) {
+	if err := c.cfg.Send(to, msg); err != nil {
+		c.cfg.Logger.Debug("certifier: message to a member not sent; it will ask again", "to", to, "err", err)
+	}
+}
+
+// Hold keeps an output addressed to this node until it is certified, then
+// calls perform with it, in sequence order with the others held.
+func (c *Certifier) Hold(o Output, perform func(Output)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.waiting = append(c.waiting, heldOutput{o: o, digest: Digest(o), perform: perform, since: time.Now()})
+	c.through = max(c.through, o.Seq)
+	c.release()
+	if len(c.votes) > maxHeldVotes/2 {
+		c.dropStaleVotes()
+	}
+}
+
+// dropStaleVotes forgets votes for outputs at or below through that are
+// not waiting: performed, or never addressed here (a faulty member's).
+func (c *Certifier) dropStaleVotes() {
+	for seq := range c.votes {
+		if seq <= c.through && !c.isWaiting(seq) {
+			delete(c.votes, seq)
+		}
+	}
+}
+
+// release performs the waiting outputs from the first on, while each has
+// its certificate. Called with mu held, so outputs are performed in order.
+func (c *Certifier) release() {
+	for len(c.waiting) > 0 {
+		h := c.waiting[0]
+		matching := 1 // this node's own
+		for from, digest := range c.votes[h.o.Seq] {
+			if digest == h.digest {
+				matching++
+				continue
+			}
+			c.mismatched.Add(1)
+			c.cfg.Logger.Warn("certifier: a member signed another digest for an output addressed here",
+				"member", from, "seq", h.o.Seq)
+			delete(c.votes[h.o.Seq], from)
+		}
+		if matching < c.quorum {
+			return
+		}
+		delete(c.votes, h.o.Seq)
+		c.waiting[0] = heldOutput{}
+		c.waiting = c.waiting[1:]
+		c.certified.Add(1)
+		h.perform(h.o)
+	}
+}
+
+// Receive takes one message from member from: signatures for outputs
+// addressed here, or a request to send this node's signatures again.
+func (c *Certifier) Receive(from consensus.NodeID, msg []byte) {
+	key, ok := c.cfg.Members[from]
+	if !ok || from == c.cfg.Self || len(msg) == 0 {
+		c.invalid.Add(1)
+		return
+	}
+	switch msg[0] {
+	case msgSignatures:
+		c.receiveSignatures(from, key, msg[1:])
+	case msgResend:
+		if len(msg) != 9 {
+			c.invalid.Add(1)
+			return
+		}
+		c.resendTo(from, binary.BigEndian.Uint64(msg[1:]))
+	default:
+		c.invalid.Add(1)
+	}
+}
+
+func (c *Certifier) receiveSignatures(from consensus.NodeID, key ed25519.PublicKey, records []byte) {
+	if len(records)%signatureRecordSize != 0 {
+		c.invalid.Add(1)
+		return
+	}
+	type vote struct {
+		seq    uint64
+		digest [sha256.Size]byte
+	}
+	var verified []vote
+	for r := records; len(r) > 0; r = r[signatureRecordSize:] {
+		v := vote{seq: binary.BigEndian.Uint64(r)}
+		copy(v.digest[:], r[8:])
+		if !ed25519.Verify(key, c.statement(v.seq, c.cfg.Self, v.digest), r[8+sha256.Size:signatureRecordSize]) {
+			c.invalid.Add(1)
+			continue
+		}
+		verified = append(verified, v)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, v := range verified {
+		if v.seq <= c.through && !c.isWaiting(v.seq) {
+			continue // performed already, or never addressed here
+		}
+		votes := c.votes[v.seq]
+		if votes == nil {
+			if len(c.votes) >= maxHeldVotes {
+				continue
+			}
+			votes = map[consensus.NodeID][sha256.Size]byte{}
+			c.votes[v.seq] = votes
+		}
+		votes[from] = v.digest
+	}
+	c.release()
+}
+
+func (c *Certifier) isWaiting(seq uint64) bool {
+	for _, h := range c.waiting {
+		if h.o.Seq == seq {
+			return true
+		}
+	}
+	return false
+}
+
+// resendTo sends member to this node's signatures for it from sequence
+// number from on.
+func (c *Certifier) resendTo(to consensus.NodeID, from uint64) {
+	c.mu.Lock()
+	var records [][]byte
+	for _, r := range c.signed[to] {
+		if binary.BigEndian.Uint64(r) >= from {
+			records = append(records, r)
+		}
+	}
+	c.mu.Unlock()
+	for len(records) > 0 {
+		n := min(len(records), recordsPerMessage)
+		msg := []byte{msgSignatures}
+		for _, r := range records[:n] {
+			msg = append(msg, r...)
+		}
+		c.send(to, msg)
+		records = records[n:]
+	}
+}
+
+// Tick asks the other members to send their signatures again when the
+// first waiting output has waited resendAfter, at most once per
+// resendAfter; the caller calls it periodically.
+func (c *Certifier) Tick(now time.Time) {
+	c.mu.Lock()
+	if len(c.waiting) == 0 || now.Sub(c.waiting[0].since) < resendAfter || now.Sub(c.lastResend) < resendAfter {
+		c.mu.Unlock()
+		return
+	}
+	c.lastResend = now
+	seq := c.waiting[0].o.Seq
+	c.mu.Unlock()
+	msg := binary.BigEndian.AppendUint64([]byte{msgResend}, seq)
+	for id := range c.cfg.Members {
+		if id != c.cfg.Self {
+			c.send(id, msg)
+		}
+	}
+}
+
+// CertifierCounts are what a certifier has seen.
+type CertifierCounts struct {
+	// Certified outputs were performed with f+1 matching signatures.
+	Certified uint64 `json:"certified"`
+	// Waiting outputs addressed here have no certificate yet.
+	Waiting int `json:"waiting"`
+	// Mismatched signatures were valid but over another digest than this
+	// node's: a faulty member, or this node's own replica diverged.
+	Mismatched uint64 `json:"mismatched"`
+	// Invalid messages did not verify or parse.
+	Invalid uint64 `json:"invalid"`
+}
+
+// Counts returns the certifier's counters.
+func (c *Certifier) Counts() CertifierCounts {
+	c.mu.Lock()
+	waiting := len(c.waiting)
+	c.mu.Unlock()
+	return CertifierCounts{Certified: c.certified.Load(), Waiting: waiting, Mismatched: c.mismatched.Load(), Invalid: c.invalid.Load()}
+}

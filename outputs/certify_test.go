@@ -1,0 +1,260 @@
+package outputs
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/binary"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/consensus/entry"
+)
+
+// certifiedCluster is four routers whose certifiers reach each other
+// through a network the test controls.
+type certifiedCluster struct {
+	t       *testing.T
+	routers map[consensus.NodeID]*Router
+	sent    map[consensus.NodeID]*recordingNet
+	mu      sync.Mutex
+	// cut drops every message from a member.
+	cut map[consensus.NodeID]bool
+	// queued holds messages until deliver, so a test decides the order.
+	queued []queuedMessage
+}
+
+type queuedMessage struct {
+	from, to consensus.NodeID
+	msg      []byte
+}
+
+// recordingNet is a node's client connections: what it sent on them.
+type recordingNet struct {
+	mu   sync.Mutex
+	sent [][]byte
+}
+
+func (n *recordingNet) Listen(uint16) error { return nil }
+func (n *recordingNet) Send(_ entry.ConnID, data []byte) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.sent = append(n.sent, data)
+}
+func (n *recordingNet) Close(entry.ConnID)          {}
+func (n *recordingNet) Refuse(entry.ConnID, string) {}
+func (n *recordingNet) SetServing(bool)             {}
+func (n *recordingNet) HangUpAll()                  {}
+
+func (n *recordingNet) all() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var s []string
+	for _, b := range n.sent {
+		s = append(s, string(b))
+	}
+	return s
+}
+
+func newCertifiedCluster(t *testing.T, faulty consensus.NodeID) *certifiedCluster {
+	c := &certifiedCluster{t: t, routers: map[consensus.NodeID]*Router{}, sent: map[consensus.NodeID]*recordingNet{}, cut: map[consensus.NodeID]bool{}}
+	keys := map[consensus.NodeID]ed25519.PrivateKey{}
+	public := map[consensus.NodeID]ed25519.PublicKey{}
+	for id := consensus.NodeID(1); id <= 4; id++ {
+		pub, priv, err := ed25519.GenerateKey(rand.Reader)
+		require.NoError(t, err)
+		keys[id], public[id] = priv, pub
+	}
+	for id := consensus.NodeID(1); id <= 4; id++ {
+		cert, err := NewCertifier(CertifierConfig{
+			Self: id, ClusterID: "test", Key: keys[id], Members: public,
+			Send: func(to consensus.NodeID, msg []byte) error {
+				c.mu.Lock()
+				defer c.mu.Unlock()
+				if !c.cut[id] {
+					c.queued = append(c.queued, queuedMessage{from: id, to: to, msg: msg})
+				}
+				return nil
+			},
+			SignWrongDigests: id == faulty,
+		})
+		require.NoError(t, err)
+		c.sent[id] = &recordingNet{}
+		c.routers[id] = &Router{Self: id, Devices: Devices{Net: c.sent[id]}, Certify: cert}
+	}
+	return c
+}
+
+// deliver hands every queued message to its receiver, until none is left.
+func (c *certifiedCluster) deliver() {
+	for range 100 {
+		c.mu.Lock()
+		q := c.queued
+		c.queued = nil
+		c.mu.Unlock()
+		if len(q) == 0 {
+			return
+		}
+		for _, m := range q {
+			c.routers[m.to].Certify.Receive(m.from, m.msg)
+		}
+	}
+	c.t.Fatal("messages kept coming")
+}
+
+func sends(node consensus.NodeID, first uint64, data ...string) []Output {
+	var outs []Output
+	for i, d := range data {
+		outs = append(outs, Output{Seq: first + uint64(i), Node: node, Action: Send{Conn: entry.ConnID{Node: node, Serial: 1}, Data: []byte(d)}})
+	}
+	return outs
+}
+
+func TestCertifiedOutputsArePerformedInOrderOnceFPlusOneSign(t *testing.T) {
+	c := newCertifiedCluster(t, 0)
+	outs := sends(2, 1, "a", "b", "c")
+	c.routers[2].Route(outs)
+	require.Empty(t, c.sent[2].all(), "nothing is performed on the node's own word")
+	c.routers[3].Route(outs)
+	c.deliver()
+	require.Equal(t, []string{"a", "b", "c"}, c.sent[2].all(), "node 3's signatures make f+1 = 2 with node 2's own")
+	c.routers[1].Route(outs)
+	c.routers[4].Route(outs)
+	c.deliver()
+	require.Equal(t, []string{"a", "b", "c"}, c.sent[2].all(), "later signatures perform nothing twice")
+	counts := c.routers[2].Certify.Counts()
+	require.Equal(t, CertifierCounts{Certified: 3}, counts)
+	for _, id := range []consensus.NodeID{1, 3, 4} {
+		require.Empty(t, c.sent[id].all(), "outputs are performed on their own node only")
+	}
+}
+
+func TestSignaturesThatArriveBeforeTheOutputCount(t *testing.T) {
+	c := newCertifiedCluster(t, 0)
+	outs := sends(1, 1, "x")
+	c.routers[4].Route(outs)
+	c.deliver()
+	require.Empty(t, c.sent[1].all())
+	c.routers[1].Route(outs)
+	require.Equal(t, []string{"x"}, c.sent[1].all())
+}
+
+func TestAFaultyMemberCannotCertifyAWrongOutputNorBlockARightOne(t *testing.T) {
+	c := newCertifiedCluster(t, 4)
+	right := sends(1, 1, "right")
+	c.routers[1].Route(right)
+	c.routers[4].Route(right) // signs a wrong digest
+	c.deliver()
+	require.Empty(t, c.sent[1].all(), "a wrong digest is no vote for the right output")
+	require.Equal(t, uint64(1), c.routers[1].Certify.Counts().Mismatched)
+
+	c.routers[2].Route(right)
+	c.deliver()
+	require.Equal(t, []string{"right"}, c.sent[1].all(), "one correct member's signature certifies it")
+
+	// A faulty member signs (with its own, valid key) an output that no
+	// correct replica computed: the target computed another.
+	wrong := sends(1, 2, "forged")
+	c.routers[4].Certify.cfg.SignWrongDigests = false
+	c.routers[4].Route(wrong)
+	c.deliver()
+	c.routers[1].Route(sends(1, 2, "real"))
+	require.Equal(t, []string{"right"}, c.sent[1].all())
+	require.Equal(t, uint64(2), c.routers[1].Certify.Counts().Mismatched)
+}
+
+func TestForgedAndMalformedSignaturesAreRefused(t *testing.T) {
+	c := newCertifiedCluster(t, 0)
+	outs := sends(1, 1, "x")
+	c.routers[1].Route(outs)
+	c.routers[2].Route(outs)
+	c.mu.Lock()
+	q := c.queued
+	c.queued = nil
+	c.mu.Unlock()
+	require.Len(t, q, 1)
+	forged := append([]byte(nil), q[0].msg...)
+	forged[len(forged)-1] ^= 1
+	target := c.routers[1].Certify
+	target.Receive(2, forged)               // bad signature
+	target.Receive(3, q[0].msg)             // node 2's signature claimed by node 3
+	target.Receive(2, q[0].msg[:10])        // truncated
+	target.Receive(9, q[0].msg)             // not a member
+	target.Receive(2, []byte{'?', 1, 2})    // unknown kind
+	target.Receive(2, []byte{msgResend, 1}) // truncated request
+	require.Empty(t, c.sent[1].all())
+	require.Equal(t, uint64(6), target.Counts().Invalid)
+	target.Receive(2, q[0].msg)
+	require.Equal(t, []string{"x"}, c.sent[1].all())
+}
+
+func TestAWaitingOutputAsksForLostSignaturesAgain(t *testing.T) {
+	c := newCertifiedCluster(t, 0)
+	outs := sends(1, 1, "x")
+	c.routers[1].Route(outs)
+	c.routers[2].Route(outs)
+	c.routers[3].Route(outs)
+	c.mu.Lock()
+	c.queued = nil // lost on the way
+	c.mu.Unlock()
+	target := c.routers[1].Certify
+	target.Tick(time.Now())
+	c.deliver()
+	require.Empty(t, c.sent[1].all(), "it waits resendAfter before asking")
+	target.Tick(time.Now().Add(2 * resendAfter))
+	c.deliver()
+	require.Equal(t, []string{"x"}, c.sent[1].all())
+}
+
+func TestOnlyOutputsThatLeaveTheClusterWaitForACertificate(t *testing.T) {
+	var refilled int
+	c := newCertifiedCluster(t, 0)
+	r := c.routers[1]
+	r.Devices.Refill = func(n int) { refilled += n }
+	r.Route([]Output{{Seq: 1, Node: 1, Action: Listen{Port: 7}}, {Seq: 2, Node: 1, Action: Refill{Bytes: 8}}})
+	require.Equal(t, 8, refilled)
+	require.Equal(t, CertifierCounts{}, r.Certify.Counts())
+}
+
+func TestStatementsNameTheClusterTheTargetAndTheSequence(t *testing.T) {
+	c := newCertifiedCluster(t, 0).routers[1].Certify
+	d := Digest(sends(2, 5, "x")[0])
+	base := c.statement(5, 2, d)
+	require.NotEqual(t, base, c.statement(6, 2, d))
+	require.NotEqual(t, base, c.statement(5, 3, d))
+	cfg := c.cfg
+	cfg.ClusterID = "other"
+	other, err := NewCertifier(cfg)
+	require.NoError(t, err)
+	require.NotEqual(t, base, other.statement(5, 2, d))
+	require.Equal(t, uint64(5), binary.BigEndian.Uint64(base[len(base)-48:]))
+}
+
+func TestDigestsDifferForDifferentOutputs(t *testing.T) {
+	conn := entry.ConnID{Node: 1, Serial: 1}
+	outs := []Output{
+		{Seq: 1, Node: 1, Action: Send{Conn: conn, Data: []byte("ab")}},
+		{Seq: 1, Node: 1, Action: Send{Conn: conn, Data: []byte("ac")}},
+		{Seq: 2, Node: 1, Action: Send{Conn: conn, Data: []byte("ab")}},
+		{Seq: 1, Node: 2, Action: Send{Conn: conn, Data: []byte("ab")}},
+		{Seq: 1, Node: 1, Action: Send{Conn: entry.ConnID{Node: 1, Serial: 2}, Data: []byte("ab")}},
+		{Seq: 1, Node: 1, Action: Console{Stream: 1, Data: []byte("ab")}},
+		{Seq: 1, Node: 1, Action: Console{Stream: 2, Data: []byte("ab")}},
+		{Seq: 1, Node: 1, Action: CloseConn{Conn: conn}},
+		{Seq: 1, Node: 1, Action: RefuseConn{Conn: conn, Reason: "full"}},
+		{Seq: 1, Node: 1, Action: DiskWrite{Disk: "d", Offset: 0, Data: []byte("ab")}},
+		{Seq: 1, Node: 1, Action: DiskWrite{Disk: "d", Offset: 1, Data: []byte("ab")}},
+		{Seq: 1, Node: 1, Action: DiskRead{Disk: "d", Offset: 0, Length: 2}},
+	}
+	seen := map[[32]byte]int{}
+	for i, o := range outs {
+		d := Digest(o)
+		prev, dup := seen[d]
+		require.False(t, dup, "outputs %d and %d have one digest", prev, i)
+		seen[d] = i
+		require.Equal(t, d, Digest(o), "a digest depends on the output alone")
+	}
+}
