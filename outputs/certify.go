@@ -83,8 +83,8 @@ type Certifier struct {
 	mu      sync.Mutex
 	waiting []heldOutput
 	// votes are verified signatures for outputs addressed here, by
-	// sequence number and signer: the digest each signed.
-	votes map[uint64]map[consensus.NodeID][sha256.Size]byte
+	// sequence number and signer.
+	votes map[uint64]map[consensus.NodeID]vote
 	// through is the highest sequence number of an output addressed here
 	// that was held; votes at or below it for no held output are stale.
 	through uint64
@@ -98,9 +98,26 @@ type Certifier struct {
 type heldOutput struct {
 	o       Output
 	digest  [sha256.Size]byte
-	perform func(Output)
+	own     []byte // this node's signature
+	perform func(Output, Certificate)
 	since   time.Time
 }
+
+// vote is one member's signature over the digest it computed.
+type vote struct {
+	digest    [sha256.Size]byte
+	signature []byte
+}
+
+// Signature is one member's signature of an output's statement.
+type Signature struct {
+	Node      consensus.NodeID
+	Signature []byte
+}
+
+// Certificate is f+1 members' signatures over one output: whoever holds
+// the members' public keys can check that a correct replica computed it.
+type Certificate []Signature
 
 // NewCertifier checks cfg and returns a certifier for a cluster of
 // len(cfg.Members) = 3f+1 members.
@@ -121,14 +138,18 @@ func NewCertifier(cfg CertifierConfig) (*Certifier, error) {
 	return &Certifier{
 		cfg:    cfg,
 		quorum: (n-1)/3 + 1,
-		votes:  map[uint64]map[consensus.NodeID][sha256.Size]byte{},
+		votes:  map[uint64]map[consensus.NodeID]vote{},
 		signed: map[consensus.NodeID][][]byte{},
 	}, nil
 }
 
-// statement is what a signature covers.
 func (c *Certifier) statement(seq uint64, target consensus.NodeID, digest [sha256.Size]byte) []byte {
-	b := append([]byte("synod output\x00"), c.cfg.ClusterID...)
+	return statement(c.cfg.ClusterID, seq, target, digest)
+}
+
+// statement is what a signature covers.
+func statement(clusterID string, seq uint64, target consensus.NodeID, digest [sha256.Size]byte) []byte {
+	b := append([]byte("synod output\x00"), clusterID...)
 	b = binary.BigEndian.AppendUint64(b, seq)
 	b = binary.BigEndian.AppendUint64(b, uint64(target))
 	return append(b, digest[:]...)
@@ -195,11 +216,14 @@ func (c *Certifier) send(to consensus.NodeID, msg []byte) {
 }
 
 // Hold keeps an output addressed to this node until it is certified, then
-// calls perform with it, in sequence order with the others held.
-func (c *Certifier) Hold(o Output, perform func(Output)) {
+// calls perform with it and its certificate, in sequence order with the
+// others held.
+func (c *Certifier) Hold(o Output, perform func(Output, Certificate)) {
+	digest := Digest(o)
+	own := ed25519.Sign(c.cfg.Key, c.statement(o.Seq, c.cfg.Self, digest))
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.waiting = append(c.waiting, heldOutput{o: o, digest: Digest(o), perform: perform, since: time.Now()})
+	c.waiting = append(c.waiting, heldOutput{o: o, digest: digest, own: own, perform: perform, since: time.Now()})
 	c.through = max(c.through, o.Seq)
 	c.release()
 	if len(c.votes) > maxHeldVotes/2 {
@@ -222,10 +246,12 @@ func (c *Certifier) dropStaleVotes() {
 func (c *Certifier) release() {
 	for len(c.waiting) > 0 {
 		h := c.waiting[0]
-		matching := 1 // this node's own
-		for from, digest := range c.votes[h.o.Seq] {
-			if digest == h.digest {
-				matching++
+		cert := Certificate{{Node: c.cfg.Self, Signature: h.own}}
+		for from, v := range c.votes[h.o.Seq] {
+			if v.digest == h.digest {
+				if len(cert) < c.quorum {
+					cert = append(cert, Signature{Node: from, Signature: v.signature})
+				}
 				continue
 			}
 			c.mismatched.Add(1)
@@ -233,14 +259,14 @@ func (c *Certifier) release() {
 				"member", from, "seq", h.o.Seq)
 			delete(c.votes[h.o.Seq], from)
 		}
-		if matching < c.quorum {
+		if len(cert) < c.quorum {
 			return
 		}
 		delete(c.votes, h.o.Seq)
 		c.waiting[0] = heldOutput{}
 		c.waiting = c.waiting[1:]
 		c.certified.Add(1)
-		h.perform(h.o)
+		h.perform(h.o, cert)
 	}
 }
 
@@ -271,15 +297,16 @@ func (c *Certifier) receiveSignatures(from consensus.NodeID, key ed25519.PublicK
 		c.invalid.Add(1)
 		return
 	}
-	type vote struct {
-		seq    uint64
-		digest [sha256.Size]byte
+	type seqVote struct {
+		seq uint64
+		vote
 	}
-	var verified []vote
+	var verified []seqVote
 	for r := records; len(r) > 0; r = r[signatureRecordSize:] {
-		v := vote{seq: binary.BigEndian.Uint64(r)}
+		v := seqVote{seq: binary.BigEndian.Uint64(r)}
 		copy(v.digest[:], r[8:])
-		if !ed25519.Verify(key, c.statement(v.seq, c.cfg.Self, v.digest), r[8+sha256.Size:signatureRecordSize]) {
+		v.signature = r[8+sha256.Size : signatureRecordSize]
+		if !ed25519.Verify(key, c.statement(v.seq, c.cfg.Self, v.digest), v.signature) {
 			c.invalid.Add(1)
 			continue
 		}
@@ -296,10 +323,10 @@ func (c *Certifier) receiveSignatures(from consensus.NodeID, key ed25519.PublicK
 			if len(c.votes) >= maxHeldVotes {
 				continue
 			}
-			votes = map[consensus.NodeID][sha256.Size]byte{}
+			votes = map[consensus.NodeID]vote{}
 			c.votes[v.seq] = votes
 		}
-		votes[from] = v.digest
+		votes[from] = v.vote
 	}
 	c.release()
 }
@@ -374,4 +401,28 @@ func (c *Certifier) Counts() CertifierCounts {
 	waiting := len(c.waiting)
 	c.mu.Unlock()
 	return CertifierCounts{Certified: c.certified.Load(), Waiting: waiting, Mismatched: c.mismatched.Load(), Invalid: c.invalid.Load()}
+}
+
+// ErrNotCertified is returned by Verify for an output whose certificate
+// does not hold f+1 valid signatures of distinct members.
+var ErrNotCertified = errors.New("output not certified")
+
+// Verify checks that cert holds valid signatures of at least f+1
+// distinct members of a cluster of len(members) = 3f+1 over o, so that a
+// correct replica computed it. It is what a party outside the cluster (a
+// proxy, a disk server) runs before it acts on an output.
+func Verify(clusterID string, members map[consensus.NodeID]ed25519.PublicKey, o Output, cert Certificate) error {
+	quorum := (len(members)-1)/3 + 1
+	msg := statement(clusterID, o.Seq, o.Node, Digest(o))
+	signed := map[consensus.NodeID]bool{}
+	for _, s := range cert {
+		key, ok := members[s.Node]
+		if ok && !signed[s.Node] && ed25519.Verify(key, msg, s.Signature) {
+			signed[s.Node] = true
+		}
+	}
+	if len(signed) < quorum {
+		return fmt.Errorf("%w: %s carries %d valid signatures of members, %d needed", ErrNotCertified, o, len(signed), quorum)
+	}
+	return nil
 }

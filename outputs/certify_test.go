@@ -20,6 +20,7 @@ type certifiedCluster struct {
 	t       *testing.T
 	routers map[consensus.NodeID]*Router
 	sent    map[consensus.NodeID]*recordingNet
+	public  map[consensus.NodeID]ed25519.PublicKey
 	mu      sync.Mutex
 	// cut drops every message from a member.
 	cut map[consensus.NodeID]bool
@@ -34,8 +35,18 @@ type queuedMessage struct {
 
 // recordingNet is a node's client connections: what it sent on them.
 type recordingNet struct {
-	mu   sync.Mutex
-	sent [][]byte
+	mu    sync.Mutex
+	sent  [][]byte
+	certs []Certificate
+	seqs  []uint64
+}
+
+func (n *recordingNet) SendCertified(conn entry.ConnID, data []byte, seq uint64, cert Certificate) {
+	n.Send(conn, data)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.certs = append(n.certs, cert)
+	n.seqs = append(n.seqs, seq)
 }
 
 func (n *recordingNet) Listen(uint16) error { return nil }
@@ -60,9 +71,9 @@ func (n *recordingNet) all() []string {
 }
 
 func newCertifiedCluster(t *testing.T, faulty consensus.NodeID) *certifiedCluster {
-	c := &certifiedCluster{t: t, routers: map[consensus.NodeID]*Router{}, sent: map[consensus.NodeID]*recordingNet{}, cut: map[consensus.NodeID]bool{}}
+	c := &certifiedCluster{t: t, public: map[consensus.NodeID]ed25519.PublicKey{}, routers: map[consensus.NodeID]*Router{}, sent: map[consensus.NodeID]*recordingNet{}, cut: map[consensus.NodeID]bool{}}
 	keys := map[consensus.NodeID]ed25519.PrivateKey{}
-	public := map[consensus.NodeID]ed25519.PublicKey{}
+	public := c.public
 	for id := consensus.NodeID(1); id <= 4; id++ {
 		pub, priv, err := ed25519.GenerateKey(rand.Reader)
 		require.NoError(t, err)
@@ -257,4 +268,25 @@ func TestDigestsDifferForDifferentOutputs(t *testing.T) {
 		seen[d] = i
 		require.Equal(t, d, Digest(o), "a digest depends on the output alone")
 	}
+}
+
+func TestCertificatesConvinceWhoeverHoldsTheMembersKeys(t *testing.T) {
+	c := newCertifiedCluster(t, 4)
+	outs := sends(1, 7, "reply")
+	for _, id := range []consensus.NodeID{1, 2, 4} {
+		c.routers[id].Route(outs)
+	}
+	c.deliver()
+	net := c.sent[1]
+	require.Equal(t, []uint64{7}, net.seqs)
+	cert := net.certs[0]
+	require.NoError(t, Verify("test", c.public, outs[0], cert))
+
+	changed := sends(1, 7, "replY")[0]
+	require.ErrorIs(t, Verify("test", c.public, changed, cert), ErrNotCertified, "the certificate is for one output only")
+	require.ErrorIs(t, Verify("other", c.public, outs[0], cert), ErrNotCertified, "and one cluster")
+	require.ErrorIs(t, Verify("test", c.public, outs[0], Certificate{cert[0], cert[0]}), ErrNotCertified, "a member counts once")
+	require.ErrorIs(t, Verify("test", c.public, outs[0], cert[:1]), ErrNotCertified, "the target's own word is not enough")
+	forged := Certificate{cert[0], {Node: 3, Signature: cert[1].Signature}}
+	require.ErrorIs(t, Verify("test", c.public, outs[0], forged), ErrNotCertified, "a signature names its signer")
 }

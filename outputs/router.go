@@ -11,23 +11,27 @@ import (
 	"github.com/synodvm/synod/internal/planted"
 )
 
-// Devices are the peripherals of this node that perform
+// Net is a node's service port: the guest's listening ports and client
+// connections.
+type Net interface {
+	Listen(guestPort uint16) error
+	Send(conn entry.ConnID, data []byte)
+	Close(conn entry.ConnID)
+	// Refuse hangs up on a client the guest never accepted.
+	Refuse(conn entry.ConnID, reason string)
+	// SetServing says whether the node serves clients now; while it
+	// does not, the port hangs up on new ones at once.
+	SetServing(on bool)
+	// HangUpAll hangs up on every client, telling the guest: a snapshot
+	// replaced the history that held their replies, which this node will
+	// never send.
+	HangUpAll()
+}
+
+// Devices are the peripherals of this node that perform its outputs.
 type Devices struct {
 	// Net serves guest ports and client connections.
-	Net interface {
-		Listen(guestPort uint16) error
-		Send(conn entry.ConnID, data []byte)
-		Close(conn entry.ConnID)
-		// Refuse hangs up on a client the guest never accepted.
-		Refuse(conn entry.ConnID, reason string)
-		// SetServing says whether the node serves clients now; while it
-		// does not, the port hangs up on new ones at once.
-		SetServing(on bool)
-		// HangUpAll hangs up on every client, telling the guest: a
-		// snapshot replaced the history that held their replies, which
-		// this node will never send.
-		HangUpAll()
-	}
+	Net Net
 	// Stdout and Stderr receive the guest's console when this node is the
 	// console node.
 	Stdout, Stderr io.Writer
@@ -139,16 +143,28 @@ func (r *Router) Repeat(outs []Output) {
 // certificates.
 func (r *Router) performCertified(o Output) {
 	if r.Certify == nil || !NeedsCertificate(o.Action) {
-		r.perform(o)
+		r.perform(o, nil)
 		return
 	}
 	r.Certify.Hold(o, r.perform)
 }
 
-func (r *Router) perform(o Output) {
+// CertifiedSender is a Net device that hands the certificate of a Send on
+// to a client that checks it (synod proxy).
+type CertifiedSender interface {
+	SendCertified(conn entry.ConnID, data []byte, seq uint64, cert Certificate)
+}
+
+// perform performs o; cert is its certificate in a Byzantine cluster, nil
+// otherwise.
+func (r *Router) perform(o Output, cert Certificate) {
 	r.byKind[KindOf(o.Action)].Add(1)
 	switch a := o.Action.(type) {
 	case Send:
+		if s, ok := r.Devices.Net.(CertifiedSender); ok && cert != nil {
+			s.SendCertified(a.Conn, a.Data, o.Seq, cert)
+			return
+		}
 		r.Devices.Net.Send(a.Conn, a.Data)
 	case CloseConn:
 		r.Devices.Net.Close(a.Conn)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/entry"
+	"github.com/synodvm/synod/outputs"
 )
 
 // NetPortConfig configures a node's network service port.
@@ -48,6 +49,10 @@ type NetPortConfig struct {
 	// ListenRetry is how often a host port that could not be bound is
 	// tried again. Default 1 s.
 	ListenRetry time.Duration
+	// Certified lets a client ask for certified replies
+	// (outputs.CertifiedPreamble): in a Byzantine cluster, where every
+	// Send carries a certificate.
+	Certified bool
 }
 
 // NetPort serves the guest's listening ports on one node: every accepted
@@ -91,7 +96,11 @@ type NetPort struct {
 type clientConn struct {
 	id   entry.ConnID
 	conn net.Conn
-	out  chan []byte // nil element: close after writing what precedes it
+	out  chan reply // zero element: close after writing what precedes it
+	// decided is closed once the client's first bytes said whether it
+	// wants certified replies (framed); until then nothing is written.
+	decided chan struct{}
+	framed  bool
 
 	// Guarded by NetPort.mu: the inputs proposed and not yet seen
 	// committed, in proposal order.
@@ -298,10 +307,14 @@ func (n *NetPort) open(guestPort uint16, c net.Conn) {
 	n.mu.Lock()
 	n.serial++
 	cc := &clientConn{
-		id:    entry.ConnID{Node: n.cfg.Node, Serial: n.serial},
-		conn:  c,
-		out:   make(chan []byte, n.cfg.SendQueue),
-		space: make(chan struct{}, 1),
+		id:      entry.ConnID{Node: n.cfg.Node, Serial: n.serial},
+		conn:    c,
+		out:     make(chan reply, n.cfg.SendQueue),
+		space:   make(chan struct{}, 1),
+		decided: make(chan struct{}),
+	}
+	if !n.cfg.Certified {
+		close(cc.decided)
 	}
 	n.conns[cc.id.Serial] = cc
 	n.mu.Unlock()
@@ -416,11 +429,22 @@ func (n *NetPort) readLoop(cc *clientConn) {
 	defer n.wg.Done()
 	buf := make([]byte, n.cfg.ReadSize)
 	var offset uint64
+	var first []byte
+	var err error
+	if n.cfg.Certified {
+		first, err = n.readPreamble(cc)
+	}
 	for {
 		if !n.waitForSpace(cc) {
 			return
 		}
-		k, err := cc.conn.Read(buf)
+		var k int
+		if len(first) > 0 || err != nil {
+			k = copy(buf, first) // what came before the client asked, or did not ask, for certified replies
+			first = first[k:]
+		} else {
+			k, err = cc.conn.Read(buf)
+		}
 		if k > 0 {
 			n.submit(cc, entry.ConnData{Conn: cc.id, Offset: offset, Data: append([]byte(nil), buf[:k]...)})
 			offset += uint64(k)
@@ -618,14 +642,25 @@ func (n *NetPort) retry(now time.Time, all bool) {
 
 func (n *NetPort) writeLoop(cc *clientConn) {
 	defer n.wg.Done()
+	select {
+	case <-cc.decided:
+	case <-n.ctx.Done():
+		return
+	}
+	if cc.framed {
+		if _, err := cc.conn.Write(outputs.AppendHello(nil, cc.id)); err != nil {
+			n.hangUp(cc)
+			return
+		}
+	}
 	for {
 		select {
-		case b := <-cc.out:
-			if b == nil {
+		case r := <-cc.out:
+			if r.data == nil {
 				n.forget(cc)
 				return
 			}
-			if _, err := cc.conn.Write(b); err != nil {
+			if _, err := cc.conn.Write(r.bytes(cc.framed)); err != nil {
 				n.hangUp(cc)
 				return
 			}
@@ -647,12 +682,25 @@ func (n *NetPort) lookup(id entry.ConnID) *clientConn {
 // Send performs an outputs.Send: queue the guest's bytes for the client.
 // A client too slow to keep up is cut off rather than stalling the node.
 func (n *NetPort) Send(id entry.ConnID, data []byte) {
+	n.queue(id, reply{data: data})
+}
+
+// SendCertified performs a certified outputs.Send: a client that asked
+// for certified replies receives the certificate with the bytes.
+func (n *NetPort) SendCertified(id entry.ConnID, data []byte, seq uint64, cert outputs.Certificate) {
+	n.queue(id, reply{data: data, seq: seq, cert: cert})
+}
+
+func (n *NetPort) queue(id entry.ConnID, r reply) {
+	if r.data == nil {
+		r.data = []byte{}
+	}
 	cc := n.lookup(id)
 	if cc == nil {
 		return
 	}
 	select {
-	case cc.out <- data:
+	case cc.out <- r:
 	default:
 		n.cfg.Logger.Warn("client cut off: too slow to receive", "conn", id.Serial)
 		n.hangUp(cc)
@@ -666,7 +714,7 @@ func (n *NetPort) Close(id entry.ConnID) {
 		return
 	}
 	select {
-	case cc.out <- nil:
+	case cc.out <- reply{}:
 	default:
 		n.forget(cc)
 	}

@@ -10,7 +10,9 @@ import (
 
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/bftnode"
+	"github.com/synodvm/synod/consensus/entry"
 	"github.com/synodvm/synod/outputs"
+	"github.com/synodvm/synod/peripherals"
 )
 
 // certifierTick is how often a node checks whether an output has waited
@@ -22,6 +24,7 @@ const certifierTick = 100 * time.Millisecond
 // cluster of 3f+1 tolerates f such nodes.
 var faultyBehaviours = map[string]string{
 	"wrong-outputs": "sign a wrong digest for every output of the other nodes",
+	"wrong-replies": "change every reply before sending it to a client",
 }
 
 const faultyUsage = "make this node of a Byzantine cluster faulty, for fault-injection tests: `behaviour` is one of "
@@ -100,4 +103,30 @@ func certifierOf(ctx context.Context, s nodeSetup, log consensus.Log, logger *sl
 		return nil, nil
 	}
 	return startCertifier(ctx, s, bft, logger)
+}
+
+// faultyNet is the node's client connections, as a node that is faulty
+// in the given way performs them.
+func faultyNet(behaviour string, net *peripherals.NetPort) outputs.Net {
+	if behaviour == "wrong-replies" {
+		return lyingNet{net}
+	}
+	return net
+}
+
+// lyingNet changes every reply, keeping its certificate.
+type lyingNet struct{ *peripherals.NetPort }
+
+func (l lyingNet) Send(conn entry.ConnID, data []byte) { l.NetPort.Send(conn, lie(data)) }
+func (l lyingNet) SendCertified(conn entry.ConnID, data []byte, seq uint64, cert outputs.Certificate) {
+	l.NetPort.SendCertified(conn, lie(data), seq, cert)
+}
+
+func lie(data []byte) []byte {
+	if len(data) == 0 {
+		return data
+	}
+	changed := append([]byte(nil), data...)
+	changed[len(changed)-1] ^= 0x20
+	return changed
 }

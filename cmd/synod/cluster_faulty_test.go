@@ -1,9 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -102,4 +107,76 @@ func TestFaultyIsRefusedWhereItMeansNothing(t *testing.T) {
 			require.ErrorContains(t, err, tc.err, tc.behaviour)
 		}
 	}
+}
+
+// synod proxy lets a plain client use a Byzantine cluster without trusting
+// any one node. Node 2 changes every reply it sends its clients: a plain
+// client of node 2 gets its lies, but through the proxy a client gets
+// right answers or a closed connection, never a lie, and once node 2 has
+// been caught the proxy sends no more clients there.
+func TestProxyPassesOnlyCertifiedReplies(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 4-node cluster")
+	}
+	const liar = consensus.NodeID(2)
+	c := newTestClusterOf(t, cluster.Spec{Nodes: 4, Engine: cluster.EngineBFT}, testMachine(""))
+	for _, n := range c.cfg.Nodes {
+		if n.ID == liar {
+			c.startWith(n.ID, "--faulty", "wrong-replies")
+		} else {
+			c.start(n.ID)
+		}
+	}
+	c.eventually("every node takes clients", func() bool {
+		for _, n := range c.cfg.Nodes {
+			if r, err := c.report(n.ID); err != nil || !r.Serving {
+				return false
+			}
+		}
+		return true
+	})
+
+	plain, err := net.DialTimeout("tcp", c.serviceAddr(liar), 2*time.Second)
+	require.NoError(t, err)
+	defer plain.Close()
+	_, err = plain.Write(encodeCommand("SET", "k", "direct"))
+	require.NoError(t, err)
+	require.NoError(t, plain.SetReadDeadline(time.Now().Add(20*time.Second)))
+	answer := make([]byte, len("+OK\r\n"))
+	_, err = io.ReadFull(plain, answer)
+	require.NoError(t, err)
+	require.NotEqual(t, "+OK\r\n", string(answer), "node 2 lies to its plain clients")
+
+	p, err := newCertifyingProxy(c.cfg, serviceGuestPort, slog.Default())
+	require.NoError(t, err)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan struct{})
+	go func() { p.serve(ctx, l); close(served) }()
+	defer func() { cancel(); <-served }()
+
+	closed := 0
+	for i := range 12 {
+		kv, err := dialKV(l.Addr().String())
+		require.NoError(t, err)
+		value := fmt.Sprint(i)
+		r, err := kv.do("SET", "k", value)
+		if err == nil {
+			require.Equal(t, "OK", r)
+			r, err = kv.do("GET", "k")
+		}
+		kv.Close()
+		if err != nil {
+			closed++
+			continue
+		}
+		require.Equal(t, value, r, "client %d: what the proxy passes on is what the replicas computed", i)
+	}
+	counts := p.counts()
+	t.Logf("12 clients through the proxy: %d closed, %+v", closed, counts)
+	require.Equal(t, 1, closed, "the one client carried to node 2 is closed, and node 2 gets no other")
+	require.Equal(t, uint64(1), counts.refused)
+	require.Equal(t, uint64(12), counts.clients)
+	require.Equal(t, uint64(2*11), counts.passed, "every other reply is passed on")
 }

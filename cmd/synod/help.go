@@ -28,6 +28,7 @@ var commands = []commandSpec{
 	{name: "start", summary: "start a node of a synod up cluster again", run: runStart},
 	{name: "init", summary: "write a cluster's config and keys, for nodes on this machine or across hosts", run: runInit},
 	{name: "node", summary: "run one node of a cluster made by synod init", run: runNode},
+	{name: "proxy", summary: "let plain TCP clients use a Byzantine cluster: pass on only replies f+1 replicas signed", run: runProxy},
 	{name: "replay", summary: "re-execute a stopped node from its log, checking its state hashes", run: runReplay},
 	{name: "sim", summary: "simulate whole clusters under seeded faults, checking invariants", run: runSim},
 	{name: "demo", summary: "show a disk failover: multipath or raid", run: runDemo, helpArgs: []string{"multipath", "--help"}},

@@ -282,6 +282,7 @@ func (s nodeSetup) run(ctx context.Context, history repairHistory) (*raftpb.Snap
 		PortOffset: me.ServicePortOffset,
 		Log:        log,
 		Logger:     logger,
+		Certified:  cfg.Engine == cluster.EngineBFT,
 	})
 	defer netport.Stop()
 	disks, diskClients, err := nodeDisks(cfg, self, logger)
@@ -291,7 +292,7 @@ func (s nodeSetup) run(ctx context.Context, history repairHistory) (*raftpb.Snap
 	if err != nil {
 		return nil, fmt.Errorf("node %d: %w", self, err)
 	}
-	devices := outputs.Devices{Net: netport, Stdout: os.Stdout, Stderr: s.guestStderr}
+	devices := outputs.Devices{Net: faultyNet(s.faulty, netport), Stdout: os.Stdout, Stderr: s.guestStderr}
 	certify, err := certifierOf(ctx, s, log, logger)
 	if err != nil {
 		return nil, err

@@ -93,13 +93,22 @@ func Keys(cfg *cluster.Config, self consensus.NodeID) (ed25519.PrivateKey, map[c
 	if err != nil {
 		return nil, nil, err
 	}
+	public, err := PublicKeys(cfg)
+	return private, public, err
+}
+
+// PublicKeys returns every member's public key, from its peer id in the
+// cluster config.
+func PublicKeys(cfg *cluster.Config) (map[consensus.NodeID]ed25519.PublicKey, error) {
 	public := map[consensus.NodeID]ed25519.PublicKey{}
 	for _, n := range cfg.Nodes {
-		if public[n.ID], err = publicKey(n); err != nil {
-			return nil, nil, err
+		key, err := publicKey(n)
+		if err != nil {
+			return nil, err
 		}
+		public[n.ID] = key
 	}
-	return private, public, nil
+	return public, nil
 }
 
 // SendOutputs sends a message of the output certifiers to member to, on
