@@ -15,6 +15,11 @@ import (
 type Entry struct {
 	Index uint64
 	Data  []byte
+	// Proposer is the member that proposed the entry, where the engine
+	// authenticates proposals (the Byzantine engine: each request is
+	// signed by its member), so that the entry can be held to what that
+	// member may say; 0 where it does not (raft trusts every member).
+	Proposer NodeID
 }
 
 // Snapshot is application state as of a log index: the user of the log

@@ -78,6 +78,9 @@ type NodeStatus struct {
 	// it.
 	Addressed map[consensus.NodeID][outputs.NumKinds]uint64
 	Quiet     bool
+	// ForgedInputs counts entries dropped because their proposer spoke in
+	// another member's name (Byzantine clusters).
+	ForgedInputs uint64
 	// Certificates are the output certifier's counts in a Byzantine
 	// cluster; nil elsewhere.
 	Certificates *outputs.CertifierCounts
@@ -95,6 +98,9 @@ type Node struct {
 	rep    *Replica
 	router *outputs.Router
 	rt     *Runtime
+	// forgedInputs counts the entries, or inputs of a batch, dropped
+	// because their proposer spoke in another member's name.
+	forgedInputs atomic.Uint64
 
 	proposals chan []byte
 	snapshots chan chan snapshotReply
@@ -294,6 +300,13 @@ func (n *Node) apply(a consensus.Apply) error {
 			n.log.Warn("ignoring undecodable log entry", "index", c.Index, "err", err)
 			e = nil
 		}
+		if e != nil {
+			var forged int
+			if e, forged = fromProposer(e, c.Proposer); forged > 0 {
+				n.forgedInputs.Add(uint64(forged))
+				n.log.Warn("dropped what a member said in another's name", "index", c.Index, "proposer", c.Proposer, "entries", forged)
+			}
+		}
 		if n.cfg.OnCommit != nil && e != nil {
 			n.cfg.OnCommit(e)
 		}
@@ -345,6 +358,7 @@ func (n *Node) publish() {
 	}
 	n.status.Store(&NodeStatus{
 		Certificates:  certificates,
+		ForgedInputs:  n.forgedInputs.Load(),
 		ConsoleInNext: consoleNext,
 		ConsoleInEOF:  consoleEOF,
 		ID:            n.cfg.Replica.Self,

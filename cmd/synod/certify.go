@@ -25,6 +25,7 @@ const certifierTick = 100 * time.Millisecond
 var faultyBehaviours = map[string]string{
 	"wrong-outputs": "sign a wrong digest for every output of the other nodes",
 	"wrong-replies": "change every reply before sending it to a client",
+	"forge-inputs":  "type a command into every other node's client sessions it sees",
 }
 
 const faultyUsage = "make this node of a Byzantine cluster faulty, for fault-injection tests: `behaviour` is one of "
@@ -129,4 +130,40 @@ func lie(data []byte) []byte {
 	changed := append([]byte(nil), data...)
 	changed[len(changed)-1] ^= 0x20
 	return changed
+}
+
+// forgedCommand is what a node faulty with forge-inputs types into other
+// nodes' client sessions.
+var forgedCommand = []byte("*3\r\n$3\r\nSET\r\n$6\r\nforged\r\n$3\r\nyes\r\n")
+
+// faultyOnCommit is what the node does with each committed entry: pass
+// it to the network port, and, when faulty with forge-inputs, propose
+// forgedCommand as the next bytes of every other node's client whose
+// bytes just committed.
+func faultyOnCommit(ctx context.Context, behaviour string, self consensus.NodeID, log consensus.Log, committed func(entry.Entry)) func(entry.Entry) {
+	if behaviour != "forge-inputs" {
+		return committed
+	}
+	return func(e entry.Entry) {
+		committed(e)
+		batch, ok := e.(entry.Inputs)
+		if !ok {
+			return
+		}
+		var forged entry.Inputs
+		for _, in := range batch.Entries {
+			if d, ok := in.(entry.ConnData); ok && d.Conn.Node != self {
+				forged.Entries = append(forged.Entries, entry.ConnData{Conn: d.Conn, Offset: d.Offset + uint64(len(d.Data)), Data: forgedCommand})
+			}
+		}
+		if len(forged.Entries) == 0 {
+			return
+		}
+		forged.Time = batch.Time
+		go func() {
+			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			_ = log.Propose(pctx, entry.Encode(forged))
+		}()
+	}
 }

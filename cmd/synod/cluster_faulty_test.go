@@ -180,3 +180,39 @@ func TestProxyPassesOnlyCertifiedReplies(t *testing.T) {
 	require.Equal(t, uint64(12), counts.clients)
 	require.Equal(t, uint64(2*11), counts.passed, "every other reply is passed on")
 }
+
+// A member speaks only for itself. Node 4 types a command into every
+// other node's client session it sees, as the next bytes of that
+// client's stream: every correct replica drops those bytes, so the
+// clients' sessions go on as they typed them, the forged command never
+// runs, and the replicas stay identical.
+func TestByzantineClusterDropsInputForgedForAnotherNodesClient(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 4-node cluster")
+	}
+	const forger = consensus.NodeID(4)
+	c := newTestClusterOf(t, cluster.Spec{Nodes: 4, Engine: cluster.EngineBFT}, testMachine(""))
+	for _, n := range c.cfg.Nodes {
+		if n.ID == forger {
+			c.startWith(n.ID, "--faulty", "forge-inputs")
+		} else {
+			c.start(n.ID)
+		}
+	}
+	c.waitServing()
+	correct := []consensus.NodeID{1, 2, 3}
+	setThroughEach(t, c, correct, 0, 100)
+	requireGetsThroughEach(t, c, correct, 99)
+	kv, err := dialKV(c.serviceAddr(1))
+	require.NoError(t, err)
+	defer kv.Close()
+	r, err := kv.do("GET", "forged")
+	require.NoError(t, err)
+	require.Equal(t, "(nil)", r, "the forged command never ran")
+	for _, id := range correct {
+		r, err := c.report(id)
+		require.NoError(t, err)
+		require.Positive(t, r.ForgedInputs, "node %d dropped node %d's forgeries", id, forger)
+	}
+	c.converged()
+}

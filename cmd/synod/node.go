@@ -317,7 +317,7 @@ func (s nodeSetup) run(ctx context.Context, history repairHistory) (*raftpb.Snap
 			MaxProcesses:        m.maxProcesses,
 		},
 		Log:       log,
-		OnCommit:  netport.Committed,
+		OnCommit:  faultyOnCommit(ctx, s.faulty, self, log, netport.Committed),
 		Devices:   devices,
 		Certify:   certify,
 		DownAfter: m.downAfter,
@@ -445,6 +445,9 @@ type nodeReport struct {
 	// here that f+1 replicas signed, those still waiting, and the
 	// signatures that matched no output here or did not verify.
 	Certificates *outputs.CertifierCounts `json:"certificates,omitempty"`
+	// ForgedInputs counts entries a member proposed in another's name,
+	// which the replica dropped (Byzantine clusters).
+	ForgedInputs uint64 `json:"forged_inputs,omitempty"`
 	Connections  int                      `json:"connections"`
 	Service      []string                 `json:"service"`
 	Serving      bool                     `json:"serving"` // takes new clients: caught up, not declared down
@@ -488,6 +491,7 @@ func report(engine cluster.Engine, node *replica.Node, netport *peripherals.NetP
 		Actioned:     s.Actioned,
 		Elsewhere:    s.Elsewhere,
 		Certificates: s.Certificates,
+		ForgedInputs: s.ForgedInputs,
 		Connections:  netport.Conns(),
 		Service:      netport.Addrs(),
 		Serving:      netport.Serving(),

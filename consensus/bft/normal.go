@@ -351,7 +351,7 @@ func (c *Core) execute() {
 			c.executed.add(r.key())
 			c.dropPending(r.key())
 			c.lastIndex++
-			entries = append(entries, consensus.Entry{Index: c.lastIndex, Data: r.Data})
+			entries = append(entries, consensus.Entry{Index: c.lastIndex, Data: r.Data, Proposer: r.Origin})
 		}
 		c.lastExec++
 		if len(pp.requests) > 0 {
