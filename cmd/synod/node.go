@@ -447,15 +447,15 @@ type nodeReport struct {
 	Certificates *outputs.CertifierCounts `json:"certificates,omitempty"`
 	// ForgedInputs counts entries a member proposed in another's name,
 	// which the replica dropped (Byzantine clusters).
-	ForgedInputs uint64 `json:"forged_inputs,omitempty"`
-	Connections  int                      `json:"connections"`
-	Service      []string                 `json:"service"`
-	Serving      bool                     `json:"serving"` // takes new clients: caught up, not declared down
-	Booted       bool                     `json:"booted"`
-	Exited       bool                     `json:"exited"`
-	ExitCode     int                      `json:"exit_code"`
-	ExitSignal   int                      `json:"exit_signal"`
-	Stopped      string                   `json:"stopped,omitempty"`
+	ForgedInputs uint64   `json:"forged_inputs,omitempty"`
+	Connections  int      `json:"connections"`
+	Service      []string `json:"service"`
+	Serving      bool     `json:"serving"` // takes new clients: caught up, not declared down
+	Booted       bool     `json:"booted"`
+	Exited       bool     `json:"exited"`
+	ExitCode     int      `json:"exit_code"`
+	ExitSignal   int      `json:"exit_signal"`
+	Stopped      string   `json:"stopped,omitempty"`
 	// Resyncs counts the times this process replaced a lost replica state
 	// with a peer's.
 	Resyncs uint64 `json:"resyncs"`
