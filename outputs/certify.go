@@ -220,7 +220,7 @@ func (c *Certifier) send(to consensus.NodeID, msg []byte) {
 // others held.
 func (c *Certifier) Hold(o Output, perform func(Output, Certificate)) {
 	digest := Digest(o)
-	own := ed25519.Sign(c.cfg.Key, c.statement(o.Seq, c.cfg.Self, digest))
+	own := SignOutput(c.cfg.ClusterID, c.cfg.Key, o)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.waiting = append(c.waiting, heldOutput{o: o, digest: digest, own: own, perform: perform, since: time.Now()})
@@ -401,6 +401,11 @@ func (c *Certifier) Counts() CertifierCounts {
 	waiting := len(c.waiting)
 	c.mu.Unlock()
 	return CertifierCounts{Certified: c.certified.Load(), Waiting: waiting, Mismatched: c.mismatched.Load(), Invalid: c.invalid.Load()}
+}
+
+// SignOutput is one member's signature of o, as a certificate holds it.
+func SignOutput(clusterID string, key ed25519.PrivateKey, o Output) []byte {
+	return ed25519.Sign(key, statement(clusterID, o.Seq, o.Node, Digest(o)))
 }
 
 // ErrNotCertified is returned by Verify for an output whose certificate

@@ -290,3 +290,24 @@ func TestCertificatesConvinceWhoeverHoldsTheMembersKeys(t *testing.T) {
 	forged := Certificate{cert[0], {Node: 3, Signature: cert[1].Signature}}
 	require.ErrorIs(t, Verify("test", c.public, outs[0], forged), ErrNotCertified, "a signature names its signer")
 }
+
+// certifiedDisks records the certificates its writes came with.
+type certifiedDisks struct{ certs []Certificate }
+
+func (d *certifiedDisks) Perform(Output, func(entry.Completion)) { d.certs = append(d.certs, nil) }
+func (d *certifiedDisks) PerformCertified(_ Output, cert Certificate, _ func(entry.Completion)) {
+	d.certs = append(d.certs, cert)
+}
+
+func TestADiskWriteGoesToItsDeviceWithItsCertificate(t *testing.T) {
+	c := newCertifiedCluster(t, 0)
+	disks := &certifiedDisks{}
+	c.routers[1].Devices.Disks = disks
+	outs := []Output{{Seq: 1, Node: 1, Action: DiskWrite{Disk: "j", Data: []byte("x")}}}
+	c.routers[1].Route(outs)
+	require.Empty(t, disks.certs, "held until certified")
+	c.routers[2].Route(outs)
+	c.deliver()
+	require.Len(t, disks.certs, 1)
+	require.NoError(t, Verify("test", c.public, outs[0], disks.certs[0]))
+}

@@ -44,12 +44,34 @@ func AppendCertifiedSend(b []byte, seq uint64, data []byte, cert Certificate) []
 	b = binary.BigEndian.AppendUint64(b, seq)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(data)))
 	b = append(b, data...)
+	return AppendCertificate(b, cert)
+}
+
+// AppendCertificate encodes cert: how many signatures, then each
+// signer's id and signature.
+func AppendCertificate(b []byte, cert Certificate) []byte {
 	b = append(b, byte(len(cert)))
 	for _, s := range cert {
 		b = binary.BigEndian.AppendUint64(b, uint64(s.Node))
 		b = append(b, s.Signature...)
 	}
 	return b
+}
+
+// certifiedSignatureSize is one signature's encoding in a certificate.
+const certifiedSignatureSize = 8 + ed25519.SignatureSize
+
+// ParseCertificate decodes a certificate AppendCertificate made, and
+// nothing more.
+func ParseCertificate(b []byte) (Certificate, error) {
+	if len(b) == 0 || len(b) != 1+int(b[0])*certifiedSignatureSize {
+		return nil, fmt.Errorf("%w: a certificate of %d bytes", errBadFrame, len(b))
+	}
+	cert := make(Certificate, b[0])
+	for i, r := 0, b[1:]; i < len(cert); i, r = i+1, r[certifiedSignatureSize:] {
+		cert[i] = Signature{Node: consensus.NodeID(binary.BigEndian.Uint64(r)), Signature: r[8:certifiedSignatureSize]}
+	}
+	return cert, nil
 }
 
 // ReplyReader decodes the frames of one certified connection.
@@ -106,7 +128,7 @@ func (rr *ReplyReader) Next() (Output, Certificate, error) {
 	}
 	cert := make(Certificate, count)
 	for i := range cert {
-		var s [8 + ed25519.SignatureSize]byte
+		var s [certifiedSignatureSize]byte
 		if _, err := io.ReadFull(rr.r, s[:]); err != nil {
 			return Output{}, nil, fmt.Errorf("%w: %w", errBadFrame, err)
 		}

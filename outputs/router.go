@@ -155,6 +155,12 @@ type CertifiedSender interface {
 	SendCertified(conn entry.ConnID, data []byte, seq uint64, cert Certificate)
 }
 
+// CertifiedDisks is a disk device that hands a write's certificate on to
+// a disk server that checks it.
+type CertifiedDisks interface {
+	PerformCertified(o Output, cert Certificate, complete func(entry.Completion))
+}
+
 // perform performs o; cert is its certificate in a Byzantine cluster, nil
 // otherwise.
 func (r *Router) perform(o Output, cert Certificate) {
@@ -188,6 +194,10 @@ func (r *Router) perform(o Output, cert Certificate) {
 	case DiskRead, DiskWrite:
 		if r.Devices.Disks == nil {
 			r.Logger.Warn("a disk output for a node without disks; it stays outstanding until the node is declared down", "seq", o.Seq, "action", a)
+			return
+		}
+		if d, ok := r.Devices.Disks.(CertifiedDisks); ok && cert != nil {
+			d.PerformCertified(o, cert, r.Devices.Complete)
 			return
 		}
 		r.Devices.Disks.Perform(o, r.Devices.Complete)

@@ -19,7 +19,9 @@ import (
 // request again whenever it does not know whether the first arrived.
 type DiskBackend interface {
 	ReadAt(ctx context.Context, seq uint64, offset int64, length int) ([]byte, error)
-	WriteAt(ctx context.Context, seq uint64, offset int64, data []byte) (int, error)
+	// WriteAt writes data with its certificate (outputs.AppendCertificate;
+	// nil outside a Byzantine cluster), which the server may check.
+	WriteAt(ctx context.Context, seq uint64, offset int64, data, cert []byte) (int, error)
 }
 
 // ErrDiskUncertain is what a backend returns when it cannot tell whether
@@ -72,6 +74,12 @@ func NewDisks(node consensus.NodeID, backends map[string]DiskBackend, timeout ti
 
 // Perform starts one disk output.
 func (d *Disks) Perform(o outputs.Output, complete func(entry.Completion)) {
+	d.PerformCertified(o, nil, complete)
+}
+
+// PerformCertified starts one disk output of a Byzantine cluster; a write
+// goes to the server with its certificate.
+func (d *Disks) PerformCertified(o outputs.Output, cert outputs.Certificate, complete func(entry.Completion)) {
 	d.mu.Lock()
 	if d.inflight[o.Seq] {
 		d.mu.Unlock()
@@ -82,7 +90,7 @@ func (d *Disks) Perform(o outputs.Output, complete func(entry.Completion)) {
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
-		c, err := d.do(o)
+		c, err := d.do(o, cert)
 		d.mu.Lock()
 		delete(d.inflight, o.Seq)
 		d.mu.Unlock()
@@ -95,7 +103,7 @@ func (d *Disks) Perform(o outputs.Output, complete func(entry.Completion)) {
 }
 
 // do performs the output and says what to answer.
-func (d *Disks) do(o outputs.Output) (entry.Completion, error) {
+func (d *Disks) do(o outputs.Output, cert outputs.Certificate) (entry.Completion, error) {
 	c := entry.Completion{Node: d.node, Seq: o.Seq}
 	var disk string
 	switch a := o.Action.(type) {
@@ -118,7 +126,11 @@ func (d *Disks) do(o outputs.Output) (entry.Completion, error) {
 		c.Data, err = b.ReadAt(ctx, o.Seq, a.Offset, a.Length)
 	case outputs.DiskWrite:
 		var n int
-		n, err = b.WriteAt(ctx, o.Seq, a.Offset, a.Data)
+		var certBytes []byte
+		if cert != nil {
+			certBytes = outputs.AppendCertificate(nil, cert)
+		}
+		n, err = b.WriteAt(ctx, o.Seq, a.Offset, a.Data, certBytes)
 		c.N = uint64(n)
 	}
 	var de *DiskError

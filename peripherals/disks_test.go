@@ -22,6 +22,7 @@ type fakeBackend struct {
 	calls   map[uint64]int
 	fail    error         // returned instead of acting, when set
 	blocked chan struct{} // while set, calls wait for it to close
+	certs   [][]byte      // the certificates writes came with
 }
 
 func (b *fakeBackend) enter(seq uint64) error {
@@ -42,10 +43,13 @@ func (b *fakeBackend) ReadAt(_ context.Context, seq uint64, off int64, n int) ([
 	return append([]byte(nil), b.image[off:off+int64(n)]...), nil
 }
 
-func (b *fakeBackend) WriteAt(_ context.Context, seq uint64, off int64, data []byte) (int, error) {
+func (b *fakeBackend) WriteAt(_ context.Context, seq uint64, off int64, data, cert []byte) (int, error) {
 	if err := b.enter(seq); err != nil {
 		return 0, err
 	}
+	b.mu.Lock()
+	b.certs = append(b.certs, cert)
+	b.mu.Unlock()
 	return copy(b.image[off:], data), nil
 }
 
@@ -80,6 +84,25 @@ func TestDisksAnswerEachOutput(t *testing.T) {
 	assert.Equal(t, entry.Completion{Node: 2, Seq: 8, Data: []byte{0, 'a', 'b', 'c', 0}}, got.next(t))
 	d.Perform(outputs.Output{Seq: 9, Node: 2, Action: outputs.DiskRead{Disk: "nope", Length: 1}}, got.complete)
 	assert.Equal(t, entry.Completion{Node: 2, Seq: 9, Errno: ErrnoEIO}, got.next(t), "a disk without a path here fails")
+}
+
+// In a Byzantine cluster a write goes to the disk server with the
+// certificate the node's router got for it, for the server to check.
+func TestDisksHandAWritesCertificateToTheServer(t *testing.T) {
+	b := newFakeBackend()
+	d := NewDisks(2, map[string]DiskBackend{"j": b}, time.Second, slog.New(slog.DiscardHandler))
+	defer d.Stop()
+	got := make(answers, 2)
+	cert := outputs.Certificate{{Node: 2, Signature: make([]byte, 64)}, {Node: 3, Signature: make([]byte, 64)}}
+	d.PerformCertified(outputs.Output{Seq: 7, Node: 2, Action: outputs.DiskWrite{Disk: "j", Data: []byte("abc")}}, cert, got.complete)
+	got.next(t)
+	d.Perform(outputs.Output{Seq: 8, Node: 2, Action: outputs.DiskWrite{Disk: "j", Data: []byte("abc")}}, got.complete)
+	got.next(t)
+	require.Len(t, b.certs, 2)
+	sent, err := outputs.ParseCertificate(b.certs[0])
+	require.NoError(t, err)
+	require.Equal(t, cert, sent)
+	require.Nil(t, b.certs[1], "a crash-fault cluster's write has none")
 }
 
 func TestDisksReportTheServersErrorButNotAnUncertainOutcome(t *testing.T) {

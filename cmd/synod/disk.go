@@ -8,13 +8,17 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/synodvm/synod/consensus/bftnode"
+	"github.com/synodvm/synod/consensus/cluster"
+	"github.com/synodvm/synod/outputs"
 	"github.com/synodvm/synod/peripherals/disk"
 )
 
-const diskUsage = `usage: synod disk serve --image FILE --size SIZE [--listen ADDR]
+const diskUsage = `usage: synod disk serve --image FILE --size SIZE [--listen ADDR] [--cluster FILE --disk NAME]
 
 serve: serves a disk image file over TCP, to the nodes that cluster.toml
 gives a [[disk.path]] to it (docs/disks.md). A missing image is created
@@ -23,6 +27,13 @@ sparse; an existing one must be SIZE bytes already. A write is on disk
 sequence number, even across a restart of the server, is answered with
 its first answer and not applied again: the server keeps the answers in
 FILE.seqs, next to the image. Ctrl-C or SIGTERM stops it.
+
+For a Byzantine cluster (synod init --byzantine), --cluster and --disk
+make the server apply a write only with a certificate: f+1 nodes'
+signatures over that write to disk NAME, checked against the members'
+keys in the cluster config, so that a faulty node cannot write what no
+correct replica asked for. A write without one is refused
+("uncertified") and the guest sees EIO.
 
 flags:
 `
@@ -40,6 +51,8 @@ func runDisk(ctx context.Context, args []string, stdout io.Writer) error {
 	var size diskSize
 	fs.Var(&size, "size", "the image's `size`, such as 64M or 10G: whole 512-byte sectors, 4K at least")
 	listen := fs.String("listen", "127.0.0.1:7420", "serve on `host:port` (port 0: any free port)")
+	clusterPath := fs.String("cluster", "", "a Byzantine cluster's config `file`: apply only writes f+1 of its nodes signed")
+	diskName := fs.String("disk", "", "with --cluster, the `name` this disk has in the cluster config")
 	if help, err := parseFlags(fs, args[1:]); help || err != nil {
 		return err
 	}
@@ -48,7 +61,15 @@ func runDisk(ctx context.Context, args []string, stdout io.Writer) error {
 		return errors.New("disk serve: --image and --size are required")
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	srv, err := disk.Open(*image, int64(size), disk.Options{Logger: logger})
+	opts := disk.Options{Logger: logger}
+	if *clusterPath != "" || *diskName != "" {
+		check, err := certifiedWrites(*clusterPath, *diskName)
+		if err != nil {
+			return fmt.Errorf("disk serve: %w", err)
+		}
+		opts.CheckWrite = check
+	}
+	srv, err := disk.Open(*image, int64(size), opts)
 	if err != nil {
 		return fmt.Errorf("disk serve: %w", err)
 	}
@@ -83,4 +104,39 @@ func (s *diskSize) Set(v string) error {
 	}
 	*s = diskSize(n * unit)
 	return nil
+}
+
+// certifiedWrites is the check a Byzantine cluster's disk server makes
+// of every write: a certificate of f+1 of the cluster's members over that
+// write to disk name. The certificate's first signature is its target's
+// own (outputs.Certifier), which names the node the write was for.
+func certifiedWrites(clusterPath, name string) (func(seq uint64, offset int64, data, cert []byte) error, error) {
+	if clusterPath == "" || name == "" {
+		return nil, errors.New("--cluster and --disk go together")
+	}
+	cfg, err := cluster.Load(clusterPath)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Engine != cluster.EngineBFT {
+		return nil, fmt.Errorf("--cluster: the cluster runs engine %q; only a Byzantine cluster certifies its writes", cfg.Engine)
+	}
+	if !slices.ContainsFunc(cfg.Disks, func(d cluster.Disk) bool { return d.Name == name }) {
+		return nil, fmt.Errorf("--disk %q: the cluster config has no such disk", name)
+	}
+	members, err := bftnode.PublicKeys(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return func(seq uint64, offset int64, data, certBytes []byte) error {
+		if len(certBytes) == 0 {
+			return fmt.Errorf("%w: the write carries no certificate", outputs.ErrNotCertified)
+		}
+		cert, err := outputs.ParseCertificate(certBytes)
+		if err != nil || len(cert) == 0 {
+			return fmt.Errorf("%w: %v", outputs.ErrNotCertified, err)
+		}
+		o := outputs.Output{Seq: seq, Node: cert[0].Node, Action: outputs.DiskWrite{Disk: name, Offset: offset, Data: data}}
+		return outputs.Verify(cfg.ClusterID, members, o, cert)
+	}, nil
 }

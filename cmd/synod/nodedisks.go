@@ -52,8 +52,8 @@ func (b diskBackend) ReadAt(ctx context.Context, seq uint64, offset int64, lengt
 	return data, guestError(err)
 }
 
-func (b diskBackend) WriteAt(ctx context.Context, seq uint64, offset int64, data []byte) (int, error) {
-	n, err := b.c.Write(ctx, seq, offset, data)
+func (b diskBackend) WriteAt(ctx context.Context, seq uint64, offset int64, data, cert []byte) (int, error) {
+	n, err := b.c.WriteCertified(ctx, seq, offset, data, cert)
 	return n, guestError(err)
 }
 

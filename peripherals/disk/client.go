@@ -117,11 +117,21 @@ func (c *Client) Read(ctx context.Context, seq uint64, offset int64, length int)
 // Write writes data, at most MaxData bytes, at offset, durably, and says
 // how many bytes were written: all of them, unless err says otherwise.
 func (c *Client) Write(ctx context.Context, seq uint64, offset int64, data []byte) (int, error) {
-	if len(data) > MaxData {
+	return c.WriteCertified(ctx, seq, offset, data, nil)
+}
+
+// WriteCertified is Write with the certificate a server that checks them
+// needs: f+1 replicas' signatures over the write (see Options.CheckWrite).
+func (c *Client) WriteCertified(ctx context.Context, seq uint64, offset int64, data, cert []byte) (int, error) {
+	switch {
+	case len(data) > MaxData:
 		return 0, c.callError(OpWrite, seq, &StatusError{Op: OpWrite, Status: StatusTooLarge,
 			Text: fmt.Sprintf("a write of %d bytes; the most is %d", len(data), MaxData)})
+	case len(cert) > MaxCertificate:
+		return 0, c.callError(OpWrite, seq, &StatusError{Op: OpWrite, Status: StatusBadRequest,
+			Text: fmt.Sprintf("a certificate of %d bytes; the most is %d", len(cert), MaxCertificate)})
 	}
-	a, err := c.do(ctx, frame{kind: uint8(OpWrite), seq: seq, value: uint64(offset), data: data}, offset)
+	a, err := c.do(ctx, frame{kind: uint8(OpWrite), seq: seq, value: uint64(offset), data: data, cert: cert}, offset)
 	if err != nil {
 		return 0, err
 	}

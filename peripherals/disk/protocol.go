@@ -10,8 +10,8 @@ import (
 )
 
 // Version is the protocol version every frame carries; a frame of
-// another version closes the connection.
-const Version = 1
+// another version closes the connection. (Version 1 had no certificate.)
+const Version = 2
 
 // MaxData is the most bytes one READ may ask for and one WRITE may carry.
 const MaxData = 1 << 20
@@ -19,13 +19,18 @@ const MaxData = 1 << 20
 // MaxClientID is the longest client identity, in bytes.
 const MaxClientID = 255
 
+// MaxCertificate is the longest certificate a WRITE may carry, in bytes:
+// room for the signatures of a Byzantine cluster of up to 3*25+1 nodes.
+const MaxCertificate = 2048
+
 const (
 	// maxText bounds a response's error text.
 	maxText = 1024
-	// minFrame is the length of a frame with no client, text or data.
-	minFrame = 1 + 1 + 1 + 8 + 8 + 4 + 2 + 4
+	// minFrame is the length of a frame with no client, text,
+	// certificate or data.
+	minFrame = 1 + 1 + 1 + 8 + 8 + 4 + 2 + 2 + 4
 	// maxFrame is the length of the largest frame that can be valid.
-	maxFrame = minFrame + MaxClientID + maxText + MaxData
+	maxFrame = minFrame + MaxClientID + maxText + MaxCertificate + MaxData
 	// drainLimit bounds a frame the server reads through only to answer
 	// it TooLarge: a longer length is taken for garbage.
 	drainLimit = 64 << 20
@@ -76,6 +81,10 @@ const (
 	StatusConflict   Status = 5
 	StatusBadRequest Status = 6 // an unknown op, an empty client identity, a malformed write
 	StatusRefused    Status = 7 // the server keeps answers for as many clients as it can
+	// StatusUncertified answers a write a server that checks certificates
+	// (a Byzantine cluster's) could not check: none, or not f+1 valid
+	// signatures over this write.
+	StatusUncertified Status = 8
 )
 
 func (s Status) String() string {
@@ -96,6 +105,8 @@ func (s Status) String() string {
 		return "bad request"
 	case StatusRefused:
 		return "refused"
+	case StatusUncertified:
+		return "uncertified"
 	}
 	return fmt.Sprintf("status %d", uint8(s))
 }
@@ -110,6 +121,7 @@ func (s Status) String() string {
 //	u64  value: a request's offset; a response's image size (INFO) or bytes written (WRITE)
 //	u32  count: the bytes a READ asks for
 //	u16  text length, then the text (a response's error)
+//	u16  certificate length, then the certificate (a Byzantine cluster's WRITE)
 //	     data: the rest, up to the checksum (a WRITE's bytes, a READ's answer)
 //	u32  CRC-32C (Castagnoli) of everything from the version on
 type frame struct {
@@ -119,7 +131,10 @@ type frame struct {
 	value  uint64
 	count  uint32
 	text   string
-	data   []byte
+	// cert is a WRITE's certificate: f+1 replicas' signatures over it
+	// (outputs.AppendCertificate), in a Byzantine cluster.
+	cert []byte
+	data []byte
 	// sum is the checksum a frame arrived with: it names a request, since
 	// a request sent again is the same bytes.
 	sum uint32
@@ -139,7 +154,7 @@ func appendFrame(dst []byte, f *frame) []byte {
 		text = text[:maxText]
 	}
 	start := len(dst)
-	dst = binary.BigEndian.AppendUint32(dst, uint32(minFrame+len(f.client)+len(text)+len(f.data)))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(minFrame+len(f.client)+len(text)+len(f.cert)+len(f.data)))
 	dst = append(dst, Version, f.kind, uint8(len(f.client)))
 	dst = append(dst, f.client...)
 	dst = binary.BigEndian.AppendUint64(dst, f.seq)
@@ -147,6 +162,8 @@ func appendFrame(dst []byte, f *frame) []byte {
 	dst = binary.BigEndian.AppendUint32(dst, f.count)
 	dst = binary.BigEndian.AppendUint16(dst, uint16(len(text)))
 	dst = append(dst, text...)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(f.cert)))
+	dst = append(dst, f.cert...)
 	dst = append(dst, f.data...)
 	return binary.BigEndian.AppendUint32(dst, crc32.Checksum(dst[start+4:], castagnoli))
 }
@@ -223,6 +240,13 @@ func readFrame(r *bufio.Reader) (frame, error) {
 		return frame{}, fmt.Errorf("a text of %d bytes exceeds the %d-byte limit", textLen, maxText)
 	}
 	f.text = string(c.next(textLen))
+	certLen := int(c.uint(2))
+	if certLen > MaxCertificate {
+		return frame{}, fmt.Errorf("a certificate of %d bytes exceeds the %d-byte limit", certLen, MaxCertificate)
+	}
+	if certLen > 0 {
+		f.cert = c.next(certLen)
+	}
 	if c.bad {
 		return frame{}, fmt.Errorf("fields overrun a frame of %d bytes", length)
 	}

@@ -24,6 +24,12 @@ type Options struct {
 	MaxClients int
 	// MaxConns bounds the connections served at once (default 128).
 	MaxConns int
+	// CheckWrite, when set, is asked about every write before it is
+	// applied, with the certificate the write came with (nil for none);
+	// an error refuses it with StatusUncertified. A Byzantine cluster's
+	// disk checks that f+1 replicas signed the write, so that a faulty
+	// node cannot write what no correct replica asked for.
+	CheckWrite func(seq uint64, offset int64, data, cert []byte) error
 }
 
 func (o Options) withDefaults() Options {
@@ -53,10 +59,11 @@ const (
 
 // Server serves one disk image to the clients that connect to it.
 type Server struct {
-	store    *store
-	size     int64
-	logger   *slog.Logger
-	maxConns int
+	store      *store
+	size       int64
+	logger     *slog.Logger
+	maxConns   int
+	checkWrite func(seq uint64, offset int64, data, cert []byte) error
 
 	mu        sync.Mutex
 	listeners map[net.Listener]bool
@@ -112,12 +119,13 @@ func newServer(image Image, path string, size int64, opts Options) (*Server, err
 		return nil, err
 	}
 	return &Server{
-		store:     newStore(image, path, size, table, j, opts.Logger),
-		size:      size,
-		logger:    opts.Logger,
-		maxConns:  opts.MaxConns,
-		listeners: map[net.Listener]bool{},
-		conns:     map[*serverConn]bool{},
+		store:      newStore(image, path, size, table, j, opts.Logger),
+		size:       size,
+		logger:     opts.Logger,
+		maxConns:   opts.MaxConns,
+		checkWrite: opts.CheckWrite,
+		listeners:  map[net.Listener]bool{},
+		conns:      map[*serverConn]bool{},
 	}, nil
 }
 
@@ -209,6 +217,12 @@ func (s *Server) check(f frame) (result, bool) {
 		}
 		n = uint64(f.count)
 	case OpWrite:
+		if s.checkWrite != nil {
+			if err := s.checkWrite(f.seq, int64(f.value), f.data, f.cert); err != nil {
+				s.logger.Warn("disk: refused a write without a valid certificate", "client", f.client, "seq", f.seq, "err", err)
+				return result{status: StatusUncertified, text: err.Error()}, true
+			}
+		}
 	default:
 		return result{status: StatusBadRequest, text: fmt.Sprintf("unknown op %d", f.kind)}, true
 	}
