@@ -85,6 +85,7 @@ func TestByzantineClusterServesThroughAKilledPrimary(t *testing.T) {
 	}
 	c.converged()
 	requireByzantineStatus(t, c, 0)
+	recordFault(faultRow{behaviour: "primary killed (SIGKILL)", certified: certifiedBy(c, all), available: true})
 }
 
 // writtenKey is the key setThroughEach writes its i-th value to through

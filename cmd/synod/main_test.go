@@ -15,5 +15,7 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	printFaultTable(os.Stdout)
+	os.Exit(code)
 }
