@@ -28,14 +28,7 @@ func TestByzantineClusterCertifiesOutputsDespiteAFaultyMember(t *testing.T) {
 		t.Skip("starts a 4-node cluster")
 	}
 	const faulty = consensus.NodeID(4)
-	c := newTestClusterOf(t, cluster.Spec{Nodes: 4, Engine: cluster.EngineBFT}, testMachine(""))
-	for _, n := range c.cfg.Nodes {
-		if n.ID == faulty {
-			c.startWith(n.ID, "--faulty", "wrong-outputs")
-		} else {
-			c.start(n.ID)
-		}
-	}
+	c := startWithAFaultyNode(t, faulty, "wrong-outputs")
 	c.waitServing()
 	correct := []consensus.NodeID{1, 2, 3}
 	setThroughEach(t, c, correct, 0, 100)
@@ -127,14 +120,7 @@ func TestProxyPassesOnlyCertifiedReplies(t *testing.T) {
 		t.Skip("starts a 4-node cluster")
 	}
 	const liar = consensus.NodeID(2)
-	c := newTestClusterOf(t, cluster.Spec{Nodes: 4, Engine: cluster.EngineBFT}, testMachine(""))
-	for _, n := range c.cfg.Nodes {
-		if n.ID == liar {
-			c.startWith(n.ID, "--faulty", "wrong-replies")
-		} else {
-			c.start(n.ID)
-		}
-	}
+	c := startWithAFaultyNode(t, liar, "wrong-replies")
 	c.eventually("every node takes clients", func() bool {
 		for _, n := range c.cfg.Nodes {
 			if r, err := c.report(n.ID); err != nil || !r.Serving {
@@ -203,14 +189,7 @@ func TestByzantineClusterDropsInputForgedForAnotherNodesClient(t *testing.T) {
 		t.Skip("starts a 4-node cluster")
 	}
 	const forger = consensus.NodeID(4)
-	c := newTestClusterOf(t, cluster.Spec{Nodes: 4, Engine: cluster.EngineBFT}, testMachine(""))
-	for _, n := range c.cfg.Nodes {
-		if n.ID == forger {
-			c.startWith(n.ID, "--faulty", "forge-inputs")
-		} else {
-			c.start(n.ID)
-		}
-	}
+	c := startWithAFaultyNode(t, forger, "forge-inputs")
 	c.waitServing()
 	correct := []consensus.NodeID{1, 2, 3}
 	setThroughEach(t, c, correct, 0, 100)
@@ -231,4 +210,19 @@ func TestByzantineClusterDropsInputForgedForAnotherNodesClient(t *testing.T) {
 		require.Positive(t, r.ForgedInputs, "node %d dropped node %d's forgeries", id, forger)
 	}
 	c.converged()
+}
+
+// startWithAFaultyNode starts a 4-node Byzantine cluster whose node
+// faulty behaves as --faulty behaviour says.
+func startWithAFaultyNode(t *testing.T, faulty consensus.NodeID, behaviour string) *testCluster {
+	t.Helper()
+	c := newTestClusterOf(t, cluster.Spec{Nodes: 4, Engine: cluster.EngineBFT}, testMachine(""))
+	for _, n := range c.cfg.Nodes {
+		if n.ID == faulty {
+			c.startWith(n.ID, "--faulty", behaviour)
+		} else {
+			c.start(n.ID)
+		}
+	}
+	return c
 }
