@@ -99,7 +99,7 @@ func TestFaultyIsRefusedWhereItMeansNothing(t *testing.T) {
 		{"", false, ""},
 		{"wrong-outputs", true, ""},
 		{"wrong-outputs", false, "only a Byzantine cluster"},
-		{"lies", true, `unknown behaviour; known: wrong-outputs (`},
+		{"lies", true, `unknown behaviour; known: forge-inputs (`},
 	} {
 		err := checkFaulty(tc.behaviour, tc.byzantine)
 		if tc.err == "" {
