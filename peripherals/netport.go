@@ -49,6 +49,9 @@ type NetPortConfig struct {
 	// ListenRetry is how often a host port that could not be bound is
 	// tried again. Default 1 s.
 	ListenRetry time.Duration
+	// Now is the clock whose time input batches carry (default
+	// time.Now).
+	Now func() time.Time
 	// Certified lets a client ask for certified replies
 	// (outputs.CertifiedPreamble): in a Byzantine cluster, where every
 	// Send carries a certificate.
@@ -141,6 +144,9 @@ func NewNetPort(cfg NetPortConfig) *NetPort {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &NetPort{
@@ -398,7 +404,7 @@ func (n *NetPort) proposeLoop() {
 func (n *NetPort) takeBatch() entry.Inputs {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	batch := entry.Inputs{Time: time.Now().UnixNano()}
+	batch := entry.Inputs{Time: n.cfg.Now().UnixNano()}
 	data := 0
 	for len(n.queued) > 0 {
 		cc := n.queued[0]

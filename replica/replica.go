@@ -220,6 +220,9 @@ type Status struct {
 	// pool. Like HashesAgreed they count what this replica did, not
 	// replicated state: a snapshot neither holds nor resets them.
 	InputBytes, RandomBatches uint64
+	// GuestTime is the guest's realtime clock now, in Unix nanoseconds
+	// (zero before boot).
+	GuestTime int64
 }
 
 // Status reports where the replica is.
@@ -233,6 +236,9 @@ func (r *Replica) Status() Status {
 	if r.proc != nil {
 		s.Instructions = r.proc.Instructions()
 		s.Exited = r.proc.Exit()
+		if r.world != nil {
+			s.GuestTime = r.world.Clock(s.Instructions).Realtime
+		}
 	}
 	if r.world != nil {
 		s.Down = slices.Sorted(maps.Keys(r.world.down))

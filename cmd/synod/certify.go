@@ -26,6 +26,7 @@ var faultyBehaviours = map[string]string{
 	"wrong-outputs": "sign a wrong digest for every output of the other nodes",
 	"wrong-replies": "change every reply before sending it to a client",
 	"forge-inputs":  "type a command into every other node's client sessions it sees",
+	"future-clock":  "propose times ten years ahead of its clock",
 }
 
 const faultyUsage = "make this node of a Byzantine cluster faulty, for fault-injection tests: `behaviour` is one of "
@@ -166,4 +167,13 @@ func faultyOnCommit(ctx context.Context, behaviour string, self consensus.NodeID
 			_ = log.Propose(pctx, entry.Encode(forged))
 		}()
 	}
+}
+
+// faultyClock is the clock whose times the node proposes: ten years ahead
+// for a node faulty with future-clock.
+func faultyClock(behaviour string) func() time.Time {
+	if behaviour == "future-clock" {
+		return func() time.Time { return time.Now().AddDate(10, 0, 0) }
+	}
+	return time.Now
 }

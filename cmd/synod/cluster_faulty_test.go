@@ -121,14 +121,7 @@ func TestProxyPassesOnlyCertifiedReplies(t *testing.T) {
 	}
 	const liar = consensus.NodeID(2)
 	c := startWithAFaultyNode(t, liar, "wrong-replies")
-	c.eventually("every node takes clients", func() bool {
-		for _, n := range c.cfg.Nodes {
-			if r, err := c.report(n.ID); err != nil || !r.Serving {
-				return false
-			}
-		}
-		return true
-	})
+	waitTakingClients(c)
 
 	plain, err := net.DialTimeout("tcp", c.serviceAddr(liar), 2*time.Second)
 	require.NoError(t, err)
@@ -225,4 +218,48 @@ func startWithAFaultyNode(t *testing.T, faulty consensus.NodeID, behaviour strin
 		}
 	}
 	return c
+}
+
+// waitTakingClients waits until every node says it takes clients: unlike
+// waitServing it asks no node to answer one, which a faulty node's
+// clients may never get.
+func waitTakingClients(c *testCluster) {
+	c.t.Helper()
+	c.eventually("every node takes clients", func() bool {
+		for _, n := range c.cfg.Nodes {
+			if r, err := c.report(n.ID); err != nil || !r.Serving {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// A member that proposes times ten years ahead cannot move the guest's
+// clock there: every correct member refuses to order a request whose time
+// is more than replica.MaxClockAhead ahead of its own clock, and to
+// prepare a batch that holds one, so the primary that seals with such
+// times is replaced, the guest keeps the correct members' time and the
+// service goes on.
+func TestByzantineClusterKeepsTimeDespiteAFutureClock(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 4-node cluster")
+	}
+	// Node 1 is the primary of the first view, which seals the guest's
+	// epochs: its times are the ones that would reach the guest.
+	c := startWithAFaultyNode(t, 1, "future-clock")
+	waitTakingClients(c)
+	correct := []consensus.NodeID{2, 3, 4}
+	setThroughEach(t, c, correct, 0, 50)
+	wrong := wrongGetsThroughEach(t, c, correct, 49)
+	latest := time.Now().Add(time.Minute).UnixNano()
+	for _, id := range correct {
+		r, err := c.report(id)
+		require.NoError(t, err)
+		require.Positive(t, r.GuestTime)
+		require.Less(t, r.GuestTime, latest, "node %d: the guest's clock is %s", id, time.Unix(0, r.GuestTime).UTC())
+	}
+	recordFault(faultRow{behaviour: "future-clock", certified: certifiedBy(c, correct), uncertified: wrong, available: true})
+	require.Zero(t, wrong)
+	c.converged()
 }

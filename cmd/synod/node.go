@@ -283,6 +283,7 @@ func (s nodeSetup) run(ctx context.Context, history repairHistory) (*raftpb.Snap
 		Log:        log,
 		Logger:     logger,
 		Certified:  cfg.Engine == cluster.EngineBFT,
+		Now:        faultyClock(s.faulty),
 	})
 	defer netport.Stop()
 	disks, diskClients, err := nodeDisks(cfg, self, logger)
@@ -325,6 +326,7 @@ func (s nodeSetup) run(ctx context.Context, history repairHistory) (*raftpb.Snap
 		// The Byzantine engine's checkpoints compare the members'
 		// snapshots: each must be the state after exactly its entries.
 		SnapshotsAtRest: cfg.Engine == cluster.EngineBFT,
+		Now:             faultyClock(s.faulty),
 		Logger:          logger,
 	})
 
@@ -381,7 +383,8 @@ func startLog(s nodeSetup, engine raftlog.Config, source consensus.SnapshotSourc
 		if s.rejoin {
 			return nil, nil, errors.New("--rejoin: a Byzantine node cannot yet replace a lost store")
 		}
-		log, err := bftnode.Start(s.cfg, s.self, bftnode.Options{TickInterval: engine.TickInterval, Logger: logger, Metrics: registry}, source)
+		log, err := bftnode.Start(s.cfg, s.self, bftnode.Options{TickInterval: engine.TickInterval, Logger: logger, Metrics: registry,
+			CheckRequest: replica.CheckProposedTime(time.Now, replica.MaxClockAhead)}, source)
 		return log, nil, err
 	}
 	engine.SnapshotSource = source
@@ -437,10 +440,12 @@ type nodeReport struct {
 	Delivered    uint64 `json:"delivered"`
 	Epoch        uint64 `json:"epoch"`
 	Instructions uint64 `json:"instructions"`
-	StateHash    string `json:"state_hash"`
-	HashEpoch    uint64 `json:"hash_epoch"`
-	Actioned     uint64 `json:"outputs_actioned"`
-	Elsewhere    uint64 `json:"outputs_elsewhere"`
+	// GuestTime is the guest's clock, in Unix nanoseconds.
+	GuestTime int64  `json:"guest_time"`
+	StateHash string `json:"state_hash"`
+	HashEpoch uint64 `json:"hash_epoch"`
+	Actioned  uint64 `json:"outputs_actioned"`
+	Elsewhere uint64 `json:"outputs_elsewhere"`
 	// Certificates, in a Byzantine cluster, count the outputs addressed
 	// here that f+1 replicas signed, those still waiting, and the
 	// signatures that matched no output here or did not verify.
@@ -487,6 +492,7 @@ func report(engine cluster.Engine, node *replica.Node, netport *peripherals.NetP
 		Delivered:    s.Replica.Delivered,
 		Epoch:        s.Replica.Epoch,
 		Instructions: s.Replica.Instructions,
+		GuestTime:    s.Replica.GuestTime,
 		HashEpoch:    s.Replica.LastHashAt,
 		Actioned:     s.Actioned,
 		Elsewhere:    s.Elsewhere,

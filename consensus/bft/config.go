@@ -49,6 +49,13 @@ type Config struct {
 	// MaxRequestBytes bounds one request's data (default 64 KiB); at most
 	// MaxBatchBytes, so that every request fits a batch.
 	MaxRequestBytes int
+	// CheckRequest, when set, says whether another member's request may
+	// be ordered, judged by what this member knows now (its clock): a
+	// refused request is not held, and a backup does not prepare a batch
+	// that holds one. It must pass every request a correct member makes,
+	// or the cluster stops ordering that member's requests; it is never
+	// asked at execution, which depends on nothing local.
+	CheckRequest func(data []byte) error
 	// MaxPendingRequests bounds the requests held for each origin that
 	// are not yet executed (default 1024). A proposer beyond it gets
 	// ErrBusy; a member that floods requests fills only its own share.

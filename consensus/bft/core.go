@@ -56,6 +56,9 @@ type Stats struct {
 	// SkippedRequests counts ordered requests not executed: repeats of
 	// executed ones, or ones too far ahead of their origin's sequence.
 	SkippedRequests uint64
+	// RefusedRequests counts other members' requests, alone or in a
+	// batch, that Config.CheckRequest refused.
+	RefusedRequests uint64
 	ViewChanges     uint64
 	StateTransfers  uint64
 }
@@ -241,6 +244,12 @@ func (c *Core) step(from consensus.NodeID, data []byte) error {
 	}
 	switch b := e.body.(type) {
 	case *request:
+		if err := c.checkRequest(b); err != nil {
+			if b.Origin == c.q.primary(c.view) {
+				c.suspectPrimary(err)
+			}
+			return err
+		}
 		c.addPending(b, e.raw) // known, executed or beyond its origin's share: ignored
 		return nil
 	case *prePrepare:

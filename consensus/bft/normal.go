@@ -1,6 +1,7 @@
 package bft
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -195,7 +196,42 @@ func (c *Core) receivePrePrepare(pp *prePrepare, raw []byte) error {
 	if pp.View != c.view || c.changing {
 		return fmt.Errorf("%w: pre-prepare for view %d, at view %d (changing %v)", errWrongView, pp.View, c.view, c.changing)
 	}
+	for _, r := range pp.requests {
+		if err := c.checkRequest(r); err != nil {
+			c.suspectPrimary(err)
+			return fmt.Errorf("pre-prepare for view %d seq %d: %w", pp.View, pp.Seq, err)
+		}
+	}
 	return c.acceptPrePrepare(pp, raw)
+}
+
+// suspectPrimary moves to the next view at once: the primary asked to
+// order a request this member refuses (its own, or one in its batch). A
+// correct primary checks what it orders as the backups do; nothing else
+// would make the backups wait for a view change, since a refused request
+// is never held, and a primary could stall the cluster with requests
+// that only its backups refuse.
+func (c *Core) suspectPrimary(why error) {
+	if c.changing {
+		return
+	}
+	c.log.Info("bft: the primary asked to order a refused request; suspecting it", "view", c.view, "primary", c.q.primary(c.view), "err", why)
+	c.startViewChange(c.view + 1)
+}
+
+// errRefusedRequest is a request Config.CheckRequest refused.
+var errRefusedRequest = errors.New("bft: request refused")
+
+// checkRequest asks Config.CheckRequest about another member's request.
+func (c *Core) checkRequest(r *request) error {
+	if c.cfg.CheckRequest == nil || r.Origin == c.id {
+		return nil
+	}
+	if err := c.cfg.CheckRequest(r.Data); err != nil {
+		c.stats.RefusedRequests++
+		return fmt.Errorf("%w: request %d of member %d: %w", errRefusedRequest, r.Seq, r.Origin, err)
+	}
+	return nil
 }
 
 // acceptPrePrepare takes the primary's batch for a sequence number of the

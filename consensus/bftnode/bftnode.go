@@ -37,6 +37,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Metrics is the node's registry for the transport metrics.
 	Metrics prometheus.Registerer
+	// CheckRequest is bft.Config.CheckRequest: what another member's
+	// request must pass to be ordered.
+	CheckRequest func(data []byte) error
 }
 
 // Node is a running node of a Byzantine cluster.
@@ -61,7 +64,7 @@ func Start(cfg *cluster.Config, self consensus.NodeID, opts Options, source cons
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	ecfg := bft.Config{ID: self, TickInterval: opts.TickInterval, Logger: opts.Logger}
+	ecfg := bft.Config{ID: self, TickInterval: opts.TickInterval, Logger: opts.Logger, CheckRequest: opts.CheckRequest}
 	if ecfg.PrivateKey, ecfg.PublicKeys, err = Keys(cfg, self); err != nil {
 		return nil, err
 	}
