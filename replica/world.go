@@ -239,12 +239,16 @@ func (w *world) deliver(instructions uint64, e entry.Entry) {
 			c.peerClosed = true
 		}
 	case entry.Random:
+		// Only the batch the outstanding refill asked for fills the pool:
+		// a repeat, or a batch no refill asked for, would let its
+		// proposer choose random bytes the guest reads.
+		if e.Node != w.refillNode || w.refillNode == 0 {
+			return
+		}
+		w.refillNode = 0
 		w.counts.randomBatches++
 		if len(w.pool)+len(e.Data) <= maxRandomPool {
 			w.pool = append(w.pool, e.Data...)
-		}
-		if e.Node == w.refillNode {
-			w.refillNode = 0
 		}
 		if len(w.pool) < randomLowWater {
 			w.refill()

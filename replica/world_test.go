@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"bytes"
 	"net/netip"
 	"testing"
 
@@ -223,8 +224,11 @@ func TestWorldRandomPool(t *testing.T) {
 	require.Empty(t, w.Random(8), "dry until the refill lands")
 	require.Empty(t, w.drain(), "one refill outstanding at a time")
 
+	w.deliver(0, entry.Random{Node: 2, Data: bytes.Repeat([]byte{0xee}, randomBatch)})
+	require.Empty(t, w.Random(8), "a batch no refill asked for is no random bytes")
 	w.deliver(0, entry.Random{Node: 1, Data: make([]byte, randomBatch)})
-	require.Len(t, w.Random(randomBatch-randomLowWater+1), randomBatch-randomLowWater+1)
+	w.deliver(0, entry.Random{Node: 1, Data: bytes.Repeat([]byte{0xee}, randomBatch)})
+	require.Equal(t, make([]byte, randomBatch), w.Random(2*randomBatch), "the batch asked for, not its repeat")
 	require.Equal(t, []outputs.Output{{Seq: 2, Node: 2, Action: outputs.Refill{Bytes: randomBatch}}}, w.drain(),
 		"below the low-water mark the next node, round robin, refills")
 }
