@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -103,10 +105,13 @@ type heldOutput struct {
 	since   time.Time
 }
 
-// vote is one member's signature over the digest it computed.
+// vote is one member's signature over the digest it computed. It is
+// checked only when it could count: an output needs f signatures besides
+// its node's own, and n-1 arrive.
 type vote struct {
 	digest    [sha256.Size]byte
 	signature []byte
+	checked   bool
 }
 
 // Signature is one member's signature of an output's statement.
@@ -247,17 +252,27 @@ func (c *Certifier) release() {
 	for len(c.waiting) > 0 {
 		h := c.waiting[0]
 		cert := Certificate{{Node: c.cfg.Self, Signature: h.own}}
-		for from, v := range c.votes[h.o.Seq] {
+		votes := c.votes[h.o.Seq]
+		for _, from := range slices.Sorted(maps.Keys(votes)) {
+			v := votes[from]
+			if v.digest == h.digest && len(cert) == c.quorum {
+				continue // enough already: left unchecked
+			}
+			if !v.checked && !ed25519.Verify(c.cfg.Members[from], c.statement(h.o.Seq, c.cfg.Self, v.digest), v.signature) {
+				c.invalid.Add(1)
+				delete(votes, from)
+				continue
+			}
+			v.checked = true
+			votes[from] = v
 			if v.digest == h.digest {
-				if len(cert) < c.quorum {
-					cert = append(cert, Signature{Node: from, Signature: v.signature})
-				}
+				cert = append(cert, Signature{Node: from, Signature: v.signature})
 				continue
 			}
 			c.mismatched.Add(1)
 			c.cfg.Logger.Warn("certifier: a member signed another digest for an output addressed here",
 				"member", from, "seq", h.o.Seq)
-			delete(c.votes[h.o.Seq], from)
+			delete(votes, from)
 		}
 		if len(cert) < c.quorum {
 			return
@@ -273,14 +288,13 @@ func (c *Certifier) release() {
 // Receive takes one message from member from: signatures for outputs
 // addressed here, or a request to send this node's signatures again.
 func (c *Certifier) Receive(from consensus.NodeID, msg []byte) {
-	key, ok := c.cfg.Members[from]
-	if !ok || from == c.cfg.Self || len(msg) == 0 {
+	if _, ok := c.cfg.Members[from]; !ok || from == c.cfg.Self || len(msg) == 0 {
 		c.invalid.Add(1)
 		return
 	}
 	switch msg[0] {
 	case msgSignatures:
-		c.receiveSignatures(from, key, msg[1:])
+		c.receiveSignatures(from, msg[1:])
 	case msgResend:
 		if len(msg) != 9 {
 			c.invalid.Add(1)
@@ -292,41 +306,29 @@ func (c *Certifier) Receive(from consensus.NodeID, msg []byte) {
 	}
 }
 
-func (c *Certifier) receiveSignatures(from consensus.NodeID, key ed25519.PublicKey, records []byte) {
+func (c *Certifier) receiveSignatures(from consensus.NodeID, records []byte) {
 	if len(records)%signatureRecordSize != 0 {
 		c.invalid.Add(1)
 		return
 	}
-	type seqVote struct {
-		seq uint64
-		vote
-	}
-	var verified []seqVote
-	for r := records; len(r) > 0; r = r[signatureRecordSize:] {
-		v := seqVote{seq: binary.BigEndian.Uint64(r)}
-		copy(v.digest[:], r[8:])
-		v.signature = r[8+sha256.Size : signatureRecordSize]
-		if !ed25519.Verify(key, c.statement(v.seq, c.cfg.Self, v.digest), v.signature) {
-			c.invalid.Add(1)
-			continue
-		}
-		verified = append(verified, v)
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, v := range verified {
-		if v.seq <= c.through && !c.isWaiting(v.seq) {
+	for r := records; len(r) > 0; r = r[signatureRecordSize:] {
+		seq := binary.BigEndian.Uint64(r)
+		v := vote{signature: slices.Clone(r[8+sha256.Size : signatureRecordSize])}
+		copy(v.digest[:], r[8:])
+		if seq <= c.through && !c.isWaiting(seq) {
 			continue // performed already, or never addressed here
 		}
-		votes := c.votes[v.seq]
+		votes := c.votes[seq]
 		if votes == nil {
 			if len(c.votes) >= maxHeldVotes {
 				continue
 			}
 			votes = map[consensus.NodeID]vote{}
-			c.votes[v.seq] = votes
+			c.votes[seq] = votes
 		}
-		votes[from] = v.vote
+		votes[from] = v
 	}
 	c.release()
 }
