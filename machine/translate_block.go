@@ -55,6 +55,7 @@ type blockExit struct {
 	null   nullState
 	refund int // instructions of the block's length not retired
 	reason uint32
+	dirty  []pendingWrite // what the register cache must write back first
 }
 
 // addr is the address of the block's i-th instruction.
@@ -146,12 +147,16 @@ func (b *blockBuilder) instruction(i int, back nextSpec) {
 			b.a.MovImm32(rNull, 0)
 			return
 		}
+		// Both paths reach the skip label with nothing dirty, so that
+		// what either wrote is in the state memory after it.
+		b.writeBack()
 		skip := b.a.NewLabel()
 		skipped := b.regs
 		b.a.Test32(rNull, rNull)
 		b.a.MovImm32(rNull, 0) // leaves the flags alone
 		b.a.Jcc(jit.CondNE, skip)
 		r := b.op(in, i, back)
+		b.writeBack()
 		if r == resultAlways {
 			b.a.MovImm32(rNull, 1)
 		}
@@ -167,6 +172,7 @@ func (b *blockBuilder) instruction(i int, back nextSpec) {
 // that chaining can point at the next block when both are known, else
 // through dispatch.
 func (b *blockBuilder) leave(next nextSpec) {
+	b.writeBack()
 	if !next.inNext && b.null != nullInReg {
 		b.sites = append(b.sites, chainSite{offset: b.a.JmpNext(), target: blockKey(next.addr, b.null == nullSet)})
 	}
@@ -183,9 +189,12 @@ func (b *blockBuilder) leave(next nextSpec) {
 }
 
 // exit returns a label to jump to for leaving to runTranslated before the
-// i-th instruction, with the queue at (its address, back).
+// i-th instruction, with the queue at (its address, back), from a point
+// where the register cache holds what it holds now: the exit writes back
+// what is dirty.
 func (b *blockBuilder) exit(i int, back nextSpec, null nullState, reason uint32) jit.Label {
-	e := blockExit{at: b.a.NewLabel(), front: b.addr(i), back: back, null: null, refund: b.length - i, reason: reason}
+	e := blockExit{at: b.a.NewLabel(), front: b.addr(i), back: back, null: null, refund: b.length - i, reason: reason,
+		dirty: b.regs.pendingWrites()}
 	b.exits = append(b.exits, e)
 	return e.at
 }
@@ -193,6 +202,9 @@ func (b *blockBuilder) exit(i int, back nextSpec, null nullState, reason uint32)
 func (b *blockBuilder) emitExit(e blockExit) {
 	a := b.a
 	a.Bind(e.at)
+	for _, w := range e.dirty {
+		a.Store32(gr(w.guest), w.host)
+	}
 	if e.refund != 0 {
 		a.ALUImm64(jit.ADD, rBudget, int32(e.refund))
 	}
