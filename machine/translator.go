@@ -13,7 +13,8 @@ import (
 )
 
 // The translator turns guest basic blocks into amd64 code (translate_*.go)
-// and keeps them for as long as their page's code is unchanged. A block
+// once they are warm (see translateAfter) and keeps them for as long as
+// their page's code is unchanged. A block
 // is keyed by the queue and the nullify bit it starts with; it starts
 // where IAOQBack is IAOQFront+4, which is everywhere but in a delay slot
 // entered from outside a block.
