@@ -34,6 +34,10 @@ type blockBuilder struct {
 	exits  []blockExit
 	sites  []chainSite
 	regs   regCache
+	page   reusablePage
+	// outOfLine is code emitted after the block's, off its straight
+	// path: the access caches' lookups that a reused page spares.
+	outOfLine []func()
 	// guarded is set while an instruction that rNull may nullify is
 	// emitted without a branch around it (see guardedOp).
 	guarded bool
@@ -124,6 +128,9 @@ func (b *blockBuilder) build(nullified bool) {
 	default:
 		b.branch(in, end)
 	}
+	for _, emit := range b.outOfLine {
+		emit()
+	}
 	for _, e := range b.exits {
 		b.emitExit(e)
 	}
@@ -151,7 +158,7 @@ func (b *blockBuilder) instruction(i int, back nextSpec) {
 		// what either wrote is in the state memory after it.
 		b.writeBack()
 		skip := b.a.NewLabel()
-		skipped := b.regs
+		skipped, page := b.regs, b.page
 		b.a.Test32(rNull, rNull)
 		b.a.MovImm32(rNull, 0) // leaves the flags alone
 		b.a.Jcc(jit.CondNE, skip)
@@ -162,6 +169,9 @@ func (b *blockBuilder) instruction(i int, back nextSpec) {
 		}
 		b.a.Bind(skip)
 		b.regs.meet(skipped)
+		if b.page != page {
+			b.page = reusablePage{} // found on one path only
+		}
 		if r == resultInReg || r == resultAlways {
 			b.null = nullInReg
 		}

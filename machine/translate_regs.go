@@ -174,6 +174,9 @@ func (b *blockBuilder) storeGR(r uint8, reg jit.Reg) {
 		b.a.Test32(rNull, rNull)
 		b.a.Cmov32(jit.CondNE, reg, jit.R9)
 	}
+	if b.page.valid && b.page.base == r {
+		b.page = reusablePage{}
+	}
 	i := b.claim(r)
 	b.regs.touch(i, true)
 	b.regs.holders[i].dirty = true
