@@ -178,6 +178,20 @@ func (b *blockBuilder) instruction(i int, back nextSpec) {
 	}
 }
 
+// pathState is what translation knows at a point two paths of code
+// start from: what the register cache holds and the reusable page.
+type pathState struct {
+	regs regCache
+	page reusablePage
+}
+
+// fork returns what translation knows here, for resume to start the
+// second of two paths from.
+func (b *blockBuilder) fork() pathState { return pathState{regs: b.regs, page: b.page} }
+
+// resume starts emitting a path from s, what was known where it starts.
+func (b *blockBuilder) resume(s pathState) { b.regs, b.page = s.regs, s.page }
+
 // leave continues at next with the current nullify bit: through a jump
 // that chaining can point at the next block when both are known, else
 // through dispatch.

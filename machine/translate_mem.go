@@ -21,7 +21,8 @@ func (b *blockBuilder) access(in *inst, i int, back nextSpec) {
 		base := b.sourceGR(jit.R8, in.r1)
 		miss := b.exit(i, back, nullClear, exitStep) // after sourceGR, which may change the holders
 		a.Lea32(jit.R8, jit.At(base, p.disp))
-		a.ALU32(jit.XOR, jit.R8, jit.RAX)
+		a.ALUImm32(jit.AND, jit.R8, ^uint32(pageMask)) // the page's address
+		a.ALU32(jit.XOR, jit.R8, jit.RAX)              // zero but for the offset in it
 		a.TestImm32(jit.R8, ^(pageMask &^ (size - 1)))
 		a.Jcc(jit.CondNE, lookup)
 		a.Load64(jit.RDX, jit.At(rState, stReusePage))
