@@ -1,6 +1,7 @@
 package machine_test
 
 import (
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -31,19 +32,26 @@ func loadPrimes(t testing.TB, engine machine.Engine) (*linux.Process, *memenv.En
 // TestEnginesAgreeOnPrimes runs the primes guest with each engine in
 // slices of a prime number of instructions, so that slices end inside
 // blocks, and requires the same state hash after every slice and the same
-// output.
+// output: with every block translated at once, and with the translator
+// waiting until a block is warm, so that the interpreter runs cold blocks
+// between translated ones.
 func TestEnginesAgreeOnPrimes(t *testing.T) {
-	interp, interpEnv := loadPrimes(t, machine.EngineInterp)
-	jit, jitEnv := loadPrimes(t, machine.EngineJIT)
-	for slice := 0; interp.Exit() == nil; slice++ {
-		require.Less(t, slice, 1000, "primes does not end")
-		a, b := interp.Run(999_983), jit.Run(999_983)
-		require.Equal(t, a, b, "slice %d", slice)
-		require.Equal(t, interp.StateHash(), jit.StateHash(), "slice %d: state", slice)
+	for _, after := range []uint32{1, machine.DefaultTranslateAfter} {
+		t.Run(fmt.Sprintf("translateAfter=%d", after), func(t *testing.T) {
+			defer machine.TranslateAfter(after)()
+			interp, interpEnv := loadPrimes(t, machine.EngineInterp)
+			jit, jitEnv := loadPrimes(t, machine.EngineJIT)
+			for slice := 0; interp.Exit() == nil; slice++ {
+				require.Less(t, slice, 1000, "primes does not end")
+				a, b := interp.Run(999_983), jit.Run(999_983)
+				require.Equal(t, a, b, "slice %d", slice)
+				require.Equal(t, interp.StateHash(), jit.StateHash(), "slice %d: state", slice)
+			}
+			require.Equal(t, interp.Exit(), jit.Exit())
+			require.Equal(t, interpEnv.Stdout.String(), jitEnv.Stdout.String())
+			require.Contains(t, jitEnv.Stdout.String(), "primes below")
+		})
 	}
-	require.Equal(t, interp.Exit(), jit.Exit())
-	require.Equal(t, interpEnv.Stdout.String(), jitEnv.Stdout.String())
-	require.Contains(t, jitEnv.Stdout.String(), "primes below")
 }
 
 // BenchmarkPrimes reports the guest MIPS of each engine on the primes

@@ -34,6 +34,10 @@ type blockBuilder struct {
 	exits  []blockExit
 	sites  []chainSite
 	regs   regCache
+	page   reusablePage
+	// outOfLine is code emitted after the block's, off its straight
+	// path: the access caches' lookups that a reused page spares.
+	outOfLine []func()
 	// guarded is set while an instruction that rNull may nullify is
 	// emitted without a branch around it (see guardedOp).
 	guarded bool
@@ -55,6 +59,7 @@ type blockExit struct {
 	null   nullState
 	refund int // instructions of the block's length not retired
 	reason uint32
+	dirty  []pendingWrite // what the register cache must write back first
 }
 
 // addr is the address of the block's i-th instruction.
@@ -123,6 +128,9 @@ func (b *blockBuilder) build(nullified bool) {
 	default:
 		b.branch(in, end)
 	}
+	for _, emit := range b.outOfLine {
+		emit()
+	}
 	for _, e := range b.exits {
 		b.emitExit(e)
 	}
@@ -146,27 +154,49 @@ func (b *blockBuilder) instruction(i int, back nextSpec) {
 			b.a.MovImm32(rNull, 0)
 			return
 		}
+		// Both paths reach the skip label with nothing dirty, so that
+		// what either wrote is in the state memory after it.
+		b.writeBack()
 		skip := b.a.NewLabel()
-		skipped := b.regs
+		skipped, page := b.regs, b.page
 		b.a.Test32(rNull, rNull)
 		b.a.MovImm32(rNull, 0) // leaves the flags alone
 		b.a.Jcc(jit.CondNE, skip)
 		r := b.op(in, i, back)
+		b.writeBack()
 		if r == resultAlways {
 			b.a.MovImm32(rNull, 1)
 		}
 		b.a.Bind(skip)
 		b.regs.meet(skipped)
+		if b.page != page {
+			b.page = reusablePage{} // found on one path only
+		}
 		if r == resultInReg || r == resultAlways {
 			b.null = nullInReg
 		}
 	}
 }
 
+// pathState is what translation knows at a point two paths of code
+// start from: what the register cache holds and the reusable page.
+type pathState struct {
+	regs regCache
+	page reusablePage
+}
+
+// fork returns what translation knows here, for resume to start the
+// second of two paths from.
+func (b *blockBuilder) fork() pathState { return pathState{regs: b.regs, page: b.page} }
+
+// resume starts emitting a path from s, what was known where it starts.
+func (b *blockBuilder) resume(s pathState) { b.regs, b.page = s.regs, s.page }
+
 // leave continues at next with the current nullify bit: through a jump
 // that chaining can point at the next block when both are known, else
 // through dispatch.
 func (b *blockBuilder) leave(next nextSpec) {
+	b.writeBack()
 	if !next.inNext && b.null != nullInReg {
 		b.sites = append(b.sites, chainSite{offset: b.a.JmpNext(), target: blockKey(next.addr, b.null == nullSet)})
 	}
@@ -183,9 +213,12 @@ func (b *blockBuilder) leave(next nextSpec) {
 }
 
 // exit returns a label to jump to for leaving to runTranslated before the
-// i-th instruction, with the queue at (its address, back).
+// i-th instruction, with the queue at (its address, back), from a point
+// where the register cache holds what it holds now: the exit writes back
+// what is dirty.
 func (b *blockBuilder) exit(i int, back nextSpec, null nullState, reason uint32) jit.Label {
-	e := blockExit{at: b.a.NewLabel(), front: b.addr(i), back: back, null: null, refund: b.length - i, reason: reason}
+	e := blockExit{at: b.a.NewLabel(), front: b.addr(i), back: back, null: null, refund: b.length - i, reason: reason,
+		dirty: b.regs.pendingWrites()}
 	b.exits = append(b.exits, e)
 	return e.at
 }
@@ -193,6 +226,9 @@ func (b *blockBuilder) exit(i int, back nextSpec, null nullState, reason uint32)
 func (b *blockBuilder) emitExit(e blockExit) {
 	a := b.a
 	a.Bind(e.at)
+	for _, w := range e.dirty {
+		a.Store32(gr(w.guest), w.host)
+	}
 	if e.refund != 0 {
 		a.ALUImm64(jit.ADD, rBudget, int32(e.refund))
 	}

@@ -18,12 +18,12 @@ func (b *blockBuilder) branch(in *inst, i int) {
 	if b.null == nullInReg {
 		// A nullified branch changes nothing: the slot runs next.
 		run := a.NewLabel()
-		atBranch := b.regs
+		atBranch := b.fork()
 		a.Test32(rNull, rNull)
 		a.Jcc(jit.CondE, run)
 		b.slotThenLeave(i+1, false, after)
 		a.Bind(run)
-		b.regs = atBranch
+		b.resume(atBranch)
 	}
 	pl := b.entry & 3
 	indirect := nextSpec{inNext: true}
@@ -64,11 +64,11 @@ func (b *blockBuilder) branch(in *inst, i int) {
 			return
 		}
 		takenCode := a.NewLabel()
-		atBranch := b.regs
+		atBranch := b.fork()
 		a.Jcc(cond.cc, takenCode)
 		b.slotThenLeave(i+1, in.fl&flNullifyUntaken != 0, untaken)
 		a.Bind(takenCode)
-		b.regs = atBranch
+		b.resume(atBranch)
 		b.slotThenLeave(i+1, in.fl&flNullifyTaken != 0, taken)
 	}
 }

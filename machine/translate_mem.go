@@ -13,19 +13,32 @@ func (b *blockBuilder) access(in *inst, i int, back nextSpec) {
 	a := b.a
 	size, store := accessOf(in.op)
 	b.address(in)
-	miss := b.exit(i, back, nullClear, exitStep)
-	cache := int32(stLoads)
-	if store {
-		cache = stStores
+	fixed := in.aux == modNone && in.fl&flIndexed == 0 || isDisp(in.op) // the address is GR[r1]+imm
+	if p := b.page; fixed && p.valid && p.store == store && p.base == in.r1&31 {
+		// The page the earlier access found, if the address is in it
+		// and aligned; else the lookup, out of line.
+		lookup, found := a.NewLabel(), a.NewLabel()
+		base := b.sourceGR(jit.R8, in.r1)
+		miss := b.exit(i, back, nullClear, exitStep) // after sourceGR, which may change the holders
+		a.Lea32(jit.R8, jit.At(base, p.disp))
+		a.ALUImm32(jit.AND, jit.R8, ^uint32(pageMask)) // the page's address
+		a.ALU32(jit.XOR, jit.R8, jit.RAX)              // zero but for the offset in it
+		a.TestImm32(jit.R8, ^(pageMask &^ (size - 1)))
+		a.Jcc(jit.CondNE, lookup)
+		a.Load64(jit.RDX, jit.At(rState, stReusePage))
+		a.Bind(found)
+		b.outOfLine = append(b.outOfLine, func() {
+			a.Bind(lookup)
+			b.lookupPage(size, store, miss)
+			a.Jmp(found)
+		})
+	} else {
+		b.lookupPage(size, store, b.exit(i, back, nullClear, exitStep))
+		if fixed {
+			a.Store64(jit.At(rState, stReusePage), jit.RDX)
+			b.page = reusablePage{valid: true, store: store, base: in.r1 & 31, disp: int32(in.imm)}
+		}
 	}
-	b.cacheEntryOffset()
-	a.Load64(jit.RDX, jit.At(rState, cache))
-	// One comparison checks the page and the alignment (see lookup).
-	a.Mov32(jit.R8, jit.RAX)
-	a.ALUImm32(jit.AND, jit.R8, ^(pageMask &^ (size - 1)))
-	a.CmpMem32(jit.Indexed(jit.RDX, jit.RCX, 1, 0), jit.R8)
-	a.Jcc(jit.CondNE, miss)
-	a.Load64(jit.RDX, jit.Indexed(jit.RDX, jit.RCX, 1, cachedPageData))
 	a.ALUImm32(jit.AND, jit.RAX, pageMask)
 	at := jit.Indexed(jit.RDX, jit.RAX, 1, 0)
 	if store {
@@ -46,6 +59,39 @@ func (b *blockBuilder) access(in *inst, i int, back nextSpec) {
 			b.storeGR(in.t, jit.R8) // the loaded value wins over the base update
 		}
 	}
+}
+
+// reusablePage is what translation knows, at a point of a block's code,
+// of the page an earlier load or store found in the access caches (its
+// data's address is in the state at stReusePage): the address it was
+// found for was base+disp, and the guest register base is unchanged
+// since. A later access through base in the same page, of the same kind,
+// takes the page from there instead of looking it up again: the caches
+// do not change while generated code runs.
+type reusablePage struct {
+	valid bool
+	store bool  // found in the store cache, else in the load cache
+	base  uint8 // the guest base register
+	disp  int32
+}
+
+// lookupPage sets RDX to the data of the page of the address in EAX from
+// the access cache of a load or a store of size bytes, or jumps to miss
+// when the cache does not have it or the address is not aligned.
+func (b *blockBuilder) lookupPage(size uint32, store bool, miss jit.Label) {
+	a := b.a
+	cache := int32(stLoads)
+	if store {
+		cache = stStores
+	}
+	b.cacheEntryOffset()
+	a.Load64(jit.RDX, jit.At(rState, cache))
+	// One comparison checks the page and the alignment (see lookup).
+	a.Mov32(jit.R8, jit.RAX)
+	a.ALUImm32(jit.AND, jit.R8, ^(pageMask &^ (size - 1)))
+	a.CmpMem32(jit.Indexed(jit.RDX, jit.RCX, 1, 0), jit.R8)
+	a.Jcc(jit.CondNE, miss)
+	a.Load64(jit.RDX, jit.Indexed(jit.RDX, jit.RCX, 1, cachedPageData))
 }
 
 // cacheEntryOffset sets ECX to the offset of the access cache entry of

@@ -2,6 +2,8 @@
 
 package machine
 
+import "time"
+
 // translator is the binary translator, which only linux/amd64 has.
 type translator struct{ blocks map[uint64]uintptr }
 
@@ -12,3 +14,6 @@ func (c *CPU) runTranslated(budget uint64) Stop { return c.interpret(budget) }
 
 // translatorAvailable says whether EngineJIT translates on this host.
 const translatorAvailable = false
+
+// TranslationStats reports no blocks: nothing is translated here.
+func TranslationStats() (blocks uint64, spent time.Duration) { return 0, 0 }

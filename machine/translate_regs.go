@@ -8,15 +8,19 @@ import "github.com/synodvm/synod/machine/jit"
 // along a block's code, so that an instruction reading what the one
 // before it wrote takes it from a register instead of waiting for the
 // store to reach memory and come back (a store-to-load round trip of
-// about 5 cycles on every dependency). It writes through: every guest
-// register write still goes to the state memory too, so exits, faults
-// and the interpreter find the state complete without a write-back, and
-// a block's entry starts with nothing cached.
+// about 5 cycles on every dependency). It writes back lazily: a guest
+// register write goes to its holder only, marked dirty, and reaches the
+// state memory when the holder is taken for another register, before a
+// path that a run-time nullify bit may skip and where the paths meet
+// again, and on every way out of the block (each exit stores what is
+// dirty where it is taken, and leave before it continues), so that
+// exits, faults and the interpreter still find the state complete. A
+// block's entry starts with nothing cached.
 //
-// Only loadGR and storeGR write the holders, so what they hold is known
-// at every point of the code. Where two paths of code meet (after an
-// instruction skipped when nullified), only what both paths left
-// unchanged stays cached.
+// Only loadGR, storeGR and writeBack write the holders, so what they hold
+// is known at every point of the code. Where two paths of code meet
+// (after an instruction skipped when nullified), only what both paths
+// left unchanged stays cached.
 
 // cacheHolders are the host registers that hold cached guest registers.
 // Nothing else in a block's code writes them: RBX and R11 are used only
@@ -28,6 +32,7 @@ var cacheHolders = [...]jit.Reg{jit.RBX, jit.R11, jit.R14, jit.R15}
 type holder struct {
 	guest   uint8  // the guest register, when valid
 	valid   bool   // whether it holds one
+	dirty   bool   // whether the state memory lacks its value
 	written uint32 // when the host register was last written
 	used    uint32 // when it was last read or written, for eviction
 }
@@ -48,8 +53,10 @@ func (c *regCache) find(r uint8) int {
 }
 
 // claim returns the holder to put guest register r in: the one that has
-// it, or a free one, or the least recently used.
-func (c *regCache) claim(r uint8) int {
+// it, or a free one, or the least recently used, whose dirty value it
+// first writes back.
+func (b *blockBuilder) claim(r uint8) int {
+	c := &b.regs
 	if i := c.find(r); i >= 0 {
 		return i
 	}
@@ -63,8 +70,43 @@ func (c *regCache) claim(r uint8) int {
 			victim = i
 		}
 	}
-	c.holders[victim].valid, c.holders[victim].guest = true, r
+	b.writeBackHolder(victim)
+	c.holders[victim] = holder{valid: true, guest: r}
 	return victim
+}
+
+// writeBackHolder stores holder i's value in the state memory if it is
+// dirty.
+func (b *blockBuilder) writeBackHolder(i int) {
+	if h := &b.regs.holders[i]; h.valid && h.dirty {
+		b.a.Store32(gr(h.guest), cacheHolders[i])
+		h.dirty = false
+	}
+}
+
+// writeBack stores every dirty holder's value in the state memory.
+func (b *blockBuilder) writeBack() {
+	for i := range b.regs.holders {
+		b.writeBackHolder(i)
+	}
+}
+
+// pendingWrite is a guest register whose value only a host register has.
+type pendingWrite struct {
+	guest uint8
+	host  jit.Reg
+}
+
+// pendingWrites lists what the dirty holders hold, for an exit to write
+// back.
+func (c *regCache) pendingWrites() []pendingWrite {
+	var pending []pendingWrite
+	for i, h := range c.holders {
+		if h.valid && h.dirty {
+			pending = append(pending, pendingWrite{guest: h.guest, host: cacheHolders[i]})
+		}
+	}
+	return pending
 }
 
 // touch marks holder i used now, and written when write is set. The
@@ -78,10 +120,11 @@ func (c *regCache) touch(i int, write bool) {
 }
 
 // meet keeps what other, the cache at the end of another path to the same
-// point, agrees with: holders neither path wrote since they parted.
+// point, agrees with: holders neither path wrote since they parted. Both
+// paths have written everything back (see instruction).
 func (c *regCache) meet(other regCache) {
 	for i, h := range c.holders {
-		if o := other.holders[i]; !o.valid || o.guest != h.guest || o.written != h.written {
+		if o := other.holders[i]; !o.valid || o.guest != h.guest || o.written != h.written || o.dirty || h.dirty {
 			c.holders[i].valid = false
 		}
 	}
@@ -99,8 +142,8 @@ func (b *blockBuilder) loadGR(reg jit.Reg, r uint8) {
 		b.regs.touch(i, false)
 		b.a.Mov32(reg, cacheHolders[i])
 	default:
+		i = b.claim(r)
 		b.a.Load32(reg, gr(r))
-		i = b.regs.claim(r)
 		b.regs.touch(i, true)
 		b.a.Mov32(cacheHolders[i], reg)
 	}
@@ -118,9 +161,9 @@ func (b *blockBuilder) sourceGR(scratch jit.Reg, r uint8) jit.Reg {
 	return scratch
 }
 
-// storeGR sets GR[r] to reg (writes to GR[0] vanish), in the state memory
-// and in its holder. When the instruction is guarded (see guardedOp), the
-// old value stays if rNull is set.
+// storeGR sets GR[r] to reg (writes to GR[0] vanish) in its holder,
+// dirty. When the instruction is guarded (see guardedOp), the old value
+// stays if rNull is set.
 func (b *blockBuilder) storeGR(r uint8, reg jit.Reg) {
 	r &= 31
 	if r == 0 {
@@ -131,9 +174,12 @@ func (b *blockBuilder) storeGR(r uint8, reg jit.Reg) {
 		b.a.Test32(rNull, rNull)
 		b.a.Cmov32(jit.CondNE, reg, jit.R9)
 	}
-	b.a.Store32(gr(r), reg)
-	i := b.regs.claim(r)
+	if b.page.valid && b.page.base == r {
+		b.page = reusablePage{}
+	}
+	i := b.claim(r)
 	b.regs.touch(i, true)
+	b.regs.holders[i].dirty = true
 	b.a.Mov32(cacheHolders[i], reg)
 }
 

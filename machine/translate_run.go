@@ -9,8 +9,9 @@ import (
 )
 
 // runTranslated is Run with EngineJIT: generated code runs the blocks it
-// has, and this loop translates what it is missing and has the
-// interpreter execute what it does not do itself. Either way the count
+// has, and this loop translates what it is missing once it is warm and
+// has the interpreter execute what is still cold and what generated code
+// does not do itself. Either way the count
 // is exact: a block runs only when the budget covers all of it, and an
 // exit in its middle gives back what it did not retire.
 func (c *CPU) runTranslated(budget uint64) Stop {
@@ -31,6 +32,18 @@ func (c *CPU) runTranslated(budget uint64) Stop {
 			}
 			continue
 		}
+		enterable, err := t.prepare(c.Mem, c.IAOQFront, c.nullify)
+		if err != nil {
+			slog.Warn("binary translator failed; interpreting", "err", err)
+			c.Engine = EngineInterp
+			return c.interpret(end - c.Instructions)
+		}
+		if !enterable {
+			if c.stepBlock(end) {
+				return c.stop
+			}
+			continue
+		}
 		allowed := min(end-c.Instructions, maxEntryInstructions)
 		t.state.load(c)
 		t.state.budget = allowed
@@ -38,25 +51,39 @@ func (c *CPU) runTranslated(budget uint64) Stop {
 		t.state.save(c)
 		left := t.state.budget
 		c.Instructions += allowed - left
-		step := reason == exitStep
 		switch reason {
-		case exitLookup:
-			found, err := t.lookup(c.Mem, c.IAOQFront, c.nullify)
-			if err != nil {
-				slog.Warn("binary translator failed; interpreting", "err", err)
-				c.Engine = EngineInterp
-				return c.interpret(end - c.Instructions)
-			}
-			step = !found
 		case exitBudget:
 			if stop := c.interpret(left); stop.Reason != StopBudget {
 				return stop
 			}
+		case exitStep:
+			// The block before the exit may have spent the budget.
+			if c.Instructions != end && c.step() {
+				return c.stop
+			}
 		}
-		// The block before the exit may have spent the budget.
-		if step && c.Instructions != end && c.step() {
-			return c.stop
-		}
+		// After exitLookup, the loop's next turn looks the block up.
 	}
 	return Stop{Reason: StopBudget, PC: c.IAOQFront}
+}
+
+// stepBlock has the interpreter execute the instructions from the front
+// of the queue to the end of their straight line (the delay slot of a
+// branch taken, or the end of the page), at most maxBlockLength and not
+// past end: a cold block, run without translating it (see translator.prepare). It
+// reports whether the CPU stopped.
+func (c *CPU) stepBlock(end uint64) bool {
+	for range maxBlockLength {
+		if c.Instructions == end {
+			return false
+		}
+		pc := c.IAOQFront
+		if c.step() {
+			return true
+		}
+		if c.IAOQFront != pc+4 || c.IAOQFront&pageMask == 0 {
+			return false
+		}
+	}
+	return false
 }

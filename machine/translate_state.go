@@ -27,25 +27,30 @@ type guestState struct {
 	fr       [32]uint64
 	// The host's R14 and R15 while generated code runs.
 	savedR14, savedR15 uint64
+	// reusePage is the data of the page a load or store of the block
+	// running found in the access caches, for the accesses after it in
+	// the same page (see reusablePage).
+	reusePage uintptr
 }
 
 // Offsets of guestState's fields, as generated code addresses them.
 const (
-	stGR       = 0
-	stSAR      = 128
-	stCarryIn  = 132
-	stCarryOut = 136
-	stDivStep  = 140
-	stFront    = 144
-	stBack     = 148
-	stNullify  = 152
-	stBudget   = 160
-	stLoads    = 168
-	stStores   = 176
-	stTable    = 184
-	stFR       = 192
-	stSavedR14 = 448
-	stSavedR15 = 456
+	stGR        = 0
+	stSAR       = 128
+	stCarryIn   = 132
+	stCarryOut  = 136
+	stDivStep   = 140
+	stFront     = 144
+	stBack      = 148
+	stNullify   = 152
+	stBudget    = 160
+	stLoads     = 168
+	stStores    = 176
+	stTable     = 184
+	stFR        = 192
+	stSavedR14  = 448
+	stSavedR15  = 456
+	stReusePage = 464
 )
 
 // The access caches' layout, which generated code reads.

@@ -33,6 +33,7 @@ func TestStateLayout(t *testing.T) {
 		{"fr", unsafe.Offsetof(guestState{}.fr), stFR},
 		{"savedR14", unsafe.Offsetof(guestState{}.savedR14), stSavedR14},
 		{"savedR15", unsafe.Offsetof(guestState{}.savedR15), stSavedR15},
+		{"reusePage", unsafe.Offsetof(guestState{}.reusePage), stReusePage},
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, tt.got, tt.name)

@@ -5,13 +5,16 @@ package machine
 import (
 	"fmt"
 	"runtime"
+	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/synodvm/synod/machine/jit"
 )
 
 // The translator turns guest basic blocks into amd64 code (translate_*.go)
-// and keeps them for as long as their page's code is unchanged. A block
+// once they are warm (see translateAfter) and keeps them for as long as
+// their page's code is unchanged. A block
 // is keyed by the queue and the nullify bit it starts with; it starts
 // where IAOQBack is IAOQFront+4, which is everywhere but in a delay slot
 // entered from outside a block.
@@ -34,7 +37,7 @@ const (
 	arenaSize = 16 << 20
 	// tableEntries is the number of dispatch table entries, of 16 bytes:
 	// a key (front<<1 | nullify, or emptyKey) and a code address.
-	tableEntries = 1 << 16
+	tableEntries = 1 << 14
 	tableOffset  = 4096 // where the table starts in the state memory
 	// emptyKey marks a free table entry: the key of the gateway page's
 	// first word, which is never translated, and what fresh memory holds.
@@ -73,7 +76,10 @@ type translator struct {
 	// or not; outgoing the targets of each block's jumps.
 	links    map[uint64][]chainLink
 	outgoing map[uint64][]uint64
-	asm      jit.Asm
+	// heat counts the times runTranslated reached each key of a block
+	// not translated yet (see warm).
+	heat map[uint64]uint32
+	asm  jit.Asm
 }
 
 // attachTranslator returns m's translator, creating it on first use, or
@@ -130,6 +136,7 @@ func (t *translator) forget() {
 	t.pages = map[uint32][]uint64{}
 	t.links = map[uint64][]chainLink{}
 	t.outgoing = map[uint64][]uint64{}
+	t.heat = map[uint64]uint32{}
 }
 
 func blockKey(front uint32, nullify bool) uint64 { return uint64(front)<<1 | uint64(b2u(nullify)) }
@@ -199,15 +206,17 @@ func (t *translator) writeStubs() error {
 	return nil
 }
 
-// lookup makes the block of (front, nullify) enterable through the
-// table, translating it if need be. It reports false when front's page
-// cannot be executed from (the interpreter then says why).
-func (t *translator) lookup(m *Memory, front uint32, nullify bool) (bool, error) {
+// prepare makes the block of (front, nullify) enterable through the
+// table, translating it if need be, once runTranslated has reached it
+// translateAfter times. It reports false while the block is cold, and
+// when front's page cannot be executed from (the interpreter then says
+// why).
+func (t *translator) prepare(m *Memory, front uint32, nullify bool) (bool, error) {
 	key := blockKey(front, nullify)
 	at, ok := t.blocks[key]
 	if !ok {
-		if front < PageSize {
-			return false, nil // the gateway page
+		if t.heat[key]++; t.heat[key] < translateAfter || front < PageSize { // front < PageSize: the gateway page
+			return false, nil
 		}
 		code := m.code(front &^ 3)
 		if code == nil {
@@ -218,6 +227,7 @@ func (t *translator) lookup(m *Memory, front uint32, nullify bool) (bool, error)
 		if at, sites, err = t.translate(code, front, nullify); err != nil {
 			return false, err
 		}
+		delete(t.heat, key)
 		t.blocks[key] = at
 		page := front >> PageShift
 		t.pages[page] = append(t.pages[page], key)
@@ -228,9 +238,26 @@ func (t *translator) lookup(m *Memory, front uint32, nullify bool) (bool, error)
 	return true, nil
 }
 
+// translated counts the blocks translated in this process and the time
+// their translation took, for TranslationStats.
+var translated struct {
+	blocks, nanoseconds atomic.Uint64
+}
+
+// TranslationStats reports how many blocks the translator has translated
+// in this process, by every CPU, and the time it spent translating them.
+func TranslationStats() (blocks uint64, spent time.Duration) {
+	return translated.blocks.Load(), time.Duration(translated.nanoseconds.Load())
+}
+
 // translate writes the code of the block at (front, nullify), flushing
 // every block first when the arena is full.
 func (t *translator) translate(code *codePage, front uint32, nullify bool) (uintptr, []chainSite, error) {
+	start := time.Now()
+	defer func() {
+		translated.blocks.Add(1)
+		translated.nanoseconds.Add(uint64(time.Since(start)))
+	}()
 	for range 2 {
 		b := blockBuilder{t: t, a: &t.asm, code: code, entry: front, base: t.arena.Next()}
 		b.a.Reset()

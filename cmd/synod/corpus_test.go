@@ -141,7 +141,7 @@ func readGolden(t *testing.T, c corpusCase) guestResult {
 // runCase runs one case under r, from the corpus directory, with a
 // scratch TMPDIR of its own; ran is false (and the reason logged) when r
 // cannot run it on this machine.
-func runCase(t *testing.T, r guestRunner, c corpusCase) (res guestResult, ran bool) {
+func runCase(t testing.TB, r guestRunner, c corpusCase) (res guestResult, ran bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), corpusRunTimeout)
 	defer cancel()

@@ -79,7 +79,7 @@ func caseCommand(ctx context.Context, r guestRunner, c corpusCase) (*exec.Cmd, s
 	if c.root != "" {
 		root, _ = filepath.Abs(filepath.Join(corpusDir, c.root))
 	}
-	if r.name == "synod" || !c.execs {
+	if strings.HasPrefix(r.name, "synod") || !c.execs {
 		if root != "" {
 			r.prefix = append(append([]string{}, r.prefix...), "--root", root)
 		}

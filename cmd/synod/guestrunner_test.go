@@ -137,6 +137,7 @@ const guestWaitDelay = 5 * time.Second
 type guestResult struct {
 	stdout, stderr []byte
 	status         int
+	cpu            time.Duration // the user and system time the run took
 }
 
 // run runs cmd, made with ctx, to its end, collecting stdout and stderr.
@@ -145,6 +146,9 @@ func run(ctx context.Context, cmd *exec.Cmd) (guestResult, error) {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	res := guestResult{stdout: stdout.Bytes(), stderr: stderr.Bytes()}
+	if ps := cmd.ProcessState; ps != nil {
+		res.cpu = ps.UserTime() + ps.SystemTime()
+	}
 	var exitErr *exec.ExitError
 	switch {
 	case err == nil:

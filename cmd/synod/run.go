@@ -73,7 +73,7 @@ func runGuest(args []string) (linux.ExitStatus, error) {
 	fs := newFlags("run", runUsage)
 	tracePath := fs.String("trace", "", "write a trace of every executed instruction to `file` (slow)")
 	maxInstructions := fs.Uint64("max-instructions", 0, "stop the program after `n` instructions (0: no limit)")
-	stats := fs.Bool("stats", false, "print instructions executed and guest MIPS to stderr at the end")
+	stats := fs.Bool("stats", false, "print instructions executed, guest MIPS and the translator's blocks and time to stderr at the end")
 	quantum := fs.Uint64("quantum", linux.DefaultQuantum, "how many `instructions` a guest thread runs before the next one gets the CPU")
 	engine := newEngineFlag()
 	fs.Var(&engine, "engine", engineUsage)
@@ -120,6 +120,10 @@ func runGuest(args []string) (linux.ExitStatus, error) {
 		elapsed := time.Since(start)
 		fmt.Fprintf(os.Stderr, "synod: %d instructions in %v, %.1f guest MIPS\n",
 			p.Instructions(), elapsed.Round(time.Millisecond), float64(p.Instructions())/elapsed.Seconds()/1e6)
+		if blocks, spent := machine.TranslationStats(); blocks > 0 {
+			fmt.Fprintf(os.Stderr, "synod: %d blocks translated in %v, %.1f µs per block\n",
+				blocks, spent.Round(time.Millisecond), float64(spent.Microseconds())/float64(blocks))
+		}
 	}
 	if runErr != nil {
 		return linux.ExitStatus{}, runErr
