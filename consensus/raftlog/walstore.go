@@ -28,7 +28,7 @@ import (
 // emptying (four syncs), once per walMaxSize of records.
 const (
 	// walFlushDelay lets many Saves share one bbolt transaction.
-	walFlushDelay = 50 * time.Millisecond
+	walFlushDelay = 250 * time.Millisecond
 	walMaxSize    = 4 << 20
 	// walMaxPending bounds what bbolt lacks of the log: a Save that finds
 	// more takes it in first. It bounds the memory pending holds, and the
