@@ -24,7 +24,10 @@ import (
 // the disk. Layout: a header (magic, generation, CRC-32C), then records,
 // each a 4-byte length, the CRC-32C of its payload and the payload: the
 // hard state (length-prefixed, empty for none) and the entries (each
-// length-prefixed). After the last record the file holds zeros.
+// length-prefixed), padded with zeros to a multiple of 8 bytes, so that a
+// record's length and checksum never straddle two disk sectors: a crash
+// leaves them whole or not written at all. After the last record the file
+// holds zeros.
 //
 // The generation tells which records bbolt already holds: bbolt records
 // the generation and offset up to which it has taken the log in
@@ -34,8 +37,9 @@ const WALFileName = "raft.wal"
 
 const (
 	walMagic      = "synodwal"
-	walHeaderSize = 8 + 8 + ChecksumSize
+	walHeaderSize = 8 + 8 + ChecksumSize + 4 // padded to 8 bytes
 	walRecordHead = 4 + ChecksumSize
+	walAlign      = 8
 	// walInitialSize is the size of a new log file, small so that a store
 	// fits on a nearly full disk; the file doubles as records need room,
 	// by at most walMaxGrowth at a time.
@@ -65,8 +69,12 @@ type walRecord struct {
 
 func walHeader(generation uint64) []byte {
 	b := binary.BigEndian.AppendUint64([]byte(walMagic), generation)
-	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	return append(b, 0, 0, 0, 0)
 }
+
+// walRecordSize is the size of a record of n payload bytes, padded.
+func walRecordSize(n int64) int64 { return (walRecordHead + n + walAlign - 1) / walAlign * walAlign }
 
 // createWAL writes an empty log of the given generation under a temporary
 // name and renames it to path, replacing any file there.
@@ -155,11 +163,12 @@ func decodeWALRecord(content []byte, off int64) (rec walRecord, end int64, err e
 	if n == 0 && sum == 0 {
 		return rec, off, errWALEnd
 	}
-	end = off + walRecordHead + n
+	end = off + walRecordSize(n)
 	if end > size {
-		return rec, size, fmt.Errorf("claims %d bytes, beyond the end of the file", n)
+		// The length is never torn (see WALFileName): it is damaged.
+		return rec, off + walRecordHead, fmt.Errorf("claims %d bytes, beyond the end of the file", n)
 	}
-	payload := content[off+walRecordHead : end]
+	payload := content[off+walRecordHead : off+walRecordHead+n]
 	if crc32.Checksum(payload, castagnoli) != sum {
 		return rec, end, errors.New("fails its checksum")
 	}
@@ -270,10 +279,11 @@ func encodeWALRecord(hs *pb.HardState, entries []*pb.Entry) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	rec := make([]byte, walRecordHead, walRecordHead+len(b))
+	rec := make([]byte, walRecordSize(int64(len(b))))
 	binary.BigEndian.PutUint32(rec, uint32(len(b)))
 	binary.BigEndian.PutUint32(rec[4:], crc32.Checksum(b, castagnoli))
-	return append(rec, b...), nil
+	copy(rec[walRecordHead:], b)
+	return rec, nil
 }
 
 // fits reports whether a record of n bytes fits in the file as it is.

@@ -160,15 +160,23 @@ func TestWALTornTailIsCutOff(t *testing.T) {
 // A record that fails its checksum anywhere else is damage: the store
 // refuses to open and names the log and the offset, whether valid records
 // follow it or it is the last one (a flipped bit leaves no zero sector).
+// A damaged length is never taken for a torn record either, although the
+// record it claims reaches into the zeros at the end of the file.
 func TestWALDamageIsRefused(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
 		record int
-	}{{"in the middle", 0}, {"in the last record", 2}} {
+		at     int64 // within the record
+		says   string
+	}{
+		{"in the middle", 0, walRecordHead + 100, "fails its checksum"},
+		{"in the last record", 2, walRecordHead + 100, "fails its checksum"},
+		{"in a length", 0, 1, "beyond the end of the file"},
+	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			starts, _ := savedRecords(t, dir, bigEntry(1, 700), bigEntry(2, 700), bigEntry(3, 700))
-			at := starts[tt.record] + walRecordHead + 100
+			at := starts[tt.record] + tt.at
 			b := make([]byte, 1)
 			f, err := os.Open(filepath.Join(dir, WALFileName))
 			require.NoError(t, err)
@@ -180,7 +188,7 @@ func TestWALDamageIsRefused(t *testing.T) {
 			_, err = OpenBoltStore(dir, testIdentity)
 			require.ErrorIs(t, err, ErrCorruptStore)
 			assert.Contains(t, err.Error(), filepath.Join(dir, WALFileName))
-			assert.Contains(t, err.Error(), "fails its checksum")
+			assert.Contains(t, err.Error(), tt.says)
 		})
 	}
 }
