@@ -669,19 +669,8 @@ func (s *BoltStore) saveLocked(hs *pb.HardState, entries []*pb.Entry, snap *pb.S
 			if first <= next.compacted.index || first > next.last+1 {
 				return fmt.Errorf("append at %d to a log holding (%d,%d]", first, next.compacted.index, next.last)
 			}
-			if first <= next.last {
-				if err := deleteFrom(ents, first); err != nil {
-					return err
-				}
-			}
-			for _, e := range entries {
-				v, err := EncodeEntry(e)
-				if err != nil {
-					return err
-				}
-				if err := ents.Put(u64(e.GetIndex()), v); err != nil {
-					return err
-				}
+			if err := replaceEntries(ents, entries); err != nil {
+				return err
 			}
 			next.last = entries[len(entries)-1].GetIndex()
 			next.terms = next.terms.appending(entries)
@@ -813,6 +802,24 @@ func putSnapshot(meta *bolt.Bucket, m *pb.SnapshotMetadata, file snapshotFile) e
 		return err
 	}
 	return errors.Join(meta.Put(keySnapMeta, b), meta.Put(keySnapFile, file.record()))
+}
+
+// replaceEntries stores entries, consecutive and non-empty, in place of
+// every stored entry from the first of them on.
+func replaceEntries(b *bolt.Bucket, entries []*pb.Entry) error {
+	if err := deleteFrom(b, entries[0].GetIndex()); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		v, err := EncodeEntry(e)
+		if err != nil {
+			return err
+		}
+		if err := b.Put(u64(e.GetIndex()), v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // deleteFrom removes every entry with index ≥ from.

@@ -215,17 +215,8 @@ func (s *BoltStore) remember(hs *pb.HardState, entries []*pb.Entry) {
 func (s *BoltStore) fold(tx *bolt.Tx, p walPending, clean bool) error {
 	meta, ents := tx.Bucket(metaBucket), tx.Bucket(entriesBucket)
 	if len(p.entries) > 0 {
-		if err := deleteFrom(ents, p.first); err != nil {
+		if err := replaceEntries(ents, p.entries); err != nil {
 			return err
-		}
-		for _, e := range p.entries {
-			v, err := EncodeEntry(e)
-			if err != nil {
-				return err
-			}
-			if err := ents.Put(u64(e.GetIndex()), v); err != nil {
-				return err
-			}
 		}
 	}
 	if p.hardState != nil {
