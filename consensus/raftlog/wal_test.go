@@ -143,14 +143,13 @@ func TestWALTornTailIsCutOff(t *testing.T) {
 	starts, end := savedRecords(t, dir, bigEntry(1, 100), bigEntry(2, 3000))
 	patchWAL(t, dir, starts[1]+1024, make([]byte, end-starts[1]-1024))
 
-	s := openTestStore(t, dir)
+	s := openLoggingStore(t, dir)
 	last, err := s.LastIndex()
 	require.NoError(t, err)
 	assert.Equal(t, uint64(1), last, "the torn record is gone")
 	// The log goes on after the cut, and comes back whole.
 	require.NoError(t, s.Save(nil, bigEntry(2, 200), nil))
 	require.NoError(t, s.Save(nil, bigEntry(3, 200), nil))
-	s.flushDelay = time.Hour
 	want := entryData(t, s, 1, 4)
 	crash(t, s)
 	s = openTestStore(t, dir)
