@@ -321,8 +321,8 @@ func (s *BoltStore) flush() {
 }
 
 // openLog opens the write-ahead log of a store whose bbolt state load
-// has read, replays the records bbolt lacks, takes them into bbolt and
-// empties the log.
+// has read, replays the records bbolt lacks and takes them into bbolt;
+// new records go after them.
 func (s *BoltStore) openLog(taken walTaken) error {
 	path := filepath.Join(s.dir, WALFileName)
 	w, err := openWAL(path)
