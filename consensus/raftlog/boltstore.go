@@ -23,7 +23,11 @@ const StoreFileName = "raft.db"
 
 // storeFormat is written into every store and checked on open. Change it
 // whenever the layout below changes incompatibly.
-const storeFormat = "synod-raft/2"
+const storeFormat = "synod-raft/3"
+
+// storeFormatBeforeWAL is the format of stores made before the write-ahead
+// log: they open, and their first write upgrades them.
+const storeFormatBeforeWAL = "synod-raft/2"
 
 // Layout. Bucket "meta" holds the keys below; bucket "entries" maps an
 // 8-byte big-endian index to a sealed value (checksum.go): the entry's
@@ -91,8 +95,10 @@ type StoreLife struct {
 	Rejoining bool
 }
 
-// BoltStore is a Store in one bbolt file plus the current snapshot's data
-// file. Every write is one transaction, fsync'd before it returns.
+// BoltStore is a Store in one bbolt file, a write-ahead log (wal.go) and
+// the current snapshot's data file. A Save without a snapshot is one
+// record in the log, synced once; bbolt takes the log in later
+// (walstore.go). Every other write is one bbolt transaction, synced.
 type BoltStore struct {
 	db   *bolt.DB
 	path string
@@ -110,6 +116,22 @@ type BoltStore struct {
 	incarnation uint64
 	rejoining   bool
 	voteFloor   uint64
+
+	// The write-ahead log and what bbolt lacks of it (walstore.go).
+	// flushMu orders bbolt's writes: a background flush writes without
+	// holding mu. failed is the error of a write to the log or of a
+	// flush: the store takes no more Saves after it.
+	flushMu    sync.Mutex
+	wal        *walFile
+	pending    walPending
+	takenAt    walTaken // what bbolt holds of the log
+	failed     error
+	flushDelay time.Duration
+	walMaxSize int64
+	flushKick  chan struct{}
+	flushStop  chan struct{}
+	flushDone  chan struct{}
+	closeOnce  sync.Once
 
 	// filesMu orders the writing and mapping of snapshot data files with
 	// their removal, which leaves alone the files in unsaved (written, or
@@ -219,6 +241,11 @@ func createBoltStore(path string, id Identity, life StoreLife) error {
 	if err = errors.Join(err, db.Close()); err != nil {
 		return err
 	}
+	// A log left by a store that was lost must not be replayed into
+	// this one.
+	if err := createWAL(filepath.Join(filepath.Dir(path), WALFileName), 1); err != nil {
+		return err
+	}
 	if err := os.Rename(tmp, path); err != nil {
 		return err
 	}
@@ -263,24 +290,30 @@ func openBolt(path string, id Identity) (s *BoltStore, err error) {
 		return nil, fmt.Errorf("%w: %w", ErrCorruptStore, err)
 	}
 	s = &BoltStore{db: db, path: path, dir: filepath.Dir(path), unsaved: map[string]bool{}, mapped: map[string]int{},
-		reaper: newReaper()}
+		reaper: newReaper(), flushDelay: walFlushDelay, walMaxSize: walMaxSize,
+		flushKick: make(chan struct{}, 1), flushStop: make(chan struct{}), flushDone: make(chan struct{})}
 	if err := s.load(id); err != nil {
 		s.reaper.close()
+		if s.wal != nil {
+			err = errors.Join(err, s.wal.close())
+		}
 		return nil, errors.Join(err, db.Close())
 	}
+	go s.flushLoop()
 	return s, nil
 }
 
 // load checks the identity and reads the cached state, checking every
 // entry and the snapshot once so that a damaged store is found now rather
-// than mid-run.
+// than mid-run, then replays the write-ahead log.
 func (s *BoltStore) load(id Identity) error {
+	var taken walTaken
 	err := s.view(func(tx *bolt.Tx) error {
 		meta, ents := tx.Bucket(metaBucket), tx.Bucket(entriesBucket)
 		if meta == nil || ents == nil {
 			return fmt.Errorf("%w: its buckets are missing", ErrCorruptStore)
 		}
-		if f := meta.Get(keyFormat); string(f) != storeFormat {
+		if f := meta.Get(keyFormat); string(f) != storeFormat && string(f) != storeFormatBeforeWAL {
 			return fmt.Errorf("%w: format %q, want %q", ErrCorruptStore, f, storeFormat)
 		}
 		if c := meta.Get(keyCluster); string(c) != id.ClusterID {
@@ -294,6 +327,9 @@ func (s *BoltStore) load(id Identity) error {
 			return fmt.Errorf("%w: incarnation: %w", ErrCorruptStore, err)
 		}
 		s.incarnation = binary.BigEndian.Uint64(inc)
+		if taken, err = readWALTaken(meta.Get(keyWAL)); err != nil {
+			return err
+		}
 		s.rejoining = meta.Get(keyRejoining) != nil
 		if v := meta.Get(keyVoteFloor); v != nil {
 			b, err := Unseal(v, "vote floor")
@@ -345,6 +381,9 @@ func (s *BoltStore) load(id Identity) error {
 	if err := s.checkSnapshotFile(); err != nil {
 		return err
 	}
+	if err := s.openLog(taken); err != nil {
+		return err
+	}
 	return s.removeStaleSnapshotFiles()
 }
 
@@ -364,8 +403,8 @@ func (s *BoltStore) Rejoin() (bool, uint64) {
 
 // SetCaughtUp implements Store.
 func (s *BoltStore) SetCaughtUp(term uint64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lockWriter()
+	defer s.unlockWriter()
 	err := s.update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(metaBucket)
 		return errors.Join(meta.Delete(keyRejoining), meta.Put(keyVoteFloor, Seal(u64(term))))
@@ -384,7 +423,7 @@ func (s *BoltStore) view(f func(*bolt.Tx) error) error {
 	return recoverCorruption(func() error { return s.db.View(f) })
 }
 
-func (s *BoltStore) update(f func(*bolt.Tx) error) error {
+func (s *BoltStore) updateBolt(f func(*bolt.Tx) error) error {
 	return recoverCorruption(func() error { return s.db.Update(f) })
 }
 
@@ -503,7 +542,7 @@ func (s *BoltStore) Term(i uint64) (uint64, error) {
 // maxSize bytes in all.
 func (s *BoltStore) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
 	s.mu.RLock()
-	compacted, last := s.compacted, s.last
+	compacted, last, pending := s.compacted, s.last, s.pending
 	s.mu.RUnlock()
 	switch {
 	case lo <= compacted.index:
@@ -511,25 +550,45 @@ func (s *BoltStore) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
 	case hi > last+1 || lo >= hi:
 		return nil, fmt.Errorf("raft store: entries [%d,%d) requested, log holds (%d,%d]", lo, hi, compacted.index, last)
 	}
+	// Entries from pending.first on are the write-ahead log's, in memory;
+	// those before it are bbolt's.
+	boltHi := hi
+	if len(pending.entries) > 0 {
+		boltHi = min(hi, pending.first)
+	}
 	var out []*pb.Entry
 	var size uint64
-	err := s.view(func(tx *bolt.Tx) error {
-		c := tx.Bucket(entriesBucket).Cursor()
-		for k, v := c.Seek(u64(lo)); k != nil && binary.BigEndian.Uint64(k) < hi; k, v = c.Next() {
-			e, err := DecodeEntry(binary.BigEndian.Uint64(k), v)
-			if err != nil {
-				return err
-			}
-			size += uint64(proto.Size(e))
-			if len(out) > 0 && size > maxSize {
-				break
-			}
-			out = append(out, e)
+	full := false
+	add := func(e *pb.Entry) bool {
+		size += uint64(proto.Size(e))
+		if len(out) > 0 && size > maxSize {
+			full = true
+			return false
 		}
-		return nil
-	})
-	if err == nil && (len(out) == 0 || out[0].GetIndex() != lo) {
-		err = fmt.Errorf("%w: log entry %d is missing", ErrCorruptStore, lo)
+		out = append(out, e)
+		return true
+	}
+	var err error
+	if lo < boltHi {
+		err = s.view(func(tx *bolt.Tx) error {
+			c := tx.Bucket(entriesBucket).Cursor()
+			for k, v := c.Seek(u64(lo)); k != nil && binary.BigEndian.Uint64(k) < boltHi; k, v = c.Next() {
+				e, err := DecodeEntry(binary.BigEndian.Uint64(k), v)
+				if err != nil {
+					return err
+				}
+				if !add(e) {
+					break
+				}
+			}
+			return nil
+		})
+	}
+	for i := max(lo, boltHi); err == nil && !full && i < hi; i++ {
+		add(pending.entries[i-pending.first])
+	}
+	if err == nil && (len(out) == 0 || out[0].GetIndex() != lo || out[len(out)-1].GetIndex() != lo+uint64(len(out))-1) {
+		err = fmt.Errorf("%w: log entry %d is missing", ErrCorruptStore, lo+uint64(len(out)))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("raft store %s: %w", s.path, err)
@@ -556,10 +615,13 @@ func (s *BoltStore) Snapshot() (*pb.Snapshot, error) {
 
 // Save implements Store.
 func (s *BoltStore) Save(hs *pb.HardState, entries []*pb.Entry, snap *pb.Snapshot) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	if snap == nil || raft.IsEmptySnap(snap) {
+		return s.appendLog(hs, entries)
+	}
+	s.lockWriter()
+	defer s.unlockWriter()
 	var file snapshotFile
-	if snap != nil && !raft.IsEmptySnap(snap) {
+	{
 		var err error
 		file, err = s.writeSnapshotFile(snap.GetMetadata().GetIndex(), snap.GetMetadata().GetTerm(), snap.GetData())
 		if err != nil {
@@ -570,7 +632,8 @@ func (s *BoltStore) Save(hs *pb.HardState, entries []*pb.Entry, snap *pb.Snapsho
 	return s.saveLocked(hs, entries, snap, file)
 }
 
-// saveLocked is Save once the data file of snap, if any, is written.
+// saveLocked is Save of a Ready that carries snap, once its data file is
+// written: one bbolt transaction, which takes in the write-ahead log too.
 func (s *BoltStore) saveLocked(hs *pb.HardState, entries []*pb.Entry, snap *pb.Snapshot, file snapshotFile) error {
 	next := struct {
 		compacted entryID
@@ -606,19 +669,8 @@ func (s *BoltStore) saveLocked(hs *pb.HardState, entries []*pb.Entry, snap *pb.S
 			if first <= next.compacted.index || first > next.last+1 {
 				return fmt.Errorf("append at %d to a log holding (%d,%d]", first, next.compacted.index, next.last)
 			}
-			if first <= next.last {
-				if err := deleteFrom(ents, first); err != nil {
-					return err
-				}
-			}
-			for _, e := range entries {
-				v, err := EncodeEntry(e)
-				if err != nil {
-					return err
-				}
-				if err := ents.Put(u64(e.GetIndex()), v); err != nil {
-					return err
-				}
+			if err := replaceEntries(ents, entries); err != nil {
+				return err
 			}
 			next.last = entries[len(entries)-1].GetIndex()
 			next.terms = next.terms.appending(entries)
@@ -647,8 +699,8 @@ func (s *BoltStore) saveLocked(hs *pb.HardState, entries []*pb.Entry, snap *pb.S
 
 // SaveSnapshot implements Store.
 func (s *BoltStore) SaveSnapshot(snap *pb.Snapshot, compactTo uint64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lockWriter()
+	defer s.unlockWriter()
 	m := snap.GetMetadata()
 	if m.GetIndex() <= s.snapMeta.GetIndex() || m.GetIndex() > s.last || compactTo > m.GetIndex() {
 		return fmt.Errorf("raft store %s: snapshot at %d compacting to %d does not fit: last snapshot %d, log (%d,%d]",
@@ -695,8 +747,8 @@ func (s *BoltStore) SaveSnapshot(snap *pb.Snapshot, compactTo uint64) error {
 // that no entry in the store is newer than the node's term. A node whose
 // replica diverged takes a healthy peer's state this way.
 func (s *BoltStore) InstallSnapshot(snap *pb.Snapshot) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lockWriter()
+	defer s.unlockWriter()
 	m := snap.GetMetadata()
 	idx, term := m.GetIndex(), m.GetTerm()
 	if idx == 0 || idx < s.snapMeta.GetIndex() || len(m.GetConfState().GetVoters()) == 0 {
@@ -752,6 +804,24 @@ func putSnapshot(meta *bolt.Bucket, m *pb.SnapshotMetadata, file snapshotFile) e
 	return errors.Join(meta.Put(keySnapMeta, b), meta.Put(keySnapFile, file.record()))
 }
 
+// replaceEntries stores entries, consecutive and non-empty, in place of
+// every stored entry from the first of them on.
+func replaceEntries(b *bolt.Bucket, entries []*pb.Entry) error {
+	if err := deleteFrom(b, entries[0].GetIndex()); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		v, err := EncodeEntry(e)
+		if err != nil {
+			return err
+		}
+		if err := b.Put(u64(e.GetIndex()), v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // deleteFrom removes every entry with index ≥ from.
 func deleteFrom(b *bolt.Bucket, from uint64) error {
 	c := b.Cursor()
@@ -777,7 +847,8 @@ func deleteThrough(b *bolt.Bucket, through uint64) error {
 // Close implements Store.
 func (s *BoltStore) Close() error {
 	s.reaper.close()
-	if err := s.db.Close(); err != nil {
+	logErr := s.closeLog()
+	if err := errors.Join(logErr, s.db.Close()); err != nil {
 		return fmt.Errorf("raft store %s: close: %w", s.path, err)
 	}
 	return nil

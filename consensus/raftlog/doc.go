@@ -59,8 +59,10 @@
 //
 // # Durability
 //
-// BoltStore writes each Ready's snapshot, entries and hard state in one
-// bbolt transaction, fsync'd before any message of that Ready is sent.
+// BoltStore writes each Ready's entries and hard state as one record of
+// its write-ahead log, with one fdatasync, before the messages that vouch
+// for them are sent; bbolt takes the log in off that path (walstore.go).
+// A Ready with a snapshot is one bbolt transaction, synced.
 // A failed write stops the node (ErrFailed) before anything about the
 // unsynced state leaves it. The store records a format marker, the
 // cluster id and the node id; a damaged file or another cluster's or

@@ -62,8 +62,8 @@ func (s *BoltStore) stageSnapshotAt(index, term uint64, data []byte) (stagedSnap
 // saveReceivedSnapshot is Save for a Ready that carries snap, a leader's
 // snapshot whose data file stageSnapshotAt wrote.
 func (s *BoltStore) saveReceivedSnapshot(staged stagedSnapshot, hs *pb.HardState, entries []*pb.Entry, snap *pb.Snapshot) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lockWriter()
+	defer s.unlockWriter()
 	f, m := staged.file, snap.GetMetadata()
 	defer s.forgetUnsaved(f.name())
 	if f.index != m.GetIndex() || f.term != m.GetTerm() || f.size != uint64(len(snap.GetData())) {
@@ -80,8 +80,8 @@ func (s *BoltStore) saveReceivedSnapshot(staged stagedSnapshot, hs *pb.HardState
 // saveStagedSnapshot is SaveSnapshot for a snapshot whose data file
 // stageSnapshot wrote.
 func (s *BoltStore) saveStagedSnapshot(staged stagedSnapshot, m *pb.SnapshotMetadata, compactTo uint64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.lockWriter()
+	defer s.unlockWriter()
 	f := staged.file
 	defer s.forgetUnsaved(f.name())
 	if f.index != m.GetIndex() || f.term != m.GetTerm() {
