@@ -54,9 +54,13 @@ import (
 // lost its log would.
 
 // holdLeaderlessTicks is how long a restarted node holds its state while
-// it hears of no leader: when a quorum is up, one is elected within two
-// election timeouts.
-func (c *Core) holdLeaderlessTicks() uint64 { return 3 * uint64(c.cfg.ElectionTicks) }
+// it hears of no leader: ten election timeouts, 5–10 s at the usual
+// ticks. A leader's heartbeats reach a restarted node only once the
+// leader's transport has dialled it again, after a back-off that grew
+// while the node was down (up to 2 s in the p2p transport), and when the
+// leader is gone, electing another takes up to two election timeouts.
+// Three timeouts (1.5 s) proved too short on a loaded machine.
+func (c *Core) holdLeaderlessTicks() uint64 { return 10 * uint64(c.cfg.ElectionTicks) }
 
 // holdTicks bounds the whole hold: a minute at the default tick, longer
 // than sending a 500 MiB snapshot took on a loaded development machine.
