@@ -252,6 +252,9 @@ func (c *Core) Step(in consensus.Inbound) error {
 		}
 	}()
 	return c.guard("step", func() error {
+		if c.dropsWhileReceiving(in.Data) {
+			return nil
+		}
 		m, err := decodeMessage(in.Data)
 		if err != nil {
 			c.m.invalidMessages.Inc()
@@ -273,8 +276,6 @@ func (c *Core) Step(in consensus.Inbound) error {
 		case m.GetType() == pb.MsgSnap:
 			kept = true
 			return c.stepSnapshot(m, in.Release, nil, nil, c.ticks)
-		case c.dropsWhileReceiving(m):
-			return nil
 		}
 		if err := c.rn.Step(m); err != nil {
 			c.m.invalidMessages.Inc()
