@@ -62,9 +62,10 @@ import (
 // Three timeouts (1.5 s) proved too short on a loaded machine.
 func (c *Core) holdLeaderlessTicks() uint64 { return 10 * uint64(c.cfg.ElectionTicks) }
 
-// holdTicks bounds the whole hold: a minute at the default tick, longer
-// than sending a 500 MiB snapshot took on a loaded development machine.
-func (c *Core) holdTicks() uint64 { return 60 * uint64(c.cfg.ElectionTicks) }
+// holdTicks bounds the whole hold: 120 election timeouts, a minute at
+// synod's tick, longer than restarting to installing a 500 MiB snapshot
+// took on a loaded development machine (17–40 s).
+func (c *Core) holdTicks() uint64 { return 120 * uint64(c.cfg.ElectionTicks) }
 
 // replayHold is what a restarted node holds back.
 type replayHold struct {
