@@ -137,8 +137,7 @@ func testRestartAllFromDisk(t *testing.T, inMemory bool) {
 	}
 	c.settle()
 	for _, id := range c.ids {
-		assert.Equal(t, want[:len(c.nodes[id].app.Entries)], c.nodes[id].app.Entries,
-			"node %d replays a prefix of the logtest.History from its own disk before any election", id)
+		assert.Empty(t, c.nodes[id].app.Entries, "node %d holds its stored log until it hears from a leader", id)
 	}
 	c.waitLeader()
 	c.proposeAll(c.ids, logtest.Values("y", 3))
@@ -160,13 +159,89 @@ func testSnapshotCatchUp(t *testing.T, inMemory bool) {
 	assert.Equal(t, logtest.Values("s", 100), got)
 	assert.Equal(t, 1, c.nodes[lagging].app.Snapshots, "the lagging node caught up through a snapshot")
 
-	// Restarting it again starts from its own stored snapshot.
+	// Restarting it again starts from its own stored snapshot, once a
+	// leader's append shows that no newer one will replace it: the
+	// leader probes a node its heartbeats failed to reach.
 	c.crash(lagging)
+	c.tick()
 	c.restart(lagging)
-	c.settle()
+	c.waitFor("the restarted node delivers its stored state", 100, func() bool { return c.nodes[lagging].app.Snapshots > 0 })
 	assert.Equal(t, 1, c.nodes[lagging].app.Snapshots)
 	assert.Equal(t, got[:len(c.nodes[lagging].app.Entries)], c.nodes[lagging].app.Entries)
 	assert.Greater(t, len(c.nodes[lagging].app.Entries), 50)
+}
+
+// TestRestartBehindCompactedLogTakesOnlyTheLeadersSnapshot: a follower
+// that restarts behind the leader's compacted log does not deliver its
+// own log, which the leader's snapshot replaces: its first Apply is that
+// snapshot.
+func TestRestartBehindCompactedLogTakesOnlyTheLeadersSnapshot(t *testing.T) {
+	storeKinds(t, func(t *testing.T, inMemory bool) {
+		c := newSimClusterOn(t, 3, inMemory, snapshotEvery20)
+		lead := c.waitLeader()
+		lagging, live := c.followerAndOthers(lead)
+		c.proposeAll(c.ids, logtest.Values("a", 10))
+		c.converged()
+		stored := c.nodes[lagging].core.Status().Commit
+		c.crash(lagging)
+		c.proposeAll(live, logtest.Values("s", 100))
+
+		c.restart(lagging)
+		got := c.converged()
+		assert.Equal(t, append(logtest.Values("a", 10), logtest.Values("s", 100)...), got)
+		first := c.nodes[lagging].firstApply
+		require.NotNil(t, first)
+		require.NotNil(t, first.Snapshot, "the first Apply is the leader's snapshot, not the node's own log")
+		assert.Greater(t, first.Snapshot.Index, stored)
+	})
+}
+
+// TestRestartAloneDeliversItsStoredLog: a node restarted with no leader
+// reachable holds its stored log for a bounded number of ticks, then
+// delivers it as if it had not held it.
+func TestRestartAloneDeliversItsStoredLog(t *testing.T) {
+	c := newSimCluster(t, 3, nil)
+	c.waitLeader()
+	c.proposeAll(c.ids, logtest.Values("x", 10))
+	want := c.converged()
+	for _, id := range c.ids {
+		c.crash(id)
+	}
+	alone := c.nodes[c.ids[0]]
+	c.restart(alone.id)
+	for range alone.core.holdLeaderlessTicks() - 1 {
+		c.tick()
+	}
+	assert.Empty(t, alone.app.Entries, "the node holds its log while a leader may still be heard from")
+	c.waitFor("the node alone delivers its stored log", 5, func() bool { return len(alone.app.Entries) > 0 })
+	// What it stored as committed: the commit index of the last entries
+	// is written with the next durable write, which the crash forestalled.
+	st := alone.core.Status()
+	assert.Equal(t, st.Commit, st.Applied)
+	assert.Equal(t, want[:len(alone.app.Entries)], alone.app.Entries)
+	assert.Zero(t, st.Leader)
+}
+
+// TestRestartHoldIsBounded: a restarted node that hears from a leader
+// that sends it nothing (the leader saw no heartbeat to it fail, so it
+// still believes the node holds its whole log) delivers its stored state
+// when the hold's bound is up.
+func TestRestartHoldIsBounded(t *testing.T) {
+	c := newSimCluster(t, 3, nil)
+	lead := c.waitLeader()
+	follower, _ := c.followerAndOthers(lead)
+	c.proposeAll(c.ids, logtest.Values("x", 10))
+	want := c.converged()
+	c.crash(follower)
+	c.restart(follower)
+	n := c.nodes[follower]
+	for range n.core.holdTicks() - 1 {
+		c.tick()
+	}
+	assert.Empty(t, n.app.Entries, "the node holds its log while the leader may still send a snapshot")
+	assert.Equal(t, lead, n.core.Status().Leader)
+	c.waitFor("the node delivers its stored log", 5, func() bool { return len(n.app.Entries) == len(want) })
+	assert.Equal(t, want, n.app.Entries)
 }
 
 func TestMembershipChanges(t *testing.T) {

@@ -47,8 +47,13 @@ type Core struct {
 	// a new snapshot records the one in force at its index.
 	confs []confAt
 	// startSnapshot is the stored snapshot, delivered by the first
-	// HandleReady so that the user rebuilds its state from the log alone.
+	// HandleReady after the hold so that the user rebuilds its state from
+	// the log alone.
 	startSnapshot *consensus.Snapshot
+	// hold keeps back what a restarted node would deliver from its own
+	// store until it knows whether a leader's snapshot replaces it
+	// (replayhold.go).
+	hold replayHold
 
 	// unsavedHardState is a hard state that differs from the stored one
 	// only in its commit index. It is written with the next durable write
@@ -164,6 +169,7 @@ func NewCore(cfg Config, store Store, net consensus.Transport) (*Core, error) {
 	if err := c.bootstrapIfEmpty(); err != nil {
 		return nil, fmt.Errorf("raftlog: node %d: %w", cfg.ID, err)
 	}
+	c.startHold()
 	return c, nil
 }
 
@@ -222,6 +228,7 @@ func (c *Core) Tick() error {
 			// from its tick: a follower that does not tick only waits.
 			c.rn.Tick()
 		}
+		c.tickHold()
 		for seq, p := range c.inflight {
 			if p.expiresTick <= c.ticks {
 				delete(c.inflight, seq)
@@ -245,6 +252,9 @@ func (c *Core) Step(in consensus.Inbound) error {
 		}
 	}()
 	return c.guard("step", func() error {
+		if c.dropsWhileReceiving(in.Data) {
+			return nil
+		}
 		m, err := decodeMessage(in.Data)
 		if err != nil {
 			c.m.invalidMessages.Inc()
@@ -266,8 +276,6 @@ func (c *Core) Step(in consensus.Inbound) error {
 		case m.GetType() == pb.MsgSnap:
 			kept = true
 			return c.stepSnapshot(m, in.Release, nil, nil, c.ticks)
-		case c.dropsWhileReceiving(m):
-			return nil
 		}
 		if err := c.rn.Step(m); err != nil {
 			c.m.invalidMessages.Inc()
@@ -364,7 +372,7 @@ func (c *Core) Campaign() error {
 
 // HasReady reports whether HandleReady has work to do.
 func (c *Core) HasReady() bool {
-	return c.failed == nil && (c.startSnapshot != nil || c.rn.HasReady())
+	return c.failed == nil && (c.hasHeldToDeliver() || c.rn.HasReady())
 }
 
 // maxReadiesPerCall bounds one HandleReady, so a backlog cannot starve
@@ -384,9 +392,10 @@ const maxReadiesPerCall = 64
 func (c *Core) HandleReady() ([]consensus.Apply, error) {
 	var applies []consensus.Apply
 	err := c.guard("ready", func() error {
-		if c.startSnapshot != nil {
-			applies = append(applies, consensus.Apply{Snapshot: c.startSnapshot})
-			c.startSnapshot = nil
+		var err error
+		if applies, err = c.deliverHeld(applies); err != nil {
+			c.fail(err)
+			return c.failed
 		}
 		c.maybeSnapshot()
 		for i := 0; i < maxReadiesPerCall && c.rn.HasReady(); i++ {
@@ -405,12 +414,16 @@ func (c *Core) HandleReady() ([]consensus.Apply, error) {
 				return c.failed
 			}
 			c.send(durable)
-			var err error
 			if applies, err = c.deliver(rd, applies); err != nil {
 				c.fail(err)
 				return c.failed
 			}
+			c.endHoldOnProgress(rd)
 			c.rn.Advance(rd)
+		}
+		if applies, err = c.deliverHeld(applies); err != nil {
+			c.fail(err)
+			return c.failed
 		}
 		c.discardUnusedReceived()
 		if err := c.endRejoinIfCaughtUp(); err != nil {
@@ -500,40 +513,40 @@ func (c *Core) send(msgs []*pb.Message) {
 }
 
 // deliver appends to applies the snapshot and committed entries of rd,
-// applying configuration changes to raft as they pass.
+// applying configuration changes to raft as they pass. Entries committed
+// while held state waits to be delivered are left in the store, to be
+// read back after it (deliverHeld).
 func (c *Core) deliver(rd raft.Ready, applies []consensus.Apply) ([]consensus.Apply, error) {
 	if !raft.IsEmptySnap(rd.Snapshot) {
 		meta := rd.Snapshot.GetMetadata()
+		c.dropHeld(meta.GetIndex())
 		applies = append(applies, consensus.Apply{Snapshot: &consensus.Snapshot{Index: meta.GetIndex(), Data: rd.Snapshot.GetData()}})
 		c.delivered, c.snapIndex = meta.GetIndex(), meta.GetIndex()
 		c.confs = []confAt{{meta.GetIndex(), meta.GetConfState()}}
 		c.m.snapshotsInstalled.Inc()
 		c.log.Info("raftlog: installed snapshot from leader", "index", meta.GetIndex())
 	}
-	now := c.cfg.Clock()
+	deferred := c.defersDelivery()
 	var batch []consensus.Entry
 	for _, e := range rd.CommittedEntries {
-		if e.GetIndex() <= c.delivered {
+		if e.GetIndex() <= max(c.delivered, c.hold.heldTo) {
 			continue
 		}
-		switch e.GetType() {
-		case pb.EntryNormal:
-			if len(e.GetData()) == 0 {
-				break // a new leader's empty entry
-			}
-			env, err := unmarshalEnvelope(e.GetData())
-			if err != nil {
-				return applies, fmt.Errorf("committed entry %d: %w", e.GetIndex(), err)
-			}
-			if p, ok := c.inflight[env.seq]; ok && env.proposer == c.cfg.ID {
-				delete(c.inflight, env.seq)
-				c.m.proposal.Observe(now.Sub(p.accepted).Seconds())
-			}
-			batch = append(batch, consensus.Entry{Index: e.GetIndex(), Data: env.data})
-		case pb.EntryConfChange, pb.EntryConfChangeV2:
+		if t := e.GetType(); t == pb.EntryConfChange || t == pb.EntryConfChangeV2 {
 			if err := c.applyConfChange(e); err != nil {
 				return applies, fmt.Errorf("committed entry %d: %w", e.GetIndex(), err)
 			}
+		}
+		if deferred {
+			c.hold.heldTo = e.GetIndex()
+			continue
+		}
+		ue, ok, err := c.userEntry(e)
+		if err != nil {
+			return applies, err
+		}
+		if ok {
+			batch = append(batch, ue)
 		}
 		c.delivered = e.GetIndex()
 	}
@@ -541,6 +554,23 @@ func (c *Core) deliver(rd raft.Ready, applies []consensus.Apply) ([]consensus.Ap
 		applies = append(applies, consensus.Apply{Entries: batch})
 	}
 	return applies, nil
+}
+
+// userEntry is what the user is given of the committed entry e, if
+// anything: not configuration changes, nor a new leader's empty entry.
+func (c *Core) userEntry(e *pb.Entry) (consensus.Entry, bool, error) {
+	if e.GetType() != pb.EntryNormal || len(e.GetData()) == 0 {
+		return consensus.Entry{}, false, nil
+	}
+	env, err := unmarshalEnvelope(e.GetData())
+	if err != nil {
+		return consensus.Entry{}, false, fmt.Errorf("committed entry %d: %w", e.GetIndex(), err)
+	}
+	if p, ok := c.inflight[env.seq]; ok && env.proposer == c.cfg.ID {
+		delete(c.inflight, env.seq)
+		c.m.proposal.Observe(c.cfg.Clock().Sub(p.accepted).Seconds())
+	}
+	return consensus.Entry{Index: e.GetIndex(), Data: env.data}, true, nil
 }
 
 func (c *Core) applyConfChange(e *pb.Entry) error {

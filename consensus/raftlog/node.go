@@ -140,7 +140,9 @@ func (n *Node) Propose(ctx context.Context, data []byte) error {
 }
 
 // Applies implements consensus.Log. When the store holds a snapshot, the
-// first Apply is that snapshot: the user's state comes from the log alone.
+// first Apply is that snapshot, or a leader's newer one that replaces the
+// stored state before it is delivered (replayhold.go): the user's state
+// comes from the log alone.
 func (n *Node) Applies() <-chan consensus.Apply { return n.applies }
 
 // Status implements consensus.Log.

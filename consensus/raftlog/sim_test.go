@@ -39,6 +39,8 @@ type simNode struct {
 	mem *MemStore
 	ep  *memnet.Endpoint
 	app *logtest.History
+	// firstApply is the first Apply the node delivered since it started.
+	firstApply *consensus.Apply
 }
 
 func (n *simNode) up() bool { return n.core != nil }
@@ -119,7 +121,7 @@ func (c *simCluster) start(n *simNode, cfg Config) {
 	disk := &failingStore{Store: store}
 	core, err := NewCore(cfg, disk, ep)
 	require.NoError(t, err)
-	n.core, n.store, n.disk, n.ep, n.app = core, store, disk, ep, app
+	n.core, n.store, n.disk, n.ep, n.app, n.firstApply = core, store, disk, ep, app, nil
 }
 
 // crash stops node id abruptly: its memory is gone, its store keeps what
@@ -166,6 +168,9 @@ func (c *simCluster) settle() {
 				applies, err := n.core.HandleReady()
 				require.NoError(c.t, err)
 				require.NoError(c.t, n.app.Apply(applies...))
+				if n.firstApply == nil && len(applies) > 0 {
+					n.firstApply = &applies[0]
+				}
 				busy = true
 			}
 		}

@@ -295,10 +295,28 @@ func (c *Core) receiveOffLoop(m *pb.Message, dataRelease func()) bool {
 	return true
 }
 
-// dropsWhileReceiving reports whether m must be dropped because a
-// snapshot is being stored: an append (see above).
-func (c *Core) dropsWhileReceiving(m *pb.Message) bool {
-	return c.receiving != nil && m.GetType() == pb.MsgApp
+// dropsWhileReceiving reports whether the encoded message b must be
+// dropped because a snapshot is being stored: an append (see above). It
+// reads the type field alone: while a follower wrote a 500 MiB
+// snapshot's file (10 s), the leader repeated its append at every
+// heartbeat, up to a megabyte of entries each time, and decoding them
+// only to drop them took the follower 0.8 s of CPU.
+func (c *Core) dropsWhileReceiving(b []byte) bool {
+	if c.receiving == nil {
+		return false
+	}
+	var t uint64 // the last type field counts, as in protobuf's decoding
+	for off := 0; off < len(b); {
+		num, typ, tagLen, field, err := nextField(b, off, "message")
+		if err != nil {
+			return false // decodeMessage reports it
+		}
+		if num == messageTypeField && typ == protowire.VarintType {
+			t, _ = protowire.ConsumeVarint(field[tagLen:])
+		}
+		off += len(field)
+	}
+	return pb.MessageType(t) == pb.MsgApp
 }
 
 // takeReceiveJob hands the driver the received snapshot waiting to be

@@ -196,9 +196,11 @@ func (c *Core) withMetadata(snap consensus.Snapshot) (*pb.Snapshot, error) {
 	}}, nil
 }
 
-// Field numbers of the MsgSnap parts snapshotParts writes by hand.
+// Field numbers of the MsgSnap parts snapshotParts writes by hand, and of
+// the type that dropsWhileReceiving reads.
 var (
 	messageSnapshotField = (&pb.Message{}).ProtoReflect().Descriptor().Fields().ByName("snapshot").Number()
+	messageTypeField     = (&pb.Message{}).ProtoReflect().Descriptor().Fields().ByName("type").Number()
 	snapshotDataField    = (&pb.Snapshot{}).ProtoReflect().Descriptor().Fields().ByName("data").Number()
 )
 

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/synodvm/synod/consensus"
@@ -345,6 +346,31 @@ func FuzzDecodeMessage(f *testing.F) {
 
 // A snapshot that took a while to take is followed by a rest of
 // snapshotRestFactor times as long before the next is asked for.
+// TestAppendsAreDroppedUndecodedWhileASnapshotIsStored: while a
+// leader's snapshot is being stored, appends are told by their encoded
+// type and dropped; every other message, and appends at other times,
+// go on to raft.
+func TestAppendsAreDroppedUndecodedWhileASnapshotIsStored(t *testing.T) {
+	encode := func(typ pb.MessageType) []byte {
+		m := &pb.Message{Type: typ.Enum(), To: new(uint64(2)), From: new(uint64(1)), Term: new(uint64(7)), Commit: new(uint64(4)),
+			Entries: []*pb.Entry{{Index: new(uint64(5)), Term: new(uint64(7)), Data: []byte("entry")}}}
+		b, err := proto.Marshal(m)
+		require.NoError(t, err)
+		return b
+	}
+	c := &Core{}
+	assert.False(t, c.dropsWhileReceiving(encode(pb.MsgApp)), "no snapshot is being stored")
+	c.receiving = &receiveJob{}
+	assert.True(t, c.dropsWhileReceiving(encode(pb.MsgApp)))
+	for _, typ := range []pb.MessageType{pb.MsgHeartbeat, pb.MsgVote, pb.MsgPreVote, pb.MsgTimeoutNow} {
+		assert.False(t, c.dropsWhileReceiving(encode(typ)), "%v", typ)
+	}
+	// Protobuf takes the last of repeated scalar fields.
+	twice := append(encode(pb.MsgApp), protowire.AppendVarint(protowire.AppendTag(nil, messageTypeField, protowire.VarintType), uint64(pb.MsgHeartbeat))...)
+	assert.False(t, c.dropsWhileReceiving(twice))
+	assert.False(t, c.dropsWhileReceiving([]byte{0xff}), "garbage is left for decodeMessage to refuse")
+}
+
 func TestSnapshotsAreSpacedByHowLongTheyTake(t *testing.T) {
 	c := newSimClusterOn(t, 1, true, func(cfg *Config) {
 		cfg.SnapshotEntries = 10
