@@ -16,14 +16,7 @@ import (
 
 func startCertifiedNetPort(t *testing.T, log *recordingLog) (*NetPort, string) {
 	t.Helper()
-	n := NewNetPort(NetPortConfig{Node: 2, Host: "127.0.0.1", Log: log, Certified: true})
-	log.mu.Lock()
-	log.commit = n.Committed
-	log.mu.Unlock()
-	t.Cleanup(n.Stop)
-	n.SetServing(true)
-	require.NoError(t, n.Listen(freePort(t)))
-	return n, n.Addrs()[0]
+	return startNetPortWith(t, log, NetPortConfig{Certified: true})
 }
 
 // A client that opens with the preamble (synod proxy) gets the frame that

@@ -118,8 +118,15 @@ func (l *recordingLog) recording() *recordingLog { return l }
 // again after retryAfter.
 func startNetPortRetrying(t *testing.T, log testLog, retryAfter time.Duration) (*NetPort, string) {
 	t.Helper()
-	n := NewNetPort(NetPortConfig{Node: 2, Host: "127.0.0.1", PortOffset: 0, Log: log,
-		RetryAfter: retryAfter, GiveUpAfter: 10 * retryAfter})
+	return startNetPortWith(t, log, NetPortConfig{RetryAfter: retryAfter, GiveUpAfter: 10 * retryAfter})
+}
+
+// startNetPortWith starts node 2's port on loopback with cfg's other
+// settings, proposing to log, serving one free port.
+func startNetPortWith(t *testing.T, log testLog, cfg NetPortConfig) (*NetPort, string) {
+	t.Helper()
+	cfg.Node, cfg.Host, cfg.Log = 2, "127.0.0.1", log
+	n := NewNetPort(cfg)
 	rec := log.recording()
 	rec.mu.Lock()
 	rec.commit = n.Committed
