@@ -142,11 +142,15 @@ func NewCertifier(cfg CertifierConfig) (*Certifier, error) {
 	}
 	return &Certifier{
 		cfg:    cfg,
-		quorum: (n-1)/3 + 1,
+		quorum: certificateQuorum(n),
 		votes:  map[uint64]map[consensus.NodeID]vote{},
 		signed: map[consensus.NodeID][][]byte{},
 	}, nil
 }
+
+// certificateQuorum is f+1 for a cluster of n = 3f+1 members: the fewest
+// signers among whom one is correct.
+func certificateQuorum(n int) int { return (n-1)/3 + 1 }
 
 func (c *Certifier) statement(seq uint64, target consensus.NodeID, digest [sha256.Size]byte) []byte {
 	return statement(c.cfg.ClusterID, seq, target, digest)
@@ -193,9 +197,10 @@ func (c *Certifier) Sign(outs []Output) {
 		if b == nil {
 			b = []byte{msgSignatures}
 		}
-		batches[o.Node] = append(b, record...)
+		b = append(b, record...)
+		batches[o.Node] = b
 		if len(b) >= 1+recordsPerMessage*signatureRecordSize {
-			c.send(o.Node, batches[o.Node])
+			c.send(o.Node, b)
 			delete(batches, o.Node)
 		}
 	}
@@ -225,7 +230,7 @@ func (c *Certifier) send(to consensus.NodeID, msg []byte) {
 // others held.
 func (c *Certifier) Hold(o Output, perform func(Output, Certificate)) {
 	digest := Digest(o)
-	own := SignOutput(c.cfg.ClusterID, c.cfg.Key, o)
+	own := ed25519.Sign(c.cfg.Key, c.statement(o.Seq, o.Node, digest))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.waiting = append(c.waiting, heldOutput{o: o, digest: digest, own: own, perform: perform, since: time.Now()})
@@ -419,7 +424,7 @@ var ErrNotCertified = errors.New("output not certified")
 // correct replica computed it. It is what a party outside the cluster (a
 // proxy, a disk server) runs before it acts on an output.
 func Verify(clusterID string, members map[consensus.NodeID]ed25519.PublicKey, o Output, cert Certificate) error {
-	quorum := (len(members)-1)/3 + 1
+	quorum := certificateQuorum(len(members))
 	msg := statement(clusterID, o.Seq, o.Node, Digest(o))
 	signed := map[consensus.NodeID]bool{}
 	for _, s := range cert {
