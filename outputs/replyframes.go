@@ -126,13 +126,14 @@ func (rr *ReplyReader) Next() (Output, Certificate, error) {
 	if err != nil {
 		return Output{}, nil, fmt.Errorf("%w: %w", errBadFrame, err)
 	}
-	cert := make(Certificate, count)
-	for i := range cert {
-		var s [certifiedSignatureSize]byte
-		if _, err := io.ReadFull(rr.r, s[:]); err != nil {
-			return Output{}, nil, fmt.Errorf("%w: %w", errBadFrame, err)
-		}
-		cert[i] = Signature{Node: consensus.NodeID(binary.BigEndian.Uint64(s[:])), Signature: s[8:]}
+	encoded := make([]byte, 1+int(count)*certifiedSignatureSize)
+	encoded[0] = count
+	if _, err := io.ReadFull(rr.r, encoded[1:]); err != nil {
+		return Output{}, nil, fmt.Errorf("%w: %w", errBadFrame, err)
+	}
+	cert, err := ParseCertificate(encoded)
+	if err != nil {
+		return Output{}, nil, err
 	}
 	o := Output{Seq: binary.BigEndian.Uint64(head[:]), Node: rr.conn.Node, Action: Send{Conn: rr.conn, Data: data}}
 	return o, cert, nil
