@@ -224,7 +224,7 @@ func TestOnlyOutputsThatLeaveTheClusterWaitForACertificate(t *testing.T) {
 	var refilled int
 	c := newCertifiedCluster(t, 0)
 	r := c.routers[1]
-	r.Devices.Refill = func(n int) { refilled += n }
+	r.Devices.Refill = func(a Refill) { refilled += a.Bytes }
 	r.Route([]Output{{Seq: 1, Node: 1, Action: Listen{Port: 7}}, {Seq: 2, Node: 1, Action: Refill{Bytes: 8}}})
 	require.Equal(t, 8, refilled)
 	require.Equal(t, CertifierCounts{}, r.Certify.Counts())

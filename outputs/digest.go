@@ -39,6 +39,8 @@ func appendOutput(b []byte, o Output) []byte {
 		b = binary.BigEndian.AppendUint16(b, a.Port)
 	case Refill:
 		b = binary.BigEndian.AppendUint64(b, uint64(a.Bytes))
+		b = binary.BigEndian.AppendUint64(b, a.Round)
+		b = appendBool(b, a.Reveal)
 	case DiskRead:
 		b = appendBytes(b, []byte(a.Disk))
 		b = binary.BigEndian.AppendUint64(b, uint64(a.Offset))
@@ -54,4 +56,11 @@ func appendOutput(b []byte, o Output) []byte {
 func appendBytes(b, data []byte) []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(len(data)))
 	return append(b, data...)
+}
+
+func appendBool(b []byte, v bool) []byte {
+	if v {
+		return append(b, 1)
+	}
+	return append(b, 0)
 }

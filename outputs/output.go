@@ -60,10 +60,17 @@ type Listen struct {
 	Port uint16
 }
 
-// Refill asks the node to propose Bytes fresh random bytes for the guest's
-// pool.
+// Refill asks the node for Bytes fresh random bytes for the guest's pool.
+// In a crash-fault cluster Round is zero and the node proposes the bytes
+// at once (entry.Random). In a Byzantine cluster the draw has two steps,
+// so that no member chooses the bytes: the node first draws a batch for
+// round Round and proposes only its hash (entry.RandomCommit); once every
+// contributor's hash is ordered, a second Refill for the same round with
+// Reveal set asks it to propose the batch itself.
 type Refill struct {
-	Bytes int
+	Bytes  int
+	Round  uint64
+	Reveal bool
 }
 
 // DiskRead reads Length bytes at Offset of the node's path to Disk. Like
@@ -134,7 +141,15 @@ func (a RefuseConn) String() string {
 
 func (a Console) String() string { return fmt.Sprintf("console %d: %d bytes", a.Stream, len(a.Data)) }
 func (a Listen) String() string  { return fmt.Sprintf("listen on guest port %d", a.Port) }
-func (a Refill) String() string  { return fmt.Sprintf("refill %d random bytes", a.Bytes) }
+func (a Refill) String() string {
+	switch {
+	case a.Round == 0:
+		return fmt.Sprintf("refill %d random bytes", a.Bytes)
+	case a.Reveal:
+		return fmt.Sprintf("reveal the random batch of round %d", a.Round)
+	}
+	return fmt.Sprintf("commit to %d random bytes for round %d", a.Bytes, a.Round)
+}
 func (a DiskRead) String() string {
 	return fmt.Sprintf("read %d bytes of disk %s at %d", a.Length, a.Disk, a.Offset)
 }

@@ -35,8 +35,9 @@ type Devices struct {
 	// Stdout and Stderr receive the guest's console when this node is the
 	// console node.
 	Stdout, Stderr io.Writer
-	// Refill proposes n fresh random bytes for the guest's pool.
-	Refill func(n int)
+	// Refill proposes fresh random bytes for the guest's pool, or their
+	// commitment, as the action says.
+	Refill func(Refill)
 	// Disks performs disk actions on this node's paths; nil when the node
 	// has none. It answers each by calling complete, from any goroutine,
 	// and drops an output whose sequence number it is already performing.
@@ -190,7 +191,7 @@ func (r *Router) perform(o Output, cert Certificate) {
 		}
 		r.consoleThrough.Store(o.Seq)
 	case Refill:
-		r.Devices.Refill(a.Bytes)
+		r.Devices.Refill(a)
 	case DiskRead, DiskWrite:
 		if r.Devices.Disks == nil {
 			r.Logger.Warn("a disk output for a node without disks; it stays outstanding until the node is declared down", "seq", o.Seq, "action", a)

@@ -12,7 +12,7 @@ import (
 // kind, performed here or not, and a map it returned stays as it was.
 func TestRouterCountsOutputsByNodeAndKind(t *testing.T) {
 	var refilled int
-	r := &Router{Self: 1, Devices: Devices{Refill: func(n int) { refilled += n }}}
+	r := &Router{Self: 1, Devices: Devices{Refill: func(a Refill) { refilled += a.Bytes }}}
 	r.Route([]Output{
 		{Seq: 1, Node: 1, Action: Refill{Bytes: 16}},
 		{Seq: 2, Node: 2, Action: Refill{Bytes: 16}},

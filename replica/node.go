@@ -27,6 +27,9 @@ type BootParams struct {
 	Disks               []entry.DiskPath
 	ConsoleInput        bool
 	MaxProcesses        uint64
+	// RandomContributors is how many members contribute to each random
+	// batch: f+1 in a Byzantine cluster (see entry.Boot), otherwise 0.
+	RandomContributors uint64
 }
 
 // NodeConfig wires one node's replica to its log and devices.

@@ -41,6 +41,8 @@ func fromProposer(e entry.Entry, proposer consensus.NodeID) (entry.Entry, int) {
 		owner = e.Conn.Node
 	case entry.Random:
 		owner = e.Node
+	case entry.RandomCommit:
+		owner = e.Node
 	case entry.StateHash:
 		owner = e.Node
 	case entry.ConsoleDone:

@@ -26,6 +26,7 @@ func TestAMemberSpeaksOnlyForItself(t *testing.T) {
 		{"its own state hash", entry.StateHash{Node: 2, Epoch: 9}, entry.StateHash{Node: 2, Epoch: 9}, 0},
 		{"another's completion", entry.Completion{Node: 1, Seq: 4}, nil, 1},
 		{"another's random bytes", entry.Random{Node: 1}, nil, 1},
+		{"another's random commitment", entry.RandomCommit{Node: 1, Round: 4}, nil, 1},
 		{"another's console acknowledgement", entry.ConsoleDone{Node: 1}, nil, 1},
 		{"another's console input", entry.ConsoleIn{Node: 1}, nil, 1},
 		{"a seal", entry.Seal{Through: 3}, entry.Seal{Through: 3}, 0},

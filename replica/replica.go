@@ -220,6 +220,10 @@ type Status struct {
 	// pool. Like HashesAgreed they count what this replica did, not
 	// replicated state: a snapshot neither holds nor resets them.
 	InputBytes, RandomBatches uint64
+	// RandomPassedOver are the members a Byzantine cluster's random draw
+	// passes over, for withholding a commitment or a batch (replicated
+	// state, in id order).
+	RandomPassedOver []consensus.NodeID
 	// GuestTime is the guest's realtime clock now, in Unix nanoseconds
 	// (zero before boot).
 	GuestTime int64
@@ -243,6 +247,7 @@ func (r *Replica) Status() Status {
 	if r.world != nil {
 		s.Down = slices.Sorted(maps.Keys(r.world.down))
 		s.InputBytes, s.RandomBatches = r.world.counts.inputBytes, r.world.counts.randomBatches
+		s.RandomPassedOver = slices.Sorted(maps.Keys(r.world.passedOver))
 	}
 	s.LastHashAt, s.LastHash = r.checks.last()
 	s.HashesAgreed = r.checks.agreed
@@ -425,9 +430,9 @@ func (r *Replica) ListenPorts() []uint16 {
 // only that node can propose. A proposal a leader change dropped leaves
 // them owed, so the node proposes them again until they commit.
 type Owed struct {
-	// Random is true when the guest's random pool waits for a batch from
-	// this node.
-	Random bool
+	// Refill is the refill step the guest's random pool waits for from
+	// this node (nil for none).
+	Refill *outputs.Refill
 	// Console is the sequence number of the oldest console output this
 	// node was given and has not acknowledged (zero for none).
 	Console uint64

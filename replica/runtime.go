@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"log/slog"
@@ -80,6 +81,9 @@ type Runtime struct {
 	bootProposedAt   time.Time
 	upProposedAt     time.Time
 	refillProposedAt time.Time
+	// drawn is the batch this node committed to in a Byzantine cluster's
+	// random draw, kept until it is asked to reveal it.
+	drawn drawnBatch
 	consoleAcked     uint64
 	consoleAckedAt   time.Time
 	missingSince     map[consensus.NodeID]time.Time
@@ -195,8 +199,8 @@ func (rt *Runtime) payDebts(now time.Time) {
 		rt.consoleAcked, rt.consoleAckedAt = done, now
 		rt.cfg.Propose(entry.ConsoleDone{Node: rt.cfg.Self, Seq: done})
 	}
-	if owed.Random && now.Sub(rt.refillProposedAt) >= owedRetry {
-		rt.refill(randomBatch)
+	if owed.Refill != nil && now.Sub(rt.refillProposedAt) >= owedRetry {
+		rt.refill(*owed.Refill)
 	}
 	rt.repeatDiskOutputs(now, owed.Disk)
 }
@@ -229,15 +233,50 @@ func (rt *Runtime) repeatDiskOutputs(now time.Time, owed []outputs.Output) {
 	}
 }
 
-// refill proposes a batch of fresh random bytes for the guest's pool.
-func (rt *Runtime) refill(size int) {
-	b := make([]byte, size)
+// drawnBatch is a random batch committed to for a draw's round.
+type drawnBatch struct {
+	round uint64
+	data  []byte
+}
+
+// refill proposes fresh random bytes for the guest's pool, or, in a
+// Byzantine cluster's draw, the hash of a fresh batch and later the batch
+// itself (see world_random.go). A repeated commit step proposes the same
+// hash again: the node may have lost only its proposal.
+func (rt *Runtime) refill(a outputs.Refill) {
+	rt.refillProposedAt = rt.now
+	switch {
+	case a.Reveal:
+		if rt.drawn.round != a.Round {
+			// Committed before this node restarted, or not at all: the
+			// draw passes it over once its deadline is gone.
+			rt.cfg.Logger.Debug("no random batch to reveal for this round", "round", a.Round)
+			return
+		}
+		rt.cfg.Propose(entry.Random{Node: rt.cfg.Self, Data: rt.drawn.data})
+	case a.Round != 0:
+		if rt.drawn.round != a.Round {
+			b, ok := rt.randomBytes(a.Bytes)
+			if !ok {
+				return
+			}
+			rt.drawn = drawnBatch{round: a.Round, data: b}
+		}
+		rt.cfg.Propose(entry.RandomCommit{Node: rt.cfg.Self, Round: a.Round, Hash: sha256.Sum256(rt.drawn.data)})
+	default:
+		if b, ok := rt.randomBytes(a.Bytes); ok {
+			rt.cfg.Propose(entry.Random{Node: rt.cfg.Self, Data: b})
+		}
+	}
+}
+
+func (rt *Runtime) randomBytes(n int) ([]byte, bool) {
+	b := make([]byte, n)
 	if _, err := io.ReadFull(rt.cfg.Entropy, b); err != nil {
 		rt.cfg.Logger.Error("no random bytes for the guest's pool", "err", err)
-		return
+		return nil, false
 	}
-	rt.refillProposedAt = rt.now
-	rt.cfg.Propose(entry.Random{Node: rt.cfg.Self, Data: b})
+	return b, true
 }
 
 func (rt *Runtime) proposeBoot(now time.Time) {
@@ -256,6 +295,7 @@ func (rt *Runtime) proposeBoot(now time.Time) {
 		Disks:               b.Disks,
 		ConsoleInput:        b.ConsoleInput,
 		MaxProcesses:        b.MaxProcesses,
+		RandomContributors:  b.RandomContributors,
 	}
 	if _, err := io.ReadFull(rt.cfg.Entropy, boot.AuxRandom[:]); err != nil {
 		rt.cfg.Logger.Error("no random bytes for the boot entry", "err", err)

@@ -3,6 +3,7 @@ package replica
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"testing"
 	"time"
 
@@ -60,6 +61,12 @@ func (r *runtimeRig) startDiskWrite(t *testing.T, data string) {
 }
 
 func newRuntimeRig(t *testing.T, commitOnDisk uint64) *runtimeRig {
+	return newRuntimeRigBooted(t, commitOnDisk, entry.Boot{Members: []consensus.NodeID{1, 2, 3}})
+}
+
+// newRuntimeRigBooted is a rig whose boot entry has boot's members and
+// random contributors.
+func newRuntimeRigBooted(t *testing.T, commitOnDisk uint64, boot entry.Boot) *runtimeRig {
 	guest := readGuest(t, kvdGuest)
 	r := &runtimeRig{t0: time.Unix(1_700_000_000, 0)}
 	r.rep = New(Config{Self: 1, Guest: guest, ExePath: "/kvd"})
@@ -71,7 +78,7 @@ func newRuntimeRig(t *testing.T, commitOnDisk uint64) *runtimeRig {
 	}, r.rep, r.router)
 	r.rt.Start(commitOnDisk, r.t0)
 	r.rep.CommitEntry(1, entry.Boot{GuestDigest: GuestDigest(guest), Argv: []string{"kvd"},
-		EpochInstructions: 1_000_000, NanosPerInstruction: 10, Members: []consensus.NodeID{1, 2, 3},
+		EpochInstructions: 1_000_000, NanosPerInstruction: 10, Members: boot.Members, RandomContributors: boot.RandomContributors,
 		Disks: []entry.DiskPath{{Disk: "d", Node: 1, Size: 1 << 20}}})
 	require.True(t, r.rep.Status().Booted)
 	return r
@@ -106,7 +113,7 @@ func TestRuntimeProposesALostRandomBatchAgain(t *testing.T) {
 	r := newRuntimeRig(t, 0)
 	r.loop(0, 1)
 	require.Len(t, r.take(entry.KindRandom), 1, "the boot asks for a batch")
-	require.True(t, r.rep.Owed(1).Random)
+	require.NotNil(t, r.rep.Owed(1).Refill)
 
 	r.loop(500*time.Millisecond, 1)
 	assert.Empty(t, r.take(entry.KindRandom), "not again before the retry interval")
@@ -117,8 +124,41 @@ func TestRuntimeProposesALostRandomBatchAgain(t *testing.T) {
 	r.rep.CommitEntry(2, again[0])
 	r.rep.CommitEntry(3, entry.Seal{Through: 1})
 	r.loop(3*owedRetry, 3)
-	require.False(t, r.rep.Owed(1).Random)
+	require.Nil(t, r.rep.Owed(1).Refill)
 	assert.Empty(t, r.take(entry.KindRandom), "nothing once the batch committed")
+}
+
+// In a Byzantine draw the node commits to a batch, proposes the same
+// commitment again while it stays owed, and reveals exactly the batch it
+// committed to.
+func TestRuntimeRevealsTheBatchItCommittedTo(t *testing.T) {
+	r := newRuntimeRigBooted(t, 0, entry.Boot{Members: []consensus.NodeID{1, 2}, RandomContributors: 2})
+	r.loop(0, 1)
+	commits := r.take(entry.KindRandomCommit)
+	require.Len(t, commits, 1, "the boot asks both members to commit")
+	require.Empty(t, r.take(entry.KindRandom), "no batch before every commitment is ordered")
+	commit := commits[0].(entry.RandomCommit)
+	require.Equal(t, entry.RandomCommit{Node: 1, Round: 1, Hash: commit.Hash}, commit)
+
+	r.loop(owedRetry+time.Millisecond, 1)
+	require.Equal(t, []entry.Entry{commit}, r.take(entry.KindRandomCommit), "a lost commitment is proposed again, the same")
+
+	other := bytes.Repeat([]byte{7}, randomBatch)
+	r.rep.CommitEntry(2, commit)
+	r.rep.CommitEntry(3, entry.RandomCommit{Node: 2, Round: 1, Hash: sha256.Sum256(other)})
+	r.rep.CommitEntry(4, entry.Seal{Through: 1})
+	r.loop(2*owedRetry, 4)
+	reveals := r.take(entry.KindRandom)
+	require.Len(t, reveals, 1)
+	batch := reveals[0].(entry.Random).Data
+	require.Equal(t, commit.Hash, sha256.Sum256(batch), "the batch revealed is the one committed to")
+
+	r.rep.CommitEntry(5, reveals[0])
+	r.rep.CommitEntry(6, entry.Random{Node: 2, Data: other})
+	r.rep.CommitEntry(7, entry.Seal{Through: 2})
+	r.loop(4*owedRetry, 7)
+	require.Nil(t, r.rep.Owed(1).Refill)
+	require.Equal(t, uint64(1), r.rep.Status().RandomBatches)
 }
 
 // A lost console acknowledgement is proposed again, and console output a

@@ -16,8 +16,9 @@ import (
 // snapshotMagic starts every replica snapshot; the digit is the format
 // version of the snapshot and of the header and world encodings in it,
 // bumped on any incompatible change. (Version 3 encoded them as JSON;
-// version 4 had no file tree, version 5 no pending entries.)
-const snapshotMagic = "synod-replica-6\n"
+// version 4 had no file tree, version 5 no pending entries, version 6 no
+// random draws.)
+const snapshotMagic = "synod-replica-7\n"
 
 // header is the replica's own bookkeeping in a snapshot. header() and
 // setHeader mirror each other; TestHeaderRestoresEveryField fails when a

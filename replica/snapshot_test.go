@@ -189,7 +189,12 @@ func filledWorldState() *worldState {
 	return &worldState{
 		NanosPerInstruction: 10, BootTime: 1e18, TimeBase: 1e18 + 5, TimeInstr: 1e6,
 		Members: []consensus.NodeID{1, 2, 3}, Down: []consensus.NodeID{2},
-		Pool: []byte{1, 2, 3}, RefillNode: 3, RefillCount: randomBatch, NextHandle: 9,
+		Pool: []byte{1, 2, 3}, RefillNode: 3, RefillCount: randomBatch, RandomContributors: 2,
+		Draw: &randomDraw{Round: 7, Started: 1e18 + 2, Revealing: true, Contributors: []contribution{
+			{Node: 1, Committed: true, Hash: [32]byte{1}, Revealed: true, Batch: []byte("drawn")},
+			{Node: 3, Committed: true, Hash: [32]byte{3}, Revealed: true, Batch: []byte("also")},
+		}},
+		PassedOver: []consensus.NodeID{2}, NextHandle: 9,
 		Objects: []objectState{object(4, kindListener), object(5, kindConn), object(6, kindDisk), object(7, kindFile)},
 		Conns: []connState{{ID: conn, Port: 6379, Peer: netip.MustParseAddrPort("10.0.0.1:5555"), In: []byte("GET"),
 			NextOffset: 3, PeerClosed: true, GuestShut: true}},
@@ -226,7 +231,7 @@ func TestHeaderRestoresEveryField(t *testing.T) {
 	h := header{
 		Boot: entry.Boot{GuestDigest: [32]byte{1}, Argv: []string{"/kvd"}, Envp: []string{"HOME=/"}, AuxRandom: [16]byte{2},
 			Time: 1e18, EpochInstructions: 1e6, NanosPerInstruction: 10, HashEvery: 4, Members: []consensus.NodeID{1, 2, 3},
-			MemoryLimit: 1 << 30, Disks: []entry.DiskPath{{Disk: "d", Node: 1, Size: 1 << 20}}, ConsoleInput: true, MaxProcesses: 64, RootDigest: [32]byte{3}},
+			MemoryLimit: 1 << 30, Disks: []entry.DiskPath{{Disk: "d", Node: 1, Size: 1 << 20}}, ConsoleInput: true, MaxProcesses: 64, RootDigest: [32]byte{3}, RandomContributors: 2},
 		Epoch: 12, Ran: 500, Ended: true,
 		Wait:      linux.WaitSet{Deadline: 7e9, HasDeadline: true, Handles: []linux.PollRequest{{Handle: 5, Events: 1}}, Random: true},
 		Delivered: 40, SealedThrough: 11,

@@ -45,6 +45,11 @@ type world struct {
 	pool        []byte
 	refillNode  consensus.NodeID // zero when no refill is outstanding
 	refillCount uint64
+	// randomContributors, draw and passedOver are a Byzantine cluster's
+	// random draws (world_random.go).
+	randomContributors uint64
+	draw               *randomDraw // nil when none is outstanding
+	passedOver         map[consensus.NodeID]bool
 
 	nextHandle    linux.Handle
 	objects       map[linux.Handle]*object
@@ -129,6 +134,8 @@ func newWorld(boot entry.Boot, files *fstree.Tree) *world {
 		timeBase:            boot.Time,
 		members:             slices.Sorted(slices.Values(boot.Members)),
 		down:                map[consensus.NodeID]bool{},
+		randomContributors:  boot.RandomContributors,
+		passedOver:          map[consensus.NodeID]bool{},
 		objects:             map[linux.Handle]*object{},
 		listeners:           map[uint16]linux.Handle{},
 		conns:               map[entry.ConnID]*vconn{},
@@ -206,17 +213,6 @@ func (w *world) consoleNode() consensus.NodeID {
 	return 0
 }
 
-// refill asks a live node, chosen round-robin, for a random batch.
-func (w *world) refill() {
-	l := w.live()
-	if len(l) == 0 || w.refillNode != 0 {
-		return
-	}
-	w.refillNode = l[w.refillCount%uint64(len(l))]
-	w.refillCount++
-	w.emit(w.refillNode, outputs.Refill{Bytes: randomBatch})
-}
-
 // setTime applies a delivered seal's clock at the current instruction
 // count. Guest time never goes backwards, whatever the proposer's clock.
 func (w *world) setTime(instructions uint64, t int64) {
@@ -227,6 +223,7 @@ func (w *world) setTime(instructions uint64, t int64) {
 
 // deliver applies one committed entry to the world.
 func (w *world) deliver(instructions uint64, e entry.Entry) {
+	w.checkDraw(w.Clock(instructions).Realtime)
 	switch e := e.(type) {
 	case entry.Seal:
 		w.setTime(instructions, e.Time)
@@ -239,20 +236,9 @@ func (w *world) deliver(instructions uint64, e entry.Entry) {
 			c.peerClosed = true
 		}
 	case entry.Random:
-		// Only the batch the outstanding refill asked for fills the pool:
-		// a repeat, or a batch no refill asked for, would let its
-		// proposer choose random bytes the guest reads.
-		if e.Node != w.refillNode || w.refillNode == 0 {
-			return
-		}
-		w.refillNode = 0
-		w.counts.randomBatches++
-		if len(w.pool)+len(e.Data) <= maxRandomPool {
-			w.pool = append(w.pool, e.Data...)
-		}
-		if len(w.pool) < randomLowWater {
-			w.refill()
-		}
+		w.deliverRandom(e)
+	case entry.RandomCommit:
+		w.commit(e)
 	case entry.NodeDown:
 		w.nodeDown(e.Node)
 	case entry.Completion:
@@ -367,6 +353,7 @@ func (w *world) nodeDown(n consensus.NodeID) {
 		w.refillNode = 0
 		w.refill()
 	}
+	w.drawLostContributor(n)
 	// Console output n may not have performed goes to the next console
 	// node, in its original order.
 	if to := w.consoleNode(); to != 0 {
@@ -389,7 +376,7 @@ func (w *world) listenPorts() []uint16 {
 }
 
 func (w *world) owed(n consensus.NodeID) Owed {
-	o := Owed{Random: w.refillNode == n, Disk: w.owedDisks(n)}
+	o := Owed{Refill: w.owedRefill(n), Disk: w.owedDisks(n)}
 	for _, r := range w.console {
 		if r.Node == n {
 			o.Console = r.Seq

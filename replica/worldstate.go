@@ -28,6 +28,9 @@ type worldState struct {
 	Pool                []byte
 	RefillNode          consensus.NodeID
 	RefillCount         uint64
+	RandomContributors  uint64
+	Draw                *randomDraw
+	PassedOver          []consensus.NodeID
 	NextHandle          linux.Handle
 	Objects             []objectState
 	Conns               []connState
@@ -105,6 +108,8 @@ func (w *world) state() *worldState {
 		Pool:                w.pool,
 		RefillNode:          w.refillNode,
 		RefillCount:         w.refillCount,
+		RandomContributors:  w.randomContributors,
+		Draw:                w.draw,
 		NextHandle:          w.nextHandle,
 		NextEphemeral:       w.nextEphemeral,
 		Console:             w.console,
@@ -114,6 +119,10 @@ func (w *world) state() *worldState {
 		s.Down = append(s.Down, n)
 	}
 	slices.Sort(s.Down)
+	for n := range w.passedOver {
+		s.PassedOver = append(s.PassedOver, n)
+	}
+	slices.Sort(s.PassedOver)
 	for h, o := range w.objects {
 		s.Objects = append(s.Objects, objectState{
 			Handle: h, Kind: o.kind, Port: o.port, Backlog: o.backlog, Limit: o.limit, Conn: o.conn,
@@ -154,6 +163,9 @@ func (s *worldState) restore() (*world, error) {
 		pool:                s.Pool,
 		refillNode:          s.RefillNode,
 		refillCount:         s.RefillCount,
+		randomContributors:  s.RandomContributors,
+		draw:                s.Draw,
+		passedOver:          map[consensus.NodeID]bool{},
 		nextHandle:          s.NextHandle,
 		objects:             map[linux.Handle]*object{},
 		listeners:           map[uint16]linux.Handle{},
@@ -167,6 +179,9 @@ func (s *worldState) restore() (*world, error) {
 	}
 	for _, n := range s.Down {
 		w.down[n] = true
+	}
+	for _, n := range s.PassedOver {
+		w.passedOver[n] = true
 	}
 	for _, o := range s.Objects {
 		w.objects[o.Handle] = &object{kind: o.Kind, port: o.Port, backlog: o.Backlog, limit: o.Limit, conn: o.Conn}
@@ -215,6 +230,10 @@ func (s *worldState) canonical() error {
 	switch {
 	case !increasing(s.Down, func(a, b consensus.NodeID) int { return cmp.Compare(a, b) }):
 		return errors.New("down nodes out of order or repeated")
+	case !increasing(s.PassedOver, func(a, b consensus.NodeID) int { return cmp.Compare(a, b) }):
+		return errors.New("passed-over random contributors out of order or repeated")
+	case s.Draw != nil && !increasing(s.Draw.Contributors, func(a, b contribution) int { return cmp.Compare(a.Node, b.Node) }):
+		return errors.New("random contributors out of order or repeated")
 	case !increasing(s.Objects, func(a, b objectState) int { return cmp.Compare(a.Handle, b.Handle) }):
 		return errors.New("handles out of order or repeated")
 	case !increasing(s.Conns, func(a, b connState) int { return compareConnID(a.ID, b.ID) }):
@@ -295,6 +314,9 @@ func codeWorldState(c *canon.Codec, s *worldState) {
 	canon.Bytes(c, &s.Pool)
 	canon.Uint64(c, &s.RefillNode)
 	canon.Uint64(c, &s.RefillCount)
+	canon.Uint64(c, &s.RandomContributors)
+	canon.Optional(c, &s.Draw, codeRandomDraw)
+	canon.Slice(c, &s.PassedOver, canon.Uint64)
 	canon.Uint32(c, &s.NextHandle)
 	canon.Slice(c, &s.Objects, codeObjectState)
 	canon.Slice(c, &s.Conns, codeConnState)
@@ -306,6 +328,21 @@ func codeWorldState(c *canon.Codec, s *worldState) {
 	codeConsoleInput(c, &s.Stdin)
 	fstree.Code(c, &s.Files)
 	canon.Slice(c, &s.OpenFiles, codeOpenFileState)
+}
+
+func codeRandomDraw(c *canon.Codec, d *randomDraw) {
+	canon.Uint64(c, &d.Round)
+	canon.Int64(c, &d.Started)
+	canon.Bool(c, &d.Revealing)
+	canon.Slice(c, &d.Contributors, codeContribution)
+}
+
+func codeContribution(c *canon.Codec, k *contribution) {
+	canon.Uint64(c, &k.Node)
+	canon.Bool(c, &k.Committed)
+	canon.Fixed(c, k.Hash[:])
+	canon.Bool(c, &k.Revealed)
+	canon.Bytes(c, &k.Batch)
 }
 
 func codeOpenFileState(c *canon.Codec, s *openFileState) {

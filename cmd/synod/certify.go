@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/consensus/bft"
 	"github.com/synodvm/synod/consensus/bftnode"
+	"github.com/synodvm/synod/consensus/cluster"
 	"github.com/synodvm/synod/consensus/entry"
 	"github.com/synodvm/synod/outputs"
 	"github.com/synodvm/synod/peripherals"
@@ -23,10 +25,11 @@ const certifierTick = 100 * time.Millisecond
 // Byzantine cluster do wrong, for fault-injection tests. A correct
 // cluster of 3f+1 tolerates f such nodes.
 var faultyBehaviours = map[string]string{
-	"wrong-outputs": "sign a wrong digest for every output of the other nodes",
-	"wrong-replies": "change every reply before sending it to a client",
-	"forge-inputs":  "type a command into every other node's client sessions it sees",
-	"future-clock":  "propose times ten years ahead of its clock",
+	"wrong-outputs":   "sign a wrong digest for every output of the other nodes",
+	"wrong-replies":   "change every reply before sending it to a client",
+	"forge-inputs":    "type a command into every other node's client sessions it sees",
+	"future-clock":    "propose times ten years ahead of its clock",
+	"withhold-random": "commit to random batches but never reveal them",
 }
 
 const faultyUsage = "make this node of a Byzantine cluster faulty, for fault-injection tests: `behaviour` is one of "
@@ -176,4 +179,33 @@ func faultyClock(behaviour string) func() time.Time {
 		return func() time.Time { return time.Now().AddDate(10, 0, 0) }
 	}
 	return time.Now
+}
+
+// randomContributors is how many members contribute to each of the
+// guest's random batches: f+1 in a Byzantine cluster, so that one at
+// least is correct; in a crash-fault cluster one node proposes each.
+func randomContributors(engine cluster.Engine, members int) uint64 {
+	if engine != cluster.EngineBFT {
+		return 0
+	}
+	return uint64(bft.Tolerated(members) + 1)
+}
+
+// faultyLog is the log as a node that is faulty in the given way proposes
+// to it: with withhold-random, it commits to random batches and never
+// reveals one.
+func faultyLog(behaviour string, log consensus.Log) consensus.Log {
+	if behaviour == "withhold-random" {
+		return withholdingLog{log}
+	}
+	return log
+}
+
+type withholdingLog struct{ consensus.Log }
+
+func (l withholdingLog) Propose(ctx context.Context, data []byte) error {
+	if e, err := entry.Decode(data); err == nil && e.Kind() == entry.KindRandom {
+		return nil
+	}
+	return l.Log.Propose(ctx, data)
 }

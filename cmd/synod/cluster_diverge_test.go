@@ -103,7 +103,7 @@ func corruptStoredSnapshot(t *testing.T, c *testCluster, id consensus.NodeID, co
 // and down lists (a uvarint count of 8-byte ids each), then the pool (a
 // uvarint length and its bytes).
 func flipRandomPoolByte(t *testing.T, state []byte) {
-	magic := []byte("synod-replica-6\n")
+	magic := []byte("synod-replica-7\n")
 	require.True(t, bytes.HasPrefix(state, magic), "a snapshot of the format this test reads")
 	at := len(magic)
 	skipSection := func() { at += 8 + int(binary.BigEndian.Uint64(state[at:])) }

@@ -263,3 +263,36 @@ func TestByzantineClusterKeepsTimeDespiteAFutureClock(t *testing.T) {
 	require.Zero(t, wrong)
 	c.converged()
 }
+
+// No member chooses the guest's random bytes, and none can stop them:
+// node 2, one of the first draw's two contributors, commits to its
+// batches and never reveals one. The draw passes it over once its
+// deadline in guest time has gone by, the next round fills the guest's
+// pool without it, and the service goes on.
+func TestByzantineClusterDrawsRandomBytesDespiteAWithholdingMember(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 4-node cluster")
+	}
+	const withholder = consensus.NodeID(2)
+	c := startWithAFaultyNode(t, withholder, "withhold-random")
+	c.waitServing()
+	correct := []consensus.NodeID{1, 3, 4}
+	round := 0
+	c.eventually("a random batch drawn without the withholding member", func() bool {
+		// Guest time moves with the requests the guest serves.
+		setThroughEach(t, c, correct, round*10, round*10+10)
+		round++
+		for _, id := range correct {
+			r, err := c.report(id)
+			if err != nil || r.RandomBatches == 0 {
+				return false
+			}
+			require.Equal(t, []consensus.NodeID{withholder}, r.RandomPassedOver, "node %d", id)
+		}
+		return true
+	})
+	wrong := wrongGetsThroughEach(t, c, correct, round*10-1)
+	recordFault(faultRow{behaviour: "withhold-random", certified: certifiedBy(c, correct), uncertified: wrong, available: true})
+	require.Zero(t, wrong)
+	c.converged()
+}

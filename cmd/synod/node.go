@@ -316,8 +316,9 @@ func (s nodeSetup) run(ctx context.Context, history repairHistory) (*raftpb.Snap
 			Disks:               diskPaths(cfg),
 			ConsoleInput:        m.consoleInput,
 			MaxProcesses:        m.maxProcesses,
+			RandomContributors:  randomContributors(cfg.Engine, len(members)),
 		},
-		Log:       log,
+		Log:       faultyLog(s.faulty, log),
 		OnCommit:  faultyOnCommit(ctx, s.faulty, self, log, netport.Committed),
 		Devices:   devices,
 		Certify:   certify,
@@ -452,15 +453,20 @@ type nodeReport struct {
 	Certificates *outputs.CertifierCounts `json:"certificates,omitempty"`
 	// ForgedInputs counts entries a member proposed in another's name,
 	// which the replica dropped (Byzantine clusters).
-	ForgedInputs uint64   `json:"forged_inputs,omitempty"`
-	Connections  int      `json:"connections"`
-	Service      []string `json:"service"`
-	Serving      bool     `json:"serving"` // takes new clients: caught up, not declared down
-	Booted       bool     `json:"booted"`
-	Exited       bool     `json:"exited"`
-	ExitCode     int      `json:"exit_code"`
-	ExitSignal   int      `json:"exit_signal"`
-	Stopped      string   `json:"stopped,omitempty"`
+	ForgedInputs uint64 `json:"forged_inputs,omitempty"`
+	// RandomBatches counts the random batches the guest's pool received;
+	// RandomPassedOver, in a Byzantine cluster, the members its draws
+	// pass over for withholding their part.
+	RandomBatches    uint64             `json:"random_batches"`
+	RandomPassedOver []consensus.NodeID `json:"random_passed_over,omitempty"`
+	Connections      int                `json:"connections"`
+	Service          []string           `json:"service"`
+	Serving          bool               `json:"serving"` // takes new clients: caught up, not declared down
+	Booted           bool               `json:"booted"`
+	Exited           bool               `json:"exited"`
+	ExitCode         int                `json:"exit_code"`
+	ExitSignal       int                `json:"exit_signal"`
+	Stopped          string             `json:"stopped,omitempty"`
 	// Resyncs counts the times this process replaced a lost replica state
 	// with a peer's.
 	Resyncs uint64 `json:"resyncs"`
@@ -481,28 +487,30 @@ func (r nodeReport) leads() bool { return r.Role == "leader" || r.Role == "prima
 func report(engine cluster.Engine, node *replica.Node, netport *peripherals.NetPort) nodeReport {
 	s := node.Status()
 	r := nodeReport{
-		Engine:       string(engine),
-		ID:           s.ID,
-		Role:         "follower",
-		Leader:       s.Log.Leader,
-		Term:         s.Log.Term,
-		Commit:       s.Log.Commit,
-		Applied:      s.Log.Applied,
-		Snapshot:     s.Log.Snapshot,
-		Delivered:    s.Replica.Delivered,
-		Epoch:        s.Replica.Epoch,
-		Instructions: s.Replica.Instructions,
-		GuestTime:    s.Replica.GuestTime,
-		HashEpoch:    s.Replica.LastHashAt,
-		Actioned:     s.Actioned,
-		Elsewhere:    s.Elsewhere,
-		Certificates: s.Certificates,
-		ForgedInputs: s.ForgedInputs,
-		Connections:  netport.Conns(),
-		Service:      netport.Addrs(),
-		Serving:      netport.Serving(),
-		Booted:       s.Replica.Booted,
-		PID:          os.Getpid(),
+		Engine:           string(engine),
+		ID:               s.ID,
+		Role:             "follower",
+		Leader:           s.Log.Leader,
+		Term:             s.Log.Term,
+		Commit:           s.Log.Commit,
+		Applied:          s.Log.Applied,
+		Snapshot:         s.Log.Snapshot,
+		Delivered:        s.Replica.Delivered,
+		Epoch:            s.Replica.Epoch,
+		Instructions:     s.Replica.Instructions,
+		GuestTime:        s.Replica.GuestTime,
+		HashEpoch:        s.Replica.LastHashAt,
+		Actioned:         s.Actioned,
+		Elsewhere:        s.Elsewhere,
+		Certificates:     s.Certificates,
+		ForgedInputs:     s.ForgedInputs,
+		RandomBatches:    s.Replica.RandomBatches,
+		RandomPassedOver: s.Replica.RandomPassedOver,
+		Connections:      netport.Conns(),
+		Service:          netport.Addrs(),
+		Serving:          netport.Serving(),
+		Booted:           s.Replica.Booted,
+		PID:              os.Getpid(),
 	}
 	byzantine := engine == cluster.EngineBFT
 	switch {

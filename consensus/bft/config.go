@@ -137,10 +137,10 @@ func setDefault[T comparable](v *T, def T) {
 
 // QuorumSize is how many of n members decide: ⌈(n+f+1)/2⌉ with f the
 // faulty members n tolerates, 2f+1 for n = 3f+1.
-func QuorumSize(n int) int { return (n + tolerated(n) + 2) / 2 }
+func QuorumSize(n int) int { return (n + Tolerated(n) + 2) / 2 }
 
-// tolerated is how many faulty members n members tolerate: f of 3f+1.
-func tolerated(n int) int { return (n - 1) / 3 }
+// Tolerated is how many faulty members n members tolerate: f of 3f+1.
+func Tolerated(n int) int { return (n - 1) / 3 }
 
 // quorums is what follows from the membership: who leads which view and
 // how many votes decide.
@@ -160,7 +160,7 @@ func newQuorums(keys map[consensus.NodeID]ed25519.PublicKey) quorums {
 	}
 	slices.Sort(members)
 	n := len(members)
-	return quorums{members: members, f: tolerated(n), quorum: QuorumSize(n)}
+	return quorums{members: members, f: Tolerated(n), quorum: QuorumSize(n)}
 }
 
 // primary is the member that orders requests in view v: the members take

@@ -51,6 +51,7 @@ func Encode(e Entry) []byte {
 		w.bool(e.ConsoleInput)
 		w.uint(e.MaxProcesses)
 		w.bytes(e.RootDigest[:])
+		w.uint(e.RandomContributors)
 	case Seal:
 		w.uint(e.Through)
 		w.int(e.Time)
@@ -68,6 +69,10 @@ func Encode(e Entry) []byte {
 	case Random:
 		w.uint(uint64(e.Node))
 		w.bytes(e.Data)
+	case RandomCommit:
+		w.uint(uint64(e.Node))
+		w.uint(e.Round)
+		w.bytes(e.Hash[:])
 	case NodeDown:
 		w.uint(uint64(e.Node))
 	case NodeUp:
@@ -150,6 +155,9 @@ func Decode(b []byte) (Entry, error) {
 		if len(r.buf) > 0 {
 			r.fixed(v.RootDigest[:])
 		}
+		if len(r.buf) > 0 {
+			v.RandomContributors = uint64(r.count(maxMembers))
+		}
 		e = v
 	case KindSeal:
 		e = Seal{Through: r.uint(), Time: r.int()}
@@ -166,6 +174,10 @@ func Decode(b []byte) (Entry, error) {
 		e = ConnClose{Conn: r.conn()}
 	case KindRandom:
 		e = Random{Node: consensus.NodeID(r.uint()), Data: r.bytes(MaxDataLen)}
+	case KindRandomCommit:
+		v := RandomCommit{Node: consensus.NodeID(r.uint()), Round: r.uint()}
+		r.fixed(v.Hash[:])
+		e = v
 	case KindNodeDown:
 		e = NodeDown{Node: consensus.NodeID(r.uint())}
 	case KindNodeUp:

@@ -26,6 +26,7 @@ func sampleEntries() []Entry {
 			ConsoleInput:        true,
 			MaxProcesses:        64,
 			RootDigest:          [32]byte{9, 8, 7},
+			RandomContributors:  2,
 		},
 		Boot{},
 		Seal{Through: 12, Time: -5},
@@ -34,6 +35,7 @@ func sampleEntries() []Entry {
 		ConnData{Conn: conn, Data: []byte{}},
 		ConnClose{Conn: conn},
 		Random{Node: 2, Data: make([]byte, 256)},
+		RandomCommit{Node: 3, Round: 1 << 20, Hash: [32]byte{0xaa, 31: 0x55}},
 		NodeDown{Node: 1},
 		NodeUp{Node: 1},
 		StateHash{Node: 2, Epoch: 640, Hash: [32]byte{0xff}, Parts: [][32]byte{{1}, {2}, {3}}},
@@ -89,8 +91,21 @@ func normalize(e Entry) Entry {
 }
 
 // rootDigestBytes is the root file system's digest in a boot entry: a
-// length and 32 bytes, the last field.
-const rootDigestBytes = 33
+// length and 32 bytes, before the random contributors (one byte when
+// zero), the last field.
+const rootDigestBytes = 33 + noContributorsBytes
+
+const noContributorsBytes = 1
+
+// A boot entry logged before it named random contributors decodes as one
+// of a crash-fault cluster.
+func TestBootWithoutRandomContributorsDecodes(t *testing.T) {
+	b := Boot{GuestDigest: [32]byte{1}, Argv: []string{"kvd"}, EpochInstructions: 200_000, Members: []consensus.NodeID{1}, RootDigest: [32]byte{4}}
+	wire := Encode(b)
+	got, err := Decode(wire[:len(wire)-noContributorsBytes])
+	require.NoError(t, err)
+	require.Equal(t, b, got)
+}
 
 // A boot entry logged before it carried a root digest decodes as one
 // without a root.

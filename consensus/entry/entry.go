@@ -27,6 +27,7 @@ const (
 	KindConsoleDone
 	KindCompletion
 	KindConsoleIn
+	KindRandomCommit
 )
 
 func (k Kind) String() string {
@@ -57,6 +58,8 @@ func (k Kind) String() string {
 		return "completion"
 	case KindConsoleIn:
 		return "console-in"
+	case KindRandomCommit:
+		return "random-commit"
 	}
 	return "unknown"
 }
@@ -108,6 +111,11 @@ type Boot struct {
 	// (package fstree), so that every replica starts from the same files;
 	// zero for a guest without one, whose root starts empty.
 	RootDigest [32]byte
+	// RandomContributors is how many members contribute to each random
+	// batch (see RandomCommit): f+1 in a Byzantine cluster, so that at
+	// least one is correct; zero or one means a single node proposes each
+	// batch, as in a crash-fault cluster, where every node is trusted.
+	RandomContributors uint64
 }
 
 // DiskPath is one node's path to a disk: a disk several nodes reach has
@@ -164,10 +172,23 @@ type ConnClose struct {
 }
 
 // Random is a batch of random bytes for the guest's pool, proposed by the
-// node an earlier refill output named.
+// node an earlier refill output named. In a Byzantine cluster it is one
+// contributor's batch revealed: it counts only if it matches the hash the
+// contributor committed to, and the pool gets the XOR of the round's
+// batches.
 type Random struct {
 	Node consensus.NodeID
 	Data []byte
+}
+
+// RandomCommit is a contributor's commitment to its random batch for
+// round Round of a Byzantine cluster's draw: Hash is the batch's SHA-256.
+// Batches are revealed only once every contributor's commitment is
+// ordered, so none can choose its batch knowing another's.
+type RandomCommit struct {
+	Node  consensus.NodeID
+	Round uint64
+	Hash  [32]byte
 }
 
 // NodeDown declares a node failed: its outstanding outputs complete as
@@ -239,19 +260,20 @@ type ConsoleIn struct {
 	EOF    bool
 }
 
-func (Boot) Kind() Kind        { return KindBoot }
-func (Seal) Kind() Kind        { return KindSeal }
-func (ConnOpen) Kind() Kind    { return KindConnOpen }
-func (ConnData) Kind() Kind    { return KindConnData }
-func (ConnClose) Kind() Kind   { return KindConnClose }
-func (Random) Kind() Kind      { return KindRandom }
-func (NodeDown) Kind() Kind    { return KindNodeDown }
-func (NodeUp) Kind() Kind      { return KindNodeUp }
-func (StateHash) Kind() Kind   { return KindStateHash }
-func (Inputs) Kind() Kind      { return KindInputs }
-func (ConsoleDone) Kind() Kind { return KindConsoleDone }
-func (Completion) Kind() Kind  { return KindCompletion }
-func (ConsoleIn) Kind() Kind   { return KindConsoleIn }
+func (Boot) Kind() Kind         { return KindBoot }
+func (Seal) Kind() Kind         { return KindSeal }
+func (ConnOpen) Kind() Kind     { return KindConnOpen }
+func (ConnData) Kind() Kind     { return KindConnData }
+func (ConnClose) Kind() Kind    { return KindConnClose }
+func (Random) Kind() Kind       { return KindRandom }
+func (RandomCommit) Kind() Kind { return KindRandomCommit }
+func (NodeDown) Kind() Kind     { return KindNodeDown }
+func (NodeUp) Kind() Kind       { return KindNodeUp }
+func (StateHash) Kind() Kind    { return KindStateHash }
+func (Inputs) Kind() Kind       { return KindInputs }
+func (ConsoleDone) Kind() Kind  { return KindConsoleDone }
+func (Completion) Kind() Kind   { return KindCompletion }
+func (ConsoleIn) Kind() Kind    { return KindConsoleIn }
 
 // IsClientInput reports whether e may travel in an Inputs batch.
 func IsClientInput(e Entry) bool {

@@ -49,7 +49,7 @@ func (s *Sim) checkOwed(faultsEnded time.Duration) {
 
 func (s *Sim) checkDebt(id consensus.NodeID, o *owedSince, now replica.Owed, faultsEnded time.Duration) {
 	switch {
-	case !now.Random:
+	case now.Refill == nil:
 		o.random = 0
 	case o.random == 0:
 		o.random = s.now
