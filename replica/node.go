@@ -62,6 +62,13 @@ type NodeConfig struct {
 	// The raft engine needs no such agreement: its snapshots are taken
 	// between any two steps, so that a busy guest does not delay them.
 	SnapshotsAtRest bool
+	// EveryMemberBoots has every member, not only the leader, propose the
+	// boot entry (the first one ordered counts). A Byzantine engine
+	// replaces a primary only for a request some backup has seen waiting:
+	// a primary that never proposed the boot entry, or proposed one the
+	// others refuse, would otherwise keep the cluster from ever booting.
+	// With raft, followers would only forward their copies to the leader.
+	EveryMemberBoots bool
 	// Now is the wall clock; tests inject a fake one.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -142,15 +149,16 @@ func NewNode(cfg NodeConfig) *Node {
 	}
 	n.router = &outputs.Router{Self: cfg.Replica.Self, Devices: cfg.Devices, Logger: cfg.Logger, Certify: cfg.Certify}
 	n.rt = NewRuntime(RuntimeConfig{
-		Self:      cfg.Replica.Self,
-		Guest:     cfg.Replica.Guest,
-		Root:      cfg.Replica.Root,
-		Boot:      cfg.Boot,
-		DownAfter: cfg.DownAfter,
-		Sealer:    cfg.Sealer,
-		Entropy:   rand.Reader,
-		Propose:   n.propose,
-		Logger:    cfg.Logger,
+		Self:             cfg.Replica.Self,
+		Guest:            cfg.Replica.Guest,
+		Root:             cfg.Replica.Root,
+		Boot:             cfg.Boot,
+		EveryMemberBoots: cfg.EveryMemberBoots,
+		DownAfter:        cfg.DownAfter,
+		Sealer:           cfg.Sealer,
+		Entropy:          rand.Reader,
+		Propose:          n.propose,
+		Logger:           cfg.Logger,
 	}, n.rep, n.router)
 	n.status.Store(&NodeStatus{ID: cfg.Replica.Self, Quiet: true})
 	return n

@@ -36,6 +36,8 @@ type RuntimeConfig struct {
 	Guest []byte
 	Root  []byte
 	Boot  BootParams
+	// EveryMemberBoots is NodeConfig.EveryMemberBoots.
+	EveryMemberBoots bool
 	// DownAfter is how long the leader must miss a member (consensus
 	// Status.Reachable) before it declares it down. It trades false
 	// alarms (a node declared down has its clients' connections closed)
@@ -83,11 +85,11 @@ type Runtime struct {
 	refillProposedAt time.Time
 	// drawn is the batch this node committed to in a Byzantine cluster's
 	// random draw, kept until it is asked to reveal it.
-	drawn drawnBatch
-	consoleAcked     uint64
-	consoleAckedAt   time.Time
-	missingSince     map[consensus.NodeID]time.Time
-	downProposedAt   map[consensus.NodeID]time.Time
+	drawn          drawnBatch
+	consoleAcked   uint64
+	consoleAckedAt time.Time
+	missingSince   map[consensus.NodeID]time.Time
+	downProposedAt map[consensus.NodeID]time.Time
 	// diskPerformedAt is when each disk output this node owes was last
 	// performed, as far as the runtime knows: the router performs it when
 	// it comes out, so the first sighting counts as a performance.
@@ -156,7 +158,7 @@ func (rt *Runtime) Decide(now time.Time, ls consensus.Status) {
 
 func (rt *Runtime) decideProposals(now time.Time, ls consensus.Status) {
 	if !rt.rep.Status().Booted {
-		if ls.IsLeader && now.Sub(rt.bootProposedAt) > bootRetry {
+		if (ls.IsLeader || rt.cfg.EveryMemberBoots) && now.Sub(rt.bootProposedAt) > bootRetry {
 			rt.bootProposedAt = now
 			rt.proposeBoot(now)
 		}

@@ -25,11 +25,16 @@ const certifierTick = 100 * time.Millisecond
 // Byzantine cluster do wrong, for fault-injection tests. A correct
 // cluster of 3f+1 tolerates f such nodes.
 var faultyBehaviours = map[string]string{
-	"wrong-outputs":   "sign a wrong digest for every output of the other nodes",
-	"wrong-replies":   "change every reply before sending it to a client",
-	"forge-inputs":    "type a command into every other node's client sessions it sees",
-	"future-clock":    "propose times ten years ahead of its clock",
-	"withhold-random": "commit to random batches but never reveal them",
+	"wrong-outputs":      "sign a wrong digest for every output of the other nodes",
+	"wrong-replies":      "change every reply before sending it to a client",
+	"forge-inputs":       "type a command into every other node's client sessions it sees",
+	"future-clock":       "propose times ten years ahead of its clock",
+	"withhold-random":    "commit to random batches but never reveal them",
+	"wrong-state-hashes": "propose a wrong hash of the replicated state at every checkpoint",
+	"silent":             "send the other members nothing, receive everything",
+	"slow":               "send every engine message 300 ms late",
+	"garbage":            "send random bytes and truncated copies with every engine message",
+	"replay":             "send one of its old engine messages again with every new one",
 }
 
 const faultyUsage = "make this node of a Byzantine cluster faulty, for fault-injection tests: `behaviour` is one of "
@@ -193,19 +198,32 @@ func randomContributors(engine cluster.Engine, members int) uint64 {
 
 // faultyLog is the log as a node that is faulty in the given way proposes
 // to it: with withhold-random, it commits to random batches and never
-// reveals one.
+// reveals one; with wrong-state-hashes, every state hash it proposes is
+// wrong.
 func faultyLog(behaviour string, log consensus.Log) consensus.Log {
-	if behaviour == "withhold-random" {
-		return withholdingLog{log}
+	switch behaviour {
+	case "withhold-random", "wrong-state-hashes":
+		return lyingLog{Log: log, behaviour: behaviour}
 	}
 	return log
 }
 
-type withholdingLog struct{ consensus.Log }
+type lyingLog struct {
+	consensus.Log
+	behaviour string
+}
 
-func (l withholdingLog) Propose(ctx context.Context, data []byte) error {
-	if e, err := entry.Decode(data); err == nil && e.Kind() == entry.KindRandom {
-		return nil
+func (l lyingLog) Propose(ctx context.Context, data []byte) error {
+	switch e, _ := entry.Decode(data); e := e.(type) {
+	case entry.Random:
+		if l.behaviour == "withhold-random" {
+			return nil
+		}
+	case entry.StateHash:
+		if l.behaviour == "wrong-state-hashes" {
+			e.Hash[0] ^= 0xff
+			data = entry.Encode(e)
+		}
 	}
 	return l.Log.Propose(ctx, data)
 }

@@ -265,14 +265,24 @@ func (c *testCluster) waitServingWithin(limit time.Duration) {
 // hold the same registers, memory, kernel and world state.
 func (c *testCluster) converged() string {
 	c.t.Helper()
+	var running []consensus.NodeID
+	for _, n := range c.cfg.Nodes {
+		if c.running(n.ID) {
+			running = append(running, n.ID)
+		}
+	}
+	return c.convergedAmong(running)
+}
+
+// convergedAmong waits until the given nodes report the same state hash
+// at the same point, and returns it.
+func (c *testCluster) convergedAmong(nodes []consensus.NodeID) string {
+	c.t.Helper()
 	var hash string
-	c.eventually("identical state hashes on every node", func() bool {
+	c.eventually(fmt.Sprintf("identical state hashes on nodes %v", nodes), func() bool {
 		var reports []nodeReport
-		for _, n := range c.cfg.Nodes {
-			if !c.running(n.ID) {
-				continue
-			}
-			r, err := c.report(n.ID)
+		for _, id := range nodes {
+			r, err := c.report(id)
 			if err != nil || r.StateHash == "" {
 				return false
 			}

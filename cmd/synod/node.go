@@ -326,9 +326,10 @@ func (s nodeSetup) run(ctx context.Context, history repairHistory) (*raftpb.Snap
 		Sealer:    replica.Sealer{Window: m.sealWindow, Retry: int64(time.Second)},
 		// The Byzantine engine's checkpoints compare the members'
 		// snapshots: each must be the state after exactly its entries.
-		SnapshotsAtRest: cfg.Engine == cluster.EngineBFT,
-		Now:             faultyClock(s.faulty),
-		Logger:          logger,
+		SnapshotsAtRest:  cfg.Engine == cluster.EngineBFT,
+		EveryMemberBoots: cfg.Engine == cluster.EngineBFT,
+		Now:              faultyClock(s.faulty),
+		Logger:           logger,
 	})
 
 	if err := registerNodeMetrics(registry, node, history); err != nil {
@@ -385,7 +386,7 @@ func startLog(s nodeSetup, engine raftlog.Config, source consensus.SnapshotSourc
 			return nil, nil, errors.New("--rejoin: a Byzantine node cannot yet replace a lost store")
 		}
 		log, err := bftnode.Start(s.cfg, s.self, bftnode.Options{TickInterval: engine.TickInterval, Logger: logger, Metrics: registry,
-			CheckRequest: replica.CheckProposedTime(time.Now, replica.MaxClockAhead)}, source)
+			CheckRequest: replica.CheckProposedTime(time.Now, replica.MaxClockAhead), Wire: faultyWire(s.faulty)}, source)
 		return log, nil, err
 	}
 	engine.SnapshotSource = source

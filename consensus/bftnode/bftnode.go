@@ -40,6 +40,11 @@ type Options struct {
 	// CheckRequest is bft.Config.CheckRequest: what another member's
 	// request must pass to be ordered.
 	CheckRequest func(data []byte) error
+	// Wire, when set, is the engine's transport as a node that is faulty
+	// on purpose uses it (`synod node --faulty`, for fault-injection
+	// tests): it is given the real one and returns what the engine sends
+	// and receives through. Nil for a correct node.
+	Wire func(consensus.Transport) consensus.Transport
 }
 
 // Node is a running node of a Byzantine cluster.
@@ -82,7 +87,11 @@ func Start(cfg *cluster.Config, self consensus.NodeID, opts Options, source cons
 		return nil, errors.Join(fmt.Errorf("bftnode: node %d: %w", self, err), store.Close())
 	}
 	ch := newChannels(net)
-	engine, err := bft.Start(ecfg, store, engineTransport{ch}, source)
+	var wire consensus.Transport = engineTransport{ch}
+	if opts.Wire != nil {
+		wire = opts.Wire(wire)
+	}
+	engine, err := bft.Start(ecfg, store, wire, source)
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("bftnode: node %d: %w", self, err), net.Close(), store.Close())
 	}
