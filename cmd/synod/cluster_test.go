@@ -122,20 +122,31 @@ func (c *testCluster) start(id consensus.NodeID) {
 // startWith starts node id with extra flags for synod node.
 func (c *testCluster) startWith(id consensus.NodeID, flags ...string) {
 	c.t.Helper()
-	logPath := filepath.Join(c.cfg.Dir(), fmt.Sprintf("node%d.log", id))
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	require.NoError(c.t, err)
-	defer logFile.Close()
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.console[id] == nil {
 		c.console[id] = &syncBuffer{}
 	}
-	args := nodeArgs(c.configPath, id, c.m, c.guestArgs)
+	console := c.console[id]
+	c.mu.Unlock()
+	proc := c.spawn(c.configPath, id, fmt.Sprintf("node%d.log", id), console, flags...)
+	c.mu.Lock()
+	c.procs[id] = proc
+	c.mu.Unlock()
+}
+
+// spawn starts a node process as node id of the config at configPath,
+// its log in logName in the cluster's directory and its stdout to
+// console.
+func (c *testCluster) spawn(configPath string, id consensus.NodeID, logName string, console io.Writer, flags ...string) *nodeProc {
+	c.t.Helper()
+	logFile, err := os.OpenFile(filepath.Join(c.cfg.Dir(), logName), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	require.NoError(c.t, err)
+	defer logFile.Close()
+	args := nodeArgs(configPath, id, c.m, c.guestArgs)
 	args = append(args[:1], append(flags, args[1:]...)...)
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), runAsSynodEnv+"=1")
-	cmd.Stdout = c.console[id]
+	cmd.Stdout = console
 	cmd.Stderr = logFile
 	if c.stdin != "" {
 		cmd.Stdin = strings.NewReader(c.stdin)
@@ -146,7 +157,7 @@ func (c *testCluster) startWith(id consensus.NodeID, flags ...string) {
 		cmd.Wait()
 		close(proc.done)
 	}()
-	c.procs[id] = proc
+	return proc
 }
 
 // kill ends a node the hard way, as a crash would.
