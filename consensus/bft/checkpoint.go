@@ -39,6 +39,11 @@ type stateFetch struct {
 	next    int
 }
 
+// errStateMismatch is a state whose certificate is valid but whose bytes
+// are not the ones certified: damaged in a store, or sent by a faulty
+// member.
+var errStateMismatch = fmt.Errorf("%w: state that does not match its certificate", errInvalid)
+
 // stateDigest is the digest of a replica's state after executing seq.
 func stateDigest(seq, index uint64, data, dedup []byte) Digest {
 	app := sha256.Sum256(data)
@@ -255,7 +260,7 @@ func (c *Core) decodeState(data []byte) (*stableCheckpoint, error) {
 		return nil, err
 	}
 	if got := stateDigest(st.seq, st.index, st.data, st.dedup); got != d {
-		return nil, fmt.Errorf("%w: state for %d has digest %s, the certificate says %s", errInvalid, st.seq, got, d)
+		return st, fmt.Errorf("%w: state for %d has digest %s, the certificate says %s", errStateMismatch, st.seq, got, d)
 	}
 	st.digest = d
 	return st, nil

@@ -1,6 +1,7 @@
 package bft
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -149,6 +150,9 @@ func (c *Core) restore(records [][]byte) error {
 		}
 	}
 	c.nextSeq = max(c.stable.seq, c.lastExec) + 1
+	if c.fetch != nil {
+		c.nextSeq = max(c.nextSeq, c.fetch.seq+1)
+	}
 	for k := range c.signed {
 		if k.typ == msgPrePrepare {
 			c.nextSeq = max(c.nextSeq, k.seq+1)
@@ -205,8 +209,19 @@ func (c *Core) restorePrepared(b []byte) error {
 	return nil
 }
 
+// restoreStable installs the stored stable checkpoint. One whose
+// certificate holds but whose state does not match it was damaged after
+// its record's checksum was computed (in memory before it was stored):
+// the members that signed the certificate have that state, so the replica
+// fetches it from them rather than refuse to start or run from the wrong
+// one.
 func (c *Core) restoreStable(b []byte) error {
 	st, err := c.decodeState(b)
+	if errors.Is(err, errStateMismatch) {
+		c.log.Error("bft: the stored stable checkpoint does not match its certificate; fetching the certified state from its signers", "seq", st.seq, "err", err)
+		c.startFetch(st.seq, st.cert)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
