@@ -300,9 +300,9 @@ func TestByzantineClusterDrawsRandomBytesDespiteAWithholdingMember(t *testing.T)
 // A member that is silent, slow, floods its peers with garbage and
 // truncated messages, replays its old messages, or proposes wrong state
 // hashes is one the others work around: clients of the correct members
-// are answered right, and the correct replicas stay identical. The faulty member
-// is node 1, the first view's primary, so that the ones that stall
-// ordering must be replaced.
+// are answered right, and the correct replicas stay identical. The
+// faulty member is node 1, the first view's primary, so that the ones
+// that stall ordering must be replaced.
 func TestByzantineClusterServesDespiteAMisbehavingMember(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts 4-node clusters")
@@ -312,14 +312,7 @@ func TestByzantineClusterServesDespiteAMisbehavingMember(t *testing.T) {
 			const faulty = consensus.NodeID(1)
 			c := startWithAFaultyNode(t, faulty, behaviour)
 			correct := []consensus.NodeID{2, 3, 4}
-			c.eventually("the correct nodes take clients", func() bool {
-				for _, id := range correct {
-					if r, err := c.report(id); err != nil || !r.Serving {
-						return false
-					}
-				}
-				return true
-			})
+			c.waitServingOn(patience, correct...)
 			setThroughEach(t, c, correct, 0, 50)
 			wrong := wrongGetsThroughEach(t, c, correct, 49)
 			recordFault(faultRow{behaviour: behaviour, certified: certifiedBy(c, correct), uncertified: wrong, available: true})

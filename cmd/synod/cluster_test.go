@@ -256,11 +256,19 @@ func (c *testCluster) waitServing() {
 func (c *testCluster) waitServingWithin(limit time.Duration) {
 	c.t.Helper()
 	for _, n := range c.cfg.Nodes {
-		if !c.running(n.ID) {
-			continue
+		if c.running(n.ID) {
+			c.waitServingOn(limit, n.ID)
 		}
-		c.eventuallyWithin(limit, fmt.Sprintf("node %d serving", n.ID), func() bool {
-			kv, err := dialKV(c.serviceAddr(n.ID))
+	}
+}
+
+// waitServingOn waits until each of the given nodes answers PING, for at
+// most limit for each.
+func (c *testCluster) waitServingOn(limit time.Duration, nodes ...consensus.NodeID) {
+	c.t.Helper()
+	for _, id := range nodes {
+		c.eventuallyWithin(limit, fmt.Sprintf("node %d serving", id), func() bool {
+			kv, err := dialKV(c.serviceAddr(id))
 			if err != nil {
 				return false
 			}

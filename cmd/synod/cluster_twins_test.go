@@ -32,14 +32,7 @@ func TestByzantineClusterServesDespiteTwins(t *testing.T) {
 		c.start(n.ID)
 	}
 	correct := []consensus.NodeID{1, 2, 3}
-	c.eventually("the correct nodes take clients", func() bool {
-		for _, id := range correct {
-			if r, err := c.report(id); err != nil || !r.Serving {
-				return false
-			}
-		}
-		return true
-	})
+	c.waitServingOn(patience, correct...)
 	setThroughEach(t, c, correct, 0, 50)
 	wrong := wrongGetsThroughEach(t, c, correct, 49)
 	require.True(t, twin.running(), "the twin ran throughout")
