@@ -61,7 +61,7 @@ func TestByzantineNodeWithADamagedCheckpointFetchesTheCertifiedState(t *testing.
 // computed anew: damage only the certificate can show.
 func damageStableCheckpoint(t *testing.T, c *testCluster, id consensus.NodeID) {
 	t.Helper()
-	store, err := bft.OpenBoltStorage(filepath.Join(c.cfg.Path(c.node(id).DataDir), bftnode.StoreFileName))
+	store, err := bft.OpenFileStorage(filepath.Join(c.cfg.Path(c.node(id).DataDir), bftnode.StoreFileName))
 	require.NoError(t, err)
 	defer func() { require.NoError(t, store.Close()) }()
 	records, err := store.Load()

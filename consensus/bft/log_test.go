@@ -32,7 +32,7 @@ func startMember(t *testing.T, net *memnet.Network, dir string, id consensus.Nod
 
 func startMemberOn(t *testing.T, ep consensus.Transport, dir string, id consensus.NodeID, n int) *member {
 	t.Helper()
-	store, err := OpenBoltStorage(filepath.Join(dir, "bft.db"))
+	store, err := OpenFileStorage(filepath.Join(dir, "bft.records"))
 	require.NoError(t, err)
 	cfg := testConfig(id, n)
 	// Ticks and timeouts long enough for a loaded machine under the race

@@ -26,7 +26,11 @@ import (
 
 // StoreFileName is the engine's record file inside a node's data
 // directory.
-const StoreFileName = "bft.db"
+const StoreFileName = "bft.records"
+
+// earlierStoreFileName is where synod kept the records in a bbolt file
+// before StoreFileName, whose appends cost one sync instead of two.
+const earlierStoreFileName = "bft.db"
 
 // Options are what the caller adds to the cluster config.
 type Options struct {
@@ -74,11 +78,15 @@ func Start(cfg *cluster.Config, self consensus.NodeID, opts Options, source cons
 		return nil, err
 	}
 	path := filepath.Join(cfg.Path(me.DataDir), StoreFileName)
+	if _, err := os.Stat(filepath.Join(cfg.Path(me.DataDir), earlierStoreFileName)); err == nil {
+		return nil, fmt.Errorf("bftnode: node %d: its records are in %s, the bbolt store of an earlier synod, which this one does not read; create the cluster again (synod init --byzantine)",
+			self, earlierStoreFileName)
+	}
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("bftnode: node %d: its store %s: %w; a Byzantine node that lost its records could contradict what it signed before, so it does not start with new ones (a new store for a lost one is not supported yet)",
 			self, path, err)
 	}
-	store, err := bft.OpenBoltStorage(path)
+	store, err := bft.OpenFileStorage(path)
 	if err != nil {
 		return nil, fmt.Errorf("bftnode: node %d: %w", self, err)
 	}
@@ -143,7 +151,7 @@ func CreateStores(cfg *cluster.Config) error {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return fmt.Errorf("bftnode: node %d: %w", n.ID, err)
 		}
-		store, err := bft.OpenBoltStorage(filepath.Join(dir, StoreFileName))
+		store, err := bft.OpenFileStorage(filepath.Join(dir, StoreFileName))
 		if err != nil {
 			return fmt.Errorf("bftnode: node %d: %w", n.ID, err)
 		}

@@ -39,3 +39,16 @@ func TestStartRefusesARaftCluster(t *testing.T) {
 	_, err = Start(cfg, 1, Options{}, noSnapshot)
 	require.ErrorContains(t, err, `the cluster runs engine "raft"`)
 }
+
+// A node whose records are in the bbolt store of an earlier synod says
+// so, rather than that its records are lost.
+func TestStartNamesAnEarlierStore(t *testing.T) {
+	cfg, err := cluster.Create(t.TempDir(), cluster.Spec{Nodes: 4, Engine: cluster.EngineBFT})
+	require.NoError(t, err)
+	require.NoError(t, CreateStores(cfg))
+	me, err := cfg.Node(1)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(cfg.Path(me.DataDir), earlierStoreFileName), []byte("bbolt"), 0o600))
+	_, err = Start(cfg, 1, Options{}, noSnapshot)
+	require.ErrorContains(t, err, "the bbolt store of an earlier synod")
+}

@@ -1,0 +1,220 @@
+package bft
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// FileStorage is a Storage in one append-only file: each Append is one
+// write and one fdatasync. The core persists a Ready before any of its
+// messages leave, and a request waits for three such Readies in turn
+// (pre-prepare, prepare, commit), so what a Ready costs to persist is paid
+// three times per request; bbolt's commit pays two syncs (pages, then its
+// meta page).
+//
+// The file is a header, then records, each
+//
+//	length(4) crc32c(4) payload
+//
+// and zeros after the last one: the file is grown in fileGrowth steps of
+// zeros ahead of the records, so that an append does not change the
+// file's size and its fdatasync need not write the inode. A zero length
+// ends the records. A record cut short by a crash in the middle of the
+// last Append (bad checksum, nothing but zeros after it) was never
+// acknowledged, since nothing is sent before Append returns: Load drops
+// it. A bad record anywhere else is damage (ErrCorruptStorage).
+//
+// Append with replace writes the whole new content to a temporary file,
+// syncs it and renames it over the old one, so a crash leaves either.
+type FileStorage struct {
+	path string
+	f    *os.File
+	end  int64 // where the next record goes
+	size int64 // the file's size: zeros from end to size
+}
+
+const (
+	fileHeader     = "synod-bft-records-1\n"
+	fileRecordHead = 8
+	fileGrowth     = 4 << 20
+	maxRecordBytes = 1<<32 - 1
+)
+
+// OpenFileStorage opens the storage file at path, creating it if it does
+// not exist.
+func OpenFileStorage(path string) (*FileStorage, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		if err := writeRecordsFile(path, nil); err != nil {
+			return nil, err
+		}
+		f, err = os.OpenFile(path, os.O_RDWR, 0)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bft: open storage %s: %w", path, err)
+	}
+	s := &FileStorage{path: path, f: f}
+	if _, err := s.Load(); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Load implements Storage. It also finds where the next record goes, and
+// zeroes a torn last record so that it is not found again.
+func (s *FileStorage) Load() ([][]byte, error) {
+	content, err := io.ReadAll(io.NewSectionReader(s.f, 0, 1<<62))
+	if err != nil {
+		return nil, fmt.Errorf("bft: read storage %s: %w", s.path, err)
+	}
+	if !bytes.HasPrefix(content, []byte(fileHeader)) {
+		return nil, fmt.Errorf("%w: %s is not a record file of this version", ErrCorruptStorage, s.path)
+	}
+	var records [][]byte
+	off := int64(len(fileHeader))
+	for off+fileRecordHead <= int64(len(content)) {
+		n := int64(binary.BigEndian.Uint32(content[off:]))
+		if n == 0 {
+			break
+		}
+		end := off + fileRecordHead + n
+		if end <= int64(len(content)) {
+			payload := content[off+fileRecordHead : end]
+			if crc32.Checksum(payload, crcTable) == binary.BigEndian.Uint32(content[off+4:]) {
+				records = append(records, bytes.Clone(payload))
+				off = end
+				continue
+			}
+		}
+		if !allZero(content[min(end, int64(len(content))):]) {
+			return nil, fmt.Errorf("%w: record at byte %d of %s fails its checksum", ErrCorruptStorage, off, s.path)
+		}
+		if _, err := s.f.WriteAt(make([]byte, min(end, int64(len(content)))-off), off); err != nil {
+			return nil, fmt.Errorf("bft: cut the torn last record of %s: %w", s.path, err)
+		}
+		break
+	}
+	s.end, s.size = off, int64(len(content))
+	return records, nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// Append implements Storage.
+func (s *FileStorage) Append(records [][]byte, replace bool) error {
+	if replace {
+		return s.replace(records)
+	}
+	if len(records) == 0 {
+		return nil
+	}
+	buf, err := encodeRecords(records)
+	if err != nil {
+		return fmt.Errorf("bft: write %d records to %s: %w", len(records), s.path, err)
+	}
+	if need := s.end + int64(len(buf)) + fileRecordHead; need > s.size {
+		grown := (need/fileGrowth + 1) * fileGrowth
+		if _, err := s.f.WriteAt(make([]byte, grown-s.size), s.size); err != nil {
+			return fmt.Errorf("bft: grow %s: %w", s.path, err)
+		}
+		s.size = grown
+	}
+	if _, err := s.f.WriteAt(buf, s.end); err != nil {
+		return fmt.Errorf("bft: write %d records to %s: %w", len(records), s.path, err)
+	}
+	if err := datasync(s.f); err != nil {
+		return fmt.Errorf("bft: sync %s: %w", s.path, err)
+	}
+	s.end += int64(len(buf))
+	return nil
+}
+
+func (s *FileStorage) replace(records [][]byte) error {
+	if err := writeRecordsFile(s.path, records); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(s.path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("bft: reopen storage %s: %w", s.path, err)
+	}
+	_ = s.f.Close()
+	s.f = f
+	_, err = s.Load()
+	return err
+}
+
+func encodeRecords(records [][]byte) ([]byte, error) {
+	var buf []byte
+	for _, rec := range records {
+		if len(rec) == 0 || len(rec) > maxRecordBytes {
+			return nil, fmt.Errorf("a record of %d bytes", len(rec))
+		}
+		buf = binary.BigEndian.AppendUint32(buf, uint32(len(rec)))
+		buf = binary.BigEndian.AppendUint32(buf, crc32.Checksum(rec, crcTable))
+		buf = append(buf, rec...)
+	}
+	return buf, nil
+}
+
+// writeRecordsFile makes path a record file holding records: written
+// beside it, synced, renamed over it, and the rename synced.
+func writeRecordsFile(path string, records [][]byte) error {
+	buf, err := encodeRecords(records)
+	if err != nil {
+		return fmt.Errorf("bft: write %s: %w", path, err)
+	}
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("bft: write %s: %w", path, err)
+	}
+	content := append([]byte(fileHeader), buf...)
+	content = append(content, make([]byte, fileGrowth)...)
+	_, err = f.Write(content)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("bft: write %s: %w", path, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Close implements Storage.
+func (s *FileStorage) Close() error { return s.f.Close() }
