@@ -291,9 +291,7 @@ func TestByzantineClusterDrawsRandomBytesDespiteAWithholdingMember(t *testing.T)
 		}
 		return true
 	})
-	wrong := wrongGetsThroughEach(t, c, correct, round*10-1)
-	recordFault(faultRow{behaviour: "withhold-random", certified: certifiedBy(c, correct), uncertified: wrong, available: true})
-	require.Zero(t, wrong)
+	readBackAndRecord(t, c, "withhold-random", correct, round*10-1)
 	c.converged()
 }
 
@@ -314,12 +312,20 @@ func TestByzantineClusterServesDespiteAMisbehavingMember(t *testing.T) {
 			correct := []consensus.NodeID{2, 3, 4}
 			c.waitServingOn(patience, correct...)
 			setThroughEach(t, c, correct, 0, 50)
-			wrong := wrongGetsThroughEach(t, c, correct, 49)
-			recordFault(faultRow{behaviour: behaviour, certified: certifiedBy(c, correct), uncertified: wrong, available: true})
-			require.Zero(t, wrong)
+			readBackAndRecord(t, c, behaviour, correct, 49)
 			// A silent member cannot ask for what it missed: only the
 			// correct ones must agree.
 			c.convergedAmong(correct)
 		})
 	}
+}
+
+// readBackAndRecord reads back through each correct node what
+// setThroughEach last wrote through each, records the run in the fault
+// table, and fails on any answer no correct replica computed.
+func readBackAndRecord(t *testing.T, c *testCluster, behaviour string, correct []consensus.NodeID, last int) {
+	t.Helper()
+	wrong := wrongGetsThroughEach(t, c, correct, last)
+	recordFault(faultRow{behaviour: behaviour, certified: certifiedBy(c, correct), uncertified: wrong, available: true})
+	require.Zero(t, wrong)
 }
