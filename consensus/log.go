@@ -27,6 +27,13 @@ type Entry struct {
 type Snapshot struct {
 	Index uint64
 	Data  []byte
+	// Keep, when set, lets the user go on using Data after it takes the
+	// next Apply (see Log.Applies), as a machine restored from Data in
+	// place does: called before then, it returns a value while which is
+	// reachable Data stays valid; it is released once the garbage
+	// collector finds the value unreachable. Unset, Data is in the Go
+	// heap, and stays as long as anything refers to it.
+	Keep func() any
 }
 
 // Apply is one step of the committed sequence. Either Snapshot is set (the
@@ -85,8 +92,8 @@ type Log interface {
 	// once per process lifetime, starting after the snapshot the log was
 	// opened with. The channel is closed by Stop. The user takes one Apply
 	// at a time and must not use a Snapshot's Data after it has taken the
-	// next Apply: a leader's snapshot may be delivered in memory mapped
-	// for it, which is then released.
+	// next Apply, unless it keeps it (Snapshot.Keep): a leader's snapshot
+	// may be delivered in memory mapped for it, which is then released.
 	Applies() <-chan Apply
 	// Status reports the local node's view.
 	Status() Status

@@ -12,6 +12,7 @@ func (m *Memory) Clone() *Memory {
 	// not; emptied, the cache fills again through write, which copies.
 	m.stores.clear()
 	c := NewMemory()
+	c.keep = m.keep
 	records := make([]page, m.pages)
 	i := 0
 	m.eachPage(func(n uint32, p *page) {

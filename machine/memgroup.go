@@ -61,11 +61,14 @@ func AppendGroupState(b []byte, imgs []*MemoryImage) []byte {
 
 // RestoreGroup rebuilds n memories from the front of b (as
 // AppendGroupState wrote them), sharing copy on write the pages they
-// shared, and returns the rest of b.
-func RestoreGroup(b []byte, n int) ([]*Memory, []byte, error) {
+// shared, and returns the rest of b. Like RestoreMemory, the memories
+// refer to b's pages in place; keep, when b is not in the Go heap (a
+// mapped file), is an object whose reachability keeps b valid: the
+// memories, and every clone and image made of them, keep it reachable.
+func RestoreGroup(b []byte, n int, keep any) ([]*Memory, []byte, error) {
 	var mems []*Memory
 	for range n {
-		m, rest, err := restoreMemory(b, mems)
+		m, rest, err := restoreMemory(b, mems, keep)
 		if err != nil {
 			return nil, nil, err
 		}

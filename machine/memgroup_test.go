@@ -24,7 +24,7 @@ func TestGroupWritesSharedPagesOnce(t *testing.T) {
 	apart := len(parent.AppendState(nil)) + len(child.AppendState(nil))
 	assert.Less(t, len(group), apart-(pages-2)*PageSize, "the 7 pages both hold are written once")
 
-	mems, rest, err := RestoreGroup(group, 2)
+	mems, rest, err := RestoreGroup(group, 2, nil)
 	require.NoError(t, err)
 	require.Empty(t, rest)
 	assert.Equal(t, parent.Hash(), mems[0].Hash())
@@ -50,6 +50,6 @@ func TestGroupRefusesBadReferences(t *testing.T) {
 	require.ErrorContains(t, err, "bad page header", "a lone memory has no group")
 	bad := append([]byte(nil), group...)
 	bad[len(bad)-6] = 1 // the reference names memory 1: itself, not an earlier one
-	_, _, err = RestoreGroup(bad, 2)
+	_, _, err = RestoreGroup(bad, 2, nil)
 	require.ErrorIs(t, err, errBadReference)
 }

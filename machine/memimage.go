@@ -11,6 +11,7 @@ import "encoding/binary"
 // the machine runs on. Nothing may write the image's pages.
 type MemoryImage struct {
 	pages []imagePage
+	keep  any // the memory's (Memory.keep)
 }
 
 type imagePage struct {
@@ -46,7 +47,7 @@ func FreezeGroup(mems []*Memory) []*MemoryImage {
 // pages, written in place, are copied (once, into copies). Without, it is
 // a view for encoding at once.
 func (m *Memory) image(copies map[*pageData]*pageData) *MemoryImage {
-	img := &MemoryImage{pages: make([]imagePage, 0, m.pages)}
+	img := &MemoryImage{pages: make([]imagePage, 0, m.pages), keep: m.keep}
 	m.eachPage(func(n uint32, p *page) {
 		data := p.data
 		switch {

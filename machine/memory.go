@@ -71,8 +71,9 @@ type page struct {
 	// so a state hash rehashes only the pages written since the last one.
 	sum    [32]byte
 	hashed bool
-	// shared marks data as held by a MemoryImage or by a Clone too: the
-	// next write copies it first (memimage.go, memclone.go).
+	// shared marks data as held by a MemoryImage or by a Clone too, or
+	// as the snapshot's the memory was restored from: the next write
+	// copies it first (memimage.go, memclone.go, RestoreGroup).
 	shared bool
 	// common marks data as one with other memories' pages, on purpose
 	// (MAP_SHARED across fork): written in place, never shared with an
@@ -95,6 +96,10 @@ type pageTable struct {
 	// walks (state hashes, snapshots) visit 16 words instead of 1024
 	// pointers.
 	mapped [pagesPerTable / 64]uint64
+	// sum caches the table's part of the state hash while hashed is set
+	// (memhash.go); a change to any of its pages clears hashed.
+	sum    [32]byte
+	hashed bool
 }
 
 func (t *pageTable) empty() bool {
@@ -119,6 +124,10 @@ type Memory struct {
 	// translator holds the blocks translated from this memory's code,
 	// once a CPU has run it with EngineJIT.
 	translator *translator
+	// keep is what keeps valid the snapshot whose page contents this
+	// memory refers to in place (RestoreGroup), while the memory, or a
+	// clone or an image of it, may still refer to them.
+	keep any
 }
 
 // codeChanged tells the translator, if there is one, that the code of
@@ -153,6 +162,7 @@ func (m *Memory) setPage(n uint32, p *page) {
 		m.tables[n>>tableShift] = t
 	}
 	i := n % pagesPerTable
+	t.hashed = false
 	switch old := t.pages[i]; {
 	case old == nil && p != nil:
 		m.pages++
@@ -176,17 +186,36 @@ func (m *Memory) MappedBytes() uint64 { return uint64(m.pages) * PageSize }
 // eachPage calls f for every mapped page in address order.
 func (m *Memory) eachPage(f func(n uint32, p *page)) {
 	for ti, t := range m.tables {
-		if t == nil {
-			continue
+		if t != nil {
+			t.eachPage(uint32(ti), f)
 		}
-		for w, set := range t.mapped {
-			for set != 0 {
-				b := uint32(bits.TrailingZeros64(set))
-				set &^= 1 << b
-				i := uint32(w)*64 + b
-				f(uint32(ti)<<tableShift|i, t.pages[i])
-			}
+	}
+}
+
+// eachPage calls f for every mapped page of table number ti in address
+// order.
+func (t *pageTable) eachPage(ti uint32, f func(n uint32, p *page)) {
+	for w, set := range t.mapped {
+		for set != 0 {
+			b := uint32(bits.TrailingZeros64(set))
+			set &^= 1 << b
+			i := uint32(w)*64 + b
+			f(ti<<tableShift|i, t.pages[i])
 		}
+	}
+}
+
+// changed marks the contents of page n, p, as changed for the state hash.
+func (m *Memory) changed(n uint32, p *page) {
+	p.hashed = false
+	m.tableChanged(n)
+}
+
+// tableChanged marks the table of page n as changed for the state hash:
+// the page's rights, or whether it is mapped, or its contents changed.
+func (m *Memory) tableChanged(n uint32) {
+	if t := m.tables[n>>tableShift]; t != nil {
+		t.hashed = false
 	}
 }
 
@@ -232,7 +261,7 @@ func (m *Memory) write(n uint32, p *page) *pageData {
 		// image holds, which no longer changes.
 		m.loads.drop(n << PageShift)
 	}
-	p.hashed = false
+	m.changed(n, p)
 	return p.data
 }
 
@@ -302,6 +331,7 @@ func (m *Memory) Protect(addr, length uint32, prot Prot) error {
 	m.forget(first, last)
 	for n := first; ; n++ {
 		m.page(n).prot = prot
+		m.tableChanged(n)
 		if n == last {
 			return nil
 		}

@@ -36,9 +36,11 @@ func (m *Memory) ShareWith(other *Memory, addr, length uint32) error {
 			// contents as they are, which must not change under them.
 			d := new(pageData)
 			*d = *p.contents()
-			p.data, p.shared, p.common, p.hashed = d, false, true, false
+			p.data, p.shared, p.common = d, false, true
+			m.changed(n, p)
 		}
-		q.data, q.shared, q.common, q.hashed, q.code = p.data, false, true, false, nil
+		q.data, q.shared, q.common, q.code = p.data, false, true, nil
+		other.changed(n, q)
 		if n == last {
 			return nil
 		}

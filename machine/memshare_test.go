@@ -42,7 +42,7 @@ func TestSharedPagesAreOne(t *testing.T) {
 	imgs := FreezeGroup([]*Memory{parent, child, grandchild})
 	require.True(t, parent.write32(dataBase, 7), "after the freeze")
 	enc := AppendGroupState(nil, imgs)
-	mems, rest, err := RestoreGroup(enc, 3)
+	mems, rest, err := RestoreGroup(enc, 3, nil)
 	require.NoError(t, err)
 	require.Empty(t, rest)
 	assert.Equal(t, uint32(6), read(mems[2], dataBase), "the images kept their instant")

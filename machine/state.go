@@ -96,43 +96,15 @@ func (m *Memory) WriteState(w io.Writer) error {
 	return err
 }
 
-// zeroSum is the content hash of a page of zeros.
-var zeroSum = sha256.Sum256(zeroData[:])
-
-// Hash is a SHA-256 over the memory state: every mapped page's number,
-// rights and content hash, in address order. Content hashes are cached per
-// page until the page is written, so hashing a large, mostly unchanged
-// address space costs little more than walking its page table. Only
-// contents count: a page never written hashes like one written with
-// zeros, so neither a page's history nor a snapshot changes the hash.
-func (m *Memory) Hash() [32]byte {
-	// Stores through the cache do not mark pages changed; pages enter
-	// it anew, marked, after the hash.
-	m.stores.clear()
-	h := sha256.New()
-	var head [5]byte
-	m.eachPage(func(n uint32, p *page) {
-		if !p.hashed || p.common {
-			p.sum = zeroSum
-			if p.data != nil {
-				p.sum = sha256.Sum256(p.data[:])
-			}
-			p.hashed = true
-		}
-		binary.BigEndian.PutUint32(head[:], n)
-		head[4] = byte(p.prot)
-		h.Write(head[:])
-		h.Write(p.sum[:])
-	})
-	var sum [32]byte
-	h.Sum(sum[:0])
-	return sum
-}
-
 // RestoreMemory rebuilds a Memory from the front of b (as AppendState
-// wrote it) and returns the rest of b.
+// wrote it) and returns the rest of b. The memory refers to the contents
+// of b's pages in place, copy on write, rather than copying them: a
+// restore costs no fresh memory, which on some machines costs seconds of
+// CPU per 500 MiB, and a page is copied when the guest first writes it.
+// So b must not change afterwards; in the Go heap, it stays as long as a
+// page refers to it.
 func RestoreMemory(b []byte) (*Memory, []byte, error) {
-	return restoreMemory(b, nil)
+	return restoreMemory(b, nil, nil)
 }
 
 // Page kinds in the state format: a page never written (or all zeros), a
@@ -150,8 +122,8 @@ const (
 
 // restoreMemory is RestoreMemory for a memory of a group whose earlier
 // memories are earlier: pageKindShared pages share their contents copy on
-// write.
-func restoreMemory(b []byte, earlier []*Memory) (*Memory, []byte, error) {
+// write. The memory keeps keep (RestoreGroup).
+func restoreMemory(b []byte, earlier []*Memory, keep any) (*Memory, []byte, error) {
 	if len(b) < 5 {
 		return nil, nil, fmt.Errorf("restore memory: %w", errStateTruncated)
 	}
@@ -161,6 +133,7 @@ func restoreMemory(b []byte, earlier []*Memory) (*Memory, []byte, error) {
 	count := binary.BigEndian.Uint32(b[1:])
 	r := b[5:]
 	m := NewMemory()
+	m.keep = keep
 	last := -1
 	for range count {
 		if len(r) < 6 {
@@ -183,8 +156,13 @@ func restoreMemory(b []byte, earlier []*Memory) (*Memory, []byte, error) {
 			if len(r) < PageSize {
 				return nil, nil, fmt.Errorf("restore memory: %w", errStateTruncated)
 			}
-			p.data = new(pageData)
-			copy(p.data[:], r)
+			if common {
+				// Written in place by every memory it is one with.
+				p.data = new(pageData)
+				copy(p.data[:], r)
+			} else {
+				p.data, p.shared = (*pageData)(r[:PageSize]), true
+			}
 			r = r[PageSize:]
 		case pageKindShared:
 			from, rest, err := sharedFrom(r, earlier)

@@ -294,7 +294,11 @@ func (n *Node) absorb() (took bool, err error) {
 
 func (n *Node) apply(a consensus.Apply) error {
 	if a.Snapshot != nil {
-		if err := n.rep.Restore(a.Snapshot.Data); err != nil {
+		var keep any
+		if a.Snapshot.Keep != nil {
+			keep = a.Snapshot.Keep() // the guest reads its pages in place
+		}
+		if err := n.rep.RestoreKeeping(a.Snapshot.Data, keep); err != nil {
 			return fmt.Errorf("%w: index %d: %w", ErrBadSnapshot, a.Snapshot.Index, err)
 		}
 		n.log.Info("installed snapshot", "index", a.Snapshot.Index, "epoch", n.rep.Status().Epoch)

@@ -132,8 +132,15 @@ func (r *Replica) Snapshot() ([]byte, uint64, error) {
 }
 
 // Restore replaces all replicated state with a snapshot. Entries committed
-// after the snapshot's index must then be fed again with Commit.
-func (r *Replica) Restore(b []byte) error {
+// after the snapshot's index must then be fed again with Commit. The
+// guest's memory refers to b's pages in place (linux.Restore): b must not
+// change afterwards.
+func (r *Replica) Restore(b []byte) error { return r.RestoreKeeping(b, nil) }
+
+// RestoreKeeping is Restore from a snapshot outside the Go heap that stays
+// valid while keep is reachable (consensus.Snapshot.Keep): the guest
+// keeps it so while its memory may read the snapshot's pages.
+func (r *Replica) RestoreKeeping(b []byte, keep any) error {
 	sections, err := snapshotSections(b)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
@@ -151,7 +158,7 @@ func (r *Replica) Restore(b []byte) error {
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	proc, err := linux.Restore(sections[2], w, r.log)
+	proc, err := linux.RestoreKeeping(sections[2], keep, w, r.log)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
@@ -168,7 +175,8 @@ func (r *Replica) Restore(b []byte) error {
 
 // snapshotSections splits a snapshot into its header, world and process
 // sections. They are read in place: the process section holds the
-// guest's memory, hundreds of megabytes that restoring copies once.
+// guest's memory, hundreds of megabytes that the restored guest reads in
+// place.
 func snapshotSections(b []byte) ([3][]byte, error) {
 	var sections [3][]byte
 	rest, ok := bytes.CutPrefix(b, []byte(snapshotMagic))

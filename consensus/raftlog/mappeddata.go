@@ -1,7 +1,10 @@
 package raftlog
 
 import (
+	"runtime"
+	"sync"
 	"time"
+	"weak"
 
 	"github.com/synodvm/synod/consensus"
 )
@@ -14,7 +17,10 @@ import (
 // it takes the next Apply (consensus.Log's contract), so the Node
 // releases it as soon as the user has taken a later one. Until then one
 // mapping stays, which costs memory the size of the snapshot, as the
-// heap copy did.
+// heap copy did. A user that keeps the data (consensus.Snapshot.Keep: a
+// machine restored in place reads its pages there until it writes them)
+// takes the release with it: the garbage collector releases the mapping
+// once the user's keeper is unreachable.
 
 // pendingApply is a committed batch waiting for the user, with when it
 // was committed, for the apply latency metric, and the release of its
@@ -42,8 +48,9 @@ func (n *Node) queue(pending []pendingApply, applies []consensus.Apply) []pendin
 	}
 	f := n.core.takeDeliveredRelease()
 	for i := len(pending) - 1; f != nil && i >= first; i-- {
-		if pending[i].apply.Snapshot != nil {
-			pending[i].release, f = f, nil
+		if snap := pending[i].apply.Snapshot; snap != nil {
+			l := &lease{release: f}
+			snap.Keep, pending[i].release, f = l.keep, l.end, nil
 		}
 	}
 	release(f) // delivered by no Apply: nothing uses it
@@ -81,4 +88,47 @@ func (n *Node) releaseOnStop(pending []pendingApply, receiveEnded bool) {
 	}
 	n.core.releaseReceived()
 	n.releaseTaken()
+}
+
+// lease is the release of mapped snapshot data handed to the user, which
+// either the Node calls once the user has taken a later Apply (end), or,
+// if the user kept the data (keep), the garbage collector once the
+// keeper is unreachable. The user keeps it before it takes the next
+// Apply, so before the Node could end the lease; the mutex makes the
+// order of the two calls certain all the same.
+type lease struct {
+	mu      sync.Mutex
+	release func() // nil once released or kept
+	// keeper is the user's, weak: whoever holds the Apply (and through
+	// its Keep the lease) does not keep the data.
+	keeper weak.Pointer[snapshotKeeper]
+}
+
+// snapshotKeeper is what a user that keeps mapped data keeps reachable.
+// It is not a tiny allocation, which the garbage collector frees only
+// with its neighbours.
+type snapshotKeeper struct{ _ [16]byte }
+
+// keep is consensus.Snapshot.Keep.
+func (l *lease) keep() any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if k := l.keeper.Value(); k != nil {
+		return k
+	}
+	if l.release == nil {
+		return nil // released already: too late to keep
+	}
+	k := new(snapshotKeeper)
+	runtime.AddCleanup(k, func(release func()) { release() }, l.release)
+	l.keeper, l.release = weak.Make(k), nil
+	return k
+}
+
+// end releases the data unless the user kept it.
+func (l *lease) end() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	release(l.release)
+	l.release = nil
 }

@@ -2,6 +2,7 @@ package raftlog
 
 import (
 	"context"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -104,4 +105,49 @@ func TestMappedSnapshotIsReleasedOnceTheUserIsDone(t *testing.T) {
 	assert.Equal(t, sent, released, "released exactly once each")
 	assert.Equal(t, []int{sent - 1}, releasedWhenTaken,
 		"the snapshot the user took was released only after it (any other was dropped before)")
+}
+
+// A user that keeps a mapped snapshot (consensus.Snapshot.Keep), as a
+// machine restored from it in place does, finds its data intact after it
+// has taken later Applies; the mapping is released once the user's
+// keeper is unreachable.
+func TestKeptMappedSnapshotIsReleasedWhenUnreachable(t *testing.T) {
+	c := compactPastAFollower(t)
+	ep, err := c.net.Join(c.cfg.ID)
+	require.NoError(t, err)
+	tr := newMappingTransport(ep)
+	var (
+		mu         sync.Mutex
+		keeper     any
+		kept, copy []byte
+	)
+	back := startBoltNodeOn(t, tr, c.dir, c.cfg, func() {}, func(a consensus.Apply) {
+		if a.Snapshot != nil {
+			require.NotNil(t, a.Snapshot.Keep, "mapped data can be kept")
+			mu.Lock()
+			keeper, kept, copy = a.Snapshot.Keep(), a.Snapshot.Data, slices.Clone(a.Snapshot.Data)
+			mu.Unlock()
+		}
+	})
+	eventually(t, "the restarted follower has every entry", func() bool { return slices.Equal(c.want, back.entries()) })
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	require.NoError(t, c.leader.Propose(ctx, []byte("later")))
+	eventually(t, "the entry after the snapshot is taken", func() bool {
+		return slices.Equal(append(slices.Clone(c.want), "later"), back.entries())
+	})
+	sent, released := tr.counts()
+	mu.Lock()
+	require.NotNil(t, keeper)
+	assert.Equal(t, sent-1, released, "all but the kept snapshot are released")
+	assert.Equal(t, copy, kept, "the kept data is intact after later Applies")
+	keeper = nil
+	mu.Unlock()
+	eventually(t, "the kept snapshot is released once its keeper is unreachable", func() bool {
+		runtime.GC()
+		_, released := tr.counts()
+		return released == sent
+	})
+	require.NoError(t, back.Stop())
+	<-back.done
 }

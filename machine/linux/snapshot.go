@@ -417,8 +417,17 @@ func (p *Process) StateHashParts() (threads, memory [32]byte) {
 
 // Restore rebuilds a guest from a Snapshot, and returns its first process.
 // env must be in the state the snapshot's Env was in (same handles open);
-// log receives diagnostics (nil means slog.Default()).
+// log receives diagnostics (nil means slog.Default()). The guest's memory
+// refers to the snapshot's pages in place (machine.RestoreMemory): the
+// snapshot must not change afterwards.
 func Restore(snapshot []byte, env Env, log *slog.Logger) (*Process, error) {
+	return RestoreKeeping(snapshot, nil, env, log)
+}
+
+// RestoreKeeping is Restore from a snapshot outside the Go heap (a mapped
+// file) that stays valid while keep is reachable: the guest's memories,
+// and their clones and images, keep it so (machine.RestoreGroup).
+func RestoreKeeping(snapshot []byte, keep any, env Env, log *slog.Logger) (*Process, error) {
 	if len(snapshot) < 8 || binary.BigEndian.Uint64(snapshot) > uint64(len(snapshot)-8) {
 		return nil, errors.New("restore: the snapshot is truncated")
 	}
@@ -433,7 +442,7 @@ func Restore(snapshot []byte, env Env, log *slog.Logger) (*Process, error) {
 			owners++
 		}
 	}
-	mems, rest, err := machine.RestoreGroup(snapshot[8+stateLen:], owners)
+	mems, rest, err := machine.RestoreGroup(snapshot[8+stateLen:], owners, keep)
 	if err != nil {
 		return nil, fmt.Errorf("restore: %w", err)
 	}
