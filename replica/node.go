@@ -313,7 +313,7 @@ func (n *Node) apply(a consensus.Apply) error {
 		}
 		if e != nil {
 			var forged int
-			if e, forged = fromProposer(e, c.Proposer); forged > 0 {
+			if e, forged = FromProposer(e, c.Proposer); forged > 0 {
 				n.forgedInputs.Add(uint64(forged))
 				n.log.Warn("dropped what a member said in another's name", "index", c.Index, "proposer", c.Proposer, "entries", forged)
 			}
