@@ -26,3 +26,13 @@ func TestByzantineSmoke(t *testing.T) {
 	r := runByzantine(t, 1, Correct, AllFaults)
 	t.Logf("%s: ops %d, sim %v, %+v", r.Plan, r.Operations, r.SimTime, r.Byzantine)
 }
+
+// TestByzantineSilentPrimaryAtBoot: a primary that is silent from the
+// start never proposes the boot entry, and the backups, holding no
+// request of their own, never suspected it: the guest never booted
+// (seed 2, found by liveness). Every member now proposes the boot entry
+// once the guest has waited long enough.
+func TestByzantineSilentPrimaryAtBoot(t *testing.T) {
+	r := runByzantine(t, 2, Silent, AllFaults)
+	require.Positive(t, r.Operations)
+}

@@ -117,7 +117,9 @@ func (n *node) start() error {
 		Sealer:    replica.Sealer{Window: s.plan.sealWindow, Retry: int64(time.Second)},
 		Entropy:   rngReader{s.rng},
 		Propose:   n.propose,
-		Logger:    slog.New(traceHandler{n}),
+		// A Byzantine primary may never propose the boot entry.
+		EveryMemberBoots: s.byz != nil,
+		Logger:           slog.New(traceHandler{n}),
 	}, p.rep, p.router)
 	if s.byz != nil {
 		p.core, err = n.startBFT(p)
