@@ -206,6 +206,7 @@ func (e *bftEngine) takeSnapshotAtRest(atRest bool) {
 	data := snap.Data
 	if e.n.sim.faulty(e.n) && e.n.sim.byz.behaviour == WrongState {
 		data = append(slices.Clip(data), "and a state of its own"...)
+		e.n.sim.byzCounts.Tampered++
 	}
 	if err := e.core.SnapshotTaken(e.due.Seq, data); err != nil {
 		e.n.sim.violate(invRaftRuns, "node %d: the engine refused the snapshot due at %d: %v", e.n.id, e.due.Index, err)
@@ -221,6 +222,7 @@ func (e *bftEngine) Propose(data []byte) error {
 			if h, ok := h.(entry.StateHash); ok {
 				h.Hash[0] ^= 0xff
 				data = entry.Encode(h)
+				e.n.sim.byzCounts.Tampered++
 			}
 		}
 	}

@@ -5,8 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"slices"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/synodvm/synod/consensus"
@@ -243,4 +246,45 @@ func (n *node) forgeInputs(e entry.Entry) {
 		s.byzCounts.Tampered += uint64(len(forged.Entries))
 		n.propose(forged)
 	}
+}
+
+// ByzantineTable writes the fault table of Byzantine runs: one line per
+// behaviour, its runs added up. Uncertified outputs performed must be 0
+// everywhere; the service was available in a run when no request of the
+// clients (which use the correct members) waited past the liveness bound
+// and every correct member served the final reads.
+func ByzantineTable(w io.Writer, results []Result) {
+	type total struct {
+		runs      int
+		counts    ByzantineCounts
+		available bool
+	}
+	totals := map[Behaviour]*total{}
+	for _, r := range results {
+		t := totals[r.Behaviour]
+		if t == nil {
+			t = &total{available: true}
+			totals[r.Behaviour] = t
+		}
+		t.runs++
+		t.counts = t.counts.Add(r.Byzantine)
+		t.available = t.available && r.Operations > 0 && !slices.ContainsFunc(r.Violations, func(v Violation) bool {
+			return v.Invariant == invLiveness
+		})
+	}
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "BEHAVIOUR (SIMULATOR)\tRUNS\tCERTIFIED OUTPUTS\tUNCERTIFIED OUTPUTS PERFORMED\tSERVICE AVAILABLE\tMISMATCHED SIGNATURES\tTAMPERED MESSAGES\tFORGED INPUTS DROPPED")
+	for _, b := range Behaviours {
+		t := totals[b]
+		if t == nil {
+			continue
+		}
+		available := "yes"
+		if !t.available {
+			available = "NO"
+		}
+		c := t.counts
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%d\t%d\t%d\n", b, t.runs, c.Certified, c.Uncertified, available, c.Mismatched, c.Tampered, c.ForgedInputsDropped)
+	}
+	tw.Flush()
 }

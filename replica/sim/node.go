@@ -50,6 +50,9 @@ type process struct {
 	queue [][]byte
 	// routing is the output being routed, for the output checks.
 	routing outputs.Output
+	// executed is set when the replica's last run ran nothing and
+	// nothing was given to it since, as replica.Node tracks it.
+	executed bool
 	// failed says why the process stops at the end of this step.
 	failed string
 }
@@ -192,12 +195,14 @@ func (n *node) step() {
 	if (s.now+n.phase)%s.plan.tick == 0 {
 		n.raftCall("tick", p.core.Tick)
 	}
-	n.ready()
+	if n.ready() {
+		p.executed = false
+	}
 	if p.failed == "" {
-		p.rt.CatchUp(p.core.Status().Applied)
-		atRest := n.run() != replica.Ran
+		p.rt.CatchUp(p.core.Status().Applied, p.executed)
+		p.executed = n.run() != replica.Ran
 		if e, ok := p.core.(*bftEngine); ok {
-			e.takeSnapshotAtRest(atRest)
+			e.takeSnapshotAtRest(p.executed)
 		}
 		p.rt.Decide(time.Unix(0, n.clock()), p.core.Status())
 		p.port.step()
@@ -283,8 +288,9 @@ func errText(err error) string {
 	return err.Error()
 }
 
-// ready persists and sends what raft has ready, and applies what committed.
-func (n *node) ready() {
+// ready persists and sends what the core has ready, and applies what
+// committed; it reports whether there was any.
+func (n *node) ready() bool {
 	p := n.p
 	var applies []consensus.Apply
 	n.raftCall("ready", func() (err error) {
@@ -293,10 +299,11 @@ func (n *node) ready() {
 	})
 	for _, a := range applies {
 		if p.failed != "" {
-			return
+			break
 		}
 		n.apply(a)
 	}
+	return len(applies) > 0
 }
 
 // apply hands the replica a snapshot or committed entries, as

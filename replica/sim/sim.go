@@ -67,6 +67,9 @@ func (r Result) ReplayCommand(faults FaultSet) string {
 	if faults != AllFaults {
 		cmd += " --faults " + faults.String()
 	}
+	if r.Behaviour != "" {
+		cmd += " --byzantine --behaviour " + string(r.Behaviour)
+	}
 	return cmd
 }
 
