@@ -260,6 +260,8 @@ func (n *node) raftCall(what string, f func() error) {
 }
 
 // receive steps raft with every message and snapshot outcome that arrived.
+// Messages come first, then snapshot outcomes: a select between two
+// ready channels picks at random, and the run must not.
 func (n *node) receive() {
 	p := n.p
 	for p.failed == "" {
@@ -272,6 +274,10 @@ func (n *node) receive() {
 				}
 				return nil // a refused message is raft's business
 			})
+			continue
+		default:
+		}
+		select {
 		case r := <-p.ep.SnapshotsSent():
 			n.sim.trace.note(n.sim.now, n.id, "snapshot to n%d: %v", r.To, errText(r.Err))
 			n.raftCall("snapshot sent", func() error { return p.core.SnapshotSent(r) })
