@@ -55,7 +55,9 @@ func runByzantine(t testing.TB, seed uint64, b Behaviour) Result {
 // state-hashes, deliveries and outputs-agree among the correct members;
 // linearizable and no-lost-write for the clients, who use the correct
 // members; liveness once the faults end), and the behaviour did what it
-// does. Seeds with short chaos phases keep the test within CI's time.
+// does. Seed 110 draws every kind of fault with a short chaos phase and a
+// slow tick, which keeps the test within CI's time; seeds 2 and 3 are the
+// ones that found bugs.
 func TestByzantineBehaviours(t *testing.T) {
 	cases := []struct {
 		behaviour Behaviour
@@ -63,30 +65,30 @@ func TestByzantineBehaviours(t *testing.T) {
 		// did checks that the faulty member's behaviour took effect.
 		did func(t *testing.T, r Result)
 	}{
-		{Correct, 14, nil},
-		{Equivocate, 23, func(t *testing.T, r Result) {
+		{Correct, 110, nil},
+		{Equivocate, 110, func(t *testing.T, r Result) {
 			assert.Positive(t, r.Byzantine.Tampered, "the primary sent other batches")
 		}},
-		{WrongOutputs, 27, func(t *testing.T, r Result) {
+		{WrongOutputs, 110, func(t *testing.T, r Result) {
 			assert.Positive(t, r.Byzantine.Mismatched, "the correct members received its wrong signatures")
 		}},
-		{WrongState, 28, func(t *testing.T, r Result) {
+		{WrongState, 110, func(t *testing.T, r Result) {
 			assert.Positive(t, r.Byzantine.Tampered, "it proposed wrong state hashes and checkpoints")
 		}},
-		{ForgedMessages, 31, func(t *testing.T, r Result) {
+		{ForgedMessages, 110, func(t *testing.T, r Result) {
 			assert.Positive(t, r.Byzantine.Tampered, "it sent forged, truncated and replayed messages")
 		}},
-		{ForgeInputs, 50, func(t *testing.T, r Result) {
+		{ForgeInputs, 110, func(t *testing.T, r Result) {
 			assert.Positive(t, r.Byzantine.ForgedInputsDropped, "the replicas dropped its forged inputs")
 		}},
-		{FutureClock, 14, nil},
+		{FutureClock, 110, nil},
 		// A silent primary at boot never proposed the boot entry, and
 		// the backups, holding no request, never suspected it: the
 		// guest never booted (seed 2, found by liveness). Every member
 		// now proposes the boot entry once the guest has waited long
 		// enough (replica.Runtime).
 		{Silent, 2, nil},
-		{Slow, 23, nil},
+		{Slow, 110, nil},
 		// A restarted node performed the outputs of the history it
 		// replayed as if new: quiet replay ended once the log had handed
 		// the replica every entry, before the replica executed them. The
@@ -98,7 +100,7 @@ func TestByzantineBehaviours(t *testing.T) {
 		{GarbageFlood, 3, func(t *testing.T, r Result) {
 			assert.Positive(t, r.Byzantine.Tampered, "it flooded the others")
 		}},
-		{Twins, 27, nil},
+		{Twins, 110, nil},
 	}
 	for _, c := range cases {
 		t.Run(string(c.behaviour), func(t *testing.T) {
@@ -145,4 +147,24 @@ func TestByzantineSweep(t *testing.T) {
 			runByzantine(t, seed, "")
 		})
 	}
+}
+
+// TestByzantineLateConnOpenRunsInputsTwice is a bug the simulator found
+// and that is not fixed yet (seed 89, equivocation, found by
+// linearizable; the equivocation only delays ordering). Node 4's request
+// holding a ConnOpen and the first bytes of a client's connection waited
+// unordered while the node's port proposed the same inputs again as a new
+// request, which executed; the guest later closed the connection and the
+// world forgot it, and then the first request was ordered after all: its
+// ConnOpen made the connection anew and its bytes ran a second time,
+// putting old writes back. The replicated state must remember the
+// connections it has seen (for each node, the highest serial opened) and
+// refuse a ConnOpen at or below it; that changes the world's snapshot
+// format, which is being changed in parallel, so it is left for a change
+// of its own. Run it with SYNOD_SIM_KNOWN_BUGS=1.
+func TestByzantineLateConnOpenRunsInputsTwice(t *testing.T) {
+	if os.Getenv("SYNOD_SIM_KNOWN_BUGS") == "" {
+		t.Skip("a known bug, not fixed yet; SYNOD_SIM_KNOWN_BUGS=1 runs it")
+	}
+	runByzantine(t, 89, Equivocate)
 }
