@@ -85,8 +85,8 @@ func TestByzantineBehaviours(t *testing.T) {
 		// A silent primary at boot never proposed the boot entry, and
 		// the backups, holding no request, never suspected it: the
 		// guest never booted (seed 2, found by liveness). Every member
-		// now proposes the boot entry once the guest has waited long
-		// enough (replica.Runtime).
+		// of a Byzantine cluster now proposes the boot entry
+		// (replica.RuntimeConfig.EveryMemberBoots).
 		{Silent, 2, nil},
 		{Slow, 110, nil},
 		// A restarted node performed the outputs of the history it
