@@ -73,6 +73,9 @@ type CertifierConfig struct {
 	// digest for every output: for fault-injection tests only.
 	SignWrongDigests bool
 	Logger           *slog.Logger
+	// Now is the clock an output's wait is measured on (default
+	// time.Now); the simulator gives its virtual one.
+	Now func() time.Time
 }
 
 // Certifier signs this node's view of every output and certifies the
@@ -140,6 +143,9 @@ func NewCertifier(cfg CertifierConfig) (*Certifier, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	return &Certifier{
 		cfg:    cfg,
 		quorum: certificateQuorum(n),
@@ -204,8 +210,8 @@ func (c *Certifier) Sign(outs []Output) {
 			delete(batches, o.Node)
 		}
 	}
-	for to, b := range batches {
-		c.send(to, b)
+	for _, to := range slices.Sorted(maps.Keys(batches)) { // in one order, for the simulator's same runs
+		c.send(to, batches[to])
 	}
 }
 
@@ -233,7 +239,7 @@ func (c *Certifier) Hold(o Output, perform func(Output, Certificate)) {
 	own := ed25519.Sign(c.cfg.Key, c.statement(o.Seq, o.Node, digest))
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.waiting = append(c.waiting, heldOutput{o: o, digest: digest, own: own, perform: perform, since: time.Now()})
+	c.waiting = append(c.waiting, heldOutput{o: o, digest: digest, own: own, perform: perform, since: c.cfg.Now()})
 	c.through = max(c.through, o.Seq)
 	c.release()
 	if len(c.votes) > maxHeldVotes/2 {
@@ -382,7 +388,7 @@ func (c *Certifier) Tick(now time.Time) {
 	seq := c.waiting[0].o.Seq
 	c.mu.Unlock()
 	msg := binary.BigEndian.AppendUint64([]byte{msgResend}, seq)
-	for id := range c.cfg.Members {
+	for _, id := range slices.Sorted(maps.Keys(c.cfg.Members)) {
 		if id != c.cfg.Self {
 			c.send(id, msg)
 		}

@@ -72,6 +72,10 @@ type Router struct {
 	// certified; nil in a crash-fault cluster, where outputs are
 	// performed as they are computed.
 	Certify *Certifier
+	// Observe, when set, is called with each output just before this
+	// router performs it, and its certificate (nil where none is
+	// needed): the simulator checks every performed output with it.
+	Observe func(Output, Certificate)
 
 	lastSeq   uint64
 	actioned  atomic.Uint64
@@ -165,6 +169,9 @@ type CertifiedDisks interface {
 // perform performs o; cert is its certificate in a Byzantine cluster, nil
 // otherwise.
 func (r *Router) perform(o Output, cert Certificate) {
+	if r.Observe != nil {
+		r.Observe(o, cert)
+	}
 	r.byKind[KindOf(o.Action)].Add(1)
 	switch a := o.Action.(type) {
 	case Send:

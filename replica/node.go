@@ -216,12 +216,17 @@ func (n *Node) Run(ctx context.Context) (*linux.ExitStatus, error) {
 	// to be absorbed: it is served at the next rest, after them, which is
 	// the state the engine asks for.
 	var heldSnapshot chan snapshotReply
+	// executed is set when the replica's last step ran nothing and
+	// nothing was given to it since: it has executed all it was given.
+	executed := false
 	for {
-		if _, err := n.absorb(); err != nil {
+		took, err := n.absorb()
+		if err != nil {
 			return nil, err
 		}
-		n.rt.CatchUp(n.cfg.Log.Status().Applied)
+		n.rt.CatchUp(n.cfg.Log.Status().Applied, executed && !took)
 		progress := n.rep.Step()
+		executed = progress != Ran
 		n.router.Route(n.rep.Outputs())
 		for _, e := range n.rep.Proposals() {
 			n.propose(e)
@@ -258,8 +263,10 @@ func (n *Node) Run(ctx context.Context) (*linux.ExitStatus, error) {
 			if err := n.apply(apply); err != nil {
 				return nil, err
 			}
+			executed = false
 		case reply := <-n.snapshots:
 			took, err := n.absorb()
+			executed = executed && !took
 			switch {
 			case err != nil:
 				return nil, err
@@ -317,7 +324,7 @@ func (n *Node) apply(a consensus.Apply) error {
 		}
 		if e != nil {
 			var forged int
-			if e, forged = fromProposer(e, c.Proposer); forged > 0 {
+			if e, forged = FromProposer(e, c.Proposer); forged > 0 {
 				n.forgedInputs.Add(uint64(forged))
 				n.log.Warn("dropped what a member said in another's name", "index", c.Index, "proposer", c.Proposer, "entries", forged)
 			}

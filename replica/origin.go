@@ -5,7 +5,7 @@ import (
 	"github.com/synodvm/synod/consensus/entry"
 )
 
-// fromProposer keeps of e what its proposer may say: in a Byzantine
+// FromProposer keeps of e what its proposer may say: in a Byzantine
 // cluster the engine names the member that signed each entry, and a
 // member speaks only for itself. Client inputs count only for its own
 // connections (a faulty node cannot type into another node's client's
@@ -17,7 +17,7 @@ import (
 // Boot, seals and NodeDown/NodeUp are taken from any member: seals only
 // move guest time forward within the bounds every replica checks, and a
 // member that declares others down costs availability, not correctness.
-func fromProposer(e entry.Entry, proposer consensus.NodeID) (entry.Entry, int) {
+func FromProposer(e entry.Entry, proposer consensus.NodeID) (entry.Entry, int) {
 	if proposer == 0 {
 		return e, 0
 	}
@@ -26,7 +26,7 @@ func fromProposer(e entry.Entry, proposer consensus.NodeID) (entry.Entry, int) {
 	case entry.Inputs:
 		kept := e.Entries[:0:0]
 		for _, in := range e.Entries {
-			if own, _ := fromProposer(in, proposer); own != nil {
+			if own, _ := FromProposer(in, proposer); own != nil {
 				kept = append(kept, in)
 			}
 		}

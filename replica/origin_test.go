@@ -32,10 +32,10 @@ func TestAMemberSpeaksOnlyForItself(t *testing.T) {
 		{"a seal", entry.Seal{Through: 3}, entry.Seal{Through: 3}, 0},
 		{"a node declared down", entry.NodeDown{Node: 3}, entry.NodeDown{Node: 3}, 0},
 	} {
-		got, dropped := fromProposer(tc.in, 2)
+		got, dropped := FromProposer(tc.in, 2)
 		require.Equal(t, tc.want, got, tc.name)
 		require.Equal(t, tc.dropped, dropped, tc.name)
-		unauthenticated, none := fromProposer(tc.in, 0)
+		unauthenticated, none := FromProposer(tc.in, 0)
 		require.Equal(t, tc.in, unauthenticated, "%s: an engine that names no proposer trusts every member", tc.name)
 		require.Zero(t, none)
 	}

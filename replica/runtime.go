@@ -125,16 +125,23 @@ func NewRuntime(cfg RuntimeConfig, rep *Replica, router *outputs.Router) *Runtim
 // before it stopped.
 func (rt *Runtime) Start(commit uint64, now time.Time) { rt.catchUpTo, rt.now = commit, now }
 
-// CatchUp starts performing outputs once the node has applied everything
-// that was committed when it started; it runs before each replica step.
+// CatchUp starts performing outputs once the node has replayed
+// everything that was committed when it started; it runs before each
+// replica step. The replica has replayed it once the log has handed it
+// every such entry (applied) and it has executed as far as they let it
+// (executed: its last step ran nothing, and nothing was given to it
+// since). Handed over is not enough: the outputs of the history come out
+// as the replica executes it, and performed anew they would, in a
+// Byzantine cluster, wait for signatures the others gave long ago and
+// may have lost in a crash since.
 // It also fences the node's disk outputs while a NodeDown of this node
 // has committed and its replica has not delivered it: what the replica
 // emits until then is history the cluster has already decided without
 // this node. A disk write in it completed as uncertain and was reissued
 // through another path, and newer writes may have followed; performed
 // now, late, it would write over them (docs/outputs.md).
-func (rt *Runtime) CatchUp(applied uint64) {
-	if rt.router.Quiet.Load() && applied >= rt.catchUpTo {
+func (rt *Runtime) CatchUp(applied uint64, executed bool) {
+	if rt.router.Quiet.Load() && applied >= rt.catchUpTo && executed {
 		rt.router.Quiet.Store(false)
 		rt.cfg.Logger.Info("caught up; performing outputs", "applied", applied)
 	}

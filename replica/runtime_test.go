@@ -48,6 +48,8 @@ type runtimeRig struct {
 	disks    fakeDisks
 	proposed []entry.Entry
 	t0       time.Time
+	// executed is whether the replica's last step ran nothing.
+	executed bool
 }
 
 // startDiskWrite has the guest write data at the start of disk 1: the
@@ -87,8 +89,8 @@ func newRuntimeRigBooted(t *testing.T, commitOnDisk uint64, boot entry.Boot) *ru
 // loop is one turn of the node's loop at t0+at, after the log applied
 // through applied.
 func (r *runtimeRig) loop(at time.Duration, applied uint64) {
-	r.rt.CatchUp(applied)
-	r.rep.Step()
+	r.rt.CatchUp(applied, r.executed)
+	r.executed = r.rep.Step() != Ran
 	r.router.Route(r.rep.Outputs())
 	r.rt.Decide(r.t0.Add(at), consensus.Status{Applied: applied})
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/synodvm/synod/replica/sim"
 )
 
-const simUsage = `usage: synod sim [--seeds N] [--seed S] [--faults KINDS] [--trace FILE]
+const simUsage = `usage: synod sim [--seeds N] [--seed S] [--faults KINDS] [--trace FILE] [--byzantine [--behaviour B]]
 
 Runs the deterministic simulator of a whole cluster (docs/simulation.md):
 for each seed, a cluster running the bundled key-value service with
@@ -23,6 +23,9 @@ shared simulated disk, under the faults that seed chooses, checking the
 invariants throughout. Seeds S to S+N-1 run, several at a time; each is
 reproducible bit for bit, so a failing seed is replayed with
 synod sim --seed S. Exits with status 1 if any seed violates an invariant.
+With --byzantine, each seed runs 4 members of the Byzantine engine, one of
+them faulty in the way the seed draws (or --behaviour says), and the
+fault table of the behaviours is printed at the end.
 
 flags:
 `
@@ -36,6 +39,8 @@ func runSim(ctx context.Context, args []string, stdout io.Writer) error {
 	tracePath := fs.String("trace", "", "write every event of the run to `file` (one seed only)")
 	tail := fs.Int("tail", 40, "how many of the last `events` to show for a failing seed")
 	verbose := fs.Bool("v", false, "show every seed's row and what it chose, not only the failing seeds'")
+	byzantine := fs.Bool("byzantine", false, "run the Byzantine engine on 4 members, one of them faulty")
+	behaviourName := fs.String("behaviour", "", "with --byzantine, the faulty member's `behaviour` instead of the one each seed draws")
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
@@ -47,8 +52,15 @@ func runSim(ctx context.Context, args []string, stdout io.Writer) error {
 		return errors.New("sim: --seeds and --jobs must be at least 1")
 	case *tracePath != "" && *count != 1:
 		return errors.New("sim: --trace writes one seed's events; give --seeds 1")
+	case *behaviourName != "" && !*byzantine:
+		return errors.New("sim: --behaviour is the faulty member's of a Byzantine run; add --byzantine")
 	}
-	opts := sim.Options{Guest: serviceGuest, Journal: journalGuest, Faults: faults, Tail: *tail}
+	opts := sim.Options{Guest: serviceGuest, Journal: journalGuest, Faults: faults, Tail: *tail, Byzantine: *byzantine}
+	if *behaviourName != "" {
+		if opts.Behaviour, err = sim.ParseBehaviour(*behaviourName); err != nil {
+			return fmt.Errorf("sim: --behaviour: %w", err)
+		}
+	}
 	if *tracePath != "" {
 		f, err := os.Create(*tracePath)
 		if err != nil {
@@ -61,7 +73,7 @@ func runSim(ctx context.Context, args []string, stdout io.Writer) error {
 	for i := range seeds {
 		seeds[i] = *first + uint64(i)
 	}
-	report := simReport{out: stdout, faults: faults, verbose: *verbose || *count == 1}
+	report := simReport{out: stdout, faults: faults, verbose: *verbose || *count == 1, byzantine: *byzantine}
 	start := time.Now()
 	runErr := runSeeds(ctx, seeds, *jobs, opts, report.add)
 	if err := report.finish(time.Since(start)); runErr == nil {
@@ -122,14 +134,21 @@ type simReport struct {
 	out     io.Writer
 	faults  sim.FaultSet
 	verbose bool
-	rows    []sim.Result
-	failed  []sim.Result
-	total   sim.Result
-	seeds   int
+	// byzantine runs also print the fault table of their behaviours,
+	// from every result.
+	byzantine bool
+	all       []sim.Result
+	rows      []sim.Result
+	failed    []sim.Result
+	total     sim.Result
+	seeds     int
 }
 
 func (p *simReport) add(r sim.Result) {
 	p.seeds++
+	if p.byzantine {
+		p.all = append(p.all, r)
+	}
 	p.total.SimTime += r.SimTime
 	p.total.Events += r.Events
 	p.total.Operations += r.Operations
@@ -167,6 +186,10 @@ func (p *simReport) finish(took time.Duration) error {
 		for _, r := range p.rows {
 			fmt.Fprintf(p.out, "seed %d (trace %016x): %s\n", r.Seed, r.TraceHash, r.Plan)
 		}
+	}
+	if p.byzantine {
+		fmt.Fprintln(p.out)
+		sim.ByzantineTable(p.out, p.all)
 	}
 	for _, r := range p.failed {
 		fmt.Fprintf(p.out, "\nseed %d failed: %s\n", r.Seed, r.Plan)

@@ -95,8 +95,11 @@ func (c *client) dial() {
 // little first.
 func (c *client) moveOn() {
 	s := c.sim
-	if !c.reader {
+	for !c.reader {
 		c.target = c.target%consensus.NodeID(len(s.nodes)) + 1
+		if !s.faulty(s.node(c.target)) {
+			break
+		}
 	}
 	c.next = s.now + time.Duration(20+s.rng.IntN(200))*time.Millisecond
 }

@@ -173,8 +173,11 @@ func between(rng *rand.Rand, lo, hi time.Duration) time.Duration {
 }
 
 // newPlan draws a run's plan; each fault kind allowed is used by about
-// two seeds in three, at a rate of its own.
-func newPlan(rng *rand.Rand, allowed FaultSet) plan {
+// two seeds in three, at a rate of its own. A Byzantine run has 4
+// members, and neither disk faults nor lost stores: the simulated disk
+// models the raft store, and a Byzantine member cannot rejoin without its
+// records (docs/byzantine.md).
+func newPlan(rng *rand.Rand, allowed FaultSet, byzantine bool) plan {
 	p := plan{
 		nodes:             pick(rng, 3, 3, 3, 5),
 		clients:           2 + rng.IntN(5),
@@ -188,6 +191,10 @@ func newPlan(rng *rand.Rand, allowed FaultSet) plan {
 		hashEvery:         pick[uint64](rng, 8, 32, 256),
 		think:             pick[time.Duration](rng, 1, 10, 50) * time.Millisecond,
 		chaos:             between(rng, 5*time.Second, 20*time.Second),
+	}
+	if byzantine {
+		p.nodes = byzantineNodes
+		allowed &^= FaultStoreLoss | FaultDisk
 	}
 	p.skew = make([]time.Duration, p.nodes)
 	for i := range p.skew {
@@ -354,6 +361,9 @@ func (s *Sim) jumpClocks() {
 		jump = -jump
 	}
 	n.skew += jump
+	if s.byz != nil {
+		n.skew = min(max(n.skew, -maxByzantineSkew), maxByzantineSkew)
+	}
 	s.counts.ClockJumps++
 	s.trace.note(s.now, n.id, "clock jumps %v (now %v off)", jump.Round(time.Millisecond), n.skew.Round(time.Millisecond))
 }
@@ -361,9 +371,11 @@ func (s *Sim) jumpClocks() {
 // partition splits the nodes into two or three random groups.
 func (s *Sim) partition() {
 	groups := make([][]consensus.NodeID, 2+s.rng.IntN(2))
+	s.group = map[consensus.NodeID]int{}
 	for _, n := range s.nodes {
 		g := s.rng.IntN(len(groups))
 		groups[g] = append(groups[g], n.id)
+		s.group[n.id] = g
 	}
 	s.net.Partition(groups...)
 	s.partitioned = true
@@ -375,6 +387,7 @@ func (s *Sim) partition() {
 func (s *Sim) heal() {
 	s.net.Heal()
 	s.partitioned = false
+	s.group = nil
 	s.trace.note(s.now, 0, "partition healed")
 }
 

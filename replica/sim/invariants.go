@@ -9,6 +9,7 @@ import (
 
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/entry"
+	"github.com/synodvm/synod/outputs"
 	"github.com/synodvm/synod/replica"
 )
 
@@ -52,6 +53,13 @@ const (
 	// invGuestClock: the guest's realtime clock never goes backwards,
 	// whatever the nodes' clocks do.
 	invGuestClock = "guest-clock-monotone"
+	// invCertified: in a Byzantine run, every output performed that
+	// needs a certificate has one: f+1 members' valid signatures over
+	// it, and it is the output the correct replicas computed.
+	invCertified = "output-certified"
+	// invOutputsAgree: in a Byzantine run, the correct replicas compute
+	// the same output at each sequence number.
+	invOutputsAgree = "outputs-agree"
 )
 
 // livenessBound is how long after the faults stop a request may wait for
@@ -97,6 +105,9 @@ type checks struct {
 	// is set when a replica's snapshot did not give one.
 	guestClock           []guestClockReading
 	guestClockUnreadable bool
+	// outputs is, in a Byzantine run, the digest of the output the
+	// correct replicas computed at each sequence number.
+	outputs map[uint64][32]byte
 }
 
 type nodeHash struct {
@@ -112,11 +123,15 @@ func newChecks(s *Sim) checks {
 		hashChecked: map[consensus.NodeID]uint64{},
 		delivered:   map[uint64]uint64{},
 		performedBy: map[uint64]consensus.NodeID{},
+		outputs:     map[uint64][32]byte{},
 	}
 }
 
 // commit checks that index holds the same entry on every node.
 func (c *checks) commit(n *node, index uint64, data []byte) {
+	if c.s.faulty(n) {
+		return
+	}
 	h := fnv.New64a()
 	h.Write(data)
 	sum := h.Sum64()
@@ -130,6 +145,9 @@ func (c *checks) commit(n *node, index uint64, data []byte) {
 // against the others' at that epoch, and, when it finished an epoch, the
 // index delivered at its end.
 func (c *checks) afterStep(n *node, progress replica.Progress) {
+	if c.s.faulty(n) {
+		return
+	}
 	st := n.p.rep.Status()
 	if st.LastHashAt != 0 && st.LastHashAt != c.hashChecked[n.id] {
 		c.hashChecked[n.id] = st.LastHashAt
@@ -170,6 +188,43 @@ func (c *checks) performed(n *node) {
 		c.s.violate(invOutputOnce, "output #%d (%v) performed by node %d, and again by node %d", o.Seq, o.Action, by, n.id)
 	}
 	c.performedBy[o.Seq] = n.id
+}
+
+// computed records, in a Byzantine run, the output a correct replica
+// computed, and checks it against the other correct replicas'.
+func (c *checks) computed(n *node, o outputs.Output) {
+	if c.s.byz == nil || c.s.faulty(n) {
+		return
+	}
+	d := outputs.Digest(o)
+	if first, ok := c.outputs[o.Seq]; ok && first != d {
+		c.s.violate(invOutputsAgree, "node %d computed output #%d (%v) unlike another correct replica", n.id, o.Seq, o.Action)
+	}
+	c.outputs[o.Seq] = d
+}
+
+// performs is called as n's router performs o, with its certificate: it
+// tells the output checks which output the devices act on, and in a
+// Byzantine run checks the certificate against the members' keys, as
+// synod proxy and the disk server do, and the output against what the
+// correct replicas computed.
+func (c *checks) performs(n *node, o outputs.Output, cert outputs.Certificate) {
+	n.p.routing = o
+	s := c.s
+	if s.byz == nil || !outputs.NeedsCertificate(o.Action) {
+		return
+	}
+	if err := outputs.Verify(s.clusterID(), s.publicKeys, o, cert); err != nil {
+		s.byzCounts.Uncertified++
+		s.violate(invCertified, "node %d performs output #%d (%v) without a certificate: %v", n.id, o.Seq, o.Action, err)
+		return
+	}
+	if want, ok := c.outputs[o.Seq]; ok && want != outputs.Digest(o) {
+		s.byzCounts.Uncertified++
+		s.violate(invCertified, "node %d performs output #%d (%v), certified, but not the one the correct replicas computed", n.id, o.Seq, o.Action)
+		return
+	}
+	s.byzCounts.Certified++
 }
 
 // guestClockEvery is how often, in virtual time, the guest clock of one

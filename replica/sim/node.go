@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/consensus/bft"
 	"github.com/synodvm/synod/consensus/entry"
 	"github.com/synodvm/synod/consensus/memnet"
 	"github.com/synodvm/synod/consensus/raftlog"
@@ -25,6 +26,10 @@ type node struct {
 	skew, phase time.Duration
 	p           *process // nil while down
 	restartAt   time.Duration
+	// records are what a Byzantine engine persisted, and twinRecords its
+	// twin's: each Ready's records one atomic write that survives the
+	// process (the simulated disk models the raft store only).
+	records, twinRecords [][]byte
 }
 
 // process is a running node: the raft core, the replica and its
@@ -32,7 +37,7 @@ type node struct {
 // simulation's goroutine. What replica.Node does on goroutines (the
 // proposer, the loop's timers) is done here step by step.
 type process struct {
-	core   *raftlog.Core
+	core   engine
 	ep     *memnet.Endpoint
 	rep    *replica.Replica
 	router *outputs.Router
@@ -45,6 +50,9 @@ type process struct {
 	queue [][]byte
 	// routing is the output being routed, for the output checks.
 	routing outputs.Output
+	// executed is set when the replica's last run ran nothing and
+	// nothing was given to it since, as replica.Node tracks it.
+	executed bool
 	// failed says why the process stops at the end of this step.
 	failed string
 }
@@ -60,19 +68,21 @@ const (
 
 func (n *node) up() bool { return n.p != nil }
 
-// clock is the node's wall clock in Unix nanoseconds.
-func (n *node) clock() int64 { return n.sim.wallStart + int64(n.sim.now+n.skew) }
+// clock is the node's wall clock in Unix nanoseconds: ten years ahead on
+// a member faulty with future-clock.
+func (n *node) clock() int64 {
+	t := n.sim.wallStart + int64(n.sim.now+n.skew)
+	if n.sim.faulty(n) && n.sim.byz.behaviour == FutureClock {
+		t += int64(futureClockAhead)
+	}
+	return t
+}
 
 // start boots the node's process from the store on its disk.
 func (n *node) start() error {
 	s := n.sim
-	store, err := n.disk.open()
-	if err != nil {
-		return fmt.Errorf("node %d: %w", n.id, err)
-	}
 	ep, err := s.net.Join(n.id)
 	if err != nil {
-		store.Close()
 		return fmt.Errorf("node %d: %w", n.id, err)
 	}
 	guest, argv, paths := s.opts.Guest, []string{"kvd"}, []entry.DiskPath(nil)
@@ -89,7 +99,7 @@ func (n *node) start() error {
 		Net:    p.port,
 		Stdout: consoleWriter{n, 1},
 		Stderr: consoleWriter{n, 2},
-	}}
+	}, Observe: func(o outputs.Output, cert outputs.Certificate) { s.checks.performs(n, o, cert) }}
 	if s.journal != nil {
 		p.disks = newDiskDevice(n)
 		p.router.Devices.Disks = p.disks
@@ -110,8 +120,33 @@ func (n *node) start() error {
 		Sealer:    replica.Sealer{Window: s.plan.sealWindow, Retry: int64(time.Second)},
 		Entropy:   rngReader{s.rng},
 		Propose:   n.propose,
-		Logger:    slog.New(traceHandler{n}),
+		// A Byzantine primary may never propose the boot entry.
+		EveryMemberBoots: s.byz != nil,
+		Logger:           slog.New(traceHandler{n}),
 	}, p.rep, p.router)
+	if s.byz != nil {
+		p.core, err = n.startBFT(p)
+	} else {
+		p.core, err = n.startRaft(p)
+	}
+	if err != nil {
+		ep.Close()
+		return err
+	}
+	commit := p.core.Status().Commit
+	p.rt.Start(commit, time.Unix(0, n.clock()))
+	n.p = p
+	s.trace.note(s.now, n.id, "starts (commit %d on disk)", commit)
+	return nil
+}
+
+// startRaft starts n's raft core on the store on its disk.
+func (n *node) startRaft(p *process) (engine, error) {
+	s := n.sim
+	store, err := n.disk.open()
+	if err != nil {
+		return nil, fmt.Errorf("node %d: %w", n.id, err)
+	}
 	cfg := raftlog.Config{
 		ID:              n.id,
 		Peers:           s.ids(),
@@ -122,17 +157,13 @@ func (n *node) start() error {
 		Logger:          quiet,
 		Clock:           func() time.Time { return time.Unix(0, n.clock()) },
 	}
-	s.raft(func() { p.core, err = raftlog.NewCore(cfg, store, processTransport{ep, p}) })
+	var core *raftlog.Core
+	s.raft(func() { core, err = raftlog.NewCore(cfg, store, processTransport{p.ep, p}) })
 	if err != nil {
-		ep.Close()
 		store.Close()
-		return fmt.Errorf("node %d: %w", n.id, err)
+		return nil, fmt.Errorf("node %d: %w", n.id, err)
 	}
-	commit := p.core.Status().Commit
-	p.rt.Start(commit, time.Unix(0, n.clock()))
-	n.p = p
-	s.trace.note(s.now, n.id, "starts (commit %d on disk)", commit)
-	return nil
+	return core, nil
 }
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -141,6 +172,7 @@ var quiet = slog.New(slog.DiscardHandler)
 // clients' sockets reset. While the node is down, its disk may damage
 // what it holds.
 func (n *node) crash(why string) {
+	n.sim.byzCounts.Mismatched += n.mismatched()
 	p := n.p
 	n.p = nil
 	p.ep.Close()
@@ -163,10 +195,15 @@ func (n *node) step() {
 	if (s.now+n.phase)%s.plan.tick == 0 {
 		n.raftCall("tick", p.core.Tick)
 	}
-	n.ready()
+	if n.ready() {
+		p.executed = false
+	}
 	if p.failed == "" {
-		p.rt.CatchUp(p.core.Status().Applied)
-		n.run()
+		p.rt.CatchUp(p.core.Status().Applied, p.executed)
+		p.executed = n.run() != replica.Ran
+		if e, ok := p.core.(*bftEngine); ok {
+			e.takeSnapshotAtRest(p.executed)
+		}
 		p.rt.Decide(time.Unix(0, n.clock()), p.core.Status())
 		p.port.step()
 		n.flushProposals()
@@ -176,11 +213,13 @@ func (n *node) step() {
 	}
 }
 
-// run runs the machine for up to epochsPerStep epochs.
-func (n *node) run() {
+// run runs the machine for up to epochsPerStep epochs, and says how its
+// last Step went.
+func (n *node) run() replica.Progress {
 	s, p := n.sim, n.p
+	progress := replica.Ran
 	for range epochsPerStep {
-		progress := p.rep.Step()
+		progress = p.rep.Step()
 		n.route()
 		for _, e := range p.rep.Proposals() {
 			n.propose(e)
@@ -192,9 +231,10 @@ func (n *node) run() {
 			p.failed = "its replica stopped"
 		}
 		if progress != replica.Ran {
-			return
+			return progress
 		}
 	}
+	return progress
 }
 
 // raftCall runs a raft call with the run's raft randomness. A failed
@@ -220,6 +260,8 @@ func (n *node) raftCall(what string, f func() error) {
 }
 
 // receive steps raft with every message and snapshot outcome that arrived.
+// Messages come first, then snapshot outcomes: a select between two
+// ready channels picks at random, and the run must not.
 func (n *node) receive() {
 	p := n.p
 	for p.failed == "" {
@@ -232,6 +274,10 @@ func (n *node) receive() {
 				}
 				return nil // a refused message is raft's business
 			})
+			continue
+		default:
+		}
+		select {
 		case r := <-p.ep.SnapshotsSent():
 			n.sim.trace.note(n.sim.now, n.id, "snapshot to n%d: %v", r.To, errText(r.Err))
 			n.raftCall("snapshot sent", func() error { return p.core.SnapshotSent(r) })
@@ -248,8 +294,9 @@ func errText(err error) string {
 	return err.Error()
 }
 
-// ready persists and sends what raft has ready, and applies what committed.
-func (n *node) ready() {
+// ready persists and sends what the core has ready, and applies what
+// committed; it reports whether there was any.
+func (n *node) ready() bool {
 	p := n.p
 	var applies []consensus.Apply
 	n.raftCall("ready", func() (err error) {
@@ -258,10 +305,11 @@ func (n *node) ready() {
 	})
 	for _, a := range applies {
 		if p.failed != "" {
-			return
+			break
 		}
 		n.apply(a)
 	}
+	return len(applies) > 0
 }
 
 // apply hands the replica a snapshot or committed entries, as
@@ -289,7 +337,15 @@ func (n *node) apply(a consensus.Apply) {
 		s.trace.note(s.now, n.id, "commits %d: %s", c.Index, describeEntry(e))
 		s.checks.commit(n, c.Index, c.Data)
 		if e != nil {
+			var forged int
+			if e, forged = replica.FromProposer(e, c.Proposer); forged > 0 {
+				s.byzCounts.ForgedInputsDropped += uint64(forged)
+				s.trace.note(s.now, n.id, "drops %d inputs n%d proposed in another's name", forged, c.Proposer)
+			}
+		}
+		if e != nil {
 			p.port.committed(e)
+			n.forgeInputs(e)
 		}
 		p.rep.CommitEntry(c.Index, e)
 	}
@@ -308,6 +364,7 @@ func (n *node) snapshot() (consensus.Snapshot, error) {
 func (n *node) route() {
 	p := n.p
 	for _, o := range p.rep.Outputs() {
+		n.sim.checks.computed(n, o)
 		p.routing = o
 		p.router.Route([]outputs.Output{o})
 	}
@@ -344,7 +401,7 @@ func (n *node) flushProposals() {
 			err = p.core.Propose(p.queue[0])
 			return err
 		})
-		if errors.Is(err, raftlog.ErrBusy) {
+		if errors.Is(err, raftlog.ErrBusy) || errors.Is(err, bft.ErrBusy) {
 			return
 		}
 		p.queue = p.queue[1:]

@@ -39,7 +39,10 @@ func (s *Sim) checkOwed(faultsEnded time.Duration) {
 			o = &owedSince{}
 			s.owed[n.id] = o
 		}
-		if !n.up() || n.p.router.Quiet.Load() || n.p.rep.Down(n.id) {
+		// A faulty member may owe anything for ever: the replicated
+		// state passes it over (a withheld random batch), and the check
+		// is of the correct ones.
+		if !n.up() || n.p.router.Quiet.Load() || n.p.rep.Down(n.id) || s.faulty(n) {
 			*o = owedSince{}
 			continue
 		}

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,13 @@ type Options struct {
 	Tail int
 	// Trace, if set, receives every event of the run, one per line.
 	Trace io.Writer
+	// Byzantine runs the Byzantine engine on 4 members, one of them
+	// faulty as the seed draws (byzantine.go), with the key-value
+	// workload.
+	Byzantine bool
+	// Behaviour, in a Byzantine run, is the faulty member's behaviour
+	// instead of the one the seed draws.
+	Behaviour Behaviour
 }
 
 // Result is what a run did and found.
@@ -47,6 +55,10 @@ type Result struct {
 	Violations []Violation
 	// Tail is the last events of the run, oldest first.
 	Tail []string
+	// Behaviour is the faulty member's behaviour in a Byzantine run, and
+	// Byzantine what the run counted of it; empty otherwise.
+	Behaviour Behaviour
+	Byzantine ByzantineCounts
 }
 
 // ReplayCommand is the command line that runs this seed again.
@@ -54,6 +66,9 @@ func (r Result) ReplayCommand(faults FaultSet) string {
 	cmd := fmt.Sprintf("synod sim --seed %d", r.Seed)
 	if faults != AllFaults {
 		cmd += " --faults " + faults.String()
+	}
+	if r.Behaviour != "" {
+		cmd += " --byzantine --behaviour " + string(r.Behaviour)
 	}
 	return cmd
 }
@@ -97,9 +112,17 @@ type Sim struct {
 	// journal is the journal workload; nil when the seed runs the
 	// key-value guest and its clients.
 	journal *journal
+	// byz is a Byzantine run's plan for its faulty member, publicKeys
+	// its members' keys, byzCounts what it counted; byz is nil in a raft
+	// run.
+	byz        *byzantinePlan
+	publicKeys map[consensus.NodeID]ed25519.PublicKey
+	byzCounts  ByzantineCounts
 
 	partitioned   bool
 	partitionEnds time.Duration
+	// group is each node's side of the partition, while there is one.
+	group map[consensus.NodeID]int
 	// faultsOver is set once the chaos phase ends.
 	faultsOver bool
 	counts     FaultCounts
@@ -133,7 +156,7 @@ func newSim(opts Options) (*Sim, error) {
 	rng := rand.New(rand.NewPCG(splitmix(opts.Seed), splitmix(opts.Seed+1)))
 	s := &Sim{
 		opts:      opts,
-		plan:      newPlan(rng, opts.Faults),
+		plan:      newPlan(rng, opts.Faults, opts.Byzantine),
 		rng:       rng,
 		raftRand:  rand.New(rand.NewPCG(splitmix(opts.Seed+2), splitmix(opts.Seed+3))),
 		wallStart: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano(),
@@ -142,7 +165,15 @@ func newSim(opts Options) (*Sim, error) {
 	}
 	s.history.stamp = s.stamp
 	s.checks = newChecks(s)
-	if jp, ok := newJournalPlan(opts.Seed, s.plan.nodes, opts.Faults); ok {
+	if opts.Byzantine {
+		bp := newByzantinePlan(opts.Seed, opts.Behaviour)
+		s.byz = &bp
+		s.publicKeys = map[consensus.NodeID]ed25519.PublicKey{}
+		for i := range s.plan.nodes {
+			id := consensus.NodeID(i + 1)
+			s.publicKeys[id] = memberKey(opts.Seed, id).Public().(ed25519.PublicKey)
+		}
+	} else if jp, ok := newJournalPlan(opts.Seed, s.plan.nodes, opts.Faults); ok {
 		if len(opts.Journal) == 0 {
 			return nil, fmt.Errorf("sim: seed %d runs the journal guest, and none was given", opts.Seed)
 		}
@@ -158,6 +189,9 @@ func (s *Sim) setUp() error {
 	s.trace.note(0, 0, "seed %d: %v", s.opts.Seed, s.plan)
 	if s.journal != nil {
 		s.trace.note(0, 0, "workload: %v", s.journal.plan)
+	}
+	if s.byz != nil {
+		s.trace.note(0, 0, "%v", *s.byz)
 	}
 	for i := range s.plan.keys {
 		s.keys = append(s.keys, fmt.Sprintf("k%d", i))
@@ -177,9 +211,10 @@ func (s *Sim) setUp() error {
 		}
 	}
 	if s.journal == nil { // the journal guest serves no clients
+		serving := s.correctNodes()
 		for i := range s.plan.clients {
 			s.clients = append(s.clients, &client{
-				id: i, sim: s, target: s.nodes[i%len(s.nodes)].id, pipeline: s.plan.pipeline,
+				id: i, sim: s, target: serving[i%len(serving)].id, pipeline: s.plan.pipeline,
 			})
 		}
 	}
@@ -276,8 +311,9 @@ func (s *Sim) checkAnswered(faultsEnded time.Duration) {
 // done; every node must serve it within livenessBound.
 func (s *Sim) finalReads(faultsEnded time.Duration) {
 	s.final = s.stamp()
-	readers := make([]*client, len(s.nodes))
-	for i, n := range s.nodes {
+	serving := s.correctNodes()
+	readers := make([]*client, len(serving))
+	for i, n := range serving {
 		readers[i] = &client{id: len(s.clients) + i, sim: s, target: n.id, reader: true}
 	}
 	s.trace.note(s.now, 0, "final reads")
@@ -329,6 +365,14 @@ func (s *Sim) result() Result {
 	}
 	if s.journal != nil {
 		r.Plan += "; " + s.journal.plan.String()
+	}
+	if s.byz != nil {
+		r.Plan += "; " + s.byz.String()
+		r.Behaviour = s.byz.behaviour
+		r.Byzantine = s.byzCounts
+		for _, n := range s.upNodes() {
+			r.Byzantine.Mismatched += n.mismatched()
+		}
 	}
 	return r
 }

@@ -89,8 +89,15 @@ func (e event) String() string {
 	return fmt.Sprintf("%10.3fs %-7s %s", e.at.Seconds(), where, text)
 }
 
-// describeMessage says who sent which raft message, and what it carries.
+// describeMessage says who sent which raft message, and what it carries;
+// of a Byzantine member's message, its channel, type and size.
 func describeMessage(from consensus.NodeID, data []byte) string {
+	if len(data) > 1 && data[0] == channelEngine {
+		return fmt.Sprintf("<- n%d: bft message of type %d, %d bytes", from, data[1], len(data)-1)
+	}
+	if len(data) > 0 && data[0] == channelOutputs {
+		return fmt.Sprintf("<- n%d: output signatures, %d bytes", from, len(data)-1)
+	}
 	m := &pb.Message{}
 	if err := proto.Unmarshal(data, m); err != nil {
 		return fmt.Sprintf("<- n%d: %d bytes that are not a raft message: %v", from, len(data), err)

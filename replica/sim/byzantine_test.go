@@ -1,0 +1,170 @@
+package sim
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// byzantineResults gathers the Byzantine runs of this test binary;
+// TestMain prints their fault table (go test ./replica/sim -run Byzantine -v).
+var byzantineResults struct {
+	sync.Mutex
+	results []Result
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	byzantineResults.Lock()
+	if len(byzantineResults.results) > 0 {
+		fmt.Println()
+		ByzantineTable(os.Stdout, byzantineResults.results)
+	}
+	byzantineResults.Unlock()
+	os.Exit(code)
+}
+
+// runByzantine runs one Byzantine seed with the given behaviour and
+// every fault, records it for the table, and fails the test, with the
+// replay command and the last events, on a violation.
+func runByzantine(t testing.TB, seed uint64, b Behaviour) Result {
+	t.Helper()
+	opts := guests(t)
+	opts.Seed, opts.Faults, opts.Byzantine, opts.Behaviour = seed, AllFaults, true, b
+	r, err := Run(opts)
+	require.NoError(t, err)
+	byzantineResults.Lock()
+	byzantineResults.results = append(byzantineResults.results, r)
+	byzantineResults.Unlock()
+	if len(r.Violations) > 0 {
+		t.Errorf("%v\nreplay: %s\nplan: %s\nlast events:\n%s", r.Violations[0], r.ReplayCommand(AllFaults), r.Plan, strings.Join(r.Tail, "\n"))
+	}
+	return r
+}
+
+// TestByzantineBehaviours runs each behaviour of the faulty member on a
+// seed of its own, under every fault the seed draws: the invariants hold
+// throughout (output-certified: no output performed without f+1 valid
+// signatures over what the correct replicas computed; log-agreement,
+// state-hashes, deliveries and outputs-agree among the correct members;
+// linearizable and no-lost-write for the clients, who use the correct
+// members; liveness once the faults end), and the behaviour did what it
+// does. Seed 110 draws every kind of fault with a short chaos phase and a
+// slow tick, which keeps the test within CI's time; seeds 2 and 3 are the
+// ones that found bugs.
+func TestByzantineBehaviours(t *testing.T) {
+	cases := []struct {
+		behaviour Behaviour
+		seed      uint64
+		// did checks that the faulty member's behaviour took effect.
+		did func(t *testing.T, r Result)
+	}{
+		{Correct, 110, nil},
+		{Equivocate, 110, func(t *testing.T, r Result) {
+			assert.Positive(t, r.Byzantine.Tampered, "the primary sent other batches")
+		}},
+		{WrongOutputs, 110, func(t *testing.T, r Result) {
+			assert.Positive(t, r.Byzantine.Mismatched, "the correct members received its wrong signatures")
+		}},
+		{WrongState, 110, func(t *testing.T, r Result) {
+			assert.Positive(t, r.Byzantine.Tampered, "it proposed wrong state hashes and checkpoints")
+		}},
+		{ForgedMessages, 110, func(t *testing.T, r Result) {
+			assert.Positive(t, r.Byzantine.Tampered, "it sent forged, truncated and replayed messages")
+		}},
+		{ForgeInputs, 110, func(t *testing.T, r Result) {
+			assert.Positive(t, r.Byzantine.ForgedInputsDropped, "the replicas dropped its forged inputs")
+		}},
+		{FutureClock, 110, nil},
+		// A silent primary at boot never proposed the boot entry, and
+		// the backups, holding no request, never suspected it: the
+		// guest never booted (seed 2, found by liveness). Every member
+		// of a Byzantine cluster now proposes the boot entry
+		// (replica.RuntimeConfig.EveryMemberBoots).
+		{Silent, 2, nil},
+		{Slow, 110, nil},
+		// A restarted node performed the outputs of the history it
+		// replayed as if new: quiet replay ended once the log had handed
+		// the replica every entry, before the replica executed them. The
+		// others had signed those outputs long before and had crashed
+		// since, so no certificate could come, and the node's later
+		// outputs waited behind them for good (seed 3, found by
+		// liveness). Quiet replay now lasts until the replica has
+		// executed as far as it can (replica.Runtime.CatchUp).
+		{GarbageFlood, 3, func(t *testing.T, r Result) {
+			assert.Positive(t, r.Byzantine.Tampered, "it flooded the others")
+		}},
+		{Twins, 110, nil},
+	}
+	for _, c := range cases {
+		t.Run(string(c.behaviour), func(t *testing.T) {
+			t.Parallel()
+			r := runByzantine(t, c.seed, c.behaviour)
+			assert.Positive(t, r.Operations, "the clients got answers")
+			assert.Positive(t, r.Byzantine.Certified, "outputs were performed with certificates")
+			assert.Zero(t, r.Byzantine.Uncertified)
+			if c.did != nil {
+				c.did(t, r)
+			}
+		})
+	}
+}
+
+// TestByzantineSameSeedSameRun: a Byzantine seed's run is reproducible
+// bit for bit, the faulty member's random choices included.
+func TestByzantineSameSeedSameRun(t *testing.T) {
+	results := make([]Result, 2)
+	t.Run("runs", func(t *testing.T) {
+		for i := range results {
+			t.Run(fmt.Sprint(i), func(t *testing.T) {
+				t.Parallel()
+				results[i] = runByzantine(t, 14, GarbageFlood)
+			})
+		}
+	})
+	assert.Equal(t, results[0].TraceHash, results[1].TraceHash)
+	assert.Equal(t, results[0].Events, results[1].Events)
+	assert.Equal(t, results[0].Byzantine, results[1].Byzantine)
+}
+
+// TestByzantineSweep runs seeds 1 to $SYNOD_SIM_BYZANTINE_SEEDS, each
+// with the behaviour it draws, for manual runs; CI skips it. synod sim
+// --byzantine --seeds N does the same from the command line.
+func TestByzantineSweep(t *testing.T) {
+	seeds, _ := strconv.Atoi(os.Getenv("SYNOD_SIM_BYZANTINE_SEEDS"))
+	if seeds <= 0 {
+		t.Skip("set SYNOD_SIM_BYZANTINE_SEEDS=N to run seeds 1 to N")
+	}
+	for seed := uint64(1); seed <= uint64(seeds); seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			t.Parallel()
+			runByzantine(t, seed, "")
+		})
+	}
+}
+
+// TestByzantineLateConnOpenRunsInputsTwice is a bug the simulator found
+// and that is not fixed yet (seed 89, equivocation, found by
+// linearizable; the equivocation only delays ordering). Node 4's request
+// holding a ConnOpen and the first bytes of a client's connection waited
+// unordered while the node's port proposed the same inputs again as a new
+// request, which executed; the guest later closed the connection and the
+// world forgot it, and then the first request was ordered after all: its
+// ConnOpen made the connection anew and its bytes ran a second time,
+// putting old writes back. The replicated state must remember the
+// connections it has seen (for each node, the highest serial opened) and
+// refuse a ConnOpen at or below it; that changes the world's snapshot
+// format, which is being changed in parallel, so it is left for a change
+// of its own. Run it with SYNOD_SIM_KNOWN_BUGS=1.
+func TestByzantineLateConnOpenRunsInputsTwice(t *testing.T) {
+	if os.Getenv("SYNOD_SIM_KNOWN_BUGS") == "" {
+		t.Skip("a known bug, not fixed yet; SYNOD_SIM_KNOWN_BUGS=1 runs it")
+	}
+	runByzantine(t, 89, Equivocate)
+}
