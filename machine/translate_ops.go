@@ -51,8 +51,7 @@ func translatable(in *inst) bool {
 		// tell the bits shifted out.
 		return in.aux&3 == 0 || in.cf == 0 && in.fl&flTrapOverflow == 0
 	case opFP:
-		_, _, _, xmpyu := in.fp.Xmpyu()
-		return xmpyu
+		return fpTranslatable(&in.fp)
 	}
 	return false
 }
@@ -128,7 +127,7 @@ func (b *blockBuilder) op(in *inst, i int, back nextSpec) opResult {
 		a.Store32(jit.At(rState, stSAR), jit.RAX)
 	case opNop:
 	case opFP:
-		b.xmpyu(in)
+		return b.fp(in, i, back)
 	case opShd, opVshd, opExtru, opExtrs, opVextru, opVextrs, opDep, opDepi, opVdep, opVdepi:
 		return b.shift(in)
 	case opAdd, opAddi, opSub, opSubi:
@@ -139,25 +138,6 @@ func (b *blockBuilder) op(in *inst, i int, back nextSpec) opResult {
 		b.access(in, i, back)
 	}
 	return resultNone
-}
-
-// xmpyu multiplies two unsigned words of the floating-point registers
-// into a double register, as fpu.State.Exec does.
-func (b *blockBuilder) xmpyu(in *inst) {
-	a := b.a
-	r1, r2, t, _ := in.fp.Xmpyu()
-	for _, op := range []struct {
-		reg jit.Reg
-		sel uint8
-	}{{jit.RAX, r1}, {jit.RCX, r2}} {
-		if op.sel == 0 { // the status register reads as zero here
-			a.MovImm32(op.reg, 0)
-		} else {
-			a.Load32(op.reg, frWord(op.sel))
-		}
-	}
-	a.Imul64(jit.RAX, jit.RCX) // the operands are below 2^32: no overflow
-	a.Store64(fr(t), jit.RAX)
 }
 
 // loadOperands loads the two operands of an arithmetic instruction into
