@@ -163,9 +163,11 @@ func (b *blockBuilder) fpArithmetic(s fpu.Shape, exit jit.Label) {
 			fpu.ShapeDiv: jit.DIVS}[s.Kind], double, jit.X0, jit.X1)
 	}
 	a.MovFromX(double, jit.RAX, jit.X0)
-	// Sums and square roots below the normal range are exact, and Exec
-	// raises nothing for them; products, quotients and narrowings there
-	// may underflow, and Exec takes its exact path for them.
+	// Sums and square roots are exact where they are below the normal
+	// range or at its edge (every float is a multiple of the smallest
+	// subnormal), and Exec raises nothing for them; products, quotients
+	// and narrowings there may underflow, and Exec takes its exact path
+	// for them.
 	exact := s.Kind == fpu.ShapeAdd || s.Kind == fpu.ShapeSub || s.Kind == fpu.ShapeSqrt
 	if double {
 		// The exponent field: 0x7ff for NaNs and infinities, below 55
@@ -185,17 +187,15 @@ func (b *blockBuilder) fpArithmetic(s fpu.Shape, exit jit.Label) {
 		}
 	} else {
 		// The magnitude's bits: 0x7f800000 and up for NaNs and
-		// infinities, 0x800000 for the smallest normal number, which
-		// an inexact sum may round to.
+		// infinities, 0x800000 and below for the smallest normal
+		// number and what is smaller, where Exec's single-precision
+		// products, quotients and narrowings leave their fast path.
 		const infinity, smallestNormal = 0x7f800000, 0x800000
 		a.Mov32(jit.RCX, jit.RAX)
 		a.ALUImm32(jit.AND, jit.RCX, 1<<31-1)
 		if exact {
 			a.ALUImm32(jit.CMP, jit.RCX, infinity)
 			a.Jcc(jit.CondAE, exit)
-			a.Lea32(jit.RDX, jit.At(jit.RCX, -1))
-			a.ALUImm32(jit.CMP, jit.RDX, smallestNormal)
-			a.Jcc(jit.CondB, exit)
 		} else {
 			a.ALUImm32(jit.SUB, jit.RCX, smallestNormal+1)
 			a.ALUImm32(jit.CMP, jit.RCX, infinity-(smallestNormal+1))
@@ -253,10 +253,11 @@ func (b *blockBuilder) fpCompare(s fpu.Shape, exit jit.Label) {
 		a.ALUImm32(jit.AND, jit.RAX, ^bit)
 		a.ShiftImm32(jit.SHL, jit.RDX, uint8(bits.TrailingZeros32(bit)))
 	} else {
-		// The queue moves one place, its newest entry taking the old C.
+		// The queue moves one place, its newest entry taking the old C
+		// (not the bit above the queue).
 		a.Mov32(jit.RCX, jit.RAX)
 		a.ShiftImm32(jit.SHR, jit.RCX, 1)
-		a.ALUImm32(jit.AND, jit.RCX, fpu.StatusQueue)
+		a.ALUImm32(jit.AND, jit.RCX, fpu.StatusQueue&^fpu.StatusQueueNewest)
 		a.Mov32(jit.R8, jit.RAX)
 		a.ShiftImm32(jit.SHR, jit.R8, uint8(bits.TrailingZeros32(fpu.StatusC)-bits.TrailingZeros32(fpu.StatusQueueNewest)))
 		a.ALUImm32(jit.AND, jit.R8, fpu.StatusQueueNewest)
