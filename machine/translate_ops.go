@@ -38,7 +38,7 @@ func isBranch(op opcode) bool {
 func translatable(in *inst) bool {
 	switch in.op {
 	case opLdo, opLdil, opAddil, opAddL, opShAddL, opAddFast, opAddiFast, opAddcFast, opSubFast, opSubiFast,
-		opUaddcmFast, opDsFast, opAndcm, opAnd, opOr, opXor, opCmpclr, opCmpiclr, opNop, opMfsar, opMtsar,
+		opUaddcmFast, opDsFast, opAndcm, opAnd, opOr, opXor, opCmpclr, opCmpiclr, opNop, opMfsar, opMtsar, opMfctl,
 		opShd, opVshd, opExtru, opExtrs, opVextru, opVextrs, opDep, opDepi, opVdep, opVdepi,
 		opBl, opBlr, opBv, opBve, opBe, opCmpb, opCmpib, opAddb, opAddib, opMovb, opMovib, opBb, opBvb,
 		opLdbDisp, opLdhDisp, opLdwDisp, opLdb, opLdh, opLdw, opStbDisp, opSthDisp, opStwDisp, opStb, opSth, opStw,
@@ -63,7 +63,7 @@ func translatable(in *inst) bool {
 // (compare and clear, then copy, is how GCC writes a conditional move).
 func guardedOp(in *inst) bool {
 	switch in.op {
-	case opLdo, opLdil, opAddil, opAddL, opShAddL, opUaddcmFast, opAnd, opAndcm, opOr, opXor, opMfsar, opNop:
+	case opLdo, opLdil, opAddil, opAddL, opShAddL, opUaddcmFast, opAnd, opAndcm, opOr, opXor, opMfsar, opMfctl, opNop:
 		return true
 	case opShd, opVshd, opExtru, opExtrs, opVextru, opVextrs, opDep, opDepi, opVdep, opVdepi:
 		return in.cf == 0
@@ -120,6 +120,9 @@ func (b *blockBuilder) op(in *inst, i int, back nextSpec) opResult {
 	case opMfsar:
 		a.Load32(jit.RAX, jit.At(rState, stSAR))
 		a.ALUImm32(jit.AND, jit.RAX, 31)
+		b.storeGR(in.t, jit.RAX)
+	case opMfctl: // of CR26 or CR27
+		a.Load32(jit.RAX, jit.At(rState, stThreadCR+4*int32(in.r1-26)))
 		b.storeGR(in.t, jit.RAX)
 	case opMtsar:
 		b.loadGR(jit.RAX, in.r1)
