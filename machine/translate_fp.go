@@ -31,6 +31,8 @@ func fpTranslatable(op *fpu.Op) bool {
 		return false
 	case fpu.ShapeSign, fpu.ShapeCompare, fpu.ShapeTest:
 		return true
+	case fpu.ShapeMulAdd, fpu.ShapeNegMulAdd:
+		return jit.HasFMA && s.T&31 != 0
 	default:
 		// A result written to fr0 would change the status word: Exec
 		// does that.
@@ -138,8 +140,8 @@ func (b *blockBuilder) loadFPOperand(x jit.XReg, double bool, sel uint8) {
 	}
 }
 
-// fpArithmetic emits fadd, fsub, fmpy, fdiv, fsqrt or the narrowing
-// fcnvff, exiting to exit (see the top of this file) where Exec's
+// fpArithmetic emits fadd, fsub, fmpy, fdiv, fsqrt, the narrowing
+// fcnvff, fmpyfadd or fmpynfadd, exiting to exit (see the top of this file) where Exec's
 // outcome could differ from the host's.
 func (b *blockBuilder) fpArithmetic(s fpu.Shape, exit jit.Label) {
 	a := b.a
@@ -156,6 +158,11 @@ func (b *blockBuilder) fpArithmetic(s fpu.Shape, exit jit.Label) {
 	case fpu.ShapeSqrt:
 		b.loadFPOperand(jit.X0, double, s.R1)
 		a.Scalar(jit.SQRT, double, jit.X0, jit.X0)
+	case fpu.ShapeMulAdd, fpu.ShapeNegMulAdd:
+		b.loadFPOperand(jit.X0, double, s.RA)
+		b.loadFPOperand(jit.X1, double, s.R1)
+		b.loadFPOperand(jit.X2, double, s.R2)
+		a.FusedMulAdd231(s.Kind == fpu.ShapeNegMulAdd, double, jit.X0, jit.X1, jit.X2)
 	default:
 		b.loadFPOperand(jit.X0, double, s.R1)
 		b.loadFPOperand(jit.X1, double, s.R2)

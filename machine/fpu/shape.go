@@ -10,17 +10,19 @@ package fpu
 type ShapeKind uint8
 
 const (
-	ShapeOther    ShapeKind = iota // left to Exec
-	ShapeSign                      // fcpy, fabs, fneg, fnegabs: Sign says what happens to the sign bit
-	ShapeAdd                       // fadd
-	ShapeSub                       // fsub
-	ShapeMul                       // fmpy
-	ShapeDiv                       // fdiv
-	ShapeSqrt                      // fsqrt
-	ShapeNarrow                    // fcnvff from double to single
-	ShapeFromWord                  // fcnvxf from a signed word to double: always exact
-	ShapeCompare                   // fcmp: Less, Equal, Greater and Y
-	ShapeTest                      // ftest: Mask and WhenZero
+	ShapeOther     ShapeKind = iota // left to Exec
+	ShapeSign                       // fcpy, fabs, fneg, fnegabs: Sign says what happens to the sign bit
+	ShapeAdd                        // fadd
+	ShapeSub                        // fsub
+	ShapeMul                        // fmpy
+	ShapeDiv                        // fdiv
+	ShapeSqrt                       // fsqrt
+	ShapeNarrow                     // fcnvff from double to single
+	ShapeFromWord                   // fcnvxf from a signed word to double: always exact
+	ShapeMulAdd                     // fmpyfadd: R1*R2 + RA, rounded once
+	ShapeNegMulAdd                  // fmpynfadd: -(R1*R2) + RA, rounded once
+	ShapeCompare                    // fcmp: Less, Equal, Greater and Y
+	ShapeTest                       // ftest: Mask and WhenZero
 )
 
 // SignChange is what fcpy, fabs, fneg and fnegabs do to the sign bit.
@@ -40,6 +42,7 @@ type Shape struct {
 	// ShapeFromWord it says nothing: their formats are fixed).
 	Double    bool
 	R1, R2, T uint8 // register selectors, as Op's
+	RA        uint8 // the addend of ShapeMulAdd and ShapeNegMulAdd
 	Sign      SignChange
 	// A comparison sets the C bit (Y 0, the old C going to the compare
 	// queue) or CA[Y-1] to whether the relation is one its condition
@@ -55,8 +58,12 @@ type Shape struct {
 // Shape returns what the translator needs of op, with Kind ShapeOther
 // for the operations it leaves to Exec.
 func (op *Op) Shape() Shape {
-	s := Shape{Double: op.sf == fmtDouble, R1: op.r1, R2: op.r2, T: op.t}
+	s := Shape{Double: op.sf == fmtDouble, R1: op.r1, R2: op.r2, T: op.t, RA: op.ra}
 	switch op.kind {
+	case kindMpyFAdd:
+		s.Kind = ShapeMulAdd
+	case kindMpyNFAdd:
+		s.Kind = ShapeNegMulAdd
 	case kindCopy, kindAbs, kindNeg, kindNegAbs:
 		s.Kind, s.Sign = ShapeSign, [...]SignChange{kindCopy: SignKeep, kindAbs: SignClear, kindNeg: SignFlip, kindNegAbs: SignSet}[op.kind]
 	case kindAdd, kindSub, kindMul, kindDiv, kindSqrt:

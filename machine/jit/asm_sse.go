@@ -96,3 +96,19 @@ func (a *Asm) BitImm64(op BitOp, dst Reg, n uint8) {
 	a.opRR(true, []byte{0x0f, 0xba}, Reg(op), dst, false)
 	a.byte1(n)
 }
+
+// FusedMulAdd231 is vfmadd231sd dst, x, y (double) or vfmadd231ss:
+// dst = x*y + dst rounded once, or with negate vfnmadd231:
+// dst = -(x*y) + dst. It needs FMA3 (HasFMA).
+func (a *Asm) FusedMulAdd231(negate, double bool, dst, x, y XReg) {
+	// The three-byte VEX prefix: R, X and B inverted, map 0F38; W for
+	// double, vvvv the inverted x, L0, prefix 66.
+	w, opcode := byte(0), byte(0xb9)
+	if double {
+		w = 0x80
+	}
+	if negate {
+		opcode = 0xbd
+	}
+	a.byte1(0xc4, 0xe2^byte(dst>>3&1)<<7^byte(y>>3&1)<<5, w|byte(^x&15)<<3|1, opcode, 0xc0|byte(dst&7)<<3|byte(y&7))
+}

@@ -70,6 +70,9 @@ func TestEncodings(t *testing.T) {
 		{"movd r9d,xmm1", func(a *Asm) { a.MovFromX(false, R9, X1) }, "66410f7ec9"},
 		{"btc rax,63", func(a *Asm) { a.BitImm64(BTC, RAX, 63) }, "480fbaf83f"},
 		{"btr rcx,63", func(a *Asm) { a.BitImm64(BTR, RCX, 63) }, "480fbaf13f"},
+		{"vfmadd231sd xmm2,xmm0,xmm1", func(a *Asm) { a.FusedMulAdd231(false, true, X2, X0, X1) }, "c4e2f9b9d1"},
+		{"vfnmadd231ss xmm2,xmm0,xmm1", func(a *Asm) { a.FusedMulAdd231(true, false, X2, X0, X1) }, "c4e279bdd1"},
+		{"vfmadd231sd xmm0,xmm3,xmm2", func(a *Asm) { a.FusedMulAdd231(false, true, X0, X3, X2) }, "c4e2e1b9c2"},
 		{"bts rax,63", func(a *Asm) { a.BitImm64(BTS, RAX, 63) }, "480fbae83f"},
 	}
 	for _, tt := range tests {
