@@ -93,37 +93,31 @@ func (b *blockBuilder) xmpyu(in *inst) {
 // which never signals, not even on a signalling NaN.
 func (b *blockBuilder) fpSign(s fpu.Shape) {
 	a := b.a
+	src, dst, sign := frWord(s.R1), frWord(s.T), uint8(31)
 	if s.Double {
-		if s.R1 == 0 {
-			a.MovImm32(jit.RAX, 0)
-		} else {
-			a.Load64(jit.RAX, fr(s.R1))
-		}
-		switch s.Sign {
-		case fpu.SignClear:
-			a.BitImm64(jit.BTR, jit.RAX, 63)
-		case fpu.SignFlip:
-			a.BitImm64(jit.BTC, jit.RAX, 63)
-		case fpu.SignSet:
-			a.BitImm64(jit.BTS, jit.RAX, 63)
-		}
-		a.Store64(fr(s.T), jit.RAX)
-		return
+		src, dst, sign = fr(s.R1), fr(s.T), 63
 	}
-	if s.R1 == 0 {
+	switch {
+	case s.R1 == 0:
 		a.MovImm32(jit.RAX, 0)
-	} else {
-		a.Load32(jit.RAX, frWord(s.R1))
+	case s.Double:
+		a.Load64(jit.RAX, src)
+	default:
+		a.Load32(jit.RAX, src)
 	}
 	switch s.Sign {
 	case fpu.SignClear:
-		a.ALUImm32(jit.AND, jit.RAX, 1<<31-1)
+		a.BitImm64(jit.BTR, jit.RAX, sign)
 	case fpu.SignFlip:
-		a.ALUImm32(jit.XOR, jit.RAX, 1<<31)
+		a.BitImm64(jit.BTC, jit.RAX, sign)
 	case fpu.SignSet:
-		a.ALUImm32(jit.OR, jit.RAX, 1<<31)
+		a.BitImm64(jit.BTS, jit.RAX, sign)
 	}
-	a.Store32(frWord(s.T), jit.RAX)
+	if s.Double {
+		a.Store64(dst, jit.RAX)
+	} else {
+		a.Store32(dst, jit.RAX)
+	}
 }
 
 // loadFPOperand sets x to operand sel of an operation that may signal:
