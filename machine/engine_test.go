@@ -144,6 +144,8 @@ func cpuStateOf(c *CPU) cpuState {
 
 // TestEnginesAgree is the differential test of the translator: random
 // programs of real instruction words, state compared after every run.
+// A fifth of them run each block cold, in the interpreter, a few times
+// before it is translated.
 func TestEnginesAgree(t *testing.T) {
 	pool := wordPool(t)
 	rng := rand.New(rand.NewPCG(14, 1))
@@ -155,7 +157,14 @@ func TestEnginesAgree(t *testing.T) {
 		if i%2 == 0 {
 			regs = nil
 		}
-		t.Run(fmt.Sprint(i), func(t *testing.T) { blocks += compareEngines(t, words, budgets, regs, nil) })
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			if i%5 == 4 {
+				// Blocks run cold a few times first (stepBlock),
+				// then translated.
+				t.Cleanup(TranslateAfter(4))
+			}
+			blocks += compareEngines(t, words, budgets, regs, nil)
+		})
 	}
 	if translatorAvailable {
 		require.Greater(t, blocks, 1000, "blocks translated: the translator must have run")
