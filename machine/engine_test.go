@@ -82,8 +82,9 @@ var edgeValues = []uint32{0, 1, 2, 3, 4, 31, 32, 0x7fffffff, 0x80000000, 0x80000
 // compareEngines runs words with the translator and with the interpreter,
 // budget by budget, and requires the same stops and the same full state
 // (CPU and memory hashes) after every run. Registers not pointing into
-// the data pages take values from regs (when not nil) instead of words.
-func compareEngines(t *testing.T, words []uint32, budgets []uint64, regs func(i int) uint32) (translated int) {
+// the data pages take values from regs (when not nil) instead of words;
+// the floating-point registers are fprs when it is not nil.
+func compareEngines(t *testing.T, words []uint32, budgets []uint64, regs func(i int) uint32, fprs *[32]uint64) (translated int) {
 	t.Helper()
 	interp, jit := newFuzzCPU(t, words), newFuzzCPU(t, words)
 	jit.Engine = EngineJIT
@@ -94,6 +95,9 @@ func compareEngines(t *testing.T, words []uint32, budgets []uint64, regs func(i 
 				jit.GR[i] = interp.GR[i]
 			}
 		}
+	}
+	if fprs != nil {
+		interp.FP.R, jit.FP.R = *fprs, *fprs
 	}
 	start := cpuStateOf(interp)
 	t.Cleanup(func() {
@@ -140,6 +144,8 @@ func cpuStateOf(c *CPU) cpuState {
 
 // TestEnginesAgree is the differential test of the translator: random
 // programs of real instruction words, state compared after every run.
+// A fifth of them run each block cold, in the interpreter, a few times
+// before it is translated.
 func TestEnginesAgree(t *testing.T) {
 	pool := wordPool(t)
 	rng := rand.New(rand.NewPCG(14, 1))
@@ -151,7 +157,14 @@ func TestEnginesAgree(t *testing.T) {
 		if i%2 == 0 {
 			regs = nil
 		}
-		t.Run(fmt.Sprint(i), func(t *testing.T) { blocks += compareEngines(t, words, budgets, regs) })
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			if i%5 == 4 {
+				// Blocks run cold a few times first (stepBlock),
+				// then translated.
+				t.Cleanup(TranslateAfter(4))
+			}
+			blocks += compareEngines(t, words, budgets, regs, nil)
+		})
 	}
 	if translatorAvailable {
 		require.Greater(t, blocks, 1000, "blocks translated: the translator must have run")
@@ -159,7 +172,9 @@ func TestEnginesAgree(t *testing.T) {
 }
 
 // FuzzEngines is TestEnginesAgree with programs from the fuzzer: the
-// first eight bytes seed the budget schedule, the rest are the words.
+// first eight bytes seed the budget schedule and the register values
+// (the floating-point ones as TestEnginesAgreeOnFP's), the rest are the
+// words.
 //
 //	go test -run ^$ -fuzz FuzzEngines ./machine
 func FuzzEngines(f *testing.F) {
@@ -168,6 +183,7 @@ func FuzzEngines(f *testing.F) {
 	for i := range 32 {
 		words, _ := randomProgram(rng, pool, 64, i%2 == 1)
 		f.Add(append(binary.BigEndian.AppendUint64(nil, rng.Uint64()), wordsToBytes(words)...))
+		f.Add(append(binary.BigEndian.AppendUint64(nil, rng.Uint64()), wordsToBytes(withFPWords(rng, words))...))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) < 12 {
@@ -180,6 +196,7 @@ func FuzzEngines(f *testing.F) {
 		}
 		_, budgets := randomProgram(rand.New(rand.NewPCG(seed, 0)), []uint32{0}, 0, false)
 		rng := rand.New(rand.NewPCG(seed, 1))
-		compareEngines(t, words, budgets, func(int) uint32 { return edgeValues[rng.IntN(len(edgeValues))] })
+		fprs := fpRegisters(rng)
+		compareEngines(t, words, budgets, func(int) uint32 { return edgeValues[rng.IntN(len(edgeValues))] }, &fprs)
 	})
 }

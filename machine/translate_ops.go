@@ -38,7 +38,7 @@ func isBranch(op opcode) bool {
 func translatable(in *inst) bool {
 	switch in.op {
 	case opLdo, opLdil, opAddil, opAddL, opShAddL, opAddFast, opAddiFast, opAddcFast, opSubFast, opSubiFast,
-		opUaddcmFast, opDsFast, opAndcm, opAnd, opOr, opXor, opCmpclr, opCmpiclr, opNop, opMfsar, opMtsar,
+		opUaddcmFast, opDsFast, opAndcm, opAnd, opOr, opXor, opCmpclr, opCmpiclr, opNop, opMfsar, opMtsar, opMfctl,
 		opShd, opVshd, opExtru, opExtrs, opVextru, opVextrs, opDep, opDepi, opVdep, opVdepi,
 		opBl, opBlr, opBv, opBve, opBe, opCmpb, opCmpib, opAddb, opAddib, opMovb, opMovib, opBb, opBvb,
 		opLdbDisp, opLdhDisp, opLdwDisp, opLdb, opLdh, opLdw, opStbDisp, opSthDisp, opStwDisp, opStb, opSth, opStw,
@@ -51,8 +51,7 @@ func translatable(in *inst) bool {
 		// tell the bits shifted out.
 		return in.aux&3 == 0 || in.cf == 0 && in.fl&flTrapOverflow == 0
 	case opFP:
-		_, _, _, xmpyu := in.fp.Xmpyu()
-		return xmpyu
+		return fpTranslatable(&in.fp)
 	}
 	return false
 }
@@ -64,7 +63,7 @@ func translatable(in *inst) bool {
 // (compare and clear, then copy, is how GCC writes a conditional move).
 func guardedOp(in *inst) bool {
 	switch in.op {
-	case opLdo, opLdil, opAddil, opAddL, opShAddL, opUaddcmFast, opAnd, opAndcm, opOr, opXor, opMfsar, opNop:
+	case opLdo, opLdil, opAddil, opAddL, opShAddL, opUaddcmFast, opAnd, opAndcm, opOr, opXor, opMfsar, opMfctl, opNop:
 		return true
 	case opShd, opVshd, opExtru, opExtrs, opVextru, opVextrs, opDep, opDepi, opVdep, opVdepi:
 		return in.cf == 0
@@ -122,13 +121,16 @@ func (b *blockBuilder) op(in *inst, i int, back nextSpec) opResult {
 		a.Load32(jit.RAX, jit.At(rState, stSAR))
 		a.ALUImm32(jit.AND, jit.RAX, 31)
 		b.storeGR(in.t, jit.RAX)
+	case opMfctl: // of CR26 or CR27
+		a.Load32(jit.RAX, jit.At(rState, stThreadCR+4*int32(in.r1-26)))
+		b.storeGR(in.t, jit.RAX)
 	case opMtsar:
 		b.loadGR(jit.RAX, in.r1)
 		a.ALUImm32(jit.AND, jit.RAX, 31)
 		a.Store32(jit.At(rState, stSAR), jit.RAX)
 	case opNop:
 	case opFP:
-		b.xmpyu(in)
+		return b.fp(in, i, back)
 	case opShd, opVshd, opExtru, opExtrs, opVextru, opVextrs, opDep, opDepi, opVdep, opVdepi:
 		return b.shift(in)
 	case opAdd, opAddi, opSub, opSubi:
@@ -139,25 +141,6 @@ func (b *blockBuilder) op(in *inst, i int, back nextSpec) opResult {
 		b.access(in, i, back)
 	}
 	return resultNone
-}
-
-// xmpyu multiplies two unsigned words of the floating-point registers
-// into a double register, as fpu.State.Exec does.
-func (b *blockBuilder) xmpyu(in *inst) {
-	a := b.a
-	r1, r2, t, _ := in.fp.Xmpyu()
-	for _, op := range []struct {
-		reg jit.Reg
-		sel uint8
-	}{{jit.RAX, r1}, {jit.RCX, r2}} {
-		if op.sel == 0 { // the status register reads as zero here
-			a.MovImm32(op.reg, 0)
-		} else {
-			a.Load32(op.reg, frWord(op.sel))
-		}
-	}
-	a.Imul64(jit.RAX, jit.RCX) // the operands are below 2^32: no overflow
-	a.Store64(fr(t), jit.RAX)
 }
 
 // loadOperands loads the two operands of an arithmetic instruction into

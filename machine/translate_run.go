@@ -69,15 +69,25 @@ func (c *CPU) runTranslated(budget uint64) Stop {
 
 // stepBlock has the interpreter execute the instructions from the front
 // of the queue to the end of their straight line (the delay slot of a
-// branch taken, or the end of the page), at most maxBlockLength and not
-// past end: a cold block, run without translating it (see translator.prepare). It
-// reports whether the CPU stopped.
+// branch taken, or the end of the page), at most maxBlockLength steps
+// and not past end: a cold block, run without translating it (see
+// translator.prepare). The instructions before a branch go through the
+// interpreter's inline loop, as they do without the translator: one
+// step at a time cost three times as much, and most of a short
+// program's instructions are cold. It reports whether the CPU stopped.
 func (c *CPU) stepBlock(end uint64) bool {
 	for range maxBlockLength {
 		if c.Instructions == end {
 			return false
 		}
 		pc := c.IAOQFront
+		if c.IAOQBack == pc+4 && pc&^pageMask == c.fetchBase {
+			c.runInline(min(end-c.Instructions, uint64(untilBranch(c.fetchCode, pc))))
+			if c.Instructions == end || c.IAOQFront&pageMask == 0 {
+				return false
+			}
+			pc = c.IAOQFront // what stopped the inline loop, the branch or an instruction it leaves to step
+		}
 		if c.step() {
 			return true
 		}
@@ -86,4 +96,14 @@ func (c *CPU) stepBlock(end uint64) bool {
 		}
 	}
 	return false
+}
+
+// untilBranch counts the instructions of code from pc to the first
+// branch or the end of the page.
+func untilBranch(code *codePage, pc uint32) int {
+	n := 0
+	for i := pc >> 2 % wordsPerPage; i < wordsPerPage && !isBranch(code.insts[i].op); i++ {
+		n++
+	}
+	return n
 }

@@ -31,6 +31,9 @@ type guestState struct {
 	// running found in the access caches, for the accesses after it in
 	// the same page (see reusablePage).
 	reusePage uintptr
+	// CR26 and CR27, which user code reads (mfctl: the thread pointer)
+	// and only the kernel writes.
+	threadCR [2]uint32
 }
 
 // Offsets of guestState's fields, as generated code addresses them.
@@ -51,6 +54,7 @@ const (
 	stSavedR14  = 448
 	stSavedR15  = 456
 	stReusePage = 464
+	stThreadCR  = 472
 )
 
 // The access caches' layout, which generated code reads.
@@ -64,6 +68,7 @@ const (
 func (s *guestState) load(c *CPU) {
 	s.gr, s.fr = c.GR, c.FP.R
 	s.sar = c.CR[crSAR]
+	s.threadCR = [2]uint32{c.CR[26], c.CR[27]}
 	s.carryIn, s.carryOut, s.divStep = c.carryIn, c.carryOut, b2u(c.divStep)
 	s.front, s.back, s.nullify = c.IAOQFront, c.IAOQBack, b2u(c.nullify)
 	s.loads = uintptr(unsafe.Pointer(&c.Mem.loads))

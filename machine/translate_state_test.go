@@ -34,6 +34,7 @@ func TestStateLayout(t *testing.T) {
 		{"savedR14", unsafe.Offsetof(guestState{}.savedR14), stSavedR14},
 		{"savedR15", unsafe.Offsetof(guestState{}.savedR15), stSavedR15},
 		{"reusePage", unsafe.Offsetof(guestState{}.reusePage), stReusePage},
+		{"threadCR", unsafe.Offsetof(guestState{}.threadCR), stThreadCR},
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, tt.got, tt.name)

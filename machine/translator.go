@@ -76,9 +76,11 @@ type translator struct {
 	// or not; outgoing the targets of each block's jumps.
 	links    map[uint64][]chainLink
 	outgoing map[uint64][]uint64
-	// heat counts the times runTranslated reached each key of a block
-	// not translated yet (see warm).
-	heat map[uint64]uint32
+	// heat counts the times runTranslated reached the keys of blocks
+	// not translated yet, by heatSlot: a table, not a map, since cold
+	// blocks are many and each run of one counts (keys that share a
+	// counter only warm up sooner).
+	heat *[heatSlots]uint32
 	asm  jit.Asm
 }
 
@@ -136,8 +138,13 @@ func (t *translator) forget() {
 	t.pages = map[uint32][]uint64{}
 	t.links = map[uint64][]chainLink{}
 	t.outgoing = map[uint64][]uint64{}
-	t.heat = map[uint64]uint32{}
+	t.heat = new([heatSlots]uint32)
 }
+
+// heatSlots is the number of counters of heat.
+const heatSlots = 1 << 14
+
+func heatSlot(key uint64) uint64 { return key >> 3 % heatSlots }
 
 func blockKey(front uint32, nullify bool) uint64 { return uint64(front)<<1 | uint64(b2u(nullify)) }
 
@@ -215,7 +222,8 @@ func (t *translator) prepare(m *Memory, front uint32, nullify bool) (bool, error
 	key := blockKey(front, nullify)
 	at, ok := t.blocks[key]
 	if !ok {
-		if t.heat[key]++; t.heat[key] < translateAfter || front < PageSize { // front < PageSize: the gateway page
+		heat := &t.heat[heatSlot(key)]
+		if *heat++; *heat < translateAfter || front < PageSize { // front < PageSize: the gateway page
 			return false, nil
 		}
 		code := m.code(front &^ 3)
@@ -227,7 +235,7 @@ func (t *translator) prepare(m *Memory, front uint32, nullify bool) (bool, error
 		if at, sites, err = t.translate(code, front, nullify); err != nil {
 			return false, err
 		}
-		delete(t.heat, key)
+		*heat = 0
 		t.blocks[key] = at
 		page := front >> PageShift
 		t.pages[page] = append(t.pages[page], key)

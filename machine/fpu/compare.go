@@ -40,7 +40,8 @@ func (s *State) compare(op *Op, flush bool) bool {
 	c := uint32(op.cond>>rel) & 1
 	st := s.status()
 	if op.y != 0 {
-		st = st&^(1<<(caShift-uint32(op.y-1))) | c<<(caShift-uint32(op.y-1))
+		bit := CompareTargetBit(op.y)
+		st = st&^bit | c*bit
 	} else {
 		st = st&^statusCQ | st>>1&statusCQ
 		if st&statusC != 0 {
@@ -59,19 +60,24 @@ func (s *State) compare(op *Op, flush bool) bool {
 // of the compare queue (all true, or any false); the targeted forms test
 // one CA bit.
 func (s *State) test(op *Op) bool {
-	st := s.status()
-	if op.y != 1 {
-		cbit := uint32(op.y^1) - 1
-		return st>>(caShift-cbit)&1 != 0
-	}
-	if op.cond == 0 {
-		return st&statusC != 0
+	mask, whenZero := testMask(op)
+	return (s.status()&mask == 0) == whenZero
+}
+
+// testMask gives the status bits FTEST examines: it is true when they
+// are all clear (whenZero) or when one is set.
+func testMask(op *Op) (mask uint32, whenZero bool) {
+	switch {
+	case op.y != 1:
+		return CompareTargetBit(op.y ^ 1), false
+	case op.cond == 0:
+		return statusC, false
 	}
 	mask, reject, _ := queueTest(op.cond)
 	if reject {
-		return st|mask == mask
+		return ^mask, true
 	}
-	return st&mask == 0
+	return mask, true
 }
 
 // queueTest gives the status bits an acc or rej form of FTEST (its c

@@ -61,6 +61,7 @@ const (
 	CondA  Cond = 0x7
 	CondS  Cond = 0x8 // sign
 	CondNS Cond = 0x9
+	CondP  Cond = 0xa // parity (unordered, after ucomisd)
 	CondL  Cond = 0xc // signed less
 	CondGE Cond = 0xd
 	CondLE Cond = 0xe // signed less or equal
