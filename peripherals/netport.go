@@ -310,6 +310,14 @@ func (n *NetPort) Serving() bool {
 // open registers a new client and proposes its connection; only once the
 // log has it do its bytes reach the guest.
 func (n *NetPort) open(guestPort uint16, c net.Conn) {
+	open := entry.ConnOpen{Port: guestPort}
+	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil && ap.Addr().Unmap().Is4() {
+		open.PeerIP = ap.Addr().Unmap().As4()
+		open.PeerPort = ap.Port()
+	}
+	// Numbered and queued under one lock, so that the node proposes its
+	// connections' openings in the order of their serials: the replicas
+	// refuse an opening ordered after a later one (replica's connOpen).
 	n.mu.Lock()
 	n.serial++
 	cc := &clientConn{
@@ -323,14 +331,9 @@ func (n *NetPort) open(guestPort uint16, c net.Conn) {
 		close(cc.decided)
 	}
 	n.conns[cc.id.Serial] = cc
+	open.Conn = cc.id
+	n.submitLocked(cc, open)
 	n.mu.Unlock()
-
-	open := entry.ConnOpen{Conn: cc.id, Port: guestPort}
-	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil && ap.Addr().Unmap().Is4() {
-		open.PeerIP = ap.Addr().Unmap().As4()
-		open.PeerPort = ap.Port()
-	}
-	n.submit(cc, open)
 	n.wg.Add(2)
 	go n.readLoop(cc)
 	go n.writeLoop(cc)
@@ -340,8 +343,14 @@ func (n *NetPort) open(guestPort uint16, c net.Conn) {
 // batch. A failed proposal is not an error here: the retry loop proposes
 // it again.
 func (n *NetPort) submit(cc *clientConn, e entry.Entry) {
-	now := time.Now()
 	n.mu.Lock()
+	n.submitLocked(cc, e)
+	n.mu.Unlock()
+}
+
+// submitLocked is submit with n.mu held.
+func (n *NetPort) submitLocked(cc *clientConn, e entry.Entry) {
+	now := time.Now()
 	if len(cc.unacked) == 0 {
 		cc.oldest = now
 	}
@@ -349,7 +358,6 @@ func (n *NetPort) submit(cc *clientConn, e entry.Entry) {
 	cc.unackedBytes += inputBytes(e)
 	cc.lastProposed = now
 	n.enqueueLocked(cc)
-	n.mu.Unlock()
 }
 
 func inputBytes(e entry.Entry) int {

@@ -17,7 +17,7 @@ import (
 // version of the snapshot and of the header and world encodings in it,
 // bumped on any incompatible change. (Version 3 encoded them as JSON;
 // version 4 had no file tree, version 5 no pending entries, version 6 no
-// random draws.)
+// random draws or connection serials.)
 const snapshotMagic = "synod-replica-7\n"
 
 // header is the replica's own bookkeeping in a snapshot. header() and

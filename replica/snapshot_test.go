@@ -198,6 +198,7 @@ func filledWorldState() *worldState {
 		Objects: []objectState{object(4, kindListener), object(5, kindConn), object(6, kindDisk), object(7, kindFile)},
 		Conns: []connState{{ID: conn, Port: 6379, Peer: netip.MustParseAddrPort("10.0.0.1:5555"), In: []byte("GET"),
 			NextOffset: 3, PeerClosed: true, GuestShut: true}},
+		ConnSerials:   []nodeSerial{{Node: 2, Serial: 77}},
 		NextEphemeral: firstEphemeral + 1,
 		Console:       []consoleRecord{{Seq: 4, Node: 1, Stream: 2, Data: []byte("hi")}},
 		Seq:           9,

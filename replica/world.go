@@ -51,10 +51,15 @@ type world struct {
 	draw               *randomDraw // nil when none is outstanding
 	passedOver         map[consensus.NodeID]bool
 
-	nextHandle    linux.Handle
-	objects       map[linux.Handle]*object
-	listeners     map[uint16]linux.Handle
-	conns         map[entry.ConnID]*vconn
+	nextHandle linux.Handle
+	objects    map[linux.Handle]*object
+	listeners  map[uint16]linux.Handle
+	conns      map[entry.ConnID]*vconn
+	// connSerials is, for each node, the highest connection serial whose
+	// opening was ordered: a node numbers its connections in increasing
+	// order, so an opening at or below it was ordered before, or after a
+	// later one (see connOpen).
+	connSerials   map[consensus.NodeID]uint64
 	nextEphemeral uint16
 
 	// console is the console output its node has not acknowledged yet
@@ -139,6 +144,7 @@ func newWorld(boot entry.Boot, files *fstree.Tree) *world {
 		objects:             map[linux.Handle]*object{},
 		listeners:           map[uint16]linux.Handle{},
 		conns:               map[entry.ConnID]*vconn{},
+		connSerials:         map[consensus.NodeID]uint64{},
 		nextEphemeral:       firstEphemeral,
 		nextHandle:          linux.Stderr + 1,
 		disks:               newDiskWorld(boot.Disks),
@@ -261,9 +267,22 @@ func (w *world) connOpen(e entry.ConnOpen) {
 	if _, dup := w.conns[e.Conn]; dup {
 		return
 	}
+	stale := e.Conn.Serial <= w.connSerials[e.Conn.Node]
+	if !stale {
+		w.connSerials[e.Conn.Node] = e.Conn.Serial
+	}
 	h, listening := w.listeners[e.Port]
 	var reason string
 	switch {
+	case stale:
+		// The same opening ordered twice (a node proposes its inputs
+		// again when they seem lost, and the first proposal may be
+		// ordered after all, long after): the connection may have come
+		// and gone since, and must not run its bytes again. Or an opening
+		// ordered after a later connection of its node, whose first
+		// proposal was lost in a failover: refused, as the price of never
+		// running a connection twice.
+		reason = "its node opened this connection or a later one before"
 	case !listening:
 		reason = "nothing listens on the guest port"
 	case w.down[e.Conn.Node]:

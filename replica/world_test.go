@@ -134,6 +134,42 @@ func TestWorldRefusesConnectionsItCannotTake(t *testing.T) {
 	require.Equal(t, []string{"close conn 3/10"}, kinds(w.drain()))
 }
 
+// A connection's opening ordered a second time (a node proposed it again,
+// and the first proposal was ordered after all, long after the retry) is
+// no new connection: once the guest has closed and forgotten the
+// connection, its bytes must not run again. Nor does an opening ordered
+// after a later connection of the same node, whose serials only grow.
+func TestWorldOpensEachConnectionOnce(t *testing.T) {
+	w := testWorld(t)
+	l := listenOn(t, w, 6379)
+	w.drain()
+	first := entry.ConnID{Node: 2, Serial: 50}
+	w.deliver(0, entry.ConnOpen{Conn: first, Port: 6379})
+	w.deliver(0, entry.ConnData{Conn: first, Data: []byte("SET k old\r\n")})
+	c, _, errno := w.Accept(l)
+	require.Zero(t, errno)
+	got, errno := w.Read(c, 100)
+	require.Zero(t, errno)
+	require.Equal(t, "SET k old\r\n", string(got))
+	require.Zero(t, w.Close(c))
+	w.drain()
+
+	w.deliver(0, entry.ConnOpen{Conn: first, Port: 6379})
+	w.deliver(0, entry.ConnData{Conn: first, Data: []byte("SET k old\r\n")})
+	_, _, errno = w.Accept(l)
+	require.Equal(t, linux.EAGAIN, errno, "the late opening is not a new connection")
+	require.Equal(t, []string{"refuse conn 2/50: its node opened this connection or a later one before"}, kinds(w.drain()))
+
+	w.deliver(0, entry.ConnOpen{Conn: entry.ConnID{Node: 2, Serial: 49}, Port: 6379})
+	require.Equal(t, []string{"refuse conn 2/49: its node opened this connection or a later one before"}, kinds(w.drain()))
+	_, _, errno = w.Accept(l)
+	require.Equal(t, linux.EAGAIN, errno)
+
+	w.deliver(0, entry.ConnOpen{Conn: entry.ConnID{Node: 3, Serial: 7}, Port: 6379})
+	_, _, errno = w.Accept(l)
+	require.Zero(t, errno, "serials are per node")
+}
+
 func TestWorldNodeDown(t *testing.T) {
 	w := testWorld(t)
 	l := listenOn(t, w, 6379)

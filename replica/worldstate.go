@@ -34,6 +34,7 @@ type worldState struct {
 	NextHandle          linux.Handle
 	Objects             []objectState
 	Conns               []connState
+	ConnSerials         []nodeSerial // by node
 	NextEphemeral       uint16
 	Console             []consoleRecord
 	Seq                 uint64
@@ -42,6 +43,13 @@ type worldState struct {
 	Stdin               consoleInput
 	Files               *fstree.Tree
 	OpenFiles           []openFileState // by handle
+}
+
+// nodeSerial is the highest connection serial of a node whose opening
+// was ordered.
+type nodeSerial struct {
+	Node   consensus.NodeID
+	Serial uint64
 }
 
 // openFileState is a handle open on a file of the tree.
@@ -140,6 +148,10 @@ func (w *world) state() *worldState {
 		})
 	}
 	slices.SortFunc(s.Conns, func(a, b connState) int { return compareConnID(a.ID, b.ID) })
+	for n, serial := range w.connSerials {
+		s.ConnSerials = append(s.ConnSerials, nodeSerial{Node: n, Serial: serial})
+	}
+	slices.SortFunc(s.ConnSerials, func(a, b nodeSerial) int { return cmp.Compare(a.Node, b.Node) })
 	s.DiskPaths, s.DiskHandles = w.disks.state()
 	s.Stdin = w.stdin
 	s.Files = w.files
@@ -170,6 +182,7 @@ func (s *worldState) restore() (*world, error) {
 		objects:             map[linux.Handle]*object{},
 		listeners:           map[uint16]linux.Handle{},
 		conns:               map[entry.ConnID]*vconn{},
+		connSerials:         map[consensus.NodeID]uint64{},
 		nextEphemeral:       s.NextEphemeral,
 		console:             s.Console,
 		seq:                 s.Seq,
@@ -182,6 +195,9 @@ func (s *worldState) restore() (*world, error) {
 	}
 	for _, n := range s.PassedOver {
 		w.passedOver[n] = true
+	}
+	for _, ns := range s.ConnSerials {
+		w.connSerials[ns.Node] = ns.Serial
 	}
 	for _, o := range s.Objects {
 		w.objects[o.Handle] = &object{kind: o.Kind, port: o.Port, backlog: o.Backlog, limit: o.Limit, conn: o.Conn}
@@ -238,6 +254,8 @@ func (s *worldState) canonical() error {
 		return errors.New("handles out of order or repeated")
 	case !increasing(s.Conns, func(a, b connState) int { return compareConnID(a.ID, b.ID) }):
 		return errors.New("connections out of order or repeated")
+	case !increasing(s.ConnSerials, func(a, b nodeSerial) int { return cmp.Compare(a.Node, b.Node) }):
+		return errors.New("connection serials out of order or repeated")
 	case !increasing(s.DiskPaths, func(a, b entry.DiskPath) int { return strings.Compare(a.Name(), b.Name()) }):
 		return errors.New("disk paths out of order or repeated")
 	case !increasing(s.DiskHandles, func(a, b diskHandleState) int { return cmp.Compare(a.Handle, b.Handle) }):
@@ -320,6 +338,7 @@ func codeWorldState(c *canon.Codec, s *worldState) {
 	canon.Uint32(c, &s.NextHandle)
 	canon.Slice(c, &s.Objects, codeObjectState)
 	canon.Slice(c, &s.Conns, codeConnState)
+	canon.Slice(c, &s.ConnSerials, codeNodeSerial)
 	canon.Uint16(c, &s.NextEphemeral)
 	canon.Slice(c, &s.Console, codeConsoleRecord)
 	canon.Uint64(c, &s.Seq)
@@ -328,6 +347,11 @@ func codeWorldState(c *canon.Codec, s *worldState) {
 	codeConsoleInput(c, &s.Stdin)
 	fstree.Code(c, &s.Files)
 	canon.Slice(c, &s.OpenFiles, codeOpenFileState)
+}
+
+func codeNodeSerial(c *canon.Codec, s *nodeSerial) {
+	canon.Uint64(c, &s.Node)
+	canon.Uint64(c, &s.Serial)
 }
 
 func codeRandomDraw(c *canon.Codec, d *randomDraw) {
