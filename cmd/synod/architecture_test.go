@@ -42,7 +42,8 @@ func listPackages(t *testing.T, args ...string) []goPackage {
 // fuzzed alone), consensus knows nothing of the machine, and only the
 // transport package (and the config and wiring that name its key types)
 // may pull in libp2p, only the command runs the simulator, and the
-// Byzantine engine stands on the standard library, consensus and bbolt.
+// Byzantine engine stands on the standard library, consensus and
+// internal/durable.
 func TestArchitecture(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list")
@@ -64,9 +65,12 @@ func TestArchitecture(t *testing.T) {
 			case inside(p.ImportPath, "consensus/bft"):
 				// The Byzantine engine is small enough to audit whole: the
 				// standard library (its crypto), the consensus interfaces
-				// and bbolt for its records, nothing else.
-				require.True(t, std[dep] || dep == module+"consensus" || strings.HasPrefix(dep, "go.etcd.io/bbolt") || strings.HasPrefix(dep, "golang.org/x/sys/"),
-					"%s may depend on the standard library, consensus and bbolt only, but imports %s", p.ImportPath, dep)
+				// and internal/durable for its record file, nothing else.
+				require.True(t, std[dep] || dep == module+"consensus" || dep == module+"internal/durable" || strings.HasPrefix(dep, "golang.org/x/sys/"),
+					"%s may depend on the standard library, consensus and internal/durable only, but imports %s", p.ImportPath, dep)
+			case inside(p.ImportPath, "internal/durable"):
+				require.True(t, std[dep] || strings.HasPrefix(dep, "golang.org/x/sys/"),
+					"%s may depend on the standard library and golang.org/x/sys only, but imports %s", p.ImportPath, dep)
 			case inside(p.ImportPath, "machine/jit"):
 				require.True(t, std[dep] || dep == "golang.org/x/sys/cpu",
 					"%s may depend on the standard library and golang.org/x/sys/cpu (host features) only, but imports %s", p.ImportPath, dep)

@@ -8,7 +8,8 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
-	"path/filepath"
+
+	"github.com/synodvm/synod/internal/durable"
 )
 
 // FileStorage is a Storage in one append-only file: each Append is one
@@ -136,7 +137,7 @@ func (s *FileStorage) Append(records [][]byte, replace bool) error {
 	if _, err := s.f.WriteAt(buf, s.end); err != nil {
 		return fmt.Errorf("bft: write %d records to %s: %w", len(records), s.path, err)
 	}
-	if err := datasync(s.f); err != nil {
+	if err := durable.Datasync(s.f); err != nil {
 		return fmt.Errorf("bft: sync %s: %w", s.path, err)
 	}
 	s.end += int64(len(buf))
@@ -170,50 +171,18 @@ func encodeRecords(records [][]byte) ([]byte, error) {
 	return buf, nil
 }
 
-// writeRecordsFile makes path a record file holding records: written
-// beside it, synced, renamed over it, and the rename synced.
+// writeRecordsFile makes path a record file holding records, atomically.
 func writeRecordsFile(path string, records [][]byte) error {
 	buf, err := encodeRecords(records)
 	if err != nil {
 		return fmt.Errorf("bft: write %s: %w", path, err)
 	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("bft: write %s: %w", path, err)
-	}
 	content := append([]byte(fileHeader), buf...)
 	content = append(content, make([]byte, fileGrowth)...)
-	_, err = f.Write(content)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(path))
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("bft: write %s: %w", path, err)
+	if err := durable.WriteFile(path, content, 0o600); err != nil {
+		return fmt.Errorf("bft: %w", err)
 	}
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // Close implements Storage.

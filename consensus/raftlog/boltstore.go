@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/internal/durable"
 )
 
 // StoreFileName is the raft store's file inside a node's data directory.
@@ -249,15 +250,7 @@ func createBoltStore(path string, id Identity, life StoreLife) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	return errors.Join(d.Sync(), d.Close())
+	return durable.SyncDir(filepath.Dir(path))
 }
 
 func openBolt(path string, id Identity) (s *BoltStore, err error) {

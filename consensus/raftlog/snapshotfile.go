@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	pb "go.etcd.io/raft/v3/raftpb"
+
+	"github.com/synodvm/synod/internal/durable"
 )
 
 // snapshotFile describes the data file of the store's snapshot. The file
@@ -91,7 +93,7 @@ func (s *BoltStore) writeSnapshotFile(index, term uint64, data []byte) (snapshot
 	if err != nil {
 		return f, errors.Join(fmt.Errorf("write snapshot file: %w", err), os.Remove(tmp))
 	}
-	if err := syncDir(s.dir); err != nil {
+	if err := durable.SyncDir(s.dir); err != nil {
 		s.forgetUnsaved(f.name())
 		return f, fmt.Errorf("write snapshot file %s: %w", path, err)
 	}

@@ -8,10 +8,11 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
-	"path/filepath"
 
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/synodvm/synod/internal/durable"
 )
 
 // WALFileName is the write-ahead log beside the store's bbolt file.
@@ -76,24 +77,12 @@ func walHeader(generation uint64) []byte {
 // walRecordSize is the size of a record of n payload bytes, padded.
 func walRecordSize(n int64) int64 { return (walRecordHead + n + walAlign - 1) / walAlign * walAlign }
 
-// createWAL writes an empty log of the given generation under a temporary
-// name and renames it to path, replacing any file there.
+// createWAL writes an empty log of the given generation at path,
+// atomically, replacing any file there.
 func createWAL(path string, generation uint64) error {
-	tmp := path + ".new"
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
 	content := make([]byte, walInitialSize)
 	copy(content, walHeader(generation))
-	_, err = f.Write(content)
-	if err = errors.Join(err, f.Sync(), f.Close()); err != nil {
-		return errors.Join(err, os.Remove(tmp))
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
+	return durable.WriteFile(path, content, 0o600)
 }
 
 // openWAL opens the log at path and checks its header.
@@ -267,7 +256,7 @@ func (w *walFile) zeroFrom(off int64) error {
 	if _, err := w.f.WriteAt(make([]byte, w.size-off), off); err != nil {
 		return fmt.Errorf("write-ahead log %s: cut the torn record at offset %d: %w", w.path, off, err)
 	}
-	if err := datasync(w.f); err != nil {
+	if err := durable.Datasync(w.f); err != nil {
 		return fmt.Errorf("write-ahead log %s: cut the torn record at offset %d: %w", w.path, off, err)
 	}
 	return nil
@@ -294,7 +283,7 @@ func (w *walFile) append(rec []byte) error {
 	if _, err := w.f.WriteAt(rec, w.used); err != nil {
 		return fmt.Errorf("write-ahead log %s: %w", w.path, err)
 	}
-	if err := datasync(w.f); err != nil {
+	if err := durable.Datasync(w.f); err != nil {
 		return fmt.Errorf("write-ahead log %s: sync: %w", w.path, err)
 	}
 	w.used += int64(len(rec))
@@ -321,13 +310,13 @@ func (w *walFile) reset(generation uint64) error {
 	if _, err := w.f.WriteAt(make([]byte, w.used-walHeaderSize), walHeaderSize); err != nil {
 		return fmt.Errorf("write-ahead log %s: reset: %w", w.path, err)
 	}
-	if err := datasync(w.f); err != nil {
+	if err := durable.Datasync(w.f); err != nil {
 		return fmt.Errorf("write-ahead log %s: reset: %w", w.path, err)
 	}
 	if _, err := w.f.WriteAt(walHeader(generation), 0); err != nil {
 		return fmt.Errorf("write-ahead log %s: reset: %w", w.path, err)
 	}
-	if err := datasync(w.f); err != nil {
+	if err := durable.Datasync(w.f); err != nil {
 		return fmt.Errorf("write-ahead log %s: reset: %w", w.path, err)
 	}
 	w.generation, w.used = generation, walHeaderSize

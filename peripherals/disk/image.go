@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/synodvm/synod/internal/durable"
 )
 
 // Image is the disk image as the server uses it. An image file is one;
@@ -30,7 +32,7 @@ const (
 // never changes, so its data is all there is to make durable.
 type imageFile struct{ *os.File }
 
-func (f imageFile) Sync() error { return fdatasync(f.File) }
+func (f imageFile) Sync() error { return durable.Datasync(f.File) }
 
 // checkSize says what is wrong with size as an image's size.
 func checkSize(size int64) error {
@@ -92,7 +94,7 @@ func createSparse(f *os.File, path string, size int64) error {
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("create disk image %s: sync: %w", path, err)
 	}
-	return syncDir(filepath.Dir(path))
+	return durable.SyncDir(filepath.Dir(path))
 }
 
 func checkExisting(f *os.File, path string, size int64) error {

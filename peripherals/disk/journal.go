@@ -11,7 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"syscall"
+
+	"github.com/synodvm/synod/internal/durable"
 )
 
 // journalMagic opens a sequence table's journal file; the last byte is
@@ -74,7 +75,7 @@ func (j *journal) load(t *seqTable) error {
 		if err := j.file.Sync(); err != nil {
 			return fmt.Errorf("sync sequence table %s: %w", j.path, err)
 		}
-		return syncDir(filepath.Dir(j.path))
+		return durable.SyncDir(filepath.Dir(j.path))
 	}
 	if !bytes.HasPrefix(data, journalMagic) {
 		return fmt.Errorf("%s is not a disk server's sequence table (it does not start with %q)", j.path, journalMagic)
@@ -214,7 +215,7 @@ func (j *journal) appendResults(client []string, kept []keptResult) error {
 	if _, err := j.file.Write(buf); err != nil {
 		return fmt.Errorf("append to sequence table %s: %w", j.path, err)
 	}
-	if err := fdatasync(j.file); err != nil {
+	if err := durable.Datasync(j.file); err != nil {
 		return fmt.Errorf("sync sequence table %s: %w", j.path, err)
 	}
 	j.records += len(kept)
@@ -257,7 +258,7 @@ func (j *journal) compact(t *seqTable) error {
 		f.Close()
 		return fmt.Errorf("compact sequence table: %w", err)
 	}
-	if err := syncDir(filepath.Dir(j.path)); err != nil {
+	if err := durable.SyncDir(filepath.Dir(j.path)); err != nil {
 		f.Close()
 		return err
 	}
@@ -268,26 +269,3 @@ func (j *journal) compact(t *seqTable) error {
 
 func (j *journal) close() error { return j.file.Close() }
 
-// fdatasync makes f's data durable, and the metadata needed to read it
-// back (its length), without its times.
-func fdatasync(f *os.File) error {
-	for {
-		err := syscall.Fdatasync(int(f.Fd()))
-		if !errors.Is(err, syscall.EINTR) {
-			return err
-		}
-	}
-}
-
-// syncDir makes a file created or renamed in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
-}
