@@ -268,4 +268,3 @@ func (j *journal) compact(t *seqTable) error {
 }
 
 func (j *journal) close() error { return j.file.Close() }
-
