@@ -28,8 +28,8 @@ import (
 // file's size and its fdatasync need not write the inode. A zero length
 // ends the records. A record cut short by a crash in the middle of the
 // last Append (bad checksum, nothing but zeros after it) was never
-// acknowledged, since nothing is sent before Append returns: Load drops
-// it. A bad record anywhere else is damage (ErrCorruptStorage).
+// acknowledged, since nothing is sent before Append returns: loading
+// drops it. A bad record anywhere else is damage (ErrCorruptStorage).
 //
 // Append with replace writes the whole new content to a temporary file,
 // syncs it and renames it over the old one, so a crash leaves either.
@@ -38,6 +38,10 @@ type FileStorage struct {
 	f    *os.File
 	end  int64 // where the next record goes
 	size int64 // the file's size: zeros from end to size
+	// opened are the records Open read, for the first Load: the engine
+	// loads once as it starts, and a stable checkpoint holds the whole
+	// machine, not to be read twice.
+	opened [][]byte
 }
 
 const (
@@ -52,7 +56,7 @@ const (
 func OpenFileStorage(path string) (*FileStorage, error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if errors.Is(err, os.ErrNotExist) {
-		if err := writeRecordsFile(path, nil); err != nil {
+		if _, err := writeRecordsFile(path, nil); err != nil {
 			return nil, err
 		}
 		f, err = os.OpenFile(path, os.O_RDWR, 0)
@@ -61,16 +65,25 @@ func OpenFileStorage(path string) (*FileStorage, error) {
 		return nil, fmt.Errorf("bft: open storage %s: %w", path, err)
 	}
 	s := &FileStorage{path: path, f: f}
-	if _, err := s.Load(); err != nil {
+	if s.opened, err = s.read(); err != nil {
 		_ = f.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-// Load implements Storage. It also finds where the next record goes, and
-// zeroes a torn last record so that it is not found again.
+// Load implements Storage.
 func (s *FileStorage) Load() ([][]byte, error) {
+	if records := s.opened; records != nil {
+		s.opened = nil
+		return records, nil
+	}
+	return s.read()
+}
+
+// read returns the records stored. It also finds where the next record
+// goes, and zeroes a torn last record so that it is not found again.
+func (s *FileStorage) read() ([][]byte, error) {
 	content, err := io.ReadAll(io.NewSectionReader(s.f, 0, 1<<62))
 	if err != nil {
 		return nil, fmt.Errorf("bft: read storage %s: %w", s.path, err)
@@ -117,6 +130,7 @@ func allZero(b []byte) bool {
 
 // Append implements Storage.
 func (s *FileStorage) Append(records [][]byte, replace bool) error {
+	s.opened = nil
 	if replace {
 		return s.replace(records)
 	}
@@ -145,7 +159,8 @@ func (s *FileStorage) Append(records [][]byte, replace bool) error {
 }
 
 func (s *FileStorage) replace(records [][]byte) error {
-	if err := writeRecordsFile(s.path, records); err != nil {
+	end, err := writeRecordsFile(s.path, records)
+	if err != nil {
 		return err
 	}
 	f, err := os.OpenFile(s.path, os.O_RDWR, 0)
@@ -153,9 +168,8 @@ func (s *FileStorage) replace(records [][]byte) error {
 		return fmt.Errorf("bft: reopen storage %s: %w", s.path, err)
 	}
 	_ = s.f.Close()
-	s.f = f
-	_, err = s.Load()
-	return err
+	s.f, s.end, s.size = f, end, end+fileGrowth
+	return nil
 }
 
 func encodeRecords(records [][]byte) ([]byte, error) {
@@ -171,18 +185,20 @@ func encodeRecords(records [][]byte) ([]byte, error) {
 	return buf, nil
 }
 
-// writeRecordsFile makes path a record file holding records, atomically.
-func writeRecordsFile(path string, records [][]byte) error {
+// writeRecordsFile makes path a record file holding records, atomically,
+// with fileGrowth zeros after them. It returns where the next record goes.
+func writeRecordsFile(path string, records [][]byte) (end int64, err error) {
 	buf, err := encodeRecords(records)
 	if err != nil {
-		return fmt.Errorf("bft: write %s: %w", path, err)
+		return 0, fmt.Errorf("bft: write %s: %w", path, err)
 	}
 	content := append([]byte(fileHeader), buf...)
+	end = int64(len(content))
 	content = append(content, make([]byte, fileGrowth)...)
 	if err := durable.WriteFile(path, content, 0o600); err != nil {
-		return fmt.Errorf("bft: %w", err)
+		return 0, fmt.Errorf("bft: %w", err)
 	}
-	return nil
+	return end, nil
 }
 
 // Close implements Storage.
