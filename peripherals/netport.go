@@ -541,15 +541,8 @@ func (n *NetPort) Committed(e entry.Entry) {
 		}
 		return
 	}
-	var id entry.ConnID
-	switch v := e.(type) {
-	case entry.ConnOpen:
-		id = v.Conn
-	case entry.ConnData:
-		id = v.Conn
-	case entry.ConnClose:
-		id = v.Conn
-	default:
+	id, ok := entry.ConnOf(e)
+	if !ok {
 		return
 	}
 	if id.Node != n.cfg.Node {

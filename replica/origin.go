@@ -33,12 +33,9 @@ func FromProposer(e entry.Entry, proposer consensus.NodeID) (entry.Entry, int) {
 		dropped := len(e.Entries) - len(kept)
 		e.Entries = kept
 		return e, dropped
-	case entry.ConnOpen:
-		owner = e.Conn.Node
-	case entry.ConnData:
-		owner = e.Conn.Node
-	case entry.ConnClose:
-		owner = e.Conn.Node
+	case entry.ConnOpen, entry.ConnData, entry.ConnClose:
+		conn, _ := entry.ConnOf(e)
+		owner = conn.Node
 	case entry.Random:
 		owner = e.Node
 	case entry.RandomCommit:

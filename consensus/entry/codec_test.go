@@ -189,3 +189,14 @@ func FuzzDecode(f *testing.F) {
 		require.Equal(t, normalize(e), normalize(again))
 	})
 }
+
+func TestConnOf(t *testing.T) {
+	conn := ConnID{Node: 2, Serial: 9}
+	for _, e := range []Entry{ConnOpen{Conn: conn}, ConnData{Conn: conn}, ConnClose{Conn: conn}} {
+		got, ok := ConnOf(e)
+		require.True(t, ok, e.Kind().String())
+		require.Equal(t, conn, got, e.Kind().String())
+	}
+	_, ok := ConnOf(Random{Node: 2})
+	require.False(t, ok, "a random batch is about no connection")
+}

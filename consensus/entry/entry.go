@@ -171,6 +171,20 @@ type ConnClose struct {
 	Conn ConnID
 }
 
+// ConnOf returns the client connection a ConnOpen, ConnData or ConnClose
+// is about, and false for any other entry.
+func ConnOf(e Entry) (ConnID, bool) {
+	switch e := e.(type) {
+	case ConnOpen:
+		return e.Conn, true
+	case ConnData:
+		return e.Conn, true
+	case ConnClose:
+		return e.Conn, true
+	}
+	return ConnID{}, false
+}
+
 // Random is a batch of random bytes for the guest's pool, proposed by the
 // node an earlier refill output named. In a Byzantine cluster it is one
 // contributor's batch revealed: it counts only if it matches the hash the
