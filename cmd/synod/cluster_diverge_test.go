@@ -52,6 +52,15 @@ func TestClusterNodeWithCorruptStateTakesAPeersState(t *testing.T) {
 			corruptStoredSnapshot(t, c, 3, tt.corrupt)
 
 			c.start(3)
+			// No writes until node 3 has its own state back, or failed to
+			// restore it: a restarted node waits for the leader before it
+			// replays its store, and a leader whose log has moved past
+			// node 3's meanwhile sends its snapshot, which replaces the
+			// damaged one before anything reads it.
+			c.eventually("node 3 restores its stored state or fails to", func() bool {
+				r, err := c.report(3)
+				return err == nil && (r.Booted || r.Resyncs == 1)
+			})
 			c.eventually("node 3 takes a peer's state", func() bool {
 				setKeys(t, kv, 150, 160) // checkpoints come with activity
 				r, err := c.report(3)
