@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -321,8 +322,13 @@ func waitServing(ctx context.Context, up upCluster, procs []*nodeProc) (map[cons
 
 // printNodes shows where each node serves: the bundled service's address,
 // or the addresses a guest of the user's listens on (served).
+//
+// The table is written in one write: the console node writes the guest's
+// output to the same stdout, and a tabwriter writes cell by cell, so a
+// guest's line could land in the middle of a row.
 func printNodes(w io.Writer, up upCluster, served map[consensus.NodeID][]string) {
-	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	var table bytes.Buffer
+	tw := tabwriter.NewWriter(&table, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tSERVICE\tCLUSTER PAGE\tPID\tLOG")
 	for _, n := range up.Nodes {
 		service := n.Service
@@ -336,7 +342,8 @@ func printNodes(w io.Writer, up upCluster, served map[consensus.NodeID][]string)
 		fmt.Fprintf(tw, "%d\t%s\thttp://%s/\t%d\t%s\n", n.ID, service, n.Status, n.PID, n.Log)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "cluster: %s (synod status --dir %s)\n", filepath.Join(up.Dir, clusterFile), up.Dir)
+	fmt.Fprintf(&table, "cluster: %s (synod status --dir %s)\n", filepath.Join(up.Dir, clusterFile), up.Dir)
+	_, _ = w.Write(table.Bytes())
 }
 
 // quorumPatience is how long synod up lets a cluster that has lost its
