@@ -44,6 +44,9 @@ func TestByzantineNodeWithADamagedCheckpointFetchesTheCertifiedState(t *testing.
 	c.waitServing()
 	setKeys(t, kv, 150, 200)
 	c.converged()
+	// Restarted, node 3 may have been declared down meanwhile: it takes
+	// clients again once it is declared up.
+	c.waitServingOn(patience, damaged)
 	kv3, err := dialKV(c.serviceAddr(damaged))
 	require.NoError(t, err)
 	defer kv3.Close()
