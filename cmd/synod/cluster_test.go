@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	ma "github.com/multiformats/go-multiaddr"
 	"github.com/stretchr/testify/require"
 
 	"github.com/synodvm/synod/consensus"
@@ -102,8 +103,9 @@ func newTestClusterOf(t testing.TB, spec cluster.Spec, m machineFlags, guestArgs
 	// synod init gives nodes on one host fixed service offsets (1000, 2000,
 	// ...); tests move each node's service to a port free right now, so
 	// that concurrent test runs on the machine do not collide.
+	ports := unclaimedPorts(t, cfg, len(cfg.Nodes))
 	for i := range cfg.Nodes {
-		cfg.Nodes[i].ServicePortOffset = freeTCPPort(t) - serviceGuestPort
+		cfg.Nodes[i].ServicePortOffset = ports[i] - serviceGuestPort
 	}
 	require.NoError(t, cluster.Write(filepath.Join(cfg.Dir(), cluster.FileName), cfg))
 	c := &testCluster{
@@ -179,10 +181,11 @@ func (c *testCluster) stopAll() {
 	c.mu.Unlock()
 	stopNodes(procs)
 	if c.t.Failed() {
-		for _, n := range c.cfg.Nodes {
-			b, _ := os.ReadFile(filepath.Join(c.cfg.Dir(), fmt.Sprintf("node%d.log", n.ID)))
+		logs, _ := filepath.Glob(filepath.Join(c.cfg.Dir(), "*.log"))
+		for _, path := range logs {
+			b, _ := os.ReadFile(path)
 			lines := strings.Split(string(b), "\n")
-			c.t.Logf("node %d log (last lines):\n%s", n.ID, strings.Join(lines[max(0, len(lines)-25):], "\n"))
+			c.t.Logf("%s (last lines):\n%s", filepath.Base(path), strings.Join(lines[max(0, len(lines)-25):], "\n"))
 		}
 	}
 }
@@ -327,6 +330,39 @@ func setKeys(t testing.TB, kv *kvClient, from, to int) {
 		require.NoError(t, err)
 		require.Equal(t, "OK", r)
 	}
+}
+
+// unclaimedPorts returns n distinct loopback ports that nothing listens
+// on right now and that cfg does not name either: until its nodes start,
+// the ports cfg gives them are free too, and a node that finds its port
+// taken by a sibling waits for it forever.
+func unclaimedPorts(t testing.TB, cfg *cluster.Config, n int) []int {
+	t.Helper()
+	claimed := map[int]bool{}
+	for _, node := range cfg.Nodes {
+		listen, err := node.Listen.ValueForProtocol(ma.P_TCP)
+		require.NoError(t, err)
+		_, status, err := net.SplitHostPort(node.StatusAddr)
+		require.NoError(t, err)
+		for _, p := range []string{listen, status} {
+			port, err := strconv.Atoi(p)
+			require.NoError(t, err)
+			claimed[port] = true
+		}
+		claimed[serviceGuestPort+node.ServicePortOffset] = true
+	}
+	var ports []int
+	for range 100 * n {
+		if len(ports) == n {
+			return ports
+		}
+		if p := freeTCPPort(t); !claimed[p] {
+			claimed[p] = true
+			ports = append(ports, p)
+		}
+	}
+	t.Fatalf("found %d of %d unclaimed ports", len(ports), n)
+	return nil
 }
 
 // freeTCPPort returns a loopback port nothing listens on right now (see
