@@ -147,7 +147,15 @@ func TestClusterDamagedStoreIsRefusedThenRepaired(t *testing.T) {
 				return err1 == nil && err3 == nil && r3.Delivered == r1.Delivered
 			})
 			c.kill(3)
-			path := filepath.Join(c.cfg.Path(c.node(3).DataDir), raftlog.StoreFileName)
+			// Opening and closing the store takes its write-ahead log into
+			// bbolt, as a clean stop would: the damage then lands on the
+			// entries and pages the node will read, whatever its background
+			// flush had done before the kill.
+			dataDir := c.cfg.Path(c.node(3).DataDir)
+			store, err := raftlog.OpenBoltStore(dataDir, raftlog.Identity{ClusterID: c.cfg.ClusterID, Node: 3})
+			require.NoError(t, err)
+			require.NoError(t, store.Close())
+			path := filepath.Join(dataDir, raftlog.StoreFileName)
 			tt.damage(t, path)
 
 			c.start(3)
