@@ -1,8 +1,8 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +12,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"text/tabwriter"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -139,7 +140,7 @@ func load(b *testing.B, clients, requests int, dial func(client int) (kvRequeste
 			var mine []time.Duration
 			for j := range requests / clients / 2 {
 				key := fmt.Sprintf("c%d-k%d", i, j%64)
-				for _, args := range [][]string{{"SET", key, strconv.Itoa(j)}, {"GET", key}} {
+				for _, args := range [][]string{{"SET", key, fmt.Sprintf("%064d", j)}, {"GET", key}} {
 					t0 := time.Now()
 					if _, err := kv.do(args...); err != nil {
 						b.Error(err)
@@ -165,61 +166,119 @@ func percentile(sorted []time.Duration, p float64) float64 {
 	return float64(sorted[int(float64(len(sorted)-1)*p)].Microseconds()) / 1000
 }
 
-// BenchmarkReplicatedKV measures the bundled key-value service under
-// concurrent clients, replicated on three nodes (clients spread over all
-// of them) and under synod run: requests per second, and p50/p99 latency
-// in milliseconds. When etcd is installed (Debian etcd-server), a 3-member
-// etcd cluster on loopback serves the same load for comparison.
+// BenchmarkReplicatedKV measures the bundled key-value service under 64
+// concurrent clients (each on a connection of its own, doing SET/GET
+// pairs of 64-byte values) and one client alone, replicated on three nodes
+// (the clients spread over all of them; the lone client on the leader) and
+// under synod run; when etcd is installed (Debian's etcd-server), a
+// 3-member etcd cluster on loopback serves the same load through etcd's
+// gRPC client. It prints one table: requests per second, p50/p99 latency,
+// the CPU each serving process used per request, and the lone client's
+// requests per second.
 func BenchmarkReplicatedKV(b *testing.B) {
-	const clients, requests = 16, 8000
-	var repRate, soloRate, repRB, soloRB, etcdRate float64
-	var repLat, soloLat, etcdLat []time.Duration
+	const clients, requests, alone = 64, 32000, 3000
+	systems := []*kvSystem{{name: "synod, 3 nodes", metric: "3node"}, {name: "synod run", metric: "run"}, {name: "etcd, 3 members", metric: "etcd"}}
+	replicated, solo, etcd := systems[0], systems[1], systems[2]
 	for b.Loop() {
 		b.StopTimer()
 		port := freeTCPPort(b)
-		solo := synodCommand("run", "guests/kvd/kvd", strconv.Itoa(port), "127.0.0.1")
-		require.NoError(b, solo.Start())
+		cmd := synodCommand("run", "guests/kvd/kvd", strconv.Itoa(port), "127.0.0.1")
+		require.NoError(b, cmd.Start())
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
 		waitDial(b, addr)
-		rate, lat := kvLoad(b, []string{addr}, clients, requests)
-		soloRate, soloLat = soloRate+rate, append(soloLat, lat...)
-		soloRB += redisBenchmark(b, addr)
-		solo.Process.Signal(syscall.SIGTERM)
-		solo.Wait()
+		dialSolo := func(int) (kvRequester, error) { return dialKV(addr) }
+		solo.measure(b, []int{cmd.Process.Pid}, clients, requests, alone, dialSolo, dialSolo)
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
 
 		c, addrs := startServingCluster(b)
-		rate, lat = kvLoad(b, addrs, clients, requests)
-		repRate, repLat = repRate+rate, append(repLat, lat...)
-		repRB += redisBenchmark(b, addrs[0])
+		var pids []int
+		for _, n := range c.cfg.Nodes {
+			pids = append(pids, c.procs[n.ID].cmd.Process.Pid)
+		}
+		leader := c.serviceAddr(c.leader())
+		replicated.measure(b, pids, clients, requests, alone,
+			func(i int) (kvRequester, error) { return dialKV(addrs[i%len(addrs)]) },
+			func(int) (kvRequester, error) { return dialKV(leader) })
 		c.stopAll()
 
-		if endpoints, ok := startEtcd(b); ok {
-			rate, lat = load(b, clients, requests, func(i int) (kvRequester, error) {
-				return newEtcdClient(endpoints[i%len(endpoints)]), nil
-			})
-			etcdRate, etcdLat = etcdRate+rate, append(etcdLat, lat...)
+		if endpoints, pids, ok := startEtcd(b); ok {
+			etcd.measure(b, pids, clients, requests, alone,
+				func(i int) (kvRequester, error) { return newEtcdClient(endpoints[i%len(endpoints)]) },
+				func(int) (kvRequester, error) { return newEtcdClient(endpoints[0]) })
 		}
 		b.StartTimer()
 	}
-	slices.Sort(repLat)
-	slices.Sort(soloLat)
-	n := float64(b.N)
-	b.ReportMetric(repRate/n, "3node-req/s")
-	b.ReportMetric(percentile(repLat, .5), "3node-p50-ms")
-	b.ReportMetric(percentile(repLat, .99), "3node-p99-ms")
-	b.ReportMetric(soloRate/n, "run-req/s")
-	b.ReportMetric(percentile(soloLat, .5), "run-p50-ms")
-	b.ReportMetric(percentile(soloLat, .99), "run-p99-ms")
-	if repRB > 0 {
-		b.ReportMetric(repRB/n, "3node-redis-benchmark-req/s")
-		b.ReportMetric(soloRB/n, "run-redis-benchmark-req/s")
+	fmt.Printf("\nkey-value service, %d clients over every node, SET/GET pairs (one client alone: on the leader)\n", clients)
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "SYSTEM\tREQUESTS/S\tP50 MS\tP99 MS\tCPU µs/REQUEST, EACH PROCESS\tONE CLIENT, REQUESTS/S")
+	for _, s := range systems {
+		if len(s.latencies) == 0 {
+			fmt.Fprintf(w, "%s\t(not installed)\t\t\t\t\n", s.name)
+			continue
+		}
+		slices.Sort(s.latencies)
+		fmt.Fprintf(w, "%s\t%.0f\t%.2f\t%.2f\t%.0f\t%.0f\n", s.name, s.rate/float64(s.runs),
+			percentile(s.latencies, .5), percentile(s.latencies, .99), s.cpuPerRequest/float64(s.runs), s.aloneRate/float64(s.runs))
 	}
-	if len(etcdLat) > 0 {
-		slices.Sort(etcdLat)
-		b.ReportMetric(etcdRate/n, "etcd-req/s")
-		b.ReportMetric(percentile(etcdLat, .5), "etcd-p50-ms")
-		b.ReportMetric(percentile(etcdLat, .99), "etcd-p99-ms")
+	w.Flush()
+	for _, s := range systems {
+		if s.runs == 0 {
+			continue
+		}
+		b.ReportMetric(s.rate/float64(s.runs), s.metric+"-req/s")
+		b.ReportMetric(percentile(s.latencies, .99), s.metric+"-p99-ms")
+		b.ReportMetric(s.aloneRate/float64(s.runs), s.metric+"-1client-req/s")
 	}
+	if etcd.runs > 0 {
+		b.ReportMetric(replicated.rate/etcd.rate, "3node/etcd")
+	}
+}
+
+// kvSystem is one system under BenchmarkReplicatedKV's load, with what
+// its runs measured.
+type kvSystem struct {
+	name          string
+	metric        string // the prefix of its benchmark metrics
+	runs          int
+	rate          float64 // requests/s of the concurrent clients, summed over runs
+	latencies     []time.Duration
+	cpuPerRequest float64 // µs of CPU per request of each serving process, summed over runs
+	aloneRate     float64 // requests/s of one client alone, summed over runs
+}
+
+// measure puts the concurrent load on the system served by the processes
+// pids, then the lone client.
+func (s *kvSystem) measure(b *testing.B, pids []int, clients, requests, alone int, dial, dialAlone func(int) (kvRequester, error)) {
+	cpu0 := cpuOf(b, pids)
+	rate, lat := load(b, clients, requests, dial)
+	cpu := cpuOf(b, pids) - cpu0
+	aloneRate, _ := load(b, 1, alone, dialAlone)
+	s.runs++
+	s.rate += rate
+	s.latencies = append(s.latencies, lat...)
+	s.cpuPerRequest += float64(cpu.Microseconds()) / float64(len(lat)) / float64(len(pids))
+	s.aloneRate += aloneRate
+}
+
+// cpuOf is the CPU time (user and system) the processes pids have used so
+// far, from /proc/<pid>/stat: in clock ticks of 1/100 s, Linux's USER_HZ.
+func cpuOf(b *testing.B, pids []int) time.Duration {
+	var ticks int64
+	for _, pid := range pids {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		require.NoError(b, err)
+		// The command's name (field 2) may hold spaces: count from after
+		// its closing parenthesis, where field 3 is the first.
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		require.Greater(b, len(fields), 12, "/proc/%d/stat", pid)
+		for _, f := range fields[11:13] { // utime and stime, fields 14 and 15
+			t, err := strconv.ParseInt(f, 10, 64)
+			require.NoError(b, err)
+			ticks += t
+		}
+	}
+	return time.Duration(ticks) * time.Second / 100
 }
 
 // BenchmarkByzantineKV measures the key-value service in Byzantine mode
@@ -262,34 +321,6 @@ func BenchmarkByzantineKV(b *testing.B) {
 		b.ReportMetric(percentile(latencies[i], .99), mode.name+"-p99-ms")
 	}
 	b.ReportMetric(rates[1]/rates[0], "bft/raft")
-}
-
-// redisBenchmark runs redis-benchmark's SET and GET tests against addr with
-// 16 clients, when it is installed, and returns the mean of their requests
-// per second (0 without redis-benchmark).
-func redisBenchmark(b *testing.B, addr string) float64 {
-	path, err := exec.LookPath("redis-benchmark")
-	if err != nil {
-		return 0
-	}
-	host, port, err := net.SplitHostPort(addr)
-	require.NoError(b, err)
-	out, err := exec.Command(path, "-h", host, "-p", port, "-t", "set,get", "-n", "4000", "-c", "16", "--csv").Output()
-	require.NoError(b, err)
-	var sum float64
-	var tests int
-	for _, line := range strings.Split(string(out), "\n") {
-		fields := strings.Split(line, ",")
-		if len(fields) < 2 || !strings.HasPrefix(fields[0], `"SET"`) && !strings.HasPrefix(fields[0], `"GET"`) {
-			continue
-		}
-		v, err := strconv.ParseFloat(strings.Trim(fields[1], `"`), 64)
-		require.NoError(b, err)
-		sum += v
-		tests++
-	}
-	require.Equal(b, 2, tests, "redis-benchmark output:\n%s", out)
-	return sum / 2
 }
 
 // startServingCluster starts a 3-node cluster of the bundled service with

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
-	"encoding/base64"
-	"encoding/json"
+	"context"
 	"fmt"
 	"net/http"
 	"os/exec"
@@ -13,15 +11,17 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 )
 
 // startEtcd starts a 3-member etcd cluster on loopback, when etcd is
-// installed, and returns its client endpoints. The members stop with the
-// benchmark.
-func startEtcd(b *testing.B) ([]string, bool) {
+// installed (Debian's etcd-server), and returns its client endpoints and
+// the members' pids. The members stop with the benchmark.
+func startEtcd(b *testing.B) (endpoints []string, pids []int, ok bool) {
 	path, err := exec.LookPath("etcd")
 	if err != nil {
-		return nil, false
+		return nil, nil, false
 	}
 	dir := b.TempDir()
 	var clientURLs, peerURLs, initial []string
@@ -36,6 +36,7 @@ func startEtcd(b *testing.B) ([]string, bool) {
 			"--listen-peer-urls", peerURLs[i], "--initial-advertise-peer-urls", peerURLs[i],
 			"--initial-cluster", strings.Join(initial, ","), "--initial-cluster-state", "new")
 		require.NoError(b, cmd.Start())
+		pids = append(pids, cmd.Process.Pid)
 		b.Cleanup(func() {
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
@@ -55,53 +56,48 @@ func startEtcd(b *testing.B) ([]string, bool) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	return clientURLs, true
+	return clientURLs, pids, true
 }
 
-// etcdClient speaks to one etcd member through its JSON gateway, so that
-// the benchmark needs no etcd client library. Reads are etcd's default,
+// etcdClient is one client of an etcd member through etcd's own gRPC
+// client, on a connection of its own. Reads are etcd's default,
 // linearizable: like the example guest's, they go through consensus.
 type etcdClient struct {
-	url  string
-	http *http.Client
+	cli *clientv3.Client
 }
 
-func newEtcdClient(url string) *etcdClient {
-	return &etcdClient{url: url, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}}
+func newEtcdClient(endpoint string) (*etcdClient, error) {
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints:   []string{endpoint},
+		DialTimeout: patience,
+		Logger:      zap.NewNop(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("etcd client of %s: %w", endpoint, err)
+	}
+	return &etcdClient{cli: cli}, nil
 }
 
-func (c *etcdClient) Close() error {
-	c.http.CloseIdleConnections()
-	return nil
-}
+func (c *etcdClient) Close() error { return c.cli.Close() }
 
 func (c *etcdClient) do(args ...string) (string, error) {
-	enc := base64.StdEncoding.EncodeToString
-	var path string
-	body := map[string]string{"key": enc([]byte(args[1]))}
-	switch args[0] {
-	case "SET":
-		path, body["value"] = "/v3/kv/put", enc([]byte(args[2]))
-	case "GET":
-		path = "/v3/kv/range"
-	default:
-		return "", fmt.Errorf("etcd client: no %s", args[0])
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	switch {
+	case args[0] == "SET" && len(args) == 3:
+		if _, err := c.cli.Put(ctx, args[1], args[2]); err != nil {
+			return "", fmt.Errorf("etcd put %s: %w", args[1], err)
+		}
+		return "OK", nil
+	case args[0] == "GET" && len(args) == 2:
+		r, err := c.cli.Get(ctx, args[1])
+		if err != nil {
+			return "", fmt.Errorf("etcd get %s: %w", args[1], err)
+		}
+		if len(r.Kvs) == 0 {
+			return "(nil)", nil
+		}
+		return string(r.Kvs[0].Value), nil
 	}
-	req, err := json.Marshal(body)
-	if err != nil {
-		return "", err
-	}
-	r, err := c.http.Post(c.url+path, "application/json", bytes.NewReader(req))
-	if err != nil {
-		return "", err
-	}
-	defer r.Body.Close()
-	var out bytes.Buffer
-	if _, err := out.ReadFrom(r.Body); err != nil {
-		return "", err
-	}
-	if r.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("etcd %s: %s: %s", path, r.Status, out.String())
-	}
-	return out.String(), nil
+	return "", fmt.Errorf("etcd client: no %q", args)
 }
