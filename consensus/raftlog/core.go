@@ -9,6 +9,7 @@ import (
 
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
+	"go.etcd.io/raft/v3/tracker"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/synodvm/synod/consensus"
@@ -694,11 +695,14 @@ func (c *Core) Status() consensus.Status {
 	status.LeaderCommit = c.leaderCommit
 	if status.IsLeader {
 		status.LeaderCommit = status.Commit
-		for id, pr := range c.rn.Status().Progress {
+		// WithProgress, not Status: Status copies every follower's window
+		// of messages in flight, and this runs after every Ready (a tenth
+		// of what a loaded leader allocated).
+		c.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
 			if pr.RecentActive || id == uint64(c.cfg.ID) {
 				status.Reachable = append(status.Reachable, consensus.NodeID(id))
 			}
-		}
+		})
 		slices.Sort(status.Reachable)
 	}
 	return status

@@ -36,6 +36,10 @@ type kernel struct {
 	trace TraceFunc
 	// engine is how threads execute instructions; not part of the state.
 	engine machine.Engine
+	// recheck is recheckWaits' working memory, kept between calls: it runs
+	// at every scheduling decision, and allocating it afresh each time was
+	// a fifth of what a node allocated per request. Not part of the state.
+	recheck *recheckScratch
 }
 
 // process returns the process with id pid, zombies included, or nil.

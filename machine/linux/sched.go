@@ -1,10 +1,6 @@
 package linux
 
-import (
-	"slices"
-
-	"github.com/synodvm/synod/machine"
-)
+import "github.com/synodvm/synod/machine"
 
 // thread is one guest thread: a CPU context sharing the process's memory.
 type thread struct {
@@ -111,11 +107,23 @@ func (t *thread) runnable() bool { return t.wait == nil && !t.proc.stopped }
 // time and once for readiness, for all threads together, and decides for
 // each thread in tid order.
 func (k *kernel) recheckWaits() {
+	s := k.recheck
+	if s == nil {
+		s = new(recheckScratch)
+	}
+	k.recheck = nil // a call made while waking threads gets its own
+	defer func() {
+		clear(s.threads)
+		k.recheck = s
+	}()
 	var needClock, waiting bool
-	var requests []PollRequest
-	threads := slices.Clone(k.runq)         // waking may end processes
-	envIndex := make([][]int, len(threads)) // per thread and fd: index in requests, or -1
-	for i, t := range threads {
+	requests := s.requests[:0]
+	threads := append(s.threads[:0], k.runq...) // waking may end processes
+	// envIndex[first[i]+j] is the index in requests of thread i's j-th
+	// descriptor, or -1.
+	first, envIndex := s.first[:0], s.envIndex[:0]
+	for _, t := range threads {
+		first = append(first, len(envIndex))
 		w := t.wait
 		if w == nil {
 			continue
@@ -128,9 +136,10 @@ func (k *kernel) recheckWaits() {
 				idx = len(requests)
 				requests = append(requests, PollRequest{Handle: h, Events: f.events})
 			}
-			envIndex[i] = append(envIndex[i], idx)
+			envIndex = append(envIndex, idx)
 		}
 	}
+	s.threads, s.requests, s.first, s.envIndex = threads, requests, first, envIndex
 	timers := k.armedTimers()
 	if !waiting && len(timers) == 0 {
 		return
@@ -154,7 +163,7 @@ func (k *kernel) recheckWaits() {
 		fired := w.random
 		for j, f := range w.fds {
 			var ev PollEvents
-			if idx := envIndex[i][j]; idx >= 0 {
+			if idx := envIndex[first[i]+j]; idx >= 0 {
 				if idx < len(ready) {
 					ev = ready[idx]
 				}
@@ -165,6 +174,13 @@ func (k *kernel) recheckWaits() {
 		}
 		t.proc.wakeIf(t, fired, w.hasDeadline && now >= w.deadline)
 	}
+}
+
+// recheckScratch is the working memory of recheckWaits.
+type recheckScratch struct {
+	threads         []*thread
+	requests        []PollRequest
+	first, envIndex []int
 }
 
 // armedTimers lists the live processes whose interval timer is armed.
