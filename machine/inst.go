@@ -21,8 +21,15 @@ type inst struct {
 	cf  uint8
 	aux uint8 // shift amount, field length, modify mode, … (per handler)
 	pos uint8 // bit position of shift/extract/deposit; scale of indexed access
-	fl  flags
-	fp  fpu.Op // the decoded coprocessor operation of opFP
+	// straight is the number of instructions from this one to the first
+	// branch at or after it on its page (0 for a branch), at most
+	// maxStraight: where the translator's run loop has the interpreter
+	// run a cold block up to its branch. Counting it there, every time a
+	// cold block ran, cost more than running the block (in the padding
+	// before fl, so inst stays 28 bytes).
+	straight uint8
+	fl       flags
+	fp       fpu.Op // the decoded coprocessor operation of opFP
 }
 
 // handler executes one instruction. It returns true when the CPU must
@@ -72,14 +79,52 @@ func decodeAll(data *pageData, base uint32) *codePage {
 		a := uint32(i) * 4
 		cp.insts[i] = decode(be32(data[a:a+4]), base+a)
 	}
+	cp.measureStraight(0, wordsPerPage-1)
 	return cp
 }
 
 // redecode refreshes the decoded words overlapping [off, off+n) after a
 // write to data, the contents of the page.
 func (cp *codePage) redecode(data *pageData, off, n uint32) {
+	if n == 0 {
+		return
+	}
 	for a := off &^ 3; a < off+n; a += 4 {
 		cp.insts[a/4] = decode(be32(data[a:a+4]), cp.base+a)
+	}
+	cp.measureStraight(int(off/4), int((off+n-1)/4))
+}
+
+// isBranch reports whether op changes the queue (it has a delay slot).
+func isBranch(op opcode) bool {
+	switch op {
+	case opBl, opBlr, opBv, opBve, opBe, opCmpb, opCmpib, opAddb, opAddib, opMovb, opMovib, opBb, opBvb, opGate:
+		return true
+	}
+	return false
+}
+
+// maxStraight caps inst.straight.
+const maxStraight = 1<<8 - 1
+
+// measureStraight sets inst.straight of the instructions at indexes
+// first to last, which were decoded anew, and of those before them whose
+// value changes as a result: what comes after last is measured already.
+func (cp *codePage) measureStraight(first, last int) {
+	next := 0
+	if last+1 < wordsPerPage {
+		next = int(cp.insts[last+1].straight)
+	}
+	for i := last; i >= 0; i-- {
+		in := &cp.insts[i]
+		n := 0
+		if !isBranch(in.op) {
+			n = min(next+1, maxStraight)
+		}
+		if i < first && uint8(n) == in.straight {
+			return
+		}
+		in.straight, next = uint8(n), n
 	}
 }
 

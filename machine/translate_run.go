@@ -82,7 +82,7 @@ func (c *CPU) stepBlock(end uint64) bool {
 		}
 		pc := c.IAOQFront
 		if c.IAOQBack == pc+4 && pc&^pageMask == c.fetchBase {
-			c.runInline(min(end-c.Instructions, uint64(untilBranch(c.fetchCode, pc))))
+			c.runInline(min(end-c.Instructions, uint64(c.fetchCode.insts[pc>>2%wordsPerPage].straight)))
 			if c.Instructions == end || c.IAOQFront&pageMask == 0 {
 				return false
 			}
@@ -96,14 +96,4 @@ func (c *CPU) stepBlock(end uint64) bool {
 		}
 	}
 	return false
-}
-
-// untilBranch counts the instructions of code from pc to the first
-// branch or the end of the page.
-func untilBranch(code *codePage, pc uint32) int {
-	n := 0
-	for i := pc >> 2 % wordsPerPage; i < wordsPerPage && !isBranch(code.insts[i].op); i++ {
-		n++
-	}
-	return n
 }
