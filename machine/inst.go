@@ -23,10 +23,11 @@ type inst struct {
 	pos uint8 // bit position of shift/extract/deposit; scale of indexed access
 	// straight is the number of instructions from this one to the first
 	// branch at or after it on its page (0 for a branch), at most
-	// maxStraight: where the translator's run loop has the interpreter
-	// run a cold block up to its branch. Counting it there, every time a
-	// cold block ran, cost more than running the block (in the padding
-	// before fl, so inst stays 28 bytes).
+	// maxStraight, once codePage.straightAt has measured the page: where
+	// the translator's run loop has the interpreter run a cold block up
+	// to its branch. Counting it there, every time a cold block ran, cost
+	// more than running the block (in the padding before fl, so inst
+	// stays 28 bytes).
 	straight uint8
 	fl       flags
 	fp       fpu.Op // the decoded coprocessor operation of opFP
@@ -70,6 +71,9 @@ const wordsPerPage = PageSize / 4
 type codePage struct {
 	base  uint32 // address of the page
 	insts [wordsPerPage]inst
+	// measured says inst.straight is set; the interpreter does without,
+	// and measuring every page it decodes added a tenth to decoding.
+	measured bool
 }
 
 // decodeAll decodes every word of data, the contents of the page at base.
@@ -79,7 +83,6 @@ func decodeAll(data *pageData, base uint32) *codePage {
 		a := uint32(i) * 4
 		cp.insts[i] = decode(be32(data[a:a+4]), base+a)
 	}
-	cp.measureStraight(0, wordsPerPage-1)
 	return cp
 }
 
@@ -92,7 +95,19 @@ func (cp *codePage) redecode(data *pageData, off, n uint32) {
 	for a := off &^ 3; a < off+n; a += 4 {
 		cp.insts[a/4] = decode(be32(data[a:a+4]), cp.base+a)
 	}
-	cp.measureStraight(int(off/4), int((off+n-1)/4))
+	if cp.measured {
+		cp.measureStraight(int(off/4), int((off+n-1)/4))
+	}
+}
+
+// straightAt is inst.straight of the instruction at pc, measuring the
+// page on first use.
+func (cp *codePage) straightAt(pc uint32) uint8 {
+	if !cp.measured {
+		cp.measureStraight(0, wordsPerPage-1)
+		cp.measured = true
+	}
+	return cp.insts[pc>>2%wordsPerPage].straight
 }
 
 // isBranch reports whether op changes the queue (it has a delay slot).

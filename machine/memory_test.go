@@ -149,7 +149,7 @@ func TestStraightFollowsRewrites(t *testing.T) {
 			for j := i; j < wordsPerPage && !isBranch(cp.insts[j].op); j++ {
 				want++
 			}
-			require.Equal(t, min(want, maxStraight), int(cp.insts[i].straight), "round %d, word %d", round, i)
+			require.Equal(t, min(want, maxStraight), int(cp.straightAt(base+uint32(i)*4)), "round %d, word %d", round, i)
 		}
 		at := uint32(rng.IntN(wordsPerPage)) * 4
 		words := make([]byte, 4*(1+rng.IntN(3)))

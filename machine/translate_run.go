@@ -82,7 +82,7 @@ func (c *CPU) stepBlock(end uint64) bool {
 		}
 		pc := c.IAOQFront
 		if c.IAOQBack == pc+4 && pc&^pageMask == c.fetchBase {
-			c.runInline(min(end-c.Instructions, uint64(c.fetchCode.insts[pc>>2%wordsPerPage].straight)))
+			c.runInline(min(end-c.Instructions, uint64(c.fetchCode.straightAt(pc))))
 			if c.Instructions == end || c.IAOQFront&pageMask == 0 {
 				return false
 			}
