@@ -4,6 +4,7 @@ package machine
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -76,12 +77,25 @@ type translator struct {
 	// or not; outgoing the targets of each block's jumps.
 	links    map[uint64][]chainLink
 	outgoing map[uint64][]uint64
-	// heat counts the times runTranslated reached the keys of blocks
-	// not translated yet, by heatSlot: a table, not a map, since cold
-	// blocks are many and each run of one counts (keys that share a
-	// counter only warm up sooner).
-	heat *[heatSlots]uint32
-	asm  jit.Asm
+	// heat counts, by heatSlot, the times runTranslated reached keys
+	// not translated yet, and how many of the slot's keys are: a table,
+	// not a map, since cold blocks are many and each run of one counts
+	// (keys that share a counter only warm up sooner). A cold run looks
+	// up nothing else: a map lookup of every run was most of what a
+	// cold block cost beyond the interpreter.
+	heat *[heatSlots]warmth
+	// rewrites counts the times each page's blocks were dropped (its
+	// code changed, or the page was unmapped or protected): a block of
+	// such a page waits twice as long for each, so that code rewritten
+	// in a loop is not translated again after every rewrite.
+	rewrites map[uint32]uint8
+	asm      jit.Asm
+}
+
+// warmth is a heat slot: the keys hashed to it that runTranslated reached
+// while they were not translated, and those translated.
+type warmth struct {
+	runs, translated uint16
 }
 
 // attachTranslator returns m's translator, creating it on first use, or
@@ -138,7 +152,8 @@ func (t *translator) forget() {
 	t.pages = map[uint32][]uint64{}
 	t.links = map[uint64][]chainLink{}
 	t.outgoing = map[uint64][]uint64{}
-	t.heat = new([heatSlots]uint32)
+	t.heat = new([heatSlots]warmth)
+	t.rewrites = map[uint32]uint8{}
 }
 
 // heatSlots is the number of counters of heat.
@@ -220,10 +235,23 @@ func (t *translator) writeStubs() error {
 // why).
 func (t *translator) prepare(m *Memory, front uint32, nullify bool) (bool, error) {
 	key := blockKey(front, nullify)
-	at, ok := t.blocks[key]
+	s := t.slot(key)
+	if s[0] == key {
+		return true, nil
+	}
+	w := &t.heat[heatSlot(key)]
+	var at uintptr
+	ok := false
+	if w.translated > 0 {
+		at, ok = t.blocks[key]
+	}
 	if !ok {
-		heat := &t.heat[heatSlot(key)]
-		if *heat++; *heat < translateAfter || front < PageSize { // front < PageSize: the gateway page
+		w.runs = min(w.runs+1, maxRuns)
+		if uint32(w.runs) < translateAfter || front < PageSize { // front < PageSize: the gateway page
+			return false, nil
+		}
+		page := front >> PageShift
+		if r := t.rewrites[page]; r > 0 && uint32(w.runs) < min(translateAfter<<min(r, 16), maxRuns) {
 			return false, nil
 		}
 		code := m.code(front &^ 3)
@@ -235,16 +263,20 @@ func (t *translator) prepare(m *Memory, front uint32, nullify bool) (bool, error
 		if at, sites, err = t.translate(code, front, nullify); err != nil {
 			return false, err
 		}
-		*heat = 0
+		w = &t.heat[heatSlot(key)] // a new table if translate flushed
+		w.runs = 0
+		w.translated++
 		t.blocks[key] = at
-		page := front >> PageShift
 		t.pages[page] = append(t.pages[page], key)
 		t.link(key, at, sites)
 	}
-	s := t.slot(key)
 	s[0], s[1] = key, uint64(at)
 	return true, nil
 }
+
+// maxRuns is where warmth.runs stops counting: a block waiting longer is
+// translated when it gets there.
+const maxRuns = 1<<16 - 1
 
 // translated counts the blocks translated in this process and the time
 // their translation took, for TranslationStats.
@@ -286,14 +318,20 @@ func (t *translator) translate(code *codePage, front uint32, nullify bool) (uint
 // invalidate drops the blocks of pages first to last.
 func (t *translator) invalidate(first, last uint32) {
 	drop := func(page uint32) {
-		for _, key := range t.pages[page] {
+		keys, ok := t.pages[page]
+		if !ok {
+			return
+		}
+		for _, key := range keys {
 			t.unlink(key)
 			delete(t.blocks, key)
+			t.heat[heatSlot(key)].translated--
 			if s := t.slot(key); s[0] == key {
 				s[0] = emptyKey
 			}
 		}
 		delete(t.pages, page)
+		t.rewrites[page] = min(t.rewrites[page]+1, math.MaxUint8)
 	}
 	if last-first < uint32(len(t.pages)) {
 		for page := first; ; page++ {
