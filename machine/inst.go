@@ -21,13 +21,14 @@ type inst struct {
 	cf  uint8
 	aux uint8 // shift amount, field length, modify mode, … (per handler)
 	pos uint8 // bit position of shift/extract/deposit; scale of indexed access
-	// straight is the number of instructions from this one to the first
-	// branch at or after it on its page (0 for a branch), at most
-	// maxStraight, once codePage.straightAt has measured the page: where
+	// straight is 0 until codePage.straightAt measures it, then 1 + the
+	// number of instructions from this one to the first branch at or
+	// after it on its page (0 for a branch), at most maxStraight: where
 	// the translator's run loop has the interpreter run a cold block up
 	// to its branch. Counting it there, every time a cold block ran, cost
-	// more than running the block (in the padding before fl, so inst
-	// stays 28 bytes).
+	// more than running the block; measuring every page at decode added
+	// a tenth to decoding, which the interpreter does not use (in the
+	// padding before fl, so inst stays 28 bytes).
 	straight uint8
 	fl       flags
 	fp       fpu.Op // the decoded coprocessor operation of opFP
@@ -71,9 +72,6 @@ const wordsPerPage = PageSize / 4
 type codePage struct {
 	base  uint32 // address of the page
 	insts [wordsPerPage]inst
-	// measured says inst.straight is set; the interpreter does without,
-	// and measuring every page it decodes added a tenth to decoding.
-	measured bool
 }
 
 // decodeAll decodes every word of data, the contents of the page at base.
@@ -95,19 +93,12 @@ func (cp *codePage) redecode(data *pageData, off, n uint32) {
 	for a := off &^ 3; a < off+n; a += 4 {
 		cp.insts[a/4] = decode(be32(data[a:a+4]), cp.base+a)
 	}
-	if cp.measured {
-		cp.measureStraight(int(off/4), int((off+n-1)/4))
+	// The lines measured through the rewritten words: words measured
+	// are measured to the end of their line, so the first one not
+	// measured ends the search.
+	for i := int(off/4) - 1; i >= 0 && cp.insts[i].straight != 0 && !isBranch(cp.insts[i].op); i-- {
+		cp.insts[i].straight = 0
 	}
-}
-
-// straightAt is inst.straight of the instruction at pc, measuring the
-// page on first use.
-func (cp *codePage) straightAt(pc uint32) uint8 {
-	if !cp.measured {
-		cp.measureStraight(0, wordsPerPage-1)
-		cp.measured = true
-	}
-	return cp.insts[pc>>2%wordsPerPage].straight
 }
 
 // isBranch reports whether op changes the queue (it has a delay slot).
@@ -119,28 +110,34 @@ func isBranch(op opcode) bool {
 	return false
 }
 
-// maxStraight caps inst.straight.
-const maxStraight = 1<<8 - 1
+// maxStraight caps the lengths straightAt measures.
+const maxStraight = 1<<8 - 2
 
-// measureStraight sets inst.straight of the instructions at indexes
-// first to last, which were decoded anew, and of those before them whose
-// value changes as a result: what comes after last is measured already.
-func (cp *codePage) measureStraight(first, last int) {
-	next := 0
-	if last+1 < wordsPerPage {
-		next = int(cp.insts[last+1].straight)
+// straightAt is the number of instructions from the one at pc to the
+// first branch at or after it on its page, at most maxStraight: measured
+// on first use, with every word of the line up to a word measured before.
+func (cp *codePage) straightAt(pc uint32) int {
+	first := int(pc >> 2 % wordsPerPage)
+	if s := cp.insts[first].straight; s != 0 {
+		return int(s) - 1
 	}
-	for i := last; i >= 0; i-- {
+	i, rest := first, 0 // rest: the length from i on
+	for ; i < wordsPerPage; i++ {
 		in := &cp.insts[i]
-		n := 0
-		if !isBranch(in.op) {
-			n = min(next+1, maxStraight)
+		if in.straight != 0 {
+			rest = int(in.straight) - 1
+			break
 		}
-		if i < first && uint8(n) == in.straight {
-			return
+		if isBranch(in.op) {
+			in.straight = 1
+			break
 		}
-		in.straight, next = uint8(n), n
 	}
+	for i--; i >= first; i-- {
+		rest = min(rest+1, maxStraight)
+		cp.insts[i].straight = uint8(rest + 1)
+	}
+	return rest
 }
 
 func be32(b []byte) uint32 {

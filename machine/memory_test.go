@@ -120,10 +120,10 @@ func TestUnmapStopsCachedLoads(t *testing.T) {
 	assert.Equal(t, &Fault{Addr: dataBase + PageSize, Unmapped: true}, stop.Fault)
 }
 
-// TestStraightFollowsRewrites checks inst.straight, the length of the
-// straight line from each instruction, which the translator's run loop
-// runs a cold block by: after the page is decoded and after every
-// rewrite of its words, it is what counting the words gives.
+// TestStraightFollowsRewrites checks codePage.straightAt, the length of
+// the straight line from an instruction, which the translator's run loop
+// runs a cold block by and measures once: after rewrites of the page's
+// words, it is what counting the words gives.
 func TestStraightFollowsRewrites(t *testing.T) {
 	const base = 0x40000
 	m := NewMemory()
@@ -144,7 +144,12 @@ func TestStraightFollowsRewrites(t *testing.T) {
 	cp := m.code(base)
 	require.NotNil(t, cp)
 	for round := range 300 {
+		// Most rounds measure a few lines only, so that rewrites meet
+		// lines measured in part.
 		for i := range wordsPerPage {
+			if round%10 != 0 && rng.IntN(32) != 0 {
+				continue
+			}
 			want := 0
 			for j := i; j < wordsPerPage && !isBranch(cp.insts[j].op); j++ {
 				want++

@@ -98,46 +98,50 @@ type warmth struct {
 	runs, translated uint16
 }
 
-// attachTranslator returns m's translator, creating it on first use, or
-// nil when the host refuses the memory it needs.
-func (m *Memory) attachTranslator() (*translator, error) {
-	if m.translator != nil {
-		return m.translator, nil
+// attachTranslator returns m's translator, creating it on first use.
+func (m *Memory) attachTranslator() *translator {
+	if m.translator == nil {
+		m.translator = &translator{}
+		m.translator.forget()
+		runtime.AddCleanup(m, (*translator).close, m.translator)
 	}
-	t, err := newTranslator()
-	if err != nil {
-		return nil, err
-	}
-	m.translator = t
-	runtime.AddCleanup(m, (*translator).close, t)
-	return t, nil
+	return m.translator
 }
 
-func newTranslator() (*translator, error) {
+// mapMemory maps the code and state memory and writes the shared code,
+// at the first translation: a process that translates nothing (a short
+// one, a child that execs at once) maps none. Mapping and populating
+// them took 100 to 200 µs, more than a whole short program's guest code
+// takes to interpret.
+func (t *translator) mapMemory() error {
 	arena, err := jit.NewArena(arenaSize)
 	if err != nil {
-		return nil, fmt.Errorf("translator: %w", err)
+		return fmt.Errorf("translator: %w", err)
 	}
 	data, err := jit.NewData(tableOffset + 16*tableEntries)
 	if err != nil {
 		arena.Close()
-		return nil, fmt.Errorf("translator: %w", err)
+		return fmt.Errorf("translator: %w", err)
 	}
 	mem := data.Bytes()
-	t := &translator{arena: arena, data: data, state: (*guestState)(unsafe.Pointer(&mem[0]))}
+	t.arena, t.data, t.state = arena, data, (*guestState)(unsafe.Pointer(&mem[0]))
 	t.table = unsafe.Slice((*uint64)(unsafe.Pointer(&mem[tableOffset])), 2*tableEntries)
 	t.state.table = data.Addr() + tableOffset
 	if err := t.writeStubs(); err != nil {
 		t.close()
-		return nil, err
+		return err
 	}
-	t.forget()
-	return t, nil
+	return nil
 }
 
+// close unmaps what mapMemory mapped: when the memory is collected, or
+// when mapMemory fails before any block exists.
 func (t *translator) close() {
-	t.arena.Close()
-	t.data.Close()
+	if t.arena != nil {
+		t.arena.Close()
+		t.data.Close()
+		t.arena, t.data, t.state, t.table = nil, nil, nil, nil
+	}
 }
 
 // flush forgets every block and reclaims their code memory.
@@ -235,14 +239,13 @@ func (t *translator) writeStubs() error {
 // why).
 func (t *translator) prepare(m *Memory, front uint32, nullify bool) (bool, error) {
 	key := blockKey(front, nullify)
-	s := t.slot(key)
-	if s[0] == key {
-		return true, nil
-	}
 	w := &t.heat[heatSlot(key)]
 	var at uintptr
 	ok := false
-	if w.translated > 0 {
+	if w.translated > 0 { // else the key is neither in the table nor in blocks
+		if s := t.slot(key); s[0] == key {
+			return true, nil
+		}
 		at, ok = t.blocks[key]
 	}
 	if !ok {
@@ -258,6 +261,11 @@ func (t *translator) prepare(m *Memory, front uint32, nullify bool) (bool, error
 		if code == nil {
 			return false, nil
 		}
+		if t.arena == nil {
+			if err := t.mapMemory(); err != nil {
+				return false, err
+			}
+		}
 		var sites []chainSite
 		var err error
 		if at, sites, err = t.translate(code, front, nullify); err != nil {
@@ -270,6 +278,7 @@ func (t *translator) prepare(m *Memory, front uint32, nullify bool) (bool, error
 		t.pages[page] = append(t.pages[page], key)
 		t.link(key, at, sites)
 	}
+	s := t.slot(key)
 	s[0], s[1] = key, uint64(at)
 	return true, nil
 }
