@@ -195,3 +195,28 @@ func TestRewrittenCodeWaitsLonger(t *testing.T) {
 	assert.Positive(t, translated, "the block is translated at times")
 	assert.Less(t, translated, uint64(runs/10), "translations of a block rewritten before each of %d runs", runs)
 }
+
+// TestTranslatorStartsAfterInterpretFirst runs a loop under EngineJIT: for
+// the first interpretFirst instructions of its memory, nothing is
+// translated (a short program costs what the interpreter costs), and
+// after them the loop is.
+func TestTranslatorStartsAfterInterpretFirst(t *testing.T) {
+	if !translatorAvailable {
+		t.Skip("no translator on this host")
+	}
+	defer InterpretFirst(3000)()
+	c := newWordsCPU(t, ProtRead|ProtExec, wordAddiR3One, wordBvR0R2, wordNop)
+	c.Engine = EngineJIT
+	c.GR[2] = codeBase | 3
+	before, _ := TranslationStats()
+	for range 10 {
+		require.Equal(t, StopBudget, c.Run(299).Reason)
+	}
+	blocks, _ := TranslationStats()
+	assert.Equal(t, before, blocks, "blocks translated in the first 2990 instructions")
+	assert.Nil(t, c.Mem.translator, "no translator before interpretFirst instructions")
+	require.Equal(t, StopBudget, c.Run(30).Reason)
+	blocks, _ = TranslationStats()
+	assert.Greater(t, blocks, before, "blocks translated after 3020 instructions")
+	assert.Equal(t, uint32(1007), c.GR[3], "additions in 3020 instructions, the first of every three")
+}

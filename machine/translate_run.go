@@ -15,6 +15,16 @@ import (
 // is exact: a block runs only when the budget covers all of it, and an
 // exit in its middle gives back what it did not retire.
 func (c *CPU) runTranslated(budget uint64) Stop {
+	if m := c.Mem; m.translator == nil && m.interpreted < interpretFirst {
+		n := min(budget, interpretFirst-m.interpreted)
+		start := c.Instructions
+		stop := c.interpret(n)
+		m.interpreted += c.Instructions - start
+		if stop.Reason != StopBudget || n == budget {
+			return stop
+		}
+		budget -= n
+	}
 	t := c.Mem.attachTranslator()
 	end := c.Instructions + budget
 	for c.Instructions != end {
