@@ -32,13 +32,17 @@ func loadPrimes(t testing.TB, engine machine.Engine) (*linux.Process, *memenv.En
 // TestEnginesAgreeOnPrimes runs the primes guest with each engine in
 // slices of a prime number of instructions, so that slices end inside
 // blocks, and requires the same state hash after every slice and the same
-// output: with every block translated at once, and with the translator
-// waiting until a block is warm, so that the interpreter runs cold blocks
-// between translated ones.
+// output: with every block translated at once, and with the defaults
+// (the interpreter alone for the first instructions, then the translator
+// waiting until a block is warm), so that the interpreter runs cold
+// blocks between translated ones.
 func TestEnginesAgreeOnPrimes(t *testing.T) {
 	for _, after := range []uint32{1, machine.DefaultTranslateAfter} {
 		t.Run(fmt.Sprintf("translateAfter=%d", after), func(t *testing.T) {
 			defer machine.TranslateAfter(after)()
+			if after == machine.DefaultTranslateAfter {
+				defer machine.InterpretFirst(machine.DefaultInterpretFirst)()
+			}
 			interp, interpEnv := loadPrimes(t, machine.EngineInterp)
 			jit, jitEnv := loadPrimes(t, machine.EngineJIT)
 			for slice := 0; interp.Exit() == nil; slice++ {

@@ -122,8 +122,10 @@ type Memory struct {
 	// the interpreter's accesses (see memaccess.go).
 	loads, stores accessCache
 	// translator holds the blocks translated from this memory's code,
-	// once a CPU has run it with EngineJIT.
-	translator *translator
+	// once a CPU has run it with EngineJIT for interpretFirst
+	// instructions, which interpreted counts.
+	translator  *translator
+	interpreted uint64
 	// keep is what keeps valid the snapshot whose page contents this
 	// memory refers to in place (RestoreGroup), while the memory, or a
 	// clone or an image of it, may still refer to them.

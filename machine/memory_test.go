@@ -1,6 +1,8 @@
 package machine
 
 import (
+	"encoding/binary"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -116,4 +118,50 @@ func TestUnmapStopsCachedLoads(t *testing.T) {
 	stop := c.Run(10)
 	require.Equal(t, StopFault, stop.Reason)
 	assert.Equal(t, &Fault{Addr: dataBase + PageSize, Unmapped: true}, stop.Fault)
+}
+
+// TestStraightFollowsRewrites checks codePage.straightAt, the length of
+// the straight line from an instruction, which the translator's run loop
+// runs a cold block by and measures once: after rewrites of the page's
+// words, it is what counting the words gives.
+func TestStraightFollowsRewrites(t *testing.T) {
+	const base = 0x40000
+	m := NewMemory()
+	require.NoError(t, m.Map(base, PageSize, ProtRead|ProtWrite|ProtExec))
+	rng := rand.New(rand.NewPCG(1, 2))
+	word := func() uint32 {
+		if rng.IntN(8) == 0 {
+			return wordBvR0R2
+		}
+		return wordNop
+	}
+	for a := uint32(0); a < PageSize; a += 4 {
+		// Mostly one long straight line, so that the cap shows.
+		if a%1600 == 1596 {
+			require.NoError(t, m.StoreWord(base+a, wordBvR0R2))
+		}
+	}
+	cp := m.code(base)
+	require.NotNil(t, cp)
+	for round := range 300 {
+		// Most rounds measure a few lines only, so that rewrites meet
+		// lines measured in part.
+		for i := range wordsPerPage {
+			if round%10 != 0 && rng.IntN(32) != 0 {
+				continue
+			}
+			want := 0
+			for j := i; j < wordsPerPage && !isBranch(cp.insts[j].op); j++ {
+				want++
+			}
+			require.Equal(t, min(want, maxStraight), int(cp.straightAt(base+uint32(i)*4)), "round %d, word %d", round, i)
+		}
+		at := uint32(rng.IntN(wordsPerPage)) * 4
+		words := make([]byte, 4*(1+rng.IntN(3)))
+		for k := 0; k < len(words) && at+uint32(k) < PageSize; k += 4 {
+			binary.BigEndian.PutUint32(words[k:], word())
+		}
+		require.NoError(t, m.WriteBytes(base+at, words[:min(len(words), int(PageSize-at))]))
+		require.Same(t, cp, m.code(base), "a rewrite redecodes the page in place")
+	}
 }

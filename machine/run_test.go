@@ -167,3 +167,56 @@ func TestCodeChangedOnNextPage(t *testing.T) {
 		}
 	})
 }
+
+// TestRewrittenCodeWaitsLonger rewrites a block's code before every one of
+// 200 runs, as a program that generates code in a loop does. Each
+// rewrite drops the translation, and a block of a page rewritten r times
+// waits 2^r times as long to be translated again: the translator must
+// not translate it anew every time (with the package's wait of one run,
+// that was 200 translations), and every run must see the new code.
+func TestRewrittenCodeWaitsLonger(t *testing.T) {
+	if !translatorAvailable {
+		t.Skip("no translator on this host")
+	}
+	c := newWordsCPU(t, ProtRead|ProtWrite|ProtExec, wordLdi1R3, wordBreak)
+	c.Engine = EngineJIT
+	blocksBefore, _ := TranslationStats()
+	const runs = 200
+	for i := range uint32(runs) {
+		var b [4]byte
+		binary.BigEndian.PutUint32(b[:], 0x34030000|i<<1) // ldi i,%r3
+		require.NoError(t, c.Mem.WriteBytes(codeBase, b[:]))
+		c.IAOQFront, c.IAOQBack = codeBase|3, codeBase+4|3
+		require.Equal(t, StopBreak, c.Run(10).Reason)
+		require.Equal(t, i, c.GR[3], "run %d", i)
+	}
+	blocks, _ := TranslationStats()
+	translated := blocks - blocksBefore
+	assert.Positive(t, translated, "the block is translated at times")
+	assert.Less(t, translated, uint64(runs/10), "translations of a block rewritten before each of %d runs", runs)
+}
+
+// TestTranslatorStartsAfterInterpretFirst runs a loop under EngineJIT: for
+// the first interpretFirst instructions of its memory, nothing is
+// translated (a short program costs what the interpreter costs), and
+// after them the loop is.
+func TestTranslatorStartsAfterInterpretFirst(t *testing.T) {
+	if !translatorAvailable {
+		t.Skip("no translator on this host")
+	}
+	defer InterpretFirst(3000)()
+	c := newWordsCPU(t, ProtRead|ProtExec, wordAddiR3One, wordBvR0R2, wordNop)
+	c.Engine = EngineJIT
+	c.GR[2] = codeBase | 3
+	before, _ := TranslationStats()
+	for range 10 {
+		require.Equal(t, StopBudget, c.Run(299).Reason)
+	}
+	blocks, _ := TranslationStats()
+	assert.Equal(t, before, blocks, "blocks translated in the first 2990 instructions")
+	assert.Nil(t, c.Mem.translator, "no translator before interpretFirst instructions")
+	require.Equal(t, StopBudget, c.Run(30).Reason)
+	blocks, _ = TranslationStats()
+	assert.Greater(t, blocks, before, "blocks translated after 3020 instructions")
+	assert.Equal(t, uint32(1007), c.GR[3], "additions in 3020 instructions, the first of every three")
+}

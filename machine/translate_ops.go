@@ -25,15 +25,6 @@ func (r opResult) after() nullState {
 	return nullClear
 }
 
-// isBranch reports whether op changes the queue (it has a delay slot).
-func isBranch(op opcode) bool {
-	switch op {
-	case opBl, opBlr, opBv, opBve, opBe, opCmpb, opCmpib, opAddb, opAddib, opMovb, opMovib, opBb, opBvb, opGate:
-		return true
-	}
-	return false
-}
-
 // translatable reports whether the translator generates code for in.
 func translatable(in *inst) bool {
 	switch in.op {

@@ -15,12 +15,17 @@ import (
 // is exact: a block runs only when the budget covers all of it, and an
 // exit in its middle gives back what it did not retire.
 func (c *CPU) runTranslated(budget uint64) Stop {
-	t, err := c.Mem.attachTranslator()
-	if err != nil {
-		slog.Warn("binary translator unavailable; interpreting", "err", err)
-		c.Engine = EngineInterp
-		return c.interpret(budget)
+	if m := c.Mem; m.translator == nil && m.interpreted < interpretFirst {
+		n := min(budget, interpretFirst-m.interpreted)
+		start := c.Instructions
+		stop := c.interpret(n)
+		m.interpreted += c.Instructions - start
+		if stop.Reason != StopBudget || n == budget {
+			return stop
+		}
+		budget -= n
 	}
+	t := c.Mem.attachTranslator()
 	end := c.Instructions + budget
 	for c.Instructions != end {
 		if c.IAOQBack != c.IAOQFront+4 || c.GR[0] != 0 {
@@ -67,43 +72,39 @@ func (c *CPU) runTranslated(budget uint64) Stop {
 	return Stop{Reason: StopBudget, PC: c.IAOQFront}
 }
 
-// stepBlock has the interpreter execute the instructions from the front
-// of the queue to the end of their straight line (the delay slot of a
-// branch taken, or the end of the page), at most maxBlockLength steps
-// and not past end: a cold block, run without translating it (see
-// translator.prepare). The instructions before a branch go through the
-// interpreter's inline loop, as they do without the translator: one
-// step at a time cost three times as much, and most of a short
-// program's instructions are cold. It reports whether the CPU stopped.
+// stepBlock has the interpreter run a cold block (see translator.prepare)
+// from the front of the queue to the end of its straight line: the delay
+// slot of a branch taken, or the end of the page, but not past end. Each
+// line, up to its branch's delay slot, goes through the interpreter's
+// inline loop, as it does without the translator: stepping instructions
+// one at a time cost three times as much, stepping the branch and its
+// delay slot alone made a cold block cost half as much again as the
+// interpreter, and most of a short program's instructions are cold. It
+// reports whether the CPU stopped.
 func (c *CPU) stepBlock(end uint64) bool {
-	for range maxBlockLength {
-		if c.Instructions == end {
-			return false
-		}
+	for range maxBlockLength { // lines, each after a branch not taken
 		pc := c.IAOQFront
-		if c.IAOQBack == pc+4 && pc&^pageMask == c.fetchBase {
-			c.runInline(min(end-c.Instructions, uint64(untilBranch(c.fetchCode, pc))))
-			if c.Instructions == end || c.IAOQFront&pageMask == 0 {
-				return false
-			}
-			pc = c.IAOQFront // what stopped the inline loop, the branch or an instruction it leaves to step
-		}
-		if c.step() {
+		if pc&^pageMask != c.fetchBase && c.fetchSlow(pc) {
 			return true
 		}
-		if c.IAOQFront != pc+4 || c.IAOQFront&pageMask == 0 {
-			return false
+		line := uint32(c.fetchCode.straightAt(pc)) + 2 // through the branch and its delay slot
+		stop := min(end, c.Instructions+uint64(line))
+		for c.Instructions != stop { // each turn retires an instruction at least
+			if c.IAOQBack == c.IAOQFront+4 && c.IAOQFront&^pageMask == c.fetchBase {
+				if c.runInline(stop - c.Instructions); c.Instructions == stop {
+					break
+				}
+				if c.IAOQFront&^pageMask != c.fetchBase {
+					return false // the line ran off its page
+				}
+			}
+			if c.step() {
+				return true
+			}
+		}
+		if c.Instructions == end || c.IAOQFront != pc+4*line || c.IAOQBack != c.IAOQFront+4 {
+			return false // the branch was taken, or the budget is spent
 		}
 	}
 	return false
-}
-
-// untilBranch counts the instructions of code from pc to the first
-// branch or the end of the page.
-func untilBranch(code *codePage, pc uint32) int {
-	n := 0
-	for i := pc >> 2 % wordsPerPage; i < wordsPerPage && !isBranch(code.insts[i].op); i++ {
-		n++
-	}
-	return n
 }

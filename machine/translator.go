@@ -4,6 +4,7 @@ package machine
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -76,54 +77,71 @@ type translator struct {
 	// or not; outgoing the targets of each block's jumps.
 	links    map[uint64][]chainLink
 	outgoing map[uint64][]uint64
-	// heat counts the times runTranslated reached the keys of blocks
-	// not translated yet, by heatSlot: a table, not a map, since cold
-	// blocks are many and each run of one counts (keys that share a
-	// counter only warm up sooner).
-	heat *[heatSlots]uint32
-	asm  jit.Asm
+	// heat counts, by heatSlot, the times runTranslated reached keys
+	// not translated yet, and how many of the slot's keys are: a table,
+	// not a map, since cold blocks are many and each run of one counts
+	// (keys that share a counter only warm up sooner). A cold run looks
+	// up nothing else: a map lookup of every run was most of what a
+	// cold block cost beyond the interpreter.
+	heat *[heatSlots]warmth
+	// rewrites counts the times each page's blocks were dropped (its
+	// code changed, or the page was unmapped or protected): a block of
+	// such a page waits twice as long for each, so that code rewritten
+	// in a loop is not translated again after every rewrite.
+	rewrites map[uint32]uint8
+	asm      jit.Asm
 }
 
-// attachTranslator returns m's translator, creating it on first use, or
-// nil when the host refuses the memory it needs.
-func (m *Memory) attachTranslator() (*translator, error) {
-	if m.translator != nil {
-		return m.translator, nil
-	}
-	t, err := newTranslator()
-	if err != nil {
-		return nil, err
-	}
-	m.translator = t
-	runtime.AddCleanup(m, (*translator).close, t)
-	return t, nil
+// warmth is a heat slot: the keys hashed to it that runTranslated reached
+// while they were not translated, and those translated.
+type warmth struct {
+	runs, translated uint16
 }
 
-func newTranslator() (*translator, error) {
+// attachTranslator returns m's translator, creating it on first use.
+func (m *Memory) attachTranslator() *translator {
+	if m.translator == nil {
+		m.translator = &translator{}
+		m.translator.forget()
+		runtime.AddCleanup(m, (*translator).close, m.translator)
+	}
+	return m.translator
+}
+
+// mapMemory maps the code and state memory and writes the shared code,
+// at the first translation: a process that translates nothing (a short
+// one, a child that execs at once) maps none. Mapping and populating
+// them took 100 to 200 µs, more than a whole short program's guest code
+// takes to interpret.
+func (t *translator) mapMemory() error {
 	arena, err := jit.NewArena(arenaSize)
 	if err != nil {
-		return nil, fmt.Errorf("translator: %w", err)
+		return fmt.Errorf("translator: %w", err)
 	}
 	data, err := jit.NewData(tableOffset + 16*tableEntries)
 	if err != nil {
 		arena.Close()
-		return nil, fmt.Errorf("translator: %w", err)
+		return fmt.Errorf("translator: %w", err)
 	}
 	mem := data.Bytes()
-	t := &translator{arena: arena, data: data, state: (*guestState)(unsafe.Pointer(&mem[0]))}
+	t.arena, t.data, t.state = arena, data, (*guestState)(unsafe.Pointer(&mem[0]))
 	t.table = unsafe.Slice((*uint64)(unsafe.Pointer(&mem[tableOffset])), 2*tableEntries)
 	t.state.table = data.Addr() + tableOffset
 	if err := t.writeStubs(); err != nil {
 		t.close()
-		return nil, err
+		return err
 	}
-	t.forget()
-	return t, nil
+	return nil
 }
 
+// close unmaps what mapMemory mapped: when the memory is collected, or
+// when mapMemory fails before any block exists.
 func (t *translator) close() {
-	t.arena.Close()
-	t.data.Close()
+	if t.arena != nil {
+		t.arena.Close()
+		t.data.Close()
+		t.arena, t.data, t.state, t.table = nil, nil, nil, nil
+	}
 }
 
 // flush forgets every block and reclaims their code memory.
@@ -138,7 +156,8 @@ func (t *translator) forget() {
 	t.pages = map[uint32][]uint64{}
 	t.links = map[uint64][]chainLink{}
 	t.outgoing = map[uint64][]uint64{}
-	t.heat = new([heatSlots]uint32)
+	t.heat = new([heatSlots]warmth)
+	t.rewrites = map[uint32]uint8{}
 }
 
 // heatSlots is the number of counters of heat.
@@ -220,24 +239,42 @@ func (t *translator) writeStubs() error {
 // why).
 func (t *translator) prepare(m *Memory, front uint32, nullify bool) (bool, error) {
 	key := blockKey(front, nullify)
-	at, ok := t.blocks[key]
+	w := &t.heat[heatSlot(key)]
+	var at uintptr
+	ok := false
+	if w.translated > 0 { // else the key is neither in the table nor in blocks
+		if s := t.slot(key); s[0] == key {
+			return true, nil
+		}
+		at, ok = t.blocks[key]
+	}
 	if !ok {
-		heat := &t.heat[heatSlot(key)]
-		if *heat++; *heat < translateAfter || front < PageSize { // front < PageSize: the gateway page
+		w.runs = min(w.runs+1, maxRuns)
+		if uint32(w.runs) < translateAfter || front < PageSize { // front < PageSize: the gateway page
+			return false, nil
+		}
+		page := front >> PageShift
+		if r := t.rewrites[page]; r > 0 && uint32(w.runs) < min(translateAfter<<min(r, 16), maxRuns) {
 			return false, nil
 		}
 		code := m.code(front &^ 3)
 		if code == nil {
 			return false, nil
 		}
+		if t.arena == nil {
+			if err := t.mapMemory(); err != nil {
+				return false, err
+			}
+		}
 		var sites []chainSite
 		var err error
 		if at, sites, err = t.translate(code, front, nullify); err != nil {
 			return false, err
 		}
-		*heat = 0
+		w = &t.heat[heatSlot(key)] // a new table if translate flushed
+		w.runs = 0
+		w.translated++
 		t.blocks[key] = at
-		page := front >> PageShift
 		t.pages[page] = append(t.pages[page], key)
 		t.link(key, at, sites)
 	}
@@ -245,6 +282,10 @@ func (t *translator) prepare(m *Memory, front uint32, nullify bool) (bool, error
 	s[0], s[1] = key, uint64(at)
 	return true, nil
 }
+
+// maxRuns is where warmth.runs stops counting: a block waiting longer is
+// translated when it gets there.
+const maxRuns = 1<<16 - 1
 
 // translated counts the blocks translated in this process and the time
 // their translation took, for TranslationStats.
@@ -286,14 +327,20 @@ func (t *translator) translate(code *codePage, front uint32, nullify bool) (uint
 // invalidate drops the blocks of pages first to last.
 func (t *translator) invalidate(first, last uint32) {
 	drop := func(page uint32) {
-		for _, key := range t.pages[page] {
+		keys, ok := t.pages[page]
+		if !ok {
+			return
+		}
+		for _, key := range keys {
 			t.unlink(key)
 			delete(t.blocks, key)
+			t.heat[heatSlot(key)].translated--
 			if s := t.slot(key); s[0] == key {
 				s[0] = emptyKey
 			}
 		}
 		delete(t.pages, page)
+		t.rewrites[page] = min(t.rewrites[page]+1, math.MaxUint8)
 	}
 	if last-first < uint32(len(t.pages)) {
 		for page := first; ; page++ {

@@ -65,8 +65,13 @@ func (a *Arena) Write(code []byte) (uintptr, error) {
 	return at, nil
 }
 
-// populateChunk is how much of the arena populate maps at once.
-const populateChunk = 64 << 10
+// populateChunk is the most of the arena populate maps at once; it
+// starts at minPopulate and doubles, since a short program translates a
+// few blocks of a few hundred bytes each.
+const (
+	populateChunk = 64 << 10
+	minPopulate   = 16 << 10
+)
 
 // populate maps the pages of both views up to at least end, a chunk at a
 // time, ahead of the writes and the first executions. Left to page
@@ -79,7 +84,7 @@ func (a *Arena) populate(end int) {
 		return
 	}
 	from := a.populated
-	a.populated = min(len(a.write), max(end, from+populateChunk))
+	a.populated = min(len(a.write), max(end, from+min(max(from, minPopulate), populateChunk)))
 	a.populated = (a.populated + pageSize - 1) &^ (pageSize - 1)
 	madvise(a.write[from:a.populated], madvPopulateWrite)
 	madvise(a.exec[from:a.populated], madvPopulateRead)
