@@ -18,15 +18,15 @@ import (
 //
 // One Ready at a time is written, by a goroutine of its own that then
 // sends its messages; the loop meanwhile goes on stepping the core, which
-// gathers everything that arrives into the next Ready. A sync costs about
-// a millisecond, and a request waits for four in turn (its request, the
-// pre-prepare, the prepare, the commit): written from the loop, every
-// message that arrived during a sync waited for it before even its
-// signature was checked, and every Ready paid its own sync, so the loop
-// spent half its time syncing under load and the primary ordered batches
-// of one or two requests. Taking the next Ready only once the last one is
-// written makes one sync cover whatever came meanwhile, and the primary's
-// batch with it.
+// gathers everything that arrives into the next Ready, and hands the
+// decided entries to the application without waiting for the write (see
+// Ready). A sync costs about a millisecond, and a request waits for four
+// in turn (its request, the pre-prepare, the prepare, the commit):
+// written from the loop, every message that arrived during a sync waited
+// for it before even its signature was checked, every Ready paid its own
+// sync, and the entries waited for one more, that of their decided
+// record. Taking the next Ready only once the last one is written makes
+// one sync cover whatever came meanwhile.
 type Log struct {
 	core    *Core
 	net     consensus.Transport
@@ -39,10 +39,10 @@ type Log struct {
 	done      chan struct{}
 	stopOnce  sync.Once
 	state     atomic.Pointer[published]
-	// writes takes a Ready to the writer; written returns it, written
-	// and sent, or with the error that ended the writes.
+	// writes takes a Ready to the writer; written says it is durable and
+	// sent, or gives the error that ended the writes.
 	writes  chan Ready
-	written chan writeResult
+	written chan error
 	// err is what ended the loop, set before done closes.
 	err error
 }
@@ -53,13 +53,6 @@ var _ consensus.Log = (*Log)(nil)
 type published struct {
 	status consensus.Status
 	stats  Stats
-}
-
-// writeResult is a Ready the writer has made durable and sent, or the
-// error that kept it from doing so.
-type writeResult struct {
-	rd  Ready
-	err error
 }
 
 // proposal is one Propose call waiting for the loop's answer.
@@ -99,7 +92,7 @@ func Start(cfg Config, store Storage, net consensus.Transport, source consensus.
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
 		writes:    make(chan Ready),
-		written:   make(chan writeResult, 1),
+		written:   make(chan error, 1),
 	}
 	l.publishStatus()
 	writerDone := make(chan struct{})
@@ -197,13 +190,12 @@ func (l *Log) run(tick time.Duration, writerDone chan struct{}) {
 			l.step(in)
 		case p := <-l.proposals:
 			waiting = append(waiting, p)
-		case w := <-l.written:
+		case err := <-l.written:
 			writing = false
-			if w.err != nil {
-				l.err = w.err
+			if err != nil {
+				l.err = err
 				return
 			}
-			due = l.takeWritten(w.rd, &pending, due)
 		case r := <-l.net.SnapshotsSent():
 			if r.Err != nil {
 				l.core.log.Debug("bft: state transfer not delivered", "to", r.To, "err", r.Err)
@@ -233,8 +225,21 @@ func (l *Log) run(tick time.Duration, writerDone chan struct{}) {
 		}
 		waiting = l.offer(waiting)
 		if !writing && l.core.HasReady() {
+			rd := l.core.Ready()
 			writing = true
-			l.writes <- l.core.Ready()
+			l.writes <- rd
+			for _, a := range rd.Applies {
+				if a.Snapshot != nil {
+					due = nil // the state was replaced: what was due no longer is
+				}
+			}
+			pending = append(pending, rd.Applies...)
+			if rd.SnapshotDue != nil {
+				due = rd.SnapshotDue
+				if len(pending) == 0 {
+					due = l.takeSnapshot(due)
+				}
+			}
 		}
 		l.publishStatus()
 	}
@@ -248,7 +253,7 @@ func (l *Log) writer(done chan struct{}) {
 	defer close(done)
 	for rd := range l.writes {
 		if err := l.store.Append(rd.Persist, rd.Compact); err != nil {
-			l.written <- writeResult{err: err}
+			l.written <- err
 			continue
 		}
 		for _, m := range rd.Messages {
@@ -257,27 +262,8 @@ func (l *Log) writer(done chan struct{}) {
 		for _, s := range rd.Snapshots {
 			_ = l.net.SendSnapshot(s.To, s.Head, s.Body) // the peer asks again
 		}
-		l.written <- writeResult{rd: rd}
+		l.written <- nil
 	}
-}
-
-// takeWritten takes the Applies and the checkpoint of a Ready now durable:
-// the application sees only what this replica's records back (its own
-// commit among the quorum that decided it).
-func (l *Log) takeWritten(rd Ready, pending *[]consensus.Apply, due *SnapshotDue) *SnapshotDue {
-	for _, a := range rd.Applies {
-		if a.Snapshot != nil {
-			due = nil // the state was replaced: what was due no longer is
-		}
-	}
-	*pending = append(*pending, rd.Applies...)
-	if rd.SnapshotDue != nil {
-		due = rd.SnapshotDue
-		if len(*pending) == 0 {
-			due = l.takeSnapshot(due)
-		}
-	}
-	return due
 }
 
 // offer proposes the waiting proposals in order until back-pressure

@@ -16,6 +16,10 @@ type slot struct {
 	commits  map[consensus.NodeID]signedMsg
 	prepared bool
 	decided  bool
+	// commitIn is the generation of the Ready that carries this
+	// replica's commit, when it signed one in this run; 0 for one
+	// restored from its records, durable already.
+	commitIn uint64
 }
 
 func (c *Core) slot(seq uint64) *slot {
@@ -319,8 +323,12 @@ func (c *Core) checkPrepared(seq uint64, s *slot) {
 		c.persist(encodePreparedRecord(cert))
 	}
 	v := &vote{View: s.pp.View, Seq: seq, Digest: s.pp.digest}
+	_, restored := c.signed[signKey{msgCommit, s.pp.View, seq}]
 	if raw, ok := c.signOnce(msgCommit, s.pp.View, seq, s.pp.digest, encodeVote(v)); ok {
 		s.commits[c.id] = signedMsg{digest: s.pp.digest, raw: raw}
+		if !restored {
+			s.commitIn = c.generation
+		}
 		c.broadcast(raw)
 	}
 	c.checkCommitted(seq, s)
@@ -371,12 +379,20 @@ func (c *Core) decide(pp *prePrepare, proof *decidedProof) {
 }
 
 // execute delivers the decided batches in sequence order, stopping at a
-// checkpoint until the application's state for it is taken.
+// checkpoint until the application's state for it is taken, and at a
+// batch whose decision rests on this replica's own commit in the Ready
+// being gathered: the driver may hand Applies over before that Ready is
+// durable, and a replica that executed on a commit it then lost in a
+// crash would have acted on a batch that a quorum may never commit.
 func (c *Core) execute() {
 	var entries []consensus.Entry
 	for c.due == nil {
 		pp, ok := c.decided[c.lastExec+1]
 		if !ok {
+			break
+		}
+		if s, ok := c.slots[pp.Seq]; ok && s.commitIn == c.generation && s.pp != nil && s.pp.digest == pp.digest {
+			c.heldForCommit = true
 			break
 		}
 		for _, r := range pp.requests {
