@@ -105,9 +105,10 @@ func (c *Core) requestOverdue() bool {
 }
 
 // canBatch reports whether this replica, as primary, has requests to
-// order and room in the window to order them.
+// order, room in the window to order them, and fewer than
+// MaxBatchesInFlight batches undecided.
 func (c *Core) canBatch() bool {
-	if c.changing || c.q.primary(c.view) != c.id || !c.inWindow(c.nextSeq) {
+	if c.changing || c.q.primary(c.view) != c.id || !c.inWindow(c.nextSeq) || c.undecidedBatches() >= c.cfg.MaxBatchesInFlight {
 		return false
 	}
 	for _, p := range c.pending {
@@ -116,6 +117,18 @@ func (c *Core) canBatch() bool {
 		}
 	}
 	return false
+}
+
+// undecidedBatches counts the batches this primary ordered in the
+// current view that are not decided yet.
+func (c *Core) undecidedBatches() int {
+	n := 0
+	for seq := c.lastExec + 1; seq < c.nextSeq; seq++ {
+		if s, ok := c.slots[seq]; ok && !s.decided {
+			n++
+		}
+	}
+	return n
 }
 
 // batch orders the waiting requests, oldest first, in one pre-prepare.

@@ -149,3 +149,38 @@ func containsType(msgs []Message, typ msgType) bool {
 	}
 	return false
 }
+
+// TestPrimaryBatchesWhileABatchIsUndecided: the primary orders no second
+// batch while its first is undecided; the requests that arrive meanwhile
+// go out together in the next one, once the first is decided.
+func TestPrimaryBatchesWhileABatchIsUndecided(t *testing.T) {
+	n := newQuietNet(t, 0) // no member held: settle runs them all
+	primary := n.cores[1]
+	require.NoError(t, n.cores[2].Propose([]byte("a")))
+	for _, m := range n.cores[2].Ready().Messages {
+		if m.To == 1 {
+			require.NoError(t, primary.Step(2, m.Data))
+		}
+	}
+	first := primary.Ready()
+	require.True(t, containsType(first.Messages, msgPrePrepare), "the first request is ordered at once")
+
+	for _, id := range []consensus.NodeID{3, 4} {
+		require.NoError(t, n.cores[id].Propose([]byte{byte('a' + id)}))
+		for _, m := range n.cores[id].Ready().Messages {
+			if m.To == 1 {
+				require.NoError(t, primary.Step(id, m.Data))
+			}
+		}
+	}
+	require.False(t, containsType(primary.Ready().Messages, msgPrePrepare), "a second batch while the first is undecided")
+
+	for _, m := range first.Messages {
+		require.NoError(t, n.cores[m.To].Step(1, m.Data))
+	}
+	n.settle()
+	for id := consensus.NodeID(1); id <= 4; id++ {
+		require.ElementsMatch(t, []string{"a", "d", "e"}, n.apps[id].Entries, "member %d", id)
+	}
+	require.Equal(t, uint64(2), primary.lastExec, "the two later requests went in one batch")
+}
