@@ -321,8 +321,7 @@ func (c *Core) HasReady() bool {
 }
 
 // Ready hands over what must be done now (see Ready); the core forgets
-// it. Do all of it before handing the core anything else, except
-// SnapshotTaken, which is the answer to it.
+// it. Call it again only once the last Ready's Persist is durable.
 func (c *Core) Ready() Ready {
 	if c.heldForCommit {
 		// The commits it waited for were in the last Ready, durable now.
