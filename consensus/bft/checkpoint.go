@@ -128,9 +128,24 @@ func (c *Core) checkStable(seq uint64, d Digest) {
 		c.makeStable(stableCheckpoint{checkpointState: *own, cert: cert})
 	case ok:
 		c.log.Error("bft: a quorum agrees on another state than this replica's: its execution diverged", "seq", seq)
-	case c.lastExec < seq && (c.due == nil || c.due.Seq != seq):
+	case c.lastExec < seq && (c.due == nil || c.due.Seq != seq) && !c.decidedThrough(seq):
 		c.startFetch(seq, cert)
 	}
+}
+
+// decidedThrough reports whether this replica holds every decided batch
+// from its last executed one up to seq: executing them brings it to the
+// checkpoint at seq by itself. A replica merely slower than the quorum
+// that made the checkpoint stable (the fourth of four, on a loaded
+// machine) would otherwise fetch and install the whole state, hanging up
+// on its clients, to skip batches it was about to execute.
+func (c *Core) decidedThrough(seq uint64) bool {
+	for s := c.lastExec + 1; s <= seq; s++ {
+		if _, ok := c.decided[s]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // makeStable moves the low end of the window to st and forgets

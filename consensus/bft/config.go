@@ -46,6 +46,13 @@ type Config struct {
 	// 128 KiB): larger batches amortise the three phases over more
 	// requests but make view changes larger (see Window).
 	MaxBatchBytes int
+	// MaxBatchesInFlight bounds the batches the primary has ordered and
+	// not yet seen decided (default 1, as in PBFT); the requests that
+	// arrive meanwhile wait for the next batch. Every batch costs each
+	// member a few dozen signature checks however few requests it holds:
+	// a primary that ordered each request as it came made batches of two
+	// or three, and the cluster spent its CPU on them.
+	MaxBatchesInFlight int
 	// MaxRequestBytes bounds one request's data (default 64 KiB); at most
 	// MaxBatchBytes, so that every request fits a batch.
 	MaxRequestBytes int
@@ -112,6 +119,7 @@ func (c *Config) Validate() error {
 	}
 	setDefault(&c.MaxBatchRequests, 1024)
 	setDefault(&c.MaxBatchBytes, 128<<10)
+	setDefault(&c.MaxBatchesInFlight, 1)
 	setDefault(&c.MaxRequestBytes, 64<<10)
 	if c.MaxRequestBytes > c.MaxBatchBytes {
 		return fmt.Errorf("bft: config: a request of up to %d bytes does not fit a batch of %d", c.MaxRequestBytes, c.MaxBatchBytes)

@@ -34,12 +34,20 @@ type SnapshotDue struct {
 	Seq, Index uint64
 }
 
-// Ready is what the core needs done, in this order: make Persist durable
-// (after removing every record stored before when Compact is set), send
-// Messages and Snapshots, hand Applies to the application, and answer
+// Ready is what the core needs done: make Persist durable (after removing
+// every record stored before when Compact is set) and only then send
+// Messages and Snapshots; hand Applies to the application, and answer
 // SnapshotDue (if set) with SnapshotTaken once the Applies are applied.
-// Persisting first is what keeps a restarted replica from contradicting
-// what it signed before it stopped.
+// Persisting before sending is what keeps a restarted replica from
+// contradicting what it signed before it stopped.
+//
+// A driver may go on with Step, Tick and Propose while it persists a
+// Ready, as long as it calls Ready again only once the last one is
+// durable. Applies may then be handed over at once, before Persist is
+// durable: the core executes a batch only once this replica's own commit
+// for it is in an earlier Ready, so a batch executes only when a quorum,
+// this replica included, has durably committed it (its decided record
+// need not be durable: after a restart, the others prove it again).
 type Ready struct {
 	Persist     [][]byte
 	Compact     bool
@@ -147,6 +155,12 @@ type Core struct {
 	ready       Ready
 	persistView bool
 	stats       Stats
+	// generation numbers the Ready being gathered; each Ready call
+	// hands it out and starts the next. heldForCommit is set while a
+	// decided batch waits for this replica's commit, signed in the
+	// current generation, to be handed out (see Ready).
+	generation    uint64
+	heldForCommit bool
 }
 
 type signKey struct {
@@ -176,24 +190,25 @@ func NewCore(cfg Config, records [][]byte) (*Core, error) {
 	}
 	c := &Core{
 		cfg: cfg, q: newQuorums(cfg.PublicKeys), id: cfg.ID,
-		log:       cfg.Logger.With("node", cfg.ID),
-		vcTimeout: cfg.ViewChangeTimeoutTicks,
-		slots:     map[uint64]*slot{},
-		signed:    map[signKey]signedMsg{},
-		certs:     map[uint64]*preparedCert{},
-		decided:   map[uint64]*prePrepare{},
-		proofs:    map[uint64]*decidedProof{},
-		executed:  newDedup(),
-		pending:   map[requestKey]*pendingRequest{},
-		pendingBy: map[consensus.NodeID]int{},
-		nextReq:   1,
-		nextSeq:   1,
-		taken:     map[uint64]*checkpointState{},
-		votes:     map[consensus.NodeID][]checkpointVote{},
-		servedAt:  map[consensus.NodeID]uint64{},
-		provedAt:  map[consensus.NodeID]uint64{},
-		vcs:       map[consensus.NodeID]*envelope{},
-		laterView: map[consensus.NodeID]uint64{},
+		log:        cfg.Logger.With("node", cfg.ID),
+		vcTimeout:  cfg.ViewChangeTimeoutTicks,
+		slots:      map[uint64]*slot{},
+		signed:     map[signKey]signedMsg{},
+		certs:      map[uint64]*preparedCert{},
+		decided:    map[uint64]*prePrepare{},
+		proofs:     map[uint64]*decidedProof{},
+		executed:   newDedup(),
+		pending:    map[requestKey]*pendingRequest{},
+		pendingBy:  map[consensus.NodeID]int{},
+		nextReq:    1,
+		nextSeq:    1,
+		taken:      map[uint64]*checkpointState{},
+		votes:      map[consensus.NodeID][]checkpointVote{},
+		servedAt:   map[consensus.NodeID]uint64{},
+		provedAt:   map[consensus.NodeID]uint64{},
+		vcs:        map[consensus.NodeID]*envelope{},
+		laterView:  map[consensus.NodeID]uint64{},
+		generation: 1,
 	}
 	c.v = verifier{cfg: &c.cfg, q: c.q, verified: map[Digest]struct{}{}}
 	if err := c.restore(records); err != nil {
@@ -302,13 +317,17 @@ func (c *Core) count(err error) {
 func (c *Core) HasReady() bool {
 	r := &c.ready
 	return len(r.Persist) > 0 || r.Compact || c.persistView || len(r.Messages) > 0 || len(r.Snapshots) > 0 ||
-		len(r.Applies) > 0 || r.SnapshotDue != nil || c.canBatch()
+		len(r.Applies) > 0 || r.SnapshotDue != nil || c.canBatch() || c.heldForCommit
 }
 
 // Ready hands over what must be done now (see Ready); the core forgets
-// it. Do all of it before handing the core anything else, except
-// SnapshotTaken, which is the answer to it.
+// it. Call it again only once the last Ready's Persist is durable.
 func (c *Core) Ready() Ready {
+	if c.heldForCommit {
+		// The commits it waited for were in the last Ready, durable now.
+		c.heldForCommit = false
+		c.execute()
+	}
 	for c.canBatch() {
 		c.batch()
 	}
@@ -320,6 +339,7 @@ func (c *Core) Ready() Ready {
 	c.persistView = false
 	rd := c.ready
 	c.ready = Ready{}
+	c.generation++
 	return rd
 }
 

@@ -15,6 +15,18 @@ import (
 // goroutine with a wall-clock ticker, fed by the transport and by Propose
 // from any goroutine, persisting what the core asks to its Storage before
 // anything it says goes out. It implements consensus.Log.
+//
+// One Ready at a time is written, by a goroutine of its own that then
+// sends its messages; the loop meanwhile goes on stepping the core, which
+// gathers everything that arrives into the next Ready, and hands the
+// decided entries to the application without waiting for the write (see
+// Ready). A sync costs about a millisecond, and a request waits for four
+// in turn (its request, the pre-prepare, the prepare, the commit):
+// written from the loop, every message that arrived during a sync waited
+// for it before even its signature was checked, every Ready paid its own
+// sync, and the entries waited for one more, that of their decided
+// record. Taking the next Ready only once the last one is written makes
+// one sync cover whatever came meanwhile.
 type Log struct {
 	core    *Core
 	net     consensus.Transport
@@ -27,6 +39,10 @@ type Log struct {
 	done      chan struct{}
 	stopOnce  sync.Once
 	state     atomic.Pointer[published]
+	// writes takes a Ready to the writer; written says it is durable and
+	// sent, or gives the error that ended the writes.
+	writes  chan Ready
+	written chan error
 	// err is what ended the loop, set before done closes.
 	err error
 }
@@ -75,9 +91,13 @@ func Start(cfg Config, store Storage, net consensus.Transport, source consensus.
 		proposals: make(chan *proposal, maxEventsPerBatch),
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
+		writes:    make(chan Ready),
+		written:   make(chan error, 1),
 	}
 	l.publishStatus()
-	go l.run(core.cfg.TickInterval)
+	writerDone := make(chan struct{})
+	go l.writer(writerDone)
+	go l.run(core.cfg.TickInterval, writerDone)
 	return l, nil
 }
 
@@ -129,16 +149,19 @@ func (l *Log) publishStatus() {
 	l.state.Store(&published{status: l.core.Status(), stats: l.core.Stats()})
 }
 
-func (l *Log) run(tick time.Duration) {
+func (l *Log) run(tick time.Duration, writerDone chan struct{}) {
 	ticker := time.NewTicker(tick)
 	var waiting []*proposal       // refused by back-pressure, oldest first
 	var pending []consensus.Apply // decided, not yet taken by the application
 	var due *SnapshotDue
+	writing := false // a Ready is with the writer
 	defer func() {
 		ticker.Stop()
 		for _, p := range waiting {
 			p.reply <- consensus.ErrStopped
 		}
+		close(l.writes)
+		<-writerDone
 		close(l.applies)
 		l.err = errors.Join(l.err, l.net.Close(), l.store.Close())
 		close(l.done)
@@ -167,6 +190,12 @@ func (l *Log) run(tick time.Duration) {
 			l.step(in)
 		case p := <-l.proposals:
 			waiting = append(waiting, p)
+		case err := <-l.written:
+			writing = false
+			if err != nil {
+				l.err = err
+				return
+			}
 		case r := <-l.net.SnapshotsSent():
 			if r.Err != nil {
 				l.core.log.Debug("bft: state transfer not delivered", "to", r.To, "err", r.Err)
@@ -195,18 +224,10 @@ func (l *Log) run(tick time.Duration) {
 			}
 		}
 		waiting = l.offer(waiting)
-		if l.core.HasReady() {
+		if !writing && l.core.HasReady() {
 			rd := l.core.Ready()
-			if err := l.store.Append(rd.Persist, rd.Compact); err != nil {
-				l.err = err
-				return
-			}
-			for _, m := range rd.Messages {
-				_ = l.net.Send(m.To, m.Data) // lost messages are resent by the core
-			}
-			for _, s := range rd.Snapshots {
-				_ = l.net.SendSnapshot(s.To, s.Head, s.Body) // the peer asks again
-			}
+			writing = true
+			l.writes <- rd
 			for _, a := range rd.Applies {
 				if a.Snapshot != nil {
 					due = nil // the state was replaced: what was due no longer is
@@ -221,6 +242,27 @@ func (l *Log) run(tick time.Duration) {
 			}
 		}
 		l.publishStatus()
+	}
+}
+
+// writer makes each Ready durable and then sends its messages, in the
+// order the loop hands them over, until writes closes. The core keeps
+// being stepped meanwhile: what it says then goes in a later Ready, which
+// leaves only after this one is durable.
+func (l *Log) writer(done chan struct{}) {
+	defer close(done)
+	for rd := range l.writes {
+		if err := l.store.Append(rd.Persist, rd.Compact); err != nil {
+			l.written <- err
+			continue
+		}
+		for _, m := range rd.Messages {
+			_ = l.net.Send(m.To, m.Data) // lost messages are resent by the core
+		}
+		for _, s := range rd.Snapshots {
+			_ = l.net.SendSnapshot(s.To, s.Head, s.Body) // the peer asks again
+		}
+		l.written <- nil
 	}
 }
 

@@ -2,6 +2,7 @@ package bft
 
 import (
 	"context"
+	"encoding/binary"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -34,12 +35,18 @@ func startMemberOn(t *testing.T, ep consensus.Transport, dir string, id consensu
 	t.Helper()
 	store, err := OpenFileStorage(filepath.Join(dir, "bft.records"))
 	require.NoError(t, err)
+	return startMemberWith(t, ep, store, id, n)
+}
+
+func startMemberWith(t *testing.T, ep consensus.Transport, store Storage, id consensus.NodeID, n int) *member {
+	t.Helper()
 	cfg := testConfig(id, n)
 	// Ticks and timeouts long enough for a loaded machine under the race
 	// detector, where checking a signature takes a millisecond.
 	cfg.TickInterval = 10 * time.Millisecond
 	cfg.RequestTimeoutTicks, cfg.ViewChangeTimeoutTicks = 100, 50
 	m := &member{done: make(chan struct{})}
+	var err error
 	m.log, err = Start(cfg, store, ep, func() (consensus.Snapshot, error) {
 		m.mu.Lock()
 		defer m.mu.Unlock()
@@ -188,4 +195,72 @@ func TestLogSurvivesSilentPrimary(t *testing.T) {
 	st := members[0].log.Status()
 	require.Positive(t, st.Term, "the members left view 0")
 	require.NotEqual(t, consensus.NodeID(1), st.Leader)
+}
+
+// slowStore is a Storage whose appends take a few milliseconds, so that
+// the Log steps its core while a write is in progress; it remembers every
+// record that was durable at some point.
+type slowStore struct {
+	Storage
+	mu      sync.Mutex
+	durable map[string]bool
+}
+
+func (s *slowStore) Append(records [][]byte, replace bool) error {
+	time.Sleep(3 * time.Millisecond)
+	if err := s.Storage.Append(records, replace); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range records {
+		s.durable[string(r)] = true
+	}
+	return nil
+}
+
+func (s *slowStore) isDurable(record []byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.durable[string(record)]
+}
+
+// durableSends is a transport that fails the test when a request,
+// pre-prepare, prepare or commit its member signed leaves before its
+// record is durable (a member also passes on others' requests).
+type durableSends struct {
+	consensus.Transport
+	t     *testing.T
+	id    consensus.NodeID
+	store *slowStore
+}
+
+func (d durableSends) Send(to consensus.NodeID, data []byte) error {
+	switch msgType(data[0]) {
+	case msgRequest, msgPrePrepare, msgPrepare, msgCommit:
+		signer := consensus.NodeID(binary.BigEndian.Uint64(data[1:9]))
+		if signer == d.id && !d.store.isDurable(encodeSignedRecord(data)) {
+			d.t.Errorf("a %s left before its record was durable", msgType(data[0]))
+		}
+	}
+	return d.Transport.Send(to, data)
+}
+
+// TestLogSendsOnlyWhatIsDurable: Log writes on a goroutine of its own
+// while its core goes on; nothing this member signed may leave before it
+// is stored, or after a crash it could sign something else in its place.
+func TestLogSendsOnlyWhatIsDurable(t *testing.T) {
+	net := runNetwork(t, 4, memnet.Faults{MinDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond})
+	var members []*member
+	for id := consensus.NodeID(1); id <= 4; id++ {
+		file, err := OpenFileStorage(filepath.Join(t.TempDir(), "bft.records"))
+		require.NoError(t, err)
+		store := &slowStore{Storage: file, durable: map[string]bool{}}
+		ep, err := net.Join(id)
+		require.NoError(t, err)
+		members = append(members, startMemberWith(t, durableSends{Transport: ep, t: t, id: id, store: store}, store, id, 4))
+	}
+	values := logtest.Values("v", 60)
+	proposeAll(t, members, values)
+	waitAgree(t, members, values)
 }

@@ -16,6 +16,10 @@ type slot struct {
 	commits  map[consensus.NodeID]signedMsg
 	prepared bool
 	decided  bool
+	// commitIn is the generation of the Ready that carries this
+	// replica's commit, when it signed one in this run; 0 for one
+	// restored from its records, durable already.
+	commitIn uint64
 }
 
 func (c *Core) slot(seq uint64) *slot {
@@ -101,9 +105,10 @@ func (c *Core) requestOverdue() bool {
 }
 
 // canBatch reports whether this replica, as primary, has requests to
-// order and room in the window to order them.
+// order, room in the window to order them, and fewer than
+// MaxBatchesInFlight batches undecided.
 func (c *Core) canBatch() bool {
-	if c.changing || c.q.primary(c.view) != c.id || !c.inWindow(c.nextSeq) {
+	if c.changing || c.q.primary(c.view) != c.id || !c.inWindow(c.nextSeq) || c.undecidedBatches() >= c.cfg.MaxBatchesInFlight {
 		return false
 	}
 	for _, p := range c.pending {
@@ -112,6 +117,18 @@ func (c *Core) canBatch() bool {
 		}
 	}
 	return false
+}
+
+// undecidedBatches counts the batches this primary ordered in the
+// current view that are not decided yet.
+func (c *Core) undecidedBatches() int {
+	n := 0
+	for seq := c.lastExec + 1; seq < c.nextSeq; seq++ {
+		if s, ok := c.slots[seq]; ok && !s.decided {
+			n++
+		}
+	}
+	return n
 }
 
 // batch orders the waiting requests, oldest first, in one pre-prepare.
@@ -319,8 +336,12 @@ func (c *Core) checkPrepared(seq uint64, s *slot) {
 		c.persist(encodePreparedRecord(cert))
 	}
 	v := &vote{View: s.pp.View, Seq: seq, Digest: s.pp.digest}
+	_, restored := c.signed[signKey{msgCommit, s.pp.View, seq}]
 	if raw, ok := c.signOnce(msgCommit, s.pp.View, seq, s.pp.digest, encodeVote(v)); ok {
 		s.commits[c.id] = signedMsg{digest: s.pp.digest, raw: raw}
+		if !restored {
+			s.commitIn = c.generation
+		}
 		c.broadcast(raw)
 	}
 	c.checkCommitted(seq, s)
@@ -371,12 +392,20 @@ func (c *Core) decide(pp *prePrepare, proof *decidedProof) {
 }
 
 // execute delivers the decided batches in sequence order, stopping at a
-// checkpoint until the application's state for it is taken.
+// checkpoint until the application's state for it is taken, and at a
+// batch whose decision rests on this replica's own commit in the Ready
+// being gathered: the driver may hand Applies over before that Ready is
+// durable, and a replica that executed on a commit it then lost in a
+// crash would have acted on a batch that a quorum may never commit.
 func (c *Core) execute() {
 	var entries []consensus.Entry
 	for c.due == nil {
 		pp, ok := c.decided[c.lastExec+1]
 		if !ok {
+			break
+		}
+		if s, ok := c.slots[pp.Seq]; ok && s.commitIn == c.generation && s.pp != nil && s.pp.digest == pp.digest {
+			c.heldForCommit = true
 			break
 		}
 		for _, r := range pp.requests {
