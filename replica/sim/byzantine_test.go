@@ -173,19 +173,22 @@ var byzantineRegressions = []struct {
 	seed      uint64
 	behaviour Behaviour
 }{
-	// Seed 89, found by liveness with every faulty behaviour but
-	// equivocation, slow, garbage-flood and twins, and with no faulty
-	// member at all: node 1 restarted owing console output #6 and
-	// repeated it at every step while it waited for its certificate,
-	// each repeat held again behind the last. The certifier dropped an
-	// output's signatures once it was performed, so each copy waited a
-	// resend round (500 ms), and the clients' replies, held behind
-	// hundreds of copies, never went out. Where the members that had
-	// signed #6 had restarted since (their certifiers forgot what they
-	// signed), no copy could ever be certified, though the node's
-	// earlier life had performed and acknowledged #6. A held output is
-	// now held once, and withdrawn once the replicated state no longer
-	// waits for it.
+	// Seed 89, found by liveness with no faulty member and with
+	// wrong-outputs, wrong-state, forged-messages, forge-inputs and
+	// future-clock (the faulty member played no part). Node 1
+	// restarted owing console output #6 and repeated it at every step
+	// while it waited for its certificate, each repeat held again behind
+	// the last; the certifier dropped an output's signatures once it was
+	// performed, so each copy waited a resend round (500 ms), and the
+	// clients' replies, held behind hundreds of copies, never went out.
+	// Where the members that had signed #6 had restarted since (their
+	// certifiers forgot what they signed), no copy could ever be
+	// certified, though the node's earlier life had performed and
+	// acknowledged #6. With future-clock, node 3 executed entries the
+	// others had executed 6 s before and replayed quietly since, without
+	// signing: its reply #7 waited for good. A held output is now held
+	// once, withdrawn once the replicated state no longer waits for it,
+	// and a member signs what it replays.
 	{89, Correct}, {89, WrongOutputs}, {89, WrongState}, {89, ForgedMessages}, {89, ForgeInputs}, {89, FutureClock},
 }
 
