@@ -148,8 +148,7 @@ func (r *Router) Repeat(outs []Output) {
 }
 
 // Withdraw stops holding for a certificate the outputs done reports: ones
-// the replicated state no longer waits for (Certifier.Withdraw). Outputs
-// are held only in a Byzantine cluster.
+// the replicated state no longer waits for (Certifier.Withdraw).
 func (r *Router) Withdraw(done func(Output) bool) {
 	if r.Certify != nil {
 		r.Certify.Withdraw(done)
