@@ -190,6 +190,17 @@ var byzantineRegressions = []struct {
 	// once, withdrawn once the replicated state no longer waits for it,
 	// and a member signs what it replays.
 	{89, Correct}, {89, WrongOutputs}, {89, WrongState}, {89, ForgedMessages}, {89, ForgeInputs}, {89, FutureClock},
+	// Seed 17 with wrong-outputs, found by liveness in the sweep after
+	// the fixes of seed 89 (which changed its run): members 1 and 2
+	// stayed at batch 256 while 3 and 4 executed 257. Member 1 had the
+	// pre-prepare but lost the commits, member 2 lost the pre-prepare;
+	// neither held a request of the batch, so neither asked for it, and
+	// members 3 and 4 resend nothing for a batch they executed. Node 4's
+	// reply #162, from batch 257, had only the faulty member's wrong
+	// signature, and every reply after it waited. A member now asks for
+	// decided batches when its own agreement on one outlasts a resend
+	// period (consensus/bft/catchup.go).
+	{17, WrongOutputs},
 }
 
 // TestByzantineRegressionSeeds runs the seeds that found bugs, with the
