@@ -233,8 +233,17 @@ func (c *Certifier) send(to consensus.NodeID, msg []byte) {
 
 // Hold keeps an output addressed to this node until it is certified, then
 // calls perform with it and its certificate, in sequence order with the
-// others held.
+// others held. An output already held is held once: a node repeats an
+// owed output until its acknowledgement commits (Router.Repeat), and each
+// copy queued would wait behind the last, the signatures that certified
+// the first being spent.
 func (c *Certifier) Hold(o Output, perform func(Output, Certificate)) {
+	c.mu.Lock()
+	held := c.isWaiting(o.Seq)
+	c.mu.Unlock()
+	if held {
+		return
+	}
 	digest := Digest(o)
 	own := ed25519.Sign(c.cfg.Key, c.statement(o.Seq, o.Node, digest))
 	c.mu.Lock()
@@ -245,6 +254,26 @@ func (c *Certifier) Hold(o Output, perform func(Output, Certificate)) {
 	if len(c.votes) > maxHeldVotes/2 {
 		c.dropStaleVotes()
 	}
+}
+
+// Withdraw stops holding the outputs done reports, and performs those
+// behind them that are certified. It is for outputs the replicated state
+// no longer waits for: console output an earlier life of this node
+// performed and acknowledged, which it repeated after a restart. The
+// members that signed it may have restarted since and forgotten their
+// signatures, and an output that can never be certified would hold every
+// later one back.
+func (c *Certifier) Withdraw(done func(Output) bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.waiting = slices.DeleteFunc(c.waiting, func(h heldOutput) bool {
+		if !done(h.o) {
+			return false
+		}
+		delete(c.votes, h.o.Seq)
+		return true
+	})
+	c.release()
 }
 
 // dropStaleVotes forgets votes for outputs at or below through that are

@@ -220,6 +220,59 @@ func TestAWaitingOutputAsksForLostSignaturesAgain(t *testing.T) {
 	require.Equal(t, []string{"x"}, c.sent[1].all())
 }
 
+// A node repeats an owed output at every step until its acknowledgement
+// commits (Router.Repeat); the copies must not queue behind each other,
+// each waiting for signatures the first one used up.
+func TestARepeatedOutputWaitingForItsCertificateIsHeldOnce(t *testing.T) {
+	c := newCertifiedCluster(t, 0)
+	r := c.routers[1]
+	x, y := sends(1, 1, "x"), sends(1, 2, "y")
+	for range 3 {
+		r.Repeat(x)
+	}
+	require.Equal(t, 1, r.Certify.Counts().Waiting)
+	r.Route(y)
+	c.routers[2].Route(append(x, y...))
+	c.deliver()
+	require.Equal(t, []string{"x", "y"}, c.sent[1].all(), "x once, and y behind it")
+	require.Zero(t, r.Certify.Counts().Waiting)
+}
+
+// An output the replicated state no longer waits for is withdrawn: one a
+// restarted node repeated whose signers have forgotten their signatures
+// would otherwise hold every later output back for good.
+func TestAWithdrawnOutputHoldsNothingBack(t *testing.T) {
+	c := newCertifiedCluster(t, 0)
+	r := c.routers[1]
+	r.Repeat(sends(1, 1, "acknowledged in an earlier life"))
+	next := sends(1, 2, "next")
+	r.Route(next)
+	c.routers[2].Route(next)
+	c.deliver()
+	require.Empty(t, c.sent[1].all(), "next waits behind the first")
+	r.Withdraw(func(o Output) bool { return o.Seq == 3 })
+	require.Equal(t, 2, r.Certify.Counts().Waiting, "only what done reports is withdrawn")
+	r.Withdraw(func(o Output) bool { return o.Seq == 1 })
+	require.Equal(t, []string{"next"}, c.sent[1].all())
+	require.Zero(t, r.Certify.Counts().Waiting)
+}
+
+// A member that restarted lost the signatures it gave in its earlier
+// life; replaying the history, it signs its outputs for the others again,
+// so that a node that executes them only now (it was down, or behind)
+// can have them certified.
+func TestAReplayingMemberSignsForTheOthers(t *testing.T) {
+	c := newCertifiedCluster(t, 0)
+	outs := sends(1, 1, "x")
+	c.routers[1].Route(outs)
+	replaying := c.routers[2]
+	replaying.Quiet.Store(true)
+	replaying.Route(outs)
+	c.deliver()
+	require.Equal(t, []string{"x"}, c.sent[1].all())
+	require.Empty(t, c.sent[2].all(), "the replaying member performs nothing itself")
+}
+
 func TestOnlyOutputsThatLeaveTheClusterWaitForACertificate(t *testing.T) {
 	var refilled int
 	c := newCertifiedCluster(t, 0)

@@ -95,7 +95,10 @@ func (r *Router) Route(outs []Output) {
 	for len(outs) > 0 && outs[0].Seq <= r.lastSeq {
 		outs = outs[1:]
 	}
-	if r.Certify != nil && !r.Quiet.Load() {
+	if r.Certify != nil {
+		// Also while quiet: the signatures an earlier life gave are lost
+		// with it, and a member that was down or behind when these outputs
+		// were new holds its own until f+1 members sign them.
 		r.Certify.Sign(outs)
 	}
 	var addressed map[consensus.NodeID][NumKinds]uint64 // a copy, once an output is new
@@ -141,6 +144,14 @@ func (r *Router) Repeat(outs []Output) {
 	for _, o := range outs {
 		r.actioned.Add(1)
 		r.performCertified(o)
+	}
+}
+
+// Withdraw stops holding for a certificate the outputs done reports: ones
+// the replicated state no longer waits for (Certifier.Withdraw).
+func (r *Router) Withdraw(done func(Output) bool) {
+	if r.Certify != nil {
+		r.Certify.Withdraw(done)
 	}
 }
 

@@ -195,6 +195,7 @@ func (rt *Runtime) decideProposals(now time.Time, ls consensus.Status) {
 // replicated state still waits for from this node.
 func (rt *Runtime) payDebts(now time.Time) {
 	owed := rt.rep.Owed(rt.cfg.Self)
+	rt.withdrawSettled(owed)
 	if owed.Console != 0 && owed.Console > rt.router.ConsoleThrough() {
 		// Given to this node before it restarted: its last life may or may
 		// not have performed it. Perform it again rather than lose it, as
@@ -212,6 +213,29 @@ func (rt *Runtime) payDebts(now time.Time) {
 		rt.refill(*owed.Refill)
 	}
 	rt.repeatDiskOutputs(now, owed.Disk)
+}
+
+// withdrawSettled stops holding for a certificate the console and disk
+// outputs the replicated state no longer waits for from this node: an
+// acknowledgement or a completion of them committed, from an earlier life
+// of this node or after a failover.
+func (rt *Runtime) withdrawSettled(owed Owed) {
+	if rt.router.Certify == nil {
+		return // outputs are held only in a Byzantine cluster
+	}
+	disk := make(map[uint64]bool, len(owed.Disk))
+	for _, o := range owed.Disk {
+		disk[o.Seq] = true
+	}
+	rt.router.Withdraw(func(o outputs.Output) bool {
+		switch o.Action.(type) {
+		case outputs.Console:
+			return owed.Console == 0 || o.Seq < owed.Console
+		case outputs.DiskRead, outputs.DiskWrite:
+			return !disk[o.Seq]
+		}
+		return false
+	})
 }
 
 // repeatDiskOutputs performs again a disk output whose completion has not

@@ -2,6 +2,7 @@ package replica
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"testing"
@@ -184,6 +185,45 @@ func TestRuntimeRepaysConsoleAcknowledgements(t *testing.T) {
 	r.loop(owedRetry+20*time.Millisecond, 5)
 	require.Len(t, r.take(entry.KindConsoleDone), 1, "the lost acknowledgement is proposed again")
 	assert.Equal(t, 1, bytes.Count(r.stdout.Bytes(), []byte("listening")), "performed again once only")
+}
+
+// In a Byzantine cluster, console output a restarted node repeats waits
+// for its certificate once, however many steps it takes, and is withdrawn
+// when the acknowledgement of its earlier life commits: the members that
+// signed it may have forgotten their signatures, and held for good it
+// would hold back every later output of the node.
+func TestRuntimeWithdrawsConsoleOutputAcknowledgedMeanwhile(t *testing.T) {
+	r := newRuntimeRig(t, 5)
+	members := map[consensus.NodeID]ed25519.PublicKey{}
+	var key ed25519.PrivateKey
+	for id := consensus.NodeID(1); id <= 4; id++ {
+		pub, priv, err := ed25519.GenerateKey(rand.Reader)
+		require.NoError(t, err)
+		members[id] = pub
+		if id == 1 {
+			key = priv
+		}
+	}
+	cert, err := outputs.NewCertifier(outputs.CertifierConfig{Self: 1, ClusterID: "test", Key: key, Members: members,
+		Send: func(consensus.NodeID, []byte) error { return nil }}) // nobody answers
+	require.NoError(t, err)
+	r.router.Certify = cert
+	r.loop(0, 1)
+	owed := r.rep.Owed(1).Console
+	require.NotZero(t, owed, "kvd says where it listens")
+
+	for i := range 5 {
+		r.loop(time.Duration(10+i)*time.Millisecond, 5)
+	}
+	require.Equal(t, 1, cert.Counts().Waiting, "repeated at each step, held once")
+	require.Empty(t, r.stdout.String(), "not performed without a certificate")
+
+	r.rep.CommitEntry(6, entry.ConsoleDone{Node: 1, Seq: owed})
+	r.rep.CommitEntry(7, entry.Seal{Through: 1})
+	r.loop(20*time.Millisecond, 7)
+	require.Zero(t, r.rep.Owed(1).Console, "acknowledged by the node's earlier life")
+	assert.Zero(t, cert.Counts().Waiting, "withdrawn")
+	assert.Empty(t, r.stdout.String())
 }
 
 // A disk output whose completion has not committed is performed again

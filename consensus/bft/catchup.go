@@ -10,9 +10,15 @@ import (
 // changing view alone, or a faulty primary sent it another batch) while
 // the others decided it. Until the next stable checkpoint it would not
 // execute anything more. So a replica whose requests wait longer than a
-// resend period asks a member, in turn, for the batches decided after its
-// last executed one; each comes with its proof (decidedProof), which it
-// checks, so the member it asks need not be trusted.
+// resend period, or whose own agreement on a batch outlasts one, asks a
+// member, in turn, for the batches decided after its last executed one;
+// each comes with its proof (decidedProof), which it checks, so the
+// member it asks need not be trusted. The agreement matters when no
+// request waits here: the batch's requests reached this replica only in
+// the pre-prepare, and the others, having executed it, resend nothing for
+// it (Byzantine simulator seed 17, wrong-outputs: two members stayed one
+// batch behind for good, and the outputs of that batch were never
+// certified).
 
 // askForDecided asks the next member in turn for what it decided after
 // this replica's last executed sequence number.

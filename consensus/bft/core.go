@@ -140,6 +140,9 @@ type Core struct {
 	// askUntil the tick until which a restarted replica keeps asking.
 	askNext  int
 	askUntil uint64
+	// resentFrom is the lowest sequence number this replica resent its
+	// agreement on at the last resend, not executed then; 0 for none.
+	resentFrom uint64
 
 	// vcs holds each member's latest view change.
 	vcs map[consensus.NodeID]*envelope

@@ -25,16 +25,24 @@ func (c *Core) retransmit() {
 			c.send(primary, p.raw)
 		}
 	}
+	stalled := false
 	if c.changing {
 		c.broadcast(c.ownVC)
+		c.resentFrom = 0
 	} else {
+		lowest := uint64(0)
 		for _, k := range slices.SortedFunc(maps.Keys(c.signed), compareSignKeys) {
 			// Executed batches need no resending: a replica that missed
 			// them asks for their proofs (catchup.go).
 			if k.view == c.view && k.seq > c.lastExec {
 				c.broadcast(c.signed[k].raw)
+				if lowest == 0 {
+					lowest = k.seq
+				}
 			}
 		}
+		stalled = lowest != 0 && lowest == c.resentFrom
+		c.resentFrom = lowest
 	}
 	if c.ownCheckpoint != nil {
 		c.broadcast(c.ownCheckpoint)
@@ -42,7 +50,7 @@ func (c *Core) retransmit() {
 	if c.fetch != nil {
 		c.askForState()
 	}
-	if c.waiting() || c.ticks < c.askUntil {
+	if c.waiting() || stalled || c.ticks < c.askUntil {
 		c.askForDecided()
 	}
 }
