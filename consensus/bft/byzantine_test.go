@@ -1,6 +1,7 @@
 package bft
 
 import (
+	"crypto/ed25519"
 	"slices"
 	"testing"
 
@@ -306,4 +307,79 @@ func TestAReplicaThatMissedABatchsCommitsAsksForIt(t *testing.T) {
 	require.Empty(t, four.history.Entries)
 	lost = false
 	h.settle(100000)
+}
+
+// TestForgedVotesNeverCount feeds one backup prepares and commits with
+// bad signatures, as their signers' own transport would deliver them,
+// before, among and after the genuine ones: they must never complete a
+// quorum, never appear in a prepared certificate or a decided proof, and
+// each one checked must be counted. A genuine vote beyond the quorum is
+// never checked.
+func TestForgedVotesNeverCount(t *testing.T) {
+	const n = 4
+	keys := testMembers(n)
+	requireSigned := func(what string, raws [][]byte) {
+		t.Helper()
+		for _, raw := range raws {
+			r := reader{b: raw}
+			r.u8("type")
+			from := consensus.NodeID(r.u64("sender"))
+			require.True(t, ed25519.Verify(keys[from], signedBytes(raw[:len(raw)-sigSize]), raw[len(raw)-sigSize:]),
+				"%s holds a vote of %d with a bad signature", what, from)
+		}
+	}
+	forge := func(from consensus.NodeID, typ msgType, v *vote) []byte {
+		raw := resign(from, typ, encodeVote(v))
+		raw[len(raw)-1] ^= 1
+		return raw
+	}
+	primary, err := NewCore(testConfig(1, n), nil)
+	require.NoError(t, err)
+	backup, err := NewCore(testConfig(2, n), nil)
+	require.NoError(t, err)
+	require.NoError(t, primary.Propose([]byte("x")))
+	for _, m := range primary.Ready().Messages {
+		if m.To == 2 {
+			require.NoError(t, backup.Step(1, m.Data))
+		}
+	}
+	s := backup.slots[1]
+	require.NotNil(t, s.pp, "the backup took the pre-prepare")
+	v := &vote{View: 0, Seq: 1, Digest: s.pp.digest}
+	bad := func() uint64 { return backup.Stats().BadSignature }
+
+	// Commits held before the slot is prepared: not checked yet.
+	for _, from := range []consensus.NodeID{1, 3, 4} {
+		require.NoError(t, backup.Step(from, forge(from, msgCommit, v)))
+	}
+	require.Zero(t, bad(), "votes that cannot count yet are not checked")
+
+	// The backup's own prepare and a forged one make a quorum only
+	// if the forged one counted.
+	require.NoError(t, backup.Step(3, forge(3, msgPrepare, v)))
+	require.False(t, s.prepared, "a forged prepare completed the quorum")
+	require.Equal(t, uint64(1), bad(), "the forged prepare was checked and counted")
+	require.NoError(t, backup.Step(3, resign(3, msgPrepare, encodeVote(v))))
+	require.True(t, s.prepared, "the genuine prepare completed the quorum")
+	requireSigned("the prepared certificate", backup.certs[1].Prepares)
+
+	// Prepared, the backup committed: its commit and the three forged
+	// ones held are a quorum only if the forged ones counted.
+	require.False(t, s.decided, "forged commits decided the batch")
+	require.Equal(t, uint64(4), bad(), "the three forged commits were checked and counted")
+
+	// A forged commit held first does not shut out its signer's genuine one.
+	require.NoError(t, backup.Step(3, forge(3, msgCommit, v)))
+	require.NoError(t, backup.Step(3, resign(3, msgCommit, encodeVote(v))))
+	require.Equal(t, uint64(5), bad(), "the forged commit was checked when the genuine one came")
+	require.False(t, s.decided)
+	require.NoError(t, backup.Step(1, resign(1, msgCommit, encodeVote(v))))
+	require.True(t, s.decided, "the genuine commits decided the batch")
+	requireSigned("the decided proof", backup.proofs[1].Commits)
+	require.Len(t, backup.proofs[1].Commits, backup.q.quorum)
+
+	// A vote beyond the quorum is held but never checked.
+	require.NoError(t, backup.Step(4, resign(4, msgCommit, encodeVote(v))))
+	require.False(t, s.commits[4].checked, "a commit beyond the quorum was checked")
+	require.Equal(t, uint64(5), bad())
 }

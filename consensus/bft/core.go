@@ -1,6 +1,7 @@
 package bft
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -251,7 +252,7 @@ func (c *Core) step(from consensus.NodeID, data []byte) error {
 	if len(data) > 0 && msgType(data[0]) == msgStateTransfer {
 		return c.receiveState(from, data)
 	}
-	e, err := c.v.decode(data)
+	e, err := c.v.decodeDeferred(data)
 	if err != nil {
 		return err
 	}
@@ -276,9 +277,9 @@ func (c *Core) step(from consensus.NodeID, data []byte) error {
 	case *vote:
 		c.noteLaterView(e.from, b.View)
 		if e.typ == msgPrepare {
-			return c.receivePrepare(e.from, b, e.raw)
+			return c.receivePrepare(e, b)
 		}
-		return c.receiveCommit(e.from, b, e.raw)
+		return c.receiveCommit(e, b)
 	case *checkpoint:
 		c.addVote(e.from, b, e.raw)
 		return nil
@@ -381,7 +382,11 @@ func (c *Core) persist(rec []byte) {
 	c.ready.Persist = append(c.ready.Persist, rec)
 }
 
-// sign seals body as a message from this replica.
+// sign seals body as a message from this replica. Its hash goes into the
+// verified cache: the replica decodes its own pre-prepares and view
+// changes, and its votes come back inside others' proofs.
 func (c *Core) sign(typ msgType, body []byte) []byte {
-	return seal(c.cfg.PrivateKey, typ, c.id, body)
+	raw := seal(c.cfg.PrivateKey, typ, c.id, body)
+	c.v.remember(Digest(sha256.Sum256(raw)))
+	return raw
 }

@@ -49,11 +49,23 @@ func (v *verifier) signatureValid(key ed25519.PublicKey, data []byte) bool {
 	if !ed25519.Verify(key, signedBytes(data[:len(data)-sigSize]), data[len(data)-sigSize:]) {
 		return false
 	}
+	v.remember(h)
+	return true
+}
+
+// remember adds a message's hash to the verified cache.
+func (v *verifier) remember(h Digest) {
 	if len(v.verified) >= maxVerified {
 		clear(v.verified)
 	}
 	v.verified[h] = struct{}{}
-	return true
+}
+
+// voteSignatureValid checks the signature of a prepare or commit that
+// decodeDeferred let through unchecked.
+func (v *verifier) voteSignatureValid(from consensus.NodeID, raw []byte) bool {
+	key, ok := v.cfg.PublicKeys[from]
+	return ok && v.signatureValid(key, raw)
 }
 
 // maxNested bounds how deep signed messages nest: a new view holds view
@@ -62,10 +74,19 @@ func (v *verifier) signatureValid(key ed25519.PublicKey, data []byte) bool {
 const maxNested = 4
 
 func (v *verifier) decode(data []byte) (*envelope, error) {
-	return v.decodeAt(data, 0)
+	return v.decodeAt(data, 0, false)
 }
 
-func (v *verifier) decodeAt(data []byte, depth int) (*envelope, error) {
+// decodeDeferred is decode, except that a prepare's or commit's own
+// signature is left for the core to check (envelope.unchecked), which
+// it does only once the vote can complete a quorum (see quorumOf): most
+// votes arrive after their quorum is complete, and a check costs far
+// more than all the rest of a vote's handling.
+func (v *verifier) decodeDeferred(data []byte) (*envelope, error) {
+	return v.decodeAt(data, 0, true)
+}
+
+func (v *verifier) decodeAt(data []byte, depth int, deferVote bool) (*envelope, error) {
 	if depth > maxNested {
 		return nil, fmt.Errorf("%w: nested %d deep", errMalformed, depth)
 	}
@@ -81,10 +102,11 @@ func (v *verifier) decodeAt(data []byte, depth int) (*envelope, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: %d", errNotMember, from)
 	}
-	if !v.signatureValid(key, data) {
+	unchecked := deferVote && (typ == msgPrepare || typ == msgCommit)
+	if !unchecked && !v.signatureValid(key, data) {
 		return nil, fmt.Errorf("%w: %s from %d", errBadSignature, typ, from)
 	}
-	e := &envelope{typ: typ, from: from, raw: data}
+	e := &envelope{typ: typ, from: from, raw: data, unchecked: unchecked}
 	var err error
 	switch typ {
 	case msgRequest:
@@ -116,7 +138,7 @@ func (v *verifier) decodeAt(data []byte, depth int) (*envelope, error) {
 
 // decodeNested decodes a message embedded as proof and checks its type.
 func (v *verifier) decodeNested(data []byte, depth int, want msgType) (*envelope, error) {
-	e, err := v.decodeAt(data, depth+1)
+	e, err := v.decodeAt(data, depth+1, false)
 	if err != nil {
 		return nil, err
 	}

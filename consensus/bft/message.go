@@ -70,6 +70,9 @@ type envelope struct {
 	from consensus.NodeID
 	raw  []byte // the whole message as received, signature included
 	body any    // *request, *prePrepare, *vote, *checkpoint, *viewChange, *newView, *stateRequest
+	// unchecked is set on a prepare or commit from decodeDeferred, whose
+	// own signature is not checked yet.
+	unchecked bool
 }
 
 // seal encodes body as a message of type typ from id and signs it.

@@ -1,6 +1,7 @@
 package bft
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -12,8 +13,8 @@ import (
 type slot struct {
 	pp       *prePrepare
 	ppRaw    []byte
-	prepares map[consensus.NodeID]signedMsg
-	commits  map[consensus.NodeID]signedMsg
+	prepares map[consensus.NodeID]heldVote
+	commits  map[consensus.NodeID]heldVote
 	prepared bool
 	decided  bool
 	// commitIn is the generation of the Ready that carries this
@@ -22,10 +23,18 @@ type slot struct {
 	commitIn uint64
 }
 
+// heldVote is a member's prepare or commit as a slot holds it: its
+// signature is checked only once it can help complete a quorum.
+type heldVote struct {
+	digest  Digest
+	raw     []byte
+	checked bool
+}
+
 func (c *Core) slot(seq uint64) *slot {
 	s, ok := c.slots[seq]
 	if !ok {
-		s = &slot{prepares: map[consensus.NodeID]signedMsg{}, commits: map[consensus.NodeID]signedMsg{}}
+		s = &slot{prepares: map[consensus.NodeID]heldVote{}, commits: map[consensus.NodeID]heldVote{}}
 		c.slots[seq] = s
 	}
 	return s
@@ -273,7 +282,7 @@ func (c *Core) acceptPrePrepare(pp *prePrepare, raw []byte) error {
 	if c.q.primary(pp.View) != c.id {
 		v := &vote{View: pp.View, Seq: pp.Seq, Digest: pp.digest}
 		if prep, ok := c.signOnce(msgPrepare, pp.View, pp.Seq, pp.digest, encodeVote(v)); ok {
-			s.prepares[c.id] = signedMsg{digest: pp.digest, raw: prep}
+			s.prepares[c.id] = heldVote{digest: pp.digest, raw: prep, checked: true}
 			c.broadcast(prep)
 		}
 	}
@@ -281,32 +290,84 @@ func (c *Core) acceptPrePrepare(pp *prePrepare, raw []byte) error {
 	return nil
 }
 
-// receiveVote records a member's prepare or commit (its first of the kind
-// for the sequence number) and says whether it was new.
-func (c *Core) receiveVote(typ msgType, from consensus.NodeID, v *vote, raw []byte) (*slot, bool, error) {
+// receiveVote holds a member's prepare or commit (its first of the kind
+// for the sequence number) and says whether it was new. A second,
+// different one from the same member replaces the first only if the
+// first's signature is bad: one vote per member is held, as a correct
+// member signs one, and a forged copy that came first cannot shut out
+// the genuine one.
+func (c *Core) receiveVote(e *envelope, v *vote) (*slot, bool, error) {
 	if v.View != c.view || c.changing {
-		return nil, false, fmt.Errorf("%w: %s for view %d, at view %d", errWrongView, typ, v.View, c.view)
+		return nil, false, fmt.Errorf("%w: %s for view %d, at view %d", errWrongView, e.typ, v.View, c.view)
 	}
 	if !c.inWindow(v.Seq) {
-		return nil, false, fmt.Errorf("%w: %s %d", errOutOfWindow, typ, v.Seq)
+		return nil, false, fmt.Errorf("%w: %s %d", errOutOfWindow, e.typ, v.Seq)
 	}
 	s := c.slot(v.Seq)
 	votes := s.commits
-	if typ == msgPrepare {
+	if e.typ == msgPrepare {
 		votes = s.prepares
 	}
-	if _, ok := votes[from]; ok {
+	if held, ok := votes[e.from]; ok && (held.checked || bytes.Equal(held.raw, e.raw) || c.checkHeld(votes, e.from, e.typ, v.Seq)) {
 		return s, false, nil
 	}
-	votes[from] = signedMsg{digest: v.Digest, raw: raw}
+	votes[e.from] = heldVote{digest: v.Digest, raw: e.raw, checked: !e.unchecked}
 	return s, true, nil
 }
 
-func (c *Core) receivePrepare(from consensus.NodeID, v *vote, raw []byte) error {
-	if from == c.q.primary(v.View) {
+// checkHeld checks the signature of the vote votes holds from a member,
+// marking it checked, or dropping and counting it when it is bad.
+func (c *Core) checkHeld(votes map[consensus.NodeID]heldVote, from consensus.NodeID, typ msgType, seq uint64) bool {
+	h := votes[from]
+	if c.v.voteSignatureValid(from, h.raw) {
+		h.checked = true
+		votes[from] = h
+		return true
+	}
+	delete(votes, from)
+	c.stats.BadSignature++
+	c.log.Debug("bft: dropped a held vote with a bad signature", "type", typ, "from", from, "seq", seq)
+	return false
+}
+
+// quorumOf returns need of the held votes for digest d, checked ones
+// first, checking the others' signatures only as far as it takes; nil
+// while fewer than need with good signatures are held. Votes beyond the
+// quorum, and votes for any other digest, are never checked.
+func (c *Core) quorumOf(votes map[consensus.NodeID]heldVote, typ msgType, seq uint64, d Digest, need int) [][]byte {
+	matching := 0
+	for _, h := range votes {
+		if h.digest == d {
+			matching++
+		}
+	}
+	if matching < need {
+		return nil
+	}
+	var raws [][]byte
+	for _, checkedOnly := range []bool{true, false} {
+		for _, id := range c.q.members {
+			h, ok := votes[id]
+			if !ok || h.digest != d || h.checked != checkedOnly {
+				continue
+			}
+			if !h.checked && !c.checkHeld(votes, id, typ, seq) {
+				continue
+			}
+			raws = append(raws, h.raw)
+			if len(raws) == need {
+				return raws
+			}
+		}
+	}
+	return nil
+}
+
+func (c *Core) receivePrepare(e *envelope, v *vote) error {
+	if e.from == c.q.primary(v.View) {
 		return fmt.Errorf("%w: the primary prepared", errInvalid)
 	}
-	s, fresh, err := c.receiveVote(msgPrepare, from, v, raw)
+	s, fresh, err := c.receiveVote(e, v)
 	if fresh {
 		c.checkPrepared(v.Seq, s)
 	}
@@ -320,17 +381,12 @@ func (c *Core) checkPrepared(seq uint64, s *slot) {
 	if s.prepared || s.pp == nil {
 		return
 	}
-	var prepares [][]byte
-	for _, id := range c.q.members {
-		if p, ok := s.prepares[id]; ok && p.digest == s.pp.digest {
-			prepares = append(prepares, p.raw)
-		}
-	}
-	if len(prepares) < c.q.quorum-1 {
+	prepares := c.quorumOf(s.prepares, msgPrepare, seq, s.pp.digest, c.q.quorum-1)
+	if prepares == nil {
 		return
 	}
 	s.prepared = true
-	cert := &preparedCert{PrePrepare: s.ppRaw, Prepares: prepares[:c.q.quorum-1], pp: s.pp}
+	cert := &preparedCert{PrePrepare: s.ppRaw, Prepares: prepares, pp: s.pp}
 	if old, ok := c.certs[seq]; !ok || old.pp.View < cert.pp.View {
 		c.certs[seq] = cert
 		c.persist(encodePreparedRecord(cert))
@@ -338,7 +394,7 @@ func (c *Core) checkPrepared(seq uint64, s *slot) {
 	v := &vote{View: s.pp.View, Seq: seq, Digest: s.pp.digest}
 	_, restored := c.signed[signKey{msgCommit, s.pp.View, seq}]
 	if raw, ok := c.signOnce(msgCommit, s.pp.View, seq, s.pp.digest, encodeVote(v)); ok {
-		s.commits[c.id] = signedMsg{digest: s.pp.digest, raw: raw}
+		s.commits[c.id] = heldVote{digest: s.pp.digest, raw: raw, checked: true}
 		if !restored {
 			s.commitIn = c.generation
 		}
@@ -347,8 +403,8 @@ func (c *Core) checkPrepared(seq uint64, s *slot) {
 	c.checkCommitted(seq, s)
 }
 
-func (c *Core) receiveCommit(from consensus.NodeID, v *vote, raw []byte) error {
-	s, fresh, err := c.receiveVote(msgCommit, from, v, raw)
+func (c *Core) receiveCommit(e *envelope, v *vote) error {
+	s, fresh, err := c.receiveVote(e, v)
 	if fresh {
 		c.checkCommitted(v.Seq, s)
 	}
@@ -360,17 +416,12 @@ func (c *Core) checkCommitted(seq uint64, s *slot) {
 	if s.decided || !s.prepared {
 		return
 	}
-	var commits [][]byte
-	for _, id := range c.q.members {
-		if m, ok := s.commits[id]; ok && m.digest == s.pp.digest {
-			commits = append(commits, m.raw)
-		}
-	}
-	if len(commits) < c.q.quorum {
+	commits := c.quorumOf(s.commits, msgCommit, seq, s.pp.digest, c.q.quorum)
+	if commits == nil {
 		return
 	}
 	s.decided = true
-	c.decide(s.pp, &decidedProof{PrePrepare: s.ppRaw, Commits: commits[:c.q.quorum]})
+	c.decide(s.pp, &decidedProof{PrePrepare: s.ppRaw, Commits: commits})
 	c.execute()
 }
 
