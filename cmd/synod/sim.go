@@ -75,7 +75,20 @@ func runSim(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	report := simReport{out: stdout, faults: faults, verbose: *verbose || *count == 1, byzantine: *byzantine}
 	start := time.Now()
-	runErr := runSeeds(ctx, seeds, *jobs, opts, report.add)
+	done := report.add
+	if *count > 1 {
+		// The table comes at the end; a long sweep says how far it got as
+		// it goes, so that one cut short still shows its seeds.
+		done = func(r sim.Result) {
+			report.add(r)
+			verdict := "ok"
+			if len(r.Violations) > 0 {
+				verdict = fmt.Sprintf("FAILED, %d violations", len(r.Violations))
+			}
+			fmt.Fprintf(os.Stderr, "seed %d: %s (%.1fs simulated)\n", r.Seed, verdict, r.SimTime.Seconds())
+		}
+	}
+	runErr := runSeeds(ctx, seeds, *jobs, opts, done)
 	if err := report.finish(time.Since(start)); runErr == nil {
 		return err
 	}
