@@ -37,11 +37,14 @@ import (
 // it goes on holding, for up to holdTicks in all: a leader sending a
 // snapshot sends no appends until it has gone, which takes a while for a
 // large one. A leader sends nothing either when it believes the node
-// holds its whole log, until the next entry commits; but a node that was
-// down missed heartbeats, and each one that failed to go made the leader
-// probe it, and a probe is an append. Past holdTicks the node delivers
-// its state as it always did: at worst, it does the work the hold was
-// meant to save.
+// holds its whole log, until the next entry commits: a node that was
+// down long enough missed heartbeats, each of which made the leader probe
+// it, and a probe is an append; but one restarted within a heartbeat
+// missed none, and an idle cluster may commit nothing for minutes. So
+// every holdNudgeTicks with a leader known, the node proposes an empty
+// entry (the user never sees one, as a new leader's): its append ends the
+// hold. Past holdTicks the node delivers its state as it always did: at
+// worst, it does the work the hold was meant to save.
 //
 // Raft runs as before; only the hand-over to the user waits. Entries raft
 // commits during the hold are read back from the store once it ends: the
@@ -66,6 +69,12 @@ func (c *Core) holdLeaderlessTicks() uint64 { return 10 * uint64(c.cfg.ElectionT
 // synod's tick, longer than restarting to installing a 500 MiB snapshot
 // took on a loaded development machine (17–40 s).
 func (c *Core) holdTicks() uint64 { return 120 * uint64(c.cfg.ElectionTicks) }
+
+// holdNudgeTicks is how long a restarted node that hears from a leader
+// waits for an append or a snapshot before it proposes an empty entry:
+// two election timeouts, time for a leader's probe when the node missed
+// heartbeats.
+func (c *Core) holdNudgeTicks() uint64 { return 2 * uint64(c.cfg.ElectionTicks) }
 
 // replayHold is what a restarted node holds back.
 type replayHold struct {
@@ -116,6 +125,10 @@ func (c *Core) tickHold() {
 		c.endHold("no leader heard of")
 	case c.hold.ticks >= c.holdTicks():
 		c.endHold("a leader sent neither an append nor a snapshot")
+	case c.hold.leaderlessTicks == 0 && c.hold.ticks%c.holdNudgeTicks() == 0:
+		// Dropped when a leadership transfer is under way: the next nudge
+		// goes to the next leader.
+		_ = c.rn.Propose(nil)
 	}
 }
 
