@@ -227,7 +227,10 @@ func waitTakingClients(c *testCluster) {
 	c.t.Helper()
 	c.eventually("every node takes clients", func() bool {
 		for _, n := range c.cfg.Nodes {
-			if r, err := c.report(n.ID); err != nil || !r.Serving {
+			// Serving says the node would take clients; Service, that the
+			// guest listens already (a node can be caught up before the
+			// guest's listen reaches it: connection refused).
+			if r, err := c.report(n.ID); err != nil || !r.Serving || len(r.Service) == 0 {
 				return false
 			}
 		}
