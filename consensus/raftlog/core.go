@@ -64,8 +64,10 @@ type Core struct {
 
 	lead  uint64
 	ticks uint64
-	// leaderCommit is the highest commit index a leader's append carried
-	// (Status.LeaderCommit).
+	// leaderCommit is the highest commit index a leader's append carried,
+	// or the index of a leader's snapshot installed (Status.LeaderCommit):
+	// a node restarted behind a compacted log may hear from the leader
+	// only that snapshot and, in an idle cluster, no append after it.
 	leaderCommit uint64
 	// nextSeq numbers this node's proposals; inflight holds the ones not
 	// yet seen committed, with when they were accepted.
@@ -526,6 +528,7 @@ func (c *Core) deliver(rd raft.Ready, applies []consensus.Apply) ([]consensus.Ap
 		c.confs = []confAt{{meta.GetIndex(), meta.GetConfState()}}
 		c.m.snapshotsInstalled.Inc()
 		c.log.Info("raftlog: installed snapshot from leader", "index", meta.GetIndex())
+		c.leaderCommit = max(c.leaderCommit, meta.GetIndex())
 	}
 	deferred := c.defersDelivery()
 	var batch []consensus.Entry
