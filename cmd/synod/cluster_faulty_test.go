@@ -227,15 +227,21 @@ func waitTakingClients(c *testCluster) {
 	c.t.Helper()
 	c.eventually("every node takes clients", func() bool {
 		for _, n := range c.cfg.Nodes {
-			// Serving says the node would take clients; Service, that the
-			// guest listens already (a node can be caught up before the
-			// guest's listen reaches it: connection refused).
-			if r, err := c.report(n.ID); err != nil || !r.Serving || len(r.Service) == 0 {
+			if !c.takesClients(n.ID) {
 				return false
 			}
 		}
 		return true
 	})
+}
+
+// takesClients reports whether node id says it takes clients, without
+// asking it to answer one. Serving says the node would take them;
+// Service, that the guest listens already (a node can be caught up
+// before the guest's listen reaches it: connection refused).
+func (c *testCluster) takesClients(id consensus.NodeID) bool {
+	r, err := c.report(id)
+	return err == nil && r.Serving && len(r.Service) > 0
 }
 
 // A member that proposes times ten years ahead cannot move the guest's

@@ -358,10 +358,7 @@ func TestClusterRejoinThroughSnapshot(t *testing.T) {
 	// Asked through its status first: restarted behind the compacted log,
 	// it may hear from the leader only the snapshot, and it stayed "not
 	// serving" when that did not count as hearing the leader's commit.
-	c.eventually("node 3 takes clients", func() bool {
-		r, err := c.report(3)
-		return err == nil && r.Serving && len(r.Service) > 0
-	})
+	c.eventually("node 3 takes clients", func() bool { return c.takesClients(3) })
 	c.waitServing()
 	kv3, err := dialKV(c.serviceAddr(3))
 	require.NoError(t, err)
