@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/synodvm/synod/consensus"
@@ -31,6 +32,7 @@ var faultyBehaviours = map[string]string{
 	"future-clock":       "propose times ten years ahead of its clock",
 	"withhold-random":    "commit to random batches but never reveal them",
 	"wrong-state-hashes": "propose a wrong hash of the replicated state at every checkpoint",
+	"flip-input-once":    "flip a byte of the first client input its own replica executes (a correct node's memory error: it must repair itself)",
 	"silent":             "send the other members nothing, receive everything",
 	"slow":               "send every engine message 300 ms late",
 	"garbage":            "send random bytes and truncated copies with every engine message",
@@ -196,14 +198,21 @@ func randomContributors(engine cluster.Engine, members int) uint64 {
 	return uint64(bft.Tolerated(members) + 1)
 }
 
-// faultyLog is the log as a node that is faulty in the given way proposes
-// to it: with withhold-random, it commits to random batches and never
-// reveals one; with wrong-state-hashes, every state hash it proposes is
-// wrong.
-func faultyLog(behaviour string, log consensus.Log) consensus.Log {
+// faultyLog is the log as a node that is faulty in the given way uses it:
+// with withhold-random, it commits to random batches and never reveals
+// one; with wrong-state-hashes, every state hash it proposes is wrong;
+// with flip-input-once, its first replica (firstRun) executes one client
+// input with a byte flipped.
+func faultyLog(behaviour string, log consensus.Log, firstRun bool) consensus.Log {
 	switch behaviour {
 	case "withhold-random", "wrong-state-hashes":
 		return lyingLog{Log: log, behaviour: behaviour}
+	case "flip-input-once":
+		// A memory error strikes once: the replica the node starts
+		// again with executes what the others do.
+		if firstRun {
+			return newFlippingLog(log)
+		}
 	}
 	return log
 }
@@ -226,4 +235,69 @@ func (l lyingLog) Propose(ctx context.Context, data []byte) error {
 		}
 	}
 	return l.Log.Propose(ctx, data)
+}
+
+// flippingLog delivers what its log delivers, with one byte of the first
+// client input flipped, as a memory error on the way to the replica would.
+type flippingLog struct {
+	consensus.Log
+	applies chan consensus.Apply
+	stop    chan struct{}
+	stopped sync.Once
+}
+
+func newFlippingLog(log consensus.Log) *flippingLog {
+	l := &flippingLog{Log: log, applies: make(chan consensus.Apply), stop: make(chan struct{})}
+	go l.forward()
+	return l
+}
+
+func (l *flippingLog) Applies() <-chan consensus.Apply { return l.applies }
+
+func (l *flippingLog) Stop() error {
+	l.stopped.Do(func() { close(l.stop) })
+	return l.Log.Stop()
+}
+
+func (l *flippingLog) forward() {
+	defer close(l.applies)
+	flipped := false
+	for a := range l.Log.Applies() {
+		if !flipped {
+			a, flipped = flipFirstInput(a)
+		}
+		select {
+		case l.applies <- a:
+		case <-l.stop:
+			return
+		}
+	}
+}
+
+// flipFirstInput returns a with the last byte before the line end of its
+// first client input of three bytes or more flipped (in a key-value SET,
+// a byte of the value), and whether it found one. The engine's own copy
+// of the entry is left as it was.
+func flipFirstInput(a consensus.Apply) (consensus.Apply, bool) {
+	for i, e := range a.Entries {
+		decoded, err := entry.Decode(e.Data)
+		inputs, isInputs := decoded.(entry.Inputs)
+		if err != nil || !isInputs {
+			continue
+		}
+		for j, in := range inputs.Entries {
+			d, isData := in.(entry.ConnData)
+			if !isData || len(d.Data) < 3 {
+				continue
+			}
+			d.Data = slices.Clone(d.Data)
+			d.Data[len(d.Data)-3] ^= 0x01
+			inputs.Entries = slices.Clone(inputs.Entries)
+			inputs.Entries[j] = d
+			a.Entries = slices.Clone(a.Entries)
+			a.Entries[i].Data = entry.Encode(inputs)
+			return a, true
+		}
+	}
+	return a, false
 }

@@ -225,9 +225,12 @@ type nodeSetup struct {
 
 // serveNode runs the node until ctx ends. When its replica's state is lost
 // (a state hash outvoted at a checkpoint, or a stored snapshot that no
-// longer restores), the node fetches a snapshot of a healthy peer's state,
-// installs it in its own store and starts again from it: the fault is gone
-// with the state it corrupted.
+// longer restores), the node starts again from a state a quorum vouches
+// for: a raft node fetches a snapshot of a healthy peer's state and
+// installs it in its own store; a Byzantine node starts from its own
+// records, whose stable checkpoint a quorum certified (a damaged one is
+// fetched from its signers), and executes again the batches decided
+// after it. The fault is gone with the state it corrupted.
 func serveNode(ctx context.Context, s nodeSetup) error {
 	if s.timeline == nil {
 		s.timeline = newTimeline(s.self, time.Now)
@@ -235,9 +238,9 @@ func serveNode(ctx context.Context, s nodeSetup) error {
 	var resyncs []time.Time
 	var history repairHistory
 	for {
-		snap, err := s.run(ctx, history)
+		again, err := s.run(ctx, history)
 		s.rejoin = false
-		if snap == nil {
+		if again == nil {
 			return err
 		}
 		history.repairs++
@@ -249,6 +252,12 @@ func serveNode(ctx context.Context, s nodeSetup) error {
 		if len(resyncs) > resyncLimit {
 			return fmt.Errorf("%w (%d times within %v: giving up)", err, len(resyncs), resyncWindow)
 		}
+		if again.peerState == nil {
+			s.logger.Warn("starting again from this node's certified checkpoint", "node", s.self, "resyncs", len(resyncs))
+			s.timeline.add(eventRepaired, false, "started again from its certified checkpoint, after: %v", err)
+			continue
+		}
+		snap := again.peerState
 		if err := raftnode.InstallSnapshot(s.cfg, s.self, snap); err != nil {
 			return fmt.Errorf("node %d: install a peer's state after losing its own: %w", s.self, err)
 		}
@@ -256,6 +265,13 @@ func serveNode(ctx context.Context, s nodeSetup) error {
 			"index", snap.GetMetadata().GetIndex(), "resyncs", len(resyncs))
 		s.timeline.add(eventRepaired, false, "took a healthy peer's state at index %d, after: %v", snap.GetMetadata().GetIndex(), err)
 	}
+}
+
+// startAgain is how a node whose replica state was lost starts again.
+type startAgain struct {
+	// peerState is a healthy raft peer's snapshot to install first; nil
+	// for a Byzantine node, which starts again from its own records.
+	peerState *raftpb.Snapshot
 }
 
 // repairHistory is what befell the replicas of one node process before
@@ -268,9 +284,8 @@ type repairHistory struct {
 }
 
 // run runs the node once, until ctx ends or the replica stops. For a
-// replica whose state is lost it returns a peer's snapshot to start again
-// from.
-func (s nodeSetup) run(ctx context.Context, history repairHistory) (*raftpb.Snapshot, error) {
+// replica whose state is lost it returns how to start again.
+func (s nodeSetup) run(ctx context.Context, history repairHistory) (*startAgain, error) {
 	cfg, self, m, logger := s.cfg, s.self, s.m, s.logger
 	me, err := cfg.Node(self)
 	if err != nil {
@@ -335,7 +350,7 @@ func (s nodeSetup) run(ctx context.Context, history repairHistory) (*raftpb.Snap
 			MaxProcesses:        m.maxProcesses,
 			RandomContributors:  randomContributors(cfg.Engine, len(members)),
 		},
-		Log:       faultyLog(s.faulty, log),
+		Log:       faultyLog(s.faulty, log, history.repairs == 0),
 		OnCommit:  faultyOnCommit(ctx, s.faulty, self, log, netport.Committed),
 		Devices:   devices,
 		Certify:   certify,
@@ -374,15 +389,16 @@ func (s nodeSetup) run(ctx context.Context, history repairHistory) (*raftpb.Snap
 	exit, err := node.Run(ctx)
 	switch {
 	case errors.Is(err, replica.ErrDiverged), errors.Is(err, replica.ErrBadSnapshot):
-		logger.Error("replica state lost; fetching a healthy node's state", "err", err)
 		if raft == nil {
-			return nil, fmt.Errorf("node %d: %w; a Byzantine node cannot take a peer's state yet", self, err)
+			logger.Error("replica state lost; starting again from this node's certified checkpoint", "err", err)
+			return &startAgain{}, fmt.Errorf("node %d: %w", self, err)
 		}
+		logger.Error("replica state lost; fetching a healthy node's state", "err", err)
 		snap, ferr := fetchHealthyState(ctx, raft)
 		if ferr != nil {
 			return nil, fmt.Errorf("node %d: %w; no state to start again from: %w", self, err, ferr)
 		}
-		return snap, fmt.Errorf("node %d: %w", self, err)
+		return &startAgain{peerState: snap}, fmt.Errorf("node %d: %w", self, err)
 	case err != nil && !errors.Is(err, context.Canceled):
 		return nil, withRepairHint(fmt.Errorf("node %d: %w", self, err))
 	}
