@@ -124,6 +124,11 @@ type Core struct {
 	pending   map[requestKey]*pendingRequest
 	pendingBy map[consensus.NodeID]int
 	nextReq   uint64 // this node's next request number
+	// outbox holds this node's proposals not yet sent, outboxBytes their
+	// size, outboxSince the tick the first came (see Propose).
+	outbox      [][]byte
+	outboxBytes int
+	outboxSince uint64
 
 	stable stableCheckpoint
 	// taken holds this replica's checkpoints not yet stable.
@@ -321,7 +326,7 @@ func (c *Core) count(err error) {
 func (c *Core) HasReady() bool {
 	r := &c.ready
 	return len(r.Persist) > 0 || r.Compact || c.persistView || len(r.Messages) > 0 || len(r.Snapshots) > 0 ||
-		len(r.Applies) > 0 || r.SnapshotDue != nil || c.canBatch() || c.heldForCommit
+		len(r.Applies) > 0 || r.SnapshotDue != nil || c.flushReady() || c.canBatch() || c.heldForCommit
 }
 
 // Ready hands over what must be done now (see Ready); the core forgets
@@ -331,6 +336,9 @@ func (c *Core) Ready() Ready {
 		// The commits it waited for were in the last Ready, durable now.
 		c.heldForCommit = false
 		c.execute()
+	}
+	if c.flushReady() {
+		c.flush()
 	}
 	for c.canBatch() {
 		c.batch()

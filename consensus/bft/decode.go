@@ -153,10 +153,13 @@ func (v *verifier) decodeRequest(from consensus.NodeID, body []byte) (*request, 
 	req := &request{
 		Origin: consensus.NodeID(r.u64("origin")),
 		Seq:    r.u64("request seq"),
-		Data:   r.bytes(v.cfg.MaxRequestBytes, "data"),
+		Items:  r.list(maxRequestItems, "items"),
 	}
 	if err := r.end("request"); err != nil {
 		return nil, err
+	}
+	if len(req.Items) == 0 || req.size() > v.cfg.MaxRequestBytes {
+		return nil, fmt.Errorf("%w: request of %d items, %d bytes, limit %d", errInvalid, len(req.Items), req.size(), v.cfg.MaxRequestBytes)
 	}
 	if req.Origin != from {
 		return nil, fmt.Errorf("%w: request of %d signed by %d", errInvalid, req.Origin, from)
@@ -188,7 +191,7 @@ func (v *verifier) decodePrePrepare(from consensus.NodeID, body []byte, depth in
 			return nil, fmt.Errorf("%w: request %d/%d twice in batch %d", errInvalid, req.Origin, req.Seq, p.Seq)
 		}
 		seen[req.key()] = true
-		size += len(req.Data)
+		size += req.size()
 		p.requests = append(p.requests, req)
 	}
 	if size > v.cfg.MaxBatchBytes {
