@@ -189,6 +189,9 @@ type pendingRequest struct {
 	// assigned is set at the primary once the request is in a batch of
 	// the current view.
 	assigned bool
+	// unchecked is set on a request received from its origin, whose
+	// signature is not checked yet.
+	unchecked bool
 }
 
 // NewCore starts a replica from the records its previous run persisted
@@ -219,7 +222,7 @@ func NewCore(cfg Config, records [][]byte) (*Core, error) {
 		laterView:  map[consensus.NodeID]uint64{},
 		generation: 1,
 	}
-	c.v = verifier{cfg: &c.cfg, q: c.q, verified: map[Digest]struct{}{}}
+	c.v = verifier{cfg: &c.cfg, q: c.q, verified: map[Digest]struct{}{}, fromOrigin: map[Digest]struct{}{}}
 	if err := c.restore(records); err != nil {
 		return nil, fmt.Errorf("bft: node %d: restore: %w", cfg.ID, err)
 	}
@@ -229,6 +232,7 @@ func NewCore(cfg Config, records [][]byte) (*Core, error) {
 // Tick advances the core's clock by one tick: timeouts and resends.
 func (c *Core) Tick() {
 	c.ticks++
+	c.checkWaitingRequests()
 	switch {
 	case c.changing && c.vcArmed && c.ticks >= c.vcDeadline:
 		c.log.Info("bft: view change timed out", "view", c.view)
@@ -257,7 +261,7 @@ func (c *Core) step(from consensus.NodeID, data []byte) error {
 	if len(data) > 0 && msgType(data[0]) == msgStateTransfer {
 		return c.receiveState(from, data)
 	}
-	e, err := c.v.decodeDeferred(data)
+	e, err := c.v.decodeReceived(data, from)
 	if err != nil {
 		return err
 	}
@@ -274,7 +278,16 @@ func (c *Core) step(from consensus.NodeID, data []byte) error {
 			}
 			return err
 		}
-		c.addPending(b, e.raw) // known, executed or beyond its origin's share: ignored
+		if c.addPending(b, e.raw) && e.unchecked {
+			// Its signature is checked only if this replica orders it or
+			// relays it, or it waits long (checkWaitingRequests): a
+			// correct primary orders it first, and then none of the
+			// backups that got it from its origin needs to check it.
+			c.pending[b.key()].unchecked = true
+			if from == b.Origin {
+				rememberIn(c.v.fromOrigin, Digest(sha256.Sum256(e.raw)))
+			}
+		}
 		return nil
 	case *prePrepare:
 		c.noteLaterView(e.from, b.View)

@@ -70,8 +70,9 @@ type envelope struct {
 	from consensus.NodeID
 	raw  []byte // the whole message as received, signature included
 	body any    // *request, *prePrepare, *vote, *checkpoint, *viewChange, *newView, *stateRequest
-	// unchecked is set on a prepare or commit from decodeDeferred, whose
-	// own signature is not checked yet.
+	// unchecked is set when the message's own signature was not checked:
+	// a prepare or commit, or a request from its origin, from
+	// decodeReceived, or a request received from its origin before.
 	unchecked bool
 }
 

@@ -212,13 +212,53 @@ func (c *Core) batch() {
 		if len(raws) == c.cfg.MaxBatchRequests || (len(raws) > 0 && size+p.req.size() > c.cfg.MaxBatchBytes) {
 			break
 		}
+		if !c.checkPending(p) {
+			continue
+		}
 		p.assigned = true
 		raws = append(raws, p.raw)
 		size += p.req.size()
 	}
+	if len(raws) == 0 {
+		return
+	}
 	seq := c.nextSeq
 	c.nextSeq++
 	c.prePrepare(seq, raws)
+}
+
+// checkPending checks the signature of a held request that came
+// unchecked from its origin, and drops it, counted, when it is bad. A
+// primary checks every request before it orders it: a backup that did
+// not get the request from its origin checks it in the batch, and would
+// refuse a batch, and a view change could not carry it either, holding
+// a bad one (see "Fewer signature checks" in docs/byzantine.md).
+func (c *Core) checkPending(p *pendingRequest) bool {
+	if !p.unchecked {
+		return true
+	}
+	if c.v.heldSignatureValid(p.req.Origin, p.raw) {
+		p.unchecked = false
+		return true
+	}
+	c.dropPending(p.req.key())
+	c.stats.BadSignature++
+	c.log.Debug("bft: dropped a request with a bad signature from its origin", "origin", p.req.Origin, "request", p.req.Seq)
+	return false
+}
+
+// checkWaitingRequests checks the held requests that came unchecked from
+// their origin and have waited long enough to be relayed to the primary,
+// to have this replica ask for decided batches, or to make it suspect the
+// primary: a faulty origin's request with a bad signature, which a
+// correct primary drops, must do none of that.
+func (c *Core) checkWaitingRequests() {
+	wait := min(c.cfg.RetransmitTicks, c.cfg.RequestTimeoutTicks)
+	for _, p := range c.pending {
+		if p.unchecked && c.ticks-p.since >= wait {
+			c.checkPending(p)
+		}
+	}
 }
 
 func cmpUint(a, b uint64) int {
@@ -370,7 +410,7 @@ func (c *Core) receiveVote(e *envelope, v *vote) (*slot, bool, error) {
 // marking it checked, or dropping and counting it when it is bad.
 func (c *Core) checkHeld(votes map[consensus.NodeID]heldVote, from consensus.NodeID, typ msgType, seq uint64) bool {
 	h := votes[from]
-	if c.v.voteSignatureValid(from, h.raw) {
+	if c.v.heldSignatureValid(from, h.raw) {
 		h.checked = true
 		votes[from] = h
 		return true
