@@ -37,8 +37,8 @@ type verifier struct {
 	// fromOrigin holds the hashes of requests received from their origin
 	// itself, whose signatures were not checked: the transport
 	// authenticates its sender, so the origin did send them, and a batch
-	// holding one needs no check of it here (see "Fewer signature checks"
-	// in docs/byzantine.md).
+	// holding one needs no check of it here (see "Fewer requests, each
+	// checked once" in docs/byzantine.md).
 	fromOrigin map[Digest]struct{}
 }
 

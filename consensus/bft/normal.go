@@ -232,7 +232,7 @@ func (c *Core) batch() {
 // primary checks every request before it orders it: a backup that did
 // not get the request from its origin checks it in the batch, and would
 // refuse a batch, and a view change could not carry it either, holding
-// a bad one (see "Fewer signature checks" in docs/byzantine.md).
+// a bad one (see "Fewer requests, each checked once" in docs/byzantine.md).
 func (c *Core) checkPending(p *pendingRequest) bool {
 	if !p.unchecked {
 		return true
