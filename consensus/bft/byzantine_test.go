@@ -127,7 +127,7 @@ func TestGarbageFlood(t *testing.T) {
 				}
 				out = append(out, junk, resign(4, msgType(1+h.rng.IntN(int(msgStateTransfer))), junk))
 			}
-			far := &request{Origin: 4, Seq: 1 << 40, Data: []byte("beyond its share")}
+			far := &request{Origin: 4, Seq: 1 << 40, Items: [][]byte{[]byte("beyond its share")}}
 			out = append(out, resign(4, msgRequest, encodeRequest(far)))
 			vc := &viewChange{View: 1000 + h.rng.Uint64N(1000)}
 			out = append(out, resign(4, msgViewChange, encodeViewChange(vc)))

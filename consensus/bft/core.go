@@ -124,6 +124,11 @@ type Core struct {
 	pending   map[requestKey]*pendingRequest
 	pendingBy map[consensus.NodeID]int
 	nextReq   uint64 // this node's next request number
+	// outbox holds this node's proposals not yet sent, outboxBytes their
+	// size, outboxSince the tick the first came (see Propose).
+	outbox      [][]byte
+	outboxBytes int
+	outboxSince uint64
 
 	stable stableCheckpoint
 	// taken holds this replica's checkpoints not yet stable.
@@ -184,6 +189,9 @@ type pendingRequest struct {
 	// assigned is set at the primary once the request is in a batch of
 	// the current view.
 	assigned bool
+	// unchecked is set on a request received from its origin, whose
+	// signature is not checked yet.
+	unchecked bool
 }
 
 // NewCore starts a replica from the records its previous run persisted
@@ -214,7 +222,7 @@ func NewCore(cfg Config, records [][]byte) (*Core, error) {
 		laterView:  map[consensus.NodeID]uint64{},
 		generation: 1,
 	}
-	c.v = verifier{cfg: &c.cfg, q: c.q, verified: map[Digest]struct{}{}}
+	c.v = verifier{cfg: &c.cfg, q: c.q, verified: map[Digest]struct{}{}, fromOrigin: map[Digest]struct{}{}}
 	if err := c.restore(records); err != nil {
 		return nil, fmt.Errorf("bft: node %d: restore: %w", cfg.ID, err)
 	}
@@ -224,6 +232,7 @@ func NewCore(cfg Config, records [][]byte) (*Core, error) {
 // Tick advances the core's clock by one tick: timeouts and resends.
 func (c *Core) Tick() {
 	c.ticks++
+	c.checkWaitingRequests()
 	switch {
 	case c.changing && c.vcArmed && c.ticks >= c.vcDeadline:
 		c.log.Info("bft: view change timed out", "view", c.view)
@@ -252,7 +261,7 @@ func (c *Core) step(from consensus.NodeID, data []byte) error {
 	if len(data) > 0 && msgType(data[0]) == msgStateTransfer {
 		return c.receiveState(from, data)
 	}
-	e, err := c.v.decodeDeferred(data)
+	e, err := c.v.decodeReceived(data, from)
 	if err != nil {
 		return err
 	}
@@ -269,7 +278,16 @@ func (c *Core) step(from consensus.NodeID, data []byte) error {
 			}
 			return err
 		}
-		c.addPending(b, e.raw) // known, executed or beyond its origin's share: ignored
+		if c.addPending(b, e.raw) && e.unchecked {
+			// Its signature is checked only if this replica orders it or
+			// relays it, or it waits long (checkWaitingRequests): a
+			// correct primary orders it first, and then none of the
+			// backups that got it from its origin needs to check it.
+			c.pending[b.key()].unchecked = true
+			if from == b.Origin {
+				rememberIn(c.v.fromOrigin, Digest(sha256.Sum256(e.raw)))
+			}
+		}
 		return nil
 	case *prePrepare:
 		c.noteLaterView(e.from, b.View)
@@ -321,7 +339,7 @@ func (c *Core) count(err error) {
 func (c *Core) HasReady() bool {
 	r := &c.ready
 	return len(r.Persist) > 0 || r.Compact || c.persistView || len(r.Messages) > 0 || len(r.Snapshots) > 0 ||
-		len(r.Applies) > 0 || r.SnapshotDue != nil || c.canBatch() || c.heldForCommit
+		len(r.Applies) > 0 || r.SnapshotDue != nil || c.flushReady() || c.canBatch() || c.heldForCommit
 }
 
 // Ready hands over what must be done now (see Ready); the core forgets
@@ -331,6 +349,9 @@ func (c *Core) Ready() Ready {
 		// The commits it waited for were in the last Ready, durable now.
 		c.heldForCommit = false
 		c.execute()
+	}
+	if c.flushReady() {
+		c.flush()
 	}
 	for c.canBatch() {
 		c.batch()

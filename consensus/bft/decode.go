@@ -34,6 +34,12 @@ type verifier struct {
 	// a request arrives alone and again in a batch, and votes come back
 	// inside certificates, and hashing costs a fraction of checking.
 	verified map[Digest]struct{}
+	// fromOrigin holds the hashes of requests received from their origin
+	// itself, whose signatures were not checked: the transport
+	// authenticates its sender, so the origin did send them, and a batch
+	// holding one needs no check of it here (see "Fewer requests, each
+	// checked once" in docs/byzantine.md).
+	fromOrigin map[Digest]struct{}
 }
 
 // maxVerified bounds the verified cache; it is emptied when full.
@@ -54,16 +60,27 @@ func (v *verifier) signatureValid(key ed25519.PublicKey, data []byte) bool {
 }
 
 // remember adds a message's hash to the verified cache.
-func (v *verifier) remember(h Digest) {
-	if len(v.verified) >= maxVerified {
-		clear(v.verified)
+func (v *verifier) remember(h Digest) { rememberIn(v.verified, h) }
+
+// rememberIn adds h to one of the verifier's caches, emptying it first
+// when it is full.
+func rememberIn(cache map[Digest]struct{}, h Digest) {
+	if len(cache) >= maxVerified {
+		clear(cache)
 	}
-	v.verified[h] = struct{}{}
+	cache[h] = struct{}{}
 }
 
-// voteSignatureValid checks the signature of a prepare or commit that
-// decodeDeferred let through unchecked.
-func (v *verifier) voteSignatureValid(from consensus.NodeID, raw []byte) bool {
+// requestFromOrigin reports whether a request's exact bytes came from
+// its origin itself.
+func (v *verifier) requestFromOrigin(raw []byte) bool {
+	_, ok := v.fromOrigin[Digest(sha256.Sum256(raw))]
+	return ok
+}
+
+// heldSignatureValid checks the signature of a prepare, commit or request
+// that decodeReceived let through unchecked.
+func (v *verifier) heldSignatureValid(from consensus.NodeID, raw []byte) bool {
 	key, ok := v.cfg.PublicKeys[from]
 	return ok && v.signatureValid(key, raw)
 }
@@ -73,20 +90,51 @@ func (v *verifier) voteSignatureValid(from consensus.NodeID, raw []byte) bool {
 // which hold requests.
 const maxNested = 4
 
+// decodeOpts says which signatures decodeAt leaves unchecked.
+type decodeOpts struct {
+	// deferVotes leaves a prepare's or commit's own signature for the
+	// core to check (envelope.unchecked), which it does only once the
+	// vote can complete a quorum (see quorumOf): most votes arrive after
+	// their quorum is complete, and a check costs far more than all the
+	// rest of a vote's handling.
+	deferVotes bool
+	// sender is the member the transport says sent the message: a
+	// request it signed itself is taken unchecked (envelope.unchecked),
+	// since the transport authenticates its sender.
+	sender consensus.NodeID
+	// vouched says that the requests in the message need no check: it
+	// is a record this replica wrote, or a quorum proof (see decodeAt).
+	vouched bool
+}
+
+// decode decodes a message and checks every signature in it, except
+// those of the requests inside quorum proofs (see decodeAt).
 func (v *verifier) decode(data []byte) (*envelope, error) {
-	return v.decodeAt(data, 0, false)
+	return v.decodeAt(data, 0, decodeOpts{})
 }
 
-// decodeDeferred is decode, except that a prepare's or commit's own
-// signature is left for the core to check (envelope.unchecked), which
-// it does only once the vote can complete a quorum (see quorumOf): most
-// votes arrive after their quorum is complete, and a check costs far
-// more than all the rest of a vote's handling.
-func (v *verifier) decodeDeferred(data []byte) (*envelope, error) {
-	return v.decodeAt(data, 0, true)
+// decodeRecord decodes one of this replica's own records: it checked or
+// vouched for every request in it before it wrote it.
+func (v *verifier) decodeRecord(data []byte) (*envelope, error) {
+	return v.decodeAt(data, 0, decodeOpts{vouched: true})
 }
 
-func (v *verifier) decodeAt(data []byte, depth int, deferVote bool) (*envelope, error) {
+// decodeReceived decodes a message the transport says came from sender,
+// leaving unchecked the signature of a prepare or commit and of a
+// request sender signed itself (envelope.unchecked).
+func (v *verifier) decodeReceived(data []byte, sender consensus.NodeID) (*envelope, error) {
+	return v.decodeAt(data, 0, decodeOpts{deferVotes: true, sender: sender})
+}
+
+// decodeAt decodes a message at nesting depth depth. Every message nested
+// in another is inside a quorum proof (a prepared certificate, a decided
+// proof, a new view's view changes and the batches they call for) or is
+// a request in a pre-prepare; a quorum proof is vouched for by at least
+// one correct member, which took every request in it only once it had
+// checked it or received it from its origin, so the requests in it need
+// no check. Only a top-level pre-prepare's requests are checked, unless
+// verified before or received from their origin.
+func (v *verifier) decodeAt(data []byte, depth int, o decodeOpts) (*envelope, error) {
 	if depth > maxNested {
 		return nil, fmt.Errorf("%w: nested %d deep", errMalformed, depth)
 	}
@@ -102,17 +150,18 @@ func (v *verifier) decodeAt(data []byte, depth int, deferVote bool) (*envelope, 
 	if !ok {
 		return nil, fmt.Errorf("%w: %d", errNotMember, from)
 	}
-	unchecked := deferVote && (typ == msgPrepare || typ == msgCommit)
-	if !unchecked && !v.signatureValid(key, data) {
+	unchecked := (o.deferVotes && (typ == msgPrepare || typ == msgCommit)) || (typ == msgRequest && from == o.sender)
+	known := typ == msgRequest && (o.vouched || v.requestFromOrigin(data))
+	if !unchecked && !known && !v.signatureValid(key, data) {
 		return nil, fmt.Errorf("%w: %s from %d", errBadSignature, typ, from)
 	}
-	e := &envelope{typ: typ, from: from, raw: data, unchecked: unchecked}
+	e := &envelope{typ: typ, from: from, raw: data, unchecked: unchecked || known}
 	var err error
 	switch typ {
 	case msgRequest:
 		e.body, err = v.decodeRequest(from, body)
 	case msgPrePrepare:
-		e.body, err = v.decodePrePrepare(from, body, depth)
+		e.body, err = v.decodePrePrepare(from, body, depth, o.vouched)
 	case msgPrepare, msgCommit:
 		e.body, err = decodeVote(body)
 	case msgCheckpoint:
@@ -136,9 +185,10 @@ func (v *verifier) decodeAt(data []byte, depth int, deferVote bool) (*envelope, 
 	return e, nil
 }
 
-// decodeNested decodes a message embedded as proof and checks its type.
-func (v *verifier) decodeNested(data []byte, depth int, want msgType) (*envelope, error) {
-	e, err := v.decodeAt(data, depth+1, false)
+// decodeNested decodes a message embedded in another and checks its
+// type; vouched as in decodeOpts.
+func (v *verifier) decodeNested(data []byte, depth int, want msgType, vouched bool) (*envelope, error) {
+	e, err := v.decodeAt(data, depth+1, decodeOpts{vouched: vouched})
 	if err != nil {
 		return nil, err
 	}
@@ -153,10 +203,13 @@ func (v *verifier) decodeRequest(from consensus.NodeID, body []byte) (*request, 
 	req := &request{
 		Origin: consensus.NodeID(r.u64("origin")),
 		Seq:    r.u64("request seq"),
-		Data:   r.bytes(v.cfg.MaxRequestBytes, "data"),
+		Items:  r.list(maxRequestItems, "items"),
 	}
 	if err := r.end("request"); err != nil {
 		return nil, err
+	}
+	if len(req.Items) == 0 || req.size() > v.cfg.MaxRequestBytes {
+		return nil, fmt.Errorf("%w: request of %d items, %d bytes, limit %d", errInvalid, len(req.Items), req.size(), v.cfg.MaxRequestBytes)
 	}
 	if req.Origin != from {
 		return nil, fmt.Errorf("%w: request of %d signed by %d", errInvalid, req.Origin, from)
@@ -164,7 +217,7 @@ func (v *verifier) decodeRequest(from consensus.NodeID, body []byte) (*request, 
 	return req, nil
 }
 
-func (v *verifier) decodePrePrepare(from consensus.NodeID, body []byte, depth int) (*prePrepare, error) {
+func (v *verifier) decodePrePrepare(from consensus.NodeID, body []byte, depth int, vouched bool) (*prePrepare, error) {
 	r := reader{b: body}
 	p := &prePrepare{View: r.u64("view"), Seq: r.u64("seq"), Requests: r.list(v.cfg.MaxBatchRequests, "requests")}
 	if err := r.end("pre-prepare"); err != nil {
@@ -179,7 +232,7 @@ func (v *verifier) decodePrePrepare(from consensus.NodeID, body []byte, depth in
 	seen := map[requestKey]bool{}
 	size := 0
 	for _, raw := range p.Requests {
-		e, err := v.decodeNested(raw, depth, msgRequest)
+		e, err := v.decodeNested(raw, depth, msgRequest, vouched)
 		if err != nil {
 			return nil, fmt.Errorf("request in batch %d: %w", p.Seq, err)
 		}
@@ -188,7 +241,7 @@ func (v *verifier) decodePrePrepare(from consensus.NodeID, body []byte, depth in
 			return nil, fmt.Errorf("%w: request %d/%d twice in batch %d", errInvalid, req.Origin, req.Seq, p.Seq)
 		}
 		seen[req.key()] = true
-		size += len(req.Data)
+		size += req.size()
 		p.requests = append(p.requests, req)
 	}
 	if size > v.cfg.MaxBatchBytes {
@@ -216,7 +269,7 @@ func (v *verifier) checkpointCert(raws [][]byte, seq uint64, depth int) (Digest,
 	var digest Digest
 	signers := map[consensus.NodeID]bool{}
 	for i, raw := range raws {
-		e, err := v.decodeNested(raw, depth, msgCheckpoint)
+		e, err := v.decodeNested(raw, depth, msgCheckpoint, true)
 		if err != nil {
 			return Digest{}, fmt.Errorf("checkpoint certificate: %w", err)
 		}
@@ -238,14 +291,14 @@ func (v *verifier) checkpointCert(raws [][]byte, seq uint64, depth int) (Digest,
 // preparedCert checks a prepared certificate: a pre-prepare and
 // quorum−1 prepares for it from distinct members other than its primary.
 func (v *verifier) preparedCert(c *preparedCert, depth int) error {
-	e, err := v.decodeNested(c.PrePrepare, depth, msgPrePrepare)
+	e, err := v.decodeNested(c.PrePrepare, depth, msgPrePrepare, true)
 	if err != nil {
 		return fmt.Errorf("prepared certificate: %w", err)
 	}
 	pp := e.body.(*prePrepare)
 	signers := map[consensus.NodeID]bool{}
 	for _, raw := range c.Prepares {
-		e, err := v.decodeNested(raw, depth, msgPrepare)
+		e, err := v.decodeNested(raw, depth, msgPrepare, true)
 		if err != nil {
 			return fmt.Errorf("prepared certificate for %d: %w", pp.Seq, err)
 		}
@@ -310,7 +363,7 @@ func (v *verifier) decodeNewView(from consensus.NodeID, body []byte, depth int) 
 	}
 	signers := map[consensus.NodeID]bool{}
 	for _, raw := range nv.ViewChanges {
-		e, err := v.decodeNested(raw, depth, msgViewChange)
+		e, err := v.decodeNested(raw, depth, msgViewChange, true)
 		if err != nil {
 			return nil, err
 		}
@@ -324,7 +377,7 @@ func (v *verifier) decodeNewView(from consensus.NodeID, body []byte, depth int) 
 		return nil, fmt.Errorf("%w: new view %d has %d view changes, quorum %d", errInvalid, nv.View, len(signers), v.q.quorum)
 	}
 	for _, raw := range nv.PrePrepares {
-		e, err := v.decodeNested(raw, depth, msgPrePrepare)
+		e, err := v.decodeNested(raw, depth, msgPrePrepare, true)
 		if err != nil {
 			return nil, err
 		}
@@ -343,14 +396,14 @@ func (v *verifier) decodeDecidedProof(body []byte, depth int) (*decidedProof, er
 	if err := r.end("decided proof"); err != nil {
 		return nil, err
 	}
-	e, err := v.decodeNested(p.PrePrepare, depth, msgPrePrepare)
+	e, err := v.decodeNested(p.PrePrepare, depth, msgPrePrepare, true)
 	if err != nil {
 		return nil, fmt.Errorf("decided proof: %w", err)
 	}
 	p.pp = e.body.(*prePrepare)
 	signers := map[consensus.NodeID]bool{}
 	for _, raw := range p.Commits {
-		e, err := v.decodeNested(raw, depth, msgCommit)
+		e, err := v.decodeNested(raw, depth, msgCommit, true)
 		if err != nil {
 			return nil, fmt.Errorf("decided proof for %d: %w", p.pp.Seq, err)
 		}

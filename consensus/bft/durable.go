@@ -136,7 +136,7 @@ func (c *Core) restore(records [][]byte) error {
 		if k.view != c.view {
 			delete(c.signed, k)
 		} else if k.typ == msgPrePrepare {
-			if e, err := c.v.decode(s.raw); err == nil {
+			if e, err := c.v.decodeRecord(s.raw); err == nil {
 				sl := c.slot(k.seq)
 				sl.pp, sl.ppRaw = e.body.(*prePrepare), s.raw
 			}
@@ -170,7 +170,7 @@ func (c *Core) restore(records [][]byte) error {
 }
 
 func (c *Core) restoreSigned(raw []byte) error {
-	e, err := c.v.decode(raw)
+	e, err := c.v.decodeRecord(raw)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 // seedMessages are one valid message of every kind, for the fuzzer to
 // mutate.
 func seedMessages() [][]byte {
-	req := resign(1, msgRequest, encodeRequest(&request{Origin: 1, Seq: 1, Data: []byte("x")}))
+	req := resign(1, msgRequest, encodeRequest(&request{Origin: 1, Seq: 1, Items: [][]byte{[]byte("x")}}))
 	pp := &prePrepare{View: 0, Seq: 1, Requests: [][]byte{req}}
 	ppRaw := resign(1, msgPrePrepare, encodePrePrepare(pp))
 	d := batchDigest(pp.Requests)

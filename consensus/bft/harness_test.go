@@ -368,7 +368,9 @@ func (h *harness) dump() {
 			if pp, ok := c.decided[seq]; ok {
 				var reqs []string
 				for _, q := range pp.requests {
-					reqs = append(reqs, string(q.Data))
+					for _, item := range q.Items {
+						reqs = append(reqs, string(item))
+					}
 				}
 				h.t.Logf("  decided %d (view %d): %q", seq, pp.View, reqs)
 			}

@@ -101,8 +101,9 @@ func Start(cfg Config, store Storage, net consensus.Transport, source consensus.
 	return l, nil
 }
 
-// Propose implements consensus.Log: it returns once this node has signed
-// and sent the request (or with ErrBusy's back-pressure, waits).
+// Propose implements consensus.Log: it returns once the core has taken
+// the proposal, to go out in this node's next request (Core.Propose), or
+// with ErrBusy's back-pressure, waits.
 func (l *Log) Propose(ctx context.Context, data []byte) error {
 	p := &proposal{data: data, reply: make(chan error, 1)}
 	select {

@@ -70,8 +70,9 @@ type envelope struct {
 	from consensus.NodeID
 	raw  []byte // the whole message as received, signature included
 	body any    // *request, *prePrepare, *vote, *checkpoint, *viewChange, *newView, *stateRequest
-	// unchecked is set on a prepare or commit from decodeDeferred, whose
-	// own signature is not checked yet.
+	// unchecked is set when the message's own signature was not checked:
+	// a prepare or commit, or a request from its origin, from
+	// decodeReceived, or a request received from its origin before.
 	unchecked bool
 }
 
@@ -90,13 +91,29 @@ func signedBytes(b []byte) []byte {
 	return append([]byte(signDomain), b...)
 }
 
-// request is one proposal, signed by the node that proposed it (its
+// request is what one member proposes at once, signed by it (its
 // origin), so a primary can order it but never forge or alter it.
-// (Origin, Seq) identifies it: it is executed at most once.
+// (Origin, Seq) identifies it: it is executed at most once, and all of
+// it. Each of its Items is one proposal and executes as one entry: a
+// member gathers the proposals that come while its earlier requests wait
+// for a batch into one request (see Core.Propose), since a request costs
+// a signature and its checks however little it carries.
 type request struct {
 	Origin consensus.NodeID
 	Seq    uint64
-	Data   []byte
+	Items  [][]byte
+}
+
+// maxRequestItems bounds the proposals one request carries.
+const maxRequestItems = 256
+
+// size is the proposals' bytes, which MaxRequestBytes bounds.
+func (r *request) size() int {
+	n := 0
+	for _, it := range r.Items {
+		n += len(it)
+	}
+	return n
 }
 
 type requestKey struct {
@@ -191,7 +208,7 @@ func encodeRequest(r *request) []byte {
 	var w writer
 	w.u64(uint64(r.Origin))
 	w.u64(r.Seq)
-	w.bytes(r.Data)
+	w.list(r.Items)
 	return w.b
 }
 

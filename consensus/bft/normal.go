@@ -46,23 +46,72 @@ func (c *Core) inWindow(seq uint64) bool {
 	return seq > c.stable.seq && seq <= c.stable.seq+c.cfg.Window
 }
 
-// Propose submits data for ordering: this node signs it as a request and
-// sends it to every member, the primary included. It fails with ErrBusy
-// while MaxPendingRequests of this node's requests are unexecuted.
+// Propose submits data for ordering. While an earlier request of this
+// node waits for a batch, proposals gather in an outbox and go out
+// together, as one request, once every earlier one is in a batch (see
+// flushReady): a request costs a signature and every member's handling
+// however little it carries, and a request sent earlier would only wait
+// for the next batch anyway. It fails with ErrBusy while the outbox is
+// full and MaxPendingRequests of this node's requests are unexecuted.
 func (c *Core) Propose(data []byte) error {
 	if len(data) > c.cfg.MaxRequestBytes {
 		return fmt.Errorf("bft: proposal of %d bytes, limit %d", len(data), c.cfg.MaxRequestBytes)
 	}
-	if c.nextReq-1-c.executed.floor(c.id) >= uint64(c.cfg.MaxPendingRequests) {
-		return ErrBusy
+	if len(c.outbox) == maxRequestItems || c.outboxBytes+len(data) > c.cfg.MaxRequestBytes {
+		if !c.flush() {
+			return ErrBusy
+		}
 	}
-	req := &request{Origin: c.id, Seq: c.nextReq, Data: data}
+	if len(c.outbox) == 0 {
+		c.outboxSince = c.ticks
+	}
+	c.outbox = append(c.outbox, data)
+	c.outboxBytes += len(data)
+	return nil
+}
+
+// flushReady reports whether the outbox should go out now: every earlier
+// request of this node is in a batch of the current view, or the outbox
+// has waited a resend period (a lost pre-prepare, a view change).
+func (c *Core) flushReady() bool {
+	if len(c.outbox) == 0 || !c.mayRequest() {
+		return false
+	}
+	if c.ticks-c.outboxSince >= c.cfg.RetransmitTicks {
+		return true
+	}
+	for k, p := range c.pending {
+		if k.origin == c.id && !p.assigned {
+			return false
+		}
+	}
+	return true
+}
+
+// flush signs the outbox as one request and sends it to every member,
+// the primary included; false while MaxPendingRequests of this node's
+// requests are unexecuted.
+func (c *Core) flush() bool {
+	if len(c.outbox) == 0 {
+		return true
+	}
+	if !c.mayRequest() {
+		return false
+	}
+	req := &request{Origin: c.id, Seq: c.nextReq, Items: c.outbox}
 	c.nextReq++
+	c.outbox, c.outboxBytes = nil, 0
 	raw := c.sign(msgRequest, encodeRequest(req))
 	c.persist(encodeSignedRecord(raw))
 	c.addPending(req, raw)
 	c.broadcast(raw)
-	return nil
+	return true
+}
+
+// mayRequest reports whether this node may send another request: fewer
+// than MaxPendingRequests of its requests are unexecuted.
+func (c *Core) mayRequest() bool {
+	return c.nextReq-1-c.executed.floor(c.id) < uint64(c.cfg.MaxPendingRequests)
 }
 
 // acceptable reports whether a request may be held or executed: not
@@ -160,16 +209,56 @@ func (c *Core) batch() {
 	var raws [][]byte
 	size := 0
 	for _, p := range waiting {
-		if len(raws) == c.cfg.MaxBatchRequests || (len(raws) > 0 && size+len(p.req.Data) > c.cfg.MaxBatchBytes) {
+		if len(raws) == c.cfg.MaxBatchRequests || (len(raws) > 0 && size+p.req.size() > c.cfg.MaxBatchBytes) {
 			break
+		}
+		if !c.checkPending(p) {
+			continue
 		}
 		p.assigned = true
 		raws = append(raws, p.raw)
-		size += len(p.req.Data)
+		size += p.req.size()
+	}
+	if len(raws) == 0 {
+		return
 	}
 	seq := c.nextSeq
 	c.nextSeq++
 	c.prePrepare(seq, raws)
+}
+
+// checkPending checks the signature of a held request that came
+// unchecked from its origin, and drops it, counted, when it is bad. A
+// primary checks every request before it orders it: a backup that did
+// not get the request from its origin checks it in the batch, and would
+// refuse a batch, and a view change could not carry it either, holding
+// a bad one (see "Fewer requests, each checked once" in docs/byzantine.md).
+func (c *Core) checkPending(p *pendingRequest) bool {
+	if !p.unchecked {
+		return true
+	}
+	if c.v.heldSignatureValid(p.req.Origin, p.raw) {
+		p.unchecked = false
+		return true
+	}
+	c.dropPending(p.req.key())
+	c.stats.BadSignature++
+	c.log.Debug("bft: dropped a request with a bad signature from its origin", "origin", p.req.Origin, "request", p.req.Seq)
+	return false
+}
+
+// checkWaitingRequests checks the held requests that came unchecked from
+// their origin and have waited long enough to be relayed to the primary,
+// to have this replica ask for decided batches, or to make it suspect the
+// primary: a faulty origin's request with a bad signature, which a
+// correct primary drops, must do none of that.
+func (c *Core) checkWaitingRequests() {
+	wait := min(c.cfg.RetransmitTicks, c.cfg.RequestTimeoutTicks)
+	for _, p := range c.pending {
+		if p.unchecked && c.ticks-p.since >= wait {
+			c.checkPending(p)
+		}
+	}
 }
 
 func cmpUint(a, b uint64) int {
@@ -253,9 +342,11 @@ func (c *Core) checkRequest(r *request) error {
 	if c.cfg.CheckRequest == nil || r.Origin == c.id {
 		return nil
 	}
-	if err := c.cfg.CheckRequest(r.Data); err != nil {
-		c.stats.RefusedRequests++
-		return fmt.Errorf("%w: request %d of member %d: %w", errRefusedRequest, r.Seq, r.Origin, err)
+	for i, item := range r.Items {
+		if err := c.cfg.CheckRequest(item); err != nil {
+			c.stats.RefusedRequests++
+			return fmt.Errorf("%w: request %d of member %d, item %d: %w", errRefusedRequest, r.Seq, r.Origin, i, err)
+		}
 	}
 	return nil
 }
@@ -319,7 +410,7 @@ func (c *Core) receiveVote(e *envelope, v *vote) (*slot, bool, error) {
 // marking it checked, or dropping and counting it when it is bad.
 func (c *Core) checkHeld(votes map[consensus.NodeID]heldVote, from consensus.NodeID, typ msgType, seq uint64) bool {
 	h := votes[from]
-	if c.v.voteSignatureValid(from, h.raw) {
+	if c.v.heldSignatureValid(from, h.raw) {
 		h.checked = true
 		votes[from] = h
 		return true
@@ -466,8 +557,10 @@ func (c *Core) execute() {
 			}
 			c.executed.add(r.key())
 			c.dropPending(r.key())
-			c.lastIndex++
-			entries = append(entries, consensus.Entry{Index: c.lastIndex, Data: r.Data, Proposer: r.Origin})
+			for _, item := range r.Items {
+				c.lastIndex++
+				entries = append(entries, consensus.Entry{Index: c.lastIndex, Data: item, Proposer: r.Origin})
+			}
 		}
 		c.lastExec++
 		if len(pp.requests) > 0 {

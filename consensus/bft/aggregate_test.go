@@ -1,0 +1,73 @@
+package bft
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// requestsIn decodes the requests among msgs, each once (a broadcast
+// sends one to every member).
+func requestsIn(t *testing.T, c *Core, msgs []Message) []*request {
+	seen := map[string]bool{}
+	var reqs []*request
+	for _, m := range msgs {
+		if len(m.Data) == 0 || msgType(m.Data[0]) != msgRequest || seen[string(m.Data)] {
+			continue
+		}
+		seen[string(m.Data)] = true
+		e, err := c.v.decode(m.Data)
+		require.NoError(t, err)
+		reqs = append(reqs, e.body.(*request))
+	}
+	return reqs
+}
+
+// TestProposalsWhileARequestWaitsGoAsOne: the proposals a member makes
+// while its earlier request waits for a batch go out as one request once
+// that request is in a batch, and still execute as one entry each, in
+// the order proposed, with dense indexes.
+func TestProposalsWhileARequestWaitsGoAsOne(t *testing.T) {
+	n := newQuietNet(t, 4)
+	c := n.cores[2] // a backup: member 1 is view 0's primary
+	require.NoError(t, c.Propose([]byte("a")))
+	rd := c.Ready()
+	reqs := requestsIn(t, c, rd.Messages)
+	require.Len(t, reqs, 1)
+	require.Len(t, reqs[0].Items, 1)
+	for _, m := range rd.Messages {
+		if m.To != n.held {
+			require.NoError(t, n.cores[m.To].Step(2, m.Data))
+		}
+	}
+
+	require.NoError(t, c.Propose([]byte("b")))
+	require.NoError(t, c.Propose([]byte("c")))
+	require.Empty(t, requestsIn(t, c, c.Ready().Messages), "sent while request 1 waits for a batch")
+	n.settle()
+	for id, app := range n.apps {
+		if id != n.held {
+			require.Equal(t, []string{"a", "b", "c"}, app.Entries, "member %d", id)
+			require.Equal(t, uint64(3), app.Index, "member %d", id)
+		}
+	}
+	require.Equal(t, uint64(3), c.nextReq, "b and c went as one request")
+}
+
+// TestAGatheredRequestKeepsToMaxRequestBytes: the outbox goes out as a
+// request of its own before a proposal would take it past
+// MaxRequestBytes.
+func TestAGatheredRequestKeepsToMaxRequestBytes(t *testing.T) {
+	cfg := testConfig(2, 4)
+	cfg.MaxRequestBytes = 8
+	c, err := NewCore(cfg, nil)
+	require.NoError(t, err)
+	for _, d := range []string{"aaaaa", "bbb", "ccccc", "dddd"} {
+		require.NoError(t, c.Propose([]byte(d)))
+	}
+	reqs := requestsIn(t, c, c.Ready().Messages)
+	require.Len(t, reqs, 2, "aaaaa+bbb, then ccccc, sent as it did not fit; dddd waits")
+	require.Equal(t, [][]byte{[]byte("aaaaa"), []byte("bbb")}, reqs[0].Items)
+	require.Equal(t, [][]byte{[]byte("ccccc")}, reqs[1].Items)
+	require.Equal(t, [][]byte{[]byte("dddd")}, c.outbox)
+}
