@@ -324,7 +324,7 @@ func TestForgedVotesNeverCount(t *testing.T) {
 			r := reader{b: raw}
 			r.u8("type")
 			from := consensus.NodeID(r.u64("sender"))
-			require.True(t, ed25519.Verify(keys[from], signedBytes(raw[:len(raw)-sigSize]), raw[len(raw)-sigSize:]),
+			require.True(t, ed25519.Verify(keys[from], signedBytes(signingPrefix(testClusterID), raw[:len(raw)-sigSize]), raw[len(raw)-sigSize:]),
 				"%s holds a vote of %d with a bad signature", what, from)
 		}
 	}
@@ -382,4 +382,18 @@ func TestForgedVotesNeverCount(t *testing.T) {
 	require.NoError(t, backup.Step(4, resign(4, msgCommit, encodeVote(v))))
 	require.False(t, s.commits[4].checked, "a commit beyond the quorum was checked")
 	require.Equal(t, uint64(5), bad())
+}
+
+// TestAMessageSignedForAnotherClusterIsRefused: a member of two clusters
+// with one key signs for each; what it signed in one is no message of
+// the other, so it cannot be replayed there.
+func TestAMessageSignedForAnotherClusterIsRefused(t *testing.T) {
+	n := newQuietNet(t, 4)
+	backup := n.cores[2]
+	pp := encodePrePrepare(&prePrepare{View: 0, Seq: 1})
+	elsewhere := seal(signingPrefix("another-cluster"), testKey(1), msgPrePrepare, 1, pp)
+	require.ErrorIs(t, backup.Step(1, elsewhere), errBadSignature)
+	require.NotContains(t, backup.slots, uint64(1), "the backup took the pre-prepare")
+	require.NoError(t, backup.Step(1, resign(1, msgPrePrepare, pp)), "the same pre-prepare signed for this cluster")
+	require.Contains(t, backup.slots, uint64(1))
 }

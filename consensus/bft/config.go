@@ -21,6 +21,10 @@ type Config struct {
 	PublicKeys map[consensus.NodeID]ed25519.PublicKey
 	// PrivateKey is this replica's key; it signs every message it sends.
 	PrivateKey ed25519.PrivateKey
+	// Cluster is the cluster's id. Every signature covers it, so that a
+	// member of two clusters with one key cannot have its messages
+	// replayed from one into the other.
+	Cluster string
 
 	// Window is how many sequence numbers above the stable checkpoint may
 	// be in flight at once (default 2×CheckpointInterval). Wider lets a

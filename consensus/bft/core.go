@@ -222,7 +222,7 @@ func NewCore(cfg Config, records [][]byte) (*Core, error) {
 		laterView:  map[consensus.NodeID]uint64{},
 		generation: 1,
 	}
-	c.v = verifier{cfg: &c.cfg, q: c.q, verified: map[Digest]struct{}{}, fromOrigin: map[Digest]struct{}{}}
+	c.v = verifier{cfg: &c.cfg, q: c.q, prefix: signingPrefix(c.cfg.Cluster), verified: map[Digest]struct{}{}, fromOrigin: map[Digest]struct{}{}}
 	if err := c.restore(records); err != nil {
 		return nil, fmt.Errorf("bft: node %d: restore: %w", cfg.ID, err)
 	}
@@ -407,7 +407,7 @@ func (c *Core) persist(rec []byte) {
 // verified cache: the replica decodes its own pre-prepares and view
 // changes, and its votes come back inside others' proofs.
 func (c *Core) sign(typ msgType, body []byte) []byte {
-	raw := seal(c.cfg.PrivateKey, typ, c.id, body)
+	raw := seal(c.v.prefix, c.cfg.PrivateKey, typ, c.id, body)
 	c.v.remember(Digest(sha256.Sum256(raw)))
 	return raw
 }

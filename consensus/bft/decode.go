@@ -30,6 +30,9 @@ var (
 type verifier struct {
 	cfg *Config
 	q   quorums
+	// prefix is what every signature in the cluster covers first
+	// (signingPrefix).
+	prefix []byte
 	// verified holds the hashes of messages whose signature checked out:
 	// a request arrives alone and again in a batch, and votes come back
 	// inside certificates, and hashing costs a fraction of checking.
@@ -52,7 +55,7 @@ func (v *verifier) signatureValid(key ed25519.PublicKey, data []byte) bool {
 	if _, ok := v.verified[h]; ok {
 		return true
 	}
-	if !ed25519.Verify(key, signedBytes(data[:len(data)-sigSize]), data[len(data)-sigSize:]) {
+	if !ed25519.Verify(key, signedBytes(v.prefix, data[:len(data)-sigSize]), data[len(data)-sigSize:]) {
 		return false
 	}
 	v.remember(h)

@@ -38,9 +38,12 @@ func testMembers(n int) map[consensus.NodeID]ed25519.PublicKey {
 	return keys
 }
 
+// testClusterID is the cluster the harness's members sign for.
+const testClusterID = "test-cluster"
+
 func testConfig(id consensus.NodeID, n int) Config {
 	return Config{
-		ID: id, PublicKeys: testMembers(n), PrivateKey: testKey(id),
+		ID: id, PublicKeys: testMembers(n), PrivateKey: testKey(id), Cluster: testClusterID,
 		CheckpointInterval: 4, Window: 8,
 		RequestTimeoutTicks: 30, ViewChangeTimeoutTicks: 20, RetransmitTicks: 4,
 		MaxPendingRequests: 64,
@@ -355,7 +358,7 @@ func (h *harness) workload(rounds, perRound, stepsBetween int) {
 
 // resign re-signs a message body as member from.
 func resign(from consensus.NodeID, typ msgType, body []byte) []byte {
-	return seal(testKey(from), typ, from, body)
+	return seal(signingPrefix(testClusterID), testKey(from), typ, from, body)
 }
 
 // dump logs every replica's state, for a failing test.

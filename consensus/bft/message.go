@@ -3,7 +3,9 @@ package bft
 import (
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/synodvm/synod/consensus"
 )
@@ -48,8 +50,17 @@ func (t msgType) String() string {
 
 // signDomain starts every signed byte string, so that a signature made
 // for this protocol can never be passed off as one for another use of the
-// same key (the key also signs libp2p handshakes).
-const signDomain = "synod-bft/1 "
+// same key (the key also signs libp2p handshakes). The cluster's id
+// follows it (signingPrefix): a member of two clusters with one key
+// cannot have its messages replayed from one into the other.
+const signDomain = "synod-bft/2 "
+
+// signingPrefix is what every signature of a member of cluster covers
+// before the message: signDomain and the cluster's id, length first.
+func signingPrefix(cluster string) []byte {
+	b := binary.AppendUvarint([]byte(signDomain), uint64(len(cluster)))
+	return append(b, cluster...)
+}
 
 // sigSize is the length of an ed25519 signature.
 const sigSize = ed25519.SignatureSize
@@ -58,7 +69,8 @@ const sigSize = ed25519.SignatureSize
 //
 //	type(1) from(8) bodyLength(4) body signature(64)
 //
-// and the signature covers signDomain followed by everything before it.
+// and the signature covers signingPrefix followed by everything before
+// it.
 // Messages that carry other messages as proof (a view change carries
 // prepared certificates, a new view carries view changes) embed them in
 // this form, unchanged, so their signatures can be checked again.
@@ -76,19 +88,20 @@ type envelope struct {
 	unchecked bool
 }
 
-// seal encodes body as a message of type typ from id and signs it.
-func seal(key ed25519.PrivateKey, typ msgType, from consensus.NodeID, body []byte) []byte {
+// seal encodes body as a message of type typ from id and signs it after
+// prefix (signingPrefix).
+func seal(prefix []byte, key ed25519.PrivateKey, typ msgType, from consensus.NodeID, body []byte) []byte {
 	w := writer{b: make([]byte, 0, headerSize+len(body)+sigSize)}
 	w.u8(byte(typ))
 	w.u64(uint64(from))
 	w.bytes(body)
-	sig := ed25519.Sign(key, signedBytes(w.b))
+	sig := ed25519.Sign(key, signedBytes(prefix, w.b))
 	w.raw(sig)
 	return w.b
 }
 
-func signedBytes(b []byte) []byte {
-	return append([]byte(signDomain), b...)
+func signedBytes(prefix, b []byte) []byte {
+	return append(slices.Clip(prefix), b...)
 }
 
 // request is what one member proposes at once, signed by it (its

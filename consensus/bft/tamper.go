@@ -13,10 +13,11 @@ import (
 // their way out and signed with its key. The engine never calls these.
 
 // Equivocation returns, for a pre-prepare message, another pre-prepare
-// for the same view and sequence number, signed with key as from: the
+// for the same view and sequence number, signed with key as from in
+// cluster: the
 // same requests in reverse order, or none when there are fewer than two.
 // ok is false for any other message, or one that does not decode.
-func Equivocation(key ed25519.PrivateKey, from consensus.NodeID, data []byte) (forged []byte, ok bool) {
+func Equivocation(cluster string, key ed25519.PrivateKey, from consensus.NodeID, data []byte) (forged []byte, ok bool) {
 	r := reader{b: data}
 	typ := msgType(r.u8("type"))
 	r.u64("sender")
@@ -33,12 +34,13 @@ func Equivocation(key ed25519.PrivateKey, from consensus.NodeID, data []byte) (f
 	if len(other) < 2 {
 		other = nil
 	}
-	return seal(key, msgPrePrepare, from, encodePrePrepare(&prePrepare{View: pp.View, Seq: pp.Seq, Requests: other})), true
+	return seal(signingPrefix(cluster), key, msgPrePrepare, from, encodePrePrepare(&prePrepare{View: pp.View, Seq: pp.Seq, Requests: other})), true
 }
 
-// SignedGarbage returns body signed with key as a message of from, of
+// SignedGarbage returns body signed with key as a message of from in
+// cluster, of
 // one of the engine's message types chosen by kind: a valid signature
 // over a body that means nothing.
-func SignedGarbage(key ed25519.PrivateKey, from consensus.NodeID, kind byte, body []byte) []byte {
-	return seal(key, msgType(1+kind%byte(msgStateTransfer)), from, body)
+func SignedGarbage(cluster string, key ed25519.PrivateKey, from consensus.NodeID, kind byte, body []byte) []byte {
+	return seal(signingPrefix(cluster), key, msgType(1+kind%byte(msgStateTransfer)), from, body)
 }

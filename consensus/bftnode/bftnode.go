@@ -73,7 +73,7 @@ func Start(cfg *cluster.Config, self consensus.NodeID, opts Options, source cons
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	ecfg := bft.Config{ID: self, TickInterval: opts.TickInterval, Logger: opts.Logger, CheckRequest: opts.CheckRequest}
+	ecfg := bft.Config{ID: self, Cluster: cfg.ClusterID, TickInterval: opts.TickInterval, Logger: opts.Logger, CheckRequest: opts.CheckRequest}
 	if ecfg.PrivateKey, ecfg.PublicKeys, err = Keys(cfg, self); err != nil {
 		return nil, err
 	}

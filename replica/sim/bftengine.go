@@ -69,7 +69,7 @@ const maxKept = 256
 // view is left within the liveness bound at every tick the plans draw.
 func (s *Sim) bftConfig(n *node) bft.Config {
 	return bft.Config{
-		ID: n.id, PublicKeys: s.publicKeys, PrivateKey: memberKey(s.opts.Seed, n.id),
+		ID: n.id, PublicKeys: s.publicKeys, PrivateKey: memberKey(s.opts.Seed, n.id), Cluster: s.clusterID(),
 		CheckpointInterval:     s.byz.checkpointInterval,
 		RequestTimeoutTicks:    20,
 		ViewChangeTimeoutTicks: 20, MaxViewChangeTimeoutTicks: 160,
@@ -280,7 +280,7 @@ func (e *bftEngine) misbehave(to consensus.NodeID, data []byte) [][]byte {
 	key := memberKey(s.opts.Seed, e.n.id)
 	switch s.byz.behaviour {
 	case Equivocate:
-		if forged, ok := bft.Equivocation(key, e.n.id, data); ok && to >= 3 {
+		if forged, ok := bft.Equivocation(s.clusterID(), key, e.n.id, data); ok && to >= 3 {
 			s.byzCounts.Tampered++
 			return [][]byte{forged}
 		}
@@ -309,7 +309,7 @@ func (e *bftEngine) misbehave(to consensus.NodeID, data []byte) [][]byte {
 			for i := range junk {
 				junk[i] = byte(s.rng.Uint32())
 			}
-			out = append(out, junk, bft.SignedGarbage(key, e.n.id, byte(s.rng.Uint32()), junk))
+			out = append(out, junk, bft.SignedGarbage(s.clusterID(), key, e.n.id, byte(s.rng.Uint32()), junk))
 		}
 		s.byzCounts.Tampered += uint64(len(out) - 1)
 		return out
