@@ -45,7 +45,10 @@ type FileStorage struct {
 }
 
 const (
-	fileHeader     = "synod-bft-records-1\n"
+	// fileHeader names the records' format: 2 since requests carry
+	// several proposals and signatures cover the cluster's id.
+	fileHeader     = "synod-bft-records-2\n"
+	fileHeaderName = "synod-bft-records-"
 	fileRecordHead = 8
 	fileGrowth     = 4 << 20
 	maxRecordBytes = 1<<32 - 1
@@ -89,6 +92,10 @@ func (s *FileStorage) read() ([][]byte, error) {
 		return nil, fmt.Errorf("bft: read storage %s: %w", s.path, err)
 	}
 	if !bytes.HasPrefix(content, []byte(fileHeader)) {
+		if bytes.HasPrefix(content, []byte(fileHeaderName)) {
+			return nil, fmt.Errorf("%w: %s holds records of an earlier synod, which this one does not read; create the cluster again (synod init --byzantine)",
+				ErrEarlierFormat, s.path)
+		}
 		return nil, fmt.Errorf("%w: %s is not a record file of this version", ErrCorruptStorage, s.path)
 	}
 	var records [][]byte

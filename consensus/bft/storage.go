@@ -20,4 +20,8 @@ type Storage interface {
 // before).
 var ErrCorruptStorage = errors.New("bft: storage is damaged")
 
+// ErrEarlierFormat means the records were written by an earlier synod in
+// a format this one does not read.
+var ErrEarlierFormat = errors.New("bft: records of an earlier format")
+
 var crcTable = crc32.MakeTable(crc32.Castagnoli)

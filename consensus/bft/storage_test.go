@@ -83,6 +83,16 @@ func TestFileStorageDropsATornLastRecord(t *testing.T) {
 	require.NoError(t, s.Close())
 }
 
+// Records of an earlier format are refused with what to do, not read as
+// messages that fail to decode.
+func TestFileStorageRefusesAnEarlierFormat(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bft.records")
+	require.NoError(t, os.WriteFile(path, []byte("synod-bft-records-1\n"), 0o600))
+	_, err := OpenFileStorage(path)
+	require.ErrorIs(t, err, ErrEarlierFormat)
+	require.ErrorContains(t, err, "synod init --byzantine")
+}
+
 // A record that fails its checksum with records after it is damage, not a
 // torn write: the storage refuses to load.
 func TestFileStorageRefusesADamagedRecord(t *testing.T) {
