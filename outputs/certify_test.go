@@ -3,7 +3,6 @@ package outputs
 import (
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/binary"
 	"sync"
 	"testing"
 	"time"
@@ -283,18 +282,23 @@ func TestOnlyOutputsThatLeaveTheClusterWaitForACertificate(t *testing.T) {
 	require.Equal(t, CertifierCounts{}, r.Certify.Counts())
 }
 
-func TestStatementsNameTheClusterTheTargetAndTheSequence(t *testing.T) {
-	c := newCertifiedCluster(t, 0).routers[1].Certify
-	d := Digest(sends(2, 5, "x")[0])
-	base := c.statement(5, 2, d)
-	require.NotEqual(t, base, c.statement(6, 2, d))
-	require.NotEqual(t, base, c.statement(5, 3, d))
-	cfg := c.cfg
-	cfg.ClusterID = "other"
-	other, err := NewCertifier(cfg)
-	require.NoError(t, err)
-	require.NotEqual(t, base, other.statement(5, 2, d))
-	require.Equal(t, uint64(5), binary.BigEndian.Uint64(base[len(base)-48:]))
+func TestStatementsNameTheClusterTheTargetAndTheGroup(t *testing.T) {
+	rootOf := func(outs ...Output) hash {
+		var digests []hash
+		for _, o := range outs {
+			digests = append(digests, Digest(o))
+		}
+		return newGroupTree(digests).root()
+	}
+	x := sends(2, 5, "x")[0]
+	base := statement("test", 2, 1, rootOf(x))
+	require.NotEqual(t, base, statement("test", 2, 1, rootOf(sends(2, 6, "x")[0])), "the sequence number, through the output's digest")
+	require.NotEqual(t, base, statement("test", 2, 1, rootOf(sends(2, 5, "y")[0])), "the bytes")
+	require.NotEqual(t, base, statement("test", 3, 1, rootOf(x)), "the target")
+	require.NotEqual(t, base, statement("other", 2, 1, rootOf(x)), "the cluster")
+	require.NotEqual(t, base, statement("test", 2, 2, rootOf(x)), "the group's size")
+	two := sends(2, 5, "x", "y")
+	require.NotEqual(t, rootOf(two...), rootOf(two[1], two[0]), "the order of the group")
 }
 
 func TestDigestsDifferForDifferentOutputs(t *testing.T) {
