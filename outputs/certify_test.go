@@ -1,8 +1,12 @@
 package outputs
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/binary"
+	"io"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -367,4 +371,213 @@ func TestADiskWriteGoesToItsDeviceWithItsCertificate(t *testing.T) {
 	c.deliver()
 	require.Len(t, disks.certs, 1)
 	require.NoError(t, Verify("test", c.public, outs[0], disks.certs[0]))
+}
+
+// takeQueued takes the queued messages and returns those from a member.
+func (c *certifiedCluster) takeQueued(from consensus.NodeID) [][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var msgs [][]byte
+	for _, m := range c.queued {
+		if m.from == from {
+			msgs = append(msgs, m.msg)
+		}
+	}
+	c.queued = nil
+	return msgs
+}
+
+func TestOneSignatureCertifiesAGroupOfOutputs(t *testing.T) {
+	c := newCertifiedCluster(t, 0)
+	outs := sends(1, 10, "a", "b", "c", "d", "e")
+	c.routers[1].Route(outs)
+	c.routers[2].Route(outs)
+	msgs := c.takeQueued(2)
+	require.Len(t, msgs, 1, "one message for the group")
+	require.Len(t, msgs[0], 1+groupOverheadSize+len(outs)*groupRecordSize, "one signature for five outputs")
+	for _, m := range msgs {
+		c.routers[1].Certify.Receive(2, m)
+	}
+	net := c.sent[1]
+	require.Equal(t, []string{"a", "b", "c", "d", "e"}, net.all())
+	for i, cert := range net.certs {
+		require.NoError(t, Verify("test", c.public, outs[i], cert), "output %d", i)
+		require.Len(t, cert, 2)
+		require.Equal(t, net.certs[0][0].Signature, cert[0].Signature, "the target signed the five once")
+		require.Equal(t, net.certs[0][1].Signature, cert[1].Signature, "and so did node 2")
+		require.Equal(t, uint32(i), cert[1].Index)
+	}
+}
+
+func TestGroupsAreBoundedAndEachCertifies(t *testing.T) {
+	c := newCertifiedCluster(t, 0)
+	data := make([]string, maxGroup+3)
+	for i := range data {
+		data[i] = string(rune('a' + i%26))
+	}
+	outs := sends(1, 1, data...)
+	c.routers[1].Route(outs)
+	c.routers[2].Route(outs)
+	msgs := c.takeQueued(2)
+	require.Len(t, msgs, 1)
+	require.Len(t, msgs[0], 1+2*groupOverheadSize+len(outs)*groupRecordSize, "two groups: %d outputs and 3", maxGroup)
+	c.routers[1].Certify.Receive(2, msgs[0])
+	net := c.sent[1]
+	require.Equal(t, data, net.all())
+	for i, cert := range net.certs {
+		require.NoError(t, Verify("test", c.public, outs[i], cert), "output %d", i)
+		require.LessOrEqual(t, len(cert[1].Path), maxProofPath)
+	}
+
+	target := c.routers[1].Certify
+	oversized := []byte{msgGroups}
+	oversized = binary.BigEndian.AppendUint16(oversized, maxGroup+1)
+	oversized = append(oversized, make([]byte, (maxGroup+1)*groupRecordSize+ed25519.SignatureSize)...)
+	target.Receive(2, oversized)
+	require.Equal(t, uint64(1), target.Counts().Invalid, "a group beyond maxGroup is refused")
+}
+
+// certifiedGroup is what a member that signed outs as one group would
+// hand on for each of them.
+func certifiedGroup(t *testing.T, c *certifiedCluster, signer consensus.NodeID, target consensus.NodeID, outs []Output) Certificate {
+	digests := make([]hash, len(outs))
+	for i, o := range outs {
+		digests[i] = Digest(o)
+	}
+	tree, sig := c.routers[signer].Certify.signGroup(target, digests)
+	var cert Certificate
+	for i := range outs {
+		cert = append(cert, Signature{Node: signer, Signature: sig, Group: uint32(len(outs)), Index: uint32(i), Path: tree.path(i)})
+	}
+	return cert
+}
+
+func TestAGroupSignatureCertifiesOnlyTheOutputsOfItsGroupForItsTarget(t *testing.T) {
+	c := newCertifiedCluster(t, 0)
+	group := sends(1, 1, "a", "b", "c", "d", "e")
+	by2, by3 := certifiedGroup(t, c, 2, 1, group), certifiedGroup(t, c, 3, 1, group)
+	for i, o := range group {
+		require.NoError(t, Verify("test", c.public, o, Certificate{by2[i], by3[i]}))
+	}
+
+	outside := sends(1, 6, "f")[0]
+	for i := range group {
+		require.ErrorIs(t, Verify("test", c.public, outside, Certificate{by2[i], by3[i]}), ErrNotCertified, "an output outside the group, with proof %d", i)
+	}
+	require.ErrorIs(t, Verify("test", c.public, group[0], Certificate{by2[1], by3[1]}), ErrNotCertified, "another output's proof")
+	changed := sends(1, 1, "A")[0]
+	require.ErrorIs(t, Verify("test", c.public, changed, Certificate{by2[0], by3[0]}), ErrNotCertified, "other bytes at that place")
+
+	elsewhere := certifiedGroup(t, c, 3, 2, group)
+	require.ErrorIs(t, Verify("test", c.public, group[2], Certificate{by2[2], elsewhere[2]}), ErrNotCertified, "a group signed for another target")
+
+	target := c.routers[1].Certify
+	msg := []byte{msgGroups}
+	var seqs []uint64
+	var digests []hash
+	for _, o := range group {
+		seqs, digests = append(seqs, o.Seq), append(digests, Digest(o))
+	}
+	msg = appendGroup(msg, seqs, digests, elsewhere[0].Signature)
+	target.Receive(3, msg)
+	c.routers[1].Route(group)
+	require.Empty(t, c.sent[1].all(), "a member's group for another target is no vote here")
+	require.Equal(t, uint64(1), target.Counts().Invalid, "and counted once for its five outputs")
+}
+
+func TestTruncatedOrStretchedProofsAreRefused(t *testing.T) {
+	c := newCertifiedCluster(t, 0)
+	group := sends(1, 1, "a", "b", "c", "d", "e", "f", "g")
+	by2, by3 := certifiedGroup(t, c, 2, 1, group), certifiedGroup(t, c, 3, 1, group)
+	o, good := group[2], by3[2]
+	require.NoError(t, Verify("test", c.public, o, Certificate{by2[2], good}))
+	require.Len(t, good.Path, 3)
+
+	with := func(change func(s *Signature)) Certificate {
+		s := good
+		s.Path = slices.Clone(good.Path)
+		change(&s)
+		return Certificate{by2[2], s}
+	}
+	for name, cert := range map[string]Certificate{
+		"a hash short":        with(func(s *Signature) { s.Path = s.Path[:2] }),
+		"no proof":            with(func(s *Signature) { s.Path = nil }),
+		"a hash more":         with(func(s *Signature) { s.Path = append(s.Path, s.Path[0]) }),
+		"a hash changed":      with(func(s *Signature) { s.Path[1][0] ^= 1 }),
+		"another index":       with(func(s *Signature) { s.Index = 3 }),
+		"an index beyond":     with(func(s *Signature) { s.Index = 7 }),
+		"another size":        with(func(s *Signature) { s.Group = 8 }),
+		"no size":             with(func(s *Signature) { s.Group = 0 }),
+		"a size beyond bound": with(func(s *Signature) { s.Group = maxGroup + 1 }),
+	} {
+		require.ErrorIs(t, Verify("test", c.public, o, cert), ErrNotCertified, name)
+	}
+
+	encoded := AppendCertificate(nil, Certificate{by2[2], good})
+	parsed, err := ParseCertificate(encoded)
+	require.NoError(t, err)
+	require.NoError(t, Verify("test", c.public, o, parsed))
+	for n := range len(encoded) {
+		_, err := ParseCertificate(encoded[:n])
+		require.Error(t, err, "cut to %d of %d bytes", n, len(encoded))
+	}
+	_, err = ParseCertificate(append(encoded, 0))
+	require.Error(t, err, "a byte more")
+	long := AppendCertificate(nil, Certificate{{Node: 2, Signature: good.Signature, Group: 7, Path: make([]hash, maxProofPath+1)}})
+	_, err = ParseCertificate(long)
+	require.Error(t, err, "a proof longer than any group's")
+}
+
+func TestEveryLeafOfEveryGroupSizeProvesItsRoot(t *testing.T) {
+	for size := 1; size <= maxGroup; size++ {
+		digests := make([]hash, size)
+		for i := range digests {
+			binary.BigEndian.PutUint64(digests[i][:], uint64(i))
+		}
+		tree := newGroupTree(digests)
+		for i, d := range digests {
+			path := tree.path(i)
+			require.LessOrEqual(t, len(path), maxProofPath)
+			root, ok := rootFromPath(d, uint32(i), uint32(size), path)
+			require.True(t, ok, "leaf %d of %d", i, size)
+			require.Equal(t, tree.root(), root, "leaf %d of %d", i, size)
+			if size > 1 {
+				_, ok := rootFromPath(d, uint32(i), uint32(size), path[:len(path)-1])
+				require.False(t, ok, "leaf %d of %d with a hash short", i, size)
+			}
+		}
+	}
+}
+
+func TestReplyFramesCarryProofsAndRefuseTruncation(t *testing.T) {
+	c := newCertifiedCluster(t, 0)
+	group := sends(1, 4, "+OK\r\n", "$1\r\nx\r\n", ":7\r\n")
+	by1, by2 := certifiedGroup(t, c, 1, 1, group), certifiedGroup(t, c, 2, 1, group)
+	conn := group[0].Action.(Send).Conn
+	stream := AppendHello(nil, conn)
+	for i, o := range group {
+		stream = AppendCertifiedSend(stream, o.Seq, o.Action.(Send).Data, Certificate{by1[i], by2[i]})
+	}
+	rr, err := NewReplyReader(bytes.NewReader(stream))
+	require.NoError(t, err)
+	for range group {
+		o, cert, err := rr.Next()
+		require.NoError(t, err)
+		require.NoError(t, Verify("test", c.public, o, cert))
+	}
+	_, _, err = rr.Next()
+	require.ErrorIs(t, err, io.EOF)
+
+	hello := len(AppendHello(nil, conn))
+	for n := hello + 1; n < len(stream); n++ {
+		rr, err := NewReplyReader(bytes.NewReader(stream[:n]))
+		require.NoError(t, err)
+		var last error
+		for range group {
+			if _, _, last = rr.Next(); last != nil {
+				break
+			}
+		}
+		require.Error(t, last, "cut to %d of %d bytes", n, len(stream))
+	}
 }
