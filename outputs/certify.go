@@ -19,11 +19,11 @@ import (
 // A Byzantine cluster performs an output only with a certificate: f+1
 // replicas' signatures over groups holding the same digest, so at least
 // one correct replica computed it. Every replica signs the outputs it
-// computes for each other node, one signature per group (group.go), and
-// sends the group to the output's node; that node holds its own outputs,
-// in sequence order, until enough signatures match its own digest. A
-// faulty replica can withhold or forge nothing that way: its signature
-// over a wrong digest matches no correct one and is counted.
+// computes, one signature per group (group.go), and sends the group to
+// the nodes its outputs are addressed to; each node holds its own
+// outputs, in sequence order, until enough signatures match its own
+// digest. A faulty replica can withhold or forge nothing that way: its
+// signature over a wrong digest matches no correct one and is counted.
 //
 // Only outputs that reach someone outside the cluster need a certificate:
 // what a client, the operator's console or a disk server receives. Listen
@@ -43,6 +43,9 @@ const (
 	signedHistory = 1 << 14
 	// maxMessage bounds one message of signed groups, in bytes.
 	maxMessage = 1 << 17
+	// flushAfter bounds how long an output waits to be signed while the
+	// node keeps running (Flush).
+	flushAfter = time.Millisecond
 	// resendAfter is how long an output waits for its certificate before
 	// the node asks the others to send their signatures again: a
 	// signature sent while the transport was congested or the node down
@@ -57,9 +60,9 @@ const (
 )
 
 // A signed group travels as the number of its outputs (2 bytes), each
-// output's sequence number and digest, and the signature.
+// output's target, sequence number and digest, and the signature.
 const (
-	groupRecordSize   = 8 + sha256.Size
+	groupRecordSize   = 8 + 8 + sha256.Size
 	groupOverheadSize = 2 + ed25519.SignatureSize
 )
 
@@ -92,7 +95,11 @@ type Certifier struct {
 	quorum int // f+1 of n = 3f+1
 
 	mu      sync.Mutex
-	waiting []heldOutput
+	waiting []*heldOutput
+	// pending are the outputs computed and not signed yet, and since
+	// when the first has waited.
+	pending      []pendingOutput
+	pendingSince time.Time
 	// votes are members' signed digests for outputs addressed here, by
 	// sequence number and signer.
 	votes map[uint64]map[consensus.NodeID]vote
@@ -107,15 +114,25 @@ type Certifier struct {
 }
 
 type heldOutput struct {
-	o       Output
-	digest  hash
-	own     vote // this node's signature
+	o      Output
+	digest hash
+	// own is this node's signature, once its group is signed.
+	own     vote
 	perform func(Output, Certificate)
 	since   time.Time
 }
 
-// signedGroup is one member's signature over a group of outputs for this
-// node. It is checked once, when the first of its outputs could count,
+// pendingOutput is one output to sign: for another node, or this node's
+// own held one.
+type pendingOutput struct {
+	target consensus.NodeID
+	seq    uint64
+	digest hash
+	held   *heldOutput
+}
+
+// signedGroup is one member's signature over a group of outputs that
+// holds some for this node. It is checked once, when the first of its outputs could count,
 // and then counts for all of them.
 type signedGroup struct {
 	from      consensus.NodeID
@@ -199,21 +216,19 @@ func NewCertifier(cfg CertifierConfig) (*Certifier, error) {
 // signers among whom one is correct.
 func certificateQuorum(n int) int { return (n-1)/3 + 1 }
 
-// statement is what a signature covers: a group of size outputs for
-// target, by the root of their tree. Each leaf is an output's digest,
-// which names its sequence number, target and bytes.
-func statement(clusterID string, target consensus.NodeID, size uint32, root hash) []byte {
+// statement is what a signature covers: a group of size outputs, by the
+// root of their tree. Each leaf is an output's digest, which names its
+// sequence number, target node and bytes.
+func statement(clusterID string, size uint32, root hash) []byte {
 	b := append([]byte("synod outputs\x00"), clusterID...)
-	b = binary.BigEndian.AppendUint64(b, uint64(target))
 	b = binary.BigEndian.AppendUint32(b, size)
 	return append(b, root[:]...)
 }
 
-// signGroup signs digests, at most maxGroup of them, as one group for
-// target.
-func (c *Certifier) signGroup(target consensus.NodeID, digests []hash) (groupTree, []byte) {
+// signGroup signs digests, at most maxGroup of them, as one group.
+func (c *Certifier) signGroup(digests []hash) (groupTree, []byte) {
 	tree := newGroupTree(digests)
-	return tree, ed25519.Sign(c.cfg.Key, statement(c.cfg.ClusterID, target, uint32(len(digests)), tree.root()))
+	return tree, ed25519.Sign(c.cfg.Key, statement(c.cfg.ClusterID, uint32(len(digests)), tree.root()))
 }
 
 // NeedsCertificate reports whether an action reaches someone outside the
@@ -226,11 +241,10 @@ func NeedsCertificate(a Action) bool {
 	return true
 }
 
-// Sign signs the outputs addressed to other members, one group per
-// member (maxGroup outputs at most), and sends each member its groups.
+// Sign queues the outputs addressed to other members to be signed at
+// the next Flush.
 func (c *Certifier) Sign(outs []Output) {
-	seqs := map[consensus.NodeID][]uint64{}
-	digests := map[consensus.NodeID][]hash{}
+	var queued []pendingOutput
 	for _, o := range outs {
 		if o.Node == c.cfg.Self || !NeedsCertificate(o.Action) {
 			continue
@@ -242,27 +256,88 @@ func (c *Certifier) Sign(outs []Output) {
 		if c.cfg.SignWrongDigests {
 			digest[0] ^= 0xff
 		}
-		seqs[o.Node] = append(seqs[o.Node], o.Seq)
-		digests[o.Node] = append(digests[o.Node], digest)
+		queued = append(queued, pendingOutput{target: o.Node, seq: o.Seq, digest: digest})
 	}
-	for _, to := range slices.Sorted(maps.Keys(seqs)) { // in one order, for the simulator's same runs
-		var groups []sentGroup
-		for s, d := seqs[to], digests[to]; len(s) > 0; {
-			n := min(len(s), maxGroup)
-			_, sig := c.signGroup(to, d[:n])
-			groups = append(groups, sentGroup{last: s[n-1], size: n, record: appendGroup(nil, s[:n], d[:n], sig)})
-			s, d = s[n:], d[n:]
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.queue(queued)
+}
+
+// queue adds outputs to sign. Called with mu held.
+func (c *Certifier) queue(outs []pendingOutput) {
+	if len(outs) == 0 {
+		return
+	}
+	if len(c.pending) == 0 {
+		c.pendingSince = c.cfg.Now()
+	}
+	c.pending = append(c.pending, outs...)
+}
+
+// Flush signs the outputs queued since the last flush, maxGroup to a
+// signature whatever nodes they are for, and sends each group to the
+// other nodes it holds outputs for. The node flushes when it has nothing
+// more to run, so that the outputs of a busy stretch share signatures,
+// and FlushIfDue bounds how long that stretch delays the first of them.
+// Each member groups as its own timing falls: groups need not match
+// between members, since each signature carries its own proof.
+func (c *Certifier) Flush() {
+	c.mu.Lock()
+	pending := c.pending
+	c.pending = nil
+	c.mu.Unlock()
+	sends := map[consensus.NodeID][]sentGroup{}
+	for len(pending) > 0 {
+		group := pending[:min(len(pending), maxGroup)]
+		pending = pending[len(group):]
+		digests := make([]hash, len(group))
+		for i, p := range group {
+			digests[i] = p.digest
 		}
-		c.remember(to, groups)
-		c.sendGroups(to, groups)
+		tree, sig := c.signGroup(digests)
+		record := appendGroup(nil, group, sig)
+		last := map[consensus.NodeID]uint64{}
+		for _, p := range group {
+			if p.target != c.cfg.Self {
+				last[p.target] = max(last[p.target], p.seq)
+			}
+		}
+		for to, seq := range last {
+			sends[to] = append(sends[to], sentGroup{last: seq, size: len(group), record: record})
+		}
+		own := &signedGroup{from: c.cfg.Self, size: uint32(len(group)), root: tree.root(), signature: sig, checked: true, valid: true}
+		c.mu.Lock()
+		for i, p := range group {
+			if p.held != nil {
+				p.held.own = vote{digest: p.digest, group: own, index: uint32(i), path: tree.path(i)}
+			}
+		}
+		c.release()
+		c.mu.Unlock()
+	}
+	for _, to := range slices.Sorted(maps.Keys(sends)) { // in one order, for the simulator's same runs
+		c.remember(to, sends[to])
+		c.sendGroups(to, sends[to])
 	}
 }
 
-func appendGroup(b []byte, seqs []uint64, digests []hash, signature []byte) []byte {
-	b = binary.BigEndian.AppendUint16(b, uint16(len(seqs)))
-	for i, seq := range seqs {
-		b = binary.BigEndian.AppendUint64(b, seq)
-		b = append(b, digests[i][:]...)
+// FlushIfDue flushes when the first output queued has waited flushAfter,
+// or a group's worth is queued.
+func (c *Certifier) FlushIfDue() {
+	c.mu.Lock()
+	due := len(c.pending) >= maxGroup || len(c.pending) > 0 && c.cfg.Now().Sub(c.pendingSince) >= flushAfter
+	c.mu.Unlock()
+	if due {
+		c.Flush()
+	}
+}
+
+func appendGroup(b []byte, group []pendingOutput, signature []byte) []byte {
+	b = binary.BigEndian.AppendUint16(b, uint16(len(group)))
+	for _, p := range group {
+		b = binary.BigEndian.AppendUint64(b, uint64(p.target))
+		b = binary.BigEndian.AppendUint64(b, p.seq)
+		b = append(b, p.digest[:]...)
 	}
 	return append(b, signature...)
 }
@@ -314,8 +389,8 @@ func (c *Certifier) send(to consensus.NodeID, msg []byte) {
 
 // Hold keeps outputs addressed to this node until they are certified,
 // then calls perform with each and its certificate, in sequence order
-// with the others held. This node signs them as one group (maxGroup at
-// most each). An output already held is held once: a node repeats an
+// with the others held. This node's own signature of them comes with the
+// next Flush. An output already held is held once: a node repeats an
 // owed output until its acknowledgement commits (Router.Repeat), and each
 // copy queued would wait behind the last, the signatures that certified
 // the first being spent.
@@ -328,32 +403,23 @@ func (c *Certifier) Hold(outs []Output, perform func(Output, Certificate)) {
 		}
 	}
 	c.mu.Unlock()
-	held := make([]heldOutput, 0, len(fresh))
-	for len(fresh) > 0 {
-		group := fresh[:min(len(fresh), maxGroup)]
-		fresh = fresh[len(group):]
-		digests := make([]hash, len(group))
-		for i, o := range group {
-			digests[i] = Digest(o)
-		}
-		tree, sig := c.signGroup(c.cfg.Self, digests)
-		own := &signedGroup{from: c.cfg.Self, size: uint32(len(group)), root: tree.root(), signature: sig, checked: true, valid: true}
-		for i, o := range group {
-			held = append(held, heldOutput{o: o, digest: digests[i], own: vote{digest: digests[i], group: own, index: uint32(i), path: tree.path(i)}, perform: perform})
-		}
-	}
-	if len(held) == 0 {
+	if len(fresh) == 0 {
 		return
+	}
+	queued := make([]pendingOutput, len(fresh))
+	for i, o := range fresh {
+		h := &heldOutput{o: o, digest: Digest(o), perform: perform}
+		queued[i] = pendingOutput{target: c.cfg.Self, seq: o.Seq, digest: h.digest, held: h}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.cfg.Now()
-	for _, h := range held {
-		h.since = now
-		c.waiting = append(c.waiting, h)
-		c.through = max(c.through, h.o.Seq)
+	for _, p := range queued {
+		p.held.since = now
+		c.waiting = append(c.waiting, p.held)
+		c.through = max(c.through, p.seq)
 	}
-	c.release()
+	c.queue(queued)
 	if len(c.votes) > maxHeldVotes/2 {
 		c.dropStaleVotes()
 	}
@@ -369,7 +435,7 @@ func (c *Certifier) Hold(outs []Output, perform func(Output, Certificate)) {
 func (c *Certifier) Withdraw(done func(Output) bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.waiting = slices.DeleteFunc(c.waiting, func(h heldOutput) bool {
+	c.waiting = slices.DeleteFunc(c.waiting, func(h *heldOutput) bool {
 		if !done(h.o) {
 			return false
 		}
@@ -394,7 +460,7 @@ func (c *Certifier) dropStaleVotes() {
 func (c *Certifier) checked(g *signedGroup) bool {
 	if !g.checked {
 		g.checked = true
-		g.valid = ed25519.Verify(c.cfg.Members[g.from], statement(c.cfg.ClusterID, c.cfg.Self, g.size, g.root), g.signature)
+		g.valid = ed25519.Verify(c.cfg.Members[g.from], statement(c.cfg.ClusterID, g.size, g.root), g.signature)
 		if !g.valid {
 			c.invalid.Add(1)
 		}
@@ -407,6 +473,9 @@ func (c *Certifier) checked(g *signedGroup) bool {
 func (c *Certifier) release() {
 	for len(c.waiting) > 0 {
 		h := c.waiting[0]
+		if h.own.group == nil {
+			return // this node has not signed it yet
+		}
 		cert := Certificate{h.own.signature()}
 		votes := c.votes[h.o.Seq]
 		for _, from := range slices.Sorted(maps.Keys(votes)) {
@@ -431,7 +500,7 @@ func (c *Certifier) release() {
 			return
 		}
 		delete(c.votes, h.o.Seq)
-		c.waiting[0] = heldOutput{}
+		c.waiting[0] = nil
 		c.waiting = c.waiting[1:]
 		c.certified.Add(1)
 		h.perform(h.o, cert)
@@ -461,10 +530,11 @@ func (c *Certifier) Receive(from consensus.NodeID, msg []byte) {
 
 // receivedGroup is one group as a message carries it, its tree built.
 type receivedGroup struct {
-	signed *signedGroup
-	seqs   []uint64
-	digest []hash
-	tree   groupTree
+	signed  *signedGroup
+	targets []consensus.NodeID
+	seqs    []uint64
+	digest  []hash
+	tree    groupTree
 }
 
 // receiveGroups takes the signed groups of one message, all of them or,
@@ -483,10 +553,11 @@ func (c *Certifier) receiveGroups(from consensus.NodeID, b []byte) {
 			c.invalid.Add(1)
 			return
 		}
-		g := receivedGroup{seqs: make([]uint64, n), digest: make([]hash, n)}
+		g := receivedGroup{targets: make([]consensus.NodeID, n), seqs: make([]uint64, n), digest: make([]hash, n)}
 		for i, r := 0, b[2:]; i < n; i, r = i+1, r[groupRecordSize:] {
-			g.seqs[i] = binary.BigEndian.Uint64(r)
-			copy(g.digest[i][:], r[8:groupRecordSize])
+			g.targets[i] = consensus.NodeID(binary.BigEndian.Uint64(r))
+			g.seqs[i] = binary.BigEndian.Uint64(r[8:])
+			copy(g.digest[i][:], r[16:groupRecordSize])
 		}
 		g.tree = newGroupTree(g.digest)
 		g.signed = &signedGroup{from: from, size: uint32(n), root: g.tree.root(), signature: slices.Clone(b[size-ed25519.SignatureSize : size])}
@@ -497,6 +568,9 @@ func (c *Certifier) receiveGroups(from consensus.NodeID, b []byte) {
 	defer c.mu.Unlock()
 	for _, g := range groups {
 		for i, seq := range g.seqs {
+			if g.targets[i] != c.cfg.Self {
+				continue // for another node: a leaf of the tree, no more
+			}
 			if seq <= c.through && !c.isWaiting(seq) {
 				continue // performed already, or never addressed here
 			}
@@ -539,10 +613,12 @@ func (c *Certifier) resendTo(to consensus.NodeID, from uint64) {
 	c.sendGroups(to, groups)
 }
 
-// Tick asks the other members to send their signatures again when the
-// first waiting output has waited resendAfter, at most once per
-// resendAfter; the caller calls it periodically.
+// Tick flushes what the node left unsigned for flushAfter, and asks the
+// other members to send their signatures again when the first waiting
+// output has waited resendAfter, at most once per resendAfter; the caller
+// calls it periodically.
 func (c *Certifier) Tick(now time.Time) {
+	c.FlushIfDue()
 	c.mu.Lock()
 	if len(c.waiting) == 0 || now.Sub(c.waiting[0].since) < resendAfter || now.Sub(c.lastResend) < resendAfter {
 		c.mu.Unlock()
@@ -584,7 +660,7 @@ func (c *Certifier) Counts() CertifierCounts {
 // certificate holds it.
 func SignOutput(clusterID string, node consensus.NodeID, key ed25519.PrivateKey, o Output) Signature {
 	tree := newGroupTree([]hash{Digest(o)})
-	return Signature{Node: node, Signature: ed25519.Sign(key, statement(clusterID, o.Node, 1, tree.root())), Group: 1}
+	return Signature{Node: node, Signature: ed25519.Sign(key, statement(clusterID, 1, tree.root())), Group: 1}
 }
 
 // ErrNotCertified is returned by Verify for an output whose certificate
@@ -606,7 +682,7 @@ func Verify(clusterID string, members map[consensus.NodeID]ed25519.PublicKey, o 
 			continue
 		}
 		root, ok := rootFromPath(digest, s.Index, s.Group, s.Path)
-		if ok && ed25519.Verify(key, statement(clusterID, o.Node, s.Group, root), s.Signature) {
+		if ok && ed25519.Verify(key, statement(clusterID, s.Group, root), s.Signature) {
 			signed[s.Node] = true
 		}
 	}

@@ -102,6 +102,13 @@ func newCertifiedCluster(t *testing.T, faulty consensus.NodeID) *certifiedCluste
 	return c
 }
 
+// route routes outs on node id and flushes its signatures, as a node
+// that has nothing more to run does.
+func (c *certifiedCluster) route(id consensus.NodeID, outs []Output) {
+	c.routers[id].Route(outs)
+	c.routers[id].Flush()
+}
+
 // deliver hands every queued message to its receiver, until none is left.
 func (c *certifiedCluster) deliver() {
 	for range 100 {
@@ -130,13 +137,13 @@ func sends(node consensus.NodeID, first uint64, data ...string) []Output {
 func TestCertifiedOutputsArePerformedInOrderOnceFPlusOneSign(t *testing.T) {
 	c := newCertifiedCluster(t, 0)
 	outs := sends(2, 1, "a", "b", "c")
-	c.routers[2].Route(outs)
+	c.route(2, outs)
 	require.Empty(t, c.sent[2].all(), "nothing is performed on the node's own word")
-	c.routers[3].Route(outs)
+	c.route(3, outs)
 	c.deliver()
 	require.Equal(t, []string{"a", "b", "c"}, c.sent[2].all(), "node 3's signatures make f+1 = 2 with node 2's own")
-	c.routers[1].Route(outs)
-	c.routers[4].Route(outs)
+	c.route(1, outs)
+	c.route(4, outs)
 	c.deliver()
 	require.Equal(t, []string{"a", "b", "c"}, c.sent[2].all(), "later signatures perform nothing twice")
 	counts := c.routers[2].Certify.Counts()
@@ -149,23 +156,23 @@ func TestCertifiedOutputsArePerformedInOrderOnceFPlusOneSign(t *testing.T) {
 func TestSignaturesThatArriveBeforeTheOutputCount(t *testing.T) {
 	c := newCertifiedCluster(t, 0)
 	outs := sends(1, 1, "x")
-	c.routers[4].Route(outs)
+	c.route(4, outs)
 	c.deliver()
 	require.Empty(t, c.sent[1].all())
-	c.routers[1].Route(outs)
+	c.route(1, outs)
 	require.Equal(t, []string{"x"}, c.sent[1].all())
 }
 
 func TestAFaultyMemberCannotCertifyAWrongOutputNorBlockARightOne(t *testing.T) {
 	c := newCertifiedCluster(t, 4)
 	right := sends(1, 1, "right")
-	c.routers[1].Route(right)
-	c.routers[4].Route(right) // signs a wrong digest
+	c.route(1, right)
+	c.route(4, right) // signs a wrong digest
 	c.deliver()
 	require.Empty(t, c.sent[1].all(), "a wrong digest is no vote for the right output")
 	require.Equal(t, uint64(1), c.routers[1].Certify.Counts().Mismatched)
 
-	c.routers[2].Route(right)
+	c.route(2, right)
 	c.deliver()
 	require.Equal(t, []string{"right"}, c.sent[1].all(), "one correct member's signature certifies it")
 
@@ -173,9 +180,9 @@ func TestAFaultyMemberCannotCertifyAWrongOutputNorBlockARightOne(t *testing.T) {
 	// correct replica computed: the target computed another.
 	wrong := sends(1, 2, "forged")
 	c.routers[4].Certify.cfg.SignWrongDigests = false
-	c.routers[4].Route(wrong)
+	c.route(4, wrong)
 	c.deliver()
-	c.routers[1].Route(sends(1, 2, "real"))
+	c.route(1, sends(1, 2, "real"))
 	require.Equal(t, []string{"right"}, c.sent[1].all())
 	require.Equal(t, uint64(2), c.routers[1].Certify.Counts().Mismatched)
 }
@@ -183,8 +190,8 @@ func TestAFaultyMemberCannotCertifyAWrongOutputNorBlockARightOne(t *testing.T) {
 func TestForgedAndMalformedSignaturesAreRefused(t *testing.T) {
 	c := newCertifiedCluster(t, 0)
 	outs := sends(1, 1, "x")
-	c.routers[1].Route(outs)
-	c.routers[2].Route(outs)
+	c.route(1, outs)
+	c.route(2, outs)
 	c.mu.Lock()
 	q := c.queued
 	c.queued = nil
@@ -208,9 +215,9 @@ func TestForgedAndMalformedSignaturesAreRefused(t *testing.T) {
 func TestAWaitingOutputAsksForLostSignaturesAgain(t *testing.T) {
 	c := newCertifiedCluster(t, 0)
 	outs := sends(1, 1, "x")
-	c.routers[1].Route(outs)
-	c.routers[2].Route(outs)
-	c.routers[3].Route(outs)
+	c.route(1, outs)
+	c.route(2, outs)
+	c.route(3, outs)
 	c.mu.Lock()
 	c.queued = nil // lost on the way
 	c.mu.Unlock()
@@ -232,10 +239,12 @@ func TestARepeatedOutputWaitingForItsCertificateIsHeldOnce(t *testing.T) {
 	x, y := sends(1, 1, "x"), sends(1, 2, "y")
 	for range 3 {
 		r.Repeat(x)
+		r.Flush()
 	}
 	require.Equal(t, 1, r.Certify.Counts().Waiting)
 	r.Route(y)
-	c.routers[2].Route(append(x, y...))
+	r.Flush()
+	c.route(2, append(x, y...))
 	c.deliver()
 	require.Equal(t, []string{"x", "y"}, c.sent[1].all(), "x once, and y behind it")
 	require.Zero(t, r.Certify.Counts().Waiting)
@@ -248,9 +257,11 @@ func TestAWithdrawnOutputHoldsNothingBack(t *testing.T) {
 	c := newCertifiedCluster(t, 0)
 	r := c.routers[1]
 	r.Repeat(sends(1, 1, "acknowledged in an earlier life"))
+	r.Flush()
 	next := sends(1, 2, "next")
 	r.Route(next)
-	c.routers[2].Route(next)
+	r.Flush()
+	c.route(2, next)
 	c.deliver()
 	require.Empty(t, c.sent[1].all(), "next waits behind the first")
 	r.Withdraw(func(o Output) bool { return o.Seq == 3 })
@@ -267,10 +278,11 @@ func TestAWithdrawnOutputHoldsNothingBack(t *testing.T) {
 func TestAReplayingMemberSignsForTheOthers(t *testing.T) {
 	c := newCertifiedCluster(t, 0)
 	outs := sends(1, 1, "x")
-	c.routers[1].Route(outs)
+	c.route(1, outs)
 	replaying := c.routers[2]
 	replaying.Quiet.Store(true)
 	replaying.Route(outs)
+	replaying.Flush()
 	c.deliver()
 	require.Equal(t, []string{"x"}, c.sent[1].all())
 	require.Empty(t, c.sent[2].all(), "the replaying member performs nothing itself")
@@ -286,7 +298,7 @@ func TestOnlyOutputsThatLeaveTheClusterWaitForACertificate(t *testing.T) {
 	require.Equal(t, CertifierCounts{}, r.Certify.Counts())
 }
 
-func TestStatementsNameTheClusterTheTargetAndTheGroup(t *testing.T) {
+func TestStatementsNameTheClusterAndTheGroup(t *testing.T) {
 	rootOf := func(outs ...Output) hash {
 		var digests []hash
 		for _, o := range outs {
@@ -295,12 +307,12 @@ func TestStatementsNameTheClusterTheTargetAndTheGroup(t *testing.T) {
 		return newGroupTree(digests).root()
 	}
 	x := sends(2, 5, "x")[0]
-	base := statement("test", 2, 1, rootOf(x))
-	require.NotEqual(t, base, statement("test", 2, 1, rootOf(sends(2, 6, "x")[0])), "the sequence number, through the output's digest")
-	require.NotEqual(t, base, statement("test", 2, 1, rootOf(sends(2, 5, "y")[0])), "the bytes")
-	require.NotEqual(t, base, statement("test", 3, 1, rootOf(x)), "the target")
-	require.NotEqual(t, base, statement("other", 2, 1, rootOf(x)), "the cluster")
-	require.NotEqual(t, base, statement("test", 2, 2, rootOf(x)), "the group's size")
+	base := statement("test", 1, rootOf(x))
+	require.NotEqual(t, base, statement("test", 1, rootOf(sends(2, 6, "x")[0])), "the sequence number, through the output's digest")
+	require.NotEqual(t, base, statement("test", 1, rootOf(sends(2, 5, "y")[0])), "the bytes")
+	require.NotEqual(t, base, statement("test", 1, rootOf(sends(3, 5, "x")[0])), "the target, through the output's digest")
+	require.NotEqual(t, base, statement("other", 1, rootOf(x)), "the cluster")
+	require.NotEqual(t, base, statement("test", 2, rootOf(x)), "the group's size")
 	two := sends(2, 5, "x", "y")
 	require.NotEqual(t, rootOf(two...), rootOf(two[1], two[0]), "the order of the group")
 }
@@ -335,7 +347,7 @@ func TestCertificatesConvinceWhoeverHoldsTheMembersKeys(t *testing.T) {
 	c := newCertifiedCluster(t, 4)
 	outs := sends(1, 7, "reply")
 	for _, id := range []consensus.NodeID{1, 2, 4} {
-		c.routers[id].Route(outs)
+		c.route(id, outs)
 	}
 	c.deliver()
 	net := c.sent[1]
@@ -365,9 +377,9 @@ func TestADiskWriteGoesToItsDeviceWithItsCertificate(t *testing.T) {
 	disks := &certifiedDisks{}
 	c.routers[1].Devices.Disks = disks
 	outs := []Output{{Seq: 1, Node: 1, Action: DiskWrite{Disk: "j", Data: []byte("x")}}}
-	c.routers[1].Route(outs)
+	c.route(1, outs)
 	require.Empty(t, disks.certs, "held until certified")
-	c.routers[2].Route(outs)
+	c.route(2, outs)
 	c.deliver()
 	require.Len(t, disks.certs, 1)
 	require.NoError(t, Verify("test", c.public, outs[0], disks.certs[0]))
@@ -390,8 +402,8 @@ func (c *certifiedCluster) takeQueued(from consensus.NodeID) [][]byte {
 func TestOneSignatureCertifiesAGroupOfOutputs(t *testing.T) {
 	c := newCertifiedCluster(t, 0)
 	outs := sends(1, 10, "a", "b", "c", "d", "e")
-	c.routers[1].Route(outs)
-	c.routers[2].Route(outs)
+	c.route(1, outs)
+	c.route(2, outs)
 	msgs := c.takeQueued(2)
 	require.Len(t, msgs, 1, "one message for the group")
 	require.Len(t, msgs[0], 1+groupOverheadSize+len(outs)*groupRecordSize, "one signature for five outputs")
@@ -416,8 +428,8 @@ func TestGroupsAreBoundedAndEachCertifies(t *testing.T) {
 		data[i] = string(rune('a' + i%26))
 	}
 	outs := sends(1, 1, data...)
-	c.routers[1].Route(outs)
-	c.routers[2].Route(outs)
+	c.route(1, outs)
+	c.route(2, outs)
 	msgs := c.takeQueued(2)
 	require.Len(t, msgs, 1)
 	require.Len(t, msgs[0], 1+2*groupOverheadSize+len(outs)*groupRecordSize, "two groups: %d outputs and 3", maxGroup)
@@ -439,12 +451,12 @@ func TestGroupsAreBoundedAndEachCertifies(t *testing.T) {
 
 // certifiedGroup is what a member that signed outs as one group would
 // hand on for each of them.
-func certifiedGroup(t *testing.T, c *certifiedCluster, signer consensus.NodeID, target consensus.NodeID, outs []Output) Certificate {
+func certifiedGroup(c *certifiedCluster, signer consensus.NodeID, outs []Output) Certificate {
 	digests := make([]hash, len(outs))
 	for i, o := range outs {
 		digests[i] = Digest(o)
 	}
-	tree, sig := c.routers[signer].Certify.signGroup(target, digests)
+	tree, sig := c.routers[signer].Certify.signGroup(digests)
 	var cert Certificate
 	for i := range outs {
 		cert = append(cert, Signature{Node: signer, Signature: sig, Group: uint32(len(outs)), Index: uint32(i), Path: tree.path(i)})
@@ -452,10 +464,10 @@ func certifiedGroup(t *testing.T, c *certifiedCluster, signer consensus.NodeID, 
 	return cert
 }
 
-func TestAGroupSignatureCertifiesOnlyTheOutputsOfItsGroupForItsTarget(t *testing.T) {
+func TestAGroupSignatureCertifiesOnlyTheOutputsOfItsGroup(t *testing.T) {
 	c := newCertifiedCluster(t, 0)
 	group := sends(1, 1, "a", "b", "c", "d", "e")
-	by2, by3 := certifiedGroup(t, c, 2, 1, group), certifiedGroup(t, c, 3, 1, group)
+	by2, by3 := certifiedGroup(c, 2, group), certifiedGroup(c, 3, group)
 	for i, o := range group {
 		require.NoError(t, Verify("test", c.public, o, Certificate{by2[i], by3[i]}))
 	}
@@ -468,27 +480,37 @@ func TestAGroupSignatureCertifiesOnlyTheOutputsOfItsGroupForItsTarget(t *testing
 	changed := sends(1, 1, "A")[0]
 	require.ErrorIs(t, Verify("test", c.public, changed, Certificate{by2[0], by3[0]}), ErrNotCertified, "other bytes at that place")
 
-	elsewhere := certifiedGroup(t, c, 3, 2, group)
-	require.ErrorIs(t, Verify("test", c.public, group[2], Certificate{by2[2], elsewhere[2]}), ErrNotCertified, "a group signed for another target")
+	// The same sequence numbers and bytes, for node 2.
+	forNode2 := sends(2, 1, "a", "b", "c", "d", "e")
+	elsewhere := certifiedGroup(c, 3, forNode2)
+	require.ErrorIs(t, Verify("test", c.public, group[2], Certificate{by2[2], elsewhere[2]}), ErrNotCertified, "a group for another target")
 
+	// Node 3 sends node 1 that group twice: as it is, and with every
+	// output labelled as node 1's.
 	target := c.routers[1].Certify
-	msg := []byte{msgGroups}
-	var seqs []uint64
-	var digests []hash
-	for _, o := range group {
-		seqs, digests = append(seqs, o.Seq), append(digests, Digest(o))
+	records := func(label consensus.NodeID) []pendingOutput {
+		var p []pendingOutput
+		for _, o := range forNode2 {
+			p = append(p, pendingOutput{target: label, seq: o.Seq, digest: Digest(o)})
+		}
+		return p
 	}
-	msg = appendGroup(msg, seqs, digests, elsewhere[0].Signature)
-	target.Receive(3, msg)
-	c.routers[1].Route(group)
-	require.Empty(t, c.sent[1].all(), "a member's group for another target is no vote here")
-	require.Equal(t, uint64(1), target.Counts().Invalid, "and counted once for its five outputs")
+	target.Receive(3, appendGroup([]byte{msgGroups}, records(2), elsewhere[0].Signature))
+	c.route(1, group)
+	require.Empty(t, c.sent[1].all(), "another node's outputs are no votes here")
+	require.Equal(t, CertifierCounts{Waiting: 5}, target.Counts(), "nor counted against anyone")
+	target.Receive(3, appendGroup([]byte{msgGroups}, records(1), elsewhere[0].Signature))
+	require.Empty(t, c.sent[1].all(), "labelled as this node's, they do not match its digests")
+	require.Equal(t, uint64(1), target.Counts().Mismatched, "seen so far at the first output, which the others wait behind")
+	target.Receive(2, appendGroup([]byte{msgGroups}, records(1), elsewhere[0].Signature))
+	require.Empty(t, c.sent[1].all(), "node 3's signature passed off as node 2's")
+	require.Equal(t, uint64(1), target.Counts().Invalid, "counted once for the group's five outputs")
 }
 
 func TestTruncatedOrStretchedProofsAreRefused(t *testing.T) {
 	c := newCertifiedCluster(t, 0)
 	group := sends(1, 1, "a", "b", "c", "d", "e", "f", "g")
-	by2, by3 := certifiedGroup(t, c, 2, 1, group), certifiedGroup(t, c, 3, 1, group)
+	by2, by3 := certifiedGroup(c, 2, group), certifiedGroup(c, 3, group)
 	o, good := group[2], by3[2]
 	require.NoError(t, Verify("test", c.public, o, Certificate{by2[2], good}))
 	require.Len(t, good.Path, 3)
@@ -552,7 +574,7 @@ func TestEveryLeafOfEveryGroupSizeProvesItsRoot(t *testing.T) {
 func TestReplyFramesCarryProofsAndRefuseTruncation(t *testing.T) {
 	c := newCertifiedCluster(t, 0)
 	group := sends(1, 4, "+OK\r\n", "$1\r\nx\r\n", ":7\r\n")
-	by1, by2 := certifiedGroup(t, c, 1, 1, group), certifiedGroup(t, c, 2, 1, group)
+	by1, by2 := certifiedGroup(c, 1, group), certifiedGroup(c, 2, group)
 	conn := group[0].Action.(Send).Conn
 	stream := AppendHello(nil, conn)
 	for i, o := range group {
@@ -580,4 +602,65 @@ func TestReplyFramesCarryProofsAndRefuseTruncation(t *testing.T) {
 		}
 		require.Error(t, last, "cut to %d of %d bytes", n, len(stream))
 	}
+}
+
+// A node signs what it computed since its last flush with one signature,
+// whatever nodes the outputs are for, and each of them checks its own
+// outputs against that one group.
+func TestOneFlushSignsTheOutputsOfManyRoutesForEveryNode(t *testing.T) {
+	c := newCertifiedCluster(t, 0)
+	var all []Output
+	for seq := uint64(1); seq <= 9; seq++ {
+		node := consensus.NodeID(1 + seq%3)
+		all = append(all, Output{Seq: seq, Node: node, Action: Send{Conn: entry.ConnID{Node: node, Serial: 1}, Data: []byte{byte(seq)}}})
+	}
+	signer := c.routers[4]
+	signer.Certify.cfg.Now = func() time.Time { return time.Unix(100, 0) } // never due by itself
+	for i := 0; i < len(all); i += 3 {
+		signer.Route(all[i : i+3])
+	}
+	require.Empty(t, c.takeQueued(4), "nothing signed before the flush")
+	signer.Flush()
+	msgs := map[consensus.NodeID][]byte{}
+	c.mu.Lock()
+	for _, m := range c.queued {
+		require.Equal(t, consensus.NodeID(4), m.from)
+		require.NotContains(t, msgs, m.to, "one message for each node")
+		msgs[m.to] = m.msg
+	}
+	c.mu.Unlock()
+	require.Len(t, msgs, 3)
+	require.Len(t, msgs[1], 1+groupOverheadSize+len(all)*groupRecordSize, "one group of nine outputs")
+	require.Equal(t, msgs[1], msgs[2], "the same group and signature for every node")
+	require.Equal(t, msgs[1], msgs[3])
+	c.deliver()
+	for id := consensus.NodeID(1); id <= 3; id++ {
+		c.route(id, all)
+	}
+	c.deliver()
+	for _, o := range all {
+		net := c.sent[o.Node]
+		i := slices.Index(net.seqs, o.Seq)
+		require.NotEqual(t, -1, i, "output %d performed", o.Seq)
+		require.NoError(t, Verify("test", c.public, o, net.certs[i]))
+	}
+}
+
+func TestANodePerformsItsOutputsOnlyOnceItSignedThemToo(t *testing.T) {
+	c := newCertifiedCluster(t, 0)
+	outs := sends(1, 1, "x", "y")
+	c.route(2, outs)
+	c.deliver()
+	r := c.routers[1]
+	now := time.Unix(100, 0)
+	r.Certify.cfg.Now = func() time.Time { return now }
+	r.Route(outs)
+	require.Empty(t, c.sent[1].all(), "node 2's signature alone is not enough")
+	require.Equal(t, 2, r.Certify.Counts().Waiting)
+	now = now.Add(flushAfter / 2)
+	r.Route(nil)
+	require.Empty(t, c.sent[1].all(), "not yet due")
+	now = now.Add(flushAfter)
+	r.Certify.Tick(now)
+	require.Equal(t, []string{"x", "y"}, c.sent[1].all(), "signed once due, though the node never flushed")
 }

@@ -70,7 +70,8 @@ type Router struct {
 	// Certify, in a Byzantine cluster, signs every output for the node
 	// it is addressed to and holds this node's own until they are
 	// certified; nil in a crash-fault cluster, where outputs are
-	// performed as they are computed.
+	// performed as they are computed. The outputs routed are signed at
+	// the next Flush, or once they have waited for it (FlushIfDue).
 	Certify *Certifier
 	// Observe, when set, is called with each output just before this
 	// router performs it, and its certificate (nil where none is
@@ -136,6 +137,17 @@ func (r *Router) Route(outs []Output) {
 	r.performCertified(mine)
 	if addressed != nil {
 		r.addressed = addressed
+	}
+	if r.Certify != nil {
+		r.Certify.FlushIfDue()
+	}
+}
+
+// Flush signs the outputs routed or repeated since the last flush: the
+// node calls it when it has nothing more to run (Certifier.Flush).
+func (r *Router) Flush() {
+	if r.Certify != nil {
+		r.Certify.Flush()
 	}
 }
 
