@@ -170,9 +170,9 @@ type sentGroup struct {
 	record []byte
 }
 
-// Signature is one member's signature over a group of outputs for one
-// target, with the proof that places one output in it: the group's size,
-// the output's index there, and the hashes from its leaf to the root.
+// Signature is one member's signature over a group of outputs, with the
+// proof that places one output in it: the group's size, the output's
+// index there, and the hashes from its leaf to the root.
 type Signature struct {
 	Node      consensus.NodeID
 	Signature []byte

@@ -4,9 +4,9 @@ import (
 	"crypto/sha256"
 )
 
-// A member signs the outputs it computes for one target in groups: one
-// signature per group (the outputs of one Route call for that target),
-// over the root of a hash tree whose leaves are the outputs' digests. A
+// A member signs the outputs it computes in groups: one signature per
+// group (what it computed since it last signed, Certifier.Flush), over
+// the root of a hash tree whose leaves are the outputs' digests. A
 // certificate carries, with each signature, the output's place in the
 // group and the hashes from its leaf up to the root, so that whoever
 // checks it recomputes the root from the output alone. Each member groups
