@@ -17,9 +17,10 @@ import (
 )
 
 // A Byzantine cluster performs an output only with a certificate: f+1
-// replicas' signatures over the same digest, so at least one correct
-// replica computed it. Every replica signs each output it computes and
-// sends the signature to the output's node; that node holds its own
+// replicas' signatures over groups holding the same digest, so at least
+// one correct replica computed it. Every replica signs the outputs it
+// computes, one signature per group (group.go), and sends the group to
+// the nodes its outputs are addressed to; each node holds its own
 // outputs, in sequence order, until enough signatures match its own
 // digest. A faulty replica can withhold or forge nothing that way: its
 // signature over a wrong digest matches no correct one and is counted.
@@ -37,11 +38,14 @@ const (
 	// before this node computed the output are kept. Dropped ones are
 	// asked for again once the output waits.
 	maxHeldVotes = 1 << 16
-	// signedHistory is how many of its signatures for each member a node
-	// keeps to send again when that member asks.
+	// signedHistory is how many outputs' worth of its signed groups for
+	// each member a node keeps to send again when that member asks.
 	signedHistory = 1 << 14
-	// recordsPerMessage bounds one message of signatures (104 bytes each).
-	recordsPerMessage = 1024
+	// maxMessage bounds one message of signed groups, in bytes.
+	maxMessage = 1 << 17
+	// flushAfter bounds how long an output waits to be signed while the
+	// node keeps running (Flush).
+	flushAfter = time.Millisecond
 	// resendAfter is how long an output waits for its certificate before
 	// the node asks the others to send their signatures again: a
 	// signature sent while the transport was congested or the node down
@@ -51,11 +55,16 @@ const (
 
 // Message kinds between certifiers.
 const (
-	msgSignatures byte = 'S'
-	msgResend     byte = 'R'
+	msgGroups byte = 'G'
+	msgResend byte = 'R'
 )
 
-const signatureRecordSize = 8 + sha256.Size + ed25519.SignatureSize
+// A signed group travels as the number of its outputs (2 bytes), each
+// output's target, sequence number and digest, and the signature.
+const (
+	groupRecordSize   = 8 + 8 + sha256.Size
+	groupOverheadSize = 2 + ed25519.SignatureSize
+)
 
 // CertifierConfig says who signs and who is trusted.
 type CertifierConfig struct {
@@ -86,41 +95,90 @@ type Certifier struct {
 	quorum int // f+1 of n = 3f+1
 
 	mu      sync.Mutex
-	waiting []heldOutput
-	// votes are verified signatures for outputs addressed here, by
+	waiting []*heldOutput
+	// pending are the outputs computed and not signed yet, and since
+	// when the first has waited.
+	pending      []pendingOutput
+	pendingSince time.Time
+	// votes are members' signed digests for outputs addressed here, by
 	// sequence number and signer.
 	votes map[uint64]map[consensus.NodeID]vote
 	// through is the highest sequence number of an output addressed here
 	// that was held; votes at or below it for no held output are stale.
 	through uint64
-	// signed keeps this node's recent signature records for each member.
-	signed     map[consensus.NodeID][][]byte
+	// signed keeps this node's recent signed groups for each member.
+	signed     map[consensus.NodeID]*signedHistoryOf
 	lastResend time.Time
 
 	certified, mismatched, invalid atomic.Uint64
 }
 
 type heldOutput struct {
-	o       Output
-	digest  [sha256.Size]byte
-	own     []byte // this node's signature
+	o      Output
+	digest hash
+	// own is this node's signature, once its group is signed.
+	own     vote
 	perform func(Output, Certificate)
 	since   time.Time
 }
 
-// vote is one member's signature over the digest it computed. It is
-// checked only when it could count: an output needs f signatures besides
-// its node's own, and n-1 arrive.
-type vote struct {
-	digest    [sha256.Size]byte
-	signature []byte
-	checked   bool
+// pendingOutput is one output to sign: for another node, or this node's
+// own held one.
+type pendingOutput struct {
+	target consensus.NodeID
+	seq    uint64
+	digest hash
+	held   *heldOutput
 }
 
-// Signature is one member's signature of an output's statement.
+// signedGroup is one member's signature over a group of outputs that
+// holds some for this node. It is checked once, when the first of its outputs could count,
+// and then counts for all of them.
+type signedGroup struct {
+	from      consensus.NodeID
+	size      uint32
+	root      hash
+	signature []byte
+	checked   bool
+	valid     bool
+}
+
+// vote is one member's digest of one output and the proof that its
+// signed group holds it. Only the proof is kept of the group, so a vote
+// costs at most maxProofPath hashes however large its group.
+type vote struct {
+	digest hash
+	group  *signedGroup
+	index  uint32
+	path   []hash
+}
+
+func (v vote) signature() Signature {
+	return Signature{Node: v.group.from, Signature: v.group.signature, Group: v.group.size, Index: v.index, Path: v.path}
+}
+
+// signedHistoryOf is what a node keeps of the groups it signed for one
+// member: each group's message record and last sequence number.
+type signedHistoryOf struct {
+	groups  []sentGroup
+	outputs int
+}
+
+type sentGroup struct {
+	last   uint64
+	size   int
+	record []byte
+}
+
+// Signature is one member's signature over a group of outputs, with the
+// proof that places one output in it: the group's size, the output's
+// index there, and the hashes from its leaf to the root.
 type Signature struct {
 	Node      consensus.NodeID
 	Signature []byte
+	Group     uint32
+	Index     uint32
+	Path      [][sha256.Size]byte
 }
 
 // Certificate is f+1 members' signatures over one output: whoever holds
@@ -150,7 +208,7 @@ func NewCertifier(cfg CertifierConfig) (*Certifier, error) {
 		cfg:    cfg,
 		quorum: certificateQuorum(n),
 		votes:  map[uint64]map[consensus.NodeID]vote{},
-		signed: map[consensus.NodeID][][]byte{},
+		signed: map[consensus.NodeID]*signedHistoryOf{},
 	}, nil
 }
 
@@ -158,16 +216,19 @@ func NewCertifier(cfg CertifierConfig) (*Certifier, error) {
 // signers among whom one is correct.
 func certificateQuorum(n int) int { return (n-1)/3 + 1 }
 
-func (c *Certifier) statement(seq uint64, target consensus.NodeID, digest [sha256.Size]byte) []byte {
-	return statement(c.cfg.ClusterID, seq, target, digest)
+// statement is what a signature covers: a group of size outputs, by the
+// root of their tree. Each leaf is an output's digest, which names its
+// sequence number, target node and bytes.
+func statement(clusterID string, size uint32, root hash) []byte {
+	b := append([]byte("synod outputs\x00"), clusterID...)
+	b = binary.BigEndian.AppendUint32(b, size)
+	return append(b, root[:]...)
 }
 
-// statement is what a signature covers.
-func statement(clusterID string, seq uint64, target consensus.NodeID, digest [sha256.Size]byte) []byte {
-	b := append([]byte("synod output\x00"), clusterID...)
-	b = binary.BigEndian.AppendUint64(b, seq)
-	b = binary.BigEndian.AppendUint64(b, uint64(target))
-	return append(b, digest[:]...)
+// signGroup signs digests, at most maxGroup of them, as one group.
+func (c *Certifier) signGroup(digests []hash) (groupTree, []byte) {
+	tree := newGroupTree(digests)
+	return tree, ed25519.Sign(c.cfg.Key, statement(c.cfg.ClusterID, uint32(len(digests)), tree.root()))
 }
 
 // NeedsCertificate reports whether an action reaches someone outside the
@@ -180,10 +241,10 @@ func NeedsCertificate(a Action) bool {
 	return true
 }
 
-// Sign signs outputs addressed to other members and sends each member
-// its signatures.
+// Sign queues the outputs addressed to other members to be signed at
+// the next Flush.
 func (c *Certifier) Sign(outs []Output) {
-	batches := map[consensus.NodeID][]byte{}
+	var queued []pendingOutput
 	for _, o := range outs {
 		if o.Node == c.cfg.Self || !NeedsCertificate(o.Action) {
 			continue
@@ -195,34 +256,129 @@ func (c *Certifier) Sign(outs []Output) {
 		if c.cfg.SignWrongDigests {
 			digest[0] ^= 0xff
 		}
-		record := binary.BigEndian.AppendUint64(make([]byte, 0, signatureRecordSize), o.Seq)
-		record = append(record, digest[:]...)
-		record = append(record, ed25519.Sign(c.cfg.Key, c.statement(o.Seq, o.Node, digest))...)
-		c.remember(o.Node, record)
-		b := batches[o.Node]
-		if b == nil {
-			b = []byte{msgSignatures}
-		}
-		b = append(b, record...)
-		batches[o.Node] = b
-		if len(b) >= 1+recordsPerMessage*signatureRecordSize {
-			c.send(o.Node, b)
-			delete(batches, o.Node)
-		}
+		queued = append(queued, pendingOutput{target: o.Node, seq: o.Seq, digest: digest})
 	}
-	for _, to := range slices.Sorted(maps.Keys(batches)) { // in one order, for the simulator's same runs
-		c.send(to, batches[to])
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.queue(queued)
+}
+
+// queue adds outputs to sign. Called with mu held.
+func (c *Certifier) queue(outs []pendingOutput) {
+	if len(outs) == 0 {
+		return
+	}
+	if len(c.pending) == 0 {
+		c.pendingSince = c.cfg.Now()
+	}
+	c.pending = append(c.pending, outs...)
+}
+
+// Flush signs the outputs queued since the last flush, maxGroup to a
+// signature whatever nodes they are for, and sends each group to the
+// other nodes it holds outputs for. The node flushes when it has nothing
+// more to run, so that the outputs of a busy stretch share signatures,
+// and FlushIfDue bounds how long that stretch delays the first of them.
+// Each member groups as its own timing falls: groups need not match
+// between members, since each signature carries its own proof.
+func (c *Certifier) Flush() {
+	c.mu.Lock()
+	pending := c.pending
+	c.pending = nil
+	c.mu.Unlock()
+	sends := map[consensus.NodeID][]sentGroup{}
+	for len(pending) > 0 {
+		group := pending[:min(len(pending), maxGroup)]
+		pending = pending[len(group):]
+		digests := make([]hash, len(group))
+		for i, p := range group {
+			digests[i] = p.digest
+		}
+		tree, sig := c.signGroup(digests)
+		record := appendGroup(nil, group, sig)
+		last := map[consensus.NodeID]uint64{}
+		for _, p := range group {
+			if p.target != c.cfg.Self {
+				last[p.target] = max(last[p.target], p.seq)
+			}
+		}
+		for to, seq := range last {
+			sends[to] = append(sends[to], sentGroup{last: seq, size: len(group), record: record})
+		}
+		own := &signedGroup{from: c.cfg.Self, size: uint32(len(group)), root: tree.root(), signature: sig, checked: true, valid: true}
+		c.mu.Lock()
+		for i, p := range group {
+			if p.held != nil {
+				p.held.own = vote{digest: p.digest, group: own, index: uint32(i), path: tree.path(i)}
+			}
+		}
+		c.release()
+		c.mu.Unlock()
+	}
+	for _, to := range slices.Sorted(maps.Keys(sends)) { // in one order, for the simulator's same runs
+		c.remember(to, sends[to])
+		c.sendGroups(to, sends[to])
 	}
 }
 
-func (c *Certifier) remember(to consensus.NodeID, record []byte) {
+// FlushIfDue flushes when the first output queued has waited flushAfter,
+// or a group's worth is queued.
+func (c *Certifier) FlushIfDue() {
+	c.mu.Lock()
+	due := len(c.pending) >= maxGroup || len(c.pending) > 0 && c.cfg.Now().Sub(c.pendingSince) >= flushAfter
+	c.mu.Unlock()
+	if due {
+		c.Flush()
+	}
+}
+
+func appendGroup(b []byte, group []pendingOutput, signature []byte) []byte {
+	b = binary.BigEndian.AppendUint16(b, uint16(len(group)))
+	for _, p := range group {
+		b = binary.BigEndian.AppendUint64(b, uint64(p.target))
+		b = binary.BigEndian.AppendUint64(b, p.seq)
+		b = append(b, p.digest[:]...)
+	}
+	return append(b, signature...)
+}
+
+func (c *Certifier) remember(to consensus.NodeID, groups []sentGroup) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	h := append(c.signed[to], record)
-	if len(h) > signedHistory {
-		h = h[len(h)-signedHistory:]
+	h := c.signed[to]
+	if h == nil {
+		h = &signedHistoryOf{}
+		c.signed[to] = h
 	}
-	c.signed[to] = h
+	for _, g := range groups {
+		h.groups = append(h.groups, g)
+		h.outputs += g.size
+	}
+	drop := 0
+	for h.outputs > signedHistory {
+		h.outputs -= h.groups[drop].size
+		drop++
+	}
+	h.groups = slices.Delete(h.groups, 0, drop)
+}
+
+// sendGroups sends groups to member to, as few messages as maxMessage
+// allows.
+func (c *Certifier) sendGroups(to consensus.NodeID, groups []sentGroup) {
+	var msg []byte
+	for _, g := range groups {
+		if len(msg) > 0 && len(msg)+len(g.record) > maxMessage {
+			c.send(to, msg)
+			msg = nil
+		}
+		if msg == nil {
+			msg = []byte{msgGroups}
+		}
+		msg = append(msg, g.record...)
+	}
+	if msg != nil {
+		c.send(to, msg)
+	}
 }
 
 func (c *Certifier) send(to consensus.NodeID, msg []byte) {
@@ -231,26 +387,39 @@ func (c *Certifier) send(to consensus.NodeID, msg []byte) {
 	}
 }
 
-// Hold keeps an output addressed to this node until it is certified, then
-// calls perform with it and its certificate, in sequence order with the
-// others held. An output already held is held once: a node repeats an
+// Hold keeps outputs addressed to this node until they are certified,
+// then calls perform with each and its certificate, in sequence order
+// with the others held. This node's own signature of them comes with the
+// next Flush. An output already held is held once: a node repeats an
 // owed output until its acknowledgement commits (Router.Repeat), and each
 // copy queued would wait behind the last, the signatures that certified
 // the first being spent.
-func (c *Certifier) Hold(o Output, perform func(Output, Certificate)) {
+func (c *Certifier) Hold(outs []Output, perform func(Output, Certificate)) {
 	c.mu.Lock()
-	held := c.isWaiting(o.Seq)
+	var fresh []Output
+	for _, o := range outs {
+		if !c.isWaiting(o.Seq) && !slices.ContainsFunc(fresh, func(f Output) bool { return f.Seq == o.Seq }) {
+			fresh = append(fresh, o)
+		}
+	}
 	c.mu.Unlock()
-	if held {
+	if len(fresh) == 0 {
 		return
 	}
-	digest := Digest(o)
-	own := ed25519.Sign(c.cfg.Key, c.statement(o.Seq, o.Node, digest))
+	queued := make([]pendingOutput, len(fresh))
+	for i, o := range fresh {
+		h := &heldOutput{o: o, digest: Digest(o), perform: perform}
+		queued[i] = pendingOutput{target: c.cfg.Self, seq: o.Seq, digest: h.digest, held: h}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.waiting = append(c.waiting, heldOutput{o: o, digest: digest, own: own, perform: perform, since: c.cfg.Now()})
-	c.through = max(c.through, o.Seq)
-	c.release()
+	now := c.cfg.Now()
+	for _, p := range queued {
+		p.held.since = now
+		c.waiting = append(c.waiting, p.held)
+		c.through = max(c.through, p.seq)
+	}
+	c.queue(queued)
 	if len(c.votes) > maxHeldVotes/2 {
 		c.dropStaleVotes()
 	}
@@ -266,7 +435,7 @@ func (c *Certifier) Hold(o Output, perform func(Output, Certificate)) {
 func (c *Certifier) Withdraw(done func(Output) bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.waiting = slices.DeleteFunc(c.waiting, func(h heldOutput) bool {
+	c.waiting = slices.DeleteFunc(c.waiting, func(h *heldOutput) bool {
 		if !done(h.o) {
 			return false
 		}
@@ -286,27 +455,40 @@ func (c *Certifier) dropStaleVotes() {
 	}
 }
 
+// checked reports whether g's signature is valid, checking it the first
+// time. Called with mu held.
+func (c *Certifier) checked(g *signedGroup) bool {
+	if !g.checked {
+		g.checked = true
+		g.valid = ed25519.Verify(c.cfg.Members[g.from], statement(c.cfg.ClusterID, g.size, g.root), g.signature)
+		if !g.valid {
+			c.invalid.Add(1)
+		}
+	}
+	return g.valid
+}
+
 // release performs the waiting outputs from the first on, while each has
 // its certificate. Called with mu held, so outputs are performed in order.
 func (c *Certifier) release() {
 	for len(c.waiting) > 0 {
 		h := c.waiting[0]
-		cert := Certificate{{Node: c.cfg.Self, Signature: h.own}}
+		if h.own.group == nil {
+			return // this node has not signed it yet
+		}
+		cert := Certificate{h.own.signature()}
 		votes := c.votes[h.o.Seq]
 		for _, from := range slices.Sorted(maps.Keys(votes)) {
 			v := votes[from]
 			if v.digest == h.digest && len(cert) == c.quorum {
 				continue // enough already: left unchecked
 			}
-			if !v.checked && !ed25519.Verify(c.cfg.Members[from], c.statement(h.o.Seq, c.cfg.Self, v.digest), v.signature) {
-				c.invalid.Add(1)
+			if !c.checked(v.group) {
 				delete(votes, from)
 				continue
 			}
-			v.checked = true
-			votes[from] = v
 			if v.digest == h.digest {
-				cert = append(cert, Signature{Node: from, Signature: v.signature})
+				cert = append(cert, v.signature())
 				continue
 			}
 			c.mismatched.Add(1)
@@ -318,14 +500,14 @@ func (c *Certifier) release() {
 			return
 		}
 		delete(c.votes, h.o.Seq)
-		c.waiting[0] = heldOutput{}
+		c.waiting[0] = nil
 		c.waiting = c.waiting[1:]
 		c.certified.Add(1)
 		h.perform(h.o, cert)
 	}
 }
 
-// Receive takes one message from member from: signatures for outputs
+// Receive takes one message from member from: signed groups of outputs
 // addressed here, or a request to send this node's signatures again.
 func (c *Certifier) Receive(from consensus.NodeID, msg []byte) {
 	if _, ok := c.cfg.Members[from]; !ok || from == c.cfg.Self || len(msg) == 0 {
@@ -333,8 +515,8 @@ func (c *Certifier) Receive(from consensus.NodeID, msg []byte) {
 		return
 	}
 	switch msg[0] {
-	case msgSignatures:
-		c.receiveSignatures(from, msg[1:])
+	case msgGroups:
+		c.receiveGroups(from, msg[1:])
 	case msgResend:
 		if len(msg) != 9 {
 			c.invalid.Add(1)
@@ -346,29 +528,62 @@ func (c *Certifier) Receive(from consensus.NodeID, msg []byte) {
 	}
 }
 
-func (c *Certifier) receiveSignatures(from consensus.NodeID, records []byte) {
-	if len(records)%signatureRecordSize != 0 {
-		c.invalid.Add(1)
-		return
+// receivedGroup is one group as a message carries it, its tree built.
+type receivedGroup struct {
+	signed  *signedGroup
+	targets []consensus.NodeID
+	seqs    []uint64
+	digest  []hash
+	tree    groupTree
+}
+
+// receiveGroups takes the signed groups of one message, all of them or,
+// when one does not parse, none. The trees are built here, outside the
+// lock; the signatures are checked only when a vote could count.
+func (c *Certifier) receiveGroups(from consensus.NodeID, b []byte) {
+	var groups []receivedGroup
+	for len(b) > 0 {
+		if len(b) < 2 {
+			c.invalid.Add(1)
+			return
+		}
+		n := int(binary.BigEndian.Uint16(b))
+		size := groupOverheadSize + n*groupRecordSize
+		if n == 0 || n > maxGroup || len(b) < size {
+			c.invalid.Add(1)
+			return
+		}
+		g := receivedGroup{targets: make([]consensus.NodeID, n), seqs: make([]uint64, n), digest: make([]hash, n)}
+		for i, r := 0, b[2:]; i < n; i, r = i+1, r[groupRecordSize:] {
+			g.targets[i] = consensus.NodeID(binary.BigEndian.Uint64(r))
+			g.seqs[i] = binary.BigEndian.Uint64(r[8:])
+			copy(g.digest[i][:], r[16:groupRecordSize])
+		}
+		g.tree = newGroupTree(g.digest)
+		g.signed = &signedGroup{from: from, size: uint32(n), root: g.tree.root(), signature: slices.Clone(b[size-ed25519.SignatureSize : size])}
+		groups = append(groups, g)
+		b = b[size:]
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for r := records; len(r) > 0; r = r[signatureRecordSize:] {
-		seq := binary.BigEndian.Uint64(r)
-		v := vote{signature: slices.Clone(r[8+sha256.Size : signatureRecordSize])}
-		copy(v.digest[:], r[8:])
-		if seq <= c.through && !c.isWaiting(seq) {
-			continue // performed already, or never addressed here
-		}
-		votes := c.votes[seq]
-		if votes == nil {
-			if len(c.votes) >= maxHeldVotes {
-				continue
+	for _, g := range groups {
+		for i, seq := range g.seqs {
+			if g.targets[i] != c.cfg.Self {
+				continue // for another node: a leaf of the tree, no more
 			}
-			votes = map[consensus.NodeID]vote{}
-			c.votes[seq] = votes
+			if seq <= c.through && !c.isWaiting(seq) {
+				continue // performed already, or never addressed here
+			}
+			votes := c.votes[seq]
+			if votes == nil {
+				if len(c.votes) >= maxHeldVotes {
+					continue
+				}
+				votes = map[consensus.NodeID]vote{}
+				c.votes[seq] = votes
+			}
+			votes[from] = vote{digest: g.digest[i], group: g.signed, index: uint32(i), path: g.tree.path(i)}
 		}
-		votes[from] = v
 	}
 	c.release()
 }
@@ -382,32 +597,28 @@ func (c *Certifier) isWaiting(seq uint64) bool {
 	return false
 }
 
-// resendTo sends member to this node's signatures for it from sequence
-// number from on.
+// resendTo sends member to this node's signed groups for it that reach
+// sequence number from.
 func (c *Certifier) resendTo(to consensus.NodeID, from uint64) {
 	c.mu.Lock()
-	var records [][]byte
-	for _, r := range c.signed[to] {
-		if binary.BigEndian.Uint64(r) >= from {
-			records = append(records, r)
+	var groups []sentGroup
+	if h := c.signed[to]; h != nil {
+		for _, g := range h.groups {
+			if g.last >= from {
+				groups = append(groups, g)
+			}
 		}
 	}
 	c.mu.Unlock()
-	for len(records) > 0 {
-		n := min(len(records), recordsPerMessage)
-		msg := []byte{msgSignatures}
-		for _, r := range records[:n] {
-			msg = append(msg, r...)
-		}
-		c.send(to, msg)
-		records = records[n:]
-	}
+	c.sendGroups(to, groups)
 }
 
-// Tick asks the other members to send their signatures again when the
-// first waiting output has waited resendAfter, at most once per
-// resendAfter; the caller calls it periodically.
+// Tick flushes what the node left unsigned for flushAfter, and asks the
+// other members to send their signatures again when the first waiting
+// output has waited resendAfter, at most once per resendAfter; the caller
+// calls it periodically.
 func (c *Certifier) Tick(now time.Time) {
+	c.FlushIfDue()
 	c.mu.Lock()
 	if len(c.waiting) == 0 || now.Sub(c.waiting[0].since) < resendAfter || now.Sub(c.lastResend) < resendAfter {
 		c.mu.Unlock()
@@ -445,9 +656,11 @@ func (c *Certifier) Counts() CertifierCounts {
 	return CertifierCounts{Certified: c.certified.Load(), Waiting: waiting, Mismatched: c.mismatched.Load(), Invalid: c.invalid.Load()}
 }
 
-// SignOutput is one member's signature of o, as a certificate holds it.
-func SignOutput(clusterID string, key ed25519.PrivateKey, o Output) []byte {
-	return ed25519.Sign(key, statement(clusterID, o.Seq, o.Node, Digest(o)))
+// SignOutput is member node's signature of o alone, a group of one, as a
+// certificate holds it.
+func SignOutput(clusterID string, node consensus.NodeID, key ed25519.PrivateKey, o Output) Signature {
+	tree := newGroupTree([]hash{Digest(o)})
+	return Signature{Node: node, Signature: ed25519.Sign(key, statement(clusterID, 1, tree.root())), Group: 1}
 }
 
 // ErrNotCertified is returned by Verify for an output whose certificate
@@ -455,16 +668,21 @@ func SignOutput(clusterID string, key ed25519.PrivateKey, o Output) []byte {
 var ErrNotCertified = errors.New("output not certified")
 
 // Verify checks that cert holds valid signatures of at least f+1
-// distinct members of a cluster of len(members) = 3f+1 over o, so that a
-// correct replica computed it. It is what a party outside the cluster (a
-// proxy, a disk server) runs before it acts on an output.
+// distinct members of a cluster of len(members) = 3f+1 over groups that
+// hold o, so that a correct replica computed it. It is what a party
+// outside the cluster (a proxy, a disk server) runs before it acts on an
+// output.
 func Verify(clusterID string, members map[consensus.NodeID]ed25519.PublicKey, o Output, cert Certificate) error {
 	quorum := certificateQuorum(len(members))
-	msg := statement(clusterID, o.Seq, o.Node, Digest(o))
+	digest := Digest(o)
 	signed := map[consensus.NodeID]bool{}
 	for _, s := range cert {
 		key, ok := members[s.Node]
-		if ok && !signed[s.Node] && ed25519.Verify(key, msg, s.Signature) {
+		if !ok || signed[s.Node] {
+			continue
+		}
+		root, ok := rootFromPath(digest, s.Index, s.Group, s.Path)
+		if ok && ed25519.Verify(key, statement(clusterID, s.Group, root), s.Signature) {
 			signed[s.Node] = true
 		}
 	}

@@ -1,9 +1,12 @@
 package outputs
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/binary"
+	"io"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -99,6 +102,13 @@ func newCertifiedCluster(t *testing.T, faulty consensus.NodeID) *certifiedCluste
 	return c
 }
 
+// route routes outs on node id and flushes its signatures, as a node
+// that has nothing more to run does.
+func (c *certifiedCluster) route(id consensus.NodeID, outs []Output) {
+	c.routers[id].Route(outs)
+	c.routers[id].Flush()
+}
+
 // deliver hands every queued message to its receiver, until none is left.
 func (c *certifiedCluster) deliver() {
 	for range 100 {
@@ -127,13 +137,13 @@ func sends(node consensus.NodeID, first uint64, data ...string) []Output {
 func TestCertifiedOutputsArePerformedInOrderOnceFPlusOneSign(t *testing.T) {
 	c := newCertifiedCluster(t, 0)
 	outs := sends(2, 1, "a", "b", "c")
-	c.routers[2].Route(outs)
+	c.route(2, outs)
 	require.Empty(t, c.sent[2].all(), "nothing is performed on the node's own word")
-	c.routers[3].Route(outs)
+	c.route(3, outs)
 	c.deliver()
 	require.Equal(t, []string{"a", "b", "c"}, c.sent[2].all(), "node 3's signatures make f+1 = 2 with node 2's own")
-	c.routers[1].Route(outs)
-	c.routers[4].Route(outs)
+	c.route(1, outs)
+	c.route(4, outs)
 	c.deliver()
 	require.Equal(t, []string{"a", "b", "c"}, c.sent[2].all(), "later signatures perform nothing twice")
 	counts := c.routers[2].Certify.Counts()
@@ -146,23 +156,23 @@ func TestCertifiedOutputsArePerformedInOrderOnceFPlusOneSign(t *testing.T) {
 func TestSignaturesThatArriveBeforeTheOutputCount(t *testing.T) {
 	c := newCertifiedCluster(t, 0)
 	outs := sends(1, 1, "x")
-	c.routers[4].Route(outs)
+	c.route(4, outs)
 	c.deliver()
 	require.Empty(t, c.sent[1].all())
-	c.routers[1].Route(outs)
+	c.route(1, outs)
 	require.Equal(t, []string{"x"}, c.sent[1].all())
 }
 
 func TestAFaultyMemberCannotCertifyAWrongOutputNorBlockARightOne(t *testing.T) {
 	c := newCertifiedCluster(t, 4)
 	right := sends(1, 1, "right")
-	c.routers[1].Route(right)
-	c.routers[4].Route(right) // signs a wrong digest
+	c.route(1, right)
+	c.route(4, right) // signs a wrong digest
 	c.deliver()
 	require.Empty(t, c.sent[1].all(), "a wrong digest is no vote for the right output")
 	require.Equal(t, uint64(1), c.routers[1].Certify.Counts().Mismatched)
 
-	c.routers[2].Route(right)
+	c.route(2, right)
 	c.deliver()
 	require.Equal(t, []string{"right"}, c.sent[1].all(), "one correct member's signature certifies it")
 
@@ -170,9 +180,9 @@ func TestAFaultyMemberCannotCertifyAWrongOutputNorBlockARightOne(t *testing.T) {
 	// correct replica computed: the target computed another.
 	wrong := sends(1, 2, "forged")
 	c.routers[4].Certify.cfg.SignWrongDigests = false
-	c.routers[4].Route(wrong)
+	c.route(4, wrong)
 	c.deliver()
-	c.routers[1].Route(sends(1, 2, "real"))
+	c.route(1, sends(1, 2, "real"))
 	require.Equal(t, []string{"right"}, c.sent[1].all())
 	require.Equal(t, uint64(2), c.routers[1].Certify.Counts().Mismatched)
 }
@@ -180,8 +190,8 @@ func TestAFaultyMemberCannotCertifyAWrongOutputNorBlockARightOne(t *testing.T) {
 func TestForgedAndMalformedSignaturesAreRefused(t *testing.T) {
 	c := newCertifiedCluster(t, 0)
 	outs := sends(1, 1, "x")
-	c.routers[1].Route(outs)
-	c.routers[2].Route(outs)
+	c.route(1, outs)
+	c.route(2, outs)
 	c.mu.Lock()
 	q := c.queued
 	c.queued = nil
@@ -205,9 +215,9 @@ func TestForgedAndMalformedSignaturesAreRefused(t *testing.T) {
 func TestAWaitingOutputAsksForLostSignaturesAgain(t *testing.T) {
 	c := newCertifiedCluster(t, 0)
 	outs := sends(1, 1, "x")
-	c.routers[1].Route(outs)
-	c.routers[2].Route(outs)
-	c.routers[3].Route(outs)
+	c.route(1, outs)
+	c.route(2, outs)
+	c.route(3, outs)
 	c.mu.Lock()
 	c.queued = nil // lost on the way
 	c.mu.Unlock()
@@ -229,10 +239,12 @@ func TestARepeatedOutputWaitingForItsCertificateIsHeldOnce(t *testing.T) {
 	x, y := sends(1, 1, "x"), sends(1, 2, "y")
 	for range 3 {
 		r.Repeat(x)
+		r.Flush()
 	}
 	require.Equal(t, 1, r.Certify.Counts().Waiting)
 	r.Route(y)
-	c.routers[2].Route(append(x, y...))
+	r.Flush()
+	c.route(2, append(x, y...))
 	c.deliver()
 	require.Equal(t, []string{"x", "y"}, c.sent[1].all(), "x once, and y behind it")
 	require.Zero(t, r.Certify.Counts().Waiting)
@@ -245,9 +257,11 @@ func TestAWithdrawnOutputHoldsNothingBack(t *testing.T) {
 	c := newCertifiedCluster(t, 0)
 	r := c.routers[1]
 	r.Repeat(sends(1, 1, "acknowledged in an earlier life"))
+	r.Flush()
 	next := sends(1, 2, "next")
 	r.Route(next)
-	c.routers[2].Route(next)
+	r.Flush()
+	c.route(2, next)
 	c.deliver()
 	require.Empty(t, c.sent[1].all(), "next waits behind the first")
 	r.Withdraw(func(o Output) bool { return o.Seq == 3 })
@@ -264,10 +278,11 @@ func TestAWithdrawnOutputHoldsNothingBack(t *testing.T) {
 func TestAReplayingMemberSignsForTheOthers(t *testing.T) {
 	c := newCertifiedCluster(t, 0)
 	outs := sends(1, 1, "x")
-	c.routers[1].Route(outs)
+	c.route(1, outs)
 	replaying := c.routers[2]
 	replaying.Quiet.Store(true)
 	replaying.Route(outs)
+	replaying.Flush()
 	c.deliver()
 	require.Equal(t, []string{"x"}, c.sent[1].all())
 	require.Empty(t, c.sent[2].all(), "the replaying member performs nothing itself")
@@ -283,18 +298,23 @@ func TestOnlyOutputsThatLeaveTheClusterWaitForACertificate(t *testing.T) {
 	require.Equal(t, CertifierCounts{}, r.Certify.Counts())
 }
 
-func TestStatementsNameTheClusterTheTargetAndTheSequence(t *testing.T) {
-	c := newCertifiedCluster(t, 0).routers[1].Certify
-	d := Digest(sends(2, 5, "x")[0])
-	base := c.statement(5, 2, d)
-	require.NotEqual(t, base, c.statement(6, 2, d))
-	require.NotEqual(t, base, c.statement(5, 3, d))
-	cfg := c.cfg
-	cfg.ClusterID = "other"
-	other, err := NewCertifier(cfg)
-	require.NoError(t, err)
-	require.NotEqual(t, base, other.statement(5, 2, d))
-	require.Equal(t, uint64(5), binary.BigEndian.Uint64(base[len(base)-48:]))
+func TestStatementsNameTheClusterAndTheGroup(t *testing.T) {
+	rootOf := func(outs ...Output) hash {
+		var digests []hash
+		for _, o := range outs {
+			digests = append(digests, Digest(o))
+		}
+		return newGroupTree(digests).root()
+	}
+	x := sends(2, 5, "x")[0]
+	base := statement("test", 1, rootOf(x))
+	require.NotEqual(t, base, statement("test", 1, rootOf(sends(2, 6, "x")[0])), "the sequence number, through the output's digest")
+	require.NotEqual(t, base, statement("test", 1, rootOf(sends(2, 5, "y")[0])), "the bytes")
+	require.NotEqual(t, base, statement("test", 1, rootOf(sends(3, 5, "x")[0])), "the target, through the output's digest")
+	require.NotEqual(t, base, statement("other", 1, rootOf(x)), "the cluster")
+	require.NotEqual(t, base, statement("test", 2, rootOf(x)), "the group's size")
+	two := sends(2, 5, "x", "y")
+	require.NotEqual(t, rootOf(two...), rootOf(two[1], two[0]), "the order of the group")
 }
 
 func TestDigestsDifferForDifferentOutputs(t *testing.T) {
@@ -327,7 +347,7 @@ func TestCertificatesConvinceWhoeverHoldsTheMembersKeys(t *testing.T) {
 	c := newCertifiedCluster(t, 4)
 	outs := sends(1, 7, "reply")
 	for _, id := range []consensus.NodeID{1, 2, 4} {
-		c.routers[id].Route(outs)
+		c.route(id, outs)
 	}
 	c.deliver()
 	net := c.sent[1]
@@ -357,10 +377,290 @@ func TestADiskWriteGoesToItsDeviceWithItsCertificate(t *testing.T) {
 	disks := &certifiedDisks{}
 	c.routers[1].Devices.Disks = disks
 	outs := []Output{{Seq: 1, Node: 1, Action: DiskWrite{Disk: "j", Data: []byte("x")}}}
-	c.routers[1].Route(outs)
+	c.route(1, outs)
 	require.Empty(t, disks.certs, "held until certified")
-	c.routers[2].Route(outs)
+	c.route(2, outs)
 	c.deliver()
 	require.Len(t, disks.certs, 1)
 	require.NoError(t, Verify("test", c.public, outs[0], disks.certs[0]))
+}
+
+// takeQueued takes the queued messages and returns those from a member.
+func (c *certifiedCluster) takeQueued(from consensus.NodeID) [][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var msgs [][]byte
+	for _, m := range c.queued {
+		if m.from == from {
+			msgs = append(msgs, m.msg)
+		}
+	}
+	c.queued = nil
+	return msgs
+}
+
+func TestOneSignatureCertifiesAGroupOfOutputs(t *testing.T) {
+	c := newCertifiedCluster(t, 0)
+	outs := sends(1, 10, "a", "b", "c", "d", "e")
+	c.route(1, outs)
+	c.route(2, outs)
+	msgs := c.takeQueued(2)
+	require.Len(t, msgs, 1, "one message for the group")
+	require.Len(t, msgs[0], 1+groupOverheadSize+len(outs)*groupRecordSize, "one signature for five outputs")
+	for _, m := range msgs {
+		c.routers[1].Certify.Receive(2, m)
+	}
+	net := c.sent[1]
+	require.Equal(t, []string{"a", "b", "c", "d", "e"}, net.all())
+	for i, cert := range net.certs {
+		require.NoError(t, Verify("test", c.public, outs[i], cert), "output %d", i)
+		require.Len(t, cert, 2)
+		require.Equal(t, net.certs[0][0].Signature, cert[0].Signature, "the target signed the five once")
+		require.Equal(t, net.certs[0][1].Signature, cert[1].Signature, "and so did node 2")
+		require.Equal(t, uint32(i), cert[1].Index)
+	}
+}
+
+func TestGroupsAreBoundedAndEachCertifies(t *testing.T) {
+	c := newCertifiedCluster(t, 0)
+	data := make([]string, maxGroup+3)
+	for i := range data {
+		data[i] = string(rune('a' + i%26))
+	}
+	outs := sends(1, 1, data...)
+	c.route(1, outs)
+	c.route(2, outs)
+	msgs := c.takeQueued(2)
+	require.Len(t, msgs, 1)
+	require.Len(t, msgs[0], 1+2*groupOverheadSize+len(outs)*groupRecordSize, "two groups: %d outputs and 3", maxGroup)
+	c.routers[1].Certify.Receive(2, msgs[0])
+	net := c.sent[1]
+	require.Equal(t, data, net.all())
+	for i, cert := range net.certs {
+		require.NoError(t, Verify("test", c.public, outs[i], cert), "output %d", i)
+		require.LessOrEqual(t, len(cert[1].Path), maxProofPath)
+	}
+
+	target := c.routers[1].Certify
+	oversized := []byte{msgGroups}
+	oversized = binary.BigEndian.AppendUint16(oversized, maxGroup+1)
+	oversized = append(oversized, make([]byte, (maxGroup+1)*groupRecordSize+ed25519.SignatureSize)...)
+	target.Receive(2, oversized)
+	require.Equal(t, uint64(1), target.Counts().Invalid, "a group beyond maxGroup is refused")
+}
+
+// certifiedGroup is what a member that signed outs as one group would
+// hand on for each of them.
+func certifiedGroup(c *certifiedCluster, signer consensus.NodeID, outs []Output) Certificate {
+	digests := make([]hash, len(outs))
+	for i, o := range outs {
+		digests[i] = Digest(o)
+	}
+	tree, sig := c.routers[signer].Certify.signGroup(digests)
+	var cert Certificate
+	for i := range outs {
+		cert = append(cert, Signature{Node: signer, Signature: sig, Group: uint32(len(outs)), Index: uint32(i), Path: tree.path(i)})
+	}
+	return cert
+}
+
+func TestAGroupSignatureCertifiesOnlyTheOutputsOfItsGroup(t *testing.T) {
+	c := newCertifiedCluster(t, 0)
+	group := sends(1, 1, "a", "b", "c", "d", "e")
+	by2, by3 := certifiedGroup(c, 2, group), certifiedGroup(c, 3, group)
+	for i, o := range group {
+		require.NoError(t, Verify("test", c.public, o, Certificate{by2[i], by3[i]}))
+	}
+
+	outside := sends(1, 6, "f")[0]
+	for i := range group {
+		require.ErrorIs(t, Verify("test", c.public, outside, Certificate{by2[i], by3[i]}), ErrNotCertified, "an output outside the group, with proof %d", i)
+	}
+	require.ErrorIs(t, Verify("test", c.public, group[0], Certificate{by2[1], by3[1]}), ErrNotCertified, "another output's proof")
+	changed := sends(1, 1, "A")[0]
+	require.ErrorIs(t, Verify("test", c.public, changed, Certificate{by2[0], by3[0]}), ErrNotCertified, "other bytes at that place")
+
+	// The same sequence numbers and bytes, for node 2.
+	forNode2 := sends(2, 1, "a", "b", "c", "d", "e")
+	elsewhere := certifiedGroup(c, 3, forNode2)
+	require.ErrorIs(t, Verify("test", c.public, group[2], Certificate{by2[2], elsewhere[2]}), ErrNotCertified, "a group for another target")
+
+	// Node 3 sends node 1 that group twice: as it is, and with every
+	// output labelled as node 1's.
+	target := c.routers[1].Certify
+	records := func(label consensus.NodeID) []pendingOutput {
+		var p []pendingOutput
+		for _, o := range forNode2 {
+			p = append(p, pendingOutput{target: label, seq: o.Seq, digest: Digest(o)})
+		}
+		return p
+	}
+	target.Receive(3, appendGroup([]byte{msgGroups}, records(2), elsewhere[0].Signature))
+	c.route(1, group)
+	require.Empty(t, c.sent[1].all(), "another node's outputs are no votes here")
+	require.Equal(t, CertifierCounts{Waiting: 5}, target.Counts(), "nor counted against anyone")
+	target.Receive(3, appendGroup([]byte{msgGroups}, records(1), elsewhere[0].Signature))
+	require.Empty(t, c.sent[1].all(), "labelled as this node's, they do not match its digests")
+	require.Equal(t, uint64(1), target.Counts().Mismatched, "seen so far at the first output, which the others wait behind")
+	target.Receive(2, appendGroup([]byte{msgGroups}, records(1), elsewhere[0].Signature))
+	require.Empty(t, c.sent[1].all(), "node 3's signature passed off as node 2's")
+	require.Equal(t, uint64(1), target.Counts().Invalid, "counted once for the group's five outputs")
+}
+
+func TestTruncatedOrStretchedProofsAreRefused(t *testing.T) {
+	c := newCertifiedCluster(t, 0)
+	group := sends(1, 1, "a", "b", "c", "d", "e", "f", "g")
+	by2, by3 := certifiedGroup(c, 2, group), certifiedGroup(c, 3, group)
+	o, good := group[2], by3[2]
+	require.NoError(t, Verify("test", c.public, o, Certificate{by2[2], good}))
+	require.Len(t, good.Path, 3)
+
+	with := func(change func(s *Signature)) Certificate {
+		s := good
+		s.Path = slices.Clone(good.Path)
+		change(&s)
+		return Certificate{by2[2], s}
+	}
+	for name, cert := range map[string]Certificate{
+		"a hash short":        with(func(s *Signature) { s.Path = s.Path[:2] }),
+		"no proof":            with(func(s *Signature) { s.Path = nil }),
+		"a hash more":         with(func(s *Signature) { s.Path = append(s.Path, s.Path[0]) }),
+		"a hash changed":      with(func(s *Signature) { s.Path[1][0] ^= 1 }),
+		"another index":       with(func(s *Signature) { s.Index = 3 }),
+		"an index beyond":     with(func(s *Signature) { s.Index = 7 }),
+		"another size":        with(func(s *Signature) { s.Group = 8 }),
+		"no size":             with(func(s *Signature) { s.Group = 0 }),
+		"a size beyond bound": with(func(s *Signature) { s.Group = maxGroup + 1 }),
+	} {
+		require.ErrorIs(t, Verify("test", c.public, o, cert), ErrNotCertified, name)
+	}
+
+	encoded := AppendCertificate(nil, Certificate{by2[2], good})
+	parsed, err := ParseCertificate(encoded)
+	require.NoError(t, err)
+	require.NoError(t, Verify("test", c.public, o, parsed))
+	for n := range len(encoded) {
+		_, err := ParseCertificate(encoded[:n])
+		require.Error(t, err, "cut to %d of %d bytes", n, len(encoded))
+	}
+	_, err = ParseCertificate(append(encoded, 0))
+	require.Error(t, err, "a byte more")
+	long := AppendCertificate(nil, Certificate{{Node: 2, Signature: good.Signature, Group: 7, Path: make([]hash, maxProofPath+1)}})
+	_, err = ParseCertificate(long)
+	require.Error(t, err, "a proof longer than any group's")
+}
+
+func TestEveryLeafOfEveryGroupSizeProvesItsRoot(t *testing.T) {
+	for size := 1; size <= maxGroup; size++ {
+		digests := make([]hash, size)
+		for i := range digests {
+			binary.BigEndian.PutUint64(digests[i][:], uint64(i))
+		}
+		tree := newGroupTree(digests)
+		for i, d := range digests {
+			path := tree.path(i)
+			require.LessOrEqual(t, len(path), maxProofPath)
+			root, ok := rootFromPath(d, uint32(i), uint32(size), path)
+			require.True(t, ok, "leaf %d of %d", i, size)
+			require.Equal(t, tree.root(), root, "leaf %d of %d", i, size)
+			if size > 1 {
+				_, ok := rootFromPath(d, uint32(i), uint32(size), path[:len(path)-1])
+				require.False(t, ok, "leaf %d of %d with a hash short", i, size)
+			}
+		}
+	}
+}
+
+func TestReplyFramesCarryProofsAndRefuseTruncation(t *testing.T) {
+	c := newCertifiedCluster(t, 0)
+	group := sends(1, 4, "+OK\r\n", "$1\r\nx\r\n", ":7\r\n")
+	by1, by2 := certifiedGroup(c, 1, group), certifiedGroup(c, 2, group)
+	conn := group[0].Action.(Send).Conn
+	stream := AppendHello(nil, conn)
+	for i, o := range group {
+		stream = AppendCertifiedSend(stream, o.Seq, o.Action.(Send).Data, Certificate{by1[i], by2[i]})
+	}
+	rr, err := NewReplyReader(bytes.NewReader(stream))
+	require.NoError(t, err)
+	for range group {
+		o, cert, err := rr.Next()
+		require.NoError(t, err)
+		require.NoError(t, Verify("test", c.public, o, cert))
+	}
+	_, _, err = rr.Next()
+	require.ErrorIs(t, err, io.EOF)
+
+	hello := len(AppendHello(nil, conn))
+	for n := hello + 1; n < len(stream); n++ {
+		rr, err := NewReplyReader(bytes.NewReader(stream[:n]))
+		require.NoError(t, err)
+		var last error
+		for range group {
+			if _, _, last = rr.Next(); last != nil {
+				break
+			}
+		}
+		require.Error(t, last, "cut to %d of %d bytes", n, len(stream))
+	}
+}
+
+// A node signs what it computed since its last flush with one signature,
+// whatever nodes the outputs are for, and each of them checks its own
+// outputs against that one group.
+func TestOneFlushSignsTheOutputsOfManyRoutesForEveryNode(t *testing.T) {
+	c := newCertifiedCluster(t, 0)
+	var all []Output
+	for seq := uint64(1); seq <= 9; seq++ {
+		node := consensus.NodeID(1 + seq%3)
+		all = append(all, Output{Seq: seq, Node: node, Action: Send{Conn: entry.ConnID{Node: node, Serial: 1}, Data: []byte{byte(seq)}}})
+	}
+	signer := c.routers[4]
+	signer.Certify.cfg.Now = func() time.Time { return time.Unix(100, 0) } // never due by itself
+	for i := 0; i < len(all); i += 3 {
+		signer.Route(all[i : i+3])
+	}
+	require.Empty(t, c.takeQueued(4), "nothing signed before the flush")
+	signer.Flush()
+	msgs := map[consensus.NodeID][]byte{}
+	c.mu.Lock()
+	for _, m := range c.queued {
+		require.Equal(t, consensus.NodeID(4), m.from)
+		require.NotContains(t, msgs, m.to, "one message for each node")
+		msgs[m.to] = m.msg
+	}
+	c.mu.Unlock()
+	require.Len(t, msgs, 3)
+	require.Len(t, msgs[1], 1+groupOverheadSize+len(all)*groupRecordSize, "one group of nine outputs")
+	require.Equal(t, msgs[1], msgs[2], "the same group and signature for every node")
+	require.Equal(t, msgs[1], msgs[3])
+	c.deliver()
+	for id := consensus.NodeID(1); id <= 3; id++ {
+		c.route(id, all)
+	}
+	c.deliver()
+	for _, o := range all {
+		net := c.sent[o.Node]
+		i := slices.Index(net.seqs, o.Seq)
+		require.NotEqual(t, -1, i, "output %d performed", o.Seq)
+		require.NoError(t, Verify("test", c.public, o, net.certs[i]))
+	}
+}
+
+func TestANodePerformsItsOutputsOnlyOnceItSignedThemToo(t *testing.T) {
+	c := newCertifiedCluster(t, 0)
+	outs := sends(1, 1, "x", "y")
+	c.route(2, outs)
+	c.deliver()
+	r := c.routers[1]
+	now := time.Unix(100, 0)
+	r.Certify.cfg.Now = func() time.Time { return now }
+	r.Route(outs)
+	require.Empty(t, c.sent[1].all(), "node 2's signature alone is not enough")
+	require.Equal(t, 2, r.Certify.Counts().Waiting)
+	now = now.Add(flushAfter / 2)
+	r.Route(nil)
+	require.Empty(t, c.sent[1].all(), "not yet due")
+	now = now.Add(flushAfter)
+	r.Certify.Tick(now)
+	require.Equal(t, []string{"x", "y"}, c.sent[1].all(), "signed once due, though the node never flushed")
 }

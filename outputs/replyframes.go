@@ -2,6 +2,7 @@ package outputs
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/ed25519"
 	"encoding/binary"
 	"errors"
@@ -47,31 +48,86 @@ func AppendCertifiedSend(b []byte, seq uint64, data []byte, cert Certificate) []
 	return AppendCertificate(b, cert)
 }
 
-// AppendCertificate encodes cert: how many signatures, then each
-// signer's id and signature.
+// AppendCertificate encodes cert: how many signatures, then for each the
+// signer's id, the group's size, the output's index in it, the proof's
+// length and hashes, and the signature.
 func AppendCertificate(b []byte, cert Certificate) []byte {
 	b = append(b, byte(len(cert)))
 	for _, s := range cert {
 		b = binary.BigEndian.AppendUint64(b, uint64(s.Node))
+		b = binary.BigEndian.AppendUint32(b, s.Group)
+		b = binary.BigEndian.AppendUint32(b, s.Index)
+		b = append(b, byte(len(s.Path)))
+		for _, h := range s.Path {
+			b = append(b, h[:]...)
+		}
 		b = append(b, s.Signature...)
 	}
 	return b
 }
 
-// certifiedSignatureSize is one signature's encoding in a certificate.
-const certifiedSignatureSize = 8 + ed25519.SignatureSize
+// certifiedSignatureHead is the fixed part of a signature's encoding
+// before its proof: signer, group size, index, proof length.
+const certifiedSignatureHead = 8 + 4 + 4 + 1
 
 // ParseCertificate decodes a certificate AppendCertificate made, and
 // nothing more.
 func ParseCertificate(b []byte) (Certificate, error) {
-	if len(b) == 0 || len(b) != 1+int(b[0])*certifiedSignatureSize {
-		return nil, fmt.Errorf("%w: a certificate of %d bytes", errBadFrame, len(b))
+	r := bytes.NewReader(b)
+	cert, err := readCertificate(r)
+	if err != nil {
+		return nil, fmt.Errorf("%w: a certificate of %d bytes: %w", errBadFrame, len(b), err)
 	}
-	cert := make(Certificate, b[0])
-	for i, r := 0, b[1:]; i < len(cert); i, r = i+1, r[certifiedSignatureSize:] {
-		cert[i] = Signature{Node: consensus.NodeID(binary.BigEndian.Uint64(r)), Signature: r[8:certifiedSignatureSize]}
+	if r.Len() != 0 {
+		return nil, fmt.Errorf("%w: a certificate of %d bytes has %d more", errBadFrame, len(b)-r.Len(), r.Len())
 	}
 	return cert, nil
+}
+
+// readCertificate reads one encoded certificate from r; a proof longer
+// than any group has is refused before it is read.
+func readCertificate(r io.Reader) (Certificate, error) {
+	var count [1]byte
+	if _, err := io.ReadFull(r, count[:]); err != nil {
+		return nil, err
+	}
+	cert := make(Certificate, count[0])
+	for i := range cert {
+		var head [certifiedSignatureHead]byte
+		if _, err := io.ReadFull(r, head[:]); err != nil {
+			return nil, unexpected(err)
+		}
+		s := Signature{
+			Node:  consensus.NodeID(binary.BigEndian.Uint64(head[:])),
+			Group: binary.BigEndian.Uint32(head[8:]),
+			Index: binary.BigEndian.Uint32(head[12:]),
+		}
+		if n := int(head[16]); n > maxProofPath {
+			return nil, fmt.Errorf("a proof of %d hashes; a group's has at most %d", n, maxProofPath)
+		} else if n > 0 {
+			s.Path = make([]hash, n)
+		}
+		for j := range s.Path {
+			if _, err := io.ReadFull(r, s.Path[j][:]); err != nil {
+				return nil, unexpected(err)
+			}
+		}
+		s.Signature = make([]byte, ed25519.SignatureSize)
+		if _, err := io.ReadFull(r, s.Signature); err != nil {
+			return nil, unexpected(err)
+		}
+		cert[i] = s
+	}
+	return cert, nil
+}
+
+// unexpected is err from a read in the middle of a certificate: an end of
+// the stream there is a truncation.
+func unexpected(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // ReplyReader decodes the frames of one certified connection.
@@ -122,18 +178,9 @@ func (rr *ReplyReader) Next() (Output, Certificate, error) {
 	if _, err := io.ReadFull(rr.r, data); err != nil {
 		return Output{}, nil, fmt.Errorf("%w: %w", errBadFrame, err)
 	}
-	count, err := rr.r.ReadByte()
+	cert, err := readCertificate(rr.r)
 	if err != nil {
-		return Output{}, nil, fmt.Errorf("%w: %w", errBadFrame, err)
-	}
-	encoded := make([]byte, 1+int(count)*certifiedSignatureSize)
-	encoded[0] = count
-	if _, err := io.ReadFull(rr.r, encoded[1:]); err != nil {
-		return Output{}, nil, fmt.Errorf("%w: %w", errBadFrame, err)
-	}
-	cert, err := ParseCertificate(encoded)
-	if err != nil {
-		return Output{}, nil, err
+		return Output{}, nil, fmt.Errorf("%w: %w", errBadFrame, unexpected(err))
 	}
 	o := Output{Seq: binary.BigEndian.Uint64(head[:]), Node: rr.conn.Node, Action: Send{Conn: rr.conn, Data: data}}
 	return o, cert, nil

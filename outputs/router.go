@@ -70,7 +70,8 @@ type Router struct {
 	// Certify, in a Byzantine cluster, signs every output for the node
 	// it is addressed to and holds this node's own until they are
 	// certified; nil in a crash-fault cluster, where outputs are
-	// performed as they are computed.
+	// performed as they are computed. The outputs routed are signed at
+	// the next Flush, or once they have waited for it (FlushIfDue).
 	Certify *Certifier
 	// Observe, when set, is called with each output just before this
 	// router performs it, and its certificate (nil where none is
@@ -102,6 +103,7 @@ func (r *Router) Route(outs []Output) {
 		r.Certify.Sign(outs)
 	}
 	var addressed map[consensus.NodeID][NumKinds]uint64 // a copy, once an output is new
+	var mine []Output
 	for _, o := range outs {
 		r.lastSeq = o.Seq
 		if addressed == nil {
@@ -130,10 +132,22 @@ func (r *Router) Route(outs []Output) {
 			continue
 		}
 		r.actioned.Add(1)
-		r.performCertified(o)
+		mine = append(mine, o)
 	}
+	r.performCertified(mine)
 	if addressed != nil {
 		r.addressed = addressed
+	}
+	if r.Certify != nil {
+		r.Certify.FlushIfDue()
+	}
+}
+
+// Flush signs the outputs routed or repeated since the last flush: the
+// node calls it when it has nothing more to run (Certifier.Flush).
+func (r *Router) Flush() {
+	if r.Certify != nil {
+		r.Certify.Flush()
 	}
 }
 
@@ -141,10 +155,8 @@ func (r *Router) Route(outs []Output) {
 // earlier life, whatever their sequence numbers: console output it was
 // given but never acknowledged before it restarted.
 func (r *Router) Repeat(outs []Output) {
-	for _, o := range outs {
-		r.actioned.Add(1)
-		r.performCertified(o)
-	}
+	r.actioned.Add(uint64(len(outs)))
+	r.performCertified(outs)
 }
 
 // Withdraw stops holding for a certificate the outputs done reports: ones
@@ -155,14 +167,21 @@ func (r *Router) Withdraw(done func(Output) bool) {
 	}
 }
 
-// performCertified performs o, once it is certified where outputs need
-// certificates.
-func (r *Router) performCertified(o Output) {
-	if r.Certify == nil || !NeedsCertificate(o.Action) {
-		r.perform(o, nil)
-		return
+// performCertified performs outs, each once it is certified where
+// outputs need certificates. Those that do are held together, so that
+// this node signs them with one signature.
+func (r *Router) performCertified(outs []Output) {
+	var held []Output
+	for _, o := range outs {
+		if r.Certify == nil || !NeedsCertificate(o.Action) {
+			r.perform(o, nil)
+			continue
+		}
+		held = append(held, o)
 	}
-	r.Certify.Hold(o, r.perform)
+	if len(held) > 0 {
+		r.Certify.Hold(held, r.perform)
+	}
 }
 
 // CertifiedSender is a Net device that hands the certificate of a Send on

@@ -253,6 +253,7 @@ func (n *Node) Run(ctx context.Context) (*linux.ExitStatus, error) {
 			n.serveSnapshot(heldSnapshot)
 			heldSnapshot = nil
 		}
+		n.router.Flush()
 		select {
 		case <-ctx.Done():
 			return n.rep.Status().Exited, nil

@@ -47,7 +47,7 @@ func TestByzantineDiskServerAppliesOnlyCertifiedWrites(t *testing.T) {
 		for _, id := range by {
 			key, _, err := bftnode.Keys(cfg, id)
 			require.NoError(t, err)
-			cert = append(cert, outputs.Signature{Node: id, Signature: outputs.SignOutput(cfg.ClusterID, key, o)})
+			cert = append(cert, outputs.SignOutput(cfg.ClusterID, id, key, o))
 		}
 		return outputs.AppendCertificate(nil, cert)
 	}

@@ -20,8 +20,9 @@ const MaxData = 1 << 20
 const MaxClientID = 255
 
 // MaxCertificate is the longest certificate a WRITE may carry, in bytes:
-// room for the signatures of a Byzantine cluster of up to 3*25+1 nodes.
-const MaxCertificate = 2048
+// room for the f+1 = 26 signatures a Byzantine cluster of 3*25+1 nodes
+// gives, each 337 bytes with the longest proof (outputs.AppendCertificate).
+const MaxCertificate = 9 << 10
 
 const (
 	// maxText bounds a response's error text.

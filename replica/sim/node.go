@@ -205,6 +205,7 @@ func (n *node) step() {
 			e.takeSnapshotAtRest(p.executed)
 		}
 		p.rt.Decide(time.Unix(0, n.clock()), p.core.Status())
+		p.router.Flush() // the outputs of the step's epochs share signatures
 		p.port.step()
 		n.flushProposals()
 	}
