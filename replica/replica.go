@@ -254,6 +254,10 @@ func (r *Replica) Status() Status {
 	return s
 }
 
+// Booted reports whether the machine has booted: Status without building
+// it, for a question asked after every step.
+func (r *Replica) Booted() bool { return r.proc != nil }
+
 // Progress says what Step did.
 type Progress uint8
 

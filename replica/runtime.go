@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/synodvm/synod/consensus"
@@ -164,7 +165,7 @@ func (rt *Runtime) Decide(now time.Time, ls consensus.Status) {
 }
 
 func (rt *Runtime) decideProposals(now time.Time, ls consensus.Status) {
-	if !rt.rep.Status().Booted {
+	if !rt.rep.Booted() {
 		if (ls.IsLeader || rt.cfg.EveryMemberBoots) && now.Sub(rt.bootProposedAt) > bootRetry {
 			rt.bootProposedAt = now
 			rt.proposeBoot(now)
@@ -342,12 +343,8 @@ func (rt *Runtime) proposeBoot(now time.Time) {
 // DownAfter. Declaring is idempotent in the replicated state, so a repeat
 // after a lost proposal does no harm.
 func (rt *Runtime) detectFailures(now time.Time, reachable []consensus.NodeID) {
-	connected := map[consensus.NodeID]bool{rt.cfg.Self: true}
-	for _, p := range reachable {
-		connected[p] = true
-	}
 	for _, m := range rt.rep.Members() {
-		if connected[m] || rt.rep.Down(m) {
+		if m == rt.cfg.Self || slices.Contains(reachable, m) || rt.rep.Down(m) {
 			delete(rt.missingSince, m)
 			continue
 		}

@@ -60,6 +60,10 @@ data directory and it rejoins when started again.
 flags:
 `
 
+// guestEnvp is the environment a node's guest starts with: the host's
+// would differ from node to node.
+var guestEnvp = []string{"PATH=/bin:/usr/bin", "HOME=/"}
+
 // machineFlags are the replicated machine's parameters, shared by node and
 // up. The boot entry fixes them for the cluster's life: the first leader's
 // values win.
@@ -339,7 +343,7 @@ func (s nodeSetup) run(ctx context.Context, history repairHistory) (*startAgain,
 		Replica: replica.Config{Self: self, Guest: s.guest, Root: s.root, ExePath: "/" + s.argv[0], Engine: m.engine.Engine},
 		Boot: replica.BootParams{
 			Argv:                s.argv,
-			Envp:                []string{"PATH=/bin:/usr/bin", "HOME=/"},
+			Envp:                guestEnvp,
 			EpochInstructions:   m.epochInstructions,
 			NanosPerInstruction: m.nanosPerInstr,
 			HashEvery:           m.hashEvery,
