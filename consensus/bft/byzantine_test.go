@@ -397,3 +397,39 @@ func TestAMessageSignedForAnotherClusterIsRefused(t *testing.T) {
 	require.NoError(t, backup.Step(1, resign(1, msgPrePrepare, pp)), "the same pre-prepare signed for this cluster")
 	require.Contains(t, backup.slots, uint64(1))
 }
+
+// TestARestartedReplicaKnowsWhenItHasCaughtUp: a replica that restarted
+// reports no LeaderCommit (so its node takes no clients) until it has
+// executed through a checkpoint a quorum signed since the restart; then
+// it reports its own index. Member 2 restarts while the others have moved
+// two checkpoints past its records, and member 4 is silent, so the
+// quorum it needs is its own checkpoint's and two others'.
+func TestARestartedReplicaKnowsWhenItHasCaughtUp(t *testing.T) {
+	h := newHarness(t, 4, 29)
+	fresh := h.replica(2).core.Status()
+	require.Equal(t, fresh.Commit, fresh.LeaderCommit, "a replica with no records has nothing to catch up on")
+	for _, r := range h.correct() {
+		h.propose(r, 3)
+	}
+	h.settle(400000)
+	late := h.replica(2)
+	h.cut[2] = true
+	for round := 0; round < 50 && h.replica(1).core.stable.seq < 8; round++ {
+		for _, r := range []*replica{h.replica(1), h.replica(3), h.replica(4)} {
+			h.propose(r, 1)
+		}
+		for range 300 {
+			h.step()
+		}
+	}
+	require.GreaterOrEqual(t, h.replica(1).core.stable.seq, uint64(8), "the others moved two checkpoints past member 2")
+	h.cut[4] = true
+	delete(h.cut, 2)
+	h.restart(late)
+	require.Zero(t, late.core.Status().LeaderCommit, "just restarted, it cannot know how far the others went")
+	caughtUp := h.run(200000, func() bool { return late.core.Status().LeaderCommit > 0 })
+	require.True(t, caughtUp, "member 2 learns it has caught up")
+	st, ahead := late.core.Status(), h.replica(1).core.Status()
+	require.Equal(t, st.Commit, st.LeaderCommit)
+	require.GreaterOrEqual(t, st.Commit, ahead.Snapshot, "it serves only once past the others' stable checkpoint")
+}

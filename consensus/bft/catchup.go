@@ -49,11 +49,21 @@ func (c *Core) waiting() bool {
 
 // serveDecided sends the proofs of the batches decided from r.Seq on, at
 // most a window of them and at most once per resend period per member.
+// A member that asks from below this replica's stable checkpoint cannot
+// use them: the batches up to the checkpoint are forgotten here. It gets
+// the checkpoint's state too, whose certificate it checks. It may not
+// learn of that certificate otherwise: members resend only their own
+// checkpoint messages, and with one of the others silent, the two it
+// hears are no quorum, so it would never fetch the state and never
+// execute again (TestARestartedReplicaKnowsWhenItHasCaughtUp).
 func (c *Core) serveDecided(from consensus.NodeID, r *stateRequest) {
 	if last, ok := c.provedAt[from]; ok && c.ticks-last < c.cfg.RetransmitTicks {
 		return
 	}
 	c.provedAt[from] = c.ticks
+	if r.Seq <= c.stable.seq {
+		c.serveState(from, r)
+	}
 	for seq := max(r.Seq, c.stable.seq+1); seq <= c.lastExec && seq < r.Seq+c.cfg.Window; seq++ {
 		if p, ok := c.proofs[seq]; ok {
 			c.send(from, c.sign(msgDecided, encodeDecidedProof(p)))

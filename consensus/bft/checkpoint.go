@@ -100,6 +100,20 @@ func (c *Core) addVote(from consensus.NodeID, cp *checkpoint, raw []byte) {
 	c.checkStable(cp.Seq, cp.Digest)
 }
 
+// voteForStable signs the stable checkpoint again as this replica's own
+// checkpoint, after a restart: the votes are not stored, and with one
+// member silent the others' resent checkpoints are a quorum only with
+// this replica's (see caughtUpIndex). Signatures are deterministic: it
+// is the message this replica sent before.
+func (c *Core) voteForStable() {
+	if c.stable.seq == 0 {
+		return
+	}
+	cp := &checkpoint{Seq: c.stable.seq, Digest: c.stable.digest}
+	c.ownCheckpoint = c.sign(msgCheckpoint, encodeCheckpoint(cp))
+	c.addVote(c.id, cp, c.ownCheckpoint)
+}
+
 // certificate returns a quorum of checkpoint messages for (seq, d), or
 // nil.
 func (c *Core) certificate(seq uint64, d Digest) [][]byte {
@@ -119,7 +133,11 @@ func (c *Core) certificate(seq uint64, d Digest) [][]byte {
 
 func (c *Core) checkStable(seq uint64, d Digest) {
 	cert := c.certificate(seq, d)
-	if cert == nil || seq <= c.stable.seq {
+	if cert == nil {
+		return
+	}
+	c.certifiedSince = max(c.certifiedSince, seq)
+	if seq <= c.stable.seq {
 		return
 	}
 	own, ok := c.taken[seq]
@@ -291,6 +309,8 @@ func (c *Core) receiveState(from consensus.NodeID, data []byte) error {
 	if st.seq <= c.lastExec {
 		return nil
 	}
+	// Its certificate is a quorum's word on how far the cluster went.
+	c.certifiedSince = max(c.certifiedSince, st.seq)
 	c.log.Info("bft: installing a peer's state", "from", from, "seq", st.seq, "index", st.index)
 	c.stats.StateTransfers++
 	if err := c.installState(st); err != nil {

@@ -137,9 +137,15 @@ type Core struct {
 	// sequence number first.
 	votes         map[consensus.NodeID][]checkpointVote
 	ownCheckpoint []byte
-	due           *SnapshotDue
-	fetch         *stateFetch
-	servedAt      map[consensus.NodeID]uint64
+	// restarted is set when the core started from records, and
+	// certifiedSince is the highest checkpoint a quorum signed that it
+	// learned of since: a restarted replica knows how far behind the
+	// cluster it is only from such a checkpoint (see Status).
+	restarted      bool
+	certifiedSince uint64
+	due            *SnapshotDue
+	fetch          *stateFetch
+	servedAt       map[consensus.NodeID]uint64
 	// provedAt is when each member was last sent decided proofs.
 	provedAt map[consensus.NodeID]uint64
 	// askNext is the index of the member last asked for decided batches;
@@ -377,8 +383,27 @@ func (c *Core) Status() consensus.Status {
 	return consensus.Status{
 		ID: c.id, Leader: primary, Term: c.view,
 		Commit: c.lastIndex, Applied: c.lastIndex, Snapshot: c.stable.index,
-		Members: append([]consensus.NodeID(nil), c.q.members...), IsLeader: primary == c.id,
+		LeaderCommit: c.caughtUpIndex(),
+		Members:      append([]consensus.NodeID(nil), c.q.members...), IsLeader: primary == c.id,
 	}
+}
+
+// caughtUpIndex is what Status reports as LeaderCommit: where this
+// replica stands once it has caught up with the cluster, and 0 until it
+// knows it has. No single member's word on how far the cluster went can
+// be trusted, but a checkpoint a quorum signed can: a replica that
+// restarted has caught up once it has executed through the highest
+// checkpoint a quorum signed since it started. Members resend their
+// latest checkpoint, so it learns of one within a resend period, and
+// else it would take clients from its own records' end and, should
+// the others' stable checkpoint be past anything it can execute, hang
+// up on them as it installs their state. A replica that started with no
+// records has nothing to catch up on.
+func (c *Core) caughtUpIndex() uint64 {
+	if c.restarted && (c.certifiedSince == 0 || c.lastExec < c.certifiedSince) {
+		return 0
+	}
+	return c.lastIndex
 }
 
 // Stats returns the drop counters so far.

@@ -164,12 +164,9 @@ func CreateStores(cfg *cluster.Config) error {
 
 // Status adds to the engine's status what the replica runtime needs of
 // any engine. Reachable, on the primary, is the members the transport is
-// connected to: the runtime declares the others down. LeaderCommit is the
-// node's own decided index: no single member's word on how far the log
-// went can be trusted here.
+// connected to: the runtime declares the others down.
 func (n *Node) Status() consensus.Status {
 	st := n.Log.Status()
-	st.LeaderCommit = st.Commit
 	if st.IsLeader {
 		st.Reachable = append(n.net.Connected(), st.ID)
 		slices.Sort(st.Reachable)

@@ -229,12 +229,10 @@ func (e *bftEngine) Propose(data []byte) error {
 	return e.core.Propose(data)
 }
 
-// Status is the engine's status with what bftnode adds: the node's own
-// decided index as the one to serve from, and on the primary the members
-// its transport reaches.
+// Status is the engine's status with what bftnode adds: on the primary
+// the members its transport reaches.
 func (e *bftEngine) Status() consensus.Status {
 	st := e.core.Status()
-	st.LeaderCommit = st.Commit
 	if st.IsLeader {
 		st.Reachable = e.n.sim.reachable(e.n)
 	}
