@@ -63,7 +63,10 @@ type Status struct {
 	// (Commit itself on the leader); 0 until one has. A follower's own
 	// Commit only says how far the log it holds is committed: one that
 	// restarted behind the cluster learns from LeaderCommit how far it
-	// has to catch up.
+	// has to catch up. The Byzantine engine, where no single member's
+	// word can be trusted, reports its own Commit once it knows it has
+	// caught up (a checkpoint a quorum signed since it started), and 0
+	// until then.
 	LeaderCommit uint64
 	Applied      uint64 // highest index delivered through Applies
 	// Snapshot is the index of the newest stored snapshot: the log before
