@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -202,6 +203,10 @@ const (
 	resyncWindow = 10 * time.Minute
 )
 
+// errReplicaNotStarted is what the node gives an engine that asks for a
+// snapshot before the replica exists; the engine asks again.
+var errReplicaNotStarted = errors.New("the replica has not started yet")
+
 // fetchPatience bounds how long a diverged node waits for a peer whose
 // state is recent enough to replace its own.
 const fetchPatience = time.Minute
@@ -302,9 +307,19 @@ func (s nodeSetup) run(ctx context.Context, history repairHistory) (*startAgain,
 	registry := prometheus.NewRegistry()
 
 	// The log asks the replica for snapshots; the replica needs the log.
+	// The engine may ask for a snapshot before the replica exists: a
+	// Byzantine engine restarted from its records re-executes them as it
+	// starts, and can reach a checkpoint at once.
 	var node *replica.Node
+	var started atomic.Pointer[replica.Node]
 	engine := raftlog.Config{TickInterval: m.tick, SnapshotEntries: m.snapshotEvery}
-	source := func() (consensus.Snapshot, error) { return node.Snapshot() }
+	source := func() (consensus.Snapshot, error) {
+		n := started.Load()
+		if n == nil {
+			return consensus.Snapshot{}, errReplicaNotStarted
+		}
+		return n.Snapshot()
+	}
 	log, raft, err := startLog(s, engine, source, logger, registry)
 	if err != nil {
 		return nil, withRepairHint(err)
@@ -367,6 +382,7 @@ func (s nodeSetup) run(ctx context.Context, history repairHistory) (*startAgain,
 		Now:              faultyClock(s.faulty),
 		Logger:           logger,
 	})
+	started.Store(node)
 
 	if err := registerNodeMetrics(registry, node, history); err != nil {
 		return nil, fmt.Errorf("node %d: metrics: %w", self, err)

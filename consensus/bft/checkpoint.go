@@ -101,14 +101,11 @@ func (c *Core) addVote(from consensus.NodeID, cp *checkpoint, raw []byte) {
 }
 
 // voteForStable signs the stable checkpoint again as this replica's own
-// checkpoint, after a restart: the votes are not stored, and with one
+// checkpoint, after a restart from records that hold one: the votes are not stored, and with one
 // member silent the others' resent checkpoints are a quorum only with
 // this replica's (see caughtUpIndex). Signatures are deterministic: it
 // is the message this replica sent before.
 func (c *Core) voteForStable() {
-	if c.stable.seq == 0 {
-		return
-	}
 	cp := &checkpoint{Seq: c.stable.seq, Digest: c.stable.digest}
 	c.ownCheckpoint = c.sign(msgCheckpoint, encodeCheckpoint(cp))
 	c.addVote(c.id, cp, c.ownCheckpoint)

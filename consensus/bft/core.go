@@ -137,7 +137,8 @@ type Core struct {
 	// sequence number first.
 	votes         map[consensus.NodeID][]checkpointVote
 	ownCheckpoint []byte
-	// restarted is set when the core started from records, and
+	// restarted is set when the core started from records holding a
+	// stable checkpoint, and
 	// certifiedSince is the highest checkpoint a quorum signed that it
 	// learned of since: a restarted replica knows how far behind the
 	// cluster it is only from such a checkpoint (see Status).
@@ -398,7 +399,10 @@ func (c *Core) Status() consensus.Status {
 // else it would take clients from its own records' end and, should
 // the others' stable checkpoint be past anything it can execute, hang
 // up on them as it installs their state. A replica that started with no
-// records has nothing to catch up on.
+// stable checkpoint does not wait: the cluster may have none yet, and
+// then no checkpoint would ever tell it (it still asks the others for
+// what they decided, and they keep every proof until their first
+// checkpoint).
 func (c *Core) caughtUpIndex() uint64 {
 	if c.restarted && (c.certifiedSince == 0 || c.lastExec < c.certifiedSince) {
 		return 0

@@ -164,8 +164,10 @@ func (c *Core) restore(records [][]byte) error {
 		// What was decided while this replica was down, it can only
 		// learn by asking.
 		c.askUntil = c.cfg.RequestTimeoutTicks
-		c.restarted = true
-		c.voteForStable()
+		if c.stable.seq > 0 {
+			c.restarted = true
+			c.voteForStable()
+		}
 	}
 	c.execute()
 	return nil
