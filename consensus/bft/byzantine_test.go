@@ -272,6 +272,59 @@ func TestRestartedMemberJoinsTheCurrentView(t *testing.T) {
 	h.settle(400000)
 }
 
+// TestMembersSplitAcrossViewsMoveOn: member 1 is silent; members 2 and 3
+// change to view 2 and member 4 to view 3, as in Byzantine simulator seed
+// 23, where member 4's view change to 2 had timed out while 2 and 3,
+// restarted since, had forgotten the view changes they had received.
+// Neither side has a quorum for its own view, nor f+1 others ahead of it
+// to follow: members 2 and 3 waited in view 2 for good. Member 4's view
+// change for view 3 says it has left view 2 too, so 2 and 3 time out
+// and join it, and the requests commit.
+func TestMembersSplitAcrossViewsMoveOn(t *testing.T) {
+	h := newHarness(t, 4, 23)
+	faulty(h, 1, func(*harness, *replica, consensus.NodeID, []byte) [][]byte { return nil })
+	h.replica(2).core.startViewChange(2)
+	h.replica(3).core.startViewChange(2)
+	h.replica(4).core.startViewChange(3)
+	for _, r := range h.correct() {
+		h.propose(r, 2)
+	}
+	h.settle(400000)
+	for _, r := range h.correct() {
+		require.GreaterOrEqual(t, r.core.Status().Term, uint64(3), "member %d left view 2", r.id)
+	}
+}
+
+// TestANewViewIsNotSuspectedAtOnce: the view change to view 1 (primary
+// 2) waits for member 4, cut off, for several request timeouts while the
+// members hold a request. Once the view starts, its primary orders the
+// request and the view stays: timed from the start of the view change,
+// the request would be overdue at the new view's first tick, and the
+// primary would give up its own view at once (Byzantine simulator seed
+// 23, where member 4 did that as primary of view 3).
+func TestANewViewIsNotSuspectedAtOnce(t *testing.T) {
+	h := newHarness(t, 4, 5)
+	faulty(h, 1, func(*harness, *replica, consensus.NodeID, []byte) [][]byte { return nil })
+	h.cut[4] = true
+	h.propose(h.replica(2), 1)
+	timeout := testConfig(2, 4).RequestTimeoutTicks
+	for _, id := range []consensus.NodeID{2, 3} {
+		h.replica(id).core.startViewChange(1)
+	}
+	from := h.tick
+	require.True(t, h.run(100000, func() bool { return h.tick-from > 3*timeout }))
+	for _, id := range []consensus.NodeID{2, 3} {
+		c := h.replica(id).core
+		require.True(t, c.changing && c.view == 1, "member %d waits in the view change to 1", id)
+	}
+	delete(h.cut, 4)
+	h.replica(4).core.startViewChange(1)
+	h.settle(400000)
+	for _, r := range h.correct() {
+		require.Equal(t, uint64(1), r.core.Status().Term, "member %d stays in view 1", r.id)
+	}
+}
+
 // TestAReplicaThatMissedABatchsCommitsAsksForIt: member 4 gets the last
 // batch only in its pre-prepare (the request itself was lost on its way)
 // and none of the others' commits. It prepared and committed the batch

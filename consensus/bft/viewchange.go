@@ -37,17 +37,22 @@ func (c *Core) startViewChange(v uint64) {
 }
 
 // armViewChangeTimer starts the view-change timeout once a quorum has
-// asked for the view this replica is changing to, and not before: a
-// replica that suspects the primary alone waits there for the others
-// instead of moving on from view to view by itself, and when they come,
-// the view can start at once.
+// asked for the view this replica is changing to or a later one, and not
+// before: a replica that suspects the primary alone waits there for the
+// others instead of moving on from view to view by itself, and when they
+// come, the view can start at once. A member that asks for a later view
+// has left this one too and will not come back to it, so it counts:
+// counting only this view's askers left two correct members waiting in
+// view 2 for good, the third in view 3 and the fourth silent, each side
+// short of a quorum and of the f+1 that make a member follow (Byzantine
+// simulator seed 23).
 func (c *Core) armViewChangeTimer() {
 	if !c.changing || c.vcArmed {
 		return
 	}
 	n := 0
 	for _, e := range c.vcs {
-		if e.body.(*viewChange).View == c.view {
+		if e.body.(*viewChange).View >= c.view {
 			n++
 		}
 	}
@@ -232,6 +237,13 @@ func (c *Core) installNewView(nv *newView, raw []byte, plan newViewPlan) {
 	if nv.View > c.view || !c.changing {
 		c.view = nv.View
 		c.enterView()
+	}
+	// The request timeout judges this view's primary from the moment its
+	// view starts: timed from the start of a view change that outlasted
+	// it, every held request would be overdue at the next tick, and the
+	// new primary would give up its own view before ordering anything.
+	for _, p := range c.pending {
+		p.since = c.ticks
 	}
 	c.changing = false
 	c.persistView = true
