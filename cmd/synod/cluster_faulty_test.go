@@ -362,9 +362,11 @@ func TestByzantineNodeThatDivergedStartsAgainFromItsCertifiedState(t *testing.T)
 	})
 	divergences, _ := scrape(t, c.node(hit).StatusAddr, `synod_replica_divergences_total`)
 	require.Equal(t, 1.0, divergences, "node 4's divergences")
-	// Started again, node 4 executes its own records first; if the
-	// others' stable checkpoint has passed them meanwhile, it then
-	// installs their state, which hangs up on its clients.
+	// Started again, node 4 takes clients once it has executed through
+	// a checkpoint a quorum signed since; but when it diverged before its
+	// first stable checkpoint it does not wait, and may install the
+	// others' state after its clients came (docs/byzantine.md, "When a
+	// restarted member takes clients").
 	c.converged()
 	waitTakingClients(c)
 	all := append(others, hit)
