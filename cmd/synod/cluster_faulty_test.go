@@ -362,12 +362,8 @@ func TestByzantineNodeThatDivergedStartsAgainFromItsCertifiedState(t *testing.T)
 	})
 	divergences, _ := scrape(t, c.node(hit).StatusAddr, `synod_replica_divergences_total`)
 	require.Equal(t, 1.0, divergences, "node 4's divergences")
-	// Started again, node 4 takes clients once it has executed through
-	// a checkpoint a quorum signed since; but when it diverged before its
-	// first stable checkpoint it does not wait, and may install the
-	// others' state after its clients came (docs/byzantine.md, "When a
-	// restarted member takes clients").
-	c.converged()
+	// Started again, node 4 takes clients once it knows it has caught
+	// up (docs/byzantine.md, "When a restarted member takes clients").
 	waitTakingClients(c)
 	all := append(others, hit)
 	setThroughEach(t, c, all, round*10, round*10+10)

@@ -452,43 +452,72 @@ func TestAMessageSignedForAnotherClusterIsRefused(t *testing.T) {
 }
 
 // TestARestartedReplicaKnowsWhenItHasCaughtUp: a replica that restarted
-// reports no LeaderCommit (so its node takes no clients) until it has
-// executed through a checkpoint a quorum signed since the restart; then
-// it reports its own index. Member 2 restarts while the others have moved
-// a checkpoint past its records, and member 4 is silent, so that
-// neither the others' checkpoint messages (two) nor its own and theirs
-// make a quorum for the newest: it must be sent the state.
+// reports no LeaderCommit (so its node takes no clients) until it knows
+// it has caught up, then its own index. Member 2 restarts while the
+// others have moved a stable checkpoint past its records, and member 4
+// is silent, so that neither the others' checkpoint messages (two) nor
+// its own and theirs make a quorum for the newest: it must be sent the
+// state. It restarts from a stable checkpoint of its own, or from none
+// (a young cluster's member, which cannot tell from a checkpoint whether
+// the others have one, and waits while it asks them).
 func TestARestartedReplicaKnowsWhenItHasCaughtUp(t *testing.T) {
-	h := newHarness(t, 4, 29)
-	fresh := h.replica(2).core.Status()
-	require.Equal(t, fresh.Commit, fresh.LeaderCommit, "a replica with no records has nothing to catch up on")
+	for _, tc := range []struct {
+		name   string
+		stable uint64 // member 2's stable checkpoint when it stops
+	}{{"from its stable checkpoint", 4}, {"from no checkpoint", 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, 4, 29)
+			late := h.replica(2)
+			fresh := late.core.Status()
+			require.Equal(t, fresh.Commit, fresh.LeaderCommit, "a replica with no records has nothing to catch up on")
+			for _, r := range h.correct() {
+				h.propose(r, 1)
+			}
+			for round := 0; round < 50 && late.core.stable.seq < tc.stable; round++ {
+				for _, r := range h.correct() {
+					h.propose(r, 1)
+				}
+				for range 300 {
+					h.step()
+				}
+			}
+			require.Equal(t, tc.stable, late.core.stable.seq, "member 2's stable checkpoint")
+			h.cut[2] = true
+			for round := 0; round < 50 && h.replica(1).core.stable.seq < tc.stable+8; round++ {
+				for _, r := range []*replica{h.replica(1), h.replica(3), h.replica(4)} {
+					h.propose(r, 1)
+				}
+				for range 300 {
+					h.step()
+				}
+			}
+			require.Greater(t, h.replica(1).core.stable.seq, tc.stable, "the others moved a checkpoint past member 2")
+			h.cut[4] = true
+			delete(h.cut, 2)
+			h.restart(late)
+			require.Zero(t, late.core.Status().LeaderCommit, "just restarted, it cannot know how far the others went")
+			caughtUp := h.run(200000, func() bool { return late.core.Status().LeaderCommit > 0 })
+			require.True(t, caughtUp, "member 2 learns it has caught up")
+			st, ahead := late.core.Status(), h.replica(1).core.Status()
+			require.Equal(t, st.Commit, st.LeaderCommit)
+			require.GreaterOrEqual(t, st.Commit, ahead.Snapshot, "it serves only once past the others' stable checkpoint")
+		})
+	}
+}
+
+// A member of a cluster that has no checkpoint yet, restarted, takes
+// clients once it has asked the others for what they decided.
+func TestARestartedReplicaOfAYoungClusterTakesClients(t *testing.T) {
+	h := newHarness(t, 4, 31)
+	for _, r := range h.correct() {
+		h.propose(r, 1)
+	}
+	h.settle(400000)
 	late := h.replica(2)
-	for round := 0; round < 50 && late.core.stable.seq < 4; round++ {
-		for _, r := range h.correct() {
-			h.propose(r, 1)
-		}
-		for range 300 {
-			h.step()
-		}
-	}
-	require.GreaterOrEqual(t, late.core.stable.seq, uint64(4), "member 2 has a stable checkpoint to restart from")
-	h.cut[2] = true
-	for round := 0; round < 50 && h.replica(1).core.stable.seq < late.core.stable.seq+8; round++ {
-		for _, r := range []*replica{h.replica(1), h.replica(3), h.replica(4)} {
-			h.propose(r, 1)
-		}
-		for range 300 {
-			h.step()
-		}
-	}
-	require.Greater(t, h.replica(1).core.stable.seq, late.core.stable.seq, "the others moved a checkpoint past member 2")
-	h.cut[4] = true
-	delete(h.cut, 2)
+	require.Zero(t, late.core.stable.seq, "no checkpoint yet")
 	h.restart(late)
-	require.Zero(t, late.core.Status().LeaderCommit, "just restarted, it cannot know how far the others went")
+	require.Zero(t, late.core.Status().LeaderCommit)
 	caughtUp := h.run(200000, func() bool { return late.core.Status().LeaderCommit > 0 })
-	require.True(t, caughtUp, "member 2 learns it has caught up")
-	st, ahead := late.core.Status(), h.replica(1).core.Status()
-	require.Equal(t, st.Commit, st.LeaderCommit)
-	require.GreaterOrEqual(t, st.Commit, ahead.Snapshot, "it serves only once past the others' stable checkpoint")
+	require.True(t, caughtUp, "member 2 takes clients again")
+	require.Equal(t, h.replica(1).core.Status().Commit, late.core.Status().LeaderCommit)
 }

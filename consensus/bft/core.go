@@ -137,11 +137,10 @@ type Core struct {
 	// sequence number first.
 	votes         map[consensus.NodeID][]checkpointVote
 	ownCheckpoint []byte
-	// restarted is set when the core started from records holding a
-	// stable checkpoint, and
+	// restarted is set when the core started from records, and
 	// certifiedSince is the highest checkpoint a quorum signed that it
 	// learned of since: a restarted replica knows how far behind the
-	// cluster it is only from such a checkpoint (see Status).
+	// cluster it is only from such a checkpoint (see caughtUpIndex).
 	restarted      bool
 	certifiedSince uint64
 	due            *SnapshotDue
@@ -398,16 +397,21 @@ func (c *Core) Status() consensus.Status {
 // latest checkpoint, so it learns of one within a resend period, and
 // else it would take clients from its own records' end and, should
 // the others' stable checkpoint be past anything it can execute, hang
-// up on them as it installs their state. A replica that started with no
-// stable checkpoint does not wait: the cluster may have none yet, and
-// then no checkpoint would ever tell it (it still asks the others for
-// what they decided, and they keep every proof until their first
-// checkpoint).
+// up on them as it installs their state. A replica whose records hold no
+// stable checkpoint may be in a cluster that has none yet, which no
+// checkpoint would ever tell it: it waits while it asks the others for
+// what they decided (askUntil), which brings it their stable state if
+// they have one (serveDecided), and while it fetches a state.
 func (c *Core) caughtUpIndex() uint64 {
-	if c.restarted && (c.certifiedSince == 0 || c.lastExec < c.certifiedSince) {
-		return 0
+	switch {
+	case !c.restarted:
+		return c.lastIndex
+	case c.certifiedSince > 0 && c.lastExec >= c.certifiedSince:
+		return c.lastIndex
+	case c.stable.seq == 0 && c.ticks >= c.askUntil && c.fetch == nil:
+		return c.lastIndex
 	}
-	return c.lastIndex
+	return 0
 }
 
 // Stats returns the drop counters so far.

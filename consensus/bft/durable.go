@@ -164,8 +164,8 @@ func (c *Core) restore(records [][]byte) error {
 		// What was decided while this replica was down, it can only
 		// learn by asking.
 		c.askUntil = c.cfg.RequestTimeoutTicks
+		c.restarted = true
 		if c.stable.seq > 0 {
-			c.restarted = true
 			c.voteForStable()
 		}
 	}
