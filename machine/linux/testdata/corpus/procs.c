@@ -157,11 +157,20 @@ static void test_wait(void) {
 }
 
 static void test_job_control(void) {
+	/* The continued child exits only once told to: had it exited first,
+	 * the wait for its continuation would reap it instead (as Linux
+	 * does, seen under qemu-hppa on a busy host). */
+	int go[2];
+	CHECK(pipe(go) == 0);
 	pid_t pid = fork_flushed();
 	if (pid == 0) {
+		char c;
+		close(go[1]);
 		raise(SIGSTOP);
+		CHECK(read(go[0], &c, 1) == 0);
 		_exit(5);
 	}
+	close(go[0]);
 	int status;
 	CHECK(waitpid(pid, &status, WUNTRACED) == pid);
 	printf("stopped child: stopped %d, by signal %d\n", WIFSTOPPED(status), WSTOPSIG(status));
@@ -169,6 +178,7 @@ static void test_job_control(void) {
 	CHECK(kill(pid, SIGCONT) == 0);
 	CHECK(waitpid(pid, &status, WCONTINUED) == pid);
 	printf("continued child: continued %d\n", WIFCONTINUED(status));
+	close(go[1]);
 	describe("continued child", wait_for(pid));
 
 	/* In a process group of its own, which this process, in another group
