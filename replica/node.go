@@ -240,9 +240,9 @@ func (n *Node) Run(ctx context.Context) (*linux.ExitStatus, error) {
 			n.propose(e)
 		}
 		n.rt.Decide(n.cfg.Now(), n.cfg.Log.Status())
-		if progress != Ran || time.Since(published) >= publishEvery {
+		if now := n.cfg.Now(); progress != Ran || now.Sub(published) >= publishEvery {
 			n.publish()
-			published = time.Now()
+			published = now
 		}
 
 		switch progress {
