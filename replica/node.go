@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -328,23 +329,34 @@ func (n *Node) apply(a consensus.Apply) error {
 		}
 		n.cfg.Devices.Net.HangUpAll()
 	}
+	// What is dropped is logged once per Apply, not per entry: a faulty
+	// member of a Byzantine cluster can have hundreds of entries a batch
+	// ordered that mean nothing.
+	var undecodable, forgedFrom []uint64
+	var lastErr error
 	for _, c := range a.Entries {
 		e, err := entry.Decode(c.Data)
 		if err != nil {
-			n.log.Warn("ignoring undecodable log entry", "index", c.Index, "err", err)
+			undecodable, lastErr = append(undecodable, c.Index), err
 			e = nil
 		}
 		if e != nil {
 			var forged int
 			if e, forged = FromProposer(e, c.Proposer); forged > 0 {
 				n.forgedInputs.Add(uint64(forged))
-				n.log.Warn("dropped what a member said in another's name", "index", c.Index, "proposer", c.Proposer, "entries", forged)
+				forgedFrom = append(forgedFrom, uint64(c.Proposer))
 			}
 		}
 		if n.cfg.OnCommit != nil && e != nil {
 			n.cfg.OnCommit(e)
 		}
 		n.rep.CommitEntry(c.Index, e)
+	}
+	if len(undecodable) > 0 {
+		n.log.Warn("ignoring undecodable log entries", "first_index", undecodable[0], "entries", len(undecodable), "err", lastErr)
+	}
+	if len(forgedFrom) > 0 {
+		n.log.Warn("dropped what members said in another's name", "proposers", slices.Compact(slices.Sorted(slices.Values(forgedFrom))), "entries", len(forgedFrom))
 	}
 	return nil
 }

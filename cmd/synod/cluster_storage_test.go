@@ -165,7 +165,7 @@ func TestClusterDamagedStoreIsRefusedThenRepaired(t *testing.T) {
 			require.Contains(t, log, path, "the error names the file")
 			require.Contains(t, log, "--rejoin")
 			require.NotContains(t, log, "goroutine ", "no panic")
-			require.NotContains(t, log, "ignoring undecodable log entry")
+			require.NotContains(t, log, "ignoring undecodable log entr")
 
 			setKeys(t, kv, 30, 40) // acknowledged while node 3 is down
 			c.startWith(3, "--rejoin")
