@@ -59,7 +59,7 @@ func TestProposalsWhileARequestWaitsGoAsOne(t *testing.T) {
 // MaxRequestBytes.
 func TestAGatheredRequestKeepsToMaxRequestBytes(t *testing.T) {
 	cfg := testConfig(2, 4)
-	cfg.MaxRequestBytes = 8
+	cfg.MaxRequestBytes = 8 + 2*itemCost // two proposals of 8 bytes in all
 	c, err := NewCore(cfg, nil)
 	require.NoError(t, err)
 	for _, d := range []string{"aaaaa", "bbb", "ccccc", "dddd"} {

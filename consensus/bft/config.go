@@ -47,8 +47,10 @@ type Config struct {
 	// MaxBatchRequests bounds the requests in one batch (default 1024).
 	MaxBatchRequests int
 	// MaxBatchBytes bounds the request data in one batch (default
-	// 128 KiB): larger batches amortise the three phases over more
-	// requests but make view changes larger (see Window).
+	// 128 KiB), each proposal counting 32 bytes more than it holds (so a
+	// batch holds at most 4,096 entries): larger batches amortise the
+	// three phases over more requests but make view changes larger (see
+	// Window).
 	MaxBatchBytes int
 	// MaxBatchesInFlight bounds the batches the primary has ordered and
 	// not yet seen decided (default 1, as in PBFT); the requests that

@@ -124,8 +124,9 @@ type Core struct {
 	pending   map[requestKey]*pendingRequest
 	pendingBy map[consensus.NodeID]int
 	nextReq   uint64 // this node's next request number
-	// outbox holds this node's proposals not yet sent, outboxBytes their
-	// size, outboxSince the tick the first came (see Propose).
+	// outbox holds this node's proposals not yet sent, outboxBytes what
+	// they count (itemSize), outboxSince the tick the first came (see
+	// Propose).
 	outbox      [][]byte
 	outboxBytes int
 	outboxSince uint64

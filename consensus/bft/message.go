@@ -120,11 +120,21 @@ type request struct {
 // maxRequestItems bounds the proposals one request carries.
 const maxRequestItems = 256
 
-// size is the proposals' bytes, which MaxRequestBytes bounds.
+// itemCost is what each proposal counts toward MaxRequestBytes and
+// MaxBatchBytes beyond its bytes: every node delivers each as an entry,
+// whatever it holds, and counted by its bytes alone a faulty member's
+// empty proposals would cost nothing, 262,144 entries a batch at the
+// defaults. So a batch holds at most MaxBatchBytes/itemCost entries.
+const itemCost = 32
+
+// itemSize is what one proposal of data counts.
+func itemSize(data []byte) int { return len(data) + itemCost }
+
+// size is what the proposals count, which MaxRequestBytes bounds.
 func (r *request) size() int {
 	n := 0
 	for _, it := range r.Items {
-		n += len(it)
+		n += itemSize(it)
 	}
 	return n
 }

@@ -54,10 +54,10 @@ func (c *Core) inWindow(seq uint64) bool {
 // for the next batch anyway. It fails with ErrBusy while the outbox is
 // full and MaxPendingRequests of this node's requests are unexecuted.
 func (c *Core) Propose(data []byte) error {
-	if len(data) > c.cfg.MaxRequestBytes {
-		return fmt.Errorf("bft: proposal of %d bytes, limit %d", len(data), c.cfg.MaxRequestBytes)
+	if itemSize(data) > c.cfg.MaxRequestBytes {
+		return fmt.Errorf("bft: proposal of %d bytes, limit %d", len(data), c.cfg.MaxRequestBytes-itemCost)
 	}
-	if len(c.outbox) == maxRequestItems || c.outboxBytes+len(data) > c.cfg.MaxRequestBytes {
+	if len(c.outbox) == maxRequestItems || c.outboxBytes+itemSize(data) > c.cfg.MaxRequestBytes {
 		if !c.flush() {
 			return ErrBusy
 		}
@@ -66,7 +66,7 @@ func (c *Core) Propose(data []byte) error {
 		c.outboxSince = c.ticks
 	}
 	c.outbox = append(c.outbox, data)
-	c.outboxBytes += len(data)
+	c.outboxBytes += itemSize(data)
 	return nil
 }
 

@@ -123,3 +123,24 @@ func TestADecidedBatchNeedsNoCheckOfItsRequests(t *testing.T) {
 	require.Len(t, rd.Applies, 1)
 	require.Equal(t, []byte("from a faulty origin"), rd.Applies[0].Entries[0].Data)
 }
+
+// TestEachProposalCountsTowardABatchsBytes: a request of 256 empty
+// proposals holds no bytes, but every node delivers 256 entries for it;
+// counted by their bytes alone, a batch could hold 262,144 of them. Each
+// proposal counts itemCost more than it holds, so a batch of such
+// requests beyond MaxBatchBytes is refused.
+func TestEachProposalCountsTowardABatchsBytes(t *testing.T) {
+	n := newQuietNet(t, 4)
+	backup := n.cores[2]
+	cfg := testConfig(2, 4)
+	require.NoError(t, cfg.Validate())
+	empty := make([][]byte, maxRequestItems)
+	requests := cfg.MaxBatchBytes/(maxRequestItems*32) + 1 // 32 bytes a proposal
+	var batch [][]byte
+	for seq := 1; seq <= requests; seq++ {
+		batch = append(batch, resign(1, msgRequest, encodeRequest(&request{Origin: 1, Seq: uint64(seq), Items: empty})))
+	}
+	pp := resign(1, msgPrePrepare, encodePrePrepare(&prePrepare{View: 0, Seq: 1, Requests: batch}))
+	require.ErrorIs(t, backup.Step(1, pp), errInvalid)
+	require.NotContains(t, backup.slots, uint64(1), "the backup took the batch")
+}
