@@ -28,8 +28,14 @@ type NetPortConfig struct {
 	Logger     *slog.Logger
 	// ReadSize is the most client bytes one ConnData entry carries. Larger
 	// entries amortize consensus overhead; smaller ones cut latency for
-	// bulk transfers. Default 64 KiB.
+	// bulk transfers. Default 64 KiB, and at most what fits MaxProposal.
 	ReadSize int
+	// MaxProposal, when set, bounds the encoded size of one batch of
+	// inputs: the log takes no larger proposal (the Byzantine engine signs
+	// and bounds each request), and a batch it refuses would be proposed
+	// again, refused again, and its client never answered. 0: only the
+	// entry codec's bounds.
+	MaxProposal int
 	// SendQueue is how many outputs may wait for a slow client before the
 	// node cuts it off; the guest cannot be made to wait for one client.
 	// Default 1024.
@@ -126,6 +132,9 @@ func NewNetPort(cfg NetPortConfig) *NetPort {
 	}
 	if cfg.ReadSize > entry.MaxDataLen {
 		cfg.ReadSize = entry.MaxDataLen
+	}
+	if fit := cfg.MaxProposal - entry.InputsHeader - entry.InputOverhead; cfg.MaxProposal > 0 && cfg.ReadSize > fit {
+		cfg.ReadSize = max(fit, 1)
 	}
 	if cfg.SendQueue <= 0 {
 		cfg.SendQueue = 1024
@@ -413,7 +422,7 @@ func (n *NetPort) takeBatch() entry.Inputs {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	batch := entry.Inputs{Time: n.cfg.Now().UnixNano()}
-	data := 0
+	data, encoded := 0, entry.InputsHeader
 	for len(n.queued) > 0 {
 		cc := n.queued[0]
 		for cc.proposed < len(cc.unacked) && len(batch.Entries) < entry.MaxInputs {
@@ -421,7 +430,11 @@ func (n *NetPort) takeBatch() entry.Inputs {
 			if data+inputBytes(e) > entry.MaxInputsData {
 				break
 			}
-			data += inputBytes(e)
+			cost := inputBytes(e) + entry.InputOverhead
+			if n.cfg.MaxProposal > 0 && len(batch.Entries) > 0 && encoded+cost > n.cfg.MaxProposal {
+				break
+			}
+			data, encoded = data+inputBytes(e), encoded+cost
 			batch.Entries = append(batch.Entries, e)
 			cc.proposed++
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -152,4 +153,33 @@ func requireByzantineStatus(t *testing.T, c *testCluster, down consensus.NodeID)
 		answering--
 	}
 	require.Regexp(t, fmt.Sprintf(`(?m)^health: quorum yes \(%d of 4 nodes answer\), engine bft, view %d, primary %d, max lag`, answering, r.Term, primary), out.String())
+}
+
+// A client that sends more in one go than one request of the Byzantine
+// engine holds (64 KiB) is answered: its bytes go in batches the engine
+// takes. They went in one batch of up to 1 MiB, which the engine
+// refused, again and again, and the client waited for good.
+func TestByzantineClusterTakesALargeWrite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 4-node cluster")
+	}
+	c := newTestClusterOf(t, cluster.Spec{Nodes: 4, Engine: cluster.EngineBFT}, testMachine(""))
+	for _, n := range c.cfg.Nodes {
+		c.start(n.ID)
+	}
+	c.waitServing()
+	kv, err := dialKV(c.serviceAddr(1))
+	require.NoError(t, err)
+	defer kv.Close()
+	value := strings.Repeat("0123456789abcdef", 200_000/16)
+	r, err := kv.do("SET", "large", value)
+	require.NoError(t, err)
+	require.Equal(t, "OK", r)
+	kv4, err := dialKV(c.serviceAddr(4))
+	require.NoError(t, err)
+	defer kv4.Close()
+	r, err = kv4.do("STRLEN", "large")
+	require.NoError(t, err)
+	require.Equal(t, fmt.Sprint(len(value)), r)
+	c.converged()
 }

@@ -203,6 +203,16 @@ const (
 	resyncWindow = 10 * time.Minute
 )
 
+// maxProposal is the largest proposal the node's engine takes, 0 for no
+// bound beyond the entry codec's: the Byzantine engine signs each request
+// and bounds it (bft.Config.MaxRequestBytes).
+func maxProposal(log consensus.Log) int {
+	if bounded, ok := log.(interface{ MaxProposal() int }); ok {
+		return bounded.MaxProposal()
+	}
+	return 0
+}
+
 // errReplicaNotStarted is what the node gives an engine that asks for a
 // snapshot before the replica exists; the engine asks again.
 var errReplicaNotStarted = errors.New("the replica has not started yet")
@@ -328,13 +338,14 @@ func (s nodeSetup) run(ctx context.Context, history repairHistory) (*startAgain,
 	logger = logger.With("node", self) // the engine and transport name the node themselves
 
 	netport := peripherals.NewNetPort(peripherals.NetPortConfig{
-		Node:       self,
-		Host:       me.ServiceHost,
-		PortOffset: me.ServicePortOffset,
-		Log:        log,
-		Logger:     logger,
-		Certified:  cfg.Engine == cluster.EngineBFT,
-		Now:        faultyClock(s.faulty),
+		Node:        self,
+		Host:        me.ServiceHost,
+		PortOffset:  me.ServicePortOffset,
+		Log:         log,
+		MaxProposal: maxProposal(log),
+		Logger:      logger,
+		Certified:   cfg.Engine == cluster.EngineBFT,
+		Now:         faultyClock(s.faulty),
 	})
 	defer netport.Stop()
 	disks, diskClients, err := nodeDisks(cfg, self, logger)

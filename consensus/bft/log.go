@@ -125,6 +125,10 @@ func (l *Log) Propose(ctx context.Context, data []byte) error {
 	}
 }
 
+// MaxProposal is the most data one Propose takes: a request's bound less
+// what each proposal counts beyond its bytes.
+func (l *Log) MaxProposal() int { return l.core.cfg.MaxRequestBytes - itemCost }
+
 // Applies implements consensus.Log. After a restart the first Apply is
 // the stable checkpoint's snapshot, then the entries decided after it.
 func (l *Log) Applies() <-chan consensus.Apply { return l.applies }

@@ -23,6 +23,15 @@ const (
 	maxHashParts  = 8
 )
 
+// InputsHeader and InputOverhead bound an Inputs batch's encoded size: at
+// most InputsHeader bytes, and InputOverhead more for each input beside
+// its client bytes (a proposer whose log bounds a proposal's size packs
+// batches by them).
+const (
+	InputsHeader  = 16
+	InputOverhead = 48
+)
+
 // Encode returns the wire form of e: its kind byte, then its fields as
 // unsigned varints and length-prefixed byte strings.
 func Encode(e Entry) []byte {

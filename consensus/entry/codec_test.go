@@ -1,6 +1,8 @@
 package entry
 
 import (
+	"math"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -199,4 +201,24 @@ func TestConnOf(t *testing.T) {
 	}
 	_, ok := ConnOf(Random{Node: 2})
 	require.False(t, ok, "a random batch is about no connection")
+}
+
+// A proposer whose log bounds a proposal's size packs input batches by
+// InputsHeader and InputOverhead: no batch may encode larger than they
+// say, whatever its fields hold.
+func TestInputsEncodedSizeBound(t *testing.T) {
+	widest := ConnID{Node: consensus.NodeID(math.MaxUint64), Serial: math.MaxUint64}
+	for _, in := range []Entry{
+		ConnOpen{Conn: widest, Port: math.MaxUint16, PeerIP: [4]byte{255, 255, 255, 255}, PeerPort: math.MaxUint16},
+		ConnData{Conn: widest, Offset: math.MaxUint64},
+		ConnData{Conn: widest, Offset: math.MaxUint64, Data: make([]byte, MaxDataLen)},
+		ConnClose{Conn: widest},
+	} {
+		count, data := MaxInputs, 0
+		if d, ok := in.(ConnData); ok && len(d.Data) > 0 {
+			count, data = 1, len(d.Data)
+		}
+		batch := Inputs{Time: math.MinInt64, Entries: slices.Repeat([]Entry{in}, count)}
+		require.LessOrEqual(t, len(Encode(batch)), InputsHeader+count*(InputOverhead+data), "%d × %T", count, in)
+	}
 }
