@@ -10,7 +10,6 @@ import (
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/bft"
 	"github.com/synodvm/synod/consensus/bftnode"
-	"github.com/synodvm/synod/consensus/cluster"
 )
 
 // A Byzantine member whose stored stable checkpoint no longer matches
@@ -23,11 +22,7 @@ func TestByzantineNodeWithADamagedCheckpointFetchesTheCertifiedState(t *testing.
 		t.Skip("starts a 4-node cluster")
 	}
 	const damaged = consensus.NodeID(3)
-	c := newTestClusterOf(t, cluster.Spec{Nodes: 4, Engine: cluster.EngineBFT}, testMachine(""))
-	for _, n := range c.cfg.Nodes {
-		c.start(n.ID)
-	}
-	c.waitServing()
+	c := startByzantineCluster(t)
 	kv, err := dialKV(c.serviceAddr(1))
 	require.NoError(t, err)
 	defer kv.Close()

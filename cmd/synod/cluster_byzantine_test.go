@@ -163,11 +163,7 @@ func TestByzantineClusterTakesALargeWrite(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a 4-node cluster")
 	}
-	c := newTestClusterOf(t, cluster.Spec{Nodes: 4, Engine: cluster.EngineBFT}, testMachine(""))
-	for _, n := range c.cfg.Nodes {
-		c.start(n.ID)
-	}
-	c.waitServing()
+	c := startByzantineCluster(t)
 	kv, err := dialKV(c.serviceAddr(1))
 	require.NoError(t, err)
 	defer kv.Close()
@@ -182,4 +178,16 @@ func TestByzantineClusterTakesALargeWrite(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, fmt.Sprint(len(value)), r)
 	c.converged()
+}
+
+// startByzantineCluster starts a 4-node Byzantine cluster of the bundled
+// service and returns it once every node answers.
+func startByzantineCluster(t *testing.T) *testCluster {
+	t.Helper()
+	c := newTestClusterOf(t, cluster.Spec{Nodes: 4, Engine: cluster.EngineBFT}, testMachine(""))
+	for _, n := range c.cfg.Nodes {
+		c.start(n.ID)
+	}
+	c.waitServing()
+	return c
 }
