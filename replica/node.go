@@ -240,8 +240,9 @@ func (n *Node) Run(ctx context.Context) (*linux.ExitStatus, error) {
 		for _, e := range n.rep.Proposals() {
 			n.propose(e)
 		}
-		n.rt.Decide(n.cfg.Now(), n.cfg.Log.Status())
-		if now := n.cfg.Now(); progress != Ran || now.Sub(published) >= publishEvery {
+		now := n.cfg.Now()
+		n.rt.Decide(now, n.cfg.Log.Status())
+		if progress != Ran || now.Sub(published) >= publishEvery {
 			n.publish()
 			published = now
 		}

@@ -224,16 +224,12 @@ func (rt *Runtime) withdrawSettled(owed Owed) {
 	if rt.router.Certify == nil {
 		return // outputs are held only in a Byzantine cluster
 	}
-	disk := make(map[uint64]bool, len(owed.Disk))
-	for _, o := range owed.Disk {
-		disk[o.Seq] = true
-	}
 	rt.router.Withdraw(func(o outputs.Output) bool {
 		switch o.Action.(type) {
 		case outputs.Console:
 			return owed.Console == 0 || o.Seq < owed.Console
 		case outputs.DiskRead, outputs.DiskWrite:
-			return !disk[o.Seq]
+			return !slices.ContainsFunc(owed.Disk, func(d outputs.Output) bool { return d.Seq == o.Seq })
 		}
 		return false
 	})

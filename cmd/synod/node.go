@@ -320,7 +320,6 @@ func (s nodeSetup) run(ctx context.Context, history repairHistory) (*startAgain,
 	// The engine may ask for a snapshot before the replica exists: a
 	// Byzantine engine restarted from its records re-executes them as it
 	// starts, and can reach a checkpoint at once.
-	var node *replica.Node
 	var started atomic.Pointer[replica.Node]
 	engine := raftlog.Config{TickInterval: m.tick, SnapshotEntries: m.snapshotEvery}
 	source := func() (consensus.Snapshot, error) {
@@ -365,7 +364,7 @@ func (s nodeSetup) run(ctx context.Context, history repairHistory) (*startAgain,
 		devices.Disks = disks
 	}
 
-	node = replica.NewNode(replica.NodeConfig{
+	node := replica.NewNode(replica.NodeConfig{
 		Replica: replica.Config{Self: self, Guest: s.guest, Root: s.root, ExePath: "/" + s.argv[0], Engine: m.engine.Engine},
 		Boot: replica.BootParams{
 			Argv:                s.argv,

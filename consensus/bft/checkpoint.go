@@ -101,10 +101,10 @@ func (c *Core) addVote(from consensus.NodeID, cp *checkpoint, raw []byte) {
 }
 
 // voteForStable signs the stable checkpoint again as this replica's own
-// checkpoint, after a restart from records that hold one: the votes are not stored, and with one
-// member silent the others' resent checkpoints are a quorum only with
-// this replica's (see caughtUpIndex). Signatures are deterministic: it
-// is the message this replica sent before.
+// checkpoint, after a restart from records that hold one: the votes are
+// not stored, and with one member silent the others' resent checkpoints
+// are a quorum only with this replica's (see caughtUpIndex). Signatures
+// are deterministic: it is the message this replica sent before.
 func (c *Core) voteForStable() {
 	cp := &checkpoint{Seq: c.stable.seq, Digest: c.stable.digest}
 	c.ownCheckpoint = c.sign(msgCheckpoint, encodeCheckpoint(cp))
