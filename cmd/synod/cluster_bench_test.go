@@ -356,7 +356,15 @@ func BenchmarkByzantineKV(b *testing.B) {
 // the benchmarks' machine and returns it once every node answers PING,
 // with the nodes' service addresses.
 func startServingCluster(b *testing.B) (*testCluster, []string) {
-	c := startCluster(b, 3, benchMachine(""))
+	return startServingClusterOf(b, cluster.Spec{Nodes: 3})
+}
+
+// startServingClusterOf is startServingCluster for a cluster of any spec.
+func startServingClusterOf(b *testing.B, spec cluster.Spec) (*testCluster, []string) {
+	c := newTestClusterOf(b, spec, benchMachine(""))
+	for _, n := range c.cfg.Nodes {
+		c.start(n.ID)
+	}
 	var addrs []string
 	for _, n := range c.cfg.Nodes {
 		addrs = append(addrs, c.serviceAddr(n.ID))

@@ -32,6 +32,19 @@ const profileDirEnv = "SYNOD_PROFILE_DIR"
 //	SYNOD_PROFILE_DIR=<dir> go test ./cmd/synod -run '^$' -bench ReplicatedKVProfile -benchtime 1x
 //	go tool pprof -top -cum <dir>/node*-run1.pprof
 func BenchmarkReplicatedKVProfile(b *testing.B) {
+	profileKV(b, cluster.Spec{Nodes: 3}, "")
+}
+
+// BenchmarkByzantineKVProfile is BenchmarkReplicatedKVProfile for the
+// 4-node Byzantine cluster of BenchmarkByzantineKV; its profiles are
+// named node<id>-bft-run<n>.pprof.
+func BenchmarkByzantineKVProfile(b *testing.B) {
+	profileKV(b, cluster.Spec{Nodes: 4, Engine: cluster.EngineBFT}, "bft-")
+}
+
+// profileKV holds the load of BenchmarkReplicatedKVProfile on a cluster
+// of spec, naming its profiles with prefix.
+func profileKV(b *testing.B, spec cluster.Spec, prefix string) {
 	const clients = 16
 	const warmUp, window = 3 * time.Second, 20 * time.Second
 	var requests, seconds, cpu float64
@@ -39,7 +52,7 @@ func BenchmarkReplicatedKVProfile(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		runs++
-		c, addrs := startServingCluster(b)
+		c, addrs := startServingClusterOf(b, spec)
 		var answered atomic.Int64
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
@@ -72,7 +85,7 @@ func BenchmarkReplicatedKVProfile(b *testing.B) {
 		cpu0 := c.cpuSeconds(b)
 		answered0 := answered.Load()
 		start := time.Now()
-		c.saveProfiles(b, window, fmt.Sprintf("run%d", runs))
+		c.saveProfiles(b, window, fmt.Sprintf("%srun%d", prefix, runs))
 		requests += float64(answered.Load() - answered0)
 		seconds += time.Since(start).Seconds()
 		cpu += c.cpuSeconds(b) - cpu0
@@ -82,8 +95,8 @@ func BenchmarkReplicatedKVProfile(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(requests/float64(runs), "requests")
-	b.ReportMetric(requests/seconds, "3node-req/s")
-	b.ReportMetric(cpu/requests*1e6, "3node-cpu-µs/req")
+	b.ReportMetric(requests/seconds, "cluster-req/s")
+	b.ReportMetric(cpu/requests*1e6, "cluster-cpu-µs/req")
 }
 
 // cpuSeconds is the CPU time all the cluster's node processes have used.
