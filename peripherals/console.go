@@ -26,6 +26,11 @@ type ConsoleInputConfig struct {
 	// RetryAfter is how long proposed input may go untaken before it is
 	// proposed again (a leader change drops proposals). Default 1 s.
 	RetryAfter time.Duration
+	// MaxProposal, when set, bounds one proposal's encoded size: the log
+	// takes no larger one (the Byzantine engine signs and bounds each
+	// request), and an entry it refuses would be proposed again, refused
+	// again, and the guest would never read past it. 0: consoleChunk.
+	MaxProposal int
 }
 
 // consoleChunk is the most console bytes one entry carries.
@@ -44,7 +49,8 @@ const maxConsoleBacklog = 4 << 20
 // of the node's input, so every node given the console must read the
 // same stream from its start (synod up feeds the nodes it starts).
 type ConsoleInput struct {
-	cfg ConsoleInputConfig
+	cfg   ConsoleInputConfig
+	chunk int // the most bytes one entry carries
 
 	mu    sync.Mutex
 	base  uint64 // the stream offset of buf[0]
@@ -60,7 +66,10 @@ func StartConsoleInput(ctx context.Context, cfg ConsoleInputConfig) *ConsoleInpu
 	if cfg.RetryAfter <= 0 {
 		cfg.RetryAfter = time.Second
 	}
-	c := &ConsoleInput{cfg: cfg, fresh: make(chan struct{}, 1)}
+	c := &ConsoleInput{cfg: cfg, chunk: consoleChunk, fresh: make(chan struct{}, 1)}
+	if fit := cfg.MaxProposal - entry.InputOverhead; cfg.MaxProposal > 0 && fit < c.chunk {
+		c.chunk = max(fit, 1)
+	}
 	c.room = sync.NewCond(&c.mu)
 	go c.read(ctx)
 	go c.propose(ctx)
@@ -136,7 +145,7 @@ func (c *ConsoleInput) untaken() []entry.ConsoleIn {
 	}
 	var out []entry.ConsoleIn
 	for off := 0; ; {
-		end := min(off+consoleChunk, len(c.buf))
+		end := min(off+c.chunk, len(c.buf))
 		last := end == len(c.buf)
 		if end > off || (last && c.eof) {
 			out = append(out, entry.ConsoleIn{Node: c.cfg.Node, Offset: c.base + uint64(off),

@@ -2,6 +2,7 @@ package peripherals
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -22,9 +23,15 @@ type consoleMachine struct {
 	got  []byte
 	eof  bool
 	lose int // how many proposals to lose
+	// maxProposal, when set, refuses larger proposals, as the Byzantine
+	// engine does.
+	maxProposal int
 }
 
 func (m *consoleMachine) Propose(_ context.Context, data []byte) error {
+	if m.maxProposal > 0 && len(data) > m.maxProposal {
+		return fmt.Errorf("a proposal of %d bytes, more than %d", len(data), m.maxProposal)
+	}
 	e, err := entry.Decode(data)
 	if err != nil {
 		return err
@@ -62,6 +69,27 @@ func TestConsoleInputReachesTheMachineOnce(t *testing.T) {
 	defer cancel()
 	StartConsoleInput(ctx, ConsoleInputConfig{Node: 1, Input: pr, Log: m, Next: m.next,
 		Logger: slog.New(slog.DiscardHandler), RetryAfter: 20 * time.Millisecond})
+	go func() {
+		io.WriteString(pw, typed)
+		pw.Close()
+	}()
+	require.Eventually(t, func() bool { _, eof := m.next(); return eof }, 10*time.Second, 5*time.Millisecond)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	assert.Equal(t, typed, string(m.got))
+}
+
+// A log that bounds its proposals (the Byzantine engine's 64 KiB
+// requests) gets console input in entries it takes: 64 KiB entries were
+// refused for good, and the machine never read past them.
+func TestConsoleInputFitsTheLogsProposals(t *testing.T) {
+	typed := strings.Repeat("a line typed at the console\n", 10000) // 280 KB
+	m := &consoleMachine{maxProposal: 1000}
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	StartConsoleInput(ctx, ConsoleInputConfig{Node: 1, Input: pr, Log: m, Next: m.next,
+		Logger: slog.New(slog.DiscardHandler), RetryAfter: 20 * time.Millisecond, MaxProposal: m.maxProposal})
 	go func() {
 		io.WriteString(pw, typed)
 		pw.Close()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -178,6 +179,34 @@ func TestByzantineClusterTakesALargeWrite(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, fmt.Sprint(len(value)), r)
 	c.converged()
+}
+
+// Console input of more than one request of the Byzantine engine (64
+// KiB) at once reaches the guest whole: the nodes propose it in entries
+// the engine takes. They proposed 64 KiB entries, which the engine
+// refused again and again, and the guest never read past the start.
+func TestByzantineConsoleTakesMoreThanARequest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 4-node cluster")
+	}
+	guest, err := filepath.Abs("testdata/console")
+	require.NoError(t, err)
+	m := testMachine(guest)
+	m.consoleInput = true
+	c := newTestClusterOf(t, cluster.Spec{Nodes: 4, Engine: cluster.EngineBFT}, m)
+	var typed strings.Builder
+	for i := 0; typed.Len() < 150_000; i++ {
+		fmt.Fprintf(&typed, "line %d typed at the console\n", i)
+	}
+	c.stdin = typed.String()
+	for _, n := range c.cfg.Nodes {
+		c.start(n.ID)
+	}
+	c.consoleLine(1, "eof after")
+	c.mu.Lock()
+	got := c.console[1].String()
+	c.mu.Unlock()
+	require.Contains(t, got, fmt.Sprintf("eof after %d bytes\n", typed.Len()))
 }
 
 // startByzantineCluster starts a 4-node Byzantine cluster of the bundled

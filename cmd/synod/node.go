@@ -399,7 +399,7 @@ func (s nodeSetup) run(ctx context.Context, history repairHistory) (*startAgain,
 	}
 	if m.consoleInput {
 		peripherals.StartConsoleInput(ctx, peripherals.ConsoleInputConfig{
-			Node: self, Input: os.Stdin, Log: log, Logger: logger,
+			Node: self, Input: os.Stdin, Log: log, Logger: logger, MaxProposal: maxProposal(log),
 			Next: func() (uint64, bool) { s := node.Status(); return s.ConsoleInNext, s.ConsoleInEOF },
 		})
 	}
