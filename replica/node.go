@@ -38,7 +38,11 @@ type NodeConfig struct {
 	Replica Config
 	Boot    BootParams
 	Log     consensus.Log
-	Devices outputs.Devices
+	// MaxProposal is the most bytes Log takes in one proposal, 0 for no
+	// bound beyond the entry codec's (a Byzantine engine signs and bounds
+	// each request).
+	MaxProposal int
+	Devices     outputs.Devices
 	// Certify, in a Byzantine cluster, makes the node perform an output
 	// only once f+1 replicas signed it (outputs.Router.Certify); nil
 	// otherwise.
@@ -159,6 +163,7 @@ func NewNode(cfg NodeConfig) *Node {
 		Sealer:           cfg.Sealer,
 		Entropy:          rand.Reader,
 		Propose:          n.propose,
+		MaxProposal:      cfg.MaxProposal,
 		Logger:           cfg.Logger,
 	}, n.rep, n.router)
 	n.status.Store(&NodeStatus{ID: cfg.Replica.Self, Quiet: true})

@@ -52,6 +52,10 @@ type RuntimeConfig struct {
 	// Propose queues an entry for the log. It must not block: the
 	// runtime proposes from the node's loop.
 	Propose func(entry.Entry)
+	// MaxProposal, when set, is the most bytes the log takes in one
+	// proposal (NodeConfig.MaxProposal): a disk read's answer larger
+	// than that is proposed in parts (entry.Completion.Parts).
+	MaxProposal int
 	Logger  *slog.Logger
 }
 
@@ -116,9 +120,21 @@ func NewRuntime(cfg RuntimeConfig, rep *Replica, router *outputs.Router) *Runtim
 		diskPerformedAt: map[uint64]time.Time{},
 	}
 	router.Devices.Refill = rt.refill
-	router.Devices.Complete = func(c entry.Completion) { cfg.Propose(c) }
+	router.Devices.Complete = rt.complete
 	router.Quiet.Store(true)
 	return rt
+}
+
+// complete proposes a device's answer to an output, in parts the log
+// takes.
+func (rt *Runtime) complete(c entry.Completion) {
+	maxData := 0
+	if rt.cfg.MaxProposal > 0 {
+		maxData = max(rt.cfg.MaxProposal-entry.InputOverhead, 1)
+	}
+	for _, part := range c.Parts(maxData) {
+		rt.cfg.Propose(part)
+	}
 }
 
 // Start sets the commit index found on disk at start: the node replays

@@ -143,19 +143,28 @@ func (w *world) complete(c entry.Completion) {
 	if w.disks.paths[d.path].Node != c.Node {
 		return // only the node the output named may complete it
 	}
-	delete(w.disks.awaiting, c.Seq)
 	io := d.io
+	if c.Errno == 0 && !io.write {
+		// A part counts only where the answer so far ends: one proposed
+		// again is dropped, and one after a lost part waits for the node
+		// to answer the read again, from its start.
+		if c.From != uint64(len(io.data)) {
+			return
+		}
+		io.data = append(io.data, c.Data[:min(len(c.Data), io.length-len(io.data))]...)
+		if c.More && len(io.data) < io.length {
+			return
+		}
+	}
+	delete(w.disks.awaiting, c.Seq)
 	io.done = true
 	io.errno = linux.Errno(c.Errno)
-	if io.errno != 0 {
+	switch {
+	case io.errno != 0:
 		io.data = nil
-		return
-	}
-	if io.write {
+	case io.write:
 		io.data, io.n = nil, int(min(c.N, uint64(io.length)))
-		return
 	}
-	io.data = c.Data[:min(len(c.Data), io.length)]
 }
 
 // uncertainDisks completes every I/O outstanding on node n as uncertain:

@@ -111,6 +111,33 @@ func TestDiskReadReturnsTheCompletionsData(t *testing.T) {
 	assert.Equal(t, linux.EIO, errno, "the disk's error reaches the guest")
 }
 
+// A read's answer in parts (a Byzantine engine's requests are smaller
+// than a read) reaches the guest whole once its last part commits; a part
+// proposed twice counts once, and one after a lost part waits for the
+// node to answer again.
+func TestDiskReadAnsweredInParts(t *testing.T) {
+	w := diskWorldForTest(t)
+	h := openPath(t, w, "journal.1")
+	_, errno := w.Pread(h, 10, 0)
+	require.Equal(t, linux.EAGAIN, errno)
+	o := oneOutput(t, w)
+	parts := entry.Completion{Node: 1, Seq: o.Seq, Data: []byte("0123456789")}.Parts(4)
+	require.Len(t, parts, 3)
+
+	w.deliver(0, parts[0])
+	w.deliver(0, parts[2])
+	assert.Zero(t, w.poll(h), "a part after a lost one is not taken")
+	w.deliver(0, parts[0])
+	w.deliver(0, parts[1])
+	assert.Zero(t, w.poll(h), "not ready before the last part")
+	assert.Equal(t, []outputs.Output{o}, w.owed(1).Disk, "node 1 still owes the answer")
+	w.deliver(0, parts[2])
+	b, errno := w.Pread(h, 10, 0)
+	require.Zero(t, errno)
+	assert.Equal(t, "0123456789", string(b))
+	assert.Empty(t, w.owed(1).Disk)
+}
+
 // When a node is declared down, its outstanding I/O completes as
 // uncertain and its paths fail at once until it is up again; the other
 // node's path to the same disk carries on.

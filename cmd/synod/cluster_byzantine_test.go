@@ -209,6 +209,31 @@ func TestByzantineConsoleTakesMoreThanARequest(t *testing.T) {
 	require.Contains(t, got, fmt.Sprintf("eof after %d bytes\n", typed.Len()))
 }
 
+// A Byzantine cluster's guest reads 256 KiB of a disk in one pread: the
+// node that read it proposes the answer in parts the engine takes. It
+// proposed the whole answer as one entry, which the engine (64 KiB
+// requests) refused again and again, and the guest waited for good.
+func TestByzantineGuestReadsMoreThanARequestAtOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 4-node cluster")
+	}
+	dir := t.TempDir()
+	addr := startDiskServer(t, dir, "big", 1<<20)
+	guest, err := filepath.Abs("guests/bigio/bigio")
+	require.NoError(t, err)
+	c := newTestClusterOf(t, cluster.Spec{Nodes: 4, Engine: cluster.EngineBFT}, testMachine(guest), "/dev/synod/big.1", "262144")
+	c.cfg.Disks = []cluster.Disk{{Name: "big", Size: 1 << 20, Paths: []cluster.DiskPath{{Node: 1, Addr: addr}}}}
+	require.NoError(t, cluster.Write(c.configPath, c.cfg))
+	for _, n := range c.cfg.Nodes {
+		c.start(n.ID)
+	}
+	c.consoleLine(1, "bigio: ")
+	c.mu.Lock()
+	got := c.console[1].String()
+	c.mu.Unlock()
+	require.Contains(t, got, "bigio: 262144 bytes in 1 reads, match\n")
+}
+
 // startByzantineCluster starts a 4-node Byzantine cluster of the bundled
 // service and returns it once every node answers.
 func startByzantineCluster(t *testing.T) *testCluster {

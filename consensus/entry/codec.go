@@ -108,6 +108,8 @@ func Encode(e Entry) []byte {
 		w.uint(uint64(e.Errno))
 		w.uint(e.N)
 		w.bytes(e.Data)
+		w.uint(e.From)
+		w.bool(e.More)
 	case Inputs:
 		w.int(e.Time)
 		w.uint(uint64(len(e.Entries)))
@@ -216,6 +218,10 @@ func Decode(b []byte) (Entry, error) {
 			r.fail("errno %d out of range", errno)
 		}
 		v.Errno, v.N, v.Data = uint32(errno), r.uint(), r.bytes(MaxDataLen)
+		// Completions logged before answers came in parts end here.
+		if len(r.buf) > 0 {
+			v.From, v.More = r.uint(), r.bool()
+		}
 		e = v
 	default:
 		return nil, fmt.Errorf("%w: unknown kind %d", ErrMalformed, b[0])

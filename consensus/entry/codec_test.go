@@ -54,6 +54,41 @@ func sampleEntries() []Entry {
 		ConsoleIn{Node: 3, Offset: 10, Data: []byte{}, EOF: true},
 		Completion{Node: 1, Seq: 7, Data: []byte("block")},
 		Completion{Node: 1, Seq: 8, Errno: 5, Data: []byte{}},
+		Completion{Node: 1, Seq: 9, Data: []byte("part"), From: 1 << 16, More: true},
+	}
+}
+
+// A completion logged before answers came in parts (no From, no More)
+// is a whole answer.
+func TestCompletionOfAnEarlierFormatIsWhole(t *testing.T) {
+	whole := Completion{Node: 1, Seq: 7, Data: []byte("block")}
+	enc := Encode(whole)
+	got, err := Decode(enc[:len(enc)-2]) // From 0 and More false: a byte each
+	require.NoError(t, err)
+	require.Equal(t, whole, got)
+}
+
+func TestCompletionParts(t *testing.T) {
+	data := []byte("0123456789")
+	read := Completion{Node: 2, Seq: 5, Data: data}
+	for _, tc := range []struct {
+		name    string
+		c       Completion
+		maxData int
+		want    []Completion
+	}{
+		{"no bound", read, 0, []Completion{read}},
+		{"fits", read, 10, []Completion{read}},
+		{"a failure", Completion{Node: 2, Seq: 5, Errno: 5}, 3, []Completion{{Node: 2, Seq: 5, Errno: 5}}},
+		{"split", read, 4, []Completion{
+			{Node: 2, Seq: 5, Data: data[:4], More: true},
+			{Node: 2, Seq: 5, Data: data[4:8], From: 4, More: true},
+			{Node: 2, Seq: 5, Data: data[8:], From: 8},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, tc.c.Parts(tc.maxData))
+		})
 	}
 }
 

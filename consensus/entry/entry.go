@@ -254,12 +254,36 @@ type ConsoleDone struct {
 // disk read or write). Until it commits, the guest thread that asked
 // waits. Errno is zero for success or the guest errno the action failed
 // with; N is how many bytes were written, Data what was read.
+//
+// A read's answer larger than the log takes in one proposal (a Byzantine
+// engine's request) comes in parts (Parts): From is where Data starts in
+// the answer, and More says parts follow. The replicas take each part
+// only where the answer so far ends, so a part proposed twice counts once.
 type Completion struct {
 	Node  consensus.NodeID
 	Seq   uint64
 	Errno uint32
 	N     uint64
 	Data  []byte
+	From  uint64
+	More  bool
+}
+
+// Parts splits a read's answer into completions of at most maxData bytes
+// of data each. A write's completion, a failure, an answer that fits, or
+// maxData <= 0 (no bound) is one part.
+func (c Completion) Parts(maxData int) []Completion {
+	if maxData <= 0 || c.Errno != 0 || len(c.Data) <= maxData {
+		return []Completion{c}
+	}
+	var parts []Completion
+	for from := 0; from < len(c.Data); from += maxData {
+		p := c
+		p.Data = c.Data[from:min(from+maxData, len(c.Data))]
+		p.From, p.More = uint64(from), from+maxData < len(c.Data)
+		parts = append(parts, p)
+	}
+	return parts
 }
 
 // ConsoleIn is bytes typed at the console for the guest's stdin. Every
