@@ -26,10 +26,14 @@ import (
 // and zeros after the last one: the file is grown in fileGrowth steps of
 // zeros ahead of the records, so that an append does not change the
 // file's size and its fdatasync need not write the inode. A zero length
-// ends the records. A record cut short by a crash in the middle of the
-// last Append (bad checksum, nothing but zeros after it) was never
-// acknowledged, since nothing is sent before Append returns: loading
-// drops it. A bad record anywhere else is damage (ErrCorruptStorage).
+// ends the records. The length's top bit (recordContinues) says the next
+// record belongs to the same Append: an Append is atomic (Storage), and
+// a crash in the middle of the last one may leave any prefix of its bytes
+// on the disk. Loading drops that Append whole, from its first record:
+// the records it left, complete or cut short (bad checksum, nothing but
+// zeros after it), were never acknowledged, since nothing is sent before
+// Append returns. A bad record anywhere else is damage
+// (ErrCorruptStorage).
 //
 // Append with replace writes the whole new content to a temporary file,
 // syncs it and renames it over the old one, so a crash leaves either.
@@ -55,8 +59,12 @@ const (
 	// step's sync writes the inode too: larger steps mean fewer such
 	// syncs but more zeros written; between two checkpoints a busy
 	// cluster appends a few hundred KiB.
-	fileGrowth     = 256 << 10
-	maxRecordBytes = 1<<32 - 1
+	fileGrowth = 256 << 10
+	// recordContinues marks, in a record's length, a record that is not
+	// its Append's last. Files written before it existed have it clear
+	// everywhere: each record read as an Append of its own.
+	recordContinues = 1 << 31
+	maxRecordBytes  = recordContinues - 1
 )
 
 // OpenFileStorage opens the storage file at path, creating it if it does
@@ -103,31 +111,40 @@ func (s *FileStorage) read() ([][]byte, error) {
 		}
 		return nil, fmt.Errorf("%w: %s is not a record file of this version", ErrCorruptStorage, s.path)
 	}
-	var records [][]byte
-	off := int64(len(fileHeader))
+	var records, write [][]byte     // write: the records of an Append not yet ended
+	whole := int64(len(fileHeader)) // where the last whole Append ends
+	off := whole
 	for off+fileRecordHead <= int64(len(content)) {
-		n := int64(binary.BigEndian.Uint32(content[off:]))
-		if n == 0 {
+		length := binary.BigEndian.Uint32(content[off:])
+		if length == 0 {
 			break
 		}
-		end := off + fileRecordHead + n
+		end := off + fileRecordHead + int64(length&^recordContinues)
 		if end <= int64(len(content)) {
 			payload := content[off+fileRecordHead : end]
 			if crc32.Checksum(payload, crcTable) == binary.BigEndian.Uint32(content[off+4:]) {
-				records = append(records, bytes.Clone(payload))
+				write = append(write, bytes.Clone(payload))
 				off = end
+				if length&recordContinues == 0 {
+					records, write, whole = append(records, write...), nil, off
+				}
 				continue
 			}
 		}
 		if !allZero(content[min(end, int64(len(content))):]) {
 			return nil, fmt.Errorf("%w: record at byte %d of %s fails its checksum", ErrCorruptStorage, off, s.path)
 		}
-		if _, err := s.f.WriteAt(make([]byte, min(end, int64(len(content)))-off), off); err != nil {
-			return nil, fmt.Errorf("bft: cut the torn last record of %s: %w", s.path, err)
-		}
+		off = min(end, int64(len(content)))
 		break
 	}
-	s.end, s.size = off, int64(len(content))
+	if off > whole {
+		// The last Append was cut short: zero what it left, so that it is
+		// not found again after the next Append.
+		if _, err := s.f.WriteAt(make([]byte, off-whole), whole); err != nil {
+			return nil, fmt.Errorf("bft: cut the torn last write of %s: %w", s.path, err)
+		}
+	}
+	s.end, s.size = whole, int64(len(content))
 	return records, nil
 }
 
@@ -186,11 +203,15 @@ func (s *FileStorage) replace(records [][]byte) error {
 
 func encodeRecords(records [][]byte) ([]byte, error) {
 	var buf []byte
-	for _, rec := range records {
+	for i, rec := range records {
 		if len(rec) == 0 || len(rec) > maxRecordBytes {
 			return nil, fmt.Errorf("a record of %d bytes", len(rec))
 		}
-		buf = binary.BigEndian.AppendUint32(buf, uint32(len(rec)))
+		length := uint32(len(rec))
+		if i < len(records)-1 {
+			length |= recordContinues
+		}
+		buf = binary.BigEndian.AppendUint32(buf, length)
 		buf = binary.BigEndian.AppendUint32(buf, crc32.Checksum(rec, crcTable))
 		buf = append(buf, rec...)
 	}

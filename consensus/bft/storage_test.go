@@ -2,6 +2,8 @@ package bft
 
 import (
 	"bytes"
+	"encoding/binary"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"testing"
@@ -81,6 +83,61 @@ func TestFileStorageDropsATornLastRecord(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, [][]byte{[]byte("kept"), []byte("next")}, got)
 	require.NoError(t, s.Close())
+}
+
+// An Append is atomic, as Storage promises, though its records are
+// written one after the other: a crash that left only the first ones of
+// a write on the disk (a process killed inside its write) loses that
+// write whole. A Ready's records belong together: one that moved to a
+// view change and lost the view change it signed would restart changing
+// view with no view change of its own (found by the simulator).
+func TestFileStorageDropsAWriteCutShortWhole(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bft.records")
+	s, err := OpenFileStorage(path)
+	require.NoError(t, err)
+	require.NoError(t, s.Append([][]byte{[]byte("kept")}, false))
+	end := s.end
+	write := [][]byte{[]byte("the view"), []byte("the view change signed for it")}
+	require.NoError(t, s.Append(write, false))
+	require.NoError(t, s.Close())
+	content, err := os.ReadFile(path)
+	require.NoError(t, err)
+	second := end + fileRecordHead + int64(len(write[0]))
+	copy(content[second:], make([]byte, fileRecordHead+len(write[1]))) // the second record never reached the disk
+	require.NoError(t, os.WriteFile(path, content, 0o600))
+
+	s, err = OpenFileStorage(path)
+	require.NoError(t, err)
+	got, err := s.Load()
+	require.NoError(t, err)
+	require.Equal(t, [][]byte{[]byte("kept")}, got)
+	require.NoError(t, s.Append([][]byte{[]byte("next")}, false))
+	require.NoError(t, s.Close())
+	s, err = OpenFileStorage(path)
+	require.NoError(t, err)
+	got, err = s.Load()
+	require.NoError(t, err)
+	require.Equal(t, [][]byte{[]byte("kept"), []byte("next")}, got, "nothing of the cut write comes back")
+	require.NoError(t, s.Close())
+}
+
+// A file written before an Append's records were marked as belonging
+// together reads as it did: each record an Append of its own.
+func TestFileStorageReadsRecordsWrittenBeforeAppendsWereMarked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bft.records")
+	content := []byte(fileHeader)
+	for _, rec := range []string{"one", "two"} {
+		content = binary.BigEndian.AppendUint32(content, uint32(len(rec)))
+		content = binary.BigEndian.AppendUint32(content, crc32.Checksum([]byte(rec), crcTable))
+		content = append(content, rec...)
+	}
+	require.NoError(t, os.WriteFile(path, append(content, make([]byte, 64)...), 0o600))
+	s, err := OpenFileStorage(path)
+	require.NoError(t, err)
+	defer s.Close()
+	got, err := s.Load()
+	require.NoError(t, err)
+	require.Equal(t, [][]byte{[]byte("one"), []byte("two")}, got)
 }
 
 // Records of an earlier format are refused with what to do, not read as
