@@ -82,9 +82,15 @@ func (c *Core) maxVotesPerSender() int {
 }
 
 // addVote records a member's checkpoint message (its first for each
-// sequence number) and checks whether that checkpoint is now stable.
+// sequence number) and checks whether that checkpoint is now stable. A
+// restarted replica also counts votes for its own stable checkpoint until
+// it learns that a quorum signed one since it started (caughtUpIndex):
+// members resend their latest checkpoint, so in a cluster that orders
+// nothing new, such as one restarted whole, that is the only quorum it
+// will ever see.
 func (c *Core) addVote(from consensus.NodeID, cp *checkpoint, raw []byte) {
-	if cp.Seq <= c.stable.seq || cp.Seq%c.cfg.CheckpointInterval != 0 {
+	recheck := c.restarted && cp.Seq == c.stable.seq && c.certifiedSince < cp.Seq
+	if (cp.Seq <= c.stable.seq && !recheck) || cp.Seq%c.cfg.CheckpointInterval != 0 {
 		return
 	}
 	votes := c.votes[from]
