@@ -151,7 +151,9 @@ func (e *bftEngine) HandleReady() ([]consensus.Apply, error) {
 	var applies []consensus.Apply
 	for e.core.HasReady() {
 		rd := e.core.Ready()
-		e.n.records = persist(e.n.records, rd)
+		if !e.n.persistRecords(rd) {
+			return applies, nil
+		}
 		e.sendAll(rd)
 		for _, a := range rd.Applies {
 			if a.Snapshot != nil {

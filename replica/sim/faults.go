@@ -193,6 +193,9 @@ func newPlan(rng *rand.Rand, allowed FaultSet, byzantine bool) plan {
 		chaos:             between(rng, 5*time.Second, 20*time.Second),
 	}
 	if byzantine {
+		// A Byzantine run's disk faults are drawn apart
+		// (withRecordDiskFaults), so that its other draws stay those of
+		// the seed's earlier runs.
 		p.nodes = byzantineNodes
 		allowed &^= FaultStoreLoss | FaultDisk
 	}
@@ -222,16 +225,7 @@ func newPlan(rng *rand.Rand, allowed FaultSet, byzantine bool) plan {
 		// Each disk fault is left out by one seed in four, so that seeds
 		// also try them apart.
 		some := func() bool { return rng.IntN(4) > 0 }
-		if some() {
-			p.writeCrashEvery = between(rng, time.Second, 8*time.Second)
-		}
-		if some() {
-			p.writeErrorEvery = between(rng, time.Second, 8*time.Second)
-		}
-		if some() {
-			p.fullEvery = between(rng, 2*time.Second, 10*time.Second)
-			p.fullFor = between(rng, 10*time.Millisecond, 2*time.Second)
-		}
+		p.drawWriteFaults(rng, some)
 		if some() {
 			p.snapshotCrash = pick(rng, 0.2, 0.5)
 		}
@@ -246,6 +240,21 @@ func newPlan(rng *rand.Rand, allowed FaultSet, byzantine bool) plan {
 		p.clockJump = between(rng, 100*time.Millisecond, 5*time.Second)
 	}
 	return p
+}
+
+// drawWriteFaults draws the faults of a node's writes: deaths inside a
+// write, failed fsyncs and full disks, each when some says so.
+func (p *plan) drawWriteFaults(rng *rand.Rand, some func() bool) {
+	if some() {
+		p.writeCrashEvery = between(rng, time.Second, 8*time.Second)
+	}
+	if some() {
+		p.writeErrorEvery = between(rng, time.Second, 8*time.Second)
+	}
+	if some() {
+		p.fullEvery = between(rng, 2*time.Second, 10*time.Second)
+		p.fullFor = between(rng, 10*time.Millisecond, 2*time.Second)
+	}
 }
 
 func (p plan) String() string {

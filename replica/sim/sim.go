@@ -166,6 +166,7 @@ func newSim(opts Options) (*Sim, error) {
 	s.history.stamp = s.stamp
 	s.checks = newChecks(s)
 	if opts.Byzantine {
+		s.plan = s.plan.withRecordDiskFaults(opts.Seed, opts.Faults)
 		bp := newByzantinePlan(opts.Seed, opts.Behaviour)
 		s.byz = &bp
 		s.publicKeys = map[consensus.NodeID]ed25519.PublicKey{}
