@@ -362,79 +362,80 @@ func TestAReplicaThatMissedABatchsCommitsAsksForIt(t *testing.T) {
 	h.settle(100000)
 }
 
-// TestForgedVotesNeverCount feeds one backup prepares and commits with
-// bad signatures, as their signers' own transport would deliver them,
-// before, among and after the genuine ones: they must never complete a
-// quorum, never appear in a prepared certificate or a decided proof, and
-// each one checked must be counted. A genuine vote beyond the quorum is
-// never checked.
-func TestForgedVotesNeverCount(t *testing.T) {
+// requireSigned fails the test when one of raws, signed messages of the
+// harness's members, has a bad signature.
+func requireSigned(t *testing.T, what string, raws [][]byte) {
+	t.Helper()
+	keys := testMembers(4)
+	for _, raw := range raws {
+		from := signerOf(raw)
+		require.True(t, ed25519.Verify(keys[from], signedBytes(signingPrefix(testClusterID), raw[:len(raw)-sigSize]), raw[len(raw)-sigSize:]),
+			"%s holds a vote of %d with a bad signature", what, from)
+	}
+}
+
+// forgeVote is member from's vote v with a bad signature.
+func forgeVote(from consensus.NodeID, typ msgType, v *vote) []byte {
+	raw := resign(from, typ, encodeVote(v))
+	raw[len(raw)-1] ^= 1
+	return raw
+}
+
+// TestForgedPreparesNeverCount feeds one backup prepares with bad
+// signatures, as their signers' own transport would deliver them, before
+// and among the genuine ones: they must never complete a quorum, never
+// appear in a prepared certificate (which must convince the next view's
+// primary), and each one checked must be counted. A genuine prepare
+// beyond the quorum is never checked, and a forged one held first does
+// not shut out its signer's genuine one.
+func TestForgedPreparesNeverCount(t *testing.T) {
 	const n = 4
-	keys := testMembers(n)
-	requireSigned := func(what string, raws [][]byte) {
-		t.Helper()
-		for _, raw := range raws {
-			r := reader{b: raw}
-			r.u8("type")
-			from := consensus.NodeID(r.u64("sender"))
-			require.True(t, ed25519.Verify(keys[from], signedBytes(signingPrefix(testClusterID), raw[:len(raw)-sigSize]), raw[len(raw)-sigSize:]),
-				"%s holds a vote of %d with a bad signature", what, from)
-		}
-	}
-	forge := func(from consensus.NodeID, typ msgType, v *vote) []byte {
-		raw := resign(from, typ, encodeVote(v))
-		raw[len(raw)-1] ^= 1
-		return raw
-	}
 	primary, err := NewCore(testConfig(1, n), nil)
 	require.NoError(t, err)
 	backup, err := NewCore(testConfig(2, n), nil)
 	require.NoError(t, err)
 	require.NoError(t, primary.Propose([]byte("x")))
+	var pp []byte
 	for _, m := range primary.Ready().Messages {
 		if m.To == 2 {
-			require.NoError(t, backup.Step(1, m.Data))
+			pp = m.Data
 		}
 	}
-	s := backup.slots[1]
-	require.NotNil(t, s.pp, "the backup took the pre-prepare")
-	v := &vote{View: 0, Seq: 1, Digest: s.pp.digest}
+	e, err := primary.v.decode(pp)
+	require.NoError(t, err)
+	v := &vote{View: 0, Seq: 1, Digest: e.body.(*prePrepare).digest}
 	bad := func() uint64 { return backup.Stats().BadSignature }
 
-	// Commits held before the slot is prepared: not checked yet.
-	for _, from := range []consensus.NodeID{1, 3, 4} {
-		require.NoError(t, backup.Step(from, forge(from, msgCommit, v)))
-	}
+	// Prepares held before the pre-prepare: not checked yet.
+	require.NoError(t, backup.Step(3, forgeVote(3, msgPrepare, v)))
+	require.NoError(t, backup.Step(4, forgeVote(4, msgPrepare, v)))
 	require.Zero(t, bad(), "votes that cannot count yet are not checked")
 
-	// The backup's own prepare and a forged one make a quorum only
-	// if the forged one counted.
-	require.NoError(t, backup.Step(3, forge(3, msgPrepare, v)))
-	require.False(t, s.prepared, "a forged prepare completed the quorum")
-	require.Equal(t, uint64(1), bad(), "the forged prepare was checked and counted")
+	// A forged prepare held first does not shut out its signer's genuine one.
 	require.NoError(t, backup.Step(3, resign(3, msgPrepare, encodeVote(v))))
+	require.Equal(t, uint64(1), bad(), "the forged prepare was checked when the genuine one came")
+
+	// With the pre-prepare, the backup's own prepare and member 3's
+	// genuine one are the quorum; member 4's forged one is never checked.
+	require.NoError(t, backup.Step(1, pp))
+	s := backup.slots[1]
 	require.True(t, s.prepared, "the genuine prepare completed the quorum")
-	requireSigned("the prepared certificate", backup.certs[1].Prepares)
+	require.Equal(t, uint64(1), bad())
+	requireSigned(t, "the prepared certificate", backup.certs[1].Prepares)
 
-	// Prepared, the backup committed: its commit and the three forged
-	// ones held are a quorum only if the forged ones counted.
-	require.False(t, s.decided, "forged commits decided the batch")
-	require.Equal(t, uint64(4), bad(), "the three forged commits were checked and counted")
-
-	// A forged commit held first does not shut out its signer's genuine one.
-	require.NoError(t, backup.Step(3, forge(3, msgCommit, v)))
-	require.NoError(t, backup.Step(3, resign(3, msgCommit, encodeVote(v))))
-	require.Equal(t, uint64(5), bad(), "the forged commit was checked when the genuine one came")
-	require.False(t, s.decided)
-	require.NoError(t, backup.Step(1, resign(1, msgCommit, encodeVote(v))))
-	require.True(t, s.decided, "the genuine commits decided the batch")
-	requireSigned("the decided proof", backup.proofs[1].Commits)
-	require.Len(t, backup.proofs[1].Commits, backup.q.quorum)
-
-	// A vote beyond the quorum is held but never checked.
-	require.NoError(t, backup.Step(4, resign(4, msgCommit, encodeVote(v))))
-	require.False(t, s.commits[4].checked, "a commit beyond the quorum was checked")
-	require.Equal(t, uint64(5), bad())
+	// At another backup, the forged prepares alone make no quorum.
+	other, err := NewCore(testConfig(3, n), nil)
+	require.NoError(t, err)
+	require.NoError(t, other.Step(1, pp))
+	require.NoError(t, other.Step(2, forgeVote(2, msgPrepare, v)))
+	require.NoError(t, other.Step(4, forgeVote(4, msgPrepare, v)))
+	require.False(t, other.slots[1].prepared, "a forged prepare completed the quorum")
+	require.Equal(t, uint64(2), other.Stats().BadSignature, "both forged prepares were checked and counted")
+	require.NoError(t, other.Step(4, resign(4, msgPrepare, encodeVote(v))))
+	require.True(t, other.slots[1].prepared)
+	requireSigned(t, "the prepared certificate", other.certs[1].Prepares)
+	require.NoError(t, other.Step(2, resign(2, msgPrepare, encodeVote(v))))
+	require.False(t, other.slots[1].prepares[2].checked, "a prepare beyond the quorum was checked")
 }
 
 // TestAMessageSignedForAnotherClusterIsRefused: a member of two clusters

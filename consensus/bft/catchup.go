@@ -65,10 +65,61 @@ func (c *Core) serveDecided(from consensus.NodeID, r *stateRequest) {
 		c.serveState(from, r)
 	}
 	for seq := max(r.Seq, c.stable.seq+1); seq <= c.lastExec && seq < r.Seq+c.cfg.Window; seq++ {
-		if p, ok := c.proofs[seq]; ok {
+		if p, ok := c.provable(seq); ok {
 			c.send(from, c.sign(msgDecided, encodeDecidedProof(p)))
 		}
 	}
+}
+
+// provable returns the proof of the batch decided at seq with only good
+// signatures, as it must be to convince another member: the commits
+// were counted unchecked from their signers (checkCommitted), so a
+// faulty member's bad signature may be in it. A bad commit is replaced
+// by another member's that the slot still holds for the same view and
+// digest, and the mended proof is kept and persisted; false when no
+// proof is held, or no quorum of good commits.
+func (c *Core) provable(seq uint64) (*decidedProof, bool) {
+	p, ok := c.proofs[seq]
+	if !ok {
+		return nil, false
+	}
+	good := make([][]byte, 0, c.q.quorum)
+	tried := map[consensus.NodeID]bool{}
+	bad := false
+	consider := func(from consensus.NodeID, raw []byte) {
+		if len(good) == c.q.quorum || tried[from] {
+			return
+		}
+		tried[from] = true
+		if c.v.heldSignatureValid(from, raw) {
+			good = append(good, raw)
+			return
+		}
+		bad = true
+		c.stats.BadSignature++
+		c.log.Debug("bft: a commit of a decided proof has a bad signature", "from", from, "seq", seq)
+	}
+	for _, raw := range p.Commits {
+		consider(signerOf(raw), raw)
+	}
+	if s, ok := c.slots[seq]; ok && bad && s.pp != nil && s.pp.View == p.pp.View && s.pp.digest == p.pp.digest {
+		for _, id := range c.q.members {
+			if h, ok := s.commits[id]; ok && h.digest == p.pp.digest {
+				consider(id, h.raw)
+			}
+		}
+	}
+	if !bad {
+		return p, true
+	}
+	if len(good) < c.q.quorum {
+		c.log.Warn("bft: cannot prove a decided batch: a member's commit has a bad signature and no other is held", "seq", seq, "view", p.pp.View)
+		return nil, false
+	}
+	mended := &decidedProof{PrePrepare: p.PrePrepare, Commits: good, pp: p.pp}
+	c.proofs[seq] = mended
+	c.persist(encodeDecidedRecord(mended))
+	return mended, true
 }
 
 // receiveDecided takes a proven decided batch.

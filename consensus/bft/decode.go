@@ -96,10 +96,12 @@ const maxNested = 4
 // decodeOpts says which signatures decodeAt leaves unchecked.
 type decodeOpts struct {
 	// deferVotes leaves a prepare's or commit's own signature for the
-	// core to check (envelope.unchecked), which it does only once the
-	// vote can complete a quorum (see quorumOf): most votes arrive after
-	// their quorum is complete, and a check costs far more than all the
-	// rest of a vote's handling.
+	// core to check (envelope.unchecked), which it does for a prepare
+	// only once the vote can complete a quorum (see quorumOf), and for
+	// a commit only once it goes out in a decided proof (provable): most
+	// votes arrive after their quorum is complete, a commit from its
+	// signer needs no proof to count, and a check costs far more than
+	// all the rest of a vote's handling.
 	deferVotes bool
 	// sender is the member the transport says sent the message: a
 	// request it signed itself is taken unchecked (envelope.unchecked),

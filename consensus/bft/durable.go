@@ -120,7 +120,16 @@ func (c *Core) restore(records [][]byte) error {
 			err = c.restorePrepared(rec[1:])
 		case recordDecided:
 			var p *decidedProof
-			if p, err = c.v.decodeDecidedProof(rec[1:], 0); err == nil && p.pp.Seq > c.stable.seq {
+			p, err = c.v.decodeDecidedProof(rec[1:], 0)
+			switch {
+			case errors.Is(err, errBadSignature):
+				// Commits count unchecked from their signers
+				// (checkCommitted), so a faulty member's bad signature
+				// may be in a decided record: the batch is fetched
+				// again, as a member that missed it would.
+				c.log.Warn("bft: dropped a decided record whose proof has a bad signature; the batch will be fetched again", "record", i, "err", err)
+				err = nil
+			case err == nil && p.pp.Seq > c.stable.seq:
 				c.decided[p.pp.Seq], c.proofs[p.pp.Seq] = p.pp, p
 			}
 		case recordStable:

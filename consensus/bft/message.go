@@ -100,6 +100,14 @@ func seal(prefix []byte, key ed25519.PrivateKey, typ msgType, from consensus.Nod
 	return w.b
 }
 
+// signerOf is the member a message says signed it; raw is one the
+// verifier decoded.
+func signerOf(raw []byte) consensus.NodeID {
+	r := reader{b: raw}
+	r.u8("type")
+	return consensus.NodeID(r.u64("sender"))
+}
+
 func signedBytes(prefix, b []byte) []byte {
 	return append(slices.Clip(prefix), b...)
 }

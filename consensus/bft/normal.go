@@ -23,8 +23,9 @@ type slot struct {
 	commitIn uint64
 }
 
-// heldVote is a member's prepare or commit as a slot holds it: its
-// signature is checked only once it can help complete a quorum.
+// heldVote is a member's prepare or commit as a slot holds it: a
+// prepare's signature is checked only once it can help complete a
+// quorum, a commit's only once it goes out in a decided proof.
 type heldVote struct {
 	digest  Digest
 	raw     []byte
@@ -422,10 +423,11 @@ func (c *Core) checkHeld(votes map[consensus.NodeID]heldVote, from consensus.Nod
 }
 
 // quorumOf returns need of the held votes for digest d, checked ones
-// first, checking the others' signatures only as far as it takes; nil
-// while fewer than need with good signatures are held. Votes beyond the
-// quorum, and votes for any other digest, are never checked.
-func (c *Core) quorumOf(votes map[consensus.NodeID]heldVote, typ msgType, seq uint64, d Digest, need int) [][]byte {
+// first; nil while fewer than need are held. With verify, it checks the
+// others' signatures only as far as it takes, and a bad one does not
+// count; votes beyond the quorum, and votes for any other digest, are
+// never checked. Without it, a vote counts on its sender's word.
+func (c *Core) quorumOf(votes map[consensus.NodeID]heldVote, typ msgType, seq uint64, d Digest, need int, verify bool) [][]byte {
 	matching := 0
 	for _, h := range votes {
 		if h.digest == d {
@@ -442,7 +444,7 @@ func (c *Core) quorumOf(votes map[consensus.NodeID]heldVote, typ msgType, seq ui
 			if !ok || h.digest != d || h.checked != checkedOnly {
 				continue
 			}
-			if !h.checked && !c.checkHeld(votes, id, typ, seq) {
+			if verify && !h.checked && !c.checkHeld(votes, id, typ, seq) {
 				continue
 			}
 			raws = append(raws, h.raw)
@@ -472,7 +474,9 @@ func (c *Core) checkPrepared(seq uint64, s *slot) {
 	if s.prepared || s.pp == nil {
 		return
 	}
-	prepares := c.quorumOf(s.prepares, msgPrepare, seq, s.pp.digest, c.q.quorum-1)
+	// A prepared certificate must convince the next view's primary, so
+	// its prepares are checked.
+	prepares := c.quorumOf(s.prepares, msgPrepare, seq, s.pp.digest, c.q.quorum-1, true)
 	if prepares == nil {
 		return
 	}
@@ -503,16 +507,21 @@ func (c *Core) receiveCommit(e *envelope, v *vote) error {
 }
 
 // checkCommitted decides a prepared slot once a quorum committed it.
+// The commits count unchecked: each came from its signer, whom the
+// transport authenticates, and deciding needs to know that a quorum
+// committed, not to prove it to anyone. Their signatures are checked
+// only when the proof goes to another member (provable); see "Commits
+// taken on their signer's word" in docs/byzantine.md.
 func (c *Core) checkCommitted(seq uint64, s *slot) {
 	if s.decided || !s.prepared {
 		return
 	}
-	commits := c.quorumOf(s.commits, msgCommit, seq, s.pp.digest, c.q.quorum)
+	commits := c.quorumOf(s.commits, msgCommit, seq, s.pp.digest, c.q.quorum, false)
 	if commits == nil {
 		return
 	}
 	s.decided = true
-	c.decide(s.pp, &decidedProof{PrePrepare: s.ppRaw, Commits: commits})
+	c.decide(s.pp, &decidedProof{PrePrepare: s.ppRaw, Commits: commits, pp: s.pp})
 	c.execute()
 }
 
