@@ -234,6 +234,42 @@ func TestByzantineGuestReadsMoreThanARequestAtOnce(t *testing.T) {
 	require.Contains(t, got, "bigio: 262144 bytes in 1 reads, match\n")
 }
 
+// A Byzantine cluster killed whole and started again serves, with what
+// it acknowledged before. Its members restart from one stable checkpoint
+// and order nothing new until one takes a client; each counted only
+// checkpoints past its own toward knowing it had caught up, so none ever
+// took one.
+func TestByzantineClusterServesAfterAWholeRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 4-node cluster twice")
+	}
+	c := startByzantineCluster(t)
+	kv, err := dialKV(c.serviceAddr(1))
+	require.NoError(t, err)
+	const writes = 200 // one batch each, several checkpoints' worth
+	for i := range writes {
+		r, err := kv.do("SET", fmt.Sprintf("key%d", i), fmt.Sprintf("value%d", i))
+		require.NoError(t, err)
+		require.Equal(t, "OK", r)
+	}
+	kv.Close()
+	for _, n := range c.cfg.Nodes {
+		c.kill(n.ID)
+	}
+	for _, n := range c.cfg.Nodes {
+		c.start(n.ID)
+	}
+	c.waitServing()
+	for _, n := range c.cfg.Nodes {
+		kv, err := dialKV(c.serviceAddr(n.ID))
+		require.NoError(t, err)
+		r, err := kv.do("GET", fmt.Sprintf("key%d", writes-1))
+		kv.Close()
+		require.NoError(t, err)
+		require.Equal(t, fmt.Sprintf("value%d", writes-1), r, "node %d", n.ID)
+	}
+}
+
 // startByzantineCluster starts a 4-node Byzantine cluster of the bundled
 // service and returns it once every node answers.
 func startByzantineCluster(t *testing.T) *testCluster {
