@@ -88,8 +88,11 @@ func (c *Core) maxVotesPerSender() int {
 
 // addVote records a member's checkpoint message (its first for each
 // sequence number) and checks whether that checkpoint is now stable.
+// Those for the stable checkpoint itself count too: members resend their
+// latest, and a quorum of them is how a restarted replica learns it has
+// caught up when the cluster has gone no further (see caughtUpIndex).
 func (c *Core) addVote(from consensus.NodeID, cp *checkpoint, raw []byte) {
-	if cp.Seq <= c.stable.seq || cp.Seq%c.cfg.CheckpointInterval != 0 {
+	if cp.Seq == 0 || cp.Seq < c.stable.seq || cp.Seq%c.cfg.CheckpointInterval != 0 {
 		return
 	}
 	votes := c.votes[from]
@@ -180,9 +183,9 @@ func (c *Core) makeStable(st stableCheckpoint) {
 	c.nextSeq = max(c.nextSeq, st.seq+1)
 }
 
-// forgetThrough forgets the agreement on seq and below, and the decided
-// batches there once executed: a replica rebuilding its state after a
-// restart still has to execute them.
+// forgetThrough forgets the agreement on seq and below, the checkpoint
+// messages below seq, and the decided batches there once executed: a
+// replica rebuilding its state after a restart still has to execute them.
 func (c *Core) forgetThrough(seq uint64) {
 	for s := range c.slots {
 		if s <= seq {
@@ -212,7 +215,7 @@ func (c *Core) forgetThrough(seq uint64) {
 	}
 	for id, votes := range c.votes {
 		i := 0
-		for i < len(votes) && votes[i].seq <= seq {
+		for i < len(votes) && votes[i].seq < seq {
 			i++
 		}
 		c.votes[id] = votes[i:]

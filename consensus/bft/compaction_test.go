@@ -102,3 +102,75 @@ func TestCompactionWaitsForTheBytesBound(t *testing.T) {
 		require.Equal(t, 1, countRecords(r.records, recordStable), "replica %d", r.id)
 	}
 }
+
+// TestRestartFromADamagedStateFetchesTheLatestCertified restarts a
+// replica whose stored state no longer matches its certificate while
+// later stable checkpoints are stored as certificates: it cannot
+// re-execute from that state, so it installs a member's certified state,
+// at least the latest one it stored, and keeps ordering.
+func TestRestartFromADamagedStateFetchesTheLatestCertified(t *testing.T) {
+	h := newHarness(t, 4, 41)
+	h.workload(8, 3, 300)
+	h.settle(400000)
+	r := h.replica(4)
+	require.GreaterOrEqual(t, countRecords(r.records, recordStableCert), 1, "a later stable checkpoint stored without its state")
+	latest := r.core.stable.seq
+	for _, rec := range r.records {
+		if recordKind(rec[0]) == recordStable {
+			rec[len(rec)-1] ^= 1
+		}
+	}
+	h.restart(r)
+	require.NotNil(t, r.core.fetch, "it fetches the state")
+	require.Equal(t, latest, r.core.fetch.seq, "the latest stable checkpoint's")
+	for _, o := range h.correct() {
+		h.propose(o, 4)
+	}
+	h.settle(400000)
+	require.Equal(t, uint64(1), r.core.stats.StateTransfers)
+	require.False(t, r.core.rebuilding)
+	require.GreaterOrEqual(t, r.core.stable.seq, latest)
+}
+
+// TestMembersAllRestartedAtOneCheckpointTakeClients restarts every
+// correct member, one silent, after the last stable checkpoint with
+// nothing left to order: no later checkpoint will come until their nodes
+// take clients, so the quorum that signs the one they restarted from
+// (each signs it again, and resends it) must tell them they have caught
+// up.
+func TestMembersAllRestartedAtOneCheckpointTakeClients(t *testing.T) {
+	h := newHarness(t, 4, 43)
+	h.replica(1).faulty = true
+	h.cut[1] = true
+	for round := 0; round < 50 && h.replica(2).core.stable.seq < 8; round++ {
+		for _, r := range h.correct() {
+			h.propose(r, 1)
+		}
+		for range 300 {
+			h.step()
+		}
+	}
+	h.settle(400000)
+	// One more batch at a time, until the last one is a checkpoint's.
+	for i := 0; i < 8 && h.replica(2).core.lastExec%h.replica(2).core.cfg.CheckpointInterval != 0; i++ {
+		h.propose(h.replica(2), 1)
+		h.settle(400000)
+	}
+	h.run(2000, func() bool { return false })
+	for _, r := range h.correct() {
+		// Stopped where a checkpoint is stable and nothing more is decided.
+		require.Equal(t, r.core.lastExec, r.core.stable.seq, "replica %d executed past its stable checkpoint", r.id)
+	}
+	for _, r := range h.correct() {
+		h.restart(r)
+	}
+	caughtUp := h.run(20000, func() bool {
+		for _, r := range h.correct() {
+			if r.core.Status().LeaderCommit == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	require.True(t, caughtUp, "the restarted members learn they have caught up")
+}

@@ -125,9 +125,10 @@ func (c *Core) durableState() [][]byte {
 }
 
 // restore rebuilds the core from its records, then re-executes the
-// batches decided since the stable checkpoint: the first Ready delivers
-// the checkpoint's snapshot and those entries again, since the
-// application starts from nothing.
+// batches decided since the stored state: the first Ready delivers that
+// state's snapshot and those entries again, since the application starts
+// from nothing. Records of a later stable checkpoint's certificate move
+// the window there at once; the state is rebuilt as execution reaches it.
 func (c *Core) restore(records [][]byte) error {
 	for i, rec := range records {
 		if len(rec) == 0 {

@@ -51,10 +51,10 @@ const (
 	fileHeaderName = "synod-bft-records-"
 	fileRecordHead = 8
 	// fileGrowth is how far ahead of the records the file is zeroed. A
-	// compaction writes that much again each checkpoint, and a growth
-	// step's sync writes the inode too: larger steps mean fewer such
-	// syncs but more zeros written; between two checkpoints a busy
-	// cluster appends a few hundred KiB.
+	// compaction writes that much again, and a growth step's sync writes
+	// the inode too: larger steps mean fewer such syncs but more zeros
+	// written; between two checkpoints a busy cluster appends a few
+	// hundred KiB.
 	fileGrowth     = 256 << 10
 	maxRecordBytes = 1<<32 - 1
 )
