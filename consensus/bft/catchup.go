@@ -21,7 +21,10 @@ import (
 // certified).
 
 // askForDecided asks the next member in turn for what it decided after
-// this replica's last executed sequence number.
+// this replica's last executed sequence number, or after its stable
+// checkpoint while it rebuilds that state from its own records: asked
+// from below their stable checkpoint, the others would send their whole
+// state.
 func (c *Core) askForDecided() {
 	others := len(c.q.members) - 1
 	if others == 0 {
@@ -33,7 +36,7 @@ func (c *Core) askForDecided() {
 		c.askNext = (c.askNext + 1) % len(c.q.members)
 		to = c.q.members[c.askNext]
 	}
-	c.send(to, c.sign(msgFetchDecided, encodeStateRequest(&stateRequest{Seq: c.lastExec + 1})))
+	c.send(to, c.sign(msgFetchDecided, encodeStateRequest(&stateRequest{Seq: max(c.lastExec, c.stable.seq) + 1})))
 }
 
 // waiting reports whether some held request has waited longer than a

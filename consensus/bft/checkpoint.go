@@ -65,8 +65,13 @@ func (c *Core) SnapshotTaken(seq uint64, data []byte) error {
 	}
 	st := &checkpointState{seq: seq, index: c.due.Index, dedup: c.executed.encode(), data: data}
 	st.digest = stateDigest(seq, st.index, data, st.dedup)
-	c.taken[seq] = st
 	c.due = nil
+	if c.rebuilding {
+		c.rebuilt(st)
+		c.execute()
+		return nil
+	}
+	c.taken[seq] = st
 	c.ownCheckpoint = c.sign(msgCheckpoint, encodeCheckpoint(&checkpoint{Seq: seq, Digest: st.digest}))
 	c.broadcast(c.ownCheckpoint)
 	c.addVote(c.id, &checkpoint{Seq: seq, Digest: st.digest}, c.ownCheckpoint)
@@ -82,15 +87,12 @@ func (c *Core) maxVotesPerSender() int {
 }
 
 // addVote records a member's checkpoint message (its first for each
-// sequence number) and checks whether that checkpoint is now stable. A
-// restarted replica also counts votes for its own stable checkpoint until
-// it learns that a quorum signed one since it started (caughtUpIndex):
-// members resend their latest checkpoint, so in a cluster that orders
-// nothing new, such as one restarted whole, that is the only quorum it
-// will ever see.
+// sequence number) and checks whether that checkpoint is now stable.
+// Those for the stable checkpoint itself count too: members resend their
+// latest, and a quorum of them is how a restarted replica learns it has
+// caught up when the cluster has gone no further (see caughtUpIndex).
 func (c *Core) addVote(from consensus.NodeID, cp *checkpoint, raw []byte) {
-	recheck := c.restarted && cp.Seq == c.stable.seq && c.certifiedSince < cp.Seq
-	if (cp.Seq <= c.stable.seq && !recheck) || cp.Seq%c.cfg.CheckpointInterval != 0 {
+	if cp.Seq == 0 || cp.Seq < c.stable.seq || cp.Seq%c.cfg.CheckpointInterval != 0 {
 		return
 	}
 	votes := c.votes[from]
@@ -147,6 +149,7 @@ func (c *Core) checkStable(seq uint64, d Digest) {
 	switch {
 	case ok && own.digest == d:
 		c.makeStable(stableCheckpoint{checkpointState: *own, cert: cert})
+		c.persistStable()
 	case ok:
 		c.log.Error("bft: a quorum agrees on another state than this replica's: its execution diverged", "seq", seq)
 	case c.lastExec < seq && (c.due == nil || c.due.Seq != seq) && !c.decidedThrough(seq):
@@ -173,44 +176,87 @@ func (c *Core) decidedThrough(seq uint64) bool {
 // everything below it.
 func (c *Core) makeStable(st stableCheckpoint) {
 	c.stable = st
-	for seq := range c.slots {
-		if seq <= st.seq {
-			delete(c.slots, seq)
+	c.forgetThrough(st.seq)
+	if c.fetch != nil && c.fetch.seq <= st.seq {
+		c.fetch = nil
+	}
+	c.nextSeq = max(c.nextSeq, st.seq+1)
+}
+
+// forgetThrough forgets the agreement on seq and below, the checkpoint
+// messages below seq, and the decided batches there once executed: a
+// replica rebuilding its state after a restart still has to execute them.
+func (c *Core) forgetThrough(seq uint64) {
+	for s := range c.slots {
+		if s <= seq {
+			delete(c.slots, s)
 		}
 	}
-	for seq := range c.certs {
-		if seq <= st.seq {
-			delete(c.certs, seq)
+	for s := range c.certs {
+		if s <= seq {
+			delete(c.certs, s)
 		}
 	}
-	for seq := range c.decided {
-		if seq <= st.seq {
-			delete(c.decided, seq)
-			delete(c.proofs, seq)
+	for s := range c.decided {
+		if s <= min(seq, c.lastExec) {
+			delete(c.decided, s)
+			delete(c.proofs, s)
 		}
 	}
-	for seq := range c.taken {
-		if seq <= st.seq {
-			delete(c.taken, seq)
+	for s := range c.taken {
+		if s <= seq {
+			delete(c.taken, s)
 		}
 	}
 	for k := range c.signed {
-		if k.seq <= st.seq {
+		if k.seq <= seq {
 			delete(c.signed, k)
 		}
 	}
 	for id, votes := range c.votes {
 		i := 0
-		for i < len(votes) && votes[i].seq <= st.seq {
+		for i < len(votes) && votes[i].seq < seq {
 			i++
 		}
 		c.votes[id] = votes[i:]
 	}
-	if c.fetch != nil && c.fetch.seq <= st.seq {
-		c.fetch = nil
+}
+
+// persistStable makes the stable checkpoint this replica reached by
+// executing durable: as a record of its certificate, which a restart
+// follows by re-executing the batches stored before it, until the records
+// appended since the last compaction reach Config.CompactionBytes (or the
+// storage holds no state yet); then by a compaction, whose stable record
+// holds the state.
+func (c *Core) persistStable() {
+	if c.compacted == 0 || c.appended >= max(c.cfg.CompactionBytes, c.compacted) {
+		c.ready.Compact = true
+		return
 	}
-	c.nextSeq = max(c.nextSeq, st.seq+1)
-	c.ready.Compact = true
+	c.persist(encodeStableCertRecord(&c.stable))
+}
+
+// rebuilt takes a state this replica reached by re-executing, after a
+// restart, the batches stored before its latest stable checkpoint's
+// certificate. Below that checkpoint there is nothing to check it
+// against; at it, the state must be the one certified. One that is not
+// means the stored batches do not lead there (damage the checksums could
+// not see): the replica executes no further and fetches the certified
+// state from its signers.
+func (c *Core) rebuilt(st *checkpointState) {
+	if st.seq < c.stable.seq {
+		return
+	}
+	if st.digest != c.stable.digest {
+		c.log.Error("bft: re-executing the stored batches did not reach the stable checkpoint's state; fetching it from its signers",
+			"seq", st.seq, "digest", st.digest, "certified", c.stable.digest)
+		c.startFetch(c.stable.seq, c.stable.cert)
+		return
+	}
+	c.stable.checkpointState = *st
+	c.rebuilding = false
+	c.forgetThrough(st.seq)
+	c.log.Info("bft: rebuilt the stable checkpoint's state from the stored batches", "seq", st.seq)
 }
 
 // startFetch asks the members that signed a stable checkpoint this
@@ -244,7 +290,7 @@ func (c *Core) askForState() {
 // serveState sends this replica's stable checkpoint to a member that
 // asked for one at least as new, at most once per resend period.
 func (c *Core) serveState(from consensus.NodeID, r *stateRequest) error {
-	if c.stable.seq == 0 || c.stable.seq < r.Seq {
+	if c.stable.seq == 0 || c.stable.seq < r.Seq || c.rebuilding {
 		return nil
 	}
 	if last, ok := c.servedAt[from]; ok && c.ticks-last < c.cfg.RetransmitTicks {
@@ -309,7 +355,7 @@ func (c *Core) receiveState(from consensus.NodeID, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("state transfer from %d: %w", from, err)
 	}
-	if st.seq <= c.lastExec {
+	if st.seq < c.stable.seq || (st.seq <= c.lastExec && !c.rebuilding) {
 		return nil
 	}
 	// Its certificate is a quorum's word on how far the cluster went.
@@ -337,6 +383,10 @@ func (c *Core) installState(st *stableCheckpoint) error {
 	c.dropExecutedPending()
 	c.nextReq = max(c.nextReq, c.executed.highest(c.id)+1)
 	c.ready.Applies = append(c.ready.Applies, consensus.Apply{Snapshot: &consensus.Snapshot{Index: st.index, Data: st.data}})
+	c.rebuilding = false
 	c.makeStable(*st)
+	// The batches that led to this state are not in this replica's
+	// records: only the state itself can stand for them.
+	c.ready.Compact = true
 	return nil
 }

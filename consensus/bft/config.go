@@ -44,6 +44,19 @@ type Config struct {
 	// a snapshot and costs a round of signed messages; longer intervals
 	// keep more log in memory and make a lagging replica replay more.
 	CheckpointInterval uint64
+	// CompactionBytes bounds the records a replica appends between two
+	// rewrites of its storage (default 4 MiB). A stable checkpoint
+	// normally appends a small record naming it (its certificate); only
+	// once the records appended since the last rewrite reach
+	// max(CompactionBytes, that rewrite's size) does it rewrite the
+	// storage as the stable checkpoint's whole state and what follows it.
+	// Each rewrite writes the application's whole snapshot and makes
+	// every append wait behind it; but a restart re-executes every batch
+	// decided since the state it finds, and those batches are in the
+	// records appended since: at most that bound plus one checkpoint
+	// interval's records. Smaller values mean shorter restarts and more
+	// of the disk spent on snapshots.
+	CompactionBytes int
 	// MaxBatchRequests bounds the requests in one batch (default 1024).
 	MaxBatchRequests int
 	// MaxBatchBytes bounds the request data in one batch (default
@@ -123,6 +136,7 @@ func (c *Config) Validate() error {
 	if c.Window < c.CheckpointInterval {
 		return fmt.Errorf("bft: config: window %d is shorter than the checkpoint interval %d", c.Window, c.CheckpointInterval)
 	}
+	setDefault(&c.CompactionBytes, 4<<20)
 	setDefault(&c.MaxBatchRequests, 1024)
 	setDefault(&c.MaxBatchBytes, 128<<10)
 	setDefault(&c.MaxBatchesInFlight, 1)

@@ -132,6 +132,15 @@ type Core struct {
 	outboxSince uint64
 
 	stable stableCheckpoint
+	// rebuilding is set from a restart whose records name a stable
+	// checkpoint later than the state they hold until re-executing the
+	// batches stored between the two reaches it: until then stable holds
+	// its certificate, not its state (see restoreStableCert).
+	rebuilding bool
+	// appended counts the bytes of records persisted since the last
+	// compaction, compacted those the compaction wrote (0 while the
+	// records hold no state): see persistStable.
+	appended, compacted int
 	// taken holds this replica's checkpoints not yet stable.
 	taken map[uint64]*checkpointState
 	// votes holds the checkpoint messages received, per sender, lowest
@@ -365,8 +374,12 @@ func (c *Core) Ready() Ready {
 	}
 	if c.ready.Compact {
 		c.ready.Persist = c.durableState()
-	} else if c.persistView {
-		c.ready.Persist = append([][]byte{encodeViewRecord(c.view, c.changing)}, c.ready.Persist...)
+		c.appended, c.compacted = 0, recordsSize(c.ready.Persist)
+	} else {
+		if c.persistView {
+			c.ready.Persist = append([][]byte{encodeViewRecord(c.view, c.changing)}, c.ready.Persist...)
+		}
+		c.appended += recordsSize(c.ready.Persist)
 	}
 	c.persistView = false
 	rd := c.ready

@@ -55,10 +55,10 @@ const (
 	fileHeaderName = "synod-bft-records-"
 	fileRecordHead = 8
 	// fileGrowth is how far ahead of the records the file is zeroed. A
-	// compaction writes that much again each checkpoint, and a growth
-	// step's sync writes the inode too: larger steps mean fewer such
-	// syncs but more zeros written; between two checkpoints a busy
-	// cluster appends a few hundred KiB.
+	// compaction writes that much again, and a growth step's sync writes
+	// the inode too: larger steps mean fewer such syncs but more zeros
+	// written; between two checkpoints a busy cluster appends a few
+	// hundred KiB.
 	fileGrowth = 256 << 10
 	// recordContinues marks, in a record's length, a record that is not
 	// its Append's last. Files written before it existed have it clear

@@ -60,6 +60,9 @@ type replica struct {
 	core    *Core
 	history logtest.History
 	records [][]byte
+	// replaced holds, for each compaction, the bytes of the records it
+	// replaced.
+	replaced []int
 	// faulty replicas are left out of the safety and liveness checks.
 	faulty bool
 	behave behaviour
@@ -175,6 +178,7 @@ func (h *harness) handle(r *replica) {
 		}
 		rd := r.core.Ready()
 		if rd.Compact {
+			r.replaced = append(r.replaced, recordsSize(r.records))
 			r.records = nil
 		}
 		r.records = append(r.records, rd.Persist...)

@@ -548,9 +548,11 @@ func (c *Core) decide(pp *prePrepare, proof *decidedProof) {
 // being gathered: the driver may hand Applies over before that Ready is
 // durable, and a replica that executed on a commit it then lost in a
 // crash would have acted on a batch that a quorum may never commit.
+// While rebuilding, it stops at the stable checkpoint until the state
+// reached there is found to be the certified one (rebuilt).
 func (c *Core) execute() {
 	var entries []consensus.Entry
-	for c.due == nil {
+	for c.due == nil && !(c.rebuilding && c.lastExec >= c.stable.seq) {
 		pp, ok := c.decided[c.lastExec+1]
 		if !ok {
 			break
