@@ -176,7 +176,7 @@ func (v *verifier) decodeAt(data []byte, depth int, o decodeOpts) (*envelope, er
 	case msgNewView:
 		e.body, err = v.decodeNewView(from, body, depth)
 	case msgDecided:
-		e.body, err = v.decodeDecidedProof(body, depth)
+		e.body, err = v.decodeDecidedProof(body, depth, true)
 	case msgStateRequest, msgFetchDecided:
 		r := reader{b: body}
 		s := &stateRequest{Seq: r.u64("seq")}
@@ -395,7 +395,12 @@ func (v *verifier) decodeNewView(from consensus.NodeID, body []byte, depth int) 
 	return nv, nil
 }
 
-func (v *verifier) decodeDecidedProof(body []byte, depth int) (*decidedProof, error) {
+// decodeDecidedProof decodes a decided proof, checking its commits'
+// signatures only with checkCommits: a proof another member sent must
+// convince, one this replica wrote in its records holds the commits it
+// counted on their senders' word as they arrived (checkCommitted), and
+// it goes out again only once checked (provable).
+func (v *verifier) decodeDecidedProof(body []byte, depth int, checkCommits bool) (*decidedProof, error) {
 	r := reader{b: body}
 	p := &decidedProof{PrePrepare: r.bytes(math.MaxInt32, "pre-prepare"), Commits: r.list(len(v.q.members), "commits")}
 	if err := r.end("decided proof"); err != nil {
@@ -408,7 +413,10 @@ func (v *verifier) decodeDecidedProof(body []byte, depth int) (*decidedProof, er
 	p.pp = e.body.(*prePrepare)
 	signers := map[consensus.NodeID]bool{}
 	for _, raw := range p.Commits {
-		e, err := v.decodeNested(raw, depth, msgCommit, true)
+		e, err := v.decodeAt(raw, depth+1, decodeOpts{vouched: true, deferVotes: !checkCommits})
+		if err == nil && e.typ != msgCommit {
+			err = fmt.Errorf("%w: a %s where a %s belongs", errMalformed, e.typ, msgCommit)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("decided proof for %d: %w", p.pp.Seq, err)
 		}

@@ -145,17 +145,14 @@ func (c *Core) restore(records [][]byte) error {
 		case recordPrepared:
 			err = c.restorePrepared(rec[1:])
 		case recordDecided:
+			// Its commits are taken as they were before the restart, on
+			// their senders' word: a faulty member's bad signature may be
+			// among them, and this replica re-executes the batch all the
+			// same (a restart rebuilding its state from the batches before
+			// its stable checkpoint must), proving it to others only once
+			// checked (provable).
 			var p *decidedProof
-			p, err = c.v.decodeDecidedProof(rec[1:], 0)
-			switch {
-			case errors.Is(err, errBadSignature):
-				// Commits count unchecked from their signers
-				// (checkCommitted), so a faulty member's bad signature
-				// may be in a decided record: the batch is fetched
-				// again, as a member that missed it would.
-				c.log.Warn("bft: dropped a decided record whose proof has a bad signature; the batch will be fetched again", "record", i, "err", err)
-				err = nil
-			case err == nil && p.pp.Seq > c.stable.seq:
+			if p, err = c.v.decodeDecidedProof(rec[1:], 0, false); err == nil && p.pp.Seq > c.stable.seq {
 				c.decided[p.pp.Seq], c.proofs[p.pp.Seq] = p.pp, p
 			}
 		case recordStable:

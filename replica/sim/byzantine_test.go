@@ -223,6 +223,14 @@ var byzantineRegressions = []struct {
 	// changing view without the view change it signed: the record file
 	// now drops a write cut short whole (consensus/bft/filestorage.go).
 	{3, Twins}, {5, Correct}, {12, Silent},
+	// Seed 124 with forged-messages, found by liveness once commits
+	// counted unchecked and stable checkpoints were appended as
+	// certificates: members restarted with decided records holding the
+	// faulty member's bad commits, dropped them, and could not rebuild
+	// the state of their stable checkpoint from the batches before it,
+	// which they ask no one for; the window stayed full. A member now
+	// executes its own decided records as it wrote them.
+	{124, ForgedMessages},
 }
 
 // TestByzantineRegressionSeeds runs the seeds that found bugs, with the
