@@ -508,44 +508,6 @@ func TestARestartedReplicaKnowsWhenItHasCaughtUp(t *testing.T) {
 
 // A member of a cluster that has no checkpoint yet, restarted, takes
 // clients once it has asked the others for what they decided.
-// A whole cluster restarted at once, one member silent, takes clients
-// again with nothing new to order: each correct member learns from the
-// others' resent checkpoints that a quorum stands where it does. It
-// counted only checkpoints past its own, which an idle cluster never
-// makes, and no member ever took a client again (found by the
-// simulator: three members restarted after disk faults, the fourth
-// silent).
-func TestARestartedClusterTakesClientsWithNothingNewToOrder(t *testing.T) {
-	h := newHarness(t, 4, 37)
-	for round := 0; round < 50 && h.replica(1).core.stable.seq == 0; round++ {
-		for _, r := range h.correct() {
-			h.propose(r, 1)
-		}
-		for range 300 {
-			h.step()
-		}
-	}
-	h.settle(400000)
-	stable := h.replica(1).core.stable.seq
-	require.NotZero(t, stable, "a checkpoint before the restart")
-	h.cut[4] = true
-	restarted := []*replica{h.replica(1), h.replica(2), h.replica(3)}
-	for _, r := range restarted {
-		require.Equal(t, stable, r.core.stable.seq)
-		h.restart(r)
-		require.Zero(t, r.core.Status().LeaderCommit)
-	}
-	caughtUp := h.run(200000, func() bool {
-		for _, r := range restarted {
-			if r.core.Status().LeaderCommit == 0 {
-				return false
-			}
-		}
-		return true
-	})
-	require.True(t, caughtUp, "every correct member takes clients again")
-}
-
 func TestARestartedReplicaOfAYoungClusterTakesClients(t *testing.T) {
 	h := newHarness(t, 4, 31)
 	for _, r := range h.correct() {
