@@ -387,11 +387,15 @@ type SealInfo struct {
 	// Deadline is the guest realtime (Unix ns) a sleeping thread waits
 	// for; zero when none.
 	Deadline int64
+	// Inputs counts the committed entries a client or a guest thread may
+	// be waiting on, since this replica started: while it stays put, the
+	// leader may seal a busy guest further ahead.
+	Inputs uint64
 }
 
 // SealInfo reports what the seal proposer needs.
 func (r *Replica) SealInfo() SealInfo {
-	si := SealInfo{Epoch: r.epoch, Highest: r.sched.highest, Unsealed: r.sched.unsealed()}
+	si := SealInfo{Epoch: r.epoch, Highest: r.sched.highest, Unsealed: r.sched.unsealed(), Inputs: r.sched.inputs}
 	if r.proc == nil {
 		return si
 	}

@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -56,4 +57,73 @@ func TestSealerWakesSleepers(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, SealInfo{}.Epoch+5, seal.Through)
 	require.Equal(t, int64(1000), seal.Time)
+}
+
+// sealBusyGuest runs a busy guest through epochs 1..epochs with s as its
+// leader's sealer, every proposed seal committing at once, and returns
+// the Through of each seal proposed. Input commits at the end of each
+// epoch in inputAt, with its own relative seal.
+func sealBusyGuest(s *Sealer, epochs uint64, inputAt ...uint64) []uint64 {
+	var throughs []uint64
+	info := SealInfo{Busy: true}
+	for e := uint64(1); e <= epochs; e++ {
+		info.Epoch = e
+		if seal, ok := s.Next(info, true, int64(e)); ok {
+			throughs = append(throughs, seal.Through)
+			info.Highest = max(info.Highest, seal.Through)
+		}
+		if slices.Contains(inputAt, e) {
+			info.Inputs++
+			info.Highest++
+		}
+	}
+	return throughs
+}
+
+func TestSealerWindowAdaptsToInput(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		max       uint64
+		inputAt   []uint64
+		wantSeals []uint64
+	}{{
+		name:      "a fixed window tops up every W/2 epochs",
+		max:       0,
+		wantSeals: []uint64{5, 8, 11, 14, 17, 20, 23, 26, 29, 32},
+	}, {
+		name:      "while no input comes the window doubles at each top-up, up to MaxWindow",
+		max:       16,
+		wantSeals: []uint64{5, 12, 25, 34, 43},
+	}, {
+		name:      "a bound below the window leaves the window as it is",
+		max:       2,
+		wantSeals: []uint64{5, 8, 11, 14, 17, 20, 23, 26, 29, 32},
+	}, {
+		name: "input brings the window back to W at the next top-up, and it grows again after",
+		max:  16,
+		// The input at epoch 12 lands after the seal through 25; the
+		// top-up after it keeps W, the next one doubles again.
+		inputAt:   []uint64{12},
+		wantSeals: []uint64{5, 12, 25, 29, 36},
+	}, {
+		name: "input at every top-up keeps the window at W",
+		max:  16,
+		// Each lands behind the seal through e+W and raises it by one.
+		inputAt:   []uint64{2, 5, 9, 13, 17, 21, 25},
+		wantSeals: []uint64{5, 9, 13, 17, 21, 25, 29, 33},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := Sealer{Window: 4, MaxWindow: tc.max, Retry: 100}
+			require.Equal(t, tc.wantSeals, sealBusyGuest(&s, 30, tc.inputAt...))
+		})
+	}
+}
+
+func TestSealerFollowerTracksInputForWhenItLeads(t *testing.T) {
+	s := Sealer{Window: 4, MaxWindow: 64, Retry: 100}
+	sealBusyGuest(&s, 30)
+	require.Equal(t, uint64(32), s.busyWindow(), "grown while no input came")
+	_, ok := s.Next(SealInfo{Epoch: 31, Highest: 40, Busy: true, Inputs: 1}, false, 31)
+	require.False(t, ok)
+	require.Equal(t, uint64(4), s.busyWindow(), "input seen as a follower resets the window it will lead with")
 }
