@@ -10,14 +10,16 @@ import "github.com/synodvm/synod/consensus/entry"
 // For a busy guest the window adapts: each seal costs its node about
 // 125 µs outside guest code (the proposer, the raft loop, an fdatasync,
 // and the threads they wake on the guest's core), so while no input
-// reaches the guest the leader doubles the window at every top-up, up to
-// MaxWindow, and goes back to Window as soon as input commits. Only the
-// leader's proposals change; replicas obey whatever seals commit, so the
-// policy is free to differ between nodes and across leader changes.
+// reaches the guest the leader seals further ahead, up to a quarter of
+// the epochs since input last committed (quietShare) and at most
+// MaxWindow, and back at Window as soon as input commits. A client that
+// sends again soon after an answer keeps the window at W; one that comes
+// back after a while waits at most a quarter of that while longer. Only
+// the leader's proposals change; replicas obey whatever seals commit, so
+// the policy is free to differ between nodes and across leader changes.
 type Sealer struct {
 	// Window is W: how many epochs ahead of its own replica the leader
-	// keeps seals for a busy guest that input has reached since its last
-	// top-up. Larger means fewer seals and fewer stalls of replicas
+	// keeps seals for a busy guest that input reached recently. Larger means fewer seals and fewer stalls of replicas
 	// running ahead of the leader; smaller means a client's bytes reach a
 	// busy guest sooner (they land within about W epochs).
 	Window uint64
@@ -27,8 +29,9 @@ type Sealer struct {
 	// after a top-up, it lands after that seal, up to MaxWindow epochs of
 	// guest execution later (Window at most once the window is back).
 	// At the defaults (256 epochs of 200,000 instructions) that is
-	// 51.2 M guest instructions, about 45 ms of a translated guest on
-	// the 2-core machine of docs/replication.md, against 5.5 ms for W=32.
+	// 51.2 M guest instructions, 512 ms of guest time at 10 ns an
+	// instruction and about 45 ms of a translated guest on the 2-core
+	// machine of docs/replication.md, against 5.5 ms for W=32.
 	MaxWindow uint64
 	// Retry is how long (in the caller's clock units) a proposed seal may
 	// stay uncommitted before the same seal is proposed again: the first
@@ -38,36 +41,33 @@ type Sealer struct {
 	proposed   uint64 // Through of the last proposed seal
 	proposedAt int64
 
-	// window is the current busy window; zero stands for Window.
-	window uint64
-	// inputs is SealInfo.Inputs as last seen; quiet is true when it has
-	// not moved since this node last topped a busy guest up.
-	inputs uint64
-	quiet  bool
+	// inputs is SealInfo.Inputs as last seen, and inputEpoch the epoch
+	// when it was (zero before the first call): this node cannot know
+	// how long before it started input last came.
+	inputs     uint64
+	inputEpoch uint64
 }
+
+// quietShare is the share of the epochs since input last committed that
+// a busy guest's window may grow to: a client waits at most a quarter of
+// its own silence longer than at the window W.
+const quietShare = 4
 
 // Next returns the seal to propose now, if any. now is the node's wall
 // clock in Unix nanoseconds; it also becomes the seal's time.
 func (s *Sealer) Next(info SealInfo, leader bool, now int64) (entry.Seal, bool) {
-	if info.Inputs != s.inputs {
-		// Someone may be waiting on the guest now: seal near again
-		// before the next top-up, not after the far one.
-		s.inputs, s.window, s.quiet = info.Inputs, 0, false
+	if info.Inputs != s.inputs || s.inputEpoch == 0 {
+		s.inputs, s.inputEpoch = info.Inputs, info.Epoch
 	}
 	var through uint64
 	switch {
 	case info.Busy:
 		// A busy guest: keep seals a window ahead, topping up at half.
 		// A seal still in flight counts as ahead already.
-		window := s.busyWindow()
+		window := s.busyWindow(info.Epoch)
 		if !leader || max(info.Highest, s.inFlight(now)) >= info.Epoch+window/2 {
 			return entry.Seal{}, false
 		}
-		if s.quiet {
-			window = min(2*window, max(s.MaxWindow, s.Window))
-			s.window = window
-		}
-		s.quiet = true
 		through = info.Epoch + window
 	case info.Unsealed && leader:
 		// An idle guest with committed input waiting: seal it at once.
@@ -81,12 +81,11 @@ func (s *Sealer) Next(info SealInfo, leader bool, now int64) (entry.Seal, bool) 
 	return s.propose(through, now)
 }
 
-// busyWindow is how many epochs ahead the leader seals a busy guest now.
-func (s *Sealer) busyWindow() uint64 {
-	if s.window == 0 {
-		return s.Window
-	}
-	return s.window
+// busyWindow is how many epochs ahead the leader seals a busy guest at
+// epoch.
+func (s *Sealer) busyWindow(epoch uint64) uint64 {
+	quiet := (epoch - min(epoch, s.inputEpoch)) / quietShare
+	return max(s.Window, min(quiet, s.MaxWindow))
 }
 
 // inFlight is the Through of a recently proposed seal, which may not have

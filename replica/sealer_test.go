@@ -61,15 +61,15 @@ func TestSealerWakesSleepers(t *testing.T) {
 
 // sealBusyGuest runs a busy guest through epochs 1..epochs with s as its
 // leader's sealer, every proposed seal committing at once, and returns
-// the Through of each seal proposed. Input commits at the end of each
-// epoch in inputAt, with its own relative seal.
+// for each seal proposed how many epochs ahead it sealed. Input commits
+// at the end of each epoch in inputAt, with its own relative seal.
 func sealBusyGuest(s *Sealer, epochs uint64, inputAt ...uint64) []uint64 {
-	var throughs []uint64
+	var ahead []uint64
 	info := SealInfo{Busy: true}
 	for e := uint64(1); e <= epochs; e++ {
 		info.Epoch = e
 		if seal, ok := s.Next(info, true, int64(e)); ok {
-			throughs = append(throughs, seal.Through)
+			ahead = append(ahead, seal.Through-e)
 			info.Highest = max(info.Highest, seal.Through)
 		}
 		if slices.Contains(inputAt, e) {
@@ -77,7 +77,7 @@ func sealBusyGuest(s *Sealer, epochs uint64, inputAt ...uint64) []uint64 {
 			info.Highest++
 		}
 	}
-	return throughs
+	return ahead
 }
 
 func TestSealerWindowAdaptsToInput(t *testing.T) {
@@ -85,45 +85,43 @@ func TestSealerWindowAdaptsToInput(t *testing.T) {
 		name      string
 		max       uint64
 		inputAt   []uint64
-		wantSeals []uint64
+		wantAhead []uint64
 	}{{
 		name:      "a fixed window tops up every W/2 epochs",
 		max:       0,
-		wantSeals: []uint64{5, 8, 11, 14, 17, 20, 23, 26, 29, 32},
+		wantAhead: slices.Repeat([]uint64{4}, 34),
 	}, {
-		name:      "while no input comes the window doubles at each top-up, up to MaxWindow",
+		name:      "while no input comes the window grows to a quarter of the quiet epochs, up to MaxWindow",
 		max:       16,
-		wantSeals: []uint64{5, 12, 25, 34, 43},
+		wantAhead: []uint64{4, 4, 4, 4, 4, 4, 4, 5, 6, 7, 8, 9, 10, 12, 13, 15, 16, 16, 16, 16},
 	}, {
 		name:      "a bound below the window leaves the window as it is",
 		max:       2,
-		wantSeals: []uint64{5, 8, 11, 14, 17, 20, 23, 26, 29, 32},
+		wantAhead: slices.Repeat([]uint64{4}, 34),
 	}, {
-		name: "input brings the window back to W at the next top-up, and it grows again after",
+		name: "input brings the window back to W, and it grows again after",
 		max:  16,
-		// The input at epoch 12 lands after the seal through 25; the
-		// top-up after it keeps W, the next one doubles again.
-		inputAt:   []uint64{12},
-		wantSeals: []uint64{5, 12, 25, 29, 36},
+		// The input at epoch 60 lands behind the seal 13 ahead.
+		inputAt:   []uint64{60},
+		wantAhead: []uint64{4, 4, 4, 4, 4, 4, 4, 5, 6, 7, 8, 9, 10, 12, 13, 4, 4, 4, 4, 5, 6, 7, 8, 9},
 	}, {
-		name: "input at every top-up keeps the window at W",
-		max:  16,
-		// Each lands behind the seal through e+W and raises it by one.
-		inputAt:   []uint64{2, 5, 9, 13, 17, 21, 25},
-		wantSeals: []uint64{5, 9, 13, 17, 21, 25, 29, 33},
+		name:      "input every 16 epochs keeps the window at W",
+		max:       16,
+		inputAt:   []uint64{16, 32, 48, 64, 80, 96},
+		wantAhead: slices.Repeat([]uint64{4}, 32),
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := Sealer{Window: 4, MaxWindow: tc.max, Retry: 100}
-			require.Equal(t, tc.wantSeals, sealBusyGuest(&s, 30, tc.inputAt...))
+			require.Equal(t, tc.wantAhead, sealBusyGuest(&s, 100, tc.inputAt...))
 		})
 	}
 }
 
 func TestSealerFollowerTracksInputForWhenItLeads(t *testing.T) {
 	s := Sealer{Window: 4, MaxWindow: 64, Retry: 100}
-	sealBusyGuest(&s, 30)
-	require.Equal(t, uint64(32), s.busyWindow(), "grown while no input came")
-	_, ok := s.Next(SealInfo{Epoch: 31, Highest: 40, Busy: true, Inputs: 1}, false, 31)
+	sealBusyGuest(&s, 100)
+	require.Equal(t, uint64(24), s.busyWindow(100), "grown while no input came")
+	_, ok := s.Next(SealInfo{Epoch: 101, Highest: 120, Busy: true, Inputs: 1}, false, 101)
 	require.False(t, ok)
-	require.Equal(t, uint64(4), s.busyWindow(), "input seen as a follower resets the window it will lead with")
+	require.Equal(t, uint64(4), s.busyWindow(101), "input seen as a follower resets the window it will lead with")
 }
