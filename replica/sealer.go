@@ -10,20 +10,22 @@ import "github.com/synodvm/synod/consensus/entry"
 // For a busy guest the window adapts: each seal costs its node about
 // 125 µs outside guest code (the proposer, the raft loop, an fdatasync,
 // and the threads they wake on the guest's core), so while no input
-// reaches the guest the leader seals further ahead, up to a quarter of
-// the epochs since input last committed (quietShare) and at most
-// MaxWindow, and back at Window as soon as input commits. A client that
-// sends again soon after an answer keeps the window at W; one that comes
-// back after a while waits at most a quarter of that while longer. Only
-// the leader's proposals change; replicas obey whatever seals commit, so
-// the policy is free to differ between nodes and across leader changes.
+// reaches the guest and it sends nothing to a client, the leader seals
+// further ahead, up to a quarter of the epochs of that silence
+// (quietShare) and at most MaxWindow, and back at Window as soon as
+// either happens. A client in conversation with the guest keeps the
+// window at W; one that comes back after a silence waits at most a
+// quarter of it longer. Only the leader's proposals change; replicas
+// obey whatever seals commit, so the policy is free to differ between
+// nodes and across leader changes.
 type Sealer struct {
 	// Window is W: how many epochs ahead of its own replica the leader
-	// keeps seals for a busy guest that input reached recently. Larger means fewer seals and fewer stalls of replicas
-	// running ahead of the leader; smaller means a client's bytes reach a
-	// busy guest sooner (they land within about W epochs).
+	// keeps seals for a busy guest someone talks to. Larger means fewer
+	// seals and fewer stalls of replicas running ahead of the leader;
+	// smaller means a client's bytes reach a busy guest sooner (they land
+	// within about W epochs).
 	Window uint64
-	// MaxWindow bounds the window of a busy guest no input has reached
+	// MaxWindow bounds the window of a busy guest nobody has talked to
 	// for a while; at or below Window the window stays Window. It bounds
 	// what the first input after such a while waits: committed just
 	// after a top-up, it lands after that seal, up to MaxWindow epochs of
@@ -41,23 +43,23 @@ type Sealer struct {
 	proposed   uint64 // Through of the last proposed seal
 	proposedAt int64
 
-	// inputs is SealInfo.Inputs as last seen, and inputEpoch the epoch
-	// when it was (zero before the first call): this node cannot know
-	// how long before it started input last came.
-	inputs     uint64
-	inputEpoch uint64
+	// traffic is SealInfo.Traffic as last seen, and trafficEpoch the
+	// epoch when it was (zero before the first call): this node cannot
+	// know how long before it started the guest last talked.
+	traffic      uint64
+	trafficEpoch uint64
 }
 
-// quietShare is the share of the epochs since input last committed that
-// a busy guest's window may grow to: a client waits at most a quarter of
-// its own silence longer than at the window W.
+// quietShare is the share of the epochs of silence that a busy guest's
+// window may grow to: a client waits at most a quarter of the silence it
+// ends longer than at the window W.
 const quietShare = 4
 
 // Next returns the seal to propose now, if any. now is the node's wall
 // clock in Unix nanoseconds; it also becomes the seal's time.
 func (s *Sealer) Next(info SealInfo, leader bool, now int64) (entry.Seal, bool) {
-	if info.Inputs != s.inputs || s.inputEpoch == 0 {
-		s.inputs, s.inputEpoch = info.Inputs, info.Epoch
+	if info.Traffic != s.traffic || s.trafficEpoch == 0 {
+		s.traffic, s.trafficEpoch = info.Traffic, info.Epoch
 	}
 	var through uint64
 	switch {
@@ -84,7 +86,7 @@ func (s *Sealer) Next(info SealInfo, leader bool, now int64) (entry.Seal, bool) 
 // busyWindow is how many epochs ahead the leader seals a busy guest at
 // epoch.
 func (s *Sealer) busyWindow(epoch uint64) uint64 {
-	quiet := (epoch - min(epoch, s.inputEpoch)) / quietShare
+	quiet := (epoch - min(epoch, s.trafficEpoch)) / quietShare
 	return max(s.Window, min(quiet, s.MaxWindow))
 }
 

@@ -73,14 +73,14 @@ func sealBusyGuest(s *Sealer, epochs uint64, inputAt ...uint64) []uint64 {
 			info.Highest = max(info.Highest, seal.Through)
 		}
 		if slices.Contains(inputAt, e) {
-			info.Inputs++
+			info.Traffic++
 			info.Highest++
 		}
 	}
 	return ahead
 }
 
-func TestSealerWindowAdaptsToInput(t *testing.T) {
+func TestSealerWindowAdaptsToTraffic(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		max       uint64
@@ -117,11 +117,11 @@ func TestSealerWindowAdaptsToInput(t *testing.T) {
 	}
 }
 
-func TestSealerFollowerTracksInputForWhenItLeads(t *testing.T) {
+func TestSealerFollowerTracksTrafficForWhenItLeads(t *testing.T) {
 	s := Sealer{Window: 4, MaxWindow: 64, Retry: 100}
 	sealBusyGuest(&s, 100)
 	require.Equal(t, uint64(24), s.busyWindow(100), "grown while no input came")
-	_, ok := s.Next(SealInfo{Epoch: 101, Highest: 120, Busy: true, Inputs: 1}, false, 101)
+	_, ok := s.Next(SealInfo{Epoch: 101, Highest: 120, Busy: true, Traffic: 1}, false, 101)
 	require.False(t, ok)
 	require.Equal(t, uint64(4), s.busyWindow(101), "input seen as a follower resets the window it will lead with")
 }
