@@ -72,6 +72,9 @@ type Replica struct {
 	// lastEpochFull is whether the last epoch that ended ran its whole
 	// budget. It only guides this node's seal proposals.
 	lastEpochFull bool
+	// sends counts the calls of Outputs that returned bytes for a
+	// client; it too only guides this node's seal proposals.
+	sends uint64
 	// wait is what the guest waits for when the epoch ended idle.
 	wait linux.WaitSet
 	// delivered is the log index of the last entry delivered to the guest;
@@ -362,7 +365,11 @@ func (r *Replica) Outputs() []outputs.Output {
 	if r.world == nil {
 		return nil
 	}
-	return r.world.drain()
+	out := r.world.drain()
+	if slices.ContainsFunc(out, func(o outputs.Output) bool { _, ok := o.Action.(outputs.Send); return ok }) {
+		r.sends++
+	}
+	return out
 }
 
 // Proposals returns the entries the replica wants proposed to the log (its
@@ -387,11 +394,16 @@ type SealInfo struct {
 	// Deadline is the guest realtime (Unix ns) a sleeping thread waits
 	// for; zero when none.
 	Deadline int64
+	// Traffic moves whenever an entry a client or a guest thread may be
+	// waiting on commits, or the guest sends bytes to a client: while it
+	// stays put, nobody is talking to the guest, and the leader may seal
+	// a busy guest further ahead.
+	Traffic uint64
 }
 
 // SealInfo reports what the seal proposer needs.
 func (r *Replica) SealInfo() SealInfo {
-	si := SealInfo{Epoch: r.epoch, Highest: r.sched.highest, Unsealed: r.sched.unsealed()}
+	si := SealInfo{Epoch: r.epoch, Highest: r.sched.highest, Unsealed: r.sched.unsealed(), Traffic: r.sched.inputs + r.sends}
 	if r.proc == nil {
 		return si
 	}

@@ -30,6 +30,22 @@ type schedule struct {
 	// highest is the largest Through of any seal seen in log order,
 	// delivered or queued. A seal is effective only if it raises it.
 	highest uint64
+	// inputs counts the entries seen that a client or a guest thread may
+	// be waiting on (see waitedOn), for the seal proposer.
+	inputs uint64
+}
+
+// waitedOn reports whether someone may be waiting for e to reach the
+// guest: a client's bytes, a disk completion, random bytes, console
+// input, a node's departure that closes its clients' connections. Seals,
+// state hashes and console acknowledgements change nothing a guest
+// thread or a client waits for.
+func waitedOn(e entry.Entry) bool {
+	switch e.(type) {
+	case nil, entry.Seal, entry.StateHash, entry.ConsoleDone:
+		return false
+	}
+	return true
 }
 
 // add appends the next committed entry in log order. An Inputs batch
@@ -39,6 +55,9 @@ type schedule struct {
 // a seal of its own would cost the waiting guest another round of the
 // log.
 func (s *schedule) add(index uint64, e entry.Entry) {
+	if waitedOn(e) {
+		s.inputs++
+	}
 	switch e := e.(type) {
 	case entry.Inputs:
 		for _, c := range e.Entries {

@@ -171,3 +171,20 @@ func TestScheduleUnsealed(t *testing.T) {
 	s.add(4, seal(1)) // ignored: does not cover B
 	require.True(t, s.unsealed())
 }
+
+func TestScheduleCountsWhatSomeoneWaitsOn(t *testing.T) {
+	var s schedule
+	for i, e := range []entry.Entry{
+		seal(3), entry.StateHash{Node: 1, Epoch: 2}, entry.ConsoleDone{Node: 1, Seq: 4}, nil,
+	} {
+		s.add(uint64(i+1), e)
+	}
+	require.Zero(t, s.inputs, "seals, state hashes and console acknowledgements wait on nobody")
+	for i, e := range []entry.Entry{
+		entry.Inputs{Entries: []entry.Entry{data("A"), data("B")}}, entry.Completion{Node: 1, Seq: 1},
+		entry.Random{Node: 2, Data: []byte{1}}, entry.NodeDown{Node: 3},
+	} {
+		s.add(uint64(i+5), e)
+	}
+	require.Equal(t, uint64(4), s.inputs, "one per log entry a client or guest thread may wait on")
+}

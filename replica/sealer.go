@@ -6,13 +6,35 @@ import "github.com/synodvm/synod/consensus/entry"
 // when redundant (only one that raises Through counts), so the policy
 // errs towards proposing; what it must avoid is a replica waiting at an
 // epoch end with nobody proposing the seal it needs.
+//
+// For a busy guest the window adapts: each seal costs its node about
+// 125 µs outside guest code (the proposer, the raft loop, an fdatasync,
+// and the threads they wake on the guest's core), so while no input
+// reaches the guest and it sends nothing to a client, the leader seals
+// further ahead, up to a quarter of the epochs of that silence
+// (quietShare) and at most MaxWindow, and back at Window as soon as
+// either happens. A client in conversation with the guest keeps the
+// window at W; one that comes back after a silence waits at most a
+// quarter of it longer. Only the leader's proposals change; replicas
+// obey whatever seals commit, so the policy is free to differ between
+// nodes and across leader changes.
 type Sealer struct {
 	// Window is W: how many epochs ahead of its own replica the leader
-	// keeps seals for a busy guest. Larger means fewer seals and fewer
-	// stalls of replicas running ahead of the leader; smaller means a
-	// client's bytes reach a busy guest sooner (they land within about W
-	// epochs).
+	// keeps seals for a busy guest someone talks to. Larger means fewer
+	// seals and fewer stalls of replicas running ahead of the leader;
+	// smaller means a client's bytes reach a busy guest sooner (they land
+	// within about W epochs).
 	Window uint64
+	// MaxWindow bounds the window of a busy guest nobody has talked to
+	// for a while; at or below Window the window stays Window. It bounds
+	// what the first input after such a while waits: committed just
+	// after a top-up, it lands after that seal, up to MaxWindow epochs of
+	// guest execution later (Window at most once the window is back).
+	// At the defaults (256 epochs of 200,000 instructions) that is
+	// 51.2 M guest instructions, 512 ms of guest time at 10 ns an
+	// instruction and about 45 ms of a translated guest on the 2-core
+	// machine of docs/replication.md, against 5.5 ms for W=32.
+	MaxWindow uint64
 	// Retry is how long (in the caller's clock units) a proposed seal may
 	// stay uncommitted before the same seal is proposed again: the first
 	// may have been dropped by a leader change.
@@ -20,20 +42,35 @@ type Sealer struct {
 
 	proposed   uint64 // Through of the last proposed seal
 	proposedAt int64
+
+	// traffic is SealInfo.Traffic as last seen, and trafficEpoch the
+	// epoch when it was (zero before the first call): this node cannot
+	// know how long before it started the guest last talked.
+	traffic      uint64
+	trafficEpoch uint64
 }
+
+// quietShare is the share of the epochs of silence that a busy guest's
+// window may grow to: a client waits at most a quarter of the silence it
+// ends longer than at the window W.
+const quietShare = 4
 
 // Next returns the seal to propose now, if any. now is the node's wall
 // clock in Unix nanoseconds; it also becomes the seal's time.
 func (s *Sealer) Next(info SealInfo, leader bool, now int64) (entry.Seal, bool) {
+	if info.Traffic != s.traffic || s.trafficEpoch == 0 {
+		s.traffic, s.trafficEpoch = info.Traffic, info.Epoch
+	}
 	var through uint64
 	switch {
 	case info.Busy:
 		// A busy guest: keep seals a window ahead, topping up at half.
 		// A seal still in flight counts as ahead already.
-		if !leader || max(info.Highest, s.inFlight(now)) >= info.Epoch+s.Window/2 {
+		window := s.busyWindow(info.Epoch)
+		if !leader || max(info.Highest, s.inFlight(now)) >= info.Epoch+window/2 {
 			return entry.Seal{}, false
 		}
-		through = info.Epoch + s.Window
+		through = info.Epoch + window
 	case info.Unsealed && leader:
 		// An idle guest with committed input waiting: seal it at once.
 		through = info.Highest + 1
@@ -44,6 +81,13 @@ func (s *Sealer) Next(info SealInfo, leader bool, now int64) (entry.Seal, bool) 
 		return entry.Seal{}, false
 	}
 	return s.propose(through, now)
+}
+
+// busyWindow is how many epochs ahead the leader seals a busy guest at
+// epoch.
+func (s *Sealer) busyWindow(epoch uint64) uint64 {
+	quiet := (epoch - min(epoch, s.trafficEpoch)) / quietShare
+	return max(s.Window, min(quiet, s.MaxWindow))
 }
 
 // inFlight is the Through of a recently proposed seal, which may not have

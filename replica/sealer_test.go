@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -56,4 +57,71 @@ func TestSealerWakesSleepers(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, SealInfo{}.Epoch+5, seal.Through)
 	require.Equal(t, int64(1000), seal.Time)
+}
+
+// sealBusyGuest runs a busy guest through epochs 1..epochs with s as its
+// leader's sealer, every proposed seal committing at once, and returns
+// for each seal proposed how many epochs ahead it sealed. Input commits
+// at the end of each epoch in inputAt, with its own relative seal.
+func sealBusyGuest(s *Sealer, epochs uint64, inputAt ...uint64) []uint64 {
+	var ahead []uint64
+	info := SealInfo{Busy: true}
+	for e := uint64(1); e <= epochs; e++ {
+		info.Epoch = e
+		if seal, ok := s.Next(info, true, int64(e)); ok {
+			ahead = append(ahead, seal.Through-e)
+			info.Highest = max(info.Highest, seal.Through)
+		}
+		if slices.Contains(inputAt, e) {
+			info.Traffic++
+			info.Highest++
+		}
+	}
+	return ahead
+}
+
+func TestSealerWindowAdaptsToTraffic(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		max       uint64
+		inputAt   []uint64
+		wantAhead []uint64
+	}{{
+		name:      "a fixed window tops up every W/2 epochs",
+		max:       0,
+		wantAhead: slices.Repeat([]uint64{4}, 34),
+	}, {
+		name:      "while no input comes the window grows to a quarter of the quiet epochs, up to MaxWindow",
+		max:       16,
+		wantAhead: []uint64{4, 4, 4, 4, 4, 4, 4, 5, 6, 7, 8, 9, 10, 12, 13, 15, 16, 16, 16, 16},
+	}, {
+		name:      "a bound below the window leaves the window as it is",
+		max:       2,
+		wantAhead: slices.Repeat([]uint64{4}, 34),
+	}, {
+		name: "input brings the window back to W, and it grows again after",
+		max:  16,
+		// The input at epoch 60 lands behind the seal 13 ahead.
+		inputAt:   []uint64{60},
+		wantAhead: []uint64{4, 4, 4, 4, 4, 4, 4, 5, 6, 7, 8, 9, 10, 12, 13, 4, 4, 4, 4, 5, 6, 7, 8, 9},
+	}, {
+		name:      "input every 16 epochs keeps the window at W",
+		max:       16,
+		inputAt:   []uint64{16, 32, 48, 64, 80, 96},
+		wantAhead: slices.Repeat([]uint64{4}, 32),
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := Sealer{Window: 4, MaxWindow: tc.max, Retry: 100}
+			require.Equal(t, tc.wantAhead, sealBusyGuest(&s, 100, tc.inputAt...))
+		})
+	}
+}
+
+func TestSealerFollowerTracksTrafficForWhenItLeads(t *testing.T) {
+	s := Sealer{Window: 4, MaxWindow: 64, Retry: 100}
+	sealBusyGuest(&s, 100)
+	require.Equal(t, uint64(24), s.busyWindow(100), "grown while no input came")
+	_, ok := s.Next(SealInfo{Epoch: 101, Highest: 120, Busy: true, Traffic: 1}, false, 101)
+	require.False(t, ok)
+	require.Equal(t, uint64(4), s.busyWindow(101), "input seen as a follower resets the window it will lead with")
 }

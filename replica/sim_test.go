@@ -311,3 +311,15 @@ func flipDataByte(t *testing.T, mem *machine.Memory) {
 	}
 	t.Fatal("no writable page")
 }
+
+// The seal proposer sees a client talking to the guest both ways: its
+// committed input, and the guest's answer.
+func TestSealInfoTrafficMovesWithInputAndAnswers(t *testing.T) {
+	s := newSim(t, 3, readGuest(t, kvdGuest))
+	s.listening(6379)
+	n := s.nodes[0]
+	traffic, inputs := n.rep.SealInfo().Traffic, n.rep.sched.inputs
+	s.request(n, 6379, "PING\r\n", "PONG")
+	require.Greater(t, n.rep.sched.inputs, inputs, "the request's input")
+	require.Greater(t, n.rep.SealInfo().Traffic-n.rep.sched.inputs, traffic-inputs, "the guest's answer")
+}

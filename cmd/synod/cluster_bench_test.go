@@ -48,7 +48,9 @@ func BenchmarkReplicatedCPU(b *testing.B) {
 
 func replicatedCPU(b *testing.B, nodes int) {
 	guest := filepath.Join(corpusDir, benchGuest)
-	var single, singleCPU, replicated, replicatedCPU float64
+	// entries counts the log's entries: nearly all seals, the rest state
+	// hashes and console acknowledgements.
+	var single, singleCPU, replicated, replicatedCPU, entries float64
 	runs := 0
 	for b.Loop() {
 		b.StopTimer()
@@ -63,6 +65,9 @@ func replicatedCPU(b *testing.B, nodes int) {
 		booted := c.waitFor(b, "boot", func(r nodeReport) bool { return r.Booted })
 		exited := c.waitFor(b, "the guest's exit on every node", func(r nodeReport) bool { return r.Exited })
 		replicated += exited.Sub(booted).Seconds()
+		r, err := c.report(c.cfg.Nodes[0].ID)
+		require.NoError(b, err)
+		entries += float64(r.Commit)
 		var console strings.Builder
 		for _, n := range c.cfg.Nodes {
 			console.WriteString(c.console[n.ID].String())
@@ -82,6 +87,7 @@ func replicatedCPU(b *testing.B, nodes int) {
 	b.ReportMetric(singleCPU/r, "run-cpu-s")
 	b.ReportMetric(replicatedCPU/r, "node-cpu-s")
 	b.ReportMetric(replicatedCPU/singleCPU, "cpu-ratio")
+	b.ReportMetric(entries/r, "log-entries")
 }
 
 // runAsNode is synod run of guest with the argv and environment a node

@@ -73,6 +73,7 @@ type machineFlags struct {
 	root              string
 	epochInstructions uint64
 	sealWindow        uint64
+	maxSealWindow     uint64
 	hashEvery         uint64
 	nanosPerInstr     uint64
 	downAfter         time.Duration
@@ -92,6 +93,7 @@ func (m *machineFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.root, "root", "", "pack this `directory` (programs, scripts, data) into the guest's root file system; every node must be given the same files (default: an empty root)")
 	fs.Uint64Var(&m.epochInstructions, "epoch", 200_000, "E: the most guest `instructions` in one epoch; inputs are delivered between epochs")
 	fs.Uint64Var(&m.sealWindow, "window", 32, "W: how many `epochs` ahead the leader seals for a busy guest (larger: fewer stalls; smaller: faster input)")
+	fs.Uint64Var(&m.maxSealWindow, "max-window", 256, "the most `epochs` ahead the leader seals a busy guest nobody has talked to for a while (a quarter of that while): fewer seals, but the first input after it waits as much longer (at most --window: the window stays W)")
 	fs.Uint64Var(&m.hashEvery, "hash-every", 256, "K: exchange state hashes every K non-empty `epochs` (0: never); fewer catch a diverged replica sooner but hash more")
 	fs.Uint64Var(&m.nanosPerInstr, "ns-per-instruction", 10, "how far guest time advances per instruction between seals, in `ns`")
 	fs.DurationVar(&m.downAfter, "down-after", 3*time.Second, "declare a node down when the leader has not heard from it for this `duration`")
@@ -385,7 +387,7 @@ func (s nodeSetup) run(ctx context.Context, history repairHistory) (*startAgain,
 		Devices:     devices,
 		Certify:     certify,
 		DownAfter:   m.downAfter,
-		Sealer:      replica.Sealer{Window: m.sealWindow, Retry: int64(time.Second)},
+		Sealer:      replica.Sealer{Window: m.sealWindow, MaxWindow: m.maxSealWindow, Retry: int64(time.Second)},
 		// The Byzantine engine's checkpoints compare the members'
 		// snapshots: each must be the state after exactly its entries.
 		SnapshotsAtRest:  cfg.Engine == cluster.EngineBFT,
@@ -654,6 +656,7 @@ func nodeArgs(configPath string, id consensus.NodeID, m machineFlags, guestArgs 
 	args := []string{"node", "--config", configPath, "--id", strconv.FormatUint(uint64(id), 10),
 		"--epoch", strconv.FormatUint(m.epochInstructions, 10),
 		"--window", strconv.FormatUint(m.sealWindow, 10),
+		"--max-window", strconv.FormatUint(m.maxSealWindow, 10),
 		"--hash-every", strconv.FormatUint(m.hashEvery, 10),
 		"--ns-per-instruction", strconv.FormatUint(m.nanosPerInstr, 10),
 		"--down-after", m.downAfter.String(),

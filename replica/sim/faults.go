@@ -131,10 +131,13 @@ func (c FaultCounts) Add(o FaultCounts) FaultCounts {
 type plan struct {
 	nodes, clients, keys, pipeline int
 	// think is the most a client waits between operations.
-	think             time.Duration
-	tick              time.Duration
-	downAfter         time.Duration
-	sealWindow        uint64
+	think      time.Duration
+	tick       time.Duration
+	downAfter  time.Duration
+	sealWindow uint64
+	// maxSealWindow is the sealer's MaxWindow: sealWindow times 1, 2, 4
+	// or 8.
+	maxSealWindow     uint64
 	snapshotEvery     uint64
 	epochInstructions uint64
 	hashEvery         uint64
@@ -259,8 +262,8 @@ func (p *plan) drawWriteFaults(rng *rand.Rand, some func() bool) {
 
 func (p plan) String() string {
 	ms := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
-	s := fmt.Sprintf("%d nodes, %d clients on %d keys (pipeline %d, think %v), tick %v, down after %v, window %d, snapshot every %d, epoch %d, hash every %d; faults for %v:",
-		p.nodes, p.clients, p.keys, p.pipeline, p.think, p.tick, p.downAfter, p.sealWindow, p.snapshotEvery, p.epochInstructions, p.hashEvery, ms(p.chaos))
+	s := fmt.Sprintf("%d nodes, %d clients on %d keys (pipeline %d, think %v), tick %v, down after %v, window %d-%d, snapshot every %d, epoch %d, hash every %d; faults for %v:",
+		p.nodes, p.clients, p.keys, p.pipeline, p.think, p.tick, p.downAfter, p.sealWindow, p.maxSealWindow, p.snapshotEvery, p.epochInstructions, p.hashEvery, ms(p.chaos))
 	none := true
 	if p.net != (memnet.Faults{}) {
 		s += fmt.Sprintf(" drop %.0f%%, duplicate %.0f%%, delay %v-%v;", 100*p.net.Drop, 100*p.net.Duplicate, ms(p.net.MinDelay), ms(p.net.MaxDelay))

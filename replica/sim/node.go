@@ -117,7 +117,7 @@ func (n *node) start() error {
 			Members:             s.ids(),
 		},
 		DownAfter: s.plan.downAfter,
-		Sealer:    replica.Sealer{Window: s.plan.sealWindow, Retry: int64(time.Second)},
+		Sealer:    replica.Sealer{Window: s.plan.sealWindow, MaxWindow: s.plan.maxSealWindow, Retry: int64(time.Second)},
 		Entropy:   rngReader{s.rng},
 		Propose:   n.propose,
 		// A Byzantine primary may never propose the boot entry.

@@ -163,6 +163,9 @@ func newSim(opts Options) (*Sim, error) {
 		net:       memnet.New(splitmix(opts.Seed + 4)),
 		trace:     newTrace(opts.Tail, opts.Trace),
 	}
+	// Drawn apart from the plan's generator, which then draws every
+	// seed's faults as before the window could grow.
+	s.plan.maxSealWindow = s.plan.sealWindow << (splitmix(opts.Seed+5) % 4)
 	s.history.stamp = s.stamp
 	s.checks = newChecks(s)
 	if opts.Byzantine {
