@@ -56,7 +56,7 @@ type RuntimeConfig struct {
 	// proposal (NodeConfig.MaxProposal): a disk read's answer larger
 	// than that is proposed in parts (entry.Completion.Parts).
 	MaxProposal int
-	Logger  *slog.Logger
+	Logger      *slog.Logger
 }
 
 // Runtime makes the decisions a node takes around its replica, from the

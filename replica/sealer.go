@@ -30,10 +30,13 @@ type Sealer struct {
 	// what the first input after such a while waits: committed just
 	// after a top-up, it lands after that seal, up to MaxWindow epochs of
 	// guest execution later (Window at most once the window is back).
-	// At the defaults (256 epochs of 200,000 instructions) that is
-	// 51.2 M guest instructions, 512 ms of guest time at 10 ns an
-	// instruction and about 45 ms of a translated guest on the 2-core
-	// machine of docs/replication.md, against 5.5 ms for W=32.
+	// At 256 epochs of 200,000 instructions that is 51.2 M guest
+	// instructions, 512 ms of guest time at 10 ns an instruction and
+	// about 45 ms of a translated guest on the 2-core machine of
+	// docs/replication.md, against 5.5 ms for W=32; the saving, 1,500
+	// seals of 125 µs in a 6 G-instruction run, is within that
+	// machine's noise, so synod node leaves it off unless asked
+	// (--max-window).
 	MaxWindow uint64
 	// Retry is how long (in the caller's clock units) a proposed seal may
 	// stay uncommitted before the same seal is proposed again: the first

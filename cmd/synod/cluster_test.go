@@ -72,7 +72,6 @@ func testMachine(guest string) machineFlags {
 		engine:            newEngineFlag(),
 		epochInstructions: 200_000,
 		sealWindow:        32,
-		maxSealWindow:     256,
 		hashEvery:         4,
 		nanosPerInstr:     10,
 		downAfter:         2 * time.Second,

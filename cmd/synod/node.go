@@ -93,7 +93,7 @@ func (m *machineFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.root, "root", "", "pack this `directory` (programs, scripts, data) into the guest's root file system; every node must be given the same files (default: an empty root)")
 	fs.Uint64Var(&m.epochInstructions, "epoch", 200_000, "E: the most guest `instructions` in one epoch; inputs are delivered between epochs")
 	fs.Uint64Var(&m.sealWindow, "window", 32, "W: how many `epochs` ahead the leader seals for a busy guest (larger: fewer stalls; smaller: faster input)")
-	fs.Uint64Var(&m.maxSealWindow, "max-window", 256, "the most `epochs` ahead the leader seals a busy guest nobody has talked to for a while (a quarter of that while): fewer seals, but the first input after it waits as much longer (at most --window: the window stays W)")
+	fs.Uint64Var(&m.maxSealWindow, "max-window", 0, "the most `epochs` ahead the leader seals a busy guest nobody has talked to for a while (a quarter of that while): fewer seals for a computing guest, but the first input after such a while waits as much longer (0, or at most --window: the window stays --window)")
 	fs.Uint64Var(&m.hashEvery, "hash-every", 256, "K: exchange state hashes every K non-empty `epochs` (0: never); fewer catch a diverged replica sooner but hash more")
 	fs.Uint64Var(&m.nanosPerInstr, "ns-per-instruction", 10, "how far guest time advances per instruction between seals, in `ns`")
 	fs.DurationVar(&m.downAfter, "down-after", 3*time.Second, "declare a node down when the leader has not heard from it for this `duration`")
