@@ -59,43 +59,35 @@ func (m *consoleMachine) next() (uint64, bool) {
 	return uint64(len(m.got)), m.eof
 }
 
-// What the console types reaches the machine whole and once, though
-// proposals are lost, and so does its end.
+// What the console types reaches the machine whole and once, and so
+// does its end: though proposals are lost, and though the log bounds
+// their size (the Byzantine engine's 64 KiB requests), where 64 KiB
+// entries were refused for good and the machine never read past them.
 func TestConsoleInputReachesTheMachineOnce(t *testing.T) {
-	typed := strings.Repeat("a line typed at the console\n", 5000) // more than one entry
-	m := &consoleMachine{lose: 2}
-	pr, pw := io.Pipe()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	StartConsoleInput(ctx, ConsoleInputConfig{Node: 1, Input: pr, Log: m, Next: m.next,
-		Logger: slog.New(slog.DiscardHandler), RetryAfter: 20 * time.Millisecond})
-	go func() {
-		io.WriteString(pw, typed)
-		pw.Close()
-	}()
-	require.Eventually(t, func() bool { _, eof := m.next(); return eof }, 10*time.Second, 5*time.Millisecond)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	assert.Equal(t, typed, string(m.got))
-}
-
-// A log that bounds its proposals (the Byzantine engine's 64 KiB
-// requests) gets console input in entries it takes: 64 KiB entries were
-// refused for good, and the machine never read past them.
-func TestConsoleInputFitsTheLogsProposals(t *testing.T) {
-	typed := strings.Repeat("a line typed at the console\n", 10000) // 280 KB
-	m := &consoleMachine{maxProposal: 1000}
-	pr, pw := io.Pipe()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	StartConsoleInput(ctx, ConsoleInputConfig{Node: 1, Input: pr, Log: m, Next: m.next,
-		Logger: slog.New(slog.DiscardHandler), RetryAfter: 20 * time.Millisecond, MaxProposal: m.maxProposal})
-	go func() {
-		io.WriteString(pw, typed)
-		pw.Close()
-	}()
-	require.Eventually(t, func() bool { _, eof := m.next(); return eof }, 10*time.Second, 5*time.Millisecond)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	assert.Equal(t, typed, string(m.got))
+	for _, tc := range []struct {
+		name  string
+		lines int
+		m     *consoleMachine
+	}{
+		{"proposals lost", 5000, &consoleMachine{lose: 2}},
+		{"proposals bounded", 10000, &consoleMachine{maxProposal: 1000}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			typed := strings.Repeat("a line typed at the console\n", tc.lines) // more than one entry
+			m := tc.m
+			pr, pw := io.Pipe()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			StartConsoleInput(ctx, ConsoleInputConfig{Node: 1, Input: pr, Log: m, Next: m.next,
+				Logger: slog.New(slog.DiscardHandler), RetryAfter: 20 * time.Millisecond, MaxProposal: m.maxProposal})
+			go func() {
+				io.WriteString(pw, typed)
+				pw.Close()
+			}()
+			require.Eventually(t, func() bool { _, eof := m.next(); return eof }, 10*time.Second, 5*time.Millisecond)
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			assert.Equal(t, typed, string(m.got))
+		})
+	}
 }

@@ -42,6 +42,15 @@ func oneOutput(t *testing.T, w *world) outputs.Output {
 	return outs[0]
 }
 
+// startRead has the guest pread length bytes at offset of h, which waits
+// for the read's one output, and returns that output.
+func startRead(t *testing.T, w *world, h linux.Handle, length int, offset int64) outputs.Output {
+	t.Helper()
+	_, errno := w.Pread(h, length, offset)
+	require.Equal(t, linux.EAGAIN, errno)
+	return oneOutput(t, w)
+}
+
 func TestDiskPathsAreTheBootEntrys(t *testing.T) {
 	w := diskWorldForTest(t)
 	for _, name := range []string{"journal.3", "other.1", "journal", "../journal.1"} {
@@ -91,9 +100,7 @@ func TestDiskWriteWaitsForItsCompletion(t *testing.T) {
 func TestDiskReadReturnsTheCompletionsData(t *testing.T) {
 	w := diskWorldForTest(t)
 	h := openPath(t, w, "journal.2")
-	_, errno := w.Pread(h, 6, 10)
-	require.Equal(t, linux.EAGAIN, errno)
-	o := oneOutput(t, w)
+	o := startRead(t, w, h, 6, 10)
 	assert.Equal(t, outputs.DiskRead{Disk: "journal", Offset: 10, Length: 6}, o.Action)
 	assert.Equal(t, consensus.NodeID(2), o.Node)
 	w.deliver(0, entry.Completion{Node: 2, Seq: o.Seq, Data: []byte("abcdefgh")})
@@ -118,9 +125,7 @@ func TestDiskReadReturnsTheCompletionsData(t *testing.T) {
 func TestDiskReadAnsweredInParts(t *testing.T) {
 	w := diskWorldForTest(t)
 	h := openPath(t, w, "journal.1")
-	_, errno := w.Pread(h, 10, 0)
-	require.Equal(t, linux.EAGAIN, errno)
-	o := oneOutput(t, w)
+	o := startRead(t, w, h, 10, 0)
 	parts := entry.Completion{Node: 1, Seq: o.Seq, Data: []byte("0123456789")}.Parts(4)
 	require.Len(t, parts, 3)
 

@@ -181,34 +181,6 @@ func TestByzantineClusterTakesALargeWrite(t *testing.T) {
 	c.converged()
 }
 
-// Console input of more than one request of the Byzantine engine (64
-// KiB) at once reaches the guest whole: the nodes propose it in entries
-// the engine takes. They proposed 64 KiB entries, which the engine
-// refused again and again, and the guest never read past the start.
-func TestByzantineConsoleTakesMoreThanARequest(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a 4-node cluster")
-	}
-	guest, err := filepath.Abs("testdata/console")
-	require.NoError(t, err)
-	m := testMachine(guest)
-	m.consoleInput = true
-	c := newTestClusterOf(t, cluster.Spec{Nodes: 4, Engine: cluster.EngineBFT}, m)
-	var typed strings.Builder
-	for i := 0; typed.Len() < 150_000; i++ {
-		fmt.Fprintf(&typed, "line %d typed at the console\n", i)
-	}
-	c.stdin = typed.String()
-	for _, n := range c.cfg.Nodes {
-		c.start(n.ID)
-	}
-	c.consoleLine(1, "eof after")
-	c.mu.Lock()
-	got := c.console[1].String()
-	c.mu.Unlock()
-	require.Contains(t, got, fmt.Sprintf("eof after %d bytes\n", typed.Len()))
-}
-
 // A Byzantine cluster's guest reads 256 KiB of a disk in one pread: the
 // node that read it proposes the answer in parts the engine takes. It
 // proposed the whole answer as one entry, which the engine (64 KiB
@@ -224,14 +196,19 @@ func TestByzantineGuestReadsMoreThanARequestAtOnce(t *testing.T) {
 	c := newTestClusterOf(t, cluster.Spec{Nodes: 4, Engine: cluster.EngineBFT}, testMachine(guest), "/dev/synod/big.1", "262144")
 	c.cfg.Disks = []cluster.Disk{{Name: "big", Size: 1 << 20, Paths: []cluster.DiskPath{{Node: 1, Addr: addr}}}}
 	require.NoError(t, cluster.Write(c.configPath, c.cfg))
+	require.Contains(t, c.startAllUntilConsole("bigio: "), "bigio: 262144 bytes in 1 reads, match\n")
+}
+
+// startAllUntilConsole starts every node and returns node 1's console
+// once it holds a line that starts with prefix.
+func (c *testCluster) startAllUntilConsole(prefix string) string {
 	for _, n := range c.cfg.Nodes {
 		c.start(n.ID)
 	}
-	c.consoleLine(1, "bigio: ")
+	c.consoleLine(1, prefix)
 	c.mu.Lock()
-	got := c.console[1].String()
-	c.mu.Unlock()
-	require.Contains(t, got, "bigio: 262144 bytes in 1 reads, match\n")
+	defer c.mu.Unlock()
+	return c.console[1].String()
 }
 
 // A Byzantine cluster killed whole and started again serves, with what

@@ -54,71 +54,52 @@ func TestFileStorageGrows(t *testing.T) {
 	require.NoError(t, s.Close())
 }
 
-// A crash in the middle of the last Append leaves a record cut short, with
-// nothing but zeros after it: it was never acknowledged, so it is dropped,
-// and the next append takes its place.
-func TestFileStorageDropsATornLastRecord(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "bft.records")
-	s, err := OpenFileStorage(path)
-	require.NoError(t, err)
-	require.NoError(t, s.Append([][]byte{[]byte("kept")}, false))
-	end := s.end
-	require.NoError(t, s.Append([][]byte{[]byte("torn in the middle of its write")}, false))
-	require.NoError(t, s.Close())
-	content, err := os.ReadFile(path)
-	require.NoError(t, err)
-	copy(content[end+fileRecordHead+4:], make([]byte, 16)) // the payload's tail never reached the disk
-	require.NoError(t, os.WriteFile(path, content, 0o600))
-
-	s, err = OpenFileStorage(path)
-	require.NoError(t, err)
-	got, err := s.Load()
-	require.NoError(t, err)
-	require.Equal(t, [][]byte{[]byte("kept")}, got)
-	require.NoError(t, s.Append([][]byte{[]byte("next")}, false))
-	require.NoError(t, s.Close())
-	s, err = OpenFileStorage(path)
-	require.NoError(t, err)
-	got, err = s.Load()
-	require.NoError(t, err)
-	require.Equal(t, [][]byte{[]byte("kept"), []byte("next")}, got)
-	require.NoError(t, s.Close())
-}
-
 // An Append is atomic, as Storage promises, though its records are
-// written one after the other: a crash that left only the first ones of
-// a write on the disk (a process killed inside its write) loses that
-// write whole. A Ready's records belong together: one that moved to a
-// view change and lost the view change it signed would restart changing
-// view with no view change of its own (found by the simulator).
-func TestFileStorageDropsAWriteCutShortWhole(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "bft.records")
-	s, err := OpenFileStorage(path)
-	require.NoError(t, err)
-	require.NoError(t, s.Append([][]byte{[]byte("kept")}, false))
-	end := s.end
-	write := [][]byte{[]byte("the view"), []byte("the view change signed for it")}
-	require.NoError(t, s.Append(write, false))
-	require.NoError(t, s.Close())
-	content, err := os.ReadFile(path)
-	require.NoError(t, err)
-	second := end + fileRecordHead + int64(len(write[0]))
-	copy(content[second:], make([]byte, fileRecordHead+len(write[1]))) // the second record never reached the disk
-	require.NoError(t, os.WriteFile(path, content, 0o600))
+// written one after the other: a crash inside it (a process killed in
+// its write) may leave any prefix of its bytes, and loading drops the
+// write whole, whether its last record there is cut short or whole. A
+// Ready's records belong together: one that moved to a view change and
+// kept its view record without the view change it signed would restart
+// changing view with no view change of its own (found by the simulator).
+func TestFileStorageDropsAWriteCutShort(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		write [][]byte
+		// lost is the part of the write that never reached the disk,
+		// from where the write starts.
+		lostFrom, lostBytes int
+	}{
+		{"the tail of its only record", [][]byte{[]byte("torn in the middle of its write")}, fileRecordHead + 4, 16},
+		{"its second record", [][]byte{[]byte("the view"), []byte("the view change signed for it")}, fileRecordHead + 8, fileRecordHead + 29},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "bft.records")
+			s, err := OpenFileStorage(path)
+			require.NoError(t, err)
+			require.NoError(t, s.Append([][]byte{[]byte("kept")}, false))
+			start := s.end
+			require.NoError(t, s.Append(tc.write, false))
+			require.NoError(t, s.Close())
+			content, err := os.ReadFile(path)
+			require.NoError(t, err)
+			copy(content[start+int64(tc.lostFrom):], make([]byte, tc.lostBytes))
+			require.NoError(t, os.WriteFile(path, content, 0o600))
 
-	s, err = OpenFileStorage(path)
-	require.NoError(t, err)
-	got, err := s.Load()
-	require.NoError(t, err)
-	require.Equal(t, [][]byte{[]byte("kept")}, got)
-	require.NoError(t, s.Append([][]byte{[]byte("next")}, false))
-	require.NoError(t, s.Close())
-	s, err = OpenFileStorage(path)
-	require.NoError(t, err)
-	got, err = s.Load()
-	require.NoError(t, err)
-	require.Equal(t, [][]byte{[]byte("kept"), []byte("next")}, got, "nothing of the cut write comes back")
-	require.NoError(t, s.Close())
+			s, err = OpenFileStorage(path)
+			require.NoError(t, err)
+			got, err := s.Load()
+			require.NoError(t, err)
+			require.Equal(t, [][]byte{[]byte("kept")}, got)
+			require.NoError(t, s.Append([][]byte{[]byte("next")}, false))
+			require.NoError(t, s.Close())
+			s, err = OpenFileStorage(path)
+			require.NoError(t, err)
+			got, err = s.Load()
+			require.NoError(t, err)
+			require.Equal(t, [][]byte{[]byte("kept"), []byte("next")}, got, "nothing of the cut write comes back")
+			require.NoError(t, s.Close())
+		})
+	}
 }
 
 // A file written before an Append's records were marked as belonging

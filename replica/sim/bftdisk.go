@@ -17,7 +17,7 @@ import (
 //   - the process dies inside the write, before it is synced: the write
 //     is on the disk whole or not at all. Any prefix of its bytes may be
 //     there, but the file drops an Append cut short whole (its records
-//     are marked as belonging together, TestFileStorageDropsAWriteCutShortWhole),
+//     are marked as belonging together, TestFileStorageDropsAWriteCutShort),
 //     and a compaction is renamed over the file only once written;
 //   - the write fails at its fsync: it may or may not be on the disk, and
 //     the engine stops the process (bft.Log returns the error);
