@@ -220,7 +220,7 @@ func (n *node) run() replica.Progress {
 	s, p := n.sim, n.p
 	progress := replica.Ran
 	for range epochsPerStep {
-		progress = p.rep.Step()
+		progress = p.rep.StepEpochs(p.rt.StepEpochs(p.core.Status()))
 		n.route()
 		for _, e := range p.rep.Proposals() {
 			n.propose(e)
