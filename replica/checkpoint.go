@@ -130,18 +130,25 @@ const hashAtLeastEvery = int64(5 * time.Second)
 // epoch hashAtLeastEvery of guest time after the last checkpoint, and
 // proposes the hash, so the replicas can compare notes through the log.
 func (r *Replica) checkpoint() {
-	k := r.boot.HashEvery
-	if k == 0 {
-		return
-	}
-	now := r.world.Clock(r.proc.Instructions()).Realtime
-	if r.epoch%k != 0 && now-r.checks.lastTime < hashAtLeastEvery {
+	instructions := r.proc.Instructions()
+	if !r.hashDue(r.epoch, instructions) {
 		return
 	}
 	h := r.stateHash()
 	r.checks.record(h)
-	r.checks.lastTime = now
+	r.checks.lastTime = r.world.Clock(instructions).Realtime
 	r.proposals = append(r.proposals, h)
+}
+
+// hashDue reports whether the end of epoch, the guest having executed
+// instructions by then, is a checkpoint.
+func (r *Replica) hashDue(epoch, instructions uint64) bool {
+	k := r.boot.HashEvery
+	if k == 0 {
+		return false
+	}
+	now := r.world.Clock(instructions).Realtime
+	return epoch%k == 0 || now-r.checks.lastTime >= hashAtLeastEvery
 }
 
 // judge compares the votes delivered for an epoch with this replica's own

@@ -238,8 +238,9 @@ func (n *Node) Run(ctx context.Context) (*linux.ExitStatus, error) {
 		if err != nil {
 			return nil, err
 		}
-		n.rt.CatchUp(n.cfg.Log.Status().Applied, executed && !took)
-		progress := n.rep.Step()
+		ls := n.cfg.Log.Status()
+		n.rt.CatchUp(ls.Applied, executed && !took)
+		progress := n.rep.StepEpochs(n.rt.StepEpochs(ls))
 		executed = progress != Ran
 		n.router.Route(n.rep.Outputs())
 		for _, e := range n.rep.Proposals() {

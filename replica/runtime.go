@@ -180,6 +180,12 @@ func (rt *Runtime) Decide(now time.Time, ls consensus.Status) {
 	rt.updateServing(ls.Applied)
 }
 
+// StepEpochs is how many epochs the replica may run before the next
+// Decide (Replica.StepEpochs): as many as the seal proposer can wait.
+func (rt *Runtime) StepEpochs(ls consensus.Status) uint64 {
+	return rt.cfg.Sealer.Unneeded(rt.rep.SealInfo(), ls.IsLeader, rt.now.UnixNano())
+}
+
 func (rt *Runtime) decideProposals(now time.Time, ls consensus.Status) {
 	if !rt.rep.Booted() {
 		if (ls.IsLeader || rt.cfg.EveryMemberBoots) && now.Sub(rt.bootProposedAt) > bootRetry {

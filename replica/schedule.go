@@ -147,6 +147,20 @@ func (s *schedule) skip(epoch uint64) uint64 {
 	return epoch
 }
 
+// quietThrough is the last epoch whose end delivers nothing, as far as
+// the queue shows: the head is an effective seal that no entry precedes,
+// so the ends of the epochs through its Through take nothing. Zero when
+// the next end may deliver something or wait for the log.
+func (s *schedule) quietThrough() uint64 {
+	if len(s.queue) == 0 || s.queue[0].closesBatch {
+		return 0
+	}
+	if seal, ok := s.queue[0].e.(entry.Seal); ok {
+		return seal.Through
+	}
+	return 0
+}
+
 // unsealed reports whether some queued entry is not yet covered by a seal:
 // the leader then proposes one so that it gets delivered.
 func (s *schedule) unsealed() bool {

@@ -1,6 +1,10 @@
 package replica
 
-import "github.com/synodvm/synod/consensus/entry"
+import (
+	"math"
+
+	"github.com/synodvm/synod/consensus/entry"
+)
 
 // Sealer decides when this node proposes a seal. Seals are cheap no-ops
 // when redundant (only one that raises Through counts), so the policy
@@ -84,6 +88,28 @@ func (s *Sealer) Next(info SealInfo, leader bool, now int64) (entry.Seal, bool) 
 		return entry.Seal{}, false
 	}
 	return s.propose(through, now)
+}
+
+// Unneeded is how many epochs, from info.Epoch, the replica may run
+// before Next needs to see it again (at least 1): the node's loop runs
+// that many in one call of the machine (Replica.StepEpochs). For a busy
+// guest only the leader proposes, at half its window, and a seal that
+// comes late stops the guest. While someone talks to the guest (traffic
+// in the last Window epochs) it is 1: the loop routes the guest's answers
+// only between calls.
+func (s *Sealer) Unneeded(info SealInfo, leader bool, now int64) uint64 {
+	if !info.Busy || info.Epoch-min(info.Epoch, s.trafficEpoch) < s.Window || s.trafficEpoch == 0 {
+		return 1
+	}
+	if !leader {
+		return math.MaxUint64
+	}
+	window := s.busyWindow(info.Epoch)
+	ahead := max(info.Highest, s.inFlight(now))
+	if ahead < info.Epoch+window/2 {
+		return 1
+	}
+	return ahead - window/2 + 1 - info.Epoch
 }
 
 // busyWindow is how many epochs ahead the leader seals a busy guest at

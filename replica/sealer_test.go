@@ -125,3 +125,30 @@ func TestSealerFollowerTracksTrafficForWhenItLeads(t *testing.T) {
 	require.False(t, ok)
 	require.Equal(t, uint64(4), s.busyWindow(101), "input seen as a follower resets the window it will lead with")
 }
+
+// The leader's node runs a busy guest through as many epochs in one call
+// as its sealer can wait: up to the epoch where it tops seals up, which
+// then still come half a window ahead. A follower's sealer never needs
+// to see a busy guest; an idle guest, or one somebody talked to within a
+// window, goes one epoch a call.
+func TestSealerSaysHowManyEpochsItCanWait(t *testing.T) {
+	s := Sealer{Window: 16, Retry: 100}
+	busy := SealInfo{Epoch: 100, Highest: 120, Busy: true, Traffic: 3}
+	_, ok := s.Next(busy, true, 0)
+	require.False(t, ok)
+	require.Equal(t, uint64(1), s.Unneeded(busy, true, 0), "the guest was just talked to")
+
+	busy.Epoch = 116
+	busy.Highest = 140
+	require.Equal(t, uint64(17), s.Unneeded(busy, true, 0), "through epoch 132, half a window before 140")
+	busy.Epoch += 17
+	_, ok = s.Next(busy, true, 1)
+	require.True(t, ok, "the epoch it returns at is the one to top up at")
+
+	require.Greater(t, s.Unneeded(busy, false, 0), uint64(1<<32), "a follower proposes no seal for a busy guest")
+	busy.Busy = false
+	require.Equal(t, uint64(1), s.Unneeded(busy, false, 0), "an idle guest's seals follow its input and sleepers")
+	busy.Busy, busy.Traffic = true, 4
+	_, _ = s.Next(busy, false, 2)
+	require.Equal(t, uint64(1), s.Unneeded(busy, false, 0), "new traffic")
+}
