@@ -49,16 +49,10 @@ func (p plan) withRecordDiskFaults(seed uint64, allowed FaultSet) plan {
 // persistRecords stores a Ready's records as the disk's fate for this
 // write says, and reports whether the process lives on to send them.
 func (n *node) persistRecords(rd bft.Ready) bool {
-	s, d := n.sim, n.disk
+	s := n.sim
 	fate := synced
-	switch {
-	case len(rd.Persist) == 0 && !rd.Compact:
-	case d.full():
-		fate = diskFull
-	case d.crashNextWrite:
-		d.crashNextWrite, fate = false, diesBeforeSync
-	case d.failNextWrite:
-		d.failNextWrite, fate = false, fsyncFails
+	if len(rd.Persist) > 0 || rd.Compact {
+		fate = n.disk.fate(false)
 	}
 	if fate == synced {
 		n.records = persist(n.records, rd)

@@ -423,8 +423,8 @@ const (
 
 // fate decides what becomes of the write the process makes now; file
 // says whether it writes a snapshot data file.
-func (st *diskStore) fate(file bool) writeFate {
-	d, s := st.d, st.d.n.sim
+func (d *disk) fate(file bool) writeFate {
+	s := d.n.sim
 	dies := func() writeFate {
 		if file && s.rng.IntN(2) == 0 {
 			return diesInFile
@@ -532,7 +532,7 @@ func (st *diskStore) Save(hs *pb.HardState, entries []*pb.Entry, snap *pb.Snapsh
 		next.hardState = proto.Clone(hs).(*pb.HardState)
 	}
 	mustStop := hasSnap || len(entries) > 0
-	fate := st.fate(hasSnap)
+	fate := st.d.fate(hasSnap)
 	if fate == diskFull {
 		return st.failed(what, fate, mustStop)
 	}
@@ -600,7 +600,7 @@ func (st *diskStore) SaveSnapshot(snap *pb.Snapshot, compactTo uint64) error {
 		return fmt.Errorf("store of node %d: snapshot at %d compacting to %d does not fit: last snapshot %d, log (%d,%d]",
 			st.d.n.id, m.GetIndex(), compactTo, st.snapMeta.GetIndex(), st.compacted.index, st.last)
 	}
-	fate := st.fate(true)
+	fate := st.d.fate(true)
 	switch fate {
 	case diskFull, fsyncFails:
 		return st.failed(what, fate, false) // writing the data file failed: nothing points to it
@@ -632,7 +632,7 @@ func (st *diskStore) SetCaughtUp(term uint64) error {
 	if err := st.usable(what); err != nil {
 		return err
 	}
-	fate := st.fate(false)
+	fate := st.d.fate(false)
 	switch fate {
 	case diesBeforeSync:
 		return st.die(what, fate, false)
