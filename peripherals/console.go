@@ -67,8 +67,8 @@ func StartConsoleInput(ctx context.Context, cfg ConsoleInputConfig) *ConsoleInpu
 		cfg.RetryAfter = time.Second
 	}
 	c := &ConsoleInput{cfg: cfg, chunk: consoleChunk, fresh: make(chan struct{}, 1)}
-	if fit := cfg.MaxProposal - entry.InputOverhead; cfg.MaxProposal > 0 && fit < c.chunk {
-		c.chunk = max(fit, 1)
+	if fit := entry.DataThatFits(cfg.MaxProposal); fit > 0 && fit < c.chunk {
+		c.chunk = fit
 	}
 	c.room = sync.NewCond(&c.mu)
 	go c.read(ctx)

@@ -128,11 +128,7 @@ func NewRuntime(cfg RuntimeConfig, rep *Replica, router *outputs.Router) *Runtim
 // complete proposes a device's answer to an output, in parts the log
 // takes.
 func (rt *Runtime) complete(c entry.Completion) {
-	maxData := 0
-	if rt.cfg.MaxProposal > 0 {
-		maxData = max(rt.cfg.MaxProposal-entry.InputOverhead, 1)
-	}
-	for _, part := range c.Parts(maxData) {
+	for _, part := range c.Parts(entry.DataThatFits(rt.cfg.MaxProposal)) {
 		rt.cfg.Propose(part)
 	}
 }

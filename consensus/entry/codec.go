@@ -32,6 +32,18 @@ const (
 	InputOverhead = 48
 )
 
+// DataThatFits is the most data (client bytes, console input, a read's
+// answer) one entry proposed alone may carry for its encoding to stay
+// within maxProposal bytes, a log's bound on a proposal: an entry beside
+// its data takes no more than an input in a batch does. 0 when
+// maxProposal is 0, no bound.
+func DataThatFits(maxProposal int) int {
+	if maxProposal <= 0 {
+		return 0
+	}
+	return max(maxProposal-InputOverhead, 1)
+}
+
 // Encode returns the wire form of e: its kind byte, then its fields as
 // unsigned varints and length-prefixed byte strings.
 func Encode(e Entry) []byte {

@@ -257,3 +257,19 @@ func TestInputsEncodedSizeBound(t *testing.T) {
 		require.LessOrEqual(t, len(Encode(batch)), InputsHeader+count*(InputOverhead+data), "%d × %T", count, in)
 	}
 }
+
+// An entry carrying DataThatFits(n) bytes of data, its other fields at
+// their largest, encodes within n bytes: the console and disk
+// completions size their entries by it for a log that bounds proposals.
+func TestDataThatFitsALoneEntry(t *testing.T) {
+	require.Zero(t, DataThatFits(0), "no bound")
+	for _, maxProposal := range []int{InputOverhead + 1, 1000, 64<<10 - 32} {
+		data := make([]byte, DataThatFits(maxProposal))
+		for _, e := range []Entry{
+			ConsoleIn{Node: math.MaxUint64, Offset: math.MaxUint64, Data: data, EOF: true},
+			Completion{Node: math.MaxUint64, Seq: math.MaxUint64, Errno: 0xffff, N: math.MaxUint64, Data: data, From: math.MaxUint64, More: true},
+		} {
+			require.LessOrEqual(t, len(Encode(e)), maxProposal, "%T in %d bytes", e, maxProposal)
+		}
+	}
+}
