@@ -73,8 +73,8 @@ func (s *Sealer) Next(info SealInfo, leader bool, now int64) (entry.Seal, bool) 
 	case info.Busy:
 		// A busy guest: keep seals a window ahead, topping up at half.
 		// A seal still in flight counts as ahead already.
-		window := s.busyWindow(info.Epoch)
-		if !leader || max(info.Highest, s.inFlight(now)) >= info.Epoch+window/2 {
+		window, ahead := s.busySeals(info, now)
+		if !leader || ahead >= info.Epoch+window/2 {
 			return entry.Seal{}, false
 		}
 		through = info.Epoch + window
@@ -104,12 +104,18 @@ func (s *Sealer) Unneeded(info SealInfo, leader bool, now int64) uint64 {
 	if !leader {
 		return math.MaxUint64
 	}
-	window := s.busyWindow(info.Epoch)
-	ahead := max(info.Highest, s.inFlight(now))
+	window, ahead := s.busySeals(info, now)
 	if ahead < info.Epoch+window/2 {
 		return 1
 	}
 	return ahead - window/2 + 1 - info.Epoch
+}
+
+// busySeals is the window the leader keeps for a busy guest and how far
+// its seals reach, committed or in flight: it tops them up once its
+// replica is within half a window of that reach (Next, Unneeded).
+func (s *Sealer) busySeals(info SealInfo, now int64) (window, ahead uint64) {
+	return s.busyWindow(info.Epoch), max(info.Highest, s.inFlight(now))
 }
 
 // busyWindow is how many epochs ahead the leader seals a busy guest at
