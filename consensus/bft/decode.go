@@ -191,9 +191,9 @@ func (v *verifier) decodeAt(data []byte, depth int, o decodeOpts) (*envelope, er
 }
 
 // decodeNested decodes a message embedded in another and checks its
-// type; vouched as in decodeOpts.
-func (v *verifier) decodeNested(data []byte, depth int, want msgType, vouched bool) (*envelope, error) {
-	e, err := v.decodeAt(data, depth+1, decodeOpts{vouched: vouched})
+// type; o leaves signatures unchecked as in decodeAt.
+func (v *verifier) decodeNested(data []byte, depth int, want msgType, o decodeOpts) (*envelope, error) {
+	e, err := v.decodeAt(data, depth+1, o)
 	if err != nil {
 		return nil, err
 	}
@@ -237,7 +237,7 @@ func (v *verifier) decodePrePrepare(from consensus.NodeID, body []byte, depth in
 	seen := map[requestKey]bool{}
 	size := 0
 	for _, raw := range p.Requests {
-		e, err := v.decodeNested(raw, depth, msgRequest, vouched)
+		e, err := v.decodeNested(raw, depth, msgRequest, decodeOpts{vouched: vouched})
 		if err != nil {
 			return nil, fmt.Errorf("request in batch %d: %w", p.Seq, err)
 		}
@@ -274,7 +274,7 @@ func (v *verifier) checkpointCert(raws [][]byte, seq uint64, depth int) (Digest,
 	var digest Digest
 	signers := map[consensus.NodeID]bool{}
 	for i, raw := range raws {
-		e, err := v.decodeNested(raw, depth, msgCheckpoint, true)
+		e, err := v.decodeNested(raw, depth, msgCheckpoint, decodeOpts{vouched: true})
 		if err != nil {
 			return Digest{}, fmt.Errorf("checkpoint certificate: %w", err)
 		}
@@ -296,14 +296,14 @@ func (v *verifier) checkpointCert(raws [][]byte, seq uint64, depth int) (Digest,
 // preparedCert checks a prepared certificate: a pre-prepare and
 // quorum−1 prepares for it from distinct members other than its primary.
 func (v *verifier) preparedCert(c *preparedCert, depth int) error {
-	e, err := v.decodeNested(c.PrePrepare, depth, msgPrePrepare, true)
+	e, err := v.decodeNested(c.PrePrepare, depth, msgPrePrepare, decodeOpts{vouched: true})
 	if err != nil {
 		return fmt.Errorf("prepared certificate: %w", err)
 	}
 	pp := e.body.(*prePrepare)
 	signers := map[consensus.NodeID]bool{}
 	for _, raw := range c.Prepares {
-		e, err := v.decodeNested(raw, depth, msgPrepare, true)
+		e, err := v.decodeNested(raw, depth, msgPrepare, decodeOpts{vouched: true})
 		if err != nil {
 			return fmt.Errorf("prepared certificate for %d: %w", pp.Seq, err)
 		}
@@ -368,7 +368,7 @@ func (v *verifier) decodeNewView(from consensus.NodeID, body []byte, depth int) 
 	}
 	signers := map[consensus.NodeID]bool{}
 	for _, raw := range nv.ViewChanges {
-		e, err := v.decodeNested(raw, depth, msgViewChange, true)
+		e, err := v.decodeNested(raw, depth, msgViewChange, decodeOpts{vouched: true})
 		if err != nil {
 			return nil, err
 		}
@@ -382,7 +382,7 @@ func (v *verifier) decodeNewView(from consensus.NodeID, body []byte, depth int) 
 		return nil, fmt.Errorf("%w: new view %d has %d view changes, quorum %d", errInvalid, nv.View, len(signers), v.q.quorum)
 	}
 	for _, raw := range nv.PrePrepares {
-		e, err := v.decodeNested(raw, depth, msgPrePrepare, true)
+		e, err := v.decodeNested(raw, depth, msgPrePrepare, decodeOpts{vouched: true})
 		if err != nil {
 			return nil, err
 		}
@@ -406,17 +406,14 @@ func (v *verifier) decodeDecidedProof(body []byte, depth int, checkCommits bool)
 	if err := r.end("decided proof"); err != nil {
 		return nil, err
 	}
-	e, err := v.decodeNested(p.PrePrepare, depth, msgPrePrepare, true)
+	e, err := v.decodeNested(p.PrePrepare, depth, msgPrePrepare, decodeOpts{vouched: true})
 	if err != nil {
 		return nil, fmt.Errorf("decided proof: %w", err)
 	}
 	p.pp = e.body.(*prePrepare)
 	signers := map[consensus.NodeID]bool{}
 	for _, raw := range p.Commits {
-		e, err := v.decodeAt(raw, depth+1, decodeOpts{vouched: true, deferVotes: !checkCommits})
-		if err == nil && e.typ != msgCommit {
-			err = fmt.Errorf("%w: a %s where a %s belongs", errMalformed, e.typ, msgCommit)
-		}
+		e, err := v.decodeNested(raw, depth, msgCommit, decodeOpts{vouched: true, deferVotes: !checkCommits})
 		if err != nil {
 			return nil, fmt.Errorf("decided proof for %d: %w", p.pp.Seq, err)
 		}
