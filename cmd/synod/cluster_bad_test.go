@@ -173,17 +173,8 @@ func TestClusterSleepersWakeOnTime(t *testing.T) {
 		r, err := c.report(1)
 		return err == nil && r.Exited
 	})
-	// The node that performs the guest's last console line may do so just
-	// after node 1 reports the exit.
-	var lines []string
-	c.eventually("the guest's five lines on the console", func() bool {
-		var console strings.Builder
-		for _, n := range c.cfg.Nodes {
-			console.WriteString(c.console[n.ID].String())
-		}
-		lines = strings.Split(strings.TrimSpace(console.String()), "\n")
-		return len(lines) >= 5
-	})
+	console := c.consoleOfAll(func(s string) bool { return strings.Count(s, "\n") >= 5 })
+	lines := strings.Split(strings.TrimSpace(console), "\n")
 	require.Len(t, lines, 5, "console:\n%s", strings.Join(lines, "\n"))
 	for _, l := range lines {
 		var i int

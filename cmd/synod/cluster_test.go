@@ -231,6 +231,22 @@ func (c *testCluster) eventuallyWithin(limit time.Duration, what string, cond fu
 	}
 }
 
+// consoleOfAll returns what every node printed, in node order, once
+// done says it is complete: the node that performs the guest's last
+// console line may do so just after the nodes report the guest's exit.
+func (c *testCluster) consoleOfAll(done func(console string) bool) string {
+	c.t.Helper()
+	var console strings.Builder
+	c.eventually("the guest's console output", func() bool {
+		console.Reset()
+		for _, n := range c.cfg.Nodes {
+			console.WriteString(c.console[n.ID].String())
+		}
+		return done(console.String())
+	})
+	return console.String()
+}
+
 // leader returns the node that currently leads the log (raft's leader,
 // the Byzantine engine's primary).
 func (c *testCluster) leader() consensus.NodeID {
