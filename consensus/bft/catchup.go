@@ -20,11 +20,8 @@ import (
 // batch behind for good, and the outputs of that batch were never
 // certified).
 
-// askForDecided asks the next member in turn for what it decided after
-// this replica's last executed sequence number, or after its stable
-// checkpoint while it rebuilds that state from its own records: asked
-// from below their stable checkpoint, the others would send their whole
-// state.
+// askForDecided asks the next member in turn for what it decided
+// (askDecidedOf).
 func (c *Core) askForDecided() {
 	others := len(c.q.members) - 1
 	if others == 0 {
@@ -36,6 +33,13 @@ func (c *Core) askForDecided() {
 		c.askNext = (c.askNext + 1) % len(c.q.members)
 		to = c.q.members[c.askNext]
 	}
+	c.askDecidedOf(to)
+}
+
+// askDecidedOf asks member to for what it decided after this replica's
+// last executed sequence number, or after its stable checkpoint while it
+// rebuilds that state from its own records.
+func (c *Core) askDecidedOf(to consensus.NodeID) {
 	c.send(to, c.sign(msgFetchDecided, encodeStateRequest(&stateRequest{Seq: max(c.lastExec, c.stable.seq) + 1})))
 }
 
@@ -52,11 +56,12 @@ func (c *Core) waiting() bool {
 
 // serveDecided sends the proofs of the batches decided from r.Seq on, at
 // most a window of them and at most once per resend period per member.
-// A member that asks from below this replica's stable checkpoint cannot
-// use them: the batches up to the checkpoint are forgotten here. It gets
-// the checkpoint's state too, whose certificate it checks. It may not
-// learn of that certificate otherwise: members resend only their own
-// checkpoint messages, and with one of the others silent, the two it
+// A member that asks from below this replica's stable checkpoint gets
+// the batches up to it if this replica still proves them all (those of
+// the interval below it, see forgetThrough), and else the checkpoint's
+// state, whose certificate it checks, and the batches after it. It may
+// not learn of that certificate otherwise: members resend only their
+// own checkpoint messages, and with one of the others silent, the two it
 // hears are no quorum, so it would never fetch the state and never
 // execute again (TestARestartedReplicaKnowsWhenItHasCaughtUp).
 func (c *Core) serveDecided(from consensus.NodeID, r *stateRequest) {
@@ -64,13 +69,21 @@ func (c *Core) serveDecided(from consensus.NodeID, r *stateRequest) {
 		return
 	}
 	c.provedAt[from] = c.ticks
-	if r.Seq <= c.stable.seq {
-		c.serveState(from, r)
-	}
-	for seq := max(r.Seq, c.stable.seq+1); seq <= c.lastExec && seq < r.Seq+c.cfg.Window; seq++ {
-		if p, ok := c.provable(seq); ok {
-			c.send(from, c.sign(msgDecided, encodeDecidedProof(p)))
+	var proofs []*decidedProof
+	for seq := r.Seq; seq <= c.lastExec && seq < r.Seq+c.cfg.Window; seq++ {
+		p, ok := c.provable(seq)
+		switch {
+		case ok:
+			proofs = append(proofs, p)
+		case seq <= c.stable.seq:
+			// A gap up to the checkpoint: only its state stands for the
+			// batches there, and those after it follow.
+			c.serveState(from, r)
+			proofs, seq = nil, c.stable.seq
 		}
+	}
+	for _, p := range proofs {
+		c.send(from, c.sign(msgDecided, encodeDecidedProof(p)))
 	}
 }
 

@@ -32,11 +32,15 @@ type checkpointVote struct {
 	raw    []byte
 }
 
-// stateFetch is a state transfer this replica is waiting for.
+// stateFetch is a state transfer this replica is waiting for, or, with
+// batches set, the decided batches up to seq: its signers keep those of
+// the interval below their stable checkpoint (forgetThrough), and send
+// their state only if they cannot prove them.
 type stateFetch struct {
 	seq     uint64
 	signers []consensus.NodeID
 	next    int
+	batches bool
 }
 
 // errStateMismatch is a state whose certificate is valid but whose bytes
@@ -153,7 +157,7 @@ func (c *Core) checkStable(seq uint64, d Digest) {
 	case ok:
 		c.log.Error("bft: a quorum agrees on another state than this replica's: its execution diverged", "seq", seq)
 	case c.lastExec < seq && (c.due == nil || c.due.Seq != seq) && !c.decidedThrough(seq):
-		c.startFetch(seq, cert)
+		c.startFetch(seq, cert, c.lastExec+c.cfg.CheckpointInterval >= seq)
 	}
 }
 
@@ -184,9 +188,17 @@ func (c *Core) makeStable(st stableCheckpoint) {
 }
 
 // forgetThrough forgets the agreement on seq and below, the checkpoint
-// messages below seq, and the decided batches there once executed: a
-// replica rebuilding its state after a restart still has to execute them.
+// messages below seq, and the decided batches there once executed (a
+// replica rebuilding its state after a restart still has to execute
+// them), except those of the checkpoint interval up to seq. A member
+// that fell less than an interval behind while the others made seq
+// stable (a restart, a slow machine) is sent those batches with their
+// proofs and executes them (serveDecided), rather than the state, whose
+// install hangs up on every client of its node. They cost at most a
+// checkpoint interval of batches more (CheckpointInterval×MaxBatchBytes
+// and a quorum of commits each), half of what the window holds.
 func (c *Core) forgetThrough(seq uint64) {
+	kept := seq - min(seq, c.cfg.CheckpointInterval)
 	for s := range c.slots {
 		if s <= seq {
 			delete(c.slots, s)
@@ -198,7 +210,7 @@ func (c *Core) forgetThrough(seq uint64) {
 		}
 	}
 	for s := range c.decided {
-		if s <= min(seq, c.lastExec) {
+		if s <= min(kept, c.lastExec) {
 			delete(c.decided, s)
 			delete(c.proofs, s)
 		}
@@ -250,7 +262,7 @@ func (c *Core) rebuilt(st *checkpointState) {
 	if st.digest != c.stable.digest {
 		c.log.Error("bft: re-executing the stored batches did not reach the stable checkpoint's state; fetching it from its signers",
 			"seq", st.seq, "digest", st.digest, "certified", c.stable.digest)
-		c.startFetch(c.stable.seq, c.stable.cert)
+		c.startFetch(c.stable.seq, c.stable.cert, false)
 		return
 	}
 	c.stable.checkpointState = *st
@@ -260,23 +272,26 @@ func (c *Core) rebuilt(st *checkpointState) {
 }
 
 // startFetch asks the members that signed a stable checkpoint this
-// replica has not reached for their state.
-func (c *Core) startFetch(seq uint64, cert [][]byte) {
+// replica has not reached for their state, or for the decided batches up
+// to it when batches is set: a replica within an interval of it, whose
+// own state is the one those batches lead from.
+func (c *Core) startFetch(seq uint64, cert [][]byte, batches bool) {
 	if c.fetch != nil && c.fetch.seq >= seq {
 		return
 	}
-	f := &stateFetch{seq: seq}
+	f := &stateFetch{seq: seq, batches: batches}
 	for _, raw := range cert {
 		if e, err := c.v.decode(raw); err == nil && e.from != c.id {
 			f.signers = append(f.signers, e.from)
 		}
 	}
 	c.fetch = f
-	c.log.Info("bft: behind a stable checkpoint; fetching state", "seq", seq, "executed", c.lastExec)
+	c.log.Info("bft: behind a stable checkpoint; fetching it", "seq", seq, "executed", c.lastExec, "batches", batches)
 	c.askForState()
 }
 
-// askForState sends the next signer in turn a state request.
+// askForState sends the next signer in turn a state request, or a
+// request for the batches decided after this replica's last executed one.
 func (c *Core) askForState() {
 	f := c.fetch
 	if len(f.signers) == 0 {
@@ -284,6 +299,10 @@ func (c *Core) askForState() {
 	}
 	to := f.signers[f.next%len(f.signers)]
 	f.next++
+	if f.batches {
+		c.askDecidedOf(to)
+		return
+	}
 	c.send(to, c.sign(msgStateRequest, encodeStateRequest(&stateRequest{Seq: f.seq})))
 }
 

@@ -177,7 +177,7 @@ func (c *Core) restore(records [][]byte) error {
 	if c.rebuilding && c.fetch != nil {
 		// The stored state was damaged: the batches after it cannot be
 		// re-executed, and the state to fetch is the latest stable one.
-		c.startFetch(c.stable.seq, c.stable.cert)
+		c.startFetch(c.stable.seq, c.stable.cert, false)
 	}
 	for k, s := range c.signed {
 		if k.view != c.view {
@@ -297,7 +297,7 @@ func (c *Core) restoreStable(b []byte) error {
 	st, err := c.decodeState(b)
 	if errors.Is(err, errStateMismatch) {
 		c.log.Error("bft: the stored stable checkpoint does not match its certificate; fetching the certified state from its signers", "seq", st.seq, "err", err)
-		c.startFetch(st.seq, st.cert)
+		c.startFetch(st.seq, st.cert, false)
 		return nil
 	}
 	if err != nil {
