@@ -34,13 +34,20 @@ type checkpointVote struct {
 
 // stateFetch is a state transfer this replica is waiting for, or, with
 // batches set, the decided batches up to seq: its signers keep those of
-// the interval below their stable checkpoint (forgetThrough), and send
-// their state only if they cannot prove them.
+// the window below their stable checkpoint (forgetThrough), and send
+// their state only if they cannot prove them. A round of asks that
+// brings no batch executed turns it into a state transfer: the batches
+// may lie past this replica's own window, whose checkpoint it cannot
+// make stable alone.
 type stateFetch struct {
 	seq     uint64
 	signers []consensus.NodeID
 	next    int
 	batches bool
+	// executed is this replica's last executed sequence number at the
+	// last ask, and idle counts the asks since it last moved.
+	executed uint64
+	idle     int
 }
 
 // errStateMismatch is a state whose certificate is valid but whose bytes
@@ -157,7 +164,7 @@ func (c *Core) checkStable(seq uint64, d Digest) {
 	case ok:
 		c.log.Error("bft: a quorum agrees on another state than this replica's: its execution diverged", "seq", seq)
 	case c.lastExec < seq && (c.due == nil || c.due.Seq != seq) && !c.decidedThrough(seq):
-		c.startFetch(seq, cert, c.lastExec+c.cfg.CheckpointInterval >= seq)
+		c.startFetch(seq, cert, c.lastExec+c.cfg.Window >= seq)
 	}
 }
 
@@ -190,15 +197,15 @@ func (c *Core) makeStable(st stableCheckpoint) {
 // forgetThrough forgets the agreement on seq and below, the checkpoint
 // messages below seq, and the decided batches there once executed (a
 // replica rebuilding its state after a restart still has to execute
-// them), except those of the checkpoint interval up to seq. A member
-// that fell less than an interval behind while the others made seq
+// them), except those of the window up to seq. A member that fell less
+// than a window behind while the others made seq
 // stable (a restart, a slow machine) is sent those batches with their
 // proofs and executes them (serveDecided), rather than the state, whose
 // install hangs up on every client of its node. They cost at most a
-// checkpoint interval of batches more (CheckpointInterval×MaxBatchBytes
-// and a quorum of commits each), half of what the window holds.
+// window of batches more (Window×MaxBatchBytes and a quorum of commits
+// each), what the window itself holds.
 func (c *Core) forgetThrough(seq uint64) {
-	kept := seq - min(seq, c.cfg.CheckpointInterval)
+	kept := seq - min(seq, c.cfg.Window)
 	for s := range c.slots {
 		if s <= seq {
 			delete(c.slots, s)
@@ -273,13 +280,13 @@ func (c *Core) rebuilt(st *checkpointState) {
 
 // startFetch asks the members that signed a stable checkpoint this
 // replica has not reached for their state, or for the decided batches up
-// to it when batches is set: a replica within an interval of it, whose
+// to it when batches is set: a replica within a window of it, whose
 // own state is the one those batches lead from.
 func (c *Core) startFetch(seq uint64, cert [][]byte, batches bool) {
 	if c.fetch != nil && c.fetch.seq >= seq {
 		return
 	}
-	f := &stateFetch{seq: seq, batches: batches}
+	f := &stateFetch{seq: seq, batches: batches, executed: c.lastExec}
 	for _, raw := range cert {
 		if e, err := c.v.decode(raw); err == nil && e.from != c.id {
 			f.signers = append(f.signers, e.from)
@@ -299,6 +306,14 @@ func (c *Core) askForState() {
 	}
 	to := f.signers[f.next%len(f.signers)]
 	f.next++
+	if c.lastExec != f.executed {
+		f.executed, f.idle = c.lastExec, 0
+	}
+	f.idle++
+	if f.batches && f.idle > len(f.signers) {
+		c.log.Info("bft: the batches up to a stable checkpoint did not come; fetching its state", "seq", f.seq, "executed", c.lastExec)
+		f.batches = false
+	}
 	if f.batches {
 		c.askDecidedOf(to)
 		return

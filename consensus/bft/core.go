@@ -415,17 +415,33 @@ func (c *Core) Status() consensus.Status {
 // stable checkpoint may be in a cluster that has none yet, which no
 // checkpoint would ever tell it: it waits while it asks the others for
 // what they decided (askUntil), which brings it their stable state if
-// they have one (serveDecided), and while it fetches a state.
+// they have one (serveDecided), and while it fetches a state. Both
+// wait too while they hold a batch decided past one they miss: the
+// others went further than their latest certified checkpoint says (a
+// replica that installed their state at 64 took clients while they
+// were at 90, and soon fell behind their next stable checkpoint).
 func (c *Core) caughtUpIndex() uint64 {
 	switch {
 	case !c.restarted:
 		return c.lastIndex
+	case c.decidedPastAGap():
+		return 0
 	case c.certifiedSince > 0 && c.lastExec >= c.certifiedSince:
 		return c.lastIndex
 	case c.stable.seq == 0 && c.ticks >= c.askUntil && c.fetch == nil:
 		return c.lastIndex
 	}
 	return 0
+}
+
+// decidedPastAGap reports whether this replica holds a decided batch
+// that it cannot execute for want of an earlier one.
+func (c *Core) decidedPastAGap() bool {
+	highest := c.lastExec
+	for seq := range c.decided {
+		highest = max(highest, seq)
+	}
+	return !c.decidedThrough(highest)
 }
 
 // Stats returns the drop counters so far.
