@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/synodvm/synod/consensus"
 )
 
 // TestAMemberLessThanAWindowBehindGetsTheBatches: a member that falls
@@ -21,26 +23,8 @@ func TestAMemberLessThanAWindowBehindGetsTheBatches(t *testing.T) {
 	}{{"cut off", false}, {"restarted", true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, 4, 37)
-			late, ahead := h.replica(4), h.replica(1)
-			interval, window := late.core.cfg.CheckpointInterval, late.core.cfg.Window
-			for round := 0; round < 50 && late.core.lastExec <= interval; round++ {
-				h.propose(ahead, 1)
-				h.settle(100000)
-			}
-			require.Equal(t, interval, late.core.stable.seq, "member 4 is past its first stable checkpoint")
-			behind := late.core.lastExec
-
-			h.cut[late.id] = true
-			for round := 0; round < 50 && ahead.core.stable.seq <= behind+interval; round++ {
-				for _, r := range []*replica{h.replica(1), h.replica(2), h.replica(3)} {
-					h.propose(r, 1)
-				}
-				for range 300 {
-					h.step()
-				}
-			}
-			require.Greater(t, ahead.core.stable.seq, behind+interval, "the others made two checkpoints past member 4 stable")
-			require.Less(t, ahead.core.stable.seq, behind+window, "member 4 is less than a window behind their stable checkpoint")
+			late := h.replica(4)
+			lagBehind(t, h, late)
 
 			if tc.restart {
 				h.restart(late)
@@ -51,4 +35,98 @@ func TestAMemberLessThanAWindowBehindGetsTheBatches(t *testing.T) {
 			require.Zero(t, late.core.Stats().StateTransfers, "member 4 installed the others' state instead of executing the batches")
 		})
 	}
+}
+
+// withholdDecided has the members other than to's send it no decided
+// proofs: it can learn of what they decided only from their state.
+func withholdDecided(h *harness, to consensus.NodeID) {
+	for _, r := range h.replicas {
+		if r.id != to {
+			r.behave = func(h *harness, from *replica, dst consensus.NodeID, data []byte) [][]byte {
+				if dst == to && msgType(data[0]) == msgDecided {
+					return nil
+				}
+				return [][]byte{data}
+			}
+		}
+	}
+}
+
+// lagBehind cuts member late off while the others make two more
+// checkpoints stable, less than a window past it.
+func lagBehind(t *testing.T, h *harness, late *replica) {
+	t.Helper()
+	ahead := h.replica(1)
+	interval, window := late.core.cfg.CheckpointInterval, late.core.cfg.Window
+	for round := 0; round < 50 && late.core.lastExec <= interval; round++ {
+		h.propose(ahead, 1)
+		h.settle(100000)
+	}
+	behind := late.core.lastExec
+	h.cut[late.id] = true
+	for round := 0; round < 50 && ahead.core.stable.seq <= behind+interval; round++ {
+		for _, r := range h.replicas {
+			if r != late {
+				h.propose(r, 1)
+			}
+		}
+		for range 300 {
+			h.step()
+		}
+	}
+	require.Greater(t, ahead.core.stable.seq, behind+interval, "the others made two checkpoints past member %d stable", late.id)
+	require.Less(t, ahead.core.stable.seq, behind+window, "member %d is less than a window behind their stable checkpoint", late.id)
+}
+
+// TestABehindMemberDeniedTheBatchesTakesTheState: a member less than a
+// window behind asks the signers of the others' stable checkpoint for the
+// batches up to it; when a round of them brings none (withheld here, or
+// past the member's own window, whose checkpoint it cannot make stable
+// alone), it asks for their state instead, rather than wait for good.
+func TestABehindMemberDeniedTheBatchesTakesTheState(t *testing.T) {
+	h := newHarness(t, 4, 41)
+	late := h.replica(4)
+	lagBehind(t, h, late)
+	withholdDecided(h, late.id)
+	delete(h.cut, late.id)
+	h.workload(4, 1, 200)
+	h.settle(400000)
+	require.Positive(t, late.core.Stats().StateTransfers)
+}
+
+// TestARestartedMemberTakesNoClientsPastAGap: a restarted member that
+// reached the others' latest certified checkpoint, but holds a batch
+// decided after one it misses, knows the others went further: it takes
+// no clients until it has executed up to that batch.
+func TestARestartedMemberTakesNoClientsPastAGap(t *testing.T) {
+	h := newHarness(t, 4, 43)
+	late, ahead := h.replica(4), h.replica(1)
+	interval := late.core.cfg.CheckpointInterval
+	for round := 0; round < 50 && late.core.lastExec <= interval; round++ {
+		h.propose(ahead, 1)
+		h.settle(100000)
+	}
+	h.cut[late.id] = true
+	for round := 0; round < 50 && ahead.core.lastExec <= late.core.lastExec; round++ {
+		h.propose(ahead, 1)
+		for range 300 {
+			h.step()
+		}
+	}
+	require.Equal(t, late.core.stable.seq, ahead.core.stable.seq, "no checkpoint past member 4's became stable")
+	h.restart(late)
+	withholdDecided(h, late.id)
+	delete(h.cut, late.id)
+	h.propose(ahead, 1)
+	pastAGap := h.run(100000, func() bool { return late.core.certifiedSince > 0 && late.core.decidedPastAGap() })
+	require.True(t, pastAGap, "member 4 learns of the others' certified checkpoint, and of a batch decided after one it misses")
+	require.GreaterOrEqual(t, late.core.lastExec, late.core.certifiedSince, "member 4 executed through the checkpoint")
+	require.Zero(t, late.core.Status().LeaderCommit)
+
+	for _, r := range h.replicas {
+		r.behave = nil
+	}
+	h.settle(400000)
+	st := late.core.Status()
+	require.Equal(t, st.Commit, st.LeaderCommit, "it takes clients once it has executed the batches")
 }
