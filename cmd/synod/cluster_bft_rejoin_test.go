@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/synodvm/synod/consensus"
-	"github.com/synodvm/synod/consensus/cluster"
 )
 
 // A Byzantine node killed and restarted while the others serve steady
@@ -29,21 +28,15 @@ func TestByzantineRestartedNodeKeepsItsClientsUnderLoad(t *testing.T) {
 		maxLoadSets     = 20000 // per loading client: bounds the load if the test fails early
 		setsOnRestarted = 400
 	)
-	c := newTestClusterOf(t, cluster.Spec{Nodes: 4, Engine: cluster.EngineBFT}, testMachine(""))
-	var all []consensus.NodeID
-	for _, n := range c.cfg.Nodes {
-		c.start(n.ID)
-		all = append(all, n.ID)
-	}
-	c.waitServing()
+	c := startByzantineCluster(t)
 	primary := c.leader()
 	var restarted consensus.NodeID
 	var loaders []consensus.NodeID
-	for _, id := range all {
-		if id != primary && restarted == 0 {
-			restarted = id
+	for _, n := range c.cfg.Nodes {
+		if n.ID != primary && restarted == 0 {
+			restarted = n.ID
 		} else {
-			loaders = append(loaders, id)
+			loaders = append(loaders, n.ID)
 		}
 	}
 
