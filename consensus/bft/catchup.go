@@ -58,7 +58,7 @@ func (c *Core) waiting() bool {
 // most a window of them and at most once per resend period per member.
 // A member that asks from below this replica's stable checkpoint gets
 // the batches up to it if this replica still proves them all (those of
-// the interval below it, see forgetThrough), and else the checkpoint's
+// the window below it, see forgetThrough), and else the checkpoint's
 // state, whose certificate it checks, and the batches after it. It may
 // not learn of that certificate otherwise: members resend only their
 // own checkpoint messages, and with one of the others silent, the two it

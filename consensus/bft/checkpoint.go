@@ -198,12 +198,14 @@ func (c *Core) makeStable(st stableCheckpoint) {
 // messages below seq, and the decided batches there once executed (a
 // replica rebuilding its state after a restart still has to execute
 // them), except those of the window up to seq. A member that fell less
-// than a window behind while the others made seq
-// stable (a restart, a slow machine) is sent those batches with their
-// proofs and executes them (serveDecided), rather than the state, whose
-// install hangs up on every client of its node. They cost at most a
-// window of batches more (Window×MaxBatchBytes and a quorum of commits
-// each), what the window itself holds.
+// than a window behind while the others made seq stable (a restart, a
+// slow machine) is sent those batches with their proofs and executes
+// them (serveDecided), rather than the state, whose install hangs up on
+// every client of its node. Keeping only an interval was not enough: a
+// busy cluster ran two intervals past a member that had just installed
+// its state. They cost at most a window of batches more
+// (Window×MaxBatchBytes and a quorum of commits each), what the window
+// itself holds.
 func (c *Core) forgetThrough(seq uint64) {
 	kept := seq - min(seq, c.cfg.Window)
 	for s := range c.slots {

@@ -418,8 +418,8 @@ func (c *Core) Status() consensus.Status {
 // they have one (serveDecided), and while it fetches a state. Both
 // wait too while they hold a batch decided past one they miss: the
 // others went further than their latest certified checkpoint says (a
-// replica that installed their state at 64 took clients while they
-// were at 90, and soon fell behind their next stable checkpoint).
+// replica that installed their state at 928 took clients while they
+// were near 992, and fell behind their next stable checkpoint).
 func (c *Core) caughtUpIndex() uint64 {
 	switch {
 	case !c.restarted:
