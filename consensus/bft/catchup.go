@@ -40,7 +40,9 @@ func (c *Core) askForDecided() {
 // last executed sequence number, or after its stable checkpoint while it
 // rebuilds that state from its own records.
 func (c *Core) askDecidedOf(to consensus.NodeID) {
-	c.send(to, c.sign(msgFetchDecided, encodeStateRequest(&stateRequest{Seq: max(c.lastExec, c.stable.seq) + 1})))
+	from := max(c.lastExec, c.stable.seq) + 1
+	c.askedThrough = from + c.cfg.Window - 1
+	c.send(to, c.sign(msgFetchDecided, encodeStateRequest(&stateRequest{Seq: from})))
 }
 
 // waiting reports whether some held request has waited longer than a
@@ -54,8 +56,17 @@ func (c *Core) waiting() bool {
 	return false
 }
 
+// provedTo is what a member was sent of the decided batches in the
+// resend period begun at tick at: proofs up to through.
+type provedTo struct {
+	at, through uint64
+}
+
 // serveDecided sends the proofs of the batches decided from r.Seq on, at
-// most a window of them and at most once per resend period per member.
+// most a window of them, and each at most once per resend period to one
+// member: a member catching up asks again as soon as it has executed an
+// answer (receiveDecided), and a faulty one cannot have the same proofs
+// sent to it again and again.
 // A member that asks from below this replica's stable checkpoint gets
 // the batches up to it if this replica still proves them all (those of
 // the window below it, see forgetThrough), and else the checkpoint's
@@ -65,12 +76,13 @@ func (c *Core) waiting() bool {
 // hears are no quorum, so it would never fetch the state and never
 // execute again (TestARestartedReplicaKnowsWhenItHasCaughtUp).
 func (c *Core) serveDecided(from consensus.NodeID, r *stateRequest) {
-	if last, ok := c.provedAt[from]; ok && c.ticks-last < c.cfg.RetransmitTicks {
-		return
+	sent, ok := c.proved[from]
+	if !ok || c.ticks-sent.at >= c.cfg.RetransmitTicks {
+		sent = provedTo{at: c.ticks}
 	}
-	c.provedAt[from] = c.ticks
+	first := max(r.Seq, sent.through+1)
 	var proofs []*decidedProof
-	for seq := r.Seq; seq <= c.lastExec && seq < r.Seq+c.cfg.Window; seq++ {
+	for seq := first; seq <= c.lastExec && seq < r.Seq+c.cfg.Window; seq++ {
 		p, ok := c.provable(seq)
 		switch {
 		case ok:
@@ -84,7 +96,9 @@ func (c *Core) serveDecided(from consensus.NodeID, r *stateRequest) {
 	}
 	for _, p := range proofs {
 		c.send(from, c.sign(msgDecided, encodeDecidedProof(p)))
+		sent.through = p.pp.Seq
 	}
+	c.proved[from] = sent
 }
 
 // provable returns the proof of the batch decided at seq with only good
@@ -148,5 +162,12 @@ func (c *Core) receiveDecided(p *decidedProof) error {
 	}
 	c.decide(p.pp, p)
 	c.execute()
+	if c.askedThrough > 0 && c.lastExec >= c.askedThrough {
+		// A whole answer executed: there may be more, and waiting a
+		// resend period for it, a member caught up by batches more
+		// slowly than a busy cluster decided them.
+		c.askedThrough = 0
+		c.askForDecided()
+	}
 	return nil
 }

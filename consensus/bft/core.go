@@ -156,12 +156,15 @@ type Core struct {
 	due            *SnapshotDue
 	fetch          *stateFetch
 	servedAt       map[consensus.NodeID]uint64
-	// provedAt is when each member was last sent decided proofs.
-	provedAt map[consensus.NodeID]uint64
+	// proved is, for each member sent decided proofs, when their resend
+	// period began and the last sequence number sent in it.
+	proved map[consensus.NodeID]provedTo
 	// askNext is the index of the member last asked for decided batches;
-	// askUntil the tick until which a restarted replica keeps asking.
-	askNext  int
-	askUntil uint64
+	// askUntil the tick until which a restarted replica keeps asking;
+	// askedThrough the last sequence number the last ask could bring.
+	askNext      int
+	askUntil     uint64
+	askedThrough uint64
 	// resentFrom is the lowest sequence number this replica resent its
 	// agreement on at the last resend, not executed then; 0 for none.
 	resentFrom uint64
@@ -233,7 +236,7 @@ func NewCore(cfg Config, records [][]byte) (*Core, error) {
 		taken:      map[uint64]*checkpointState{},
 		votes:      map[consensus.NodeID][]checkpointVote{},
 		servedAt:   map[consensus.NodeID]uint64{},
-		provedAt:   map[consensus.NodeID]uint64{},
+		proved:     map[consensus.NodeID]provedTo{},
 		vcs:        map[consensus.NodeID]*envelope{},
 		laterView:  map[consensus.NodeID]uint64{},
 		generation: 1,
@@ -419,12 +422,16 @@ func (c *Core) Status() consensus.Status {
 // wait too while they hold a batch decided past one they miss: the
 // others went further than their latest certified checkpoint says (a
 // replica that installed their state at 928 took clients while they
-// were near 992, and fell behind their next stable checkpoint).
+// were near 992, and fell behind their next stable checkpoint); and
+// until they have executed through the latest checkpoint f+1 members
+// signed, which at least one correct member reached (with the cluster
+// at full speed, the others were then several intervals past the
+// certified one).
 func (c *Core) caughtUpIndex() uint64 {
 	switch {
 	case !c.restarted:
 		return c.lastIndex
-	case c.decidedPastAGap():
+	case c.decidedPastAGap() || c.lastExec < c.reachedByACorrectMember():
 		return 0
 	case c.certifiedSince > 0 && c.lastExec >= c.certifiedSince:
 		return c.lastIndex
@@ -442,6 +449,23 @@ func (c *Core) decidedPastAGap() bool {
 		highest = max(highest, seq)
 	}
 	return !c.decidedThrough(highest)
+}
+
+// reachedByACorrectMember is the latest checkpoint that f+1 members
+// signed, whatever its digest: at least one correct member executed
+// through it.
+func (c *Core) reachedByACorrectMember() uint64 {
+	signers := map[uint64]int{}
+	var reached uint64
+	for _, votes := range c.votes {
+		for _, v := range votes {
+			signers[v.seq]++
+			if signers[v.seq] > c.q.f {
+				reached = max(reached, v.seq)
+			}
+		}
+	}
+	return reached
 }
 
 // Stats returns the drop counters so far.

@@ -130,3 +130,29 @@ func TestARestartedMemberTakesNoClientsPastAGap(t *testing.T) {
 	st := late.core.Status()
 	require.Equal(t, st.Commit, st.LeaderCommit, "it takes clients once it has executed the batches")
 }
+
+// TestARestartedMemberTakesNoClientsBehindWhatACorrectMemberReached: a
+// restarted member that executed through the latest certified
+// checkpoint takes no clients while f+1 members have signed a later one
+// (one of them is correct, so the cluster did get there; with the
+// cluster at full speed, several intervals further): its next stable
+// checkpoint could otherwise come before it has the batches, and the
+// state it would install then hangs up on its clients. One member alone,
+// who may be faulty, cannot hold it back.
+func TestARestartedMemberTakesNoClientsBehindWhatACorrectMemberReached(t *testing.T) {
+	h := newHarness(t, 4, 47)
+	late, ahead := h.replica(4), h.replica(1)
+	for round := 0; round < 50 && ahead.core.stable.seq == 0; round++ {
+		h.propose(ahead, 1)
+		h.settle(100000)
+	}
+	h.restart(late)
+	caughtUp := h.run(100000, func() bool { return late.core.Status().LeaderCommit > 0 })
+	require.True(t, caughtUp, "member 4 takes clients after its restart")
+
+	later := &checkpoint{Seq: late.core.stable.seq + late.core.cfg.CheckpointInterval}
+	require.NoError(t, late.core.Step(1, resign(1, msgCheckpoint, encodeCheckpoint(later))))
+	require.Positive(t, late.core.Status().LeaderCommit, "one member's word holds it back")
+	require.NoError(t, late.core.Step(2, resign(2, msgCheckpoint, encodeCheckpoint(later))))
+	require.Zero(t, late.core.Status().LeaderCommit, "f+1 members signed a later checkpoint than it executed")
+}
