@@ -37,7 +37,7 @@ func TestAMemberLessThanAWindowBehindGetsTheBatches(t *testing.T) {
 	}
 }
 
-// withholdDecided has the members other than to's send it no decided
+// withholdDecided has every member but to send it no decided
 // proofs: it can learn of what they decided only from their state.
 func withholdDecided(h *harness, to consensus.NodeID) {
 	for _, r := range h.replicas {
@@ -127,8 +127,10 @@ func TestARestartedMemberTakesNoClientsPastAGap(t *testing.T) {
 		r.behave = nil
 	}
 	h.settle(400000)
+	caughtUp := h.run(100000, func() bool { return late.core.Status().LeaderCommit > 0 })
+	require.True(t, caughtUp, "it takes clients once it has executed the batches")
 	st := late.core.Status()
-	require.Equal(t, st.Commit, st.LeaderCommit, "it takes clients once it has executed the batches")
+	require.Equal(t, st.Commit, st.LeaderCommit)
 }
 
 // TestARestartedMemberTakesNoClientsBehindWhatACorrectMemberReached: a
@@ -138,7 +140,9 @@ func TestARestartedMemberTakesNoClientsPastAGap(t *testing.T) {
 // cluster at full speed, several intervals further): its next stable
 // checkpoint could otherwise come before it has the batches, and the
 // state it would install then hangs up on its clients. One member alone,
-// who may be faulty, cannot hold it back.
+// who may be faulty, cannot hold it back. It takes clients only once it
+// has been caught up for a resend period, in which the others' word
+// comes.
 func TestARestartedMemberTakesNoClientsBehindWhatACorrectMemberReached(t *testing.T) {
 	h := newHarness(t, 4, 47)
 	late, ahead := h.replica(4), h.replica(1)
@@ -147,8 +151,11 @@ func TestARestartedMemberTakesNoClientsBehindWhatACorrectMemberReached(t *testin
 		h.settle(100000)
 	}
 	h.restart(late)
+	require.True(t, h.run(100000, late.core.caughtUp), "member 4 catches up after its restart")
+	require.Zero(t, late.core.Status().LeaderCommit, "it waits a resend period for the others' word on how far they went")
 	caughtUp := h.run(100000, func() bool { return late.core.Status().LeaderCommit > 0 })
 	require.True(t, caughtUp, "member 4 takes clients after its restart")
+	require.GreaterOrEqual(t, late.core.caughtUpFor, late.core.cfg.RetransmitTicks)
 
 	later := &checkpoint{Seq: late.core.stable.seq + late.core.cfg.CheckpointInterval}
 	require.NoError(t, late.core.Step(1, resign(1, msgCheckpoint, encodeCheckpoint(later))))
