@@ -32,20 +32,27 @@ const profileDirEnv = "SYNOD_PROFILE_DIR"
 //	SYNOD_PROFILE_DIR=<dir> go test ./cmd/synod -run '^$' -bench ReplicatedKVProfile -benchtime 1x
 //	go tool pprof -top -cum <dir>/node*-run1.pprof
 func BenchmarkReplicatedKVProfile(b *testing.B) {
-	profileKV(b, cluster.Spec{Nodes: 3}, "")
+	profileKV(b, cluster.Spec{Nodes: 3}, 16, "")
+}
+
+// BenchmarkReplicatedKVProfile64 is BenchmarkReplicatedKVProfile under
+// the 64 clients of BenchmarkReplicatedKV, whose batches are larger: what
+// a request costs there is what decides the ratio to etcd. Its
+// profiles are named node<id>-c64-run<n>.pprof.
+func BenchmarkReplicatedKVProfile64(b *testing.B) {
+	profileKV(b, cluster.Spec{Nodes: 3}, 64, "c64-")
 }
 
 // BenchmarkByzantineKVProfile is BenchmarkReplicatedKVProfile for the
 // 4-node Byzantine cluster of BenchmarkByzantineKV; its profiles are
 // named node<id>-bft-run<n>.pprof.
 func BenchmarkByzantineKVProfile(b *testing.B) {
-	profileKV(b, cluster.Spec{Nodes: 4, Engine: cluster.EngineBFT}, "bft-")
+	profileKV(b, cluster.Spec{Nodes: 4, Engine: cluster.EngineBFT}, 16, "bft-")
 }
 
-// profileKV holds the load of BenchmarkReplicatedKVProfile on a cluster
-// of spec, naming its profiles with prefix.
-func profileKV(b *testing.B, spec cluster.Spec, prefix string) {
-	const clients = 16
+// profileKV holds the load of clients on a cluster of spec, naming its
+// profiles with prefix.
+func profileKV(b *testing.B, spec cluster.Spec, clients int, prefix string) {
 	const warmUp, window = 3 * time.Second, 20 * time.Second
 	var requests, seconds, cpu float64
 	runs := 0
