@@ -117,22 +117,25 @@ func (c *testCluster) cpuSeconds(b *testing.B) float64 {
 	return sum
 }
 
-// saveProfiles takes a CPU profile of every node at once, for window, and
-// saves it as node<id>-<run>.pprof in $SYNOD_PROFILE_DIR when that is set.
+// saveProfiles takes a CPU profile and an allocation profile of every
+// node at once, for window, and saves them as node<id>-<run>.pprof and
+// node<id>-<run>-allocs.pprof in $SYNOD_PROFILE_DIR when that is set.
 func (c *testCluster) saveProfiles(b *testing.B, window time.Duration, run string) {
 	var wg sync.WaitGroup
 	for _, n := range c.cfg.Nodes {
-		wg.Go(func() {
-			if err := saveNodeProfile(n, "profile", window, fmt.Sprintf("node%d-%s.pprof", n.ID, run)); err != nil {
-				b.Error(err)
-			}
-		})
+		for kind, suffix := range map[string]string{"profile": "", "allocs": "-allocs"} {
+			wg.Go(func() {
+				if err := saveNodeProfile(n, kind, window, fmt.Sprintf("node%d-%s%s.pprof", n.ID, run, suffix)); err != nil {
+					b.Error(err)
+				}
+			})
+		}
 	}
 	wg.Wait()
 }
 
 // saveNodeProfile fetches one of node n's Go profiles (kind: "profile"
-// for CPU, "trace" for an execution trace) over window from its status
+// for CPU, "allocs" for allocations, "trace" for an execution trace) over window from its status
 // address, and saves it as name in $SYNOD_PROFILE_DIR when that is set.
 func saveNodeProfile(n cluster.Node, kind string, window time.Duration, name string) error {
 	url := fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", n.StatusAddr, kind, int(window.Seconds()))
