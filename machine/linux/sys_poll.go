@@ -4,24 +4,38 @@ package linux
 // pipes answer for themselves. A call that finds nothing ready waits with
 // all its descriptors; when it runs again it keeps its original deadline.
 
+import "slices"
+
 const (
 	pollfdBytes = 8
 	maxPollFDs  = maxFDs
 )
 
-// pollReadiness returns revents for each pollfd (fd < 0 is skipped).
+// pollScratch is pollReadiness' working memory.
+type pollScratch struct {
+	requests []PollRequest
+	ready    []PollEvents
+	out      []PollEvents
+}
+
+// pollReadiness returns revents for each pollfd (fd < 0 is skipped). The
+// slice is the kernel's and valid until the next call.
 func (p *Process) pollReadiness(fds []waitFD) []PollEvents {
-	var requests []PollRequest
+	s := &p.k.polling
+	requests := s.requests[:0]
 	for _, f := range fds {
 		if h, ok := p.files.envHandle(f.fd); ok {
 			requests = append(requests, PollRequest{Handle: h, Events: f.events})
 		}
 	}
-	var ready []PollEvents
+	s.requests = requests
+	ready := growEvents(s.ready, len(requests))
+	s.ready = ready
 	if len(requests) > 0 {
-		ready = p.env.Poll(requests)
+		p.env.Poll(requests, ready)
 	}
-	out := make([]PollEvents, len(fds))
+	out := growEvents(s.out, len(fds))
+	s.out = out
 	next := 0
 	for i, f := range fds {
 		if f.fd < 0 {
@@ -29,9 +43,7 @@ func (p *Process) pollReadiness(fds []waitFD) []PollEvents {
 		}
 		var ev PollEvents
 		if _, ok := p.files.envHandle(f.fd); ok {
-			if next < len(ready) {
-				ev = ready[next]
-			}
+			ev = ready[next]
 			next++
 		} else {
 			ev = p.files.internalReadiness(f.fd)
@@ -39,6 +51,17 @@ func (p *Process) pollReadiness(fds []waitFD) []PollEvents {
 		out[i] = ev & (f.events | PollErr | PollHup | PollNval)
 	}
 	return out
+}
+
+// growEvents returns s resized to n zeroed entries, reusing its array when
+// it is large enough.
+func growEvents(s []PollEvents, n int) []PollEvents {
+	if cap(s) < n {
+		return make([]PollEvents, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
 }
 
 // poll waits for events on the pollfd array at addr. timeout < 0 waits
@@ -74,7 +97,8 @@ func (p *Process) poll(t *thread, addr, nfds uint32, timeout int64) sysResult {
 
 // waitReady blocks a poll-like call that found nothing ready until one of
 // fds is, or until its timeout (ns; negative: none) counted from the first
-// attempt has passed, which answers 0.
+// attempt has passed, which answers 0. The wait keeps fds' array: callers
+// hand over a slice they made for this call.
 func (p *Process) waitReady(t *thread, fds []waitFD, timeout int64) sysResult {
 	w := &waitState{kind: waitRetry}
 	if prev := t.wait; prev != nil {
@@ -85,11 +109,7 @@ func (p *Process) waitReady(t *thread, fds []waitFD, timeout int64) sysResult {
 	} else if timeout > 0 {
 		w.deadline, w.hasDeadline = p.env.Clock(p.k.instructions).Monotonic+timeout, true
 	}
-	for _, f := range fds {
-		if f.fd >= 0 {
-			w.fds = append(w.fds, f)
-		}
-	}
+	w.fds = slices.DeleteFunc(fds, func(f waitFD) bool { return f.fd < 0 })
 	return p.block(t, w)
 }
 
