@@ -11,11 +11,13 @@ const (
 	maxPollFDs  = maxFDs
 )
 
-// pollScratch is pollReadiness' working memory.
+// pollScratch is the working memory of poll and pollReadiness.
 type pollScratch struct {
 	requests []PollRequest
 	ready    []PollEvents
 	out      []PollEvents
+	user     []byte   // poll: the guest's pollfd array
+	fds      []waitFD // poll: the same, decoded
 }
 
 // pollReadiness returns revents for each pollfd (fd < 0 is skipped). The
@@ -70,11 +72,14 @@ func (p *Process) poll(t *thread, addr, nfds uint32, timeout int64) sysResult {
 	if nfds > maxPollFDs {
 		return fail(EINVAL)
 	}
-	b, e := p.readUser(addr, int(nfds)*pollfdBytes)
-	if e != 0 {
+	s := &p.k.polling
+	s.user = slices.Grow(s.user[:0], int(nfds)*pollfdBytes)[:int(nfds)*pollfdBytes]
+	b := s.user
+	if e := p.readUserInto(addr, b); e != 0 {
 		return fail(e)
 	}
-	fds := make([]waitFD, nfds)
+	s.fds = slices.Grow(s.fds[:0], int(nfds))[:nfds]
+	fds := s.fds
 	for i := range fds {
 		fds[i] = waitFD{fd: int32(getU32(b, i*pollfdBytes)), events: PollEvents(getU32(b, i*pollfdBytes+4) >> 16)}
 	}
@@ -92,7 +97,7 @@ func (p *Process) poll(t *thread, addr, nfds uint32, timeout int64) sysResult {
 	if count > 0 || timeout == 0 {
 		return ok(uint32(count))
 	}
-	return p.waitReady(t, fds, timeout)
+	return p.waitReady(t, slices.Clone(fds), timeout)
 }
 
 // waitReady blocks a poll-like call that found nothing ready until one of
