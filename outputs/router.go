@@ -93,6 +93,9 @@ type Router struct {
 	// after the guest's.
 	addressed map[consensus.NodeID][NumKinds]uint64
 	shared    bool
+	// mine is Route's list of the outputs to perform here, kept between
+	// calls: Route runs for every batch of outputs the guest makes.
+	mine []Output
 }
 
 // Route performs or records each output, in sequence order.
@@ -106,7 +109,7 @@ func (r *Router) Route(outs []Output) {
 		// were new holds its own until f+1 members sign them.
 		r.Certify.Sign(outs)
 	}
-	var mine []Output
+	mine := r.mine[:0]
 	for _, o := range outs {
 		r.lastSeq = o.Seq
 		if r.shared || r.addressed == nil {
@@ -139,6 +142,8 @@ func (r *Router) Route(outs []Output) {
 		mine = append(mine, o)
 	}
 	r.performCertified(mine)
+	clear(mine) // lets the data sent go
+	r.mine = mine
 	if r.Certify != nil {
 		r.Certify.FlushIfDue()
 	}
