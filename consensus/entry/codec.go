@@ -389,7 +389,9 @@ func (r *reader) inputs() Inputs {
 	n := r.count(MaxInputs)
 	// Every input takes at least a byte, so what is left bounds the
 	// list whatever n claims.
-	v.Entries = make([]Entry, 0, min(n, len(r.buf)))
+	if n > 0 {
+		v.Entries = make([]Entry, 0, min(n, len(r.buf)))
+	}
 	data := 0
 	for i := 0; i < n && r.err == nil; i++ {
 		b := r.view(MaxDataLen + inputsEntryOverhead)
