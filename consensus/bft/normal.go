@@ -109,10 +109,11 @@ func (c *Core) flush() bool {
 	return true
 }
 
-// mayRequest reports whether this node may send another request: fewer
-// than MaxPendingRequests of its requests are unexecuted.
+// mayRequest reports whether this node may send another request: it is
+// not rejoining (rejoin.go), and fewer than MaxPendingRequests of its
+// requests are unexecuted.
 func (c *Core) mayRequest() bool {
-	return c.nextReq-1-c.executed.floor(c.id) < uint64(c.cfg.MaxPendingRequests)
+	return !c.rejoining() && c.nextReq-1-c.executed.floor(c.id) < uint64(c.cfg.MaxPendingRequests)
 }
 
 // acceptable reports whether a request may be held or executed: not
@@ -167,7 +168,7 @@ func (c *Core) requestOverdue() bool {
 // order, room in the window to order them, and fewer than
 // MaxBatchesInFlight batches undecided.
 func (c *Core) canBatch() bool {
-	if c.changing || c.q.primary(c.view) != c.id || !c.inWindow(c.nextSeq) || c.undecidedBatches() >= c.cfg.MaxBatchesInFlight {
+	if c.changing || c.rejoining() || c.q.primary(c.view) != c.id || !c.inWindow(c.nextSeq) || c.undecidedBatches() >= c.cfg.MaxBatchesInFlight {
 		return false
 	}
 	for _, p := range c.pending {
