@@ -422,7 +422,7 @@ func (c *Core) Status() consensus.Status {
 		Commit: c.lastIndex, Applied: c.lastIndex, Snapshot: c.stable.index,
 		LeaderCommit: c.caughtUpIndex(),
 		Members:      append([]consensus.NodeID(nil), c.q.members...), IsLeader: primary == c.id,
-		Rejoining:    c.rejoining(),
+		Rejoining: c.rejoining(),
 	}
 }
 
