@@ -414,7 +414,9 @@ func (c *Core) Ready() Ready {
 // Status reports this replica's view of the log.
 func (c *Core) Status() consensus.Status {
 	primary := c.q.primary(c.view)
-	if c.changing {
+	if c.changing || c.rejoining() {
+		// A rejoining member takes no part in the view and may not know
+		// which it is (rejoin.go).
 		primary = 0
 	}
 	return consensus.Status{
