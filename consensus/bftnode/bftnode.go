@@ -123,14 +123,11 @@ func replaceLostStore(dir string, self consensus.NodeID, logger *slog.Logger) er
 	path := filepath.Join(dir, StoreFileName)
 	if _, err := os.Stat(path); err == nil {
 		old, err := bft.OpenFileStorage(path)
-		if err != nil {
-			return fmt.Errorf("bftnode: node %d: %w", self, err)
-		}
-		_, err = old.Load()
-		if err := errors.Join(err, old.Close()); !errors.Is(err, bft.ErrCorruptStorage) {
-			if err == nil {
-				return fmt.Errorf("bftnode: node %d: --rejoin is for a lost or damaged store, and %s is intact: start the node without it", self, path)
-			}
+		switch {
+		case err == nil:
+			return errors.Join(fmt.Errorf("bftnode: node %d: --rejoin is for a lost or damaged store, and %s is intact: start the node without it", self, path),
+				old.Close())
+		case !errors.Is(err, bft.ErrCorruptStorage):
 			return fmt.Errorf("bftnode: node %d: %w", self, err)
 		}
 		aside, err := cluster.SetAside(dir, "lost")
