@@ -44,17 +44,26 @@ func TestByzantineNodeWithALostStoreRejoins(t *testing.T) {
 	require.Contains(t, c.nodeLog(2), "--rejoin", "node 2 says how to bring it back")
 
 	c.startWith(2, "--rejoin")
-	sawRejoining := false
+	sawRejoining, metricRejoining := false, false
 	c.eventually("node 2 rejoins and takes clients", func() bool {
 		write(kv, 10)
 		r, err := c.report(2)
 		if err != nil {
 			return false
 		}
-		sawRejoining = sawRejoining || r.Role == "rejoining"
+		if r.Role == "rejoining" {
+			sawRejoining = true
+			if v, ok := scrape(t, c.node(2).StatusAddr, "synod_bft_rejoining"); ok && v == 1 {
+				metricRejoining = true
+			}
+		}
 		return r.Role != "rejoining" && c.takesClients(2)
 	})
 	require.True(t, sawRejoining, "synod status shows node 2 rejoining")
+	require.True(t, metricRejoining, "synod_bft_rejoining is 1 meanwhile")
+	v, ok := scrape(t, c.node(2).StatusAddr, "synod_bft_rejoining")
+	require.True(t, ok)
+	require.Zero(t, v, "synod_bft_rejoining once rejoined")
 	log := c.nodeLog(2)
 	require.Contains(t, log, "rejoined", "node 2 says when it takes part again")
 	if testing.Verbose() {

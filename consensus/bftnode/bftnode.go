@@ -113,6 +113,20 @@ func Start(cfg *cluster.Config, self consensus.NodeID, opts Options, source cons
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("bftnode: node %d: %w", self, err), net.Close(), store.Close())
 	}
+	if opts.Metrics != nil {
+		rejoining := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "synod_bft_rejoining",
+			Help: "1 while this node replaces a lost store: it signs no agreement until it holds a stable checkpoint past anything its lost store may have signed.",
+		}, func() float64 {
+			if engine.Status().Rejoining {
+				return 1
+			}
+			return 0
+		})
+		if err := opts.Metrics.Register(rejoining); err != nil {
+			return nil, errors.Join(fmt.Errorf("bftnode: node %d: register metrics: %w", self, err), engine.Stop())
+		}
+	}
 	return &Node{Log: engine, net: net, channels: ch}, nil
 }
 
