@@ -53,15 +53,21 @@ const recordLossSalt = 0x6c6f7374
 // withRecordLoss adds lost stores to a Byzantine run's plan when the run
 // allows them and crashes: a correct member's crash then loses its
 // records at the rate drawn, and it comes back from a new store marked
-// rejoining, as synod node --rejoin makes it. Not with a silent or slow
-// faulty member: a rejoin needs answers from 2f+1 of the others (every
-// other member, with 4) and the cluster decides meanwhile with the
-// faulty member's votes, so a silent one stops it for good, beyond the f
-// faults it tolerates, and a slow one for longer than the liveness
-// bound.
+// rejoining, as synod node --rejoin makes it. A rejoining member is a
+// second fault until it is done: it needs answers from 2f+1 of the others
+// (every other member, with 4), and meanwhile the cluster decides only
+// with the faulty member's votes. So stores are lost only in runs whose
+// faulty member still votes as a correct one would: not when it is
+// silent, slow (3 s a vote), twins (two cores voting apart), or signs a
+// wrong state (its checkpoints never become stable, and its window stops
+// there: seed 17 deadlocked so, seed 3 with twins).
 func (p plan) withRecordLoss(seed uint64, allowed FaultSet, behaviour Behaviour) plan {
 	rng := rand.New(rand.NewPCG(splitmix(seed^recordLossSalt), splitmix(seed^recordLossSalt+1)))
-	if allowed&FaultStoreLoss == 0 || p.crashEvery == 0 || behaviour == Silent || behaviour == Slow || rng.IntN(3) == 0 {
+	if allowed&FaultStoreLoss == 0 || p.crashEvery == 0 || rng.IntN(3) == 0 {
+		return p
+	}
+	switch behaviour {
+	case Silent, Slow, Twins, WrongState:
 		return p
 	}
 	p.storeLoss = pick(rng, 0.1, 0.3)
