@@ -167,6 +167,10 @@ type Core struct {
 	// rejoin query.
 	rejoin     *rejoinState
 	answeredAt map[consensus.NodeID]uint64
+	// rejoinGoal is the sequence number a rejoining member last asked
+	// the cluster to order up to, at tick rejoinAskedAt; emptyAt is the
+	// tick of this primary's last empty batch for it (rejoin.go).
+	rejoinGoal, rejoinAskedAt, emptyAt uint64
 	// resentFrom is the lowest sequence number this replica resent its
 	// agreement on at the last resend, not executed then; 0 for none.
 	resentFrom uint64

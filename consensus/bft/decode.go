@@ -183,7 +183,7 @@ func (v *verifier) decodeAt(data []byte, depth int, o decodeOpts) (*envelope, er
 		e.body, err = s, r.end("state request")
 	case msgRejoinQuery:
 		r := reader{b: body}
-		q := &rejoinQuery{Incarnation: r.u64("incarnation")}
+		q := &rejoinQuery{Incarnation: r.u64("incarnation"), Target: r.u64("target")}
 		e.body, err = q, r.end("rejoin query")
 	case msgRejoinAnswer:
 		e.body, err = v.decodeRejoinAnswer(body, depth)

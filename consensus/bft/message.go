@@ -316,9 +316,10 @@ func encodeDecidedProof(p *decidedProof) []byte {
 }
 
 // rejoinQuery asks a member for its stable checkpoint, on behalf of the
-// rejoin numbered Incarnation (rejoin.go).
+// rejoin numbered Incarnation, while the rejoin's Target is unknown (0);
+// then it asks the primary to order up to Target (rejoin.go).
 type rejoinQuery struct {
-	Incarnation uint64
+	Incarnation, Target uint64
 }
 
 // rejoinAnswer is a member's stable checkpoint, with its certificate, in
@@ -332,6 +333,7 @@ type rejoinAnswer struct {
 func encodeRejoinQuery(q *rejoinQuery) []byte {
 	var w writer
 	w.u64(q.Incarnation)
+	w.u64(q.Target)
 	return w.b
 }
 

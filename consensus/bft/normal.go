@@ -176,7 +176,7 @@ func (c *Core) canBatch() bool {
 			return true
 		}
 	}
-	return false
+	return c.emptyBatchDue()
 }
 
 // undecidedBatches counts the batches this primary ordered in the
@@ -222,7 +222,10 @@ func (c *Core) batch() {
 		size += p.req.size()
 	}
 	if len(raws) == 0 {
-		return
+		if !c.emptyBatchDue() {
+			return
+		}
+		c.emptyAt = c.ticks
 	}
 	seq := c.nextSeq
 	c.nextSeq++

@@ -111,28 +111,52 @@ func (c *Core) restoreRejoin(b []byte, begun bool) error {
 func (c *Core) rejoining() bool { return c.rejoin != nil }
 
 // askToRejoin asks the others that have not answered for their stable
-// checkpoints.
+// checkpoints and, once it knows its target, every other member to order
+// up to it: it goes on asking while it rejoins.
 func (c *Core) askToRejoin() {
-	if c.rejoin == nil || c.rejoin.target != 0 {
+	g := c.rejoin
+	if g == nil {
 		return
 	}
-	raw := c.sign(msgRejoinQuery, encodeRejoinQuery(&rejoinQuery{Incarnation: c.rejoin.incarnation}))
+	raw := c.sign(msgRejoinQuery, encodeRejoinQuery(&rejoinQuery{Incarnation: g.incarnation, Target: g.target}))
 	for _, id := range c.q.members {
-		if _, ok := c.rejoin.answers[id]; !ok && id != c.id {
+		if _, ok := g.answers[id]; id != c.id && (!ok || g.target != 0) {
 			c.send(id, raw)
 		}
 	}
 }
 
 // answerRejoin sends a rejoining member this member's stable checkpoint,
-// at most once per resend period.
+// at most once per resend period, or takes note of the target it asks
+// the cluster to order up to.
 func (c *Core) answerRejoin(from consensus.NodeID, q *rejoinQuery) {
+	if q.Target != 0 {
+		// Its word alone sets the goal, so the goal is kept within
+		// what a correct member's target can be: a faulty member can
+		// then make an idle cluster order at most one empty batch a
+		// tick, and only as long as it keeps asking.
+		c.rejoinGoal = max(c.rejoinGoal, min(q.Target, c.stable.seq+3*c.cfg.Window))
+		c.rejoinAskedAt = c.ticks
+		return
+	}
 	if last, ok := c.answeredAt[from]; ok && c.ticks-last < c.cfg.RetransmitTicks {
 		return
 	}
 	c.answeredAt[from] = c.ticks
 	a := &rejoinAnswer{Incarnation: q.Incarnation, StableSeq: c.stable.seq, Checkpoints: c.stable.cert}
 	c.send(from, c.sign(msgRejoinAnswer, encodeRejoinAnswer(a)))
+}
+
+// emptyBatchDue reports whether this member, as the primary, should
+// order an empty batch: a rejoining member asked, within the last two
+// resend periods, for the cluster to order up to a sequence number not
+// yet reached, and no empty batch went out this tick. A rejoin ends only
+// at a stable checkpoint at its target, and an idle cluster orders
+// nothing by itself: the rejoining member, which may not send requests
+// yet, would wait for clients for good (Byzantine simulator seed 89, no
+// faulty member: node 2 never served again).
+func (c *Core) emptyBatchDue() bool {
+	return c.nextSeq <= c.rejoinGoal && c.ticks-c.rejoinAskedAt <= 2*c.cfg.RetransmitTicks && c.ticks > c.emptyAt
 }
 
 // receiveRejoinAnswer takes another member's answer to this rejoin: its

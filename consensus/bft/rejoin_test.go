@@ -112,3 +112,28 @@ func TestAMemberWithALostStoreRejoins(t *testing.T) {
 		})
 	}
 }
+
+// TestARejoinEndsOnAnIdleCluster: nothing is proposed while member 2
+// rejoins, and a rejoin ends only at a stable checkpoint at its target:
+// the primary orders empty batches up to the target the rejoining member
+// asks for, and it rejoins (Byzantine simulator seed 89, where it waited
+// for clients for good).
+func TestARejoinEndsOnAnIdleCluster(t *testing.T) {
+	h := newHarness(t, 4, 41)
+	for round := 0; round < 50 && h.replica(1).core.stable.seq < 8; round++ {
+		for _, r := range h.correct() {
+			h.propose(r, 2)
+		}
+		for range 200 {
+			h.step()
+		}
+	}
+	h.settle(400000)
+	lost := h.replica(2)
+	lost.records = [][]byte{RejoinRecord(2)}
+	h.restart(lost)
+	rejoined := h.run(400000, func() bool { return !lost.core.Status().Rejoining })
+	require.True(t, rejoined, "member 2 rejoins an idle cluster")
+	h.propose(lost, 2)
+	h.settle(400000)
+}
