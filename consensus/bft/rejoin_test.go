@@ -39,14 +39,7 @@ func TestAMemberWithALostStoreRejoins(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, 4, 37)
 			lost := h.replica(tc.id)
-			for round := 0; round < 50 && lost.core.stable.seq < 8; round++ {
-				for _, r := range h.correct() {
-					h.propose(r, 2)
-				}
-				for range 200 {
-					h.step()
-				}
-			}
+			h.busyUntilStable(lost, 8, 2, 200)
 			require.GreaterOrEqual(t, lost.core.stable.seq, uint64(8), "member %d has a stable checkpoint to lose", tc.id)
 			signedUpTo := uint64(0)
 			for k := range h.votes {
@@ -120,14 +113,7 @@ func TestAMemberWithALostStoreRejoins(t *testing.T) {
 // for clients for good).
 func TestARejoinEndsOnAnIdleCluster(t *testing.T) {
 	h := newHarness(t, 4, 41)
-	for round := 0; round < 50 && h.replica(1).core.stable.seq < 8; round++ {
-		for _, r := range h.correct() {
-			h.propose(r, 2)
-		}
-		for range 200 {
-			h.step()
-		}
-	}
+	h.busyUntilStable(h.replica(1), 8, 2, 200)
 	h.settle(400000)
 	lost := h.replica(2)
 	lost.records = [][]byte{RejoinRecord(2)}
