@@ -165,7 +165,8 @@ func (c *Core) requestOverdue() bool {
 }
 
 // canBatch reports whether this replica, as primary, has requests to
-// order, room in the window to order them, and fewer than
+// order (or an empty batch is due for a rejoining member, see
+// emptyBatchDue), room in the window to order them, and fewer than
 // MaxBatchesInFlight batches undecided.
 func (c *Core) canBatch() bool {
 	if c.changing || c.rejoining() || c.q.primary(c.view) != c.id || !c.inWindow(c.nextSeq) || c.undecidedBatches() >= c.cfg.MaxBatchesInFlight {
@@ -191,7 +192,8 @@ func (c *Core) undecidedBatches() int {
 	return n
 }
 
-// batch orders the waiting requests, oldest first, in one pre-prepare.
+// batch orders the waiting requests, oldest first, in one pre-prepare,
+// or none when only an empty batch is due.
 func (c *Core) batch() {
 	var waiting []*pendingRequest
 	for _, p := range c.pending {
