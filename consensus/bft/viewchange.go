@@ -144,8 +144,13 @@ func (c *Core) tryNewView() {
 	// Its own view change comes first: the view then starts at its
 	// stable checkpoint or later, which is what keeps a member that lost
 	// its store from re-proposing where the lost store may have signed
-	// (rejoin.go).
-	chosen := []*envelope{c.vcs[c.id]}
+	// (rejoin.go). Without its own for this view it builds none, and the
+	// view times out like a silent primary's.
+	own, ok := c.vcs[c.id]
+	if !ok || own.body.(*viewChange).View != c.view {
+		return
+	}
+	chosen := []*envelope{own}
 	for _, id := range c.q.members {
 		if e, ok := c.vcs[id]; ok && id != c.id && e.body.(*viewChange).View == c.view && len(chosen) < c.q.quorum {
 			chosen = append(chosen, e)
