@@ -86,9 +86,16 @@ type Router struct {
 	// performed here, for the node to acknowledge.
 	consoleThrough atomic.Uint64
 	// addressed counts the outputs routed, by the node each is addressed
-	// to and kind. Route replaces the map rather than changing it, so
-	// that one Addressed returned stays as it was for whoever holds it.
+	// to and kind. Once Addressed has handed it out (shared), Route
+	// replaces the map rather than changing it, so that the one returned
+	// stays as it was for whoever holds it; until then Route changes it
+	// in place, since a copy per Route was a node's largest allocation
+	// after the guest's.
 	addressed map[consensus.NodeID][NumKinds]uint64
+	shared    bool
+	// mine is Route's list of the outputs to perform here, kept between
+	// calls: Route runs for every batch of outputs the guest makes.
+	mine []Output
 }
 
 // Route performs or records each output, in sequence order.
@@ -102,19 +109,19 @@ func (r *Router) Route(outs []Output) {
 		// were new holds its own until f+1 members sign them.
 		r.Certify.Sign(outs)
 	}
-	var addressed map[consensus.NodeID][NumKinds]uint64 // a copy, once an output is new
-	var mine []Output
+	mine := r.mine[:0]
 	for _, o := range outs {
 		r.lastSeq = o.Seq
-		if addressed == nil {
-			addressed = maps.Clone(r.addressed)
-			if addressed == nil {
-				addressed = map[consensus.NodeID][NumKinds]uint64{}
+		if r.shared || r.addressed == nil {
+			r.addressed = maps.Clone(r.addressed)
+			if r.addressed == nil {
+				r.addressed = map[consensus.NodeID][NumKinds]uint64{}
 			}
+			r.shared = false
 		}
-		byKind := addressed[o.Node]
+		byKind := r.addressed[o.Node]
 		byKind[KindOf(o.Action)]++
-		addressed[o.Node] = byKind
+		r.addressed[o.Node] = byKind
 		if o.Node != r.Self && !planted.On(planted.OutputOnEveryNode) {
 			r.elsewhere.Add(1)
 			continue
@@ -135,9 +142,8 @@ func (r *Router) Route(outs []Output) {
 		mine = append(mine, o)
 	}
 	r.performCertified(mine)
-	if addressed != nil {
-		r.addressed = addressed
-	}
+	clear(mine) // lets the data sent go
+	r.mine = mine
 	if r.Certify != nil {
 		r.Certify.FlushIfDue()
 	}
@@ -258,7 +264,10 @@ func (r *Router) PerformedByKind() [NumKinds]uint64 {
 // Addressed counts the outputs routed, by the node each is addressed to
 // and kind. Call it from the goroutine that calls Route; the map is
 // never changed afterwards, and must not be changed by the caller.
-func (r *Router) Addressed() map[consensus.NodeID][NumKinds]uint64 { return r.addressed }
+func (r *Router) Addressed() map[consensus.NodeID][NumKinds]uint64 {
+	r.shared = true
+	return r.addressed
+}
 
 // Counts reports outputs performed here and outputs performed elsewhere.
 func (r *Router) Counts() (actioned, elsewhere uint64) {

@@ -113,7 +113,12 @@ type object struct {
 	backlog []entry.ConnID // listener: connections not yet accepted
 	limit   int            // listener: backlog bound
 	conn    entry.ConnID   // conn: which one
-	file    *fstree.File   // file: the open file
+	// vc is conn's state, which lives as long as the object: the guest
+	// polls every client's descriptor each time it waits, and finding
+	// each in w.conns was half of what polling cost. Not state: restore
+	// sets it again from w.conns.
+	vc   *vconn
+	file *fstree.File // file: the open file
 }
 
 // vconn is a client connection as the guest sees it.

@@ -62,10 +62,8 @@ func (w *world) Close(h linux.Handle) linux.Errno {
 			delete(w.conns, id)
 		}
 	case kindConn:
-		if c := w.conns[o.conn]; c != nil {
-			w.hangUp(o.conn, c)
-			delete(w.conns, o.conn)
-		}
+		w.hangUp(o.conn, o.vc)
+		delete(w.conns, o.conn)
 	}
 	return 0
 }
@@ -78,7 +76,7 @@ func (w *world) conn(h linux.Handle) (*vconn, *object, linux.Errno) {
 	case o.kind != kindConn:
 		return nil, o, linux.ENOTCONN
 	}
-	return w.conns[o.conn], o, 0
+	return o.vc, o, 0
 }
 
 func (w *world) Read(h linux.Handle, n int) ([]byte, linux.Errno) {
@@ -414,7 +412,8 @@ func (w *world) Accept(h linux.Handle) (linux.Handle, netip.AddrPort, linux.Errn
 	}
 	id := o.backlog[0]
 	o.backlog = o.backlog[1:]
-	return w.newHandle(&object{kind: kindConn, conn: id}), w.conns[id].peer, 0
+	c := w.conns[id]
+	return w.newHandle(&object{kind: kindConn, conn: id, vc: c}), c.peer, 0
 }
 
 func (w *world) Connect(linux.Handle, netip.AddrPort) linux.Errno { return linux.ENETUNREACH }
@@ -456,7 +455,7 @@ func (w *world) SockName(h linux.Handle) (netip.AddrPort, linux.Errno) {
 	case o == nil:
 		return netip.AddrPort{}, linux.EBADF
 	case o.kind == kindConn:
-		return netip.AddrPortFrom(netip.IPv4Unspecified(), w.conns[o.conn].port), 0
+		return netip.AddrPortFrom(netip.IPv4Unspecified(), o.vc.port), 0
 	}
 	return netip.AddrPortFrom(netip.IPv4Unspecified(), o.port), 0
 }
@@ -469,12 +468,10 @@ func (w *world) PeerName(h linux.Handle) (netip.AddrPort, linux.Errno) {
 	return c.peer, 0
 }
 
-func (w *world) Poll(reqs []linux.PollRequest) []linux.PollEvents {
-	ready := make([]linux.PollEvents, len(reqs))
+func (w *world) Poll(reqs []linux.PollRequest, ready []linux.PollEvents) {
 	for i, r := range reqs {
 		ready[i] = w.poll(r.Handle) & (r.Events | linux.PollErr | linux.PollHup | linux.PollNval)
 	}
-	return ready
 }
 
 func (w *world) poll(h linux.Handle) linux.PollEvents {
@@ -498,7 +495,7 @@ func (w *world) poll(h linux.Handle) linux.PollEvents {
 	case kindFile:
 		return linux.PollIn | linux.PollOut
 	case kindConn:
-		c := w.conns[o.conn]
+		c := o.vc
 		var ev linux.PollEvents
 		if len(c.in) > 0 || c.peerClosed {
 			ev |= linux.PollIn

@@ -56,11 +56,14 @@ func TestWorldClientConversation(t *testing.T) {
 
 	_, _, errno := w.Accept(l)
 	require.Equal(t, linux.EAGAIN, errno)
-	require.Zero(t, w.Poll([]linux.PollRequest{{Handle: l, Events: linux.PollIn}})[0])
+	ready := make([]linux.PollEvents, 1)
+	w.Poll([]linux.PollRequest{{Handle: l, Events: linux.PollIn}}, ready)
+	require.Zero(t, ready[0])
 
 	conn := entry.ConnID{Node: 2, Serial: 77}
 	w.deliver(0, entry.ConnOpen{Conn: conn, Port: 6379, PeerIP: [4]byte{127, 0, 0, 1}, PeerPort: 4000})
-	require.Equal(t, linux.PollIn, w.Poll([]linux.PollRequest{{Handle: l, Events: linux.PollIn}})[0])
+	w.Poll([]linux.PollRequest{{Handle: l, Events: linux.PollIn}}, ready)
+	require.Equal(t, linux.PollIn, ready[0])
 	c, peer, errno := w.Accept(l)
 	require.Zero(t, errno)
 	require.Equal(t, "127.0.0.1:4000", peer.String())

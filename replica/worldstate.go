@@ -227,8 +227,10 @@ func (s *worldState) restore() (*world, error) {
 		if o.kind == kindFile && o.file == nil {
 			return nil, fmt.Errorf("handle %d is a file without its state", h)
 		}
-		if o.kind == kindConn && w.conns[o.conn] == nil {
-			return nil, fmt.Errorf("handle %d refers to unknown connection %v", h, o.conn)
+		if o.kind == kindConn {
+			if o.vc = w.conns[o.conn]; o.vc == nil {
+				return nil, fmt.Errorf("handle %d refers to unknown connection %v", h, o.conn)
+			}
 		}
 		if o.kind == kindDisk && w.disks.handles[h] == nil {
 			return nil, fmt.Errorf("handle %d is a device file without its state", h)

@@ -32,20 +32,27 @@ const profileDirEnv = "SYNOD_PROFILE_DIR"
 //	SYNOD_PROFILE_DIR=<dir> go test ./cmd/synod -run '^$' -bench ReplicatedKVProfile -benchtime 1x
 //	go tool pprof -top -cum <dir>/node*-run1.pprof
 func BenchmarkReplicatedKVProfile(b *testing.B) {
-	profileKV(b, cluster.Spec{Nodes: 3}, "")
+	profileKV(b, cluster.Spec{Nodes: 3}, 16, "")
+}
+
+// BenchmarkReplicatedKVProfile64 is BenchmarkReplicatedKVProfile under
+// the 64 clients of BenchmarkReplicatedKV, whose batches are larger: what
+// a request costs there is what decides the ratio to etcd. Its
+// profiles are named node<id>-c64-run<n>.pprof.
+func BenchmarkReplicatedKVProfile64(b *testing.B) {
+	profileKV(b, cluster.Spec{Nodes: 3}, 64, "c64-")
 }
 
 // BenchmarkByzantineKVProfile is BenchmarkReplicatedKVProfile for the
 // 4-node Byzantine cluster of BenchmarkByzantineKV; its profiles are
 // named node<id>-bft-run<n>.pprof.
 func BenchmarkByzantineKVProfile(b *testing.B) {
-	profileKV(b, cluster.Spec{Nodes: 4, Engine: cluster.EngineBFT}, "bft-")
+	profileKV(b, cluster.Spec{Nodes: 4, Engine: cluster.EngineBFT}, 16, "bft-")
 }
 
-// profileKV holds the load of BenchmarkReplicatedKVProfile on a cluster
-// of spec, naming its profiles with prefix.
-func profileKV(b *testing.B, spec cluster.Spec, prefix string) {
-	const clients = 16
+// profileKV holds the load of clients on a cluster of spec, naming its
+// profiles with prefix.
+func profileKV(b *testing.B, spec cluster.Spec, clients int, prefix string) {
 	const warmUp, window = 3 * time.Second, 20 * time.Second
 	var requests, seconds, cpu float64
 	runs := 0
@@ -110,22 +117,25 @@ func (c *testCluster) cpuSeconds(b *testing.B) float64 {
 	return sum
 }
 
-// saveProfiles takes a CPU profile of every node at once, for window, and
-// saves it as node<id>-<run>.pprof in $SYNOD_PROFILE_DIR when that is set.
+// saveProfiles takes a CPU profile and an allocation profile of every
+// node at once, for window, and saves them as node<id>-<run>.pprof and
+// node<id>-<run>-allocs.pprof in $SYNOD_PROFILE_DIR when that is set.
 func (c *testCluster) saveProfiles(b *testing.B, window time.Duration, run string) {
 	var wg sync.WaitGroup
 	for _, n := range c.cfg.Nodes {
-		wg.Go(func() {
-			if err := saveNodeProfile(n, "profile", window, fmt.Sprintf("node%d-%s.pprof", n.ID, run)); err != nil {
-				b.Error(err)
-			}
-		})
+		for kind, suffix := range map[string]string{"profile": "", "allocs": "-allocs"} {
+			wg.Go(func() {
+				if err := saveNodeProfile(n, kind, window, fmt.Sprintf("node%d-%s%s.pprof", n.ID, run, suffix)); err != nil {
+					b.Error(err)
+				}
+			})
+		}
 	}
 	wg.Wait()
 }
 
 // saveNodeProfile fetches one of node n's Go profiles (kind: "profile"
-// for CPU, "trace" for an execution trace) over window from its status
+// for CPU, "allocs" for allocations, "trace" for an execution trace) over window from its status
 // address, and saves it as name in $SYNOD_PROFILE_DIR when that is set.
 func saveNodeProfile(n cluster.Node, kind string, window time.Duration, name string) error {
 	url := fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", n.StatusAddr, kind, int(window.Seconds()))

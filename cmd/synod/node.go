@@ -448,11 +448,8 @@ func (s nodeSetup) run(ctx context.Context, history repairHistory) (*startAgain,
 func startLog(s nodeSetup, engine raftlog.Config, source consensus.SnapshotSource, logger *slog.Logger,
 	registry prometheus.Registerer) (log consensus.Log, raft *raftnode.Node, err error) {
 	if s.cfg.Engine == cluster.EngineBFT {
-		if s.rejoin {
-			return nil, nil, errors.New("--rejoin: a Byzantine node cannot yet replace a lost store")
-		}
 		log, err := bftnode.Start(s.cfg, s.self, bftnode.Options{TickInterval: engine.TickInterval, Logger: logger, Metrics: registry,
-			CheckRequest: replica.CheckProposedTime(time.Now, replica.MaxClockAhead), Wire: faultyWire(s.faulty)}, source)
+			CheckRequest: replica.CheckProposedTime(time.Now, replica.MaxClockAhead), Wire: faultyWire(s.faulty), Rejoin: s.rejoin}, source)
 		return log, nil, err
 	}
 	engine.SnapshotSource = source

@@ -144,14 +144,7 @@ func TestMembersAllRestartedAtOneCheckpointTakeClients(t *testing.T) {
 	h := newHarness(t, 4, 43)
 	h.replica(1).faulty = true
 	h.cut[1] = true
-	for round := 0; round < 50 && h.replica(2).core.stable.seq < 8; round++ {
-		for _, r := range h.correct() {
-			h.propose(r, 1)
-		}
-		for range 300 {
-			h.step()
-		}
-	}
+	h.busyUntilStable(h.replica(2), 8, 1, 300)
 	h.settle(400000)
 	// One more batch at a time, until the last one is a checkpoint's.
 	for i := 0; i < 8 && h.replica(2).core.lastExec%h.replica(2).core.cfg.CheckpointInterval != 0; i++ {

@@ -167,6 +167,15 @@ type Core struct {
 	askNext      int
 	askUntil     uint64
 	askedThrough uint64
+	// rejoin is set while this member rejoins after losing its store
+	// (rejoin.go); answeredAt is when each member was last answered a
+	// rejoin query.
+	rejoin     *rejoinState
+	answeredAt map[consensus.NodeID]uint64
+	// rejoinGoal is the sequence number a rejoining member last asked
+	// the cluster to order up to, at tick rejoinAskedAt; emptyAt is the
+	// tick of this primary's last empty batch for it (rejoin.go).
+	rejoinGoal, rejoinAskedAt, emptyAt uint64
 	// resentFrom is the lowest sequence number this replica resent its
 	// agreement on at the last resend, not executed then; 0 for none.
 	resentFrom uint64
@@ -239,6 +248,7 @@ func NewCore(cfg Config, records [][]byte) (*Core, error) {
 		votes:      map[consensus.NodeID][]checkpointVote{},
 		servedAt:   map[consensus.NodeID]uint64{},
 		proved:     map[consensus.NodeID]provedTo{},
+		answeredAt: map[consensus.NodeID]uint64{},
 		vcs:        map[consensus.NodeID]*envelope{},
 		laterView:  map[consensus.NodeID]uint64{},
 		generation: 1,
@@ -260,6 +270,8 @@ func (c *Core) Tick() {
 	}
 	c.checkWaitingRequests()
 	switch {
+	case c.rejoining():
+		// It signs no view change (rejoin.go).
 	case c.changing && c.vcArmed && c.ticks >= c.vcDeadline:
 		c.log.Info("bft: view change timed out", "view", c.view)
 		c.startViewChange(c.view + 1)
@@ -290,6 +302,15 @@ func (c *Core) step(from consensus.NodeID, data []byte) error {
 	e, err := c.v.decodeReceived(data, from)
 	if err != nil {
 		return err
+	}
+	if c.rejoining() {
+		switch e.typ {
+		case msgPrePrepare, msgPrepare, msgCommit, msgViewChange, msgNewView:
+			// It may not answer them, and they are no proof of a
+			// decision: it learns those from decided proofs and
+			// checkpoints (rejoin.go).
+			return nil
+		}
 	}
 	// Requests are the one message a member may pass on for another:
 	// the origin's signature is what vouches for them.
@@ -339,6 +360,11 @@ func (c *Core) step(from consensus.NodeID, data []byte) error {
 		return c.serveState(e.from, b)
 	case *decidedProof:
 		return c.receiveDecided(b)
+	case *rejoinQuery:
+		c.answerRejoin(e.from, b)
+		return nil
+	case *rejoinAnswer:
+		return c.receiveRejoinAnswer(e.from, b)
 	}
 	return fmt.Errorf("%w: %s", errMalformed, e.typ)
 }
@@ -365,12 +391,13 @@ func (c *Core) count(err error) {
 func (c *Core) HasReady() bool {
 	r := &c.ready
 	return len(r.Persist) > 0 || r.Compact || c.persistView || len(r.Messages) > 0 || len(r.Snapshots) > 0 ||
-		len(r.Applies) > 0 || r.SnapshotDue != nil || c.flushReady() || c.canBatch() || c.heldForCommit
+		len(r.Applies) > 0 || r.SnapshotDue != nil || c.flushReady() || c.canBatch() || c.heldForCommit || c.rejoinOver()
 }
 
 // Ready hands over what must be done now (see Ready); the core forgets
 // it. Call it again only once the last Ready's Persist is durable.
 func (c *Core) Ready() Ready {
+	c.endRejoinIfDone()
 	if c.heldForCommit {
 		// The commits it waited for were in the last Ready, durable now.
 		c.heldForCommit = false
@@ -401,7 +428,9 @@ func (c *Core) Ready() Ready {
 // Status reports this replica's view of the log.
 func (c *Core) Status() consensus.Status {
 	primary := c.q.primary(c.view)
-	if c.changing {
+	if c.changing || c.rejoining() {
+		// A rejoining member takes no part in the view and may not know
+		// which it is (rejoin.go).
 		primary = 0
 	}
 	return consensus.Status{
@@ -409,6 +438,7 @@ func (c *Core) Status() consensus.Status {
 		Commit: c.lastIndex, Applied: c.lastIndex, Snapshot: c.stable.index,
 		LeaderCommit: c.caughtUpIndex(),
 		Members:      append([]consensus.NodeID(nil), c.q.members...), IsLeader: primary == c.id,
+		Rejoining: c.rejoining(),
 	}
 }
 
@@ -442,6 +472,8 @@ func (c *Core) Status() consensus.Status {
 // 200 ms later.
 func (c *Core) caughtUpIndex() uint64 {
 	switch {
+	case c.rejoining():
+		return 0
 	case !c.restarted:
 		return c.lastIndex
 	case c.caughtUp() && c.caughtUpFor >= c.cfg.RetransmitTicks:

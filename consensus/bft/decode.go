@@ -181,6 +181,12 @@ func (v *verifier) decodeAt(data []byte, depth int, o decodeOpts) (*envelope, er
 		r := reader{b: body}
 		s := &stateRequest{Seq: r.u64("seq")}
 		e.body, err = s, r.end("state request")
+	case msgRejoinQuery:
+		r := reader{b: body}
+		q := &rejoinQuery{Incarnation: r.u64("incarnation"), Target: r.u64("target")}
+		e.body, err = q, r.end("rejoin query")
+	case msgRejoinAnswer:
+		e.body, err = v.decodeRejoinAnswer(body, depth)
 	default:
 		err = fmt.Errorf("%w: unknown type %d", errMalformed, byte(typ))
 	}
@@ -213,7 +219,7 @@ func (v *verifier) decodeRequest(from consensus.NodeID, body []byte) (*request, 
 	if err := r.end("request"); err != nil {
 		return nil, err
 	}
-	if len(req.Items) == 0 || req.size() > v.cfg.MaxRequestBytes {
+	if req.size() > v.cfg.MaxRequestBytes {
 		return nil, fmt.Errorf("%w: request of %d items, %d bytes, limit %d", errInvalid, len(req.Items), req.size(), v.cfg.MaxRequestBytes)
 	}
 	if req.Origin != from {
@@ -293,6 +299,19 @@ func (v *verifier) checkpointCert(raws [][]byte, seq uint64, depth int) (Digest,
 	return digest, nil
 }
 
+// stableCert checks the certificate a member shows for its stable
+// checkpoint at seq (none for the initial state, 0) and returns the
+// certified digest.
+func (v *verifier) stableCert(raws [][]byte, seq uint64, depth int) (Digest, error) {
+	if seq == 0 {
+		if len(raws) > 0 {
+			return Digest{}, fmt.Errorf("%w: checkpoints for the initial state", errInvalid)
+		}
+		return Digest{}, nil
+	}
+	return v.checkpointCert(raws, seq, depth)
+}
+
 // preparedCert checks a prepared certificate: a pre-prepare and
 // quorum−1 prepares for it from distinct members other than its primary.
 func (v *verifier) preparedCert(c *preparedCert, depth int) error {
@@ -333,15 +352,11 @@ func (v *verifier) decodeViewChange(from consensus.NodeID, body []byte, depth in
 	if vc.View == 0 {
 		return nil, fmt.Errorf("%w: view change to view 0", errInvalid)
 	}
-	if vc.StableSeq > 0 {
-		d, err := v.checkpointCert(vc.Checkpoints, vc.StableSeq, depth)
-		if err != nil {
-			return nil, err
-		}
-		vc.stableDigest = d
-	} else if len(vc.Checkpoints) > 0 {
-		return nil, fmt.Errorf("%w: checkpoints for the initial state", errInvalid)
+	d, err := v.stableCert(vc.Checkpoints, vc.StableSeq, depth)
+	if err != nil {
+		return nil, err
 	}
+	vc.stableDigest = d
 	seqs := map[uint64]bool{}
 	for i := range vc.Prepared {
 		c := &vc.Prepared[i]
@@ -427,4 +442,16 @@ func (v *verifier) decodeDecidedProof(body []byte, depth int, checkCommits bool)
 		return nil, fmt.Errorf("%w: decided proof for %d has %d commits, quorum %d", errInvalid, p.pp.Seq, len(signers), v.q.quorum)
 	}
 	return p, nil
+}
+
+func (v *verifier) decodeRejoinAnswer(body []byte, depth int) (*rejoinAnswer, error) {
+	r := reader{b: body}
+	a := &rejoinAnswer{Incarnation: r.u64("incarnation"), StableSeq: r.u64("stable seq"), Checkpoints: r.list(len(v.q.members), "checkpoints")}
+	if err := r.end("rejoin answer"); err != nil {
+		return nil, err
+	}
+	if _, err := v.stableCert(a.Checkpoints, a.StableSeq, depth); err != nil {
+		return nil, err
+	}
+	return a, nil
 }

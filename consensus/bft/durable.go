@@ -19,6 +19,8 @@ import (
 //	recordDecided   a batch known committed, with its proof
 //	recordStable     a stable checkpoint: certificate and state
 //	recordStableCert a later stable checkpoint: its certificate alone
+//	recordRejoin     the store replaced a lost one: rejoin (rejoin.go)
+//	recordRejoined   that rejoin is over
 //
 // When a checkpoint becomes stable the core appends its certificate, and
 // only once the records appended since the last compaction reach
@@ -37,6 +39,8 @@ const (
 	recordDecided
 	recordStable
 	recordStableCert
+	recordRejoin
+	recordRejoined
 )
 
 func encodeViewRecord(view uint64, changing bool) []byte {
@@ -96,6 +100,9 @@ func recordsSize(records [][]byte) int {
 // compaction.
 func (c *Core) durableState() [][]byte {
 	var recs [][]byte
+	if c.rejoin != nil {
+		recs = append(recs, RejoinRecord(c.rejoin.incarnation))
+	}
 	if c.stable.seq > 0 {
 		recs = append(recs, encodeStableRecord(&c.stable))
 	}
@@ -160,6 +167,8 @@ func (c *Core) restore(records [][]byte) error {
 			err = c.restoreStable(rec[1:])
 		case recordStableCert:
 			err = c.restoreStableCert(rec[1:])
+		case recordRejoin, recordRejoined:
+			err = c.restoreRejoin(rec[1:], recordKind(rec[0]) == recordRejoin)
 		default:
 			err = fmt.Errorf("%w: record kind %d", errMalformed, rec[0])
 		}

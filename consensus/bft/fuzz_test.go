@@ -36,6 +36,8 @@ func seedMessages() [][]byte {
 		resign(3, msgStateRequest, encodeStateRequest(&stateRequest{Seq: 4})),
 		resign(3, msgFetchDecided, encodeStateRequest(&stateRequest{Seq: 1})),
 		resign(3, msgDecided, encodeDecidedProof(&decidedProof{PrePrepare: ppRaw, Commits: commits})),
+		resign(3, msgRejoinQuery, encodeRejoinQuery(&rejoinQuery{Incarnation: 2, Target: 24})),
+		resign(3, msgRejoinAnswer, encodeRejoinAnswer(&rejoinAnswer{Incarnation: 2})),
 	}
 }
 

@@ -360,6 +360,20 @@ func (h *harness) workload(rounds, perRound, stepsBetween int) {
 	}
 }
 
+// busyUntilStable has every correct replica propose perRound values
+// every steps steps until r holds a stable checkpoint at seq, for at most
+// 50 rounds.
+func (h *harness) busyUntilStable(r *replica, seq uint64, perRound, steps int) {
+	for round := 0; round < 50 && r.core.stable.seq < seq; round++ {
+		for _, p := range h.correct() {
+			h.propose(p, perRound)
+		}
+		for range steps {
+			h.step()
+		}
+	}
+}
+
 // resign re-signs a message body as member from.
 func resign(from consensus.NodeID, typ msgType, body []byte) []byte {
 	return seal(signingPrefix(testClusterID), testKey(from), typ, from, body)

@@ -32,13 +32,17 @@ const (
 	// msgStateTransfer travels on the transport's snapshot channel and is
 	// not signed: the checkpoint certificate inside it vouches for it.
 	msgStateTransfer
+	// msgRejoinQuery and msgRejoinAnswer are how a member that lost its
+	// store learns how far the cluster went (rejoin.go).
+	msgRejoinQuery
+	msgRejoinAnswer
 )
 
 var msgNames = map[msgType]string{
 	msgRequest: "request", msgPrePrepare: "pre-prepare", msgPrepare: "prepare",
 	msgCommit: "commit", msgCheckpoint: "checkpoint", msgViewChange: "view-change",
 	msgNewView: "new-view", msgStateRequest: "state-request", msgFetchDecided: "fetch-decided", msgDecided: "decided",
-	msgStateTransfer: "state-transfer",
+	msgStateTransfer: "state-transfer", msgRejoinQuery: "rejoin-query", msgRejoinAnswer: "rejoin-answer",
 }
 
 func (t msgType) String() string {
@@ -81,7 +85,7 @@ type envelope struct {
 	typ  msgType
 	from consensus.NodeID
 	raw  []byte // the whole message as received, signature included
-	body any    // *request, *prePrepare, *vote, *checkpoint, *viewChange, *newView, *stateRequest
+	body any    // *request, *prePrepare, *vote, *checkpoint, *viewChange, *newView, *stateRequest, *rejoinQuery, *rejoinAnswer
 	// unchecked is set when the message's own signature was not checked:
 	// a prepare or commit, or a request from its origin, from
 	// decodeReceived, or a request received from its origin before.
@@ -308,5 +312,35 @@ func encodeDecidedProof(p *decidedProof) []byte {
 	var w writer
 	w.bytes(p.PrePrepare)
 	w.list(p.Commits)
+	return w.b
+}
+
+// rejoinQuery asks a member for its stable checkpoint, on behalf of the
+// rejoin numbered Incarnation, while the rejoin's Target is unknown (0);
+// then it asks the primary to order up to Target (rejoin.go).
+type rejoinQuery struct {
+	Incarnation, Target uint64
+}
+
+// rejoinAnswer is a member's stable checkpoint, with its certificate, in
+// answer to the rejoin numbered Incarnation.
+type rejoinAnswer struct {
+	Incarnation uint64
+	StableSeq   uint64
+	Checkpoints [][]byte // quorum signed checkpoints for StableSeq; empty for 0
+}
+
+func encodeRejoinQuery(q *rejoinQuery) []byte {
+	var w writer
+	w.u64(q.Incarnation)
+	w.u64(q.Target)
+	return w.b
+}
+
+func encodeRejoinAnswer(a *rejoinAnswer) []byte {
+	var w writer
+	w.u64(a.Incarnation)
+	w.u64(a.StableSeq)
+	w.list(a.Checkpoints)
 	return w.b
 }

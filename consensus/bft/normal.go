@@ -109,10 +109,11 @@ func (c *Core) flush() bool {
 	return true
 }
 
-// mayRequest reports whether this node may send another request: fewer
-// than MaxPendingRequests of its requests are unexecuted.
+// mayRequest reports whether this node may send another request: it is
+// not rejoining (rejoin.go), and fewer than MaxPendingRequests of its
+// requests are unexecuted.
 func (c *Core) mayRequest() bool {
-	return c.nextReq-1-c.executed.floor(c.id) < uint64(c.cfg.MaxPendingRequests)
+	return !c.rejoining() && c.nextReq-1-c.executed.floor(c.id) < uint64(c.cfg.MaxPendingRequests)
 }
 
 // acceptable reports whether a request may be held or executed: not
@@ -164,10 +165,11 @@ func (c *Core) requestOverdue() bool {
 }
 
 // canBatch reports whether this replica, as primary, has requests to
-// order, room in the window to order them, and fewer than
+// order (or an empty batch is due for a rejoining member, see
+// emptyBatchDue), room in the window to order them, and fewer than
 // MaxBatchesInFlight batches undecided.
 func (c *Core) canBatch() bool {
-	if c.changing || c.q.primary(c.view) != c.id || !c.inWindow(c.nextSeq) || c.undecidedBatches() >= c.cfg.MaxBatchesInFlight {
+	if c.changing || c.rejoining() || c.q.primary(c.view) != c.id || !c.inWindow(c.nextSeq) || c.undecidedBatches() >= c.cfg.MaxBatchesInFlight {
 		return false
 	}
 	for _, p := range c.pending {
@@ -175,7 +177,7 @@ func (c *Core) canBatch() bool {
 			return true
 		}
 	}
-	return false
+	return c.emptyBatchDue()
 }
 
 // undecidedBatches counts the batches this primary ordered in the
@@ -190,7 +192,8 @@ func (c *Core) undecidedBatches() int {
 	return n
 }
 
-// batch orders the waiting requests, oldest first, in one pre-prepare.
+// batch orders the waiting requests, oldest first, in one pre-prepare,
+// or none when only an empty batch is due.
 func (c *Core) batch() {
 	var waiting []*pendingRequest
 	for _, p := range c.pending {
@@ -221,7 +224,10 @@ func (c *Core) batch() {
 		size += p.req.size()
 	}
 	if len(raws) == 0 {
-		return
+		if !c.emptyBatchDue() {
+			return
+		}
+		c.emptyAt = c.ticks
 	}
 	seq := c.nextSeq
 	c.nextSeq++

@@ -50,6 +50,7 @@ func (c *Core) retransmit() {
 	if c.fetch != nil {
 		c.askForState()
 	}
+	c.askToRejoin()
 	if c.waiting() || stalled || c.ticks < c.askUntil {
 		c.askForDecided()
 	}

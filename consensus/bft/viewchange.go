@@ -141,9 +141,18 @@ func (c *Core) tryNewView() {
 	if !c.changing || c.q.primary(c.view) != c.id || c.newView != nil {
 		return
 	}
-	var chosen []*envelope
+	// Its own view change comes first: the view then starts at its
+	// stable checkpoint or later, which is what keeps a member that lost
+	// its store from re-proposing where the lost store may have signed
+	// (rejoin.go). Without its own for this view it builds none, and the
+	// view times out like a silent primary's.
+	own, ok := c.vcs[c.id]
+	if !ok || own.body.(*viewChange).View != c.view {
+		return
+	}
+	chosen := []*envelope{own}
 	for _, id := range c.q.members {
-		if e, ok := c.vcs[id]; ok && e.body.(*viewChange).View == c.view && len(chosen) < c.q.quorum {
+		if e, ok := c.vcs[id]; ok && id != c.id && e.body.(*viewChange).View == c.view && len(chosen) < c.q.quorum {
 			chosen = append(chosen, e)
 		}
 	}

@@ -44,6 +44,12 @@ type Options struct {
 	// CheckRequest is bft.Config.CheckRequest: what another member's
 	// request must pass to be ordered.
 	CheckRequest func(data []byte) error
+	// Rejoin replaces a lost or damaged record store: what is left of it
+	// is set aside, and the node starts from a new store that rejoins the
+	// cluster without signing anything its lost store may have signed
+	// (see consensus/bft's rejoin.go) until it has caught up. An intact
+	// store is left alone with an error.
+	Rejoin bool
 	// Wire, when set, is the engine's transport as a node that is faulty
 	// on purpose uses it (`synod node --faulty`, for fault-injection
 	// tests): it is given the real one and returns what the engine sends
@@ -82,8 +88,12 @@ func Start(cfg *cluster.Config, self consensus.NodeID, opts Options, source cons
 		return nil, fmt.Errorf("bftnode: node %d: its records are in %s, the bbolt store of an earlier synod, which this one does not read; create the cluster again (synod init --byzantine)",
 			self, earlierStoreFileName)
 	}
-	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("bftnode: node %d: its store %s: %w; a Byzantine node that lost its records could contradict what it signed before, so it does not start with new ones (a new store for a lost one is not supported yet)",
+	if opts.Rejoin {
+		if err := replaceLostStore(cfg.Path(me.DataDir), self, opts.Logger); err != nil {
+			return nil, err
+		}
+	} else if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("bftnode: node %d: its store %s: %w; a Byzantine node that lost its records could contradict what it signed before, so it does not start with new ones: start it with --rejoin to bring it back from the others",
 			self, path, err)
 	}
 	store, err := bft.OpenFileStorage(path)
@@ -103,7 +113,60 @@ func Start(cfg *cluster.Config, self consensus.NodeID, opts Options, source cons
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("bftnode: node %d: %w", self, err), net.Close(), store.Close())
 	}
+	if opts.Metrics != nil {
+		rejoining := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "synod_bft_rejoining",
+			Help: "1 while this node replaces a lost store: it signs no agreement until it holds a stable checkpoint past anything its lost store may have signed.",
+		}, func() float64 {
+			if engine.Status().Rejoining {
+				return 1
+			}
+			return 0
+		})
+		if err := opts.Metrics.Register(rejoining); err != nil {
+			return nil, errors.Join(fmt.Errorf("bftnode: node %d: register metrics: %w", self, err), engine.Stop())
+		}
+	}
 	return &Node{Log: engine, net: net, channels: ch}, nil
+}
+
+// replaceLostStore sets aside what is left of node self's lost or damaged
+// record store in dir and makes a new one marked rejoining. An intact
+// store is left alone with an error.
+func replaceLostStore(dir string, self consensus.NodeID, logger *slog.Logger) error {
+	path := filepath.Join(dir, StoreFileName)
+	if _, err := os.Stat(path); err == nil {
+		old, err := bft.OpenFileStorage(path)
+		switch {
+		case err == nil:
+			return errors.Join(fmt.Errorf("bftnode: node %d: --rejoin is for a lost or damaged store, and %s is intact: start the node without it", self, path),
+				old.Close())
+		case !errors.Is(err, bft.ErrCorruptStorage):
+			return fmt.Errorf("bftnode: node %d: %w", self, err)
+		}
+		aside, err := cluster.SetAside(dir, "lost")
+		if err != nil {
+			return fmt.Errorf("bftnode: node %d: set the damaged store aside: %w", self, err)
+		}
+		logger.Warn("bftnode: moved the damaged store aside", "node", self, "to", aside)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("bftnode: node %d: %w", self, err)
+	}
+	// The incarnation only has to differ from an earlier rejoin's, and a
+	// lost store cannot say which life it was: the time of the rejoin
+	// does.
+	incarnation := uint64(time.Now().UnixNano())
+	store, err := bft.OpenFileStorage(path)
+	if err != nil {
+		return fmt.Errorf("bftnode: node %d: %w", self, err)
+	}
+	if err := errors.Join(store.Append([][]byte{bft.RejoinRecord(incarnation)}, true), store.Close()); err != nil {
+		return fmt.Errorf("bftnode: node %d: mark the new store rejoining: %w", self, err)
+	}
+	logger.Warn("bftnode: rejoining with a new store; this node signs no agreement until it holds a stable checkpoint past anything its lost store may have signed",
+		"node", self, "incarnation", incarnation)
+	return nil
 }
 
 // Keys returns node self's private key and every member's public key:

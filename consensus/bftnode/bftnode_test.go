@@ -1,6 +1,7 @@
 package bftnode
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -8,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/consensus/bft"
 	"github.com/synodvm/synod/consensus/cluster"
 )
 
@@ -30,6 +32,7 @@ func TestStartRefusesALostStore(t *testing.T) {
 	require.ErrorContains(t, err, "node 1")
 	require.ErrorContains(t, err, path)
 	require.ErrorContains(t, err, "could contradict what it signed before")
+	require.ErrorContains(t, err, "--rejoin", "it says how to bring the node back")
 	require.NoFileExists(t, path, "no new store was made")
 }
 
@@ -51,4 +54,49 @@ func TestStartNamesAnEarlierStore(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(cfg.Path(me.DataDir), earlierStoreFileName), []byte("bbolt"), 0o600))
 	_, err = Start(cfg, 1, Options{}, noSnapshot)
 	require.ErrorContains(t, err, "the bbolt store of an earlier synod")
+}
+
+// --rejoin replaces a lost store, or a damaged one, which it sets aside,
+// by a new one marked rejoining; an intact store it leaves alone.
+func TestRejoinReplacesOnlyALostOrDamagedStore(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, StoreFileName)
+	logger := slog.New(slog.DiscardHandler)
+	rejoining := func() {
+		t.Helper()
+		store, err := bft.OpenFileStorage(path)
+		require.NoError(t, err)
+		records, err := store.Load()
+		require.NoError(t, err)
+		require.NoError(t, store.Close())
+		require.Len(t, records, 1, "the new store holds the rejoin mark alone")
+		core, err := bft.NewCore(testEngineConfig(t), records)
+		require.NoError(t, err)
+		require.True(t, core.Status().Rejoining)
+	}
+
+	require.NoError(t, replaceLostStore(dir, 1, logger), "a lost store")
+	rejoining()
+
+	require.ErrorContains(t, replaceLostStore(dir, 1, logger), "intact")
+	rejoining()
+
+	require.NoError(t, os.WriteFile(path, []byte("not a record file"), 0o600))
+	require.NoError(t, replaceLostStore(dir, 1, logger), "a damaged store")
+	rejoining()
+	aside, err := filepath.Glob(filepath.Join(dir, "lost-*", StoreFileName))
+	require.NoError(t, err)
+	require.Len(t, aside, 1, "the damaged store is set aside")
+	b, err := os.ReadFile(aside[0])
+	require.NoError(t, err)
+	require.Equal(t, "not a record file", string(b))
+}
+
+// testEngineConfig is the engine config of member 1 of a 4-member cluster.
+func testEngineConfig(t *testing.T) bft.Config {
+	cfg, err := cluster.Create(t.TempDir(), cluster.Spec{Nodes: 4, Engine: cluster.EngineBFT})
+	require.NoError(t, err)
+	private, public, err := Keys(cfg, 1)
+	require.NoError(t, err)
+	return bft.Config{ID: 1, PrivateKey: private, PublicKeys: public, Cluster: cfg.ClusterID, Logger: slog.New(slog.DiscardHandler)}
 }

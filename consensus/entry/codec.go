@@ -166,7 +166,7 @@ func Decode(b []byte) (Entry, error) {
 		if len(r.buf) > 0 {
 			n := r.count(maxDisks)
 			for i := 0; i < n && r.err == nil; i++ {
-				v.Disks = append(v.Disks, DiskPath{Disk: string(r.bytes(maxStringLen)), Node: consensus.NodeID(r.uint()), Size: r.int()})
+				v.Disks = append(v.Disks, DiskPath{Disk: string(r.view(maxStringLen)), Node: consensus.NodeID(r.uint()), Size: r.int()})
 			}
 		}
 		if len(r.buf) > 0 {
@@ -341,20 +341,30 @@ func (r *reader) count(limit int) int {
 }
 
 func (r *reader) bytes(limit int) []byte {
+	v := r.view(limit)
+	if r.err != nil {
+		return nil
+	}
+	return append(make([]byte, 0, len(v)), v...)
+}
+
+// view reads a length-prefixed field in place: the caller copies what it
+// keeps. Nested inputs, fixed fields and strings are copied once where
+// they end up, not once more on the way.
+func (r *reader) view(limit int) []byte {
 	n := r.count(limit)
 	if n > len(r.buf) {
 		r.fail("field of %d bytes truncated", n)
 		return nil
 	}
-	b := make([]byte, n)
-	copy(b, r.buf)
+	b := r.buf[:n:n]
 	r.buf = r.buf[n:]
 	return b
 }
 
 // fixed reads a length-prefixed field that must have exactly len(dst) bytes.
 func (r *reader) fixed(dst []byte) {
-	b := r.bytes(len(dst))
+	b := r.view(len(dst))
 	if r.err == nil && len(b) != len(dst) {
 		r.fail("field has %d bytes, want %d", len(b), len(dst))
 	}
@@ -365,7 +375,7 @@ func (r *reader) strings() []string {
 	n := r.count(maxStrings)
 	var ss []string
 	for i := 0; i < n && r.err == nil; i++ {
-		ss = append(ss, string(r.bytes(maxStringLen)))
+		ss = append(ss, string(r.view(maxStringLen)))
 	}
 	return ss
 }
@@ -377,9 +387,14 @@ const inputsEntryOverhead = 64
 func (r *reader) inputs() Inputs {
 	v := Inputs{Time: r.int()}
 	n := r.count(MaxInputs)
+	// Every input takes at least a byte, so what is left bounds the
+	// list whatever n claims.
+	if n > 0 {
+		v.Entries = make([]Entry, 0, min(n, len(r.buf)))
+	}
 	data := 0
 	for i := 0; i < n && r.err == nil; i++ {
-		b := r.bytes(MaxDataLen + inputsEntryOverhead)
+		b := r.view(MaxDataLen + inputsEntryOverhead)
 		if r.err != nil {
 			break
 		}

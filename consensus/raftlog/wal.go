@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"slices"
 
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
@@ -185,8 +186,9 @@ func isTornTail(content []byte, off, end int64) bool {
 	return false
 }
 
-func encodeWALPayload(hs *pb.HardState, entries []*pb.Entry) ([]byte, error) {
-	b, err := appendWALField(make([]byte, 0, 64+128*len(entries)), hs)
+// appendWALPayload appends the payload of a record to b.
+func appendWALPayload(b []byte, hs *pb.HardState, entries []*pb.Entry) ([]byte, error) {
+	b, err := appendWALField(b, hs)
 	for _, e := range entries {
 		if err != nil {
 			return nil, err
@@ -263,15 +265,19 @@ func (w *walFile) zeroFrom(off int64) error {
 }
 
 // encodeWALRecord is the record of one Save: length, checksum, payload.
+// The payload is encoded in place after the head: its entries hold every
+// request of the Ready, so a copy of it was a copy per request.
 func encodeWALRecord(hs *pb.HardState, entries []*pb.Entry) ([]byte, error) {
-	b, err := encodeWALPayload(hs, entries)
+	rec, err := appendWALPayload(make([]byte, walRecordHead, walRecordHead+64+128*len(entries)), hs, entries)
 	if err != nil {
 		return nil, err
 	}
-	rec := make([]byte, walRecordSize(int64(len(b))))
-	binary.BigEndian.PutUint32(rec, uint32(len(b)))
-	binary.BigEndian.PutUint32(rec[4:], crc32.Checksum(b, castagnoli))
-	copy(rec[walRecordHead:], b)
+	payload := rec[walRecordHead:]
+	binary.BigEndian.PutUint32(rec, uint32(len(payload)))
+	binary.BigEndian.PutUint32(rec[4:], crc32.Checksum(payload, castagnoli))
+	size := int(walRecordSize(int64(len(payload))))
+	rec = slices.Grow(rec, size-len(rec))[:size]
+	clear(rec[walRecordHead+len(payload):])
 	return rec, nil
 }
 

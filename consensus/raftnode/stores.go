@@ -40,8 +40,8 @@ func replaceLostStore(cfg *cluster.Config, self consensus.NodeID, me cluster.Nod
 			self, store.Path()), store.Close())
 	case errors.Is(err, raftlog.ErrMissingStore):
 	case errors.Is(err, raftlog.ErrCorruptStore):
-		aside := filepath.Join(dir, "lost-"+timestamp())
-		if err := setAside(dir, aside); err != nil {
+		aside, err := cluster.SetAside(dir, "lost")
+		if err != nil {
 			return fmt.Errorf("raftnode: node %d: set the damaged store aside: %w", self, err)
 		}
 		logger.Warn("raftnode: moved the damaged store aside", "node", self, "to", aside, "damage", err)
@@ -59,27 +59,6 @@ func replaceLostStore(cfg *cluster.Config, self consensus.NodeID, me cluster.Nod
 	return nil
 }
 
-// setAside moves every file of dir (but earlier set-aside directories)
-// into aside.
-func setAside(dir, aside string) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	if err := os.Mkdir(aside, 0o700); err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if e.IsDir() {
-			continue
-		}
-		if err := os.Rename(filepath.Join(dir, e.Name()), filepath.Join(aside, e.Name())); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // CreateCluster makes a new cluster: its config, keys and every node's
 // store (cluster.Create, then CreateStores). With spec.Force the stores of
 // the cluster it replaces are moved aside in their data directories, not
@@ -93,7 +72,7 @@ func CreateCluster(dir string, spec cluster.Spec) (*cluster.Config, error) {
 		for _, n := range cfg.Nodes {
 			dataDir := cfg.Path(n.DataDir)
 			if _, err := os.Stat(filepath.Join(dataDir, raftlog.StoreFileName)); err == nil {
-				if err := setAside(dataDir, filepath.Join(dataDir, "replaced-"+timestamp())); err != nil {
+				if _, err := cluster.SetAside(dataDir, "replaced"); err != nil {
 					return nil, fmt.Errorf("raftnode: node %d: set the replaced cluster's store aside: %w", n.ID, err)
 				}
 			}
@@ -104,5 +83,3 @@ func CreateCluster(dir string, spec cluster.Spec) (*cluster.Config, error) {
 	}
 	return cfg, nil
 }
-
-func timestamp() string { return time.Now().UTC().Format("20060102T150405.000Z") }

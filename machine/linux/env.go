@@ -96,9 +96,12 @@ type Env interface {
 	SockName(h Handle) (netip.AddrPort, Errno)
 	PeerName(h Handle) (netip.AddrPort, Errno)
 
-	// Poll reports which of the requested events are ready now, one entry
-	// per request in the same order. It never waits.
-	Poll(requests []PollRequest) []PollEvents
+	// Poll reports which of the requested events are ready now in ready,
+	// which has one entry per request in the same order. It never waits.
+	// The caller owns ready: a guest polling many descriptors polls at
+	// every scheduling decision, and a slice made per call was most of
+	// what a replica allocated per request.
+	Poll(requests []PollRequest, ready []PollEvents)
 }
 
 // Handle names an object the Env has open.

@@ -40,6 +40,9 @@ type kernel struct {
 	// at every scheduling decision, and allocating it afresh each time was
 	// a fifth of what a node allocated per request. Not part of the state.
 	recheck *recheckScratch
+	// polling is pollReadiness' working memory, kept between calls for
+	// the same reason. Not part of the state.
+	polling pollScratch
 }
 
 // process returns the process with id pid, zombies included, or nil.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"net/netip"
+	"slices"
 )
 
 // Call is one Env call and its answer, as a Recorder logs it. A sequence of
@@ -279,10 +280,9 @@ func (r *Recorder) PeerName(h Handle) (netip.AddrPort, Errno) {
 	return a, e
 }
 
-func (r *Recorder) Poll(requests []PollRequest) []PollEvents {
-	ev := r.Env.Poll(requests)
-	r.log("Poll", []any{requests}, Reply{Events: ev})
-	return ev
+func (r *Recorder) Poll(requests []PollRequest, ready []PollEvents) {
+	r.Env.Poll(requests, ready)
+	r.log("Poll", []any{requests}, Reply{Events: slices.Clone(ready)})
 }
 
 // Replayer is an Env that answers from a recording, touching nothing. If
@@ -468,6 +468,7 @@ func (r *Replayer) PeerName(h Handle) (netip.AddrPort, Errno) {
 	return a.Addr, a.Errno
 }
 
-func (r *Replayer) Poll(requests []PollRequest) []PollEvents {
-	return r.take("Poll", requests).Events
+func (r *Replayer) Poll(requests []PollRequest, ready []PollEvents) {
+	clear(ready)
+	copy(ready, r.take("Poll", requests).Events)
 }

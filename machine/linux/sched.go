@@ -151,9 +151,12 @@ func (k *kernel) recheckWaits() {
 			p.fireTimer(now)
 		}
 	}
-	var ready []PollEvents
+	// Waking a thread may poll again (a retried call), so the answers
+	// stay in this call's own scratch, not the one pollReadiness reuses.
+	ready := growEvents(s.ready, len(requests))
+	s.ready = ready
 	if len(requests) > 0 {
-		ready = k.root.env.Poll(requests)
+		k.root.env.Poll(requests, ready)
 	}
 	for i, t := range threads {
 		w := t.wait
@@ -164,9 +167,7 @@ func (k *kernel) recheckWaits() {
 		for j, f := range w.fds {
 			var ev PollEvents
 			if idx := envIndex[first[i]+j]; idx >= 0 {
-				if idx < len(ready) {
-					ev = ready[idx]
-				}
+				ev = ready[idx]
 			} else {
 				ev = t.proc.files.internalReadiness(f.fd)
 			}
@@ -180,6 +181,7 @@ func (k *kernel) recheckWaits() {
 type recheckScratch struct {
 	threads         []*thread
 	requests        []PollRequest
+	ready           []PollEvents
 	first, envIndex []int
 }
 
@@ -243,6 +245,18 @@ func (k *kernel) waitSet() WaitSet {
 	}
 	for _, p := range k.armedTimers() {
 		earliest(p.timer.deadline)
+	}
+	// One array of the right size: a guest waits on every one of its
+	// clients' descriptors, and growing the list by appends was a tenth
+	// of what a replica allocated per request.
+	n := 0
+	for _, t := range k.runq {
+		if t.wait != nil {
+			n += len(t.wait.fds)
+		}
+	}
+	if n > 0 {
+		ws.Handles = make([]PollRequest, 0, n)
 	}
 	for _, t := range k.runq {
 		w := t.wait

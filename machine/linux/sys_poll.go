@@ -4,24 +4,40 @@ package linux
 // pipes answer for themselves. A call that finds nothing ready waits with
 // all its descriptors; when it runs again it keeps its original deadline.
 
+import "slices"
+
 const (
 	pollfdBytes = 8
 	maxPollFDs  = maxFDs
 )
 
-// pollReadiness returns revents for each pollfd (fd < 0 is skipped).
+// pollScratch is the working memory of poll and pollReadiness.
+type pollScratch struct {
+	requests []PollRequest
+	ready    []PollEvents
+	out      []PollEvents
+	user     []byte   // poll: the guest's pollfd array
+	fds      []waitFD // poll: the same, decoded
+}
+
+// pollReadiness returns revents for each pollfd (fd < 0 is skipped). The
+// slice is the kernel's and valid until the next call.
 func (p *Process) pollReadiness(fds []waitFD) []PollEvents {
-	var requests []PollRequest
+	s := &p.k.polling
+	requests := s.requests[:0]
 	for _, f := range fds {
 		if h, ok := p.files.envHandle(f.fd); ok {
 			requests = append(requests, PollRequest{Handle: h, Events: f.events})
 		}
 	}
-	var ready []PollEvents
+	s.requests = requests
+	ready := growEvents(s.ready, len(requests))
+	s.ready = ready
 	if len(requests) > 0 {
-		ready = p.env.Poll(requests)
+		p.env.Poll(requests, ready)
 	}
-	out := make([]PollEvents, len(fds))
+	out := growEvents(s.out, len(fds))
+	s.out = out
 	next := 0
 	for i, f := range fds {
 		if f.fd < 0 {
@@ -29,9 +45,7 @@ func (p *Process) pollReadiness(fds []waitFD) []PollEvents {
 		}
 		var ev PollEvents
 		if _, ok := p.files.envHandle(f.fd); ok {
-			if next < len(ready) {
-				ev = ready[next]
-			}
+			ev = ready[next]
 			next++
 		} else {
 			ev = p.files.internalReadiness(f.fd)
@@ -41,17 +55,31 @@ func (p *Process) pollReadiness(fds []waitFD) []PollEvents {
 	return out
 }
 
+// growEvents returns s resized to n zeroed entries, reusing its array when
+// it is large enough.
+func growEvents(s []PollEvents, n int) []PollEvents {
+	if cap(s) < n {
+		return make([]PollEvents, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
+}
+
 // poll waits for events on the pollfd array at addr. timeout < 0 waits
 // forever; otherwise it is in nanoseconds.
 func (p *Process) poll(t *thread, addr, nfds uint32, timeout int64) sysResult {
 	if nfds > maxPollFDs {
 		return fail(EINVAL)
 	}
-	b, e := p.readUser(addr, int(nfds)*pollfdBytes)
-	if e != 0 {
+	s := &p.k.polling
+	s.user = slices.Grow(s.user[:0], int(nfds)*pollfdBytes)[:int(nfds)*pollfdBytes]
+	b := s.user
+	if e := p.readUserInto(addr, b); e != 0 {
 		return fail(e)
 	}
-	fds := make([]waitFD, nfds)
+	s.fds = slices.Grow(s.fds[:0], int(nfds))[:nfds]
+	fds := s.fds
 	for i := range fds {
 		fds[i] = waitFD{fd: int32(getU32(b, i*pollfdBytes)), events: PollEvents(getU32(b, i*pollfdBytes+4) >> 16)}
 	}
@@ -69,12 +97,13 @@ func (p *Process) poll(t *thread, addr, nfds uint32, timeout int64) sysResult {
 	if count > 0 || timeout == 0 {
 		return ok(uint32(count))
 	}
-	return p.waitReady(t, fds, timeout)
+	return p.waitReady(t, slices.Clone(fds), timeout)
 }
 
 // waitReady blocks a poll-like call that found nothing ready until one of
 // fds is, or until its timeout (ns; negative: none) counted from the first
-// attempt has passed, which answers 0.
+// attempt has passed, which answers 0. The wait keeps fds' array: callers
+// hand over a slice they made for this call.
 func (p *Process) waitReady(t *thread, fds []waitFD, timeout int64) sysResult {
 	w := &waitState{kind: waitRetry}
 	if prev := t.wait; prev != nil {
@@ -85,11 +114,7 @@ func (p *Process) waitReady(t *thread, fds []waitFD, timeout int64) sysResult {
 	} else if timeout > 0 {
 		w.deadline, w.hasDeadline = p.env.Clock(p.k.instructions).Monotonic+timeout, true
 	}
-	for _, f := range fds {
-		if f.fd >= 0 {
-			w.fds = append(w.fds, f)
-		}
-	}
+	w.fds = slices.DeleteFunc(fds, func(f waitFD) bool { return f.fd < 0 })
 	return p.block(t, w)
 }
 

@@ -14,14 +14,22 @@ func (p *Process) reach(addr uint32, n int) { p.growStack(addr + uint32(n) - 1) 
 
 func (p *Process) readUser(addr uint32, n int) ([]byte, Errno) {
 	b := make([]byte, n)
-	if n == 0 {
-		return b, 0
-	}
-	p.reach(addr, n)
-	if p.mem.ReadBytes(addr, b) != nil {
-		return nil, EFAULT
+	if e := p.readUserInto(addr, b); e != 0 {
+		return nil, e
 	}
 	return b, 0
+}
+
+// readUserInto fills b from guest memory at addr.
+func (p *Process) readUserInto(addr uint32, b []byte) Errno {
+	if len(b) == 0 {
+		return 0
+	}
+	p.reach(addr, len(b))
+	if p.mem.ReadBytes(addr, b) != nil {
+		return EFAULT
+	}
+	return 0
 }
 
 func (p *Process) writeUser(addr uint32, b []byte) Errno {

@@ -24,9 +24,9 @@ import (
 //   - the disk is full: the file grows only in steps of zeros written
 //     ahead, so nothing of the write is there, and the engine stops.
 //
-// Nothing of the Ready is sent in any case, and a bit flipped while the
-// member is down is left out: a Byzantine member cannot yet rejoin with
-// an empty store (docs/byzantine.md).
+// Nothing of the Ready is sent in any case. A bit flipped while the
+// member is down is left out: the file's checksums refuse the store, and
+// the member rejoins as after a lost one (FaultStoreLoss, withRecordLoss).
 
 // recordDiskSalt separates the draws of a Byzantine run's disk faults
 // from the seed's others.
@@ -43,6 +43,34 @@ func (p plan) withRecordDiskFaults(seed uint64, allowed FaultSet) plan {
 	}
 	p.drawWriteFaults(rng, func() bool { return rng.IntN(4) > 0 })
 	p.diskDownFor = between(rng, 10*time.Millisecond, 3*time.Second)
+	return p
+}
+
+// recordLossSalt separates the draw of a Byzantine run's lost stores
+// from the seed's others.
+const recordLossSalt = 0x6c6f7374
+
+// withRecordLoss adds lost stores to a Byzantine run's plan when the run
+// allows them and crashes: a correct member's crash then loses its
+// records at the rate drawn, and it comes back from a new store marked
+// rejoining, as synod node --rejoin makes it. A rejoining member is a
+// second fault until it is done: it needs answers from 2f+1 of the others
+// (every other member, with 4), and meanwhile the cluster decides only
+// with the faulty member's votes. So stores are lost only in runs whose
+// faulty member still votes as a correct one would: not when it is
+// silent, slow (3 s a vote), twins (two cores voting apart), or signs a
+// wrong state (its checkpoints never become stable, and its window stops
+// there: seed 17 deadlocked so, seed 3 with twins).
+func (p plan) withRecordLoss(seed uint64, allowed FaultSet, behaviour Behaviour) plan {
+	rng := rand.New(rand.NewPCG(splitmix(seed^recordLossSalt), splitmix(seed^recordLossSalt+1)))
+	if allowed&FaultStoreLoss == 0 || p.crashEvery == 0 || rng.IntN(3) == 0 {
+		return p
+	}
+	switch behaviour {
+	case Silent, Slow, Twins, WrongState:
+		return p
+	}
+	p.storeLoss = pick(rng, 0.1, 0.3)
 	return p
 }
 

@@ -174,6 +174,9 @@ func (e *bftEngine) HandleReady() ([]consensus.Apply, error) {
 		}
 	}
 	e.sendLate()
+	if e.n.disk.rejoining && !e.core.Status().Rejoining {
+		e.n.disk.rejoining = false // another store may be lost now
+	}
 	return applies, nil
 }
 

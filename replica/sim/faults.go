@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/consensus/bft"
 	"github.com/synodvm/synod/consensus/memnet"
 )
 
@@ -177,9 +178,8 @@ func between(rng *rand.Rand, lo, hi time.Duration) time.Duration {
 
 // newPlan draws a run's plan; each fault kind allowed is used by about
 // two seeds in three, at a rate of its own. A Byzantine run has 4
-// members, and neither disk faults nor lost stores: the simulated disk
-// models the raft store, and a Byzantine member cannot rejoin without its
-// records (docs/byzantine.md).
+// members, and draws its disk faults and lost stores apart
+// (withRecordDiskFaults, withRecordLoss).
 func newPlan(rng *rand.Rand, allowed FaultSet, byzantine bool) plan {
 	p := plan{
 		nodes:             pick(rng, 3, 3, 3, 5),
@@ -344,8 +344,13 @@ func (s *Sim) crash(n *node, why string) {
 	n.crash(why)
 	n.restartAt = s.now + between(s.rng, 0, pl.downFor)
 	s.counts.Crashes++
-	if s.rng.Float64() < pl.storeLoss && !s.anyRejoining(nil) && s.mayLoseStore() {
+	if s.rng.Float64() < pl.storeLoss && !s.anyRejoining(nil) && s.mayLoseStore() && !s.faulty(n) {
 		n.disk = newDisk(n, true)
+		if s.byz != nil {
+			// Its key is kept; its incarnation only has to differ from
+			// an earlier rejoin's.
+			n.records = [][]byte{bft.RejoinRecord(uint64(s.wallStart + int64(s.now)))}
+		}
 		s.counts.StoreLosses++
 		s.trace.note(s.now, n.id, "loses its store; it rejoins with an empty one")
 	}

@@ -172,6 +172,7 @@ func newSim(opts Options) (*Sim, error) {
 		s.plan = s.plan.withRecordDiskFaults(opts.Seed, opts.Faults)
 		bp := newByzantinePlan(opts.Seed, opts.Behaviour)
 		s.byz = &bp
+		s.plan = s.plan.withRecordLoss(opts.Seed, opts.Faults, bp.behaviour)
 		s.publicKeys = map[consensus.NodeID]ed25519.PublicKey{}
 		for i := range s.plan.nodes {
 			id := consensus.NodeID(i + 1)

@@ -440,17 +440,16 @@ func (e *Env) IsTerminal(h linux.Handle) bool {
 }
 
 // Poll asks the host, without waiting, which events are ready.
-func (e *Env) Poll(requests []linux.PollRequest) []linux.PollEvents {
-	out := make([]linux.PollEvents, len(requests))
-	fds, index := e.pollFDs(requests, out)
+func (e *Env) Poll(requests []linux.PollRequest, ready []linux.PollEvents) {
+	clear(ready)
+	fds, index := e.pollFDs(requests, ready)
 	if len(fds) > 0 {
 		if _, err := poll(fds, 0); err == nil {
 			for i, f := range fds {
-				out[index[i]] = linux.PollEvents(f.revents)
+				ready[index[i]] = linux.PollEvents(f.revents)
 			}
 		}
 	}
-	return out
 }
 
 // pollFDs builds the host poll set for requests; handles the Env does not

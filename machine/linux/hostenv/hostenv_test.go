@@ -65,7 +65,8 @@ func waitFor(t *testing.T, env *hostenv.Env, h linux.Handle, ev linux.PollEvents
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if env.Poll([]linux.PollRequest{{Handle: h, Events: ev}})[0]&ev != 0 {
+		ready := make([]linux.PollEvents, 1)
+		if env.Poll([]linux.PollRequest{{Handle: h, Events: ev}}, ready); ready[0]&ev != 0 {
 			return
 		}
 		require.NoError(t, env.Wait(linux.WaitSet{Handles: []linux.PollRequest{{Handle: h, Events: ev}}}, 100*time.Millisecond))

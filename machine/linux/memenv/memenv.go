@@ -525,16 +525,14 @@ func (e *Env) PeerName(h linux.Handle) (netip.AddrPort, linux.Errno) {
 
 // Poll: the console and files are always ready; stdin reports end of file
 // as readable.
-func (e *Env) Poll(requests []linux.PollRequest) []linux.PollEvents {
-	out := make([]linux.PollEvents, len(requests))
+func (e *Env) Poll(requests []linux.PollRequest, ready []linux.PollEvents) {
 	for i, r := range requests {
 		if r.Handle > linux.Stderr && e.open[r.Handle] == nil {
-			out[i] = linux.PollNval
+			ready[i] = linux.PollNval
 			continue
 		}
-		out[i] = r.Events & (linux.PollIn | linux.PollOut)
+		ready[i] = r.Events & (linux.PollIn | linux.PollOut)
 	}
-	return out
 }
 
 var _ linux.Env = (*Env)(nil)
