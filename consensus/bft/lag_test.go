@@ -141,7 +141,7 @@ func TestARestartedMemberTakesNoClientsPastAGap(t *testing.T) {
 // checkpoint could otherwise come before it has the batches, and the
 // state it would install then hangs up on its clients. One member alone,
 // who may be faulty, cannot hold it back. It takes clients only once it
-// has been caught up for a request timeout, in which the others' word
+// has been caught up for a resend period, in which the others' word
 // comes.
 func TestARestartedMemberTakesNoClientsBehindWhatACorrectMemberReached(t *testing.T) {
 	h := newHarness(t, 4, 47)
@@ -152,10 +152,10 @@ func TestARestartedMemberTakesNoClientsBehindWhatACorrectMemberReached(t *testin
 	}
 	h.restart(late)
 	require.True(t, h.run(100000, late.core.caughtUp), "member 4 catches up after its restart")
-	require.Zero(t, late.core.Status().LeaderCommit, "it waits a request timeout for the others' word on how far they went")
+	require.Zero(t, late.core.Status().LeaderCommit, "it waits a resend period for the others' word on how far they went")
 	caughtUp := h.run(100000, func() bool { return late.core.Status().LeaderCommit > 0 })
 	require.True(t, caughtUp, "member 4 takes clients after its restart")
-	require.GreaterOrEqual(t, late.core.caughtUpFor, late.core.cfg.RequestTimeoutTicks)
+	require.GreaterOrEqual(t, late.core.caughtUpFor, late.core.cfg.RetransmitTicks)
 
 	later := &checkpoint{Seq: late.core.stable.seq + late.core.cfg.CheckpointInterval}
 	require.NoError(t, late.core.Step(1, resign(1, msgCheckpoint, encodeCheckpoint(later))))
