@@ -249,7 +249,7 @@ func TestByzantineClusterServesAfterAWholeRestart(t *testing.T) {
 
 // startByzantineCluster starts a 4-node Byzantine cluster of the bundled
 // service and returns it once every node answers.
-func startByzantineCluster(t *testing.T) *testCluster {
+func startByzantineCluster(t testing.TB) *testCluster {
 	t.Helper()
 	c := newTestClusterOf(t, cluster.Spec{Nodes: 4, Engine: cluster.EngineBFT}, testMachine(""))
 	for _, n := range c.cfg.Nodes {
