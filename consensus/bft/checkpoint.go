@@ -280,6 +280,16 @@ func (c *Core) rebuilt(st *checkpointState) {
 	c.log.Info("bft: rebuilt the stable checkpoint's state from the stored batches", "seq", st.seq)
 }
 
+// addCertVotes counts the signed checkpoints of a certificate another
+// message carried as their signers' checkpoint votes.
+func (c *Core) addCertVotes(cert [][]byte) {
+	for _, raw := range cert {
+		if e, err := c.v.decode(raw); err == nil {
+			c.addVote(e.from, e.body.(*checkpoint), raw)
+		}
+	}
+}
+
 // startFetch asks the members that signed a stable checkpoint this
 // replica has not reached for their state, or for the decided batches up
 // to it when batches is set: a replica within a window of it, whose

@@ -170,11 +170,7 @@ func (c *Core) receiveRejoinAnswer(from consensus.NodeID, a *rejoinAnswer) error
 	if a.Incarnation != g.incarnation {
 		return fmt.Errorf("%w: rejoin answer for incarnation %d, this rejoin is %d", errInvalid, a.Incarnation, g.incarnation)
 	}
-	for _, raw := range a.Checkpoints {
-		if e, err := c.v.decode(raw); err == nil {
-			c.addVote(e.from, e.body.(*checkpoint), raw)
-		}
-	}
+	c.addCertVotes(a.Checkpoints)
 	if g.target != 0 {
 		return nil
 	}

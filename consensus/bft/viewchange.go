@@ -259,11 +259,7 @@ func (c *Core) installNewView(nv *newView, raw []byte, plan newViewPlan) {
 	c.newView = raw
 	c.log.Info("bft: new view", "view", c.view, "primary", c.q.primary(c.view), "reproposed", len(nv.pps))
 	// The view changes prove a checkpoint at plan.low stable.
-	for _, rawCp := range plan.lowCert {
-		if e, err := c.v.decode(rawCp); err == nil {
-			c.addVote(e.from, e.body.(*checkpoint), rawCp)
-		}
-	}
+	c.addCertVotes(plan.lowCert)
 	for i, pp := range nv.pps {
 		if err := c.acceptPrePrepare(pp, nv.PrePrepares[i]); err != nil {
 			c.log.Debug("bft: re-proposed batch not taken", "seq", pp.Seq, "err", err)
