@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"strconv"
 
 	"github.com/synodvm/synod/internal/durable"
 )
@@ -50,9 +51,13 @@ type FileStorage struct {
 
 const (
 	// fileHeader names the records' format: 2 since requests carry
-	// several proposals and signatures cover the cluster's id.
-	fileHeader     = "synod-bft-records-2\n"
+	// several proposals and signatures cover the cluster's id. A new
+	// record kind, or any change an older synod would misread, takes the
+	// next number: an older synod then says the file is of a later
+	// format instead of calling its records malformed.
+	fileFormat     = 2
 	fileHeaderName = "synod-bft-records-"
+	fileHeader     = fileHeaderName + "2\n"
 	fileRecordHead = 8
 	// fileGrowth is how far ahead of the records the file is zeroed. A
 	// compaction writes that much again, and a growth step's sync writes
@@ -105,11 +110,7 @@ func (s *FileStorage) read() ([][]byte, error) {
 		return nil, fmt.Errorf("bft: read storage %s: %w", s.path, err)
 	}
 	if !bytes.HasPrefix(content, []byte(fileHeader)) {
-		if bytes.HasPrefix(content, []byte(fileHeaderName)) {
-			return nil, fmt.Errorf("%w: %s holds records of an earlier synod, which this one does not read; create the cluster again (synod init --byzantine)",
-				ErrEarlierFormat, s.path)
-		}
-		return nil, fmt.Errorf("%w: %s is not a record file of this version", ErrCorruptStorage, s.path)
+		return nil, s.wrongHeader(content)
 	}
 	var records, write [][]byte     // write: the records of an Append not yet ended
 	whole := int64(len(fileHeader)) // where the last whole Append ends
@@ -236,3 +237,22 @@ func writeRecordsFile(path string, records [][]byte) (end int64, err error) {
 
 // Close implements Storage.
 func (s *FileStorage) Close() error { return s.f.Close() }
+
+// wrongHeader says why content, which does not start with this format's
+// header, cannot be read: a record file of an earlier or a later synod
+// is not damage, and only an earlier one is for recreating the cluster.
+func (s *FileStorage) wrongHeader(content []byte) error {
+	line, _, whole := bytes.Cut(content, []byte("\n"))
+	version, isHeader := bytes.CutPrefix(line, []byte(fileHeaderName))
+	format, err := strconv.Atoi(string(version))
+	switch {
+	case !whole || !isHeader || err != nil:
+		return fmt.Errorf("%w: %s is not a record file of this version", ErrCorruptStorage, s.path)
+	case format > fileFormat:
+		return fmt.Errorf("%w: %s holds records of format %d, written by a later synod than this one (format %d): run that synod",
+			ErrLaterFormat, s.path, format, fileFormat)
+	default:
+		return fmt.Errorf("%w: %s holds records of an earlier synod, which this one does not read; create the cluster again (synod init --byzantine)",
+			ErrEarlierFormat, s.path)
+	}
+}

@@ -24,4 +24,8 @@ var ErrCorruptStorage = errors.New("bft: storage is damaged")
 // a format this one does not read.
 var ErrEarlierFormat = errors.New("bft: records of an earlier format")
 
+// ErrLaterFormat means the records were written by a later synod, whose
+// format this one does not know: not damage, and not to be set aside.
+var ErrLaterFormat = errors.New("bft: records of a later format")
+
 var crcTable = crc32.MakeTable(crc32.Castagnoli)

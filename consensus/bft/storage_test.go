@@ -131,6 +131,18 @@ func TestFileStorageRefusesAnEarlierFormat(t *testing.T) {
 	require.ErrorContains(t, err, "synod init --byzantine")
 }
 
+// Records of a later format are refused as such: neither read as records
+// that fail to decode nor taken for damage, which --rejoin would set
+// aside as lost.
+func TestFileStorageRefusesALaterFormat(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bft.records")
+	require.NoError(t, os.WriteFile(path, []byte("synod-bft-records-3\n"), 0o600))
+	_, err := OpenFileStorage(path)
+	require.ErrorIs(t, err, ErrLaterFormat)
+	require.NotErrorIs(t, err, ErrCorruptStorage)
+	require.ErrorContains(t, err, "later synod")
+}
+
 // A record that fails its checksum with records after it is damage, not a
 // torn write: the storage refuses to load.
 func TestFileStorageRefusesADamagedRecord(t *testing.T) {

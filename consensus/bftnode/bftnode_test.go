@@ -90,6 +90,13 @@ func TestRejoinReplacesOnlyALostOrDamagedStore(t *testing.T) {
 	b, err := os.ReadFile(aside[0])
 	require.NoError(t, err)
 	require.Equal(t, "not a record file", string(b))
+
+	later := []byte("synod-bft-records-3\n")
+	require.NoError(t, os.WriteFile(path, later, 0o600))
+	require.ErrorContains(t, replaceLostStore(dir, 1, logger), "later synod", "a store of a later format is not damage")
+	b, err = os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, later, b, "and it stays where it is")
 }
 
 // testEngineConfig is the engine config of member 1 of a 4-member cluster.
