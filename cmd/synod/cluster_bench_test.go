@@ -318,7 +318,7 @@ func cpuOf(b *testing.B, pids []int) time.Duration {
 // back in one run, with the load of BenchmarkReplicatedKV spread over
 // every node: requests per second, and p50/p99 latency in milliseconds.
 func BenchmarkByzantineKV(b *testing.B) {
-	const clients, requests = 16, 8000
+	const clients, requests = 64, 16000
 	modes := []struct {
 		name string
 		spec cluster.Spec

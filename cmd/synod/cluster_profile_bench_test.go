@@ -50,6 +50,13 @@ func BenchmarkByzantineKVProfile(b *testing.B) {
 	profileKV(b, cluster.Spec{Nodes: 4, Engine: cluster.EngineBFT}, 16, "bft-")
 }
 
+// BenchmarkByzantineKVProfile64 is BenchmarkByzantineKVProfile under 64
+// clients, the load at which issue 11 compares the Byzantine cluster's
+// throughput with raft's; its profiles are named node<id>-bft-c64-run<n>.pprof.
+func BenchmarkByzantineKVProfile64(b *testing.B) {
+	profileKV(b, cluster.Spec{Nodes: 4, Engine: cluster.EngineBFT}, 64, "bft-c64-")
+}
+
 // profileKV holds the load of clients on a cluster of spec, naming its
 // profiles with prefix.
 func profileKV(b *testing.B, spec cluster.Spec, clients int, prefix string) {

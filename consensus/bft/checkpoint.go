@@ -57,7 +57,12 @@ var errStateMismatch = fmt.Errorf("%w: state that does not match its certificate
 
 // stateDigest is the digest of a replica's state after executing seq.
 func stateDigest(seq, index uint64, data, dedup []byte) Digest {
-	app := sha256.Sum256(data)
+	return stateDigestOf(seq, index, sha256.Sum256(data), dedup)
+}
+
+// stateDigestOf is stateDigest with the application's state given by its
+// SHA-256, app.
+func stateDigestOf(seq, index uint64, app Digest, dedup []byte) Digest {
 	var w writer
 	w.raw([]byte("synod-bft-state "))
 	w.u64(seq)
@@ -71,11 +76,17 @@ func stateDigest(seq, index uint64, data, dedup []byte) Digest {
 // Data of consensus.Snapshot) at that point: this replica signs a
 // checkpoint for it and delivers what follows.
 func (c *Core) SnapshotTaken(seq uint64, data []byte) error {
+	return c.snapshotTaken(seq, data, sha256.Sum256(data))
+}
+
+// snapshotTaken is SnapshotTaken with data's SHA-256, app, computed by
+// the caller: Log hashes the snapshot off its loop (see Log.run).
+func (c *Core) snapshotTaken(seq uint64, data []byte, app Digest) error {
 	if c.due == nil || c.due.Seq != seq {
 		return fmt.Errorf("bft: no snapshot is due at %d", seq)
 	}
 	st := &checkpointState{seq: seq, index: c.due.Index, dedup: c.executed.encode(), data: data}
-	st.digest = stateDigest(seq, st.index, data, st.dedup)
+	st.digest = stateDigestOf(seq, st.index, app, st.dedup)
 	c.due = nil
 	if c.rebuilding {
 		c.rebuilt(st)

@@ -40,6 +40,13 @@ func startMemberOn(t *testing.T, ep consensus.Transport, dir string, id consensu
 
 func startMemberWith(t *testing.T, ep consensus.Transport, store Storage, id consensus.NodeID, n int) *member {
 	t.Helper()
+	return startMemberGated(t, ep, store, id, n, nil)
+}
+
+// startMemberGated is startMemberWith for an application that gives its
+// snapshots only once gate is closed (nil: at once).
+func startMemberGated(t *testing.T, ep consensus.Transport, store Storage, id consensus.NodeID, n int, gate <-chan struct{}) *member {
+	t.Helper()
 	cfg := testConfig(id, n)
 	// Ticks and timeouts long enough for a loaded machine under the race
 	// detector, where checking a signature takes a millisecond.
@@ -48,6 +55,9 @@ func startMemberWith(t *testing.T, ep consensus.Transport, store Storage, id con
 	m := &member{done: make(chan struct{})}
 	var err error
 	m.log, err = Start(cfg, store, ep, func() (consensus.Snapshot, error) {
+		if gate != nil {
+			<-gate
+		}
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		return m.history.Snapshot()
@@ -150,6 +160,50 @@ func TestLogOverMemnet(t *testing.T) {
 	st := members[0].log.Status()
 	require.Equal(t, consensus.NodeID(1), st.Leader, "the primary of view 0")
 	require.Equal(t, uint64(60), st.Applied)
+}
+
+// TestLogAgreesWhileItsApplicationTakesASnapshot gives two of four
+// members (the primary among them) an application that does not answer
+// for its checkpoint's snapshot: they go on voting meanwhile, so the
+// other two execute past the checkpoint, and once the snapshots come all
+// four agree. A member whose loop waited for its application took no
+// message until then, and with two such members no batch after the
+// checkpoint could be decided.
+func TestLogAgreesWhileItsApplicationTakesASnapshot(t *testing.T) {
+	net := runNetwork(t, 3, memnet.Faults{MinDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond})
+	gate := make(chan struct{})
+	var members []*member
+	for id := consensus.NodeID(1); id <= 4; id++ {
+		ep, err := net.Join(id)
+		require.NoError(t, err)
+		store, err := OpenFileStorage(filepath.Join(t.TempDir(), "bft.records"))
+		require.NoError(t, err)
+		var g <-chan struct{}
+		if id <= 2 {
+			g = gate
+		}
+		members = append(members, startMemberGated(t, ep, store, id, 4, g))
+	}
+	released := false
+	t.Cleanup(func() {
+		if !released {
+			close(gate)
+		}
+	})
+	// One batch a value, past the checkpoint (interval 4) and inside the
+	// window (8), which moves only once a quorum signs the checkpoint.
+	values := logtest.Values("v", 7)
+	for i := range values {
+		proposeAll(t, members[2:3], values[i:i+1])
+		waitAgree(t, members[2:], values[:i+1])
+	}
+	interval := members[0].log.core.cfg.CheckpointInterval
+	for _, m := range members[:2] {
+		require.LessOrEqual(t, uint64(len(m.entries())), interval, "a member whose application has not answered executed past its checkpoint")
+	}
+	close(gate)
+	released = true
+	waitAgree(t, members, values)
 }
 
 // TestLogRestarts stops members one at a time mid-run and starts them
