@@ -489,9 +489,29 @@ func (c *Core) caughtUp() bool {
 	case c.decidedPastAGap() || c.lastExec < c.reachedByACorrectMember():
 		return false
 	case c.certifiedSince > 0 && c.lastExec >= c.certifiedSince:
-		return true
+		return c.heardFromAQuorum()
 	}
 	return c.stable.seq == 0 && c.ticks >= c.askUntil && c.fetch == nil
+}
+
+// heardFromAQuorum reports whether this replica holds a checkpoint
+// message from each of quorum−1 other members (all at or above its
+// stable checkpoint: addVote and forgetThrough keep no others): with its
+// own, a quorum's word on how far they went, which members resend every
+// resend period. A certificate alone is not: the one of a state this
+// replica installed was already behind when it was sent, and a member
+// that installed the others' state while it heard nothing else from them
+// (their connections to its restarted node were not up again yet) took
+// clients on it and hung up on them at the others' next checkpoint
+// (issue 11).
+func (c *Core) heardFromAQuorum() bool {
+	others := 0
+	for id, votes := range c.votes {
+		if id != c.id && len(votes) > 0 {
+			others++
+		}
+	}
+	return others >= c.q.quorum-1
 }
 
 // decidedPastAGap reports whether this replica holds a decided batch

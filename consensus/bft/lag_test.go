@@ -163,3 +163,63 @@ func TestARestartedMemberTakesNoClientsBehindWhatACorrectMemberReached(t *testin
 	require.NoError(t, late.core.Step(2, resign(2, msgCheckpoint, encodeCheckpoint(later))))
 	require.Zero(t, late.core.Status().LeaderCommit, "f+1 members signed a later checkpoint than it executed")
 }
+
+// TestARestartedMemberThatHearsNoOneTakesNoClients: a restarted member
+// that installs the others' state, but hears nothing else from them (in a
+// real cluster, their connections to its node come back only when their
+// wait between dials runs out, while the state comes on a stream of its
+// own), does not know how far they went since that state's checkpoint:
+// it takes no clients until it holds the checkpoint messages of a quorum,
+// and then only once it has reached them. It took clients a resend
+// period after the install, and installed their next state, hanging up
+// on them (issue 11).
+func TestARestartedMemberThatHearsNoOneTakesNoClients(t *testing.T) {
+	h := newHarness(t, 4, 53)
+	late := h.replica(4)
+	window := late.core.cfg.Window
+	for round := 0; round < 50 && late.core.stable.seq == 0; round++ {
+		h.propose(h.replica(1), 1)
+		h.settle(100000)
+	}
+	h.cut[late.id] = true
+	busy := func(rounds int, until func() bool) {
+		for round := 0; round < rounds && !until(); round++ {
+			for _, r := range h.replicas {
+				if r != late {
+					h.propose(r, 1)
+				}
+			}
+			for range 300 {
+				h.step()
+			}
+		}
+	}
+	busy(100, func() bool { return h.replica(1).core.stable.seq > late.core.stable.seq+window })
+	require.Greater(t, h.replica(1).core.stable.seq, late.core.stable.seq+window, "the others went more than a window past member 4")
+
+	h.restart(late)
+	for _, r := range h.replicas {
+		if r != late {
+			r.behave = func(h *harness, from *replica, dst consensus.NodeID, data []byte) [][]byte {
+				if dst == late.id && msgType(data[0]) != msgStateTransfer {
+					return nil
+				}
+				return [][]byte{data}
+			}
+		}
+	}
+	delete(h.cut, late.id)
+	busy(100, func() bool { return late.core.Stats().StateTransfers > 0 })
+	require.Positive(t, late.core.Stats().StateTransfers, "member 4 installed the others' state")
+	installed := h.tick
+	busy(100, func() bool { return h.tick > installed+4*late.core.cfg.RetransmitTicks })
+	require.Greater(t, h.tick, installed+4*late.core.cfg.RetransmitTicks, "four resend periods passed")
+	require.Zero(t, late.core.Status().LeaderCommit, "member 4 heard nothing from the others since it installed their state")
+
+	for _, r := range h.replicas {
+		r.behave = nil
+	}
+	caughtUp := h.run(200000, func() bool { return late.core.Status().LeaderCommit > 0 })
+	require.True(t, caughtUp, "member 4 takes clients once it hears the others")
+	require.GreaterOrEqual(t, late.core.Status().Commit, h.replica(1).core.Status().Snapshot, "and once past their stable checkpoint")
+}

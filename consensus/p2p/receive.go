@@ -39,6 +39,9 @@ func (t *Transport) handleStream(s network.Stream) {
 		return
 	}
 	defer t.readers.Done()
+	if l, ok := t.links[from]; ok {
+		l.peerOpened()
+	}
 	done := make(chan struct{})
 	defer close(done)
 	if old, oldDone := t.recv[from].replace(s, done); old != nil {

@@ -119,6 +119,30 @@ func TestRestartedPeerIsReconnected(t *testing.T) {
 	require.Equal(t, consensus.Inbound{From: 2, Data: []byte("back")}, got)
 }
 
+// TestAPeerBackIsRedialledWhenItConnects: a peer that was down for a
+// while, so that our waits between dials have grown, is reached as soon
+// as it connects to us again, not when our wait runs out. A restarted
+// Byzantine member heard nothing from the members whose wait was long
+// (issue 11, docs/byzantine.md "When a restarted member takes
+// clients"). Node 1 waits an hour between failed dials here: only node
+// 2's connection can bring the link back within the test.
+func TestAPeerBackIsRedialledWhenItConnects(t *testing.T) {
+	c := newTestCluster(t, 2)
+	n2 := start(t, c, 2, nil)
+	n1 := start(t, c, 1, nil, func(o *Options) { o.MinBackoff, o.MaxBackoff = time.Hour, time.Hour })
+	waitConnected(t, n1, 2)
+
+	require.NoError(t, n2.Close())
+	require.Eventually(t, func() bool { return len(n1.Connected()) == 0 }, patience, 5*time.Millisecond,
+		"node 1 did not notice node 2 going away")
+
+	n2 = start(t, c, 2, nil)
+	waitConnected(t, n2, 1)
+	waitConnected(t, n1, 2)
+	require.NoError(t, n1.Send(2, []byte("after")))
+	require.Equal(t, "after", string(receive(t, n2, 1)[0].Data))
+}
+
 func TestJunkOnTheWireIsSurvived(t *testing.T) {
 	c := newTestCluster(t, 2)
 	var logs1 logSink
