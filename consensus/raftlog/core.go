@@ -76,6 +76,10 @@ type Core struct {
 	// held are the proposals a merging leader proposes at the next
 	// Ready (merge.go).
 	held []heldProposal
+	// lastIndex is the index of the last entry in this node's log as
+	// of the last Ready (raft's Readys carry every unstable entry, up to
+	// the last).
+	lastIndex uint64
 
 	// damage is the first error of the store that says it is damaged,
 	// seen as raft read it (damageWatch).
@@ -424,6 +428,12 @@ func (c *Core) HandleReady() ([]consensus.Apply, error) {
 		}
 		for i := 0; i < maxReadiesPerCall && c.rn.HasReady(); i++ {
 			rd := c.rn.Ready()
+			if !raft.IsEmptySnap(rd.Snapshot) {
+				c.lastIndex = rd.Snapshot.GetMetadata().GetIndex()
+			}
+			if n := len(rd.Entries); n > 0 {
+				c.lastIndex = rd.Entries[n-1].GetIndex()
+			}
 			if err := c.fillSnapshot(&rd); err != nil {
 				c.fail(err)
 				return c.failed

@@ -8,18 +8,27 @@ import (
 	pb "go.etcd.io/raft/v3/raftpb"
 )
 
-// A leader with Config.Merge holds the proposals it gets between two
-// Readys, its own and the ones followers forward, and proposes them at
-// the next Ready as few merged entries (proposeHeld). Under load every
-// node proposes a batch of its clients' inputs each round; as entries of
-// their own, each batch costs every replica an epoch, a wake of the guest
-// and a state hash check, for a handful of requests.
+// A leader with Config.Merge holds the proposals it gets, its own and the
+// ones followers forward, while entries it appended are still
+// uncommitted, and proposes them as few merged entries at the first Ready
+// after those commit (proposeHeld): one round of consensus in flight at a
+// time, which grows as the load does. Under load every node proposes a
+// batch of its clients' inputs each round; as entries of their own, each
+// batch costs every replica an epoch, a wake of the guest and a state
+// hash check, and the leader a durable write and an append to every
+// follower, for a handful of requests. With nothing in flight a proposal
+// goes out at the next Ready, so a lone client waits no longer.
 //
-// Holding is safe however leadership moves: what is held is proposed to
-// raft at the next Ready, which forwards it to a new leader (in one
-// envelope naming every proposal in it) or drops it like any proposal in
-// flight when the leader changes; proposers retry what does not come back
-// committed.
+// Holding is safe however leadership moves: a node that no longer leads
+// proposes what it held to raft at its next Ready, which forwards it to a
+// new leader (in one envelope naming every proposal in it) or drops it
+// like any proposal in flight when the leader changes; proposers retry
+// what does not come back committed. A leader that cannot commit loses
+// its leadership within an election timeout (CheckQuorum).
+
+// maxHeld bounds how many proposals a leader holds: beyond it they go out
+// without waiting for the entries in flight.
+const maxHeld = 1024
 
 // heldProposal is one proposal a leader holds, with the proposals its data
 // stands for (more than one when a follower forwards a merged entry).
@@ -53,12 +62,16 @@ func (c *Core) holdForwarded(m *pb.Message) (bool, error) {
 	return true, nil
 }
 
-// proposeHeld proposes what the leader holds, merged. A merged entry raft
-// drops (a leadership transfer, too many uncommitted bytes) is lost like
-// any proposal in flight when the leader changes: its proposers retry,
-// and this node's own proposals in it give back their slots now.
+// proposeHeld proposes what the leader holds, merged, unless entries in
+// its log are still uncommitted. A merged entry raft drops (a leadership
+// transfer, too many uncommitted bytes) is lost like any proposal in
+// flight when the leader changes: its proposers retry, and this node's
+// own proposals in it give back their slots now.
 func (c *Core) proposeHeld() error {
 	if len(c.held) == 0 {
+		return nil
+	}
+	if st := c.rn.BasicStatus(); st.RaftState == raft.StateLeader && st.HardState.GetCommit() < c.lastIndex && len(c.held) < maxHeld {
 		return nil
 	}
 	datas := make([][]byte, len(c.held))

@@ -90,3 +90,28 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 		assert.ErrorIs(t, err, errBadEnvelope, "%v", bad)
 	}
 }
+
+// TestLeaderHoldsWhileItsEntriesCommit: while the leader's last entries
+// are uncommitted, what it gets is held and goes out merged once they
+// commit, not as an entry per Ready; with nothing in flight a proposal
+// goes out at once.
+func TestLeaderHoldsWhileItsEntriesCommit(t *testing.T) {
+	c := newSimCluster(t, 3, mergeAll)
+	lead := c.waitLeader()
+	n := c.nodes[lead]
+	handle := func() {
+		applies, err := n.core.HandleReady()
+		require.NoError(t, err)
+		require.NoError(t, n.app.Apply(applies...))
+	}
+	for _, v := range []string{"a", "b", "c"} {
+		require.NoError(t, n.core.Propose([]byte(v)))
+		handle()
+	}
+	entries := c.converged()
+	assert.Equal(t, []string{"a", "b+c"}, entries[len(entries)-2:])
+	require.NoError(t, n.core.Propose([]byte("d")))
+	handle()
+	c.settle()
+	assert.Equal(t, "d", c.nodes[lead].app.Entries[len(c.nodes[lead].app.Entries)-1], "proposed alone, at once")
+}
