@@ -396,7 +396,7 @@ func (c *Core) Campaign() error {
 
 // HasReady reports whether HandleReady has work to do.
 func (c *Core) HasReady() bool {
-	return c.failed == nil && (c.hasHeldToDeliver() || len(c.held) > 0 || c.rn.HasReady())
+	return c.failed == nil && (c.hasHeldToDeliver() || c.heldDue() || c.rn.HasReady())
 }
 
 // maxReadiesPerCall bounds one HandleReady, so a backlog cannot starve
@@ -422,11 +422,17 @@ func (c *Core) HandleReady() ([]consensus.Apply, error) {
 			return c.failed
 		}
 		c.maybeSnapshot()
-		if err := c.proposeHeld(); err != nil {
-			c.fail(err)
-			return c.failed
-		}
-		for i := 0; i < maxReadiesPerCall && c.rn.HasReady(); i++ {
+		for i := 0; i < maxReadiesPerCall; i++ {
+			// Held proposals go out as soon as the log is committed,
+			// which may be at the Advance of the Ready before (this
+			// node's own write completing the quorum).
+			if err := c.proposeHeld(); err != nil {
+				c.fail(err)
+				return c.failed
+			}
+			if !c.rn.HasReady() {
+				break
+			}
 			rd := c.rn.Ready()
 			if !raft.IsEmptySnap(rd.Snapshot) {
 				c.lastIndex = rd.Snapshot.GetMetadata().GetIndex()

@@ -62,16 +62,24 @@ func (c *Core) holdForwarded(m *pb.Message) (bool, error) {
 	return true, nil
 }
 
+// heldDue reports whether the proposals held are to go out now: the
+// node holds some, and either no longer leads, or has its whole log
+// committed, or holds maxHeld.
+func (c *Core) heldDue() bool {
+	if len(c.held) == 0 {
+		return false
+	}
+	st := c.rn.BasicStatus()
+	return st.RaftState != raft.StateLeader || st.HardState.GetCommit() >= c.lastIndex || len(c.held) >= maxHeld
+}
+
 // proposeHeld proposes what the leader holds, merged, unless entries in
 // its log are still uncommitted. A merged entry raft drops (a leadership
 // transfer, too many uncommitted bytes) is lost like any proposal in
 // flight when the leader changes: its proposers retry, and this node's
 // own proposals in it give back their slots now.
 func (c *Core) proposeHeld() error {
-	if len(c.held) == 0 {
-		return nil
-	}
-	if st := c.rn.BasicStatus(); st.RaftState == raft.StateLeader && st.HardState.GetCommit() < c.lastIndex && len(c.held) < maxHeld {
+	if !c.heldDue() {
 		return nil
 	}
 	datas := make([][]byte, len(c.held))

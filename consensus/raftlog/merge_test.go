@@ -108,6 +108,7 @@ func TestLeaderHoldsWhileItsEntriesCommit(t *testing.T) {
 		require.NoError(t, n.core.Propose([]byte(v)))
 		handle()
 	}
+	assert.False(t, n.core.HasReady(), "nothing to do while the held proposals wait for the log to commit")
 	entries := c.converged()
 	assert.Equal(t, []string{"a", "b+c"}, entries[len(entries)-2:])
 	require.NoError(t, n.core.Propose([]byte("d")))
