@@ -73,8 +73,8 @@ type Core struct {
 	// yet seen committed, with when they were accepted.
 	nextSeq  uint64
 	inflight map[uint64]inflightProposal
-	// held are the proposals a merging leader proposes at the next
-	// Ready (merge.go).
+	// held are the proposals a merging leader holds while its log is
+	// uncommitted (merge.go).
 	held []heldProposal
 	// lastIndex is the index of the last entry in this node's log as
 	// of the last Ready (raft's Readys carry every unstable entry, up to
