@@ -323,7 +323,7 @@ func (s nodeSetup) run(ctx context.Context, history repairHistory) (*startAgain,
 	// Byzantine engine restarted from its records re-executes them as it
 	// starts, and can reach a checkpoint at once.
 	var started atomic.Pointer[replica.Node]
-	engine := raftlog.Config{TickInterval: m.tick, SnapshotEntries: m.snapshotEvery}
+	engine := raftlog.Config{TickInterval: m.tick, SnapshotEntries: m.snapshotEvery, Merge: entry.MergeInputs}
 	source := func() (consensus.Snapshot, error) {
 		n := started.Load()
 		if n == nil {

@@ -71,6 +71,14 @@ type Config struct {
 	// ErrBusy) beyond it: the back-pressure that keeps a fast proposer
 	// from queueing unbounded work behind a slow disk or network.
 	MaxInflightProposals int
+	// Merge, when set, lets the leader put the proposals it holds when
+	// it handles a Ready, its own and those the followers forwarded, into
+	// fewer log entries: given their data in the order they came, it
+	// returns the data of one entry that stands for the first n of them
+	// (n >= 1; batches[0] itself when none can join it). The log carries
+	// the merged data, so every node delivers the same entry. Unset,
+	// every proposal is an entry of its own.
+	Merge func(batches [][]byte) (merged []byte, n int)
 	// ProposalTimeoutTicks is how long an accepted proposal holds its
 	// in-flight slot (default 4×ElectionTicks). A proposal can be lost
 	// with its leader; the slot must come back, and the proposal counts

@@ -73,6 +73,13 @@ type Core struct {
 	// yet seen committed, with when they were accepted.
 	nextSeq  uint64
 	inflight map[uint64]inflightProposal
+	// held are the proposals a merging leader holds while its log is
+	// uncommitted (merge.go).
+	held []heldProposal
+	// lastIndex is the index of the last entry in this node's log as
+	// of the last Ready (raft's Readys carry every unstable entry, up to
+	// the last).
+	lastIndex uint64
 
 	// damage is the first error of the store that says it is damaged,
 	// seen as raft read it (damageWatch).
@@ -280,6 +287,15 @@ func (c *Core) Step(in consensus.Inbound) error {
 			kept = true
 			return c.stepSnapshot(m, in.Release, nil, nil, c.ticks)
 		}
+		if m.GetType() == pb.MsgProp && c.merging() {
+			if held, err := c.holdForwarded(m); held {
+				if err != nil {
+					c.m.invalidMessages.Inc()
+					return fmt.Errorf("raftlog: proposal forwarded by node %d: %w", in.From, err)
+				}
+				return nil
+			}
+		}
 		if err := c.rn.Step(m); err != nil {
 			c.m.invalidMessages.Inc()
 			return fmt.Errorf("raftlog: message %v from node %d: %w", m.GetType(), in.From, err)
@@ -303,7 +319,12 @@ func (c *Core) Propose(data []byte) error {
 			return ErrBusy
 		}
 		c.nextSeq++
-		err := c.rn.Propose(envelope{c.cfg.ID, c.nextSeq, data}.marshal())
+		var err error
+		if c.merging() {
+			c.held = append(c.held, heldProposal{[]proposalID{{c.cfg.ID, c.nextSeq}}, data})
+		} else {
+			err = c.rn.Propose(envelope{[]proposalID{{c.cfg.ID, c.nextSeq}}, data}.marshal())
+		}
 		if errors.Is(err, raft.ErrProposalDropped) {
 			c.m.proposalsRejected.Inc()
 			if c.rn.BasicStatus().Lead == raft.None {
@@ -375,7 +396,7 @@ func (c *Core) Campaign() error {
 
 // HasReady reports whether HandleReady has work to do.
 func (c *Core) HasReady() bool {
-	return c.failed == nil && (c.hasHeldToDeliver() || c.rn.HasReady())
+	return c.failed == nil && (c.hasHeldToDeliver() || c.heldDue() || c.rn.HasReady())
 }
 
 // maxReadiesPerCall bounds one HandleReady, so a backlog cannot starve
@@ -401,8 +422,24 @@ func (c *Core) HandleReady() ([]consensus.Apply, error) {
 			return c.failed
 		}
 		c.maybeSnapshot()
-		for i := 0; i < maxReadiesPerCall && c.rn.HasReady(); i++ {
+		for i := 0; i < maxReadiesPerCall; i++ {
+			// Held proposals go out as soon as the log is committed,
+			// which may be at the Advance of the Ready before (this
+			// node's own write completing the quorum).
+			if err := c.proposeHeld(); err != nil {
+				c.fail(err)
+				return c.failed
+			}
+			if !c.rn.HasReady() {
+				break
+			}
 			rd := c.rn.Ready()
+			if !raft.IsEmptySnap(rd.Snapshot) {
+				c.lastIndex = rd.Snapshot.GetMetadata().GetIndex()
+			}
+			if n := len(rd.Entries); n > 0 {
+				c.lastIndex = rd.Entries[n-1].GetIndex()
+			}
 			if err := c.fillSnapshot(&rd); err != nil {
 				c.fail(err)
 				return c.failed
@@ -570,9 +607,11 @@ func (c *Core) userEntry(e *pb.Entry) (consensus.Entry, bool, error) {
 	if err != nil {
 		return consensus.Entry{}, false, fmt.Errorf("committed entry %d: %w", e.GetIndex(), err)
 	}
-	if p, ok := c.inflight[env.seq]; ok && env.proposer == c.cfg.ID {
-		delete(c.inflight, env.seq)
-		c.m.proposal.Observe(c.cfg.Clock().Sub(p.accepted).Seconds())
+	for _, id := range env.ids {
+		if p, ok := c.inflight[id.seq]; ok && id.proposer == c.cfg.ID {
+			delete(c.inflight, id.seq)
+			c.m.proposal.Observe(c.cfg.Clock().Sub(p.accepted).Seconds())
+		}
 	}
 	return consensus.Entry{Index: e.GetIndex(), Data: env.data}, true, nil
 }

@@ -189,7 +189,7 @@ func newPlan(rng *rand.Rand, allowed FaultSet, byzantine bool) plan {
 		tick:              pick[time.Duration](rng, 10, 20, 50) * time.Millisecond,
 		downAfter:         pick[time.Duration](rng, 1, 3) * time.Second,
 		sealWindow:        pick[uint64](rng, 4, 32),
-		snapshotEvery:     pick[uint64](rng, 200, 1000, 10_000),
+		snapshotEvery:     pick[uint64](rng, 100, 500, 10_000),
 		epochInstructions: pick[uint64](rng, 50_000, 200_000),
 		hashEvery:         pick[uint64](rng, 8, 32, 256),
 		think:             pick[time.Duration](rng, 1, 10, 50) * time.Millisecond,

@@ -154,6 +154,7 @@ func (n *node) startRaft(p *process) (engine, error) {
 		HeartbeatTicks:  1,
 		SnapshotEntries: s.plan.snapshotEvery,
 		SnapshotSource:  n.snapshot,
+		Merge:           entry.MergeInputs,
 		Logger:          quiet,
 		Clock:           func() time.Time { return time.Unix(0, n.clock()) },
 	}

@@ -1,0 +1,118 @@
+package raftlog
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/synodvm/synod/consensus"
+)
+
+// joinAll merges every proposal into one entry, their data joined by "+".
+func joinAll(batches [][]byte) ([]byte, int) {
+	return bytes.Join(batches, []byte("+")), len(batches)
+}
+
+func mergeAll(cfg *Config) { cfg.Merge = joinAll }
+
+// TestLeaderMergesProposals: the proposals of every node in one round
+// commit as fewer entries, each proposal once, the same on every node, and
+// each proposer recognises its own inside a merged entry (its slots come
+// back at once, not when they expire).
+func TestLeaderMergesProposals(t *testing.T) {
+	c := newSimCluster(t, 3, mergeAll)
+	c.waitLeader()
+	var want []string
+	for round := range 3 {
+		for _, id := range c.ids {
+			v := string(rune('a'+round)) + string(rune('0'+id))
+			require.NoError(t, c.nodes[id].core.Propose([]byte(v)))
+			want = append(want, v)
+		}
+		c.settle()
+	}
+	entries := c.converged()
+	var got []string
+	for _, e := range entries {
+		got = append(got, strings.Split(e, "+")...)
+	}
+	assert.ElementsMatch(t, want, got, "every proposal committed exactly once")
+	assert.Less(t, len(entries), len(want), "the leader merged proposals: %q", entries)
+	for _, id := range c.ids {
+		assert.Zero(t, c.nodes[id].core.InflightProposals(), "node %d's proposals came back committed", id)
+	}
+}
+
+// TestHeldProposalDroppedGivesBackItsSlot: a proposal the leader holds for
+// merging and raft then drops (leadership is being handed over) is lost
+// like any proposal in flight at a leader change: its slot is free at once
+// and proposing it again commits it once.
+func TestHeldProposalDroppedGivesBackItsSlot(t *testing.T) {
+	c := newSimCluster(t, 3, mergeAll)
+	lead := c.waitLeader()
+	to, _ := c.followerAndOthers(lead)
+	n := c.nodes[lead]
+	require.NoError(t, n.core.TransferLeadership(to))
+	require.NoError(t, n.core.Propose([]byte("held")))
+	c.settle()
+	assert.Zero(t, n.core.InflightProposals(), "the dropped proposal's slot")
+	newLead := c.waitLeader()
+	require.Equal(t, to, newLead)
+	c.proposeAll([]consensus.NodeID{lead}, []string{"held"})
+	entries := c.converged()
+	count := 0
+	for _, e := range entries {
+		count += strings.Count("+"+e+"+", "+held+")
+	}
+	assert.Equal(t, 1, count, "committed once: %q", entries)
+}
+
+// TestEnvelopeRoundTrip: a lone proposal keeps the envelope every node has
+// always read; a merged one names every proposal in it.
+func TestEnvelopeRoundTrip(t *testing.T) {
+	lone := envelope{[]proposalID{{2, 300}}, []byte("data")}
+	b := lone.marshal()
+	require.Equal(t, byte(envelopeVersion), b[0])
+	got, err := unmarshalEnvelope(b)
+	require.NoError(t, err)
+	assert.Equal(t, lone, got)
+
+	merged := envelope{[]proposalID{{1, 5}, {3, 1 << 40}, {1, 6}}, []byte("a+b+c")}
+	got, err = unmarshalEnvelope(merged.marshal())
+	require.NoError(t, err)
+	assert.Equal(t, merged, got)
+
+	for _, bad := range [][]byte{nil, {9}, {mergedEnvelopeVersion}, {mergedEnvelopeVersion, 0}, {mergedEnvelopeVersion, 200, 1, 1}, {mergedEnvelopeVersion, 2, 1, 1, 1}} {
+		_, err := unmarshalEnvelope(bad)
+		assert.ErrorIs(t, err, errBadEnvelope, "%v", bad)
+	}
+}
+
+// TestLeaderHoldsWhileItsEntriesCommit: while the leader's last entries
+// are uncommitted, what it gets is held and goes out merged once they
+// commit, not as an entry per Ready; with nothing in flight a proposal
+// goes out at once.
+func TestLeaderHoldsWhileItsEntriesCommit(t *testing.T) {
+	c := newSimCluster(t, 3, mergeAll)
+	lead := c.waitLeader()
+	n := c.nodes[lead]
+	handle := func() {
+		applies, err := n.core.HandleReady()
+		require.NoError(t, err)
+		require.NoError(t, n.app.Apply(applies...))
+	}
+	for _, v := range []string{"a", "b", "c"} {
+		require.NoError(t, n.core.Propose([]byte(v)))
+		handle()
+	}
+	assert.False(t, n.core.HasReady(), "nothing to do while the held proposals wait for the log to commit")
+	entries := c.converged()
+	assert.Equal(t, []string{"a", "b+c"}, entries[len(entries)-2:])
+	require.NoError(t, n.core.Propose([]byte("d")))
+	handle()
+	c.settle()
+	assert.Equal(t, "d", c.nodes[lead].app.Entries[len(c.nodes[lead].app.Entries)-1], "proposed alone, at once")
+}
