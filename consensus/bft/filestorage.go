@@ -50,14 +50,13 @@ type FileStorage struct {
 }
 
 const (
-	// fileHeader names the records' format: 2 since requests carry
+	// fileFormat numbers the records' format: 2 since requests carry
 	// several proposals and signatures cover the cluster's id. A new
 	// record kind, or any change an older synod would misread, takes the
 	// next number: an older synod then says the file is of a later
 	// format instead of calling its records malformed.
 	fileFormat     = 2
 	fileHeaderName = "synod-bft-records-"
-	fileHeader     = fileHeaderName + "2\n"
 	fileRecordHead = 8
 	// fileGrowth is how far ahead of the records the file is zeroed. A
 	// compaction writes that much again, and a growth step's sync writes
@@ -71,6 +70,10 @@ const (
 	recordContinues = 1 << 31
 	maxRecordBytes  = recordContinues - 1
 )
+
+// fileHeader is the first line of a record file of this format, made
+// from fileFormat so that a new format is one number to change.
+var fileHeader = fileHeaderName + strconv.Itoa(fileFormat) + "\n"
 
 // OpenFileStorage opens the storage file at path, creating it if it does
 // not exist.
