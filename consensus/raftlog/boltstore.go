@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -22,13 +24,20 @@ import (
 // StoreFileName is the raft store's file inside a node's data directory.
 const StoreFileName = "raft.db"
 
-// storeFormat is written into every store and checked on open. Change it
-// whenever the layout below changes incompatibly.
-const storeFormat = "synod-raft/3"
+// storeFormatNumber is the layout below, the write-ahead log's included.
+// Raise it whenever the layout changes incompatibly: this synod then
+// tells a later one's store from a damaged one by the number alone.
+const storeFormatNumber = 3
+
+// storeFormatPrefix begins the format of every synod raft store.
+const storeFormatPrefix = "synod-raft/"
+
+// storeFormat is written into every store and checked on open.
+var storeFormat = storeFormatPrefix + strconv.Itoa(storeFormatNumber)
 
 // storeFormatBeforeWAL is the format of stores made before the write-ahead
 // log: they open, and their first write upgrades them.
-const storeFormatBeforeWAL = "synod-raft/2"
+const storeFormatBeforeWAL = storeFormatPrefix + "2"
 
 // Layout. Bucket "meta" holds the keys below; bucket "entries" maps an
 // 8-byte big-endian index to a sealed value (checksum.go): the entry's
@@ -69,6 +78,11 @@ const entryHeaderSize = ChecksumSize + 8
 // ErrCorruptStore means the store file is damaged or is not a synod raft
 // store. The node refuses to start rather than reset its history.
 var ErrCorruptStore = errors.New("raft store is corrupted or not a synod raft store")
+
+// ErrLaterFormat means the store was written by a later synod, whose
+// layout this one does not know. It is not damage: --rejoin leaves it in
+// place, and the later synod reads it.
+var ErrLaterFormat = errors.New("raft store of a later format")
 
 // ErrForeignStore means the store belongs to another cluster or node.
 var ErrForeignStore = errors.New("raft store belongs to another cluster or node")
@@ -197,6 +211,21 @@ func OpenBoltStore(dataDir string, id Identity) (*BoltStore, error) {
 	return s, nil
 }
 
+// checkStoreFormat accepts the formats this synod reads and tells a later
+// synod's store from a damaged one.
+func checkStoreFormat(format []byte) error {
+	f := string(format)
+	if f == storeFormat || f == storeFormatBeforeWAL {
+		return nil
+	}
+	if n, ok := strings.CutPrefix(f, storeFormatPrefix); ok {
+		if number, err := strconv.Atoi(n); err == nil && number > storeFormatNumber {
+			return fmt.Errorf("%w: format %q, written by a later synod than this one (format %q): run that synod", ErrLaterFormat, f, storeFormat)
+		}
+	}
+	return fmt.Errorf("%w: format %q, want %q", ErrCorruptStore, f, storeFormat)
+}
+
 // describeOSError adds the likely cause to the errors an operator can fix.
 func describeOSError(err error) error {
 	switch {
@@ -303,11 +332,16 @@ func (s *BoltStore) load(id Identity) error {
 	var taken walTaken
 	err := s.view(func(tx *bolt.Tx) error {
 		meta, ents := tx.Bucket(metaBucket), tx.Bucket(entriesBucket)
-		if meta == nil || ents == nil {
+		if meta == nil {
 			return fmt.Errorf("%w: its buckets are missing", ErrCorruptStore)
 		}
-		if f := meta.Get(keyFormat); string(f) != storeFormat && string(f) != storeFormatBeforeWAL {
-			return fmt.Errorf("%w: format %q, want %q", ErrCorruptStore, f, storeFormat)
+		// The format first: a later synod's store may lay out the rest
+		// differently.
+		if err := checkStoreFormat(meta.Get(keyFormat)); err != nil {
+			return err
+		}
+		if ents == nil {
+			return fmt.Errorf("%w: its buckets are missing", ErrCorruptStore)
 		}
 		if c := meta.Get(keyCluster); string(c) != id.ClusterID {
 			return fmt.Errorf("%w: it holds cluster %q, not %q", ErrForeignStore, c, id.ClusterID)

@@ -189,6 +189,7 @@ func TestStoreRefusesForeignOrDamagedData(t *testing.T) {
 		{name: "a bit flipped inside a log entry", prepare: flipEntryBit, id: testIdentity, want: ErrCorruptStore},
 		{name: "a bit flipped in the hard state", prepare: flipMetaBit(keyHardState), id: testIdentity, want: ErrCorruptStore},
 		{name: "snapshot data file missing", prepare: removeSnapshotFile, id: testIdentity, want: ErrCorruptStore},
+		{name: "a store of a later format", prepare: laterFormat, id: testIdentity, want: ErrLaterFormat},
 		{name: "no store", prepare: func(*testing.T, string) {}, id: testIdentity, want: ErrMissingStore},
 	}
 	for _, tt := range tests {
@@ -223,6 +224,21 @@ func foreignBolt(t *testing.T, dir string) {
 	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucket([]byte("something-else"))
 		return err
+	}))
+	require.NoError(t, db.Close())
+}
+
+// laterFormat leaves a store as a later synod would: a format number
+// past this one's, and a layout this one may not know.
+func laterFormat(t *testing.T, dir string) {
+	makeStore(t, dir)
+	db, err := bolt.Open(filepath.Join(dir, StoreFileName), 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(entriesBucket); err != nil {
+			return err
+		}
+		return tx.Bucket(metaBucket).Put(keyFormat, []byte("synod-raft/4"))
 	}))
 	require.NoError(t, db.Close())
 }

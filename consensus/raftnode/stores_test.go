@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/synodvm/synod/consensus/cluster"
 	"github.com/synodvm/synod/consensus/raftlog"
@@ -46,4 +47,28 @@ func TestRejoinReplacesOnlyALostStore(t *testing.T) {
 	require.NoError(t, os.RemoveAll(dir))
 	_, err = Start(cfg, me.ID, Options{})
 	require.ErrorIs(t, err, raftlog.ErrMissingStore)
+}
+
+// A store written by a later synod is not damage: --rejoin refuses to set
+// it aside, so that the later synod can still read it.
+func TestRejoinLeavesALaterFormatInPlace(t *testing.T) {
+	cfg, err := CreateCluster(filepath.Join(t.TempDir(), "c"), cluster.Spec{Nodes: 3})
+	require.NoError(t, err)
+	me := cfg.Nodes[0]
+	dir := cfg.Path(me.DataDir)
+	db, err := bolt.Open(filepath.Join(dir, raftlog.StoreFileName), 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("meta")).Put([]byte("format"), []byte("synod-raft/9"))
+	}))
+	require.NoError(t, db.Close())
+
+	for _, rejoin := range []bool{false, true} {
+		_, err = Start(cfg, me.ID, Options{Rejoin: rejoin})
+		require.ErrorIs(t, err, raftlog.ErrLaterFormat, "rejoin %v", rejoin)
+		assert.Contains(t, err.Error(), "later synod")
+	}
+	aside, err := filepath.Glob(filepath.Join(dir, "lost-*"))
+	require.NoError(t, err)
+	assert.Empty(t, aside, "nothing is set aside")
 }
