@@ -578,7 +578,7 @@ func (c *Core) execute() {
 				data, n := c.merged(items)
 				items = items[n:]
 				c.lastIndex++
-				entries = append(entries, consensus.Entry{Index: c.lastIndex, Data: data, Proposer: r.Origin})
+				entries = append(entries, consensus.Entry{Index: c.lastIndex, Data: data, Proposer: r.Origin, Batch: pp.Seq})
 			}
 		}
 		c.lastExec++
