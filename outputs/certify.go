@@ -449,7 +449,7 @@ func (c *Certifier) Withdraw(done func(Output) bool) {
 // not waiting: performed, or never addressed here (a faulty member's).
 func (c *Certifier) dropStaleVotes() {
 	for seq := range c.votes {
-		if !c.wants(seq) {
+		if seq <= c.through && !c.isWaiting(seq) {
 			delete(c.votes, seq)
 		}
 	}
@@ -528,25 +528,18 @@ func (c *Certifier) Receive(from consensus.NodeID, msg []byte) {
 	}
 }
 
-// receivedGroup is one group as a message carries it; its tree and
-// signed are built only once the node wants a vote from it.
+// receivedGroup is one group as a message carries it, its tree built.
 type receivedGroup struct {
-	signed    *signedGroup
-	signature []byte // in the message
-	targets   []consensus.NodeID
-	seqs      []uint64
-	digest    []hash
-	tree      groupTree
+	signed  *signedGroup
+	targets []consensus.NodeID
+	seqs    []uint64
+	digest  []hash
+	tree    groupTree
 }
 
 // receiveGroups takes the signed groups of one message, all of them or,
-// when one does not parse, none. The trees are built outside the lock,
-// and only for groups that hold an output this node still wants votes
-// for: each member sends its groups to every node they hold outputs
-// for, and an output is performed once f+1 signatures agree, so most of
-// the groups a node gets came after it performed everything they hold
-// for it (their trees were a fifth of the certifier's CPU). The
-// signatures are checked only when a vote could count.
+// when one does not parse, none. The trees are built here, outside the
+// lock; the signatures are checked only when a vote could count.
 func (c *Certifier) receiveGroups(from consensus.NodeID, b []byte) {
 	var groups []receivedGroup
 	for len(b) > 0 {
@@ -566,20 +559,10 @@ func (c *Certifier) receiveGroups(from consensus.NodeID, b []byte) {
 			g.seqs[i] = binary.BigEndian.Uint64(r[8:])
 			copy(g.digest[i][:], r[16:groupRecordSize])
 		}
-		g.signature = b[size-ed25519.SignatureSize : size]
+		g.tree = newGroupTree(g.digest)
+		g.signed = &signedGroup{from: from, size: uint32(n), root: g.tree.root(), signature: slices.Clone(b[size-ed25519.SignatureSize : size])}
 		groups = append(groups, g)
 		b = b[size:]
-	}
-	c.mu.Lock()
-	groups = slices.DeleteFunc(groups, func(g receivedGroup) bool { return !c.wantsAnyOf(g) })
-	c.mu.Unlock()
-	if len(groups) == 0 {
-		return
-	}
-	for i := range groups {
-		g := &groups[i]
-		g.tree = newGroupTree(g.digest)
-		g.signed = &signedGroup{from: from, size: uint32(len(g.seqs)), root: g.tree.root(), signature: slices.Clone(g.signature)}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -588,7 +571,7 @@ func (c *Certifier) receiveGroups(from consensus.NodeID, b []byte) {
 			if g.targets[i] != c.cfg.Self {
 				continue // for another node: a leaf of the tree, no more
 			}
-			if !c.wants(seq) {
+			if seq <= c.through && !c.isWaiting(seq) {
 				continue // performed already, or never addressed here
 			}
 			votes := c.votes[seq]
@@ -603,23 +586,6 @@ func (c *Certifier) receiveGroups(from consensus.NodeID, b []byte) {
 		}
 	}
 	c.release()
-}
-
-// wants reports whether votes for the output seq addressed here may
-// still count: it is waiting, or not yet held. Called with mu held.
-func (c *Certifier) wants(seq uint64) bool {
-	return seq > c.through || c.isWaiting(seq)
-}
-
-// wantsAnyOf reports whether g holds an output addressed here that this
-// node wants votes for. Called with mu held.
-func (c *Certifier) wantsAnyOf(g receivedGroup) bool {
-	for i, seq := range g.seqs {
-		if g.targets[i] == c.cfg.Self && c.wants(seq) {
-			return true
-		}
-	}
-	return false
 }
 
 func (c *Certifier) isWaiting(seq uint64) bool {
