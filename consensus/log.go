@@ -20,6 +20,13 @@ type Entry struct {
 	// signed by its member), so that the entry can be held to what that
 	// member may say; 0 where it does not (raft trusts every member).
 	Proposer NodeID
+	// Batch, where not 0, is the unit of agreement the entry was decided
+	// in (the Byzantine engine: the batch's sequence number). The entries
+	// of one batch come consecutively in one Apply, and every member is
+	// given the same batches, so the application may take them as one:
+	// the replica delivers their client inputs in one epoch. 0 where the
+	// engine makes no such promise (raft's Applies depend on timing).
+	Batch uint64
 }
 
 // Snapshot is application state as of a log index: the user of the log

@@ -23,20 +23,9 @@ const MaxClockAhead = 2 * time.Second
 // only times within ahead of some correct member's clock.
 func CheckProposedTime(now func() time.Time, ahead time.Duration) func(data []byte) error {
 	return func(data []byte) error {
-		e, err := entry.Decode(data)
-		if err != nil {
-			return nil // the replicas ignore it alike
-		}
-		var t int64
-		switch e := e.(type) {
-		case entry.Seal:
-			t = e.Time
-		case entry.Inputs:
-			t = e.Time
-		case entry.Boot:
-			t = e.Time
-		default:
-			return nil
+		t, ok := entry.ProposedTime(data)
+		if !ok {
+			return nil // none, or the replicas ignore it alike
 		}
 		if limit := now().Add(ahead).UnixNano(); t > limit {
 			return fmt.Errorf("its time %s is more than %v ahead of this member's clock", time.Unix(0, t).UTC().Format(time.RFC3339), ahead)

@@ -341,6 +341,7 @@ func (n *Node) apply(a consensus.Apply) error {
 	// ordered that mean nothing.
 	var undecodable, forgedFrom []uint64
 	var lastErr error
+	given := make([]Given, 0, len(a.Entries))
 	for _, c := range a.Entries {
 		e, err := entry.Decode(c.Data)
 		if err != nil {
@@ -357,8 +358,9 @@ func (n *Node) apply(a consensus.Apply) error {
 		if n.cfg.OnCommit != nil && e != nil {
 			n.cfg.OnCommit(e)
 		}
-		n.rep.CommitEntry(c.Index, e)
+		given = append(given, Given{Index: c.Index, Batch: c.Batch, E: e})
 	}
+	n.rep.CommitEntries(given)
 	if len(undecodable) > 0 {
 		n.log.Warn("ignoring undecodable log entries", "first_index", undecodable[0], "entries", len(undecodable), "err", lastErr)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // errMalformed is the decoder's answer to bytes that are not a message:
@@ -22,8 +23,17 @@ func (w *writer) u64(v uint64)   { w.b = binary.BigEndian.AppendUint64(w.b, v) }
 func (w *writer) raw(v []byte)   { w.b = append(w.b, v...) }
 func (w *writer) bytes(v []byte) { w.u32(uint32(len(v))); w.raw(v) }
 
-// list writes a count and then each item length-prefixed.
+// list writes a count and then each item length-prefixed. It makes room
+// for them all first: a batch's requests, written for its digest, its
+// pre-prepare and its records, grew the buffer step by step, and that
+// was the largest allocation site in the 64-client profile (14% of the
+// bytes the nodes allocated).
 func (w *writer) list(items [][]byte) {
+	size := 4 + 4*len(items)
+	for _, v := range items {
+		size += len(v)
+	}
+	w.b = slices.Grow(w.b, size)
 	w.u32(uint32(len(items)))
 	for _, v := range items {
 		w.bytes(v)

@@ -69,6 +69,9 @@ type replica struct {
 	// wrongState makes the replica digest a state other than its own at
 	// every checkpoint.
 	wrongState bool
+	// lastBatch is the highest batch (consensus.Entry.Batch) its core
+	// has delivered entries of since it started.
+	lastBatch uint64
 }
 
 type packet struct {
@@ -188,6 +191,7 @@ func (h *harness) handle(r *replica) {
 		for _, s := range rd.Snapshots {
 			h.send(r, s.To, append(slices.Clip(s.Head), s.Body...))
 		}
+		h.checkBatches(r, rd.Applies)
 		require.NoError(h.t, r.history.Apply(rd.Applies...), "replica %d", r.id)
 		if rd.SnapshotDue != nil {
 			require.Equal(h.t, rd.SnapshotDue.Index, r.history.Index, "replica %d: snapshot due at another index than applied", r.id)
@@ -433,4 +437,19 @@ func (h *harness) restart(r *replica) {
 	require.NoError(h.t, err, "restart replica %d", r.id)
 	r.core = core
 	r.history = logtest.History{}
+	r.lastBatch = 0
+}
+
+// checkBatches requires what consensus.Entry.Batch promises: every entry
+// names its batch, and the entries of one batch come together in one
+// Apply, batches in order.
+func (h *harness) checkBatches(r *replica, applies []consensus.Apply) {
+	for _, a := range applies {
+		done := r.lastBatch
+		for _, e := range a.Entries {
+			require.Greater(h.t, e.Batch, done, "replica %d: entry %d of batch %d after the Apply that ended batch %d", r.id, e.Index, e.Batch, done)
+			require.GreaterOrEqual(h.t, e.Batch, r.lastBatch, "replica %d: entry %d of batch %d after batch %d", r.id, e.Index, e.Batch, r.lastBatch)
+			r.lastBatch = e.Batch
+		}
+	}
 }

@@ -59,3 +59,26 @@ func TestMergeInputsStaysWithinTheLimits(t *testing.T) {
 	_, err := Decode(merged)
 	assert.NoError(t, err)
 }
+
+func TestProposedTimeIsTheTimeTheEntryCarries(t *testing.T) {
+	conn := ConnID{Node: 2, Serial: 1}
+	in := Inputs{Time: 41, Entries: []Entry{ConnOpen{Conn: conn, Port: 80}, ConnData{Conn: conn, Data: []byte("hi")}}}
+	for _, c := range []struct {
+		e    Entry
+		time int64
+		has  bool
+	}{
+		{in, 41, true},
+		{Seal{Through: 3, Time: 42}, 42, true},
+		{Boot{Time: 43, EpochInstructions: 1}, 43, true},
+		{ConnData{Conn: conn, Data: []byte("x")}, 0, false},
+	} {
+		got, ok := ProposedTime(Encode(c.e))
+		require.Equal(t, c.has, ok, "%T", c.e)
+		require.Equal(t, c.time, got, "%T", c.e)
+	}
+	_, ok := ProposedTime([]byte{byte(KindInputs), 0x80})
+	require.False(t, ok, "an Inputs batch whose head does not decode")
+	_, ok = ProposedTime(nil)
+	require.False(t, ok)
+}

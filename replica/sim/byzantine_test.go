@@ -117,12 +117,14 @@ func TestByzantineBehaviours(t *testing.T) {
 }
 
 // TestByzantineMemberRejoinsAfterLosingItsStore is seed 1, where a
-// garbage flood runs beside a lost store: member 1's (the first view's
-// primary) at 10.3 s; it comes back from a rejoin mark alone and rejoins
-// at 11.3 s, and the invariants hold through the rejoin.
+// garbage flood runs beside lost stores: members come back from a rejoin
+// mark alone and rejoin, and the invariants hold through the rejoins.
+// (The seed lost one store, the first view's primary's, until the
+// replicas delivered the inputs of an agreed batch in one epoch, which
+// changed its run; it loses three since.)
 func TestByzantineMemberRejoinsAfterLosingItsStore(t *testing.T) {
 	r := runByzantine(t, 1, GarbageFlood)
-	assert.Equal(t, uint64(1), r.Faults.StoreLosses)
+	assert.Positive(t, r.Faults.StoreLosses)
 	assert.Positive(t, r.Operations, "the clients got answers")
 	assert.Zero(t, r.Byzantine.Uncertified)
 }

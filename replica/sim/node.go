@@ -333,6 +333,7 @@ func (n *node) apply(a consensus.Apply) {
 		}
 		p.port.HangUpAll()
 	}
+	given := make([]replica.Given, 0, len(a.Entries))
 	for _, c := range a.Entries {
 		e, err := entry.Decode(c.Data)
 		if err != nil {
@@ -352,8 +353,9 @@ func (n *node) apply(a consensus.Apply) {
 			p.port.committed(e)
 			n.forgeInputs(e)
 		}
-		p.rep.CommitEntry(c.Index, e)
+		given = append(given, replica.Given{Index: c.Index, Batch: c.Batch, E: e})
 	}
+	p.rep.CommitEntries(given)
 }
 
 // snapshot is the raft core's snapshot source: outputs are routed first,
