@@ -449,7 +449,7 @@ func startLog(s nodeSetup, engine raftlog.Config, source consensus.SnapshotSourc
 	registry prometheus.Registerer) (log consensus.Log, raft *raftnode.Node, err error) {
 	if s.cfg.Engine == cluster.EngineBFT {
 		log, err := bftnode.Start(s.cfg, s.self, bftnode.Options{TickInterval: engine.TickInterval, Logger: logger, Metrics: registry,
-			CheckRequest: replica.CheckProposedTime(time.Now, replica.MaxClockAhead), Wire: faultyWire(s.faulty), Rejoin: s.rejoin, Merge: engine.Merge}, source)
+			CheckRequest: replica.CheckProposedTime(time.Now, replica.MaxClockAhead), Wire: faultyWire(s.faulty), Rejoin: s.rejoin}, source)
 		return log, nil, err
 	}
 	engine.SnapshotSource = source

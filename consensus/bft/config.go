@@ -93,18 +93,6 @@ type Config struct {
 	// are not yet executed (default 1024). A proposer beyond it gets
 	// ErrBusy; a member that floods requests fills only its own share.
 	MaxPendingRequests int
-	// Merge, when set, joins consecutive proposals of one request into
-	// one entry as the request executes: given the data of the proposals
-	// not yet delivered, it returns the data of one entry that stands for
-	// the first n of them (n >= 1; items[0] itself when none can join
-	// it). It must depend on the data alone, since every member executes
-	// the batch. A member's proposals that come while its request waits
-	// go out as one request (see Core.Propose), five or so of them under
-	// load, and the replica ran an epoch (a wake of the guest, its poll,
-	// a delivery) for each; joined, it runs one a request. Entries join
-	// only within a request, so each still has the one proposer the
-	// replica holds it to. Unset, every proposal is an entry of its own.
-	Merge func(items [][]byte) (merged []byte, n int)
 
 	// RequestTimeoutTicks is how long a replica waits for a request it
 	// holds to execute before it suspects the primary (default 20). Too

@@ -574,11 +574,9 @@ func (c *Core) execute() {
 			}
 			c.executed.add(r.key())
 			c.dropPending(r.key())
-			for items := r.Items; len(items) > 0; {
-				data, n := c.merged(items)
-				items = items[n:]
+			for _, item := range r.Items {
 				c.lastIndex++
-				entries = append(entries, consensus.Entry{Index: c.lastIndex, Data: data, Proposer: r.Origin, Batch: pp.Seq})
+				entries = append(entries, consensus.Entry{Index: c.lastIndex, Data: item, Proposer: r.Origin, Batch: pp.Seq})
 			}
 		}
 		c.lastExec++
@@ -593,17 +591,4 @@ func (c *Core) execute() {
 	if len(entries) > 0 {
 		c.ready.Applies = append(c.ready.Applies, consensus.Apply{Entries: entries})
 	}
-}
-
-// merged is the data of the entry that stands for the first n of items
-// (Config.Merge), the first alone without a Merge or when Merge answers
-// out of bounds.
-func (c *Core) merged(items [][]byte) (data []byte, n int) {
-	if c.cfg.Merge == nil || len(items) < 2 {
-		return items[0], 1
-	}
-	if data, n = c.cfg.Merge(items); n < 1 || n > len(items) {
-		return items[0], 1
-	}
-	return data, n
 }

@@ -44,9 +44,6 @@ type Options struct {
 	// CheckRequest is bft.Config.CheckRequest: what another member's
 	// request must pass to be ordered.
 	CheckRequest func(data []byte) error
-	// Merge is bft.Config.Merge: how the proposals of one request join
-	// into fewer entries as it executes.
-	Merge func(items [][]byte) (merged []byte, n int)
 	// Rejoin replaces a lost or damaged record store: what is left of it
 	// is set aside, and the node starts from a new store that rejoins the
 	// cluster without signing anything its lost store may have signed
@@ -82,7 +79,7 @@ func Start(cfg *cluster.Config, self consensus.NodeID, opts Options, source cons
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	ecfg := bft.Config{ID: self, Cluster: cfg.ClusterID, TickInterval: opts.TickInterval, Logger: opts.Logger, CheckRequest: opts.CheckRequest, Merge: opts.Merge}
+	ecfg := bft.Config{ID: self, Cluster: cfg.ClusterID, TickInterval: opts.TickInterval, Logger: opts.Logger, CheckRequest: opts.CheckRequest}
 	if ecfg.PrivateKey, ecfg.PublicKeys, err = Keys(cfg, self); err != nil {
 		return nil, err
 	}

@@ -76,7 +76,6 @@ func (s *Sim) bftConfig(n *node) bft.Config {
 		ViewChangeTimeoutTicks: 20, MaxViewChangeTimeoutTicks: 160,
 		RetransmitTicks: 4,
 		CheckRequest:    replica.CheckProposedTime(func() time.Time { return time.Unix(0, n.clock()) }, replica.MaxClockAhead),
-		Merge:           entry.MergeInputs,
 		// The engine's view changes, state transfers and refusals are
 		// what a liveness failure is usually made of: they go into the
 		// trace (its last events print with a violation).
