@@ -21,11 +21,14 @@ type reply struct {
 	data []byte
 	seq  uint64
 	cert outputs.Certificate
+	// wire is set when data is already what goes on the wire: the rest
+	// of a reply the node began to write itself.
+	wire bool
 }
 
 // bytes is what goes on the wire: the data, or its frame.
 func (r reply) bytes(framed bool) []byte {
-	if !framed {
+	if !framed || r.wire {
 		return r.data
 	}
 	return outputs.AppendCertifiedSend(nil, r.seq, r.data, r.cert)
