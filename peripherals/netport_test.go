@@ -223,23 +223,34 @@ func TestNetPortKeepsRepliesInOrderWhenTheClientIsSlow(t *testing.T) {
 	got := log.waitFor(t, func(es []entry.Entry) bool { return len(es) == 1 })
 	id := got[0].(entry.ConnOpen).Conn
 
-	// 16 MiB, far more than loopback socket buffers hold unread.
+	// 16 MiB, far more than loopback socket buffers hold unread, sent
+	// before the client reads. On a goroutine of its own, so that a Send
+	// that blocks fails the test instead of hanging it.
 	const replies, size = 4096, 4096
 	var want []byte
 	for i := range replies {
 		r := fmt.Appendf(nil, "%08d", i)
-		r = append(r, make([]byte, size-len(r))...)
-		want = append(want, r...)
-		n.Send(id, r)
+		want = append(want, append(r, make([]byte, size-len(r))...)...)
 	}
-	n.mu.Lock()
-	cc := n.conns[id.Serial]
-	n.mu.Unlock()
-	cc.wmu.Lock()
-	queued := cc.queuedReplies
-	cc.wmu.Unlock()
-	require.Positive(t, queued, "the socket filled, so replies waited for the writer")
-	n.Close(id)
+	queued := make(chan int, 1)
+	go func() {
+		for i := range replies {
+			n.Send(id, want[i*size:(i+1)*size])
+		}
+		n.mu.Lock()
+		cc := n.conns[id.Serial]
+		n.mu.Unlock()
+		cc.wmu.Lock()
+		queued <- cc.queuedReplies
+		cc.wmu.Unlock()
+		n.Close(id)
+	}()
+	select {
+	case q := <-queued:
+		require.Positive(t, q, "the socket filled, so replies waited for the writer")
+	case <-time.After(10 * time.Second):
+		t.Fatal("Send blocked on a client that does not read")
+	}
 	require.NoError(t, c.SetReadDeadline(time.Now().Add(30*time.Second)))
 	all, err := io.ReadAll(c)
 	require.NoError(t, err)
