@@ -21,14 +21,11 @@ type reply struct {
 	data []byte
 	seq  uint64
 	cert outputs.Certificate
-	// wire is set when data is already what goes on the wire: the rest
-	// of a reply the node began to write itself.
-	wire bool
 }
 
 // bytes is what goes on the wire: the data, or its frame.
 func (r reply) bytes(framed bool) []byte {
-	if !framed || r.wire {
+	if !framed {
 		return r.data
 	}
 	return outputs.AppendCertifiedSend(nil, r.seq, r.data, r.cert)

@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/synodvm/synod/consensus"
@@ -107,15 +106,6 @@ type clientConn struct {
 	id   entry.ConnID
 	conn net.Conn
 	out  chan reply // zero element: close after writing what precedes it
-	// direct writes to the socket without waiting, or is nil when the
-	// connection has no descriptor (tests' pipes).
-	direct *directWriter
-	// wmu guards direct, started and queuedReplies: a reply is written by the
-	// node's goroutine itself only while none waits in out, or the
-	// client would get its replies out of order.
-	wmu           sync.Mutex
-	started       bool // writeLoop has written what comes first (the hello)
-	queuedReplies int  // replies sent to out and not yet written
 	// decided is closed once the client's first bytes said whether it
 	// wants certified replies (framed); until then nothing is written.
 	decided chan struct{}
@@ -348,11 +338,6 @@ func (n *NetPort) open(guestPort uint16, c net.Conn) {
 	}
 	if !n.cfg.Certified {
 		close(cc.decided)
-	}
-	if sc, ok := c.(syscall.Conn); ok {
-		if raw, err := sc.SyscallConn(); err == nil {
-			cc.direct = newDirectWriter(raw)
-		}
 	}
 	n.conns[cc.id.Serial] = cc
 	open.Conn = cc.id
@@ -688,9 +673,6 @@ func (n *NetPort) writeLoop(cc *clientConn) {
 			return
 		}
 	}
-	cc.wmu.Lock()
-	cc.started = true
-	cc.wmu.Unlock()
 	for {
 		select {
 		case r := <-cc.out:
@@ -702,9 +684,6 @@ func (n *NetPort) writeLoop(cc *clientConn) {
 				n.hangUp(cc)
 				return
 			}
-			cc.wmu.Lock()
-			cc.queuedReplies--
-			cc.wmu.Unlock()
 		case <-n.ctx.Done():
 			return
 		}
@@ -740,29 +719,9 @@ func (n *NetPort) queue(id entry.ConnID, r reply) {
 	if cc == nil {
 		return
 	}
-	cc.wmu.Lock()
-	if cc.started && cc.queuedReplies == 0 && cc.direct != nil {
-		rest, err := cc.direct.tryWrite(r.bytes(cc.framed))
-		if err != nil {
-			cc.wmu.Unlock()
-			n.cfg.Logger.Debug("client write failed", "conn", id.Serial, "err", err)
-			n.hangUp(cc)
-			return
-		}
-		if len(rest) == 0 {
-			cc.wmu.Unlock()
-			return
-		}
-		// The socket is full: writeLoop waits for it with the rest, and
-		// the replies after it queue behind.
-		r = reply{data: rest, wire: true}
-	}
 	select {
 	case cc.out <- r:
-		cc.queuedReplies++
-		cc.wmu.Unlock()
 	default:
-		cc.wmu.Unlock()
 		n.cfg.Logger.Warn("client cut off: too slow to receive", "conn", id.Serial)
 		n.hangUp(cc)
 	}
@@ -774,13 +733,9 @@ func (n *NetPort) Close(id entry.ConnID) {
 	if cc == nil {
 		return
 	}
-	cc.wmu.Lock()
 	select {
 	case cc.out <- reply{}:
-		cc.queuedReplies++
-		cc.wmu.Unlock()
 	default:
-		cc.wmu.Unlock()
 		n.forget(cc)
 	}
 }

@@ -211,53 +211,6 @@ func TestNetPortPerformsSendAndClose(t *testing.T) {
 	require.Eventually(t, func() bool { return n.Conns() == 0 }, 10*time.Second, 10*time.Millisecond)
 }
 
-// A client that does not read fills its socket: the replies the node
-// could not write at once wait for the connection's writer, and the
-// client, once it reads, gets every byte of every reply in order.
-func TestNetPortKeepsRepliesInOrderWhenTheClientIsSlow(t *testing.T) {
-	log := newRecordingLog()
-	n, addr := startNetPortWith(t, log, NetPortConfig{RetryAfter: 50 * time.Millisecond, GiveUpAfter: 10 * time.Second, SendQueue: 1 << 16})
-	c, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
-	defer c.Close()
-	got := log.waitFor(t, func(es []entry.Entry) bool { return len(es) == 1 })
-	id := got[0].(entry.ConnOpen).Conn
-
-	// 16 MiB, far more than loopback socket buffers hold unread, sent
-	// before the client reads. On a goroutine of its own, so that a Send
-	// that blocks fails the test instead of hanging it.
-	const replies, size = 4096, 4096
-	var want []byte
-	for i := range replies {
-		r := fmt.Appendf(nil, "%08d", i)
-		want = append(want, append(r, make([]byte, size-len(r))...)...)
-	}
-	queued := make(chan int, 1)
-	go func() {
-		for i := range replies {
-			n.Send(id, want[i*size:(i+1)*size])
-		}
-		n.mu.Lock()
-		cc := n.conns[id.Serial]
-		n.mu.Unlock()
-		cc.wmu.Lock()
-		queued <- cc.queuedReplies
-		cc.wmu.Unlock()
-		n.Close(id)
-	}()
-	select {
-	case q := <-queued:
-		require.Positive(t, q, "the socket filled, so replies waited for the writer")
-	case <-time.After(10 * time.Second):
-		t.Fatal("Send blocked on a client that does not read")
-	}
-	require.NoError(t, c.SetReadDeadline(time.Now().Add(30*time.Second)))
-	all, err := io.ReadAll(c)
-	require.NoError(t, err)
-	require.Equal(t, len(want), len(all))
-	require.True(t, slices.Equal(want, all), "every reply arrives whole and in order")
-}
-
 // A client the guest never accepted is hung up on when its refusal comes
 // back from the replicated machine.
 func TestNetPortPerformsRefusals(t *testing.T) {
