@@ -27,10 +27,10 @@ type link struct {
 	label string // the id as a metric label
 
 	mu        sync.Mutex
-	connected bool     // a stream is open: Send may queue
-	queue     [][]byte // waiting to be written, oldest first
-	spare     [][]byte // the previous batch's backing array, reused
-	queued    int      // bytes in queue
+	connected bool       // a stream is open: Send may queue
+	queue     []outbound // waiting to be written, oldest first
+	spare     []outbound // the previous batch's backing array, reused
+	queued    int        // bytes in queue
 	wake      chan struct{}
 	// peerUp cuts a wait between attempts short: the peer opened a
 	// stream to us, so its process is up (see peerOpened).
@@ -60,19 +60,35 @@ func (l *link) peerOpened() {
 	}
 }
 
-func (l *link) send(msg []byte) error {
+// outbound is one message queued: on a channel of the receiver's
+// (Transport.SendOn), or as it is.
+type outbound struct {
+	msg       []byte
+	channel   byte
+	onChannel bool
+}
+
+// size is the length of m's frame's payload.
+func (m outbound) size() int {
+	if m.onChannel {
+		return 1 + len(m.msg)
+	}
+	return len(m.msg)
+}
+
+func (l *link) send(m outbound) error {
 	l.mu.Lock()
 	var err error
 	switch {
 	case !l.connected:
 		err = consensus.ErrUnreachable
 		l.t.metrics.dropped.WithLabelValues(l.label, dropUnreachable).Inc()
-	case len(l.queue) >= l.t.opts.QueueMessages || l.queued+len(msg) > l.t.opts.QueueBytes:
+	case len(l.queue) >= l.t.opts.QueueMessages || l.queued+m.size() > l.t.opts.QueueBytes:
 		err = ErrQueueFull
 		l.t.metrics.dropped.WithLabelValues(l.label, dropQueueFull).Inc()
 	default:
-		l.queue = append(l.queue, msg)
-		l.queued += len(msg)
+		l.queue = append(l.queue, m)
+		l.queued += m.size()
 	}
 	l.mu.Unlock()
 	if err != nil {
@@ -91,7 +107,7 @@ func (l *link) send(msg []byte) error {
 const goneWindow = time.Second
 
 // take hands the writer everything queued so far.
-func (l *link) take() [][]byte {
+func (l *link) take() []outbound {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	batch := l.queue
@@ -101,7 +117,7 @@ func (l *link) take() [][]byte {
 }
 
 // giveBack returns a written batch's array for reuse.
-func (l *link) giveBack(batch [][]byte) {
+func (l *link) giveBack(batch []outbound) {
 	clear(batch)
 	l.mu.Lock()
 	l.spare = batch[:0]
@@ -238,11 +254,16 @@ func (l *link) pump(ctx context.Context, s network.Stream) error {
 		batch := l.take()
 		bytes := 0
 		var err error
-		for _, msg := range batch {
-			if err = writeFrame(w, msg); err != nil {
+		for _, m := range batch {
+			if m.onChannel {
+				err = writeChannelFrame(w, m.channel, m.msg)
+			} else {
+				err = writeFrame(w, m.msg)
+			}
+			if err != nil {
 				break
 			}
-			bytes += len(msg)
+			bytes += m.size()
 		}
 		if err == nil {
 			err = w.Flush()
