@@ -664,3 +664,32 @@ func TestANodePerformsItsOutputsOnlyOnceItSignedThemToo(t *testing.T) {
 	r.Certify.Tick(now)
 	require.Equal(t, []string{"x", "y"}, c.sent[1].all(), "signed once due, though the node never flushed")
 }
+
+// TestAVoteInAGroupCheckedAlreadyCountsFirst: when an output has votes
+// in a group whose signature was checked for an earlier output and in
+// one never checked, the checked one fills the certificate and the other
+// is left unchecked, an ed25519 verification spared. The unchecked one
+// here carries a bad signature, so a check of it would count as invalid.
+func TestAVoteInAGroupCheckedAlreadyCountsFirst(t *testing.T) {
+	c := newCertifiedCluster(t, 0)
+	outs := sends(1, 1, "a", "b")
+	c.route(3, outs)
+	by3 := c.takeQueued(3)
+	c.route(2, outs[1:])
+	by2 := c.takeQueued(2)
+	require.Len(t, by2, 1)
+	forged := slices.Clone(by2[0])
+	forged[len(forged)-1] ^= 1
+
+	target := c.routers[1].Certify
+	c.route(1, outs[:1])
+	for _, m := range by3 {
+		target.Receive(3, m)
+	}
+	require.Equal(t, []string{"a"}, c.sent[1].all(), "node 3's group, checked for a")
+	target.Receive(2, forged)
+	c.route(1, outs[1:])
+	require.Equal(t, []string{"a", "b"}, c.sent[1].all())
+	require.Equal(t, uint64(0), target.Counts().Invalid, "node 2's vote, in a group never checked, was left so")
+	require.NoError(t, Verify("test", c.public, outs[1], c.sent[1].certs[1]))
+}
