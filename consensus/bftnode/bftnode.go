@@ -60,7 +60,8 @@ type Options struct {
 // Node is a running node of a Byzantine cluster.
 type Node struct {
 	*bft.Log
-	net *p2p.Transport
+	net      *p2p.Transport
+	channels *channels
 }
 
 // Start opens node self's records, starts its transport and its engine;
@@ -99,11 +100,12 @@ func Start(cfg *cluster.Config, self consensus.NodeID, opts Options, source cons
 	if err != nil {
 		return nil, fmt.Errorf("bftnode: node %d: %w", self, err)
 	}
-	net, err := p2p.New(p2p.Options{Cluster: cfg, Self: self, Logger: opts.Logger, Metrics: opts.Metrics, Channels: transportChannels})
+	net, err := p2p.New(p2p.Options{Cluster: cfg, Self: self, Logger: opts.Logger, Metrics: opts.Metrics})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("bftnode: node %d: %w", self, err), store.Close())
 	}
-	var wire consensus.Transport = engineTransport{net}
+	ch := newChannels(net)
+	var wire consensus.Transport = engineTransport{ch}
 	if opts.Wire != nil {
 		wire = opts.Wire(wire)
 	}
@@ -125,7 +127,7 @@ func Start(cfg *cluster.Config, self consensus.NodeID, opts Options, source cons
 			return nil, errors.Join(fmt.Errorf("bftnode: node %d: register metrics: %w", self, err), engine.Stop())
 		}
 	}
-	return &Node{Log: engine, net: net}, nil
+	return &Node{Log: engine, net: net, channels: ch}, nil
 }
 
 // replaceLostStore sets aside what is left of node self's lost or damaged
@@ -195,12 +197,12 @@ func PublicKeys(cfg *cluster.Config) (map[consensus.NodeID]ed25519.PublicKey, er
 // SendOutputs sends a message of the output certifiers to member to, on
 // the members' connections beside the engine's messages.
 func (n *Node) SendOutputs(to consensus.NodeID, msg []byte) error {
-	return n.net.SendOn(to, channelOutputs, msg)
+	return n.net.Send(to, tagged(channelOutputs, msg))
 }
 
 // OutputMessages delivers the output certifiers' messages from the other
 // members. A message that finds its reader behind is dropped.
-func (n *Node) OutputMessages() <-chan consensus.Inbound { return n.net.Channel(channelOutputs) }
+func (n *Node) OutputMessages() <-chan consensus.Inbound { return n.channels.outputs }
 
 // CreateStores makes the empty record store of every node of a new
 // Byzantine cluster, in the data directories its config names. A node

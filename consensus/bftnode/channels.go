@@ -6,9 +6,8 @@ import (
 )
 
 // Two channels share the members' connections: the engine's messages and
-// the output certifiers' signatures. The transport marks each message
-// with its channel (p2p.Options.Channels), so neither ever sees the
-// other's.
+// the output certifiers' signatures. The first byte of every message says
+// which it is for, so neither ever sees the other's.
 const (
 	channelEngine  byte = 0
 	channelOutputs byte = 1
@@ -18,27 +17,68 @@ const (
 // their reader before the transport's reader waits too.
 const inboundBuffer = 256
 
-// transportChannels are the channels of the members' transport: the
-// certifier's drops what finds its reader behind, since the certifier
-// asks again for what it misses.
-var transportChannels = []p2p.ChannelOptions{
-	channelEngine:  {Buffer: inboundBuffer},
-	channelOutputs: {Buffer: inboundBuffer, Lossy: true},
+// channels splits one transport into the engine's and the certifiers'.
+type channels struct {
+	net     *p2p.Transport
+	engine  chan consensus.Inbound
+	outputs chan consensus.Inbound
+}
+
+func newChannels(net *p2p.Transport) *channels {
+	c := &channels{net: net, engine: make(chan consensus.Inbound, inboundBuffer), outputs: make(chan consensus.Inbound, inboundBuffer)}
+	go c.split()
+	return c
+}
+
+// split hands each received message to its channel, without its first
+// byte, and drops one that names no channel: only a faulty member sends
+// it.
+func (c *channels) split() {
+	defer close(c.engine)
+	defer close(c.outputs)
+	for in := range c.net.Inbound() {
+		if len(in.Data) == 0 {
+			release(in)
+			continue
+		}
+		channel := in.Data[0]
+		in.Data = in.Data[1:]
+		switch channel {
+		case channelEngine:
+			c.engine <- in
+		case channelOutputs:
+			select {
+			case c.outputs <- in:
+			default: // the certifier is behind; it asks again for what it misses
+				release(in)
+			}
+		default:
+			release(in)
+		}
+	}
+}
+
+func release(in consensus.Inbound) {
+	if in.Release != nil {
+		in.Release()
+	}
+}
+
+func tagged(channel byte, msg []byte) []byte {
+	return append([]byte{channel}, msg...)
 }
 
 // engineTransport is the transport as the engine sees it.
-type engineTransport struct{ net *p2p.Transport }
+type engineTransport struct{ *channels }
 
 func (t engineTransport) Send(to consensus.NodeID, msg []byte) error {
-	return t.net.SendOn(to, channelEngine, msg)
+	return t.net.Send(to, tagged(channelEngine, msg))
 }
 
-// SendSnapshot marks the head with the engine's channel in a copy: a
-// snapshot is rare, and its head small.
 func (t engineTransport) SendSnapshot(to consensus.NodeID, head, body []byte) error {
-	return t.net.SendSnapshot(to, append([]byte{channelEngine}, head...), body)
+	return t.net.SendSnapshot(to, tagged(channelEngine, head), body)
 }
 
 func (t engineTransport) SnapshotsSent() <-chan consensus.SnapshotSent { return t.net.SnapshotsSent() }
-func (t engineTransport) Inbound() <-chan consensus.Inbound            { return t.net.Channel(channelEngine) }
+func (t engineTransport) Inbound() <-chan consensus.Inbound            { return t.engine }
 func (t engineTransport) Close() error                                 { return t.net.Close() }

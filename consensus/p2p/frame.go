@@ -20,30 +20,12 @@ var errFrameTooLarge = errors.New("frame larger than the message size limit")
 
 // writeFrame appends one frame to w (the caller flushes).
 func writeFrame(w *bufio.Writer, msg []byte) error {
-	if err := writeFrameHeader(w, len(msg)); err != nil {
-		return err
-	}
-	_, err := w.Write(msg)
-	return err
-}
-
-// writeChannelFrame appends one frame to w whose payload is channel c's
-// byte, then msg (the caller flushes).
-func writeChannelFrame(w *bufio.Writer, c byte, msg []byte) error {
-	if err := writeFrameHeader(w, 1+len(msg)); err != nil {
-		return err
-	}
-	if err := w.WriteByte(c); err != nil {
-		return err
-	}
-	_, err := w.Write(msg)
-	return err
-}
-
-func writeFrameHeader(w *bufio.Writer, size int) error {
 	var hdr [frameHeaderSize]byte
-	binary.BigEndian.PutUint32(hdr[:], uint32(size))
-	_, err := w.Write(hdr[:])
+	binary.BigEndian.PutUint32(hdr[:], uint32(len(msg)))
+	if _, err := w.Write(hdr[:]); err != nil {
+		return err
+	}
+	_, err := w.Write(msg)
 	return err
 }
 

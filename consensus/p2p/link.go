@@ -27,10 +27,10 @@ type link struct {
 	label string // the id as a metric label
 
 	mu        sync.Mutex
-	connected bool       // a stream is open: Send may queue
-	queue     []outbound // waiting to be written, oldest first
-	spare     []outbound // the previous batch's backing array, reused
-	queued    int        // bytes in queue
+	connected bool     // a stream is open: Send may queue
+	queue     [][]byte // waiting to be written, oldest first
+	spare     [][]byte // the previous batch's backing array, reused
+	queued    int      // bytes in queue
 	wake      chan struct{}
 	// peerUp cuts a wait between attempts short: the peer opened a
 	// stream to us, so its process is up (see peerOpened).
@@ -60,35 +60,19 @@ func (l *link) peerOpened() {
 	}
 }
 
-// outbound is one message queued: on a channel of the receiver's
-// (Transport.SendOn), or as it is.
-type outbound struct {
-	msg       []byte
-	channel   byte
-	onChannel bool
-}
-
-// size is the length of m's frame's payload.
-func (m outbound) size() int {
-	if m.onChannel {
-		return 1 + len(m.msg)
-	}
-	return len(m.msg)
-}
-
-func (l *link) send(m outbound) error {
+func (l *link) send(msg []byte) error {
 	l.mu.Lock()
 	var err error
 	switch {
 	case !l.connected:
 		err = consensus.ErrUnreachable
 		l.t.metrics.dropped.WithLabelValues(l.label, dropUnreachable).Inc()
-	case len(l.queue) >= l.t.opts.QueueMessages || l.queued+m.size() > l.t.opts.QueueBytes:
+	case len(l.queue) >= l.t.opts.QueueMessages || l.queued+len(msg) > l.t.opts.QueueBytes:
 		err = ErrQueueFull
 		l.t.metrics.dropped.WithLabelValues(l.label, dropQueueFull).Inc()
 	default:
-		l.queue = append(l.queue, m)
-		l.queued += m.size()
+		l.queue = append(l.queue, msg)
+		l.queued += len(msg)
 	}
 	l.mu.Unlock()
 	if err != nil {
@@ -107,7 +91,7 @@ func (l *link) send(m outbound) error {
 const goneWindow = time.Second
 
 // take hands the writer everything queued so far.
-func (l *link) take() []outbound {
+func (l *link) take() [][]byte {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	batch := l.queue
@@ -117,7 +101,7 @@ func (l *link) take() []outbound {
 }
 
 // giveBack returns a written batch's array for reuse.
-func (l *link) giveBack(batch []outbound) {
+func (l *link) giveBack(batch [][]byte) {
 	clear(batch)
 	l.mu.Lock()
 	l.spare = batch[:0]
@@ -254,16 +238,11 @@ func (l *link) pump(ctx context.Context, s network.Stream) error {
 		batch := l.take()
 		bytes := 0
 		var err error
-		for _, m := range batch {
-			if m.onChannel {
-				err = writeChannelFrame(w, m.channel, m.msg)
-			} else {
-				err = writeFrame(w, m.msg)
-			}
-			if err != nil {
+		for _, msg := range batch {
+			if err = writeFrame(w, msg); err != nil {
 				break
 			}
-			bytes += m.size()
+			bytes += len(msg)
 		}
 		if err == nil {
 			err = w.Flush()

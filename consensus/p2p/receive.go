@@ -73,7 +73,6 @@ func (t *Transport) startReader() bool {
 func (t *Transport) read(from consensus.NodeID, s network.Stream) {
 	defer s.Reset()
 	label := nodeLabel(from)
-	recvMessages, recvBytes := t.metrics.recvMessages.WithLabelValues(label), t.metrics.recvBytes.WithLabelValues(label)
 	log := t.log.With("peer_node", from, "peer", s.Conn().RemotePeer(), "remote", s.Conn().RemoteMultiaddr())
 	r := bufio.NewReaderSize(s, 64<<10)
 	for {
@@ -90,45 +89,12 @@ func (t *Transport) read(from consensus.NodeID, s network.Stream) {
 			log.Debug("p2p: stream from peer ended", "err", err)
 			return
 		}
-		recvMessages.Inc()
-		recvBytes.Add(float64(len(msg)))
-		in, out, lossy := t.route(consensus.Inbound{From: from, Data: msg})
-		switch {
-		case out == nil:
-			log.Debug("p2p: dropped a message on no channel", "len", len(msg))
-			continue
-		case lossy:
-			select {
-			case out <- in:
-			default: // its reader asks again for what it misses
-			}
-			continue
-		}
+		t.metrics.recvMessages.WithLabelValues(label).Inc()
+		t.metrics.recvBytes.WithLabelValues(label).Add(float64(len(msg)))
 		select {
-		case out <- in:
+		case t.inbound <- consensus.Inbound{From: from, Data: msg}:
 		case <-t.ctx.Done():
 			return
 		}
 	}
-}
-
-// inboundChannel is one of Options.Channels.
-type inboundChannel struct {
-	c     chan consensus.Inbound
-	lossy bool
-}
-
-// route returns where in is delivered, and in as it is delivered there:
-// Inbound, or the channel its first byte names (Options.Channels),
-// without that byte. out is nil for a message that names no channel.
-func (t *Transport) route(in consensus.Inbound) (_ consensus.Inbound, out chan consensus.Inbound, lossy bool) {
-	if len(t.channels) == 0 {
-		return in, t.inbound, false
-	}
-	if len(in.Data) == 0 || int(in.Data[0]) >= len(t.channels) {
-		return in, nil, false
-	}
-	c := t.channels[in.Data[0]]
-	in.Data = in.Data[1:]
-	return in, c.c, c.lossy
 }

@@ -153,7 +153,15 @@ func (t *Transport) handleSnapshot(s network.Stream) {
 	}
 	msg, release, err := readLarge(s, bufio.NewReaderSize(s, 64<<10), t.opts.MaxMessageSize, t.opts.SnapshotChunkSize, timeout, newSink)
 	if err == nil {
-		err = t.deliverSnapshot(consensus.Inbound{From: from, Data: msg, Release: release}, timeout)
+		wait := time.NewTimer(timeout)
+		select {
+		case t.inbound <- consensus.Inbound{From: from, Data: msg, Release: release}:
+		case <-t.ctx.Done():
+			err = ErrClosed
+		case <-wait.C:
+			err = errors.New("the receiver's event loop took no message for a whole snapshot timeout")
+		}
+		wait.Stop()
 		if err != nil && release != nil {
 			release()
 		}
@@ -203,24 +211,5 @@ func (t *Transport) endSnapshotStream(from consensus.NodeID, s network.Stream) {
 	defer t.mu.Unlock()
 	if t.snapshotsIn[from] == s {
 		delete(t.snapshotsIn, from)
-	}
-}
-
-// deliverSnapshot hands a received snapshot to its reader, who has
-// timeout to take it.
-func (t *Transport) deliverSnapshot(in consensus.Inbound, timeout time.Duration) error {
-	in, out, _ := t.route(in)
-	if out == nil {
-		return errors.New("the snapshot's head names no channel")
-	}
-	wait := time.NewTimer(timeout)
-	defer wait.Stop()
-	select {
-	case out <- in:
-		return nil
-	case <-t.ctx.Done():
-		return ErrClosed
-	case <-wait.C:
-		return errors.New("the receiver's event loop took no message for a whole snapshot timeout")
 	}
 }

@@ -87,13 +87,6 @@ type Options struct {
 	// When it is full, reading stops and the peers' streams back up into
 	// their own queues: back-pressure instead of unbounded memory.
 	InboundBuffer int
-	// Channels, when set, splits what is received by its first byte, the
-	// channel that SendOn marked it with: a message for channel c is
-	// delivered without that byte on Channel(c), by the goroutine that
-	// read it, and one that names no channel is dropped. Inbound then
-	// delivers nothing. Splitting here rather than in a goroutine of the
-	// receiver's saves a hand-off per message.
-	Channels []ChannelOptions
 	// DialTimeout bounds one connection attempt (default 5 s).
 	DialTimeout time.Duration
 	// SnapshotChunkSize is how much of a snapshot is written or read at a
@@ -117,16 +110,6 @@ type Options struct {
 	// RefusalLogInterval is how often the same refused peer id or address
 	// is logged again (default 1 minute); metrics count every refusal.
 	RefusalLogInterval time.Duration
-}
-
-// ChannelOptions configure one channel of Options.Channels.
-type ChannelOptions struct {
-	// Buffer is the channel's capacity (default InboundBuffer).
-	Buffer int
-	// Lossy drops a message that finds the channel full instead of
-	// waiting for its reader: for a reader that asks again for what it
-	// misses, which a full channel should not hold up the others'.
-	Lossy bool
 }
 
 func (o *Options) setDefaults() {
@@ -172,7 +155,6 @@ type Transport struct {
 	links       map[consensus.NodeID]*link
 	recv        map[consensus.NodeID]*receiver
 	inbound     chan consensus.Inbound
-	channels    []inboundChannel
 	// snapshotsSent carries the outcome of each SendSnapshot.
 	snapshotsSent chan consensus.SnapshotSent
 	// gone carries the peers whose process ended (consensus.PeerWatcher).
@@ -241,12 +223,6 @@ func New(opts Options) (*Transport, error) {
 			t.members[n.PeerID] = n.ID
 		}
 	}
-	for _, c := range opts.Channels {
-		if c.Buffer <= 0 {
-			c.Buffer = opts.InboundBuffer
-		}
-		t.channels = append(t.channels, inboundChannel{c: make(chan consensus.Inbound, c.Buffer), lossy: c.Lossy})
-	}
 	t.refusalLogs = newLogLimiter(opts.RefusalLogInterval)
 	t.host, err = newHost(key, self.Listen, opts.Cluster.PreSharedKey(), &gater{
 		members: t.members,
@@ -278,42 +254,22 @@ func New(opts Options) (*Transport, error) {
 // peer is unknown, not connected (consensus.ErrUnreachable) or its queue
 // is full, and the message is then dropped.
 func (t *Transport) Send(to consensus.NodeID, msg []byte) error {
-	return t.send(to, outbound{msg: msg})
-}
-
-// SendOn is Send of msg on channel c of the receiver's Options.Channels.
-// The channel byte is written ahead of msg in its frame, so msg is not
-// copied to be marked.
-func (t *Transport) SendOn(to consensus.NodeID, c byte, msg []byte) error {
-	return t.send(to, outbound{msg: msg, channel: c, onChannel: true})
-}
-
-func (t *Transport) send(to consensus.NodeID, m outbound) error {
 	l, ok := t.links[to]
 	if !ok {
 		return fmt.Errorf("send to node %d: %w", to, ErrUnknownPeer)
 	}
-	if m.size() > t.opts.MaxMessageSize {
-		return fmt.Errorf("send %d bytes to node %d: %w", m.size(), to, ErrMessageTooLarge)
+	if len(msg) > t.opts.MaxMessageSize {
+		return fmt.Errorf("send %d bytes to node %d: %w", len(msg), to, ErrMessageTooLarge)
 	}
 	if t.ctx.Err() != nil {
 		return fmt.Errorf("send to node %d: %w", to, ErrClosed)
 	}
-	return l.send(m)
+	return l.send(msg)
 }
 
 // Inbound delivers every message received, with the sender's node id as
 // proven by its libp2p identity. Close closes it.
 func (t *Transport) Inbound() <-chan consensus.Inbound { return t.inbound }
-
-// Channel delivers what is received on channel c of Options.Channels
-// (nil for a channel not configured). Close closes it.
-func (t *Transport) Channel(c byte) <-chan consensus.Inbound {
-	if int(c) >= len(t.channels) {
-		return nil
-	}
-	return t.channels[c].c
-}
 
 // PeersGone delivers each peer whose process ended: a link to it broke
 // and the peer's host refused the connection made again at once.
@@ -347,9 +303,6 @@ func (t *Transport) Close() error {
 	t.senders.Wait()
 	t.readers.Wait()
 	close(t.inbound)
-	for _, c := range t.channels {
-		close(c.c)
-	}
 	if err != nil {
 		return fmt.Errorf("p2p: close node %d: %w", t.opts.Self, err)
 	}
