@@ -87,28 +87,29 @@ func TestSealerWindowAdaptsToTraffic(t *testing.T) {
 		inputAt   []uint64
 		wantAhead []uint64
 	}{{
-		name:      "a fixed window tops up every W/2 epochs",
+		name:      "a fixed window tops up a quarter of W before its reach",
 		max:       0,
-		wantAhead: slices.Repeat([]uint64{4}, 34),
+		wantAhead: slices.Repeat([]uint64{4}, 25),
 	}, {
 		name:      "while no input comes the window grows to a quarter of the quiet epochs, up to MaxWindow",
 		max:       16,
-		wantAhead: []uint64{4, 4, 4, 4, 4, 4, 4, 5, 6, 7, 8, 9, 10, 12, 13, 15, 16, 16, 16, 16},
+		wantAhead: []uint64{4, 4, 4, 4, 4, 5, 6, 7, 9, 11, 13, 16, 16, 16},
 	}, {
 		name:      "a bound below the window leaves the window as it is",
 		max:       2,
-		wantAhead: slices.Repeat([]uint64{4}, 34),
+		wantAhead: slices.Repeat([]uint64{4}, 25),
 	}, {
 		name: "input brings the window back to W, and it grows again after",
 		max:  16,
-		// The input at epoch 60 lands behind the seal 13 ahead.
+		// The input at epoch 60 lands behind the seal proposed 13 ahead
+		// at epoch 56.
 		inputAt:   []uint64{60},
-		wantAhead: []uint64{4, 4, 4, 4, 4, 4, 4, 5, 6, 7, 8, 9, 10, 12, 13, 4, 4, 4, 4, 5, 6, 7, 8, 9},
+		wantAhead: []uint64{4, 4, 4, 4, 4, 5, 6, 7, 9, 11, 13, 4, 4, 4, 5, 6, 7, 9},
 	}, {
 		name:      "input every 16 epochs keeps the window at W",
 		max:       16,
 		inputAt:   []uint64{16, 32, 48, 64, 80, 96},
-		wantAhead: slices.Repeat([]uint64{4}, 32),
+		wantAhead: slices.Repeat([]uint64{4}, 24),
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := Sealer{Window: 4, MaxWindow: tc.max, Retry: 100}
@@ -128,7 +129,7 @@ func TestSealerFollowerTracksTrafficForWhenItLeads(t *testing.T) {
 
 // The leader's node runs a busy guest through as many epochs in one call
 // as its sealer can wait: up to the epoch where it tops seals up, which
-// then still come half a window ahead. A follower's sealer never needs
+// then still come a quarter of a window ahead. A follower's sealer never needs
 // to see a busy guest; an idle guest, or one somebody talked to within a
 // window, goes one epoch a call.
 func TestSealerSaysHowManyEpochsItCanWait(t *testing.T) {
@@ -140,8 +141,8 @@ func TestSealerSaysHowManyEpochsItCanWait(t *testing.T) {
 
 	busy.Epoch = 116
 	busy.Highest = 140
-	require.Equal(t, uint64(17), s.Unneeded(busy, true, 0), "through epoch 132, half a window before 140")
-	busy.Epoch += 17
+	require.Equal(t, uint64(21), s.Unneeded(busy, true, 0), "through epoch 136, a quarter of a window before 140")
+	busy.Epoch += 21
 	_, ok = s.Next(busy, true, 1)
 	require.True(t, ok, "the epoch it returns at is the one to top up at")
 

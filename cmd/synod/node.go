@@ -521,7 +521,10 @@ type nodeReport struct {
 	// RandomBatches counts the random batches the guest's pool received;
 	// RandomPassedOver, in a Byzantine cluster, the members its draws
 	// pass over for withholding their part.
-	RandomBatches    uint64             `json:"random_batches"`
+	RandomBatches uint64 `json:"random_batches"`
+	// SealWaits counts the times a busy guest waited at an epoch end for
+	// its leader's next seal.
+	SealWaits        uint64             `json:"seal_waits"`
 	RandomPassedOver []consensus.NodeID `json:"random_passed_over,omitempty"`
 	Connections      int                `json:"connections"`
 	Service          []string           `json:"service"`
@@ -569,6 +572,7 @@ func report(engine cluster.Engine, node *replica.Node, netport *peripherals.NetP
 		Certificates:     s.Certificates,
 		ForgedInputs:     s.ForgedInputs,
 		RandomBatches:    s.Replica.RandomBatches,
+		SealWaits:        s.SealWaits,
 		RandomPassedOver: s.Replica.RandomPassedOver,
 		Connections:      netport.Conns(),
 		Service:          netport.Addrs(),
