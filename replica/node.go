@@ -290,8 +290,10 @@ func (n *Node) Run(ctx context.Context) (*linux.ExitStatus, error) {
 		}
 		// Waiting for the log, or the guest has exited: the node goes on
 		// serving consensus and its devices until told to stop.
-		if si := n.rep.SealInfo(); progress == WaitingForLog && si.Busy && si.Epoch != n.waitedAt {
-			n.sealWaits, n.waitedAt = n.sealWaits+1, si.Epoch
+		if progress == WaitingForLog {
+			if si := n.rep.SealInfo(); si.Busy && si.Epoch != n.waitedAt {
+				n.sealWaits, n.waitedAt = n.sealWaits+1, si.Epoch
+			}
 		}
 		if heldSnapshot != nil {
 			n.serveSnapshot(heldSnapshot)

@@ -132,21 +132,21 @@ func (s *Sealer) busySeals(info SealInfo, now int64) (window, ahead, topUp uint6
 // topUpShare sets how close to its seals' reach the leader lets a busy
 // guest nobody talks to come before it proposes the next: within a
 // quarter of the window. The bound on what an input waits is the window,
-// however often
-// the seal is renewed within it; renewing at half the window, as first
-// written, made a seal every W/2 epochs, and each costs the node about
-// 125 µs outside guest code. At a quarter it is one every 3W/4 epochs, a
-// third fewer, and an input waits less on average (the seal at its
-// commit is 5W/8 ahead on average, not 3W/4). What the margin must
-// cover is a seal's commit: at W=32, 8 epochs, about 1.2 ms of a
-// translated guest on the machine of docs/replication.md; a seal later
-// than that stops the guest until it commits (NodeStatus.SealWaits).
-// While someone talks to the guest, its answers wait for every such stop,
-// so the leader then renews at half the window, as before: at a quarter
-// the p99 of a busy shell's answers to an active client was 41-154 ms
-// against 17-67 ms, three runs each at load 7-10 (docs/replication.md).
-// Either margin is at least one epoch, so that a
-// tiny window is renewed before the guest stops rather than after.
+// however often the seal is renewed within it; renewing at half the
+// window, as first written, made a seal every W/2 epochs, and each costs
+// the node about 125 µs outside guest code. At a quarter it is one every
+// 3W/4 epochs, a third fewer, and an input waits less on average (the
+// seal at its commit is 5W/8 ahead on average, not 3W/4). What the
+// margin must cover is a seal's commit: at W=32, 8 epochs, about 1.2 ms
+// of a translated guest on the machine of docs/replication.md; a seal
+// later than that stops the guest until it commits
+// (NodeStatus.SealWaits). While someone talks to the guest, its answers
+// wait for every such stop, so the leader then renews at half the
+// window, as before: at a quarter the p99 of a busy shell's answers to
+// an active client was 41-154 ms against 17-67 ms, three runs each at
+// load 7-10 (docs/replication.md). Either margin is at least one epoch,
+// so that a tiny window is renewed before the guest stops rather than
+// after.
 const topUpShare = 4
 
 // busyWindow is how many epochs ahead the leader seals a busy guest at

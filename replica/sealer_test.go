@@ -111,7 +111,6 @@ func TestSealerWindowAdaptsToTraffic(t *testing.T) {
 		max:       16,
 		inputAt:   []uint64{16, 32, 48, 64, 80, 96},
 		wantAhead: slices.Repeat([]uint64{4}, 26),
-
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := Sealer{Window: 4, MaxWindow: tc.max, Retry: 100}

@@ -521,10 +521,7 @@ type nodeReport struct {
 	// RandomBatches counts the random batches the guest's pool received;
 	// RandomPassedOver, in a Byzantine cluster, the members its draws
 	// pass over for withholding their part.
-	RandomBatches uint64 `json:"random_batches"`
-	// SealWaits counts the times a busy guest waited at an epoch end for
-	// its leader's next seal.
-	SealWaits        uint64             `json:"seal_waits"`
+	RandomBatches    uint64             `json:"random_batches"`
 	RandomPassedOver []consensus.NodeID `json:"random_passed_over,omitempty"`
 	Connections      int                `json:"connections"`
 	Service          []string           `json:"service"`
@@ -537,6 +534,9 @@ type nodeReport struct {
 	// Resyncs counts the times this process replaced a lost replica state
 	// with a peer's.
 	Resyncs uint64 `json:"resyncs"`
+	// SealWaits counts the times a busy guest waited at an epoch end for
+	// its leader's next seal.
+	SealWaits uint64 `json:"seal_waits"`
 	// Failovers counts the failovers this node saw since it started: a
 	// leader it knew lost, a member declared down (the cluster page marks
 	// each).
