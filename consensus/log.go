@@ -111,6 +111,14 @@ type Log interface {
 	Stop() error
 }
 
+// Offerer is a Log that can take a proposal without blocking and without
+// telling its fate.
+type Offerer interface {
+	// Offer queues data for ordering and reports whether it was queued;
+	// false when the engine's queue is full or it has stopped.
+	Offer(data []byte) bool
+}
+
 // SnapshotSource is supplied by the user of the log. The engine calls it
 // when its log has grown past the compaction threshold; the returned
 // snapshot must cover exactly the entries applied so far (Index is the last

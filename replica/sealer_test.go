@@ -87,34 +87,56 @@ func TestSealerWindowAdaptsToTraffic(t *testing.T) {
 		inputAt   []uint64
 		wantAhead []uint64
 	}{{
-		name:      "a fixed window tops up every W/2 epochs",
-		max:       0,
-		wantAhead: slices.Repeat([]uint64{4}, 34),
+		name: "a fixed window tops up a quarter of W before its reach",
+		max:  0,
+		// Half of W in the first W epochs: this node cannot tell whether
+		// anyone talked to the guest before it started.
+		wantAhead: slices.Repeat([]uint64{4}, 26),
 	}, {
 		name:      "while no input comes the window grows to a quarter of the quiet epochs, up to MaxWindow",
 		max:       16,
-		wantAhead: []uint64{4, 4, 4, 4, 4, 4, 4, 5, 6, 7, 8, 9, 10, 12, 13, 15, 16, 16, 16, 16},
+		wantAhead: []uint64{4, 4, 4, 4, 4, 4, 5, 7, 8, 10, 12, 14, 16, 16, 16},
 	}, {
 		name:      "a bound below the window leaves the window as it is",
 		max:       2,
-		wantAhead: slices.Repeat([]uint64{4}, 34),
+		wantAhead: slices.Repeat([]uint64{4}, 26),
 	}, {
 		name: "input brings the window back to W, and it grows again after",
 		max:  16,
-		// The input at epoch 60 lands behind the seal 13 ahead.
+		// The input at epoch 60 lands behind the seal proposed 14 ahead.
 		inputAt:   []uint64{60},
-		wantAhead: []uint64{4, 4, 4, 4, 4, 4, 4, 5, 6, 7, 8, 9, 10, 12, 13, 4, 4, 4, 4, 5, 6, 7, 8, 9},
+		wantAhead: []uint64{4, 4, 4, 4, 4, 4, 5, 7, 8, 10, 12, 14, 4, 4, 5, 6, 8, 9},
 	}, {
 		name:      "input every 16 epochs keeps the window at W",
 		max:       16,
 		inputAt:   []uint64{16, 32, 48, 64, 80, 96},
-		wantAhead: slices.Repeat([]uint64{4}, 32),
+		wantAhead: slices.Repeat([]uint64{4}, 26),
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := Sealer{Window: 4, MaxWindow: tc.max, Retry: 100}
 			require.Equal(t, tc.wantAhead, sealBusyGuest(&s, 100, tc.inputAt...))
 		})
 	}
+}
+
+// The leader renews a busy guest's seals at a quarter of the window
+// before their reach while nobody talks to it, and at half while
+// someone does: the guest's answers would wait for every seal that
+// comes late.
+func TestSealerTopsUpEarlierWhileTheGuestIsTalkedTo(t *testing.T) {
+	s := Sealer{Window: 16, Retry: 100}
+	talked := SealInfo{Epoch: 100, Highest: 107, Busy: true, Traffic: 1}
+	seal, ok := s.Next(talked, true, 0)
+	require.True(t, ok, "7 epochs ahead is within half the window")
+	require.Equal(t, uint64(116), seal.Through)
+
+	quiet := SealInfo{Epoch: 120, Highest: 127, Busy: true, Traffic: 1}
+	_, ok = s.Next(quiet, true, 1000)
+	require.False(t, ok, "nobody talked for 20 epochs: 7 ahead is enough")
+	quiet.Highest = 123
+	seal, ok = s.Next(quiet, true, 1000)
+	require.True(t, ok, "3 epochs ahead is within a quarter of the window")
+	require.Equal(t, uint64(136), seal.Through)
 }
 
 func TestSealerFollowerTracksTrafficForWhenItLeads(t *testing.T) {
@@ -128,7 +150,7 @@ func TestSealerFollowerTracksTrafficForWhenItLeads(t *testing.T) {
 
 // The leader's node runs a busy guest through as many epochs in one call
 // as its sealer can wait: up to the epoch where it tops seals up, which
-// then still come half a window ahead. A follower's sealer never needs
+// then still come a quarter of a window ahead. A follower's sealer never needs
 // to see a busy guest; an idle guest, or one somebody talked to within a
 // window, goes one epoch a call.
 func TestSealerSaysHowManyEpochsItCanWait(t *testing.T) {
@@ -140,8 +162,8 @@ func TestSealerSaysHowManyEpochsItCanWait(t *testing.T) {
 
 	busy.Epoch = 116
 	busy.Highest = 140
-	require.Equal(t, uint64(17), s.Unneeded(busy, true, 0), "through epoch 132, half a window before 140")
-	busy.Epoch += 17
+	require.Equal(t, uint64(21), s.Unneeded(busy, true, 0), "through epoch 136, a quarter of a window before 140")
+	busy.Epoch += 21
 	_, ok = s.Next(busy, true, 1)
 	require.True(t, ok, "the epoch it returns at is the one to top up at")
 

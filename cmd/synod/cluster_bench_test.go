@@ -49,8 +49,11 @@ func BenchmarkReplicatedCPU(b *testing.B) {
 func replicatedCPU(b *testing.B, nodes int) {
 	guest := filepath.Join(corpusDir, benchGuest)
 	// entries counts the log's entries: nearly all seals, the rest state
-	// hashes and console acknowledgements.
-	var single, singleCPU, replicated, replicatedCPU, entries float64
+	// hashes and console acknowledgements. The switches and faults of
+	// either side show what whole-process CPU times are too noisy to:
+	// how often the node's other threads woke and took a core.
+	var single, singleCPU, replicated, replicatedCPU, entries, sealWaits float64
+	var singleUse, replicatedUse usage
 	runs := 0
 	for b.Loop() {
 		b.StopTimer()
@@ -60,6 +63,7 @@ func replicatedCPU(b *testing.B, nodes int) {
 		require.NoError(b, err)
 		single += time.Since(start).Seconds()
 		singleCPU += cpuSeconds(cmd)
+		singleUse.add(cmd, 1)
 
 		c := startCluster(b, nodes, benchMachine(guest), replicatedRounds)
 		booted := c.waitFor(b, "boot", func(r nodeReport) bool { return r.Booted })
@@ -68,11 +72,13 @@ func replicatedCPU(b *testing.B, nodes int) {
 		r, err := c.report(c.cfg.Nodes[0].ID)
 		require.NoError(b, err)
 		entries += float64(r.Commit)
+		sealWaits += float64(r.SealWaits)
 		console := c.consoleOfAll(func(s string) bool { return len(s) >= len(want) })
 		require.Equal(b, string(want), console, "the console output, performed by one node")
 		c.stopAll()
 		for _, n := range c.cfg.Nodes {
 			replicatedCPU += cpuSeconds(c.procs[n.ID].cmd) / float64(nodes)
+			replicatedUse.add(c.procs[n.ID].cmd, nodes)
 		}
 		runs++
 		b.StartTimer()
@@ -85,6 +91,32 @@ func replicatedCPU(b *testing.B, nodes int) {
 	b.ReportMetric(replicatedCPU/r, "node-cpu-s")
 	b.ReportMetric(replicatedCPU/singleCPU, "cpu-ratio")
 	b.ReportMetric(entries/r, "log-entries")
+	b.ReportMetric(sealWaits/r, "seal-waits")
+	singleUse.report(b, "run", r)
+	replicatedUse.report(b, "node", r)
+}
+
+// usage sums what the kernel counted of finished processes beside their
+// CPU time, per process.
+type usage struct{ voluntary, involuntary, faults float64 }
+
+func (u *usage) add(cmd *exec.Cmd, processes int) {
+	if cmd.ProcessState == nil {
+		return
+	}
+	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return
+	}
+	u.voluntary += float64(ru.Nvcsw) / float64(processes)
+	u.involuntary += float64(ru.Nivcsw) / float64(processes)
+	u.faults += float64(ru.Minflt+ru.Majflt) / float64(processes)
+}
+
+func (u usage) report(b *testing.B, side string, runs float64) {
+	b.ReportMetric(u.voluntary/runs, side+"-vcsw")
+	b.ReportMetric(u.involuntary/runs, side+"-ivcsw")
+	b.ReportMetric(u.faults/runs, side+"-faults")
 }
 
 // runAsNode is synod run of guest with the argv and environment a node

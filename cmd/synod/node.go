@@ -534,6 +534,9 @@ type nodeReport struct {
 	// Resyncs counts the times this process replaced a lost replica state
 	// with a peer's.
 	Resyncs uint64 `json:"resyncs"`
+	// SealWaits counts the times a busy guest waited at an epoch end for
+	// its leader's next seal.
+	SealWaits uint64 `json:"seal_waits"`
 	// Failovers counts the failovers this node saw since it started: a
 	// leader it knew lost, a member declared down (the cluster page marks
 	// each).
@@ -569,6 +572,7 @@ func report(engine cluster.Engine, node *replica.Node, netport *peripherals.NetP
 		Certificates:     s.Certificates,
 		ForgedInputs:     s.ForgedInputs,
 		RandomBatches:    s.Replica.RandomBatches,
+		SealWaits:        s.SealWaits,
 		RandomPassedOver: s.Replica.RandomPassedOver,
 		Connections:      netport.Conns(),
 		Service:          netport.Addrs(),

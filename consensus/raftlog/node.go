@@ -139,6 +139,22 @@ func (n *Node) Propose(ctx context.Context, data []byte) error {
 	}
 }
 
+// Offer implements consensus.Offerer: the proposal goes to the loop with
+// nobody waiting for its answer.
+func (n *Node) Offer(data []byte) bool {
+	select {
+	case <-n.done:
+		return false
+	default:
+	}
+	select {
+	case n.proposals <- &proposal{data: data, reply: make(chan error, 1)}:
+		return true
+	default:
+		return false
+	}
+}
+
 // Applies implements consensus.Log. When the store holds a snapshot, the
 // first Apply is that snapshot, or a leader's newer one that replaces the
 // stored state before it is delivered (replayhold.go): the user's state

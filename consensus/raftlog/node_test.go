@@ -137,6 +137,28 @@ func TestNodeConcurrentProposers(t *testing.T) {
 	assert.GreaterOrEqual(t, st.Applied, uint64(len(want)))
 }
 
+// An offered proposal commits like a proposed one, from the leader and
+// forwarded by a follower, with nobody waiting for it; a stopped node
+// refuses it.
+func TestNodeOfferCommits(t *testing.T) {
+	_, nodes := startLiveCluster(t, 3, nil)
+	waitLiveLeader(t, nodes)
+	for _, n := range nodes {
+		require.True(t, n.Offer([]byte(fmt.Sprintf("offered by %d", n.core.cfg.ID))))
+	}
+	eventually(t, "every offer delivered everywhere", func() bool {
+		for _, n := range nodes {
+			if len(n.entries()) != len(nodes) {
+				return false
+			}
+		}
+		return true
+	})
+	assert.ElementsMatch(t, []string{"offered by 1", "offered by 2", "offered by 3"}, nodes[0].entries())
+	require.NoError(t, nodes[0].Stop())
+	assert.False(t, nodes[0].Offer([]byte("too late")))
+}
+
 func TestNodeFailsFastWithoutQuorum(t *testing.T) {
 	net := memnet.New(1)
 	alone := startLiveNode(t, net, t.TempDir(), Config{ID: 1, Peers: []consensus.NodeID{1, 2, 3}})
