@@ -228,6 +228,8 @@ func (l *link) pump(ctx context.Context, s network.Stream) error {
 		<-watched
 	}()
 
+	// Resolved once per stream, not for every batch written.
+	sentMessages, sentBytes := l.t.metrics.sentMessages.WithLabelValues(l.label), l.t.metrics.sentBytes.WithLabelValues(l.label)
 	w := bufio.NewWriterSize(s, 64<<10)
 	for {
 		select {
@@ -254,8 +256,8 @@ func (l *link) pump(ctx context.Context, s network.Stream) error {
 			l.t.metrics.dropped.WithLabelValues(l.label, dropDisconnected).Add(float64(len(batch)))
 			return err
 		}
-		l.t.metrics.sentMessages.WithLabelValues(l.label).Add(float64(len(batch)))
-		l.t.metrics.sentBytes.WithLabelValues(l.label).Add(float64(bytes))
+		sentMessages.Add(float64(len(batch)))
+		sentBytes.Add(float64(bytes))
 		l.giveBack(batch)
 	}
 }
