@@ -105,7 +105,16 @@ func (c *Core) snapshotTaken(seq uint64, data []byte, app Digest) error {
 // of the window and a few beyond, which tell a lagging replica how far
 // the others are.
 func (c *Core) maxVotesPerSender() int {
-	return int(c.cfg.Window/c.cfg.CheckpointInterval) + 2
+	return int(c.catchUpSpan()/c.cfg.CheckpointInterval) + 2
+}
+
+// catchUpSpan is how far below their stable checkpoint members keep the
+// decided batches (Config.CatchUpWindows): a member that far behind
+// fetches and executes them, and needs the certificates of the
+// checkpoints it passes on the way to move its window, so it keeps the
+// checkpoint messages of as many.
+func (c *Core) catchUpSpan() uint64 {
+	return c.cfg.CatchUpWindows * c.cfg.Window
 }
 
 // addVote records a member's checkpoint message (its first for each
@@ -175,7 +184,7 @@ func (c *Core) checkStable(seq uint64, d Digest) {
 	case ok:
 		c.log.Error("bft: a quorum agrees on another state than this replica's: its execution diverged", "seq", seq)
 	case c.lastExec < seq && (c.due == nil || c.due.Seq != seq) && !c.decidedThrough(seq):
-		c.startFetch(seq, cert, c.lastExec+c.cfg.Window >= seq)
+		c.startFetch(seq, cert, c.lastExec+c.catchUpSpan() >= seq)
 	}
 }
 
@@ -218,7 +227,7 @@ func (c *Core) makeStable(st stableCheckpoint) {
 // (Window×MaxBatchBytes and a quorum of commits each), what the window
 // itself holds.
 func (c *Core) forgetThrough(seq uint64) {
-	kept := seq - min(seq, c.cfg.Window)
+	kept := seq - min(seq, c.catchUpSpan())
 	for s := range c.slots {
 		if s <= seq {
 			delete(c.slots, s)
@@ -329,7 +338,9 @@ func (c *Core) askForState() {
 	}
 	to := f.signers[f.next%len(f.signers)]
 	f.next++
-	if c.lastExec != f.executed {
+	if c.lastExec != f.executed || c.due != nil {
+		// Waiting for its own application's snapshot, this replica
+		// executes nothing whatever the others send.
 		f.executed, f.idle = c.lastExec, 0
 	}
 	f.idle++

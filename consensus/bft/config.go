@@ -39,6 +39,18 @@ type Config struct {
 	// CheckpointInterval, or the window fills before a checkpoint can
 	// move it.
 	Window uint64
+	// CatchUpWindows is how many windows of decided batches below its
+	// stable checkpoint a member keeps, with their proofs, for a member
+	// that lags (default 2): one that executes more slowly than the
+	// cluster decides (a slower or loaded machine), or was cut off or
+	// restarted, and is less than this many windows behind the others'
+	// stable checkpoint fetches those batches and executes them; further
+	// behind, it installs the others' state, which hangs up on every
+	// client of its node. Each window costs every member up to
+	// Window×MaxBatchBytes of memory more (8 MiB with the defaults at the
+	// largest batches; a quorum of commits each besides), and nothing on
+	// disk.
+	CatchUpWindows uint64
 	// CheckpointInterval is how many sequence numbers lie between two
 	// checkpoints (default 64). Each checkpoint asks the application for
 	// a snapshot, which the guest waits for and every member encodes and
@@ -143,6 +155,7 @@ func (c *Config) Validate() error {
 	if c.Window < c.CheckpointInterval {
 		return fmt.Errorf("bft: config: window %d is shorter than the checkpoint interval %d", c.Window, c.CheckpointInterval)
 	}
+	setDefault(&c.CatchUpWindows, 2)
 	setDefault(&c.CompactionBytes, 4<<20)
 	setDefault(&c.MaxBatchRequests, 1024)
 	setDefault(&c.MaxBatchBytes, 64<<10)

@@ -72,6 +72,14 @@ type replica struct {
 	// lastBatch is the highest batch (consensus.Entry.Batch) its core
 	// has delivered entries of since it started.
 	lastBatch uint64
+	// slowSnapshots is how many ticks its application takes to hand
+	// over a snapshot that is due (a slower machine): its core executes
+	// nothing past the checkpoint meanwhile.
+	slowSnapshots uint64
+	// due is the snapshot asked for and not yet handed over, since the
+	// tick dueAt.
+	due   *SnapshotDue
+	dueAt uint64
 }
 
 type packet struct {
@@ -176,6 +184,7 @@ func (h *harness) offer(r *replica) {
 // apply, and take the snapshot that is due.
 func (h *harness) handle(r *replica) {
 	for range 16 {
+		h.takeSnapshot(r)
 		if !r.core.HasReady() {
 			return
 		}
@@ -194,16 +203,32 @@ func (h *harness) handle(r *replica) {
 		h.checkBatches(r, rd.Applies)
 		require.NoError(h.t, r.history.Apply(rd.Applies...), "replica %d", r.id)
 		if rd.SnapshotDue != nil {
-			require.Equal(h.t, rd.SnapshotDue.Index, r.history.Index, "replica %d: snapshot due at another index than applied", r.id)
-			snap, err := r.history.Snapshot()
-			require.NoError(h.t, err)
-			if r.wrongState {
-				snap.Data = append(snap.Data, " and more"...)
-			}
-			require.NoError(h.t, r.core.SnapshotTaken(rd.SnapshotDue.Seq, snap.Data))
+			r.due, r.dueAt = rd.SnapshotDue, h.tick
 		}
+		h.takeSnapshot(r)
 		h.offer(r)
 	}
+}
+
+// takeSnapshot hands r's core the snapshot due, once r.slowSnapshots
+// ticks have passed since it was asked for; a state installed meanwhile
+// cancels it.
+func (h *harness) takeSnapshot(r *replica) {
+	if r.due == nil || h.tick < r.dueAt+r.slowSnapshots {
+		return
+	}
+	due := r.due
+	r.due = nil
+	if r.core.due != due {
+		return
+	}
+	require.Equal(h.t, due.Index, r.history.Index, "replica %d: snapshot due at another index than applied", r.id)
+	snap, err := r.history.Snapshot()
+	require.NoError(h.t, err)
+	if r.wrongState {
+		snap.Data = append(snap.Data, " and more"...)
+	}
+	require.NoError(h.t, r.core.SnapshotTaken(due.Seq, snap.Data))
 }
 
 func (h *harness) send(r *replica, to consensus.NodeID, data []byte) {
@@ -438,6 +463,7 @@ func (h *harness) restart(r *replica) {
 	r.core = core
 	r.history = logtest.History{}
 	r.lastBatch = 0
+	r.due = nil
 }
 
 // checkBatches requires what consensus.Entry.Batch promises: every entry

@@ -223,3 +223,37 @@ func TestARestartedMemberThatHearsNoOneTakesNoClients(t *testing.T) {
 	require.True(t, caughtUp, "member 4 takes clients once it hears the others")
 	require.GreaterOrEqual(t, late.core.Status().Commit, h.replica(1).core.Status().Snapshot, "and once past their stable checkpoint")
 }
+
+// TestAMemberSlowerThanTheClusterCatchesUpByExecuting: a member whose
+// application is slower than the others' (a snapshot it is asked for
+// takes it many ticks, while its core executes nothing past the
+// checkpoint) falls more than a window behind their stable checkpoint
+// while they go on; it fetches the batches it missed and executes them,
+// rather than install the others' state, which hangs up on every client
+// of its node (issue 11: a member never restarted fell 93 batches behind
+// under load).
+func TestAMemberSlowerThanTheClusterCatchesUpByExecuting(t *testing.T) {
+	h := newHarness(t, 4, 59)
+	slow, ahead := h.replica(4), h.replica(1)
+	interval, window := slow.core.cfg.CheckpointInterval, slow.core.cfg.Window
+	slow.slowSnapshots = 1000
+	behind := func() uint64 { return ahead.core.stable.seq - min(ahead.core.stable.seq, slow.core.lastExec) }
+	for round := 0; round < 500 && behind() <= window+interval && slow.core.Stats().StateTransfers == 0; round++ {
+		for _, r := range h.replicas {
+			if r != slow {
+				h.propose(r, 1)
+			}
+		}
+		for range 30 {
+			h.step()
+		}
+	}
+	require.Zero(t, slow.core.Stats().StateTransfers, "member 4 installed the others' state while slow")
+	require.Greater(t, behind(), window+interval, "member 4 fell more than a window behind the others' stable checkpoint")
+
+	slow.slowSnapshots = 0
+	h.workload(4, 1, 200)
+	h.settle(400000)
+	require.Zero(t, slow.core.Stats().StateTransfers, "member 4 installed the others' state instead of executing the batches")
+	require.Equal(t, ahead.history.Entries, slow.history.Entries)
+}
