@@ -152,12 +152,21 @@ func (c *Core) provable(seq uint64) (*decidedProof, bool) {
 	return mended, true
 }
 
-// receiveDecided takes a proven decided batch.
+// receiveDecided takes a proven decided batch: one of its window, or,
+// while it fetches the batches up to a stable checkpoint (startFetch),
+// one up to that checkpoint. A replica cut off while the others passed
+// several checkpoints holds no certificate of those on the way (members
+// resend only their latest checkpoint message), so its window would not
+// move before it reached the one it fetches, and it would install the
+// state instead; a proof needs no window to be checked, and that
+// checkpoint's certificate bounds how many it takes (CatchUpWindows
+// windows past its last executed batch).
 func (c *Core) receiveDecided(p *decidedProof) error {
 	if p.pp.Seq <= c.lastExec {
 		return nil
 	}
-	if !c.inWindow(p.pp.Seq) {
+	fetched := c.fetch != nil && c.fetch.batches && p.pp.Seq <= c.fetch.seq
+	if !c.inWindow(p.pp.Seq) && !fetched {
 		return fmt.Errorf("%w: decided proof for %d", errOutOfWindow, p.pp.Seq)
 	}
 	c.decide(p.pp, p)

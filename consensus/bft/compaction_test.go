@@ -63,9 +63,9 @@ func TestRestartRebuildsTheStableStateFromStoredBatches(t *testing.T) {
 	require.Equal(t, 1, r.history.Snapshots, "from the one stored state")
 	require.Zero(t, r.core.stats.StateTransfers)
 	for seq := range r.core.decided {
-		// Those of the window up to it are kept for a member a little
+		// Those of the windows up to it are kept for a member a little
 		// behind (forgetThrough).
-		require.Greater(t, seq, r.core.stable.seq-min(r.core.stable.seq, r.core.cfg.Window), "a decided batch kept a window below the rebuilt checkpoint")
+		require.Greater(t, seq, r.core.stable.seq-min(r.core.stable.seq, r.core.catchUpSpan()), "a decided batch kept more than CatchUpWindows below the rebuilt checkpoint")
 	}
 
 	delete(h.cut, 3)

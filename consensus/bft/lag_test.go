@@ -56,15 +56,22 @@ func withholdDecided(h *harness, to consensus.NodeID) {
 // checkpoints stable, less than a window past it.
 func lagBehind(t *testing.T, h *harness, late *replica) {
 	t.Helper()
+	lagPast(t, h, late, late.core.cfg.CheckpointInterval, late.core.cfg.Window)
+}
+
+// lagPast cuts member late off while the others make checkpoints stable
+// more than past and less than under beyond it.
+func lagPast(t *testing.T, h *harness, late *replica, past, under uint64) {
+	t.Helper()
 	ahead := h.replica(1)
-	interval, window := late.core.cfg.CheckpointInterval, late.core.cfg.Window
+	interval := late.core.cfg.CheckpointInterval
 	for round := 0; round < 50 && late.core.lastExec <= interval; round++ {
 		h.propose(ahead, 1)
 		h.settle(100000)
 	}
 	behind := late.core.lastExec
 	h.cut[late.id] = true
-	for round := 0; round < 50 && ahead.core.stable.seq <= behind+interval; round++ {
+	for round := 0; round < 50 && ahead.core.stable.seq <= behind+past; round++ {
 		for _, r := range h.replicas {
 			if r != late {
 				h.propose(r, 1)
@@ -74,8 +81,25 @@ func lagBehind(t *testing.T, h *harness, late *replica) {
 			h.step()
 		}
 	}
-	require.Greater(t, ahead.core.stable.seq, behind+interval, "the others made two checkpoints past member %d stable", late.id)
-	require.Less(t, ahead.core.stable.seq, behind+window, "member %d is less than a window behind their stable checkpoint", late.id)
+	require.Greater(t, ahead.core.stable.seq, behind+past, "the others made checkpoints more than %d past member %d stable", past, late.id)
+	require.Less(t, ahead.core.stable.seq, behind+under, "member %d is less than %d behind their stable checkpoint", late.id, under)
+}
+
+// TestAMemberCutOffForMoreThanAWindowGetsTheBatches: a member cut off
+// while the others go more than a window past it, but less than the
+// decided batches they keep (Config.CatchUpWindows), executes those
+// batches rather than install their state, although it holds no
+// certificate of the checkpoints on the way, whose messages it missed.
+func TestAMemberCutOffForMoreThanAWindowGetsTheBatches(t *testing.T) {
+	h := newHarness(t, 4, 61)
+	late := h.replica(4)
+	window := late.core.cfg.Window
+	lagPast(t, h, late, window+late.core.cfg.CheckpointInterval, late.core.catchUpSpan())
+	delete(h.cut, late.id)
+	h.workload(4, 1, 200)
+	h.settle(400000)
+	require.Zero(t, late.core.Stats().StateTransfers, "member 4 installed the others' state instead of executing the batches")
+	require.Equal(t, h.replica(1).history.Entries, late.history.Entries)
 }
 
 // TestABehindMemberDeniedTheBatchesTakesTheState: a member less than a
@@ -176,7 +200,7 @@ func TestARestartedMemberTakesNoClientsBehindWhatACorrectMemberReached(t *testin
 func TestARestartedMemberThatHearsNoOneTakesNoClients(t *testing.T) {
 	h := newHarness(t, 4, 53)
 	late := h.replica(4)
-	window := late.core.cfg.Window
+	span := late.core.catchUpSpan()
 	for round := 0; round < 50 && late.core.stable.seq == 0; round++ {
 		h.propose(h.replica(1), 1)
 		h.settle(100000)
@@ -194,8 +218,8 @@ func TestARestartedMemberThatHearsNoOneTakesNoClients(t *testing.T) {
 			}
 		}
 	}
-	busy(100, func() bool { return h.replica(1).core.stable.seq > late.core.stable.seq+window })
-	require.Greater(t, h.replica(1).core.stable.seq, late.core.stable.seq+window, "the others went more than a window past member 4")
+	busy(100, func() bool { return h.replica(1).core.stable.seq > late.core.stable.seq+span })
+	require.Greater(t, h.replica(1).core.stable.seq, late.core.stable.seq+span, "the others went past the decided batches they keep for member 4")
 
 	h.restart(late)
 	for _, r := range h.replicas {
