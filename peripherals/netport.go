@@ -364,16 +364,9 @@ func (n *NetPort) submitLocked(cc *clientConn, e entry.Entry) {
 		cc.oldest = now
 	}
 	cc.unacked = append(cc.unacked, e)
-	cc.unackedBytes += inputBytes(e)
+	cc.unackedBytes += entry.InputData(e)
 	cc.lastProposed = now
 	n.enqueueLocked(cc)
-}
-
-func inputBytes(e entry.Entry) int {
-	if d, ok := e.(entry.ConnData); ok {
-		return len(d.Data)
-	}
-	return 0
 }
 
 // enqueueLocked puts cc's unproposed inputs into the next batch; n.mu is
@@ -427,14 +420,14 @@ func (n *NetPort) takeBatch() entry.Inputs {
 		cc := n.queued[0]
 		for cc.proposed < len(cc.unacked) && len(batch.Entries) < entry.MaxInputs {
 			e := cc.unacked[cc.proposed]
-			if data+inputBytes(e) > entry.MaxInputsData {
+			if data+entry.InputData(e) > entry.MaxInputsData {
 				break
 			}
-			cost := inputBytes(e) + entry.InputOverhead
+			cost := entry.InputData(e) + entry.InputOverhead
 			if n.cfg.MaxProposal > 0 && len(batch.Entries) > 0 && encoded+cost > n.cfg.MaxProposal {
 				break
 			}
-			data, encoded = data+inputBytes(e), encoded+cost
+			data, encoded = data+entry.InputData(e), encoded+cost
 			batch.Entries = append(batch.Entries, e)
 			cc.proposed++
 		}
@@ -567,7 +560,7 @@ func (n *NetPort) Committed(e entry.Entry) {
 	if cc == nil || len(cc.unacked) == 0 || !covers(e, cc.unacked[0]) {
 		return
 	}
-	cc.unackedBytes -= inputBytes(cc.unacked[0])
+	cc.unackedBytes -= entry.InputData(cc.unacked[0])
 	cc.unacked = cc.unacked[1:]
 	cc.proposed = max(cc.proposed-1, 0)
 	cc.oldest = time.Now()

@@ -80,9 +80,7 @@ func (h *heldInputs) join(index uint64, in entry.Inputs) {
 func inputsData(in entry.Inputs) int {
 	n := 0
 	for _, e := range in.Entries {
-		if d, ok := e.(entry.ConnData); ok {
-			n += len(d.Data)
-		}
+		n += entry.InputData(e)
 	}
 	return n
 }

@@ -23,6 +23,14 @@ const (
 	maxHashParts  = 8
 )
 
+// InputData is the client bytes an input counts toward MaxInputsData.
+func InputData(e Entry) int {
+	if d, ok := e.(ConnData); ok {
+		return len(d.Data)
+	}
+	return 0
+}
+
 // InputsHeader and InputOverhead bound an Inputs batch's encoded size: at
 // most InputsHeader bytes, and InputOverhead more for each input beside
 // its client bytes (a proposer whose log bounds a proposal's size packs
@@ -405,10 +413,7 @@ func (r *reader) inputs() Inputs {
 		case !IsClientInput(in):
 			r.fail("input %d is a %s, not a client input", i, in.Kind())
 		default:
-			if d, ok := in.(ConnData); ok {
-				data += len(d.Data)
-			}
-			if data > MaxInputsData {
+			if data += InputData(in); data > MaxInputsData {
 				r.fail("more than %d bytes of client data", MaxInputsData)
 			}
 			v.Entries = append(v.Entries, in)

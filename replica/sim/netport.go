@@ -140,10 +140,10 @@ func (p *netport) takeBatch() entry.Inputs {
 		pc := p.queued[0]
 		for pc.proposed < len(pc.unacked) && len(batch.Entries) < entry.MaxInputs {
 			e := pc.unacked[pc.proposed]
-			if data+inputBytes(e) > entry.MaxInputsData {
+			if data+entry.InputData(e) > entry.MaxInputsData {
 				break
 			}
-			data += inputBytes(e)
+			data += entry.InputData(e)
 			batch.Entries = append(batch.Entries, e)
 			pc.proposed++
 		}
@@ -154,13 +154,6 @@ func (p *netport) takeBatch() entry.Inputs {
 		p.queued = p.queued[1:]
 	}
 	return batch
-}
-
-func inputBytes(e entry.Entry) int {
-	if d, ok := e.(entry.ConnData); ok {
-		return len(d.Data)
-	}
-	return 0
 }
 
 func (p *netport) retry(now time.Duration) {
