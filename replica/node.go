@@ -412,13 +412,14 @@ func (n *Node) propose(e entry.Entry) {
 	// Only seals: their order does not matter (the highest counts), and
 	// nobody needs the answer, since the sealer proposes again after
 	// Retry.
+	data := entry.Encode(e)
 	if o, ok := n.cfg.Log.(consensus.Offerer); ok {
-		if _, seal := e.(entry.Seal); seal && o.Offer(entry.Encode(e)) {
+		if _, seal := e.(entry.Seal); seal && o.Offer(data) {
 			return
 		}
 	}
 	select {
-	case n.proposals <- entry.Encode(e):
+	case n.proposals <- data:
 	default:
 		n.log.Warn("proposal queue full; dropping", "kind", e.Kind())
 	}
