@@ -217,15 +217,15 @@ func (c *Core) makeStable(st stableCheckpoint) {
 // forgetThrough forgets the agreement on seq and below, the checkpoint
 // messages below seq, and the decided batches there once executed (a
 // replica rebuilding its state after a restart still has to execute
-// them), except those of the window up to seq. A member that fell less
-// than a window behind while the others made seq stable (a restart, a
-// slow machine) is sent those batches with their proofs and executes
-// them (serveDecided), rather than the state, whose install hangs up on
-// every client of its node. Keeping only an interval was not enough: a
-// busy cluster ran two intervals past a member that had just installed
-// its state. They cost at most a window of batches more
-// (Window×MaxBatchBytes and a quorum of commits each), what the window
-// itself holds.
+// them), except those of the catch-up span up to seq (catchUpSpan,
+// CatchUpWindows windows). A member that fell less than that behind while
+// the others made seq stable (a restart, a slow machine) is sent those
+// batches with their proofs and executes them (serveDecided), rather
+// than the state, whose install hangs up on every client of its node.
+// Keeping only an interval was not enough: a busy cluster ran two
+// intervals past a member that had just installed its state. Each window
+// kept costs at most a window of batches more (Window×MaxBatchBytes and a
+// quorum of commits each), what the window itself holds.
 func (c *Core) forgetThrough(seq uint64) {
 	kept := seq - min(seq, c.catchUpSpan())
 	for s := range c.slots {
