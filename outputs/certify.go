@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/internal/signing"
 )
 
 // A Byzantine cluster performs an output only with a certificate: f+1
@@ -94,6 +95,7 @@ type CertifierConfig struct {
 type Certifier struct {
 	cfg    CertifierConfig
 	quorum int // f+1 of n = 3f+1
+	keys   signing.Members
 
 	mu      sync.Mutex
 	waiting []*heldOutput
@@ -201,6 +203,10 @@ func NewCertifier(cfg CertifierConfig) (*Certifier, error) {
 	if len(cfg.Key) != ed25519.PrivateKeySize {
 		return nil, errors.New("certifier: no ed25519 private key")
 	}
+	keys, err := signing.ExpandMembers(cfg.Members)
+	if err != nil {
+		return nil, fmt.Errorf("certifier: %w", err)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -210,6 +216,7 @@ func NewCertifier(cfg CertifierConfig) (*Certifier, error) {
 	return &Certifier{
 		cfg:    cfg,
 		quorum: certificateQuorum(n),
+		keys:   keys,
 		votes:  map[uint64]map[consensus.NodeID]vote{},
 		signed: map[consensus.NodeID]*signedHistoryOf{},
 	}, nil
@@ -231,7 +238,7 @@ func statement(clusterID string, size uint32, root hash) []byte {
 // signGroup signs digests, at most maxGroup of them, as one group.
 func (c *Certifier) signGroup(digests []hash) (groupTree, []byte) {
 	tree := newGroupTree(digests)
-	return tree, ed25519.Sign(c.cfg.Key, statement(c.cfg.ClusterID, uint32(len(digests)), tree.root()))
+	return tree, signing.Sign(c.cfg.Key, statement(c.cfg.ClusterID, uint32(len(digests)), tree.root()))
 }
 
 // NeedsCertificate reports whether an action reaches someone outside the
@@ -463,7 +470,7 @@ func (c *Certifier) dropStaleVotes() {
 func (c *Certifier) checked(g *signedGroup) bool {
 	if !g.checked {
 		g.checked = true
-		g.valid = ed25519.Verify(c.cfg.Members[g.from], statement(c.cfg.ClusterID, g.size, g.root), g.signature)
+		g.valid = c.keys[g.from].Verify(statement(c.cfg.ClusterID, g.size, g.root), g.signature)
 		if !g.valid {
 			c.invalid.Add(1)
 		}
@@ -688,7 +695,7 @@ func (c *Certifier) Counts() CertifierCounts {
 // certificate holds it.
 func SignOutput(clusterID string, node consensus.NodeID, key ed25519.PrivateKey, o Output) Signature {
 	tree := newGroupTree([]hash{Digest(o)})
-	return Signature{Node: node, Signature: ed25519.Sign(key, statement(clusterID, 1, tree.root())), Group: 1}
+	return Signature{Node: node, Signature: signing.Sign(key, statement(clusterID, 1, tree.root())), Group: 1}
 }
 
 // ErrNotCertified is returned by Verify for an output whose certificate
@@ -700,7 +707,7 @@ var ErrNotCertified = errors.New("output not certified")
 // hold o, so that a correct replica computed it. It is what a party
 // outside the cluster (a proxy, a disk server) runs before it acts on an
 // output.
-func Verify(clusterID string, members map[consensus.NodeID]ed25519.PublicKey, o Output, cert Certificate) error {
+func Verify(clusterID string, members signing.Members, o Output, cert Certificate) error {
 	quorum := certificateQuorum(len(members))
 	digest := Digest(o)
 	signed := map[consensus.NodeID]bool{}
@@ -710,7 +717,7 @@ func Verify(clusterID string, members map[consensus.NodeID]ed25519.PublicKey, o 
 			continue
 		}
 		root, ok := rootFromPath(digest, s.Index, s.Group, s.Path)
-		if ok && ed25519.Verify(key, statement(clusterID, s.Group, root), s.Signature) {
+		if ok && key.Verify(statement(clusterID, s.Group, root), s.Signature) {
 			signed[s.Node] = true
 		}
 	}

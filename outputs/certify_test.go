@@ -15,6 +15,7 @@ import (
 
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/entry"
+	"github.com/synodvm/synod/internal/signing"
 )
 
 // certifiedCluster is four routers whose certifiers reach each other
@@ -24,6 +25,7 @@ type certifiedCluster struct {
 	routers map[consensus.NodeID]*Router
 	sent    map[consensus.NodeID]*recordingNet
 	public  map[consensus.NodeID]ed25519.PublicKey
+	members signing.Members // public, expanded for Verify
 	mu      sync.Mutex
 	// cut drops every message from a member.
 	cut map[consensus.NodeID]bool
@@ -82,6 +84,9 @@ func newCertifiedCluster(t *testing.T, faulty consensus.NodeID) *certifiedCluste
 		require.NoError(t, err)
 		keys[id], public[id] = priv, pub
 	}
+	var err error
+	c.members, err = signing.ExpandMembers(public)
+	require.NoError(t, err)
 	for id := consensus.NodeID(1); id <= 4; id++ {
 		cert, err := NewCertifier(CertifierConfig{
 			Self: id, ClusterID: "test", Key: keys[id], Members: public,
@@ -353,15 +358,15 @@ func TestCertificatesConvinceWhoeverHoldsTheMembersKeys(t *testing.T) {
 	net := c.sent[1]
 	require.Equal(t, []uint64{7}, net.seqs)
 	cert := net.certs[0]
-	require.NoError(t, Verify("test", c.public, outs[0], cert))
+	require.NoError(t, Verify("test", c.members, outs[0], cert))
 
 	changed := sends(1, 7, "replY")[0]
-	require.ErrorIs(t, Verify("test", c.public, changed, cert), ErrNotCertified, "the certificate is for one output only")
-	require.ErrorIs(t, Verify("other", c.public, outs[0], cert), ErrNotCertified, "and one cluster")
-	require.ErrorIs(t, Verify("test", c.public, outs[0], Certificate{cert[0], cert[0]}), ErrNotCertified, "a member counts once")
-	require.ErrorIs(t, Verify("test", c.public, outs[0], cert[:1]), ErrNotCertified, "the target's own word is not enough")
+	require.ErrorIs(t, Verify("test", c.members, changed, cert), ErrNotCertified, "the certificate is for one output only")
+	require.ErrorIs(t, Verify("other", c.members, outs[0], cert), ErrNotCertified, "and one cluster")
+	require.ErrorIs(t, Verify("test", c.members, outs[0], Certificate{cert[0], cert[0]}), ErrNotCertified, "a member counts once")
+	require.ErrorIs(t, Verify("test", c.members, outs[0], cert[:1]), ErrNotCertified, "the target's own word is not enough")
 	forged := Certificate{cert[0], {Node: 3, Signature: cert[1].Signature}}
-	require.ErrorIs(t, Verify("test", c.public, outs[0], forged), ErrNotCertified, "a signature names its signer")
+	require.ErrorIs(t, Verify("test", c.members, outs[0], forged), ErrNotCertified, "a signature names its signer")
 }
 
 // certifiedDisks records the certificates its writes came with.
@@ -382,7 +387,7 @@ func TestADiskWriteGoesToItsDeviceWithItsCertificate(t *testing.T) {
 	c.route(2, outs)
 	c.deliver()
 	require.Len(t, disks.certs, 1)
-	require.NoError(t, Verify("test", c.public, outs[0], disks.certs[0]))
+	require.NoError(t, Verify("test", c.members, outs[0], disks.certs[0]))
 }
 
 // takeQueued takes the queued messages and returns those from a member.
@@ -413,7 +418,7 @@ func TestOneSignatureCertifiesAGroupOfOutputs(t *testing.T) {
 	net := c.sent[1]
 	require.Equal(t, []string{"a", "b", "c", "d", "e"}, net.all())
 	for i, cert := range net.certs {
-		require.NoError(t, Verify("test", c.public, outs[i], cert), "output %d", i)
+		require.NoError(t, Verify("test", c.members, outs[i], cert), "output %d", i)
 		require.Len(t, cert, 2)
 		require.Equal(t, net.certs[0][0].Signature, cert[0].Signature, "the target signed the five once")
 		require.Equal(t, net.certs[0][1].Signature, cert[1].Signature, "and so did node 2")
@@ -437,7 +442,7 @@ func TestGroupsAreBoundedAndEachCertifies(t *testing.T) {
 	net := c.sent[1]
 	require.Equal(t, data, net.all())
 	for i, cert := range net.certs {
-		require.NoError(t, Verify("test", c.public, outs[i], cert), "output %d", i)
+		require.NoError(t, Verify("test", c.members, outs[i], cert), "output %d", i)
 		require.LessOrEqual(t, len(cert[1].Path), maxProofPath)
 	}
 
@@ -469,21 +474,21 @@ func TestAGroupSignatureCertifiesOnlyTheOutputsOfItsGroup(t *testing.T) {
 	group := sends(1, 1, "a", "b", "c", "d", "e")
 	by2, by3 := certifiedGroup(c, 2, group), certifiedGroup(c, 3, group)
 	for i, o := range group {
-		require.NoError(t, Verify("test", c.public, o, Certificate{by2[i], by3[i]}))
+		require.NoError(t, Verify("test", c.members, o, Certificate{by2[i], by3[i]}))
 	}
 
 	outside := sends(1, 6, "f")[0]
 	for i := range group {
-		require.ErrorIs(t, Verify("test", c.public, outside, Certificate{by2[i], by3[i]}), ErrNotCertified, "an output outside the group, with proof %d", i)
+		require.ErrorIs(t, Verify("test", c.members, outside, Certificate{by2[i], by3[i]}), ErrNotCertified, "an output outside the group, with proof %d", i)
 	}
-	require.ErrorIs(t, Verify("test", c.public, group[0], Certificate{by2[1], by3[1]}), ErrNotCertified, "another output's proof")
+	require.ErrorIs(t, Verify("test", c.members, group[0], Certificate{by2[1], by3[1]}), ErrNotCertified, "another output's proof")
 	changed := sends(1, 1, "A")[0]
-	require.ErrorIs(t, Verify("test", c.public, changed, Certificate{by2[0], by3[0]}), ErrNotCertified, "other bytes at that place")
+	require.ErrorIs(t, Verify("test", c.members, changed, Certificate{by2[0], by3[0]}), ErrNotCertified, "other bytes at that place")
 
 	// The same sequence numbers and bytes, for node 2.
 	forNode2 := sends(2, 1, "a", "b", "c", "d", "e")
 	elsewhere := certifiedGroup(c, 3, forNode2)
-	require.ErrorIs(t, Verify("test", c.public, group[2], Certificate{by2[2], elsewhere[2]}), ErrNotCertified, "a group for another target")
+	require.ErrorIs(t, Verify("test", c.members, group[2], Certificate{by2[2], elsewhere[2]}), ErrNotCertified, "a group for another target")
 
 	// Node 3 sends node 1 that group twice: as it is, and with every
 	// output labelled as node 1's.
@@ -512,7 +517,7 @@ func TestTruncatedOrStretchedProofsAreRefused(t *testing.T) {
 	group := sends(1, 1, "a", "b", "c", "d", "e", "f", "g")
 	by2, by3 := certifiedGroup(c, 2, group), certifiedGroup(c, 3, group)
 	o, good := group[2], by3[2]
-	require.NoError(t, Verify("test", c.public, o, Certificate{by2[2], good}))
+	require.NoError(t, Verify("test", c.members, o, Certificate{by2[2], good}))
 	require.Len(t, good.Path, 3)
 
 	with := func(change func(s *Signature)) Certificate {
@@ -532,13 +537,13 @@ func TestTruncatedOrStretchedProofsAreRefused(t *testing.T) {
 		"no size":             with(func(s *Signature) { s.Group = 0 }),
 		"a size beyond bound": with(func(s *Signature) { s.Group = maxGroup + 1 }),
 	} {
-		require.ErrorIs(t, Verify("test", c.public, o, cert), ErrNotCertified, name)
+		require.ErrorIs(t, Verify("test", c.members, o, cert), ErrNotCertified, name)
 	}
 
 	encoded := AppendCertificate(nil, Certificate{by2[2], good})
 	parsed, err := ParseCertificate(encoded)
 	require.NoError(t, err)
-	require.NoError(t, Verify("test", c.public, o, parsed))
+	require.NoError(t, Verify("test", c.members, o, parsed))
 	for n := range len(encoded) {
 		_, err := ParseCertificate(encoded[:n])
 		require.Error(t, err, "cut to %d of %d bytes", n, len(encoded))
@@ -585,7 +590,7 @@ func TestReplyFramesCarryProofsAndRefuseTruncation(t *testing.T) {
 	for range group {
 		o, cert, err := rr.Next()
 		require.NoError(t, err)
-		require.NoError(t, Verify("test", c.public, o, cert))
+		require.NoError(t, Verify("test", c.members, o, cert))
 	}
 	_, _, err = rr.Next()
 	require.ErrorIs(t, err, io.EOF)
@@ -642,7 +647,7 @@ func TestOneFlushSignsTheOutputsOfManyRoutesForEveryNode(t *testing.T) {
 		net := c.sent[o.Node]
 		i := slices.Index(net.seqs, o.Seq)
 		require.NotEqual(t, -1, i, "output %d performed", o.Seq)
-		require.NoError(t, Verify("test", c.public, o, net.certs[i]))
+		require.NoError(t, Verify("test", c.members, o, net.certs[i]))
 	}
 }
 
@@ -691,5 +696,5 @@ func TestAVoteInAGroupCheckedAlreadyCountsFirst(t *testing.T) {
 	c.route(1, outs[1:])
 	require.Equal(t, []string{"a", "b"}, c.sent[1].all())
 	require.Equal(t, uint64(0), target.Counts().Invalid, "node 2's vote, in a group never checked, was left so")
-	require.NoError(t, Verify("test", c.public, outs[1], c.sent[1].certs[1]))
+	require.NoError(t, Verify("test", c.members, outs[1], c.sent[1].certs[1]))
 }

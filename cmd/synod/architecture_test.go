@@ -42,8 +42,8 @@ func listPackages(t *testing.T, args ...string) []goPackage {
 // fuzzed alone), consensus knows nothing of the machine, and only the
 // transport package (and the config and wiring that name its key types)
 // may pull in libp2p, only the command runs the simulator, and the
-// Byzantine engine stands on the standard library, consensus and
-// internal/durable.
+// Byzantine engine stands on the standard library, consensus,
+// internal/durable and internal/signing.
 func TestArchitecture(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list")
@@ -55,6 +55,17 @@ func TestArchitecture(t *testing.T) {
 	inside := func(pkg, prefix string) bool {
 		return pkg == module+prefix || strings.HasPrefix(pkg, module+prefix+"/")
 	}
+	// signingDep says whether dep is internal/signing or what it stands
+	// on: one audited ed25519 implementation (curve25519-voi, also
+	// CometBFT's) and the packages it needs.
+	signingDep := func(dep string) bool {
+		for _, prefix := range []string{module + "internal/signing", "github.com/oasisprotocol/curve25519-voi/", "golang.org/x/crypto/", "golang.org/x/sys/"} {
+			if dep == strings.TrimSuffix(prefix, "/") || strings.HasPrefix(dep, prefix) {
+				return true
+			}
+		}
+		return false
+	}
 	libp2pAllowed := []string{"consensus/p2p", "consensus/cluster", "consensus/raftnode", "consensus/bftnode", "cmd"}
 
 	checked := 0
@@ -64,10 +75,14 @@ func TestArchitecture(t *testing.T) {
 			switch {
 			case inside(p.ImportPath, "consensus/bft"):
 				// The Byzantine engine is small enough to audit whole: the
-				// standard library (its crypto), the consensus interfaces
-				// and internal/durable for its record file, nothing else.
-				require.True(t, std[dep] || dep == module+"consensus" || dep == module+"internal/durable" || strings.HasPrefix(dep, "golang.org/x/sys/"),
-					"%s may depend on the standard library, consensus and internal/durable only, but imports %s", p.ImportPath, dep)
+				// standard library, the consensus interfaces,
+				// internal/durable for its record file and internal/signing
+				// for its signatures, nothing else.
+				require.True(t, std[dep] || dep == module+"consensus" || dep == module+"internal/durable" || signingDep(dep),
+					"%s may depend on the standard library, consensus, internal/durable and internal/signing only, but imports %s", p.ImportPath, dep)
+			case inside(p.ImportPath, "internal/signing"):
+				require.True(t, std[dep] || dep == module+"consensus" || signingDep(dep),
+					"%s may depend on the standard library, consensus and curve25519-voi only, but imports %s", p.ImportPath, dep)
 			case inside(p.ImportPath, "internal/durable"):
 				require.True(t, std[dep] || strings.HasPrefix(dep, "golang.org/x/sys/"),
 					"%s may depend on the standard library and golang.org/x/sys only, but imports %s", p.ImportPath, dep)

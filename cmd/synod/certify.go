@@ -14,6 +14,7 @@ import (
 	"github.com/synodvm/synod/consensus/bftnode"
 	"github.com/synodvm/synod/consensus/cluster"
 	"github.com/synodvm/synod/consensus/entry"
+	"github.com/synodvm/synod/internal/signing"
 	"github.com/synodvm/synod/outputs"
 	"github.com/synodvm/synod/peripherals"
 )
@@ -300,4 +301,15 @@ func flipFirstInput(a consensus.Apply) (consensus.Apply, bool) {
 		}
 	}
 	return a, false
+}
+
+// memberKeys are the public keys of a Byzantine cluster's members,
+// expanded for checking certificates: what a disk server and a proxy,
+// outside the cluster, check every output against.
+func memberKeys(cfg *cluster.Config) (signing.Members, error) {
+	public, err := bftnode.PublicKeys(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return signing.ExpandMembers(public)
 }

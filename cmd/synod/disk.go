@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/synodvm/synod/consensus/bftnode"
 	"github.com/synodvm/synod/consensus/cluster"
 	"github.com/synodvm/synod/outputs"
 	"github.com/synodvm/synod/peripherals/disk"
@@ -124,7 +123,7 @@ func certifiedWrites(clusterPath, name string) (func(seq uint64, offset int64, d
 	if !slices.ContainsFunc(cfg.Disks, func(d cluster.Disk) bool { return d.Name == name }) {
 		return nil, fmt.Errorf("--disk %q: the cluster config has no such disk", name)
 	}
-	members, err := bftnode.PublicKeys(cfg)
+	members, err := memberKeys(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -15,8 +14,8 @@ import (
 	"time"
 
 	"github.com/synodvm/synod/consensus"
-	"github.com/synodvm/synod/consensus/bftnode"
 	"github.com/synodvm/synod/consensus/cluster"
+	"github.com/synodvm/synod/internal/signing"
 	"github.com/synodvm/synod/outputs"
 )
 
@@ -81,7 +80,7 @@ func runProxy(ctx context.Context, args []string, _ io.Writer) error {
 // passes on only certified replies.
 type certifyingProxy struct {
 	cfg       *cluster.Config
-	members   map[consensus.NodeID]ed25519.PublicKey
+	members   signing.Members
 	guestPort int
 	logger    *slog.Logger
 
@@ -98,7 +97,7 @@ func newCertifyingProxy(cfg *cluster.Config, guestPort int, logger *slog.Logger)
 	if cfg.Engine != cluster.EngineBFT {
 		return nil, fmt.Errorf("proxy: the cluster runs engine %q; only a Byzantine cluster (bft) certifies its replies", cfg.Engine)
 	}
-	members, err := bftnode.PublicKeys(cfg)
+	members, err := memberKeys(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/internal/signing"
 )
 
 // ErrBusy is Propose's back-pressure: MaxPendingRequests of this node's
@@ -230,6 +231,10 @@ func NewCore(cfg Config, records [][]byte) (*Core, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	keys, err := signing.ExpandMembers(cfg.PublicKeys)
+	if err != nil {
+		return nil, fmt.Errorf("bft: config: %w", err)
+	}
 	c := &Core{
 		cfg: cfg, q: newQuorums(cfg.PublicKeys), id: cfg.ID,
 		log:        cfg.Logger.With("node", cfg.ID),
@@ -253,7 +258,7 @@ func NewCore(cfg Config, records [][]byte) (*Core, error) {
 		laterView:  map[consensus.NodeID]uint64{},
 		generation: 1,
 	}
-	c.v = verifier{cfg: &c.cfg, q: c.q, prefix: signingPrefix(c.cfg.Cluster), verified: map[Digest]struct{}{}, fromOrigin: map[Digest]struct{}{}}
+	c.v = verifier{cfg: &c.cfg, q: c.q, keys: keys, prefix: signingPrefix(c.cfg.Cluster), verified: map[Digest]struct{}{}, fromOrigin: map[Digest]struct{}{}}
 	if err := c.restore(records); err != nil {
 		return nil, fmt.Errorf("bft: node %d: restore: %w", cfg.ID, err)
 	}

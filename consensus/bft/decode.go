@@ -1,13 +1,13 @@
 package bft
 
 import (
-	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math"
 
 	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/internal/signing"
 )
 
 // Why a message was dropped. Step wraps one of these, and the core counts
@@ -30,6 +30,8 @@ var (
 type verifier struct {
 	cfg *Config
 	q   quorums
+	// keys are the members' public keys, expanded once.
+	keys signing.Members
 	// prefix is what every signature in the cluster covers first
 	// (signingPrefix).
 	prefix []byte
@@ -50,12 +52,12 @@ const maxVerified = 1 << 14
 
 // signatureValid checks data's signature by key, remembering the answer
 // when it is yes.
-func (v *verifier) signatureValid(key ed25519.PublicKey, data []byte) bool {
+func (v *verifier) signatureValid(key *signing.PublicKey, data []byte) bool {
 	h := Digest(sha256.Sum256(data))
 	if _, ok := v.verified[h]; ok {
 		return true
 	}
-	if !ed25519.Verify(key, signedBytes(v.prefix, data[:len(data)-sigSize]), data[len(data)-sigSize:]) {
+	if !key.Verify(signedBytes(v.prefix, data[:len(data)-sigSize]), data[len(data)-sigSize:]) {
 		return false
 	}
 	v.remember(h)
@@ -84,7 +86,7 @@ func (v *verifier) requestFromOrigin(raw []byte) bool {
 // heldSignatureValid checks the signature of a prepare, commit or request
 // that decodeReceived let through unchecked.
 func (v *verifier) heldSignatureValid(from consensus.NodeID, raw []byte) bool {
-	key, ok := v.cfg.PublicKeys[from]
+	key, ok := v.keys[from]
 	return ok && v.signatureValid(key, raw)
 }
 
@@ -151,7 +153,7 @@ func (v *verifier) decodeAt(data []byte, depth int, o decodeOpts) (*envelope, er
 	if err := r.end("message"); err != nil {
 		return nil, err
 	}
-	key, ok := v.cfg.PublicKeys[from]
+	key, ok := v.keys[from]
 	if !ok {
 		return nil, fmt.Errorf("%w: %d", errNotMember, from)
 	}

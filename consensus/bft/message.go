@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/internal/signing"
 )
 
 // Digest is a SHA-256 hash: of a batch, or of a checkpoint's state.
@@ -99,7 +100,7 @@ func seal(prefix []byte, key ed25519.PrivateKey, typ msgType, from consensus.Nod
 	w.u8(byte(typ))
 	w.u64(uint64(from))
 	w.bytes(body)
-	sig := ed25519.Sign(key, signedBytes(prefix, w.b))
+	sig := signing.Sign(key, signedBytes(prefix, w.b))
 	w.raw(sig)
 	return w.b
 }

@@ -214,7 +214,7 @@ func (c *checks) performs(n *node, o outputs.Output, cert outputs.Certificate) {
 	if s.byz == nil || !outputs.NeedsCertificate(o.Action) {
 		return
 	}
-	if err := outputs.Verify(s.clusterID(), s.publicKeys, o, cert); err != nil {
+	if err := outputs.Verify(s.clusterID(), s.memberKeys, o, cert); err != nil {
 		s.byzCounts.Uncertified++
 		s.violate(invCertified, "node %d performs output #%d (%v) without a certificate: %v", n.id, o.Seq, o.Action, err)
 		return

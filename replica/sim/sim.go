@@ -10,6 +10,7 @@ import (
 
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/memnet"
+	"github.com/synodvm/synod/internal/signing"
 )
 
 // Options are what a run is given; everything else comes from Seed.
@@ -113,10 +114,11 @@ type Sim struct {
 	// key-value guest and its clients.
 	journal *journal
 	// byz is a Byzantine run's plan for its faulty member, publicKeys
-	// its members' keys, byzCounts what it counted; byz is nil in a raft
-	// run.
+	// its members' keys (memberKeys expanded, to check certificates with),
+	// byzCounts what it counted; byz is nil in a raft run.
 	byz        *byzantinePlan
 	publicKeys map[consensus.NodeID]ed25519.PublicKey
+	memberKeys signing.Members
 	byzCounts  ByzantineCounts
 
 	partitioned   bool
@@ -177,6 +179,10 @@ func newSim(opts Options) (*Sim, error) {
 		for i := range s.plan.nodes {
 			id := consensus.NodeID(i + 1)
 			s.publicKeys[id] = memberKey(opts.Seed, id).Public().(ed25519.PublicKey)
+		}
+		var err error
+		if s.memberKeys, err = signing.ExpandMembers(s.publicKeys); err != nil {
+			return nil, fmt.Errorf("sim: seed %d: %w", opts.Seed, err)
 		}
 	} else if jp, ok := newJournalPlan(opts.Seed, s.plan.nodes, opts.Faults); ok {
 		if len(opts.Journal) == 0 {
