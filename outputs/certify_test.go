@@ -63,7 +63,7 @@ func (n *recordingNet) Send(_ entry.ConnID, data []byte) {
 func (n *recordingNet) Close(entry.ConnID)          {}
 func (n *recordingNet) Refuse(entry.ConnID, string) {}
 func (n *recordingNet) SetServing(bool)             {}
-func (n *recordingNet) HangUpAll()                  {}
+func (n *recordingNet) HangUpAll() int              { return 0 }
 
 func (n *recordingNet) all() []string {
 	n.mu.Lock()

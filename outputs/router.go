@@ -22,10 +22,10 @@ type Net interface {
 	// SetServing says whether the node serves clients now; while it
 	// does not, the port hangs up on new ones at once.
 	SetServing(on bool)
-	// HangUpAll hangs up on every client, telling the guest: a snapshot
-	// replaced the history that held their replies, which this node will
-	// never send.
-	HangUpAll()
+	// HangUpAll hangs up on every client, telling the guest, and says
+	// how many there were: a snapshot replaced the history that held
+	// their replies, which this node will never send.
+	HangUpAll() int
 }
 
 // Devices are the peripherals of this node that perform its outputs.

@@ -515,7 +515,7 @@ func (n *NetPort) hangUp(cc *clientConn) {
 // the replies the guest wrote to its clients in the history it skipped
 // were never performed here. A client told its connection is gone
 // retries elsewhere; one left waiting would wait forever.
-func (n *NetPort) HangUpAll() {
+func (n *NetPort) HangUpAll() int {
 	n.mu.Lock()
 	conns := make([]*clientConn, 0, len(n.conns))
 	for _, cc := range n.conns {
@@ -525,6 +525,7 @@ func (n *NetPort) HangUpAll() {
 	for _, cc := range conns {
 		n.hangUp(cc)
 	}
+	return len(conns)
 }
 
 // forget drops a connection the guest is done with.

@@ -367,7 +367,7 @@ func TestNetPortHangsUpOnEveryClient(t *testing.T) {
 	require.NoError(t, err)
 	log.waitFor(t, func(es []entry.Entry) bool { return len(es) >= 2 })
 
-	n.HangUpAll()
+	require.Equal(t, 1, n.HangUpAll(), "the one client")
 	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
 	_, err = c.Read(make([]byte, 1))
 	require.ErrorIs(t, err, io.EOF, "the client is hung up on")

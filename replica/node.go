@@ -107,6 +107,13 @@ type NodeStatus struct {
 	// run and waited for the seal that lets it on: the leader's seals
 	// came too late for a busy guest (Sealer).
 	SealWaits uint64
+	// Installs counts the snapshots this node installed that cost it
+	// clients, and HungUp the clients they cost: it had fallen so far
+	// behind that it took the others' state instead of executing what it
+	// missed, and the replies of that history were never sent from here.
+	// A node whose count keeps growing executes more slowly than the
+	// cluster decides.
+	Installs, HungUp uint64
 }
 
 // Node drives one replica from its log in a single goroutine (Run) and
@@ -130,6 +137,8 @@ type Node struct {
 	// the epoch of the last wait it counted: the loop may wake several
 	// times (ticks, other entries) before the seal commits.
 	sealWaits, waitedAt uint64
+	// installs and hungUp are NodeStatus.Installs and HungUp.
+	installs, hungUp uint64
 }
 
 type snapshotReply struct {
@@ -361,7 +370,12 @@ func (n *Node) apply(a consensus.Apply) error {
 				n.log.Warn("cannot serve a guest port after restore yet; retrying", "port", p, "err", err)
 			}
 		}
-		n.cfg.Devices.Net.HangUpAll()
+		if hungUp := n.cfg.Devices.Net.HangUpAll(); hungUp > 0 {
+			n.installs++
+			n.hungUp += uint64(hungUp)
+			n.log.Warn("hung up on this node's clients: it had fallen too far behind the cluster to execute what it missed, and took the others' state instead",
+				"clients", hungUp, "index", a.Snapshot.Index, "times", n.installs)
+		}
 	}
 	// What is dropped is logged once per Apply, not per entry: a faulty
 	// member of a Byzantine cluster can have hundreds of entries a batch
@@ -464,5 +478,7 @@ func (n *Node) publish() {
 		Addressed:     n.router.Addressed(),
 		Quiet:         n.router.Quiet.Load(),
 		SealWaits:     n.sealWaits,
+		Installs:      n.installs,
+		HungUp:        n.hungUp,
 	})
 }

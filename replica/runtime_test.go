@@ -25,7 +25,7 @@ func (nullNet) Send(entry.ConnID, []byte)   {}
 func (nullNet) Close(entry.ConnID)          {}
 func (nullNet) Refuse(entry.ConnID, string) {}
 func (nullNet) SetServing(bool)             {}
-func (nullNet) HangUpAll()                  {}
+func (nullNet) HangUpAll() int              { return 0 }
 
 // fakeDisks records the disk outputs it is asked to perform.
 type fakeDisks struct {

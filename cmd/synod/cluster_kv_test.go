@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -11,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/consensus/cluster"
 )
 
 func TestClusterIsOneMachine(t *testing.T) {
@@ -383,4 +387,67 @@ func TestClusterRejoinThroughSnapshot(t *testing.T) {
 	log, err := os.ReadFile(filepath.Join(c.cfg.Dir(), "node3.log"))
 	require.NoError(t, err)
 	require.Contains(t, string(log), "installed snapshot", "node 3 caught up through a snapshot")
+}
+
+// A node that falls so far behind that it takes the others' state hangs
+// up on its clients, whose replies lay in the history it skipped; the
+// operator sees how often, and how many clients it cost, in its status
+// and in the health line of synod status: a node whose count keeps
+// growing executes more slowly than the cluster decides. A Byzantine
+// member installs the others' state once it is more than
+// bft.Config.CatchUpWindows windows behind their stable checkpoint; a
+// member stopped while the others go on is such a member.
+func TestClusterStatusCountsClientsHungUpByAStateInstall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 4-node Byzantine cluster")
+	}
+	c := newTestClusterOf(t, cluster.Spec{Nodes: 4, Engine: cluster.EngineBFT}, testMachine(""))
+	for _, n := range c.cfg.Nodes {
+		c.start(n.ID)
+	}
+	c.waitServing()
+	y := c.follower()
+	client, err := dialKV(c.serviceAddr(y))
+	require.NoError(t, err)
+	defer client.Close()
+	_, err = client.do("SET", "before", "1")
+	require.NoError(t, err)
+	before, err := c.report(y)
+	require.NoError(t, err)
+	require.Zero(t, before.StateInstalls)
+
+	primary := c.leader()
+	kv, err := dialKV(c.serviceAddr(primary))
+	require.NoError(t, err)
+	defer kv.Close()
+	c.signal(y, syscall.SIGSTOP)
+	// A batch holds a few entries here (one client's inputs, the members'
+	// seals and state hashes): 3,000 entries are more than the 256
+	// sequence numbers of the default catch-up span even at ten a batch.
+	keys := 0
+	var stable uint64
+	c.eventually("the others' stable checkpoint far past the stopped member", func() bool {
+		setKeys(t, kv, keys, keys+100)
+		keys += 100
+		r, err := c.report(primary)
+		stable = r.Snapshot
+		return err == nil && r.Snapshot > before.Applied+3000
+	})
+	c.signal(y, syscall.SIGCONT)
+
+	c.eventually("the resumed member past the others' checkpoint", func() bool {
+		r, err := c.report(y)
+		return err == nil && r.Applied >= stable
+	})
+	after, err := c.report(y)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, after.StateInstalls, "node %d took the others' state once", y)
+	require.EqualValues(t, 1, after.ClientsHungUp, "and hung up on its one client")
+	_, err = client.do("GET", "before")
+	require.Error(t, err, "the client was hung up on")
+
+	var out bytes.Buffer
+	require.NoError(t, runStatus(context.Background(), []string{"--config", c.configPath}, &out))
+	t.Logf("synod status:\n%s", out.String())
+	require.Regexp(t, fmt.Sprintf(`(?m)^health: .*; node %d fell too far behind once and hung up on 1 client$`, y), out.String())
 }

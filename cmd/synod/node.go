@@ -537,6 +537,11 @@ type nodeReport struct {
 	// SealWaits counts the times a busy guest waited at an epoch end for
 	// its leader's next seal.
 	SealWaits uint64 `json:"seal_waits"`
+	// StateInstalls counts the times this node took the others' state
+	// and hung up on its clients, ClientsHungUp the clients it hung up
+	// on: it had fallen too far behind to execute what it missed.
+	StateInstalls uint64 `json:"state_installs"`
+	ClientsHungUp uint64 `json:"clients_hung_up"`
 	// Failovers counts the failovers this node saw since it started: a
 	// leader it knew lost, a member declared down (the cluster page marks
 	// each).
@@ -573,6 +578,8 @@ func report(engine cluster.Engine, node *replica.Node, netport *peripherals.NetP
 		ForgedInputs:     s.ForgedInputs,
 		RandomBatches:    s.Replica.RandomBatches,
 		SealWaits:        s.SealWaits,
+		StateInstalls:    s.Installs,
+		ClientsHungUp:    s.HungUp,
 		RandomPassedOver: s.Replica.RandomPassedOver,
 		Connections:      netport.Conns(),
 		Service:          netport.Addrs(),

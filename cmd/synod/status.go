@@ -205,6 +205,10 @@ type health struct {
 	maxLagNode consensus.NodeID
 	// failovers is the most any answering node saw since it started.
 	failovers int
+	// installs and hungUp are those of the node that took the others'
+	// state and hung up on its clients most often (installsNode).
+	installs, hungUp uint64
+	installsNode     consensus.NodeID
 }
 
 func clusterHealth(views []nodeView) health {
@@ -221,6 +225,9 @@ func clusterHealth(views []nodeView) health {
 		}
 		h.delivered = max(h.delivered, r.Delivered)
 		h.failovers = max(h.failovers, r.Failovers)
+		if r.StateInstalls > h.installs {
+			h.installs, h.hungUp, h.installsNode = r.StateInstalls, r.ClientsHungUp, r.ID
+		}
 		// Two nodes may both believe they lead for a moment: the one of
 		// the later term does.
 		if r.leads() && (h.leader == 0 || r.Term > h.term) {
@@ -296,6 +303,9 @@ func (h health) String() string {
 	case h.failovers > 1:
 		fmt.Fprintf(&b, ", %d failovers seen", h.failovers)
 	}
+	if h.installs > 0 {
+		fmt.Fprintf(&b, "; node %d fell too far behind %s and hung up on %s", h.installsNode, times(h.installs), plural(h.hungUp, "client"))
+	}
 	return b.String()
 }
 
@@ -308,4 +318,23 @@ func isTerminal(w io.Writer) bool {
 	}
 	info, err := f.Stat()
 	return err == nil && info.Mode()&os.ModeCharDevice != 0
+}
+
+// times says how many times: "once", "twice", "3 times".
+func times(n uint64) string {
+	switch n {
+	case 1:
+		return "once"
+	case 2:
+		return "twice"
+	}
+	return fmt.Sprintf("%d times", n)
+}
+
+// plural is n of a noun that takes an s: "1 client", "2 clients".
+func plural(n uint64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -84,12 +84,14 @@ func (p *netport) write(pc *pconn, data []byte) {
 
 // HangUpAll is the node hanging up on every client after a snapshot
 // install: their socket closes, and the node tells the guest.
-func (p *netport) HangUpAll() {
-	for _, serial := range p.serials() {
+func (p *netport) HangUpAll() int {
+	serials := p.serials()
+	for _, serial := range serials {
 		pc := p.conns[serial]
 		p.hangUp(pc)
 		pc.client.disconnected(pc, "its node installed a snapshot")
 	}
+	return len(serials)
 }
 
 // hangUp is the client closing its side.
