@@ -180,6 +180,11 @@ var (
 	_ consensus.PeerWatcher = (*Transport)(nil)
 )
 
+// testHookHandlersSet, set only by tests, runs in New as soon as the
+// transport's stream handlers are registered: from then on a peer's
+// stream may arrive.
+var testHookHandlersSet func()
+
 // New starts the transport of node opts.Self: it listens on the node's
 // address and starts connecting to every other node of the cluster.
 func New(opts Options) (*Transport, error) {
@@ -234,16 +239,23 @@ func New(opts Options) (*Transport, error) {
 		return nil, fmt.Errorf("p2p: node %d: %w", opts.Self, err)
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
-	t.host.SetStreamHandler(ProtocolID, t.handleStream)
-	t.host.SetStreamHandler(SnapshotProtocolID, t.handleSnapshot)
+	// The host listens already: a peer's stream may arrive the moment a
+	// handler is registered, and the handlers read links and recv
+	// unlocked, so both are complete before.
 	for _, n := range opts.Cluster.Nodes {
 		if n.ID == opts.Self {
 			continue
 		}
 		t.host.Peerstore().AddAddrs(n.PeerID, []ma.Multiaddr{n.Listen}, peerstore.PermanentAddrTTL)
-		l := newLink(t, n)
-		t.links[n.ID] = l
+		t.links[n.ID] = newLink(t, n)
 		t.recv[n.ID] = &receiver{}
+	}
+	t.host.SetStreamHandler(ProtocolID, t.handleStream)
+	t.host.SetStreamHandler(SnapshotProtocolID, t.handleSnapshot)
+	if testHookHandlersSet != nil {
+		testHookHandlersSet()
+	}
+	for _, l := range t.links {
 		t.senders.Go(func() { l.run(t.ctx) })
 	}
 	t.log.Info("p2p: listening", "peer", self.PeerID, "addrs", t.host.Addrs())

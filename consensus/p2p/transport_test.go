@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
@@ -283,4 +284,25 @@ func listenTCPAddr(t *testing.T, n cluster.Node) string {
 	host, port, err := cluster.ListenHostPort(n.Listen)
 	require.NoError(t, err)
 	return net.JoinHostPort(host, port)
+}
+
+// A peer's stream can arrive as soon as New registers its handlers, before
+// New returns, and must find the transport knowing every member. A node
+// whose transport started while a peer was dialling it crashed on a nil
+// receiver (a soak test of the cluster lost a node this way).
+func TestAStreamArrivingWhileTheTransportStartsIsServed(t *testing.T) {
+	c := newTestCluster(t, 2)
+	two := start(t, c, 2, nil)
+	testHookHandlersSet = func() {
+		// Hold New until node 2's stream to node 1 is open.
+		require.Eventually(t, func() bool { return slices.Contains(two.Connected(), 1) }, patience, 5*time.Millisecond)
+	}
+	t.Cleanup(func() { testHookHandlersSet = nil })
+	one := start(t, c, 1, nil)
+	testHookHandlersSet = nil
+
+	require.NoError(t, two.Send(1, []byte("hello")))
+	got := receive(t, one, 1)
+	require.Equal(t, consensus.NodeID(2), got[0].From)
+	require.Equal(t, "hello", string(got[0].Data))
 }
