@@ -698,6 +698,23 @@ func SignOutput(clusterID string, node consensus.NodeID, key ed25519.PrivateKey,
 	return Signature{Node: node, Signature: signing.Sign(key, statement(clusterID, 1, tree.root())), Group: 1}
 }
 
+// VerifyDiskWrite is the check a Byzantine cluster's disk server makes
+// of a write as it comes off the wire: its sequence number, offset and
+// data, to the disk the server knows itself as, with certBytes
+// (AppendCertificate's encoding). The certificate's first signature is
+// its target's own (Certifier), which names the node the write was for.
+func VerifyDiskWrite(clusterID string, members signing.Members, disk string, seq uint64, offset int64, data, certBytes []byte) error {
+	if len(certBytes) == 0 {
+		return fmt.Errorf("%w: the write carries no certificate", ErrNotCertified)
+	}
+	cert, err := ParseCertificate(certBytes)
+	if err != nil || len(cert) == 0 {
+		return fmt.Errorf("%w: %v", ErrNotCertified, err)
+	}
+	o := Output{Seq: seq, Node: cert[0].Node, Action: DiskWrite{Disk: disk, Offset: offset, Data: data}}
+	return Verify(clusterID, members, o, cert)
+}
+
 // ErrNotCertified is returned by Verify for an output whose certificate
 // does not hold f+1 valid signatures of distinct members.
 var ErrNotCertified = errors.New("output not certified")

@@ -51,9 +51,10 @@ type NodeConfig struct {
 	// replica delivers it: the network port acknowledges its proposals
 	// from it. May be nil.
 	OnCommit func(entry.Entry)
-	// DownAfter: see RuntimeConfig.
-	DownAfter time.Duration
-	Sealer    Sealer
+	// DownAfter and DiskDownAfter: see RuntimeConfig.
+	DownAfter     time.Duration
+	DiskDownAfter time.Duration
+	Sealer        Sealer
 	// Tick bounds how long the loop sleeps while waiting for the log, so
 	// that time-driven decisions (seals for sleepers, failure detection)
 	// happen promptly.
@@ -177,6 +178,7 @@ func NewNode(cfg NodeConfig) *Node {
 		Boot:             cfg.Boot,
 		EveryMemberBoots: cfg.EveryMemberBoots,
 		DownAfter:        cfg.DownAfter,
+		DiskDownAfter:    cfg.DiskDownAfter,
 		Sealer:           cfg.Sealer,
 		Entropy:          rand.Reader,
 		Propose:          n.propose,

@@ -44,7 +44,17 @@ type RuntimeConfig struct {
 	// alarms (a node declared down has its clients' connections closed)
 	// against how long a dead node's outputs wait to move elsewhere.
 	DownAfter time.Duration
-	Sealer    Sealer
+	// DiskDownAfter, when set, is how long a member lets another it
+	// reaches owe the completion of a disk output before it declares
+	// that one down all the same; 0: never. A Byzantine cluster sets it: a
+	// faulty member on the guest's disk path can stay connected and never
+	// perform or complete the I/O, and the guest would wait on it for
+	// good. Declared down, the member's I/O completes as uncertain and
+	// the guest goes on through another path. A correct member's device
+	// answers well within it, or gives up on a request as uncertain and
+	// sends it again, which does not restart the clock.
+	DiskDownAfter time.Duration
+	Sealer        Sealer
 	// Entropy gives the random bytes of the boot entry and of the
 	// guest's random batches: the system's generator on a real node, the
 	// run's seeded generator in the simulator.
@@ -95,6 +105,9 @@ type Runtime struct {
 	consoleAckedAt time.Time
 	missingSince   map[consensus.NodeID]time.Time
 	downProposedAt map[consensus.NodeID]time.Time
+	// owingDisk is, per member, the oldest disk output it owes the
+	// completion of and since when this node has seen it oldest.
+	owingDisk map[consensus.NodeID]owedDisk
 	// diskPerformedAt is when each disk output this node owes was last
 	// performed, as far as the runtime knows: the router performs it when
 	// it comes out, so the first sighting counts as a performance.
@@ -117,6 +130,7 @@ func NewRuntime(cfg RuntimeConfig, rep *Replica, router *outputs.Router) *Runtim
 		router:          router,
 		missingSince:    map[consensus.NodeID]time.Time{},
 		downProposedAt:  map[consensus.NodeID]time.Time{},
+		owingDisk:       map[consensus.NodeID]owedDisk{},
 		diskPerformedAt: map[uint64]time.Time{},
 	}
 	router.Devices.Refill = rt.refill
@@ -193,9 +207,7 @@ func (rt *Runtime) decideProposals(now time.Time, ls consensus.Status) {
 	if seal, ok := rt.cfg.Sealer.Next(rt.rep.SealInfo(), ls.IsLeader, now.UnixNano()); ok {
 		rt.cfg.Propose(seal)
 	}
-	if ls.IsLeader {
-		rt.detectFailures(now, ls.Reachable)
-	}
+	rt.detectFailures(now, ls)
 	self := rt.cfg.Self
 	if rt.rep.Down(self) {
 		if !rt.router.Quiet.Load() && now.Sub(rt.upProposedAt) > rt.cfg.DownAfter {
@@ -354,25 +366,66 @@ func (rt *Runtime) proposeBoot(now time.Time) {
 }
 
 // detectFailures declares down a member the leader has not reached for
-// DownAfter. Declaring is idempotent in the replicated state, so a repeat
-// after a lost proposal does no harm.
-func (rt *Runtime) detectFailures(now time.Time, reachable []consensus.NodeID) {
+// DownAfter, or one that has owed a disk completion for DiskDownAfter.
+// The second any member declares, not only the leader: the leader may be
+// the faulty member, and while the guest waits on that I/O it may make
+// no request at all, so that no member suspects a primary that stopped
+// working (Byzantine simulator seed 3023: one member alone changing
+// view, the others idle in its view, the faulty one silent). A
+// declaration waiting to be ordered is such a request. Declaring is
+// idempotent in the replicated state, so a repeat after a lost proposal
+// does no harm.
+func (rt *Runtime) detectFailures(now time.Time, ls consensus.Status) {
 	for _, m := range rt.rep.Members() {
-		if m == rt.cfg.Self || slices.Contains(reachable, m) || rt.rep.Down(m) {
+		if m == rt.cfg.Self || rt.rep.Down(m) {
 			delete(rt.missingSince, m)
+			delete(rt.owingDisk, m)
 			continue
 		}
-		since, seen := rt.missingSince[m]
-		if !seen {
+		owing := rt.owingDiskFor(now, m)
+		missing := time.Duration(0)
+		switch since, seen := rt.missingSince[m]; {
+		case !ls.IsLeader || slices.Contains(ls.Reachable, m):
+			delete(rt.missingSince, m)
+		case seen:
+			missing = now.Sub(since)
+		default:
 			rt.missingSince[m] = now
-			continue
 		}
-		if now.Sub(since) > rt.cfg.DownAfter && now.Sub(rt.downProposedAt[m]) > rt.cfg.DownAfter {
+		stuck := rt.cfg.DiskDownAfter > 0 && owing > rt.cfg.DiskDownAfter
+		if (missing > rt.cfg.DownAfter || stuck) && now.Sub(rt.downProposedAt[m]) > rt.cfg.DownAfter {
 			rt.downProposedAt[m] = now
-			rt.cfg.Logger.Warn("declaring a node down", "member", m, "missing_for", now.Sub(since))
+			rt.cfg.Logger.Warn("declaring a node down", "member", m, "missing_for", missing, "owing_disk_for", owing)
 			rt.cfg.Propose(entry.NodeDown{Node: m})
 		}
 	}
+}
+
+// owedDisk is the oldest disk output a member owes, and since when.
+type owedDisk struct {
+	seq   uint64
+	since time.Time
+}
+
+// owingDiskFor is how long member m has owed the completion of its
+// oldest outstanding disk output, as this node saw it; 0 when it owes
+// none or DiskDownAfter is not set.
+func (rt *Runtime) owingDiskFor(now time.Time, m consensus.NodeID) time.Duration {
+	if rt.cfg.DiskDownAfter <= 0 {
+		return 0
+	}
+	owed := rt.rep.Owed(m).Disk
+	if len(owed) == 0 {
+		delete(rt.owingDisk, m)
+		return 0
+	}
+	oldest := owed[0].Seq // in sequence order
+	o, ok := rt.owingDisk[m]
+	if !ok || o.seq != oldest {
+		rt.owingDisk[m] = owedDisk{seq: oldest, since: now}
+		return 0
+	}
+	return now.Sub(o.since)
 }
 
 // updateServing lets the network port take clients only while the

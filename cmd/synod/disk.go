@@ -107,8 +107,7 @@ func (s *diskSize) Set(v string) error {
 
 // certifiedWrites is the check a Byzantine cluster's disk server makes
 // of every write: a certificate of f+1 of the cluster's members over that
-// write to disk name. The certificate's first signature is its target's
-// own (outputs.Certifier), which names the node the write was for.
+// write to disk name (outputs.VerifyDiskWrite).
 func certifiedWrites(clusterPath, name string) (func(seq uint64, offset int64, data, cert []byte) error, error) {
 	if clusterPath == "" || name == "" {
 		return nil, errors.New("--cluster and --disk go together")
@@ -128,14 +127,6 @@ func certifiedWrites(clusterPath, name string) (func(seq uint64, offset int64, d
 		return nil, err
 	}
 	return func(seq uint64, offset int64, data, certBytes []byte) error {
-		if len(certBytes) == 0 {
-			return fmt.Errorf("%w: the write carries no certificate", outputs.ErrNotCertified)
-		}
-		cert, err := outputs.ParseCertificate(certBytes)
-		if err != nil || len(cert) == 0 {
-			return fmt.Errorf("%w: %v", outputs.ErrNotCertified, err)
-		}
-		o := outputs.Output{Seq: seq, Node: cert[0].Node, Action: outputs.DiskWrite{Disk: name, Offset: offset, Data: data}}
-		return outputs.Verify(cfg.ClusterID, members, o, cert)
+		return outputs.VerifyDiskWrite(cfg.ClusterID, members, name, seq, offset, data, certBytes)
 	}, nil
 }

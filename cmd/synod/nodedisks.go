@@ -17,6 +17,18 @@ import (
 // outcome is uncertain and the runtime sends the request again.
 const diskRequestTimeout = 10 * time.Second
 
+// byzantineDiskDownAfter is replica.NodeConfig.DiskDownAfter for a
+// cluster of engine: in a Byzantine one, three of a correct member's
+// request timeouts, after which the leader declares down a member that
+// still owes a disk completion; never in a crash-fault one, whose
+// members fail only by stopping.
+func byzantineDiskDownAfter(engine cluster.Engine) time.Duration {
+	if engine != cluster.EngineBFT {
+		return 0
+	}
+	return 3 * diskRequestTimeout
+}
+
 // nodeDisks makes node self's disk device from the config's disk paths
 // through it; nil when it has none. Each disk server knows the cluster's
 // outputs by the cluster id and the disk's name: every node sends the

@@ -14,6 +14,7 @@ import (
 
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/entry"
+	"github.com/synodvm/synod/outputs"
 )
 
 // A Byzantine run (Options.Byzantine) runs n = 3f+1 = 4 members of the
@@ -51,7 +52,9 @@ const (
 	// message as its own, and an old message of its own again.
 	ForgedMessages Behaviour = "forged-messages"
 	// ForgeInputs: the member types a write of its own into every other
-	// node's client session it sees, as the next bytes of the stream.
+	// node's client session it sees, as the next bytes of the stream;
+	// in a journal seed it also sends the disk server a forged copy of
+	// every disk write its replica computes (forgeDiskWrite).
 	ForgeInputs Behaviour = "forge-inputs"
 	// FutureClock: the member's clock is ten years ahead.
 	FutureClock Behaviour = "future-clock"
@@ -142,6 +145,25 @@ func (p byzantinePlan) String() string {
 	return s + fmt.Sprintf(", member %d faulty: %s", p.faulty, p.behaviour)
 }
 
+// byzantineDiskDownAfter is how long, in a Byzantine run, a member may
+// owe a disk completion before the others declare it down
+// (replica.RuntimeConfig.DiskDownAfter): well past what a correct
+// member's I/O takes here (a few milliseconds, a second more for a
+// repeat after a cut connection, half a second a batch for a member
+// that changed view alone and learns of decisions by asking), and short
+// enough that a faulty member on the journal's path is passed over
+// within the liveness bound.
+const byzantineDiskDownAfter = 5 * time.Second
+
+// diskDownAfter is the runtime's DiskDownAfter in this run: none in a
+// raft run, whose members fail only by stopping.
+func (s *Sim) diskDownAfter() time.Duration {
+	if s.byz == nil {
+		return 0
+	}
+	return byzantineDiskDownAfter
+}
+
 // memberKey is member id's ed25519 key in the run of seed.
 func memberKey(seed uint64, id consensus.NodeID) ed25519.PrivateKey {
 	var b [16]byte
@@ -176,6 +198,9 @@ type ByzantineCounts struct {
 	// ForgedInputsDropped counts the inputs the replicas dropped because
 	// a member proposed them in another's name (counted on every node).
 	ForgedInputsDropped uint64
+	// WritesRefused counts the writes the disk server of a journal seed
+	// refused for want of a valid certificate.
+	WritesRefused uint64
 }
 
 // Add sums two counts.
@@ -184,6 +209,7 @@ func (c ByzantineCounts) Add(o ByzantineCounts) ByzantineCounts {
 		Certified: c.Certified + o.Certified, Uncertified: c.Uncertified + o.Uncertified,
 		Mismatched: c.Mismatched + o.Mismatched, Tampered: c.Tampered + o.Tampered,
 		ForgedInputsDropped: c.ForgedInputsDropped + o.ForgedInputsDropped,
+		WritesRefused:       c.WritesRefused + o.WritesRefused,
 	}
 }
 
@@ -248,6 +274,31 @@ func (n *node) forgeInputs(e entry.Entry) {
 	}
 }
 
+// forgeDiskWrite, on a member faulty with forge-inputs in a journal
+// seed, sends the disk server, beside disk write o that its replica
+// computed (for whichever node), a write of other bytes to the same place
+// under the same sequence number, signed by itself alone: the server
+// must refuse it, or the record it lands on is not the guest's
+// (disk-records), and the guest's own write is answered from the
+// exactly-once table without being applied.
+func (n *node) forgeDiskWrite(o outputs.Output) {
+	s := n.sim
+	w, ok := o.Action.(outputs.DiskWrite)
+	if !s.faulty(n) || s.byz.behaviour != ForgeInputs || s.journal == nil || !ok {
+		return
+	}
+	data := make([]byte, len(w.Data))
+	for i, b := range w.Data {
+		data[i] = ^b
+	}
+	forged := outputs.Output{Seq: o.Seq, Node: n.id, Action: outputs.DiskWrite{Disk: w.Disk, Offset: w.Offset, Data: data}}
+	cert := outputs.Certificate{outputs.SignOutput(s.clusterID(), n.id, memberKey(s.opts.Seed, n.id), forged)}
+	s.byzCounts.Tampered++
+	s.trace.note(s.now, n.id, "forges disk write #%d: %d bytes at %d", o.Seq, len(data), w.Offset)
+	// On a connection of its own: the server's answer is for nobody.
+	s.journal.server.send(diskMessage{conn: &diskConn{dev: n.p.disks}, o: forged, cert: outputs.AppendCertificate(nil, cert)})
+}
+
 // ByzantineTable writes the fault table of Byzantine runs: one line per
 // behaviour, its runs added up. Uncertified outputs performed must be 0
 // everywhere; the service was available in a run when no request of the
@@ -273,7 +324,7 @@ func ByzantineTable(w io.Writer, results []Result) {
 		})
 	}
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "BEHAVIOUR (SIMULATOR)\tRUNS\tCERTIFIED OUTPUTS\tUNCERTIFIED OUTPUTS PERFORMED\tSERVICE AVAILABLE\tMISMATCHED SIGNATURES\tTAMPERED MESSAGES\tFORGED INPUTS DROPPED")
+	fmt.Fprintln(tw, "BEHAVIOUR (SIMULATOR)\tRUNS\tCERTIFIED OUTPUTS\tUNCERTIFIED OUTPUTS PERFORMED\tSERVICE AVAILABLE\tMISMATCHED SIGNATURES\tTAMPERED MESSAGES\tFORGED INPUTS DROPPED\tDISK WRITES REFUSED")
 	for _, b := range Behaviours {
 		t := totals[b]
 		if t == nil {
@@ -284,7 +335,7 @@ func ByzantineTable(w io.Writer, results []Result) {
 			available = "NO"
 		}
 		c := t.counts
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%d\t%d\t%d\n", b, t.runs, c.Certified, c.Uncertified, available, c.Mismatched, c.Tampered, c.ForgedInputsDropped)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%d\t%d\t%d\t%d\n", b, t.runs, c.Certified, c.Uncertified, available, c.Mismatched, c.Tampered, c.ForgedInputsDropped, c.WritesRefused)
 	}
 	tw.Flush()
 }

@@ -129,6 +129,24 @@ func TestByzantineMemberRejoinsAfterLosingItsStore(t *testing.T) {
 	assert.Zero(t, r.Byzantine.Uncertified)
 }
 
+// TestByzantineJournal is seed 46, which draws the journal workload
+// (92 records through node 4) and forge-inputs on member 3, under
+// partitions, crashes, lost stores and cut disk connections: the guest
+// writes every record and exits on every replica (liveness,
+// final-state), the disk holds exactly its records, each applied once
+// (disk-records, disk-once), every write reached the disk with f+1
+// members' signatures (output-certified), and the disk server refused
+// every forged write the faulty member sent under its signature alone;
+// one it applied would overwrite a record of the guest's.
+func TestByzantineJournal(t *testing.T) {
+	r := runByzantine(t, 46, ForgeInputs)
+	require.Contains(t, r.Plan, "journal of 92 records")
+	assert.Equal(t, 92, r.Operations, "the guest acknowledged every record")
+	assert.Positive(t, r.Byzantine.Certified, "outputs were performed with certificates")
+	assert.Zero(t, r.Byzantine.Uncertified)
+	assert.Positive(t, r.Byzantine.WritesRefused, "the disk server refused the forged writes")
+}
+
 // TestByzantineSameSeedSameRun: a Byzantine seed's run is reproducible
 // bit for bit, the faulty member's random choices included.
 func TestByzantineSameSeedSameRun(t *testing.T) {

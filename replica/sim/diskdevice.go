@@ -29,6 +29,13 @@ func newDiskDevice(n *node) *diskDevice {
 
 // Perform implements outputs.Devices.Disks.
 func (d *diskDevice) Perform(o outputs.Output, complete func(entry.Completion)) {
+	d.PerformCertified(o, nil, complete)
+}
+
+// PerformCertified implements outputs.CertifiedDisks: in a Byzantine run
+// a write goes to the server with its certificate, encoded as on the
+// wire.
+func (d *diskDevice) PerformCertified(o outputs.Output, cert outputs.Certificate, complete func(entry.Completion)) {
 	s := d.n.sim
 	if o.Node != d.n.id {
 		s.violate(invOutputNode, "node %d performs output #%d (%v), addressed to node %d", d.n.id, o.Seq, o.Action, o.Node)
@@ -42,7 +49,11 @@ func (d *diskDevice) Perform(o outputs.Output, complete func(entry.Completion)) 
 	d.inflight[o.Seq] = complete
 	s.journal.active = d.n.id
 	s.trace.note(s.now, d.n.id, "disk request #%d: %v", o.Seq, o.Action)
-	s.journal.server.send(diskMessage{conn: d.conn, o: o})
+	m := diskMessage{conn: d.conn, o: o}
+	if cert != nil {
+		m.cert = outputs.AppendCertificate(nil, cert)
+	}
+	s.journal.server.send(m)
 }
 
 // answered takes the server's answer and proposes it.

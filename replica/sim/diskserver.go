@@ -49,11 +49,13 @@ type diskConn struct {
 }
 
 // diskMessage is a request on its way to the server (answer nil) or an
-// answer on its way back.
+// answer on its way back. cert is a write's certificate in a Byzantine
+// run (outputs.AppendCertificate's encoding).
 type diskMessage struct {
 	conn   *diskConn
 	due    time.Duration
 	o      outputs.Output
+	cert   []byte
 	answer *entry.Completion
 }
 
@@ -96,7 +98,7 @@ func (d *diskServer) serve(m diskMessage) {
 		d.cut(m, "before the server applies it")
 		return
 	}
-	c := d.perform(m.o)
+	c := d.perform(m.o, m.cert)
 	if cut {
 		d.cut(m, "after the server applied it")
 		return
@@ -113,7 +115,7 @@ func (d *diskServer) cut(m diskMessage, when string) {
 // perform does one request on the image and says what the node answers,
 // as peripherals.Disks and cmd/synod/nodedisks.go map the server's
 // answers: a definite failure is EIO (ENOSPC past the end).
-func (d *diskServer) perform(o outputs.Output) entry.Completion {
+func (d *diskServer) perform(o outputs.Output, cert []byte) entry.Completion {
 	c := entry.Completion{Node: o.Node, Seq: o.Seq}
 	switch a := o.Action.(type) {
 	case outputs.DiskRead:
@@ -123,6 +125,10 @@ func (d *diskServer) perform(o outputs.Output) entry.Completion {
 		}
 		c.Data = append([]byte(nil), d.image[a.Offset:a.Offset+int64(a.Length)]...)
 	case outputs.DiskWrite:
+		if !d.certified(o.Seq, a, cert) {
+			c.Errno = errnoEIO
+			return c
+		}
 		if !d.inRange(a.Offset, len(a.Data)) {
 			c.Errno = errnoENOSPC
 			return c
@@ -134,6 +140,24 @@ func (d *diskServer) perform(o outputs.Output) entry.Completion {
 		c.N = uint64(n)
 	}
 	return c
+}
+
+// certified is, in a Byzantine run, the check synod disk serve --cluster
+// makes of a write before its other checks and the table: f+1 members'
+// signatures over the write as it came, to this disk. A write without
+// them is refused, which the guest sees as EIO, and counted.
+func (d *diskServer) certified(seq uint64, w outputs.DiskWrite, cert []byte) bool {
+	s := d.sim
+	if s.byz == nil {
+		return true
+	}
+	err := outputs.VerifyDiskWrite(s.clusterID(), s.memberKeys, journalDisk, seq, w.Offset, w.Data, cert)
+	if err == nil {
+		return true
+	}
+	s.byzCounts.WritesRefused++
+	s.trace.note(s.now, 0, "disk refuses #%d (%d bytes at %d): %v", seq, len(w.Data), w.Offset, err)
+	return false
 }
 
 // inRange is the server's check before the table (disk.Server.check):

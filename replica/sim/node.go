@@ -116,10 +116,11 @@ func (n *node) start() error {
 			HashEvery:           s.plan.hashEvery,
 			Members:             s.ids(),
 		},
-		DownAfter: s.plan.downAfter,
-		Sealer:    replica.Sealer{Window: s.plan.sealWindow, MaxWindow: s.plan.maxSealWindow, Retry: int64(time.Second)},
-		Entropy:   rngReader{s.rng},
-		Propose:   n.propose,
+		DownAfter:     s.plan.downAfter,
+		DiskDownAfter: s.diskDownAfter(),
+		Sealer:        replica.Sealer{Window: s.plan.sealWindow, MaxWindow: s.plan.maxSealWindow, Retry: int64(time.Second)},
+		Entropy:       rngReader{s.rng},
+		Propose:       n.propose,
 		// A Byzantine primary may never propose the boot entry.
 		EveryMemberBoots: s.byz != nil,
 		Logger:           slog.New(traceHandler{n}),
@@ -372,6 +373,7 @@ func (n *node) route() {
 	p := n.p
 	for _, o := range p.rep.Outputs() {
 		n.sim.checks.computed(n, o)
+		n.forgeDiskWrite(o)
 		p.routing = o
 		p.router.Route([]outputs.Output{o})
 	}

@@ -28,8 +28,8 @@ type Options struct {
 	// Trace, if set, receives every event of the run, one per line.
 	Trace io.Writer
 	// Byzantine runs the Byzantine engine on 4 members, one of them
-	// faulty as the seed draws (byzantine.go), with the key-value
-	// workload.
+	// faulty as the seed draws (byzantine.go), with the key-value or
+	// the journal workload.
 	Byzantine bool
 	// Behaviour, in a Byzantine run, is the faulty member's behaviour
 	// instead of the one the seed draws.
@@ -184,7 +184,8 @@ func newSim(opts Options) (*Sim, error) {
 		if s.memberKeys, err = signing.ExpandMembers(s.publicKeys); err != nil {
 			return nil, fmt.Errorf("sim: seed %d: %w", opts.Seed, err)
 		}
-	} else if jp, ok := newJournalPlan(opts.Seed, s.plan.nodes, opts.Faults); ok {
+	}
+	if jp, ok := newJournalPlan(opts.Seed, opts.Byzantine, s.plan.nodes, opts.Faults); ok {
 		if len(opts.Journal) == 0 {
 			return nil, fmt.Errorf("sim: seed %d runs the journal guest, and none was given", opts.Seed)
 		}
