@@ -19,7 +19,7 @@ const diskRequestTimeout = 10 * time.Second
 
 // byzantineDiskDownAfter is replica.NodeConfig.DiskDownAfter for a
 // cluster of engine: in a Byzantine one, three of a correct member's
-// request timeouts, after which the leader declares down a member that
+// request timeouts, after which every member declares down one that
 // still owes a disk completion; never in a crash-fault one, whose
 // members fail only by stopping.
 func byzantineDiskDownAfter(engine cluster.Engine) time.Duration {
