@@ -109,6 +109,11 @@ func TestJournalGuestFailsOverBetweenPaths(t *testing.T) {
 	r.dead = 1
 	r.run(100)
 	assert.Contains(t, r.rep.Owed(1).Disk[0].Action.String(), "disk j", "node 1 holds a write it will never answer")
+	oldest, owes := r.rep.OldestOwedDisk(1)
+	require.True(t, owes)
+	assert.Equal(t, r.rep.Owed(1).Disk[0].Seq, oldest, "the oldest output node 1 owes, as Owed lists them")
+	_, owes = r.rep.OldestOwedDisk(2)
+	assert.False(t, owes, "node 2's path carries nothing")
 	r.commit(entry.NodeDown{Node: 1})
 	r.run(10_000)
 

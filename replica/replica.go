@@ -538,6 +538,16 @@ func (r *Replica) Owed(node consensus.NodeID) Owed {
 	return r.world.owed(node)
 }
 
+// OldestOwedDisk is the sequence number of the oldest disk output
+// awaiting node's completion, false when none does: what Owed(node).Disk
+// begins with, asked by the runtime of every member at every decision.
+func (r *Replica) OldestOwedDisk(node consensus.NodeID) (uint64, bool) {
+	if r.world == nil {
+		return 0, false
+	}
+	return r.world.oldestOwedDisk(node)
+}
+
 // UnacknowledgedConsole is the console output given to node that it has
 // not acknowledged, oldest first, as outputs to perform again.
 func (r *Replica) UnacknowledgedConsole(node consensus.NodeID) []outputs.Output {

@@ -414,12 +414,11 @@ func (rt *Runtime) owingDiskFor(now time.Time, m consensus.NodeID) time.Duration
 	if rt.cfg.DiskDownAfter <= 0 {
 		return 0
 	}
-	owed := rt.rep.Owed(m).Disk
-	if len(owed) == 0 {
+	oldest, owes := rt.rep.OldestOwedDisk(m)
+	if !owes {
 		delete(rt.owingDisk, m)
 		return 0
 	}
-	oldest := owed[0].Seq // in sequence order
 	o, ok := rt.owingDisk[m]
 	if !ok || o.seq != oldest {
 		rt.owingDisk[m] = owedDisk{seq: oldest, since: now}

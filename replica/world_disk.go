@@ -205,15 +205,21 @@ func (w *world) statDisk(name string) linux.Stat {
 	return linux.Stat{Mode: linux.S_IFREG | 0o600, Nlink: 1, Size: p.Size, Blksize: 4096, Blocks: (p.Size + 511) / 512}
 }
 
+// awaitedFrom is the path the disk output awaiting at seq went through,
+// and so the node whose completion it awaits (path.Node).
+func (w *world) awaitedFrom(seq uint64) entry.DiskPath {
+	return w.disks.paths[w.disks.handles[w.disks.awaiting[seq]].path]
+}
+
 // owedDisks are the outputs awaiting node n's completion, oldest first.
 func (w *world) owedDisks(n consensus.NodeID) []outputs.Output {
 	var owed []outputs.Output
 	for _, seq := range slices.Sorted(maps.Keys(w.disks.awaiting)) {
-		d := w.disks.handles[w.disks.awaiting[seq]]
-		p := w.disks.paths[d.path]
+		p := w.awaitedFrom(seq)
 		if p.Node != n {
 			continue
 		}
+		d := w.disks.handles[w.disks.awaiting[seq]]
 		var a outputs.Action = outputs.DiskRead{Disk: p.Disk, Offset: d.io.offset, Length: d.io.length}
 		if d.io.write {
 			a = outputs.DiskWrite{Disk: p.Disk, Offset: d.io.offset, Data: d.io.data}
@@ -221,6 +227,19 @@ func (w *world) owedDisks(n consensus.NodeID) []outputs.Output {
 		owed = append(owed, outputs.Output{Seq: seq, Node: n, Action: a})
 	}
 	return owed
+}
+
+// oldestOwedDisk is the sequence number of the oldest output awaiting
+// node n's completion: owedDisks(n)[0].Seq, without building the list.
+func (w *world) oldestOwedDisk(n consensus.NodeID) (uint64, bool) {
+	var oldest uint64
+	found := false
+	for seq := range w.disks.awaiting {
+		if (!found || seq < oldest) && w.awaitedFrom(seq).Node == n {
+			oldest, found = seq, true
+		}
+	}
+	return oldest, found
 }
 
 // state is the disks in canonical form, sorted by name and by handle.
