@@ -420,14 +420,15 @@ func (n *NetPort) takeBatch() entry.Inputs {
 		cc := n.queued[0]
 		for cc.proposed < len(cc.unacked) && len(batch.Entries) < entry.MaxInputs {
 			e := cc.unacked[cc.proposed]
-			if data+entry.InputData(e) > entry.MaxInputsData {
+			clientBytes := entry.InputData(e)
+			if data+clientBytes > entry.MaxInputsData {
 				break
 			}
-			cost := entry.InputData(e) + entry.InputOverhead
+			cost := clientBytes + entry.InputOverhead
 			if n.cfg.MaxProposal > 0 && len(batch.Entries) > 0 && encoded+cost > n.cfg.MaxProposal {
 				break
 			}
-			data, encoded = data+entry.InputData(e), encoded+cost
+			data, encoded = data+clientBytes, encoded+cost
 			batch.Entries = append(batch.Entries, e)
 			cc.proposed++
 		}

@@ -29,8 +29,9 @@ func (r *Replica) CommitEntries(given []Given) {
 	var held heldInputs
 	for _, g := range given {
 		in, isInputs := g.E.(entry.Inputs)
-		if held.on && held.batch == g.Batch && isInputs && held.fits(in) {
-			held.join(g.Index, in)
+		data := inputsData(in)
+		if held.on && held.batch == g.Batch && isInputs && held.fits(in, data) {
+			held.join(g.Index, in, data)
 			continue
 		}
 		if held.on {
@@ -38,7 +39,7 @@ func (r *Replica) CommitEntries(given []Given) {
 			held = heldInputs{}
 		}
 		if isInputs && g.Batch != 0 {
-			held = heldInputs{on: true, batch: g.Batch, index: g.Index, inputs: in, data: inputsData(in)}
+			held = heldInputs{on: true, batch: g.Batch, index: g.Index, inputs: in, data: data}
 			continue
 		}
 		r.CommitEntry(g.Index, g.E)
@@ -60,18 +61,20 @@ type heldInputs struct {
 	owned bool
 }
 
-func (h *heldInputs) fits(in entry.Inputs) bool {
-	return len(h.inputs.Entries)+len(in.Entries) <= entry.MaxInputs && h.data+inputsData(in) <= entry.MaxInputsData
+// fits reports whether in, with data client bytes, may join the held
+// batch.
+func (h *heldInputs) fits(in entry.Inputs, data int) bool {
+	return len(h.inputs.Entries)+len(in.Entries) <= entry.MaxInputs && h.data+data <= entry.MaxInputsData
 }
 
-func (h *heldInputs) join(index uint64, in entry.Inputs) {
+func (h *heldInputs) join(index uint64, in entry.Inputs, data int) {
 	if !h.owned {
 		h.inputs.Entries = append(make([]entry.Entry, 0, 2*(len(h.inputs.Entries)+len(in.Entries))), h.inputs.Entries...)
 		h.owned = true
 	}
 	h.inputs.Entries = append(h.inputs.Entries, in.Entries...)
 	h.inputs.Time = max(h.inputs.Time, in.Time)
-	h.data += inputsData(in)
+	h.data += data
 	h.index = index
 }
 

@@ -142,10 +142,11 @@ func (p *netport) takeBatch() entry.Inputs {
 		pc := p.queued[0]
 		for pc.proposed < len(pc.unacked) && len(batch.Entries) < entry.MaxInputs {
 			e := pc.unacked[pc.proposed]
-			if data+entry.InputData(e) > entry.MaxInputsData {
+			clientBytes := entry.InputData(e)
+			if data+clientBytes > entry.MaxInputsData {
 				break
 			}
-			data += entry.InputData(e)
+			data += clientBytes
 			batch.Entries = append(batch.Entries, e)
 			pc.proposed++
 		}
