@@ -61,7 +61,7 @@ func BenchmarkByzantineKVProfile64(b *testing.B) {
 // profiles with prefix.
 func profileKV(b *testing.B, spec cluster.Spec, clients int, prefix string) {
 	const warmUp, window = 3 * time.Second, 20 * time.Second
-	var requests, seconds, cpu float64
+	var requests, seconds, cpu, instructions, messages float64
 	runs := 0
 	for b.Loop() {
 		b.StopTimer()
@@ -96,13 +96,15 @@ func profileKV(b *testing.B, spec cluster.Spec, clients int, prefix string) {
 			})
 		}
 		time.Sleep(warmUp)
-		cpu0 := c.cpuSeconds(b)
+		cpu0, instructions0, messages0 := c.cpuSeconds(b), c.guestInstructions(b), c.sum(b, "synod_raft_messages_sent_total")
 		answered0 := answered.Load()
 		start := time.Now()
 		c.saveProfiles(b, window, fmt.Sprintf("%srun%d", prefix, runs))
 		requests += float64(answered.Load() - answered0)
 		seconds += time.Since(start).Seconds()
 		cpu += c.cpuSeconds(b) - cpu0
+		instructions += c.guestInstructions(b) - instructions0
+		messages += c.sum(b, "synod_raft_messages_sent_total") - messages0
 		close(stop)
 		wg.Wait()
 		c.stopAll()
@@ -111,14 +113,32 @@ func profileKV(b *testing.B, spec cluster.Spec, clients int, prefix string) {
 	b.ReportMetric(requests/float64(runs), "requests")
 	b.ReportMetric(requests/seconds, "cluster-req/s")
 	b.ReportMetric(cpu/requests*1e6, "cluster-cpu-µs/req")
+	b.ReportMetric(instructions/requests, "guest-instr/req")
+	if spec.Engine != cluster.EngineBFT {
+		b.ReportMetric(messages/requests, "raft-msgs/req")
+	}
+}
+
+// guestInstructions is how many guest instructions node 1's replica has
+// executed: every replica runs the same ones, so over the requests of a
+// window it is what the guest spends on each, epochs and polls included.
+func (c *testCluster) guestInstructions(b *testing.B) float64 {
+	v, ok := scrape(b, c.cfg.Nodes[0].StatusAddr, "synod_replica_instructions_total")
+	require.True(b, ok, "node 1 has no synod_replica_instructions_total")
+	return v
 }
 
 // cpuSeconds is the CPU time all the cluster's node processes have used.
 func (c *testCluster) cpuSeconds(b *testing.B) float64 {
+	return c.sum(b, "process_cpu_seconds_total")
+}
+
+// sum adds up series over every node of the cluster.
+func (c *testCluster) sum(b *testing.B, series string) float64 {
 	var sum float64
 	for _, n := range c.cfg.Nodes {
-		v, ok := scrape(b, n.StatusAddr, "process_cpu_seconds_total")
-		require.True(b, ok, "node %d has no process_cpu_seconds_total", n.ID)
+		v, ok := scrape(b, n.StatusAddr, series)
+		require.True(b, ok, "node %d has no %s", n.ID, series)
 		sum += v
 	}
 	return sum

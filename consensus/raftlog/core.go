@@ -444,7 +444,7 @@ func (c *Core) HandleReady() ([]consensus.Apply, error) {
 				c.fail(err)
 				return c.failed
 			}
-			early, durable := splitMessages(rd.Messages)
+			early, durable := splitMessages(c.foldAppends(rd.Messages))
 			if planted.On(planted.AckBeforeFsync) {
 				early, durable = rd.Messages, nil
 			}
@@ -530,10 +530,34 @@ func splitMessages(msgs []*pb.Message) (early, durable []*pb.Message) {
 	return early, durable
 }
 
+// foldAppends leaves out an append without entries when a later append
+// of the same Ready goes to the same follower from the same place in the
+// log with at least its commit index. A leader whose round commits sends
+// every follower such an empty append, to tell it of the commit, and in
+// the same Ready the first append of the entry it held meanwhile
+// (proposeHeld): the second says all the first does, and each would cost
+// the follower a Ready and an answer. Leaving out a message is always
+// safe in raft, which treats it as lost.
+func (c *Core) foldAppends(msgs []*pb.Message) []*pb.Message {
+	kept := msgs[:0]
+	for i, m := range msgs {
+		if m.GetType() == pb.MsgApp && len(m.GetEntries()) == 0 && slices.ContainsFunc(msgs[i+1:], func(later *pb.Message) bool {
+			return later.GetType() == pb.MsgApp && later.GetTo() == m.GetTo() && later.GetIndex() == m.GetIndex() &&
+				later.GetLogTerm() == m.GetLogTerm() && later.GetCommit() >= m.GetCommit()
+		}) {
+			c.m.appendsFolded.Inc()
+			continue
+		}
+		kept = append(kept, m)
+	}
+	return kept
+}
+
 // send hands every message to the transport. A message the transport
 // cannot queue is reported to raft, which slows down to probing that peer.
 // A snapshot goes on the transport's snapshot channel (sendSnapshot).
 func (c *Core) send(msgs []*pb.Message) {
+	c.m.messagesSent.Add(float64(len(msgs)))
 	for _, m := range msgs {
 		to := m.GetTo()
 		if m.GetType() == pb.MsgSnap {

@@ -2,11 +2,14 @@ package raftlog
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/synodvm/synod/consensus"
 )
@@ -115,4 +118,86 @@ func TestLeaderHoldsWhileItsEntriesCommit(t *testing.T) {
 	handle()
 	c.settle()
 	assert.Equal(t, "d", c.nodes[lead].app.Entries[len(c.nodes[lead].app.Entries)-1], "proposed alone, at once")
+}
+
+// TestACommitRidesOnTheNextHeldEntry: when a round commits while the
+// leader holds a proposal, each follower hears of the commit in the
+// append of the held entry, one message, not in an empty append of its
+// own as well, which would cost it a Ready and an answer.
+func TestACommitRidesOnTheNextHeldEntry(t *testing.T) {
+	c := newSimCluster(t, 3, mergeAll)
+	lead := c.waitLeader()
+	c.settle()
+	n := c.nodes[lead]
+	require.NoError(t, n.core.Propose([]byte("a")))
+	_, err := n.core.HandleReady()
+	require.NoError(t, err)
+	require.NoError(t, n.core.Propose([]byte("b")), "held: a is in flight")
+	var followers []consensus.NodeID
+	for _, id := range c.ids {
+		if id != lead {
+			followers = append(followers, id)
+		}
+	}
+	for _, id := range followers {
+		f := c.nodes[id]
+		for len(f.ep.Inbound()) > 0 {
+			require.NoError(t, f.core.Step(<-f.ep.Inbound()))
+		}
+		_, err := f.core.HandleReady()
+		require.NoError(t, err)
+	}
+	for len(n.ep.Inbound()) > 0 {
+		require.NoError(t, n.core.Step(<-n.ep.Inbound()))
+	}
+	committedA := n.core.rn.BasicStatus().HardState.GetCommit()
+	_, err = n.core.HandleReady()
+	require.NoError(t, err)
+
+	for _, id := range followers {
+		f := c.nodes[id]
+		require.Len(t, f.ep.Inbound(), 1, "node %d: one message after the round", id)
+		var m pb.Message
+		require.NoError(t, proto.Unmarshal((<-f.ep.Inbound()).Data, &m))
+		assert.Equal(t, pb.MsgApp, m.GetType(), "node %d", id)
+		require.Len(t, m.GetEntries(), 1, "node %d: the held entry", id)
+		env, err := unmarshalEnvelope(m.GetEntries()[0].GetData())
+		require.NoError(t, err)
+		assert.Equal(t, "b", string(env.data), "node %d", id)
+		assert.Equal(t, committedA, m.GetCommit(), "node %d: the commit of a, in the same append", id)
+	}
+}
+
+// TestFoldAppendsKeepsWhatNoLaterAppendSays: an empty append is left out
+// only when a later one to the same follower, from the same place in the
+// log, carries at least its commit index.
+func TestFoldAppendsKeepsWhatNoLaterAppendSays(t *testing.T) {
+	app := func(to, index, commit uint64, entries int) *pb.Message {
+		m := &pb.Message{Type: pb.MsgApp.Enum(), To: new(to), Index: new(index), LogTerm: new(uint64(2)), Commit: new(commit)}
+		for i := range entries {
+			m.Entries = append(m.Entries, &pb.Entry{Index: new(index + 1 + uint64(i))})
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name string
+		msgs []*pb.Message
+		kept []int
+	}{
+		{"covered", []*pb.Message{app(1, 5, 5, 0), app(1, 5, 5, 1)}, []int{1}},
+		{"alone", []*pb.Message{app(1, 5, 5, 0)}, []int{0}},
+		{"another follower", []*pb.Message{app(1, 5, 5, 0), app(3, 5, 5, 1)}, []int{0, 1}},
+		{"from elsewhere in the log", []*pb.Message{app(1, 5, 5, 0), app(1, 6, 5, 1)}, []int{0, 1}},
+		{"an older commit later", []*pb.Message{app(1, 5, 6, 0), app(1, 5, 5, 1)}, []int{0, 1}},
+		{"the later one first", []*pb.Message{app(1, 5, 5, 1), app(1, 5, 5, 0)}, []int{0, 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var want []*pb.Message
+			for _, i := range tc.kept {
+				want = append(want, tc.msgs[i])
+			}
+			c := newSimCluster(t, 1, nil)
+			assert.Equal(t, want, c.nodes[1].core.foldAppends(slices.Clone(tc.msgs)))
+		})
+	}
 }

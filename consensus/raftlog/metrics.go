@@ -13,6 +13,7 @@ type metrics struct {
 	leaderChanges, proposalsRejected, proposalsExpired, invalidMessages, sendFailures prometheus.Counter
 	snapshotsCreated, snapshotsSent, snapshotsInstalled                               prometheus.Counter
 	votesWithheld, takeovers                                                          prometheus.Counter
+	messagesSent, appendsFolded                                                       prometheus.Counter
 
 	fsync, apply, proposal prometheus.Histogram
 }
@@ -45,6 +46,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		proposalsExpired:   counter("proposals_failed_total", "Accepted proposals that were not delivered within the proposal timeout (lost with a leader change)."),
 		invalidMessages:    counter("invalid_messages_total", "Messages from peers that did not decode or were refused by raft."),
 		sendFailures:       counter("send_failures_total", "Messages the transport could not queue (peer unreachable)."),
+		messagesSent:       counter("messages_sent_total", "Raft messages handed to the transport (snapshots included)."),
+		appendsFolded:      counter("appends_folded_total", "Appends without entries not sent because a later append of the same Ready to the same follower carried their commit index."),
 		snapshotsCreated:   counter("snapshots_created_total", "Snapshots made from the user's state, each followed by compaction."),
 		snapshotsSent:      counter("snapshots_sent_total", "Snapshots sent to lagging followers."),
 		snapshotsInstalled: counter("snapshots_installed_total", "Snapshots received from the leader and delivered to the user."),
@@ -58,6 +61,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, c := range []prometheus.Collector{
 		m.commitIndex, m.appliedIndex, m.term, m.isLeader, m.members, m.rejoining, m.votesWithheld, m.takeovers,
 		m.leaderChanges, m.proposalsRejected, m.proposalsExpired, m.invalidMessages, m.sendFailures,
+		m.messagesSent, m.appendsFolded,
 		m.snapshotsCreated, m.snapshotsSent, m.snapshotsInstalled,
 		m.fsync, m.apply, m.proposal,
 	} {
