@@ -414,6 +414,22 @@ const maxReadiesPerCall = 64
 // takes a snapshot and compacts when enough entries have been delivered.
 // An error wrapping ErrFailed stops the Core for good.
 func (c *Core) HandleReady() ([]consensus.Apply, error) {
+	return c.handleReady(nil)
+}
+
+// HandleReadyHandingOut is HandleReady that hands committed entries this
+// node already holds durably to handOut before it writes a Ready's new
+// entries, rather than after: the user applies them while the write
+// goes on. A leader whose round commits writes the next round's entry in
+// the same Ready, and a follower gets the commit with that entry, so
+// every round's delivery otherwise waited for the next round's
+// fdatasync. handOut gets every Apply in order; what the call returns
+// comes after them.
+func (c *Core) HandleReadyHandingOut(handOut func([]consensus.Apply)) ([]consensus.Apply, error) {
+	return c.handleReady(handOut)
+}
+
+func (c *Core) handleReady(handOut func([]consensus.Apply)) ([]consensus.Apply, error) {
 	var applies []consensus.Apply
 	err := c.guard("ready", func() error {
 		var err error
@@ -434,6 +450,7 @@ func (c *Core) HandleReady() ([]consensus.Apply, error) {
 				break
 			}
 			rd := c.rn.Ready()
+			durableTo := c.lastIndex
 			if !raft.IsEmptySnap(rd.Snapshot) {
 				c.lastIndex = rd.Snapshot.GetMetadata().GetIndex()
 			}
@@ -449,6 +466,16 @@ func (c *Core) HandleReady() ([]consensus.Apply, error) {
 				early, durable = rd.Messages, nil
 			}
 			c.send(early)
+			if handOut != nil {
+				if applies, err = c.deliver(durableCommitted(rd, durableTo), applies); err != nil {
+					c.fail(err)
+					return c.failed
+				}
+				if len(applies) > 0 {
+					handOut(applies)
+					applies = nil
+				}
+			}
 			if err := c.persist(rd); err != nil {
 				c.fail(err)
 				return c.failed
@@ -474,6 +501,28 @@ func (c *Core) HandleReady() ([]consensus.Apply, error) {
 		return nil
 	})
 	return applies, err
+}
+
+// durableCommitted is the part of rd that may be delivered before rd is
+// written: its committed entries up to the first that this node did not
+// hold durably before rd (beyond durableTo, or replaced by rd's entries)
+// or that changes the configuration, which raft is told of only after the
+// write, as before. A Ready with a snapshot delivers nothing early.
+func durableCommitted(rd raft.Ready, durableTo uint64) raft.Ready {
+	if !raft.IsEmptySnap(rd.Snapshot) {
+		return raft.Ready{}
+	}
+	if len(rd.Entries) > 0 {
+		durableTo = min(durableTo, rd.Entries[0].GetIndex()-1)
+	}
+	n := 0
+	for _, e := range rd.CommittedEntries {
+		if e.GetIndex() > durableTo || e.GetType() != pb.EntryNormal {
+			break
+		}
+		n++
+	}
+	return raft.Ready{CommittedEntries: rd.CommittedEntries[:n]}
 }
 
 func (c *Core) persist(rd raft.Ready) error {

@@ -57,6 +57,14 @@ func (n *Node) queue(pending []pendingApply, applies []consensus.Apply) []pendin
 	return pending
 }
 
+// handedOut records that the first of pending was sent to the user, and
+// returns the rest.
+func (n *Node) handedOut(pending []pendingApply) []pendingApply {
+	n.core.m.apply.Observe(n.core.cfg.Clock().Sub(pending[0].since).Seconds())
+	n.handOut(pending[0])
+	return pending[1:]
+}
+
 // handOut records that p was sent to the user.
 func (n *Node) handOut(p pendingApply) {
 	n.sent++

@@ -120,20 +120,18 @@ func TestLeaderHoldsWhileItsEntriesCommit(t *testing.T) {
 	assert.Equal(t, "d", c.nodes[lead].app.Entries[len(c.nodes[lead].app.Entries)-1], "proposed alone, at once")
 }
 
-// TestACommitRidesOnTheNextHeldEntry: when a round commits while the
-// leader holds a proposal, each follower hears of the commit in the
-// append of the held entry, one message, not in an empty append of its
-// own as well, which would cost it a Ready and an answer.
-func TestACommitRidesOnTheNextHeldEntry(t *testing.T) {
-	c := newSimCluster(t, 3, mergeAll)
-	lead := c.waitLeader()
+// heldEntryAfterACommit brings a 3-node merging cluster to where its
+// leader has heard the followers accept "a" and holds "b": its next Ready
+// delivers "a" and writes "b". It returns the leader and the followers.
+func heldEntryAfterACommit(t *testing.T) (c *simCluster, lead consensus.NodeID, followers []consensus.NodeID) {
+	c = newSimCluster(t, 3, mergeAll)
+	lead = c.waitLeader()
 	c.settle()
 	n := c.nodes[lead]
 	require.NoError(t, n.core.Propose([]byte("a")))
 	_, err := n.core.HandleReady()
 	require.NoError(t, err)
 	require.NoError(t, n.core.Propose([]byte("b")), "held: a is in flight")
-	var followers []consensus.NodeID
 	for _, id := range c.ids {
 		if id != lead {
 			followers = append(followers, id)
@@ -150,8 +148,18 @@ func TestACommitRidesOnTheNextHeldEntry(t *testing.T) {
 	for len(n.ep.Inbound()) > 0 {
 		require.NoError(t, n.core.Step(<-n.ep.Inbound()))
 	}
+	return c, lead, followers
+}
+
+// TestACommitRidesOnTheNextHeldEntry: when a round commits while the
+// leader holds a proposal, each follower hears of the commit in the
+// append of the held entry, one message, not in an empty append of its
+// own as well, which would cost it a Ready and an answer.
+func TestACommitRidesOnTheNextHeldEntry(t *testing.T) {
+	c, lead, followers := heldEntryAfterACommit(t)
+	n := c.nodes[lead]
 	committedA := n.core.rn.BasicStatus().HardState.GetCommit()
-	_, err = n.core.HandleReady()
+	_, err := n.core.HandleReady()
 	require.NoError(t, err)
 
 	for _, id := range followers {
@@ -165,6 +173,42 @@ func TestACommitRidesOnTheNextHeldEntry(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "b", string(env.data), "node %d", id)
 		assert.Equal(t, committedA, m.GetCommit(), "node %d: the commit of a, in the same append", id)
+	}
+}
+
+// TestACommittedEntryIsHandedOutBeforeTheNextIsWritten: the leader, and
+// then each follower, hands "a" to the user before it writes "b", which
+// came in the same Ready, so the user applies a round while the next
+// one's fdatasync goes on.
+func TestACommittedEntryIsHandedOutBeforeTheNextIsWritten(t *testing.T) {
+	c, lead, followers := heldEntryAfterACommit(t)
+	for _, id := range append([]consensus.NodeID{lead}, followers...) {
+		n := c.nodes[id]
+		var events []string
+		n.disk.saved = func(entries []*pb.Entry) {
+			for _, e := range entries {
+				if env, err := unmarshalEnvelope(e.GetData()); err == nil {
+					events = append(events, "write "+string(env.data))
+				}
+			}
+		}
+		for len(n.ep.Inbound()) > 0 {
+			require.NoError(t, n.core.Step(<-n.ep.Inbound()))
+		}
+		after, err := n.core.HandleReadyHandingOut(func(applies []consensus.Apply) {
+			for _, a := range applies {
+				for _, e := range a.Entries {
+					events = append(events, "hand out "+string(e.Data))
+				}
+			}
+		})
+		require.NoError(t, err)
+		for _, a := range after {
+			for _, e := range a.Entries {
+				events = append(events, "return "+string(e.Data))
+			}
+		}
+		assert.Equal(t, []string{"hand out a", "write b"}, events, "node %d", id)
 	}
 }
 

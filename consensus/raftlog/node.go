@@ -286,6 +286,20 @@ func (n *Node) run(tick time.Duration) {
 		n.err = errors.Join(n.err, netErr, n.core.store.Close())
 		close(n.done)
 	}()
+	// handOutNow gives the user what it can take at once of the entries
+	// HandleReady delivers before its write, so that it applies them
+	// meanwhile; the rest waits in pending as usual.
+	handOutNow := func(applies []consensus.Apply) {
+		pending = n.queue(pending, applies)
+		for len(pending) > 0 {
+			select {
+			case n.applies <- pending[0].apply:
+				pending = n.handedOut(pending)
+			default:
+				return
+			}
+		}
+	}
 	inbound := n.net.Inbound()
 	var gone <-chan consensus.NodeID // nil, which never delivers, unless the transport tells
 	if w, ok := n.net.(consensus.PeerWatcher); ok {
@@ -325,9 +339,7 @@ func (n *Node) run(tick time.Duration) {
 		case r := <-n.net.SnapshotsSent():
 			_ = n.core.SnapshotSent(r) // a fatal error is checked below
 		case out <- head:
-			n.core.m.apply.Observe(n.core.cfg.Clock().Sub(pending[0].since).Seconds())
-			n.handOut(pending[0])
-			pending = pending[1:]
+			pending = n.handedOut(pending)
 		}
 		// Batch what else has arrived into the same Ready.
 	batch:
@@ -345,7 +357,7 @@ func (n *Node) run(tick time.Duration) {
 			}
 		}
 		if len(pending) < appliesBuffer && n.core.HasReady() {
-			applies, _ := n.core.HandleReady() // a fatal error is checked below
+			applies, _ := n.core.HandleReadyHandingOut(handOutNow) // a fatal error is checked below
 			pending = n.queue(pending, applies)
 		}
 		n.releaseTaken()

@@ -326,6 +326,9 @@ type failingStore struct {
 	fail atomic.Bool
 	// damaged makes reads of entries fail as a bad checksum does.
 	damaged atomic.Bool
+	// saved, when set, is told of the entries of every Save before it
+	// writes them.
+	saved func(entries []*pb.Entry)
 }
 
 func (s *failingStore) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
@@ -340,6 +343,9 @@ var errDiskFull = errors.New("write: no space left on device (simulated)")
 func (s *failingStore) Save(hs *pb.HardState, entries []*pb.Entry, snap *pb.Snapshot) error {
 	if s.fail.Load() {
 		return errDiskFull
+	}
+	if s.saved != nil {
+		s.saved(entries)
 	}
 	return s.Store.Save(hs, entries, snap)
 }
