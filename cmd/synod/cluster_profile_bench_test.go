@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -96,7 +97,11 @@ func profileKV(b *testing.B, spec cluster.Spec, clients int, prefix string) {
 			})
 		}
 		time.Sleep(warmUp)
-		cpu0, instructions0, messages0 := c.cpuSeconds(b), c.guestInstructions(b), c.sum(b, "synod_raft_messages_sent_total")
+		messagesSent := "synod_raft_messages_sent_total"
+		if spec.Engine == cluster.EngineBFT {
+			messagesSent = `synod_p2p_sent_messages_total\{[^}]*\}`
+		}
+		cpu0, instructions0, messages0 := c.cpuSeconds(b), c.guestInstructions(b), c.sum(b, messagesSent)
 		answered0 := answered.Load()
 		start := time.Now()
 		c.saveProfiles(b, window, fmt.Sprintf("%srun%d", prefix, runs))
@@ -104,7 +109,7 @@ func profileKV(b *testing.B, spec cluster.Spec, clients int, prefix string) {
 		seconds += time.Since(start).Seconds()
 		cpu += c.cpuSeconds(b) - cpu0
 		instructions += c.guestInstructions(b) - instructions0
-		messages += c.sum(b, "synod_raft_messages_sent_total") - messages0
+		messages += c.sum(b, messagesSent) - messages0
 		close(stop)
 		wg.Wait()
 		c.stopAll()
@@ -114,7 +119,9 @@ func profileKV(b *testing.B, spec cluster.Spec, clients int, prefix string) {
 	b.ReportMetric(requests/seconds, "cluster-req/s")
 	b.ReportMetric(cpu/requests*1e6, "cluster-cpu-µs/req")
 	b.ReportMetric(instructions/requests, "guest-instr/req")
-	if spec.Engine != cluster.EngineBFT {
+	if spec.Engine == cluster.EngineBFT {
+		b.ReportMetric(messages/requests, "p2p-msgs/req")
+	} else {
 		b.ReportMetric(messages/requests, "raft-msgs/req")
 	}
 }
@@ -133,13 +140,19 @@ func (c *testCluster) cpuSeconds(b *testing.B) float64 {
 	return c.sum(b, "process_cpu_seconds_total")
 }
 
-// sum adds up series over every node of the cluster.
+// sum adds up every sample that matches series (a regular expression, as
+// for scrape) over every node of the cluster.
 func (c *testCluster) sum(b *testing.B, series string) float64 {
+	samples := regexp.MustCompile(`(?m)^` + series + ` (\S+)$`)
 	var sum float64
 	for _, n := range c.cfg.Nodes {
-		v, ok := scrape(b, n.StatusAddr, series)
-		require.True(b, ok, "node %d has no %s", n.ID, series)
-		sum += v
+		found := samples.FindAllSubmatch(fetchMetrics(b, n.StatusAddr), -1)
+		require.NotEmpty(b, found, "node %d has no %s", n.ID, series)
+		for _, m := range found {
+			v, err := strconv.ParseFloat(string(m[1]), 64)
+			require.NoError(b, err)
+			sum += v
+		}
 	}
 	return sum
 }
