@@ -156,11 +156,13 @@ func TestByzantineJournal(t *testing.T) {
 // can always be that slow on the path it serves, so the guest's
 // multipath library now moves off a path whose I/O takes much longer
 // than a healthy one's (docs/byzantine.md, "A disk path that never
-// answers"): the journal ends in time, every record on the disk once.
+// answers"): the journal ends in time (liveness), every record on the
+// disk once (disk-records, disk-once). Acks reach the run through the
+// console node, which member 1 is at times, so they are not counted.
 func TestByzantineJournalLeavesASlowPath(t *testing.T) {
 	r := runByzantine(t, 5024, FutureClock)
 	require.Contains(t, r.Plan, "journal of 65 records")
-	assert.Equal(t, 65, r.Operations, "the guest acknowledged every record")
+	assert.Positive(t, r.SlowPaths, "the guest moved off a slow path")
 	assert.Zero(t, r.Byzantine.Uncertified)
 }
 

@@ -33,12 +33,47 @@ int mp_open(struct mp_disk *d, const char *disk, int prefer) {
 	return 0;
 }
 
+static long long now_ns(void) {
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* use makes path i the active one, judged afresh: what it took before
+ * says little about it now. */
+static void use(struct mp_disk *d, int i) {
+	d->active = i;
+	d->took[i] = 0;
+}
+
 static void fail_over(struct mp_disk *d, int err) {
 	int from = d->active;
-	d->active = (d->active + 1) % d->npaths;
+	use(d, (d->active + 1) % d->npaths);
 	d->failovers++;
 	fprintf(stderr, "multipath: %s through node %d failed (%s); now through node %d\n", d->name, d->node[from],
 		strerror(err), d->node[d->active]);
+}
+
+/* judge counts an I/O that took took ns on the active path, and moves
+ * to the next path not marked slow if the active one is slow. */
+static void judge(struct mp_disk *d, long long took) {
+	int from = d->active;
+	d->took[from] = (d->took[from] + took) / 2;
+	if (d->took[from] < MP_SLOW_NS)
+		return;
+	long long now = now_ns();
+	for (int step = 1; step < d->npaths; step++) {
+		int to = (from + step) % d->npaths;
+		if (now < d->slow_until[to])
+			continue;
+		long long ms = d->took[from] / 1000000;
+		d->slow_until[from] = now + MP_REPROBE_NS;
+		use(d, to);
+		d->slow_switches++;
+		fprintf(stderr, "multipath: %s through node %d is slow (%lld ms an I/O); now through node %d\n", d->name,
+			d->node[from], ms, d->node[to]);
+		return;
+	}
 }
 
 /* io does one whole I/O, write or read, failing over on EIO. */
@@ -46,6 +81,7 @@ static ssize_t io(struct mp_disk *d, int write, void *buf, size_t len, off_t off
 	for (int round = 0; round < RETRY_ROUNDS; round++) {
 		for (int tried = 0; tried < d->npaths; tried++) {
 			int fd = d->fd[d->active];
+			long long start = now_ns();
 			size_t done = 0;
 			while (done < len) {
 				ssize_t n = write ? pwrite(fd, (char *)buf + done, len - done, off + done)
@@ -56,8 +92,10 @@ static ssize_t io(struct mp_disk *d, int write, void *buf, size_t len, off_t off
 					break;
 				done += n;
 			}
-			if (done == len)
+			if (done == len) {
+				judge(d, now_ns() - start);
 				return len;
+			}
 			if (errno != EIO)
 				return -1; /* not a path failure: the caller's to handle */
 			fail_over(d, errno);
