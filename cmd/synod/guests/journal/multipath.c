@@ -11,6 +11,23 @@
 #define RETRY_ROUNDS 600        /* rounds over every path before giving up */
 #define RETRY_PAUSE_NS 100000000 /* between two rounds: 100 ms */
 
+static long long now_ns(void) {
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* use makes path i the active one, judged afresh: what it took before
+ * says little about it now. Its first I/O is not judged at all (took
+ * -1): guest time moves when a seal's time is delivered, which may come
+ * after the completion it seals, so that reading may still hold the
+ * wait for the path before, such as an uncertain I/O's for its node to
+ * be declared down. */
+static void use(struct mp_disk *d, int i) {
+	d->active = i;
+	d->took[i] = -1;
+}
+
 int mp_open(struct mp_disk *d, const char *disk, int prefer) {
 	memset(d, 0, sizeof *d);
 	snprintf(d->name, sizeof d->name, "%s", disk);
@@ -30,20 +47,8 @@ int mp_open(struct mp_disk *d, const char *disk, int prefer) {
 		errno = ENOENT;
 		return -1;
 	}
+	use(d, d->active);
 	return 0;
-}
-
-static long long now_ns(void) {
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
-/* use makes path i the active one, judged afresh: what it took before
- * says little about it now. */
-static void use(struct mp_disk *d, int i) {
-	d->active = i;
-	d->took[i] = 0;
 }
 
 static void fail_over(struct mp_disk *d, int err) {
@@ -58,6 +63,10 @@ static void fail_over(struct mp_disk *d, int err) {
  * to the next path not marked slow if the active one is slow. */
 static void judge(struct mp_disk *d, long long took) {
 	int from = d->active;
+	if (d->took[from] < 0) {
+		d->took[from] = 0;
+		return;
+	}
 	d->took[from] = (d->took[from] + took) / 2;
 	if (d->took[from] < MP_SLOW_NS)
 		return;

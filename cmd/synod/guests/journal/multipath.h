@@ -38,8 +38,9 @@ struct mp_disk {
 	int node[MP_MAX_PATHS];
 	int active; /* index of the path I/O goes through */
 	/* took is each path's recent I/O duration, an average halving the
-	 * weight of each older I/O, in ns of guest time; a path is not
-	 * chosen for slowness before slow_until. */
+	 * weight of each older I/O, in ns of guest time (-1 before the
+	 * first I/O since it became active, which is not judged); a path
+	 * left for slowness is not chosen again before slow_until. */
 	long long took[MP_MAX_PATHS];
 	long long slow_until[MP_MAX_PATHS];
 	unsigned long failovers;     /* moves on an uncertain I/O (EIO) */
