@@ -11,7 +11,7 @@
  * Byzantine cluster can always wait before it answers. So the library
  * judges the active path by how long its I/O takes, in guest time (which
  * every replica reads alike), and moves to another path once the recent
- * average is past MP_SLOW_NS, marking the slow one to be left alone for
+ * average reaches MP_SLOW_NS, marking the slow one to be left alone for
  * MP_REPROBE_NS. When every other path is marked slow it stays where it
  * is: switching would not help, and it cannot flap faster than one move
  * per path per MP_REPROBE_NS. A completed I/O is never sent again; only
@@ -53,9 +53,10 @@ struct mp_disk {
 int mp_open(struct mp_disk *d, const char *disk, int prefer);
 
 /* mp_pwrite and mp_pread do the whole I/O through the active path,
- * failing over on EIO, and moving off the path afterwards if it is slow. When every path fails they wait and try again,
- * for up to a minute, since a node declared down comes back; then they
- * return -1 with errno EIO. */
+ * failing over on EIO, and move off the path after it if it is slow.
+ * When every path fails they wait and try again, for up to a minute,
+ * since a node declared down comes back; then they return -1 with errno
+ * EIO. */
 ssize_t mp_pwrite(struct mp_disk *d, const void *buf, size_t len, off_t off);
 ssize_t mp_pread(struct mp_disk *d, void *buf, size_t len, off_t off);
 
