@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -23,7 +25,9 @@ const (
 // diskRig runs a guest on one replica of three and plays the log and
 // every node's devices: disk outputs act on an in-memory image per disk,
 // and their completions commit, each followed by a seal so that the
-// waiting guest gets it.
+// waiting guest gets it. A node with a latency has its completions
+// sealed with a time that much later than the last: the guest's clock
+// says its I/O took that long.
 type diskRig struct {
 	t      *testing.T
 	rep    *Replica
@@ -32,7 +36,10 @@ type diskRig struct {
 	stdout bytes.Buffer
 	stderr bytes.Buffer
 	// dead is a node whose disk outputs are never performed.
-	dead consensus.NodeID
+	dead    consensus.NodeID
+	latency map[consensus.NodeID]time.Duration
+	// clock is the time of the last seal the rig committed with one.
+	clock int64
 }
 
 func newDiskRig(t *testing.T, guestPath string, argv []string, paths []entry.DiskPath) *diskRig {
@@ -84,6 +91,11 @@ func (r *diskRig) perform(o outputs.Output) {
 		}
 		copy(r.images[a.Disk][a.Offset:], a.Data)
 		r.commit(entry.Completion{Node: o.Node, Seq: o.Seq, N: uint64(len(a.Data))})
+		if d := r.latency[o.Node]; d > 0 {
+			r.clock += int64(d)
+			info := r.rep.SealInfo()
+			r.commit(entry.Seal{Through: max(info.Epoch, info.Highest+1), Time: r.clock})
+		}
 	case outputs.DiskRead:
 		if o.Node == r.dead {
 			return
@@ -119,13 +131,58 @@ func TestJournalGuestFailsOverBetweenPaths(t *testing.T) {
 
 	require.Contains(t, r.stdout.String(), fmt.Sprintf("journal: %d records written, 1 failovers", records), "stderr: %s", r.stderr.String())
 	assert.Contains(t, r.stderr.String(), "multipath: j through node 1 failed (Input/output error); now through node 2")
-	image := r.images["j"]
+	assertJournal(t, r.images["j"], records)
+}
+
+// assertJournal checks that image holds the journal's header counting
+// records, and every record in its place.
+func assertJournal(t *testing.T, image []byte, records int) {
+	t.Helper()
 	assert.Equal(t, "JRNL", string(image[:4]))
 	assert.Equal(t, uint32(records), binary.BigEndian.Uint32(image[4:8]))
 	for i := range records {
 		rec := image[4096+64*i : 4096+64*(i+1)]
 		assert.Equal(t, fmt.Sprintf("record %d", i), string(bytes.TrimRight(rec, " \n")), "record %d", i)
 	}
+}
+
+// The journal guest's multipath library moves off a path whose I/O
+// takes far longer than a healthy one's, as a faulty member of a
+// Byzantine cluster can make the path it serves: node 1 answers every
+// write, but each takes a second of guest time, and after two (the
+// first on a path is not judged) the guest goes on through node 2,
+// which takes a millisecond, and stays there. Every write completed, so
+// none is sent again.
+func TestJournalGuestLeavesASlowPath(t *testing.T) {
+	const records = 20
+	r := newDiskRig(t, journalGuest, []string{"journal", "j", fmt.Sprint(records)},
+		[]entry.DiskPath{{Disk: "j", Node: 1, Size: rigDiskSize}, {Disk: "j", Node: 2, Size: rigDiskSize}})
+	r.latency = map[consensus.NodeID]time.Duration{1: time.Second, 2: time.Millisecond}
+	r.run(10_000)
+
+	require.Contains(t, r.stdout.String(), fmt.Sprintf("journal: %d records written, 0 failovers, 1 slow paths left", records), "stderr: %s", r.stderr.String())
+	assert.Regexp(t, `^multipath: j through node 1 is slow \(\d+ ms an I/O\); now through node 2\n$`, r.stderr.String())
+	assertJournal(t, r.images["j"], records)
+}
+
+// When every path is slow, moving on does not help: the library leaves a
+// path it found slow alone for 10 s of guest time, and stays where it is
+// while every other path is marked, so it moves into each path at most
+// once in 10 s. Three paths of a second an I/O, 40 I/Os: 40 s, so at
+// most 3 * (40/10 + 1) moves where a library that moved after every
+// slow I/O would make 40.
+func TestJournalGuestDoesNotFlapBetweenSlowPaths(t *testing.T) {
+	const records = 20
+	r := newDiskRig(t, journalGuest, []string{"journal", "j", fmt.Sprint(records)},
+		[]entry.DiskPath{{Disk: "j", Node: 1, Size: rigDiskSize}, {Disk: "j", Node: 2, Size: rigDiskSize}, {Disk: "j", Node: 3, Size: rigDiskSize}})
+	r.latency = map[consensus.NodeID]time.Duration{1: time.Second, 2: time.Second, 3: time.Second}
+	r.run(10_000)
+
+	require.Contains(t, r.stdout.String(), fmt.Sprintf("journal: %d records written, 0 failovers", records), "stderr: %s", r.stderr.String())
+	moves := strings.Count(r.stderr.String(), " is slow (")
+	assert.Positive(t, moves, "the first slow path was left")
+	assert.LessOrEqual(t, moves, 3*(40/10+1), "stderr: %s", r.stderr.String())
+	assertJournal(t, r.images["j"], records)
 }
 
 // runUntil steps until stdout holds want, at most limit steps.

@@ -113,10 +113,12 @@ type journal struct {
 	plan   journalPlan
 	server *diskServer
 	// acked are the records the guest acknowledged, mostAcked the
-	// highest (-1 for none); failovers counts the multipath library's.
+	// highest (-1 for none); failovers counts the multipath library's
+	// moves to another path, slowPaths those away from a slow one.
 	acked     map[int]bool
 	mostAcked int
 	failovers int
+	slowPaths int
 	// active is the node whose device sent the last request.
 	active consensus.NodeID
 }
@@ -138,14 +140,17 @@ func (j *journal) boot(members []consensus.NodeID) (argv []string, paths []entry
 	return argv, paths
 }
 
-// console reads the guest's console: acks on stdout, failovers on
-// stderr. The guest flushes each line with one write, so every output
+// console reads the guest's console: acks on stdout, moves between
+// paths on stderr. The guest flushes each line with one write, so every output
 // holds whole lines; a line performed again after a failover is the
 // same ack again.
 func (j *journal) console(stream int, b []byte) {
 	for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
 		if stream == 2 && strings.HasPrefix(line, "multipath: ") {
 			j.failovers++
+			if strings.Contains(line, " is slow (") {
+				j.slowPaths++
+			}
 		}
 		rest, ok := strings.CutPrefix(line, "ack ")
 		if i, err := strconv.Atoi(rest); stream == 1 && ok && err == nil && !j.acked[i] {

@@ -51,9 +51,10 @@ type Result struct {
 	// Operations is how many client operations were answered, or in a
 	// journal seed how many records the guest acknowledged.
 	Operations int
-	// Failovers counts the journal guest's failovers between disk paths.
-	Failovers  int
-	Violations []Violation
+	// Failovers counts the journal guest's moves between disk paths,
+	// SlowPaths those of them away from a path it found slow.
+	Failovers, SlowPaths int
+	Violations           []Violation
 	// Tail is the last events of the run, oldest first.
 	Tail []string
 	// Behaviour is the faulty member's behaviour in a Byzantine run, and
@@ -366,14 +367,14 @@ func (s *Sim) checkHistory() {
 }
 
 func (s *Sim) result() Result {
-	ops, failovers := s.history.acked, 0
+	ops, failovers, slow := s.history.acked, 0, 0
 	if s.journal != nil {
-		ops, failovers = len(s.journal.acked), s.journal.failovers
+		ops, failovers, slow = len(s.journal.acked), s.journal.failovers, s.journal.slowPaths
 	}
 	r := Result{
 		Seed: s.opts.Seed, Plan: s.plan.String(), SimTime: s.now, Steps: s.steps,
 		Events: s.trace.events, TraceHash: s.trace.sum(), Faults: s.counts,
-		Operations: ops, Failovers: failovers, Violations: s.violations, Tail: s.trace.last(),
+		Operations: ops, Failovers: failovers, SlowPaths: slow, Violations: s.violations, Tail: s.trace.last(),
 	}
 	if s.journal != nil {
 		r.Plan += "; " + s.journal.plan.String()

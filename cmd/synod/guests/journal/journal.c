@@ -8,7 +8,7 @@
  * after each record. After both writes completed, the journal prints
  * "ack <i>" on stdout: an acknowledged record is on the disk. I/O goes
  * through node NODE's path (default 1) and fails over to the next path
- * when that node fails.
+ * when that node fails, or when its I/O is slow.
  *
  * Rebuild: hppa-linux-gnu-gcc -O2 -Wall -Wextra -static -s -o journal journal.c multipath.c
  */
@@ -60,6 +60,6 @@ int main(int argc, char **argv) {
 			nanosleep(&pause, NULL);
 		}
 	}
-	printf("journal: %ld records written, %lu failovers\n", count, d.failovers);
+	printf("journal: %ld records written, %lu failovers, %lu slow paths left\n", count, d.failovers, d.slow_switches);
 	return 0;
 }
