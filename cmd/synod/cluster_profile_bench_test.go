@@ -62,7 +62,7 @@ func BenchmarkByzantineKVProfile64(b *testing.B) {
 // profiles with prefix.
 func profileKV(b *testing.B, spec cluster.Spec, clients int, prefix string) {
 	const warmUp, window = 3 * time.Second, 20 * time.Second
-	var requests, seconds, cpu, instructions, messages float64
+	var requests, seconds, cpu, instructions, messages, syncSeconds, syncs float64
 	runs := 0
 	for b.Loop() {
 		b.StopTimer()
@@ -102,6 +102,7 @@ func profileKV(b *testing.B, spec cluster.Spec, clients int, prefix string) {
 			messagesSent = `synod_p2p_sent_messages_total\{[^}]*\}`
 		}
 		cpu0, instructions0, messages0 := c.cpuSeconds(b), c.guestInstructions(b), c.sum(b, messagesSent)
+		syncSeconds0, syncs0 := c.durableWrites(b, spec)
 		answered0 := answered.Load()
 		start := time.Now()
 		c.saveProfiles(b, window, fmt.Sprintf("%srun%d", prefix, runs))
@@ -110,6 +111,9 @@ func profileKV(b *testing.B, spec cluster.Spec, clients int, prefix string) {
 		cpu += c.cpuSeconds(b) - cpu0
 		instructions += c.guestInstructions(b) - instructions0
 		messages += c.sum(b, messagesSent) - messages0
+		syncSeconds1, syncs1 := c.durableWrites(b, spec)
+		syncSeconds += syncSeconds1 - syncSeconds0
+		syncs += syncs1 - syncs0
 		close(stop)
 		wg.Wait()
 		c.stopAll()
@@ -119,11 +123,25 @@ func profileKV(b *testing.B, spec cluster.Spec, clients int, prefix string) {
 	b.ReportMetric(requests/seconds, "cluster-req/s")
 	b.ReportMetric(cpu/requests*1e6, "cluster-cpu-µs/req")
 	b.ReportMetric(instructions/requests, "guest-instr/req")
+	if syncs > 0 {
+		b.ReportMetric(syncSeconds/syncs*1e3, "durable-write-ms")
+		b.ReportMetric(syncs/requests, "durable-writes/req")
+	}
 	if spec.Engine == cluster.EngineBFT {
 		b.ReportMetric(messages/requests, "p2p-msgs/req")
 	} else {
 		b.ReportMetric(messages/requests, "raft-msgs/req")
 	}
+}
+
+// durableWrites is the time the raft log's durable writes took on every
+// node together, and how many there were; none for a Byzantine cluster,
+// whose engine keeps no such histogram.
+func (c *testCluster) durableWrites(b *testing.B, spec cluster.Spec) (seconds, count float64) {
+	if spec.Engine == cluster.EngineBFT {
+		return 0, 0
+	}
+	return c.sum(b, "synod_raft_fsync_seconds_sum"), c.sum(b, "synod_raft_fsync_seconds_count")
 }
 
 // guestInstructions is how many guest instructions node 1's replica has
