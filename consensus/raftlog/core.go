@@ -461,7 +461,8 @@ func (c *Core) handleReady(handOut func([]consensus.Apply)) ([]consensus.Apply, 
 				c.fail(err)
 				return c.failed
 			}
-			early, durable := splitMessages(c.foldAppends(rd.Messages))
+			rd.Messages = c.foldAppends(rd.Messages)
+			early, durable := splitMessages(rd.Messages)
 			if planted.On(planted.AckBeforeFsync) {
 				early, durable = rd.Messages, nil
 			}
