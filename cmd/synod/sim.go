@@ -166,6 +166,7 @@ func (p *simReport) add(r sim.Result) {
 	p.total.Events += r.Events
 	p.total.Operations += r.Operations
 	p.total.Failovers += r.Failovers
+	p.total.SlowPaths += r.SlowPaths
 	p.total.Faults = p.total.Faults.Add(r.Faults)
 	p.total.Violations = append(p.total.Violations, r.Violations...)
 	if p.verbose || len(r.Violations) > 0 {
@@ -179,13 +180,13 @@ func (p *simReport) add(r sim.Result) {
 func (p *simReport) finish(took time.Duration) error {
 	tw := tabwriter.NewWriter(p.out, 2, 8, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "SEED\tSIM TIME\tEVENTS\tOPS\tDROPPED\tDUPLICATED\tDELAYED\tCUT\tPARTITIONS\tCRASHES\tSTORES LOST\t"+
-		"WRITE CRASHES\tTORN\tINSTALL CRASHES\tWRITE ERRORS\tDISK FULL\tBIT FLIPS\tREPLACED\tCLOCK JUMPS\tDISK CUTS\tFAILOVERS\tVIOLATIONS\t")
+		"WRITE CRASHES\tTORN\tINSTALL CRASHES\tWRITE ERRORS\tDISK FULL\tBIT FLIPS\tREPLACED\tCLOCK JUMPS\tDISK CUTS\tFAILOVERS\tSLOW PATHS\tVIOLATIONS\t")
 	row := func(seed string, r sim.Result) {
 		f := r.Faults
-		fmt.Fprintf(tw, "%s\t%.1fs\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", seed, r.SimTime.Seconds(), r.Events, r.Operations,
+		fmt.Fprintf(tw, "%s\t%.1fs\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", seed, r.SimTime.Seconds(), r.Events, r.Operations,
 			f.Dropped, f.Duplicated, f.Delayed, f.Cut, f.Partitions, f.Crashes, f.StoreLosses,
 			f.WriteCrashes, f.TornSnapshots, f.InstallCrashes, f.WriteErrors, f.FullDisks, f.BitFlips, f.StoresReplaced, f.ClockJumps,
-			f.DiskCuts, r.Failovers, len(r.Violations))
+			f.DiskCuts, r.Failovers, r.SlowPaths, len(r.Violations))
 	}
 	for _, r := range p.rows {
 		row(fmt.Sprint(r.Seed), r)
