@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -62,7 +63,7 @@ func BenchmarkByzantineKVProfile64(b *testing.B) {
 // profiles with prefix.
 func profileKV(b *testing.B, spec cluster.Spec, clients int, prefix string) {
 	const warmUp, window = 3 * time.Second, 20 * time.Second
-	var requests, seconds, cpu, instructions, messages, syncSeconds, syncs float64
+	var requests, seconds, cpu, instructions, messages, syncSeconds, syncs, switches float64
 	runs := 0
 	for b.Loop() {
 		b.StopTimer()
@@ -103,6 +104,7 @@ func profileKV(b *testing.B, spec cluster.Spec, clients int, prefix string) {
 		}
 		cpu0, instructions0, messages0 := c.cpuSeconds(b), c.guestInstructions(b), c.sum(b, messagesSent)
 		syncSeconds0, syncs0 := c.durableWrites(b, spec)
+		switches0 := contextSwitches(b)
 		answered0 := answered.Load()
 		start := time.Now()
 		c.saveProfiles(b, window, fmt.Sprintf("%srun%d", prefix, runs))
@@ -112,6 +114,7 @@ func profileKV(b *testing.B, spec cluster.Spec, clients int, prefix string) {
 		instructions += c.guestInstructions(b) - instructions0
 		messages += c.sum(b, messagesSent) - messages0
 		syncSeconds1, syncs1 := c.durableWrites(b, spec)
+		switches += contextSwitches(b) - switches0
 		syncSeconds += syncSeconds1 - syncSeconds0
 		syncs += syncs1 - syncs0
 		close(stop)
@@ -123,6 +126,9 @@ func profileKV(b *testing.B, spec cluster.Spec, clients int, prefix string) {
 	b.ReportMetric(requests/seconds, "cluster-req/s")
 	b.ReportMetric(cpu/requests*1e6, "cluster-cpu-µs/req")
 	b.ReportMetric(instructions/requests, "guest-instr/req")
+	if switches > 0 {
+		b.ReportMetric(switches/requests, "ctx-switches/req")
+	}
 	if syncs > 0 {
 		b.ReportMetric(syncSeconds/syncs*1e3, "durable-write-ms")
 		b.ReportMetric(syncs/requests, "durable-writes/req")
@@ -142,6 +148,26 @@ func (c *testCluster) durableWrites(b *testing.B, spec cluster.Spec) (seconds, c
 		return 0, 0
 	}
 	return c.sum(b, "synod_raft_fsync_seconds_sum"), c.sum(b, "synod_raft_fsync_seconds_count")
+}
+
+// contextSwitches is how many times the machine's processors have
+// switched threads since boot (the ctxt line of /proc/stat), or 0 where
+// there is no such file. Over a window's requests it counts what every
+// process, the load generator and the kernel's threads included, spent
+// on hand-offs, which the machine's speed moves less than CPU time.
+func contextSwitches(b *testing.B) float64 {
+	stat, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(stat)) {
+		if v, ok := strings.CutPrefix(line, "ctxt "); ok {
+			n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			require.NoError(b, err)
+			return n
+		}
+	}
+	return 0
 }
 
 // guestInstructions is how many guest instructions node 1's replica has
