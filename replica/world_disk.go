@@ -205,21 +205,22 @@ func (w *world) statDisk(name string) linux.Stat {
 	return linux.Stat{Mode: linux.S_IFREG | 0o600, Nlink: 1, Size: p.Size, Blksize: 4096, Blocks: (p.Size + 511) / 512}
 }
 
-// awaitedFrom is the path the disk output awaiting at seq went through,
-// and so the node whose completion it awaits (path.Node).
-func (w *world) awaitedFrom(seq uint64) entry.DiskPath {
-	return w.disks.paths[w.disks.handles[w.disks.awaiting[seq]].path]
+// awaited is the handle of the disk output awaiting at seq and the path
+// it went through, and so the node whose completion it awaits
+// (path.Node).
+func (w *world) awaited(seq uint64) (*diskHandle, entry.DiskPath) {
+	d := w.disks.handles[w.disks.awaiting[seq]]
+	return d, w.disks.paths[d.path]
 }
 
 // owedDisks are the outputs awaiting node n's completion, oldest first.
 func (w *world) owedDisks(n consensus.NodeID) []outputs.Output {
 	var owed []outputs.Output
 	for _, seq := range slices.Sorted(maps.Keys(w.disks.awaiting)) {
-		p := w.awaitedFrom(seq)
+		d, p := w.awaited(seq)
 		if p.Node != n {
 			continue
 		}
-		d := w.disks.handles[w.disks.awaiting[seq]]
 		var a outputs.Action = outputs.DiskRead{Disk: p.Disk, Offset: d.io.offset, Length: d.io.length}
 		if d.io.write {
 			a = outputs.DiskWrite{Disk: p.Disk, Offset: d.io.offset, Data: d.io.data}
@@ -235,7 +236,10 @@ func (w *world) oldestOwedDisk(n consensus.NodeID) (uint64, bool) {
 	var oldest uint64
 	found := false
 	for seq := range w.disks.awaiting {
-		if (!found || seq < oldest) && w.awaitedFrom(seq).Node == n {
+		if found && seq >= oldest {
+			continue
+		}
+		if _, p := w.awaited(seq); p.Node == n {
 			oldest, found = seq, true
 		}
 	}
