@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -187,14 +186,11 @@ func (c *testCluster) cpuSeconds(b *testing.B) float64 {
 // sum adds up every sample that matches series (a regular expression, as
 // for scrape) over every node of the cluster.
 func (c *testCluster) sum(b *testing.B, series string) float64 {
-	samples := regexp.MustCompile(`(?m)^` + series + ` (\S+)$`)
 	var sum float64
 	for _, n := range c.cfg.Nodes {
-		found := samples.FindAllSubmatch(fetchMetrics(b, n.StatusAddr), -1)
-		require.NotEmpty(b, found, "node %d has no %s", n.ID, series)
-		for _, m := range found {
-			v, err := strconv.ParseFloat(string(m[1]), 64)
-			require.NoError(b, err)
+		values := scrapeAll(b, n.StatusAddr, series)
+		require.NotEmpty(b, values, "node %d has no %s", n.ID, series)
+		for _, v := range values {
 			sum += v
 		}
 	}

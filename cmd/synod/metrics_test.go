@@ -28,13 +28,24 @@ func fetchMetrics(t testing.TB, statusAddr string) []byte {
 // the exposition sorts by name).
 func scrape(t testing.TB, statusAddr, series string) (float64, bool) {
 	t.Helper()
-	m := regexp.MustCompile(`(?m)^` + series + ` (\S+)$`).FindSubmatch(fetchMetrics(t, statusAddr))
-	if m == nil {
+	values := scrapeAll(t, statusAddr, series)
+	if len(values) == 0 {
 		return 0, false
 	}
-	v, err := strconv.ParseFloat(string(m[1]), 64)
-	require.NoError(t, err)
-	return v, true
+	return values[0], true
+}
+
+// scrapeAll returns the values of every sample of /metrics that matches
+// series, in the exposition's order.
+func scrapeAll(t testing.TB, statusAddr, series string) []float64 {
+	t.Helper()
+	var values []float64
+	for _, m := range regexp.MustCompile(`(?m)^`+series+` (\S+)$`).FindAllSubmatch(fetchMetrics(t, statusAddr), -1) {
+		v, err := strconv.ParseFloat(string(m[1]), 64)
+		require.NoError(t, err)
+		values = append(values, v)
+	}
+	return values
 }
 
 // setRequest is what kvClient sends for SET k v.
