@@ -462,6 +462,12 @@ type SealInfo struct {
 	// stays put, nobody is talking to the guest, and the leader may seal
 	// a busy guest further ahead.
 	Traffic uint64
+	// Unreachable is true while nothing outside the machine can send the
+	// guest input: it listens on no port, has no connection, reads no
+	// console input and has no disk open. Nobody can then be kept waiting
+	// by a seal far ahead. (Random bytes it asks for count as traffic
+	// once they commit, as they do for any guest.)
+	Unreachable bool
 }
 
 // SealInfo reports what the seal proposer needs.
@@ -471,6 +477,7 @@ func (r *Replica) SealInfo() SealInfo {
 		return si
 	}
 	si.Busy = r.lastEpochFull
+	si.Unreachable = !r.world.reachable()
 	if idle := r.ended && r.ran < r.boot.EpochInstructions; idle && r.wait.HasDeadline {
 		si.Deadline = r.wait.Deadline - monotonicOrigin + r.world.bootTime
 	}

@@ -16,8 +16,9 @@ import (
 // and the threads they wake on the guest's core), so while no input
 // reaches the guest and it sends nothing to a client, the leader seals
 // further ahead, up to a quarter of the epochs of that silence
-// (quietShare) and at most MaxWindow, and back at Window as soon as
-// either happens. A client in conversation with the guest keeps the
+// (quietShare) and at most MaxWindow (UnreachedWindow while nothing
+// outside can send the guest input at all), and back at Window as soon
+// as either happens. A client in conversation with the guest keeps the
 // window at W; one that comes back after a silence waits at most a
 // quarter of it longer. Only the leader's proposals change; replicas
 // obey whatever seals commit, so the policy is free to differ between
@@ -42,6 +43,17 @@ type Sealer struct {
 	// machine's noise, so synod node leaves it off unless asked
 	// (--max-window).
 	MaxWindow uint64
+	// UnreachedWindow bounds, in place of MaxWindow when larger, the
+	// window of a busy guest that nothing outside can send input to
+	// (SealInfo.Unreachable): a batch job with no port, connection,
+	// console input or disk. Only the first input once it becomes
+	// reachable can wait for such a seal, and nobody waits for it yet
+	// (a connection to a port it opens meanwhile, say); what it saves is
+	// most of the seals of a long computation. At 256 epochs of 200,000
+	// instructions the wait is at most 51.2 M guest instructions, about
+	// 20 ms of a translated guest (docs/replication.md, "A guest nothing
+	// can reach is sealed far ahead").
+	UnreachedWindow uint64
 	// Retry is how long (in the caller's clock units) a proposed seal may
 	// stay uncommitted before the same seal is proposed again: the first
 	// may have been dropped by a leader change.
@@ -56,6 +68,10 @@ type Sealer struct {
 	traffic      uint64
 	trafficEpoch uint64
 }
+
+// DefaultUnreachedWindow is UnreachedWindow as a node sets it unless
+// told otherwise.
+const DefaultUnreachedWindow = 256
 
 // quietShare is the share of the epochs of silence that a busy guest's
 // window may grow to: a client waits at most a quarter of the silence it
@@ -121,7 +137,7 @@ func (s *Sealer) talkedTo(info SealInfo) bool {
 // seals reach, committed or in flight, and how close to that reach the
 // replica may come before the leader tops them up (Next, Unneeded).
 func (s *Sealer) busySeals(info SealInfo, now int64) (window, ahead, topUp uint64) {
-	window = s.busyWindow(info.Epoch)
+	window = s.busyWindow(info)
 	share := uint64(topUpShare)
 	if s.talkedTo(info) {
 		share = 2
@@ -149,11 +165,15 @@ func (s *Sealer) busySeals(info SealInfo, now int64) (window, ahead, topUp uint6
 // after.
 const topUpShare = 4
 
-// busyWindow is how many epochs ahead the leader seals a busy guest at
-// epoch.
-func (s *Sealer) busyWindow(epoch uint64) uint64 {
-	quiet := (epoch - min(epoch, s.trafficEpoch)) / quietShare
-	return max(s.Window, min(quiet, s.MaxWindow))
+// busyWindow is how many epochs ahead the leader seals a busy guest
+// where info stands.
+func (s *Sealer) busyWindow(info SealInfo) uint64 {
+	bound := s.MaxWindow
+	if info.Unreachable {
+		bound = max(bound, s.UnreachedWindow)
+	}
+	quiet := (info.Epoch - min(info.Epoch, s.trafficEpoch)) / quietShare
+	return max(s.Window, min(quiet, bound))
 }
 
 // inFlight is the Through of a recently proposed seal, which may not have

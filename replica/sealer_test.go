@@ -64,9 +64,17 @@ func TestSealerWakesSleepers(t *testing.T) {
 // for each seal proposed how many epochs ahead it sealed. Input commits
 // at the end of each epoch in inputAt, with its own relative seal.
 func sealBusyGuest(s *Sealer, epochs uint64, inputAt ...uint64) []uint64 {
+	return sealGuest(s, SealInfo{Busy: true}, epochs, 0, inputAt...)
+}
+
+// sealGuest is sealBusyGuest from info, where a guest Unreachable at
+// the start becomes reachable at the end of epoch reachableAt, if not 0.
+func sealGuest(s *Sealer, info SealInfo, epochs, reachableAt uint64, inputAt ...uint64) []uint64 {
 	var ahead []uint64
-	info := SealInfo{Busy: true}
 	for e := uint64(1); e <= epochs; e++ {
+		if e == reachableAt+1 && reachableAt > 0 {
+			info.Unreachable = false
+		}
 		info.Epoch = e
 		if seal, ok := s.Next(info, true, int64(e)); ok {
 			ahead = append(ahead, seal.Through-e)
@@ -119,6 +127,38 @@ func TestSealerWindowAdaptsToTraffic(t *testing.T) {
 	}
 }
 
+// A busy guest that nothing outside can send input to is sealed up to
+// UnreachedWindow ahead, though MaxWindow is off; once something can
+// reach it (a port it listens on, say), the next seal is W ahead again.
+func TestSealerSealsAGuestNothingCanReachFarAhead(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		unreachable bool
+		reachableAt uint64
+		wantAhead   []uint64
+	}{{
+		name:      "a reachable guest keeps the window W",
+		wantAhead: slices.Repeat([]uint64{4}, 26),
+	}, {
+		name:        "an unreachable guest's window grows with the quiet epochs, up to UnreachedWindow",
+		unreachable: true,
+		wantAhead:   []uint64{4, 4, 4, 4, 4, 4, 5, 7, 8, 10, 12, 14, 16, 16, 16},
+	}, {
+		name:        "a guest that becomes reachable is sealed W ahead at the next top-up",
+		unreachable: true,
+		reachableAt: 60,
+		// The last seal proposed before epoch 60 reaches 14 ahead; every
+		// one after it, W.
+		wantAhead: append([]uint64{4, 4, 4, 4, 4, 4, 5, 7, 8, 10, 12, 14}, slices.Repeat([]uint64{4}, 7)...),
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := Sealer{Window: 4, UnreachedWindow: 16, Retry: 100}
+			got := sealGuest(&s, SealInfo{Busy: true, Unreachable: tc.unreachable}, 100, tc.reachableAt)
+			require.Equal(t, tc.wantAhead, got)
+		})
+	}
+}
+
 // The leader renews a busy guest's seals at a quarter of the window
 // before their reach while nobody talks to it, and at half while
 // someone does: the guest's answers would wait for every seal that
@@ -142,10 +182,10 @@ func TestSealerTopsUpEarlierWhileTheGuestIsTalkedTo(t *testing.T) {
 func TestSealerFollowerTracksTrafficForWhenItLeads(t *testing.T) {
 	s := Sealer{Window: 4, MaxWindow: 64, Retry: 100}
 	sealBusyGuest(&s, 100)
-	require.Equal(t, uint64(24), s.busyWindow(100), "grown while no input came")
+	require.Equal(t, uint64(24), s.busyWindow(SealInfo{Epoch: 100}), "grown while no input came")
 	_, ok := s.Next(SealInfo{Epoch: 101, Highest: 120, Busy: true, Traffic: 1}, false, 101)
 	require.False(t, ok)
-	require.Equal(t, uint64(4), s.busyWindow(101), "input seen as a follower resets the window it will lead with")
+	require.Equal(t, uint64(4), s.busyWindow(SealInfo{Epoch: 101}), "input seen as a follower resets the window it will lead with")
 }
 
 // The leader's node runs a busy guest through as many epochs in one call

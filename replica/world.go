@@ -390,6 +390,12 @@ func (w *world) nodeDown(n consensus.NodeID) {
 	}
 }
 
+// reachable reports whether input from outside the machine can reach
+// the guest now (SealInfo.Unreachable).
+func (w *world) reachable() bool {
+	return len(w.listeners) > 0 || len(w.conns) > 0 || w.stdin.Fed && !w.stdin.EOF || len(w.disks.handles) > 0
+}
+
 func (w *world) listenPorts() []uint16 {
 	var ports []uint16
 	for p := range w.listeners {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/cluster"
+	"github.com/synodvm/synod/replica"
 )
 
 // patience bounds every wait of the cluster tests: generous, because the
@@ -72,6 +73,7 @@ func testMachine(guest string) machineFlags {
 		engine:            newEngineFlag(),
 		epochInstructions: 200_000,
 		sealWindow:        32,
+		unreachedWindow:   replica.DefaultUnreachedWindow,
 		hashEvery:         4,
 		nanosPerInstr:     10,
 		downAfter:         2 * time.Second,

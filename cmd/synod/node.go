@@ -74,6 +74,7 @@ type machineFlags struct {
 	epochInstructions uint64
 	sealWindow        uint64
 	maxSealWindow     uint64
+	unreachedWindow   uint64
 	hashEvery         uint64
 	nanosPerInstr     uint64
 	downAfter         time.Duration
@@ -94,6 +95,7 @@ func (m *machineFlags) register(fs *flag.FlagSet) {
 	fs.Uint64Var(&m.epochInstructions, "epoch", 200_000, "E: the most guest `instructions` in one epoch; inputs are delivered between epochs")
 	fs.Uint64Var(&m.sealWindow, "window", 32, "W: how many `epochs` ahead the leader seals for a busy guest (larger: fewer stalls; smaller: faster input)")
 	fs.Uint64Var(&m.maxSealWindow, "max-window", 0, "the most `epochs` ahead the leader seals a busy guest nobody has talked to for a while (a quarter of that while): fewer seals for a computing guest, but the first input after such a while waits as much longer (0, or at most --window: the window stays --window)")
+	fs.Uint64Var(&m.unreachedWindow, "unreached-window", replica.DefaultUnreachedWindow, "the most `epochs` ahead the leader seals a busy guest that nothing outside can send input to (no port, connection, console input or disk): fewer seals for a batch job; only the first input once it opens a port or a disk may wait that much longer (0, or at most --window: the window stays --window)")
 	fs.Uint64Var(&m.hashEvery, "hash-every", 256, "K: exchange state hashes every K non-empty `epochs` (0: never); fewer catch a diverged replica sooner but hash more")
 	fs.Uint64Var(&m.nanosPerInstr, "ns-per-instruction", 10, "how far guest time advances per instruction between seals, in `ns`")
 	fs.DurationVar(&m.downAfter, "down-after", 3*time.Second, "declare a node down when the leader has not heard from it for this `duration`")
@@ -388,7 +390,7 @@ func (s nodeSetup) run(ctx context.Context, history repairHistory) (*startAgain,
 		Certify:       certify,
 		DownAfter:     m.downAfter,
 		DiskDownAfter: byzantineDiskDownAfter(cfg.Engine),
-		Sealer:        replica.Sealer{Window: m.sealWindow, MaxWindow: m.maxSealWindow, Retry: int64(time.Second)},
+		Sealer:        replica.Sealer{Window: m.sealWindow, MaxWindow: m.maxSealWindow, UnreachedWindow: m.unreachedWindow, Retry: int64(time.Second)},
 		// The Byzantine engine's checkpoints compare the members'
 		// snapshots: each must be the state after exactly its entries.
 		SnapshotsAtRest:  cfg.Engine == cluster.EngineBFT,
@@ -666,6 +668,7 @@ func nodeArgs(configPath string, id consensus.NodeID, m machineFlags, guestArgs 
 		"--epoch", strconv.FormatUint(m.epochInstructions, 10),
 		"--window", strconv.FormatUint(m.sealWindow, 10),
 		"--max-window", strconv.FormatUint(m.maxSealWindow, 10),
+		"--unreached-window", strconv.FormatUint(m.unreachedWindow, 10),
 		"--hash-every", strconv.FormatUint(m.hashEvery, 10),
 		"--ns-per-instruction", strconv.FormatUint(m.nanosPerInstr, 10),
 		"--down-after", m.downAfter.String(),

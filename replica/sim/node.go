@@ -118,7 +118,7 @@ func (n *node) start() error {
 		},
 		DownAfter:     s.plan.downAfter,
 		DiskDownAfter: s.diskDownAfter(),
-		Sealer:        replica.Sealer{Window: s.plan.sealWindow, MaxWindow: s.plan.maxSealWindow, Retry: int64(time.Second)},
+		Sealer:        replica.Sealer{Window: s.plan.sealWindow, MaxWindow: s.plan.maxSealWindow, UnreachedWindow: replica.DefaultUnreachedWindow, Retry: int64(time.Second)},
 		Entropy:       rngReader{s.rng},
 		Propose:       n.propose,
 		// A Byzantine primary may never propose the boot entry.
