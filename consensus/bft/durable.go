@@ -240,7 +240,7 @@ func (c *Core) restoreSigned(raw []byte) error {
 	switch b := e.body.(type) {
 	case *request:
 		c.nextReq = max(c.nextReq, b.Seq+1)
-		c.addPending(b, raw)
+		c.holdOwn(b, raw)
 	case *prePrepare:
 		c.signed[signKey{msgPrePrepare, b.View, b.Seq}] = signedMsg{digest: b.digest, raw: raw}
 	case *vote:

@@ -104,7 +104,7 @@ func (c *Core) flush() bool {
 	c.outbox, c.outboxBytes = nil, 0
 	raw := c.sign(msgRequest, encodeRequest(req))
 	c.persist(encodeSignedRecord(raw))
-	c.addPending(req, raw)
+	c.holdOwn(req, raw)
 	c.broadcast(raw)
 	return true
 }
@@ -133,6 +133,26 @@ func (c *Core) addPending(r *request, raw []byte) bool {
 	return true
 }
 
+// holdOwn holds a request of this replica's own until it executes, so
+// that retransmit resends it. Unlike another origin's (addPending), it is
+// held whatever the executed-request table says of the window an origin
+// may have pending: this replica signed it, and a request of its own
+// that is never resent stays a hole below every later one, which keeps
+// its executed floor, and so every request it may still send
+// (mayRequest), where they are for good. While a restarted replica
+// restores its records, the table is that of the state stored at the
+// last compaction, older than the batches stored after it, which it
+// re-executes later: measured against it, a request signed since may lie
+// beyond the window.
+func (c *Core) holdOwn(r *request, raw []byte) {
+	k := r.key()
+	if _, ok := c.pending[k]; ok || c.executed.done(k) {
+		return
+	}
+	c.pending[k] = &pendingRequest{req: r, raw: raw, since: c.ticks}
+	c.pendingBy[c.id]++
+}
+
 func (c *Core) dropPending(k requestKey) {
 	if _, ok := c.pending[k]; ok {
 		delete(c.pending, k)
@@ -141,10 +161,11 @@ func (c *Core) dropPending(k requestKey) {
 }
 
 // dropExecutedPending forgets the held requests that can no longer
-// execute, after the executed-request table was replaced.
+// execute, after the executed-request table was replaced. This replica's
+// own go only once executed (see holdOwn).
 func (c *Core) dropExecutedPending() {
 	for k, p := range c.pending {
-		if !c.acceptable(p.req) {
+		if c.executed.done(k) || k.origin != c.id && !c.acceptable(p.req) {
 			c.dropPending(k)
 		}
 	}

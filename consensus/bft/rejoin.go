@@ -212,7 +212,7 @@ func (c *Core) endRejoinIfDone() {
 		}
 		raw := c.sign(msgRequest, encodeRequest(req))
 		c.persist(encodeSignedRecord(raw))
-		c.addPending(req, raw)
+		c.holdOwn(req, raw)
 		c.broadcast(raw)
 		filled++
 	}

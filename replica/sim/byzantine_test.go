@@ -166,6 +166,22 @@ func TestByzantineJournalLeavesASlowPath(t *testing.T) {
 	assert.Zero(t, r.Byzantine.Uncertified)
 }
 
+// TestByzantineMemberResendsTheRequestItsCrashLeftUnsent is seed 9017,
+// found by liveness in the sweep of seeds 9000 to 9029: node 4, the
+// primary, signed its request 3107 and stopped when the write holding it
+// failed at its fsync (EIO) with the record on the disk, before sending
+// it. Restarted, it restored its records before re-executing the stored
+// batches, so its executed-request table was the stable checkpoint's,
+// where request 3107 lay beyond the window of requests an origin may
+// have pending: it was not held again, never resent, never executed. The
+// executed requests' floor of node 4 stayed at 3106 below it, and once
+// 1,024 later requests had executed, node 4 could send no more: every
+// client of node 4 waited for good.
+func TestByzantineMemberResendsTheRequestItsCrashLeftUnsent(t *testing.T) {
+	r := runByzantine(t, 9017, WrongOutputs)
+	assert.Zero(t, r.Byzantine.Uncertified)
+}
+
 // TestByzantineSameSeedSameRun: a Byzantine seed's run is reproducible
 // bit for bit, the faulty member's random choices included.
 func TestByzantineSameSeedSameRun(t *testing.T) {
