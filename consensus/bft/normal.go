@@ -125,12 +125,7 @@ func (c *Core) acceptable(r *request) bool {
 }
 
 func (c *Core) addPending(r *request, raw []byte) bool {
-	if _, ok := c.pending[r.key()]; ok || !c.acceptable(r) || c.pendingBy[r.Origin] >= c.cfg.MaxPendingRequests {
-		return false
-	}
-	c.pending[r.key()] = &pendingRequest{req: r, raw: raw, since: c.ticks}
-	c.pendingBy[r.Origin]++
-	return true
+	return c.acceptable(r) && c.pendingBy[r.Origin] < c.cfg.MaxPendingRequests && c.hold(r, raw)
 }
 
 // holdOwn holds a request of this replica's own until it executes, so
@@ -145,12 +140,20 @@ func (c *Core) addPending(r *request, raw []byte) bool {
 // re-executes later: measured against it, a request signed since may lie
 // beyond the window.
 func (c *Core) holdOwn(r *request, raw []byte) {
-	k := r.key()
-	if _, ok := c.pending[k]; ok || c.executed.done(k) {
-		return
+	if !c.executed.done(r.key()) {
+		c.hold(r, raw)
 	}
-	c.pending[k] = &pendingRequest{req: r, raw: raw, since: c.ticks}
-	c.pendingBy[c.id]++
+}
+
+// hold holds r unless it is held already, and reports whether it was
+// not.
+func (c *Core) hold(r *request, raw []byte) bool {
+	if _, ok := c.pending[r.key()]; ok {
+		return false
+	}
+	c.pending[r.key()] = &pendingRequest{req: r, raw: raw, since: c.ticks}
+	c.pendingBy[r.Origin]++
+	return true
 }
 
 func (c *Core) dropPending(k requestKey) {
