@@ -85,6 +85,11 @@ type Router struct {
 	// consoleThrough is the sequence number of the last console output
 	// performed here, for the node to acknowledge.
 	consoleThrough atomic.Uint64
+	// consoleTaken is the sequence number of the last console output this
+	// router took to perform in this life: performed, or held for its
+	// certificate. It runs ahead of consoleThrough while outputs wait for
+	// signatures. Only the goroutine that routes uses it.
+	consoleTaken uint64
 	// addressed counts the outputs routed, by the node each is addressed
 	// to and kind. Once Addressed has handed it out (shared), Route
 	// replaces the map rather than changing it, so that the one returned
@@ -159,10 +164,20 @@ func (r *Router) Flush() {
 
 // Repeat performs outputs again that this node may have performed in an
 // earlier life, whatever their sequence numbers: console output it was
-// given but never acknowledged before it restarted.
+// given but never acknowledged before it restarted, and disk outputs
+// whose completion has not committed (the devices drop a repeat of what
+// they are performing). A console output this life has taken already is
+// left alone: held for its certificate, it is performed once that comes;
+// performed, taken again, it would be certified again and print twice.
 func (r *Router) Repeat(outs []Output) {
-	r.actioned.Add(uint64(len(outs)))
-	r.performCertified(outs)
+	var again []Output
+	for _, o := range outs {
+		if _, console := o.Action.(Console); !console || o.Seq > r.consoleTaken {
+			again = append(again, o)
+		}
+	}
+	r.actioned.Add(uint64(len(again)))
+	r.performCertified(again)
 }
 
 // Withdraw stops holding for a certificate the outputs done reports: ones
@@ -179,6 +194,9 @@ func (r *Router) Withdraw(done func(Output) bool) {
 func (r *Router) performCertified(outs []Output) {
 	var held []Output
 	for _, o := range outs {
+		if _, console := o.Action.(Console); console {
+			r.consoleTaken = max(r.consoleTaken, o.Seq)
+		}
 		if r.Certify == nil || !NeedsCertificate(o.Action) {
 			r.perform(o, nil)
 			continue
@@ -251,6 +269,11 @@ func (r *Router) perform(o Output, cert Certificate) {
 // ConsoleThrough is the sequence number of the last console output this
 // node performed.
 func (r *Router) ConsoleThrough() uint64 { return r.consoleThrough.Load() }
+
+// ConsoleTaken is the sequence number of the last console output this
+// router took to perform in this life: performed, or held for its
+// certificate. Call it from the goroutine that calls Route.
+func (r *Router) ConsoleTaken() uint64 { return r.consoleTaken }
 
 // PerformedByKind counts the outputs performed here, by Kinds.
 func (r *Router) PerformedByKind() [NumKinds]uint64 {

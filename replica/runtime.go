@@ -227,10 +227,11 @@ func (rt *Runtime) decideProposals(now time.Time, ls consensus.Status) {
 func (rt *Runtime) payDebts(now time.Time) {
 	owed := rt.rep.Owed(rt.cfg.Self)
 	rt.withdrawSettled(owed)
-	if owed.Console != 0 && owed.Console > rt.router.ConsoleThrough() {
+	if owed.Console != 0 && owed.Console > rt.router.ConsoleTaken() {
 		// Given to this node before it restarted: its last life may or may
 		// not have performed it. Perform it again rather than lose it, as
-		// a failover does.
+		// a failover does. Taken, not performed: in a Byzantine cluster
+		// this life's own output waits for its certificate meanwhile.
 		rt.router.Repeat(rt.rep.UnacknowledgedConsole(rt.cfg.Self))
 	}
 	done := rt.router.ConsoleThrough()

@@ -200,7 +200,7 @@ func TestRuntimeRepaysConsoleAcknowledgements(t *testing.T) {
 }
 
 // In a Byzantine cluster, console output a restarted node repeats waits
-// for its certificate once, however many steps it takes, and is withdrawn
+// for its certificate once, however many steps that takes, and is withdrawn
 // when the acknowledgement of its earlier life commits: the members that
 // signed it may have forgotten their signatures, and held for good it
 // would hold back every later output of the node.
@@ -227,7 +227,7 @@ func TestRuntimeWithdrawsConsoleOutputAcknowledgedMeanwhile(t *testing.T) {
 	for i := range 5 {
 		r.loop(time.Duration(10+i)*time.Millisecond, 5)
 	}
-	require.Equal(t, 1, cert.Counts().Waiting, "repeated at each step, held once")
+	require.Equal(t, 1, cert.Counts().Waiting, "repeated, held once")
 	require.Empty(t, r.stdout.String(), "not performed without a certificate")
 
 	r.rep.CommitEntry(6, entry.ConsoleDone{Node: 1, Seq: owed})
