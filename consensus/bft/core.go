@@ -117,6 +117,10 @@ type Core struct {
 	// proofs holds a decidedProof for the decided batches this replica
 	// can prove, for replicas that missed them.
 	proofs map[uint64]*decidedProof
+	// overheard holds, while this replica changes view, what it heard of
+	// the agreement in the views it left, by sequence number in its
+	// window (overheard.go).
+	overheard map[uint64]*overheardSlot
 
 	lastExec  uint64 // last sequence number executed
 	lastIndex uint64 // last entry index delivered
@@ -343,9 +347,15 @@ func (c *Core) step(from consensus.NodeID, data []byte) error {
 		return nil
 	case *prePrepare:
 		c.noteLaterView(e.from, b.View)
+		if c.overhears(b.View) {
+			return c.overhearPrePrepare(e.from, b, e.raw)
+		}
 		return c.receivePrePrepare(b, e.raw)
 	case *vote:
 		c.noteLaterView(e.from, b.View)
+		if e.typ == msgCommit && c.overhears(b.View) {
+			return c.overhearCommit(e, b)
+		}
 		if e.typ == msgPrepare {
 			return c.receivePrepare(e, b)
 		}

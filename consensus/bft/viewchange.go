@@ -255,6 +255,7 @@ func (c *Core) installNewView(nv *newView, raw []byte, plan newViewPlan) {
 		p.since = c.ticks
 	}
 	c.changing = false
+	c.overheard = nil
 	c.persistView = true
 	c.newView = raw
 	c.log.Info("bft: new view", "view", c.view, "primary", c.q.primary(c.view), "reproposed", len(nv.pps))

@@ -35,15 +35,21 @@ func TestMain(m *testing.M) {
 // replay command and the last events, on a violation.
 func runByzantine(t testing.TB, seed uint64, b Behaviour) Result {
 	t.Helper()
+	return runByzantineUnder(t, seed, b, AllFaults)
+}
+
+// runByzantineUnder is runByzantine with only the faults of kinds.
+func runByzantineUnder(t testing.TB, seed uint64, b Behaviour, kinds FaultSet) Result {
+	t.Helper()
 	opts := guests(t)
-	opts.Seed, opts.Faults, opts.Byzantine, opts.Behaviour = seed, AllFaults, true, b
+	opts.Seed, opts.Faults, opts.Byzantine, opts.Behaviour = seed, kinds, true, b
 	r, err := Run(opts)
 	require.NoError(t, err)
 	byzantineResults.Lock()
 	byzantineResults.results = append(byzantineResults.results, r)
 	byzantineResults.Unlock()
 	if len(r.Violations) > 0 {
-		t.Errorf("%v\nreplay: %s\nplan: %s\nlast events:\n%s", r.Violations[0], r.ReplayCommand(AllFaults), r.Plan, strings.Join(r.Tail, "\n"))
+		t.Errorf("%v\nreplay: %s\nplan: %s\nlast events:\n%s", r.Violations[0], r.ReplayCommand(kinds), r.Plan, strings.Join(r.Tail, "\n"))
 	}
 	return r
 }
@@ -179,6 +185,21 @@ func TestByzantineJournalLeavesASlowPath(t *testing.T) {
 // client of node 4 waited for good.
 func TestByzantineMemberResendsTheRequestItsCrashLeftUnsent(t *testing.T) {
 	r := runByzantine(t, 9017, WrongOutputs)
+	assert.Zero(t, r.Byzantine.Uncertified)
+}
+
+// TestByzantineMemberChangingViewAloneKeepsUp is seed 20014 under crash,
+// store-loss and disk faults, found by liveness: member 1, faulty with a
+// clock ten years ahead and the journal's only disk path, suspected the
+// primary alone early on and stayed in its view change, since the
+// others' view worked. It learnt each decision by asking for it, a resend
+// period (80 ms) after the others, so each of the journal's writes took
+// two of them, and 89 of 110 records were acknowledged when the run gave
+// up. It now executes what it hears the others decide
+// (consensus/bft/overheard.go).
+func TestByzantineMemberChangingViewAloneKeepsUp(t *testing.T) {
+	r := runByzantineUnder(t, 20014, FutureClock, FaultCrash|FaultStoreLoss|FaultDisk)
+	require.Contains(t, r.Plan, "journal of 110 records (pause 5ms) through node 1")
 	assert.Zero(t, r.Byzantine.Uncertified)
 }
 
