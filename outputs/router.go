@@ -223,6 +223,12 @@ type CertifiedDisks interface {
 // perform performs o; cert is its certificate in a Byzantine cluster, nil
 // otherwise.
 func (r *Router) perform(o Output, cert Certificate) {
+	if r.Fenced.Load() && NeedsCompletion(o.Action) {
+		// Held for its certificate since before the node learnt it was
+		// declared down, and certified now: the same history Fenced keeps
+		// Route from performing.
+		return
+	}
 	if r.Observe != nil {
 		r.Observe(o, cert)
 	}

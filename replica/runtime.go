@@ -209,6 +209,12 @@ func (rt *Runtime) decideProposals(now time.Time, ls consensus.Status) {
 	}
 	rt.detectFailures(now, ls)
 	self := rt.cfg.Self
+	owed := rt.rep.Owed(self)
+	// Down or quiet too: a disk output held for its certificate when the
+	// node's NodeDown settled it, certified afterwards, would be performed
+	// once the fence is down (Router.Fenced), over the writes issued
+	// since through other paths.
+	rt.withdrawSettled(owed)
 	if rt.rep.Down(self) {
 		if !rt.router.Quiet.Load() && now.Sub(rt.upProposedAt) > rt.cfg.DownAfter {
 			rt.upProposedAt = now
@@ -219,14 +225,12 @@ func (rt *Runtime) decideProposals(now time.Time, ls consensus.Status) {
 	if rt.router.Quiet.Load() {
 		return
 	}
-	rt.payDebts(now)
+	rt.payDebts(now, owed)
 }
 
 // payDebts acknowledges console output and proposes again what the
 // replicated state still waits for from this node.
-func (rt *Runtime) payDebts(now time.Time) {
-	owed := rt.rep.Owed(rt.cfg.Self)
-	rt.withdrawSettled(owed)
+func (rt *Runtime) payDebts(now time.Time, owed Owed) {
 	if owed.Console != 0 && owed.Console > rt.router.ConsoleTaken() {
 		// Given to this node before it restarted: its last life may or may
 		// not have performed it. Perform it again rather than lose it, as
