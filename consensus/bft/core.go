@@ -96,8 +96,11 @@ type Core struct {
 	// vcDeadline is the tick at which an unfinished view change moves on,
 	// once armed: when a quorum wants the view (viewchange.go).
 	vcTimeout, vcDeadline uint64
-	vcArmed               bool
-	retransmitAt          uint64
+	// executedAt is the tick at which a batch with requests last executed
+	// (requestOverdue).
+	executedAt   uint64
+	vcArmed      bool
+	retransmitAt uint64
 
 	// slots hold the current view's agreement, by sequence number.
 	slots map[uint64]*slot
