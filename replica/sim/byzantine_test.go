@@ -221,6 +221,19 @@ func TestByzantineRestartedPathPerformsNoWriteItsNodeDownOvertook(t *testing.T) 
 	assert.Zero(t, r.Byzantine.Uncertified)
 }
 
+// TestByzantineMemberWithARefusedRequestKeepsUp is seed 40019: member 1,
+// its clock ten years ahead and the journal's disk path, had its first
+// request refused by every other member (its time too far ahead). It
+// holds its own requests until they execute, and its outbox waited for
+// every earlier one to be ordered or a resend period (200 ms at this
+// seed's tick), so each completion of the journal's writes went out that
+// late, and 53 of 95 records were acknowledged when the run gave up.
+func TestByzantineMemberWithARefusedRequestKeepsUp(t *testing.T) {
+	r := runByzantine(t, 40019, FutureClock)
+	require.Contains(t, r.Plan, "journal of 95 records (pause 5ms) through node 1")
+	assert.Zero(t, r.Byzantine.Uncertified)
+}
+
 // TestByzantineSameSeedSameRun: a Byzantine seed's run is reproducible
 // bit for bit, the faulty member's random choices included.
 func TestByzantineSameSeedSameRun(t *testing.T) {
