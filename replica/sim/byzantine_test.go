@@ -234,6 +234,21 @@ func TestByzantineMemberWithARefusedRequestKeepsUp(t *testing.T) {
 	assert.Zero(t, r.Byzantine.Uncertified)
 }
 
+// TestByzantineClusterMovesOffAPrimaryThatRejoins is seed 90068 under
+// crash, store-loss, disk and clock faults: member 1, the first view's
+// primary and the journal's path, crashed and lost its store 0.19 s in,
+// and rejoined. A rejoining member signs nothing, so as primary it
+// ordered nothing, not even the empty batches its rejoin waited for; the
+// journal guest waited for a disk completion only member 1 could propose,
+// so no request waited anywhere and nobody suspected the primary. The
+// cluster ordered nothing more for 34 s. The others now move to the next
+// view when the primary asks them to rejoin.
+func TestByzantineClusterMovesOffAPrimaryThatRejoins(t *testing.T) {
+	r := runByzantineUnder(t, 90068, ForgedMessages, FaultCrash|FaultStoreLoss|FaultDisk|FaultClock)
+	require.Contains(t, r.Plan, "journal of 108 records (pause 5ms) through node 1")
+	assert.Zero(t, r.Byzantine.Uncertified)
+}
+
 // TestByzantineSameSeedSameRun: a Byzantine seed's run is reproducible
 // bit for bit, the faulty member's random choices included.
 func TestByzantineSameSeedSameRun(t *testing.T) {
