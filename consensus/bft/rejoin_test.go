@@ -23,6 +23,13 @@ func agreementSeq(data []byte) (uint64, bool) {
 	return body.u64("seq"), body.err == nil
 }
 
+// rejoiningMembers are the members a rejoin test has lose their store: a
+// backup, and the primary of the view it loses it in.
+var rejoiningMembers = []struct {
+	name string
+	id   consensus.NodeID
+}{{"a backup", 2}, {"the primary", 1}}
+
 // TestAMemberWithALostStoreRejoins replaces a member's records by a new
 // store marked rejoining: until it holds a stable checkpoint past
 // everything its lost store may have signed, it signs no pre-prepare,
@@ -32,10 +39,7 @@ func agreementSeq(data []byte) (uint64, bool) {
 // its votes. As a backup, and as the primary of the view it lost its
 // store in.
 func TestAMemberWithALostStoreRejoins(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		id   consensus.NodeID
-	}{{"a backup", 2}, {"the primary", 1}} {
+	for _, tc := range rejoiningMembers {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, 4, 37)
 			lost := h.replica(tc.id)
@@ -118,10 +122,7 @@ func TestAMemberWithALostStoreRejoins(t *testing.T) {
 // path and first primary lost its store, and the cluster ordered nothing
 // more for 34 s).
 func TestARejoinEndsOnAnIdleCluster(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		id   consensus.NodeID
-	}{{"a backup", 2}, {"the primary", 1}} {
+	for _, tc := range rejoiningMembers {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, 4, 41)
 			h.busyUntilStable(h.replica(1), 8, 2, 200)
