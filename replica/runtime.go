@@ -209,28 +209,30 @@ func (rt *Runtime) decideProposals(now time.Time, ls consensus.Status) {
 	}
 	rt.detectFailures(now, ls)
 	self := rt.cfg.Self
-	owed := rt.rep.Owed(self)
-	// Down or quiet too: a disk output held for its certificate when the
-	// node's NodeDown settled it, certified afterwards, would be performed
-	// once the fence is down (Router.Fenced), over the writes issued
-	// since through other paths.
-	rt.withdrawSettled(owed)
-	if rt.rep.Down(self) {
-		if !rt.router.Quiet.Load() && now.Sub(rt.upProposedAt) > rt.cfg.DownAfter {
-			rt.upProposedAt = now
-			rt.cfg.Propose(entry.NodeUp{Node: self})
-		}
+	down, quiet := rt.rep.Down(self), rt.router.Quiet.Load()
+	if !down && !quiet {
+		rt.payDebts(now)
 		return
 	}
-	if rt.router.Quiet.Load() {
-		return
+	if rt.router.Certify != nil {
+		// A node down or replaying pays no debts, but withdraws all the
+		// same: a disk output held for its certificate when the node's
+		// NodeDown settled it, certified afterwards, would be performed
+		// once the fence is down (Router.Fenced), over the writes issued
+		// since through other paths.
+		rt.withdrawSettled(rt.rep.Owed(self))
 	}
-	rt.payDebts(now, owed)
+	if down && !quiet && now.Sub(rt.upProposedAt) > rt.cfg.DownAfter {
+		rt.upProposedAt = now
+		rt.cfg.Propose(entry.NodeUp{Node: self})
+	}
 }
 
 // payDebts acknowledges console output and proposes again what the
 // replicated state still waits for from this node.
-func (rt *Runtime) payDebts(now time.Time, owed Owed) {
+func (rt *Runtime) payDebts(now time.Time) {
+	owed := rt.rep.Owed(rt.cfg.Self)
+	rt.withdrawSettled(owed)
 	if owed.Console != 0 && owed.Console > rt.router.ConsoleTaken() {
 		// Given to this node before it restarted: its last life may or may
 		// not have performed it. Perform it again rather than lose it, as
