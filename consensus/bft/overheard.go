@@ -2,8 +2,6 @@ package bft
 
 import (
 	"fmt"
-	"maps"
-	"slices"
 
 	"github.com/synodvm/synod/consensus"
 )
@@ -97,8 +95,8 @@ func (c *Core) decideOverheard(seq uint64, s *overheardSlot) {
 		return
 	}
 	var commits [][]byte
-	for _, from := range slices.Sorted(maps.Keys(s.commits)) {
-		if h := s.commits[from]; h.view == s.pp.View && h.digest == s.pp.digest {
+	for _, id := range c.q.members {
+		if h, ok := s.commits[id]; ok && h.view == s.pp.View && h.digest == s.pp.digest {
 			commits = append(commits, h.raw)
 		}
 	}
