@@ -195,6 +195,8 @@ type Core struct {
 	// such view.
 	laterView map[consensus.NodeID]uint64
 	ownVC     []byte
+	// vcResent paces the resends of ownVC.
+	vcResent resendPace
 	// newView is the new-view message of the current view, which the
 	// primary sends again to a replica still changing to it.
 	newView []byte
@@ -224,6 +226,8 @@ type pendingRequest struct {
 	req   *request
 	raw   []byte
 	since uint64
+	// resent paces this replica's resends of it (retransmit).
+	resent resendPace
 	// assigned is set at the primary once the request is in a batch of
 	// the current view.
 	assigned bool

@@ -152,7 +152,7 @@ func (c *Core) hold(r *request, raw []byte) bool {
 	if _, ok := c.pending[r.key()]; ok {
 		return false
 	}
-	c.pending[r.key()] = &pendingRequest{req: r, raw: raw, since: c.ticks}
+	c.pending[r.key()] = &pendingRequest{req: r, raw: raw, since: c.ticks, resent: resendPace{at: c.ticks}}
 	c.pendingBy[r.Origin]++
 	return true
 }

@@ -27,6 +27,7 @@ func (c *Core) startViewChange(v uint64) {
 	c.ownVC = c.sign(msgViewChange, encodeViewChange(vc))
 	c.persist(encodeSignedRecord(c.ownVC))
 	c.broadcast(c.ownVC)
+	c.vcResent = resendPace{at: c.ticks}
 	c.vcArmed = false
 	if e, err := c.v.decode(c.ownVC); err == nil {
 		c.vcs[c.id] = e
@@ -75,7 +76,7 @@ func (c *Core) enterView() {
 		}
 	}
 	for _, p := range c.pending {
-		p.since, p.assigned = c.ticks, false
+		p.since, p.assigned, p.resent = c.ticks, false, resendPace{at: c.ticks}
 	}
 }
 
@@ -252,7 +253,7 @@ func (c *Core) installNewView(nv *newView, raw []byte, plan newViewPlan) {
 	// it, every held request would be overdue at the next tick, and the
 	// new primary would give up its own view before ordering anything.
 	for _, p := range c.pending {
-		p.since = c.ticks
+		p.since, p.resent = c.ticks, resendPace{at: c.ticks}
 	}
 	c.changing = false
 	c.overheard = nil
