@@ -122,14 +122,13 @@ func TestByzantineBehaviours(t *testing.T) {
 	}
 }
 
-// TestByzantineMemberRejoinsAfterLosingItsStore is seed 1, where a
-// garbage flood runs beside lost stores: members come back from a rejoin
-// mark alone and rejoin, and the invariants hold through the rejoins.
-// (The seed lost one store, the first view's primary's, until the
-// replicas delivered the inputs of an agreed batch in one epoch, which
-// changed its run; it loses three since.)
+// TestByzantineMemberRejoinsAfterLosingItsStore is seed 17, where a
+// garbage flood runs beside a lost store: the member comes back from a
+// rejoin mark alone and rejoins, and the invariants hold through the
+// rejoin. (Seed 1 was this test until resends were paced: its run
+// changed, and of its crashes none lost a store.)
 func TestByzantineMemberRejoinsAfterLosingItsStore(t *testing.T) {
-	r := runByzantine(t, 1, GarbageFlood)
+	r := runByzantine(t, 17, GarbageFlood)
 	assert.Positive(t, r.Faults.StoreLosses)
 	assert.Positive(t, r.Operations, "the clients got answers")
 	assert.Zero(t, r.Byzantine.Uncertified)
