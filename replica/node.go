@@ -115,6 +115,10 @@ type NodeStatus struct {
 	// A node whose count keeps growing executes more slowly than the
 	// cluster decides.
 	Installs, HungUp uint64
+	// BootedAt and ExitedAt are when this process first saw the guest
+	// booted and exited (NodeConfig.Now; zero until then): how long it
+	// ran, read once, without asking for the status while it runs.
+	BootedAt, ExitedAt time.Time
 }
 
 // Node drives one replica from its log in a single goroutine (Run) and
@@ -140,6 +144,8 @@ type Node struct {
 	sealWaits, waitedAt uint64
 	// installs and hungUp are NodeStatus.Installs and HungUp.
 	installs, hungUp uint64
+	// bootedAt and exitedAt are NodeStatus.BootedAt and ExitedAt.
+	bootedAt, exitedAt time.Time
 }
 
 type snapshotReply struct {
@@ -466,6 +472,13 @@ func (n *Node) publish() {
 		counts := n.router.Certify.Counts()
 		certificates = &counts
 	}
+	rs := n.rep.Status()
+	if rs.Booted && n.bootedAt.IsZero() {
+		n.bootedAt = n.cfg.Now()
+	}
+	if rs.Exited != nil && n.exitedAt.IsZero() {
+		n.exitedAt = n.cfg.Now()
+	}
 	n.status.Store(&NodeStatus{
 		Certificates:  certificates,
 		ForgedInputs:  n.forgedInputs.Load(),
@@ -473,7 +486,7 @@ func (n *Node) publish() {
 		ConsoleInEOF:  consoleEOF,
 		ID:            n.cfg.Replica.Self,
 		Log:           n.cfg.Log.Status(),
-		Replica:       n.rep.Status(),
+		Replica:       rs,
 		Actioned:      actioned,
 		Elsewhere:     elsewhere,
 		Performed:     n.router.PerformedByKind(),
@@ -482,5 +495,7 @@ func (n *Node) publish() {
 		SealWaits:     n.sealWaits,
 		Installs:      n.installs,
 		HungUp:        n.hungUp,
+		BootedAt:      n.bootedAt,
+		ExitedAt:      n.exitedAt,
 	})
 }

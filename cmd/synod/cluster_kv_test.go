@@ -337,6 +337,8 @@ func TestClusterCPUBoundGuest(t *testing.T) {
 	for _, r := range exitCodes {
 		require.Equal(t, 0, r.exitCode())
 		require.Equal(t, exitCodes[1].StateHash, r.StateHash, "final state of node %d", r.ID)
+		require.False(t, r.BootedAt.IsZero(), "node %d says when the guest booted", r.ID)
+		require.True(t, r.ExitedAt.After(r.BootedAt), "node %d: the guest exited at %v, after its boot at %v", r.ID, r.ExitedAt, r.BootedAt)
 	}
 }
 

@@ -531,9 +531,13 @@ type nodeReport struct {
 	Serving          bool               `json:"serving"` // takes new clients: caught up, not declared down
 	Booted           bool               `json:"booted"`
 	Exited           bool               `json:"exited"`
-	ExitCode         int                `json:"exit_code"`
-	ExitSignal       int                `json:"exit_signal"`
-	Stopped          string             `json:"stopped,omitempty"`
+	// BootedAt and ExitedAt are when this node's process saw the guest
+	// boot and exit, by its clock.
+	BootedAt   time.Time `json:"booted_at,omitzero"`
+	ExitedAt   time.Time `json:"exited_at,omitzero"`
+	ExitCode   int       `json:"exit_code"`
+	ExitSignal int       `json:"exit_signal"`
+	Stopped    string    `json:"stopped,omitempty"`
 	// Resyncs counts the times this process replaced a lost replica state
 	// with a peer's.
 	Resyncs uint64 `json:"resyncs"`
@@ -588,6 +592,8 @@ func report(engine cluster.Engine, node *replica.Node, netport *peripherals.NetP
 		Service:          netport.Addrs(),
 		Serving:          netport.Serving(),
 		Booted:           s.Replica.Booted,
+		BootedAt:         s.BootedAt,
+		ExitedAt:         s.ExitedAt,
 		PID:              os.Getpid(),
 	}
 	byzantine := engine == cluster.EngineBFT
