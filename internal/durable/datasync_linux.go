@@ -3,17 +3,74 @@ package durable
 import (
 	"errors"
 	"os"
+	"runtime"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
 
 // Datasync makes f's data durable, and of its metadata only what reading
 // the data back needs (its size), not its times.
+//
+// It keeps its goroutine's processor (P) while the disk syncs, where a
+// system call made the usual way lends it out: Go's monitor thread takes
+// a P from a call that has lasted 20 µs and hands it to another thread,
+// waking one, and the call's thread then has to find a P again, parking
+// if it finds none. Every sync of a busy node paid for that, and kept the
+// monitor polling every 20 µs: on a two-processor machine its sleeps were
+// 8% of a Byzantine node's CPU, and a node switched threads a fifth more
+// often a request. The price is that the P does nothing else meanwhile,
+// and that a garbage collection waits for the sync to end before it
+// stops the world. So a sync keeps its P only while the process has
+// another to run on, and only while the disk is quick: after a sync that
+// took longer than slowSync, the next lends its P out, and so on until
+// one is quick again.
 func Datasync(f *os.File) error {
-	for {
-		err := unix.Fdatasync(int(f.Fd()))
-		if !errors.Is(err, unix.EINTR) {
-			return err
+	start := time.Now()
+	defer func() { lastSync.Store(int64(time.Since(start))) }()
+	if !keepsP(start) {
+		for {
+			if err := unix.Fdatasync(int(f.Fd())); !errors.Is(err, unix.EINTR) {
+				return err
+			}
 		}
 	}
+	for {
+		_, _, errno := unix.RawSyscall(unix.SYS_FDATASYNC, f.Fd(), 0, 0)
+		switch errno {
+		case 0:
+			return nil
+		case unix.EINTR:
+		default:
+			return errno
+		}
+	}
+}
+
+// keepsP reports whether a sync starting at now keeps its P.
+func keepsP(now time.Time) bool {
+	return time.Duration(lastSync.Load()) <= slowSync && severalPs(now)
+}
+
+// slowSync is the longest sync after which the next still keeps its P:
+// a P held longer delays the garbage collector's pauses by as much, and a
+// disk that was slow a moment ago is likely to be slow now.
+var slowSync = 10 * time.Millisecond
+
+// lastSync is how long the process's last sync took, in nanoseconds.
+var lastSync atomic.Int64
+
+// procs is GOMAXPROCS, read at most once a second (reading it takes the
+// scheduler's lock), and procsAt when, in Unix nanoseconds.
+var procs, procsAt atomic.Int64
+
+// severalPs reports whether the process runs Go code on more than one P:
+// with one, a sync that keeps it stops the whole process.
+func severalPs(now time.Time) bool {
+	if now.UnixNano()-procsAt.Load() > int64(time.Second) {
+		procs.Store(int64(runtime.GOMAXPROCS(0)))
+		procsAt.Store(now.UnixNano())
+	}
+	return procs.Load() > 1
 }

@@ -1,0 +1,40 @@
+package durable
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// A sync keeps its goroutine's processor unless the one before took
+// longer than slowSync, or the process runs on one processor: then it is
+// made the usual way, and timed, and the next keeps its processor again
+// if it was quick.
+func TestASlowSyncLendsTheNextOnesProcessorOut(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	defer func(d time.Duration) { slowSync = d }(slowSync)
+	procsAt.Store(0) // read GOMAXPROCS again
+	slowSync = time.Minute
+	f, err := os.Create(filepath.Join(t.TempDir(), "data"))
+	require.NoError(t, err)
+	defer f.Close()
+	_, err = f.Write([]byte("kept"))
+	require.NoError(t, err)
+
+	lastSync.Store(int64(time.Hour))
+	require.False(t, keepsP(time.Now()), "after a slow sync")
+	require.NoError(t, Datasync(f))
+	require.True(t, keepsP(time.Now()), "after a quick sync")
+	require.NoError(t, Datasync(f), "a sync that keeps its processor")
+	got, err := os.ReadFile(f.Name())
+	require.NoError(t, err)
+	require.Equal(t, "kept", string(got))
+
+	runtime.GOMAXPROCS(1)
+	procsAt.Store(0)
+	require.False(t, keepsP(time.Now()), "with one processor")
+}
