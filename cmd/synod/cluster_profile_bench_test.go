@@ -62,7 +62,7 @@ func BenchmarkByzantineKVProfile64(b *testing.B) {
 // profiles with prefix.
 func profileKV(b *testing.B, spec cluster.Spec, clients int, prefix string) {
 	const warmUp, window = 3 * time.Second, 20 * time.Second
-	var requests, seconds, cpu, instructions, messages, syncSeconds, syncs, switches float64
+	var requests, seconds, cpu, instructions, messages, syncSeconds, syncs, switches, faults float64
 	runs := 0
 	for b.Loop() {
 		b.StopTimer()
@@ -103,7 +103,7 @@ func profileKV(b *testing.B, spec cluster.Spec, clients int, prefix string) {
 		}
 		cpu0, instructions0, messages0 := c.cpuSeconds(b), c.guestInstructions(b), c.sum(b, messagesSent)
 		syncSeconds0, syncs0 := c.durableWrites(b, spec)
-		switches0 := contextSwitches(b)
+		switches0, faults0 := machineCount(b, "/proc/stat", "ctxt"), machineCount(b, "/proc/vmstat", "pgfault")
 		answered0 := answered.Load()
 		start := time.Now()
 		c.saveProfiles(b, window, fmt.Sprintf("%srun%d", prefix, runs))
@@ -113,7 +113,8 @@ func profileKV(b *testing.B, spec cluster.Spec, clients int, prefix string) {
 		instructions += c.guestInstructions(b) - instructions0
 		messages += c.sum(b, messagesSent) - messages0
 		syncSeconds1, syncs1 := c.durableWrites(b, spec)
-		switches += contextSwitches(b) - switches0
+		switches += machineCount(b, "/proc/stat", "ctxt") - switches0
+		faults += machineCount(b, "/proc/vmstat", "pgfault") - faults0
 		syncSeconds += syncSeconds1 - syncSeconds0
 		syncs += syncs1 - syncs0
 		close(stop)
@@ -127,6 +128,9 @@ func profileKV(b *testing.B, spec cluster.Spec, clients int, prefix string) {
 	b.ReportMetric(instructions/requests, "guest-instr/req")
 	if switches > 0 {
 		b.ReportMetric(switches/requests, "ctx-switches/req")
+	}
+	if faults > 0 {
+		b.ReportMetric(faults/requests, "page-faults/req")
 	}
 	if syncs > 0 {
 		b.ReportMetric(syncSeconds/syncs*1e3, "durable-write-ms")
@@ -149,18 +153,20 @@ func (c *testCluster) durableWrites(b *testing.B, spec cluster.Spec) (seconds, c
 	return c.sum(b, "synod_raft_fsync_seconds_sum"), c.sum(b, "synod_raft_fsync_seconds_count")
 }
 
-// contextSwitches is how many times the machine's processors have
-// switched threads since boot (the ctxt line of /proc/stat), or 0 where
-// there is no such file. Over a window's requests it counts what every
-// process, the load generator and the kernel's threads included, spent
-// on hand-offs, which the machine's speed moves less than CPU time.
-func contextSwitches(b *testing.B) float64 {
-	stat, err := os.ReadFile("/proc/stat")
+// machineCount is the machine-wide counter name in file since boot, or 0
+// where there is no such file: the ctxt line of /proc/stat, how many
+// times the processors switched threads, or pgfault of /proc/vmstat, the
+// page faults. Over a window's requests each counts what every process,
+// the load generator and the kernel's threads included, spent on
+// hand-offs or on memory given back and taken again, which the machine's
+// speed moves less than CPU time.
+func machineCount(b *testing.B, file, name string) float64 {
+	stat, err := os.ReadFile(file)
 	if err != nil {
 		return 0
 	}
 	for line := range strings.Lines(string(stat)) {
-		if v, ok := strings.CutPrefix(line, "ctxt "); ok {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
 			n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 			require.NoError(b, err)
 			return n
