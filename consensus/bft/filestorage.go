@@ -184,7 +184,7 @@ func (s *FileStorage) Append(records [][]byte, replace bool) error {
 	if _, err := s.f.WriteAt(buf, s.end); err != nil {
 		return fmt.Errorf("bft: write %d records to %s: %w", len(records), s.path, err)
 	}
-	if err := durable.Datasync(s.f); err != nil {
+	if err := durable.DatasyncAppend(s.f); err != nil {
 		return fmt.Errorf("bft: sync %s: %w", s.path, err)
 	}
 	s.end += int64(len(buf))

@@ -289,7 +289,7 @@ func (w *walFile) append(rec []byte) error {
 	if _, err := w.f.WriteAt(rec, w.used); err != nil {
 		return fmt.Errorf("write-ahead log %s: %w", w.path, err)
 	}
-	if err := durable.Datasync(w.f); err != nil {
+	if err := durable.DatasyncAppend(w.f); err != nil {
 		return fmt.Errorf("write-ahead log %s: sync: %w", w.path, err)
 	}
 	w.used += int64(len(rec))

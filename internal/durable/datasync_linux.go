@@ -12,29 +12,34 @@ import (
 
 // Datasync makes f's data durable, and of its metadata only what reading
 // the data back needs (its size), not its times.
-//
-// It keeps its goroutine's processor (P) while the disk syncs, where a
-// system call made the usual way lends it out: Go's monitor thread takes
-// a P from a call that has lasted 20 µs and hands it to another thread,
-// waking one, and the call's thread then has to find a P again, parking
-// if it finds none. Every sync of a busy node paid for that, and kept the
-// monitor polling every 20 µs: on a two-processor machine its sleeps were
-// 8% of a Byzantine node's CPU, and a node switched threads a fifth more
-// often a request. The price is that the P does nothing else meanwhile,
-// and that a garbage collection waits for the sync to end before it
-// stops the world. So a sync keeps its P only while the process has
-// another to run on, and only while the disk is quick: after a sync that
-// took longer than slowSync, the next lends its P out, and so on until
-// one is quick again.
 func Datasync(f *os.File) error {
+	for {
+		if err := unix.Fdatasync(int(f.Fd())); !errors.Is(err, unix.EINTR) {
+			return err
+		}
+	}
+}
+
+// DatasyncAppend is Datasync for a log that syncs each small append,
+// many a second: it keeps its goroutine's processor (P) while the disk
+// syncs, where a system call made the usual way lends it out. Go's
+// monitor thread takes a P from a call that has lasted 20 µs and hands
+// it to another thread, waking one, and the call's thread then has to
+// find a P again, parking if it finds none. Every sync of a busy node
+// paid for that, and kept the monitor polling every 20 µs: on a
+// two-processor machine its sleeps were 8% of a Byzantine node's CPU,
+// and the machine switched threads a fifth more often a request. The
+// price is that the P does nothing else meanwhile, and that a garbage
+// collection waits for the sync to end before it stops the world. So a
+// sync keeps its P only while the process has another to run on, and
+// only while the disk is quick: after a sync that took longer than
+// slowSync, the next lends its P out, and so on until one is quick
+// again. A large write, whose sync takes long, is for Datasync.
+func DatasyncAppend(f *os.File) error {
 	start := time.Now()
 	defer func() { lastSync.Store(int64(time.Since(start))) }()
 	if !keepsP(start) {
-		for {
-			if err := unix.Fdatasync(int(f.Fd())); !errors.Is(err, unix.EINTR) {
-				return err
-			}
-		}
+		return Datasync(f)
 	}
 	for {
 		_, _, errno := unix.RawSyscall(unix.SYS_FDATASYNC, f.Fd(), 0, 0)
@@ -58,7 +63,8 @@ func keepsP(now time.Time) bool {
 // disk that was slow a moment ago is likely to be slow now.
 var slowSync = 10 * time.Millisecond
 
-// lastSync is how long the process's last sync took, in nanoseconds.
+// lastSync is how long the process's last DatasyncAppend took, in
+// nanoseconds.
 var lastSync atomic.Int64
 
 // procs is GOMAXPROCS, read at most once a second (reading it takes the

@@ -10,10 +10,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// A sync keeps its goroutine's processor unless the one before took
-// longer than slowSync, or the process runs on one processor: then it is
-// made the usual way, and timed, and the next keeps its processor again
-// if it was quick.
+// An appended log's sync keeps its goroutine's processor unless the one
+// before took longer than slowSync, or the process runs on one
+// processor: then it is made the usual way, and timed, and the next
+// keeps its processor again if it was quick.
 func TestASlowSyncLendsTheNextOnesProcessorOut(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	defer func(d time.Duration) { slowSync = d }(slowSync)
@@ -27,9 +27,9 @@ func TestASlowSyncLendsTheNextOnesProcessorOut(t *testing.T) {
 
 	lastSync.Store(int64(time.Hour))
 	require.False(t, keepsP(time.Now()), "after a slow sync")
-	require.NoError(t, Datasync(f))
+	require.NoError(t, DatasyncAppend(f))
 	require.True(t, keepsP(time.Now()), "after a quick sync")
-	require.NoError(t, Datasync(f), "a sync that keeps its processor")
+	require.NoError(t, DatasyncAppend(f), "a sync that keeps its processor")
 	got, err := os.ReadFile(f.Name())
 	require.NoError(t, err)
 	require.Equal(t, "kept", string(got))
