@@ -11,9 +11,10 @@ import (
 const maxResendShift = 4
 
 // resendPace is when a message was last sent, and how often it has been
-// resent since its view started. The transport loses messages only with
-// a connection, and a member that is behind asks for what it missed, so
-// a message resent at once and then less and less often loses little;
+// resent since it was first sent or its view started. The transport
+// loses messages only with a connection, and a member that is behind
+// asks for what it missed, so a message resent soon and then less and
+// less often loses little;
 // resent every period, the requests held through a long view change
 // (64 KB each, and more of them the longer it lasts) and the view change
 // itself (every batch prepared since the stable checkpoint) made each
