@@ -150,8 +150,6 @@ func cpuSeconds(cmd *exec.Cmd) float64 {
 	return (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 }
 
-// waitFor polls every node until cond holds for all of them (any one, for
-// "boot") and returns when that happened.
 // waitFor polls every node's status until cond holds on all of them, and
 // returns their reports. It polls ten times a second: the node serves each
 // poll, and its CPU time is what the benchmarks measure.

@@ -14,12 +14,11 @@ const maxResendShift = 4
 // resent since it was first sent or its view started. The transport
 // loses messages only with a connection, and a member that is behind
 // asks for what it missed, so a message resent soon and then less and
-// less often loses little;
-// resent every period, the requests held through a long view change
-// (64 KB each, and more of them the longer it lasts) and the view change
-// itself (every batch prepared since the stable checkpoint) made each
-// member send megabytes a second, and four clusters sharing two cores
-// spent a minute changing views.
+// less often loses little; resent every period, the requests held
+// through a long view change (64 KB each, and more of them the longer it
+// lasts) and the view change itself (every batch prepared since the
+// stable checkpoint) made each member send megabytes a second, and four
+// clusters sharing two cores spent a minute changing views.
 type resendPace struct {
 	at    uint64
 	count int
