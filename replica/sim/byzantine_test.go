@@ -248,6 +248,25 @@ func TestByzantineClusterMovesOffAPrimaryThatRejoins(t *testing.T) {
 	assert.Zero(t, r.Byzantine.Uncertified)
 }
 
+// TestByzantineClusterRebuildsACheckpointTakenAsTheGuestExited is seed
+// 172040 under crash, store-loss, disk and clock faults, found by
+// liveness in the sweep of seeds 172000 to 172059: the journal guest
+// exited, and the stable checkpoint after it was digested, by every
+// member, with two entries given before the exit delivered. Then member
+// 4 lost its store, and members 1 to 3 crashed on failed writes within
+// the same millisecond. Each re-executed its stored batches to that
+// checkpoint, and came to rest with the two entries still waiting,
+// since the call of the machine in which the guest exited left them for
+// the next call: another state than the one certified. Each fetched the
+// checkpoint from its signers, and none had it; the cluster changed view
+// for 20 s. The replica now delivers them as the guest exits
+// (replica.TestAnExitedGuestWaitsForNoEntry).
+func TestByzantineClusterRebuildsACheckpointTakenAsTheGuestExited(t *testing.T) {
+	r := runByzantineUnder(t, 172040, Equivocate, FaultCrash|FaultStoreLoss|FaultDisk|FaultClock)
+	require.Contains(t, r.Plan, "journal of 145 records (pause 5ms) through node 2")
+	assert.Zero(t, r.Byzantine.Uncertified)
+}
+
 // TestByzantineSameSeedSameRun: a Byzantine seed's run is reproducible
 // bit for bit, the faulty member's random choices included.
 func TestByzantineSameSeedSameRun(t *testing.T) {
