@@ -134,10 +134,12 @@ type Core struct {
 	nextReq   uint64 // this node's next request number
 	// outbox holds this node's proposals not yet sent, outboxBytes what
 	// they count (itemSize), outboxSince the tick the first came (see
-	// Propose).
-	outbox      [][]byte
-	outboxBytes int
-	outboxSince uint64
+	// Propose). committedSinceRequest is set when this node signs a
+	// commit and cleared when it sends a request (see flushReady).
+	outbox                [][]byte
+	outboxBytes           int
+	outboxSince           uint64
+	committedSinceRequest bool
 
 	stable stableCheckpoint
 	// rebuilding is set from a restart whose records name a stable

@@ -49,11 +49,11 @@ func (c *Core) inWindow(seq uint64) bool {
 
 // Propose submits data for ordering. While an earlier request of this
 // node waits for a batch, proposals gather in an outbox and go out
-// together, as one request, once every earlier one is in a batch (see
-// flushReady): a request costs a signature and every member's handling
-// however little it carries, and a request sent earlier would only wait
-// for the next batch anyway. It fails with ErrBusy while the outbox is
-// full and MaxPendingRequests of this node's requests are unexecuted.
+// together, as one request, with this node's next commit or once the
+// earlier one is in a batch (see flushReady): a request costs a signature
+// and every member's handling however little it carries. It fails with
+// ErrBusy while the outbox is full and MaxPendingRequests of this node's
+// requests are unexecuted.
 func (c *Core) Propose(data []byte) error {
 	if itemSize(data) > c.cfg.MaxRequestBytes {
 		return fmt.Errorf("bft: proposal of %d bytes, limit %d", len(data), c.cfg.MaxRequestBytes-itemCost)
@@ -72,10 +72,20 @@ func (c *Core) Propose(data []byte) error {
 }
 
 // flushReady reports whether the outbox should go out now: this node's
-// latest request is in a batch of the current view or executed, or the
-// outbox has waited a resend period (a lost pre-prepare, a view change).
-// Only the latest counts: an earlier one still unordered is lost or
-// refused, and retransmit resends it. Waiting for every earlier one, a
+// latest request is in a batch of the current view or executed, or this
+// node signed a commit since its latest request, or the outbox has waited
+// a resend period (a lost pre-prepare, a view change).
+//
+// A request sent while the latest waits at the primary joins it there if
+// it arrives before the primary starts the next batch, which it does once
+// the batch in flight is decided: the commits decide it, so a request
+// that goes out with this node's commit is in time. Held until the latest
+// was in a batch, it went in the batch after, a round later
+// (TestProposalsWhileARequestWaitsGoWithTheCommit). A node sends at most
+// one such request a commit.
+//
+// Only the latest request counts: an earlier one still unordered is lost
+// or refused, and retransmit resends it. Waiting for every earlier one, a
 // member with one request the others refused (its clock's reading, ten
 // years ahead, in the Byzantine simulator's seed 40019) sent each later
 // one a resend period late, for good.
@@ -83,7 +93,7 @@ func (c *Core) flushReady() bool {
 	if len(c.outbox) == 0 || !c.mayRequest() {
 		return false
 	}
-	if c.ticks-c.outboxSince >= c.cfg.RetransmitTicks {
+	if c.committedSinceRequest || c.ticks-c.outboxSince >= c.cfg.RetransmitTicks {
 		return true
 	}
 	latest, ok := c.pending[requestKey{origin: c.id, seq: c.nextReq - 1}]
@@ -102,6 +112,7 @@ func (c *Core) flush() bool {
 	}
 	req := &request{Origin: c.id, Seq: c.nextReq, Items: c.outbox}
 	c.nextReq++
+	c.committedSinceRequest = false
 	c.outbox, c.outboxBytes = nil, 0
 	raw := c.sign(msgRequest, encodeRequest(req))
 	c.persist(encodeSignedRecord(raw))
@@ -539,6 +550,7 @@ func (c *Core) checkPrepared(seq uint64, s *slot) {
 			s.commitIn = c.generation
 		}
 		c.broadcast(raw)
+		c.committedSinceRequest = true
 	}
 	c.checkCommitted(seq, s)
 }

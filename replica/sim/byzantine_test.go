@@ -152,7 +152,7 @@ func TestByzantineJournal(t *testing.T) {
 	assert.Positive(t, r.Byzantine.WritesRefused, "the disk server refused the forged writes")
 }
 
-// TestByzantineJournalLeavesASlowPath is seed 5024, found by liveness
+// TestByzantineJournalLeavesASlowPath was found by liveness as seed 5024
 // in the sweep of seeds 5000 to 5039: the guest failed over from node 4,
 // declared down during a partition, to member 1, faulty with
 // future-clock, whose completions the others ordered only when proposed
@@ -161,12 +161,15 @@ func TestByzantineJournal(t *testing.T) {
 // can always be that slow on the path it serves, so the guest's
 // multipath library now moves off a path whose I/O takes much longer
 // than a healthy one's (docs/byzantine.md, "A disk path that never
-// answers"): the journal ends in time (liveness), every record on the
-// disk once (disk-records, disk-once). Acks reach the run through the
-// console node, which member 1 is at times, so they are not counted.
+// answers"). Since a member's request also goes out with its commit,
+// seed 5024 no longer meets a slow path; seed 5010 does: the journal
+// goes through member 1 from the start, and moves off it, slow at over
+// 100 ms an I/O. The journal ends in time (liveness), every record on
+// the disk once (disk-records, disk-once). Acks reach the run through
+// the console node, which member 1 is at times, so they are not counted.
 func TestByzantineJournalLeavesASlowPath(t *testing.T) {
-	r := runByzantine(t, 5024, FutureClock)
-	require.Contains(t, r.Plan, "journal of 65 records")
+	r := runByzantine(t, 5010, FutureClock)
+	require.Contains(t, r.Plan, "journal of 115 records (pause 5ms) through node 1")
 	assert.Positive(t, r.SlowPaths, "the guest moved off a slow path")
 	assert.Zero(t, r.Byzantine.Uncertified)
 }
