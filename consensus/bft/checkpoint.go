@@ -97,6 +97,11 @@ func (c *Core) snapshotTaken(seq uint64, data []byte, app Digest) error {
 	c.ownCheckpoint = c.sign(msgCheckpoint, encodeCheckpoint(&checkpoint{Seq: seq, Digest: st.digest}))
 	c.broadcast(c.ownCheckpoint)
 	c.addVote(c.id, &checkpoint{Seq: seq, Digest: st.digest}, c.ownCheckpoint)
+	// addVote checks only a new vote, and this one may be a repeat: a
+	// certificate can bring back the vote this replica signed before a
+	// restart, while its state was not taken yet
+	// (TestACheckpointItsOwnOldVoteCertifiedBecomesStable).
+	c.checkStable(seq, st.digest)
 	c.execute()
 	return nil
 }

@@ -270,6 +270,22 @@ func TestByzantineClusterRebuildsACheckpointTakenAsTheGuestExited(t *testing.T) 
 	assert.Zero(t, r.Byzantine.Uncertified)
 }
 
+// TestByzantineRestartedMemberMakesItsCheckpointStable is seed 181014
+// under crash, store-loss, disk and clock faults, found by liveness in
+// the sweep of seeds 181000 to 181099: member 3 signed the checkpoint at
+// 5400 and crashed; restarted, it got its own vote back in the others'
+// certificate before it had executed that far again, and so took the
+// vote it signed on re-executing for a repeat and never checked the
+// checkpoint again. It stayed at 5384 with its window full; with member
+// 1 faulty (wrong-state), no new view could order anything, and every
+// client waited for good (consensus/bft
+// TestACheckpointItsOwnOldVoteCertifiedBecomesStable).
+func TestByzantineRestartedMemberMakesItsCheckpointStable(t *testing.T) {
+	r := runByzantineUnder(t, 181014, WrongState, FaultCrash|FaultStoreLoss|FaultDisk|FaultClock)
+	require.Contains(t, r.Plan, "6 clients on 2 keys")
+	assert.Zero(t, r.Byzantine.Uncertified)
+}
+
 // TestByzantineSameSeedSameRun: a Byzantine seed's run is reproducible
 // bit for bit, the faulty member's random choices included.
 func TestByzantineSameSeedSameRun(t *testing.T) {
