@@ -109,35 +109,53 @@ func TestExecutionWaitsForTheOwnCommitsReady(t *testing.T) {
 	require.Equal(t, []byte("x"), rd.Applies[0].Entries[0].Data)
 }
 
+// checkpointWithoutHeld has member 2 propose one batch at a time until
+// the other members make the first checkpoint stable, the held member
+// hearing nothing yet; it returns the checkpoint's sequence number.
+func (n *quietNet) checkpointWithoutHeld() uint64 {
+	interval := n.cores[1].cfg.CheckpointInterval
+	for i := range interval {
+		require.NoError(n.t, n.cores[2].Propose([]byte{byte('a' + i)}))
+		n.settle()
+	}
+	require.Equal(n.t, interval, n.cores[1].stable.seq, "the other three made the checkpoint stable")
+	return interval
+}
+
+// runHeld runs the held member's Readies, applying what they deliver and
+// taking the snapshots they ask for, until it has nothing more to do;
+// each Ready is given to check first.
+func (n *quietNet) runHeld(check func(Ready)) {
+	held := n.cores[n.held]
+	for range 8 {
+		if !held.HasReady() {
+			return
+		}
+		rd := held.Ready()
+		check(rd)
+		require.NoError(n.t, n.apps[n.held].Apply(rd.Applies...))
+		if rd.SnapshotDue != nil {
+			snap, err := n.apps[n.held].Snapshot()
+			require.NoError(n.t, err)
+			require.NoError(n.t, held.SnapshotTaken(rd.SnapshotDue.Seq, snap.Data))
+		}
+	}
+}
+
 // TestSlowReplicaExecutesRatherThanFetchingState: a replica that holds
 // every decided batch up to a checkpoint the others made stable executes
 // them rather than fetching the others' state, which would replace its
 // state (and hang up on its clients) for nothing.
 func TestSlowReplicaExecutesRatherThanFetchingState(t *testing.T) {
 	n := newQuietNet(t, 3)
-	interval := n.cores[1].cfg.CheckpointInterval
-	for i := range interval {
-		require.NoError(t, n.cores[2].Propose([]byte{byte('a' + i)}))
-		n.settle()
-	}
-	require.Equal(t, interval, n.cores[1].stable.seq, "the other three made the checkpoint stable")
+	interval := n.checkpointWithoutHeld()
 
 	n.stepHeld()
 	held := n.cores[3]
 	require.Zero(t, held.lastExec, "member 3 holds the batches unexecuted")
-	for range 8 {
-		if !held.HasReady() {
-			break
-		}
-		rd := held.Ready()
+	n.runHeld(func(rd Ready) {
 		require.False(t, containsType(rd.Messages, msgStateRequest), "asked for the state of batches it holds")
-		require.NoError(t, n.apps[3].Apply(rd.Applies...))
-		if rd.SnapshotDue != nil {
-			snap, err := n.apps[3].Snapshot()
-			require.NoError(t, err)
-			require.NoError(t, held.SnapshotTaken(rd.SnapshotDue.Seq, snap.Data))
-		}
-	}
+	})
 	require.Equal(t, n.apps[1].Entries, n.apps[3].Entries)
 	require.Equal(t, interval, held.stable.seq, "its own checkpoint, with the others' votes, is stable")
 }
@@ -153,29 +171,13 @@ func TestSlowReplicaExecutesRatherThanFetchingState(t *testing.T) {
 // disk and clock faults).
 func TestACheckpointItsOwnOldVoteCertifiedBecomesStable(t *testing.T) {
 	n := newQuietNet(t, 3)
-	interval := n.cores[1].cfg.CheckpointInterval
-	for i := range interval {
-		require.NoError(t, n.cores[2].Propose([]byte{byte('a' + i)}))
-		n.settle()
-	}
-	require.Equal(t, interval, n.cores[1].stable.seq, "the other three made the checkpoint stable")
+	interval := n.checkpointWithoutHeld()
 
 	held := n.cores[3]
 	own := held.sign(msgCheckpoint, encodeCheckpoint(&checkpoint{Seq: interval, Digest: n.cores[1].stable.digest}))
 	held.addCertVotes(append(slices.Clone(n.cores[1].stable.cert), own))
 	n.stepHeld()
-	for range 8 {
-		if !held.HasReady() {
-			break
-		}
-		rd := held.Ready()
-		require.NoError(t, n.apps[3].Apply(rd.Applies...))
-		if rd.SnapshotDue != nil {
-			snap, err := n.apps[3].Snapshot()
-			require.NoError(t, err)
-			require.NoError(t, held.SnapshotTaken(rd.SnapshotDue.Seq, snap.Data))
-		}
-	}
+	n.runHeld(func(Ready) {})
 	require.Equal(t, interval, held.lastExec)
 	require.Equal(t, interval, held.stable.seq, "its checkpoint, voted for by all four, is stable")
 }
