@@ -625,6 +625,11 @@ func (c *Core) execute() {
 			}
 			c.executed.add(r.key())
 			c.dropPending(r.key())
+			if r.Origin == c.id {
+				// Its record may be lost (TestAMemberSendsAgainAfterItsLostRequestExecuted):
+				// the number is used all the same.
+				c.nextReq = max(c.nextReq, r.Seq+1)
+			}
 			for _, item := range r.Items {
 				c.lastIndex++
 				entries = append(entries, consensus.Entry{Index: c.lastIndex, Data: item, Proposer: r.Origin, Batch: pp.Seq})

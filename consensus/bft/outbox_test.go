@@ -33,3 +33,29 @@ func TestARefusedRequestHoldsNoLaterOneBack(t *testing.T) {
 	require.NoError(t, member.core.Propose([]byte("next")))
 	require.True(t, member.core.flushReady(), "its latest request executed: the next goes out at once")
 }
+
+// TestAMemberSendsAgainAfterItsLostRequestExecuted: a member whose
+// records hold no copy of a request it sent, which then executed, numbers
+// its next request past it. A compaction keeps only the member's own
+// requests not yet executed; restarted from the stable checkpoint before
+// one that had executed, the member executed it again from the stored
+// batches, went on numbering from its records, below its own executed
+// requests, and could send nothing more (the Byzantine simulator's seed
+// 126: member 1's clients waited for good).
+func TestAMemberSendsAgainAfterItsLostRequestExecuted(t *testing.T) {
+	n := newQuietNet(t, 0)
+	before, err := NewCore(testConfig(2, 4), nil) // member 2 before it lost its records
+	require.NoError(t, err)
+	require.NoError(t, before.Propose([]byte("sent, then forgotten")))
+	for _, m := range before.Ready().Messages {
+		if m.To != 2 {
+			_ = n.cores[m.To].Step(2, m.Data)
+		}
+	}
+	n.settle()
+	require.Equal(t, []string{"sent, then forgotten"}, n.apps[2].Entries, "member 2 executed its own request")
+
+	require.NoError(t, n.cores[2].Propose([]byte("next")))
+	n.settle()
+	require.Equal(t, []string{"sent, then forgotten", "next"}, n.apps[1].Entries)
+}
