@@ -154,6 +154,9 @@ func (r *Router) Route(outs []Output) {
 	}
 }
 
+// Routed is the sequence number of the last output Route took.
+func (r *Router) Routed() uint64 { return r.lastSeq }
+
 // Flush signs the outputs routed or repeated since the last flush: the
 // node calls it when it has nothing more to run (Certifier.Flush).
 func (r *Router) Flush() {

@@ -152,10 +152,10 @@ func (rt *Runtime) complete(c entry.Completion) {
 // before it stopped.
 func (rt *Runtime) Start(commit uint64, now time.Time) { rt.catchUpTo, rt.now = commit, now }
 
-// CatchUp starts performing outputs once the node has replayed
-// everything that was committed when it started; it runs before each
-// replica step. The replica has replayed it once the log has handed it
-// every such entry (applied) and it has executed as far as they let it
+// CatchUp starts performing outputs once the node has replayed the
+// history (replayed); it runs before each replica step. The replica has
+// replayed it once the log has handed it every entry of it (applied) and
+// it has executed as far as they let it
 // (executed: its last step ran nothing, and nothing was given to it
 // since). Handed over is not enough: the outputs of the history come out
 // as the replica executes it, and performed anew they would, in a
@@ -168,9 +168,18 @@ func (rt *Runtime) Start(commit uint64, now time.Time) { rt.catchUpTo, rt.now = 
 // through another path, and newer writes may have followed; performed
 // now, late, it would write over them (docs/outputs.md).
 func (rt *Runtime) CatchUp(applied uint64, executed bool) {
-	if rt.router.Quiet.Load() && applied >= rt.catchUpTo && executed {
+	if rt.router.Quiet.Load() && rt.replayed(applied) && executed {
 		rt.router.Quiet.Store(false)
 		rt.cfg.Logger.Info("caught up; performing outputs", "applied", applied)
+		// Nothing routed while quiet was performed: the disk outputs
+		// among them still owed go out at the next step, not a retry
+		// interval later (repeatDiskOutputs). Those not routed yet are
+		// performed as they are.
+		for _, o := range rt.rep.Owed(rt.cfg.Self).Disk {
+			if o.Seq <= rt.router.Routed() {
+				rt.diskPerformedAt[o.Seq] = time.Time{}
+			}
+		}
 	}
 	if fenced := rt.rep.DownPending(rt.cfg.Self); fenced != rt.router.Fenced.Load() {
 		rt.router.Fenced.Store(fenced)
@@ -178,6 +187,16 @@ func (rt *Runtime) CatchUp(applied uint64, executed bool) {
 			rt.cfg.Logger.Warn("declared down: performing no disk output until the replica gets there")
 		}
 	}
+}
+
+// replayed reports whether the log has handed the replica the history it
+// replays quietly: what was committed when the node started, and what the
+// cluster had decided when the node first heard from it (serveFrom). Its
+// own disk is not enough: while the node was down, the cluster may have
+// declared it down and reissued its disk writes through another path
+// (TestRuntimeStaysQuietThroughWhatTheClusterDecided).
+func (rt *Runtime) replayed(applied uint64) bool {
+	return applied >= rt.catchUpTo && rt.serveFromKnown && applied >= rt.serveFrom
 }
 
 // Decide makes the time-driven decisions after a replica step.

@@ -100,12 +100,17 @@ func newRuntimeRigBooted(t *testing.T, commitOnDisk uint64, boot entry.Boot) *ru
 }
 
 // loop is one turn of the node's loop at t0+at, after the log applied
-// through applied.
+// through applied, all the cluster has decided.
 func (r *runtimeRig) loop(at time.Duration, applied uint64) {
+	r.loopBehind(at, applied, applied)
+}
+
+// loopBehind is loop with the cluster's log decided through decided.
+func (r *runtimeRig) loopBehind(at time.Duration, applied, decided uint64) {
 	r.rt.CatchUp(applied, r.executed)
 	r.executed = r.rep.Step() != Ran
 	r.router.Route(r.rep.Outputs())
-	r.rt.Decide(r.t0.Add(at), consensus.Status{Applied: applied})
+	r.rt.Decide(r.t0.Add(at), consensus.Status{Applied: applied, LeaderCommit: decided})
 }
 
 // take returns and forgets the proposals of one kind.
@@ -317,6 +322,57 @@ func TestRuntimeDeclaredDownPerformsNothingUntilItKnows(t *testing.T) {
 	r.loop(3*owedRetry, 3)
 	assert.False(t, r.router.Fenced.Load(), "the node performs disk outputs again once it knows")
 	assert.Empty(t, r.disks.performed, "and never the stale write")
+}
+
+// A node performs nothing until it has replayed what the cluster had
+// decided when it first heard from it, not only what its own disk held:
+// that history may hold the node's own NodeDown, decided while it was
+// down, and until its replica delivers it no fence is up. Its disk writes
+// there completed as uncertain and went again through another path;
+// written late, they would undo newer ones (the Byzantine simulator's
+// seed 185053: a restarted path wrote the journal's header counting 73
+// records over one counting 83, acknowledged).
+func TestRuntimeStaysQuietThroughWhatTheClusterDecided(t *testing.T) {
+	r := newRuntimeRig(t, 1)
+	r.loopBehind(0, 1, 3)
+	r.startDiskWrite(t, "stale")
+	for i := range 3 {
+		r.loopBehind(time.Duration(i+1)*time.Millisecond, 1, 3)
+	}
+	assert.True(t, r.router.Quiet.Load(), "the cluster decided through 3, this node applied 1")
+	assert.Empty(t, r.disks.performed)
+
+	r.rep.CommitEntry(2, entry.NodeDown{Node: 1})
+	r.rep.CommitEntry(3, entry.Seal{Through: 1})
+	for i := range 3 {
+		r.loop(owedRetry+time.Duration(i)*time.Millisecond, 3)
+	}
+	require.True(t, r.rep.Down(1))
+	assert.False(t, r.router.Quiet.Load(), "caught up")
+	assert.Empty(t, r.disks.performed, "never the stale write")
+}
+
+// A disk output a restarted node's replica emitted while the node
+// replayed quietly was never performed: once caught up, the node
+// performs it at once, not a retry interval later. A journal's path
+// restarted as the faults ended waited that second, then for the
+// output's certificate, and owed the write's completion for over 2 s
+// (the Byzantine simulator's seed 185016, once quiet replay lasted until
+// the node had caught up with the cluster).
+func TestRuntimePerformsWhatItOwesOnceCaughtUp(t *testing.T) {
+	r := newRuntimeRig(t, 2)
+	r.loop(0, 1)
+	r.startDiskWrite(t, "owed")
+	r.loop(time.Millisecond, 1)
+	require.True(t, r.router.Quiet.Load())
+	require.Len(t, r.rep.Owed(1).Disk, 1)
+	require.Empty(t, r.disks.performed, "quiet")
+
+	r.rep.CommitEntry(2, entry.Seal{Through: 1})
+	r.loop(2*time.Millisecond, 2)
+	r.loop(3*time.Millisecond, 2)
+	require.False(t, r.router.Quiet.Load())
+	assert.Len(t, r.disks.performed, 1, "performed as the node caught up")
 }
 
 // In a Byzantine cluster a member declares down another that stays
