@@ -41,8 +41,8 @@ func TestARefusedRequestHoldsNoLaterOneBack(t *testing.T) {
 // one that had executed, the member executed it again from the stored
 // batches, went on numbering from its records, below its own executed
 // requests, and could send nothing more (the Byzantine simulator's seed
-// 126 under a change to quiet replay that was not kept: member 1's
-// clients waited for good).
+// 126, once quiet replay lasted until a restarted node had caught up with
+// the cluster: member 1's clients waited for good).
 func TestAMemberSendsAgainAfterItsLostRequestExecuted(t *testing.T) {
 	n := newQuietNet(t, 0)
 	before, err := NewCore(testConfig(2, 4), nil) // member 2 before it lost its records
