@@ -82,55 +82,24 @@ func TestAGatheredRequestKeepsToMaxRequestBytes(t *testing.T) {
 // Held until the first was in a batch, the proposals waited for the batch
 // after that, a round more.
 func TestProposalsWhileARequestWaitsGoWithTheCommit(t *testing.T) {
-	cores := map[consensus.NodeID]*Core{}
-	for id := consensus.NodeID(1); id <= 4; id++ {
-		c, err := NewCore(testConfig(id, 4), nil)
-		require.NoError(t, err)
-		cores[id] = c
-	}
-	batchOf := map[string]uint64{}
+	n := newQuietNet(t, 0) // no member held: settle runs them all
 	deliver := func(from consensus.NodeID, msgs []Message) {
 		for _, m := range msgs {
-			_ = cores[m.To].Step(from, m.Data) // a stale vote is dropped, as over a network
+			require.NoError(t, n.cores[m.To].Step(from, m.Data))
 		}
-	}
-	ready := func(id consensus.NodeID) []Message {
-		rd := cores[id].Ready()
-		for _, a := range rd.Applies {
-			for _, e := range a.Entries {
-				if id == 2 {
-					batchOf[string(e.Data)] = e.Batch
-				}
-			}
-		}
-		return rd.Messages
 	}
 
-	require.NoError(t, cores[3].Propose([]byte("x")))
-	deliver(3, ready(3))
-	prePrepare := ready(1) // batch 1, x alone, not delivered yet
-	require.NoError(t, cores[2].Propose([]byte("a")))
-	deliver(2, ready(2)) // the primary holds a: batch 1 is in flight
-	require.NoError(t, cores[2].Propose([]byte("b")))
-	require.Empty(t, requestsIn(t, cores[2], ready(2)), "b waits: a is in no batch yet")
+	require.NoError(t, n.cores[3].Propose([]byte("x")))
+	deliver(3, n.cores[3].Ready().Messages)
+	prePrepare := n.cores[1].Ready().Messages // batch 1, x alone, not delivered yet
+	require.NoError(t, n.cores[2].Propose([]byte("a")))
+	deliver(2, n.cores[2].Ready().Messages) // the primary holds a: batch 1 is in flight
+	require.NoError(t, n.cores[2].Propose([]byte("b")))
+	require.Empty(t, requestsIn(t, n.cores[2], n.cores[2].Ready().Messages), "b waits: a is in no batch yet")
 	deliver(1, prePrepare)
+	n.settle()
 
-	for range 100 {
-		var queued [][]Message
-		var froms []consensus.NodeID
-		for id := consensus.NodeID(1); id <= 4; id++ {
-			if cores[id].HasReady() {
-				queued, froms = append(queued, ready(id)), append(froms, id)
-			}
-		}
-		if len(queued) == 0 {
-			break
-		}
-		for i, msgs := range queued {
-			deliver(froms[i], msgs)
-		}
-	}
-	require.Equal(t, uint64(1), batchOf["x"])
-	require.Equal(t, uint64(2), batchOf["a"])
-	require.Equal(t, uint64(2), batchOf["b"], "b went out with member 2's commit of batch 1, in time for batch 2")
+	require.Equal(t, uint64(1), n.batchOf["x"])
+	require.Equal(t, uint64(2), n.batchOf["a"])
+	require.Equal(t, uint64(2), n.batchOf["b"], "b went out with member 2's commit of batch 1, in time for batch 2")
 }

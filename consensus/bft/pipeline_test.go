@@ -21,10 +21,13 @@ type quietNet struct {
 	// toHeld is what the others sent the held member, oldest first.
 	toHeld []Message
 	apps   map[consensus.NodeID]*logtest.History
+	// batchOf is the batch each entry's data was decided in, as settle
+	// saw the members execute it.
+	batchOf map[string]uint64
 }
 
 func newQuietNet(t *testing.T, held consensus.NodeID) *quietNet {
-	n := &quietNet{t: t, cores: map[consensus.NodeID]*Core{}, held: held, apps: map[consensus.NodeID]*logtest.History{}}
+	n := &quietNet{t: t, cores: map[consensus.NodeID]*Core{}, held: held, apps: map[consensus.NodeID]*logtest.History{}, batchOf: map[string]uint64{}}
 	for id := consensus.NodeID(1); id <= 4; id++ {
 		core, err := NewCore(testConfig(id, 4), nil)
 		require.NoError(t, err)
@@ -45,6 +48,11 @@ func (n *quietNet) settle() {
 			}
 			rd := core.Ready()
 			require.NoError(n.t, n.apps[id].Apply(rd.Applies...))
+			for _, a := range rd.Applies {
+				for _, e := range a.Entries {
+					n.batchOf[string(e.Data)] = e.Batch
+				}
+			}
 			if rd.SnapshotDue != nil {
 				snap, err := n.apps[id].Snapshot()
 				require.NoError(n.t, err)
