@@ -14,6 +14,7 @@ import (
 
 	"github.com/synodvm/synod/consensus"
 	"github.com/synodvm/synod/consensus/entry"
+	"github.com/synodvm/synod/internal/rawio"
 	"github.com/synodvm/synod/outputs"
 )
 
@@ -331,7 +332,7 @@ func (n *NetPort) open(guestPort uint16, c net.Conn) {
 	n.serial++
 	cc := &clientConn{
 		id:      entry.ConnID{Node: n.cfg.Node, Serial: n.serial},
-		conn:    c,
+		conn:    rawio.Wrap(c), // each request and reply crosses it: see internal/rawio
 		out:     make(chan reply, n.cfg.SendQueue),
 		space:   make(chan struct{}, 1),
 		decided: make(chan struct{}),

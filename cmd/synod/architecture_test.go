@@ -83,7 +83,7 @@ func TestArchitecture(t *testing.T) {
 			case inside(p.ImportPath, "internal/signing"):
 				require.True(t, std[dep] || dep == module+"consensus" || signingDep(dep),
 					"%s may depend on the standard library, consensus and curve25519-voi only, but imports %s", p.ImportPath, dep)
-			case inside(p.ImportPath, "internal/durable"):
+			case inside(p.ImportPath, "internal/durable"), inside(p.ImportPath, "internal/rawio"):
 				require.True(t, std[dep] || strings.HasPrefix(dep, "golang.org/x/sys/"),
 					"%s may depend on the standard library and golang.org/x/sys only, but imports %s", p.ImportPath, dep)
 			case inside(p.ImportPath, "machine/jit"):

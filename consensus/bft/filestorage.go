@@ -181,7 +181,7 @@ func (s *FileStorage) Append(records [][]byte, replace bool) error {
 		}
 		s.size = grown
 	}
-	if _, err := s.f.WriteAt(buf, s.end); err != nil {
+	if err := durable.WriteAppend(s.f, buf, s.end); err != nil {
 		return fmt.Errorf("bft: write %d records to %s: %w", len(records), s.path, err)
 	}
 	if err := durable.DatasyncAppend(s.f); err != nil {

@@ -1,7 +1,9 @@
 package p2p
 
 import (
+	"context"
 	"log/slog"
+	"net"
 	"sync/atomic"
 
 	"github.com/libp2p/go-libp2p/core/control"
@@ -12,6 +14,7 @@ import (
 	manet "github.com/multiformats/go-multiaddr/net"
 
 	"github.com/synodvm/synod/consensus"
+	"github.com/synodvm/synod/internal/rawio"
 )
 
 // gater admits only the peers of the cluster config, in both directions,
@@ -67,6 +70,12 @@ type watchingUpgrader struct {
 	failed func(remote ma.Multiaddr)
 }
 
+// Upgrade secures an outbound connection, whose reads and writes are
+// raw system calls too (rawIO).
+func (u watchingUpgrader) Upgrade(ctx context.Context, t transport.Transport, c manet.Conn, dir network.Direction, p peer.ID, scope network.ConnManagementScope) (transport.CapableConn, error) {
+	return u.Upgrader.Upgrade(ctx, t, rawIO(c), dir, p, scope)
+}
+
 func (u watchingUpgrader) UpgradeGatedMaListener(t transport.Transport, l transport.GatedMaListener) transport.Listener {
 	return u.Upgrader.UpgradeGatedMaListener(t, watchingListener{l, u.failed})
 }
@@ -81,7 +90,7 @@ func (l watchingListener) Accept() (manet.Conn, network.ConnManagementScope, err
 	if err != nil {
 		return c, scope, err
 	}
-	return &watchedConn{Conn: c, failed: l.failed}, scope, nil
+	return &watchedConn{Conn: rawIO(c), failed: l.failed}, scope, nil
 }
 
 // watchedConn is a raw inbound connection whose handshake outcome is
@@ -100,3 +109,17 @@ func (c *watchedConn) Close() error {
 	}
 	return c.Conn.Close()
 }
+
+// rawConn is a connection to a peer whose reads and writes keep their
+// goroutine's processor: every message of the cluster crosses one, and
+// made the usual way they woke Go's monitor thread many times a
+// millisecond (internal/rawio).
+type rawConn struct {
+	manet.Conn
+	raw net.Conn
+}
+
+func rawIO(c manet.Conn) manet.Conn { return rawConn{Conn: c, raw: rawio.Wrap(c)} }
+
+func (c rawConn) Read(b []byte) (int, error)  { return c.raw.Read(b) }
+func (c rawConn) Write(b []byte) (int, error) { return c.raw.Write(b) }

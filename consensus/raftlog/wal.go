@@ -286,7 +286,7 @@ func (w *walFile) fits(n int) bool { return w.used+int64(n) <= w.size }
 
 // append writes one record, which fits, and syncs it: one fdatasync.
 func (w *walFile) append(rec []byte) error {
-	if _, err := w.f.WriteAt(rec, w.used); err != nil {
+	if err := durable.WriteAppend(w.f, rec, w.used); err != nil {
 		return fmt.Errorf("write-ahead log %s: %w", w.path, err)
 	}
 	if err := durable.DatasyncAppend(w.f); err != nil {

@@ -2,10 +2,12 @@ package durable
 
 import (
 	"errors"
+	"io"
 	"os"
 	"runtime"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -51,6 +53,34 @@ func DatasyncAppend(f *os.File) error {
 			return errno
 		}
 	}
+}
+
+// WriteAppend is f.WriteAt for a log's small append, made the way
+// DatasyncAppend makes the sync that follows it and for the same reason:
+// a write that lasted past a poll of Go's monitor lent its P out, and
+// the first write after the process was idle woke the monitor, which
+// then polled every 20 µs for a millisecond (see internal/rawio). Such a
+// write is a copy into the page cache, unless the page has to be read
+// first or the kernel throttles writers, so it keeps its P on the same
+// terms as a sync.
+func WriteAppend(f *os.File, b []byte, off int64) error {
+	if !keepsP(time.Now()) {
+		_, err := f.WriteAt(b, off)
+		return err
+	}
+	for len(b) > 0 {
+		n, _, errno := unix.RawSyscall6(unix.SYS_PWRITE64, f.Fd(), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), uintptr(off), 0, 0)
+		switch {
+		case errno == 0 && n == 0:
+			return &os.PathError{Op: "write", Path: f.Name(), Err: io.ErrShortWrite}
+		case errno == 0:
+			b, off = b[n:], off+int64(n)
+		case errno == unix.EINTR:
+		default:
+			return &os.PathError{Op: "write", Path: f.Name(), Err: errno}
+		}
+	}
+	return nil
 }
 
 // keepsP reports whether a sync starting at now keeps its P.
