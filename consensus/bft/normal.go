@@ -21,6 +21,10 @@ type slot struct {
 	// replica's commit, when it signed one in this run; 0 for one
 	// restored from its records, durable already.
 	commitIn uint64
+	// ppAt is the tick at which this replica took (or, as the primary,
+	// signed) the pre-prepare: an undecided batch is timed from it as a
+	// waiting request is (requestOverdue).
+	ppAt uint64
 }
 
 // heldVote is a member's prepare or commit as a slot holds it: a
@@ -199,11 +203,29 @@ func (c *Core) dropExecutedPending() {
 // with the view-change timeout: when every primary seems slow, the
 // network or the machines are, and replacing primaries faster only makes
 // it worse.
+//
+// A batch of this view that this replica took and that is not decided
+// waits the same way, from its pre-prepare, whatever it holds. An empty
+// batch (ordered for a rejoining member, or filling a new view's gap)
+// holds no request whose wait would show that the view cannot decide it:
+// with a member rejoining, which signs nothing, and a faulty one that
+// had left the view alone, the two correct others stayed in a view that
+// decided nothing, and the rejoin, which waits for those empty batches on
+// an idle cluster, never ended (Byzantine simulator seed 193067).
 func (c *Core) requestOverdue() bool {
 	timeout := max(c.cfg.RequestTimeoutTicks, c.vcTimeout)
 	batchesExecute := c.ticks-c.executedAt <= timeout
+	overdue := func(since uint64) bool {
+		waited := c.ticks - since
+		return waited > timeout && (!batchesExecute || waited > queuedRequestTimeouts*timeout)
+	}
 	for _, p := range c.pending {
-		if waited := c.ticks - p.since; waited > timeout && (!batchesExecute || waited > queuedRequestTimeouts*timeout) {
+		if overdue(p.since) {
+			return true
+		}
+	}
+	for seq, s := range c.slots {
+		if _, decided := c.decided[seq]; s.pp != nil && !s.decided && !decided && seq > c.lastExec && overdue(s.ppAt) {
 			return true
 		}
 	}
@@ -341,7 +363,7 @@ func (c *Core) prePrepare(seq uint64, requests [][]byte) {
 		return
 	}
 	s := c.slot(seq)
-	s.pp, s.ppRaw = decoded.body.(*prePrepare), raw
+	s.pp, s.ppRaw, s.ppAt = decoded.body.(*prePrepare), raw, c.ticks
 	c.broadcast(raw)
 	c.checkPrepared(seq, s)
 }
@@ -421,7 +443,7 @@ func (c *Core) acceptPrePrepare(pp *prePrepare, raw []byte) error {
 		}
 		return nil
 	}
-	s.pp, s.ppRaw = pp, raw
+	s.pp, s.ppRaw, s.ppAt = pp, raw, c.ticks
 	for _, r := range pp.requests {
 		if p, ok := c.pending[r.key()]; ok {
 			p.assigned = true

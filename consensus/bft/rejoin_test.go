@@ -137,3 +137,41 @@ func TestARejoinEndsOnAnIdleCluster(t *testing.T) {
 		})
 	}
 }
+
+// TestARejoinEndsWhileAFaultyMemberLeavesTheView: member 3 rejoins an
+// idle cluster while faulty member 4, whose clock runs far ahead, has a
+// request the others refuse: it suspects every primary that does not
+// order it, alone, once a request timeout has passed. With 4 members the
+// cluster decides the rejoin's empty batches only with member 4's votes,
+// and once it left the view, the primary's empty batch stayed undecided.
+// No request waited at members 1 and 2 to time them out of that view and
+// into member 4's, and member 3 signs no view change while it rejoins:
+// the cluster ordered nothing more and the rejoin never ended (Byzantine
+// simulator seed 193067: node 4 never served again). An undecided batch
+// is now timed as a waiting request is, so the others leave the view that
+// cannot decide it and meet the faulty member in the next.
+func TestARejoinEndsWhileAFaultyMemberLeavesTheView(t *testing.T) {
+	h := newHarness(t, 4, 43)
+	h.busyUntilStable(h.replica(1), 8, 2, 200)
+	h.settle(400000)
+	for _, r := range h.replicas {
+		r.core.cfg.CheckRequest = refuseFarFuture
+	}
+	ahead := faulty(h, 4, func(_ *harness, _ *replica, _ consensus.NodeID, data []byte) [][]byte { return [][]byte{data} })
+	require.NoError(t, ahead.core.Propose([]byte("far-future-request")))
+	left := h.run(400000, func() bool { return ahead.core.changing })
+	require.True(t, left, "member 4 suspects the primary that does not order its request")
+	require.Zero(t, h.replica(1).core.view, "members 1 to 3 stay in view 0")
+
+	lost := h.replica(3)
+	lost.records = [][]byte{RejoinRecord(2)}
+	h.restart(lost)
+	lost.core.cfg.CheckRequest = refuseFarFuture
+	rejoined := h.run(100000, func() bool { return !lost.core.Status().Rejoining })
+	if !rejoined {
+		h.dump()
+	}
+	require.True(t, rejoined, "member 3 rejoins though member 4 keeps leaving the view")
+	h.propose(lost, 2)
+	h.settle(400000)
+}

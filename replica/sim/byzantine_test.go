@@ -251,9 +251,10 @@ func TestByzantineClusterMovesOffAPrimaryThatRejoins(t *testing.T) {
 	assert.Zero(t, r.Byzantine.Uncertified)
 }
 
-// TestByzantineRestartedMembersReachTheirCheckpoints runs two seeds found
-// by liveness under crash, store-loss, disk and clock faults, where
-// members that restarted could not make a checkpoint stable again.
+// TestByzantineRestartedMembersReachTheirCheckpoints runs seeds found by
+// liveness under crash, store-loss, disk and clock faults, where members
+// that restarted could not make a checkpoint stable again, or reach the
+// one a rejoin waits for.
 func TestByzantineRestartedMembersReachTheirCheckpoints(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
@@ -282,6 +283,17 @@ func TestByzantineRestartedMembersReachTheirCheckpoints(t *testing.T) {
 		// no new view could order anything, and every client waited for
 		// good (consensus/bft TestACheckpointItsOwnOldVoteCertifiedBecomesStable).
 		{"its own vote certified before it got there again", 181014, WrongState, "6 clients on 2 keys"},
+		// Seed 193067: member 4 lost its store and rejoined, target
+		// 576, with the cluster idle after the final reads; the primary
+		// ordered an empty batch a tick for it. Member 1, faulty with a
+		// clock ten years ahead, suspected the primary alone when its
+		// refused request timed out, at 514; the primary's empty batch
+		// 515 could not be decided without it, and members 2 and 3,
+		// holding no request, never left the view. Member 4, which signs
+		// no view change while it rejoins, stayed rejoining, and its
+		// node never served again (consensus/bft
+		// TestARejoinEndsWhileAFaultyMemberLeavesTheView).
+		{"a rejoin's empty batch the view could not decide", 193067, FutureClock, "6 clients on 4 keys"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runByzantineUnder(t, tc.seed, tc.behaviour, FaultCrash|FaultStoreLoss|FaultDisk|FaultClock)
