@@ -373,6 +373,7 @@ func (n *Node) apply(a consensus.Apply) error {
 			return fmt.Errorf("%w: index %d: %w", ErrBadSnapshot, a.Snapshot.Index, err)
 		}
 		n.log.Info("installed snapshot", "index", a.Snapshot.Index, "epoch", n.rep.Status().Epoch)
+		n.rt.Restored()
 		for _, p := range n.rep.ListenPorts() {
 			if err := n.cfg.Devices.Net.Listen(p); err != nil {
 				n.log.Warn("cannot serve a guest port after restore yet; retrying", "port", p, "err", err)

@@ -11,6 +11,7 @@
 package replica
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -557,6 +558,24 @@ func (r *Replica) OldestOwedDisk(node consensus.NodeID) (uint64, bool) {
 		return 0, false
 	}
 	return r.world.oldestOwedDisk(node)
+}
+
+// Outstanding is every output the replicated state waits for a node to
+// perform, whatever node it is addressed to: disk outputs awaiting their
+// completion, console output not acknowledged; in sequence order.
+func (r *Replica) Outstanding() []outputs.Output {
+	if r.world == nil {
+		return nil
+	}
+	var outs []outputs.Output
+	for _, seq := range slices.Sorted(maps.Keys(r.world.disks.awaiting)) {
+		outs = append(outs, r.world.awaitedOutput(seq))
+	}
+	for _, c := range r.world.console {
+		outs = append(outs, outputs.Output{Seq: c.Seq, Node: c.Node, Action: outputs.Console{Stream: c.Stream, Data: c.Data}})
+	}
+	slices.SortFunc(outs, func(a, b outputs.Output) int { return cmp.Compare(a.Seq, b.Seq) })
+	return outs
 }
 
 // UnacknowledgedConsole is the console output given to node that it has

@@ -189,6 +189,33 @@ func (rt *Runtime) CatchUp(applied uint64, executed bool) {
 	}
 }
 
+// Restored is called after the replica restored a snapshot. The
+// outputs its state still waits for come from history this life never
+// executed, so it never routed them:
+//
+//   - The disk outputs it owes itself were not performed in this life:
+//     they go out at the first step it performs outputs in, not a retry
+//     interval later (repeatDiskOutputs), as those routed while quiet do
+//     once it catches up.
+//   - In a Byzantine cluster, it signs those it waits for from other
+//     members (disk I/O not completed, console output not acknowledged).
+//     Signatures live in memory only: once every member that signed such
+//     an output as it computed it had restarted from that snapshot or a
+//     later one, the member owing it held it for a certificate nobody
+//     could give, until DiskDownAfter declared it down.
+//
+// Both in the simulator's Byzantine seed 197079, where the journal's
+// path owed write #21 from before the checkpoint every member restarted
+// from.
+func (rt *Runtime) Restored() {
+	for _, o := range rt.rep.Owed(rt.cfg.Self).Disk {
+		rt.diskPerformedAt[o.Seq] = time.Time{}
+	}
+	if rt.router.Certify != nil {
+		rt.router.Certify.Sign(rt.rep.Outstanding())
+	}
+}
+
 // replayed reports whether the log has handed the replica the history it
 // replays quietly: what was committed when the node started, and what the
 // cluster had decided when the node first heard from it (serveFrom). Its

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -229,19 +230,7 @@ func TestRuntimeWithdrawsAHeldDiskWriteItsNodeDownSettled(t *testing.T) {
 // silentCertifier is node 1's certifier in a cluster of four whose other
 // members never answer.
 func silentCertifier(t *testing.T) *outputs.Certifier {
-	members := map[consensus.NodeID]ed25519.PublicKey{}
-	var key ed25519.PrivateKey
-	for id := consensus.NodeID(1); id <= 4; id++ {
-		pub, priv, err := ed25519.GenerateKey(rand.Reader)
-		require.NoError(t, err)
-		members[id] = pub
-		if id == 1 {
-			key = priv
-		}
-	}
-	cert, err := outputs.NewCertifier(outputs.CertifierConfig{Self: 1, ClusterID: "test", Key: key, Members: members,
-		Send: func(consensus.NodeID, []byte) error { return nil }})
-	require.NoError(t, err)
+	cert, _ := recordingCertifier(t)
 	return cert
 }
 
@@ -270,6 +259,63 @@ func TestRuntimeWithdrawsConsoleOutputAcknowledgedMeanwhile(t *testing.T) {
 	require.Zero(t, r.rep.Owed(1).Console, "acknowledged by the node's earlier life")
 	assert.Zero(t, cert.Counts().Waiting, "withdrawn")
 	assert.Empty(t, r.stdout.String())
+}
+
+// A member that restores a snapshot signs the outputs its state still
+// waits for other members to perform. It never executed the history that
+// computed them, so it never signed them, and the members that did may
+// have restarted from that snapshot since and forgotten their signatures:
+// the output could then never be certified. Byzantine simulator seed
+// 197079: the journal's path, node 3, owed disk write #21 from before the
+// checkpoint every member had restarted from, held it after its own
+// restart, and every member answered its requests for signatures with
+// none.
+func TestRuntimeSignsWhatARestoredSnapshotStillOwes(t *testing.T) {
+	boot := entry.Boot{Members: []consensus.NodeID{1, 2, 3, 4},
+		Disks: []entry.DiskPath{{Disk: "d", Node: 1, Size: 1 << 20}, {Disk: "d", Node: 2, Size: 1 << 20}}}
+	before := newRuntimeRigBooted(t, 0, boot)
+	before.loop(0, 1)
+	before.startDiskWriteThrough(t, 2, "owed")
+	before.loop(time.Millisecond, 1)
+	owed := before.rep.Owed(2).Disk
+	require.Len(t, owed, 1, "node 2's path")
+	snap, _, err := before.rep.Snapshot()
+	require.NoError(t, err)
+
+	r := newRuntimeRigBooted(t, 1, boot)
+	cert, sent := recordingCertifier(t)
+	r.router.Certify = cert
+	require.NoError(t, r.rep.Restore(snap))
+	r.rt.Restored()
+	r.loop(2*time.Millisecond, 1)
+	r.router.Flush()
+	digest := outputs.Digest(owed[0])
+	require.NotEmpty(t, (*sent)[2], "signed for node 2")
+	assert.True(t, slices.ContainsFunc((*sent)[2], func(msg []byte) bool { return bytes.Contains(msg, digest[:]) }),
+		"node 2's owed write is among what was signed for it")
+}
+
+// recordingCertifier is node 1's certifier in a cluster of four, with
+// the messages it sends, by member.
+func recordingCertifier(t *testing.T) (*outputs.Certifier, *map[consensus.NodeID][][]byte) {
+	members := map[consensus.NodeID]ed25519.PublicKey{}
+	var key ed25519.PrivateKey
+	for id := consensus.NodeID(1); id <= 4; id++ {
+		pub, priv, err := ed25519.GenerateKey(rand.Reader)
+		require.NoError(t, err)
+		members[id] = pub
+		if id == 1 {
+			key = priv
+		}
+	}
+	sent := map[consensus.NodeID][][]byte{}
+	cert, err := outputs.NewCertifier(outputs.CertifierConfig{Self: 1, ClusterID: "test", Key: key, Members: members,
+		Send: func(to consensus.NodeID, msg []byte) error {
+			sent[to] = append(sent[to], slices.Clone(msg))
+			return nil
+		}})
+	require.NoError(t, err)
+	return cert, &sent
 }
 
 // A disk output whose completion has not committed is performed again
@@ -373,6 +419,34 @@ func TestRuntimePerformsWhatItOwesOnceCaughtUp(t *testing.T) {
 	r.loop(3*time.Millisecond, 2)
 	require.False(t, r.router.Quiet.Load())
 	assert.Len(t, r.disks.performed, 1, "performed as the node caught up")
+}
+
+// So is a disk output the node owes in the snapshot it restored while
+// quiet: this life never routed it, and never performed it either. In
+// the Byzantine simulator's seed 197079 the journal's path restarted
+// from a checkpoint that held its write #21 and performed it a retry
+// interval after it caught up.
+func TestRuntimePerformsWhatARestoredSnapshotOwesOnceCaughtUp(t *testing.T) {
+	before := newRuntimeRig(t, 0)
+	before.loop(0, 1)
+	before.startDiskWrite(t, "owed")
+	before.loop(time.Millisecond, 1)
+	require.Len(t, before.disks.performed, 1)
+	snap, _, err := before.rep.Snapshot()
+	require.NoError(t, err)
+
+	r := newRuntimeRig(t, 2)
+	require.NoError(t, r.rep.Restore(snap))
+	r.rt.Restored()
+	r.loop(time.Millisecond, 1)
+	require.True(t, r.router.Quiet.Load())
+	require.Len(t, r.rep.Owed(1).Disk, 1)
+
+	r.rep.CommitEntry(2, entry.Seal{Through: 1})
+	r.loop(2*time.Millisecond, 2)
+	r.loop(3*time.Millisecond, 2)
+	require.False(t, r.router.Quiet.Load())
+	assert.Equal(t, before.disks.performed, r.disks.performed, "performed as the node caught up")
 }
 
 // In a Byzantine cluster a member declares down another that stays

@@ -217,17 +217,22 @@ func (w *world) awaited(seq uint64) (*diskHandle, entry.DiskPath) {
 func (w *world) owedDisks(n consensus.NodeID) []outputs.Output {
 	var owed []outputs.Output
 	for _, seq := range slices.Sorted(maps.Keys(w.disks.awaiting)) {
-		d, p := w.awaited(seq)
-		if p.Node != n {
-			continue
+		if _, p := w.awaited(seq); p.Node == n {
+			owed = append(owed, w.awaitedOutput(seq))
 		}
-		var a outputs.Action = outputs.DiskRead{Disk: p.Disk, Offset: d.io.offset, Length: d.io.length}
-		if d.io.write {
-			a = outputs.DiskWrite{Disk: p.Disk, Offset: d.io.offset, Data: d.io.data}
-		}
-		owed = append(owed, outputs.Output{Seq: seq, Node: n, Action: a})
 	}
 	return owed
+}
+
+// awaitedOutput is the disk output awaiting its completion at seq, as
+// the replica emitted it.
+func (w *world) awaitedOutput(seq uint64) outputs.Output {
+	d, p := w.awaited(seq)
+	var a outputs.Action = outputs.DiskRead{Disk: p.Disk, Offset: d.io.offset, Length: d.io.length}
+	if d.io.write {
+		a = outputs.DiskWrite{Disk: p.Disk, Offset: d.io.offset, Data: d.io.data}
+	}
+	return outputs.Output{Seq: seq, Node: p.Node, Action: a}
 }
 
 // oldestOwedDisk is the sequence number of the oldest output awaiting

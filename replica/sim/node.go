@@ -329,6 +329,7 @@ func (n *node) apply(a consensus.Apply) {
 			return
 		}
 		s.trace.note(s.now, n.id, "installs snapshot at %d (epoch %d)", a.Snapshot.Index, p.rep.Status().Epoch)
+		p.rt.Restored()
 		for _, port := range p.rep.ListenPorts() {
 			p.port.Listen(port)
 		}
