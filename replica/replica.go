@@ -572,7 +572,7 @@ func (r *Replica) Outstanding() []outputs.Output {
 		outs = append(outs, r.world.awaitedOutput(seq))
 	}
 	for _, c := range r.world.console {
-		outs = append(outs, outputs.Output{Seq: c.Seq, Node: c.Node, Action: outputs.Console{Stream: c.Stream, Data: c.Data}})
+		outs = append(outs, c.output())
 	}
 	slices.SortFunc(outs, func(a, b outputs.Output) int { return cmp.Compare(a.Seq, b.Seq) })
 	return outs
@@ -587,7 +587,7 @@ func (r *Replica) UnacknowledgedConsole(node consensus.NodeID) []outputs.Output 
 	var outs []outputs.Output
 	for _, c := range r.world.console {
 		if c.Node == node {
-			outs = append(outs, outputs.Output{Seq: c.Seq, Node: node, Action: outputs.Console{Stream: c.Stream, Data: c.Data}})
+			outs = append(outs, c.output())
 		}
 	}
 	return outs

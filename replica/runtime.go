@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"slices"
 	"time"
 
@@ -172,14 +173,9 @@ func (rt *Runtime) CatchUp(applied uint64, executed bool) {
 		rt.router.Quiet.Store(false)
 		rt.cfg.Logger.Info("caught up; performing outputs", "applied", applied)
 		// Nothing routed while quiet was performed: the disk outputs
-		// among them still owed go out at the next step, not a retry
-		// interval later (repeatDiskOutputs). Those not routed yet are
+		// among them still owed go out at once. Those not routed yet are
 		// performed as they are.
-		for _, o := range rt.rep.Owed(rt.cfg.Self).Disk {
-			if o.Seq <= rt.router.Routed() {
-				rt.diskPerformedAt[o.Seq] = time.Time{}
-			}
-		}
+		rt.repeatOwedDisksNow(rt.router.Routed())
 	}
 	if fenced := rt.rep.DownPending(rt.cfg.Self); fenced != rt.router.Fenced.Load() {
 		rt.router.Fenced.Store(fenced)
@@ -208,9 +204,7 @@ func (rt *Runtime) CatchUp(applied uint64, executed bool) {
 // path owed write #21 from before the checkpoint every member restarted
 // from.
 func (rt *Runtime) Restored() {
-	for _, o := range rt.rep.Owed(rt.cfg.Self).Disk {
-		rt.diskPerformedAt[o.Seq] = time.Time{}
-	}
+	rt.repeatOwedDisksNow(math.MaxUint64)
 	if rt.router.Certify != nil {
 		rt.router.Certify.Sign(rt.rep.Outstanding())
 	}
@@ -316,6 +310,18 @@ func (rt *Runtime) withdrawSettled(owed Owed) {
 		}
 		return false
 	})
+}
+
+// repeatOwedDisksNow has the disk outputs this node owes, through
+// sequence number through, performed at the next step that performs
+// outputs, not a retry interval later (repeatDiskOutputs): they were not
+// performed in this life.
+func (rt *Runtime) repeatOwedDisksNow(through uint64) {
+	for _, o := range rt.rep.Owed(rt.cfg.Self).Disk {
+		if o.Seq <= through {
+			rt.diskPerformedAt[o.Seq] = time.Time{}
+		}
+	}
 }
 
 // repeatDiskOutputs performs again a disk output whose completion has not

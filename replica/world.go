@@ -96,6 +96,11 @@ type consoleRecord struct {
 	Data   []byte
 }
 
+// output is the console output c records, as the replica emitted it.
+func (c consoleRecord) output() outputs.Output {
+	return outputs.Output{Seq: c.Seq, Node: c.Node, Action: outputs.Console{Stream: c.Stream, Data: c.Data}}
+}
+
 type objectKind uint8
 
 const (
