@@ -95,6 +95,10 @@ type NetPort struct {
 	// the order they got them; batchReady is signalled when it grows.
 	queued     []*clientConn
 	batchReady chan struct{}
+	// watching is whether retryLoop watches who leads; inFlight is
+	// signalled when input goes out while it does not (see retryLoop).
+	watching bool
+	inFlight chan struct{}
 	// serving is whether the replicated machine will serve a client this
 	// node accepts now (SetServing). While it will not, new clients are
 	// hung up on at once: their connection would reach the log while the
@@ -168,6 +172,7 @@ func NewNetPort(cfg NetPortConfig) *NetPort {
 		conns:      map[uint64]*clientConn{},
 		serial:     uint64(time.Now().UnixNano()),
 		batchReady: make(chan struct{}, 1),
+		inFlight:   make(chan struct{}, 1),
 	}
 	n.wg.Add(2)
 	go n.retryLoop()
@@ -368,6 +373,13 @@ func (n *NetPort) submitLocked(cc *clientConn, e entry.Entry) {
 	cc.unackedBytes += entry.InputData(e)
 	cc.lastProposed = now
 	n.enqueueLocked(cc)
+	if !n.watching {
+		n.watching = true
+		select {
+		case n.inFlight <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // enqueueLocked puts cc's unproposed inputs into the next batch; n.mu is
@@ -587,9 +599,6 @@ func covers(c, p entry.Entry) bool {
 	}
 }
 
-// retryLoop proposes again the inputs the log has not committed after
-// RetryAfter, and hangs up on clients whose input could not be ordered for
-// GiveUpAfter.
 // leaderWatch is how often the port looks at who leads, when its log
 // says (a consensus.Log does). The log drops the proposals in flight when
 // its leader is replaced; proposing the clients' inputs again as soon as
@@ -600,17 +609,39 @@ const leaderWatch = 10 * time.Millisecond
 // leaderReporter is a log that says who leads.
 type leaderReporter interface{ Status() consensus.Status }
 
+// retryLoop proposes again the inputs the log has not committed after
+// RetryAfter, and hangs up on clients whose input could not be ordered for
+// GiveUpAfter.
 func (n *NetPort) retryLoop() {
 	defer n.wg.Done()
 	tick := time.NewTicker(n.cfg.RetryAfter / 2)
 	defer tick.Stop()
-	var watch <-chan time.Time // nil, which never fires, unless the log says who leads
 	log, watchesLeader := n.cfg.Log.(leaderReporter)
+	// The leader is watched only while some input waits to commit: the
+	// leader's loss loses nothing else, and a node whose guest nobody
+	// talks to (a batch job, an idle service) would otherwise wake a
+	// hundred times a second for nothing. leader is the last one seen,
+	// kept across pauses, so that a change while the watch slept is acted
+	// on as it resumes: input proposed meanwhile may have gone to the
+	// leader that is gone.
 	var leader consensus.NodeID
 	if watchesLeader {
-		t := time.NewTicker(leaderWatch)
-		defer t.Stop()
-		watch, leader = t.C, log.Status().Leader
+		leader = log.Status().Leader
+	}
+	var watch *time.Ticker
+	var watchC <-chan time.Time // nil, which never fires, while not watching
+	defer func() {
+		if watch != nil {
+			watch.Stop()
+		}
+	}()
+	lookAtLeader := func(now time.Time) {
+		if l := log.Status().Leader; l != leader {
+			leader = l
+			if l != 0 {
+				n.retry(now, true)
+			}
+		}
 	}
 	for {
 		select {
@@ -621,15 +652,35 @@ func (n *NetPort) retryLoop() {
 			n.mu.Lock()
 			n.refusals.flush(n.cfg.Logger, now)
 			n.mu.Unlock()
-		case now := <-watch:
-			if l := log.Status().Leader; l != leader {
-				leader = l
-				if l != 0 {
-					n.retry(now, true)
-				}
+		case <-n.inFlight:
+			if !watchesLeader || watch != nil {
+				continue
+			}
+			watch = time.NewTicker(leaderWatch)
+			watchC = watch.C
+			lookAtLeader(time.Now())
+		case now := <-watchC:
+			lookAtLeader(now)
+			if !n.keepWatching() {
+				watch.Stop()
+				watch, watchC = nil, nil
 			}
 		}
 	}
+}
+
+// keepWatching reports whether some client's input still waits to
+// commit, and otherwise records that the leader is no longer watched.
+func (n *NetPort) keepWatching() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, cc := range n.conns {
+		if len(cc.unacked) > 0 {
+			return true
+		}
+	}
+	n.watching = false
+	return false
 }
 
 // retry proposes again the input of every client that has waited

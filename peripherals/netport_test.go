@@ -380,9 +380,11 @@ func TestNetPortHangsUpOnEveryClient(t *testing.T) {
 type leaderLog struct {
 	*recordingLog
 	leader atomic.Uint64
+	looks  atomic.Int64 // calls of Status
 }
 
 func (l *leaderLog) Status() consensus.Status {
+	l.looks.Add(1)
 	return consensus.Status{Leader: consensus.NodeID(l.leader.Load())}
 }
 
@@ -406,4 +408,40 @@ func TestNetPortProposesAgainWhenTheLeaderChanges(t *testing.T) {
 	log.leader.Store(3)
 	got := log.waitFor(t, func(es []entry.Entry) bool { return connData(es) == 2 })
 	require.Equal(t, 2, connData(got), "proposed again once, under the new leader")
+}
+
+// The port looks at who leads only while a client's input waits to
+// commit: a node whose guest nobody talks to does not wake every
+// leaderWatch for nothing.
+func TestNetPortWatchesTheLeaderOnlyWhileInputWaits(t *testing.T) {
+	log := &leaderLog{recordingLog: newRecordingLog()}
+	log.leader.Store(1)
+	_, addr := startNetPortRetrying(t, log, time.Hour)
+	idle := func(why string) {
+		before := log.looks.Load()
+		time.Sleep(10 * leaderWatch)
+		require.LessOrEqual(t, log.looks.Load()-before, int64(1), why)
+	}
+	idle("no client: the leader is not watched")
+
+	log.mu.Lock()
+	log.lose = 1
+	log.mu.Unlock()
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Write([]byte("hello"))
+	require.NoError(t, err)
+	connData := func(es []entry.Entry) int {
+		return len(slices.DeleteFunc(slices.Clone(es), func(e entry.Entry) bool { return e.Kind() != entry.KindConnData }))
+	}
+	log.waitFor(t, func(es []entry.Entry) bool { return connData(es) == 1 }) // lost: it waits to commit
+	watched := log.looks.Load()
+	require.Eventually(t, func() bool { return log.looks.Load() >= watched+3 }, 10*time.Second, leaderWatch,
+		"the leader is watched while the input waits")
+
+	log.leader.Store(3)
+	log.waitFor(t, func(es []entry.Entry) bool { return connData(es) == 2 }) // proposed again, and committed
+	time.Sleep(2 * leaderWatch) // the watch's next look finds nothing waiting
+	idle("everything committed: the leader is no longer watched")
 }
