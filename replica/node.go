@@ -59,6 +59,15 @@ type NodeConfig struct {
 	// that time-driven decisions (seals for sleepers, failure detection)
 	// happen promptly.
 	Tick time.Duration
+	// IdleTick is how long the loop sleeps instead once nothing has moved
+	// for quietAfter (no entry taken, the guest not running, nothing
+	// waiting for a seal) and no sleeping guest thread is due sooner.
+	// What is left for the clock then runs on seconds (failure detection,
+	// retries), so an idle node need not wake every Tick: longer saves an
+	// idle node's CPU, and costs what nothing but the clock wakes the loop
+	// for, such as a leader elected in a quiet cluster taking up its
+	// duties, up to this much. Default 50 ms.
+	IdleTick time.Duration
 	// SnapshotsAtRest serves snapshots (Node.Snapshot) only while the
 	// replica waits for the log, never between two epochs it runs: the
 	// state is then a function of the entries given to it alone, the
@@ -164,6 +173,9 @@ func NewNode(cfg NodeConfig) *Node {
 	if cfg.Tick <= 0 {
 		cfg.Tick = 5 * time.Millisecond
 	}
+	if cfg.IdleTick < cfg.Tick {
+		cfg.IdleTick = max(50*time.Millisecond, cfg.Tick)
+	}
 	if cfg.DownAfter <= 0 {
 		cfg.DownAfter = 3 * time.Second
 	}
@@ -244,8 +256,9 @@ func (n *Node) Run(ctx context.Context) (*linux.ExitStatus, error) {
 	}()
 	n.rt.Start(n.cfg.Log.Status().Commit, n.cfg.Now())
 
-	tick := time.NewTicker(n.cfg.Tick)
-	defer tick.Stop()
+	wake := time.NewTimer(n.cfg.Tick)
+	defer wake.Stop()
+	moved := n.cfg.Now() // when the node last took an entry or ran the guest
 	snapshotsWhileRunning := n.snapshots
 	if n.cfg.SnapshotsAtRest {
 		snapshotsWhileRunning = nil
@@ -286,6 +299,9 @@ func (n *Node) Run(ctx context.Context) (*linux.ExitStatus, error) {
 			n.propose(e)
 		}
 		now := n.cfg.Now()
+		if took || progress == Ran {
+			moved = now
+		}
 		n.rt.Decide(now, n.cfg.Log.Status())
 		if progress != Ran || now.Sub(published) >= publishEvery {
 			n.publish()
@@ -317,6 +333,7 @@ func (n *Node) Run(ctx context.Context) (*linux.ExitStatus, error) {
 			heldSnapshot = nil
 		}
 		n.router.Flush()
+		wake.Reset(n.cfg.sleep(now, moved, n.rep.SealInfo(), n.rep.Booted()))
 		select {
 		case <-ctx.Done():
 			return n.rep.Status().Exited, nil
@@ -328,6 +345,7 @@ func (n *Node) Run(ctx context.Context) (*linux.ExitStatus, error) {
 				return nil, err
 			}
 			executed = false
+			moved = n.cfg.Now()
 		case reply := <-n.snapshots:
 			took, err := n.absorb()
 			executed = executed && !took
@@ -339,9 +357,31 @@ func (n *Node) Run(ctx context.Context) (*linux.ExitStatus, error) {
 			default:
 				n.serveSnapshot(reply)
 			}
-		case <-tick.C:
+		case <-wake.C:
 		}
 	}
+}
+
+// quietAfter is how long a node must have taken no entry and run no
+// guest code before its loop sleeps IdleTick rather than Tick: a client
+// or a computing guest keeps it moving far more often than this.
+const quietAfter = 100 * time.Millisecond
+
+// sleep is how long the waiting loop may sleep for nothing but the
+// clock: Tick while the node moves (it took an entry or ran the guest
+// within quietAfter of now), has an entry waiting for a seal, or waits
+// for the guest's boot; IdleTick once it has been quiet; never much past
+// a sleeping guest thread's deadline, whose seal the leader proposes
+// when it is due.
+func (cfg NodeConfig) sleep(now, moved time.Time, si SealInfo, booted bool) time.Duration {
+	d := cfg.IdleTick
+	if now.Sub(moved) < quietAfter || si.Unsealed || !booted {
+		d = cfg.Tick
+	}
+	if si.Deadline != 0 {
+		d = min(d, max(time.Duration(si.Deadline-now.UnixNano()), cfg.Tick))
+	}
+	return d
 }
 
 // absorb takes every committed batch already waiting, without blocking,
