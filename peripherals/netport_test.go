@@ -393,21 +393,32 @@ func (l *leaderLog) Status() consensus.Status {
 func TestNetPortProposesAgainWhenTheLeaderChanges(t *testing.T) {
 	log := &leaderLog{recordingLog: newRecordingLog()}
 	log.leader.Store(1)
-	log.lose = 1
 	_, addr := startNetPortRetrying(t, log, time.Hour)
-	c, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
-	defer c.Close()
-	_, err = c.Write([]byte("hello"))
-	require.NoError(t, err)
-	connData := func(es []entry.Entry) int {
-		return len(slices.DeleteFunc(slices.Clone(es), func(e entry.Entry) bool { return e.Kind() != entry.KindConnData }))
-	}
-	log.waitFor(t, func(es []entry.Entry) bool { return connData(es) == 1 }) // lost with the old leader
+	sendLost(t, log, addr)
 
 	log.leader.Store(3)
-	got := log.waitFor(t, func(es []entry.Entry) bool { return connData(es) == 2 })
-	require.Equal(t, 2, connData(got), "proposed again once, under the new leader")
+	got := log.waitFor(t, func(es []entry.Entry) bool { return connDataIn(es) == 2 })
+	require.Equal(t, 2, connDataIn(got), "proposed again once, under the new leader")
+}
+
+// connDataIn counts the client bytes among proposals.
+func connDataIn(es []entry.Entry) int {
+	return len(slices.DeleteFunc(slices.Clone(es), func(e entry.Entry) bool { return e.Kind() != entry.KindConnData }))
+}
+
+// sendLost has a client send bytes whose proposal the log loses, as a
+// leader that is replaced does, and waits for that proposal.
+func sendLost(t *testing.T, log *leaderLog, addr string) {
+	t.Helper()
+	log.mu.Lock()
+	log.lose = 1
+	log.mu.Unlock()
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	_, err = c.Write([]byte("hello"))
+	require.NoError(t, err)
+	log.waitFor(t, func(es []entry.Entry) bool { return connDataIn(es) == 1 })
 }
 
 // The port looks at who leads only while a client's input waits to
@@ -424,24 +435,13 @@ func TestNetPortWatchesTheLeaderOnlyWhileInputWaits(t *testing.T) {
 	}
 	idle("no client: the leader is not watched")
 
-	log.mu.Lock()
-	log.lose = 1
-	log.mu.Unlock()
-	c, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
-	defer c.Close()
-	_, err = c.Write([]byte("hello"))
-	require.NoError(t, err)
-	connData := func(es []entry.Entry) int {
-		return len(slices.DeleteFunc(slices.Clone(es), func(e entry.Entry) bool { return e.Kind() != entry.KindConnData }))
-	}
-	log.waitFor(t, func(es []entry.Entry) bool { return connData(es) == 1 }) // lost: it waits to commit
+	sendLost(t, log, addr) // it waits to commit
 	watched := log.looks.Load()
 	require.Eventually(t, func() bool { return log.looks.Load() >= watched+3 }, 10*time.Second, leaderWatch,
 		"the leader is watched while the input waits")
 
 	log.leader.Store(3)
-	log.waitFor(t, func(es []entry.Entry) bool { return connData(es) == 2 }) // proposed again, and committed
+	log.waitFor(t, func(es []entry.Entry) bool { return connDataIn(es) == 2 }) // proposed again, and committed
 	time.Sleep(2 * leaderWatch) // the watch's next look finds nothing waiting
 	idle("everything committed: the leader is no longer watched")
 }
