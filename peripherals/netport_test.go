@@ -441,7 +441,9 @@ func TestNetPortWatchesTheLeaderOnlyWhileInputWaits(t *testing.T) {
 		"the leader is watched while the input waits")
 
 	log.leader.Store(3)
-	log.waitFor(t, func(es []entry.Entry) bool { return connDataIn(es) == 2 }) // proposed again, and committed
-	time.Sleep(2 * leaderWatch) // the watch's next look finds nothing waiting
+	// Proposed again and committed; the watch's next look then finds
+	// nothing waiting.
+	log.waitFor(t, func(es []entry.Entry) bool { return connDataIn(es) == 2 })
+	time.Sleep(2 * leaderWatch)
 	idle("everything committed: the leader is no longer watched")
 }
