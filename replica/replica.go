@@ -568,7 +568,7 @@ func (r *Replica) Outstanding() []outputs.Output {
 		return nil
 	}
 	var outs []outputs.Output
-	for _, seq := range slices.Sorted(maps.Keys(r.world.disks.awaiting)) {
+	for seq := range r.world.disks.awaiting {
 		outs = append(outs, r.world.awaitedOutput(seq))
 	}
 	for _, c := range r.world.console {
