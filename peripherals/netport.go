@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -87,7 +89,10 @@ type NetPort struct {
 	mu        sync.Mutex
 	listeners map[uint16]net.Listener
 	retrying  map[uint16]bool // guest ports waiting for their host port
-	conns     map[uint64]*clientConn
+	// listenErrs says why each guest port in retrying is not served yet,
+	// for the operator (ListenErrors).
+	listenErrs map[uint16]error
+	conns      map[uint64]*clientConn
 	// serial numbers conns; it starts at the process start time in
 	// nanoseconds so serials stay unique across restarts of the node.
 	serial uint64
@@ -169,6 +174,7 @@ func NewNetPort(cfg NetPortConfig) *NetPort {
 		cancel:     cancel,
 		listeners:  map[uint16]net.Listener{},
 		retrying:   map[uint16]bool{},
+		listenErrs: map[uint16]error{},
 		conns:      map[uint64]*clientConn{},
 		serial:     uint64(time.Now().UnixNano()),
 		batchReady: make(chan struct{}, 1),
@@ -238,8 +244,11 @@ func (n *NetPort) listenLocked(guestPort uint16, hostPort int) error {
 	addr := net.JoinHostPort(n.cfg.Host, strconv.Itoa(hostPort))
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("serve guest port %d: %w", guestPort, err)
+		err = fmt.Errorf("serve guest port %d: %w", guestPort, err)
+		n.listenErrs[guestPort] = err
+		return err
 	}
+	delete(n.listenErrs, guestPort)
 	n.listeners[guestPort] = l
 	n.cfg.Logger.Info("serving guest port", "guest_port", guestPort, "addr", l.Addr().String())
 	n.wg.Add(1)
@@ -261,6 +270,20 @@ func (n *NetPort) Addrs() []string {
 		addrs[i] = n.listeners[uint16(p)].Addr().String()
 	}
 	return addrs
+}
+
+// ListenErrors says, in port order, why each guest port the guest
+// listens on is not served on this node yet: most often, something else
+// on the machine holds the host port. The node keeps trying meanwhile.
+func (n *NetPort) ListenErrors() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	ports := slices.Sorted(maps.Keys(n.listenErrs))
+	errs := make([]string, len(ports))
+	for i, p := range ports {
+		errs[i] = n.listenErrs[p].Error()
+	}
+	return errs
 }
 
 // Conns is the number of live client connections on this node.

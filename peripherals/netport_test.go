@@ -335,7 +335,7 @@ func freePort(t *testing.T) uint16 {
 }
 
 // A guest port whose host port another program holds is served as soon as
-// that program lets go of it.
+// that program lets go of it; until then the port says why it is not.
 func TestNetPortListensOnceThePortIsFree(t *testing.T) {
 	log := newRecordingLog()
 	n := NewNetPort(NetPortConfig{Node: 2, Host: "127.0.0.1", Log: log, ListenRetry: 20 * time.Millisecond})
@@ -346,8 +346,13 @@ func TestNetPortListensOnceThePortIsFree(t *testing.T) {
 	port := uint16(squatter.Addr().(*net.TCPAddr).Port)
 	require.Error(t, n.Listen(port), "the port is taken")
 	require.Empty(t, n.Addrs())
+	why := n.ListenErrors()
+	require.Len(t, why, 1)
+	require.Contains(t, why[0], fmt.Sprintf("serve guest port %d", port))
+	require.Contains(t, why[0], "address already in use")
 	require.NoError(t, squatter.Close())
 	require.Eventually(t, func() bool { return len(n.Addrs()) == 1 }, 10*time.Second, 10*time.Millisecond)
+	require.Empty(t, n.ListenErrors(), "served now")
 	c, err := net.Dial("tcp", n.Addrs()[0])
 	require.NoError(t, err)
 	defer c.Close()

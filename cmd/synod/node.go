@@ -528,7 +528,8 @@ type nodeReport struct {
 	RandomPassedOver []consensus.NodeID `json:"random_passed_over,omitempty"`
 	Connections      int                `json:"connections"`
 	Service          []string           `json:"service"`
-	Serving          bool               `json:"serving"` // takes new clients: caught up, not declared down
+	ServiceErrors    []string           `json:"service_errors,omitempty"` // why a port the guest listens on is not served here yet
+	Serving          bool               `json:"serving"`                  // takes new clients: caught up, not declared down
 	Booted           bool               `json:"booted"`
 	Exited           bool               `json:"exited"`
 	// BootedAt and ExitedAt are when this node's process saw the guest
@@ -590,6 +591,7 @@ func report(engine cluster.Engine, node *replica.Node, netport *peripherals.NetP
 		RandomPassedOver: s.Replica.RandomPassedOver,
 		Connections:      netport.Conns(),
 		Service:          netport.Addrs(),
+		ServiceErrors:    netport.ListenErrors(),
 		Serving:          netport.Serving(),
 		Booted:           s.Replica.Booted,
 		BootedAt:         s.BootedAt,

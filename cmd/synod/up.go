@@ -275,7 +275,8 @@ const listenGrace = 2 * time.Second
 func waitServing(ctx context.Context, up upCluster, procs []*nodeProc) (map[consensus.NodeID][]string, error) {
 	served := map[consensus.NodeID][]string{}
 	deadline := time.Now().Add(servePatience)
-	var runningSince time.Time // since when every node runs the guest and takes clients
+	var runningSince time.Time            // since when every node runs the guest and takes clients
+	warned := map[consensus.NodeID]bool{} // told why it does not serve a port yet
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -285,6 +286,11 @@ func waitServing(ctx context.Context, up upCluster, procs []*nodeProc) (map[cons
 				return served, nil
 			}
 			r, err := fetchReport(n.Status)
+			if err == nil && len(r.ServiceErrors) > 0 && !warned[n.ID] {
+				warned[n.ID] = true
+				fmt.Fprintf(os.Stderr, "synod up: node %d cannot serve yet and keeps trying: %s (another cluster on this machine needs another --service-offset)\n",
+					n.ID, strings.Join(r.ServiceErrors, "; "))
+			}
 			if err != nil || !r.Serving || !r.Booted {
 				continue
 			}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -130,6 +131,39 @@ func TestUpServesOnceItShowsTheTable(t *testing.T) {
 	require.NoError(t, up.cmd.Process.Signal(syscall.SIGINT))
 	require.True(t, up.wait(t), "synod up stopped by Ctrl-C succeeds")
 	require.NoDirExists(t, dir, "synod up made the directory and removes it on a clean stop")
+}
+
+// A service port something else holds (another cluster, most often) is
+// named by synod up as soon as the node reports it, not after a minute
+// of waiting; the node keeps trying, and serves once the port is free.
+func TestUpSaysAtOnceWhichServicePortIsTaken(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-node cluster")
+	}
+	offset := freeServiceOffset(t, 3)
+	taken := net.JoinHostPort("127.0.0.1", strconv.Itoa(serviceGuestPort+offset+1000)) // node 2's
+	holder, err := net.Listen("tcp", taken)
+	require.NoError(t, err)
+	defer holder.Close()
+
+	up := startUp(t, []string{"TMPDIR=" + t.TempDir()}, "--service-offset", strconv.Itoa(offset))
+	require.Eventually(t, func() bool { return strings.Contains(up.stderr.String(), "synod up: node 2 cannot serve yet") },
+		patience, 20*time.Millisecond, "synod up names the node whose port is taken; stderr:\n%s", up.stderr.String())
+	warning := up.stderr.String()
+	require.Contains(t, warning, taken)
+	require.Contains(t, warning, "address already in use")
+	require.Contains(t, warning, "--service-offset")
+	require.NotContains(t, warning, "nodes serve after", "the warning came before synod up gave up waiting")
+	require.NotContains(t, up.stdout.String(), "\ncluster: ", "no table while a node does not serve")
+
+	require.NoError(t, holder.Close())
+	services, _ := up.table(t)
+	kv, err := dialKV(services[2])
+	require.NoError(t, err, "node 2 serves once its port is free")
+	defer kv.Close()
+	r, err := kv.do("PING")
+	require.NoError(t, err)
+	require.Equal(t, "PONG", r)
 }
 
 // synod up --byzantine starts a cluster of 4 nodes on the Byzantine
