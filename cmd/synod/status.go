@@ -209,6 +209,11 @@ type health struct {
 	// state and hung up on its clients most often (installsNode).
 	installs, hungUp uint64
 	installsNode     consensus.NodeID
+	// unserved counts the nodes that cannot serve a port the guest
+	// listens on; unservedNode is the first of them, unservedWhy why.
+	unserved     int
+	unservedNode consensus.NodeID
+	unservedWhy  string
 }
 
 func clusterHealth(views []nodeView) health {
@@ -225,6 +230,12 @@ func clusterHealth(views []nodeView) health {
 		}
 		h.delivered = max(h.delivered, r.Delivered)
 		h.failovers = max(h.failovers, r.Failovers)
+		if len(r.ServiceErrors) > 0 {
+			if h.unserved == 0 {
+				h.unservedNode, h.unservedWhy = r.ID, r.ServiceErrors[0]
+			}
+			h.unserved++
+		}
 		if r.StateInstalls > h.installs {
 			h.installs, h.hungUp, h.installsNode = r.StateInstalls, r.ClientsHungUp, r.ID
 		}
@@ -305,6 +316,12 @@ func (h health) String() string {
 	}
 	if h.installs > 0 {
 		fmt.Fprintf(&b, "; node %d fell too far behind %s and hung up on %s", h.installsNode, times(h.installs), plural(h.hungUp, "client"))
+	}
+	if h.unserved > 0 {
+		fmt.Fprintf(&b, "; node %d cannot serve yet (%s)", h.unservedNode, h.unservedWhy)
+		if others := h.unserved - 1; others > 0 {
+			fmt.Fprintf(&b, ", nor can %s", plural(uint64(others), "other node"))
+		}
 	}
 	return b.String()
 }

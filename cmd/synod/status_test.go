@@ -130,3 +130,30 @@ func requireNoRepeatedLogKeys(t *testing.T, c *testCluster) {
 		}
 	}
 }
+
+// The health line names a node that cannot serve a port its guest
+// listens on, and why, so that an operator sees it without the node's log.
+func TestHealthNamesANodeThatCannotServe(t *testing.T) {
+	taken := "serve guest port 6379: listen tcp 127.0.0.1:7379: bind: address already in use"
+	view := func(id consensus.NodeID, errs ...string) nodeView {
+		return nodeView{id: id, report: nodeReport{ID: id, Engine: "raft", ServiceErrors: errs}}
+	}
+	for _, tc := range []struct {
+		name  string
+		views []nodeView
+		want  string // "" for no mention
+	}{
+		{"every node serves", []nodeView{view(1), view(2), view(3)}, ""},
+		{"one node's port is taken", []nodeView{view(1), view(2, taken), view(3)}, "; node 2 cannot serve yet (" + taken + ")"},
+		{"two nodes'", []nodeView{view(1, taken), view(2, taken), view(3)}, "; node 1 cannot serve yet (" + taken + "), nor can 1 other node"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			line := clusterHealth(tc.views).String()
+			if tc.want == "" {
+				require.NotContains(t, line, "cannot serve")
+				return
+			}
+			require.True(t, strings.HasSuffix(line, tc.want), "health line: %s", line)
+		})
+	}
+}

@@ -146,7 +146,8 @@ func TestUpSaysAtOnceWhichServicePortIsTaken(t *testing.T) {
 	require.NoError(t, err)
 	defer holder.Close()
 
-	up := startUp(t, []string{"TMPDIR=" + t.TempDir()}, "--service-offset", strconv.Itoa(offset))
+	dir := filepath.Join(t.TempDir(), "cluster")
+	up := startUp(t, nil, "--dir", dir, "--service-offset", strconv.Itoa(offset))
 	require.Eventually(t, func() bool { return strings.Contains(up.stderr.String(), "synod up: node 2 cannot serve yet") },
 		patience, 20*time.Millisecond, "synod up names the node whose port is taken; stderr:\n%s", up.stderr.String())
 	warning := up.stderr.String()
@@ -155,6 +156,9 @@ func TestUpSaysAtOnceWhichServicePortIsTaken(t *testing.T) {
 	require.Contains(t, warning, "--service-offset")
 	require.NotContains(t, warning, "nodes serve after", "the warning came before synod up gave up waiting")
 	require.NotContains(t, up.stdout.String(), "\ncluster: ", "no table while a node does not serve")
+	status, err := synodCommand("status", "--dir", dir).CombinedOutput()
+	require.NoError(t, err, "%s", status)
+	require.Contains(t, string(status), "; node 2 cannot serve yet (serve guest port", "synod status says it too")
 
 	require.NoError(t, holder.Close())
 	services, _ := up.table(t)
