@@ -455,3 +455,23 @@ func TestByzantineRegressionSeeds(t *testing.T) {
 		})
 	}
 }
+
+// Seed 217093: the journal guest, whose acknowledgements go to the
+// console of node 1, ran with node 1 silent. The guest wrote its records
+// and exited on every correct member, yet the table said the service was
+// not available, because no acknowledgement reached the console. A
+// journal run counts as available when its guest finished.
+func TestTheTableCountsAJournalThatFinishedAsAvailable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a Byzantine seed")
+	}
+	r := runByzantine(t, 217093, "")
+	require.Equal(t, Silent, r.Behaviour, "the seed's draw")
+	require.Zero(t, r.Operations, "no acknowledgement reached the silent member's console")
+	require.True(t, r.GuestFinished, "the journal guest exited on every correct member")
+	var table strings.Builder
+	ByzantineTable(&table, []Result{r})
+	row := strings.Fields(strings.Split(table.String(), "\n")[1])
+	require.Equal(t, []string{"silent", "1"}, row[:2])
+	assert.Equal(t, "yes", row[4], "service available:\n%s", table.String())
+}

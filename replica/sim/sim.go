@@ -51,6 +51,10 @@ type Result struct {
 	// Operations is how many client operations were answered, or in a
 	// journal seed how many records the guest acknowledged.
 	Operations int
+	// GuestFinished is whether a journal seed's guest exited on every
+	// correct node. Its acknowledgements go to one node's console, which
+	// a faulty member may never perform, so Operations alone can miss it.
+	GuestFinished bool
 	// Failovers counts the journal guest's moves between disk paths,
 	// SlowPaths those of them away from a path it found slow.
 	Failovers, SlowPaths int
@@ -367,14 +371,14 @@ func (s *Sim) checkHistory() {
 }
 
 func (s *Sim) result() Result {
-	ops, failovers, slow := s.history.acked, 0, 0
+	ops, finished, failovers, slow := s.history.acked, false, 0, 0
 	if s.journal != nil {
-		ops, failovers, slow = len(s.journal.acked), s.journal.failovers, s.journal.slowPaths
+		ops, finished, failovers, slow = len(s.journal.acked), s.journal.exited(), s.journal.failovers, s.journal.slowPaths
 	}
 	r := Result{
 		Seed: s.opts.Seed, Plan: s.plan.String(), SimTime: s.now, Steps: s.steps,
 		Events: s.trace.events, TraceHash: s.trace.sum(), Faults: s.counts,
-		Operations: ops, Failovers: failovers, SlowPaths: slow, Violations: s.violations, Tail: s.trace.last(),
+		Operations: ops, GuestFinished: finished, Failovers: failovers, SlowPaths: slow, Violations: s.violations, Tail: s.trace.last(),
 	}
 	if s.journal != nil {
 		r.Plan += "; " + s.journal.plan.String()
