@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/netip"
 	"slices"
-	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -88,11 +87,10 @@ type NetPort struct {
 
 	mu        sync.Mutex
 	listeners map[uint16]net.Listener
-	retrying  map[uint16]bool // guest ports waiting for their host port
-	// listenErrs says why each guest port in retrying is not served yet,
-	// for the operator (ListenErrors).
-	listenErrs map[uint16]error
-	conns      map[uint64]*clientConn
+	// retrying holds the guest ports waiting for their host port, each
+	// with why its last attempt failed, for the operator (ListenErrors).
+	retrying map[uint16]error
+	conns    map[uint64]*clientConn
 	// serial numbers conns; it starts at the process start time in
 	// nanoseconds so serials stay unique across restarts of the node.
 	serial uint64
@@ -173,8 +171,7 @@ func NewNetPort(cfg NetPortConfig) *NetPort {
 		ctx:        ctx,
 		cancel:     cancel,
 		listeners:  map[uint16]net.Listener{},
-		retrying:   map[uint16]bool{},
-		listenErrs: map[uint16]error{},
+		retrying:   map[uint16]error{},
 		conns:      map[uint64]*clientConn{},
 		serial:     uint64(time.Now().UnixNano()),
 		batchReady: make(chan struct{}, 1),
@@ -204,9 +201,9 @@ func (n *NetPort) Listen(guestPort uint16) error {
 	if hostPort <= 0 || hostPort > 0xffff {
 		return fmt.Errorf("serve guest port %d: host port %d out of range (offset %d)", guestPort, hostPort, n.cfg.PortOffset)
 	}
+	_, retrying := n.retrying[guestPort]
 	err := n.listenLocked(guestPort, hostPort)
-	if err != nil && !n.retrying[guestPort] {
-		n.retrying[guestPort] = true
+	if err != nil && !retrying {
 		n.wg.Add(1)
 		go n.retryListen(guestPort, hostPort)
 	}
@@ -239,16 +236,17 @@ func (n *NetPort) retryListen(guestPort uint16, hostPort int) {
 	}
 }
 
-// listenLocked binds hostPort and serves guestPort on it; n.mu is held.
+// listenLocked binds hostPort and serves guestPort on it, or records in
+// n.retrying why it cannot; n.mu is held.
 func (n *NetPort) listenLocked(guestPort uint16, hostPort int) error {
 	addr := net.JoinHostPort(n.cfg.Host, strconv.Itoa(hostPort))
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		err = fmt.Errorf("serve guest port %d: %w", guestPort, err)
-		n.listenErrs[guestPort] = err
+		n.retrying[guestPort] = err
 		return err
 	}
-	delete(n.listenErrs, guestPort)
+	delete(n.retrying, guestPort)
 	n.listeners[guestPort] = l
 	n.cfg.Logger.Info("serving guest port", "guest_port", guestPort, "addr", l.Addr().String())
 	n.wg.Add(1)
@@ -260,16 +258,7 @@ func (n *NetPort) listenLocked(guestPort uint16, hostPort int) error {
 func (n *NetPort) Addrs() []string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	ports := make([]int, 0, len(n.listeners))
-	for p := range n.listeners {
-		ports = append(ports, int(p))
-	}
-	sort.Ints(ports)
-	addrs := make([]string, len(ports))
-	for i, p := range ports {
-		addrs[i] = n.listeners[uint16(p)].Addr().String()
-	}
-	return addrs
+	return byPort(n.listeners, func(l net.Listener) string { return l.Addr().String() })
 }
 
 // ListenErrors says, in port order, why each guest port the guest
@@ -278,12 +267,18 @@ func (n *NetPort) Addrs() []string {
 func (n *NetPort) ListenErrors() []string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	ports := slices.Sorted(maps.Keys(n.listenErrs))
-	errs := make([]string, len(ports))
+	return byPort(n.retrying, error.Error)
+}
+
+// byPort lists what show says of each guest port's value in m, in port
+// order.
+func byPort[V any](m map[uint16]V, show func(V) string) []string {
+	ports := slices.Sorted(maps.Keys(m))
+	out := make([]string, len(ports))
 	for i, p := range ports {
-		errs[i] = n.listenErrs[p].Error()
+		out[i] = show(m[p])
 	}
-	return errs
+	return out
 }
 
 // Conns is the number of live client connections on this node.
